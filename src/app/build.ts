@@ -1,0 +1,124 @@
+/**
+ * The composition root: builds a Parley server from a validated config. Every module and adapter is listed
+ * here explicitly (storage adapters in store.ts); nothing registers itself by being imported.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { pino, type Logger as Pino } from 'pino';
+import { Engine } from '../engine/engine.js';
+import type { MessageHook } from '../engine/pipeline.js';
+import type { Store } from '../ports/store.js';
+import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
+import { registerRoutes } from '../protocols/http/routes.js';
+import { addDomain } from './admin.js';
+import type { Config } from './config.js';
+import { Metrics } from './metrics.js';
+import { openStore } from './store.js';
+
+/** A built, not yet listening, server. */
+export interface ParleyServer {
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly store: Store;
+  readonly http: FastifyInstance;
+  readonly log: Pino;
+  /** Starts listening; resolves with the base URL (http://host:port). */
+  listen(): Promise<string>;
+  /** Graceful stop: stop accepting, close sessions, flush storage, close. */
+  close(): Promise<void>;
+}
+
+export { openStore } from './store.js';
+
+/** Builds the server. `hooks` are the message-path modules (compliance journal, policy, ...). */
+export async function buildServer(config: Config, opts: { log?: Pino; hooks?: MessageHook[] } = {}): Promise<ParleyServer> {
+  const log = opts.log ?? pino({ level: config.log.level, base: { service: 'parley' } });
+  const store = openStore(config);
+  // Normalised like every domain an operator adds (Example.COM → example.com), or no address could name it.
+  if ((await store.domains.list()).length === 0) await addDomain(store, config.server.defaultDomain, Date.now());
+  const metrics = new Metrics();
+  const engine = new Engine({
+    store,
+    log,
+    metrics: metrics.engine(),
+    hooks: opts.hooks ?? [],
+    options: {
+      maxBodyBytes: config.limits.maxBodyBytes,
+      maxSessionsPerUser: config.limits.maxSessionsPerUser,
+      historyPageMax: config.limits.historyPageMax,
+      roomSubdomain: config.rooms.subdomain,
+      roomMaxMembers: config.rooms.maxMembers,
+      scramIterations: config.auth.scramIterations,
+      tokenTtlMs: config.auth.tokenTtlHours * 3_600_000,
+    },
+    auth: {
+      freeFailures: config.auth.freeFailures,
+      lockAfter: config.auth.lockAfter,
+      ipLockAfter: config.auth.ipLockAfter,
+      // Whole milliseconds, at least 1: the throttle rejects a shorter lock.
+      lockMs: Math.max(1, Math.ceil(config.auth.lockMinutes * 60_000)),
+    },
+  });
+  await engine.start();
+
+  const tls = config.server.tls;
+  const http = Fastify({
+    loggerInstance: log.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.limits.maxFrameBytes,
+    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' as const } } : {}),
+  }) as unknown as FastifyInstance;
+  const startedAt = Date.now();
+  let ws: JsonWsFrontDoor | null = null;
+  registerRoutes(http, {
+    engine,
+    scramIterations: config.auth.scramIterations,
+    metrics: async () => {
+      metrics.connections.set(ws?.size ?? 0);
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
+    health: () => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), sessions: engine.sessions.size, connections: ws?.size ?? 0 }),
+  });
+
+  let closed = false;
+  return {
+    config,
+    engine,
+    store,
+    http,
+    log,
+    async listen() {
+      await http.listen({ host: config.server.host, port: config.server.port });
+      ws = attachJsonWs(
+        http.server,
+        engine,
+        {
+          path: '/ws',
+          allowedOrigins: config.server.allowedOrigins,
+          maxFrameBytes: config.limits.maxFrameBytes,
+          requestsPerSecond: config.limits.requestsPerSecond,
+          heartbeatMs: config.sessions.heartbeatSeconds * 1000,
+          helloTimeoutMs: config.sessions.helloTimeoutSeconds * 1000,
+          maxBufferedBytes: 16 << 20,
+        },
+        {
+          opened: () => metrics.connections.inc(),
+          closed: () => metrics.connections.dec(),
+          flushed: (out) => metrics.flushed(out),
+        },
+      );
+      const a = http.server.address();
+      const port = typeof a === 'object' && a ? a.port : config.server.port;
+      const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+      return `${tls ? 'https' : 'http'}://${host}:${port}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      ws?.close();
+      await engine.closeAll('the server is shutting down');
+      await http.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * Configuration: one YAML file plus environment overrides, validated once at start.
+ * Every problem is reported at once with its key path; unknown keys are errors.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseAddress } from '../core/address.js';
+
+const tlsSchema = z
+  .strictObject({
+    cert: z.string().min(1).describe('PEM certificate chain file'),
+    key: z.string().min(1).describe('PEM private key file'),
+  })
+  .nullable()
+  .default(null);
+
+/**
+ * A domain name as addresses use it (RFC 7622 §3.2). Checked here so that `parley config check` reports a bad
+ * one instead of the server creating a domain no address can ever name.
+ */
+const domainName = z.string().superRefine((value, ctx) => {
+  try {
+    const a = parseAddress(value);
+    if (a.local !== null || a.resource !== null) ctx.addIssue({ code: 'custom', message: `"${value}" is not a bare domain name` });
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+  }
+});
+
+/** The whole configuration schema with defaults; each option documented where it is declared. */
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1').describe('Address the HTTP/WebSocket listener binds'),
+      port: z.number().int().min(0).max(65535).default(5280).describe('HTTP/WebSocket port (0 = any free port)'),
+      tls: tlsSchema.describe('With a certificate the listener serves HTTPS and WSS'),
+      allowedOrigins: z
+        .array(z.string())
+        .default([])
+        .describe('Origins allowed to open a WebSocket besides the server itself; "*" allows any'),
+      defaultDomain: domainName.default('localhost').describe('Domain created on first start when none exists'),
+      shutdownGraceMs: z.number().int().min(0).default(5000).describe('How long SIGTERM waits for clients'),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      adapter: z.enum(['sqlite', 'memory']).default('sqlite'),
+      sqlite: z
+        .strictObject({
+          path: z.string().default('./data/parley.db'),
+          synchronous: z
+            .enum(['full', 'normal'])
+            .default('full')
+            .describe('full: every commit is on disk before a message is acknowledged'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxFrameBytes: z.number().int().min(1024).default(262_144).describe('Largest WebSocket frame accepted'),
+      maxBodyBytes: z.number().int().min(1).default(65_536).describe('Largest message body (UTF-8 bytes)'),
+      maxSessionsPerUser: z.number().int().min(1).default(32),
+      historyPageMax: z.number().int().min(1).default(500),
+      requestsPerSecond: z.number().int().min(1).default(2000).describe('Per-connection request rate limit'),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      scramIterations: z.number().int().min(4096).default(10_000).describe('RFC 7677 asks for at least 4096'),
+      tokenTtlHours: z.number().min(0.01).default(24 * 30),
+      freeFailures: z.number().int().min(0).default(3),
+      lockAfter: z.number().int().min(1).default(10).describe('Failures per account before a lock'),
+      ipLockAfter: z.number().int().min(1).default(50).describe('Failures per source address before a lock'),
+      // Positive: the throttle needs a lock to last some time, and 0 would otherwise fail only at start-up.
+      lockMinutes: z.number().positive().default(15).describe('How long a lock lasts'),
+    })
+    .prefault({}),
+  sessions: z
+    .strictObject({
+      heartbeatSeconds: z.number().min(0.05).default(30).describe('WebSocket ping interval; two missed = gone'),
+      helloTimeoutSeconds: z.number().min(0.05).default(10).describe('Time to authenticate after connecting'),
+    })
+    .prefault({}),
+  rooms: z
+    .strictObject({
+      subdomain: z
+        .string()
+        // Addresses are normalised to lowercase, so an uppercase or otherwise non-canonical label would never
+        // match the room domain the engine builds from it (rooms would be unreachable).
+        .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be one lowercase DNS label (a-z, 0-9, "-")')
+        .default('conference')
+        .describe('Rooms live at name@<subdomain>.<domain>'),
+      maxMembers: z.number().int().min(2).default(5000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+/** Validated configuration. */
+export type Config = z.infer<typeof configSchema>;
+
+/** One configuration problem with its key path. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Thrown when configuration is invalid; carries every problem at once. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+const ENV_PREFIX = 'PARLEY_';
+
+/**
+ * Environment overrides: PARLEY_SERVER__PORT=5281 sets server.port. Double underscore separates levels;
+ * single underscores inside a level become camelCase (PARLEY_LIMITS__MAX_BODY_BYTES). Values are parsed
+ * as JSON when they parse, else taken as strings.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === 'PARLEY_CONFIG') continue;
+    const parts = name
+      .slice(ENV_PREFIX.length)
+      .split('__')
+      .map((p) => p.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+    if (parts.length < 2) continue;
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      /* a plain string */
+    }
+    let node = out;
+    for (const p of parts.slice(0, -1)) {
+      const next = node[p];
+      node = (typeof next === 'object' && next !== null ? next : (node[p] = {})) as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]!] = value;
+  }
+  return out;
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return over;
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(out[k], v);
+  return out;
+}
+
+/** Validates a raw object; throws ConfigError listing every problem with its key path. */
+export function validateConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    const keys = 'keys' in i && Array.isArray(i.keys) ? i.keys : [];
+    const base = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys' && keys.length > 0) {
+      return keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: 'unknown key' }));
+    }
+    return [{ path: base || '(root)', message: i.message }];
+  });
+  throw new ConfigError(problems.flat());
+}
+
+/** Where the config file comes from: explicit path, $PARLEY_CONFIG, or ./parley.yaml if present. */
+export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv): string | null {
+  if (explicit) return explicit;
+  if (env.PARLEY_CONFIG) return env.PARLEY_CONFIG;
+  return existsSync('parley.yaml') ? 'parley.yaml' : null;
+}
+
+/** Loads file (if any) + environment, validates, and returns the config and where it came from. */
+export function loadConfig(path: string | null, env: NodeJS.ProcessEnv = process.env): { config: Config; source: string } {
+  let fromFile: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError([{ path: '(file)', message: `cannot read ${path}: ${(e as Error).message}` }]);
+    }
+    try {
+      fromFile = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError([{ path: '(file)', message: `${path} is not valid YAML: ${(e as Error).message}` }]);
+    }
+    // Checked before merging: merging environment overrides onto a list or a scalar would replace it, and the
+    // file's contents would be ignored without a word.
+    if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+      throw new ConfigError([{ path: '(file)', message: `${path} must contain a mapping of sections (server:, storage:, ...)` }]);
+    }
+  }
+  const config = validateConfig(merge(fromFile, envOverrides(env)));
+  return { config, source: path ?? 'defaults' };
+}

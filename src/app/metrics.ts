@@ -1,0 +1,48 @@
+/** Prometheus metrics (prom-client): connections, sessions, messages, delivery and storage latency, logins. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineMetrics } from '../engine/context.js';
+import type { Outbound } from '../engine/outbound.js';
+
+/** The server's metrics and the adapters the engine and front doors report through. */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly messages = new Counter({ name: 'parley_messages_total', help: 'Messages by type and outcome', labelNames: ['type', 'outcome'] as const, registers: [this.registry] });
+  private readonly logins = new Counter({ name: 'parley_logins_total', help: 'Password logins by result', labelNames: ['result'] as const, registers: [this.registry] });
+  private readonly sessionsGauge = new Gauge({ name: 'parley_sessions', help: 'Online sessions', registers: [this.registry] });
+  readonly connections = new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  private readonly delivery = new Histogram({
+    name: 'parley_delivery_latency_seconds',
+    help: 'From a request arriving to the resulting event being written to a recipient',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  private readonly storageLatency = new Histogram({
+    name: 'parley_storage_latency_seconds',
+    help: 'Storage operation latency by operation',
+    labelNames: ['op'] as const,
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
+  }
+
+  /** The engine's view. */
+  engine(): EngineMetrics {
+    return {
+      message: (type, outcome) => this.messages.inc({ type, outcome }),
+      login: (result) => this.logins.inc({ result }),
+      sessions: (delta) => this.sessionsGauge.inc(delta),
+      storage: <T>(op: string, p: Promise<T>): Promise<T> => {
+        const end = this.storageLatency.startTimer({ op });
+        return p.finally(() => end());
+      },
+    };
+  }
+
+  /** Called when an event reaches a connection's socket. */
+  flushed(out: Outbound): void {
+    if (out.startedAt > 0) this.delivery.observe((Date.now() - out.startedAt) / 1000);
+  }
+}

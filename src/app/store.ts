@@ -1,0 +1,18 @@
+/**
+ * Opening the configured store. Kept apart from build.ts so the operator CLI, which needs only the store,
+ * does not load the HTTP server, WebSocket and metrics stacks on every invocation.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Store } from '../ports/store.js';
+import { createMemoryStore } from '../storage/memory/index.js';
+import { createSqliteStore } from '../storage/sqlite/index.js';
+import type { Config } from './config.js';
+
+/** Opens the configured store (creating the data directory for SQLite). */
+export function openStore(config: Config): Store {
+  if (config.storage.adapter === 'memory') return createMemoryStore();
+  const path = config.storage.sqlite.path;
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return createSqliteStore({ path, synchronous: config.storage.sqlite.synchronous });
+}

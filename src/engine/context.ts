@@ -1,0 +1,52 @@
+/** What every engine service shares: ports, the session registry, the router and options. */
+import type { Store } from '../ports/store.js';
+import type { Directory } from './directory.js';
+import type { Router } from './router.js';
+import type { SessionRegistry } from './session.js';
+
+/** Minimal structured logger (pino satisfies it). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Engine options derived from configuration. */
+export interface EngineOptions {
+  maxBodyBytes: number;
+  maxSessionsPerUser: number;
+  historyPageMax: number;
+  roomSubdomain: string;
+  roomMaxMembers: number;
+  scramIterations: number;
+  tokenTtlMs: number;
+}
+
+/** Counters the engine reports; the app maps them onto Prometheus. */
+export interface EngineMetrics {
+  message(type: 'chat' | 'groupchat', outcome: 'stored' | 'duplicate' | 'refused'): void;
+  storage<T>(op: string, p: Promise<T>): Promise<T>;
+  login(result: 'ok' | 'failed' | 'locked'): void;
+  sessions(delta: number): void;
+}
+
+/** The shared context of engine services. */
+export interface Ctx {
+  readonly store: Store;
+  readonly sessions: SessionRegistry;
+  readonly router: Router;
+  readonly directory: Directory;
+  readonly now: () => number;
+  readonly opts: EngineOptions;
+  readonly log: Logger;
+  readonly metrics: EngineMetrics;
+}
+
+/** Metrics that record nothing (unit tests). */
+export const noMetrics: EngineMetrics = {
+  message: () => undefined,
+  storage: (_op, p) => p,
+  login: () => undefined,
+  sessions: () => undefined,
+};

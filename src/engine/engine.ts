@@ -1,0 +1,176 @@
+/**
+ * The protocol-neutral engine: sessions, presence, rosters, messages, rooms. Front doors (JSON WebSocket,
+ * HTTP, later XMPP) translate their frames into calls on this object and get events back through their Sink.
+ */
+import { randomBytes } from 'node:crypto';
+import { ParleyError } from '../core/errors.js';
+import { parseAddress } from '../core/address.js';
+import type { SessionPresence } from '../core/types.js';
+import type { Store } from '../ports/store.js';
+import { AuthService, type AuthOptions } from './auth-service.js';
+import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
+import { Directory } from './directory.js';
+import { MessageService } from './message-service.js';
+import { recordEvent } from './outbound.js';
+import { MessagePipeline, type MessageHook } from './pipeline.js';
+import { PresenceService } from './presence-service.js';
+import { RoomService } from './room-service.js';
+import { RosterService } from './roster-service.js';
+import { Router, type DeliveryObserver } from './router.js';
+import { Session, SessionRegistry, type Sink } from './session.js';
+
+/** What the engine is built from (the composition root supplies it). */
+export interface EngineDeps {
+  store: Store;
+  options: EngineOptions;
+  auth: AuthOptions;
+  log: Logger;
+  metrics: EngineMetrics;
+  hooks?: MessageHook[];
+  now?: () => number;
+  observer?: DeliveryObserver;
+}
+
+const REPLAY_PAGE = 500;
+
+/** The engine facade used by every front door. */
+export class Engine {
+  readonly ctx: Ctx;
+  readonly presence: PresenceService;
+  readonly rosters: RosterService;
+  readonly rooms: RoomService;
+  readonly messages: MessageService;
+  readonly auth: AuthService;
+
+  constructor(deps: EngineDeps) {
+    const sessions = new SessionRegistry();
+    // When another process changed data, cached audiences and member lists may be stale too.
+    const directory = new Directory(deps.store, deps.options.roomSubdomain, () => {
+      this.presence.invalidate();
+      this.rooms.invalidate();
+    });
+    this.ctx = {
+      store: deps.store,
+      sessions,
+      router: new Router(sessions, deps.observer ?? null),
+      directory,
+      now: deps.now ?? Date.now,
+      opts: deps.options,
+      log: deps.log,
+      metrics: deps.metrics,
+    };
+    this.presence = new PresenceService(this.ctx);
+    this.rosters = new RosterService(this.ctx, this.presence);
+    this.rooms = new RoomService(this.ctx, this.presence);
+    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms);
+    this.auth = new AuthService(this.ctx, deps.auth);
+  }
+
+  /** Loads caches and starts watching for changes made by other processes. */
+  async start(watchMs = 1000): Promise<void> {
+    await this.ctx.directory.refresh();
+    this.ctx.directory.watch(watchMs);
+  }
+
+  /** The session registry (read-only use by front doors and metrics). */
+  get sessions(): SessionRegistry {
+    return this.ctx.sessions;
+  }
+
+  /**
+   * Opens a session for an authenticated user. Live events are held until catchUp() has replayed what the
+   * client missed; the caller replies to the client in between. Returns the log position at opening.
+   */
+  async openSession(user: string, resource: string | null, sink: Sink, presence: SessionPresence): Promise<{ session: Session; position: number }> {
+    const { sessions } = this.ctx;
+    let res = resource ?? randomBytes(6).toString('base64url');
+    if (resource !== null) {
+      const a = parseAddress(`${user}/${resource}`);
+      res = a.resource!;
+    }
+    if (sessions.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res)) {
+      throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
+    }
+    const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
+    const old = sessions.add(session);
+    this.ctx.metrics.sessions(old ? 0 : 1);
+    if (old) {
+      // RFC 6120 §7.7.2.2 (conflict): the newer session with the same resource wins.
+      old.closed = true;
+      old.sink.close('conflict', 'replaced by a new session with the same resource');
+    }
+    const position = await this.ctx.store.messages.lastSeq();
+    return { session, position };
+  }
+
+  /**
+   * Replays what the session missed — everything after `since`, or the offline queue when `since` is null —
+   * then releases live events, announces the session's presence and sends the contacts' presence.
+   */
+  async catchUp(session: Session, since: number | null, position: number): Promise<void> {
+    const { store, router } = this.ctx;
+    let last = position;
+    if (since !== null) {
+      const rooms = await store.rooms.roomsOf(session.user);
+      let cursor = since;
+      for (;;) {
+        const page = await store.messages.since(session.user, rooms, cursor, REPLAY_PAGE);
+        for (const r of page) router.replay(session, router.outbound(recordEvent(r)));
+        if (page.length > 0) cursor = page[page.length - 1]!.seq;
+        if (page.length < REPLAY_PAGE) break;
+      }
+      last = Math.max(last, cursor);
+    } else {
+      let cursor = 0;
+      for (;;) {
+        const page = await store.messages.offline(session.user, cursor, REPLAY_PAGE);
+        for (const r of page) router.replay(session, router.outbound(recordEvent(r)));
+        if (page.length > 0) cursor = page[page.length - 1]!.seq;
+        if (page.length < REPLAY_PAGE) break;
+      }
+      last = Math.max(last, cursor);
+    }
+    router.finishCatchUp(session);
+    await this.presence.recompute(session.user);
+    await this.presence.sendSnapshot(session);
+    router.toSession(session, router.outbound({ ev: 'synced', data: { position: last } }));
+  }
+
+  /** Changes a session's presence and fans out the user's aggregate if it changed. */
+  async setPresence(session: Session, p: SessionPresence, startedAt = 0): Promise<void> {
+    session.presence = this.newest(session.user, p, session);
+    await this.presence.recompute(session.user, startedAt);
+  }
+
+  /**
+   * `p` stamped later than every other session's presence of the user. Aggregation lets the most recent
+   * explicit choice win (core/presence.ts); two changes within one millisecond would otherwise tie and the
+   * earlier one could win on rank.
+   */
+  private newest(user: string, p: SessionPresence, except?: Session): SessionPresence {
+    let latest = -Infinity;
+    for (const s of this.ctx.sessions.of(user)) if (s !== except) latest = Math.max(latest, s.presence.updatedAt);
+    return p.updatedAt > latest ? p : { ...p, updatedAt: latest + 1 };
+  }
+
+  /** The client has processed everything up to `upTo`: drop it from the offline queue. */
+  async ack(session: Session, upTo: number): Promise<void> {
+    await this.ctx.store.messages.ackOffline(session.user, upTo);
+  }
+
+  /** A connection went away (cleanly or by heartbeat timeout): its session becomes unavailable. */
+  async closeSession(session: Session): Promise<void> {
+    session.closed = true;
+    if (!this.ctx.sessions.remove(session)) return;
+    this.ctx.metrics.sessions(-1);
+    await this.presence.recompute(session.user);
+  }
+
+  /** Closes every session (shutdown). */
+  async closeAll(message: string): Promise<void> {
+    const all = [...this.ctx.sessions.all()];
+    for (const s of all) s.sink.close('shutdown', message);
+    await Promise.all(all.map((s) => this.closeSession(s).catch(() => undefined)));
+    this.ctx.directory.stop();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The 1:1 and room message path: validate → check hooks → durable append (group commit) → record hooks →
+ * deliver → acknowledge. A resend with the same client id is stored and delivered once.
+ */
+import { ParleyError } from '../core/errors.js';
+import { conversationKey, type LogRecord, type MessageType, type NewRecord, type ReceiptKind } from '../core/types.js';
+import type { Ctx } from './context.js';
+import { recordEvent } from './outbound.js';
+import type { MessagePipeline } from './pipeline.js';
+import type { RoomService } from './room-service.js';
+import type { Session } from './session.js';
+import type { Address } from '../core/address.js';
+import type { AppendResult } from '../ports/store.js';
+
+/** What the sender gets back once the message is durably stored. */
+export interface SendAck {
+  id: string;
+  seq: number;
+  ts: number;
+  duplicate: boolean;
+}
+
+const MAX_CLIENT_ID = 128;
+
+/** Sends, edits, retracts and acknowledges messages. */
+export class MessageService {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly pipeline: MessagePipeline,
+    private readonly rooms: RoomService,
+  ) {}
+
+  /** Sends a 1:1 message (to a person, or to one session via a full address) or a room message. */
+  send(session: Session, to: Address, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
+    return this.ordered(session, () => this.prepareSend(session, to, body, clientId), startedAt);
+  }
+
+  private async prepareSend(session: Session, to: Address, body: string, clientId: string | null): Promise<NewRecord> {
+    this.checkBody(body);
+    if (clientId !== null && (clientId.length === 0 || clientId.length > MAX_CLIENT_ID)) {
+      throw new ParleyError('bad-request', `clientId must be 1..${MAX_CLIENT_ID} characters`);
+    }
+    if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
+    const bare = `${to.local}@${to.domain}`;
+    const type: MessageType = this.ctx.directory.isRoomDomain(to.domain) ? 'groupchat' : 'chat';
+    if (type === 'groupchat') await this.rooms.requireMember(bare, session.user);
+    else await this.ctx.directory.requireUser(bare, to.domain);
+    const toResource = type === 'chat' ? to.resource : null;
+    return {
+      kind: 'message',
+      type,
+      conv: conversationKey(type, session.user, bare),
+      from: session.user,
+      fromResource: session.resource,
+      to: bare,
+      toResource,
+      clientId,
+      body,
+      ref: null,
+      receipt: null,
+      ts: this.ctx.now(),
+      offlineFor: type === 'chat' && !this.ctx.sessions.isOnline(bare) ? [bare] : [],
+    };
+  }
+
+  /** Replaces the body of one's own message; the log keeps both versions. */
+  edit(session: Session, id: string, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
+    return this.ordered(session, async () => {
+      this.checkBody(body);
+      const orig = await this.ownMessage(session, id);
+      return this.follow(session, orig, 'edit', body, clientId, null);
+    }, startedAt);
+  }
+
+  /** Retracts one's own message: readers see it gone; the log keeps it. */
+  retract(session: Session, id: string, clientId: string | null, startedAt: number): Promise<SendAck> {
+    return this.ordered(session, async () => this.follow(session, await this.ownMessage(session, id), 'retract', null, clientId, null), startedAt);
+  }
+
+  /** A delivery or read receipt for a message the user received; it goes to the sender's sessions. */
+  receipt(session: Session, id: string, kind: ReceiptKind, startedAt: number): Promise<SendAck> {
+    return this.ordered(session, () => this.prepareReceipt(session, id, kind), startedAt);
+  }
+
+  private async prepareReceipt(session: Session, id: string, kind: ReceiptKind): Promise<NewRecord> {
+    const orig = await this.ctx.store.messages.getById(id);
+    if (!orig || orig.kind !== 'message') throw new ParleyError('item-not-found', `no message ${id}`);
+    if (orig.type === 'chat' ? orig.to !== session.user : !(await this.rooms.isMember(orig.to, session.user))) {
+      throw new ParleyError('forbidden', 'receipts are for messages you received');
+    }
+    if (orig.from === session.user) throw new ParleyError('bad-request', 'no receipts for your own messages');
+    return { ...this.follow(session, orig, 'receipt', null, null, kind), to: orig.from, type: 'chat', offlineFor: [] };
+  }
+
+  /** Typing notification (XEP-0085 states); never stored. */
+  async typing(session: Session, to: Address, state: string): Promise<void> {
+    if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
+    const bare = `${to.local}@${to.domain}`;
+    const { router } = this.ctx;
+    const out = router.outbound({ ev: 'typing', data: { from: session.full, to: bare, state } });
+    if (this.ctx.directory.isRoomDomain(to.domain)) {
+      const members = await this.rooms.memberUsers(bare, session.user);
+      router.toUsers(members, out, session);
+      return;
+    }
+    await this.ctx.directory.requireUser(bare, to.domain);
+    router.toUsers([bare], out);
+  }
+
+  private checkBody(body: string): void {
+    if (body.length === 0) throw new ParleyError('bad-request', 'the message body is empty');
+    const bytes = body.length * 3 <= this.ctx.opts.maxBodyBytes ? body.length : Buffer.byteLength(body, 'utf8');
+    if (bytes > this.ctx.opts.maxBodyBytes) {
+      throw new ParleyError('message-too-large', `the body has ${bytes} bytes; the limit is ${this.ctx.opts.maxBodyBytes}`);
+    }
+  }
+
+  private async ownMessage(session: Session, id: string): Promise<LogRecord> {
+    const orig = await this.ctx.store.messages.getById(id);
+    if (!orig || orig.kind !== 'message') throw new ParleyError('item-not-found', `no message ${id}`);
+    if (orig.from !== session.user) throw new ParleyError('forbidden', 'you can only change your own messages');
+    if (orig.type === 'groupchat') await this.rooms.requireMember(orig.to, session.user);
+    return orig;
+  }
+
+  private follow(session: Session, orig: LogRecord, kind: 'edit' | 'retract' | 'receipt', body: string | null, clientId: string | null, receipt: ReceiptKind | null): NewRecord {
+    return {
+      kind,
+      type: orig.type,
+      conv: orig.conv,
+      from: session.user,
+      fromResource: session.resource,
+      to: orig.to,
+      toResource: null,
+      clientId,
+      body,
+      ref: orig.id,
+      receipt,
+      ts: this.ctx.now(),
+      offlineFor: orig.type === 'chat' && !this.ctx.sessions.isOnline(orig.to) ? [orig.to] : [],
+    };
+  }
+
+  /**
+   * Check → store → record → deliver. Preparation and the call to append run one at a time per session, so a
+   * session's messages are stored (and so ordered and delivered) in the order it sent them, while the commits
+   * themselves still group with everyone else's.
+   */
+  private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number): Promise<SendAck> {
+    const { ctx } = this;
+    const enqueued = session.order.then(async () => {
+      const rec = await prepare();
+      try {
+        await this.pipeline.check({ record: rec, sender: session.full });
+      } catch (e) {
+        ctx.metrics.message(rec.type, 'refused');
+        throw e;
+      }
+      return { rec, appended: ctx.metrics.storage('append', ctx.store.messages.append([rec])) };
+    });
+    session.order = enqueued.then(
+      () => undefined,
+      () => undefined,
+    );
+    return enqueued.then(({ rec, appended }) => this.finish(session, rec, appended, startedAt));
+  }
+
+  private async finish(session: Session, rec: NewRecord, appended: Promise<AppendResult[]>, startedAt: number): Promise<SendAck> {
+    const { ctx } = this;
+    const [res] = await appended;
+    const stored = res!.record;
+    if (res!.duplicate) {
+      ctx.metrics.message(rec.type, 'duplicate');
+      return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: true };
+    }
+    await this.pipeline.record(stored);
+    ctx.metrics.message(rec.type, 'stored');
+    await this.deliver(session, stored, startedAt);
+    return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
+  }
+
+  /** Routing rules: chat → the recipient's sessions (or the one addressed, RFC 6121 §8.5.3) plus the sender's
+   * other sessions (carbons, XEP-0280); groupchat → every member's sessions except the sending one. */
+  private async deliver(session: Session, r: LogRecord, startedAt: number): Promise<void> {
+    const { router, sessions } = this.ctx;
+    const out = router.outbound(recordEvent(r), startedAt);
+    if (r.type === 'groupchat' && r.kind !== 'receipt') {
+      router.toUsers(await this.rooms.memberUsers(r.to, session.user), out, session);
+      return;
+    }
+    const target = r.toResource !== null ? sessions.get(r.to, r.toResource) : undefined;
+    if (target) {
+      router.toSession(target, out);
+      // Carbons; when writing to one's own other session, that session already has it and must not get it twice.
+      for (const s of sessions.of(r.from)) if (s !== session && s !== target) router.toSession(s, out);
+      return;
+    }
+    router.toUsers(r.to === r.from ? [r.to] : [r.to, r.from], out, session);
+  }
+}

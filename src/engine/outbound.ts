@@ -1,0 +1,73 @@
+/** Events the server pushes to sessions, and the once-per-fan-out encoding cache. */
+import type { LogRecord } from '../core/types.js';
+
+/** Names of server-pushed events (documented in docs/protocol.md). */
+export type EventName =
+  | 'message'
+  | 'message.edit'
+  | 'message.retract'
+  | 'message.receipt'
+  | 'typing'
+  | 'presence'
+  | 'presence.snapshot'
+  | 'roster'
+  | 'subscription'
+  | 'room.member'
+  | 'room.invite'
+  | 'synced'
+  | 'session.closing';
+
+/** One server event; `seq` is set for events that come from the message log. */
+export interface ServerEvent {
+  ev: EventName;
+  data: Record<string, unknown>;
+  seq?: number;
+}
+
+/**
+ * An event on its way to many sessions. Each front door encodes it at most once (per codec) however many
+ * sessions receive it: a fan-out to 500 subscribers serialises one frame, not 500.
+ */
+export class Outbound {
+  readonly event: ServerEvent;
+  /** Epoch ms when the causing request arrived, for the delivery latency histogram. */
+  readonly startedAt: number;
+  private readonly encoded = new Map<string, unknown>();
+  constructor(event: ServerEvent, startedAt = 0) {
+    this.event = event;
+    this.startedAt = startedAt;
+  }
+  /** The event encoded by `codec`, computed on first use and shared by every recipient. */
+  encode<T>(codec: string, fn: (event: ServerEvent) => T): T {
+    let v = this.encoded.get(codec) as T | undefined;
+    if (v === undefined) {
+      v = fn(this.event);
+      this.encoded.set(codec, v);
+    }
+    return v;
+  }
+}
+
+const RECORD_EVENTS = {
+  message: 'message',
+  edit: 'message.edit',
+  retract: 'message.retract',
+  receipt: 'message.receipt',
+} as const;
+
+/** The event for one log record: the same shape live and when replayed by sync. */
+export function recordEvent(r: LogRecord): ServerEvent {
+  const data: Record<string, unknown> = {
+    id: r.id,
+    seq: r.seq,
+    type: r.type,
+    from: r.fromResource ? `${r.from}/${r.fromResource}` : r.from,
+    to: r.toResource ? `${r.to}/${r.toResource}` : r.to,
+    ts: r.ts,
+  };
+  if (r.clientId !== null) data.clientId = r.clientId;
+  if (r.body !== null) data.body = r.body;
+  if (r.ref !== null) data.ref = r.ref;
+  if (r.receipt !== null) data.receipt = r.receipt;
+  return { ev: RECORD_EVENTS[r.kind], data, seq: r.seq };
+}

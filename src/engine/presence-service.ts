@@ -1,0 +1,129 @@
+/**
+ * Presence: each session publishes its own; each user has one aggregate (core/presence.ts) that goes only to
+ * authorised subscribers — contacts with subscription from/both (RFC 6121 §4.2-4.5) and shared-group peers.
+ */
+import { ParleyError } from '../core/errors.js';
+import { aggregatePresence, presenceEquals } from '../core/presence.js';
+import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
+import type { UserPresence } from '../core/types.js';
+import type { Ctx } from './context.js';
+import type { Session } from './session.js';
+
+/** Aggregates, caches and fans out presence. */
+export class PresenceService {
+  private readonly current = new Map<string, UserPresence>();
+  /** user → who may see that user's presence; kept for online users, dropped on roster change. */
+  private readonly audiences = new Map<string, Promise<Set<string>>>();
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(private readonly ctx: Ctx) {}
+
+  /** Forgets cached audiences (after roster or shared-group changes). */
+  invalidate(...users: string[]): void {
+    if (users.length === 0) this.audiences.clear();
+    for (const u of users) this.audiences.delete(u);
+  }
+
+  /** Users allowed to see `user`'s presence. */
+  audienceOf(user: string): Promise<Set<string>> {
+    let p = this.audiences.get(user);
+    if (!p) {
+      p = this.loadPeers(user, 'out');
+      this.audiences.set(user, p);
+      p.catch(() => this.audiences.delete(user));
+    }
+    return p;
+  }
+
+  /** Users whose presence `user` may see. */
+  visibleTo(user: string): Promise<Set<string>> {
+    return this.loadPeers(user, 'in');
+  }
+
+  private async loadPeers(user: string, dir: 'in' | 'out'): Promise<Set<string>> {
+    const { store } = this.ctx;
+    const [items, groups] = await Promise.all([store.rosters.list(user), store.sharedGroups.groupsOf(user)]);
+    const peers = new Set<string>();
+    for (const it of items) if (dir === 'out' ? sendsPresenceTo(it) : receivesPresenceOf(it)) peers.add(it.contact);
+    const memberLists = await Promise.all(groups.map((g) => store.sharedGroups.members(g.name)));
+    for (const list of memberLists) for (const m of list) if (m !== user) peers.add(m);
+    return peers;
+  }
+
+  /** The user's aggregate now (offline when no session). */
+  async presenceOf(user: string): Promise<UserPresence> {
+    const online = this.current.get(user);
+    if (online) return online;
+    const acc = await this.ctx.store.accounts.get(user);
+    const p = aggregatePresence(user, [], acc?.lastSeen ?? null);
+    return acc?.lastStatus ? { ...p, status: acc.lastStatus } : p;
+  }
+
+  /**
+   * Recomputes `user`'s aggregate and, when it changed, sends it to the audience and the user's sessions.
+   * Runs one at a time per user, so a quick logout/login cannot deliver the states out of order.
+   */
+  recompute(user: string, startedAt = 0): Promise<void> {
+    const run = (this.chains.get(user) ?? Promise.resolve()).then(() => this.doRecompute(user, startedAt));
+    const tail = run.catch(() => undefined);
+    this.chains.set(user, tail);
+    void tail.then(() => {
+      if (this.chains.get(user) === tail) this.chains.delete(user);
+    });
+    return run;
+  }
+
+  private async doRecompute(user: string, startedAt: number): Promise<void> {
+    const sessions = [...this.ctx.sessions.of(user)].filter((s) => !s.closed);
+    const before = this.current.get(user);
+    let next: UserPresence;
+    if (sessions.length === 0) {
+      const now = this.ctx.now();
+      next = aggregatePresence(user, [], now);
+      if (before?.status) next = { ...next, status: before.status };
+      this.current.delete(user);
+      await this.ctx.store.accounts.setLastSeen(user, now, next.status);
+    } else {
+      next = aggregatePresence(
+        user,
+        sessions.map((s) => s.presence),
+        null,
+      );
+      this.current.set(user, next);
+    }
+    if (before && presenceEquals(before, next)) return;
+    if (!before && sessions.length === 0) return;
+    const audience = await this.audienceOf(user);
+    if (sessions.length === 0) this.audiences.delete(user);
+    const { router } = this.ctx;
+    const out = router.outbound({ ev: 'presence', data: next as unknown as Record<string, unknown> }, startedAt);
+    router.toUsers([user, ...audience], out);
+  }
+
+  /** Sends a new session the presence of everyone it may see, as one snapshot event. */
+  async sendSnapshot(session: Session): Promise<void> {
+    const peers = await this.visibleTo(session.user);
+    const list = await Promise.all([...peers].map((p) => this.presenceOf(p)));
+    list.push(this.current.get(session.user) ?? (await this.presenceOf(session.user)));
+    const { router } = this.ctx;
+    router.toSession(session, router.outbound({ ev: 'presence.snapshot', data: { presences: list } }));
+  }
+
+  /** Presence of one user, if the asker may see it. */
+  async query(asker: string, target: string): Promise<UserPresence> {
+    if (asker !== target && !(await this.audienceOf(target)).has(asker)) {
+      throw new ParleyError('forbidden', `you are not subscribed to the presence of ${target}`);
+    }
+    return this.presenceOf(target);
+  }
+
+  /** Directed presence (RFC 6121 §4.6): only to users allowed to see the sender's presence. */
+  async directed(session: Session, to: string): Promise<void> {
+    if (!(await this.audienceOf(session.user)).has(to)) {
+      throw new ParleyError('forbidden', `${to} is not subscribed to your presence`);
+    }
+    const p = aggregatePresence(session.user, [session.presence], null);
+    const { router } = this.ctx;
+    router.toUser(to, router.outbound({ ev: 'presence', data: { ...p, directed: true } }));
+  }
+}

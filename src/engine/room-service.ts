@@ -1,0 +1,188 @@
+/**
+ * Rooms (group conversations): create, invite, join, leave, kick, roles owner/admin/member.
+ * Member lists are cached in memory for fan-out and dropped when the store changes from elsewhere.
+ */
+import { ParleyError } from '../core/errors.js';
+import { parseAddress } from '../core/address.js';
+import { ROOM_ROLES, type Room, type RoomMember, type RoomRole } from '../core/types.js';
+import type { Ctx } from './context.js';
+import type { PresenceService } from './presence-service.js';
+
+const rank = (r: RoomRole): number => ROOM_ROLES.length - ROOM_ROLES.indexOf(r);
+
+/** Room management and membership. */
+export class RoomService {
+  private readonly memberCache = new Map<string, Promise<Map<string, RoomRole>>>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly presence: PresenceService,
+  ) {}
+
+  /** Drops cached member lists. */
+  invalidate(): void {
+    this.memberCache.clear();
+  }
+
+  private members(room: string): Promise<Map<string, RoomRole>> {
+    let p = this.memberCache.get(room);
+    if (!p) {
+      p = this.ctx.store.rooms.members(room).then((ms) => new Map(ms.map((m) => [m.user, m.role])));
+      this.memberCache.set(room, p);
+      p.catch(() => this.memberCache.delete(room));
+    }
+    return p;
+  }
+
+  /** Whether `user` is a member of `room`. */
+  async isMember(room: string, user: string): Promise<boolean> {
+    return (await this.members(room)).has(user);
+  }
+
+  /** Throws unless the room exists and `user` is a member. */
+  async requireMember(room: string, user: string): Promise<RoomRole> {
+    const role = (await this.members(room)).get(user);
+    if (role) return role;
+    if (!(await this.ctx.store.rooms.get(room))) throw new ParleyError('item-not-found', `no room ${room}`);
+    throw new ParleyError('forbidden', `you are not a member of ${room}`);
+  }
+
+  /** Members' addresses, for fan-out; the asker must be a member. */
+  async memberUsers(room: string, asker: string): Promise<string[]> {
+    await this.requireMember(room, asker);
+    return [...(await this.members(room)).keys()];
+  }
+
+  /** Creates a room in the creator's domain (name@<rooms subdomain>.<domain>); the creator becomes owner. */
+  async create(owner: string, name: string, local: string | null, membersOnly: boolean): Promise<Room> {
+    const domain = owner.slice(owner.indexOf('@') + 1);
+    const slug = local ?? (name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'room');
+    const addr = parseAddress(`${slug}@${this.ctx.directory.roomDomainOf(domain)}`);
+    if (addr.resource !== null) throw new ParleyError('jid-malformed', 'a room address has no resource');
+    const room: Room = { address: `${addr.local}@${addr.domain}`, name, membersOnly, createdBy: owner, createdAt: this.ctx.now() };
+    await this.ctx.store.rooms.create(room);
+    this.memberCache.delete(room.address);
+    return room;
+  }
+
+  /** Rooms the user belongs to, plus open rooms of the user's domain. */
+  async list(user: string): Promise<Array<Room & { role: RoomRole | null }>> {
+    const domain = user.slice(user.indexOf('@') + 1);
+    const [mine, all] = await Promise.all([this.ctx.store.rooms.roomsOf(user), this.ctx.store.rooms.list(domain)]);
+    const mineSet = new Set(mine);
+    const out: Array<Room & { role: RoomRole | null }> = [];
+    for (const r of all) {
+      if (!mineSet.has(r.address) && r.membersOnly) continue;
+      out.push({ ...r, role: mineSet.has(r.address) ? ((await this.members(r.address)).get(user) ?? null) : null });
+    }
+    return out;
+  }
+
+  /** Invites a user (admin or owner only; any member in an open room). */
+  async invite(room: string, by: string, user: string): Promise<void> {
+    const r = await this.getRoom(room);
+    const role = await this.requireMember(room, by);
+    if (r.membersOnly && rank(role) < rank('admin')) throw new ParleyError('forbidden', 'only admins and owners invite');
+    await this.ctx.directory.requireUser(user, user.slice(user.indexOf('@') + 1));
+    if (await this.isMember(room, user)) throw new ParleyError('conflict', `${user} is already a member`);
+    await this.ctx.store.rooms.addInvite(room, user, by, this.ctx.now());
+    const { router } = this.ctx;
+    router.toUser(user, router.outbound({ ev: 'room.invite', data: { room, name: r.name, from: by } }));
+  }
+
+  /** Joins: open rooms to anyone of a hosted domain, members-only rooms with an invitation. */
+  async join(room: string, user: string): Promise<RoomRole> {
+    const r = await this.getRoom(room);
+    const existing = (await this.members(room)).get(user);
+    if (existing) return existing;
+    if (r.membersOnly && !(await this.ctx.store.rooms.hasInvite(room, user))) {
+      throw new ParleyError('forbidden', `${room} is members-only and you have no invitation`);
+    }
+    if ((await this.members(room)).size >= this.ctx.opts.roomMaxMembers) {
+      throw new ParleyError('not-allowed', `${room} is full`);
+    }
+    await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
+    await this.ctx.store.rooms.removeInvite(room, user);
+    this.memberCache.delete(room);
+    await this.announce(room, user, 'member', user);
+    return 'member';
+  }
+
+  /** Leaves the room; the last owner cannot leave while other members remain. */
+  async leave(room: string, user: string): Promise<void> {
+    const role = await this.requireMember(room, user);
+    const ms = await this.members(room);
+    if (role === 'owner' && ms.size > 1 && [...ms.values()].filter((r) => r === 'owner').length === 1) {
+      throw new ParleyError('not-allowed', 'make another member owner before you leave');
+    }
+    await this.announce(room, user, null, user);
+    await this.ctx.store.rooms.removeMember(room, user);
+    this.memberCache.delete(room);
+  }
+
+  /** Removes a member of lower role (admins kick members, owners kick anyone but owners). */
+  async kick(room: string, by: string, user: string, reason: string | null): Promise<void> {
+    const byRole = await this.requireMember(room, by);
+    const target = (await this.members(room)).get(user);
+    if (!target) throw new ParleyError('item-not-found', `${user} is not a member of ${room}`);
+    if (rank(byRole) < rank('admin') || rank(target) >= rank(byRole)) {
+      throw new ParleyError('forbidden', `a ${byRole} cannot remove a ${target}`);
+    }
+    await this.announce(room, user, null, by, reason);
+    await this.ctx.store.rooms.removeMember(room, user);
+    this.memberCache.delete(room);
+  }
+
+  /** Sets a member's role (owners only). */
+  async setRole(room: string, by: string, user: string, role: RoomRole): Promise<void> {
+    if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners change roles');
+    const ms = await this.members(room);
+    if (!ms.has(user)) throw new ParleyError('item-not-found', `${user} is not a member of ${room}`);
+    if (user === by && role !== 'owner' && [...ms.values()].filter((r) => r === 'owner').length === 1) {
+      throw new ParleyError('not-allowed', 'a room needs at least one owner');
+    }
+    await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
+    this.memberCache.delete(room);
+    await this.announce(room, user, role, by);
+  }
+
+  /** Destroys the room (owners only). */
+  async destroy(room: string, by: string): Promise<void> {
+    if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners destroy rooms');
+    const users = [...(await this.members(room)).keys()];
+    await this.ctx.store.rooms.remove(room);
+    this.memberCache.delete(room);
+    const { router } = this.ctx;
+    router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by } }));
+  }
+
+  /** Members with their roles (members only). */
+  async memberList(room: string, asker: string): Promise<RoomMember[]> {
+    await this.requireMember(room, asker);
+    return this.ctx.store.rooms.members(room);
+  }
+
+  /** Who is in the room now: members with at least one online session, with their presence. */
+  async occupants(room: string, asker: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
+    await this.requireMember(room, asker);
+    const out = [];
+    for (const [user, role] of await this.members(room)) {
+      if (!this.ctx.sessions.isOnline(user)) continue;
+      out.push({ user, role, presence: await this.presence.presenceOf(user) });
+    }
+    return out;
+  }
+
+  private async getRoom(room: string): Promise<Room> {
+    const r = await this.ctx.store.rooms.get(room);
+    if (!r) throw new ParleyError('item-not-found', `no room ${room}`);
+    return r;
+  }
+
+  private async announce(room: string, user: string, role: RoomRole | null, by: string, reason: string | null = null): Promise<void> {
+    const users = [...(await this.members(room)).keys()];
+    if (!users.includes(user)) users.push(user);
+    const { router } = this.ctx;
+    router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, user, role, by, reason } }));
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Rosters (contact lists) and the subscription handshake of RFC 6121 §3, between two local users.
+ * Every change is pushed to all sessions of the users it touches (roster push, RFC 6121 §2.1.6).
+ */
+import { ParleyError } from '../core/errors.js';
+import { applyInbound, applyOutbound, isEmptyItem, newRosterItem, receivesPresenceOf, type SubscriptionAction } from '../core/roster.js';
+import { aggregatePresence } from '../core/presence.js';
+import type { RosterItem } from '../core/types.js';
+import { domainOf } from '../core/address.js';
+import type { Ctx } from './context.js';
+import type { PresenceService } from './presence-service.js';
+
+/** A roster item as clients see it: personal items plus shared-group peers. */
+export interface RosterEntry extends RosterItem {
+  /** Names of admin-defined shared groups through which this contact is visible. */
+  shared: string[];
+}
+
+const MAX_GROUPS = 64;
+const MAX_NAME = 256;
+
+/** Roster reads, edits and subscription actions. */
+export class RosterService {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly presence: PresenceService,
+  ) {}
+
+  /** The user's roster, including shared-group peers (who appear with subscription both). */
+  async list(user: string): Promise<RosterEntry[]> {
+    const { store } = this.ctx;
+    const [items, groups] = await Promise.all([store.rosters.list(user), store.sharedGroups.groupsOf(user)]);
+    const shared = new Map<string, string[]>();
+    for (const g of groups) {
+      for (const m of await store.sharedGroups.members(g.name)) {
+        if (m === user) continue;
+        const names = shared.get(m);
+        if (names) names.push(g.displayName);
+        else shared.set(m, [g.displayName]);
+      }
+    }
+    const byContact = new Map<string, RosterEntry>(items.map((i) => [i.contact, withShared(i, shared.get(i.contact) ?? [])]));
+    for (const [m, names] of shared) if (!byContact.has(m)) byContact.set(m, withShared(newRosterItem(user, m), names));
+    return [...byContact.values()].sort((a, b) => (a.contact < b.contact ? -1 : 1));
+  }
+
+  /** Adds or updates a contact's name and groups (RFC 6121 §2.3); subscription is untouched. */
+  async set(user: string, contact: string, name: string | null, groups: string[]): Promise<RosterItem> {
+    if (contact === user) throw new ParleyError('bad-request', 'you cannot add yourself to your roster');
+    if (name !== null && name.length > MAX_NAME) throw new ParleyError('bad-request', `name longer than ${MAX_NAME}`);
+    if (groups.length > MAX_GROUPS) throw new ParleyError('bad-request', `more than ${MAX_GROUPS} groups`);
+    const uniq = [...new Set(groups.map((g) => g.trim()).filter((g) => g.length > 0))];
+    await this.ctx.directory.requireUser(contact, domainOf(contact));
+    const item = (await this.ctx.store.rosters.get(user, contact)) ?? newRosterItem(user, contact);
+    const next: RosterItem = { ...item, name, groups: uniq };
+    await this.ctx.store.rosters.put([next]);
+    await this.push([next]);
+    return next;
+  }
+
+  /** Removes a contact, cancelling subscriptions both ways first (RFC 6121 §2.5.2). */
+  async remove(user: string, contact: string): Promise<void> {
+    const item = await this.ctx.store.rosters.get(user, contact);
+    if (!item) throw new ParleyError('item-not-found', `${contact} is not in your roster`);
+    if (item.subscription === 'to' || item.subscription === 'both' || item.pendingOut) {
+      await this.act(user, contact, 'unsubscribe');
+    }
+    const now = await this.ctx.store.rosters.get(user, contact);
+    if (now && (now.subscription === 'from' || now.subscription === 'both' || now.pendingIn)) {
+      await this.act(user, contact, 'unsubscribed');
+    }
+    await this.ctx.store.rosters.remove(user, contact);
+    this.presence.invalidate(user, contact);
+    // A shared-group peer stays in the roster (roster.get still lists it), so clients get its group entry.
+    if ((await this.sharedBetween(user, contact)).length > 0) await this.push([newRosterItem(user, contact)]);
+    else this.pushRemoved(user, contact);
+  }
+
+  /**
+   * The user sends a subscription stanza to the contact: subscribe (ask to see their presence), subscribed
+   * (approve theirs), unsubscribe (stop seeing theirs), unsubscribed (deny a request or cancel theirs).
+   * Outbound processing on the user's item, inbound on the contact's (RFC 6121 Appendix A).
+   */
+  async act(user: string, contact: string, action: SubscriptionAction): Promise<RosterItem> {
+    if (contact === user) throw new ParleyError('bad-request', 'you cannot subscribe to yourself');
+    await this.ctx.directory.requireUser(contact, domainOf(contact));
+    const { store } = this.ctx;
+    const [mine, theirs] = await Promise.all([store.rosters.get(user, contact), store.rosters.get(contact, user)]);
+    const out = applyOutbound(mine ?? newRosterItem(user, contact), action);
+    let myNext = out.item;
+    let delivered = false;
+    let theirNext = theirs;
+    const changed: RosterItem[] = [];
+    if (out.forward) {
+      const inb = applyInbound(theirs ?? newRosterItem(contact, user), action);
+      delivered = inb.deliver;
+      // RFC 6121 §3.1.3: a subscribe the contact already approved is answered on the contact's behalf.
+      if (inb.autoReply === 'subscribed') myNext = applyInbound(myNext, 'subscribed').item;
+      if (!theirs || !sameState(theirs, inb.item)) {
+        theirNext = inb.item;
+        // An inbound request sits as pending-in on an item the contact may not have had yet; keep it.
+        if (!(theirs === null && isEmptyItem(inb.item))) changed.push(inb.item);
+      }
+    }
+    if (!mine || !sameState(mine, myNext)) changed.unshift(myNext);
+    if (changed.length > 0) await store.rosters.put(changed);
+    this.presence.invalidate(user, contact);
+    await this.push(changed);
+    const { router } = this.ctx;
+    if (delivered) {
+      router.toUser(contact, router.outbound({ ev: 'subscription', data: { from: user, action } }));
+    }
+    await this.presenceEffects(user, contact, mine, myNext);
+    if (theirNext) await this.presenceEffects(contact, user, theirs, theirNext);
+    return myNext;
+  }
+
+  /**
+   * When `owner` starts receiving `contact`'s presence, send the contact's current presence to the owner's
+   * sessions (RFC 6121 §3.1.6); when it stops, send unavailable (§3.3.3).
+   */
+  private async presenceEffects(owner: string, contact: string, before: RosterItem | null, after: RosterItem): Promise<void> {
+    const was = before !== null && receivesPresenceOf(before);
+    const is = receivesPresenceOf(after);
+    if (was === is) return;
+    if (!is && (await this.presence.visibleTo(owner)).has(contact)) return; // still a shared-group peer
+    const p = is ? await this.presence.presenceOf(contact) : aggregatePresence(contact, [], null);
+    const { router } = this.ctx;
+    router.toUser(owner, router.outbound({ ev: 'presence', data: p as unknown as Record<string, unknown> }));
+  }
+
+  /** Roster pushes, each item shown as roster.get shows it (shared-group peers included). */
+  private async push(items: RosterItem[]): Promise<void> {
+    const entries = await Promise.all(items.map(async (it) => withShared(it, await this.sharedBetween(it.owner, it.contact))));
+    const { router } = this.ctx;
+    for (const e of entries) router.toUser(e.owner, router.outbound({ ev: 'roster', data: { item: e } }));
+  }
+
+  /** Display names of the shared groups `owner` and `contact` are both in. */
+  private async sharedBetween(owner: string, contact: string): Promise<string[]> {
+    const { sharedGroups } = this.ctx.store;
+    const [mine, theirs] = await Promise.all([sharedGroups.groupsOf(owner), sharedGroups.groupsOf(contact)]);
+    const common = new Set(theirs.map((g) => g.name));
+    return mine.filter((g) => common.has(g.name)).map((g) => g.displayName);
+  }
+
+  private pushRemoved(owner: string, contact: string): void {
+    const { router } = this.ctx;
+    router.toUser(owner, router.outbound({ ev: 'roster', data: { removed: contact } }));
+  }
+}
+
+/**
+ * The entry clients see. Shared-group peers exchange presence whatever the personal item says, so such an
+ * entry shows subscription both with nothing pending, like a group peer without a personal item.
+ */
+function withShared(item: RosterItem, shared: string[]): RosterEntry {
+  if (shared.length === 0) return { ...item, shared };
+  return { ...item, subscription: 'both', pendingOut: false, pendingIn: false, shared };
+}
+
+function sameState(a: RosterItem, b: RosterItem): boolean {
+  return a.subscription === b.subscription && a.pendingIn === b.pendingIn && a.pendingOut === b.pendingOut;
+}

@@ -1,0 +1,73 @@
+/**
+ * Delivery happens here and only here: every event any session receives passes through Router.
+ * It respects catch-up (live events wait until a new session's replay is done) and never sends a log
+ * record to a session twice.
+ */
+import { Outbound, type ServerEvent } from './outbound.js';
+import type { Session, SessionRegistry } from './session.js';
+
+/** Counts deliveries and observes latency; implemented by the app's metrics. */
+export interface DeliveryObserver {
+  delivered(out: Outbound, sessions: number): void;
+}
+
+/** The single place that puts events onto sessions. */
+export class Router {
+  constructor(
+    private readonly sessions: SessionRegistry,
+    private readonly observer: DeliveryObserver | null = null,
+  ) {}
+
+  /** Wraps an event for fan-out (encode once). */
+  outbound(event: ServerEvent, startedAt = 0): Outbound {
+    return new Outbound(event, startedAt);
+  }
+
+  /** Delivers to one session. */
+  toSession(s: Session, out: Outbound): void {
+    if (s.closed) return;
+    if (s.pending) {
+      s.pending.push(out);
+      return;
+    }
+    s.sink.send(out);
+  }
+
+  /** Delivers to every session of `user` except `except`; returns how many received it. */
+  toUser(user: string, out: Outbound, except?: Session): number {
+    let n = 0;
+    for (const s of this.sessions.of(user)) {
+      if (s === except) continue;
+      this.toSession(s, out);
+      n++;
+    }
+    return n;
+  }
+
+  /** Delivers to every session of every user in `users`; returns the number of sessions. */
+  toUsers(users: Iterable<string>, out: Outbound, except?: Session): number {
+    let n = 0;
+    for (const u of users) n += this.toUser(u, out, except);
+    if (this.observer && n > 0) this.observer.delivered(out, n);
+    return n;
+  }
+
+  /** Sends a replayed record during catch-up and remembers it, so the live copy is dropped. */
+  replay(s: Session, out: Outbound): void {
+    if (out.event.seq !== undefined) s.replayed?.add(out.event.seq);
+    s.sink.send(out);
+  }
+
+  /** Ends catch-up: flushes the live events that waited, minus those already replayed. */
+  finishCatchUp(s: Session): void {
+    const pending = s.pending ?? [];
+    const replayed = s.replayed;
+    s.pending = null;
+    s.replayed = null;
+    for (const out of pending) {
+      const seq = out.event.seq;
+      if (seq !== undefined && replayed?.has(seq)) continue;
+      s.sink.send(out);
+    }
+  }
+}

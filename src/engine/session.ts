@@ -1,0 +1,90 @@
+/** Sessions: one authenticated connection of one user (a device), and the registry of all of them. */
+import type { ErrorCode } from '../core/errors.js';
+import type { SessionPresence } from '../core/types.js';
+import type { Outbound } from './outbound.js';
+
+/** What a front door gives the engine to reach one connection. */
+export interface Sink {
+  /** Queue an event for the connection (the front door flushes once per tick). */
+  send(out: Outbound): void;
+  /** Close the connection with a reason. */
+  close(code: ErrorCode | 'normal' | 'conflict' | 'shutdown', message: string): void;
+}
+
+/** One online session. */
+export class Session {
+  readonly id: string;
+  readonly user: string;
+  readonly resource: string;
+  readonly sink: Sink;
+  readonly openedAt: number;
+  presence: SessionPresence;
+  /** While catching up after login, live events wait here so none overtakes or duplicates the replay. */
+  pending: Outbound[] | null = [];
+  /** Seqs already replayed during catch-up (so the same record arriving live is not sent twice). */
+  replayed: Set<number> | null = new Set();
+  closed = false;
+  /** Serialises this session's message preparation so its messages are stored in the order sent. */
+  order: Promise<void> = Promise.resolve();
+  constructor(id: string, user: string, resource: string, sink: Sink, presence: SessionPresence, now: number) {
+    this.id = id;
+    this.user = user;
+    this.resource = resource;
+    this.sink = sink;
+    this.presence = presence;
+    this.openedAt = now;
+  }
+  /** user/resource */
+  get full(): string {
+    return `${this.user}/${this.resource}`;
+  }
+}
+
+/** Index of online sessions by user and resource. */
+export class SessionRegistry {
+  private readonly byUser = new Map<string, Map<string, Session>>();
+  private count = 0;
+
+  /** Adds a session; returns the session it replaces (same user and resource), if any. */
+  add(s: Session): Session | undefined {
+    let m = this.byUser.get(s.user);
+    if (!m) this.byUser.set(s.user, (m = new Map()));
+    const old = m.get(s.resource);
+    m.set(s.resource, s);
+    if (!old) this.count++;
+    return old;
+  }
+  /** Removes the session if it is still the registered one; returns whether it was. */
+  remove(s: Session): boolean {
+    const m = this.byUser.get(s.user);
+    if (!m || m.get(s.resource) !== s) return false;
+    m.delete(s.resource);
+    this.count--;
+    if (m.size === 0) this.byUser.delete(s.user);
+    return true;
+  }
+  /** All sessions of a user (empty iterable when offline). */
+  of(user: string): Iterable<Session> {
+    return this.byUser.get(user)?.values() ?? [];
+  }
+  /** Number of sessions of a user. */
+  countOf(user: string): number {
+    return this.byUser.get(user)?.size ?? 0;
+  }
+  get(user: string, resource: string): Session | undefined {
+    return this.byUser.get(user)?.get(resource);
+  }
+  isOnline(user: string): boolean {
+    return this.byUser.has(user);
+  }
+  /** Every session (for shutdown). */
+  *all(): Iterable<Session> {
+    for (const m of this.byUser.values()) yield* m.values();
+  }
+  get size(): number {
+    return this.count;
+  }
+  get users(): number {
+    return this.byUser.size;
+  }
+}

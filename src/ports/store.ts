@@ -1,0 +1,171 @@
+/**
+ * Storage ports. Every method is asynchronous so an adapter may live in another process (PostgreSQL)
+ * as well as in this one (SQLite, memory). One contract suite (src/storage/contract) runs against every adapter.
+ */
+import type {
+  LogRecord,
+  MessageView,
+  NewRecord,
+  Room,
+  RoomMember,
+  RoomRole,
+  RosterItem,
+} from '../core/types.js';
+
+/** Salted, iterated keys from RFC 5802 §3, verifiable by SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 7677). */
+export interface ScramCredential {
+  /** base64 */
+  salt: string;
+  iterations: number;
+  /** base64 of H(ClientKey) */
+  storedKey: string;
+  /** base64 of HMAC(SaltedPassword, "Server Key") */
+  serverKey: string;
+}
+
+export interface Credentials {
+  'SCRAM-SHA-1': ScramCredential;
+  'SCRAM-SHA-256': ScramCredential;
+}
+
+export interface Account {
+  address: string;
+  credentials: Credentials;
+  admin: boolean;
+  createdAt: number;
+  lastSeen: number | null;
+  lastStatus: string | null;
+}
+
+export interface DomainStore {
+  /** Throws ParleyError conflict when the domain exists. */
+  add(domain: string, createdAt: number): Promise<void>;
+  /** Removes the domain with all its accounts, rosters, rooms and tokens. False when absent. */
+  remove(domain: string): Promise<boolean>;
+  list(): Promise<string[]>;
+}
+
+export interface AccountStore {
+  /** Throws ParleyError conflict when the address exists, item-not-found when its domain is not hosted. */
+  create(account: Account): Promise<void>;
+  get(address: string): Promise<Account | null>;
+  /** Addresses with admin flag, sorted; all domains when domain is omitted. */
+  list(domain?: string): Promise<Array<{ address: string; admin: boolean; createdAt: number; lastSeen: number | null }>>;
+  /** Removes the account and everything it owns (roster, tokens, offline queue, memberships, pending invitations). */
+  remove(address: string): Promise<boolean>;
+  setCredentials(address: string, credentials: Credentials): Promise<boolean>;
+  setLastSeen(address: string, at: number, status: string | null): Promise<void>;
+}
+
+export interface TokenRecord {
+  address: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface TokenStore {
+  /** Tokens are stored only as a hash (the caller hashes). */
+  put(hash: string, record: TokenRecord): Promise<void>;
+  get(hash: string): Promise<TokenRecord | null>;
+  revoke(hash: string): Promise<void>;
+  revokeAll(address: string): Promise<void>;
+  purgeExpired(now: number): Promise<number>;
+}
+
+export interface RosterStore {
+  list(owner: string): Promise<RosterItem[]>;
+  get(owner: string, contact: string): Promise<RosterItem | null>;
+  /** Writes all items atomically (a subscription change touches both users' rosters). */
+  put(items: RosterItem[]): Promise<void>;
+  remove(owner: string, contact: string): Promise<boolean>;
+}
+
+export interface SharedGroup {
+  name: string;
+  displayName: string;
+}
+
+/** Admin-defined groups whose members all see each other's presence without requests. */
+export interface SharedGroupStore {
+  create(group: SharedGroup): Promise<void>;
+  remove(name: string): Promise<boolean>;
+  list(): Promise<SharedGroup[]>;
+  addMember(name: string, user: string): Promise<void>;
+  removeMember(name: string, user: string): Promise<boolean>;
+  members(name: string): Promise<string[]>;
+  /** Groups `user` belongs to. */
+  groupsOf(user: string): Promise<SharedGroup[]>;
+}
+
+export interface HistoryQuery {
+  /** Only records with seq < before (page backwards). */
+  before?: number;
+  /** Only records with seq > after (page forwards). */
+  after?: number;
+  limit: number;
+}
+
+export interface AppendResult {
+  record: LogRecord;
+  /** True when a record with the same (from, clientId) was stored before: nothing new was written. */
+  duplicate: boolean;
+}
+
+export interface MessageStore {
+  /**
+   * Appends records durably, in order, and returns them with seq and id. A record whose (from, clientId)
+   * already exists is not written again: its first stored version is returned with duplicate=true.
+   * Adapters may group concurrent calls into one transaction (group commit); the promise settles after commit.
+   */
+  append(records: NewRecord[]): Promise<AppendResult[]>;
+  getById(id: string): Promise<LogRecord | null>;
+  /**
+   * One message as readers see it now: the same shape and edit/retract semantics as a history() row.
+   * Null for an unknown id and for records that are not messages (edits, retractions, receipts).
+   */
+  view(id: string): Promise<MessageView | null>;
+  /** Messages of one conversation as readers see them now, ascending by seq. */
+  history(conv: string, query: HistoryQuery): Promise<MessageView[]>;
+  /** Everything addressed to or sent by `user`, or in one of `rooms`, with seq > after; ascending. */
+  since(user: string, rooms: string[], after: number, limit: number): Promise<LogRecord[]>;
+  /** The user's offline queue entries with seq > after, ascending; page on with the last seq returned. */
+  offline(user: string, after: number, limit: number): Promise<LogRecord[]>;
+  /** Drops the user's offline entries with seq <= upTo. */
+  ackOffline(user: string, upTo: number): Promise<void>;
+  /** The highest seq in the log (0 when empty). */
+  lastSeq(): Promise<number>;
+}
+
+export interface RoomStore {
+  /** Creates the room and makes its creator owner. Throws conflict when it exists. */
+  create(room: Room): Promise<void>;
+  get(address: string): Promise<Room | null>;
+  list(domain?: string): Promise<Room[]>;
+  /** Removes the room with its members and invitations. False when absent. */
+  remove(address: string): Promise<boolean>;
+  setMember(room: string, user: string, role: RoomRole, at: number): Promise<void>;
+  removeMember(room: string, user: string): Promise<boolean>;
+  members(room: string): Promise<RoomMember[]>;
+  member(room: string, user: string): Promise<RoomMember | null>;
+  roomsOf(user: string): Promise<string[]>;
+  addInvite(room: string, user: string, by: string, at: number): Promise<void>;
+  hasInvite(room: string, user: string): Promise<boolean>;
+  removeInvite(room: string, user: string): Promise<void>;
+  /** Pending invitations of `user`, ordered by `at` (then by room); a repeated invitation counts once, with its latest by/at. */
+  invitesOf(user: string): Promise<Array<{ room: string; by: string; at: number }>>;
+}
+
+/** Everything Parley persists, behind one object the composition root creates. */
+export interface Store {
+  readonly domains: DomainStore;
+  readonly accounts: AccountStore;
+  readonly tokens: TokenStore;
+  readonly rosters: RosterStore;
+  readonly sharedGroups: SharedGroupStore;
+  readonly messages: MessageStore;
+  readonly rooms: RoomStore;
+  /** Changes whenever another process changed the data (for cache invalidation); cheap to call. */
+  dataVersion(): Promise<number>;
+  /** Flushes pending writes and closes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,145 @@
+/**
+ * The HTTP API: login/logout, history and roster reads, operator administration, /health and /metrics.
+ * Errors are JSON `{ error: { code, message } }` with the status from the error registry.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ERRORS, ParleyError, toParleyError } from '../../core/errors.js';
+import { history, parseParams } from '../json-ws/ops.js';
+import type { Engine } from '../../engine/engine.js';
+import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser } from '../../app/admin.js';
+
+/** What the routes need besides the engine. */
+export interface HttpDeps {
+  engine: Engine;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  health: () => Record<string, unknown>;
+  scramIterations: number;
+}
+
+const login = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024) });
+const newUser = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024), admin: z.boolean().optional() });
+const historyQuery = z.strictObject({
+  with: z.string().min(1),
+  before: z.coerce.number().int().min(0).optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+
+function bearer(req: FastifyRequest): string {
+  const h = req.headers.authorization;
+  if (!h?.startsWith('Bearer ')) throw new ParleyError('not-authorized', 'send Authorization: Bearer <token>');
+  return h.slice(7);
+}
+
+/** Registers every route on the fastify instance. */
+export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { engine } = deps;
+  const user = async (req: FastifyRequest): Promise<string> => engine.auth.resolve(bearer(req));
+  const admin = async (req: FastifyRequest): Promise<string> => {
+    const u = await user(req);
+    if (!(await engine.ctx.store.accounts.get(u))?.admin) throw new ParleyError('forbidden', 'administrators only');
+    return u;
+  };
+  const changed = async (): Promise<void> => engine.ctx.directory.refresh();
+  /**
+   * Ends the sessions of accounts that no longer exist. Like shutdown, it also deregisters them at once
+   * instead of when each socket finishes closing, so nothing is routed to a deleted account meanwhile.
+   */
+  const closeSessionsOf = async (users: Iterable<string>, message: string): Promise<void> => {
+    const sessions = [...users].flatMap((u) => [...engine.sessions.of(u)]);
+    for (const s of sessions) s.sink.close('not-authorized', message);
+    await Promise.all(sessions.map((s) => engine.closeSession(s)));
+  };
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    let e = toParleyError(err);
+    const fe = err as { statusCode?: number; code?: string; message?: string };
+    if (!(err instanceof ParleyError) && fe.statusCode && fe.statusCode < 500) {
+      e = new ParleyError(fe.statusCode === 413 ? 'frame-too-large' : 'bad-request', fe.message);
+    }
+    if (e.code === 'internal-server-error') req.log.error({ err }, 'request failed');
+    void reply.status(ERRORS[e.code].status).send({ error: { code: e.code, message: e.message, ...(e.details ?? {}) } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'item-not-found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  app.get('/health', async () => deps.health());
+  app.get('/metrics', async (_req, reply) => {
+    const m = await deps.metrics();
+    void reply.header('content-type', m.contentType);
+    return m.body;
+  });
+
+  app.post('/api/v1/login', async (req) => {
+    const p = parseParams(login, req.body);
+    return engine.auth.login(p.address, p.password, req.ip);
+  });
+  app.post('/api/v1/logout', async (req) => {
+    await user(req);
+    await engine.auth.logout(bearer(req));
+    return {};
+  });
+  app.get('/api/v1/history', async (req) => history(engine, await user(req), parseParams(historyQuery, req.query)));
+  app.get('/api/v1/roster', async (req) => ({ items: await engine.rosters.list(await user(req)) }));
+
+  app.get('/api/v1/admin/domains', async (req) => {
+    await admin(req);
+    return { domains: await engine.ctx.store.domains.list() };
+  });
+  app.post('/api/v1/admin/domains', async (req, reply) => {
+    await admin(req);
+    const p = parseParams(z.strictObject({ domain: z.string().min(1) }), req.body);
+    const domain = await addDomain(engine.ctx.store, p.domain, engine.ctx.now());
+    await changed();
+    return reply.status(201).send({ domain });
+  });
+  app.delete<{ Params: { domain: string } }>('/api/v1/admin/domains/:domain', async (req) => {
+    await admin(req);
+    // Removing a domain removes its accounts: note them first so their open sessions can be ended too.
+    const users = await engine.ctx.store.accounts.list(normaliseDomain(req.params.domain));
+    const domain = await removeDomain(engine.ctx.store, req.params.domain);
+    await closeSessionsOf(users.map((u) => u.address), `the domain ${domain} was removed`);
+    await changed();
+    return { domain };
+  });
+  app.get<{ Querystring: { domain?: string } }>('/api/v1/admin/users', async (req) => {
+    await admin(req);
+    // Stored domains are normalised, so the filter must be too (?domain=Example.COM means example.com).
+    const domain = req.query.domain === undefined ? undefined : normaliseDomain(req.query.domain);
+    return { users: await engine.ctx.store.accounts.list(domain) };
+  });
+  app.post('/api/v1/admin/users', async (req, reply) => {
+    await admin(req);
+    const p = parseParams(newUser, req.body);
+    const address = await addUser(engine.ctx.store, p.address, p.password, { admin: p.admin ?? false, iterations: deps.scramIterations, now: engine.ctx.now() });
+    engine.ctx.directory.forget(address);
+    return reply.status(201).send({ address });
+  });
+  app.delete<{ Params: { address: string } }>('/api/v1/admin/users/:address', async (req) => {
+    await admin(req);
+    const address = await removeUser(engine.ctx.store, req.params.address);
+    await closeSessionsOf([address], 'the account was removed');
+    await changed();
+    return { address };
+  });
+  app.get('/api/v1/admin/shared-groups', async (req) => {
+    await admin(req);
+    const groups = await engine.ctx.store.sharedGroups.list();
+    return { groups: await Promise.all(groups.map(async (g) => ({ ...g, members: await engine.ctx.store.sharedGroups.members(g.name) }))) };
+  });
+  app.put<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
+    await admin(req);
+    const address = await addGroupMember(engine.ctx.store, req.params.name, req.params.user);
+    await changed();
+    return { group: req.params.name, user: address };
+  });
+  app.delete<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
+    await admin(req);
+    const ok = await engine.ctx.store.sharedGroups.removeMember(groupName(req.params.name), normaliseUser(req.params.user));
+    if (!ok) throw new ParleyError('item-not-found', 'no such member');
+    await changed();
+    return {};
+  });
+}

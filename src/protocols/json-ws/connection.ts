@@ -1,0 +1,292 @@
+/**
+ * One JSON-over-WebSocket connection: frame parsing, hello, dispatch, per-connection rate limit, heartbeat,
+ * and an outgoing queue flushed once per event-loop turn (the socket is corked around a burst so many frames
+ * leave in one write).
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { ParleyError, toParleyError, type ErrorCode } from '../../core/errors.js';
+import { validatePresence } from '../../core/presence.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Outbound, ServerEvent } from '../../engine/outbound.js';
+import type { Session, Sink } from '../../engine/session.js';
+import { OPS, parseParams, type OpName } from './ops.js';
+
+/** Limits and timings for connections. */
+export interface ConnectionOptions {
+  maxFrameBytes: number;
+  requestsPerSecond: number;
+  heartbeatMs: number;
+  helloTimeoutMs: number;
+  /** Close a connection whose unsent output exceeds this (a client that does not read). */
+  maxBufferedBytes: number;
+}
+
+/** Hooks for metrics. */
+export interface ConnectionObserver {
+  opened(): void;
+  closed(): void;
+  flushed(out: Outbound): void;
+}
+
+const helloSchema = z.strictObject({
+  token: z.string().min(1).max(512).optional(),
+  address: z.string().min(1).max(3071).optional(),
+  password: z.string().min(1).max(1024).optional(),
+  resource: z.string().min(1).max(1023).optional(),
+  since: z.number().int().min(0).nullable().optional(),
+  presence: z.record(z.string(), z.unknown()).optional(),
+});
+
+const encodeJson = (e: ServerEvent): string => JSON.stringify({ ev: e.ev, data: e.data });
+
+const dirty = new Set<Connection>();
+let flushScheduled = false;
+function flushAll(): void {
+  flushScheduled = false;
+  for (const c of dirty) c.flush();
+  dirty.clear();
+}
+
+/** A JSON WebSocket connection; it is the engine's Sink for its session. */
+export class Connection implements Sink {
+  private session: Session | null = null;
+  private queue: Array<string | Outbound> = [];
+  private tokens: number;
+  private lastRefill: number;
+  private alive = true;
+  private timer: NodeJS.Timeout | null = null;
+  private closing = false;
+  /** A hello is being processed: a second one must not open a second session on this connection. */
+  private helloPending = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Socket,
+    private readonly engine: Engine,
+    private readonly ip: string,
+    private readonly opts: ConnectionOptions,
+    private readonly observer: ConnectionObserver,
+  ) {
+    this.tokens = opts.requestsPerSecond;
+    this.lastRefill = Date.now();
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('close', () => this.onClose());
+    ws.on('error', () => ws.terminate());
+    this.timer = setTimeout(() => {
+      if (!this.session) this.close('not-authorized', 'no hello within the time limit');
+    }, opts.helloTimeoutMs);
+    observer.opened();
+  }
+
+  /** Queue an event; the queue is flushed once per turn. */
+  send(out: Outbound): void {
+    this.enqueue(out);
+  }
+
+  private enqueue(item: string | Outbound): void {
+    if (this.closing) return;
+    this.queue.push(item);
+    dirty.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Writes everything queued in one corked burst. */
+  flush(): void {
+    const q = this.queue;
+    if (q.length === 0 || this.ws.readyState !== this.ws.OPEN) {
+      this.queue = [];
+      return;
+    }
+    this.queue = [];
+    if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      this.close('policy-violation', 'the client is not reading its events');
+      // A client that does not read cannot complete a close handshake either: drop the socket now, so the
+      // session ends (and messages go to the offline queue) without waiting for the 2 s close timeout.
+      this.ws.terminate();
+      return;
+    }
+    const cork = q.length > 1;
+    if (cork) this.socket.cork();
+    for (const item of q) {
+      if (typeof item === 'string') this.ws.send(item);
+      else {
+        this.ws.send(item.encode('json', encodeJson));
+        this.observer.flushed(item);
+      }
+    }
+    if (cork) this.socket.uncork();
+  }
+
+  /** Closes with a final error event so the client knows why. */
+  close(code: ErrorCode | 'normal' | 'conflict' | 'shutdown', message: string): void {
+    if (this.closing) return;
+    // Set before flushing: flush() calls close() itself when the client is not reading, and that inner call
+    // must be a no-op (it used to recurse until the stack overflowed and took the whole server down).
+    this.closing = true;
+    this.enqueueFinal(code, message);
+    this.flush();
+    this.ws.close(code === 'normal' ? 1000 : code === 'shutdown' ? 1001 : 1008, code);
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  private enqueueFinal(code: string, message: string): void {
+    this.queue.push(JSON.stringify({ ev: 'session.closing', data: { code, message } }));
+  }
+
+  /** Heartbeat: ping each interval; a connection that did not answer the previous ping is gone. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  private reply(re: unknown, data: unknown): void {
+    this.enqueue(JSON.stringify({ re, ok: true, data }));
+  }
+
+  private fail(re: unknown, e: unknown): void {
+    const err = toParleyError(e);
+    if (err.code === 'internal-server-error') {
+      this.engine.ctx.log.error({ err: e, ip: this.ip }, 'request failed');
+    }
+    this.enqueue(JSON.stringify({ re, ok: false, error: { code: err.code, message: err.message, ...(err.details ?? {}) } }));
+  }
+
+  private allow(now: number): boolean {
+    const rate = this.opts.requestsPerSecond;
+    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    const startedAt = Date.now();
+    if (data.length > this.opts.maxFrameBytes) {
+      this.fail(null, new ParleyError('frame-too-large', `the frame has ${data.length} bytes; the limit is ${this.opts.maxFrameBytes}`));
+      return;
+    }
+    if (isBinary) {
+      this.fail(null, new ParleyError('bad-request', 'frames are JSON text, not binary'));
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString('utf8'));
+    } catch {
+      this.fail(null, new ParleyError('bad-json', 'the frame is not valid JSON'));
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+      this.fail(null, new ParleyError('bad-request', 'a frame is a JSON object with "id" and "op"'));
+      return;
+    }
+    const { id, op, args, ...rest } = frame as Record<string, unknown>;
+    const re = typeof id === 'string' || typeof id === 'number' ? id : null;
+    if (re === null) {
+      this.fail(null, new ParleyError('bad-request', 'every request needs an "id" (string or number)'));
+      return;
+    }
+    if (typeof op !== 'string') {
+      this.fail(re, new ParleyError('bad-request', 'every request needs an "op"'));
+      return;
+    }
+    const extra = Object.keys(rest);
+    if (extra.length > 0) {
+      this.fail(re, new ParleyError('bad-request', `unknown frame field "${extra[0]}"; parameters go in "args"`));
+      return;
+    }
+    if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+      this.fail(re, new ParleyError('bad-request', '"args" must be an object'));
+      return;
+    }
+    const params = (args ?? {}) as Record<string, unknown>;
+    if (!this.allow(startedAt)) {
+      this.fail(re, new ParleyError('rate-limited', 'too many requests on this connection; slow down'));
+      return;
+    }
+    if (op === 'hello') {
+      this.hello(re, params).catch((e: unknown) => this.fail(re, e));
+      return;
+    }
+    this.dispatch(op, params, startedAt).then(
+      (result) => this.reply(re, result),
+      (e: unknown) => this.fail(re, e),
+    );
+  }
+
+  private async dispatch(op: string, params: Record<string, unknown>, startedAt: number): Promise<unknown> {
+    if (!Object.hasOwn(OPS, op)) throw new ParleyError('unknown-op', `unknown op "${op}"`);
+    const session = this.session;
+    if (!session) throw new ParleyError('not-authorized', 'send hello first');
+    const def = OPS[op as OpName];
+    const p = parseParams(def.schema, params);
+    return (def.run as (c: unknown, p: unknown) => Promise<unknown>)({ engine: this.engine, session, startedAt }, p);
+  }
+
+  /**
+   * hello authenticates (token or password), opens the session, replies, then replays what was missed.
+   * It replies itself (before the replay), so a failure after the reply closes the connection instead.
+   */
+  private async hello(re: unknown, params: Record<string, unknown>): Promise<void> {
+    if (this.session) throw new ParleyError('unexpected-request', 'this connection already has a session');
+    // hello awaits authentication before it sets this.session; without this guard a second hello sent before
+    // the first is answered would open another session that this connection never closes (a ghost session).
+    if (this.helloPending) throw new ParleyError('unexpected-request', 'a hello is already in progress on this connection');
+    this.helloPending = true;
+    try {
+      await this.openHello(re, params);
+    } finally {
+      this.helloPending = false;
+    }
+  }
+
+  private async openHello(re: unknown, params: Record<string, unknown>): Promise<void> {
+    const p = parseParams(helloSchema, params);
+    const { engine } = this;
+    let user: string;
+    if (p.token) user = await engine.auth.resolve(p.token);
+    else if (p.address && p.password) user = await engine.auth.verify(p.address, p.password, this.ip);
+    else throw new ParleyError('bad-request', 'hello needs a token, or an address and a password');
+    if (this.closing) throw new ParleyError('service-unavailable', 'the connection is closing');
+    const presence = validatePresence(p.presence ?? {}, engine.ctx.now());
+    const { session, position } = await engine.openSession(user, p.resource ?? null, this, presence);
+    if (this.closing) {
+      await engine.closeSession(session); // the socket went away while we were opening
+      return;
+    }
+    this.session = session;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    // The reply goes first, then the replay, then live events: the client sees a clean sequence.
+    this.reply(re, { address: user, resource: session.resource, session: session.id, position });
+    try {
+      await engine.catchUp(session, p.since ?? null, position);
+    } catch (e) {
+      engine.ctx.log.error({ err: e, user }, 'catch-up failed');
+      this.close('internal-server-error', 'could not replay missed events; reconnect');
+    }
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    dirty.delete(this);
+    this.observer.closed();
+    const s = this.session;
+    if (s) {
+      this.session = null;
+      this.engine.closeSession(s).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'close failed'));
+    }
+  }
+}

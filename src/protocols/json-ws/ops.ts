@@ -1,0 +1,154 @@
+/**
+ * The JSON protocol's operations: one table, name → parameter schema and handler. Each handler only
+ * translates: it parses addresses, calls the engine and shapes the reply. docs/protocol.md documents each.
+ */
+import { z } from 'zod';
+import { ParleyError } from '../../core/errors.js';
+import { parseAddress, parseBare } from '../../core/address.js';
+import { validatePresence } from '../../core/presence.js';
+import { conversationKey } from '../../core/types.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Session } from '../../engine/session.js';
+
+/** What a handler gets. */
+export interface OpContext {
+  engine: Engine;
+  session: Session;
+  /** Epoch ms the frame arrived (delivery latency starts here). */
+  startedAt: number;
+}
+
+interface OpDef<S extends z.ZodType> {
+  schema: S;
+  run(ctx: OpContext, p: z.infer<S>): Promise<unknown>;
+}
+
+const op = <S extends z.ZodType>(schema: S, run: (ctx: OpContext, p: z.infer<S>) => Promise<unknown>): OpDef<S> => ({ schema, run });
+
+const addr = z.string().min(1).max(3071);
+const id = z.string().min(1).max(64);
+const clientId = z.string().min(1).max(128).optional();
+const contact = z.strictObject({ contact: addr });
+const roomRef = z.strictObject({ room: addr });
+const roomUser = z.strictObject({ room: addr, user: addr });
+
+const subscription = (action: 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed') =>
+  op(contact, async ({ engine, session }, p) => ({ item: await engine.rosters.act(session.user, parseBare(p.contact), action) }));
+
+/** Every operation a session may call after hello. */
+export const OPS = {
+  ping: op(z.strictObject({}), async () => ({})),
+  'presence.set': op(z.record(z.string(), z.unknown()), async ({ engine, session, startedAt }, p) => {
+    await engine.setPresence(session, validatePresence(p, engine.ctx.now()), startedAt);
+    return {};
+  }),
+  'presence.get': op(z.strictObject({ user: addr }), async ({ engine, session }, p) => ({
+    presence: await engine.presence.query(session.user, parseBare(p.user)),
+  })),
+  'presence.direct': op(z.strictObject({ to: addr }), async ({ engine, session }, p) => {
+    await engine.presence.directed(session, parseBare(p.to));
+    return {};
+  }),
+  'roster.get': op(z.strictObject({}), async ({ engine, session }) => ({ items: await engine.rosters.list(session.user) })),
+  'roster.set': op(
+    z.strictObject({ contact: addr, name: z.string().max(256).nullable().optional(), groups: z.array(z.string().max(256)).max(64).optional() }),
+    async ({ engine, session }, p) => ({ item: await engine.rosters.set(session.user, parseBare(p.contact), p.name ?? null, p.groups ?? []) }),
+  ),
+  'roster.remove': op(contact, async ({ engine, session }, p) => {
+    await engine.rosters.remove(session.user, parseBare(p.contact));
+    return {};
+  }),
+  'roster.subscribe': subscription('subscribe'),
+  'roster.approve': subscription('subscribed'),
+  'roster.deny': subscription('unsubscribed'),
+  'roster.cancel': subscription('unsubscribed'),
+  'roster.unsubscribe': subscription('unsubscribe'),
+  'message.send': op(z.strictObject({ to: addr, body: z.string(), clientId }), async ({ engine, session, startedAt }, p) =>
+    engine.messages.send(session, parseAddress(p.to), p.body, p.clientId ?? null, startedAt),
+  ),
+  'message.edit': op(z.strictObject({ id, body: z.string(), clientId }), async ({ engine, session, startedAt }, p) =>
+    engine.messages.edit(session, p.id, p.body, p.clientId ?? null, startedAt),
+  ),
+  'message.retract': op(z.strictObject({ id, clientId }), async ({ engine, session, startedAt }, p) =>
+    engine.messages.retract(session, p.id, p.clientId ?? null, startedAt),
+  ),
+  'message.receipt': op(z.strictObject({ id, kind: z.enum(['delivered', 'read']) }), async ({ engine, session, startedAt }, p) =>
+    engine.messages.receipt(session, p.id, p.kind, startedAt),
+  ),
+  typing: op(z.strictObject({ to: addr, state: z.enum(['composing', 'paused', 'active', 'inactive', 'gone']) }), async ({ engine, session }, p) => {
+    await engine.messages.typing(session, parseAddress(p.to), p.state);
+    return {};
+  }),
+  history: op(
+    z.strictObject({ with: addr, before: z.number().int().min(0).optional(), after: z.number().int().min(0).optional(), limit: z.number().int().min(1).optional() }),
+    async ({ engine, session }, p) => history(engine, session.user, p),
+  ),
+  'sync.ack': op(z.strictObject({ upTo: z.number().int().min(0) }), async ({ engine, session }, p) => {
+    await engine.ack(session, p.upTo);
+    return {};
+  }),
+  'room.create': op(
+    z.strictObject({ name: z.string().min(1).max(256), local: z.string().min(1).max(1023).optional(), membersOnly: z.boolean().optional() }),
+    async ({ engine, session }, p) => ({ room: await engine.rooms.create(session.user, p.name, p.local ?? null, p.membersOnly ?? true) }),
+  ),
+  'room.list': op(z.strictObject({}), async ({ engine, session }) => ({ rooms: await engine.rooms.list(session.user) })),
+  'room.invite': op(roomUser, async ({ engine, session }, p) => {
+    await engine.rooms.invite(parseBare(p.room), session.user, parseBare(p.user));
+    return {};
+  }),
+  'room.join': op(roomRef, async ({ engine, session }, p) => ({ role: await engine.rooms.join(parseBare(p.room), session.user) })),
+  'room.leave': op(roomRef, async ({ engine, session }, p) => {
+    await engine.rooms.leave(parseBare(p.room), session.user);
+    return {};
+  }),
+  'room.kick': op(z.strictObject({ room: addr, user: addr, reason: z.string().max(1024).optional() }), async ({ engine, session }, p) => {
+    await engine.rooms.kick(parseBare(p.room), session.user, parseBare(p.user), p.reason ?? null);
+    return {};
+  }),
+  'room.role': op(z.strictObject({ room: addr, user: addr, role: z.enum(['owner', 'admin', 'member']) }), async ({ engine, session }, p) => {
+    await engine.rooms.setRole(parseBare(p.room), session.user, parseBare(p.user), p.role);
+    return {};
+  }),
+  'room.destroy': op(roomRef, async ({ engine, session }, p) => {
+    await engine.rooms.destroy(parseBare(p.room), session.user);
+    return {};
+  }),
+  'room.members': op(roomRef, async ({ engine, session }, p) => ({ members: await engine.rooms.memberList(parseBare(p.room), session.user) })),
+  'room.occupants': op(roomRef, async ({ engine, session }, p) => ({ occupants: await engine.rooms.occupants(parseBare(p.room), session.user) })),
+} satisfies Record<string, OpDef<z.ZodType>>;
+
+/** Operation names. */
+export type OpName = keyof typeof OPS;
+
+/** History of the caller's conversation with a user or in a room, paged by seq cursor. */
+export async function history(
+  engine: Engine,
+  user: string,
+  p: { with: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined },
+): Promise<{ messages: unknown[]; more: boolean }> {
+  const other = parseBare(p.with);
+  const domain = other.slice(other.indexOf('@') + 1);
+  const isRoom = engine.ctx.directory.isRoomDomain(domain);
+  if (isRoom) await engine.rooms.requireMember(other, user);
+  const max = engine.ctx.opts.historyPageMax;
+  const limit = Math.min(p.limit ?? 50, max);
+  if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
+  const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
+  const rows = await engine.ctx.metrics.storage(
+    'history',
+    engine.ctx.store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1 }),
+  );
+  const more = rows.length > limit;
+  // The store returns ascending; the extra row is the far end of the page in the paging direction.
+  const page = more ? (p.after !== undefined ? rows.slice(0, limit) : rows.slice(1)) : rows;
+  return { messages: page, more };
+}
+
+/** Validates params with the op's schema; a failure is bad-request naming the field. */
+export function parseParams<S extends z.ZodType>(schema: S, params: unknown): z.infer<S> {
+  const r = schema.safeParse(params);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const path = issue.path.join('.');
+  throw new ParleyError('bad-request', path ? `${path}: ${issue.message}` : issue.message);
+}

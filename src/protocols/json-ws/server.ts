@@ -1,0 +1,81 @@
+/** Accepts JSON-protocol WebSocket upgrades on an HTTP(S) server, checking Origin against the allow-list. */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { Engine } from '../../engine/engine.js';
+import { Connection, type ConnectionObserver, type ConnectionOptions } from './connection.js';
+
+/** Options of the JSON WebSocket front door. */
+export interface JsonWsOptions extends ConnectionOptions {
+  path: string;
+  /** Origins allowed besides the server's own; "*" allows any. Requests without Origin (non-browsers) pass. */
+  allowedOrigins: string[];
+}
+
+/** A running JSON WebSocket front door. */
+export interface JsonWsFrontDoor {
+  /** Number of open connections. */
+  readonly size: number;
+  /** Stops accepting and closes every connection (with or without a session). */
+  close(): void;
+}
+
+/** Whether a browser page at `origin` may open a WebSocket to this server (RFC 6455 §10.2). */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[], tls: boolean): boolean {
+  if (origin === undefined) return true;
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  return host !== undefined && origin === `${tls ? 'https' : 'http'}://${host}`;
+}
+
+/** Attaches the front door to `server`. Upgrades on other paths are left to other upgrade handlers (404 when none). */
+export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, opts: JsonWsOptions, observer: ConnectionObserver): JsonWsFrontDoor {
+  const tls = 'setSecureContext' in server;
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    // ws closes a connection past maxPayload; below it, oversize frames get an error reply and the connection goes on.
+    maxPayload: Math.max(opts.maxFrameBytes * 4, 1 << 20),
+    clientTracking: false,
+  });
+  const conns = new Set<Connection>();
+  const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== opts.path) {
+      // Node hands an upgrade to its 'upgrade' listeners and nothing else; when this is the only one, no one
+      // else will answer, so refuse instead of leaving the socket open until the client gives up.
+      if (server.listenerCount('upgrade') <= 1) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nno WebSocket endpoint here\n');
+      }
+      return;
+    }
+    if (!originAllowed(req.headers.origin, req.headers.host, opts.allowedOrigins, tls)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\norigin not allowed\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.setNoDelay(true);
+      const c = new Connection(ws, socket, engine, req.socket.remoteAddress ?? 'unknown', opts, observer);
+      conns.add(c);
+      ws.once('close', () => conns.delete(c));
+    });
+  };
+  server.on('upgrade', onUpgrade);
+  const beat = setInterval(() => {
+    for (const c of conns) c.heartbeat();
+  }, opts.heartbeatMs);
+  beat.unref();
+  return {
+    get size() {
+      return conns.size;
+    },
+    close() {
+      clearInterval(beat);
+      server.off('upgrade', onUpgrade);
+      wss.close();
+      // wss.close() leaves accepted sockets open (noServer), and the engine closes only connections with a
+      // session: one that has not said hello yet would hold the HTTP server's close until its hello timeout.
+      for (const c of conns) c.close('shutdown', 'the server is shutting down');
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * Runs the Store contract against every adapter. PARLEY_STORE_ADAPTERS (comma list, e.g. "sqlite") narrows
+ * the run; adapters left out are reported as skipped rather than silently missing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../memory/index.js';
+import { createSqliteStore, migrate, MIGRATIONS, SchemaTooNewError } from '../sqlite/index.js';
+import { MESSAGE_QUERIES } from '../sqlite/messages.js';
+import { ROOM_QUERIES } from '../sqlite/rooms.js';
+import { account, dm } from './fixtures.js';
+import { describeStoreContract } from './store-contract.js';
+
+const ADAPTERS = ['memory', 'sqlite'] as const;
+type Adapter = (typeof ADAPTERS)[number];
+
+const requested = process.env['PARLEY_STORE_ADAPTERS']?.split(',').map((a) => a.trim()).filter((a) => a.length > 0);
+const unknown = (requested ?? []).filter((a) => !(ADAPTERS as readonly string[]).includes(a));
+if (unknown.length > 0) console.warn(`[store contract] PARLEY_STORE_ADAPTERS names unknown adapters: ${unknown.join(', ')}`);
+
+/** Registers `body` for the adapter, or a skipped placeholder with a warning saying why. */
+function forAdapter(adapter: Adapter, body: () => void): void {
+  if (requested === undefined || requested.includes(adapter)) {
+    describe(adapter, body);
+    return;
+  }
+  console.warn(`[store contract] skipping adapter "${adapter}": not listed in PARLEY_STORE_ADAPTERS=${process.env['PARLEY_STORE_ADAPTERS']}`);
+  describe.skip(adapter, () => {
+    it(`contract (skipped: not in PARLEY_STORE_ADAPTERS)`, () => {});
+  });
+}
+
+forAdapter('memory', () => {
+  describeStoreContract('memory', createMemoryStore);
+});
+
+forAdapter('sqlite', () => {
+  let dir = '';
+  let n = 0;
+  const nextPath = (): string => join(dir, `store-${++n}.db`);
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // synchronous=normal only to keep the suite fast; one test below runs the 'full' default.
+  describeStoreContract('sqlite', () => createSqliteStore({ path: nextPath(), synchronous: 'normal' }));
+
+  describe('sqlite specifics', () => {
+    it('keeps data across close and reopen, and does not re-apply migrations', async () => {
+      const path = nextPath();
+      const s1 = createSqliteStore({ path, now: () => 111 });
+      await s1.domains.add('a.test', 1);
+      await s1.accounts.create(account('alice@a.test'));
+      const [res] = await s1.messages.append([dm('alice@a.test', 'bob@a.test', 'persist me', { clientId: 'p1', offlineFor: ['bob@a.test'] })]);
+      await s1.close();
+
+      const s2 = createSqliteStore({ path, now: () => 222 });
+      try {
+        expect(await s2.accounts.get('alice@a.test')).toEqual(account('alice@a.test'));
+        expect(await s2.messages.getById(res!.record.id)).toEqual(res!.record);
+        expect(await s2.messages.offline('bob@a.test', 0, 10)).toEqual([res!.record]);
+        expect(await s2.messages.lastSeq()).toBe(res!.record.seq);
+        // Dedupe survives the restart too.
+        const [again] = await s2.messages.append([dm('alice@a.test', 'bob@a.test', 'persist me', { clientId: 'p1' })]);
+        expect(again!.duplicate).toBe(true);
+        const [next] = await s2.messages.append([dm('alice@a.test', 'bob@a.test', 'later')]);
+        expect(next!.record.seq).toBeGreaterThan(res!.record.seq);
+      } finally {
+        await s2.close();
+      }
+      const raw = new Database(path);
+      try {
+        // applied_at stayed 111: the reopen recorded (and so ran) nothing.
+        const rows = raw.prepare('SELECT version, applied_at AS appliedAt FROM schema_migrations ORDER BY version').all();
+        expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, appliedAt: 111 })));
+        expect(migrate(raw, () => 333)).toEqual([]);
+        expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      } finally {
+        raw.close();
+      }
+    });
+
+    it('migrations are numbered 1, 2, 3 ... in order', () => {
+      expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    });
+
+    it('answers every log read with an index search, never a table scan', async () => {
+      const path = nextPath();
+      await createSqliteStore({ path }).close();
+      const raw = new Database(path, { readonly: true });
+      try {
+        for (const [name, sql] of Object.entries(MESSAGE_QUERIES)) {
+          const params = sql.includes(':conv') ? [{ conv: 'c', after: 0, before: 9, limit: 5 }] : Array.from(sql.match(/\?/g) ?? [], () => 'x');
+          const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+          expect(plan.filter((d) => d.startsWith('SCAN')), `${name}: ${plan.join(' | ')}`).toEqual([]);
+          expect(plan.filter((d) => d.includes('TEMP B-TREE')), `${name} sorts: ${plan.join(' | ')}`).toEqual([]);
+        }
+        expect(MESSAGE_QUERIES.historyNewest).toContain("kind = 'message'");
+        const history = raw.prepare(`EXPLAIN QUERY PLAN ${MESSAGE_QUERIES.historyNewest}`).all({ conv: 'c', after: 0, before: 9, limit: 5 });
+        expect(JSON.stringify(history)).toContain('log_messages_by_conv');
+        const view = raw.prepare(`EXPLAIN QUERY PLAN ${MESSAGE_QUERIES.view}`).all('x');
+        expect(JSON.stringify(view)).toMatch(/SEARCH l USING INDEX sqlite_autoindex_log_\d+ \(id=\?\)/);
+      } finally {
+        raw.close();
+      }
+    });
+
+    it("answers invitesOf from an index in order, without a scan or a sort", async () => {
+      const path = nextPath();
+      await createSqliteStore({ path }).close();
+      const raw = new Database(path, { readonly: true });
+      try {
+        for (const [name, sql] of Object.entries(ROOM_QUERIES)) {
+          const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x') as Array<{ detail: string }>).map((r) => r.detail);
+          expect(plan.filter((d) => d.startsWith('SCAN')), `${name}: ${plan.join(' | ')}`).toEqual([]);
+          expect(plan.filter((d) => d.includes('TEMP B-TREE')), `${name} sorts: ${plan.join(' | ')}`).toEqual([]);
+          expect(plan.join(' | '), name).toContain('room_invites_by_user_at');
+        }
+      } finally {
+        raw.close();
+      }
+    });
+
+    it('upgrades a version 1 database in place, keeping its invitations', async () => {
+      const path = nextPath();
+      const raw = new Database(path);
+      try {
+        raw.pragma('foreign_keys = ON');
+        expect(migrate(raw, () => 1, MIGRATIONS.slice(0, 1))).toEqual([1]);
+        raw.prepare("INSERT INTO rooms (address, domain, name, members_only, created_by, created_at) VALUES ('r@rooms.a.test', 'rooms.a.test', 'R', 1, 'alice@a.test', 1)").run();
+        raw.prepare("INSERT INTO room_invites (room, user, invited_by, invited_at) VALUES ('r@rooms.a.test', 'bob@a.test', 'alice@a.test', 7)").run();
+      } finally {
+        raw.close();
+      }
+      const s = createSqliteStore({ path, now: () => 2 });
+      try {
+        expect(await s.rooms.invitesOf('bob@a.test')).toEqual([{ room: 'r@rooms.a.test', by: 'alice@a.test', at: 7 }]);
+      } finally {
+        await s.close();
+      }
+      const check = new Database(path, { readonly: true });
+      try {
+        const versions = check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
+        expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
+        const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'room_invites' AND sql IS NOT NULL ORDER BY name").pluck().all();
+        expect(indexes).toContain('room_invites_by_user_at');
+        expect(indexes).not.toContain('room_invites_by_user');
+      } finally {
+        check.close();
+      }
+    });
+
+    it('refuses a database whose schema is newer than the code', async () => {
+      const path = nextPath();
+      await createSqliteStore({ path }).close();
+      const raw = new Database(path);
+      raw.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)").run();
+      raw.close();
+      expect(() => createSqliteStore({ path })).toThrow(SchemaTooNewError);
+      expect(() => createSqliteStore({ path })).toThrow(/version 999/);
+    });
+
+    it("notices another connection's commit through dataVersion", async () => {
+      const path = nextPath();
+      const s = createSqliteStore({ path });
+      try {
+        const before = await s.dataVersion();
+        await s.domains.add('own.test', 1);
+        expect(await s.dataVersion()).toBe(before);
+        const other = new Database(path);
+        other.prepare("INSERT INTO domains (domain, created_at) VALUES ('cli.test', 2)").run();
+        other.close();
+        expect(await s.dataVersion()).not.toBe(before);
+        expect(await s.domains.list()).toEqual(['cli.test', 'own.test']);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('works with the default synchronous=full and sees a second store on the same file', async () => {
+      const path = nextPath();
+      const server = createSqliteStore({ path });
+      const cli = createSqliteStore({ path });
+      try {
+        await cli.domains.add('a.test', 1);
+        await cli.accounts.create(account('alice@a.test'));
+        expect(await server.accounts.get('alice@a.test')).toEqual(account('alice@a.test'));
+        const [a] = await server.messages.append([dm('alice@a.test', 'bob@a.test', 'x')]);
+        const [b] = await cli.messages.append([dm('alice@a.test', 'bob@a.test', 'y')]);
+        expect(b!.record.seq).toBeGreaterThan(a!.record.seq);
+      } finally {
+        await server.close();
+        await cli.close();
+      }
+    });
+  });
+});

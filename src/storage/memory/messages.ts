@@ -1,0 +1,129 @@
+/** The message log of the in-memory store: the same semantics as SQLite, kept deliberately plain. */
+import { ParleyError } from '../../core/errors.js';
+import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
+import type { AppendResult, MessageStore } from '../../ports/store.js';
+import { clampLimit, roomConv, uniq, validateRecord } from '../rules.js';
+import type { MemoryState } from './state.js';
+
+const dedupeKey = (from: string, clientId: string): string => `${from}\n${clientId}`;
+
+function toLogRecord(r: NewRecord, seq: number, id: string): LogRecord {
+  const { offlineFor: _ignored, ...rest } = r;
+  return { ...rest, seq, id };
+}
+
+function toView(s: MemoryState, r: LogRecord): MessageView {
+  const st = s.messageState.get(r.id);
+  return {
+    seq: r.seq,
+    id: r.id,
+    type: r.type,
+    conv: r.conv,
+    from: r.from,
+    fromResource: r.fromResource,
+    to: r.to,
+    clientId: r.clientId,
+    body: st ? st.body : r.body,
+    ts: r.ts,
+    editedAt: st ? st.editedAt : null,
+    retractedAt: st ? st.retractedAt : null,
+  };
+}
+
+/** Applies an edit or retraction to the state of the message it refers to (ignored for unknown refs). */
+function applyToState(s: MemoryState, r: NewRecord): void {
+  if ((r.kind !== 'edit' && r.kind !== 'retract') || r.ref === null) return;
+  const target = s.byId.get(r.ref);
+  if (!target || target.kind !== 'message') return;
+  const st = s.messageState.get(r.ref) ?? { body: target.body, editedAt: null, retractedAt: null };
+  // A retraction is final: later edits must not bring the text back.
+  if (st.retractedAt !== null) return;
+  if (r.kind === 'edit') {
+    st.body = r.body;
+    st.editedAt = r.ts;
+  } else {
+    st.body = null;
+    st.retractedAt = r.ts;
+  }
+  s.messageState.set(r.ref, st);
+}
+
+/** The memory MessageStore; every append is applied at once, so there is nothing to group. */
+export function createMemoryMessages(s: MemoryState, nextId: () => string, isClosed: () => boolean): MessageStore {
+  const appendOne = (input: NewRecord): AppendResult => {
+    if (input.clientId !== null) {
+      const first = s.byClientId.get(dedupeKey(input.from, input.clientId));
+      if (first) return { record: { ...first }, duplicate: true };
+    }
+    const record = toLogRecord(input, s.log.length + 1, nextId());
+    s.log.push(record);
+    s.byId.set(record.id, record);
+    if (record.clientId !== null) s.byClientId.set(dedupeKey(record.from, record.clientId), record);
+    for (const user of uniq(input.offlineFor)) {
+      const q = s.offline.get(user) ?? [];
+      q.push(record.seq);
+      s.offline.set(user, q);
+    }
+    applyToState(s, input);
+    return { record: { ...record }, duplicate: false };
+  };
+
+  return {
+    async append(records) {
+      if (isClosed()) throw new ParleyError('service-unavailable', 'the store is closed');
+      // Validation is the only way an append can fail here, so checking all first makes each call atomic.
+      records.forEach(validateRecord);
+      return records.map(appendOne);
+    },
+    async getById(id) {
+      const r = s.byId.get(id);
+      return r ? { ...r } : null;
+    },
+    async view(id) {
+      const r = s.byId.get(id);
+      return r && r.kind === 'message' ? toView(s, r) : null;
+    },
+    async history(conv, query) {
+      const limit = clampLimit(query.limit);
+      const before = query.before ?? Number.POSITIVE_INFINITY;
+      const after = query.after ?? 0;
+      const matches = s.log.filter((r) => r.conv === conv && r.kind === 'message' && r.seq < before && r.seq > after);
+      // Forward paging (after given) takes the oldest; otherwise the newest. Both return ascending.
+      const page = query.after !== undefined ? matches.slice(0, limit) : matches.slice(Math.max(0, matches.length - limit));
+      return page.map((r) => toView(s, r));
+    },
+    async since(user, rooms, after, limit) {
+      const n = clampLimit(limit);
+      const convs = new Set(rooms.map(roomConv));
+      const out: LogRecord[] = [];
+      for (let i = Math.max(0, Math.floor(after)); i < s.log.length && out.length < n; i++) {
+        const r = s.log[i]!;
+        if (r.seq <= after) continue;
+        if ((r.type === 'chat' && (r.to === user || r.from === user)) || convs.has(r.conv)) out.push({ ...r });
+      }
+      return out;
+    },
+    async offline(user, after, limit) {
+      const q = s.offline.get(user) ?? [];
+      // The queue is ascending: binary-search the first seq > after, so paging a long queue stays linear.
+      let lo = 0;
+      let hi = q.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (q[mid]! > after) hi = mid;
+        else lo = mid + 1;
+      }
+      return q.slice(lo, lo + clampLimit(limit)).map((seq) => ({ ...s.log[seq - 1]! }));
+    },
+    async ackOffline(user, upTo) {
+      const q = s.offline.get(user);
+      if (!q) return;
+      const rest = q.filter((seq) => seq > upTo);
+      if (rest.length > 0) s.offline.set(user, rest);
+      else s.offline.delete(user);
+    },
+    async lastSeq() {
+      return s.log.length;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/** Rooms, memberships and invitations of the in-memory store. */
+import { ParleyError } from '../../core/errors.js';
+import type { RoomMember } from '../../core/types.js';
+import type { RoomStore } from '../../ports/store.js';
+import { domainOf, inDomain } from '../rules.js';
+import { byCodeUnit, purgeRoom, type Invite, type MemoryState } from './state.js';
+
+/** The memory RoomStore. */
+export function createMemoryRooms(s: MemoryState): RoomStore {
+  const requireRoom = (room: string): void => {
+    if (!s.rooms.has(room)) throw new ParleyError('item-not-found', `no room ${room}`);
+  };
+  return {
+    async create(room) {
+      if (s.rooms.has(room.address)) throw new ParleyError('conflict', `room ${room.address} exists`);
+      s.rooms.set(room.address, { ...room });
+      const owner = { room: room.address, user: room.createdBy, role: 'owner' as const, joinedAt: room.createdAt };
+      s.roomMembers.set(room.address, new Map([[room.createdBy, owner]]));
+      s.invites.set(room.address, new Map<string, Invite>());
+    },
+    async get(address) {
+      const r = s.rooms.get(address);
+      return r ? { ...r } : null;
+    },
+    async list(domain) {
+      return [...s.rooms.values()]
+        .filter((r) => domain === undefined || inDomain(domainOf(r.address), domain))
+        .sort((a, b) => byCodeUnit(a.address, b.address))
+        .map((r) => ({ ...r }));
+    },
+    async remove(address) {
+      return purgeRoom(s, address);
+    },
+    async setMember(room, user, role, at) {
+      requireRoom(room);
+      const members = s.roomMembers.get(room) ?? new Map<string, RoomMember>();
+      s.roomMembers.set(room, members);
+      const existing = members.get(user);
+      // A role change is not a re-join: keep the original joinedAt.
+      members.set(user, { room, user, role, joinedAt: existing ? existing.joinedAt : at });
+    },
+    async removeMember(room, user) {
+      return s.roomMembers.get(room)?.delete(user) ?? false;
+    },
+    async members(room) {
+      const members = s.roomMembers.get(room);
+      if (!members) return [];
+      return [...members.values()].sort((a, b) => byCodeUnit(a.user, b.user)).map((m) => ({ ...m }));
+    },
+    async member(room, user) {
+      const m = s.roomMembers.get(room)?.get(user);
+      return m ? { ...m } : null;
+    },
+    async roomsOf(user) {
+      const out: string[] = [];
+      for (const [room, members] of s.roomMembers) if (members.has(user)) out.push(room);
+      return out.sort(byCodeUnit);
+    },
+    async addInvite(room, user, by, at) {
+      requireRoom(room);
+      const invited = s.invites.get(room) ?? new Map<string, Invite>();
+      s.invites.set(room, invited);
+      // Like the SQLite upsert: a repeated invitation replaces who invited and when.
+      invited.set(user, { by, at });
+    },
+    async hasInvite(room, user) {
+      return s.invites.get(room)?.has(user) ?? false;
+    },
+    async removeInvite(room, user) {
+      s.invites.get(room)?.delete(user);
+    },
+    async invitesOf(user) {
+      const out: Array<{ room: string; by: string; at: number }> = [];
+      for (const [room, invited] of s.invites) {
+        const i = invited.get(user);
+        if (i) out.push({ room, by: i.by, at: i.at });
+      }
+      return out.sort((a, b) => a.at - b.at || byCodeUnit(a.room, b.room));
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/** The in-memory store's tables, shared by its sub-stores so cascades can reach everything. */
+import type { LogRecord, Room, RoomMember, RosterItem } from '../../core/types.js';
+import type { Account, SharedGroup, TokenRecord } from '../../ports/store.js';
+
+/** The current state of one message after edits and retractions (absent while untouched). */
+export interface MessageState {
+  body: string | null;
+  editedAt: number | null;
+  retractedAt: number | null;
+}
+
+/** A pending invitation of one user to one room. */
+export interface Invite {
+  by: string;
+  at: number;
+}
+
+/** Every table of the memory adapter; values are private copies, never handed out directly. */
+export interface MemoryState {
+  domains: Map<string, number>;
+  accounts: Map<string, Account>;
+  tokens: Map<string, TokenRecord>;
+  /** owner → contact → item */
+  roster: Map<string, Map<string, RosterItem>>;
+  groups: Map<string, SharedGroup>;
+  /** group name → members */
+  groupMembers: Map<string, Set<string>>;
+  rooms: Map<string, Room>;
+  /** room → user → member */
+  roomMembers: Map<string, Map<string, RoomMember>>;
+  /** room → invited user → who invited and when (the latest invitation) */
+  invites: Map<string, Map<string, Invite>>;
+  /** log[seq - 1] is the record with that seq: the memory log is never trimmed. */
+  log: LogRecord[];
+  byId: Map<string, LogRecord>;
+  /** `${from}\n${clientId}` → first record, for dedupe */
+  byClientId: Map<string, LogRecord>;
+  messageState: Map<string, MessageState>;
+  /** user → queued seqs, ascending */
+  offline: Map<string, number[]>;
+}
+
+/** Creates empty tables. */
+export function createMemoryState(): MemoryState {
+  return {
+    domains: new Map(),
+    accounts: new Map(),
+    tokens: new Map(),
+    roster: new Map(),
+    groups: new Map(),
+    groupMembers: new Map(),
+    rooms: new Map(),
+    roomMembers: new Map(),
+    invites: new Map(),
+    log: [],
+    byId: new Map(),
+    byClientId: new Map(),
+    messageState: new Map(),
+    offline: new Map(),
+  };
+}
+
+/** Deletes an account and everything that names it, mirroring the SQLite cascade. False when absent. */
+export function purgeAccount(s: MemoryState, address: string): boolean {
+  if (!s.accounts.delete(address)) return false;
+  for (const [hash, t] of s.tokens) if (t.address === address) s.tokens.delete(hash);
+  s.roster.delete(address);
+  for (const items of s.roster.values()) items.delete(address);
+  s.offline.delete(address);
+  for (const members of s.roomMembers.values()) members.delete(address);
+  for (const invited of s.invites.values()) invited.delete(address);
+  for (const members of s.groupMembers.values()) members.delete(address);
+  return true;
+}
+
+/** Deletes a room with its members and invitations. False when absent. */
+export function purgeRoom(s: MemoryState, address: string): boolean {
+  if (!s.rooms.delete(address)) return false;
+  s.roomMembers.delete(address);
+  s.invites.delete(address);
+  return true;
+}
+
+/** Strings sorted by code unit, like SQLite's default BINARY collation, so both adapters order alike. */
+export function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+/** Accounts in SQLite, and the cascade that removes everything an account owns. */
+import type { Account, AccountStore, Credentials } from '../../ports/store.js';
+import { domainOf } from '../rules.js';
+import { bool, mapConstraints, type Db, type Transactor } from './db.js';
+
+interface AccountRow {
+  address: string;
+  credentials: string;
+  admin: number;
+  createdAt: number;
+  lastSeen: number | null;
+  lastStatus: string | null;
+}
+
+interface ListRow {
+  address: string;
+  admin: number;
+  createdAt: number;
+  lastSeen: number | null;
+}
+
+const toListEntry = (r: ListRow) => ({ address: r.address, admin: bool(r.admin), createdAt: r.createdAt, lastSeen: r.lastSeen });
+
+/** The account store plus `purge`, which deletes one account with its dependants (call inside a transaction). */
+export interface SqliteAccounts {
+  store: AccountStore;
+  purge(address: string): boolean;
+}
+
+/** Creates the SQLite AccountStore. */
+export function createSqliteAccounts(db: Db, tx: Transactor): SqliteAccounts {
+  const insert = db.prepare<[string, string, string, number, number, number | null, string | null]>(
+    `INSERT INTO accounts (address, domain, credentials, admin, created_at, last_seen, last_status)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const get = db.prepare<[string], AccountRow>(
+    `SELECT address, credentials, admin, created_at AS createdAt, last_seen AS lastSeen, last_status AS lastStatus
+     FROM accounts WHERE address = ?`,
+  );
+  const listCols = 'address, admin, created_at AS createdAt, last_seen AS lastSeen';
+  const listAll = db.prepare<[], ListRow>(`SELECT ${listCols} FROM accounts ORDER BY address`);
+  const listDomain = db.prepare<[string], ListRow>(`SELECT ${listCols} FROM accounts WHERE domain = ? ORDER BY address`);
+  const setCredentials = db.prepare<[string, string]>('UPDATE accounts SET credentials = ? WHERE address = ?');
+  const setLastSeen = db.prepare<[number, string | null, string]>(
+    'UPDATE accounts SET last_seen = ?, last_status = ? WHERE address = ?',
+  );
+  // The cascade, one statement per table so each uses its own index (an OR across columns might not).
+  const cascade = [
+    'DELETE FROM tokens WHERE address = ?',
+    'DELETE FROM roster_items WHERE owner = ?',
+    'DELETE FROM roster_items WHERE contact = ?',
+    'DELETE FROM offline WHERE user = ?',
+    'DELETE FROM room_members WHERE user = ?',
+    'DELETE FROM room_invites WHERE user = ?',
+    'DELETE FROM shared_group_members WHERE user = ?',
+  ].map((sql) => db.prepare<[string]>(sql));
+  const remove = db.prepare<[string]>('DELETE FROM accounts WHERE address = ?');
+
+  const purge = (address: string): boolean => {
+    for (const stmt of cascade) stmt.run(address);
+    return remove.run(address).changes > 0;
+  };
+
+  const store: AccountStore = {
+    async create(a: Account) {
+      const domain = domainOf(a.address);
+      mapConstraints(
+        () => insert.run(a.address, domain, JSON.stringify(a.credentials), a.admin ? 1 : 0, a.createdAt, a.lastSeen, a.lastStatus),
+        { conflict: `account ${a.address} exists`, missing: `domain ${domain || '(none)'} is not hosted` },
+      );
+    },
+    async get(address) {
+      const r = get.get(address);
+      if (!r) return null;
+      const credentials = JSON.parse(r.credentials) as Credentials;
+      return { address: r.address, credentials, admin: bool(r.admin), createdAt: r.createdAt, lastSeen: r.lastSeen, lastStatus: r.lastStatus };
+    },
+    async list(domain) {
+      return (domain === undefined ? listAll.all() : listDomain.all(domain)).map(toListEntry);
+    },
+    async remove(address) {
+      return tx.write(() => purge(address));
+    },
+    async setCredentials(address, credentials) {
+      return setCredentials.run(JSON.stringify(credentials), address).changes > 0;
+    },
+    async setLastSeen(address, at, status) {
+      setLastSeen.run(at, status, address);
+    },
+  };
+  return { store, purge };
+}

@@ -1,0 +1,86 @@
+/**
+ * The embedded default Store on SQLite (better-sqlite3): one file, WAL, versioned migrations, group commit.
+ * The server and the `parley` CLI may open the same file; dataVersion() tells the server the CLI wrote.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AppendResult, Store } from '../../ports/store.js';
+import type { NewRecord } from '../../core/types.js';
+import { createIdGenerator } from '../ids.js';
+import { createSqliteAccounts } from './accounts.js';
+import { createTransactor, isEnvironmentError } from './db.js';
+import { createSqliteDomains } from './domains.js';
+import { createGroupCommit } from './group-commit.js';
+import { createLogWriter } from './log-writer.js';
+import { createSqliteMessages } from './messages.js';
+import { migrate } from './migrate.js';
+import { createSqliteRooms } from './rooms.js';
+import { createSqliteRosters } from './rosters.js';
+import { createSqliteSharedGroups } from './shared-groups.js';
+import { createSqliteTokens } from './tokens.js';
+
+/** Options of createSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Database file; created when missing. */
+  path: string;
+  /** 'full' (default) survives power loss; 'normal' in WAL mode may lose the last commits but never corrupts. */
+  synchronous?: 'full' | 'normal';
+  /** Clock for id timestamps and migration records (tests pin it). */
+  now?: () => number;
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Opens (creating and migrating as needed) a SQLite store; throws SchemaTooNewError for a newer schema. */
+export function createSqliteStore(opts: SqliteStoreOptions): Store {
+  const now = opts.now ?? Date.now;
+  // A first start should not fail because data/ does not exist yet (':memory:' and '' have no directory).
+  if (opts.path !== ':memory:' && opts.path !== '') mkdirSync(dirname(opts.path), { recursive: true });
+  const db = new Database(opts.path, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    // Order matters: wait for locks before anything else; foreign_keys is a no-op inside a transaction.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db, now);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+
+  const tx = createTransactor(db);
+  const accounts = createSqliteAccounts(db, tx);
+  const writeLog = createLogWriter(db, createIdGenerator(now));
+  const appends = createGroupCommit<NewRecord[], AppendResult[]>(tx.write, writeLog, isEnvironmentError);
+  // data_version moves only when another connection commits: exactly the "someone else changed it" signal.
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+
+  return {
+    domains: createSqliteDomains(db, tx, accounts.purge),
+    accounts: accounts.store,
+    tokens: createSqliteTokens(db),
+    rosters: createSqliteRosters(db, tx),
+    sharedGroups: createSqliteSharedGroups(db),
+    messages: createSqliteMessages(db, tx, appends),
+    rooms: createSqliteRooms(db, tx),
+    async dataVersion() {
+      return dataVersion.get() ?? 0;
+    },
+    async close() {
+      if (!db.open) return;
+      try {
+        appends.close();
+        // Lets SQLite refresh the planner statistics the queries depend on; cheap when nothing changed.
+        db.pragma('optimize');
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
+/** Re-exported for callers that inspect or test the schema. */
+export { SchemaTooNewError, migrate } from './migrate.js';
+export { MIGRATIONS, type Migration } from './migrations.js';

@@ -1,0 +1,94 @@
+/** The message log in SQLite: appends go through group commit, reads are single indexed queries. */
+import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
+import type { AppendResult, MessageStore } from '../../ports/store.js';
+import { clampLimit, roomConv } from '../rules.js';
+import type { Db, Transactor } from './db.js';
+import type { GroupCommit } from './group-commit.js';
+import { LOG_COLUMNS } from './log-writer.js';
+
+/** Largest seq a query bound can take; seqs are far below it. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+// history: the partial index log_messages_by_conv serves both directions; message_state is joined by key.
+const VIEW_COLUMNS = `l.seq, l.id, l.type, l.conv, l.from_addr AS "from", l.from_resource AS fromResource, l.to_addr AS "to",
+  l.client_id AS clientId, CASE WHEN s.id IS NULL THEN l.body ELSE s.body END AS body, l.ts,
+  s.edited_at AS editedAt, s.retracted_at AS retractedAt`;
+const VIEW_JOIN = 'FROM log l LEFT JOIN message_state s ON s.id = l.id';
+const HISTORY_FROM = `${VIEW_JOIN}
+  WHERE l.conv = :conv AND l.kind = 'message' AND l.seq > :after AND l.seq < :before`;
+
+/** The read queries of the log, exported so a test can check that each one is an index search, not a scan. */
+export const MESSAGE_QUERIES = {
+  getById: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.id = ?`,
+  // view: one history row by id, through the unique index on log(id).
+  view: `SELECT ${VIEW_COLUMNS} ${VIEW_JOIN} WHERE l.id = ? AND l.kind = 'message'`,
+  historyNewest: `SELECT ${VIEW_COLUMNS} ${HISTORY_FROM} ORDER BY l.seq DESC LIMIT :limit`,
+  historyOldest: `SELECT ${VIEW_COLUMNS} ${HISTORY_FROM} ORDER BY l.seq ASC LIMIT :limit`,
+  // since: one bounded index range per branch, merged in JS (see since() below).
+  sinceTo: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.to_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+  sinceFrom: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.from_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+  sinceConv: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.conv = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+  offline: `SELECT ${LOG_COLUMNS} FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+} as const;
+
+type HistoryParams = { conv: string; after: number; before: number; limit: number };
+
+/** Creates the SQLite MessageStore; `appends` is the group-commit queue in front of the log writer. */
+export function createSqliteMessages(db: Db, tx: Transactor, appends: GroupCommit<NewRecord[], AppendResult[]>): MessageStore {
+  const Q = MESSAGE_QUERIES;
+  const getById = db.prepare<[string], LogRecord>(Q.getById);
+  const view = db.prepare<[string], MessageView>(Q.view);
+  const newest = db.prepare<HistoryParams, MessageView>(Q.historyNewest);
+  const oldest = db.prepare<HistoryParams, MessageView>(Q.historyOldest);
+  const sinceTo = db.prepare<[string, number, number], LogRecord>(Q.sinceTo);
+  const sinceFrom = db.prepare<[string, number, number], LogRecord>(Q.sinceFrom);
+  const sinceConv = db.prepare<[string, number, number], LogRecord>(Q.sinceConv);
+  const offline = db.prepare<[string, number, number], LogRecord>(Q.offline);
+  const ackOffline = db.prepare<[string, number]>('DELETE FROM offline WHERE user = ? AND seq <= ?');
+  const lastSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM log').pluck();
+
+  return {
+    async append(records) {
+      // Copy now: the caller may reuse its objects before the flush on the next turn. (A malformed offlineFor
+      // is passed through as is, for the writer's validation to reject with a proper error.)
+      return appends.submit(records.map((r) => ({ ...r, offlineFor: Array.isArray(r.offlineFor) ? [...r.offlineFor] : r.offlineFor })));
+    },
+    async getById(id) {
+      return getById.get(id) ?? null;
+    },
+    async view(id) {
+      return view.get(id) ?? null;
+    },
+    async history(conv, q) {
+      const limit = clampLimit(q.limit);
+      if (limit === 0) return [];
+      const params = { conv, after: q.after ?? 0, before: q.before ?? MAX_SEQ, limit };
+      // Forward paging (after given) takes the oldest page; otherwise the newest. Both return ascending.
+      return q.after !== undefined ? oldest.all(params) : newest.all(params).reverse();
+    },
+    async since(user, rooms, after, limit) {
+      const n = clampLimit(limit);
+      if (n === 0) return [];
+      // Each branch returns at most n rows, so the merge is bounded by (2 + rooms) * n whatever the backlog.
+      // One read transaction: all branches see the same snapshot, so no seq can slip between them.
+      const rows = tx.read(() => [
+        ...sinceTo.all(user, after, n),
+        ...sinceFrom.all(user, after, n),
+        ...[...new Set(rooms)].flatMap((room) => sinceConv.all(roomConv(room), after, n)),
+      ]);
+      const bySeq = new Map<number, LogRecord>();
+      for (const r of rows) bySeq.set(r.seq, r);
+      return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, n);
+    },
+    async offline(user, after, limit) {
+      const n = clampLimit(limit);
+      return n === 0 ? [] : offline.all(user, after, n);
+    },
+    async ackOffline(user, upTo) {
+      ackOffline.run(user, upTo);
+    },
+    async lastSeq() {
+      return lastSeq.get() ?? 0;
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The schema, as an ordered list of migrations. Never edit a released migration: append a new one, because
+ * existing databases only ever run the migrations they have not recorded in schema_migrations.
+ */
+
+/** One schema step; `version` values are consecutive from 1. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const INITIAL = `
+CREATE TABLE domains (
+  domain     TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+  address     TEXT PRIMARY KEY,
+  domain      TEXT NOT NULL REFERENCES domains(domain),
+  credentials TEXT NOT NULL,           -- JSON of Credentials
+  admin       INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  last_seen   INTEGER,
+  last_status TEXT
+);
+CREATE INDEX accounts_by_domain ON accounts(domain, address);
+
+CREATE TABLE tokens (
+  hash       TEXT PRIMARY KEY,
+  address    TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tokens_by_address ON tokens(address);
+CREATE INDEX tokens_by_expiry ON tokens(expires_at);
+
+CREATE TABLE roster_items (
+  owner        TEXT NOT NULL,
+  contact      TEXT NOT NULL,
+  name         TEXT,
+  groups       TEXT NOT NULL,          -- JSON array of group names
+  subscription TEXT NOT NULL CHECK (subscription IN ('none', 'to', 'from', 'both')),
+  pending_out  INTEGER NOT NULL,
+  pending_in   INTEGER NOT NULL,
+  PRIMARY KEY (owner, contact)
+) WITHOUT ROWID;
+CREATE INDEX roster_by_contact ON roster_items(contact);
+
+CREATE TABLE shared_groups (
+  name         TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE shared_group_members (
+  name TEXT NOT NULL REFERENCES shared_groups(name) ON DELETE CASCADE,
+  user TEXT NOT NULL,
+  PRIMARY KEY (name, user)
+) WITHOUT ROWID;
+CREATE INDEX shared_group_members_by_user ON shared_group_members(user);
+
+CREATE TABLE rooms (
+  address      TEXT PRIMARY KEY,
+  domain       TEXT NOT NULL,          -- part after '@', for list(domain) and domain removal
+  name         TEXT NOT NULL,
+  members_only INTEGER NOT NULL,
+  created_by   TEXT NOT NULL,
+  created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX rooms_by_domain ON rooms(domain);
+
+CREATE TABLE room_members (
+  room      TEXT NOT NULL REFERENCES rooms(address) ON DELETE CASCADE,
+  user      TEXT NOT NULL,
+  role      TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+  joined_at INTEGER NOT NULL,
+  PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+CREATE INDEX room_members_by_user ON room_members(user);
+
+CREATE TABLE room_invites (
+  room       TEXT NOT NULL REFERENCES rooms(address) ON DELETE CASCADE,
+  user       TEXT NOT NULL,
+  invited_by TEXT NOT NULL,
+  invited_at INTEGER NOT NULL,
+  PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+CREATE INDEX room_invites_by_user ON room_invites(user);
+
+-- The journal. AUTOINCREMENT (not just INTEGER PRIMARY KEY) so a seq is never reused, even after deletes:
+-- clients resume from a seq.
+CREATE TABLE log (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  id            TEXT NOT NULL UNIQUE,
+  kind          TEXT NOT NULL CHECK (kind IN ('message', 'edit', 'retract', 'receipt')),
+  type          TEXT NOT NULL CHECK (type IN ('chat', 'groupchat')),
+  conv          TEXT NOT NULL,
+  from_addr     TEXT NOT NULL,
+  from_resource TEXT,
+  to_addr       TEXT NOT NULL,
+  to_resource   TEXT,
+  client_id     TEXT,
+  body          TEXT,
+  ref           TEXT,
+  receipt       TEXT CHECK (receipt IN ('delivered', 'read')),
+  ts            INTEGER NOT NULL
+);
+-- Dedupe of client resends, for every kind (a resent edit must not apply twice).
+CREATE UNIQUE INDEX log_by_client_id ON log(from_addr, client_id) WHERE client_id IS NOT NULL;
+-- since(): one index range per branch (to / from / each room).
+CREATE INDEX log_by_to ON log(to_addr, type, seq);
+CREATE INDEX log_by_from ON log(from_addr, type, seq);
+CREATE INDEX log_by_conv ON log(conv, seq);
+-- history(): messages only, so receipts and edits in busy rooms are never scanned.
+CREATE INDEX log_messages_by_conv ON log(conv, seq) WHERE kind = 'message';
+
+-- Current state of edited or retracted messages only (untouched messages have no row).
+CREATE TABLE message_state (
+  id           TEXT PRIMARY KEY REFERENCES log(id),
+  body         TEXT,
+  edited_at    INTEGER,
+  retracted_at INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE offline (
+  user TEXT NOT NULL,
+  seq  INTEGER NOT NULL REFERENCES log(seq),
+  PRIMARY KEY (user, seq)
+) WITHOUT ROWID;
+`;
+
+// invitesOf(): a user's invitations in invitation order straight from the index, without a sort. It also serves
+// every lookup by user alone, so the single-column index it replaces would only cost writes.
+const INVITES_BY_USER_AT = `
+CREATE INDEX room_invites_by_user_at ON room_invites(user, invited_at, room);
+DROP INDEX room_invites_by_user;
+`;
+
+/** All migrations, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL },
+  { version: 2, name: 'room invitations by user and time', sql: INVITES_BY_USER_AT },
+];

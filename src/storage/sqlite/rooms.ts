@@ -1,0 +1,105 @@
+/** Rooms, memberships and invitations in SQLite. */
+import type { Room, RoomMember, RoomRole } from '../../core/types.js';
+import type { RoomStore } from '../../ports/store.js';
+import { domainOf } from '../rules.js';
+import { bool, mapConstraints, type Db, type Transactor } from './db.js';
+
+/** The invitation reads, exported so a test can check that each one is an index search without a sort. */
+export const ROOM_QUERIES = {
+  // room_invites_by_user_at (migration 2) yields the rows already ordered.
+  invitesOf: 'SELECT room, invited_by AS "by", invited_at AS "at" FROM room_invites WHERE user = ? ORDER BY invited_at, room',
+} as const;
+
+interface RoomRow {
+  address: string;
+  name: string;
+  membersOnly: number;
+  createdBy: string;
+  createdAt: number;
+}
+
+const toRoom = (r: RoomRow): Room => ({ ...r, membersOnly: bool(r.membersOnly) });
+
+/** Creates the SQLite RoomStore. */
+export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
+  const cols = 'address, name, members_only AS membersOnly, created_by AS createdBy, created_at AS createdAt';
+  const insert = db.prepare<[string, string, string, number, string, number]>(
+    'INSERT INTO rooms (address, domain, name, members_only, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const get = db.prepare<[string], RoomRow>(`SELECT ${cols} FROM rooms WHERE address = ?`);
+  const listAll = db.prepare<[], RoomRow>(`SELECT ${cols} FROM rooms ORDER BY address`);
+  const listDomain = db.prepare<{ d: string }, RoomRow>(
+    `SELECT ${cols} FROM rooms WHERE domain = :d OR substr(domain, -1 - length(:d)) = '.' || :d ORDER BY address`,
+  );
+  const remove = db.prepare<[string]>('DELETE FROM rooms WHERE address = ?');
+  // A role change is not a re-join, so an existing member keeps its joined_at.
+  const setMember = db.prepare<[string, string, RoomRole, number]>(
+    `INSERT INTO room_members (room, user, role, joined_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (room, user) DO UPDATE SET role = excluded.role`,
+  );
+  const removeMember = db.prepare<[string, string]>('DELETE FROM room_members WHERE room = ? AND user = ?');
+  const memberCols = 'room, user, role, joined_at AS joinedAt';
+  const members = db.prepare<[string], RoomMember>(`SELECT ${memberCols} FROM room_members WHERE room = ? ORDER BY user`);
+  const member = db.prepare<[string, string], RoomMember>(
+    `SELECT ${memberCols} FROM room_members WHERE room = ? AND user = ?`,
+  );
+  const roomsOf = db.prepare<[string], string>('SELECT room FROM room_members WHERE user = ? ORDER BY room').pluck();
+  const addInvite = db.prepare<[string, string, string, number]>(
+    `INSERT INTO room_invites (room, user, invited_by, invited_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (room, user) DO UPDATE SET invited_by = excluded.invited_by, invited_at = excluded.invited_at`,
+  );
+  const hasInvite = db.prepare<[string, string], number>('SELECT 1 FROM room_invites WHERE room = ? AND user = ?').pluck();
+  const removeInvite = db.prepare<[string, string]>('DELETE FROM room_invites WHERE room = ? AND user = ?');
+  const invitesOf = db.prepare<[string], { room: string; by: string; at: number }>(ROOM_QUERIES.invitesOf);
+  const noRoom = (room: string) => ({ missing: `no room ${room}` });
+
+  return {
+    async create(r) {
+      mapConstraints(
+        () =>
+          tx.write(() => {
+            insert.run(r.address, domainOf(r.address), r.name, r.membersOnly ? 1 : 0, r.createdBy, r.createdAt);
+            setMember.run(r.address, r.createdBy, 'owner', r.createdAt);
+          }),
+        { conflict: `room ${r.address} exists` },
+      );
+    },
+    async get(address) {
+      const r = get.get(address);
+      return r ? toRoom(r) : null;
+    },
+    async list(domain) {
+      return (domain === undefined ? listAll.all() : listDomain.all({ d: domain })).map(toRoom);
+    },
+    async remove(address) {
+      return remove.run(address).changes > 0;
+    },
+    async setMember(room, user, role, at) {
+      mapConstraints(() => setMember.run(room, user, role, at), noRoom(room));
+    },
+    async removeMember(room, user) {
+      return removeMember.run(room, user).changes > 0;
+    },
+    async members(room) {
+      return members.all(room);
+    },
+    async member(room, user) {
+      return member.get(room, user) ?? null;
+    },
+    async roomsOf(user) {
+      return roomsOf.all(user);
+    },
+    async addInvite(room, user, by, at) {
+      mapConstraints(() => addInvite.run(room, user, by, at), noRoom(room));
+    },
+    async hasInvite(room, user) {
+      return hasInvite.get(room, user) !== undefined;
+    },
+    async removeInvite(room, user) {
+      removeInvite.run(room, user);
+    },
+    async invitesOf(user) {
+      return invitesOf.all(user);
+    },
+  };
+}

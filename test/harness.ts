@@ -1,0 +1,75 @@
+/** Test harness: a real Parley server on a free port over a temporary SQLite database, plus users and clients. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildServer, type ParleyServer } from '../src/app/build.js';
+import { validateConfig, type Config } from '../src/app/config.js';
+import { addUser } from '../src/app/admin.js';
+import { ParleyClient, login, type ConnectOptions } from '../client/index.js';
+
+/** A running test server. */
+export interface TestServer {
+  server: ParleyServer;
+  /** http://127.0.0.1:port */
+  url: string;
+  /** ws://127.0.0.1:port/ws */
+  wsUrl: string;
+  dir: string;
+  /** Creates users (password = "pw-" + local part). */
+  users(...addresses: string[]): Promise<void>;
+  /** Logs in over HTTP and opens a session. */
+  connect(address: string, opts?: Partial<ConnectOptions>): Promise<ParleyClient>;
+  close(): Promise<void>;
+}
+
+/** Deep-merges config overrides onto test defaults. */
+export type ConfigOverrides = { [K in keyof Config]?: Partial<Config[K]> };
+
+/** Starts a server for one test file. */
+export async function startServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
+  const base: Record<string, Record<string, unknown>> = {
+    server: { port: 0 },
+    storage: { sqlite: { path: join(dir, 'parley.db'), synchronous: 'normal' } },
+    auth: { scramIterations: 4096 },
+    log: { level: 'silent' },
+  };
+  for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...(v as object) };
+  const config = validateConfig(base);
+  const server = await buildServer(config, { log: pino({ level: 'silent' }) });
+  const url = await server.listen();
+  const clients: ParleyClient[] = [];
+  const t: TestServer = {
+    server,
+    url,
+    wsUrl: `${url.replace(/^http/, 'ws')}/ws`,
+    dir,
+    async users(...addresses) {
+      for (const a of addresses) {
+        await addUser(server.store, a, `pw-${a.split('@')[0]}`, { admin: false, iterations: 4096, now: Date.now() });
+      }
+    },
+    async connect(address, opts = {}) {
+      const { token } = await login(url, address, `pw-${address.split('@')[0]}`);
+      const c = await ParleyClient.connect({ url: t.wsUrl, token, ...opts });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** Waits until `cond` holds (polling), or fails after `ms`. */
+export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,52 @@
+/** Runs the built server (dist/) as a separate process, as an operator would, for crash and shutdown tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ParleyClient, login } from '../client/index.js';
+
+const MAIN = join(import.meta.dirname, '..', 'dist', 'src', 'app', 'main.js');
+
+/** A server child process and its base URL. */
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+/** Starts `node dist/src/app/main.js` on a free port over the SQLite file at `dbPath`. */
+export function startProcess(dbPath: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      PARLEY_SERVER__PORT: '0',
+      PARLEY_STORAGE__SQLITE__PATH: dbPath,
+      PARLEY_AUTH__SCRAM_ITERATIONS: '4096',
+      PARLEY_LOG__LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buf = '';
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not start: ${buf}`)), 15_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve({ proc, url: m[1]!, output: () => buf, exited });
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (buf += d.toString()));
+    void exited.then((code) => reject(new Error(`server exited ${code}: ${buf}`)));
+  });
+}
+
+/** Logs `who@localhost` in (password "pw-" + who) and opens a session with resource "r". */
+export async function sessionOn(url: string, who: string, since?: number): Promise<ParleyClient> {
+  const { token } = await login(url, `${who}@localhost`, `pw-${who}`);
+  return ParleyClient.connect({ url: `${url.replace('http', 'ws')}/ws`, token, resource: 'r', ...(since !== undefined ? { since } : {}) });
+}

@@ -1,0 +1,43 @@
+/** Graceful shutdown: on SIGTERM the server stops accepting, tells sessions why, flushes storage and exits 0. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser } from '../src/app/admin.js';
+import { createSqliteStore } from '../src/storage/sqlite/index.js';
+import { sessionOn, startProcess } from './process.js';
+
+let dir: string;
+let dbPath: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
+  dbPath = join(dir, 'parley.db');
+  const store = createSqliteStore({ path: dbPath });
+  await store.domains.add('localhost', Date.now());
+  for (const u of ['alice', 'bob']) await addUser(store, `${u}@localhost`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
+  await store.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('graceful shutdown', () => {
+  it('SIGTERM closes sessions with a reason, keeps every acknowledged message and exits 0', async () => {
+    const s = await startProcess(dbPath);
+    const alice = await sessionOn(s.url, 'alice');
+    const bob = await sessionOn(s.url, 'bob');
+    const acks = await Promise.all(Array.from({ length: 50 }, (_, i) => alice.send('bob@localhost', `m${i}`, `k${i}`)));
+    s.proc.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    const closing = await bob.waitFor('session.closing');
+    expect(closing.data.code).toBe('shutdown');
+    await bob.closed;
+    expect(s.output()).toContain('shutting down');
+
+    const again = await startProcess(dbPath);
+    const bob2 = await sessionOn(again.url, 'bob');
+    const h = await bob2.request<{ messages: Array<{ id: string }> }>('history', { with: 'alice@localhost', limit: 100 });
+    expect(h.messages.map((m) => m.id)).toEqual(acks.map((a) => a.id));
+    await bob2.close();
+    again.proc.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+});
