@@ -106,7 +106,6 @@ export class ParleyClient {
       ws.close();
       throw e;
     }
-    if (c.position === 0) c.position = c.hello.position;
     return c;
   }
 
@@ -187,7 +186,9 @@ export class ParleyClient {
   }
 
   private dispatch(e: ParleyEvent): void {
-    const seq = e.data.seq;
+    // Records carry their seq; `synced` carries the position the replay reached (it covers the whole log up to
+    // the session's start, including records that were not for this user).
+    const seq = e.ev === 'synced' ? e.data.position : e.data.seq;
     if (typeof seq === 'number' && seq > this.position) {
       this.position = seq;
       this.scheduleAck();

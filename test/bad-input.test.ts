@@ -274,6 +274,10 @@ describe('rate limiting', () => {
       expect(limited.length).toBeGreaterThanOrEqual(10);
       expect(replies.filter((r) => r.ok === true).length).toBeGreaterThanOrEqual(1);
       expect(limited[0]!.error!.message).toMatch(/slow down/);
+      // Malformed frames count too: over the rate they are refused as rate-limited, not each given a fresh error.
+      for (let i = 0; i < 10; i++) eve.ws.send('{not json');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(eve.frames.slice(-10).every((f) => f.re === null && f.error?.code === 'rate-limited')).toBe(true);
       // frank's connection has its own budget.
       expect(await frank.request('ping')).toEqual({});
       await new Promise((r) => setTimeout(r, 1100));

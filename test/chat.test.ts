@@ -71,6 +71,8 @@ describe('1:1 chat', () => {
     expect(retracted.body).toBeNull();
     expect(retracted.retractedAt).not.toBeNull();
     await expect(bob.request('message.edit', { id: sent.id, body: 'hijack' })).rejects.toMatchObject({ code: 'forbidden' });
+    // A retraction is final: the text cannot come back through an edit.
+    await expect(alice.request('message.edit', { id: sent2.id, body: 'back again' })).rejects.toMatchObject({ code: 'not-allowed' });
     await alice.close();
     await bob.close();
   });

@@ -301,9 +301,12 @@ describe('the parley CLI', () => {
       await eventually(() => alice.send('dan@live.example', 'hello dan'), 1500);
       const dan = await ParleyClient.connect({ url: ws, address: 'dan@live.example', password: 'dan-secret' });
       await dan.waitFor('message', (m) => m.body === 'hello dan');
-      await dan.close();
 
+      // Removing the account from the CLI also ends its open session on the running server.
       expect((await cli(['user', 'remove', 'dan@live.example'])).code).toBe(0);
+      const closing = await dan.waitFor('session.closing', () => true, 3000);
+      expect(closing.data.code).toBe('not-authorized');
+      await dan.closed;
       await expect(login(url, 'dan@live.example', 'dan-secret')).rejects.toMatchObject({ code: 'not-authorized' });
       await eventually(async () => {
         await expect(alice.send('dan@live.example', 'gone')).rejects.toMatchObject({ code: 'item-not-found' });

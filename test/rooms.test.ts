@@ -108,6 +108,45 @@ describe('rooms', () => {
     await drain(i);
     expect(roomMessages(i, room).map((m) => m.body)).not.toContain('after you left');
     expect(await o.request('room.members', { room })).toMatchObject({ members: [{ user: olga, role: 'owner' }] });
+    // Alone, the owner still cannot leave (nobody could manage the room); destroying it is the way out.
+    await expect(o.request('room.leave', { room })).rejects.toMatchObject({ code: 'not-allowed' });
+    await o.request('room.destroy', { room });
+    await expect(o.request('room.members', { room })).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+
+  it('an invitee who was offline finds the invitation in room.list', async () => {
+    const [ann, ben] = await users('ann', 'ben');
+    const a = await online(ann!);
+    const room = await createRoom(a, 'secret', true);
+    await a.request('room.invite', { room, user: ben });
+    const b = await online(ben!);
+    const { rooms } = await b.request<{ rooms: Array<{ address: string; role: string | null; invitedBy: string | null }> }>('room.list');
+    expect(rooms.find((r) => r.address === room)).toMatchObject({ role: null, invitedBy: ann });
+    await b.request('room.join', { room });
+    const after = await b.request<{ rooms: Array<{ address: string; role: string | null; invitedBy: string | null }> }>('room.list');
+    expect(after.rooms.find((r) => r.address === room)).toMatchObject({ role: 'member', invitedBy: null });
+  });
+
+  it('a read receipt for a room message goes to its author only, live and on replay', async () => {
+    const [amy, bob, cat] = await users('amy', 'bob', 'cat');
+    const a = await online(amy!);
+    const b = await online(bob!);
+    const c = await online(cat!);
+    const room = await createRoom(a, 'receipts', false);
+    await b.request('room.join', { room });
+    await c.request('room.join', { room });
+    const since = c.position;
+    const sent = await a.send(room, 'read me');
+    await b.waitFor('message', (d) => d.id === sent.id);
+    await b.request('message.receipt', { id: sent.id, kind: 'read' });
+    await a.waitFor('message.receipt', (d) => d.ref === sent.id);
+    await drain(c);
+    expect(c.received('message.receipt')).toHaveLength(0);
+    await c.close();
+    const again = await t.connect(cat!, { since });
+    await again.waitFor('synced');
+    expect(again.received('message').map((m) => m.id)).toContain(sent.id);
+    expect(again.received('message.receipt')).toHaveLength(0);
   });
 
   it('kick and role rules: members cannot kick, admins kick members but not owners, only owners change roles', async () => {

@@ -84,6 +84,20 @@ async function subscribeApproved(a: ParleyClient, b: ParleyClient, aAddr: string
   await waitRoster(a, bAddr, { subscription: r.item.subscription === 'both' ? 'both' : 'to', pendingOut: false });
 }
 
+describe('roster hygiene', () => {
+  it('unsubscribing from or cancelling a stranger leaves no empty item in either roster', async () => {
+    const [ida, jon] = await users('ida', 'jon');
+    const i = await online(ida!, 'r');
+    const j = await online(jon!, 'r');
+    await i.request('roster.unsubscribe', { contact: jon });
+    await i.request('roster.cancel', { contact: jon });
+    const mine = await i.request<{ items: Array<{ contact: string }> }>('roster.get');
+    const theirs = await j.request<{ items: Array<{ contact: string }> }>('roster.get');
+    expect(mine.items.map((x) => x.contact)).not.toContain(jon);
+    expect(theirs.items.map((x) => x.contact)).not.toContain(ida);
+  });
+});
+
 describe('subscription handshake (RFC 6121 §3)', () => {
   it('subscribe → pending-in push → approve → both rosters on every session → presence flows one way', async () => {
     const [alice, bob] = await users('alice', 'bob');

@@ -79,7 +79,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   sessions: z
     .strictObject({
-      heartbeatSeconds: z.number().min(0.05).default(30).describe('WebSocket ping interval; two missed = gone'),
+      heartbeatSeconds: z.number().min(0.05).default(30).describe('WebSocket ping interval; a connection that has not answered by the next ping is closed'),
       helloTimeoutSeconds: z.number().min(0.05).default(10).describe('Time to authenticate after connecting'),
     })
     .prefault({}),

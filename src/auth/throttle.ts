@@ -219,6 +219,13 @@ export class LoginThrottle {
     if (src !== undefined && src.failures === 0 && src.pending === 0 && src.lockedUntil === 0) this.addresses.delete(srcKey);
   }
 
+  /** Settles a reserved attempt that ended in neither success nor failure (a storage error, say). */
+  release(account: string, ip: string): void {
+    const now = this.o.now();
+    this.settle(this.accounts, account, now);
+    this.settle(this.addresses, sourceKey(ip), now);
+  }
+
   /** Drops every expired entry; writes already prune incrementally, so calling this is optional. */
   prune(): void {
     const now = this.o.now();

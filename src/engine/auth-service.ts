@@ -56,10 +56,16 @@ export class AuthService {
       this.ctx.metrics.login('locked');
       throw e;
     }
-    if (delayMs > 0) await sleep(delayMs);
-    const acc = await this.ctx.store.accounts.get(user);
-    const cred = acc?.credentials['SCRAM-SHA-256'] ?? (await this.decoyCredential());
-    const ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && acc !== null;
+    let ok: boolean;
+    try {
+      if (delayMs > 0) await sleep(delayMs);
+      const acc = await this.ctx.store.accounts.get(user);
+      const cred = acc?.credentials['SCRAM-SHA-256'] ?? (await this.decoyCredential());
+      ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && acc !== null;
+    } catch (e) {
+      this.throttle.release(user, ip); // the attempt was reserved by check(); do not leave it hanging
+      throw e;
+    }
     if (!ok) {
       this.throttle.fail(user, ip);
       this.ctx.metrics.login('failed');

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
-import { parseAddress } from '../core/address.js';
-import type { SessionPresence } from '../core/types.js';
+import { domainOf, parseAddress, parseBare } from '../core/address.js';
+import { conversationKey, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Store } from '../ports/store.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
 import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
@@ -48,6 +48,7 @@ export class Engine {
     const directory = new Directory(deps.store, deps.options.roomSubdomain, () => {
       this.presence.invalidate();
       this.rooms.invalidate();
+      this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });
     this.ctx = {
       store: deps.store,
@@ -153,6 +154,27 @@ export class Engine {
     return p.updatedAt > latest ? p : { ...p, updatedAt: latest + 1 };
   }
 
+  /**
+   * History of the caller's conversation with a user or in a room (members only), paged by seq cursor. The
+   * conversation is always the caller's own, so nobody can read another pair's messages.
+   */
+  async history(
+    user: string,
+    p: { with: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined },
+  ): Promise<{ messages: MessageView[]; more: boolean }> {
+    const other = parseBare(p.with);
+    const isRoom = this.ctx.directory.isRoomDomain(domainOf(other));
+    if (isRoom) await this.rooms.requireMember(other, user);
+    if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
+    const limit = Math.min(p.limit ?? 50, this.ctx.opts.historyPageMax);
+    const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
+    const rows = await this.ctx.metrics.storage('history', this.ctx.store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1 }));
+    const more = rows.length > limit;
+    // The store returns ascending; the extra row is the far end of the page in the paging direction.
+    const page = more ? (p.after !== undefined ? rows.slice(0, limit) : rows.slice(1)) : rows;
+    return { messages: page, more };
+  }
+
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */
   async ack(session: Session, upTo: number): Promise<void> {
     await this.ctx.store.messages.ackOffline(session.user, upTo);
@@ -164,6 +186,17 @@ export class Engine {
     if (!this.ctx.sessions.remove(session)) return;
     this.ctx.metrics.sessions(-1);
     await this.presence.recompute(session.user);
+  }
+
+  /** Ends the sessions of accounts removed by another process (the operator CLI). */
+  private async dropRemovedAccounts(): Promise<void> {
+    for (const user of [...this.ctx.sessions.onlineUsers()]) {
+      if (await this.ctx.store.accounts.get(user)) continue;
+      for (const s of [...this.ctx.sessions.of(user)]) {
+        s.sink.close('not-authorized', 'the account was removed');
+        await this.closeSession(s);
+      }
+    }
   }
 
   /** Closes every session (shutdown). */

@@ -30,6 +30,9 @@ export class MessageService {
     private readonly rooms: RoomService,
   ) {}
 
+  /** The tail of the in-order record-hook and delivery chain. */
+  private tail: Promise<void> = Promise.resolve();
+
   /** Sends a 1:1 message (to a person, or to one session via a full address) or a room message. */
   send(session: Session, to: Address, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
     return this.ordered(session, () => this.prepareSend(session, to, body, clientId), startedAt);
@@ -89,7 +92,15 @@ export class MessageService {
       throw new ParleyError('forbidden', 'receipts are for messages you received');
     }
     if (orig.from === session.user) throw new ParleyError('bad-request', 'no receipts for your own messages');
-    return { ...this.follow(session, orig, 'receipt', null, null, kind), to: orig.from, type: 'chat', offlineFor: [] };
+    // A receipt is between its sender and the message's author, even for a room message: it is kept in their
+    // 1:1 conversation so a room's replay does not hand it to every member.
+    return {
+      ...this.follow(session, orig, 'receipt', null, null, kind),
+      to: orig.from,
+      type: 'chat',
+      conv: conversationKey('chat', session.user, orig.from),
+      offlineFor: [],
+    };
   }
 
   /** Typing notification (XEP-0085 states); never stored. */
@@ -120,6 +131,9 @@ export class MessageService {
     if (!orig || orig.kind !== 'message') throw new ParleyError('item-not-found', `no message ${id}`);
     if (orig.from !== session.user) throw new ParleyError('forbidden', 'you can only change your own messages');
     if (orig.type === 'groupchat') await this.rooms.requireMember(orig.to, session.user);
+    if ((await this.ctx.store.messages.view(id))?.retractedAt != null) {
+      throw new ParleyError('not-allowed', `message ${id} was retracted`);
+    }
     return orig;
   }
 
@@ -170,12 +184,21 @@ export class MessageService {
     const [res] = await appended;
     const stored = res!.record;
     if (res!.duplicate) {
+      // The first attempt may have failed in a record hook after storing; hooks are idempotent, so run them
+      // again. It is not delivered again: recipients that missed it get it by replay.
+      await this.pipeline.record(stored);
       ctx.metrics.message(rec.type, 'duplicate');
       return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: true };
     }
-    await this.pipeline.record(stored);
-    ctx.metrics.message(rec.type, 'stored');
-    await this.deliver(session, stored, startedAt);
+    // Record hooks and delivery run in log order, so every session sees live records in seq order even when a
+    // hook is slow; catch-up relies on this (Router.toSession).
+    const done = this.tail.then(async () => {
+      await this.pipeline.record(stored);
+      ctx.metrics.message(rec.type, 'stored');
+      await this.deliver(session, stored, startedAt);
+    });
+    this.tail = done.catch(() => undefined);
+    await done;
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
   }
 
@@ -184,8 +207,9 @@ export class MessageService {
   private async deliver(session: Session, r: LogRecord, startedAt: number): Promise<void> {
     const { router, sessions } = this.ctx;
     const out = router.outbound(recordEvent(r), startedAt);
-    if (r.type === 'groupchat' && r.kind !== 'receipt') {
-      router.toUsers(await this.rooms.memberUsers(r.to, session.user), out, session);
+    if (r.type === 'groupchat') {
+      // Members now, without re-checking the sender: one removed after storing still had the right to post.
+      router.toUsers(await this.rooms.membersOf(r.to), out, session);
       return;
     }
     const target = r.toResource !== null ? sessions.get(r.to, r.toResource) : undefined;

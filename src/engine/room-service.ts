@@ -50,6 +50,11 @@ export class RoomService {
   /** Members' addresses, for fan-out; the asker must be a member. */
   async memberUsers(room: string, asker: string): Promise<string[]> {
     await this.requireMember(room, asker);
+    return this.membersOf(room);
+  }
+
+  /** Members' addresses now, without an access check (for delivering what was already accepted). */
+  async membersOf(room: string): Promise<string[]> {
     return [...(await this.members(room)).keys()];
   }
 
@@ -65,15 +70,29 @@ export class RoomService {
     return room;
   }
 
-  /** Rooms the user belongs to, plus open rooms of the user's domain. */
-  async list(user: string): Promise<Array<Room & { role: RoomRole | null }>> {
+  /**
+   * Rooms the user belongs to or is invited to, plus open rooms of the user's domain. Invitations are listed
+   * here because the `room.invite` event is not stored: an invitee who was offline finds them this way.
+   */
+  async list(user: string): Promise<Array<Room & { role: RoomRole | null; invitedBy: string | null }>> {
     const domain = user.slice(user.indexOf('@') + 1);
-    const [mine, all] = await Promise.all([this.ctx.store.rooms.roomsOf(user), this.ctx.store.rooms.list(domain)]);
+    const { rooms } = this.ctx.store;
+    const [mine, all, invites] = await Promise.all([rooms.roomsOf(user), rooms.list(domain), rooms.invitesOf(user)]);
     const mineSet = new Set(mine);
-    const out: Array<Room & { role: RoomRole | null }> = [];
-    for (const r of all) {
-      if (!mineSet.has(r.address) && r.membersOnly) continue;
-      out.push({ ...r, role: mineSet.has(r.address) ? ((await this.members(r.address)).get(user) ?? null) : null });
+    const invitedBy = new Map(invites.map((i) => [i.room, i.by]));
+    const listed = new Set<string>();
+    const out: Array<Room & { role: RoomRole | null; invitedBy: string | null }> = [];
+    const add = async (r: Room): Promise<void> => {
+      if (listed.has(r.address)) return;
+      listed.add(r.address);
+      const role = mineSet.has(r.address) ? ((await this.members(r.address)).get(user) ?? null) : null;
+      out.push({ ...r, role, invitedBy: invitedBy.get(r.address) ?? null });
+    };
+    for (const r of all) if (mineSet.has(r.address) || invitedBy.has(r.address) || !r.membersOnly) await add(r);
+    for (const address of [...mine, ...invitedBy.keys()]) {
+      if (listed.has(address)) continue;
+      const r = await rooms.get(address);
+      if (r) await add(r);
     }
     return out;
   }
@@ -108,11 +127,15 @@ export class RoomService {
     return 'member';
   }
 
-  /** Leaves the room; the last owner cannot leave while other members remain. */
+  /**
+   * Leaves the room. The last owner cannot leave while other members remain, and the last member cannot leave
+   * at all (the room would be left with nobody able to manage or destroy it): destroy it instead.
+   */
   async leave(room: string, user: string): Promise<void> {
     const role = await this.requireMember(room, user);
     const ms = await this.members(room);
-    if (role === 'owner' && ms.size > 1 && [...ms.values()].filter((r) => r === 'owner').length === 1) {
+    if (ms.size === 1) throw new ParleyError('not-allowed', 'you are the last member; destroy the room instead');
+    if (role === 'owner' && [...ms.values()].filter((r) => r === 'owner').length === 1) {
       throw new ParleyError('not-allowed', 'make another member owner before you leave');
     }
     await this.announce(room, user, null, user);

@@ -102,7 +102,8 @@ export class RosterService {
         if (!(theirs === null && isEmptyItem(inb.item))) changed.push(inb.item);
       }
     }
-    if (!mine || !sameState(mine, myNext)) changed.unshift(myNext);
+    // An action that leaves a stranger's item empty (unsubscribe from someone never added) stores nothing.
+    if (mine ? !sameState(mine, myNext) : !isEmptyItem(myNext)) changed.unshift(myNext);
     if (changed.length > 0) await store.rosters.put(changed);
     this.presence.invalidate(user, contact);
     await this.push(changed);

@@ -23,12 +23,20 @@ export class Router {
     return new Outbound(event, startedAt);
   }
 
-  /** Delivers to one session. */
+  /**
+   * Delivers to one session. After a catch-up, a live record the replay already sent is dropped; records are
+   * delivered in seq order (MessageService), so once a live seq passes the replay's highest, none can repeat.
+   */
   toSession(s: Session, out: Outbound): void {
     if (s.closed) return;
     if (s.pending) {
       s.pending.push(out);
       return;
+    }
+    const seq = out.event.seq;
+    if (seq !== undefined && s.replayed) {
+      if (s.replayed.has(seq)) return;
+      if (seq > s.replayedMax) s.replayed = null;
     }
     s.sink.send(out);
   }
@@ -54,20 +62,19 @@ export class Router {
 
   /** Sends a replayed record during catch-up and remembers it, so the live copy is dropped. */
   replay(s: Session, out: Outbound): void {
-    if (out.event.seq !== undefined) s.replayed?.add(out.event.seq);
+    const seq = out.event.seq;
+    if (seq !== undefined && s.replayed) {
+      s.replayed.add(seq);
+      if (seq > s.replayedMax) s.replayedMax = seq;
+    }
     s.sink.send(out);
   }
 
   /** Ends catch-up: flushes the live events that waited, minus those already replayed. */
   finishCatchUp(s: Session): void {
     const pending = s.pending ?? [];
-    const replayed = s.replayed;
     s.pending = null;
-    s.replayed = null;
-    for (const out of pending) {
-      const seq = out.event.seq;
-      if (seq !== undefined && replayed?.has(seq)) continue;
-      s.sink.send(out);
-    }
+    if (s.replayed?.size === 0) s.replayed = null;
+    for (const out of pending) this.toSession(s, out);
   }
 }

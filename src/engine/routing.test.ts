@@ -7,6 +7,7 @@ import { deriveCredentials } from '../auth/scram.js';
 import { noMetrics } from './context.js';
 import { Engine } from './engine.js';
 import type { Outbound } from './outbound.js';
+import type { MessageHook } from './pipeline.js';
 import type { Session, Sink } from './session.js';
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -26,7 +27,7 @@ class RecordingSink implements Sink {
   }
 }
 
-async function setup(users: string[]): Promise<Engine> {
+async function setup(users: string[], hooks: MessageHook[] = []): Promise<Engine> {
   const store = createMemoryStore();
   await store.domains.add('example.com', 0);
   const credentials = await deriveCredentials('x', 4096);
@@ -35,6 +36,7 @@ async function setup(users: string[]): Promise<Engine> {
     store,
     log: silent,
     metrics: noMetrics,
+    hooks,
     options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
     auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
   });
@@ -132,4 +134,23 @@ describe('router catch-up', () => {
     expect(first.sink.closed).toBe('conflict');
     expect(e.sessions.get('a@example.com', 'same')).toBe(second.s);
   });
+
+  it('a record replayed at login while its record hook was still running is not delivered again live', async () => {
+    let release: () => void = () => undefined;
+    let hold = true; // only the first message's hook waits
+    const slow: MessageHook = { name: 'slow-journal', record: () => (hold ? new Promise<void>((r) => (release = r)) : undefined) };
+    const e = await setup(['a@example.com', 'b@example.com'], [slow]);
+    const a1 = await open(e, 'a@example.com', 'one');
+    const sending = e.messages.send(a1.s, parseAddress('b@example.com'), 'racing', null, 0);
+    await new Promise((r) => setTimeout(r, 20)); // stored (offline for b), hook still running
+    const b1 = await open(e, 'b@example.com', 'x');
+    expect(b1.sink.events('message')).toHaveLength(1);
+    hold = false;
+    release();
+    await sending;
+    expect(b1.sink.events('message')).toHaveLength(1);
+    const later = await e.messages.send(a1.s, parseAddress('b@example.com'), 'next', null, 0);
+    expect(b1.sink.events('message').map((d) => d.id)).toContain(later.id);
+  });
 });
+

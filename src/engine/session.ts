@@ -23,6 +23,8 @@ export class Session {
   pending: Outbound[] | null = [];
   /** Seqs already replayed during catch-up (so the same record arriving live is not sent twice). */
   replayed: Set<number> | null = new Set();
+  /** Highest seq replayed; live records above it cannot have been replayed. */
+  replayedMax = 0;
   closed = false;
   /** Serialises this session's message preparation so its messages are stored in the order sent. */
   order: Promise<void> = Promise.resolve();
@@ -73,6 +75,10 @@ export class SessionRegistry {
   }
   get(user: string, resource: string): Session | undefined {
     return this.byUser.get(user)?.get(resource);
+  }
+  /** Users with at least one session. */
+  onlineUsers(): Iterable<string> {
+    return this.byUser.keys();
   }
   isOnline(user: string): boolean {
     return this.byUser.has(user);

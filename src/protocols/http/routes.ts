@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ERRORS, ParleyError, toParleyError } from '../../core/errors.js';
-import { history, parseParams } from '../json-ws/ops.js';
+import { parseParams } from '../params.js';
 import type { Engine } from '../../engine/engine.js';
 import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser } from '../../app/admin.js';
 
@@ -20,7 +20,7 @@ export interface HttpDeps {
 const login = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024) });
 const newUser = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024), admin: z.boolean().optional() });
 const historyQuery = z.strictObject({
-  with: z.string().min(1),
+  with: z.string().min(1).max(3071),
   before: z.coerce.number().int().min(0).optional(),
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).optional(),
@@ -56,7 +56,8 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     let e = toParleyError(err);
     const fe = err as { statusCode?: number; code?: string; message?: string };
     if (!(err instanceof ParleyError) && fe.statusCode && fe.statusCode < 500) {
-      e = new ParleyError(fe.statusCode === 413 ? 'frame-too-large' : 'bad-request', fe.message);
+      const code = fe.statusCode === 413 ? 'frame-too-large' : fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError ? 'bad-json' : 'bad-request';
+      e = new ParleyError(code, fe.message);
     }
     if (e.code === 'internal-server-error') req.log.error({ err }, 'request failed');
     void reply.status(ERRORS[e.code].status).send({ error: { code: e.code, message: e.message, ...(e.details ?? {}) } });
@@ -81,7 +82,7 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     await engine.auth.logout(bearer(req));
     return {};
   });
-  app.get('/api/v1/history', async (req) => history(engine, await user(req), parseParams(historyQuery, req.query)));
+  app.get('/api/v1/history', async (req) => engine.history(await user(req), parseParams(historyQuery, req.query)));
   app.get('/api/v1/roster', async (req) => ({ items: await engine.rosters.list(await user(req)) }));
 
   app.get('/api/v1/admin/domains', async (req) => {

@@ -11,7 +11,8 @@ import { validatePresence } from '../../core/presence.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Outbound, ServerEvent } from '../../engine/outbound.js';
 import type { Session, Sink } from '../../engine/session.js';
-import { OPS, parseParams, type OpName } from './ops.js';
+import { parseParams } from '../params.js';
+import { OPS, type OpName } from './ops.js';
 
 /** Limits and timings for connections. */
 export interface ConnectionOptions {
@@ -131,7 +132,8 @@ export class Connection implements Sink {
     this.closing = true;
     this.enqueueFinal(code, message);
     this.flush();
-    this.ws.close(code === 'normal' ? 1000 : code === 'shutdown' ? 1001 : 1008, code);
+    // RFC 6455 §7.4.1: 1000 normal, 1001 going away, 1011 server error, 1008 policy (everything else).
+    this.ws.close(code === 'normal' ? 1000 : code === 'shutdown' ? 1001 : code === 'internal-server-error' ? 1011 : 1008, code);
     setTimeout(() => this.ws.terminate(), 2000).unref();
   }
 
@@ -172,29 +174,38 @@ export class Connection implements Sink {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     const startedAt = Date.now();
+    // Every frame counts against the rate, malformed ones too (each costs an error reply). Over the rate, the
+    // reply is rate-limited, still carrying the request's id when the frame has one.
+    const limited = !this.allow(startedAt);
+    const refuse = (re: string | number | null, e: ParleyError): void =>
+      this.fail(re, limited ? new ParleyError('rate-limited', 'too many requests on this connection; slow down') : e);
     if (data.length > this.opts.maxFrameBytes) {
-      this.fail(null, new ParleyError('frame-too-large', `the frame has ${data.length} bytes; the limit is ${this.opts.maxFrameBytes}`));
+      refuse(null, new ParleyError('frame-too-large', `the frame has ${data.length} bytes; the limit is ${this.opts.maxFrameBytes}`));
       return;
     }
     if (isBinary) {
-      this.fail(null, new ParleyError('bad-request', 'frames are JSON text, not binary'));
+      refuse(null, new ParleyError('bad-request', 'frames are JSON text, not binary'));
       return;
     }
     let frame: unknown;
     try {
       frame = JSON.parse(data.toString('utf8'));
     } catch {
-      this.fail(null, new ParleyError('bad-json', 'the frame is not valid JSON'));
+      refuse(null, new ParleyError('bad-json', 'the frame is not valid JSON'));
       return;
     }
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-      this.fail(null, new ParleyError('bad-request', 'a frame is a JSON object with "id" and "op"'));
+      refuse(null, new ParleyError('bad-request', 'a frame is a JSON object with "id" and "op"'));
       return;
     }
     const { id, op, args, ...rest } = frame as Record<string, unknown>;
     const re = typeof id === 'string' || typeof id === 'number' ? id : null;
     if (re === null) {
-      this.fail(null, new ParleyError('bad-request', 'every request needs an "id" (string or number)'));
+      refuse(null, new ParleyError('bad-request', 'every request needs an "id" (string or number)'));
+      return;
+    }
+    if (limited) {
+      refuse(re, new ParleyError('rate-limited'));
       return;
     }
     if (typeof op !== 'string') {
@@ -211,10 +222,6 @@ export class Connection implements Sink {
       return;
     }
     const params = (args ?? {}) as Record<string, unknown>;
-    if (!this.allow(startedAt)) {
-      this.fail(re, new ParleyError('rate-limited', 'too many requests on this connection; slow down'));
-      return;
-    }
     if (op === 'hello') {
       this.hello(re, params).catch((e: unknown) => this.fail(re, e));
       return;

@@ -3,12 +3,11 @@
  * translates: it parses addresses, calls the engine and shapes the reply. docs/protocol.md documents each.
  */
 import { z } from 'zod';
-import { ParleyError } from '../../core/errors.js';
 import { parseAddress, parseBare } from '../../core/address.js';
 import { validatePresence } from '../../core/presence.js';
-import { conversationKey } from '../../core/types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
+
 
 /** What a handler gets. */
 export interface OpContext {
@@ -81,7 +80,7 @@ export const OPS = {
   }),
   history: op(
     z.strictObject({ with: addr, before: z.number().int().min(0).optional(), after: z.number().int().min(0).optional(), limit: z.number().int().min(1).optional() }),
-    async ({ engine, session }, p) => history(engine, session.user, p),
+    async ({ engine, session }, p) => engine.history(session.user, p),
   ),
   'sync.ack': op(z.strictObject({ upTo: z.number().int().min(0) }), async ({ engine, session }, p) => {
     await engine.ack(session, p.upTo);
@@ -119,36 +118,3 @@ export const OPS = {
 
 /** Operation names. */
 export type OpName = keyof typeof OPS;
-
-/** History of the caller's conversation with a user or in a room, paged by seq cursor. */
-export async function history(
-  engine: Engine,
-  user: string,
-  p: { with: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined },
-): Promise<{ messages: unknown[]; more: boolean }> {
-  const other = parseBare(p.with);
-  const domain = other.slice(other.indexOf('@') + 1);
-  const isRoom = engine.ctx.directory.isRoomDomain(domain);
-  if (isRoom) await engine.rooms.requireMember(other, user);
-  const max = engine.ctx.opts.historyPageMax;
-  const limit = Math.min(p.limit ?? 50, max);
-  if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
-  const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
-  const rows = await engine.ctx.metrics.storage(
-    'history',
-    engine.ctx.store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1 }),
-  );
-  const more = rows.length > limit;
-  // The store returns ascending; the extra row is the far end of the page in the paging direction.
-  const page = more ? (p.after !== undefined ? rows.slice(0, limit) : rows.slice(1)) : rows;
-  return { messages: page, more };
-}
-
-/** Validates params with the op's schema; a failure is bad-request naming the field. */
-export function parseParams<S extends z.ZodType>(schema: S, params: unknown): z.infer<S> {
-  const r = schema.safeParse(params);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = issue.path.join('.');
-  throw new ParleyError('bad-request', path ? `${path}: ${issue.message}` : issue.message);
-}

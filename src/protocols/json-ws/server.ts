@@ -53,9 +53,10 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\norigin not allowed\n');
       return;
     }
+    const ip = req.socket.remoteAddress ?? 'unknown'; // read here: a closure naming `req` would keep it (~1 KB) per connection
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.setNoDelay(true);
-      const c = new Connection(ws, socket, engine, req.socket.remoteAddress ?? 'unknown', opts, observer);
+      const c = new Connection(ws, socket, engine, ip, opts, observer);
       conns.add(c);
       ws.once('close', () => conns.delete(c));
     });
