@@ -182,6 +182,13 @@ describe('the parley CLI', () => {
     expect(dangling.err).toMatch(/--config needs a file/);
   });
 
+  it('on a fresh install, user add works before the server ever started (default domain created)', async () => {
+    const fresh = join(dir, 'fresh', 'parley.db');
+    const env = { PARLEY_STORAGE__SQLITE__PATH: fresh };
+    expect(await cli(['user', 'add', 'admin@localhost', '--admin'], 'first-secret\n', env)).toMatchObject({ code: 0, out: 'added user admin@localhost (admin)\n' });
+    expect((await cli(['domain', 'list'], '', env)).out).toBe('localhost\n');
+  });
+
   it('usage: no command and an unknown command exit 2', async () => {
     const [none, r] = await Promise.all([cli([]), cli(['frobnicate'])]);
     expect(none.code).toBe(2);

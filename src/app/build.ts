@@ -10,10 +10,9 @@ import type { MessageHook } from '../engine/pipeline.js';
 import type { Store } from '../ports/store.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { registerRoutes } from '../protocols/http/routes.js';
-import { addDomain } from './admin.js';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
-import { openStore } from './store.js';
+import { openStoreReady } from './store.js';
 
 /** A built, not yet listening, server. */
 export interface ParleyServer {
@@ -33,9 +32,8 @@ export { openStore } from './store.js';
 /** Builds the server. `hooks` are the message-path modules (compliance journal, policy, ...). */
 export async function buildServer(config: Config, opts: { log?: Pino; hooks?: MessageHook[] } = {}): Promise<ParleyServer> {
   const log = opts.log ?? pino({ level: config.log.level, base: { service: 'parley' } });
-  const store = openStore(config);
+  const store = await openStoreReady(config);
   // Normalised like every domain an operator adds (Example.COM → example.com), or no address could name it.
-  if ((await store.domains.list()).length === 0) await addDomain(store, config.server.defaultDomain, Date.now());
   const metrics = new Metrics();
   const engine = new Engine({
     store,

@@ -6,7 +6,7 @@
 import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
 import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser, setPassword } from './admin.js';
-import { openStore } from './store.js';
+import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
 
 const USAGE = `usage: parley [--config FILE] <command>
@@ -22,6 +22,19 @@ const USAGE = `usage: parley [--config FILE] <command>
   group remove <group> <local@domain>
   group list
 `;
+
+const COMMANDS = new Set([
+  'domain add',
+  'domain remove',
+  'domain list',
+  'user add',
+  'user passwd',
+  'user remove',
+  'user list',
+  'group add',
+  'group remove',
+  'group list',
+]);
 
 interface Io {
   out: (s: string) => void;
@@ -68,7 +81,12 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     io.out(`configuration OK (${source})\n${JSON.stringify(config, null, 2)}\n`);
     return 0;
   }
-  const store = openStore(config);
+  if (!COMMANDS.has(`${area} ${action}`)) {
+    io.err(`unknown command "${args.join(' ')}"\n${USAGE}`);
+    return 2;
+  }
+  // Domain commands see the store as it is; the others get the default domain a fresh install starts with.
+  const store = area === 'domain' ? openStore(config) : await openStoreReady(config);
   const now = Date.now();
   const need = (v: string | undefined, what: string): string => {
     if (!v) throw new UsageError(`missing ${what}`);

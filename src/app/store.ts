@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { Store } from '../ports/store.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
+import { addDomain } from './admin.js';
 import type { Config } from './config.js';
 
 /** Opens the configured store (creating the data directory for SQLite). */
@@ -15,4 +16,14 @@ export function openStore(config: Config): Store {
   const path = config.storage.sqlite.path;
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   return createSqliteStore({ path, synchronous: config.storage.sqlite.synchronous });
+}
+
+/**
+ * Opens the store and, when it hosts no domain yet (a fresh install), creates `server.defaultDomain`. The server
+ * and the CLI both open the store this way, so `parley user add admin@localhost` works before the first start.
+ */
+export async function openStoreReady(config: Config): Promise<Store> {
+  const store = openStore(config);
+  if ((await store.domains.list()).length === 0) await addDomain(store, config.server.defaultDomain, Date.now());
+  return store;
 }
