@@ -4,34 +4,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParleyClient } from '../client/index.js';
-import { startServer, until, type TestServer } from './harness.js';
+import { drain, freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
 
 type Data = Record<string, unknown>;
 
 let t: TestServer;
-let counter = 0;
 beforeAll(async () => {
   t = await startServer();
 });
 afterAll(() => t.close());
 
-async function users(...names: string[]): Promise<string[]> {
-  const n = ++counter;
-  const addrs = names.map((x) => `${x}-${n}@localhost`);
-  await t.users(...addrs);
-  return addrs;
-}
+const users = (...names: string[]): Promise<string[]> => freshUsers(t, ...names);
 
-async function online(address: string, resource: string): Promise<ParleyClient> {
-  const c = await t.connect(address, { resource });
-  await c.waitFor('synced');
-  return c;
-}
+const online = (address: string, resource = 'r', presence?: Data): Promise<ParleyClient> => onlineAt(t, address, resource, presence);
 
-/** Every event queued for these connections before the server handled the ping has arrived. */
-async function drain(...cs: ParleyClient[]): Promise<void> {
-  await Promise.all(cs.map((c) => c.request('ping')));
-}
 
 function bodies(c: ParleyClient, body: string): Data[] {
   return c.received('message').filter((m) => m.body === body);

@@ -2,14 +2,10 @@
  * Crash safety: the server is killed with SIGKILL while messages flow, restarted on the same database, and
  * every acknowledged message is delivered exactly once (live before the crash or replayed after it).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParleyClient } from '../client/index.js';
-import { sessionOn as session, startProcess } from './process.js';
-import { addUser } from '../src/app/admin.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
+import { killAll, sessionOn as session, prepareDb, startProcess } from './process.js';
 
 let dir: string;
 let dbPath: string;
@@ -35,14 +31,12 @@ async function sendUntilDead(alice: ParleyClient, prefix: string, onAck: (n: num
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-crash-'));
-  dbPath = join(dir, 'parley.db');
-  const store = createSqliteStore({ path: dbPath });
-  await store.domains.add('localhost', Date.now());
-  for (const u of ['alice', 'bob']) await addUser(store, `${u}@localhost`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
-  await store.close();
+  ({ dir, dbPath } = await prepareDb('parley-crash-', ['alice', 'bob']));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('crash safety', () => {
   it('every acknowledged message survives SIGKILL and is delivered exactly once', async () => {

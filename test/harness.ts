@@ -73,3 +73,28 @@ export async function until(cond: () => boolean, ms = 5000, what = 'condition'):
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+let freshCounter = 0;
+
+/** Creates users unique to this call (`<name>-<n>@localhost`), so tests sharing a server do not interfere. */
+export async function freshUsers(t: TestServer, ...names: string[]): Promise<string[]> {
+  const n = ++freshCounter;
+  const addrs = names.map((x) => `${x}-${n}@localhost`);
+  await t.users(...addrs);
+  return addrs;
+}
+
+/** Connects and waits until the replay, the presence snapshot and `synced` have arrived. */
+export async function onlineAt(t: TestServer, address: string, resource = 'r', presence?: Record<string, unknown>): Promise<ParleyClient> {
+  const c = await t.connect(address, presence ? { resource, presence } : { resource });
+  await c.waitFor('synced');
+  return c;
+}
+
+/**
+ * A request round trip on each connection: every event the server queued for it before handling the ping has
+ * arrived when this resolves (one connection's frames are ordered).
+ */
+export async function drain(...cs: ParleyClient[]): Promise<void> {
+  await Promise.all(cs.map((c) => c.request('ping')));
+}

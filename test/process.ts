@@ -1,7 +1,11 @@
 /** Runs the built server (dist/) as a separate process, as an operator would, for crash and shutdown tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { ParleyClient, login } from '../client/index.js';
+import { addUser } from '../src/app/admin.js';
+import { createSqliteStore } from '../src/storage/sqlite/index.js';
 
 const MAIN = join(import.meta.dirname, '..', 'dist', 'src', 'app', 'main.js');
 
@@ -13,6 +17,14 @@ export interface ServerProcess {
   output(): string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
+}
+
+const started = new Set<ChildProcess>();
+
+/** Kills every server this module started that is still running (for afterAll, so a failed test leaks none). */
+export function killAll(): void {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  started.clear();
 }
 
 /** Starts `node dist/src/app/main.js` on a free port over the SQLite file at `dbPath`. */
@@ -28,6 +40,7 @@ export function startProcess(dbPath: string, env: Record<string, string> = {}): 
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(proc);
   let buf = '';
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return new Promise((resolve, reject) => {
@@ -49,4 +62,15 @@ export function startProcess(dbPath: string, env: Record<string, string> = {}): 
 export async function sessionOn(url: string, who: string, since?: number): Promise<ParleyClient> {
   const { token } = await login(url, `${who}@localhost`, `pw-${who}`);
   return ParleyClient.connect({ url: `${url.replace('http', 'ws')}/ws`, token, resource: 'r', ...(since !== undefined ? { since } : {}) });
+}
+
+/** A temporary directory with a SQLite database hosting localhost and the given users (password "pw-" + name). */
+export async function prepareDb(prefix: string, users: string[]): Promise<{ dir: string; dbPath: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dbPath = join(dir, 'parley.db');
+  const store = createSqliteStore({ path: dbPath });
+  await store.domains.add('localhost', Date.now());
+  for (const u of users) await addUser(store, `${u}@localhost`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
+  await store.close();
+  return { dir, dbPath };
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParleyClient, ParleyEvent } from '../client/index.js';
 import { addGroupMember } from '../src/app/admin.js';
-import { startServer, until, type TestServer } from './harness.js';
+import { drain, freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
 
 type Data = Record<string, unknown>;
 
@@ -16,28 +16,10 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-/** Creates fresh users named `<prefix>-<n>-<name>@localhost`. */
-async function users(...names: string[]): Promise<string[]> {
-  const n = ++counter;
-  const addrs = names.map((x) => `${x}-${n}@localhost`);
-  await t.users(...addrs);
-  return addrs;
-}
+const users = (...names: string[]): Promise<string[]> => freshUsers(t, ...names);
 
-/** Connects and waits until the replay, snapshot and `synced` have arrived. */
-async function online(address: string, resource: string, presence?: Data): Promise<ParleyClient> {
-  const c = await t.connect(address, presence ? { resource, presence } : { resource });
-  await c.waitFor('synced');
-  return c;
-}
+const online = (address: string, resource = 'r', presence?: Data): Promise<ParleyClient> => onlineAt(t, address, resource, presence);
 
-/**
- * A request round trip: every event the server queued for this connection before it handled the ping has
- * arrived when this resolves (one connection's frames are ordered).
- */
-async function drain(...cs: ParleyClient[]): Promise<void> {
-  await Promise.all(cs.map((c) => c.request('ping')));
-}
 
 /** Roster pushes of one contact (or removals of it) received so far. */
 function rosterPushes(c: ParleyClient, contact: string): Data[] {

@@ -1,23 +1,17 @@
 /** Graceful shutdown: on SIGTERM the server stops accepting, tells sessions why, flushes storage and exits 0. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../src/app/admin.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
-import { sessionOn, startProcess } from './process.js';
+import { killAll, sessionOn, prepareDb, startProcess } from './process.js';
 
 let dir: string;
 let dbPath: string;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
-  dbPath = join(dir, 'parley.db');
-  const store = createSqliteStore({ path: dbPath });
-  await store.domains.add('localhost', Date.now());
-  for (const u of ['alice', 'bob']) await addUser(store, `${u}@localhost`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
-  await store.close();
+  ({ dir, dbPath } = await prepareDb('parley-shutdown-', ['alice', 'bob']));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('graceful shutdown', () => {
   it('SIGTERM closes sessions with a reason, keeps every acknowledged message and exits 0', async () => {
