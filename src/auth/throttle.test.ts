@@ -219,3 +219,12 @@ describe('LoginThrottle', () => {
     );
   });
 });
+
+describe('LoginThrottle with logins in flight', () => {
+  it('concurrent successful logins behind one address are not slowed', () => {
+    const t = new LoginThrottle({ ipLockAfter: 50, now: () => 1_000 });
+    const delays = Array.from({ length: 32 }, (_, i) => t.check(`user${i}@example.com`, '10.0.0.1').delayMs);
+    expect(delays.every((d) => d === 0)).toBe(true);
+    for (let i = 0; i < 32; i++) t.succeed(`user${i}@example.com`, '10.0.0.1');
+  });
+});

@@ -187,8 +187,10 @@ export class LoginThrottle {
     }
     this.reserve(this.accounts, account, acc, now);
     this.reserve(this.addresses, srcKey, src, now);
+    // Parallel attempts on one account are slowed as if they had failed (that is how guessing looks), but an
+    // address's delay follows its recorded failures only: many people log in at once behind one shared address.
     return {
-      delayMs: Math.max(this.delayFor(accCount, this.o.freeFailures), this.delayFor(srcCount, this.o.ipFreeFailures)),
+      delayMs: Math.max(this.delayFor(accCount, this.o.freeFailures), this.delayFor(src?.failures ?? 0, this.o.ipFreeFailures)),
     };
   }
 
