@@ -119,7 +119,7 @@ describe('configuration', () => {
     const { config, source } = loadConfig(null, {});
     expect(source).toBe('defaults');
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 5280, defaultDomain: 'localhost', tls: null, allowedOrigins: [] });
-    expect(config.storage).toEqual({ adapter: 'sqlite', sqlite: { path: './data/parley.db', synchronous: 'full' } });
+    expect(config.storage).toEqual({ adapter: 'sqlite', sqlite: { path: './data/parley.db', synchronous: 'full', worker: true } });
     expect(config.limits.maxFrameBytes).toBeGreaterThan(config.limits.maxBodyBytes);
   });
 });

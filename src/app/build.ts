@@ -32,7 +32,7 @@ export { openStore } from './store.js';
 /** Builds the server. `hooks` are the message-path modules (compliance journal, policy, ...). */
 export async function buildServer(config: Config, opts: { log?: Pino; hooks?: MessageHook[] } = {}): Promise<ParleyServer> {
   const log = opts.log ?? pino({ level: config.log.level, base: { service: 'parley' } });
-  const store = await openStoreReady(config);
+  const store = await openStoreReady(config, { thread: true });
   // Normalised like every domain an operator adds (Example.COM → example.com), or no address could name it.
   const metrics = new Metrics();
   const engine = new Engine({

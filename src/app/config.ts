@@ -53,6 +53,10 @@ export const configSchema = z.strictObject({
             .enum(['full', 'normal'])
             .default('full')
             .describe('full: every commit is on disk before a message is acknowledged'),
+          worker: z
+            .boolean()
+            .default(true)
+            .describe('Run the database on its own thread, so commits and fsyncs never stall the server thread'),
         })
         .prefault({}),
     })

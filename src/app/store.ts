@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { Store } from '../ports/store.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
+import { createSqliteWorkerStore } from '../storage/sqlite/worker.js';
 import { addDomain } from './admin.js';
 import type { Config } from './config.js';
 
@@ -21,9 +22,14 @@ export function openStore(config: Config): Store {
 /**
  * Opens the store and, when it hosts no domain yet (a fresh install), creates `server.defaultDomain`. The server
  * and the CLI both open the store this way, so `parley user add admin@localhost` works before the first start.
+ * With `thread`, SQLite runs on a worker thread as configured (the server); the CLI stays on one thread.
  */
-export async function openStoreReady(config: Config): Promise<Store> {
-  const store = openStore(config);
+export async function openStoreReady(config: Config, opts: { thread?: boolean } = {}): Promise<Store> {
+  const { sqlite } = config.storage;
+  const store =
+    opts.thread && config.storage.adapter === 'sqlite' && sqlite.worker && sqlite.path !== ':memory:'
+      ? await createSqliteWorkerStore({ path: sqlite.path, synchronous: sqlite.synchronous })
+      : openStore(config);
   if ((await store.domains.list()).length === 0) await addDomain(store, config.server.defaultDomain, Date.now());
   return store;
 }

@@ -7,6 +7,7 @@ import { aggregatePresence, presenceEquals } from '../core/presence.js';
 import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
 import type { UserPresence } from '../core/types.js';
 import type { Ctx } from './context.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { Session } from './session.js';
 
 /** Aggregates, caches and fans out presence. */
@@ -14,7 +15,7 @@ export class PresenceService {
   private readonly current = new Map<string, UserPresence>();
   /** user → who may see that user's presence; kept for online users, dropped on roster change. */
   private readonly audiences = new Map<string, Promise<Set<string>>>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -64,13 +65,7 @@ export class PresenceService {
    * Runs one at a time per user, so a quick logout/login cannot deliver the states out of order.
    */
   recompute(user: string, startedAt = 0): Promise<void> {
-    const run = (this.chains.get(user) ?? Promise.resolve()).then(() => this.doRecompute(user, startedAt));
-    const tail = run.catch(() => undefined);
-    this.chains.set(user, tail);
-    void tail.then(() => {
-      if (this.chains.get(user) === tail) this.chains.delete(user);
-    });
-    return run;
+    return this.queue.run(user, () => this.doRecompute(user, startedAt));
   }
 
   private async doRecompute(user: string, startedAt: number): Promise<void> {

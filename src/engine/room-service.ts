@@ -6,6 +6,7 @@ import { ParleyError } from '../core/errors.js';
 import { parseAddress } from '../core/address.js';
 import { ROOM_ROLES, type Room, type RoomMember, type RoomRole } from '../core/types.js';
 import type { Ctx } from './context.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { PresenceService } from './presence-service.js';
 
 const rank = (r: RoomRole): number => ROOM_ROLES.length - ROOM_ROLES.indexOf(r);
@@ -13,6 +14,8 @@ const rank = (r: RoomRole): number => ROOM_ROLES.length - ROOM_ROLES.indexOf(r);
 /** Room management and membership. */
 export class RoomService {
   private readonly memberCache = new Map<string, Promise<Map<string, RoomRole>>>();
+  /** Membership changes of one room run one at a time: each checks the member list, then writes it. */
+  private readonly ops = new KeyedQueue();
 
   constructor(
     private readonly ctx: Ctx,
@@ -98,7 +101,11 @@ export class RoomService {
   }
 
   /** Invites a user (admin or owner only; any member in an open room). */
-  async invite(room: string, by: string, user: string): Promise<void> {
+  invite(room: string, by: string, user: string): Promise<void> {
+    return this.ops.run(room, () => this.inviteNow(room, by, user));
+  }
+
+  private async inviteNow(room: string, by: string, user: string): Promise<void> {
     const r = await this.getRoom(room);
     const role = await this.requireMember(room, by);
     if (r.membersOnly && rank(role) < rank('admin')) throw new ParleyError('forbidden', 'only admins and owners invite');
@@ -110,7 +117,11 @@ export class RoomService {
   }
 
   /** Joins: open rooms to anyone of a hosted domain, members-only rooms with an invitation. */
-  async join(room: string, user: string): Promise<RoomRole> {
+  join(room: string, user: string): Promise<RoomRole> {
+    return this.ops.run(room, () => this.joinNow(room, user));
+  }
+
+  private async joinNow(room: string, user: string): Promise<RoomRole> {
     const r = await this.getRoom(room);
     const existing = (await this.members(room)).get(user);
     if (existing) return existing;
@@ -131,7 +142,11 @@ export class RoomService {
    * Leaves the room. The last owner cannot leave while other members remain, and the last member cannot leave
    * at all (the room would be left with nobody able to manage or destroy it): destroy it instead.
    */
-  async leave(room: string, user: string): Promise<void> {
+  leave(room: string, user: string): Promise<void> {
+    return this.ops.run(room, () => this.leaveNow(room, user));
+  }
+
+  private async leaveNow(room: string, user: string): Promise<void> {
     const role = await this.requireMember(room, user);
     const ms = await this.members(room);
     if (ms.size === 1) throw new ParleyError('not-allowed', 'you are the last member; destroy the room instead');
@@ -144,7 +159,11 @@ export class RoomService {
   }
 
   /** Removes a member of lower role (admins kick members, owners kick anyone but owners). */
-  async kick(room: string, by: string, user: string, reason: string | null): Promise<void> {
+  kick(room: string, by: string, user: string, reason: string | null): Promise<void> {
+    return this.ops.run(room, () => this.kickNow(room, by, user, reason));
+  }
+
+  private async kickNow(room: string, by: string, user: string, reason: string | null): Promise<void> {
     const byRole = await this.requireMember(room, by);
     const target = (await this.members(room)).get(user);
     if (!target) throw new ParleyError('item-not-found', `${user} is not a member of ${room}`);
@@ -157,7 +176,11 @@ export class RoomService {
   }
 
   /** Sets a member's role (owners only). */
-  async setRole(room: string, by: string, user: string, role: RoomRole): Promise<void> {
+  setRole(room: string, by: string, user: string, role: RoomRole): Promise<void> {
+    return this.ops.run(room, () => this.setRoleNow(room, by, user, role));
+  }
+
+  private async setRoleNow(room: string, by: string, user: string, role: RoomRole): Promise<void> {
     if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners change roles');
     const ms = await this.members(room);
     if (!ms.has(user)) throw new ParleyError('item-not-found', `${user} is not a member of ${room}`);
@@ -170,7 +193,11 @@ export class RoomService {
   }
 
   /** Destroys the room (owners only). */
-  async destroy(room: string, by: string): Promise<void> {
+  destroy(room: string, by: string): Promise<void> {
+    return this.ops.run(room, () => this.destroyNow(room, by));
+  }
+
+  private async destroyNow(room: string, by: string): Promise<void> {
     if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners destroy rooms');
     const users = [...(await this.members(room)).keys()];
     await this.ctx.store.rooms.remove(room);

@@ -8,6 +8,7 @@ import { aggregatePresence } from '../core/presence.js';
 import type { RosterItem } from '../core/types.js';
 import { domainOf } from '../core/address.js';
 import type { Ctx } from './context.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { PresenceService } from './presence-service.js';
 
 /** A roster item as clients see it: personal items plus shared-group peers. */
@@ -21,6 +22,9 @@ const MAX_NAME = 256;
 
 /** Roster reads, edits and subscription actions. */
 export class RosterService {
+  /** Changes touching both rosters of a pair run one at a time (read both items, then write). */
+  private readonly pairs = new KeyedQueue();
+
   constructor(
     private readonly ctx: Ctx,
     private readonly presence: PresenceService,
@@ -45,7 +49,11 @@ export class RosterService {
   }
 
   /** Adds or updates a contact's name and groups (RFC 6121 §2.3); subscription is untouched. */
-  async set(user: string, contact: string, name: string | null, groups: string[]): Promise<RosterItem> {
+  set(user: string, contact: string, name: string | null, groups: string[]): Promise<RosterItem> {
+    return this.pairs.run(pairKey(user, contact), () => this.doSet(user, contact, name, groups));
+  }
+
+  private async doSet(user: string, contact: string, name: string | null, groups: string[]): Promise<RosterItem> {
     if (contact === user) throw new ParleyError('bad-request', 'you cannot add yourself to your roster');
     if (name !== null && name.length > MAX_NAME) throw new ParleyError('bad-request', `name longer than ${MAX_NAME}`);
     if (groups.length > MAX_GROUPS) throw new ParleyError('bad-request', `more than ${MAX_GROUPS} groups`);
@@ -59,15 +67,19 @@ export class RosterService {
   }
 
   /** Removes a contact, cancelling subscriptions both ways first (RFC 6121 §2.5.2). */
-  async remove(user: string, contact: string): Promise<void> {
+  remove(user: string, contact: string): Promise<void> {
+    return this.pairs.run(pairKey(user, contact), () => this.doRemove(user, contact));
+  }
+
+  private async doRemove(user: string, contact: string): Promise<void> {
     const item = await this.ctx.store.rosters.get(user, contact);
     if (!item) throw new ParleyError('item-not-found', `${contact} is not in your roster`);
     if (item.subscription === 'to' || item.subscription === 'both' || item.pendingOut) {
-      await this.act(user, contact, 'unsubscribe');
+      await this.doAct(user, contact, 'unsubscribe');
     }
     const now = await this.ctx.store.rosters.get(user, contact);
     if (now && (now.subscription === 'from' || now.subscription === 'both' || now.pendingIn)) {
-      await this.act(user, contact, 'unsubscribed');
+      await this.doAct(user, contact, 'unsubscribed');
     }
     await this.ctx.store.rosters.remove(user, contact);
     this.presence.invalidate(user, contact);
@@ -81,7 +93,11 @@ export class RosterService {
    * (approve theirs), unsubscribe (stop seeing theirs), unsubscribed (deny a request or cancel theirs).
    * Outbound processing on the user's item, inbound on the contact's (RFC 6121 Appendix A).
    */
-  async act(user: string, contact: string, action: SubscriptionAction): Promise<RosterItem> {
+  act(user: string, contact: string, action: SubscriptionAction): Promise<RosterItem> {
+    return this.pairs.run(pairKey(user, contact), () => this.doAct(user, contact, action));
+  }
+
+  private async doAct(user: string, contact: string, action: SubscriptionAction): Promise<RosterItem> {
     if (contact === user) throw new ParleyError('bad-request', 'you cannot subscribe to yourself');
     await this.ctx.directory.requireUser(contact, domainOf(contact));
     const { store } = this.ctx;
@@ -162,4 +178,9 @@ function withShared(item: RosterItem, shared: string[]): RosterEntry {
 
 function sameState(a: RosterItem, b: RosterItem): boolean {
   return a.subscription === b.subscription && a.pendingIn === b.pendingIn && a.pendingOut === b.pendingOut;
+}
+
+/** The order-independent key of a pair of users. */
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
 }

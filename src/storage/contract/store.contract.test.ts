@@ -9,12 +9,13 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../memory/index.js';
 import { createSqliteStore, migrate, MIGRATIONS, SchemaTooNewError } from '../sqlite/index.js';
+import { createSqliteWorkerStore } from '../sqlite/worker.js';
 import { MESSAGE_QUERIES } from '../sqlite/messages.js';
 import { ROOM_QUERIES } from '../sqlite/rooms.js';
 import { account, dm } from './fixtures.js';
 import { describeStoreContract } from './store-contract.js';
 
-const ADAPTERS = ['memory', 'sqlite'] as const;
+const ADAPTERS = ['memory', 'sqlite', 'sqlite-worker'] as const;
 type Adapter = (typeof ADAPTERS)[number];
 
 const requested = process.env['PARLEY_STORE_ADAPTERS']?.split(',').map((a) => a.trim()).filter((a) => a.length > 0);
@@ -35,6 +36,22 @@ function forAdapter(adapter: Adapter, body: () => void): void {
 
 forAdapter('memory', () => {
   describeStoreContract('memory', createMemoryStore);
+});
+
+// The same SQLite store behind the worker thread the server uses: every call crosses threads and back.
+forAdapter('sqlite-worker', () => {
+  let dir = '';
+  let n = 0;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-store-worker-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  describeStoreContract('sqlite-worker', () => createSqliteWorkerStore({ path: join(dir, `store-${++n}.db`), synchronous: 'normal' }));
+  it('reports a database it cannot open as an error, not a hang', async () => {
+    await expect(createSqliteWorkerStore({ path: join(dir, 'no-such-dir', '\0bad') })).rejects.toThrow();
+  });
 });
 
 forAdapter('sqlite', () => {
@@ -103,7 +120,7 @@ forAdapter('sqlite', () => {
         }
         expect(MESSAGE_QUERIES.historyNewest).toContain("kind = 'message'");
         const history = raw.prepare(`EXPLAIN QUERY PLAN ${MESSAGE_QUERIES.historyNewest}`).all({ conv: 'c', after: 0, before: 9, limit: 5 });
-        expect(JSON.stringify(history)).toContain('log_messages_by_conv');
+        expect(JSON.stringify(history)).toContain('log_by_conv');
         const view = raw.prepare(`EXPLAIN QUERY PLAN ${MESSAGE_QUERIES.view}`).all('x');
         expect(JSON.stringify(view)).toMatch(/SEARCH l USING INDEX sqlite_autoindex_log_\d+ \(id=\?\)/);
       } finally {

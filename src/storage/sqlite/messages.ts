@@ -9,7 +9,7 @@ import { LOG_COLUMNS } from './log-writer.js';
 /** Largest seq a query bound can take; seqs are far below it. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
-// history: the partial index log_messages_by_conv serves both directions; message_state is joined by key.
+// history: log_by_conv serves both directions (filtering the rare edit/retract rows); message_state is joined by key.
 const VIEW_COLUMNS = `l.seq, l.id, l.type, l.conv, l.from_addr AS "from", l.from_resource AS fromResource, l.to_addr AS "to",
   l.client_id AS clientId, CASE WHEN s.id IS NULL THEN l.body ELSE s.body END AS body, l.ts,
   s.edited_at AS editedAt, s.retracted_at AS retractedAt`;
