@@ -162,7 +162,7 @@ export class MessageService {
    */
   private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number): Promise<SendAck> {
     const { ctx } = this;
-    const enqueued = session.order.then(async () => {
+    const enqueued = (session.order ?? Promise.resolve()).then(async () => {
       const rec = await prepare();
       try {
         await this.pipeline.check({ record: rec, sender: session.full });

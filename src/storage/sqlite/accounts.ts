@@ -28,7 +28,7 @@ export interface SqliteAccounts {
 }
 
 /** Creates the SQLite AccountStore. */
-export function createSqliteAccounts(db: Db, tx: Transactor): SqliteAccounts {
+export function createSqliteAccounts(db: Db, tx: Transactor, batched: (write: () => void) => Promise<void>): SqliteAccounts {
   const insert = db.prepare<[string, string, string, number, number, number | null, string | null]>(
     `INSERT INTO accounts (address, domain, credentials, admin, created_at, last_seen, last_status)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -84,8 +84,8 @@ export function createSqliteAccounts(db: Db, tx: Transactor): SqliteAccounts {
     async setCredentials(address, credentials) {
       return setCredentials.run(JSON.stringify(credentials), address).changes > 0;
     },
-    async setLastSeen(address, at, status) {
-      setLastSeen.run(at, status, address);
+    setLastSeen(address, at, status) {
+      return batched(() => setLastSeen.run(at, status, address));
     },
   };
   return { store, purge };

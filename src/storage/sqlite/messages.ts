@@ -34,7 +34,12 @@ export const MESSAGE_QUERIES = {
 type HistoryParams = { conv: string; after: number; before: number; limit: number };
 
 /** Creates the SQLite MessageStore; `appends` is the group-commit queue in front of the log writer. */
-export function createSqliteMessages(db: Db, tx: Transactor, appends: GroupCommit<NewRecord[], AppendResult[]>): MessageStore {
+export function createSqliteMessages(
+  db: Db,
+  tx: Transactor,
+  appends: GroupCommit<NewRecord[], AppendResult[]>,
+  batched: (write: () => void) => Promise<void>,
+): MessageStore {
   const Q = MESSAGE_QUERIES;
   const getById = db.prepare<[string], LogRecord>(Q.getById);
   const view = db.prepare<[string], MessageView>(Q.view);
@@ -84,8 +89,8 @@ export function createSqliteMessages(db: Db, tx: Transactor, appends: GroupCommi
       const n = clampLimit(limit);
       return n === 0 ? [] : offline.all(user, after, n);
     },
-    async ackOffline(user, upTo) {
-      ackOffline.run(user, upTo);
+    ackOffline(user, upTo) {
+      return batched(() => ackOffline.run(user, upTo));
     },
     async lastSeq() {
       return lastSeq.get() ?? 0;

@@ -3,7 +3,8 @@ import type { TokenRecord, TokenStore } from '../../ports/store.js';
 import type { Db } from './db.js';
 
 /** Creates the SQLite TokenStore. */
-export function createSqliteTokens(db: Db): TokenStore {
+/** `batched` runs a write in the next shared commit and resolves after it. */
+export function createSqliteTokens(db: Db, batched: (write: () => void) => Promise<void>): TokenStore {
   const put = db.prepare<[string, string, number, number]>(
     `INSERT INTO tokens (hash, address, created_at, expires_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (hash) DO UPDATE SET address = excluded.address, created_at = excluded.created_at,
@@ -17,8 +18,8 @@ export function createSqliteTokens(db: Db): TokenStore {
   const purge = db.prepare<[number]>('DELETE FROM tokens WHERE expires_at <= ?');
 
   return {
-    async put(hash, r) {
-      put.run(hash, r.address, r.createdAt, r.expiresAt);
+    put(hash, r) {
+      return batched(() => put.run(hash, r.address, r.createdAt, r.expiresAt));
     },
     async get(hash) {
       return get.get(hash) ?? null;

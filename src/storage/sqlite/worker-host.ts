@@ -1,51 +1,68 @@
 /**
- * The SQLite worker thread: owns the database connection and runs every store call it is sent. Appends that
- * arrive together still share one group commit here, and the server thread never waits on a commit or fsync.
+ * The SQLite worker threads. Role 'store' owns the database connection and runs every store call it is sent:
+ * appends that arrive together still share one group commit, and the server thread never waits on a commit
+ * or an fsync. Role 'checkpointer' copies WAL pages into the database file on its own thread, so the store
+ * thread's commits never wait for a checkpoint either.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Store } from '../../ports/store.js';
-import { createSqliteStore, type SqliteStoreOptions } from './index.js';
+import { checkpointWal, createSqliteStore, type SqliteStoreOptions } from './index.js';
 import { toWire, type Call, type Hello, type Reply } from './worker-protocol.js';
 
-const port = parentPort;
-if (!port) throw new Error('worker-host.js runs only as a worker thread');
+/** What the server thread starts a worker with. */
+export type WorkerInit = Omit<SqliteStoreOptions, 'now' | 'checkpoint'> & { role: 'store' | 'checkpointer' };
 
-let store: Store;
-try {
-  store = createSqliteStore(workerData as SqliteStoreOptions);
-  port.postMessage({ ready: true } satisfies Hello);
-} catch (e) {
-  port.postMessage({ ready: false, error: toWire(e) } satisfies Hello);
-  process.exit(1);
+const CHECKPOINT_EVERY_MS = 250;
+
+/** Answers store calls from the server thread, batching the replies of one turn into one message. */
+function serve(port: MessagePort, store: Store): void {
+  let out: Reply[] = [];
+  let scheduled = false;
+  const reply = (r: Reply): void => {
+    out.push(r);
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      const batch = out;
+      out = [];
+      port.postMessage(batch);
+    });
+  };
+  port.on('message', (calls: Call[]) => {
+    for (const [id, area, method, args] of calls) {
+      const target = (area === '' ? store : store[area as keyof Store]) as unknown as Record<string, (...a: unknown[]) => unknown>;
+      let result: Promise<unknown>;
+      try {
+        result = Promise.resolve(target[method]!(...args));
+      } catch (e) {
+        result = Promise.reject(e);
+      }
+      result.then(
+        (value) => reply([id, true, value]),
+        (e: unknown) => reply([id, false, toWire(e)]),
+      );
+    }
+  });
 }
 
-let out: Reply[] = [];
-let scheduled = false;
-const reply = (r: Reply): void => {
-  out.push(r);
-  if (scheduled) return;
-  scheduled = true;
-  // Replies settled in the same turn (a whole group commit) go back in one message.
-  setImmediate(() => {
-    scheduled = false;
-    const batch = out;
-    out = [];
-    port.postMessage(batch);
-  });
-};
-
-port.on('message', (calls: Call[]) => {
-  for (const [id, area, method, args] of calls) {
-    const target = (area === '' ? store : store[area as keyof Store]) as unknown as Record<string, (...a: unknown[]) => unknown>;
-    let result: Promise<unknown>;
-    try {
-      result = Promise.resolve(target[method]!(...args));
-    } catch (e) {
-      result = Promise.reject(e);
+function main(): void {
+  const port = parentPort;
+  if (!port) throw new Error('worker-host.js runs only as a worker thread');
+  const init = workerData as WorkerInit;
+  try {
+    if (init.role === 'checkpointer') {
+      checkpointWal(init.path, CHECKPOINT_EVERY_MS);
+      port.postMessage({ ready: true } satisfies Hello);
+      return;
     }
-    result.then(
-      (value) => reply([id, true, value]),
-      (e: unknown) => reply([id, false, toWire(e)]),
-    );
+    const store = createSqliteStore({ path: init.path, synchronous: init.synchronous, checkpoint: 'external' });
+    port.postMessage({ ready: true } satisfies Hello);
+    serve(port, store);
+  } catch (e) {
+    port.postMessage({ ready: false, error: toWire(e) } satisfies Hello);
+    process.exit(1);
   }
-});
+}
+
+main();

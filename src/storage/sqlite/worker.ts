@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { ParleyError } from '../../core/errors.js';
 import type { Store } from '../../ports/store.js';
 import type { SqliteStoreOptions } from './index.js';
+import type { WorkerInit } from './worker-host.js';
 import { fromWire, type Call, type Hello, type Reply } from './worker-protocol.js';
 
 const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms'] as const;
@@ -20,17 +21,32 @@ function entry(): string {
   return join(dir, 'worker-host.js');
 }
 
+/** Starts one worker and waits until it reports ready (or why it could not open the database). */
+async function start(init: WorkerInit): Promise<Worker> {
+  // A small young generation: the store thread allocates briefly per call, and a large nursery would only add
+  // resident memory (measured in docs/PERFORMANCE.md, idle connections).
+  const worker = new Worker(entry(), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (h: Hello) => (h.ready ? resolve() : reject(fromWire(h.error))));
+      worker.once('error', reject);
+    });
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
+  return worker;
+}
+
 /** Opens the SQLite store on a worker thread; resolves once the database is open and migrated. */
 export async function createSqliteWorkerStore(opts: Omit<SqliteStoreOptions, 'now'>): Promise<Store> {
-  const worker = new Worker(entry(), { workerData: opts });
+  const worker = await start({ ...opts, role: 'store' });
+  // Started after the store, which creates and migrates the file.
+  const checkpointer = await start({ ...opts, role: 'checkpointer' });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let dead: Error | null = null;
 
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', (h: Hello) => (h.ready ? resolve() : reject(fromWire(h.error))));
-    worker.once('error', reject);
-  });
 
   const fail = (e: Error): void => {
     dead = e;
@@ -71,7 +87,7 @@ export async function createSqliteWorkerStore(opts: Omit<SqliteStoreOptions, 'no
       try {
         if (!dead) await call('', 'close', []);
       } finally {
-        await worker.terminate();
+        await Promise.all([worker.terminate(), checkpointer.terminate()]);
       }
     },
   };
