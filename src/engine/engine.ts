@@ -11,6 +11,7 @@ import { AuthService, type AuthOptions } from './auth-service.js';
 import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
 import { Directory } from './directory.js';
 import { MessageService } from './message-service.js';
+import { OfflineTracker } from './offline-tracker.js';
 import { recordEvent } from './outbound.js';
 import { MessagePipeline, type MessageHook } from './pipeline.js';
 import { PresenceService } from './presence-service.js';
@@ -41,6 +42,7 @@ export class Engine {
   readonly rooms: RoomService;
   readonly messages: MessageService;
   readonly auth: AuthService;
+  private readonly offline = new OfflineTracker();
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
@@ -63,7 +65,7 @@ export class Engine {
     this.presence = new PresenceService(this.ctx);
     this.rosters = new RosterService(this.ctx, this.presence);
     this.rooms = new RoomService(this.ctx, this.presence);
-    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms);
+    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline);
     this.auth = new AuthService(this.ctx, deps.auth);
   }
 
@@ -121,6 +123,8 @@ export class Engine {
         if (page.length < REPLAY_PAGE) break;
       }
       last = Math.max(last, cursor);
+      // Entries may still sit in the offline queue (queued while offline, replayed here by position instead).
+      if ((await store.messages.offline(session.user, 0, 1)).length > 0) this.offline.note(session.user, last);
     } else {
       let cursor = 0;
       for (;;) {
@@ -129,6 +133,7 @@ export class Engine {
         if (page.length > 0) cursor = page[page.length - 1]!.seq;
         if (page.length < REPLAY_PAGE) break;
       }
+      if (cursor > 0) this.offline.note(session.user, cursor);
       last = Math.max(last, cursor);
     }
     router.finishCatchUp(session);
@@ -177,7 +182,7 @@ export class Engine {
 
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */
   async ack(session: Session, upTo: number): Promise<void> {
-    await this.ctx.store.messages.ackOffline(session.user, upTo);
+    await this.offline.ack(session.user, upTo, () => this.ctx.store.messages.ackOffline(session.user, upTo));
   }
 
   /** A connection went away (cleanly or by heartbeat timeout): its session becomes unavailable. */

@@ -7,6 +7,7 @@ import { conversationKey, type LogRecord, type MessageType, type NewRecord, type
 import type { Ctx } from './context.js';
 import { recordEvent } from './outbound.js';
 import type { MessagePipeline } from './pipeline.js';
+import type { OfflineTracker } from './offline-tracker.js';
 import type { RoomService } from './room-service.js';
 import type { Session } from './session.js';
 import type { Address } from '../core/address.js';
@@ -28,6 +29,7 @@ export class MessageService {
     private readonly ctx: Ctx,
     private readonly pipeline: MessagePipeline,
     private readonly rooms: RoomService,
+    private readonly offline: OfflineTracker,
   ) {}
 
   /** The tail of the in-order record-hook and delivery chain. */
@@ -183,6 +185,7 @@ export class MessageService {
     const { ctx } = this;
     const [res] = await appended;
     const stored = res!.record;
+    for (const user of rec.offlineFor) this.offline.note(user, stored.seq);
     if (res!.duplicate) {
       // The first attempt may have failed in a record hook after storing; hooks are idempotent, so run them
       // again. It is not delivered again: recipients that missed it get it by replay.
