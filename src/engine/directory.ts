@@ -17,15 +17,18 @@ export class Directory {
   constructor(
     private readonly store: Store,
     private readonly roomSubdomain: string,
-    private readonly onRefresh: () => void = () => undefined,
+    private readonly onRefresh: (external: boolean) => void = () => undefined,
   ) {}
 
-  /** Loads the domain list and forgets cached users (and, through onRefresh, other engine caches). */
-  async refresh(): Promise<void> {
+  /**
+   * Loads the domain list and forgets cached users (and, through onRefresh, other engine caches). `external`
+   * says another process changed the data (the watch noticed), rather than this server's own admin API.
+   */
+  async refresh(external = false): Promise<void> {
     this.version = await this.store.dataVersion();
     this.domains = new Set(await this.store.domains.list());
     this.users.clear();
-    this.onRefresh();
+    this.onRefresh(external);
   }
 
   /** Polls the data version so changes made by `parley` commands show up within `everyMs`. */
@@ -33,7 +36,7 @@ export class Directory {
     this.timer = setInterval(() => {
       this.store
         .dataVersion()
-        .then((v) => (v !== this.version ? this.refresh() : undefined))
+        .then((v) => (v !== this.version ? this.refresh(true) : undefined))
         .catch(() => undefined);
     }, everyMs);
     this.timer.unref();

@@ -47,10 +47,11 @@ export class Engine {
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
     // When another process changed data, cached audiences and member lists may be stale too.
-    const directory = new Directory(deps.store, deps.options.roomSubdomain, () => {
+    const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
       this.presence.invalidate();
       this.rooms.invalidate();
-      this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+      // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
+      if (external) this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });
     this.ctx = {
       store: deps.store,
