@@ -32,7 +32,15 @@ export { openStore } from './store.js';
 /** Builds the server. `hooks` are the message-path modules (compliance journal, policy, ...). */
 export async function buildServer(config: Config, opts: { log?: Pino; hooks?: MessageHook[] } = {}): Promise<ParleyServer> {
   const log = opts.log ?? pino({ level: config.log.level, base: { service: 'parley' } });
-  const store = await openStoreReady(config, { thread: true });
+  const store = await openStoreReady(config, {
+    thread: true,
+    // Every acknowledged message is already durable, so the safe answer to a lost storage thread is to stop
+    // and let the supervisor restart the server, rather than refuse every request from now on.
+    onFatal: (e) => {
+      log.fatal({ err: e }, 'the storage thread failed; exiting');
+      process.exit(70);
+    },
+  });
   // Normalised like every domain an operator adds (Example.COM → example.com), or no address could name it.
   const metrics = new Metrics();
   const engine = new Engine({

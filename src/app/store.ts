@@ -24,11 +24,11 @@ export function openStore(config: Config): Store {
  * and the CLI both open the store this way, so `parley user add admin@localhost` works before the first start.
  * With `thread`, SQLite runs on a worker thread as configured (the server); the CLI stays on one thread.
  */
-export async function openStoreReady(config: Config, opts: { thread?: boolean } = {}): Promise<Store> {
+export async function openStoreReady(config: Config, opts: { thread?: boolean; onFatal?: (e: Error) => void } = {}): Promise<Store> {
   const { sqlite } = config.storage;
   const store =
     opts.thread && config.storage.adapter === 'sqlite' && sqlite.worker && sqlite.path !== ':memory:'
-      ? await createSqliteWorkerStore({ path: sqlite.path, synchronous: sqlite.synchronous })
+      ? await createSqliteWorkerStore({ path: sqlite.path, synchronous: sqlite.synchronous }, opts.onFatal)
       : openStore(config);
   if ((await store.domains.list()).length === 0) await addDomain(store, config.server.defaultDomain, Date.now());
   return store;

@@ -39,7 +39,10 @@ async function start(init: WorkerInit): Promise<Worker> {
 }
 
 /** Opens the SQLite store on a worker thread; resolves once the database is open and migrated. */
-export async function createSqliteWorkerStore(opts: Omit<SqliteStoreOptions, 'now'>): Promise<Store> {
+export async function createSqliteWorkerStore(
+  opts: Omit<SqliteStoreOptions, 'now' | 'checkpoint'>,
+  onFatal: (e: Error) => void = () => undefined,
+): Promise<Store> {
   const worker = await start({ ...opts, role: 'store' });
   // Started after the store, which creates and migrates the file.
   const checkpointer = await start({ ...opts, role: 'checkpointer' });
@@ -48,8 +51,12 @@ export async function createSqliteWorkerStore(opts: Omit<SqliteStoreOptions, 'no
   let dead: Error | null = null;
 
 
+  let closed = false;
   const fail = (e: Error): void => {
+    if (dead) return;
     dead = e;
+    // A storage thread that dies unasked leaves the server unable to accept anything: tell the owner.
+    if (!closed) onFatal(e);
     for (const p of pending.values()) p.reject(e);
     pending.clear();
   };
@@ -77,7 +84,6 @@ export async function createSqliteWorkerStore(opts: Omit<SqliteStoreOptions, 'no
   const area = (name: string): unknown =>
     new Proxy({}, { get: (_t, method) => (typeof method === 'string' ? (...args: unknown[]) => call(name, method, args) : undefined) });
   const store = Object.fromEntries(AREAS.map((a) => [a, area(a)])) as Record<(typeof AREAS)[number], unknown>;
-  let closed = false;
   return {
     ...(store as Pick<Store, (typeof AREAS)[number]>),
     dataVersion: () => call('', 'dataVersion', []) as Promise<number>,
