@@ -4,6 +4,7 @@ import type { ParleyClient } from '../client/index.js';
 import { drain, freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
 
 type Data = Record<string, unknown>;
+type RoomList = { rooms: Array<{ address: string; role: string | null; invitedBy: string | null }> };
 interface RoomInfo {
   address: string;
   name: string;
@@ -107,10 +108,10 @@ describe('rooms', () => {
     const room = await createRoom(a, 'secret', true);
     await a.request('room.invite', { room, user: ben });
     const b = await online(ben!);
-    const { rooms } = await b.request<{ rooms: Array<{ address: string; role: string | null; invitedBy: string | null }> }>('room.list');
+    const { rooms } = await b.request<RoomList>('room.list');
     expect(rooms.find((r) => r.address === room)).toMatchObject({ role: null, invitedBy: ann });
     await b.request('room.join', { room });
-    const after = await b.request<{ rooms: Array<{ address: string; role: string | null; invitedBy: string | null }> }>('room.list');
+    const after = await b.request<RoomList>('room.list');
     expect(after.rooms.find((r) => r.address === room)).toMatchObject({ role: 'member', invitedBy: null });
   });
 

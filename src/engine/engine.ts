@@ -124,8 +124,6 @@ export class Engine {
         if (page.length < REPLAY_PAGE) break;
       }
       last = Math.max(last, cursor);
-      // Entries may still sit in the offline queue (queued while offline, replayed here by position instead).
-      if ((await store.messages.offline(session.user, 0, 1)).length > 0) this.offline.note(session.user, last);
     } else {
       let cursor = 0;
       for (;;) {
@@ -134,9 +132,11 @@ export class Engine {
         if (page.length > 0) cursor = page[page.length - 1]!.seq;
         if (page.length < REPLAY_PAGE) break;
       }
-      if (cursor > 0) this.offline.note(session.user, cursor);
       last = Math.max(last, cursor);
     }
+    // Entries queued before this server started, or replayed above by position, may still sit in the offline
+    // queue: the session's first acknowledgement clears them (one delete), later ones cost nothing.
+    this.offline.note(session.user, last);
     router.finishCatchUp(session);
     await this.presence.recompute(session.user);
     await this.presence.sendSnapshot(session);

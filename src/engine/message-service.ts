@@ -3,8 +3,9 @@
  * deliver → acknowledge. A resend with the same client id is stored and delivered once.
  */
 import { ParleyError } from '../core/errors.js';
-import { conversationKey, type LogRecord, type MessageType, type NewRecord, type ReceiptKind } from '../core/types.js';
+import { conversationKey, type LogRecord, type MessageType, type MessageView, type NewRecord, type ReceiptKind } from '../core/types.js';
 import type { Ctx } from './context.js';
+import { KeyedQueue } from './keyed-queue.js';
 import { recordEvent } from './outbound.js';
 import type { MessagePipeline } from './pipeline.js';
 import type { OfflineTracker } from './offline-tracker.js';
@@ -32,8 +33,10 @@ export class MessageService {
     private readonly offline: OfflineTracker,
   ) {}
 
-  /** The tail of the in-order record-hook and delivery chain. */
-  private tail: Promise<void> = Promise.resolve();
+  /** A session's messages are prepared and handed to storage one at a time, in the order sent. */
+  private readonly perSession = new KeyedQueue();
+  /** Record hooks and delivery run one record at a time, in log order (a single key). */
+  private readonly logOrder = new KeyedQueue();
 
   /** Sends a 1:1 message (to a person, or to one session via a full address) or a room message. */
   send(session: Session, to: Address, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
@@ -88,8 +91,7 @@ export class MessageService {
   }
 
   private async prepareReceipt(session: Session, id: string, kind: ReceiptKind): Promise<NewRecord> {
-    const orig = await this.ctx.store.messages.getById(id);
-    if (!orig || orig.kind !== 'message') throw new ParleyError('item-not-found', `no message ${id}`);
+    const orig = await this.message(id);
     if (orig.type === 'chat' ? orig.to !== session.user : !(await this.rooms.isMember(orig.to, session.user))) {
       throw new ParleyError('forbidden', 'receipts are for messages you received');
     }
@@ -128,18 +130,22 @@ export class MessageService {
     }
   }
 
-  private async ownMessage(session: Session, id: string): Promise<LogRecord> {
-    const orig = await this.ctx.store.messages.getById(id);
-    if (!orig || orig.kind !== 'message') throw new ParleyError('item-not-found', `no message ${id}`);
+  /** The message as readers see it now (one storage read gives both its addressing and its state). */
+  private async message(id: string): Promise<MessageView> {
+    const m = await this.ctx.store.messages.view(id);
+    if (!m) throw new ParleyError('item-not-found', `no message ${id}`);
+    return m;
+  }
+
+  private async ownMessage(session: Session, id: string): Promise<MessageView> {
+    const orig = await this.message(id);
     if (orig.from !== session.user) throw new ParleyError('forbidden', 'you can only change your own messages');
     if (orig.type === 'groupchat') await this.rooms.requireMember(orig.to, session.user);
-    if ((await this.ctx.store.messages.view(id))?.retractedAt != null) {
-      throw new ParleyError('not-allowed', `message ${id} was retracted`);
-    }
+    if (orig.retractedAt !== null) throw new ParleyError('not-allowed', `message ${id} was retracted`);
     return orig;
   }
 
-  private follow(session: Session, orig: LogRecord, kind: 'edit' | 'retract' | 'receipt', body: string | null, clientId: string | null, receipt: ReceiptKind | null): NewRecord {
+  private follow(session: Session, orig: MessageView, kind: 'edit' | 'retract' | 'receipt', body: string | null, clientId: string | null, receipt: ReceiptKind | null): NewRecord {
     return {
       kind,
       type: orig.type,
@@ -164,7 +170,7 @@ export class MessageService {
    */
   private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number): Promise<SendAck> {
     const { ctx } = this;
-    const enqueued = (session.order ?? Promise.resolve()).then(async () => {
+    const enqueued = this.perSession.run(session.id, async () => {
       const rec = await prepare();
       try {
         await this.pipeline.check({ record: rec, sender: session.full });
@@ -174,10 +180,6 @@ export class MessageService {
       }
       return { rec, appended: ctx.metrics.storage('append', ctx.store.messages.append([rec])) };
     });
-    session.order = enqueued.then(
-      () => undefined,
-      () => undefined,
-    );
     return enqueued.then(({ rec, appended }) => this.finish(session, rec, appended, startedAt));
   }
 
@@ -195,13 +197,11 @@ export class MessageService {
     }
     // Record hooks and delivery run in log order, so every session sees live records in seq order even when a
     // hook is slow; catch-up relies on this (Router.toSession).
-    const done = this.tail.then(async () => {
+    await this.logOrder.run('', async () => {
       await this.pipeline.record(stored);
       ctx.metrics.message(rec.type, 'stored');
       await this.deliver(session, stored, startedAt);
     });
-    this.tail = done.catch(() => undefined);
-    await done;
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
   }
 

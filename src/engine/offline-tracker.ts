@@ -1,7 +1,8 @@
 /**
  * Which users may have entries in their offline queue, and up to which seq. Clients acknowledge often (the SDK
  * every 50 ms while messages flow); with nothing queued, an acknowledgement then costs no storage call.
- * Entries come from messages stored for a user without sessions, and from what a login finds still queued.
+ * Entries come from messages stored for a user without sessions; each login also marks the user, for entries
+ * queued before this server started.
  */
 export class OfflineTracker {
   private readonly pending = new Map<string, number>();

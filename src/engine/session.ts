@@ -26,11 +26,6 @@ export class Session {
   /** Highest seq replayed; live records above it cannot have been replayed. */
   replayedMax = 0;
   closed = false;
-  /**
-   * Serialises this session's message preparation so its messages are stored in the order sent; null until the
-   * first message (idle sessions are most sessions, and each byte counts ten thousand times).
-   */
-  order: Promise<void> | null = null;
   constructor(id: string, user: string, resource: string, sink: Sink, presence: SessionPresence, now: number) {
     this.id = id;
     this.user = user;

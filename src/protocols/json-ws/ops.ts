@@ -8,7 +8,6 @@ import { validatePresence } from '../../core/presence.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
 
-
 /** What a handler gets. */
 export interface OpContext {
   engine: Engine;

@@ -1,7 +1,7 @@
 /** Accounts in SQLite, and the cascade that removes everything an account owns. */
 import type { Account, AccountStore, Credentials } from '../../ports/store.js';
 import { domainOf } from '../rules.js';
-import { bool, mapConstraints, type Db, type Transactor } from './db.js';
+import { bool, mapConstraints, type Batched, type Db, type Transactor } from './db.js';
 
 interface AccountRow {
   address: string;
@@ -28,7 +28,7 @@ export interface SqliteAccounts {
 }
 
 /** Creates the SQLite AccountStore. */
-export function createSqliteAccounts(db: Db, tx: Transactor, batched: (write: () => void) => Promise<void>): SqliteAccounts {
+export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): SqliteAccounts {
   const insert = db.prepare<[string, string, string, number, number, number | null, string | null]>(
     `INSERT INTO accounts (address, domain, credentials, admin, created_at, last_seen, last_status)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,

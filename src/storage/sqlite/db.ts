@@ -26,6 +26,9 @@ export function createTransactor(db: Db): Transactor {
   };
 }
 
+/** Runs a write in the next shared commit (group commit) and resolves once that commit is done. */
+export type Batched = (write: () => void) => Promise<void>;
+
 /** True when `e` is a SQLite constraint violation of one of the given kinds (e.g. 'PRIMARYKEY'). */
 export function isConstraint(e: unknown, ...kinds: string[]): boolean {
   if (!(e instanceof Database.SqliteError)) return false;

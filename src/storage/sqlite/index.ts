@@ -9,7 +9,7 @@ import type { AppendResult, Store } from '../../ports/store.js';
 import type { NewRecord } from '../../core/types.js';
 import { createIdGenerator } from '../ids.js';
 import { createSqliteAccounts } from './accounts.js';
-import { createTransactor, isEnvironmentError } from './db.js';
+import { createTransactor, isEnvironmentError, type Batched } from './db.js';
 import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
 import { createLogWriter } from './log-writer.js';
@@ -64,7 +64,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // Small frequent writes (token per login, last-seen per logout, offline acks) share a commit per turn too:
   // a login storm or mass disconnect then costs a few fsyncs, not one each.
   const small = createGroupCommit<() => void, void>(tx.write, (write) => write(), isEnvironmentError);
-  const batched = (write: () => void): Promise<void> => small.submit(write);
+  const batched: Batched = (write) => small.submit(write);
   const accounts = createSqliteAccounts(db, tx, batched);
   // data_version moves only when another connection commits: exactly the "someone else changed it" signal.
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();

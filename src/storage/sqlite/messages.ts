@@ -2,7 +2,7 @@
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendResult, MessageStore } from '../../ports/store.js';
 import { clampLimit, roomConv } from '../rules.js';
-import type { Db, Transactor } from './db.js';
+import type { Batched, Db, Transactor } from './db.js';
 import type { GroupCommit } from './group-commit.js';
 import { LOG_COLUMNS } from './log-writer.js';
 
@@ -38,7 +38,7 @@ export function createSqliteMessages(
   db: Db,
   tx: Transactor,
   appends: GroupCommit<NewRecord[], AppendResult[]>,
-  batched: (write: () => void) => Promise<void>,
+  batched: Batched,
 ): MessageStore {
   const Q = MESSAGE_QUERIES;
   const getById = db.prepare<[string], LogRecord>(Q.getById);

@@ -1,10 +1,9 @@
 /** Login tokens in SQLite, keyed by their hash. */
 import type { TokenRecord, TokenStore } from '../../ports/store.js';
-import type { Db } from './db.js';
+import type { Batched, Db } from './db.js';
 
-/** Creates the SQLite TokenStore. */
-/** `batched` runs a write in the next shared commit and resolves after it. */
-export function createSqliteTokens(db: Db, batched: (write: () => void) => Promise<void>): TokenStore {
+/** Creates the SQLite TokenStore; `put` goes through the shared commit (`batched`). */
+export function createSqliteTokens(db: Db, batched: Batched): TokenStore {
   const put = db.prepare<[string, string, number, number]>(
     `INSERT INTO tokens (hash, address, created_at, expires_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (hash) DO UPDATE SET address = excluded.address, created_at = excluded.created_at,

@@ -29,20 +29,18 @@ function serve(port: MessagePort, store: Store): void {
       port.postMessage(batch);
     });
   };
-  port.on('message', (calls: Call[]) => {
-    for (const [id, area, method, args] of calls) {
-      const target = (area === '' ? store : store[area as keyof Store]) as unknown as Record<string, (...a: unknown[]) => unknown>;
-      let result: Promise<unknown>;
-      try {
-        result = Promise.resolve(target[method]!(...args));
-      } catch (e) {
-        result = Promise.reject(e);
-      }
-      result.then(
-        (value) => reply([id, true, value]),
-        (e: unknown) => reply([id, false, toWire(e)]),
-      );
+  port.on('message', ([id, area, method, args]: Call) => {
+    const target = (area === '' ? store : store[area as keyof Store]) as unknown as Record<string, (...a: unknown[]) => unknown>;
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(target[method]!(...args));
+    } catch (e) {
+      result = Promise.reject(e);
     }
+    result.then(
+      (value) => reply([id, true, value]),
+      (e: unknown) => reply([id, false, toWire(e)]),
+    );
   });
 }
 

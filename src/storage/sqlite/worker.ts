@@ -1,6 +1,6 @@
 /**
- * The SQLite store on a worker thread. The server thread sends store calls (batched per event-loop turn) and
- * gets results back; inserts, commits and fsyncs run on the other core. Measured: with the database on the
+ * The SQLite store on a worker thread. The server thread sends each store call as a message and gets results
+ * back (replies of one turn travel together); inserts, commits and fsyncs run on the other core. Measured: with the database on the
  * server thread, group commit took about 41 % of that thread at full message load (docs/PERFORMANCE.md).
  */
 import { dirname, join, sep } from 'node:path';
@@ -45,12 +45,16 @@ export async function createSqliteWorkerStore(
 ): Promise<Store> {
   const worker = await start({ ...opts, role: 'store' });
   // Started after the store, which creates and migrates the file.
-  const checkpointer = await start({ ...opts, role: 'checkpointer' });
+  let checkpointer: Worker;
+  try {
+    checkpointer = await start({ ...opts, role: 'checkpointer' });
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let dead: Error | null = null;
-
-
   let closed = false;
   const fail = (e: Error): void => {
     if (dead) return;
@@ -77,12 +81,25 @@ export async function createSqliteWorkerStore(
     const id = nextId++;
     // Posted at once: postMessage copies the arguments now, so the caller may reuse its objects. The worker
     // still groups the appends of one turn into one commit.
-    worker.postMessage([[id, area, method, args]] satisfies Call[]);
+    worker.postMessage([id, area, method, args] satisfies Call);
     return new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
   };
 
-  const area = (name: string): unknown =>
-    new Proxy({}, { get: (_t, method) => (typeof method === 'string' ? (...args: unknown[]) => call(name, method, args) : undefined) });
+  // Each area is a proxy whose methods become calls; the method functions are made once, not per access.
+  const area = (name: string): unknown => {
+    const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+    return new Proxy(
+      {},
+      {
+        get: (_t, method) => {
+          if (typeof method !== 'string') return undefined;
+          let fn = methods.get(method);
+          if (!fn) methods.set(method, (fn = (...args: unknown[]) => call(name, method, args)));
+          return fn;
+        },
+      },
+    );
+  };
   const store = Object.fromEntries(AREAS.map((a) => [a, area(a)])) as Record<(typeof AREAS)[number], unknown>;
   return {
     ...(store as Pick<Store, (typeof AREAS)[number]>),
