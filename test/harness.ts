@@ -33,6 +33,7 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
     server: { port: 0 },
     storage: { sqlite: { path: join(dir, 'parley.db'), synchronous: 'normal' } },
     auth: { scramIterations: 4096 },
+    xmpp: { port: 0, directTlsPort: 0, certDir: join(dir, 'certs') },
     log: { level: 'silent' },
   };
   for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...(v as object) };

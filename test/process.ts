@@ -1,6 +1,6 @@
 /** Runs the built server (dist/) as a separate process, as an operator would, for crash and shutdown tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ParleyClient, login } from '../client/index.js';
@@ -33,6 +33,9 @@ export function startProcess(dbPath: string, env: Record<string, string> = {}): 
     env: {
       ...process.env,
       PARLEY_SERVER__PORT: '0',
+      PARLEY_XMPP__PORT: '0',
+      PARLEY_XMPP__DIRECT_TLS_PORT: '0',
+      PARLEY_XMPP__CERT_DIR: join(dirname(dbPath), 'certs'),
       PARLEY_STORAGE__SQLITE__PATH: dbPath,
       PARLEY_AUTH__SCRAM_ITERATIONS: '4096',
       PARLEY_LOG__LEVEL: 'info',

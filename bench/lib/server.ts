@@ -118,6 +118,10 @@ export async function startServer(opts: {
     PARLEY_SERVER__PORT: String(port),
     PARLEY_STORAGE__SQLITE__PATH: opts.dbPath,
     PARLEY_LOG__LEVEL: 'warn',
+    // XMPP on free ports (certificates in the run's temp dir) unless the caller says otherwise.
+    PARLEY_XMPP__PORT: '0',
+    PARLEY_XMPP__DIRECT_TLS_PORT: '0',
+    PARLEY_XMPP__CERT_DIR: join(opts.dir, 'certs'),
     ...opts.env,
   });
   // cwd = the temp dir, so a parley.yaml in the working tree is not picked up.

@@ -10,9 +10,14 @@ import type { MessageHook } from '../engine/pipeline.js';
 import type { Store } from '../ports/store.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { registerRoutes } from '../protocols/http/routes.js';
+import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
+import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
 import { openStoreReady } from './store.js';
+
+/** The version announced to XMPP clients (XEP-0092). */
+const PARLEY_VERSION = '0.1.0';
 
 /** A built, not yet listening, server. */
 export interface ParleyServer {
@@ -21,6 +26,8 @@ export interface ParleyServer {
   readonly store: Store;
   readonly http: FastifyInstance;
   readonly log: Pino;
+  /** The XMPP listeners once listening (null when XMPP is off). */
+  readonly xmpp: XmppFrontDoor | null;
   /** Starts listening; resolves with the base URL (http://host:port). */
   listen(): Promise<string>;
   /** Graceful stop: stop accepting, close sessions, flush storage, close. */
@@ -76,14 +83,20 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   }) as unknown as FastifyInstance;
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
+  let xmpp: XmppFrontDoor | null = null;
   registerRoutes(http, {
     engine,
     scramIterations: config.auth.scramIterations,
     metrics: async () => {
-      metrics.connections.set(ws?.size ?? 0);
+      metrics.connections.set((ws?.size ?? 0) + (xmpp?.size ?? 0));
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
-    health: () => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), sessions: engine.sessions.size, connections: ws?.size ?? 0 }),
+    health: () => ({
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      sessions: engine.sessions.size,
+      connections: (ws?.size ?? 0) + (xmpp?.size ?? 0),
+    }),
   });
 
   let closed = false;
@@ -93,6 +106,9 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
     store,
     http,
     log,
+    get xmpp() {
+      return xmpp;
+    },
     async listen() {
       await http.listen({ host: config.server.host, port: config.server.port });
       ws = attachJsonWs(
@@ -113,6 +129,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
           flushed: (out) => metrics.flushed(out),
         },
       );
+      if (config.xmpp.enabled) xmpp = await listenXmpp(config, engine, store, log, metrics);
       const a = http.server.address();
       const port = typeof a === 'object' && a ? a.port : config.server.port;
       const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -122,9 +139,47 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       if (closed) return;
       closed = true;
       ws?.close();
+      await xmpp?.close();
       await engine.closeAll('the server is shutting down');
       await http.close();
       await store.close();
     },
   };
+}
+
+/** Loads (or generates) the certificates of every served domain and starts the XMPP listeners. */
+async function listenXmpp(config: Config, engine: Engine, store: Store, log: Pino, metrics: Metrics): Promise<XmppFrontDoor> {
+  const x = config.xmpp;
+  const domains = await store.domains.list();
+  const certificates =
+    domains.length > 0 || Object.keys(x.certificates).length > 0
+      ? await CertificateStore.load({ domains, configured: x.certificates, dir: x.certDir, log: log.child({ component: 'tls' }) })
+      : null;
+  for (const c of certificates?.list() ?? []) {
+    log.info({ domain: c.domain, source: c.source, sha256: c.fingerprintSha256, notAfter: c.notAfter.toISOString() }, 'xmpp certificate');
+  }
+  const door = await startXmppListeners(
+    engine,
+    {
+      host: x.host,
+      port: x.port,
+      directTlsPort: x.directTlsPort,
+      certificates,
+      xmpp: {
+        requireTls: x.requireTls,
+        allowPlainWithoutTls: x.allowPlainWithoutTls,
+        maxStanzaBytes: x.maxStanzaBytes,
+        negotiationTimeoutMs: x.negotiationTimeoutSeconds * 1000,
+        idleMs: x.idleSeconds * 1000,
+        stanzasPerSecond: x.stanzasPerSecond,
+        maxBacklogBytes: 16 << 20,
+        resumeTimeoutMs: x.resumeSeconds * 1000,
+        defaultDomain: domains[0] ?? config.server.defaultDomain,
+        version: PARLEY_VERSION,
+      },
+    },
+    { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
+  );
+  log.info({ host: x.host, starttls: door.ports.starttls, directTls: door.ports.directTls }, 'xmpp listening');
+  return door;
 }

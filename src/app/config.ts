@@ -99,6 +99,29 @@ export const configSchema = z.strictObject({
       maxMembers: z.number().int().min(2).default(5000),
     })
     .prefault({}),
+  xmpp: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Serve XMPP clients (RFC 6120) besides the JSON API'),
+      host: z.string().default('127.0.0.1').describe('Address the XMPP listeners bind'),
+      port: z.number().int().min(0).max(65535).nullable().default(5222).describe('Client port with STARTTLS (null = off, 0 = any free port)'),
+      directTlsPort: z.number().int().min(0).max(65535).nullable().default(5223).describe('Client port with TLS from the first byte, XEP-0368 (null = off)'),
+      requireTls: z.boolean().default(true).describe('Clients must negotiate STARTTLS before authenticating'),
+      allowPlainWithoutTls: z
+        .boolean()
+        .default(false)
+        .describe('Offer SASL PLAIN on unencrypted streams (only for benchmarks on loopback: the password travels in clear)'),
+      certDir: z.string().default('./data/certs').describe('Where self-signed certificates are generated for domains without a configured one'),
+      certificates: z
+        .record(z.string(), z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }))
+        .default({})
+        .describe('PEM certificate and key files per domain'),
+      maxStanzaBytes: z.number().int().min(10_000).default(262_144).describe('Largest stanza after authentication (before it: 10,000 bytes)'),
+      negotiationTimeoutSeconds: z.number().min(0.05).default(30).describe('Time to complete TLS, authentication and binding'),
+      idleSeconds: z.number().min(0.05).default(120).describe('A silent stream is pinged after this long and closed after twice as long'),
+      stanzasPerSecond: z.number().int().min(1).default(2000).describe('Per-stream rate; a faster client is read more slowly'),
+      resumeSeconds: z.number().min(0).default(300).describe('How long a broken stream-management session waits to be resumed (XEP-0198)'),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

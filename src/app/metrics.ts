@@ -9,7 +9,7 @@ export class Metrics {
   private readonly messages = new Counter({ name: 'parley_messages_total', help: 'Messages by type and outcome', labelNames: ['type', 'outcome'] as const, registers: [this.registry] });
   private readonly logins = new Counter({ name: 'parley_logins_total', help: 'Password logins by result', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly sessionsGauge = new Gauge({ name: 'parley_sessions', help: 'Online sessions', registers: [this.registry] });
-  readonly connections = new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  readonly connections = new Gauge({ name: 'parley_connections', help: 'Open client connections (JSON WebSocket and XMPP)', registers: [this.registry] });
   private readonly delivery = new Histogram({
     name: 'parley_delivery_latency_seconds',
     help: 'From a request arriving to the resulting event being written to a recipient',

@@ -22,6 +22,7 @@ export const ERRORS = {
   'recipient-unavailable': { status: 404, xmpp: 'recipient-unavailable', text: 'The recipient is not available' },
   'remote-server-not-found': { status: 404, xmpp: 'remote-server-not-found', text: 'The domain is not served here' },
   'service-unavailable': { status: 503, xmpp: 'service-unavailable', text: 'The service is unavailable' },
+  'feature-not-implemented': { status: 501, xmpp: 'feature-not-implemented', text: 'This feature is not implemented' },
   'unexpected-request': { status: 400, xmpp: 'unexpected-request', text: 'The request is not expected now' },
   'internal-server-error': { status: 500, xmpp: 'internal-server-error', text: 'Internal server error' },
 } as const;

@@ -4,7 +4,13 @@
  */
 import { ParleyError } from '../core/errors.js';
 import { parseUserAddress } from '../core/address.js';
-import { deriveCredentials, verifyPassword } from '../auth/scram.js';
+import {
+  ScramServer,
+  deriveCredentials,
+  verifyPassword,
+  type ChannelBindingSupport,
+  type ScramMechanismName,
+} from '../auth/scram.js';
 import { LoginThrottle } from '../auth/throttle.js';
 import { issueToken, resolveToken, revokeToken } from '../auth/tokens.js';
 import type { ScramCredential } from '../ports/store.js';
@@ -19,6 +25,27 @@ export interface AuthOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One SASL exchange in progress (see AuthService.scram). */
+export interface SaslExchange {
+  /** Answers the client-first-message with the server-first-message. */
+  start(clientFirst: string): Promise<string>;
+  /** Checks the client-final-message; returns the account and the server-final-message, or throws. */
+  finish(clientFinal: string): { user: string; serverFinal: string };
+  /** The client gave up mid-exchange: the reserved attempt counts neither way. */
+  abort(): void;
+}
+
+/** The account a SASL username names: a whole address, or a local part of `domain`. */
+export function accountKey(username: string, domain: string): string {
+  try {
+    const a = parseUserAddress(username.includes('@') ? username : `${username}@${domain}`);
+    return `${a.local}@${a.domain}`;
+  } catch {
+    // Not a valid address: keep a key for the throttle; no account has it.
+    return `${username}@${domain}`;
+  }
+}
 
 /** Logins, tokens and password changes. */
 export class AuthService {
@@ -74,6 +101,69 @@ export class AuthService {
     this.throttle.succeed(user, ip);
     this.ctx.metrics.login('ok');
     return user;
+  }
+
+  /**
+   * The server side of one SASL SCRAM exchange (RFC 5802, RFC 7677; XMPP: RFC 6120 §6) for an account of
+   * `domain`, throttled exactly like a password login: a locked account or address is refused before the
+   * server-first-message, delays apply, and the outcome counts as a success or failure. The SCRAM username is
+   * the account's local part (or a whole address).
+   */
+  scram(mech: ScramMechanismName, domain: string, ip: string, channelBinding?: ChannelBindingSupport): SaslExchange {
+    let reserved: string | null = null;
+    const server = new ScramServer(
+      mech,
+      async (username, hashMech) => {
+        const user = accountKey(username, domain);
+        let delayMs: number;
+        try {
+          ({ delayMs } = this.throttle.check(user, ip));
+        } catch (e) {
+          this.ctx.metrics.login('locked');
+          throw e;
+        }
+        reserved = user;
+        if (delayMs > 0) await sleep(delayMs);
+        const acc = await this.ctx.store.accounts.get(user);
+        return acc?.credentials[hashMech] ?? null;
+      },
+      { fakeIterations: this.ctx.opts.scramIterations, ...(channelBinding ? { channelBinding } : {}) },
+    );
+    const settle = (ok: boolean | null): void => {
+      const user = reserved;
+      if (user === null) return;
+      reserved = null;
+      if (ok === null) return this.throttle.release(user, ip);
+      if (ok) {
+        this.throttle.succeed(user, ip);
+        this.ctx.metrics.login('ok');
+      } else {
+        this.throttle.fail(user, ip);
+        this.ctx.metrics.login('failed');
+      }
+    };
+    return {
+      start: async (clientFirst) => {
+        try {
+          return await server.start(clientFirst);
+        } catch (e) {
+          settle(false);
+          throw e;
+        }
+      },
+      finish: (clientFinal) => {
+        const user = reserved;
+        try {
+          const serverFinal = server.finish(clientFinal);
+          settle(true);
+          return { user: user!, serverFinal };
+        } catch (e) {
+          settle(false);
+          throw e;
+        }
+      },
+      abort: () => settle(null),
+    };
   }
 
   /** Password login returning a session token. */

@@ -82,10 +82,18 @@ export class Engine {
   }
 
   /**
-   * Opens a session for an authenticated user. Live events are held until catchUp() has replayed what the
-   * client missed; the caller replies to the client in between. Returns the log position at opening.
+   * Opens a session for an authenticated user. Live events are held until catchUp() (or goLive()) releases
+   * them; the caller replies to the client in between. Returns the log position at opening. A session opened
+   * with `available: false` (XMPP before its initial presence, RFC 6121 §4.2) counts neither in the user's
+   * presence nor for messages to the bare address until announce().
    */
-  async openSession(user: string, resource: string | null, sink: Sink, presence: SessionPresence): Promise<{ session: Session; position: number }> {
+  async openSession(
+    user: string,
+    resource: string | null,
+    sink: Sink,
+    presence: SessionPresence,
+    opts: { available?: boolean } = {},
+  ): Promise<{ session: Session; position: number }> {
     const { sessions } = this.ctx;
     let res = resource ?? randomBytes(6).toString('base64url');
     if (resource !== null) {
@@ -96,12 +104,15 @@ export class Engine {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
+    session.available = opts.available ?? true;
     const old = sessions.add(session);
     this.ctx.metrics.sessions(old ? 0 : 1);
     if (old) {
       // RFC 6120 §7.7.2.2 (conflict): the newer session with the same resource wins.
       old.closed = true;
       old.sink.close('conflict', 'replaced by a new session with the same resource');
+      // The replaced session's presence leaves the aggregate (its connection's own cleanup finds it gone).
+      await this.presence.recompute(user);
     }
     const position = await this.ctx.store.messages.lastSeq();
     return { session, position };
@@ -112,35 +123,73 @@ export class Engine {
    * then releases live events, announces the session's presence and sends the contacts' presence.
    */
   async catchUp(session: Session, since: number | null, position: number): Promise<void> {
-    const { store, router } = this.ctx;
-    let last = position;
-    if (since !== null) {
-      const rooms = await store.rooms.roomsOf(session.user);
-      let cursor = since;
-      for (;;) {
-        const page = await store.messages.since(session.user, rooms, cursor, REPLAY_PAGE);
-        for (const r of page) router.replay(session, router.outbound(recordEvent(r)));
-        if (page.length > 0) cursor = page[page.length - 1]!.seq;
-        if (page.length < REPLAY_PAGE) break;
-      }
-      last = Math.max(last, cursor);
-    } else {
-      let cursor = 0;
-      for (;;) {
-        const page = await store.messages.offline(session.user, cursor, REPLAY_PAGE);
-        for (const r of page) router.replay(session, router.outbound(recordEvent(r)));
-        if (page.length > 0) cursor = page[page.length - 1]!.seq;
-        if (page.length < REPLAY_PAGE) break;
-      }
-      last = Math.max(last, cursor);
-    }
+    const last = Math.max(position, since !== null ? await this.replaySince(session, since) : await this.replayOffline(session));
     // Entries queued before this server started, or replayed above by position, may still sit in the offline
     // queue: the session's first acknowledgement clears them (one delete), later ones cost nothing.
     this.offline.note(session.user, last);
+    const { router } = this.ctx;
     router.finishCatchUp(session);
     await this.presence.recompute(session.user);
     await this.presence.sendSnapshot(session);
     router.toSession(session, router.outbound({ ev: 'synced', data: { position: last } }));
+  }
+
+  /** Releases live events to a session opened without a replay (an XMPP session right after binding). */
+  goLive(session: Session): void {
+    this.ctx.router.finishCatchUp(session);
+  }
+
+  /**
+   * Publishes (or, with null, withdraws) a session's presence: XMPP initial presence, later updates and
+   * unavailable (RFC 6121 §4.2-4.5). When the session starts taking messages for the bare address (available
+   * with non-negative priority), the offline queue is replayed to it first (§8.5.2.2.1), with live events held
+   * meanwhile so none is lost or repeated. The first time the session becomes available it gets the
+   * presence of everyone it may see (§4.2.2, the answer to its probes). Returns the highest seq replayed, or 0.
+   */
+  async announce(session: Session, p: SessionPresence | null, startedAt = 0): Promise<number> {
+    const firstTime = !session.available && p !== null;
+    const took = session.takesBare;
+    if (p !== null) session.presence = this.newest(session.user, p, session);
+    session.available = p !== null;
+    let replayed = 0;
+    if (!took && session.takesBare) {
+      session.pending ??= [];
+      session.replayed ??= new Set();
+      try {
+        replayed = await this.replayOffline(session);
+      } finally {
+        this.ctx.router.finishCatchUp(session);
+      }
+      if (replayed > 0) this.offline.note(session.user, replayed);
+    }
+    await this.presence.recompute(session.user, startedAt);
+    if (firstTime) await this.presence.sendSnapshot(session);
+    return replayed;
+  }
+
+  /** Replays the log after `since` for the user (1:1 and rooms); returns the last seq sent. */
+  private async replaySince(session: Session, since: number): Promise<number> {
+    const { store, router } = this.ctx;
+    const rooms = await store.rooms.roomsOf(session.user);
+    let cursor = since;
+    for (;;) {
+      const page = await store.messages.since(session.user, rooms, cursor, REPLAY_PAGE);
+      for (const r of page) router.replay(session, router.outbound(recordEvent(r, true)));
+      if (page.length > 0) cursor = page[page.length - 1]!.seq;
+      if (page.length < REPLAY_PAGE) return cursor;
+    }
+  }
+
+  /** Replays the user's offline queue; returns the last seq sent (0 when empty). */
+  private async replayOffline(session: Session): Promise<number> {
+    const { store, router } = this.ctx;
+    let cursor = 0;
+    for (;;) {
+      const page = await store.messages.offline(session.user, cursor, REPLAY_PAGE);
+      for (const r of page) router.replay(session, router.outbound(recordEvent(r, true)));
+      if (page.length > 0) cursor = page[page.length - 1]!.seq;
+      if (page.length < REPLAY_PAGE) return cursor;
+    }
   }
 
   /** Changes a session's presence and fans out the user's aggregate if it changed. */

@@ -67,7 +67,7 @@ export class MessageService {
       ref: null,
       receipt: null,
       ts: this.ctx.now(),
-      offlineFor: type === 'chat' && !this.ctx.sessions.isOnline(bare) ? [bare] : [],
+      offlineFor: type === 'chat' && !this.ctx.sessions.reachable(bare) ? [bare] : [],
     };
   }
 
@@ -159,7 +159,7 @@ export class MessageService {
       ref: orig.id,
       receipt,
       ts: this.ctx.now(),
-      offlineFor: orig.type === 'chat' && !this.ctx.sessions.isOnline(orig.to) ? [orig.to] : [],
+      offlineFor: orig.type === 'chat' && !this.ctx.sessions.reachable(orig.to) ? [orig.to] : [],
     };
   }
 

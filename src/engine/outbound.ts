@@ -15,13 +15,17 @@ export type EventName =
   | 'room.member'
   | 'room.invite'
   | 'synced'
-  | 'session.closing';
+  | 'session.closing'
+  /** A ready XMPP stanza (data.xml) relayed from one XMPP session to another; only XMPP sinks receive it. */
+  | 'stanza';
 
 /** One server event; `seq` is set for events that come from the message log. */
 export interface ServerEvent {
   ev: EventName;
   data: Record<string, unknown>;
   seq?: number;
+  /** Set on log records sent by a replay (offline queue, resume) rather than live. */
+  replay?: boolean;
 }
 
 /**
@@ -55,8 +59,8 @@ const RECORD_EVENTS = {
   receipt: 'message.receipt',
 } as const;
 
-/** The event for one log record: the same shape live and when replayed by sync. */
-export function recordEvent(r: LogRecord): ServerEvent {
+/** The event for one log record: the same shape live and when replayed by sync (`replay` marks the latter). */
+export function recordEvent(r: LogRecord, replay = false): ServerEvent {
   const data: Record<string, unknown> = {
     id: r.id,
     seq: r.seq,
@@ -69,5 +73,5 @@ export function recordEvent(r: LogRecord): ServerEvent {
   if (r.body !== null) data.body = r.body;
   if (r.ref !== null) data.ref = r.ref;
   if (r.receipt !== null) data.receipt = r.receipt;
-  return { ev: RECORD_EVENTS[r.kind], data, seq: r.seq };
+  return replay ? { ev: RECORD_EVENTS[r.kind], data, seq: r.seq, replay } : { ev: RECORD_EVENTS[r.kind], data, seq: r.seq };
 }

@@ -69,7 +69,7 @@ export class PresenceService {
   }
 
   private async doRecompute(user: string, startedAt: number): Promise<void> {
-    const sessions = [...this.ctx.sessions.of(user)].filter((s) => !s.closed);
+    const sessions = [...this.ctx.sessions.of(user)].filter((s) => !s.closed && s.available);
     const before = this.current.get(user);
     let next: UserPresence;
     if (sessions.length === 0) {

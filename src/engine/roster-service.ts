@@ -2,6 +2,7 @@
  * Rosters (contact lists) and the subscription handshake of RFC 6121 §3, between two local users.
  * Every change is pushed to all sessions of the users it touches (roster push, RFC 6121 §2.1.6).
  */
+import { createHash } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { applyInbound, applyOutbound, isEmptyItem, newRosterItem, receivesPresenceOf, type SubscriptionAction } from '../core/roster.js';
 import { aggregatePresence } from '../core/presence.js';
@@ -85,7 +86,7 @@ export class RosterService {
     this.presence.invalidate(user, contact);
     // A shared-group peer stays in the roster (roster.get still lists it), so clients get its group entry.
     if ((await this.sharedBetween(user, contact)).length > 0) await this.push([newRosterItem(user, contact)]);
-    else this.pushRemoved(user, contact);
+    else await this.pushRemoved(user, contact);
   }
 
   /**
@@ -146,11 +147,14 @@ export class RosterService {
     router.toUser(owner, router.outbound({ ev: 'presence', data: p as unknown as Record<string, unknown> }));
   }
 
-  /** Roster pushes, each item shown as roster.get shows it (shared-group peers included). */
+  /** Roster pushes, each item shown as roster.get shows it (shared-group peers included), with the new version. */
   private async push(items: RosterItem[]): Promise<void> {
     const entries = await Promise.all(items.map(async (it) => withShared(it, await this.sharedBetween(it.owner, it.contact))));
     const { router } = this.ctx;
-    for (const e of entries) router.toUser(e.owner, router.outbound({ ev: 'roster', data: { item: e } }));
+    for (const e of entries) {
+      const ver = rosterVersion(await this.list(e.owner));
+      router.toUser(e.owner, router.outbound({ ev: 'roster', data: { item: e, ver } }));
+    }
   }
 
   /** Display names of the shared groups `owner` and `contact` are both in. */
@@ -161,10 +165,25 @@ export class RosterService {
     return mine.filter((g) => common.has(g.name)).map((g) => g.displayName);
   }
 
-  private pushRemoved(owner: string, contact: string): void {
+  private async pushRemoved(owner: string, contact: string): Promise<void> {
+    const ver = rosterVersion(await this.list(owner));
     const { router } = this.ctx;
-    router.toUser(owner, router.outbound({ ev: 'roster', data: { removed: contact } }));
+    router.toUser(owner, router.outbound({ ev: 'roster', data: { removed: contact, ver } }));
   }
+}
+
+/**
+ * The roster version (RFC 6121 §2.6): a digest of the roster exactly as the client sees it, so any change —
+ * personal or through a shared group — gives a new version, and an unchanged roster keeps its version across
+ * restarts and servers without storing a counter.
+ */
+export function rosterVersion(entries: RosterEntry[]): string {
+  const h = createHash('sha256');
+  for (const e of entries) {
+    h.update(JSON.stringify([e.contact, e.name, e.groups, e.subscription, e.pendingOut, e.pendingIn, e.shared]));
+    h.update('\n');
+  }
+  return h.digest('base64url').slice(0, 22);
 }
 
 /**

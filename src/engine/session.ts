@@ -16,7 +16,8 @@ export class Session {
   readonly id: string;
   readonly user: string;
   readonly resource: string;
-  readonly sink: Sink;
+  /** The connection the session speaks through; stream resumption (XEP-0198) moves it to a new one. */
+  sink: Sink;
   readonly openedAt: number;
   presence: SessionPresence;
   /** While catching up after login, live events wait here so none overtakes or duplicates the replay. */
@@ -25,6 +26,12 @@ export class Session {
   replayed: Set<number> | null = new Set();
   /** Highest seq replayed; live records above it cannot have been replayed. */
   replayedMax = 0;
+  /**
+   * Whether the session has published presence (RFC 6121 §4.2: an XMPP session is "available" only after its
+   * initial presence). Only available sessions count in the user's presence aggregate and receive messages
+   * addressed to the bare address; JSON sessions are available from `hello` on.
+   */
+  available = true;
   closed = false;
   constructor(id: string, user: string, resource: string, sink: Sink, presence: SessionPresence, now: number) {
     this.id = id;
@@ -37,6 +44,13 @@ export class Session {
   /** user/resource */
   get full(): string {
     return `${this.user}/${this.resource}`;
+  }
+  /**
+   * RFC 6121 §8.5.2.1.1: a message to the bare address goes to available resources with non-negative
+   * priority; a session with negative priority receives only what is addressed to it.
+   */
+  get takesBare(): boolean {
+    return this.available && !this.closed && this.presence.priority >= 0;
   }
 }
 
@@ -80,6 +94,15 @@ export class SessionRegistry {
   }
   isOnline(user: string): boolean {
     return this.byUser.has(user);
+  }
+  /**
+   * Whether a message to the user's bare address reaches a session now (RFC 6121 §8.5.2.1.1); when none does,
+   * it also goes to the user's offline queue (§8.5.2.2.1).
+   */
+  reachable(user: string): boolean {
+    const m = this.byUser.get(user);
+    if (m) for (const s of m.values()) if (s.takesBare) return true;
+    return false;
   }
   /** Every session (for shutdown). */
   *all(): Iterable<Session> {

@@ -132,6 +132,13 @@ export interface MessageStore {
   offline(user: string, after: number, limit: number): Promise<LogRecord[]>;
   /** Drops the user's offline entries with seq <= upTo. */
   ackOffline(user: string, upTo: number): Promise<void>;
+  /**
+   * Puts records already in the log (back) into the user's offline queue: messages sent to a session that
+   * vanished before confirming them (XEP-0198 §5). Unknown seqs and entries already queued are ignored.
+   */
+  queueOffline(user: string, seqs: number[]): Promise<void>;
+  /** The message `from` sent with its own id `clientId` (as readers see it now), or null. */
+  byClientId(from: string, clientId: string): Promise<MessageView | null>;
   /** The highest seq in the log (0 when empty). */
   lastSeq(): Promise<number>;
 }

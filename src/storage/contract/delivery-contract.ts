@@ -111,5 +111,29 @@ export function deliveryContract(store: () => Store): void {
       // Acknowledging drops queue entries, never the log.
       expect(await s.messages.getById(m3.id)).toEqual(m3);
     });
+
+    it('puts delivered records back into the queue, once, in seq order', async () => {
+      const s = store();
+      const m1 = await appendOne(s, dm(A, B, 'one'));
+      const m2 = await appendOne(s, dm(A, B, 'two', { offlineFor: [B] }));
+      const m3 = await appendOne(s, dm(A, B, 'three'));
+      await s.messages.queueOffline(B, [m3.seq, m1.seq, m2.seq, 9999]);
+      expect(await s.messages.offline(B, 0, 10)).toEqual([m1, m2, m3]);
+      await s.messages.queueOffline(B, []);
+      await s.messages.ackOffline(B, m2.seq);
+      expect(await s.messages.offline(B, 0, 10)).toEqual([m3]);
+    });
+  });
+
+  describe('messages: by client id', () => {
+    it("finds a sender's message by the id the sender gave it, as readers see it now", async () => {
+      const s = store();
+      const m = await appendOne(s, dm(A, B, 'hello', { clientId: 'c-1' }));
+      await appendOne(s, follow('edit', A, m, { body: 'hello (edited)' }));
+      const v = await s.messages.byClientId(A, 'c-1');
+      expect(v).toMatchObject({ id: m.id, seq: m.seq, body: 'hello (edited)', clientId: 'c-1' });
+      expect(await s.messages.byClientId(B, 'c-1')).toBeNull();
+      expect(await s.messages.byClientId(A, 'c-2')).toBeNull();
+    });
   });
 }

@@ -125,5 +125,14 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
     async lastSeq() {
       return s.log.length;
     },
+    async queueOffline(user, seqs) {
+      const q = new Set(s.offline.get(user) ?? []);
+      for (const seq of seqs) if (Number.isInteger(seq) && seq >= 1 && seq <= s.log.length) q.add(seq);
+      if (q.size > 0) s.offline.set(user, [...q].sort((a, b) => a - b));
+    },
+    async byClientId(from, clientId) {
+      const r = s.byClientId.get(dedupeKey(from, clientId));
+      return r ? this.view(r.id) : null;
+    },
   };
 }

@@ -51,6 +51,8 @@ export function createSqliteMessages(
   const offline = db.prepare<[string, number, number], LogRecord>(Q.offline);
   const ackOffline = db.prepare<[string, number]>('DELETE FROM offline WHERE user = ? AND seq <= ?');
   const lastSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM log').pluck();
+  const queueOffline = db.prepare<[string, number]>('INSERT INTO offline (user, seq) SELECT ?, seq FROM log WHERE seq = ? ON CONFLICT DO NOTHING');
+  const idByClientId = db.prepare<[string, string], string>('SELECT id FROM log WHERE from_addr = ? AND client_id = ?').pluck();
 
   return {
     async append(records) {
@@ -94,6 +96,16 @@ export function createSqliteMessages(
     },
     async lastSeq() {
       return lastSeq.get() ?? 0;
+    },
+    queueOffline(user, seqs) {
+      const list = [...seqs];
+      return batched(() => {
+        for (const seq of list) queueOffline.run(user, seq);
+      });
+    },
+    async byClientId(from, clientId) {
+      const id = idByClientId.get(from, clientId);
+      return id === undefined ? null : (view.get(id) ?? null);
     },
   };
 }

@@ -1,0 +1,781 @@
+/**
+ * One client-to-server XMPP stream (RFC 6120): stream negotiation — TLS (§5), SASL (§6), resource binding
+ * (§7) — and then the stanzas of the bound session, handed to the handlers in stanzas.ts. The connection is
+ * the engine's Sink for its session: events come back through send() and are encoded for this session by
+ * encode.ts.
+ *
+ * Every stanza is parsed once (xml/stream-parser.ts, hardened per §11.1 and §13.12) and re-serialised on the
+ * way out; raw bytes are never forwarded. Stanzas from one stream are processed in order (§10.1): each waits
+ * for the previous one's handler, except that a message only waits until it is queued in the engine (whose
+ * per-session queue keeps send order), so a client can pipeline messages without waiting for each commit.
+ */
+import { randomBytes } from 'node:crypto';
+import { ParleyError } from '../../../core/errors.js';
+import { parseAddress, type Address } from '../../../core/address.js';
+import type { SessionPresence } from '../../../core/types.js';
+import type { Engine } from '../../../engine/engine.js';
+import type { SaslExchange } from '../../../engine/auth-service.js';
+import type { Outbound } from '../../../engine/outbound.js';
+import type { Session, Sink } from '../../../engine/session.js';
+import type { ChannelBindingSupport, ScramMechanismName } from '../../../auth/scram.js';
+import { el, type Element } from '../xml/element.js';
+import { serialize, streamFooter, streamHeader } from '../xml/serialize.js';
+import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml/stream-parser.js';
+import { channelBindingData, channelBindingTypes, type ChannelBindingType } from '../tls/channel-binding.js';
+import { encodeFor, type XmppView } from './encode.js';
+import { conditionOf, errorElement, errorReply, streamError } from './errors.js';
+import { NS } from './ns.js';
+import { StanzaHandlers } from './stanzas.js';
+import { StreamManagement } from './stream-management.js';
+import type { Transport } from './transport.js';
+
+/** Settings of the XMPP front door (from the `xmpp` configuration section). */
+export interface XmppOptions {
+  /** STARTTLS must be negotiated before authentication (RFC 6120 §5.3.1). */
+  requireTls: boolean;
+  /** Offer SASL PLAIN on unencrypted streams too (benchmarks only; never in production). */
+  allowPlainWithoutTls: boolean;
+  /** Largest stanza after authentication, in bytes (before it: PRE_AUTH_LIMITS). */
+  maxStanzaBytes: number;
+  /** Time to complete TLS, SASL and binding. */
+  negotiationTimeoutMs: number;
+  /** A stream silent this long gets a ping (XEP-0199); one silent for twice as long is closed. */
+  idleMs: number;
+  /** Stanzas per second a stream may send; above it the server stops reading for a while (§13.12). */
+  stanzasPerSecond: number;
+  /** Close a stream whose unsent output exceeds this (a client that does not read). */
+  maxBacklogBytes: number;
+  /** How long a stream-management session waits for resumption after its connection dropped (XEP-0198). */
+  resumeTimeoutMs: number;
+  /** The domain named in stream errors sent before the client said which domain it wants. */
+  defaultDomain: string;
+  /** Software name and version for XEP-0092. */
+  version: string;
+}
+
+/** Connection-level counters for metrics. */
+export interface XmppObserver {
+  opened(): void;
+  closed(): void;
+}
+
+/** SASL failure conditions, RFC 6120 §6.5. */
+type SaslCondition =
+  | 'aborted'
+  | 'account-disabled'
+  | 'encryption-required'
+  | 'incorrect-encoding'
+  | 'invalid-authzid'
+  | 'invalid-mechanism'
+  | 'malformed-request'
+  | 'not-authorized'
+  | 'temporary-auth-failure';
+
+/** After this many failed authentications the stream is closed (§6.4.5 asks for at least 2, at most 5 retries). */
+const MAX_SASL_FAILURES = 3;
+/** Stanzas received and not yet processed before the server stops reading (back-pressure on a fast sender). */
+const MAX_INFLIGHT = 256;
+
+const defaultPresence = (now: number): SessionPresence => ({
+  availability: 'available',
+  activity: null,
+  status: null,
+  priority: 0,
+  idleSince: null,
+  explicit: false,
+  updatedAt: now,
+});
+
+/** One XMPP client stream; after binding, the Sink of its session. */
+export class XmppConnection implements Sink, XmppView {
+  readonly id = randomBytes(9).toString('base64url');
+  private readonly parser: StreamParser;
+  /** The served domain this stream is for (the `to` of the client's stream header). */
+  domain = '';
+  private headerSent = false;
+  private closing = false;
+  private authUser: string | null = null;
+  session: Session | null = null;
+  private sasl: { mech: string; exchange: SaslExchange | null; awaiting: 'first' | 'final' } | null = null;
+  private saslFailures = 0;
+  /** A -PLUS mechanism was tried on this stream (see channelBinding()). */
+  private plusTried = false;
+  private negotiationTimer: NodeJS.Timeout | null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lastHeard = Date.now();
+  private pinged = false;
+  private tokens: number;
+  private lastRefill = Date.now();
+  private throttled = false;
+  /** Stanzas being processed, in arrival order. */
+  private chain: Promise<void> = Promise.resolve();
+  private inflight = 0;
+  private paused = false;
+  readonly handlers: StanzaHandlers;
+  readonly sm: StreamManagement;
+
+  // XmppView state.
+  carbons = false;
+  rosterRequested = false;
+  /** Rooms this session joined in MUC, with its nick there (XEP-0045). */
+  readonly rooms = new Map<string, string>();
+  /** XEP-0352: the client is inactive; non-urgent stanzas could wait (they are sent: see docs). */
+  inactive = false;
+
+  constructor(
+    readonly transport: Transport,
+    readonly engine: Engine,
+    readonly opts: XmppOptions,
+    private readonly observer: XmppObserver,
+  ) {
+    this.tokens = opts.stanzasPerSecond;
+    this.handlers = new StanzaHandlers(this);
+    this.sm = new StreamManagement(this);
+    this.parser = new StreamParser(
+      {
+        streamStart: (attrs) => this.onStreamStart(attrs),
+        stanza: (element) => this.onElement(element),
+        streamEnd: () => this.onStreamEnd(),
+        error: (condition, text) => this.streamError(condition, text),
+      },
+      PRE_AUTH_LIMITS,
+    );
+    if (transport.framed) this.parser.write(`<stream:stream xmlns="${NS.client}" xmlns:stream="${NS.streams}">`);
+    transport.onData((chunk) => this.onData(chunk));
+    transport.onClose(() => this.onTransportClose());
+    this.negotiationTimer = setTimeout(() => {
+      if (!this.session) this.streamError('connection-timeout', 'stream negotiation took too long');
+    }, opts.negotiationTimeoutMs);
+    this.negotiationTimer.unref?.();
+    this.scheduleIdle();
+    observer.opened();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // XmppView
+  // -------------------------------------------------------------------------------------------------------------
+
+  get user(): string {
+    return this.session?.user ?? this.authUser ?? '';
+  }
+  get resource(): string {
+    return this.session?.resource ?? '';
+  }
+  get full(): string {
+    return this.session?.full ?? this.user;
+  }
+  get available(): boolean {
+    return this.session?.available === true;
+  }
+  get takesBare(): boolean {
+    return this.session?.takesBare === true;
+  }
+  roomNick(room: string): string | undefined {
+    return this.rooms.get(room);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Output
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** Sink: an engine event for this session, encoded for it (zero or more stanzas). */
+  send(out: Outbound): void {
+    if (this.closing && !this.sm.hibernating) return;
+    const stanzas = encodeFor(out, this);
+    if (stanzas.length === 0) return;
+    // A message record addressed to this user: if never acknowledged, it goes back to the offline queue.
+    const e = out.event;
+    const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
+    for (const stanza of stanzas) this.sendStanza(stanza, seq);
+  }
+
+  /** Writes one stanza; stream management counts and keeps it until the client acknowledges it. */
+  sendStanza(text: string, seq: number | null = null): void {
+    if (this.sm.track(text, seq)) return; // hibernating: kept for the resumed stream
+    if (this.closing) return;
+    this.transport.write(text);
+    if (this.transport.backlog() > this.opts.maxBacklogBytes) this.streamError('policy-violation', 'the client is not reading');
+  }
+
+  /** Serialises and sends a stanza element. */
+  sendElement(stanza: Element): void {
+    this.sendStanza(serialize(stanza, NS.client));
+  }
+
+  /** Writes a stream-level element (features, SASL, TLS, SM); never counted by stream management. */
+  private writeNonza(text: string): void {
+    if (!this.closing) this.transport.write(text);
+  }
+
+  /** An error reply to a stanza from this client. */
+  replyError(stanza: Element, e: unknown): void {
+    const { condition, text, code } = conditionOf(e);
+    if (code === 'internal-server-error') this.engine.ctx.log.error({ err: e, user: this.user }, 'xmpp stanza failed');
+    const from = stanza.attr('to') ?? undefined;
+    this.sendElement(errorReply(stanza, errorElement(condition, text), from, this.full));
+  }
+
+  /** Sends a stream error and closes the stream (RFC 6120 §4.9.1.1). */
+  streamError(condition: StreamErrorCondition, text?: string): void {
+    if (this.closing) return;
+    if (!this.headerSent) this.sendHeader(this.domain || this.opts.defaultDomain);
+    const err = streamError(condition, text);
+    this.transport.write(this.transport.framed ? streamErrorFramed(err) : `<stream:error>${serialize(err, NS.streams).replace(/^<error[^>]*>/, '').replace(/<\/error>$/, '')}</stream:error>`);
+    this.closeStream();
+  }
+
+  /** Ends the stream with the closing tag and closes the connection (RFC 6120 §4.4). */
+  closeStream(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.transport.write(this.transport.framed ? `<close xmlns="${NS.framing}"/>` : streamFooter());
+    this.transport.end();
+  }
+
+  /** Sink: the engine closes this session (conflict, removed account, shutdown). */
+  close(code: string, message: string): void {
+    const condition: StreamErrorCondition =
+      code === 'conflict' ? 'conflict' : code === 'shutdown' ? 'system-shutdown' : code === 'normal' ? 'reset' : code === 'not-authorized' ? 'not-authorized' : 'policy-violation';
+    this.sm.discard();
+    this.streamError(condition, message);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Input
+  // -------------------------------------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer | string): void {
+    if (this.closing) return;
+    this.lastHeard = Date.now();
+    this.pinged = false;
+    this.parser.write(chunk);
+  }
+
+  private onStreamStart(attrs: Record<string, string>): void {
+    // RFC 6120 §4.7.2: the stream is for the domain in `to`; it must be one this server serves.
+    const to = attrs.to;
+    let domain: string | null = null;
+    if (to !== undefined) {
+      try {
+        const a = parseAddress(to);
+        if (a.local === null && a.resource === null) domain = a.domain;
+      } catch {
+        domain = null;
+      }
+    }
+    if (domain === null || !this.engine.ctx.directory.hostsDomain(domain)) {
+      this.domain = this.opts.defaultDomain;
+      this.streamError('host-unknown', `this server does not serve ${to ?? '(no "to" address)'}`);
+      return;
+    }
+    if (this.domain !== '' && domain !== this.domain) {
+      this.streamError('invalid-from', 'the stream was restarted for another domain');
+      return;
+    }
+    this.domain = domain;
+    // §4.8.2: the content namespace must be jabber:client on a client stream.
+    if ((attrs.xmlns ?? NS.client) !== NS.client) {
+      this.streamError('invalid-namespace', 'the content namespace of a client stream is jabber:client');
+      return;
+    }
+    // §4.7.5: version 1.0 (a missing version means a pre-RFC stream, which has no stream features).
+    const version = attrs.version;
+    if (version === undefined || !/^1\.\d+$/.test(version)) {
+      this.streamError('unsupported-version', 'this server speaks XMPP 1.0 streams');
+      return;
+    }
+    this.sendHeader(domain);
+    this.writeNonza(this.featuresXml());
+  }
+
+  private sendHeader(domain: string): void {
+    this.headerSent = true;
+    const id = randomBytes(12).toString('base64url');
+    if (this.transport.framed) {
+      this.transport.write(serialize(el('open', { xmlns: NS.framing, from: domain, id, version: '1.0', 'xml:lang': 'en' })));
+    } else {
+      this.transport.write(streamHeader({ from: domain, id, version: '1.0', lang: 'en', xmlns: 'jabber:client' }));
+    }
+  }
+
+  /** The stream features for the current stage (RFC 6120 §4.3.2). */
+  private featuresXml(): string {
+    const children: Element[] = [];
+    if (this.session === null && this.authUser === null) {
+      const tlsNow = this.transport.secure();
+      if (!tlsNow && this.transport.canStartTls()) {
+        const st = el('starttls', { xmlns: NS.tls });
+        if (this.opts.requireTls) st.append(el('required', null));
+        children.push(st);
+      }
+      if (tlsNow || !this.opts.requireTls) {
+        const mechs = el('mechanisms', { xmlns: NS.sasl });
+        for (const m of this.mechanisms()) mechs.append(el('mechanism', null, m));
+        children.push(mechs);
+        const cbTypes = this.cbTypes();
+        if (cbTypes.length > 0) {
+          // XEP-0440: which channel-binding types the -PLUS mechanisms accept here.
+          children.push(el('sasl-channel-binding', { xmlns: NS.saslCb }, ...cbTypes.map((t) => el('channel-binding', { type: t }))));
+        }
+      }
+    } else if (this.session === null) {
+      children.push(el('bind', { xmlns: NS.bind }));
+      children.push(el('session', { xmlns: NS.session }, el('optional', null)));
+      children.push(el('sm', { xmlns: NS.sm }));
+      children.push(el('csi', { xmlns: NS.csi }));
+      children.push(el('ver', { xmlns: NS.rosterVer }));
+    }
+    const inner = children.map((c) => serialize(c, NS.client)).join('');
+    return this.transport.framed ? `<stream:features xmlns:stream="${NS.streams}">${inner}</stream:features>` : `<stream:features>${inner}</stream:features>`;
+  }
+
+  /** SASL mechanisms offered now (RFC 6120 §6.3.3), strongest first. */
+  private mechanisms(): string[] {
+    const secure = this.transport.secure();
+    const out: string[] = [];
+    if (this.cbTypes().length > 0) out.push('SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS');
+    out.push('SCRAM-SHA-256', 'SCRAM-SHA-1');
+    // PLAIN sends the password itself: only inside TLS (RFC 6120 §13.8), unless a benchmark switched that off.
+    if (secure || this.opts.allowPlainWithoutTls) out.push('PLAIN');
+    return out;
+  }
+
+  private cbTypes(): ChannelBindingType[] {
+    const tls = this.transport.tlsSocket();
+    return tls && this.transport.secure() ? channelBindingTypes(tls) : [];
+  }
+
+  private onStreamEnd(): void {
+    // §4.4: the peer closed its stream; close ours. A stream-management session waits for resumption only
+    // when the connection broke, not when the client said goodbye.
+    this.sm.discard();
+    this.closeStream();
+  }
+
+  /** Every depth-1 element: negotiation elements before binding, stanzas after. */
+  private onElement(element: Element): void {
+    if (this.closing) return;
+    if (this.transport.framed && element.xmlns === NS.framing) {
+      this.onFramingElement(element);
+      return;
+    }
+    if (!this.headerSent) {
+      this.streamError('not-authorized', 'open the stream first');
+      return;
+    }
+    if (this.session === null) {
+      this.negotiate(element).catch((e: unknown) => {
+        this.engine.ctx.log.error({ err: e }, 'xmpp negotiation failed');
+        this.streamError('internal-server-error');
+      });
+      return;
+    }
+    if (element.xmlns === NS.sm) {
+      this.sm.onElement(element);
+      return;
+    }
+    if (element.xmlns === NS.csi && (element.name === 'active' || element.name === 'inactive')) {
+      this.inactive = element.name === 'inactive';
+      return;
+    }
+    if (element.xmlns !== NS.client || (element.name !== 'message' && element.name !== 'presence' && element.name !== 'iq')) {
+      this.streamError('unsupported-stanza-type', `<${element.name}/> in ${element.xmlns || 'no namespace'} is not a stanza this server knows`);
+      return;
+    }
+    this.enqueueStanza(element);
+  }
+
+  /** RFC 7395 §3.3-3.6: <open/> starts (or restarts) the stream, <close/> ends it. */
+  private onFramingElement(element: Element): void {
+    if (element.name === 'open') {
+      this.onStreamStart({ ...element.attrs, xmlns: NS.client });
+      return;
+    }
+    if (element.name === 'close') {
+      this.onStreamEnd();
+      return;
+    }
+    this.streamError('unsupported-stanza-type', `<${element.name}/> is not a framing element`);
+  }
+
+  /** Queues a stanza behind the ones before it (§10.1 in-order processing), with rate limit and back-pressure. */
+  private enqueueStanza(stanza: Element): void {
+    this.throttle();
+    const seq = this.sm.received();
+    this.inflight++;
+    if (this.inflight >= MAX_INFLIGHT && !this.paused) {
+      this.paused = true;
+      this.transport.pause(true);
+    }
+    const startedAt = Date.now();
+    this.chain = this.chain.then(async () => {
+      let done: Promise<unknown> = Promise.resolve();
+      try {
+        const pending = await this.handlers.handle(stanza, startedAt);
+        if (pending) done = pending.done;
+      } catch (e) {
+        if (e instanceof StreamFailure) this.streamError(e.condition, e.message);
+        else this.replyError(stanza, e);
+      }
+      // Stream management counts a stanza as handled once its effects are durable (a message: committed).
+      done.then(
+        () => this.sm.handled(seq),
+        () => this.sm.handled(seq),
+      );
+      this.inflight--;
+      if (this.paused && this.inflight < MAX_INFLIGHT / 2 && !this.throttled) {
+        this.paused = false;
+        this.transport.pause(false);
+      }
+    });
+  }
+
+  /** Token bucket over stanzas; when empty, reading stops until it refills (the sender slows, nobody else does). */
+  private throttle(): void {
+    const now = Date.now();
+    const rate = this.opts.stanzasPerSecond;
+    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
+    this.lastRefill = now;
+    this.tokens -= 1;
+    if (this.tokens >= 0 || this.throttled) return;
+    this.throttled = true;
+    this.transport.pause(true);
+    const wait = Math.ceil((-this.tokens * 1000) / rate);
+    setTimeout(() => {
+      this.throttled = false;
+      if (!this.paused) this.transport.pause(false);
+    }, wait).unref?.();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Negotiation: STARTTLS, SASL, bind
+  // -------------------------------------------------------------------------------------------------------------
+
+  private async negotiate(element: Element): Promise<void> {
+    const ns = element.xmlns;
+    if (ns === NS.tls && element.name === 'starttls') return this.startTls();
+    if (ns === NS.sasl && this.authUser === null) return this.onSasl(element);
+    if (this.authUser === null && !this.transport.secure() && this.opts.requireTls && this.transport.canStartTls()) {
+      this.streamError('policy-violation', 'STARTTLS is required before anything else');
+      return;
+    }
+    if (ns === NS.client && element.name === 'iq') {
+      if (this.authUser === null) {
+        this.streamError('not-authorized', 'authenticate first');
+        return;
+      }
+      return this.onPreBindIq(element);
+    }
+    if (ns === NS.sm && element.name === 'resume' && this.authUser !== null) {
+      await this.sm.resume(element);
+      return;
+    }
+    if (ns === NS.sm && element.name === 'enable') {
+      this.writeNonza(serialize(el('failed', { xmlns: NS.sm }, el('unexpected-request', { xmlns: NS.stanzaErrors }))));
+      return;
+    }
+    this.streamError('not-authorized', this.authUser === null ? 'authenticate first' : 'bind a resource first');
+  }
+
+  private async startTls(): Promise<void> {
+    if (!this.transport.canStartTls() || this.authUser !== null) {
+      this.writeNonza(serialize(el('failure', { xmlns: NS.tls })));
+      this.closeStream();
+      return;
+    }
+    this.writeNonza(serialize(el('proceed', { xmlns: NS.tls })));
+    // §5.4.3.3: nothing sent before the handshake belongs to the new stream (the parser drops it).
+    this.parser.reset();
+    this.headerSent = false;
+    try {
+      await this.transport.startTls();
+    } catch {
+      this.transport.destroy();
+    }
+  }
+
+  private async onSasl(element: Element): Promise<void> {
+    switch (element.name) {
+      case 'auth':
+        return this.saslAuth(element);
+      case 'response':
+        return this.saslResponse(element);
+      case 'abort':
+        this.sasl?.exchange?.abort();
+        this.sasl = null;
+        return this.saslFailure('aborted', 'authentication aborted', false);
+      default:
+        this.streamError('unsupported-stanza-type', `<${element.name}/> is not a SASL element`);
+    }
+  }
+
+  private async saslAuth(element: Element): Promise<void> {
+    if (this.sasl) {
+      this.sasl.exchange?.abort();
+      this.sasl = null;
+    }
+    const mech = element.attr('mechanism') ?? '';
+    if (!this.transport.secure() && this.opts.requireTls && this.transport.canStartTls()) {
+      return this.saslFailure('encryption-required', 'negotiate TLS first');
+    }
+    if (!this.mechanisms().includes(mech)) return this.saslFailure('invalid-mechanism', `mechanism ${mech || '(none)'} is not offered`);
+    const initial = decodeSasl(element.text());
+    if (initial === undefined) return this.saslFailure('incorrect-encoding', 'the initial response is not valid base64');
+    if (mech === 'PLAIN') {
+      if (initial === null) {
+        this.sasl = { mech, exchange: null, awaiting: 'first' };
+        this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl })));
+        return;
+      }
+      return this.plain(initial);
+    }
+    const exchange = this.engine.auth.scram(mech as ScramMechanismName, this.domain, this.transport.remoteAddress, this.channelBinding());
+    if (mech.endsWith('-PLUS')) this.plusTried = true;
+    this.sasl = { mech, exchange, awaiting: 'first' };
+    if (initial === null) {
+      // §6.4.2: a mechanism needing a client-first message without an initial response gets an empty challenge.
+      this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl })));
+      return;
+    }
+    await this.scramFirst(initial);
+  }
+
+  private async saslResponse(element: Element): Promise<void> {
+    const s = this.sasl;
+    if (!s) return this.saslFailure('malformed-request', 'no authentication in progress', false);
+    const data = decodeSasl(element.text());
+    if (data === undefined) {
+      s.exchange?.abort();
+      this.sasl = null;
+      return this.saslFailure('incorrect-encoding', 'the response is not valid base64');
+    }
+    if (s.mech === 'PLAIN') {
+      this.sasl = null;
+      return this.plain(data ?? Buffer.alloc(0));
+    }
+    if (s.awaiting === 'first') return this.scramFirst(data ?? Buffer.alloc(0));
+    this.sasl = null;
+    try {
+      const { user, serverFinal } = s.exchange!.finish((data ?? Buffer.alloc(0)).toString('utf8'));
+      this.saslSuccess(user, Buffer.from(serverFinal, 'utf8'));
+    } catch (e) {
+      this.saslError(e);
+    }
+  }
+
+  private async scramFirst(data: Buffer): Promise<void> {
+    const s = this.sasl!;
+    try {
+      const serverFirst = await s.exchange!.start(data.toString('utf8'));
+      if (this.closing) return s.exchange!.abort();
+      s.awaiting = 'final';
+      this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl }, Buffer.from(serverFirst, 'utf8').toString('base64'))));
+    } catch (e) {
+      this.sasl = null;
+      this.saslError(e);
+    }
+  }
+
+  /** RFC 4616: [authzid] NUL authcid NUL passwd. */
+  private async plain(data: Buffer): Promise<void> {
+    const parts = data.toString('utf8').split('\u0000');
+    if (parts.length !== 3 || parts[1] === '' || parts[2] === '') return this.saslFailure('malformed-request', 'PLAIN wants authzid NUL authcid NUL password');
+    const [authzid, authcid, password] = parts as [string, string, string];
+    try {
+      const address = authcid.includes('@') ? authcid : `${authcid}@${this.domain}`;
+      const user = await this.engine.auth.verify(address, password, this.transport.remoteAddress);
+      if (authzid !== '' && !sameBare(authzid, user)) return this.saslFailure('invalid-authzid', 'you may only act as yourself');
+      this.saslSuccess(user, null);
+    } catch (e) {
+      this.saslError(e);
+    }
+  }
+
+  private channelBinding(): ChannelBindingSupport | undefined {
+    const tls = this.transport.tlsSocket();
+    if (!tls || !this.transport.secure()) return undefined;
+    const types = channelBindingTypes(tls);
+    // RFC 5802 §6: a client flag "y" (it could bind but thinks we cannot) fails when we offered -PLUS: someone
+    // may have stripped those mechanisms. A client that already tried -PLUS on this stream saw them, so its
+    // "y" after that attempt failed (say, it knows only tls-unique, which TLS 1.3 lacks) is no downgrade.
+    return {
+      advertised: types.length > 0 && !this.plusTried,
+      data: (name) => (types.includes(name as ChannelBindingType) ? channelBindingData(tls, name as ChannelBindingType) : null),
+    };
+  }
+
+  private saslSuccess(user: string, additional: Buffer | null): void {
+    if (this.closing) return;
+    const domainOfUser = user.slice(user.indexOf('@') + 1);
+    if (domainOfUser !== this.domain) {
+      this.saslFailure('not-authorized', `the account is not in ${this.domain}`);
+      return;
+    }
+    this.authUser = user;
+    this.writeNonza(serialize(el('success', { xmlns: NS.sasl }, additional ? additional.toString('base64') : '')));
+    // §6.4.6: the stream restarts; from now on the larger stanza limit applies.
+    this.parser.reset();
+    this.parser.setLimits({ maxStanzaBytes: this.opts.maxStanzaBytes });
+    this.headerSent = false;
+    if (this.transport.framed) this.parser.write(`<stream:stream xmlns="${NS.client}" xmlns:stream="${NS.streams}">`);
+  }
+
+  private saslError(e: unknown): void {
+    if (e instanceof ParleyError) {
+      if (e.code === 'account-locked' || e.code === 'rate-limited') return this.saslFailure('temporary-auth-failure', e.message);
+      if (e.code === 'bad-request') return this.saslFailure('malformed-request', e.message);
+      if (e.code === 'not-authorized') {
+        const scram = e.details?.scramError;
+        // Channel-binding refusals say why; a wrong password never says more than that.
+        const text = typeof scram === 'string' && scram !== 'invalid-proof' && scram !== 'other-error' ? `${e.message} (${scram})` : 'wrong address or password';
+        return this.saslFailure('not-authorized', text);
+      }
+      if (e.code === 'unexpected-request') return this.saslFailure('malformed-request', e.message);
+    }
+    this.engine.ctx.log.error({ err: e }, 'sasl failed');
+    this.saslFailure('temporary-auth-failure', 'authentication failed on the server; try again');
+  }
+
+  private saslFailure(condition: SaslCondition, text: string, counts = true): void {
+    this.writeNonza(serialize(el('failure', { xmlns: NS.sasl }, el(condition, null), el('text', { 'xml:lang': 'en' }, text))));
+    if (counts && ++this.saslFailures >= MAX_SASL_FAILURES) this.streamError('policy-violation', 'too many failed authentication attempts');
+  }
+
+  /** After SASL: resource binding (RFC 6120 §7) and the legacy session request (RFC 3921 §3). */
+  private async onPreBindIq(iq: Element): Promise<void> {
+    const type = iq.attr('type');
+    const bind = iq.getChild('bind', NS.bind);
+    if (type === 'set' && bind) return this.bind(iq, bind);
+    if (type === 'set' && iq.getChild('session', NS.session)) {
+      this.sendElement(el('iq', { xmlns: NS.client, type: 'result', id: iq.attr('id') }));
+      return;
+    }
+    this.sendElement(errorReply(iq, errorElement('not-authorized', 'bind a resource first'), undefined, this.user));
+  }
+
+  private async bind(iq: Element, bind: Element): Promise<void> {
+    const requested = bind.getChild('resource')?.text().trim() || null;
+    const user = this.authUser!;
+    try {
+      const { session } = await this.engine.openSession(user, requested, this, defaultPresence(this.engine.ctx.now()), { available: false });
+      if (this.closing) {
+        await this.engine.closeSession(session);
+        return;
+      }
+      this.session = session;
+      if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+      this.negotiationTimer = null;
+      this.sendElement(el('iq', { xmlns: NS.client, type: 'result', id: iq.attr('id') }, el('bind', { xmlns: NS.bind }, el('jid', null, session.full))));
+      this.engine.goLive(session);
+    } catch (e) {
+      const err = e instanceof ParleyError ? e : null;
+      // §7.6.2.1 resource-constraint (too many sessions), §7.7.2.1 bad-request (a resource that fails the profile).
+      const condition = err?.code === 'policy-violation' ? 'resource-constraint' : err?.code === 'jid-malformed' ? 'bad-request' : 'internal-server-error';
+      if (!err) this.engine.ctx.log.error({ err: e }, 'bind failed');
+      this.sendElement(errorReply(iq, errorElement(condition, err?.message), undefined, user));
+    }
+  }
+
+  /** Replaces this connection's session with a hibernated one (XEP-0198 resumption). */
+  adopt(session: Session, from: XmppConnection): void {
+    this.authUser = session.user;
+    this.session = session;
+    this.carbons = from.carbons;
+    this.rosterRequested = from.rosterRequested;
+    this.inactive = false;
+    for (const [room, nick] of from.rooms) this.rooms.set(room, nick);
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    this.negotiationTimer = null;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Liveness and teardown
+  // -------------------------------------------------------------------------------------------------------------
+
+  private scheduleIdle(): void {
+    const every = Math.max(50, Math.floor(this.opts.idleMs / 2));
+    this.idleTimer = setInterval(() => {
+      const silent = Date.now() - this.lastHeard;
+      if (silent < this.opts.idleMs) return;
+      if (this.pinged && silent >= this.opts.idleMs * 2) {
+        this.transport.destroy(); // broken connection: stream management may resume it
+        return;
+      }
+      if (!this.pinged && this.session) {
+        this.pinged = true;
+        this.sendElement(el('iq', { xmlns: NS.client, type: 'get', id: `ping-${Date.now()}`, from: this.domain, to: this.full }, el('ping', { xmlns: NS.ping })));
+      } else if (!this.session && silent >= this.opts.idleMs * 2) {
+        this.transport.destroy();
+      }
+    }, every);
+    this.idleTimer.unref?.();
+  }
+
+  /** Whether the connection is gone or going (handlers check before replying after an await). */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  private onTransportClose(): void {
+    const wasClosing = this.closing;
+    this.closing = true;
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.sasl?.exchange?.abort();
+    this.sasl = null;
+    this.observer.closed();
+    const s = this.session;
+    if (!s) return;
+    // A broken connection with stream management enabled keeps its session for resumption (XEP-0198 §5).
+    if (!wasClosing && this.sm.hibernate()) return;
+    this.endSession();
+  }
+
+  /** Ends the engine session: unavailable presence to contacts (RFC 6121 §4.5.1), rooms left. */
+  endSession(): void {
+    const s = this.session;
+    if (!s) return;
+    this.session = null;
+    this.handlers.leaveRooms(s);
+    this.engine.closeSession(s).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'close failed'));
+  }
+}
+
+/** Thrown by a handler to end the stream with a stream error (e.g. a forged `from`, RFC 6120 §8.1.2.1). */
+export class StreamFailure extends Error {
+  constructor(
+    readonly condition: StreamErrorCondition,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** SASL payload: absent → null, "=" → empty (RFC 6120 §6.4.2), else strict base64; undefined when invalid. */
+function decodeSasl(text: string): Buffer | null | undefined {
+  const t = text.trim();
+  if (t === '') return null;
+  if (t === '=') return Buffer.alloc(0);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t) || t.length % 4 !== 0) return undefined;
+  return Buffer.from(t, 'base64');
+}
+
+function bare(a: string): string {
+  const i = a.indexOf('/');
+  return i < 0 ? a : a.slice(0, i);
+}
+
+function sameBare(a: string, user: string): boolean {
+  try {
+    const x: Address = parseAddress(a);
+    return x.resource === null && `${x.local}@${x.domain}` === user;
+  } catch {
+    return false;
+  }
+}
+
+/** RFC 7395 §3.6: a stream error on a WebSocket declares the stream prefix itself. */
+function streamErrorFramed(err: Element): string {
+  const inner = serialize(err, NS.streams).replace(/^<error[^>]*>/, '').replace(/<\/error>$/, '');
+  return `<stream:error xmlns:stream="${NS.streams}">${inner}</stream:error>`;
+}

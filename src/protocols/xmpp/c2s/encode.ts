@@ -1,0 +1,303 @@
+/**
+ * Engine events → XMPP stanzas for one session (the 'xmpp' codec). What is the same for every recipient is
+ * serialised once per event (Outbound.encode) and only the per-session part — the carbon wrapper, the
+ * recipient of a presence broadcast — is added per session, so a fan-out to 500 sessions writes one stanza
+ * text and 500 short concatenations.
+ *
+ * Routing decisions that depend on the XMPP session's own state are made here, from the event alone:
+ * RFC 6121 §8.5.2.1.1 (bare-address messages to available, non-negative-priority resources), §8.5.3.1 (full
+ * address to that resource only), XEP-0280 (carbon copies for carbons-enabled resources), §4.4.2 (no presence
+ * broadcast before initial presence) and §2.1.6 (roster pushes only to resources that asked for the roster).
+ */
+import type { Outbound, ServerEvent } from '../../../engine/outbound.js';
+import type { UserPresence } from '../../../core/types.js';
+import { el, type Element } from '../xml/element.js';
+import { escapeAttr, serialize } from '../xml/serialize.js';
+import { NS } from './ns.js';
+
+/** What the encoder needs to know about the receiving session. */
+export interface XmppView {
+  readonly user: string;
+  readonly resource: string;
+  readonly full: string;
+  /** The domain the stream is for (stamped as `from` on delays). */
+  readonly domain: string;
+  /** Sent initial presence (RFC 6121 §4.2) and not unavailable since. */
+  readonly available: boolean;
+  /** Takes messages addressed to the bare address (available, priority ≥ 0). */
+  readonly takesBare: boolean;
+  /** XEP-0280 carbons enabled. */
+  readonly carbons: boolean;
+  /** Asked for the roster (RFC 6121 §2.1.6 "interested resource"). */
+  readonly rosterRequested: boolean;
+  /** The nick this session uses in a MUC room it joined, or undefined (XEP-0045). */
+  roomNick(room: string): string | undefined;
+}
+
+const CODEC = 'xmpp';
+
+const bareOf = (a: string): string => {
+  const i = a.indexOf('/');
+  return i < 0 ? a : a.slice(0, i);
+};
+const resourceOf = (a: string): string | null => {
+  const i = a.indexOf('/');
+  return i < 0 ? null : a.slice(i + 1);
+};
+
+/** The nick a user has in rooms: its local part (XEP-0045 occupant nicks are derived, not chosen, in Parley). */
+export function nickOf(user: string): string {
+  const at = user.indexOf('@');
+  return at < 0 ? user : user.slice(0, at);
+}
+
+/** ISO 8601 UTC as XEP-0082 wants it (millisecond precision). */
+export const stamp = (ms: number): string => new Date(ms).toISOString();
+
+/** Stanzas (zero or more) for one event and one session. */
+export function encodeFor(out: Outbound, v: XmppView): string[] {
+  const e = out.event;
+  switch (e.ev) {
+    case 'message':
+    case 'message.edit':
+    case 'message.retract':
+    case 'message.receipt':
+      return e.data.type === 'groupchat' ? roomRecord(out, v) : chatRecord(out, v);
+    case 'typing':
+      return typing(out, v);
+    case 'presence':
+      if (!v.available) return [];
+      return [presenceTo(out, v.user, e.data as unknown as UserPresence)];
+    case 'presence.snapshot': {
+      if (!v.available) return [];
+      const list = e.data.presences as UserPresence[];
+      return list.filter((p) => p.state !== 'offline' && p.user !== v.user).map((p) => serialize(presenceStanza(p, v.user)));
+    }
+    case 'roster':
+      return v.rosterRequested ? [rosterPush(e, v)] : [];
+    case 'subscription':
+      if (!v.available) return [];
+      return [serialize(el('presence', { xmlns: NS.client, type: String(e.data.action), from: String(e.data.from), to: v.user }))];
+    case 'room.invite':
+      return [roomInvite(e, v)];
+    case 'room.member':
+      return roomMember(e, v);
+    case 'stanza':
+      return [String(e.data.xml)];
+    case 'synced':
+    case 'session.closing':
+      return [];
+  }
+}
+
+/** A 1:1 record (message, correction, retraction, receipt) for this session, if it is one of its recipients. */
+function chatRecord(out: Outbound, v: XmppView): string[] {
+  const d = out.event.data;
+  const from = String(d.from);
+  const to = String(d.to);
+  const incoming = bareOf(to) === v.user;
+  if (incoming) {
+    const toRes = resourceOf(to);
+    const direct = toRes !== null ? toRes === v.resource : v.takesBare;
+    if (direct) return [inner(out, v.user)];
+    return v.carbons ? [carbon('received', inner(out, v.user), v)] : [];
+  }
+  if (bareOf(from) === v.user) {
+    // Sent by another of the user's sessions (the engine never hands a session its own message).
+    return v.carbons ? [carbon('sent', inner(out, v.user), v)] : [];
+  }
+  return [];
+}
+
+/** XEP-0280 §6-7: a copy wrapped in <received/> or <sent/>, from the user's bare address. */
+function carbon(kind: 'received' | 'sent', stanza: string, v: XmppView): string {
+  return (
+    `<message xmlns="${NS.client}" type="chat" from="${escapeAttr(v.user)}" to="${escapeAttr(v.full)}">` +
+    `<${kind} xmlns="${NS.carbons}"><forwarded xmlns="${NS.forward}">${stanza}</forwarded></${kind}></message>`
+  );
+}
+
+/**
+ * The record as a <message/>, the same for every session of the archive owner `by` (XEP-0359 stanza-id names
+ * its archive): cached per owner, so the recipient's and the sender's sessions each cost one serialisation.
+ */
+function inner(out: Outbound, by: string): string {
+  return out.encode(`${CODEC}:${by}`, (e) => serialize(recordStanza(e, by, null)));
+}
+
+/** A log record as a <message/> stanza (1:1 or, with `roomFrom`, as a room message from an occupant). */
+export function recordStanza(e: ServerEvent, by: string, roomFrom: { from: string; to: string } | null): Element {
+  const d = e.data;
+  const id = String(d.id);
+  const msg = el('message', {
+    xmlns: NS.client,
+    type: String(d.type),
+    // RFC 6120 §8.1.3: the sender's id goes through; without one, the server id.
+    id: d.clientId !== undefined ? String(d.clientId) : id,
+    from: roomFrom ? roomFrom.from : String(d.from),
+    to: roomFrom ? roomFrom.to : String(d.to),
+  });
+  switch (e.ev) {
+    case 'message':
+      if (d.body !== undefined) msg.append(el('body', null, String(d.body)));
+      break;
+    case 'message.edit':
+      // XEP-0308: the corrected text replaces the message it names.
+      msg.append(el('body', null, String(d.body ?? ''))).append(el('replace', { xmlns: NS.correct, id: String(d.ref) }));
+      break;
+    case 'message.retract':
+      // XEP-0424: the message it names is withdrawn (the server keeps it in the log).
+      msg.append(el('retract', { xmlns: NS.retract, id: String(d.ref) })).append(el('store', { xmlns: NS.hints }));
+      break;
+    case 'message.receipt':
+      // XEP-0184 for delivery, XEP-0333 for read.
+      msg.append(d.receipt === 'read' ? el('displayed', { xmlns: NS.markers, id: String(d.ref) }) : el('received', { xmlns: NS.receipts, id: String(d.ref) }));
+      break;
+    default:
+      break;
+  }
+  msg.append(el('stanza-id', { xmlns: NS.sid, id, by }));
+  if (d.clientId !== undefined) msg.append(el('origin-id', { xmlns: NS.sid, id: String(d.clientId) }));
+  if (e.replay) msg.append(el('delay', { xmlns: NS.delay, from: by.slice(by.indexOf('@') + 1), stamp: stamp(Number(d.ts)) }));
+  return msg;
+}
+
+/** A room record for a session that joined the room in MUC (XEP-0045 §7.4): from room/nick of the author. */
+function roomRecord(out: Outbound, v: XmppView): string[] {
+  const d = out.event.data;
+  if (out.event.ev === 'message.receipt') return [];
+  const room = bareOf(String(d.to));
+  if (v.roomNick(room) === undefined) return [];
+  const stanza = out.encode(`${CODEC}:room`, (e) => {
+    const m = recordStanza(e, room, { from: `${room}/${nickOf(bareOf(String(d.from)))}`, to: PLACEHOLDER });
+    return serialize(m);
+  });
+  return [fillTo(stanza, v.full)];
+}
+
+/**
+ * A recipient written where the real one goes in per session. U+FFFD cannot be part of an address (RFC 7622
+ * refuses it), so the first `to="\uFFFD"` in a stanza is always the placeholder.
+ */
+const PLACEHOLDER = '\uFFFD';
+
+function fillTo(stanza: string, to: string): string {
+  return stanza.replace(`to="${PLACEHOLDER}"`, `to="${escapeAttr(to)}"`);
+}
+
+/** XEP-0085 chat states; in rooms only to sessions that joined. */
+function typing(out: Outbound, v: XmppView): string[] {
+  const d = out.event.data;
+  const to = String(d.to);
+  const from = String(d.from);
+  const state = el(String(d.state), { xmlns: NS.chatStates });
+  if (bareOf(to) === v.user) {
+    if (!v.takesBare) return [];
+    return [serialize(el('message', { xmlns: NS.client, type: 'chat', from, to }, state, el('no-store', { xmlns: NS.hints })))];
+  }
+  const nick = v.roomNick(to);
+  if (nick === undefined) return [];
+  return [serialize(el('message', { xmlns: NS.client, type: 'groupchat', from: `${to}/${nickOf(bareOf(from))}`, to: v.full }, state))];
+}
+
+/** A user's aggregate presence as seen by `to` (RFC 6121 §4.7), from the bare address. */
+export function presenceStanza(p: UserPresence, to: string): Element {
+  const pres = el('presence', { xmlns: NS.client, from: p.user, to });
+  if (p.state === 'offline') {
+    pres.attrs.type = 'unavailable';
+    if (p.status !== null) pres.append(el('status', null, p.status));
+    return pres;
+  }
+  const show = SHOW[p.state];
+  if (show) pres.append(el('show', null, show));
+  if (p.status !== null) pres.append(el('status', null, p.status));
+  if (p.idleSince !== null) pres.append(el('idle', { xmlns: NS.idle, since: stamp(p.idleSince) }));
+  pres.append(
+    el('presence', {
+      xmlns: NS.parleyPresence,
+      state: p.state,
+      activity: p.activity ?? undefined,
+      sessions: String(p.sessions),
+    }),
+  );
+  return pres;
+}
+
+/** RFC 6121 §4.7.2.1 <show/> for each aggregate state; busy (an activity) shows as dnd. */
+const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
+
+/** Presence to one recipient: the stanza is cut once around its `to` and completed per recipient. */
+function presenceTo(out: Outbound, to: string, p: UserPresence): string {
+  const [head, tail] = out.encode(`${CODEC}:presence`, () => {
+    const text = serialize(presenceStanza(p, PLACEHOLDER));
+    const at = text.indexOf(`to="${PLACEHOLDER}"`);
+    return [text.slice(0, at + 4), text.slice(at + 5)] as const;
+  });
+  return head + escapeAttr(to) + tail;
+}
+
+/** RFC 6121 §2.1.6 roster push. */
+function rosterPush(e: ServerEvent, v: XmppView): string {
+  const d = e.data;
+  const item = d.item !== undefined ? rosterItem(d.item as RosterItemData) : el('item', { jid: String(d.removed), subscription: 'remove' });
+  const query = el('query', { xmlns: NS.roster, ver: d.ver !== undefined ? String(d.ver) : undefined }, item);
+  return serialize(el('iq', { xmlns: NS.client, type: 'set', id: `push-${pushCounter++}`, to: v.full }, query));
+}
+let pushCounter = 1;
+
+/** The fields of a roster entry the XMPP item shows. */
+export interface RosterItemData {
+  contact: string;
+  name: string | null;
+  groups: string[];
+  subscription: string;
+  pendingOut: boolean;
+  shared?: string[];
+}
+
+/** RFC 6121 §2.1.2 roster item; shared-group names appear as groups too. */
+export function rosterItem(i: RosterItemData): Element {
+  const item = el('item', { jid: i.contact, name: i.name ?? undefined, subscription: i.subscription, ask: i.pendingOut ? 'subscribe' : undefined });
+  for (const g of new Set([...i.groups, ...(i.shared ?? [])])) item.append(el('group', null, g));
+  return item;
+}
+
+/** XEP-0045 §7.8.2 mediated invitation, plus XEP-0249 direct invitation for clients that prefer it. */
+function roomInvite(e: ServerEvent, v: XmppView): string {
+  const room = String(e.data.room);
+  return serialize(
+    el(
+      'message',
+      { xmlns: NS.client, from: room, to: v.user },
+      el('x', { xmlns: NS.mucUser }, el('invite', { from: String(e.data.from) })),
+      el('x', { xmlns: 'jabber:x:conference', jid: room }),
+    ),
+  );
+}
+
+/** Membership changes as MUC presence, for sessions that joined the room (XEP-0045 §7.2.3, §9.1.5, §10.9). */
+function roomMember(e: ServerEvent, v: XmppView): string[] {
+  const d = e.data;
+  const room = String(d.room);
+  const myNick = v.roomNick(room);
+  if (myNick === undefined) return [];
+  if (d.destroyed) {
+    return [serialize(el('presence', { xmlns: NS.client, type: 'unavailable', from: `${room}/${myNick}`, to: v.full }, el('x', { xmlns: NS.mucUser }, el('item', { affiliation: 'none', role: 'none' }), el('destroy', null))))];
+  }
+  const user = String(d.user);
+  const nick = nickOf(user);
+  const role = d.role === null || d.role === undefined ? null : String(d.role);
+  const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: role === null ? 'none' : affiliationOf(role), role: role === null ? 'none' : 'participant', jid: user }));
+  if (user === v.user) x.append(el('status', { code: '110' }));
+  const pres = el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: v.full }, x);
+  if (role === null) {
+    pres.attrs.type = 'unavailable';
+    if (d.by !== user) x.append(el('status', { code: '307' })); // kicked
+  }
+  return [serialize(pres)];
+}
+
+/** Parley room roles as XEP-0045 affiliations. */
+export function affiliationOf(role: string): string {
+  return role === 'owner' ? 'owner' : role === 'admin' ? 'admin' : 'member';
+}

@@ -1,0 +1,193 @@
+/**
+ * IQ payload handlers of a bound session, by namespace and element name. Each returns the payload of the
+ * result (or null for an empty result) or throws a ParleyError that becomes the stanza error.
+ *
+ * Targets (who the iq is addressed to) decide what a query means: disco#info to the server describes the
+ * server, to the user's own or another account describes that account (RFC 6121 §8.5.1: the server answers
+ * on an account's behalf), to the room service or a room describes MUC (XEP-0045 §6).
+ */
+import { ParleyError } from '../../../core/errors.js';
+import type { Session } from '../../../engine/session.js';
+import { rosterVersion } from '../../../engine/roster-service.js';
+import { el, type Element } from '../xml/element.js';
+import type { XmppConnection } from './connection.js';
+import { rosterItem, stamp } from './encode.js';
+import { mamQuery, MAM_FORM } from './mam.js';
+import { roomDiscoInfo, roomDiscoItems } from './muc.js';
+import { NS } from './ns.js';
+
+/** Who an iq is for. */
+export interface IqTarget {
+  kind: 'self' | 'server' | 'account' | 'rooms' | 'room' | 'remote';
+  /** The bare address (or domain) addressed. */
+  bare: string;
+}
+
+/** What a handler receives. */
+export interface IqContext {
+  conn: XmppConnection;
+  session: Session;
+  iq: Element;
+  payload: Element;
+  target: IqTarget;
+}
+
+type Fn = (c: IqContext) => Promise<Element | null>;
+
+/** A handler for one payload, per iq type, optionally limited to some targets. */
+export interface IqHandler {
+  get?: Fn;
+  set?: Fn;
+  targets?: IqTarget['kind'][];
+}
+
+/** Features the server announces in disco#info (XEP-0030), in the order listed. */
+export const SERVER_FEATURES = [
+  NS.discoInfo,
+  NS.discoItems,
+  NS.ping,
+  NS.version,
+  NS.time,
+  NS.carbons,
+  NS.sid,
+  NS.csi,
+  NS.sm,
+  NS.rosterVer,
+  'msgoffline',
+  'urn:xmpp:receipts',
+];
+
+/** Features of every account (the server answers for it; XEP-0313 §7, XEP-0030). */
+const ACCOUNT_FEATURES = [NS.discoInfo, NS.discoItems, NS.mam, NS.sid];
+
+const handlers = new Map<string, IqHandler>();
+const on = (ns: string, name: string, h: IqHandler): void => {
+  handlers.set(`${ns} ${name}`, h);
+};
+
+// RFC 6121 §2: the roster, with versioning (§2.6).
+on(NS.roster, 'query', {
+  targets: ['self'],
+  async get({ conn, session, payload }) {
+    conn.rosterRequested = true;
+    const entries = await conn.engine.rosters.list(session.user);
+    const ver = rosterVersion(entries);
+    // §2.6.3: the client's version is current: an empty result, changes follow as pushes.
+    if (payload.attr('ver') === ver) return null;
+    return el('query', { xmlns: NS.roster, ver }, ...entries.map((e) => rosterItem(e)));
+  },
+  async set({ conn, session, payload }) {
+    const items = payload.getChildren('item');
+    // §2.3.3: exactly one item per roster set.
+    if (items.length !== 1) throw new ParleyError('bad-request', 'a roster set carries exactly one <item/>');
+    const item = items[0]!;
+    const jid = item.attr('jid');
+    if (!jid) throw new ParleyError('bad-request', 'the item needs a jid');
+    const contact = bareAddress(jid);
+    if (item.attr('subscription') === 'remove') {
+      await conn.engine.rosters.remove(session.user, contact);
+      return null;
+    }
+    const groups = item.getChildren('group').map((g) => g.text());
+    if (new Set(groups).size !== groups.length) throw new ParleyError('bad-request', 'a group is listed twice');
+    if (groups.some((g) => g.trim() === '')) throw new ParleyError('not-acceptable', 'a group name is empty');
+    await conn.engine.rosters.set(session.user, contact, item.attr('name') || null, groups);
+    return null;
+  },
+});
+
+// XEP-0030 service discovery.
+on(NS.discoInfo, 'query', {
+  async get({ conn, payload, target }) {
+    const node = payload.attr('node');
+    const query = el('query', { xmlns: NS.discoInfo, node });
+    switch (target.kind) {
+      case 'server':
+        if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);
+        query.append(el('identity', { category: 'server', type: 'im', name: 'Parley' }));
+        for (const f of SERVER_FEATURES) query.append(el('feature', { var: f }));
+        return query;
+      case 'self':
+      case 'account':
+        if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);
+        if (!(await conn.engine.ctx.directory.userExists(target.bare))) throw new ParleyError('service-unavailable', `no account ${target.bare}`);
+        query.append(el('identity', { category: 'account', type: 'registered' }));
+        for (const f of ACCOUNT_FEATURES) query.append(el('feature', { var: f }));
+        return query;
+      case 'rooms':
+      case 'room':
+        return roomDiscoInfo(conn, target, query);
+      default:
+        throw new ParleyError('remote-server-not-found', `${target.bare} is not served here`);
+    }
+  },
+});
+
+on(NS.discoItems, 'query', {
+  async get({ conn, session, target }) {
+    const query = el('query', { xmlns: NS.discoItems });
+    if (target.kind === 'server') {
+      // The room service of this domain (XEP-0045 §6.1).
+      query.append(el('item', { jid: conn.engine.ctx.directory.roomDomainOf(target.bare), name: 'Rooms' }));
+      return query;
+    }
+    if (target.kind === 'rooms' || target.kind === 'room') return roomDiscoItems(conn, session, target, query);
+    return query;
+  },
+});
+
+// XEP-0199 ping: answered by the server for itself and for the user's own account.
+on(NS.ping, 'ping', { targets: ['server', 'self', 'rooms'], get: async () => null });
+
+// XEP-0092 software version.
+on(NS.version, 'query', {
+  targets: ['server'],
+  async get({ conn }) {
+    return el('query', { xmlns: NS.version }, el('name', null, 'Parley'), el('version', null, conn.opts.version));
+  },
+});
+
+// XEP-0202 entity time.
+on(NS.time, 'time', {
+  targets: ['server'],
+  async get() {
+    return el('time', { xmlns: NS.time }, el('tzo', null, 'Z'), el('utc', null, stamp(Date.now()).replace(/\.\d{3}Z$/, 'Z')));
+  },
+});
+
+// XEP-0280 message carbons.
+on(NS.carbons, 'enable', {
+  targets: ['self', 'server'],
+  async set({ conn }) {
+    conn.carbons = true;
+    return null;
+  },
+});
+on(NS.carbons, 'disable', {
+  targets: ['self', 'server'],
+  async set({ conn }) {
+    conn.carbons = false;
+    return null;
+  },
+});
+
+// RFC 3921 §3 session establishment: a no-op kept for older clients (RFC 6121 Appendix E).
+on(NS.session, 'session', { targets: ['self', 'server'], set: async () => null });
+
+// XEP-0313 message archive: the same history the JSON API reads.
+on(NS.mam, 'query', {
+  targets: ['self', 'room'],
+  get: async () => MAM_FORM,
+  set: (c) => mamQuery(c),
+});
+
+/** The handler table. */
+export const IQ_HANDLERS: ReadonlyMap<string, IqHandler> = handlers;
+
+/** The bare address of a jid attribute (a roster item names an account, never a resource). */
+function bareAddress(jid: string): string {
+  const slash = jid.indexOf('/');
+  const bare = slash < 0 ? jid : jid.slice(0, slash);
+  if (!bare.includes('@')) throw new ParleyError('jid-malformed', `${jid} is not a user address`);
+  return bare.toLowerCase() === bare ? bare : bare;
+}

@@ -1,0 +1,174 @@
+/**
+ * XEP-0045 multi-user chat mapped onto Parley rooms. A room is a Parley room (room@<rooms subdomain>.<domain>);
+ * entering it (presence to room/nick) joins the room as a member if needed — creating it when it does not
+ * exist, as an instant room (§10.1.2) — and leaving it (unavailable) ends the session's presence there while
+ * membership stays, as a persistent members' room does. Nicks are derived: an occupant's nick is the local
+ * part of its address (status 210 tells a client that asked for another one, §7.2.9), so every front door
+ * names room participants alike. Affiliations are Parley roles (owner, admin, member).
+ */
+import { ParleyError } from '../../../core/errors.js';
+import type { Address } from '../../../core/address.js';
+import type { Session } from '../../../engine/session.js';
+import type { UserPresence } from '../../../core/types.js';
+import { el, type Element } from '../xml/element.js';
+import { serialize } from '../xml/serialize.js';
+import type { XmppConnection } from './connection.js';
+import { affiliationOf, nickOf, presenceStanza, stamp } from './encode.js';
+import type { IqTarget } from './iq-handlers.js';
+import { NS } from './ns.js';
+import type { Pending } from './stanzas.js';
+
+/** Discussion history sent on entering (§7.2.14), unless the client asks for less. */
+const DEFAULT_HISTORY = 20;
+
+/** The MUC side of one XMPP connection. */
+export class Muc {
+  constructor(private readonly conn: XmppConnection) {}
+
+  /** Presence to room/nick: enter (available) or exit (unavailable), §7.2 and §7.14. */
+  async presence(stanza: Element, to: Address, type: string | undefined): Promise<void> {
+    const conn = this.conn;
+    const session = conn.session!;
+    const room = `${to.local}@${to.domain}`;
+    const engine = conn.engine;
+    if (type === 'unavailable') {
+      if (!conn.rooms.delete(room)) return;
+      const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: 'member', role: 'none' }), el('status', { code: '110' }));
+      conn.sendElement(el('presence', { xmlns: NS.client, type: 'unavailable', from: `${room}/${nickOf(session.user)}`, to: session.full }, x));
+      return;
+    }
+    if (type !== undefined) throw new ParleyError('bad-request', `presence type ${type} is not for rooms`);
+    if (to.resource === null) throw new ParleyError('jid-malformed', 'enter a room as room@service/nick (XEP-0045 §7.2.1)');
+    const statuses: string[] = [];
+    let created = false;
+    if (!(await engine.ctx.store.rooms.get(room))) {
+      await engine.rooms.create(session.user, to.local!, to.local!, false);
+      created = true;
+    }
+    const role = await engine.rooms.join(room, session.user);
+    const nick = nickOf(session.user);
+    if (to.resource !== nick) statuses.push('210');
+    // Occupants already there (§7.2.3), then the occupant's own presence with 110 (and 201 for a new room).
+    for (const o of await engine.rooms.occupants(room, session.user)) {
+      if (o.user === session.user) continue;
+      const p = o.presence as UserPresence;
+      conn.sendElement(occupantPresence(room, o.user, affiliationOf(o.role), p, session.full));
+    }
+    const self = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: 'participant', jid: session.full }), el('status', { code: '110' }));
+    if (created) self.append(el('status', { code: '201' }));
+    for (const code of statuses) self.append(el('status', { code }));
+    conn.sendElement(el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: session.full }, self));
+    conn.rooms.set(room, nick);
+    // §7.2.14 history, then §7.2.15 the subject (which also marks the end of the history).
+    const wanted = stanza.getChild('x', NS.muc)?.getChild('history')?.attr('maxstanzas');
+    const max = wanted !== undefined && /^\d+$/.test(wanted) ? Math.min(Number(wanted), engine.ctx.opts.historyPageMax) : DEFAULT_HISTORY;
+    if (max > 0) {
+      const { messages } = await engine.history(session.user, { with: room, limit: max });
+      for (const m of messages) {
+        if (m.body === null) continue;
+        const msg = el(
+          'message',
+          { xmlns: NS.client, type: 'groupchat', id: m.clientId ?? m.id, from: `${room}/${nickOf(m.from)}`, to: session.full },
+          el('body', null, m.body),
+          el('delay', { xmlns: NS.delay, from: room, stamp: stamp(m.ts) }),
+          el('stanza-id', { xmlns: NS.sid, id: m.id, by: room }),
+        );
+        conn.sendElement(msg);
+      }
+    }
+    const r = await engine.ctx.store.rooms.get(room);
+    conn.sendElement(el('message', { xmlns: NS.client, type: 'groupchat', from: room, to: session.full }, el('subject', null, r?.name ?? '')));
+  }
+
+  /** A message to a room (§7.4) or to an occupant (private messages, §7.5: not supported). */
+  async message(stanza: Element, room: string, resource: string | null, startedAt: number): Promise<Pending | void> {
+    const conn = this.conn;
+    const session = conn.session!;
+    const type = stanza.attr('type') ?? 'normal';
+    if (resource !== null) throw new ParleyError('feature-not-implemented', 'private messages through a room are not supported; write to the person directly');
+    if (type !== 'groupchat') {
+      // §7.8.2 mediated invitation: <x muc#user><invite to/></x>.
+      const invites = stanza.getChild('x', NS.mucUser)?.getChildren('invite') ?? [];
+      if (invites.length === 0) throw new ParleyError('bad-request', 'messages to a room are type groupchat');
+      for (const inv of invites) {
+        const to = inv.attr('to');
+        if (!to) throw new ParleyError('bad-request', 'an invitation names who is invited');
+        await conn.engine.rooms.invite(room, session.user, to.split('/')[0]!);
+      }
+      return;
+    }
+    if (!conn.rooms.has(room)) throw new ParleyError('not-acceptable', `enter ${room} before writing to it (XEP-0045 §7.4)`);
+    if (stanza.getChild('subject')) throw new ParleyError('forbidden', 'the subject is the room name; change it as an owner');
+    const body = stanza.getChild('body');
+    if (!body) {
+      for (const child of stanza.children) {
+        if (typeof child !== 'string' && child.xmlns === NS.chatStates) {
+          await conn.engine.messages.typing(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, child.name);
+          return;
+        }
+      }
+      return;
+    }
+    const origin = stanza.getChild('origin-id', NS.sid)?.attr('id') ?? stanza.attr('id') ?? null;
+    const clientId = origin !== null && origin !== '' && origin.length <= 128 ? origin : null;
+    const sent = conn.engine.messages.send(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, body.text(), clientId, startedAt);
+    return {
+      done: sent.then(
+        (ack) => {
+          // §7.4: the room reflects the message to its sender too, with the room's stanza-id (XEP-0359).
+          if (conn.isClosing && !conn.sm.hibernating) return;
+          const echo = el(
+            'message',
+            { xmlns: NS.client, type: 'groupchat', id: stanza.attr('id') ?? ack.id, from: `${room}/${nickOf(session.user)}`, to: session.full },
+            el('body', null, body.text()),
+            el('stanza-id', { xmlns: NS.sid, id: ack.id, by: room }),
+          );
+          if (clientId !== null) echo.append(el('origin-id', { xmlns: NS.sid, id: clientId }));
+          conn.sendStanza(serialize(echo));
+        },
+        (e: unknown) => {
+          if (!conn.isClosing) conn.replyError(stanza, e);
+        },
+      ),
+    };
+  }
+
+  /** The connection is going: its MUC presence ends with it (nothing to send on a closed stream). */
+  leaveAll(_session: Session): void {
+    this.conn.rooms.clear();
+  }
+}
+
+function occupantPresence(room: string, user: string, affiliation: string, p: UserPresence, to: string): Element {
+  const pres = presenceStanza(p, to);
+  pres.attrs.from = `${room}/${nickOf(user)}`;
+  pres.append(el('x', { xmlns: NS.mucUser }, el('item', { affiliation, role: 'participant', jid: user })));
+  return pres;
+}
+
+/** disco#info of the room service (§6.1) or of one room (§6.4). */
+export async function roomDiscoInfo(conn: XmppConnection, target: IqTarget, query: Element): Promise<Element> {
+  if (target.kind === 'rooms') {
+    query.append(el('identity', { category: 'conference', type: 'text', name: 'Rooms' }));
+    query.append(el('feature', { var: NS.muc }));
+    query.append(el('feature', { var: NS.discoInfo }));
+    query.append(el('feature', { var: NS.discoItems }));
+    return query;
+  }
+  const r = await conn.engine.ctx.store.rooms.get(target.bare);
+  if (!r) throw new ParleyError('item-not-found', `no room ${target.bare}`);
+  query.append(el('identity', { category: 'conference', type: 'text', name: r.name }));
+  for (const f of [NS.muc, NS.mam, NS.sid, 'muc_persistent', 'muc_nonanonymous', 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public']) {
+    query.append(el('feature', { var: f }));
+  }
+  return query;
+}
+
+/** disco#items of the room service: the rooms the user may see (§6.3). */
+export async function roomDiscoItems(conn: XmppConnection, session: Session, target: IqTarget, query: Element): Promise<Element> {
+  if (target.kind !== 'rooms') return query;
+  for (const r of await conn.engine.rooms.list(session.user)) {
+    if (r.address.endsWith(`@${target.bare}`)) query.append(el('item', { jid: r.address, name: r.name }));
+  }
+  return query;
+}

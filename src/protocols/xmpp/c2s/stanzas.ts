@@ -1,0 +1,323 @@
+/**
+ * The stanzas of a bound XMPP session (RFC 6120 §8, RFC 6121) mapped onto the engine: messages, presence and
+ * IQs. Addressing is checked first (§8.1.2.1: the server stamps `from`; a forged one ends the stream), then
+ * each kind goes to its handler. IQ payloads are looked up in a table by namespace and element name
+ * (iq-handlers.ts); MUC (muc.ts) and the message archive (mam.ts) are handlers like any other.
+ */
+import { ParleyError } from '../../../core/errors.js';
+import { parseAddress, type Address } from '../../../core/address.js';
+import { MAX_STATUS_LENGTH } from '../../../core/presence.js';
+import type { Availability, SessionPresence } from '../../../core/types.js';
+import type { SubscriptionAction } from '../../../core/roster.js';
+import type { Session } from '../../../engine/session.js';
+import { el, type Element } from '../xml/element.js';
+import { serialize } from '../xml/serialize.js';
+import { StreamFailure, type XmppConnection } from './connection.js';
+import { presenceStanza } from './encode.js';
+import { errorElement, errorReply } from './errors.js';
+import { IQ_HANDLERS, type IqTarget } from './iq-handlers.js';
+import { Muc } from './muc.js';
+import { NS } from './ns.js';
+
+/** Work a stanza started that finishes later (wrapped, so awaiting the handler does not wait for it). */
+export interface Pending {
+  done: Promise<unknown>;
+}
+
+const CHAT_STATES = new Set(['active', 'composing', 'paused', 'inactive', 'gone']);
+const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
+
+/** Handlers of one connection. */
+export class StanzaHandlers {
+  readonly muc: Muc;
+  constructor(readonly conn: XmppConnection) {
+    this.muc = new Muc(conn);
+  }
+
+  private get engine() {
+    return this.conn.engine;
+  }
+  private get session(): Session {
+    const s = this.conn.session;
+    if (!s) throw new ParleyError('not-authorized', 'no session');
+    return s;
+  }
+
+  /**
+   * Handles one stanza. Resolves when the next stanza may be handled; `done`, when given, settles once the
+   * stanza's effects are durable (stream management counts it as handled then). Throws StreamFailure to end
+   * the stream.
+   */
+  async handle(stanza: Element, startedAt: number): Promise<Pending | void> {
+    const session = this.session;
+    // RFC 6120 §8.1.2.1: a `from` must be the session's own full or bare address; anything else is forged.
+    const from = stanza.attr('from');
+    if (from !== undefined && from !== session.full && from !== session.user) {
+      let ok = false;
+      try {
+        const a = parseAddress(from);
+        ok = `${a.local}@${a.domain}` === session.user && (a.resource === null || a.resource === session.resource);
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new StreamFailure('invalid-from', `you are ${session.full}, not ${from}`);
+    }
+    const toAttr = stanza.attr('to');
+    let to: Address | null = null;
+    if (toAttr !== undefined && toAttr !== '') {
+      try {
+        to = parseAddress(toAttr);
+      } catch (e) {
+        // §8.3.3.8: a malformed address in a stanza is a stanza error, not a stream error.
+        if (stanza.attr('type') === 'error') return;
+        throw new ParleyError('jid-malformed', e instanceof Error ? e.message : 'the address is not valid');
+      }
+    }
+    switch (stanza.name) {
+      case 'message':
+        return this.message(stanza, to, startedAt);
+      case 'presence':
+        return this.presence(stanza, to, startedAt);
+      default:
+        return this.iq(stanza, to);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Messages (RFC 6121 §5, §8)
+  // -------------------------------------------------------------------------------------------------------------
+
+  private async message(stanza: Element, to: Address | null, startedAt: number): Promise<Pending | void> {
+    const session = this.session;
+    const type = stanza.attr('type') ?? 'normal';
+    if (type === 'error') return; // never answer an error with an error (§8.3.1)
+    // §8.1.1.1: no `to` means the user's own account.
+    const target = to ?? parseAddress(session.user);
+    if (target.local === null) {
+      // Messages to the server or to a room service itself: nothing to deliver them to.
+      throw new ParleyError('service-unavailable', 'messages to a domain are not accepted');
+    }
+    const targetBare = `${target.local}@${target.domain}`;
+    const isRoom = this.engine.ctx.directory.isRoomDomain(target.domain);
+    if (isRoom) return this.muc.message(stanza, targetBare, target.resource, startedAt);
+    if (type === 'groupchat') throw new ParleyError('bad-request', `${targetBare} is not a room`);
+
+    const body = stanza.getChild('body');
+    const clientId = originId(stanza);
+    const messages = this.engine.messages;
+    const replace = stanza.getChild('replace', NS.correct);
+    if (replace && body) {
+      const orig = await this.resolveOwn(replace.attr('id') ?? '');
+      return this.settle(stanza, messages.edit(session, orig, body.text(), clientId, startedAt));
+    }
+    const retract = stanza.getChild('retract', NS.retract);
+    if (retract) {
+      const orig = await this.resolveOwn(retract.attr('id') ?? '');
+      return this.settle(stanza, messages.retract(session, orig, clientId, startedAt));
+    }
+    if (body) return this.settle(stanza, messages.send(session, target, body.text(), clientId, startedAt));
+
+    // No body: receipts (XEP-0184), markers (XEP-0333), chat states (XEP-0085); anything else has no effect.
+    const received = stanza.getChild('received', NS.receipts);
+    const displayed = stanza.getChild('displayed', NS.markers);
+    const ref = received ?? displayed;
+    if (ref) {
+      const id = await this.resolveReceived(ref.attr('id') ?? '', targetBare);
+      if (id === null) return; // a receipt for something we never delivered: ignored, like a duplicate
+      return this.settle(stanza, messages.receipt(session, id, displayed ? 'read' : 'delivered', startedAt).catch((e: unknown) => {
+        // A receipt repeated by another device, or for a message not the user's: nothing to tell the client.
+        if (!(e instanceof ParleyError)) throw e;
+      }));
+    }
+    for (const child of stanza.children) {
+      if (typeof child !== 'string' && child.xmlns === NS.chatStates && CHAT_STATES.has(child.name)) {
+        await messages.typing(session, target, child.name);
+        return;
+      }
+    }
+  }
+
+  /**
+   * A message queued in the engine: the next stanza need not wait for its commit (the engine keeps the
+   * session's send order). A refusal or failed commit comes back as a message error.
+   */
+  private settle(stanza: Element, p: Promise<unknown>): Pending {
+    return {
+      done: p.catch((e: unknown) => {
+        if (!this.conn.isClosing) this.conn.replyError(stanza, e);
+      }),
+    };
+  }
+
+  /** The server id of one of the user's own messages, named by the id the client knows (its own or ours). */
+  private async resolveOwn(id: string): Promise<string> {
+    if (id === '') throw new ParleyError('bad-request', 'which message? (id is missing)');
+    const store = this.engine.ctx.store.messages;
+    const mine = await store.byClientId(this.session.user, id);
+    return mine ? mine.id : id;
+  }
+
+  /** The server id of a message the user received from `sender`, named by the id the client saw. */
+  private async resolveReceived(id: string, sender: string): Promise<string | null> {
+    if (id === '') return null;
+    const store = this.engine.ctx.store.messages;
+    const theirs = await store.byClientId(sender, id);
+    if (theirs) return theirs.id;
+    return (await store.view(id)) ? id : null;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Presence (RFC 6121 §3, §4)
+  // -------------------------------------------------------------------------------------------------------------
+
+  private async presence(stanza: Element, to: Address | null, startedAt: number): Promise<void> {
+    const session = this.session;
+    const type = stanza.attr('type');
+    if (type === 'error') return;
+    if (to !== null && to.local !== null && this.engine.ctx.directory.isRoomDomain(to.domain)) {
+      return this.muc.presence(stanza, to, type);
+    }
+    if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
+      if (to === null || to.local === null) throw new ParleyError('bad-request', 'a subscription stanza needs a user address in "to"');
+      await this.engine.rosters.act(session.user, `${to.local}@${to.domain}`, type as SubscriptionAction);
+      return;
+    }
+    if (type === 'probe') {
+      if (to === null || to.local === null) throw new ParleyError('bad-request', 'a probe needs a user address in "to"');
+      const p = await this.engine.presence.query(session.user, `${to.local}@${to.domain}`);
+      this.conn.sendElement(presenceStanza(p, session.full));
+      return;
+    }
+    if (type !== undefined && type !== 'unavailable') throw new ParleyError('bad-request', `presence type "${type}" is not defined`);
+    if (to !== null) {
+      // Directed presence (§4.6) to someone allowed to see the user.
+      if (type === 'unavailable') return;
+      await this.engine.presence.directed(session, `${to.local}@${to.domain}`);
+      return;
+    }
+    const first = !session.available;
+    const replayed = await this.engine.announce(session, type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now()), startedAt);
+    // Offline messages were just written after the session's presence; without stream management that is
+    // as far as the server can follow them (the stream-management queue keeps them otherwise).
+    if (replayed > 0) await this.engine.ack(session, replayed);
+    if (first && type !== 'unavailable') await this.pendingRequests(session);
+  }
+
+  /** §3.1.3: subscription requests that arrived while the user was away are delivered at initial presence. */
+  private async pendingRequests(session: Session): Promise<void> {
+    for (const item of await this.engine.ctx.store.rosters.list(session.user)) {
+      if (item.pendingIn) this.conn.sendElement(el('presence', { xmlns: NS.client, type: 'subscribe', from: item.contact, to: session.user }));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // IQ (RFC 6120 §8.2.3)
+  // -------------------------------------------------------------------------------------------------------------
+
+  private async iq(stanza: Element, to: Address | null): Promise<void> {
+    const session = this.session;
+    const type = stanza.attr('type');
+    const id = stanza.attr('id');
+    if (id === undefined || id === '') throw new ParleyError('bad-request', 'an iq needs an id');
+    if (type !== 'get' && type !== 'set' && type !== 'result' && type !== 'error') throw new ParleyError('bad-request', 'iq type must be get, set, result or error');
+    // To another user's session: relayed (a reply to the relayed one goes back the same way).
+    if (to !== null && to.local !== null && to.resource !== null && `${to.local}@${to.domain}` !== session.user) {
+      if (this.engine.ctx.directory.isRoomDomain(to.domain)) {
+        if (type === 'result' || type === 'error') return;
+        throw new ParleyError('feature-not-implemented', 'private queries to room occupants are not supported');
+      }
+      return this.relay(stanza, `${to.local}@${to.domain}`, to.resource);
+    }
+    if (type === 'result' || type === 'error') return; // answers to our pings and roster pushes
+    const payloads = stanza.children.filter((c): c is Element => typeof c !== 'string');
+    if (payloads.length !== 1) throw new ParleyError('bad-request', 'an iq get or set carries exactly one payload element (RFC 6120 §8.2.3)');
+    const payload = payloads[0]!;
+    const target = this.iqTarget(to);
+    const handler = IQ_HANDLERS.get(`${payload.xmlns} ${payload.name}`);
+    const fn = handler?.[type];
+    if (!fn || (handler?.targets && !handler.targets.includes(target.kind))) {
+      throw new ParleyError('service-unavailable', `${payload.xmlns} ${payload.name} (${type}) is not supported here`);
+    }
+    const result = await fn({ conn: this.conn, session, iq: stanza, payload, target });
+    if (this.conn.isClosing && !this.conn.sm.hibernating) return;
+    const reply = el('iq', { xmlns: NS.client, type: 'result', id, from: stanza.attr('to'), to: session.full });
+    if (result) reply.append(result);
+    this.conn.sendElement(reply);
+  }
+
+  /** Who an iq is for: the server, the user's own account, another account, a room service or a room. */
+  private iqTarget(to: Address | null): IqTarget {
+    const session = this.session;
+    if (to === null) return { kind: 'self', bare: session.user };
+    const directory = this.engine.ctx.directory;
+    if (to.local === null) {
+      if (directory.isRoomDomain(to.domain)) return { kind: 'rooms', bare: to.domain };
+      if (directory.hostsDomain(to.domain)) return { kind: 'server', bare: to.domain };
+      return { kind: 'remote', bare: to.domain };
+    }
+    const bare = `${to.local}@${to.domain}`;
+    if (directory.isRoomDomain(to.domain)) return { kind: 'room', bare };
+    if (bare === session.user) return { kind: 'self', bare };
+    return { kind: 'account', bare };
+  }
+
+  /** An iq for another user's session goes to it if that session speaks XMPP (RFC 6121 §8.5.3.1). */
+  private relay(stanza: Element, bare: string, resource: string): void {
+    const session = this.session;
+    const target = this.engine.sessions.get(bare, resource);
+    const type = stanza.attr('type');
+    if (!target || !(target.sink instanceof this.conn.constructor)) {
+      if (type === 'result' || type === 'error') return;
+      throw new ParleyError('service-unavailable', `${bare}/${resource} is not available`);
+    }
+    const copy = el('iq', { ...stanza.attrs, xmlns: NS.client, from: session.full });
+    copy.children = stanza.children;
+    const { router } = this.engine.ctx;
+    router.toSession(target, router.outbound({ ev: 'stanza', data: { xml: serialize(copy, null) } }));
+  }
+
+  /** Ends the session's MUC presence in every room it joined (the connection is going). */
+  leaveRooms(session: Session): void {
+    this.muc.leaveAll(session);
+  }
+
+  /** Replies with an error to a stanza that failed before it reached a handler. */
+  errorReply(stanza: Element, condition: string, text: string): void {
+    this.conn.sendElement(errorReply(stanza, errorElement(condition, text), stanza.attr('to'), this.conn.full));
+  }
+}
+
+/** XEP-0359 origin-id, else the stanza id: the sender's own id for dedupe and corrections. */
+function originId(stanza: Element): string | null {
+  const origin = stanza.getChild('origin-id', NS.sid)?.attr('id');
+  const id = origin ?? stanza.attr('id');
+  return id !== undefined && id !== '' && id.length <= 128 ? id : null;
+}
+
+const SHOWS: Record<string, Availability> = { chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd' };
+
+/** RFC 6121 §4.7: <show/>, <status/>, <priority/> (and XEP-0319 idle) as a session presence. */
+export function parsePresence(stanza: Element, now: number): SessionPresence {
+  const showEl = stanza.getChild('show');
+  let availability: Availability = 'available';
+  if (showEl) {
+    const show = showEl.text().trim();
+    const a = SHOWS[show];
+    if (!a) throw new ParleyError('bad-request', `<show/> must be away, chat, dnd or xa, not "${show}"`);
+    availability = a;
+  }
+  const statusEl = stanza.getChild('status');
+  const status = statusEl ? statusEl.text() : null;
+  if (status !== null && status.length > MAX_STATUS_LENGTH) throw new ParleyError('bad-request', `status longer than ${MAX_STATUS_LENGTH} characters`);
+  let priority = 0;
+  const prEl = stanza.getChild('priority');
+  if (prEl) {
+    const text = prEl.text().trim();
+    const n = Number(text);
+    if (!/^[+-]?\d+$/.test(text) || n < -128 || n > 127) throw new ParleyError('bad-request', 'priority is an integer from -128 to 127 (RFC 6121 §4.7.2.3)');
+    priority = n;
+  }
+  const idle = stanza.getChild('idle', NS.idle)?.attr('since');
+  const idleSince = idle !== undefined && Number.isFinite(Date.parse(idle)) ? Math.min(Date.parse(idle), now) : null;
+  return { availability, activity: null, status: status === '' ? null : status, priority, idleSince, explicit: idleSince === null, updatedAt: now };
+}

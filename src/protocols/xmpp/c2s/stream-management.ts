@@ -1,0 +1,248 @@
+/**
+ * XEP-0198 stream management: acknowledgements both ways, and resumption of a session whose connection broke.
+ *
+ * Inbound, `h` counts the client's stanzas the server has handled since <enable/>; a stanza counts only when its
+ * effects are durable (a message once committed: §4 "handled"), and h only moves over a contiguous prefix, so
+ * an <a h/> never claims a stanza that a crash could still lose. Outbound, every stanza sent after <enable/> is
+ * kept until the client's <a h/> covers it. When the connection breaks, a resumable session hibernates for
+ * `resumeTimeoutMs` (its presence stays, XEP-0198 §5); a <resume/> on a new authenticated stream takes it over
+ * and resends what the client had not acknowledged. If nobody resumes it, the messages it was sent and never
+ * confirmed go (back) into the user's offline queue (§5: treat them as if the user had been offline).
+ */
+import { randomBytes } from 'node:crypto';
+import { el } from '../xml/element.js';
+import { serialize } from '../xml/serialize.js';
+import type { XmppConnection } from './connection.js';
+import { NS } from './ns.js';
+
+/** Hibernating sessions by resumption id (process-wide: a resume arrives on another connection). */
+const hibernating = new Map<string, StreamManagement>();
+
+/** Most unacknowledged stanzas kept per session; beyond it the client is not acknowledging and is cut off. */
+const MAX_UNACKED = 10_000;
+/** Ask for an acknowledgement after this many unacknowledged stanzas. */
+const REQUEST_EVERY = 5;
+const MOD = 2 ** 32; // h wraps at 2^32 (XEP-0198 §4)
+
+interface Unacked {
+  text: string;
+  /** A message record addressed to this user: its seq, for the offline queue if never acknowledged. */
+  seq: number | null;
+}
+
+/** The stream-management state of one session (it moves to the new connection on resumption). */
+export class StreamManagement {
+  enabled = false;
+  private resumable = false;
+  private id: string | null = null;
+  /** Inbound stanzas received (all, since the stream started). */
+  private receivedCount = 0;
+  /** The count at <enable/>: h counts from there. */
+  private base = 0;
+  /** Highest contiguous handled stanza number, and handled ones beyond it. */
+  private handledUpTo = 0;
+  private handledAhead = new Set<number>();
+  /** Outbound stanzas sent since <enable/> (mod 2^32) and those not yet acknowledged, oldest first. */
+  private sent = 0;
+  private unacked: Unacked[] = [];
+  private requested = false;
+  private timer: NodeJS.Timeout | null = null;
+  hibernating = false;
+
+  constructor(public conn: XmppConnection) {}
+
+  /** An inbound stanza arrived; returns its number for handled(). */
+  received(): number {
+    return ++this.receivedCount;
+  }
+
+  /** Stanza `n` has been handled. */
+  handled(n: number): void {
+    if (n === this.handledUpTo + 1) {
+      this.handledUpTo = n;
+      while (this.handledAhead.delete(this.handledUpTo + 1)) this.handledUpTo++;
+    } else if (n > this.handledUpTo) {
+      this.handledAhead.add(n);
+    }
+  }
+
+  /** The inbound h to report. */
+  private h(): number {
+    return Math.max(0, this.handledUpTo - this.base) % MOD;
+  }
+
+  /**
+   * Notes an outbound stanza. Returns true when it must not be written now (the session hibernates: it waits
+   * for the resumed stream).
+   */
+  track(text: string, seq: number | null = null): boolean {
+    if (!this.enabled) return false;
+    this.sent = (this.sent + 1) % MOD;
+    this.unacked.push({ text, seq });
+    if (this.unacked.length > MAX_UNACKED) {
+      if (this.hibernating) this.expire();
+      else this.conn.streamError('resource-constraint', 'too many unacknowledged stanzas');
+      return true;
+    }
+    if (this.hibernating) return true;
+    if (this.unacked.length >= REQUEST_EVERY && !this.requested) {
+      this.requested = true;
+      // After the stanza itself, in the same burst.
+      queueMicrotask(() => this.conn.transport.write(`<r xmlns="${NS.sm}"/>`));
+    }
+    return false;
+  }
+
+  /** <enable/>, <r/>, <a/> on a bound stream. */
+  onElement(e: { name: string; attrs: Record<string, string> }): void {
+    switch (e.name) {
+      case 'enable': {
+        if (this.enabled) {
+          this.conn.transport.write(serialize(el('failed', { xmlns: NS.sm }, el('unexpected-request', { xmlns: NS.stanzaErrors }))));
+          return;
+        }
+        this.enabled = true;
+        // Stanzas received before <enable/> (itself not a stanza) are not counted (§4).
+        this.base = this.receivedCount;
+        this.handledUpTo = Math.max(this.handledUpTo, this.base);
+        this.resumable = e.attrs.resume === 'true' || e.attrs.resume === '1';
+        const attrs: Record<string, string> = { xmlns: NS.sm };
+        if (this.resumable) {
+          this.id = randomBytes(18).toString('base64url');
+          attrs.id = this.id;
+          attrs.resume = 'true';
+          attrs.max = String(Math.ceil(this.conn.opts.resumeTimeoutMs / 1000));
+          live.set(this.id, this);
+        }
+        this.conn.transport.write(serialize(el('enabled', attrs)));
+        return;
+      }
+      case 'r':
+        if (this.enabled) this.conn.transport.write(`<a xmlns="${NS.sm}" h="${this.h()}"/>`);
+        return;
+      case 'a': {
+        if (!this.enabled) return;
+        const h = Number(e.attrs.h);
+        if (!Number.isInteger(h) || h < 0 || h >= MOD || !this.ack(h)) {
+          this.conn.streamError('undefined-condition', 'the acknowledgement covers stanzas that were never sent');
+        }
+        return;
+      }
+      default:
+        this.conn.streamError('unsupported-stanza-type', `<${e.name}/> is not a stream-management element`);
+    }
+  }
+
+  /** Drops what `h` acknowledges; false when h claims more than was sent (§4: a protocol error). */
+  private ack(h: number): boolean {
+    const outstanding = this.unacked.length;
+    const acked = (this.sent - h + MOD) % MOD; // how many are NOT yet acknowledged
+    if (acked > outstanding) return false;
+    this.unacked.splice(0, outstanding - acked);
+    this.requested = false;
+    return true;
+  }
+
+  /** The connection broke: keep the session for resumption when the client asked for it. */
+  hibernate(): boolean {
+    if (!this.enabled || !this.resumable || this.id === null) return false;
+    this.hibernating = true;
+    hibernating.set(this.id, this);
+    this.timer = setTimeout(() => this.expire(), this.conn.opts.resumeTimeoutMs);
+    this.timer.unref?.();
+    return true;
+  }
+
+  /** The session will not be resumed (closed by the client, or replaced): no hibernation. */
+  discard(): void {
+    this.resumable = false;
+    if (this.id !== null && live.get(this.id) === this) live.delete(this.id);
+    if (this.hibernating) this.expire();
+  }
+
+  /** Nobody resumed in time: end the session; unacknowledged messages go to the offline queue. */
+  private expire(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.id !== null) {
+      hibernating.delete(this.id);
+      if (live.get(this.id) === this) live.delete(this.id);
+    }
+    this.hibernating = false;
+    this.requeue();
+    this.conn.endSession();
+  }
+
+  /** Messages this session was sent but never confirmed go (back) into the offline queue. */
+  requeue(): void {
+    const seqs = this.unacked.filter((u) => u.seq !== null).map((u) => u.seq!);
+    this.unacked = [];
+    const user = this.conn.session?.user;
+    if (seqs.length === 0 || !user) return;
+    const engine = this.conn.engine;
+    engine.ctx.store.messages.queueOffline(user, seqs).catch((e: unknown) => engine.ctx.log.error({ err: e }, 'requeue failed'));
+  }
+
+  /** <resume previd h/> on a new authenticated stream (§5). */
+  async resume(e: { attrs: Record<string, string> }): Promise<void> {
+    const conn = this.conn;
+    const prev = hibernating.get(e.attrs.previd ?? '') ?? liveById(e.attrs.previd ?? '');
+    const h = Number(e.attrs.h);
+    const old = prev?.conn;
+    if (!prev || !old || !old.session || old.session.user !== conn.user || !Number.isInteger(h)) {
+      conn.transport.write(serialize(el('failed', { xmlns: NS.sm, h: String(this.h()) }, el('item-not-found', { xmlns: NS.stanzaErrors }))));
+      return;
+    }
+    if (!prev.hibernating) {
+      // The old connection has not noticed it is dead yet: it is replaced now.
+      prev.hibernating = true;
+      old.transport.destroy();
+    }
+    if (prev.timer) clearTimeout(prev.timer);
+    prev.timer = null;
+    hibernating.delete(prev.id!);
+    if (!prev.ack(h)) {
+      conn.transport.write(serialize(el('failed', { xmlns: NS.sm }, el('unexpected-request', { xmlns: NS.stanzaErrors }))));
+      prev.requeue();
+      old.endSession();
+      return;
+    }
+    const session = old.session;
+    old.session = null;
+    prev.hibernating = false;
+    // The state moves to the new connection; the old one is inert.
+    conn.adopt(session, old);
+    session.sink = conn;
+    prev.conn = conn;
+    conn.sm.takeOver(prev);
+    conn.transport.write(serialize(el('resumed', { xmlns: NS.sm, previd: prev.id!, h: String(prev.h()) })));
+    for (const u of this.unacked) conn.transport.write(u.text);
+    if (this.unacked.length > 0 && !this.requested) {
+      this.requested = true;
+      conn.transport.write(`<r xmlns="${NS.sm}"/>`);
+    }
+  }
+
+  /** Copies a resumed session's counters and queue into this (the new connection's) state. */
+  private takeOver(prev: StreamManagement): void {
+    this.enabled = true;
+    this.resumable = true;
+    this.id = prev.id;
+    this.receivedCount = prev.handledUpTo; // anything received but unhandled on the old stream is gone
+    this.base = prev.base;
+    this.handledUpTo = prev.handledUpTo;
+    this.handledAhead = new Set();
+    this.sent = prev.sent;
+    this.unacked = prev.unacked;
+    this.requested = false;
+    live.set(this.id!, this);
+  }
+
+}
+
+/** Live resumable sessions by id, so a resume can replace a connection the server still thinks is up. */
+const live = new Map<string, StreamManagement>();
+function liveById(id: string): StreamManagement | undefined {
+  const sm = live.get(id);
+  return sm && sm.conn.session ? sm : undefined;
+}

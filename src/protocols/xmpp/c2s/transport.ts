@@ -1,0 +1,152 @@
+/**
+ * The byte pipes under an XMPP stream: TCP with optional STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368).
+ * A transport knows nothing of XML; the connection writes whole stanzas and the transport coalesces what is
+ * written in one event-loop turn into one corked burst, so a fan-out or a replay leaves in few packets.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContextOptions, type TlsOptions } from 'node:tls';
+
+/** What an XMPP connection needs from the layer below it. */
+export interface Transport {
+  /** The peer's address (for the login throttle and logs). */
+  readonly remoteAddress: string;
+  /** RFC 7395 WebSocket framing (<open/>, <close/>, one element per message) instead of a stream. */
+  readonly framed: boolean;
+  /** Whether the bytes are protected by TLS now. */
+  secure(): boolean;
+  /** The TLS socket, for channel binding (null without TLS). */
+  tlsSocket(): TLSSocket | null;
+  /** STARTTLS can be offered (plain TCP with certificates available). */
+  canStartTls(): boolean;
+  /** Upgrades to TLS after <proceed/> was written (RFC 6120 §5.4.3.3). */
+  startTls(): Promise<void>;
+  /** Queues text (a stanza or a stream header); it is written with everything else queued this turn. */
+  write(text: string): void;
+  /** Bytes accepted but not yet sent (a peer that does not read makes this grow). */
+  backlog(): number;
+  /** Stops (true) or resumes reading, for the per-connection rate limit. */
+  pause(paused: boolean): void;
+  /** Flushes and closes gracefully. */
+  end(): void;
+  /** Closes at once. */
+  destroy(): void;
+  onData(fn: (chunk: Buffer | string) => void): void;
+  onClose(fn: () => void): void;
+}
+
+const dirty = new Set<TcpTransport>();
+let scheduled = false;
+function flushAll(): void {
+  scheduled = false;
+  for (const t of dirty) t.flush();
+  dirty.clear();
+}
+
+/** A TCP (or direct-TLS) socket. */
+export class TcpTransport implements Transport {
+  readonly framed = false;
+  readonly remoteAddress: string;
+  private socket: Socket;
+  private queue: string[] = [];
+  private dataFn: ((chunk: Buffer) => void) | null = null;
+  private closeFn: (() => void) | null = null;
+  private closed = false;
+  private upgrading = false;
+
+  constructor(
+    socket: Socket,
+    private readonly tlsOptions: (() => TlsOptions & SecureContextOptions) | null,
+  ) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    socket.setNoDelay(true);
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => this.dataFn?.(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (this.upgrading && socket !== this.socket) return;
+      if (this.closed) return;
+      this.closed = true;
+      dirty.delete(this);
+      this.closeFn?.();
+    });
+  }
+
+  secure(): boolean {
+    return this.socket instanceof TLSSocket && this.socket.encrypted === true;
+  }
+  tlsSocket(): TLSSocket | null {
+    return this.socket instanceof TLSSocket ? this.socket : null;
+  }
+  canStartTls(): boolean {
+    return !this.secure() && this.tlsOptions !== null;
+  }
+
+  startTls(): Promise<void> {
+    const opts = this.tlsOptions;
+    if (!opts) return Promise.reject(new Error('no TLS certificates'));
+    this.flush();
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    this.upgrading = true;
+    const secure = new TLSSocket(raw, { ...opts(), isServer: true });
+    this.socket = secure;
+    return new Promise((resolve, reject) => {
+      secure.once('secure', () => {
+        this.upgrading = false;
+        resolve();
+      });
+      secure.once('error', (e) => reject(e));
+      this.attach(secure);
+    });
+  }
+
+  write(text: string): void {
+    if (this.closed) return;
+    this.queue.push(text);
+    dirty.add(this);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Writes everything queued, as one string (one syscall, one TLS record run). */
+  flush(): void {
+    if (this.queue.length === 0) return;
+    const text = this.queue.length === 1 ? this.queue[0]! : this.queue.join('');
+    this.queue = [];
+    if (!this.closed && !this.socket.destroyed) this.socket.write(text);
+  }
+
+  backlog(): number {
+    return this.socket.writableLength;
+  }
+
+  pause(paused: boolean): void {
+    if (paused) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  end(): void {
+    this.flush();
+    dirty.delete(this);
+    this.socket.end();
+    // A peer that never closes its side must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  onData(fn: (chunk: Buffer | string) => void): void {
+    this.dataFn = fn;
+  }
+  onClose(fn: () => void): void {
+    this.closeFn = fn;
+  }
+}
