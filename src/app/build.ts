@@ -10,7 +10,9 @@ import type { MessageHook } from '../engine/pipeline.js';
 import type { Store } from '../ports/store.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { registerRoutes } from '../protocols/http/routes.js';
+import type { XmppOptions } from '../protocols/xmpp/c2s/connection.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
+import { attachXmppWebSocket, type XmppWebSocketFrontDoor } from '../protocols/xmpp/c2s/websocket.js';
 import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
@@ -84,18 +86,20 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
   let xmpp: XmppFrontDoor | null = null;
+  let xmppWs: XmppWebSocketFrontDoor | null = null;
+  const connectionCount = (): number => (ws?.size ?? 0) + (xmpp?.size ?? 0) + (xmppWs?.size ?? 0);
   registerRoutes(http, {
     engine,
     scramIterations: config.auth.scramIterations,
     metrics: async () => {
-      metrics.connections.set((ws?.size ?? 0) + (xmpp?.size ?? 0));
+      metrics.connections.set(connectionCount());
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     health: () => ({
       status: 'ok',
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       sessions: engine.sessions.size,
-      connections: (ws?.size ?? 0) + (xmpp?.size ?? 0),
+      connections: connectionCount(),
     }),
   });
 
@@ -129,7 +133,26 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
           flushed: (out) => metrics.flushed(out),
         },
       );
-      if (config.xmpp.enabled) xmpp = await listenXmpp(config, engine, store, log, metrics);
+      if (config.xmpp.enabled) {
+        const domains = await store.domains.list();
+        const xmppOpts = xmppOptions(config, domains);
+        xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics);
+        if (config.xmpp.websocketPath !== null) {
+          xmppWs = attachXmppWebSocket(
+            http.server,
+            engine,
+            {
+              path: config.xmpp.websocketPath,
+              allowedOrigins: config.server.allowedOrigins,
+              xmpp: xmppOpts,
+              // Slack above the stanza limit, so that the stream parser (not ws) refuses a big stanza, with a stream error.
+              maxMessageBytes: config.xmpp.maxStanzaBytes + 16_384,
+            },
+            { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
+          );
+          log.info({ path: config.xmpp.websocketPath }, 'xmpp websocket listening');
+        }
+      }
       const a = http.server.address();
       const port = typeof a === 'object' && a ? a.port : config.server.port;
       const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -139,6 +162,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       if (closed) return;
       closed = true;
       ws?.close();
+      xmppWs?.close();
       await xmpp?.close();
       await engine.closeAll('the server is shutting down');
       await http.close();
@@ -147,10 +171,27 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   };
 }
 
-/** Loads (or generates) the certificates of every served domain and starts the XMPP listeners. */
-async function listenXmpp(config: Config, engine: Engine, store: Store, log: Pino, metrics: Metrics): Promise<XmppFrontDoor> {
+/** Stream settings of every XMPP front door (TCP listeners and WebSocket), from the `xmpp` section. */
+function xmppOptions(config: Config, domains: string[]): XmppOptions {
   const x = config.xmpp;
-  const domains = await store.domains.list();
+  return {
+    requireTls: x.requireTls,
+    allowPlainWithoutTls: x.allowPlainWithoutTls,
+    maxStanzaBytes: x.maxStanzaBytes,
+    negotiationTimeoutMs: x.negotiationTimeoutSeconds * 1000,
+    idleMs: x.idleSeconds * 1000,
+    stanzasPerSecond: x.stanzasPerSecond,
+    maxBacklogBytes: 16 << 20,
+    resumeTimeoutMs: x.resumeSeconds * 1000,
+    defaultDomain: domains[0] ?? config.server.defaultDomain,
+    registration: (domain) => x.registration.includes(domain),
+    version: PARLEY_VERSION,
+  };
+}
+
+/** Loads (or generates) the certificates of every served domain and starts the XMPP listeners. */
+async function listenXmpp(config: Config, domains: string[], engine: Engine, xmpp: XmppOptions, log: Pino, metrics: Metrics): Promise<XmppFrontDoor> {
+  const x = config.xmpp;
   const certificates =
     domains.length > 0 || Object.keys(x.certificates).length > 0
       ? await CertificateStore.load({ domains, configured: x.certificates, dir: x.certDir, log: log.child({ component: 'tls' }) })
@@ -165,18 +206,7 @@ async function listenXmpp(config: Config, engine: Engine, store: Store, log: Pin
       port: x.port,
       directTlsPort: x.directTlsPort,
       certificates,
-      xmpp: {
-        requireTls: x.requireTls,
-        allowPlainWithoutTls: x.allowPlainWithoutTls,
-        maxStanzaBytes: x.maxStanzaBytes,
-        negotiationTimeoutMs: x.negotiationTimeoutSeconds * 1000,
-        idleMs: x.idleSeconds * 1000,
-        stanzasPerSecond: x.stanzasPerSecond,
-        maxBacklogBytes: 16 << 20,
-        resumeTimeoutMs: x.resumeSeconds * 1000,
-        defaultDomain: domains[0] ?? config.server.defaultDomain,
-        version: PARLEY_VERSION,
-      },
+      xmpp,
     },
     { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
   );

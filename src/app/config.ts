@@ -120,6 +120,17 @@ export const configSchema = z.strictObject({
       idleSeconds: z.number().min(0.05).default(120).describe('A silent stream is pinged after this long and closed after twice as long'),
       stanzasPerSecond: z.number().int().min(1).default(2000).describe('Per-stream rate; a faster client is read more slowly'),
       resumeSeconds: z.number().min(0).default(300).describe('How long a broken stream-management session waits to be resumed (XEP-0198)'),
+      websocketPath: z
+        .string()
+        .regex(/^\/[^?#\s]*$/, 'must be an HTTP path such as /xmpp-websocket')
+        .refine((p) => p !== '/ws', 'the JSON API has /ws')
+        .nullable()
+        .default('/xmpp-websocket')
+        .describe('HTTP path of XMPP over WebSocket (RFC 7395) on the HTTP/WebSocket port (null = off)'),
+      registration: z
+        .array(domainName)
+        .default([])
+        .describe('Domains where anyone may create an account from an XMPP client (XEP-0077 in-band registration); none by default'),
     })
     .prefault({}),
   log: z

@@ -11,7 +11,7 @@ import {
   type ChannelBindingSupport,
   type ScramMechanismName,
 } from '../auth/scram.js';
-import { LoginThrottle } from '../auth/throttle.js';
+import { LoginThrottle, sourceKey } from '../auth/throttle.js';
 import { issueToken, resolveToken, revokeToken } from '../auth/tokens.js';
 import type { ScramCredential } from '../ports/store.js';
 import type { Ctx } from './context.js';
@@ -25,6 +25,11 @@ export interface AuthOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Self-service registrations allowed per source address and hour. */
+const REGISTRATIONS_PER_HOUR = 5;
+/** Shortest password a user may choose for itself. */
+const MIN_SELF_PASSWORD = 8;
 
 /** One SASL exchange in progress (see AuthService.scram). */
 export interface SaslExchange {
@@ -50,6 +55,8 @@ export function accountKey(username: string, domain: string): string {
 /** Logins, tokens and password changes. */
 export class AuthService {
   private readonly throttle: LoginThrottle;
+  /** Source address → times of recent self-service registrations. */
+  private readonly registrations = new Map<string, number[]>();
   /** Verified against for unknown accounts, so they cost the same time as known ones. */
   private decoy: Promise<ScramCredential> | null = null;
 
@@ -183,6 +190,29 @@ export class AuthService {
   /** Revokes a token. */
   async logout(token: string): Promise<void> {
     await revokeToken(this.ctx.store.tokens, token);
+  }
+
+  /**
+   * Self-service account creation (XMPP in-band registration, XEP-0077), where the operator opened it for the
+   * domain. At most REGISTRATIONS_PER_HOUR per source address (IPv6 /64), and a password of at least
+   * MIN_SELF_PASSWORD characters.
+   */
+  async register(address: string, password: string, ip: string): Promise<string> {
+    const a = parseUserAddress(address);
+    if (a.resource !== null) throw new ParleyError('jid-malformed', 'a user name has no resource');
+    const user = `${a.local}@${a.domain}`;
+    if ([...password].length < MIN_SELF_PASSWORD) throw new ParleyError('not-acceptable', `choose a password of at least ${MIN_SELF_PASSWORD} characters`);
+    const key = sourceKey(ip);
+    const now = this.ctx.now();
+    const recent = (this.registrations.get(key) ?? []).filter((t) => now - t < 3_600_000);
+    if (recent.length >= REGISTRATIONS_PER_HOUR) throw new ParleyError('rate-limited', 'too many accounts created from this address; try again later');
+    if (!this.ctx.directory.hostsDomain(a.domain)) throw new ParleyError('remote-server-not-found', `domain ${a.domain} is not served here`);
+    const credentials = await deriveCredentials(password, this.ctx.opts.scramIterations);
+    await this.ctx.store.accounts.create({ address: user, credentials, admin: false, createdAt: now, lastSeen: null, lastStatus: null });
+    recent.push(now);
+    this.registrations.set(key, recent);
+    this.ctx.directory.forget(user);
+    return user;
   }
 
   /** Sets a new password (stored as SCRAM keys only) and revokes all tokens of the user. */

@@ -8,6 +8,7 @@ import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { conversationKey, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Store } from '../ports/store.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
+import { BlockService } from './block-service.js';
 import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
 import { Directory } from './directory.js';
 import { MessageService } from './message-service.js';
@@ -42,6 +43,7 @@ export class Engine {
   readonly rooms: RoomService;
   readonly messages: MessageService;
   readonly auth: AuthService;
+  readonly blocks: BlockService;
   private readonly offline = new OfflineTracker();
 
   constructor(deps: EngineDeps) {
@@ -50,6 +52,7 @@ export class Engine {
     const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
       this.presence.invalidate();
       this.rooms.invalidate();
+      this.blocks.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
       if (external) this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });
@@ -64,9 +67,10 @@ export class Engine {
       metrics: deps.metrics,
     };
     this.presence = new PresenceService(this.ctx);
-    this.rosters = new RosterService(this.ctx, this.presence);
+    this.blocks = new BlockService(this.ctx, this.presence);
+    this.rosters = new RosterService(this.ctx, this.presence, this.blocks);
     this.rooms = new RoomService(this.ctx, this.presence);
-    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline);
+    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline, this.blocks);
     this.auth = new AuthService(this.ctx, deps.auth);
   }
 
@@ -240,6 +244,7 @@ export class Engine {
     session.closed = true;
     if (!this.ctx.sessions.remove(session)) return;
     this.ctx.metrics.sessions(-1);
+    if (!this.ctx.sessions.isOnline(session.user)) this.blocks.forget(session.user);
     await this.presence.recompute(session.user);
   }
 

@@ -9,6 +9,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { recordEvent } from './outbound.js';
 import type { MessagePipeline } from './pipeline.js';
 import type { OfflineTracker } from './offline-tracker.js';
+import type { BlockService } from './block-service.js';
 import type { RoomService } from './room-service.js';
 import type { Session } from './session.js';
 import type { Address } from '../core/address.js';
@@ -31,6 +32,7 @@ export class MessageService {
     private readonly pipeline: MessagePipeline,
     private readonly rooms: RoomService,
     private readonly offline: OfflineTracker,
+    private readonly blocks: BlockService,
   ) {}
 
   /** A session's messages are prepared and handed to storage one at a time, in the order sent. */
@@ -52,7 +54,10 @@ export class MessageService {
     const bare = `${to.local}@${to.domain}`;
     const type: MessageType = this.ctx.directory.isRoomDomain(to.domain) ? 'groupchat' : 'chat';
     if (type === 'groupchat') await this.rooms.requireMember(bare, session.user);
-    else await this.ctx.directory.requireUser(bare, to.domain);
+    else {
+      await this.ctx.directory.requireUser(bare, to.domain);
+      await this.blocks.check(session.user, bare);
+    }
     const toResource = type === 'chat' ? to.resource : null;
     return {
       kind: 'message',
@@ -96,6 +101,7 @@ export class MessageService {
       throw new ParleyError('forbidden', 'receipts are for messages you received');
     }
     if (orig.from === session.user) throw new ParleyError('bad-request', 'no receipts for your own messages');
+    await this.blocks.check(session.user, orig.from);
     // A receipt is between its sender and the message's author, even for a room message: it is kept in their
     // 1:1 conversation so a room's replay does not hand it to every member.
     return {
@@ -119,6 +125,7 @@ export class MessageService {
       return;
     }
     await this.ctx.directory.requireUser(bare, to.domain);
+    await this.blocks.check(session.user, bare);
     router.toUsers([bare], out);
   }
 

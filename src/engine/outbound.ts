@@ -14,6 +14,8 @@ export type EventName =
   | 'subscription'
   | 'room.member'
   | 'room.invite'
+  | 'block'
+  | 'unblock'
   | 'synced'
   | 'session.closing'
   /** A ready XMPP stanza (data.xml) relayed from one XMPP session to another; only XMPP sinks receive it. */

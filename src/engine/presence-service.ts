@@ -43,11 +43,22 @@ export class PresenceService {
 
   private async loadPeers(user: string, dir: 'in' | 'out'): Promise<Set<string>> {
     const { store } = this.ctx;
-    const [items, groups] = await Promise.all([store.rosters.list(user), store.sharedGroups.groupsOf(user)]);
+    const [items, groups, blocked, blockers] = await Promise.all([
+      store.rosters.list(user),
+      store.sharedGroups.groupsOf(user),
+      store.blocks.list(user),
+      store.blocks.blockersOf(user),
+    ]);
     const peers = new Set<string>();
     for (const it of items) if (dir === 'out' ? sendsPresenceTo(it) : receivesPresenceOf(it)) peers.add(it.contact);
     const memberLists = await Promise.all(groups.map((g) => store.sharedGroups.members(g.name)));
     for (const list of memberLists) for (const m of list) if (m !== user) peers.add(m);
+    // XEP-0191: no presence either way between a user and someone either of them blocks.
+    if (blocked.length > 0 || blockers.length > 0) {
+      const mine = new Set(blocked);
+      const theirs = new Set(blockers);
+      for (const p of peers) if (mine.has(p) || mine.has(p.slice(p.indexOf('@') + 1)) || theirs.has(p)) peers.delete(p);
+    }
     return peers;
   }
 

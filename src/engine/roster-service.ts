@@ -10,6 +10,7 @@ import type { RosterItem } from '../core/types.js';
 import { domainOf } from '../core/address.js';
 import type { Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
+import type { BlockService } from './block-service.js';
 import type { PresenceService } from './presence-service.js';
 
 /** A roster item as clients see it: personal items plus shared-group peers. */
@@ -29,6 +30,7 @@ export class RosterService {
   constructor(
     private readonly ctx: Ctx,
     private readonly presence: PresenceService,
+    private readonly blocks: BlockService,
   ) {}
 
   /** The user's roster, including shared-group peers (who appear with subscription both). */
@@ -104,6 +106,8 @@ export class RosterService {
     const { store } = this.ctx;
     const [mine, theirs] = await Promise.all([store.rosters.get(user, contact), store.rosters.get(contact, user)]);
     const out = applyOutbound(mine ?? newRosterItem(user, contact), action);
+    // XEP-0191: subscription stanzas from someone the contact blocks never reach the contact.
+    if (out.forward && (await this.blocks.blocks(contact, user))) out.forward = false;
     let myNext = out.item;
     let delivered = false;
     let theirNext = theirs;

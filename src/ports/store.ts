@@ -163,6 +163,28 @@ export interface RoomStore {
 }
 
 /** Everything Parley persists, behind one object the composition root creates. */
+/**
+ * Block lists (XEP-0191): addresses a user does not want to hear from or be seen by. An entry is a bare user
+ * address or a domain (which blocks every address of it).
+ */
+export interface BlockStore {
+  /** The user's entries, sorted. */
+  list(owner: string): Promise<string[]>;
+  /** Adds entries (already listed ones are ignored). */
+  add(owner: string, entries: string[]): Promise<void>;
+  /** Removes the given entries, or all of them with null. */
+  remove(owner: string, entries: string[] | null): Promise<void>;
+  /** Users whose list names `user` itself or its domain, sorted. */
+  blockersOf(user: string): Promise<string[]>;
+}
+
+/** Per-user documents by kind (e.g. 'vcard-temp', the XEP-0054 vCard as XML text). */
+export interface ProfileStore {
+  get(owner: string, kind: string): Promise<string | null>;
+  /** Stores or (with null) deletes the document. */
+  put(owner: string, kind: string, value: string | null, at: number): Promise<void>;
+}
+
 export interface Store {
   readonly domains: DomainStore;
   readonly accounts: AccountStore;
@@ -171,6 +193,8 @@ export interface Store {
   readonly sharedGroups: SharedGroupStore;
   readonly messages: MessageStore;
   readonly rooms: RoomStore;
+  readonly blocks: BlockStore;
+  readonly profiles: ProfileStore;
   /** Changes whenever another process changed the data (for cache invalidation); cheap to call. */
   dataVersion(): Promise<number>;
   /** Flushes pending writes and closes. */

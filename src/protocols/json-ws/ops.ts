@@ -112,6 +112,14 @@ export const OPS = {
     return {};
   }),
   'room.members': op(roomRef, async ({ engine, session }, p) => ({ members: await engine.rooms.memberList(parseBare(p.room), session.user) })),
+  'block.list': op(z.strictObject({}), async ({ engine, session }) => ({ entries: await engine.blocks.list(session.user) })),
+  'block.add': op(z.strictObject({ entries: z.array(z.string().min(1).max(3071)).min(1).max(1000) }), async ({ engine, session }, p) => ({
+    entries: await engine.blocks.block(session.user, p.entries),
+  })),
+  'block.remove': op(z.strictObject({ entries: z.array(z.string().min(1).max(3071)).max(1000).optional() }), async ({ engine, session }, p) => {
+    await engine.blocks.unblock(session.user, p.entries ?? null);
+    return {};
+  }),
   'room.occupants': op(roomRef, async ({ engine, session }, p) => ({ occupants: await engine.rooms.occupants(parseBare(p.room), session.user) })),
 } satisfies Record<string, OpDef<z.ZodType>>;
 

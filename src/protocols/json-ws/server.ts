@@ -4,6 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Engine } from '../../engine/engine.js';
+import { originAllowed, routeUpgrade } from '../websocket-upgrade.js';
 import { Connection, type ConnectionObserver, type ConnectionOptions } from './connection.js';
 
 /** Options of the JSON WebSocket front door. */
@@ -21,14 +22,7 @@ export interface JsonWsFrontDoor {
   close(): void;
 }
 
-/** Whether a browser page at `origin` may open a WebSocket to this server (RFC 6455 §10.2). */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[], tls: boolean): boolean {
-  if (origin === undefined) return true;
-  if (allowed.includes('*') || allowed.includes(origin)) return true;
-  return host !== undefined && origin === `${tls ? 'https' : 'http'}://${host}`;
-}
-
-/** Attaches the front door to `server`. Upgrades on other paths are left to other upgrade handlers (404 when none). */
+/** Attaches the front door to `server` at `opts.path` (see routeUpgrade: other WebSocket endpoints share the server). */
 export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, opts: JsonWsOptions, observer: ConnectionObserver): JsonWsFrontDoor {
   const tls = 'setSecureContext' in server;
   const wss = new WebSocketServer({
@@ -40,15 +34,6 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
   });
   const conns = new Set<Connection>();
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== opts.path) {
-      // Node hands an upgrade to its 'upgrade' listeners and nothing else; when this is the only one, no one
-      // else will answer, so refuse instead of leaving the socket open until the client gives up.
-      if (server.listenerCount('upgrade') <= 1) {
-        socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nno WebSocket endpoint here\n');
-      }
-      return;
-    }
     if (!originAllowed(req.headers.origin, req.headers.host, opts.allowedOrigins, tls)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\norigin not allowed\n');
       return;
@@ -61,7 +46,7 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
       ws.once('close', () => conns.delete(c));
     });
   };
-  server.on('upgrade', onUpgrade);
+  const release = routeUpgrade(server, opts.path, onUpgrade);
   const beat = setInterval(() => {
     for (const c of conns) c.heartbeat();
   }, opts.heartbeatMs);
@@ -72,7 +57,7 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
     },
     close() {
       clearInterval(beat);
-      server.off('upgrade', onUpgrade);
+      release();
       wss.close();
       // wss.close() leaves accepted sockets open (noServer), and the engine closes only connections with a
       // session: one that has not said hello yet would hold the HTTP server's close until its hello timeout.

@@ -9,6 +9,7 @@ import { directoryContract } from './directory-contract.js';
 import { dm } from './fixtures.js';
 import { useStore, type StoreFactory } from './harness.js';
 import { historyContract } from './history-contract.js';
+import { profilesContract } from './profiles-contract.js';
 import { roomsContract } from './rooms-contract.js';
 import { socialContract } from './social-contract.js';
 
@@ -25,6 +26,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     appendContract(store);
     historyContract(store, factory);
     deliveryContract(store);
+    profilesContract(store);
 
     describe('store lifecycle', () => {
       it('dataVersion is an integer that stays put while nobody else writes', async () => {

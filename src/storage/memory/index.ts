@@ -6,6 +6,7 @@ import type { Store } from '../../ports/store.js';
 import { createIdGenerator } from '../ids.js';
 import { createMemoryAccounts, createMemoryDomains, createMemoryTokens } from './directory.js';
 import { createMemoryMessages } from './messages.js';
+import { createMemoryBlocks, createMemoryProfiles } from './profiles.js';
 import { createMemoryRooms } from './rooms.js';
 import { createMemoryRosters, createMemorySharedGroups } from './social.js';
 import { createMemoryState } from './state.js';
@@ -22,6 +23,8 @@ export function createMemoryStore(): Store {
     sharedGroups: createMemorySharedGroups(s),
     messages: createMemoryMessages(s, createIdGenerator(), () => closed),
     rooms: createMemoryRooms(s),
+    blocks: createMemoryBlocks(s),
+    profiles: createMemoryProfiles(s),
     // Nobody else can change this store, so the version never moves.
     async dataVersion() {
       return 0;

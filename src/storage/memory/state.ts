@@ -38,6 +38,10 @@ export interface MemoryState {
   messageState: Map<string, MessageState>;
   /** user → queued seqs, ascending */
   offline: Map<string, number[]>;
+  /** owner → blocked entries (XEP-0191). */
+  blocks: Map<string, Set<string>>;
+  /** `${owner}\n${kind}` → document. */
+  profiles: Map<string, string>;
 }
 
 /** Creates empty tables. */
@@ -57,6 +61,8 @@ export function createMemoryState(): MemoryState {
     byClientId: new Map(),
     messageState: new Map(),
     offline: new Map(),
+    blocks: new Map(),
+    profiles: new Map(),
   };
 }
 
@@ -70,6 +76,8 @@ export function purgeAccount(s: MemoryState, address: string): boolean {
   for (const members of s.roomMembers.values()) members.delete(address);
   for (const invited of s.invites.values()) invited.delete(address);
   for (const members of s.groupMembers.values()) members.delete(address);
+  s.blocks.delete(address);
+  for (const key of [...s.profiles.keys()]) if (key.startsWith(`${address}\n`)) s.profiles.delete(key);
   return true;
 }
 

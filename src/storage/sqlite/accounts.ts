@@ -53,6 +53,8 @@ export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): 
     'DELETE FROM room_members WHERE user = ?',
     'DELETE FROM room_invites WHERE user = ?',
     'DELETE FROM shared_group_members WHERE user = ?',
+    'DELETE FROM blocks WHERE owner = ?',
+    'DELETE FROM profiles WHERE owner = ?',
   ].map((sql) => db.prepare<[string]>(sql));
   const remove = db.prepare<[string]>('DELETE FROM accounts WHERE address = ?');
 

@@ -15,6 +15,7 @@ import { createGroupCommit } from './group-commit.js';
 import { createLogWriter } from './log-writer.js';
 import { createSqliteMessages } from './messages.js';
 import { migrate } from './migrate.js';
+import { createSqliteBlocks, createSqliteProfiles } from './profiles.js';
 import { createSqliteRooms } from './rooms.js';
 import { createSqliteRosters } from './rosters.js';
 import { createSqliteSharedGroups } from './shared-groups.js';
@@ -77,6 +78,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     sharedGroups: createSqliteSharedGroups(db),
     messages: createSqliteMessages(db, tx, appends, batched),
     rooms: createSqliteRooms(db, tx),
+    blocks: createSqliteBlocks(db, tx),
+    profiles: createSqliteProfiles(db),
     async dataVersion() {
       return dataVersion.get() ?? 0;
     },

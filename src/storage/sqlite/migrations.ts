@@ -141,9 +141,28 @@ DROP INDEX room_invites_by_user;
 // log_by_conv and skips the few edit/retract rows of a conversation; receipts live in 1:1 conversations.
 const DROP_MESSAGES_BY_CONV = `DROP INDEX log_messages_by_conv;`;
 
+// XEP-0191 block lists and per-user documents (vCards). blockersOf() reads blocks_by_entry.
+const BLOCKS_AND_PROFILES = `
+CREATE TABLE blocks (
+  owner TEXT NOT NULL REFERENCES accounts(address),
+  entry TEXT NOT NULL,
+  PRIMARY KEY (owner, entry)
+) WITHOUT ROWID;
+CREATE INDEX blocks_by_entry ON blocks(entry, owner);
+
+CREATE TABLE profiles (
+  owner      TEXT NOT NULL REFERENCES accounts(address),
+  kind       TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (owner, kind)
+) WITHOUT ROWID;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'room invitations by user and time', sql: INVITES_BY_USER_AT },
   { version: 3, name: 'history reads the conversation index', sql: DROP_MESSAGES_BY_CONV },
+  { version: 4, name: 'block lists and profiles', sql: BLOCKS_AND_PROFILES },
 ];

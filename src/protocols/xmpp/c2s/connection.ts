@@ -24,6 +24,7 @@ import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml
 import { channelBindingData, channelBindingTypes, type ChannelBindingType } from '../tls/channel-binding.js';
 import { encodeFor, type XmppView } from './encode.js';
 import { conditionOf, errorElement, errorReply, streamError } from './errors.js';
+import { CAPS_NODE, CAPS_VER } from './iq-handlers.js';
 import { NS } from './ns.js';
 import { StanzaHandlers } from './stanzas.js';
 import { StreamManagement } from './stream-management.js';
@@ -49,6 +50,8 @@ export interface XmppOptions {
   resumeTimeoutMs: number;
   /** The domain named in stream errors sent before the client said which domain it wants. */
   defaultDomain: string;
+  /** Domains where anyone may create an account (XEP-0077 in-band registration). */
+  registration: (domain: string) => boolean;
   /** Software name and version for XEP-0092. */
   version: string;
 }
@@ -98,6 +101,10 @@ export class XmppConnection implements Sink, XmppView {
   session: Session | null = null;
   private sasl: { mech: string; exchange: SaslExchange | null; awaiting: 'first' | 'final' } | null = null;
   private saslFailures = 0;
+  /** Framed mode: the parser was reset (SASL success) and gets its synthetic root before the next message. */
+  private framedRootDue = false;
+  /** An account was registered on this stream (one per connection). */
+  private registered = false;
   /** A -PLUS mechanism was tried on this stream (see channelBinding()). */
   private plusTried = false;
   private negotiationTimer: NodeJS.Timeout | null;
@@ -117,10 +124,12 @@ export class XmppConnection implements Sink, XmppView {
   // XmppView state.
   carbons = false;
   rosterRequested = false;
+  blocklistRequested = false;
   /** Rooms this session joined in MUC, with its nick there (XEP-0045). */
   readonly rooms = new Map<string, string>();
-  /** XEP-0352: the client is inactive; non-urgent stanzas could wait (they are sent: see docs). */
+  /** XEP-0352: the client is inactive; presence waits in `held` and chat states are dropped. */
   inactive = false;
+  private readonly held = new Map<string, string[]>();
 
   constructor(
     readonly transport: Transport,
@@ -133,14 +142,15 @@ export class XmppConnection implements Sink, XmppView {
     this.sm = new StreamManagement(this);
     this.parser = new StreamParser(
       {
-        streamStart: (attrs) => this.onStreamStart(attrs),
+        // Framed (RFC 7395): the only root is the synthetic FRAMED_ROOT; <open/> starts the stream (onFramingElement).
+        streamStart: (attrs) => (this.transport.framed ? undefined : this.onStreamStart(attrs)),
         stanza: (element) => this.onElement(element),
         streamEnd: () => this.onStreamEnd(),
         error: (condition, text) => this.streamError(condition, text),
       },
       PRE_AUTH_LIMITS,
     );
-    if (transport.framed) this.parser.write(`<stream:stream xmlns="${NS.client}" xmlns:stream="${NS.streams}">`);
+    if (transport.framed) this.parser.write(FRAMED_ROOT);
     transport.onData((chunk) => this.onData(chunk));
     transport.onClose(() => this.onTransportClose());
     this.negotiationTimer = setTimeout(() => {
@@ -183,10 +193,28 @@ export class XmppConnection implements Sink, XmppView {
     if (this.closing && !this.sm.hibernating) return;
     const stanzas = encodeFor(out, this);
     if (stanzas.length === 0) return;
+    const e0 = out.event;
+    if (this.inactive) {
+      // XEP-0352: while the client says it is inactive, chat states are dropped and presence waits (only the
+      // latest per contact), until something that matters is sent or the client becomes active.
+      if (e0.ev === 'typing') return;
+      if (e0.ev === 'presence') {
+        this.held.set(String(e0.data.user), stanzas);
+        return;
+      }
+    }
+    if (this.held.size > 0) this.releaseHeld();
     // A message record addressed to this user: if never acknowledged, it goes back to the offline queue.
     const e = out.event;
     const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
     for (const stanza of stanzas) this.sendStanza(stanza, seq);
+  }
+
+  /** Sends the presence held back while the client was inactive (XEP-0352). */
+  private releaseHeld(): void {
+    const held = [...this.held.values()];
+    this.held.clear();
+    for (const list of held) for (const stanza of list) this.sendStanza(stanza);
   }
 
   /** Writes one stanza; stream management counts and keeps it until the client acknowledges it. */
@@ -197,9 +225,12 @@ export class XmppConnection implements Sink, XmppView {
     if (this.transport.backlog() > this.opts.maxBacklogBytes) this.streamError('policy-violation', 'the client is not reading');
   }
 
-  /** Serialises and sends a stanza element. */
+  /**
+   * Serialises and sends a stanza element. Every stanza declares jabber:client itself (like encode.ts output):
+   * on a WebSocket each message is parsed on its own (RFC 7395 §3.3.3), and a forwarded copy must too.
+   */
   sendElement(stanza: Element): void {
-    this.sendStanza(serialize(stanza, NS.client));
+    this.sendStanza(serialize(stanza));
   }
 
   /** Writes a stream-level element (features, SASL, TLS, SM); never counted by stream management. */
@@ -209,10 +240,10 @@ export class XmppConnection implements Sink, XmppView {
 
   /** An error reply to a stanza from this client. */
   replyError(stanza: Element, e: unknown): void {
-    const { condition, text, code } = conditionOf(e);
+    const { condition, text, code, blocked } = conditionOf(e);
     if (code === 'internal-server-error') this.engine.ctx.log.error({ err: e, user: this.user }, 'xmpp stanza failed');
     const from = stanza.attr('to') ?? undefined;
-    this.sendElement(errorReply(stanza, errorElement(condition, text), from, this.full));
+    this.sendElement(errorReply(stanza, errorElement(condition, text, undefined, blocked), from, this.full));
   }
 
   /** Sends a stream error and closes the stream (RFC 6120 §4.9.1.1). */
@@ -248,6 +279,10 @@ export class XmppConnection implements Sink, XmppView {
     if (this.closing) return;
     this.lastHeard = Date.now();
     this.pinged = false;
+    if (this.framedRootDue) {
+      this.framedRootDue = false;
+      this.parser.write(FRAMED_ROOT);
+    }
     this.parser.write(chunk);
   }
 
@@ -308,6 +343,8 @@ export class XmppConnection implements Sink, XmppView {
         if (this.opts.requireTls) st.append(el('required', null));
         children.push(st);
       }
+      // Mechanisms once TLS is up, or where the operator does not require it (WebSocket: TLS is the HTTP
+      // listener's or a proxy's business, so that door never requires it here).
       if (tlsNow || !this.opts.requireTls) {
         const mechs = el('mechanisms', { xmlns: NS.sasl });
         for (const m of this.mechanisms()) mechs.append(el('mechanism', null, m));
@@ -317,6 +354,7 @@ export class XmppConnection implements Sink, XmppView {
           // XEP-0440: which channel-binding types the -PLUS mechanisms accept here.
           children.push(el('sasl-channel-binding', { xmlns: NS.saslCb }, ...cbTypes.map((t) => el('channel-binding', { type: t }))));
         }
+        if (this.registrationOpen()) children.push(el('register', { xmlns: NS.registerFeature }));
       }
     } else if (this.session === null) {
       children.push(el('bind', { xmlns: NS.bind }));
@@ -325,6 +363,8 @@ export class XmppConnection implements Sink, XmppView {
       children.push(el('csi', { xmlns: NS.csi }));
       children.push(el('ver', { xmlns: NS.rosterVer }));
     }
+    // XEP-0115 §6.3: the server's own capabilities, so clients can cache its features.
+    children.push(el('c', { xmlns: NS.caps, hash: 'sha-1', node: CAPS_NODE, ver: CAPS_VER }));
     const inner = children.map((c) => serialize(c, NS.client)).join('');
     return this.transport.framed ? `<stream:features xmlns:stream="${NS.streams}">${inner}</stream:features>` : `<stream:features>${inner}</stream:features>`;
   }
@@ -355,6 +395,8 @@ export class XmppConnection implements Sink, XmppView {
   /** Every depth-1 element: negotiation elements before binding, stanzas after. */
   private onElement(element: Element): void {
     if (this.closing) return;
+    // Every element counts against the rate, negotiation elements and acknowledgements too.
+    this.throttle();
     if (this.transport.framed && element.xmlns === NS.framing) {
       this.onFramingElement(element);
       return;
@@ -376,6 +418,7 @@ export class XmppConnection implements Sink, XmppView {
     }
     if (element.xmlns === NS.csi && (element.name === 'active' || element.name === 'inactive')) {
       this.inactive = element.name === 'inactive';
+      if (!this.inactive) this.releaseHeld();
       return;
     }
     if (element.xmlns !== NS.client || (element.name !== 'message' && element.name !== 'presence' && element.name !== 'iq')) {
@@ -400,7 +443,6 @@ export class XmppConnection implements Sink, XmppView {
 
   /** Queues a stanza behind the ones before it (§10.1 in-order processing), with rate limit and back-pressure. */
   private enqueueStanza(stanza: Element): void {
-    this.throttle();
     const seq = this.sm.received();
     this.inflight++;
     if (this.inflight >= MAX_INFLIGHT && !this.paused) {
@@ -461,6 +503,9 @@ export class XmppConnection implements Sink, XmppView {
     }
     if (ns === NS.client && element.name === 'iq') {
       if (this.authUser === null) {
+        if (element.getChild('query', NS.register) && this.registrationOpen()) {
+          return this.register(element);
+        }
         this.streamError('not-authorized', 'authenticate first');
         return;
       }
@@ -515,7 +560,7 @@ export class XmppConnection implements Sink, XmppView {
       this.sasl = null;
     }
     const mech = element.attr('mechanism') ?? '';
-    if (!this.transport.secure() && this.opts.requireTls && this.transport.canStartTls()) {
+    if (!this.transport.secure() && this.opts.requireTls) {
       return this.saslFailure('encryption-required', 'negotiate TLS first');
     }
     if (!this.mechanisms().includes(mech)) return this.saslFailure('invalid-mechanism', `mechanism ${mech || '(none)'} is not offered`);
@@ -617,7 +662,9 @@ export class XmppConnection implements Sink, XmppView {
     this.parser.reset();
     this.parser.setLimits({ maxStanzaBytes: this.opts.maxStanzaBytes });
     this.headerSent = false;
-    if (this.transport.framed) this.parser.write(`<stream:stream xmlns="${NS.client}" xmlns:stream="${NS.streams}">`);
+    // Before the next message, not now: this can run inside the parser's write() (SCRAM's final step is
+    // synchronous), and write() is not reentrant.
+    if (this.transport.framed) this.framedRootDue = true;
   }
 
   private saslError(e: unknown): void {
@@ -639,6 +686,41 @@ export class XmppConnection implements Sink, XmppView {
   private saslFailure(condition: SaslCondition, text: string, counts = true): void {
     this.writeNonza(serialize(el('failure', { xmlns: NS.sasl }, el(condition, null), el('text', { 'xml:lang': 'en' }, text))));
     if (counts && ++this.saslFailures >= MAX_SASL_FAILURES) this.streamError('policy-violation', 'too many failed authentication attempts');
+  }
+
+  /** Registration sends a password like PLAIN does: only inside TLS (or where PLAIN is allowed without it). */
+  private registrationOpen(): boolean {
+    return this.opts.registration(this.domain) && (this.transport.secure() || this.opts.allowPlainWithoutTls);
+  }
+
+  /** XEP-0077 in-band registration before authentication, where the domain allows it (§3.1). */
+  private async register(iq: Element): Promise<void> {
+    const id = iq.attr('id');
+    const query = iq.getChild('query', NS.register)!;
+    const reply = (payload: Element | null): void => {
+      const r = el('iq', { xmlns: NS.client, type: 'result', id });
+      if (payload) r.append(payload);
+      this.sendElement(r);
+    };
+    if (iq.attr('type') === 'get') {
+      reply(el('query', { xmlns: NS.register }, el('instructions', null, 'Choose a user name and a password of at least 8 characters.'), el('username', null), el('password', null)));
+      return;
+    }
+    if (iq.attr('type') !== 'set') return;
+    try {
+      if (this.registered) throw new ParleyError('not-allowed', 'one account per connection');
+      if (query.getChild('remove')) throw new ParleyError('not-authorized', 'authenticate to cancel a registration');
+      const username = query.getChild('username')?.text() ?? '';
+      const password = query.getChild('password')?.text() ?? '';
+      if (username === '' || password === '') throw new ParleyError('not-acceptable', 'a user name and a password are required');
+      if (username.includes('@') || username.includes('/')) throw new ParleyError('jid-malformed', 'the user name is the part before @');
+      await this.engine.auth.register(`${username}@${this.domain}`, password, this.transport.remoteAddress);
+      this.registered = true;
+      reply(null);
+    } catch (e) {
+      const { condition, text } = conditionOf(e);
+      this.sendElement(errorReply(iq, errorElement(condition, text), undefined, this.domain));
+    }
   }
 
   /** After SASL: resource binding (RFC 6120 §7) and the legacy session request (RFC 3921 §3). */
@@ -682,6 +764,7 @@ export class XmppConnection implements Sink, XmppView {
     this.session = session;
     this.carbons = from.carbons;
     this.rosterRequested = from.rosterRequested;
+    this.blocklistRequested = from.blocklistRequested;
     this.inactive = false;
     for (const [room, nick] of from.rooms) this.rooms.set(room, nick);
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
@@ -773,6 +856,9 @@ function sameBare(a: string, user: string): boolean {
     return false;
   }
 }
+
+/** Framed mode (RFC 7395): the root the parser is given, so that each message parses as a depth-1 element. */
+const FRAMED_ROOT = `<stream:stream xmlns="${NS.client}" xmlns:stream="${NS.streams}">`;
 
 /** RFC 7395 §3.6: a stream error on a WebSocket declares the stream prefix itself. */
 function streamErrorFramed(err: Element): string {

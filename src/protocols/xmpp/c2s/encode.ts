@@ -30,6 +30,8 @@ export interface XmppView {
   readonly carbons: boolean;
   /** Asked for the roster (RFC 6121 §2.1.6 "interested resource"). */
   readonly rosterRequested: boolean;
+  /** Asked for the block list (XEP-0191 §3.3: pushes go to such resources). */
+  readonly blocklistRequested: boolean;
   /** The nick this session uses in a MUC room it joined, or undefined (XEP-0045). */
   roomNick(room: string): string | undefined;
 }
@@ -82,6 +84,9 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return [roomInvite(e, v)];
     case 'room.member':
       return roomMember(e, v);
+    case 'block':
+    case 'unblock':
+      return v.blocklistRequested ? [blockPush(e, v)] : [];
     case 'stanza':
       return [String(e.data.xml)];
     case 'synced':
@@ -234,6 +239,13 @@ function presenceTo(out: Outbound, to: string, p: UserPresence): string {
     return [text.slice(0, at + 4), text.slice(at + 5)] as const;
   });
   return head + escapeAttr(to) + tail;
+}
+
+/** XEP-0191 §3.3 / §3.4 block list push (an unblock without items means everything). */
+function blockPush(e: ServerEvent, v: XmppView): string {
+  const entries = Array.isArray(e.data.entries) ? (e.data.entries as string[]) : [];
+  const payload = el(e.ev === 'block' ? 'block' : 'unblock', { xmlns: NS.blocking }, ...entries.map((jid) => el('item', { jid })));
+  return serialize(el('iq', { xmlns: NS.client, type: 'set', id: `push-${pushCounter++}`, to: v.full }, payload));
 }
 
 /** RFC 6121 §2.1.6 roster push. */

@@ -38,16 +38,18 @@ const TYPE_OF: Record<string, StanzaErrorType> = {
 };
 
 /** An <error/> child for a condition, with optional human-readable text (§8.3.2). */
-export function errorElement(condition: string, text?: string, by?: string): Element {
+export function errorElement(condition: string, text?: string, by?: string, blocked = false): Element {
   const e = el('error', { type: TYPE_OF[condition] ?? 'cancel', by }, el(condition, { xmlns: NS.stanzaErrors }));
   if (text) e.append(el('text', { xmlns: NS.stanzaErrors, 'xml:lang': 'en' }, text));
+  // XEP-0191 §3.5: the application condition telling a user it wrote to someone it blocks.
+  if (blocked) e.append(el('blocked', { xmlns: 'urn:xmpp:blocking:errors' }));
   return e;
 }
 
 /** The condition and text for anything a handler threw (unknown errors become internal-server-error). */
-export function conditionOf(e: unknown): { condition: string; text: string; code: string } {
+export function conditionOf(e: unknown): { condition: string; text: string; code: string; blocked: boolean } {
   const err = toParleyError(e);
-  return { condition: ERRORS[err.code].xmpp, text: err.message, code: err.code };
+  return { condition: ERRORS[err.code].xmpp, text: err.message, code: err.code, blocked: err.details?.blocked === true };
 }
 
 /**

@@ -6,10 +6,14 @@
  * server, to the user's own or another account describes that account (RFC 6121 §8.5.1: the server answers
  * on an account's behalf), to the room service or a room describes MUC (XEP-0045 §6).
  */
+import { createHash } from 'node:crypto';
 import { ParleyError } from '../../../core/errors.js';
 import type { Session } from '../../../engine/session.js';
 import { rosterVersion } from '../../../engine/roster-service.js';
+import { parseAddress } from '../../../core/address.js';
 import { el, type Element } from '../xml/element.js';
+import { parseFragment } from '../xml/fragment.js';
+import { serialize } from '../xml/serialize.js';
 import type { XmppConnection } from './connection.js';
 import { rosterItem, stamp } from './encode.js';
 import { mamQuery, MAM_FORM } from './mam.js';
@@ -43,6 +47,7 @@ export interface IqHandler {
 
 /** Features the server announces in disco#info (XEP-0030), in the order listed. */
 export const SERVER_FEATURES = [
+  NS.blocking,
   NS.discoInfo,
   NS.discoItems,
   NS.ping,
@@ -53,12 +58,23 @@ export const SERVER_FEATURES = [
   NS.csi,
   NS.sm,
   NS.rosterVer,
+  NS.vcard,
   'msgoffline',
-  'urn:xmpp:receipts',
+  NS.receipts,
 ];
 
+const SERVER_IDENTITY = { category: 'server', type: 'im', name: 'Parley' };
+
+/** The node of the server's entity capabilities (XEP-0115 §4). */
+export const CAPS_NODE = 'urn:parley:server';
+
+/** XEP-0115 §5.1 verification string of the server's disco#info (identity and features), SHA-1, base64. */
+export const CAPS_VER = createHash('sha1')
+  .update(`${SERVER_IDENTITY.category}/${SERVER_IDENTITY.type}//${SERVER_IDENTITY.name}<${[...SERVER_FEATURES].sort().map((f) => `${f}<`).join('')}`)
+  .digest('base64');
+
 /** Features of every account (the server answers for it; XEP-0313 §7, XEP-0030). */
-const ACCOUNT_FEATURES = [NS.discoInfo, NS.discoItems, NS.mam, NS.sid];
+const ACCOUNT_FEATURES = [NS.discoInfo, NS.discoItems, NS.mam, NS.sid, NS.vcard];
 
 const handlers = new Map<string, IqHandler>();
 const on = (ns: string, name: string, h: IqHandler): void => {
@@ -103,8 +119,9 @@ on(NS.discoInfo, 'query', {
     const query = el('query', { xmlns: NS.discoInfo, node });
     switch (target.kind) {
       case 'server':
-        if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);
-        query.append(el('identity', { category: 'server', type: 'im', name: 'Parley' }));
+        // XEP-0115 §6.2: the caps node#ver is answered like the plain query.
+        if (node !== undefined && node !== `${CAPS_NODE}#${CAPS_VER}`) throw new ParleyError('item-not-found', `no node ${node}`);
+        query.append(el('identity', SERVER_IDENTITY));
         for (const f of SERVER_FEATURES) query.append(el('feature', { var: f }));
         return query;
       case 'self':
@@ -181,13 +198,78 @@ on(NS.mam, 'query', {
   set: (c) => mamQuery(c),
 });
 
+// XEP-0191 blocking.
+on(NS.blocking, 'blocklist', {
+  targets: ['self'],
+  async get({ conn, session }) {
+    conn.blocklistRequested = true;
+    const entries = await conn.engine.blocks.list(session.user);
+    return el('blocklist', { xmlns: NS.blocking }, ...entries.map((jid) => el('item', { jid })));
+  },
+});
+on(NS.blocking, 'block', {
+  targets: ['self'],
+  async set({ conn, session, payload }) {
+    const jids = payload.getChildren('item').map((i) => i.attr('jid') ?? '');
+    // §3.3: a block names at least one item.
+    if (jids.length === 0 || jids.includes('')) throw new ParleyError('bad-request', 'name each address to block in an <item jid/>');
+    await conn.engine.blocks.block(session.user, jids);
+    return null;
+  },
+});
+on(NS.blocking, 'unblock', {
+  targets: ['self'],
+  async set({ conn, session, payload }) {
+    const jids = payload.getChildren('item').map((i) => i.attr('jid') ?? '');
+    if (jids.includes('')) throw new ParleyError('bad-request', 'an <item/> without jid');
+    // §3.4: no items means everything.
+    await conn.engine.blocks.unblock(session.user, jids.length === 0 ? null : jids);
+    return null;
+  },
+});
+
+// XEP-0054 vCard: the user sets its own; anyone may read a user's (an empty vCard when there is none).
+const VCARD_KIND = 'vcard-temp';
+on(NS.vcard, 'vCard', {
+  targets: ['self', 'account'],
+  async get({ conn, target }) {
+    if (!(await conn.engine.ctx.directory.userExists(target.bare))) throw new ParleyError('item-not-found', `no account ${target.bare}`);
+    const stored = await conn.engine.ctx.store.profiles.get(target.bare, VCARD_KIND);
+    return stored === null ? el('vCard', { xmlns: NS.vcard }) : parseFragment(stored);
+  },
+  async set({ conn, session, payload, target }) {
+    if (target.kind !== 'self') throw new ParleyError('forbidden', 'you can only set your own vCard');
+    await conn.engine.ctx.store.profiles.put(session.user, VCARD_KIND, serialize(payload), conn.engine.ctx.now());
+    return null;
+  },
+});
+
+// XEP-0077 after authentication: a password change (§3.3). Cancelling a registration is an administrator's job.
+on(NS.register, 'query', {
+  targets: ['self', 'server'],
+  async get({ session }) {
+    const local = session.user.slice(0, session.user.indexOf('@'));
+    return el('query', { xmlns: NS.register }, el('registered', null), el('username', null, local), el('password', null));
+  },
+  async set({ conn, session, payload }) {
+    if (payload.getChild('remove')) throw new ParleyError('not-allowed', 'accounts are removed by an administrator');
+    const username = payload.getChild('username')?.text();
+    const password = payload.getChild('password')?.text();
+    if (username === undefined || password === undefined) throw new ParleyError('bad-request', 'a password change carries <username/> and <password/>');
+    if (`${username.toLowerCase()}@${session.user.slice(session.user.indexOf('@') + 1)}` !== session.user && username !== session.user) {
+      throw new ParleyError('not-authorized', 'you can only change your own password');
+    }
+    await conn.engine.auth.setPassword(session.user, password);
+    return null;
+  },
+});
+
 /** The handler table. */
 export const IQ_HANDLERS: ReadonlyMap<string, IqHandler> = handlers;
 
 /** The bare address of a jid attribute (a roster item names an account, never a resource). */
 function bareAddress(jid: string): string {
-  const slash = jid.indexOf('/');
-  const bare = slash < 0 ? jid : jid.slice(0, slash);
-  if (!bare.includes('@')) throw new ParleyError('jid-malformed', `${jid} is not a user address`);
-  return bare.toLowerCase() === bare ? bare : bare;
+  const a = parseAddress(jid);
+  if (a.local === null) throw new ParleyError('jid-malformed', `${jid} is not a user address`);
+  return `${a.local}@${a.domain}`;
 }

@@ -262,8 +262,15 @@ export class StanzaHandlers {
   }
 
   /** An iq for another user's session goes to it if that session speaks XMPP (RFC 6121 §8.5.3.1). */
-  private relay(stanza: Element, bare: string, resource: string): void {
+  private async relay(stanza: Element, bare: string, resource: string): Promise<void> {
     const session = this.session;
+    // XEP-0191: nothing passes between a user and someone either of them blocks.
+    try {
+      await this.engine.blocks.check(session.user, bare);
+    } catch (e) {
+      if (stanza.attr('type') === 'result' || stanza.attr('type') === 'error') return;
+      throw e;
+    }
     const target = this.engine.sessions.get(bare, resource);
     const type = stanza.attr('type');
     if (!target || !(target.sink instanceof this.conn.constructor)) {

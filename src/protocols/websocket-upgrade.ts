@@ -1,0 +1,59 @@
+/**
+ * WebSocket endpoints sharing one HTTP(S) server: the JSON door at /ws and the XMPP one (RFC 7395) at its own
+ * path. One 'upgrade' listener per server routes by path; both doors check the Origin the same way.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+
+/** Whether a browser page at `origin` may open a WebSocket to this server (RFC 6455 §10.2). */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[], tls: boolean): boolean {
+  if (origin === undefined) return true;
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  return host !== undefined && origin === `${tls ? 'https' : 'http'}://${host}`;
+}
+
+/** Handles one WebSocket upgrade request on a path claimed with routeUpgrade(). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+
+/** Per HTTP server: the upgrade paths claimed by the WebSocket endpoints on it, and the one listener that routes them. */
+const upgradeRoutes = new WeakMap<HttpServer | HttpsServer, { paths: Map<string, UpgradeHandler>; listener: UpgradeHandler }>();
+
+/**
+ * Routes WebSocket upgrades for `path` on `server` to `handler` (the JSON door at /ws, the XMPP one at its own
+ * path). One 'upgrade' listener per server dispatches by path; an upgrade on a path nobody claimed gets 404.
+ * Returns the release: after it, upgrades on `path` get 404 too; the last release removes the listener.
+ * Throws when `path` is already claimed.
+ */
+export function routeUpgrade(server: HttpServer | HttpsServer, path: string, handler: UpgradeHandler): () => void {
+  let routes = upgradeRoutes.get(server);
+  if (!routes) {
+    const paths = new Map<string, UpgradeHandler>();
+    const listener: UpgradeHandler = (req, socket, head) => {
+      const target = paths.get((req.url ?? '/').split('?')[0]!);
+      if (target) {
+        target(req, socket, head);
+        return;
+      }
+      // Node hands an upgrade to its 'upgrade' listeners and nothing else; when this is the only one, no one
+      // else will answer, so refuse instead of leaving the socket open until the client gives up.
+      if (server.listenerCount('upgrade') <= 1) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nno WebSocket endpoint here\n');
+      }
+    };
+    routes = { paths, listener };
+    upgradeRoutes.set(server, routes);
+    server.on('upgrade', listener);
+  }
+  if (routes.paths.has(path)) throw new Error(`two WebSocket endpoints at ${path}`);
+  routes.paths.set(path, handler);
+  const r = routes;
+  return () => {
+    if (r.paths.get(path) !== handler) return;
+    r.paths.delete(path);
+    if (r.paths.size === 0 && upgradeRoutes.get(server) === r) {
+      server.off('upgrade', r.listener);
+      upgradeRoutes.delete(server);
+    }
+  };
+}
