@@ -1,6 +1,7 @@
 /** A raw XMPP peer for tests that must send what no well-behaved client would: bytes in, text out. */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls';
 
 /** One raw connection; everything received is kept in `text`. */
 export class RawXmpp {
@@ -17,10 +18,15 @@ export class RawXmpp {
     s.on('error', () => undefined);
   }
 
+  /** The TLS socket, once TLS is up (for channel binding). */
+  get tls(): TLSSocket | null {
+    return this.socket instanceof TLSSocket ? this.socket : null;
+  }
+
   /** Plain TCP (the STARTTLS port) or TLS from the first byte (the direct TLS port). */
-  static async open(port: number, tls = false): Promise<RawXmpp> {
+  static async open(port: number, tls = false, tlsOptions: ConnectionOptions = {}): Promise<RawXmpp> {
     const socket = tls
-      ? tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false })
+      ? tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...tlsOptions })
       : netConnect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
@@ -80,6 +86,52 @@ export class RawXmpp {
     this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
     const m = await this.until(/<jid>([^<]+)<\/jid>/, 5000, from);
     return m[1]!;
+  }
+
+  /** STARTTLS (RFC 6120 §5.4) on an opened plain stream; the caller opens the stream again afterwards. */
+  async starttls(): Promise<void> {
+    const from = this.text.length;
+    this.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
+    await this.until(/<proceed xmlns="urn:ietf:params:xml:ns:xmpp-tls"\/>/, 5000, from);
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('close');
+    const secure = tlsConnect({ socket: raw, servername: 'localhost', rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.listen(secure);
+  }
+
+  /**
+   * SASL SCRAM (RFC 5802) on an opened stream. `cb`: the gs2 channel-binding flag and data ('n' none, 'y' "I
+   * could but you cannot", or a type name for -PLUS with its data). Resolves with the server's final answer
+   * text (the <success/> or <failure/> element).
+   */
+  async scram(mech: string, user: string, password: string, cb: { flag: 'n' | 'y' } | { type: string; data: Buffer } = { flag: 'n' }): Promise<string> {
+    const hash = mech.startsWith('SCRAM-SHA-256') ? 'sha256' : 'sha1';
+    const gs2 = 'flag' in cb ? `${cb.flag},,` : `p=${cb.type},,`;
+    const cbind = Buffer.concat([Buffer.from(gs2), 'flag' in cb ? Buffer.alloc(0) : cb.data]);
+    const nonce = randomBytes(18).toString('base64');
+    const bare = `n=${user},r=${nonce}`;
+    let from = this.text.length;
+    this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mech}'>${Buffer.from(gs2 + bare).toString('base64')}</auth>`);
+    const ch = await this.until(/<challenge[^>]*>([^<]+)<\/challenge>|<failure[^>]*>.*?<\/failure>/s, 5000, from);
+    if (ch[1] === undefined) return ch[0];
+    const serverFirst = Buffer.from(ch[1], 'base64').toString();
+    const attrs = Object.fromEntries(serverFirst.split(',').map((kv) => [kv.slice(0, 1), kv.slice(2)]));
+    const hmac = (key: Buffer, text: string): Buffer => createHmac(hash, key).update(text).digest();
+    const salted = pbkdf2Sync(password, Buffer.from(attrs.s!, 'base64'), Number(attrs.i), hash === 'sha256' ? 32 : 20, hash);
+    const clientKey = hmac(salted, 'Client Key');
+    const storedKey = createHash(hash).update(clientKey).digest();
+    const withoutProof = `c=${cbind.toString('base64')},r=${attrs.r}`;
+    const signature = hmac(storedKey, `${bare},${serverFirst},${withoutProof}`);
+    const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));
+    from = this.text.length;
+    this.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(`${withoutProof},p=${proof.toString('base64')}`).toString('base64')}</response>`);
+    return (await this.until(/<success[^>]*>[^<]*<\/success>|<success[^>]*\/>|<failure[^>]*>.*?<\/failure>/s, 5000, from))[0];
   }
 
   close(): void {

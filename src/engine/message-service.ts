@@ -227,6 +227,8 @@ export class MessageService {
       router.toSession(target, out);
       // Carbons; when writing to one's own other session, that session already has it and must not get it twice.
       for (const s of sessions.of(r.from)) if (s !== session && s !== target) router.toSession(s, out);
+      // XEP-0280 §6: the recipient's other sessions that asked for carbons get a copy too.
+      if (r.to !== r.from) for (const s of sessions.of(r.to)) if (s !== target && s.carbons) router.toSession(s, out);
       return;
     }
     router.toUsers(r.to === r.from ? [r.to] : [r.to, r.from], out, session);

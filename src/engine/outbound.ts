@@ -14,6 +14,7 @@ export type EventName =
   | 'subscription'
   | 'room.member'
   | 'room.invite'
+  | 'room.occupant'
   | 'block'
   | 'unblock'
   | 'synced'

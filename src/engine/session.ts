@@ -32,6 +32,11 @@ export class Session {
    * addressed to the bare address; JSON sessions are available from `hello` on.
    */
   available = true;
+  /**
+   * XEP-0280: the session wants copies of messages sent to the user's other sessions by full address (the
+   * XMPP front door sets it when the client enables carbons; JSON sessions see only their own).
+   */
+  carbons = false;
   closed = false;
   constructor(id: string, user: string, resource: string, sink: Sink, presence: SessionPresence, now: number) {
     this.id = id;

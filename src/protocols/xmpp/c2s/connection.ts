@@ -675,7 +675,10 @@ export class XmppConnection implements Sink, XmppView {
         const scram = e.details?.scramError;
         // Channel-binding refusals say why; a wrong password never says more than that.
         const text = typeof scram === 'string' && scram !== 'invalid-proof' && scram !== 'other-error' ? `${e.message} (${scram})` : 'wrong address or password';
-        return this.saslFailure('not-authorized', text);
+        // A -PLUS attempt with a binding type this connection lacks checked no password: it does not count
+        // towards the stream's failed attempts (clients try such mechanisms before falling back).
+        const guess = scram !== 'unsupported-channel-binding-type' && scram !== 'channel-binding-not-supported';
+        return this.saslFailure('not-authorized', text, guess);
       }
       if (e.code === 'unexpected-request') return this.saslFailure('malformed-request', e.message);
     }

@@ -84,6 +84,8 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return [roomInvite(e, v)];
     case 'room.member':
       return roomMember(e, v);
+    case 'room.occupant':
+      return roomOccupant(e, v);
     case 'block':
     case 'unblock':
       return v.blocklistRequested ? [blockPush(e, v)] : [];
@@ -299,6 +301,8 @@ function roomMember(e: ServerEvent, v: XmppView): string[] {
   const user = String(d.user);
   const nick = nickOf(user);
   const role = d.role === null || d.role === undefined ? null : String(d.role);
+  // Someone joining by themselves shows up as an occupant when they enter (room.occupant), not here.
+  if (role !== null && d.by === user) return [];
   const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: role === null ? 'none' : affiliationOf(role), role: role === null ? 'none' : 'participant', jid: user }));
   if (user === v.user) x.append(el('status', { code: '110' }));
   const pres = el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: v.full }, x);
@@ -307,6 +311,17 @@ function roomMember(e: ServerEvent, v: XmppView): string[] {
     if (d.by !== user) x.append(el('status', { code: '307' })); // kicked
   }
   return [serialize(pres)];
+}
+
+/** An occupant entering or leaving (XEP-0045 §7.2.3, §7.14), for the other sessions in the room. */
+function roomOccupant(e: ServerEvent, v: XmppView): string[] {
+  const d = e.data;
+  const room = String(d.room);
+  const user = String(d.user);
+  if (user === v.user || v.roomNick(room) === undefined) return [];
+  const present = d.present === true;
+  const item = el('item', { affiliation: affiliationOf(String(d.role ?? 'member')), role: present ? 'participant' : 'none', jid: user });
+  return [serialize(el('presence', { xmlns: NS.client, from: `${room}/${nickOf(user)}`, to: v.full, type: present ? undefined : 'unavailable' }, el('x', { xmlns: NS.mucUser }, item)))];
 }
 
 /** Parley room roles as XEP-0045 affiliations. */

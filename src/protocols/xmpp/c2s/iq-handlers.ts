@@ -175,15 +175,17 @@ on(NS.time, 'time', {
 // XEP-0280 message carbons.
 on(NS.carbons, 'enable', {
   targets: ['self', 'server'],
-  async set({ conn }) {
+  async set({ conn, session }) {
     conn.carbons = true;
+    session.carbons = true;
     return null;
   },
 });
 on(NS.carbons, 'disable', {
   targets: ['self', 'server'],
-  async set({ conn }) {
+  async set({ conn, session }) {
     conn.carbons = false;
+    session.carbons = false;
     return null;
   },
 });

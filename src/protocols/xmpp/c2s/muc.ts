@@ -35,6 +35,7 @@ export class Muc {
       if (!conn.rooms.delete(room)) return;
       const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: 'member', role: 'none' }), el('status', { code: '110' }));
       conn.sendElement(el('presence', { xmlns: NS.client, type: 'unavailable', from: `${room}/${nickOf(session.user)}`, to: session.full }, x));
+      await this.announce(room, session, false);
       return;
     }
     if (type !== undefined) throw new ParleyError('bad-request', `presence type ${type} is not for rooms`);
@@ -58,7 +59,9 @@ export class Muc {
     if (created) self.append(el('status', { code: '201' }));
     for (const code of statuses) self.append(el('status', { code }));
     conn.sendElement(el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: session.full }, self));
+    const entering = !conn.rooms.has(room);
     conn.rooms.set(room, nick);
+    if (entering) await this.announce(room, session, true, role);
     // §7.2.14 history, then §7.2.15 the subject (which also marks the end of the history).
     const wanted = stanza.getChild('x', NS.muc)?.getChild('history')?.attr('maxstanzas');
     const max = wanted !== undefined && /^\d+$/.test(wanted) ? Math.min(Number(wanted), engine.ctx.opts.historyPageMax) : DEFAULT_HISTORY;
@@ -133,9 +136,32 @@ export class Muc {
     };
   }
 
-  /** The connection is going: its MUC presence ends with it (nothing to send on a closed stream). */
-  leaveAll(_session: Session): void {
+  /** The connection is going: its MUC presence ends with it (the others see the occupant leave). */
+  leaveAll(session: Session): void {
+    const rooms = [...this.conn.rooms.keys()];
     this.conn.rooms.clear();
+    for (const room of rooms) {
+      this.announce(room, session, false).catch((e: unknown) => this.conn.engine.ctx.log.error({ err: e, room }, 'room exit failed'));
+    }
+  }
+
+  /**
+   * Tells the room's other members' sessions that the user entered or left (XEP-0045 §7.2.3, §7.14) — once per
+   * user: a second session entering, or one of two leaving, changes nothing for the others.
+   */
+  private async announce(room: string, session: Session, present: boolean, role?: string): Promise<void> {
+    const engine = this.conn.engine;
+    for (const s of engine.sessions.of(session.user)) {
+      if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppConnection).rooms.has(room)) return;
+    }
+    const members = await engine.rooms.membersOf(room);
+    const { router } = engine.ctx;
+    const data: Record<string, unknown> = { room, user: session.user, present };
+    if (role !== undefined) data.role = role;
+    router.toUsers(
+      members.filter((m) => m !== session.user),
+      router.outbound({ ev: 'room.occupant', data }),
+    );
   }
 }
 

@@ -1,0 +1,98 @@
+/**
+ * SASL on the XMPP front door (RFC 6120 §6): SCRAM over STARTTLS and direct TLS, -PLUS with both channel
+ * binding types (RFC 9266 tls-exporter on TLS 1.3, RFC 5929 tls-server-end-point on TLS 1.2), the RFC 5802 §6
+ * downgrade check, and the same lockout as the JSON login.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshUsers, startServer, type TestServer } from './harness.js';
+import { RawXmpp } from './xmpp-raw.js';
+
+let t: TestServer;
+const open: RawXmpp[] = [];
+
+async function conn(tls: boolean, tlsOptions = {}): Promise<RawXmpp> {
+  const c = await RawXmpp.open(tls ? t.server.xmpp!.ports.directTls! : t.server.xmpp!.ports.starttls!, tls, tlsOptions);
+  open.push(c);
+  return c;
+}
+const local = (u: string): string => u.split('@')[0]!;
+
+beforeAll(async () => {
+  t = await startServer({ auth: { freeFailures: 0, lockAfter: 3, lockMinutes: 1 } });
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  await t.close();
+});
+
+describe('xmpp: SASL', () => {
+  it('SCRAM-SHA-256 after STARTTLS on the plain port, then binds', async () => {
+    const [u] = await freshUsers(t, 'sam');
+    const c = await conn(false);
+    await c.open();
+    await c.starttls();
+    await c.open();
+    expect(c.text).toContain('<mechanism>SCRAM-SHA-256</mechanism>');
+    expect(await c.scram('SCRAM-SHA-256', local(u!), `pw-${local(u!)}`)).toMatch(/^<success/);
+    await c.open();
+    c.write(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`);
+    await c.until(new RegExp(`<jid>${u}/[^<]+</jid>`));
+  });
+
+  it('SCRAM-SHA-256-PLUS with tls-exporter on TLS 1.3', async () => {
+    const [u] = await freshUsers(t, 'plus');
+    const c = await conn(true);
+    await c.open();
+    expect(c.tls!.getProtocol()).toBe('TLSv1.3');
+    expect(c.text).toContain('<channel-binding type="tls-exporter"/>');
+    const data = c.tls!.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+    expect(await c.scram('SCRAM-SHA-256-PLUS', local(u!), `pw-${local(u!)}`, { type: 'tls-exporter', data })).toMatch(/^<success/);
+  });
+
+  it('SCRAM-SHA-1-PLUS with tls-server-end-point on TLS 1.2 (no tls-exporter there)', async () => {
+    const [u] = await freshUsers(t, 'plus12');
+    const c = await conn(true, { maxVersion: 'TLSv1.2' });
+    await c.open();
+    expect(c.tls!.getProtocol()).toBe('TLSv1.2');
+    expect(c.text).not.toContain('tls-exporter');
+    const data = createHash('sha256').update(c.tls!.getPeerCertificate().raw).digest();
+    expect(await c.scram('SCRAM-SHA-1-PLUS', local(u!), `pw-${local(u!)}`, { type: 'tls-server-end-point', data })).toMatch(/^<success/);
+  });
+
+  it('refuses channel binding data of another connection', async () => {
+    const [u] = await freshUsers(t, 'mitm');
+    const other = await conn(true);
+    const c = await conn(true);
+    await c.open();
+    const data = other.tls!.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+    expect(await c.scram('SCRAM-SHA-256-PLUS', local(u!), `pw-${local(u!)}`, { type: 'tls-exporter', data })).toMatch(/<not-authorized\/>.*channel-bindings-dont-match/s);
+  });
+
+  it('refuses the "y" flag while -PLUS is offered (a downgrade), but not after the client tried -PLUS', async () => {
+    const [u] = await freshUsers(t, 'why');
+    const c = await conn(true);
+    await c.open();
+    expect(await c.scram('SCRAM-SHA-256', local(u!), `pw-${local(u!)}`, { flag: 'y' })).toMatch(/<not-authorized\/>.*server-does-support-channel-binding/s);
+    const d = await conn(true);
+    await d.open();
+    // A client that knows only tls-unique (absent on TLS 1.3) tries it, fails, and falls back with "y".
+    expect(await d.scram('SCRAM-SHA-256-PLUS', local(u!), `pw-${local(u!)}`, { type: 'tls-unique', data: Buffer.alloc(12) })).toMatch(/<not-authorized\/>/);
+    expect(await d.scram('SCRAM-SHA-256', local(u!), `pw-${local(u!)}`, { flag: 'y' })).toMatch(/^<success/);
+  });
+
+  it('locks an account after repeated SCRAM failures, like the JSON login, and the lock holds for the right password', async () => {
+    const [u] = await freshUsers(t, 'locked');
+    for (let i = 0; i < 3; i++) {
+      const c = await conn(true);
+      await c.open();
+      expect(await c.scram('SCRAM-SHA-256', local(u!), 'wrong password')).toMatch(/<not-authorized\/>/);
+      c.close();
+    }
+    const c = await conn(true);
+    await c.open();
+    expect(await c.scram('SCRAM-SHA-256', local(u!), `pw-${local(u!)}`)).toMatch(/<temporary-auth-failure\/>.*locked/s);
+    // The JSON login sees the same lock.
+    await expect(t.connect(u!)).rejects.toThrow(/locked/);
+  });
+});

@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""
+A slixmpp client driven over stdin/stdout, for Parley's XMPP interoperability tests (test/xmpp-interop.test.ts).
+
+One process is one XMPP client (one JID, one resource). The test writes commands as JSON lines on stdin and
+reads JSON lines on stdout:
+
+  command   {"id": 7, "cmd": "send", "to": "bob@localhost", "body": "hi"}
+  reply     {"re": 7, "ok": true, "data": {...}}    or    {"re": 7, "ok": false, "error": "..."}
+  event     {"ev": "message", ...}                   (unsolicited: every stanza the server sent, parsed)
+
+Commands run concurrently (each in its own task), so a slow one never blocks the others. End of stdin ends the
+process (the test runner died). Diagnostics go to stderr; stdout carries only protocol lines (slixmpp 1.8.3
+print()s in its MUC join code, so Python's sys.stdout is pointed at stderr and protocol lines are written to
+the original stdout).
+
+Run with the Debian python3-slixmpp (1.8.3) under /usr/bin/python3:
+
+  /usr/bin/python3 slix_driver.py --host 127.0.0.1 --port 5222 --jid alice@localhost --password pw-alice \
+      [--resource laptop] [--mode starttls|directtls] [--cafile certs/localhost.crt] [--debug]
+"""
+import argparse
+import asyncio
+import json
+import logging
+import ssl
+import sys
+import xml.etree.ElementTree as ET
+
+OUT = sys.stdout
+sys.stdout = sys.stderr
+
+import slixmpp  # noqa: E402  (after the stdout swap: slixmpp may print on import)
+from slixmpp.exceptions import IqError, IqTimeout  # noqa: E402
+from slixmpp.xmlstream.handler import Callback  # noqa: E402
+from slixmpp.xmlstream.matcher import MatchXPath  # noqa: E402
+
+NS_CLIENT = 'jabber:client'
+NS_ROSTER = 'jabber:iq:roster'
+NS_DELAY = 'urn:xmpp:delay'
+NS_SID = 'urn:xmpp:sid:0'
+NS_CARBONS = 'urn:xmpp:carbons:2'
+NS_FORWARD = 'urn:xmpp:forward:0'
+NS_MAM = 'urn:xmpp:mam:2'
+NS_MUC_USER = 'http://jabber.org/protocol/muc#user'
+NS_PING = 'urn:xmpp:ping'
+NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+
+
+def emit(obj):
+    OUT.write(json.dumps(obj) + '\n')
+    OUT.flush()
+
+
+def q(ns, name):
+    return '{%s}%s' % (ns, name)
+
+
+def xml_text(el):
+    return ET.tostring(el, encoding='unicode')
+
+
+def message_info(m):
+    """The fields of a <message/> element the tests look at."""
+    delay = m.find(q(NS_DELAY, 'delay'))
+    sid = m.find(q(NS_SID, 'stanza-id'))
+    origin = m.find(q(NS_SID, 'origin-id'))
+    return {
+        'from': m.get('from'),
+        'to': m.get('to'),
+        'type': m.get('type', 'normal'),
+        'id': m.get('id'),
+        'body': m.findtext(q(NS_CLIENT, 'body')),
+        'delay': None if delay is None else {'stamp': delay.get('stamp'), 'from': delay.get('from')},
+        'stanzaId': None if sid is None else {'id': sid.get('id'), 'by': sid.get('by')},
+        'originId': None if origin is None else origin.get('id'),
+    }
+
+
+def forwarded_info(fwd):
+    """A XEP-0297 <forwarded/>: the inner message and the forwarding delay."""
+    if fwd is None:
+        return None
+    inner = fwd.find(q(NS_CLIENT, 'message'))
+    delay = fwd.find(q(NS_DELAY, 'delay'))
+    info = message_info(inner) if inner is not None else None
+    if info is not None and delay is not None:
+        info['forwardDelay'] = delay.get('stamp')
+    return info
+
+
+def error_info(stanza_xml):
+    err = stanza_xml.find(q(NS_CLIENT, 'error'))
+    if err is None:
+        return None
+    cond = None
+    for child in err:
+        if child.tag.startswith('{%s}' % NS_STANZAS) and not child.tag.endswith('}text'):
+            cond = child.tag.split('}', 1)[1]
+    return {'type': err.get('type'), 'condition': cond, 'text': err.findtext(q(NS_STANZAS, 'text'))}
+
+
+class Driver:
+    def __init__(self, args):
+        self.args = args
+        self.loop = asyncio.get_running_loop()
+        self.xmpp = None
+        self.mechanisms_tried = []
+        self.waiting = None  # future of the running connect/reconnect
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Client set-up
+    # ---------------------------------------------------------------------------------------------------------
+
+    def make_client(self, sm):
+        a = self.args
+        jid = a.jid + ('/' + a.resource if a.resource else '')
+        x = slixmpp.ClientXMPP(jid, a.password)
+        # Parley listens on 127.0.0.1 only: no AAAA, and the port given (not 5222 from a DNS answer).
+        x.use_ipv6 = False
+        x.default_port = a.port
+        if a.cafile:
+            # Verify the server's self-signed certificate against itself (hostname included).
+            x.ca_certs = a.cafile
+        else:
+            x.ssl_context.check_hostname = False
+            x.ssl_context.verify_mode = ssl.CERT_NONE
+        # Subscriptions are answered by the test, never automatically.
+        x.auto_authorize = None
+        x.auto_subscribe = False
+        for p in ['xep_0030', 'xep_0004', 'xep_0059', 'xep_0297', 'xep_0203', 'xep_0359', 'xep_0280', 'xep_0313', 'xep_0045', 'xep_0199']:
+            x.register_plugin(p)
+        if sm:
+            x.register_plugin('xep_0198')
+
+        # Every stanza, as the server sent it (independent of slixmpp's own event classification).
+        x.register_handler(Callback('driver messages', MatchXPath(q(NS_CLIENT, 'message')), self.on_message))
+        x.register_handler(Callback('driver presences', MatchXPath(q(NS_CLIENT, 'presence')), self.on_presence))
+        x.register_handler(Callback('driver iqs', MatchXPath(q(NS_CLIENT, 'iq')), self.on_iq))
+
+        # What slixmpp itself made of it.
+        x.add_event_handler('carbon_received', lambda m: self.on_carbon('received', m))
+        x.add_event_handler('carbon_sent', lambda m: self.on_carbon('sent', m))
+        x.add_event_handler('groupchat_message', lambda m: emit({'ev': 'groupchat_message', **message_info(m.xml)}))
+        x.add_event_handler('session_start', lambda _e: emit({'ev': 'session_start', 'jid': str(x.boundjid)}))
+        x.add_event_handler('session_resumed', lambda _e: emit({'ev': 'session_resumed', 'jid': str(x.boundjid)}))
+        x.add_event_handler('sm_enabled', lambda e: emit({'ev': 'sm_enabled', 'id': e['id'], 'resume': e['resume']}))
+        x.add_event_handler('sm_failed', lambda e: emit({'ev': 'sm_failed', 'xml': str(e)}))
+        x.add_event_handler('disconnected', lambda r: emit({'ev': 'disconnected', 'reason': str(r)}))
+        x.add_event_handler('stream_error', lambda e: emit({'ev': 'stream_error', 'xml': str(e)}))
+        x.add_event_handler('failed_auth', self.on_failed_auth)
+        x.add_event_handler('auth_success', lambda _e: emit({'ev': 'auth_success', 'mechanism': self.mechanism()}))
+        x.add_event_handler('connection_failed', lambda e: emit({'ev': 'connection_failed', 'error': str(e)}))
+        return x
+
+    def mechanism(self):
+        m = self.xmpp['feature_mechanisms'].mech
+        return None if m is None else m.name
+
+    def on_failed_auth(self, stanza):
+        emit({'ev': 'failed_auth', 'mechanism': self.mechanism(), 'xml': str(stanza)})
+
+    def on_message(self, msg):
+        m = msg.xml
+        info = message_info(m)
+        for kind in ('received', 'sent'):
+            c = m.find(q(NS_CARBONS, kind))
+            if c is not None:
+                info['carbon'] = {'kind': kind, 'forwarded': forwarded_info(c.find(q(NS_FORWARD, 'forwarded')))}
+        r = m.find(q(NS_MAM, 'result'))
+        if r is not None:
+            info['mam'] = {'queryid': r.get('queryid'), 'id': r.get('id'), 'forwarded': forwarded_info(r.find(q(NS_FORWARD, 'forwarded')))}
+        info['subject'] = m.findtext(q(NS_CLIENT, 'subject'))
+        info['error'] = error_info(m)
+        info['xml'] = xml_text(m)
+        emit({'ev': 'message', **info})
+
+    def on_presence(self, pres):
+        p = pres.xml
+        info = {
+            'from': p.get('from'),
+            'to': p.get('to'),
+            'type': p.get('type', 'available'),
+            'show': p.findtext(q(NS_CLIENT, 'show')),
+            'status': p.findtext(q(NS_CLIENT, 'status')),
+            'error': error_info(p),
+            'xml': xml_text(p),
+        }
+        x = p.find(q(NS_MUC_USER, 'x'))
+        if x is not None:
+            item = x.find(q(NS_MUC_USER, 'item'))
+            info['muc'] = {
+                'codes': [s.get('code') for s in x.findall(q(NS_MUC_USER, 'status'))],
+                'affiliation': None if item is None else item.get('affiliation'),
+                'role': None if item is None else item.get('role'),
+                'jid': None if item is None else item.get('jid'),
+            }
+        emit({'ev': 'presence', **info})
+
+    def on_iq(self, iq):
+        x = iq.xml
+        query = x.find(q(NS_ROSTER, 'query'))
+        if x.get('type') == 'set' and query is not None:
+            emit({'ev': 'roster_push', 'from': x.get('from'), 'ver': query.get('ver'), 'items': roster_items(query), 'xml': xml_text(x)})
+
+    def on_carbon(self, kind, msg):
+        inner = msg['carbon_received'] if kind == 'received' else msg['carbon_sent']
+        emit({'ev': 'carbon', 'kind': kind, 'from': str(msg['from']), **{'inner': message_info(inner.xml)}})
+
+    def tls_info(self):
+        t = self.xmpp.transport
+        so = t.get_extra_info('ssl_object') if t is not None else None
+        return None if so is None else {'version': so.version(), 'cipher': so.cipher()[0]}
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Commands
+    # ---------------------------------------------------------------------------------------------------------
+
+    async def open_stream(self, timeout):
+        """Connects and waits for session_start (new session) or session_resumed; raises on failure."""
+        x = self.xmpp
+        done = self.loop.create_future()
+
+        def settle(kind, value):
+            if not done.done():
+                done.set_result((kind, value))
+
+        handlers = {
+            'session_start': lambda _e: settle('ok', 'started'),
+            'session_resumed': lambda _e: settle('ok', 'resumed'),
+            'failed_all_auth': lambda _e: settle('error', 'authentication failed with every mechanism'),
+            'no_auth': lambda _e: settle('error', 'no usable SASL mechanism'),
+            'disconnected': lambda r: settle('error', 'disconnected during negotiation: %s' % r),
+            'connection_failed': lambda e: settle('error', 'connection failed: %s' % e),
+            'ssl_invalid_chain': lambda e: settle('error', 'TLS certificate refused: %s' % e),
+        }
+        for name, h in handlers.items():
+            x.add_event_handler(name, h)
+        try:
+            x.connect((self.args.host, self.args.port), use_ssl=self.args.mode == 'directtls',
+                      force_starttls=self.args.mode == 'starttls', disable_starttls=False)
+            kind, value = await asyncio.wait_for(done, timeout)
+        finally:
+            for name, h in handlers.items():
+                x.del_event_handler(name, h)
+        if kind == 'error':
+            x.cancel_connection_attempt()
+            raise RuntimeError(value)
+        return value
+
+    async def cmd_connect(self, c):
+        sm = bool(c.get('sm', False))
+        self.xmpp = self.make_client(sm)
+        x = self.xmpp
+        sm_enabled = self.loop.create_future()
+        if sm:
+            x.add_event_handler('sm_enabled', lambda e: sm_enabled.done() or sm_enabled.set_result(e['id']), disposable=True)
+        state = await self.open_stream(c.get('timeout', 15))
+        result = {'jid': str(x.boundjid), 'state': state, 'mechanism': self.mechanism(), 'tls': self.tls_info(),
+                  'starttls': 'starttls' in x.features}
+        if sm:
+            result['smId'] = await asyncio.wait_for(sm_enabled, 10)
+        if c.get('roster', True):
+            result['roster'] = await self.roster_get()
+        if c.get('carbons', False):
+            await x['xep_0280'].enable(timeout=10)
+            result['carbons'] = True
+        if c.get('presence', True):
+            x.send_presence()
+        return result
+
+    async def cmd_drop(self, _c):
+        """The TCP connection dies: no </stream:stream>, no TLS close_notify."""
+        x = self.xmpp
+        gone = self.loop.create_future()
+        x.add_event_handler('disconnected', lambda _r: gone.done() or gone.set_result(True), disposable=True)
+        x.transport.abort()
+        await asyncio.wait_for(gone, 10)
+        return {}
+
+    async def cmd_ack(self, _c):
+        """XEP-0198 <a h/> now, without waiting for the server's <r/>."""
+        self.xmpp['xep_0198'].send_ack()
+        return {'h': self.xmpp['xep_0198'].handled}
+
+    async def cmd_reconnect(self, c):
+        """Connects again with the same client object (XEP-0198 resumption when a resumable session exists)."""
+        state = await self.open_stream(c.get('timeout', 15))
+        return {'jid': str(self.xmpp.boundjid), 'state': state, 'mechanism': self.mechanism(), 'tls': self.tls_info()}
+
+    async def cmd_disconnect(self, _c):
+        x = self.xmpp
+        if x is None or x.transport is None:
+            return {}
+        await x.disconnect(wait=5)
+        return {}
+
+    async def cmd_send(self, c):
+        x = self.xmpp
+        msg = x.make_message(mto=c['to'], mbody=c['body'], mtype=c.get('type', 'chat'))
+        if 'msgId' in c:
+            msg['id'] = c['msgId']
+        msg.send()
+        return {'id': msg['id']}
+
+    async def cmd_presence(self, c):
+        kwargs = {}
+        if c.get('to'):
+            kwargs['pto'] = c['to']
+        if c.get('type'):
+            kwargs['ptype'] = c['type']
+        if c.get('show'):
+            kwargs['pshow'] = c['show']
+        if c.get('status'):
+            kwargs['pstatus'] = c['status']
+        self.xmpp.send_presence(**kwargs)
+        return {}
+
+    async def cmd_roster_set(self, c):
+        iq = self.xmpp.make_iq_set()
+        query = ET.SubElement(iq.xml, q(NS_ROSTER, 'query'))
+        attrs = {'jid': c['jid']}
+        if c.get('name'):
+            attrs['name'] = c['name']
+        item = ET.SubElement(query, q(NS_ROSTER, 'item'), attrs)
+        for g in c.get('groups', []):
+            ET.SubElement(item, q(NS_ROSTER, 'group')).text = g
+        await self.send_iq(iq)
+        return {}
+
+    async def roster_get(self):
+        iq = self.xmpp.make_iq_get()
+        ET.SubElement(iq.xml, q(NS_ROSTER, 'query'))
+        res = await self.send_iq(iq)
+        query = res.xml.find(q(NS_ROSTER, 'query'))
+        return {'ver': None if query is None else query.get('ver'), 'items': [] if query is None else roster_items(query)}
+
+    async def cmd_roster_get(self, _c):
+        return await self.roster_get()
+
+    async def cmd_ping(self, c):
+        """An iq round trip with the server: everything it queued for this stream before has arrived."""
+        iq = self.xmpp.make_iq_get(ito=c.get('to') or self.xmpp.boundjid.domain)
+        ET.SubElement(iq.xml, q(NS_PING, 'ping'))
+        await self.send_iq(iq)
+        return {}
+
+    async def cmd_mam(self, c):
+        rsm = {'max': c['max']} if 'max' in c else None
+        res = await self.xmpp['xep_0313'].retrieve(jid=c.get('archive'), with_jid=c.get('with'), rsm=rsm, timeout=10)
+        fin = res.xml.find(q(NS_MAM, 'fin'))
+        results = []
+        for m in res['mam']['results']:
+            r = m.xml.find(q(NS_MAM, 'result'))
+            results.append({'id': r.get('id'), 'queryid': r.get('queryid'), 'from': m.xml.get('from'),
+                            'forwarded': forwarded_info(r.find(q(NS_FORWARD, 'forwarded')))})
+        return {'results': results, 'complete': None if fin is None else fin.get('complete'), 'fin': None if fin is None else xml_text(fin)}
+
+    async def cmd_join_muc(self, c):
+        pres, subject, occupants, history = await self.xmpp['xep_0045'].join_muc_wait(
+            c['room'], c['nick'], maxstanzas=c.get('maxstanzas', 0), timeout=10)
+        x = pres.xml.find(q(NS_MUC_USER, 'x'))
+        return {
+            'from': str(pres['from']),
+            'codes': [] if x is None else [s.get('code') for s in x.findall(q(NS_MUC_USER, 'status'))],
+            'occupants': [str(o['from']) for o in occupants],
+            'subject': subject['subject'],
+        }
+
+    async def cmd_leave_muc(self, c):
+        self.xmpp['xep_0045'].leave_muc(c['room'], c['nick'])
+        return {}
+
+    async def send_iq(self, iq):
+        try:
+            return await iq.send(timeout=10)
+        except IqError as e:
+            raise RuntimeError('iq error: %s' % e.iq) from None
+        except IqTimeout:
+            raise RuntimeError('iq timed out: %s' % iq) from None
+
+    async def run(self, c):
+        cid = c.get('id')
+        fn = getattr(self, 'cmd_' + str(c.get('cmd')), None)
+        if fn is None:
+            emit({'re': cid, 'ok': False, 'error': 'unknown command %r' % c.get('cmd')})
+            return
+        try:
+            data = await fn(c)
+            emit({'re': cid, 'ok': True, 'data': data})
+        except Exception as e:  # every failure goes back to the test, with its type
+            logging.exception('command %s failed', c.get('cmd'))
+            emit({'re': cid, 'ok': False, 'error': '%s: %s' % (type(e).__name__, e)})
+
+
+def roster_items(query):
+    return [{'jid': i.get('jid'), 'name': i.get('name'), 'subscription': i.get('subscription', 'none'), 'ask': i.get('ask'),
+             'groups': [g.text for g in i.findall(q(NS_ROSTER, 'group'))]} for i in query.findall(q(NS_ROSTER, 'item'))]
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--host', default='127.0.0.1')
+    p.add_argument('--port', type=int, required=True)
+    p.add_argument('--jid', required=True)
+    p.add_argument('--password', required=True)
+    p.add_argument('--resource', default=None)
+    p.add_argument('--mode', choices=['starttls', 'directtls'], default='starttls')
+    p.add_argument('--cafile', default=None)
+    p.add_argument('--debug', action='store_true')
+    args = p.parse_args()
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    loop = asyncio.get_running_loop()
+    driver = Driver(args)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    emit({'ev': 'ready', 'slixmpp': slixmpp.__version__})
+    tasks = set()
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        try:
+            c = json.loads(line)
+        except ValueError:
+            emit({'ev': 'bad_command', 'line': line.decode('utf-8', 'replace')})
+            continue
+        if c.get('cmd') == 'quit':
+            if driver.xmpp is not None and driver.xmpp.transport is not None:
+                try:
+                    await asyncio.wait_for(driver.xmpp.disconnect(wait=2), 3)
+                except Exception:
+                    pass
+            emit({'re': c.get('id'), 'ok': True, 'data': {}})
+            break
+        t = asyncio.ensure_future(driver.run(c))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+
+if __name__ == '__main__':
+    asyncio.run(main())
