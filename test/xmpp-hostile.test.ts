@@ -124,6 +124,11 @@ describe('xmpp: hostile input', () => {
     await c.until(/id="jid"[^>]*>.*?<jid-malformed/s);
     c.write(`<iq type='get' id='unknown' to='localhost'><query xmlns='urn:example:nothing'/></iq>`);
     await c.until(/id="unknown"[^>]*>.*?<service-unavailable/s);
+    // RFC 6121 §8.5.1: to an account that does not exist, service-unavailable (nothing about which exist).
+    c.write(`<message to='nobody-at-all@localhost' type='chat' id='ghost'><body>x</body></message>`);
+    const ghost = await c.until(/<message[^>]*id="ghost"[^>]*>.*?<\/message>/s);
+    expect(ghost[0]).toContain('<service-unavailable');
+    expect(ghost[0]).not.toContain('no such user');
     c.write(`<presence><priority>1000</priority></presence>`);
     await c.until(/<presence[^>]*type="error"[^>]*>.*?<bad-request/s);
     await stillServed(c);

@@ -100,7 +100,8 @@ export class StanzaHandlers {
     const targetBare = `${target.local}@${target.domain}`;
     const isRoom = this.engine.ctx.directory.isRoomDomain(target.domain);
     if (isRoom) return this.muc.message(stanza, targetBare, target.resource, startedAt);
-    if (type === 'groupchat') throw new ParleyError('bad-request', `${targetBare} is not a room`);
+    // RFC 6121 §8.5.2.1.1: a groupchat message to a person is answered with service-unavailable.
+    if (type === 'groupchat') throw new ParleyError('service-unavailable', `${targetBare} is not a room`);
 
     const body = stanza.getChild('body');
     const clientId = originId(stanza);
@@ -144,7 +145,13 @@ export class StanzaHandlers {
   private settle(stanza: Element, p: Promise<unknown>): Pending {
     return {
       done: p.catch((e: unknown) => {
-        if (!this.conn.isClosing) this.conn.replyError(stanza, e);
+        if (this.conn.isClosing) return;
+        // RFC 6121 §8.5.1: a message to an account that does not exist gets service-unavailable (the same
+        // answer as for one that refuses it, so the error tells nothing about which accounts exist).
+        if (e instanceof ParleyError && e.code === 'item-not-found' && stanza.getChild('body') && !stanza.getChild('replace', NS.correct)) {
+          e = new ParleyError('service-unavailable', 'the recipient is not available');
+        }
+        this.conn.replyError(stanza, e);
       }),
     };
   }
