@@ -70,6 +70,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       freeFailures: config.auth.freeFailures,
       lockAfter: config.auth.lockAfter,
       ipLockAfter: config.auth.ipLockAfter,
+      ipMaxInFlight: config.auth.ipMaxInFlight,
       // Whole milliseconds, at least 1: the throttle rejects a shorter lock.
       lockMs: Math.max(1, Math.ceil(config.auth.lockMinutes * 60_000)),
     },

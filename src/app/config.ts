@@ -77,6 +77,12 @@ export const configSchema = z.strictObject({
       freeFailures: z.number().int().min(0).default(3),
       lockAfter: z.number().int().min(1).default(10).describe('Failures per account before a lock'),
       ipLockAfter: z.number().int().min(1).default(50).describe('Failures per source address before a lock'),
+      ipMaxInFlight: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Logins in progress at once from one source address (many people may share one, behind NAT)'),
       // Positive: the throttle needs a lock to last some time, and 0 would otherwise fail only at start-up.
       lockMinutes: z.number().positive().default(15).describe('How long a lock lasts'),
     })

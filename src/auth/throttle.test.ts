@@ -153,9 +153,9 @@ describe('LoginThrottle', () => {
     expect(lockError(() => t.check('alice', '192.0.2.3')).code).toBe('account-locked');
   });
 
-  it('a success settles its reservation; source addresses are bounded the same way', () => {
+  it('a success settles its reservation; attempts in flight from one address are capped', () => {
     const c = clock();
-    const t = new LoginThrottle({ now: c.now, lockAfter: 2, ipLockAfter: 2 });
+    const t = new LoginThrottle({ now: c.now, lockAfter: 2, ipLockAfter: 50, ipMaxInFlight: 2 });
     t.check('alice', '192.0.2.1');
     t.check('bob', '192.0.2.1');
     expect(lockError(() => t.check('carol', '192.0.2.1'))).toMatchObject({ code: 'rate-limited', details: { scope: 'address' } });
@@ -221,6 +221,24 @@ describe('LoginThrottle', () => {
 });
 
 describe('LoginThrottle with logins in flight', () => {
+  it('a login storm behind one address is let in: in-flight attempts do not count towards the address lock', () => {
+    const t = new LoginThrottle({ ipLockAfter: 50, now: () => 1_000 });
+    const delays = Array.from({ length: 400 }, (_, i) => t.check(`user${i}@example.com`, '10.0.0.1').delayMs);
+    expect(delays.every((d) => d === 0)).toBe(true);
+    for (let i = 0; i < 400; i++) t.succeed(`user${i}@example.com`, '10.0.0.1');
+  });
+
+  it('once an address has failed, its parallel attempts count towards its lock', () => {
+    const t = new LoginThrottle({ ipLockAfter: 10, lockAfter: 100, now: () => 1_000 });
+    for (let i = 0; i < 5; i++) {
+      t.check(`guess${i}@example.com`, '10.0.0.2');
+      t.fail(`guess${i}@example.com`, '10.0.0.2');
+    }
+    // 5 failures: 5 more in flight reach the limit of 10, the next is refused until some settle.
+    for (let i = 0; i < 5; i++) t.check(`more${i}@example.com`, '10.0.0.2');
+    expect(lockError(() => t.check('one-more@example.com', '10.0.0.2'))).toMatchObject({ code: 'rate-limited', details: { scope: 'address' } });
+  });
+
   it('concurrent successful logins behind one address are not slowed', () => {
     const t = new LoginThrottle({ ipLockAfter: 50, now: () => 1_000 });
     const delays = Array.from({ length: 32 }, (_, i) => t.check(`user${i}@example.com`, '10.0.0.1').delayMs);

@@ -34,6 +34,12 @@ export interface LoginThrottleOptions {
   lockAfter: number;
   /** Source-address failures within the window that lock the address (default 50). */
   ipLockAfter: number;
+  /**
+   * Attempts in flight from one source address (default 1000). Behind a shared address (NAT, a proxy) many
+   * people log in at once, so in-flight attempts count towards the address lock only as far as the address
+   * has already failed; this cap bounds them on their own.
+   */
+  ipMaxInFlight: number;
   /** How long a lock lasts (default 15 min). */
   lockMs: number;
   /** How long failures count, from the first failure of a window (default 15 min). */
@@ -71,6 +77,7 @@ const DEFAULTS = {
   delayMaxMs: 5_000,
   lockAfter: 10,
   ipLockAfter: 50,
+  ipMaxInFlight: 1000,
   lockMs: 15 * MINUTE,
   windowMs: 15 * MINUTE,
   maxEntries: 100_000,
@@ -148,6 +155,7 @@ export class LoginThrottle {
       ['delayMaxMs', 0],
       ['lockAfter', 1],
       ['ipLockAfter', 1],
+      ['ipMaxInFlight', 1],
       ['lockMs', 1],
       ['windowMs', 1],
       ['maxEntries', 1],
@@ -180,8 +188,12 @@ export class LoginThrottle {
       throw new ParleyError('account-locked', message, { scope, retryAfterMs, unlocksAt: until });
     }
     const accCount = (acc?.failures ?? 0) + (acc?.pending ?? 0);
-    const srcCount = (src?.failures ?? 0) + (src?.pending ?? 0);
-    if (accCount >= this.o.lockAfter || srcCount >= this.o.ipLockAfter) {
+    // Parallel guesses from one address count once the address has failed, up to its failures; a login storm
+    // of people behind one address (no failures) is bounded by ipMaxInFlight alone.
+    const srcFailures = src?.failures ?? 0;
+    const srcPending = src?.pending ?? 0;
+    const srcCount = srcFailures + Math.min(srcPending, srcFailures);
+    if (accCount >= this.o.lockAfter || srcCount >= this.o.ipLockAfter || srcPending >= this.o.ipMaxInFlight) {
       const scope: ThrottleScope = accCount >= this.o.lockAfter ? 'account' : 'address';
       throw new ParleyError('rate-limited', 'Too many login attempts at once; try again shortly', { scope, retryAfterMs: BUSY_RETRY_MS });
     }

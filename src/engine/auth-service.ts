@@ -21,6 +21,8 @@ export interface AuthOptions {
   freeFailures: number;
   lockAfter: number;
   ipLockAfter: number;
+  /** Logins in flight at once from one source address. */
+  ipMaxInFlight?: number;
   lockMs: number;
 }
 
@@ -68,6 +70,7 @@ export class AuthService {
       freeFailures: opts.freeFailures,
       lockAfter: opts.lockAfter,
       ipLockAfter: opts.ipLockAfter,
+      ipMaxInFlight: opts.ipMaxInFlight,
       lockMs: opts.lockMs,
       windowMs: Math.max(opts.lockMs, 60_000),
       now: ctx.now,
