@@ -193,19 +193,18 @@ export class XmppConnection implements Sink, XmppView {
     if (this.closing && !this.sm.hibernating) return;
     const stanzas = encodeFor(out, this);
     if (stanzas.length === 0) return;
-    const e0 = out.event;
+    const e = out.event;
     if (this.inactive) {
       // XEP-0352: while the client says it is inactive, chat states are dropped and presence waits (only the
       // latest per contact), until something that matters is sent or the client becomes active.
-      if (e0.ev === 'typing') return;
-      if (e0.ev === 'presence') {
-        this.held.set(String(e0.data.user), stanzas);
+      if (e.ev === 'typing') return;
+      if (e.ev === 'presence') {
+        this.held.set(String(e.data.user), stanzas);
         return;
       }
     }
     if (this.held.size > 0) this.releaseHeld();
     // A message record addressed to this user: if never acknowledged, it goes back to the offline queue.
-    const e = out.event;
     const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
     for (const stanza of stanzas) this.sendStanza(stanza, seq);
   }
