@@ -7,15 +7,15 @@
  *   npm run bench:xmpp -- --servers prosody,ejabberd --users 500 --arrival 25 --duration 20
  *   npm run bench:xmpp -- --sweep 50,100,200,400 --ramp 40      step up the arrival rate until all saturate
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, freePort } from '../lib/server.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { parleyTarget } from './parley.js';
 import { ejabberd, packageVersion, prosody, Unavailable, type Account, type Started, type Target, type TargetRun } from './peers.js';
-import { killGroup, liveGroups, pidsNamed, probeXmppLogin, run, RssSampler, sleep } from './proc.js';
+import { cpuTicksByProcess, killGroup, liveGroups, pidsNamed, probeXmppLogin, run, RssSampler, sleep, topCpuUsers } from './proc.js';
 import { arrivalSeconds, findDtd, readTsungResults, runTsung, type Scenario, type Timing, type TsungFigures } from './tsung.js';
 
 const HELP = `usage: npm run bench:xmpp -- [options]
@@ -36,7 +36,7 @@ const HELP = `usage: npm run bench:xmpp -- [options]
   --idle-timeout MS   how long Tsung waits for an answer before error_timeout (default 30000)
   --source-addresses N  users connect from 127.0.0.2 .. 127.0.0.(N+1), round-robin (default 10;
                       1 = all from 127.0.0.1, as if behind one NAT)
-  --out FILE          JSON results (default: xmpp-bench-<date>.json in the current directory)
+  --out FILE          JSON results (default: .bench/xmpp-bench-<date>.json)
   --keep              keep every run's temp dir (configs, server logs, Tsung logs)`;
 
 const { values: argv } = parseArgs({
@@ -239,10 +239,14 @@ async function runOnce(target: Target, rate: number, users: number, maxUsers: nu
     // What the rest of the machine does while the server waits for Tsung: much above zero is someone else's work.
     const idleBusy0 = machineBusySeconds();
     const idleServer0 = cpuSeconds(started.pid);
+    const procs0 = cpuTicksByProcess();
     await sleep(1000);
     const othersSeconds = machineBusySeconds() - idleBusy0 - (cpuSeconds(started.pid) - idleServer0);
     const busyBefore = Math.max(0, Math.round((othersSeconds / cpus().length) * 100));
-    if (busyBefore > 20) log(`warning: other processes kept the CPUs ${busyBefore}% busy just before the run: something else is using this machine`);
+    if (busyBefore > 20) {
+      const top = topCpuUsers(procs0, cpuTicksByProcess(), 1).join(', ');
+      log(`warning: other processes kept the CPUs ${busyBefore}% busy just before the run (busiest: ${top}): the figures may suffer`);
+    }
     const cpu0 = cpuSeconds(started.pid);
     const busy0 = machineBusySeconds();
     const overflows0 = listenOverflows();
@@ -582,7 +586,8 @@ async function main(): Promise<void> {
   output.push(noteText);
   process.stdout.write(`\n${noteText}\n`);
 
-  const out = resolve(argv.out ?? `xmpp-bench-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`);
+  const out = resolve(argv.out ?? join('.bench', `xmpp-bench-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`));
+  mkdirSync(dirname(out), { recursive: true });
   const json = {
     scenario: {
       usersPerRun: SWEEP ? undefined : USERS,

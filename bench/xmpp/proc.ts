@@ -127,6 +127,36 @@ export function processTree(root: number): Array<{ pid: number; comm: string }> 
   return out;
 }
 
+/** CPU time (user + system, clock ticks) of every process now: pid → [command name, ticks]. */
+export function cpuTicksByProcess(): Map<number, [string, number]> {
+  const out = new Map<number, [string, number]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      out.set(Number(entry), [stat.slice(stat.indexOf('(') + 1, close), Number(fields[11]) + Number(fields[12])]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** The processes that used the most CPU between two snapshots, as "name(pid) N%" of one CPU. */
+export function topCpuUsers(before: Map<number, [string, number]>, after: Map<number, [string, number]>, seconds: number, n = 3): string[] {
+  const rows: Array<[string, number]> = [];
+  for (const [pid, [comm, ticks]] of after) {
+    const used = ticks - (before.get(pid)?.[1] ?? 0);
+    if (used > 0) rows.push([`${comm}(${pid})`, used]);
+  }
+  return rows
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([who, ticks]) => `${who} ${Math.round(ticks / seconds)}%`);
+}
+
 /** The first process named `comm` in the tree under `root` (root included), or null. */
 export function findInTree(root: number, comm: string): number | null {
   return processTree(root).find((p) => p.comm === comm)?.pid ?? null;
