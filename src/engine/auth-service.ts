@@ -86,13 +86,7 @@ export class AuthService {
     } catch {
       throw new ParleyError('not-authorized', 'wrong address or password');
     }
-    let delayMs: number;
-    try {
-      ({ delayMs } = this.throttle.check(user, ip));
-    } catch (e) {
-      this.ctx.metrics.login('locked');
-      throw e;
-    }
+    const delayMs = this.reserve(user, ip);
     let ok: boolean;
     try {
       if (delayMs > 0) await sleep(delayMs);
@@ -125,13 +119,7 @@ export class AuthService {
       mech,
       async (username, hashMech) => {
         const user = accountKey(username, domain);
-        let delayMs: number;
-        try {
-          ({ delayMs } = this.throttle.check(user, ip));
-        } catch (e) {
-          this.ctx.metrics.login('locked');
-          throw e;
-        }
+        const delayMs = this.reserve(user, ip);
         reserved = user;
         if (delayMs > 0) await sleep(delayMs);
         const acc = await this.ctx.store.accounts.get(user);
@@ -174,6 +162,16 @@ export class AuthService {
       },
       abort: () => settle(null),
     };
+  }
+
+  /** Reserves a login attempt with the throttle (throws when locked); returns the delay to impose. */
+  private reserve(user: string, ip: string): number {
+    try {
+      return this.throttle.check(user, ip).delayMs;
+    } catch (e) {
+      this.ctx.metrics.login('locked');
+      throw e;
+    }
   }
 
   /** Password login returning a session token. */

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../../../core/errors.js';
 import { parseAddress, type Address } from '../../../core/address.js';
-import type { SessionPresence } from '../../../core/types.js';
+import { validatePresence } from '../../../core/presence.js';
 import type { Engine } from '../../../engine/engine.js';
 import type { SaslExchange } from '../../../engine/auth-service.js';
 import type { Outbound } from '../../../engine/outbound.js';
@@ -79,15 +79,6 @@ const MAX_SASL_FAILURES = 3;
 /** Stanzas received and not yet processed before the server stops reading (back-pressure on a fast sender). */
 const MAX_INFLIGHT = 256;
 
-const defaultPresence = (now: number): SessionPresence => ({
-  availability: 'available',
-  activity: null,
-  status: null,
-  priority: 0,
-  idleSince: null,
-  explicit: false,
-  updatedAt: now,
-});
 
 /** One XMPP client stream; after binding, the Sink of its session. */
 export class XmppConnection implements Sink, XmppView {
@@ -741,7 +732,7 @@ export class XmppConnection implements Sink, XmppView {
     const requested = bind.getChild('resource')?.text().trim() || null;
     const user = this.authUser!;
     try {
-      const { session } = await this.engine.openSession(user, requested, this, defaultPresence(this.engine.ctx.now()), { available: false });
+      const { session } = await this.engine.openSession(user, requested, this, validatePresence({}, this.engine.ctx.now()), { available: false });
       if (this.closing) {
         await this.engine.closeSession(session);
         return;
