@@ -444,10 +444,12 @@ describe('presence', () => {
     // Make the server cache who sees kim and lee (nobody yet).
     await k.request('presence.set', { availability: 'away' });
     await l.request('presence.set', { availability: 'away' });
+    expect(await rosterItem(k, lee!)).toBeUndefined(); // and kim's roster
     const group = `support${counter}`;
     await addGroupMember(t.server.store, group, kim!);
     await addGroupMember(t.server.store, group, lee!);
     await t.server.engine.ctx.directory.refresh(); // what the admin API does after a change
+    expect(await rosterItem(k, lee!)).toMatchObject({ subscription: 'both', shared: [group] });
     await k.request('presence.set', { availability: 'dnd' });
     await waitPresence(l, kim!, 'dnd');
     expect(await l.request('presence.get', { user: kim })).toMatchObject({ presence: { state: 'dnd' } });

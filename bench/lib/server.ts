@@ -16,6 +16,18 @@ import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 
 export const DOMAIN = 'localhost';
 const MAIN = fileURLToPath(new URL('../../src/app/main.js', import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
+
+/**
+ * The Node.js flags `npm start` gives the server (package.json's start script), so that benchmarks measure the
+ * server as it is run.
+ */
+export const START_FLAGS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { scripts?: { start?: string } };
+  const m = /^node\s+(.*?)\s*dist\/src\/app\/main\.js/.exec(pkg.scripts?.start ?? '');
+  if (!m) throw new Error('package.json: the start script is not "node [flags] dist/src/app/main.js"');
+  return m[1]!.split(/\s+/).filter((f) => f !== '');
+})();
 
 /** A user the load processes log in as. */
 export interface BenchUser {
@@ -125,7 +137,7 @@ export async function startServer(opts: {
     ...opts.env,
   });
   // cwd = the temp dir, so a parley.yaml in the working tree is not picked up.
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), opts.main ?? MAIN], { cwd: opts.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...START_FLAGS, ...(opts.nodeFlags ?? []), opts.main ?? MAIN], { cwd: opts.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-20_000);

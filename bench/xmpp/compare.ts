@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { cpuSeconds, freePort } from '../lib/server.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { parleyTarget } from './parley.js';
-import { ejabberd, packageVersion, prosody, Unavailable, type Account, type Started, type Target, type TargetRun } from './peers.js';
+import { ejabberdTarget, packageVersion, prosodyTarget, Unavailable, type Account, type Started, type Target, type TargetRun } from './peers.js';
 import { cpuTicksByProcess, killGroup, liveGroups, pidsNamed, probeXmppLogin, run, RssSampler, sleep, topCpuUsers } from './proc.js';
 import { arrivalSeconds, findDtd, readTsungResults, runTsung, type Scenario, type Timing, type TsungFigures } from './tsung.js';
 
@@ -31,8 +31,13 @@ const HELP = `usage: npm run bench:xmpp -- [options]
                       sweep ends when every server has saturated
   --ramp S            seconds of arrivals per sweep step (default users/arrival)
   --slo-ms MS         p99 of connect, auth or roster above this marks a run saturated (default 1000)
-  --iterations N      PBKDF2 iterations of Parley's accounts (default 4096, the RFC 7677 minimum)
+  --iterations N      PBKDF2 iterations of stored credentials (default 4096, the RFC 7677 minimum;
+                      ejabberd 23.01 always uses 4096)
+  --peer-passwords P  how Prosody and ejabberd store passwords: hashed (default: SCRAM-SHA-256
+                      credentials, as Parley) or plain (plain text, compared as strings)
   --parley-sync MODE  Parley's storage.sqlite.synchronous: full (its default) or normal
+  --parley-profile DIR  run Parley with --cpu-prof, writing its CPU profiles to DIR
+  --parley-node-flags F  more Node.js flags for Parley, space separated (after those of npm start)
   --idle-timeout MS   how long Tsung waits for an answer before error_timeout (default 30000)
   --source-addresses N  users connect from 127.0.0.2 .. 127.0.0.(N+1), round-robin (default 10;
                       1 = all from 127.0.0.1, as if behind one NAT)
@@ -53,6 +58,9 @@ const { values: argv } = parseArgs({
     'slo-ms': { type: 'string' },
     iterations: { type: 'string' },
     'parley-sync': { type: 'string' },
+    'parley-profile': { type: 'string' },
+    'parley-node-flags': { type: 'string' },
+    'peer-passwords': { type: 'string' },
     'idle-timeout': { type: 'string' },
     'source-addresses': { type: 'string' },
     out: { type: 'string' },
@@ -104,12 +112,19 @@ if (PARLEY_SYNC !== undefined && PARLEY_SYNC !== 'full' && PARLEY_SYNC !== 'norm
   process.stderr.write('--parley-sync is full or normal\n');
   process.exit(2);
 }
+const PEER_PASSWORDS = argv['peer-passwords'] ?? 'hashed';
+if (PEER_PASSWORDS !== 'hashed' && PEER_PASSWORDS !== 'plain') {
+  process.stderr.write('--peer-passwords is hashed or plain\n');
+  process.exit(2);
+}
 const DOMAIN = 'localhost';
 
 const ALL_TARGETS: Record<string, Target> = {
-  parley: parleyTarget({ iterations: ITERATIONS, sync: PARLEY_SYNC as 'full' | 'normal' | undefined }),
-  prosody,
-  ejabberd,
+  parley: parleyTarget({ iterations: ITERATIONS, sync: PARLEY_SYNC as 'full' | 'normal' | undefined, ...(argv['parley-profile'] ? { profileDir: resolve(argv['parley-profile']) } : {}),
+    nodeFlags: (argv['parley-node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
+  }),
+  prosody: prosodyTarget({ passwords: PEER_PASSWORDS, iterations: ITERATIONS }),
+  ejabberd: ejabberdTarget({ passwords: PEER_PASSWORDS, iterations: ITERATIONS }),
 };
 const SERVERS = (argv.servers ?? 'parley,prosody,ejabberd').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 for (const s of SERVERS) {
@@ -440,9 +455,13 @@ function notes(names: string[], problems: string[], runs: number): string {
       'bind + session = stream restart, resource bind and session; roster = roster get (empty rosters) until the result.',
   );
   out.push(
-    `Passwords: Tsung logs in with SASL PLAIN. Prosody (internal_plain) and ejabberd (auth_password_format plain) ` +
-      `store plain-text passwords and compare strings; Parley stores only SCRAM credentials (${ITERATIONS} PBKDF2 ` +
-      `iterations, RFC 7677's minimum by default) and so derives PBKDF2 for every PLAIN login.`,
+    PEER_PASSWORDS === 'hashed'
+      ? `Passwords: Tsung logs in with SASL PLAIN. Every server stores SCRAM-SHA-256 credentials (Parley also ` +
+          `SCRAM-SHA-1), not passwords: Parley and Prosody (internal_hashed) with ${ITERATIONS} PBKDF2 iterations, ` +
+          `ejabberd (auth_password_format scram) with its fixed 4096; so each derives PBKDF2 for every PLAIN login.`
+      : `Passwords: Tsung logs in with SASL PLAIN. Prosody (internal_plain) and ejabberd (auth_password_format plain) ` +
+          `store plain-text passwords and compare strings; Parley stores only SCRAM credentials (${ITERATIONS} PBKDF2 ` +
+          `iterations) and so derives PBKDF2 for every PLAIN login.`,
   );
   out.push(
     'Chats delivered/s: deliveries Tsung counted (xmpp_msg_latency samples, one per read that contains a stamped ' +
@@ -599,6 +618,7 @@ async function main(): Promise<void> {
       runs: RUNS,
       sloMs: SLO_MS,
       parleyIterations: ITERATIONS,
+      peerPasswords: PEER_PASSWORDS,
       parleySync: PARLEY_SYNC ?? 'full (default)',
       idleTimeoutMs: IDLE_TIMEOUT,
       sourceAddresses: SOURCE_ADDRESSES,

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
-import { seedDatabase, startServer, type ServerProc } from '../lib/server.js';
+import { seedDatabase, START_FLAGS, startServer, type ServerProc } from '../lib/server.js';
 import { Unavailable, type Target } from './peers.js';
 import { waitForPort } from './proc.js';
 
@@ -23,6 +23,10 @@ export interface ParleyOptions {
   iterations: number;
   /** storage.sqlite.synchronous; undefined keeps the server's default (full). */
   sync?: 'full' | 'normal';
+  /** When set, the server runs with --cpu-prof and writes its profiles here (summarise with dist/bench/profile-summary.js). */
+  profileDir?: string;
+  /** More Node.js flags for the server (after those of `npm start`). */
+  nodeFlags?: string[];
 }
 
 /** Makes the Parley target. */
@@ -31,7 +35,7 @@ export function parleyTarget(opts: ParleyOptions): Target {
   return {
     name: 'parley',
     describe:
-      `Parley: this build (node dist/src/app/main.js) on a fresh SQLite database (storage.sqlite.synchronous ` +
+      `Parley: this build (node ${[...START_FLAGS, ...(opts.nodeFlags ?? [])].join(' ')} dist/src/app/main.js, as npm start runs it) on a fresh SQLite database (storage.sqlite.synchronous ` +
       `${opts.sync ?? 'full (default)'}); XMPP c2s on 127.0.0.1 without TLS (PARLEY_XMPP__REQUIRE_TLS=false, ` +
       `PARLEY_XMPP__ALLOW_PLAIN_WITHOUT_TLS=true, no direct-TLS port); accounts stored as SCRAM-SHA-1/SHA-256 ` +
       `credentials with ${opts.iterations} PBKDF2 iterations; messages are stored durably as part of its design.`,
@@ -82,7 +86,7 @@ export function parleyTarget(opts: ParleyOptions): Target {
       if (opts.sync) env.PARLEY_STORAGE__SQLITE__SYNCHRONOUS = opts.sync;
       let server: ServerProc;
       try {
-        server = await startServer({ dir: db.dir, dbPath: db.dbPath, env });
+        server = await startServer({ dir: db.dir, dbPath: db.dbPath, env, nodeFlags: [...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), ...(opts.nodeFlags ?? [])] });
       } catch (e) {
         const text = e instanceof Error ? e.message : String(e);
         if (/xmpp/i.test(text) && /unknown key|invalid configuration/i.test(text)) {

@@ -6,7 +6,7 @@
  * archive, no s2s, no stream management, no rate limits, listen backlog 511 (Node's default, which Parley uses).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes, randomUUID } from 'node:crypto';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, findInTree, killGroup, liveGroups, run, sleep, waitForPort, waitGone } from './proc.js';
@@ -127,12 +127,42 @@ function luaString(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-export const prosody: Target = {
+/**
+ * How the peers store passwords. `hashed` (the default) stores SCRAM-SHA-256 credentials with the comparison's
+ * PBKDF2 iteration count, as Parley does, so that every server derives PBKDF2 on a SASL PLAIN login; `plain`
+ * stores the passwords in plain text (the servers then compare strings, which Parley cannot be set up to do).
+ */
+export type PeerPasswords = 'hashed' | 'plain';
+
+/** Options shared by the peer targets. */
+export interface PeerOptions {
+  passwords: PeerPasswords;
+  /** PBKDF2 iterations of hashed credentials (ejabberd 23.01 always uses 4096). */
+  iterations: number;
+}
+
+/** SCRAM-SHA-256 StoredKey and ServerKey (RFC 5802 §3) for a password, hex-encoded as Prosody keeps them. */
+function scramSha256Hex(password: string, salt: string, iterations: number): { storedKey: string; serverKey: string } {
+  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  return {
+    storedKey: createHash('sha256').update(clientKey).digest('hex'),
+    serverKey: createHmac('sha256', salted).update('Server Key').digest('hex'),
+  };
+}
+
+/** Prosody as a target. */
+export function prosodyTarget(opts: PeerOptions): Target {
+  const hashed = opts.passwords === 'hashed';
+  return {
   name: 'prosody',
   describe:
     'Prosody: own config in a temp dir; modules roster, saslauth, disco, ping, presence, register (registration closed); ' +
-    's2s, tls and offline disabled; authentication internal_plain (plain-text passwords in account files, written ' +
-    'directly in the internal storage format); c2s_require_encryption = false, allow_unencrypted_plain_auth = true; ' +
+    's2s, tls and offline disabled; ' +
+    (hashed
+      ? `authentication internal_hashed with password_hash SHA-256 and default_iteration_count ${opts.iterations} (SCRAM credentials in account files, written directly in the internal storage format); `
+      : 'authentication internal_plain (plain-text passwords in account files, written directly in the internal storage format); ') +
+    'c2s_require_encryption = false, allow_unencrypted_plain_auth = true; ' +
     'limits c2s rate 100mb/s (inert: mod_limits is not loaded); tcp_backlog 511; default network backend (epoll); one Lua process.',
   version: () => packageVersion('prosody'),
   async check() {
@@ -157,7 +187,9 @@ export const prosody: Target = {
       'network_settings = { tcp_backlog = 511 }',
       'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "register" }',
       'modules_disabled = { "s2s"; "tls"; "offline"; "s2s_auth_certs" }',
-      'authentication = "internal_plain"',
+      ...(hashed
+        ? ['authentication = "internal_hashed"', 'password_hash = "SHA-256"', `default_iteration_count = ${opts.iterations}`]
+        : ['authentication = "internal_plain"']),
       'storage = "internal"',
       'c2s_require_encryption = false',
       'allow_unencrypted_plain_auth = true',
@@ -168,9 +200,18 @@ export const prosody: Target = {
       '',
     ].join('\n');
     writeFileSync(join(r.dir, 'prosody.cfg.lua'), cfg);
-    // The layout `prosodyctl register` produces with internal_plain: <data>/<host>/accounts/<user>.dat.
+    // The layout `prosodyctl register` produces: <data>/<host>/accounts/<user>.dat, holding either the password
+    // (internal_plain) or what mod_auth_internal_hashed's create_user stores (hex keys, a UUID as the salt).
     for (const a of r.accounts) {
-      writeFileSync(join(accounts, `${prosodyEncode(a.user)}.dat`), `return {\n\t["password"] = ${luaString(a.password)};\n};\n`);
+      let body: string;
+      if (hashed) {
+        const salt = randomUUID();
+        const k = scramSha256Hex(a.password, salt, opts.iterations);
+        body = `\t["stored_key"] = ${luaString(k.storedKey)};\n\t["server_key"] = ${luaString(k.serverKey)};\n\t["salt"] = ${luaString(salt)};\n\t["iteration_count"] = ${opts.iterations};\n`;
+      } else {
+        body = `\t["password"] = ${luaString(a.password)};\n`;
+      }
+      writeFileSync(join(accounts, `${prosodyEncode(a.user)}.dat`), `return {\n${body}};\n`);
     }
   },
   async start(r) {
@@ -187,7 +228,8 @@ export const prosody: Target = {
       },
     };
   },
-};
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // ejabberd
@@ -204,12 +246,18 @@ interface EjabberdRun {
 
 const ejabberdRuns = new Map<string, EjabberdRun>();
 
-export const ejabberd: Target = {
+/** ejabberd as a target. */
+export function ejabberdTarget(opts: PeerOptions): Target {
+  const hashed = opts.passwords === 'hashed';
+  return {
   name: 'ejabberd',
   describe:
     'ejabberd: own ejabberd.yml and ejabberdctl.cfg in a temp dir (own node name, cookie, Mnesia spool and logs, ' +
     'started directly as the ejabberd user, so with this process\'s open-file limit); one c2s listener on 127.0.0.1 without STARTTLS, backlog 511, no shaper; ' +
-    'auth_method internal with auth_password_format plain (Mnesia); modules mod_roster (no versioning), mod_disco, ' +
+    (hashed
+      ? 'auth_method internal with auth_password_format scram and auth_scram_hash sha256 (Mnesia; ejabberd 23.01 derives with 4096 iterations); '
+      : 'auth_method internal with auth_password_format plain (Mnesia); ') +
+    'modules mod_roster (no versioning), mod_disco, ' +
     'mod_ping, mod_register (registration denied); no mod_offline, MAM, stream management, carbons or s2s; accounts ' +
     'created with ejabberd_auth:try_register over Erlang RPC from one helper node (`ejabberdctl register` costs an Erlang VM start per user).',
   version: () => packageVersion('ejabberd'),
@@ -239,7 +287,7 @@ export const ejabberd: Target = {
       'loglevel: warning',
       'hide_sensitive_log_data: true',
       'auth_method: internal',
-      'auth_password_format: plain',
+      ...(hashed ? ['auth_password_format: scram', 'auth_scram_hash: sha256'] : ['auth_password_format: plain']),
       'default_db: mnesia',
       'registration_timeout: infinity',
       'listen:',
@@ -346,3 +394,4 @@ export const ejabberd: Target = {
     if (res.code !== 0) throw new Error(`ejabberd account registration failed (exit ${res.code ?? res.signal}): ${(res.stdout + res.stderr).slice(-2000)}`);
   },
 };
+}

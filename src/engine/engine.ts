@@ -51,6 +51,7 @@ export class Engine {
     // When another process changed data, cached audiences and member lists may be stale too.
     const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
       this.presence.invalidate();
+      this.rosters.invalidate();
       this.rooms.invalidate();
       this.blocks.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
@@ -244,7 +245,10 @@ export class Engine {
     session.closed = true;
     if (!this.ctx.sessions.remove(session)) return;
     this.ctx.metrics.sessions(-1);
-    if (!this.ctx.sessions.isOnline(session.user)) this.blocks.forget(session.user);
+    if (!this.ctx.sessions.isOnline(session.user)) {
+      this.blocks.forget(session.user);
+      this.rosters.invalidate(session.user);
+    }
     await this.presence.recompute(session.user);
   }
 

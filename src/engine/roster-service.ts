@@ -26,6 +26,12 @@ const MAX_NAME = 256;
 export class RosterService {
   /** Changes touching both rosters of a pair run one at a time (read both items, then write). */
   private readonly pairs = new KeyedQueue();
+  /**
+   * Rosters of users with a session, as list() returns them: a client asks for its roster right after binding
+   * and the JSON API after login, so this saves a trip to the store on every login. Dropped on any change to
+   * the user's items, on a refresh (shared groups, another process's changes) and when the last session ends.
+   */
+  private readonly cached = new Map<string, Promise<RosterEntry[]>>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -35,6 +41,25 @@ export class RosterService {
 
   /** The user's roster, including shared-group peers (who appear with subscription both). */
   async list(user: string): Promise<RosterEntry[]> {
+    let p = this.cached.get(user);
+    if (!p) {
+      p = this.load(user);
+      if (!this.ctx.sessions.isOnline(user)) return p;
+      this.cached.set(user, p);
+      p.catch(() => {
+        if (this.cached.get(user) === p) this.cached.delete(user);
+      });
+    }
+    return [...(await p)];
+  }
+
+  /** Forgets cached rosters: of the given users, or all of them. */
+  invalidate(...users: string[]): void {
+    if (users.length === 0) this.cached.clear();
+    for (const u of users) this.cached.delete(u);
+  }
+
+  private async load(user: string): Promise<RosterEntry[]> {
     const { store } = this.ctx;
     const [items, groups] = await Promise.all([store.rosters.list(user), store.sharedGroups.groupsOf(user)]);
     const shared = new Map<string, string[]>();
@@ -65,6 +90,7 @@ export class RosterService {
     const item = (await this.ctx.store.rosters.get(user, contact)) ?? newRosterItem(user, contact);
     const next: RosterItem = { ...item, name, groups: uniq };
     await this.ctx.store.rosters.put([next]);
+    this.invalidate(user);
     await this.push([next]);
     return next;
   }
@@ -85,6 +111,7 @@ export class RosterService {
       await this.doAct(user, contact, 'unsubscribed');
     }
     await this.ctx.store.rosters.remove(user, contact);
+    this.invalidate(user, contact);
     this.presence.invalidate(user, contact);
     // A shared-group peer stays in the roster (roster.get still lists it), so clients get its group entry.
     if ((await this.sharedBetween(user, contact)).length > 0) await this.push([newRosterItem(user, contact)]);
@@ -126,6 +153,7 @@ export class RosterService {
     // An action that leaves a stranger's item empty (unsubscribe from someone never added) stores nothing.
     if (mine ? !sameState(mine, myNext) : !isEmptyItem(myNext)) changed.unshift(myNext);
     if (changed.length > 0) await store.rosters.put(changed);
+    this.invalidate(user, contact);
     this.presence.invalidate(user, contact);
     await this.push(changed);
     const { router } = this.ctx;

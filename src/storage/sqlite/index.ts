@@ -9,6 +9,7 @@ import type { AppendResult, Store } from '../../ports/store.js';
 import type { NewRecord } from '../../core/types.js';
 import { createIdGenerator } from '../ids.js';
 import { createSqliteAccounts } from './accounts.js';
+import { BUSY_TIMEOUT_MS } from './checkpoint.js';
 import { createTransactor, isEnvironmentError, type Batched } from './db.js';
 import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
@@ -36,7 +37,6 @@ export interface SqliteStoreOptions {
   checkpoint?: 'auto' | 'external';
 }
 
-const BUSY_TIMEOUT_MS = 5000;
 
 /** Opens (creating and migrating as needed) a SQLite store; throws SchemaTooNewError for a newer schema. */
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
@@ -97,20 +97,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   };
 }
 
-/**
- * Opens a second connection that checkpoints the WAL every `everyMs` (PASSIVE: it never blocks the writer,
- * which keeps appending while pages are copied). Returns a function that stops it and closes the connection.
- */
-export function checkpointWal(path: string, everyMs: number): () => void {
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  const timer = setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), everyMs);
-  return () => {
-    clearInterval(timer);
-    db.close();
-  };
-}
-
+export { checkpointWal } from './checkpoint.js';
 /** Re-exported for callers that inspect or test the schema. */
 export { SchemaTooNewError, migrate } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations.js';

@@ -6,7 +6,8 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Store } from '../../ports/store.js';
-import { checkpointWal, createSqliteStore, type SqliteStoreOptions } from './index.js';
+import { checkpointWal } from './checkpoint.js';
+import type { SqliteStoreOptions } from './index.js';
 import { toWire, type Call, type Hello, type Reply } from './worker-protocol.js';
 
 /** What the server thread starts a worker with. */
@@ -44,7 +45,7 @@ function serve(port: MessagePort, store: Store): void {
   });
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('worker-host.js runs only as a worker thread');
   const init = workerData as WorkerInit;
@@ -54,6 +55,8 @@ function main(): void {
       port.postMessage({ ready: true } satisfies Hello);
       return;
     }
+    // Imported here, not above: the checkpointer thread needs none of the store's modules.
+    const { createSqliteStore } = await import('./index.js');
     const store = createSqliteStore({ path: init.path, synchronous: init.synchronous, checkpoint: 'external' });
     port.postMessage({ ready: true } satisfies Hello);
     serve(port, store);
@@ -63,4 +66,4 @@ function main(): void {
   }
 }
 
-main();
+void main();

@@ -22,7 +22,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import * as asn1js from 'asn1js';
+import type * as Asn1js from 'asn1js';
+
+type Asn1 = typeof Asn1js;
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -444,6 +446,8 @@ async function writeFileAtomic(file: string, data: string, mode: number): Promis
  * (clientAuth so the same certificate can authenticate this server on outgoing server-to-server links).
  */
 async function generateSelfSigned(domain: string, now: number): Promise<{ certPem: string; keyPem: string }> {
+  // Loaded only when a certificate is generated: imported up front it would cost every server about 3 MB of heap.
+  const asn1js: Asn1 = await import('asn1js');
   const { publicKey, privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
   // RFC 5280 §4.1.2.5: times are whole seconds; no fractional part is allowed.
   const notBefore = new Date(Math.floor((now - BACKDATE_MS) / 1000) * 1000);
@@ -469,23 +473,24 @@ async function generateSelfSigned(domain: string, now: number): Promise<{ certPe
           ]
         : [],
   });
-  const signatureAlgorithm = (): asn1js.Sequence =>
+  const signatureAlgorithm = (): Asn1js.Sequence =>
     // RFC 5758 §3.2: the parameters field of ecdsa-with-SHA256 MUST be absent.
     new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.ecdsaWithSha256 })] });
 
   const spki = asn1js.fromBER(publicKey.export({ type: 'spki', format: 'der' }));
   if (spki.offset === -1) throw new Error(`cannot encode the public key: ${spki.result.error}`);
 
-  const dnsName = (value: string): asn1js.Primitive =>
+  const dnsName = (value: string): Asn1js.Primitive =>
     // GeneralName dNSName is [2] IMPLICIT IA5String (RFC 5280 §4.2.1.6).
     new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 }, valueHex: Buffer.from(value, 'ascii') });
 
   const extensions = [
     // BasicConstraints with cA FALSE: the DEFAULT is omitted in DER, leaving an empty SEQUENCE (RFC 5280 §4.2.1.9).
-    extension(OID.basicConstraints, true, new asn1js.Sequence({ value: [] })),
+    extension(asn1js, OID.basicConstraints, true, new asn1js.Sequence({ value: [] })),
     // KeyUsage with only bit 0, digitalSignature, set (RFC 5280 §4.2.1.3).
-    extension(OID.keyUsage, true, new asn1js.BitString({ unusedBits: 7, valueHex: new Uint8Array([0x80]) })),
+    extension(asn1js, OID.keyUsage, true, new asn1js.BitString({ unusedBits: 7, valueHex: new Uint8Array([0x80]) })),
     extension(
+      asn1js,
       OID.extKeyUsage,
       false,
       new asn1js.Sequence({
@@ -497,6 +502,7 @@ async function generateSelfSigned(domain: string, now: number): Promise<{ certPe
     ),
     // RFC 5280 §4.2.1.6: with an empty subject the subjectAltName extension MUST be critical.
     extension(
+      asn1js,
       OID.subjectAltName,
       domain.length > MAX_COMMON_NAME,
       new asn1js.Sequence({ value: [dnsName(domain), dnsName(`*.${domain}`)] }),
@@ -511,7 +517,7 @@ async function generateSelfSigned(domain: string, now: number): Promise<{ certPe
       new asn1js.Integer({ valueHex: serial }),
       signatureAlgorithm(),
       name, // issuer = subject: self-signed
-      new asn1js.Sequence({ value: [encodeTime(notBefore), encodeTime(notAfter)] }),
+      new asn1js.Sequence({ value: [encodeTime(asn1js, notBefore), encodeTime(asn1js, notAfter)] }),
       name,
       spki.result,
       new asn1js.Constructed({
@@ -535,7 +541,7 @@ async function generateSelfSigned(domain: string, now: number): Promise<{ certPe
 }
 
 /** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } (RFC 5280 §4.1). */
-function extension(oid: string, critical: boolean, value: asn1js.BaseBlock): asn1js.Sequence {
+function extension(asn1js: Asn1, oid: string, critical: boolean, value: Asn1js.BaseBlock): Asn1js.Sequence {
   return new asn1js.Sequence({
     value: [
       new asn1js.ObjectIdentifier({ value: oid }),
@@ -546,7 +552,7 @@ function extension(oid: string, critical: boolean, value: asn1js.BaseBlock): asn
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime for dates through 2049, GeneralizedTime from 2050 on. */
-function encodeTime(date: Date): asn1js.UTCTime {
+function encodeTime(asn1js: Asn1, date: Date): Asn1js.UTCTime {
   return date.getUTCFullYear() < 2050
     ? new asn1js.UTCTime({ valueDate: date })
     : new asn1js.GeneralizedTime({ valueDate: date });

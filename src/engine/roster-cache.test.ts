@@ -1,0 +1,83 @@
+/** The roster cache of online users: served from memory while valid, never stale after a change. */
+import { describe, expect, it } from 'vitest';
+import { deriveCredentials } from '../auth/scram.js';
+import type { SessionPresence } from '../core/types.js';
+import { createMemoryStore } from '../storage/memory/index.js';
+import { noMetrics } from './context.js';
+import { Engine } from './engine.js';
+import type { Sink } from './session.js';
+
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
+const sink: Sink = { send: () => undefined, close: () => undefined };
+const A = 'a@example.com';
+const B = 'b@example.com';
+
+/** An engine on the memory store whose roster reads are counted per user. */
+async function setup(): Promise<{ engine: Engine; reads: Map<string, number>; store: ReturnType<typeof createMemoryStore> }> {
+  const store = createMemoryStore();
+  await store.domains.add('example.com', 0);
+  const credentials = await deriveCredentials('x', 4096);
+  for (const u of [A, B]) await store.accounts.create({ address: u, credentials, admin: false, createdAt: 0, lastSeen: null, lastStatus: null });
+  const reads = new Map<string, number>();
+  const list = store.rosters.list.bind(store.rosters);
+  store.rosters.list = (user: string) => {
+    reads.set(user, (reads.get(user) ?? 0) + 1);
+    return list(user);
+  };
+  const engine = new Engine({
+    store,
+    log: silent,
+    metrics: noMetrics,
+    hooks: [],
+    options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
+    auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
+  });
+  await engine.start(60_000);
+  return { engine, reads, store };
+}
+
+describe('roster cache', () => {
+  it('reads an offline user’s roster from the store every time', async () => {
+    const { engine, reads } = await setup();
+    await engine.rosters.list(A);
+    await engine.rosters.list(A);
+    expect(reads.get(A)).toBe(2);
+  });
+
+  it('serves an online user’s roster from memory until a change, and forgets it when the user goes offline', async () => {
+    const { engine, reads, store } = await setup();
+    const { session } = await engine.openSession(A, 'r', sink, { ...presence });
+    await engine.openSession(B, 'r', sink, { ...presence });
+    const first = await engine.rosters.list(A);
+    await engine.rosters.list(A);
+    const readsBefore = reads.get(A) ?? 0;
+    await engine.rosters.list(A);
+    expect(reads.get(A)).toBe(readsBefore);
+    // Callers get their own array: changing it does not change the cache.
+    (first as unknown[]).push('junk');
+    expect(await engine.rosters.list(A)).toEqual([]);
+
+    // Edits and subscription changes show at once, for both users of the pair.
+    await engine.rosters.set(A, B, 'Bee', ['team']);
+    expect(await engine.rosters.list(A)).toMatchObject([{ contact: B, name: 'Bee', groups: ['team'] }]);
+    await engine.rosters.act(A, B, 'subscribe');
+    expect(await engine.rosters.list(A)).toMatchObject([{ contact: B, pendingOut: true }]);
+    expect(await engine.rosters.list(B)).toMatchObject([{ contact: A, pendingIn: true }]);
+    await engine.rosters.act(B, A, 'subscribed');
+    expect(await engine.rosters.list(A)).toMatchObject([{ contact: B, subscription: 'to' }]);
+    expect(await engine.rosters.list(B)).toMatchObject([{ contact: A, subscription: 'from' }]);
+
+    // A change made behind the engine's back (another process, the admin API) shows after a refresh.
+    await store.rosters.remove(A, B);
+    expect(await engine.rosters.list(A)).toHaveLength(1);
+    await engine.ctx.directory.refresh(true);
+    expect(await engine.rosters.list(A)).toEqual([]);
+
+    await engine.closeSession(session);
+    const readsOffline = reads.get(A) ?? 0;
+    await engine.rosters.list(A);
+    await engine.rosters.list(A);
+    expect(reads.get(A)).toBe(readsOffline + 2);
+  });
+});
