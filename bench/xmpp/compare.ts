@@ -7,15 +7,16 @@
  *   npm run bench:xmpp -- --servers prosody,ejabberd --users 500 --arrival 25 --duration 20
  *   npm run bench:xmpp -- --sweep 50,100,200,400 --ramp 40      step up the arrival rate until all saturate
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort } from '../lib/server.js';
+import { cpuSeconds } from '../lib/server.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { parleyTarget } from './parley.js';
-import { ejabberdTarget, packageVersion, prosodyTarget, Unavailable, type Account, type Started, type Target, type TargetRun } from './peers.js';
-import { cpuTicksByProcess, killGroup, liveGroups, pidsNamed, probeXmppLogin, run, RssSampler, sleep, topCpuUsers } from './proc.js';
+import { ejabberdTarget, packageVersion, prosodyTarget, type Target } from './peers.js';
+import { cpuTicksByProcess, log, machineInfo, numberOption, openFileLimit, peerPasswordsOption, run, RssSampler, runScript, sleep, topCpuUsers } from './proc.js';
+import { activeRun, withServer, type RunFailure } from './server-run.js';
 import { arrivalSeconds, findDtd, readTsungResults, runTsung, type Scenario, type Timing, type TsungFigures } from './tsung.js';
 
 const HELP = `usage: npm run bench:xmpp -- [options]
@@ -73,15 +74,7 @@ if (argv.help) {
   process.exit(0);
 }
 
-function num(name: string, value: string | undefined, def: number, min: number): number {
-  if (value === undefined) return def;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) {
-    process.stderr.write(`--${name} must be a number >= ${min}\n${HELP}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+const num = numberOption(HELP);
 
 const USERS = Math.round(num('users', argv.users, 3000, 2));
 const ARRIVAL = num('arrival', argv.arrival, 50, 0.1);
@@ -112,11 +105,7 @@ if (PARLEY_SYNC !== undefined && PARLEY_SYNC !== 'full' && PARLEY_SYNC !== 'norm
   process.stderr.write('--parley-sync is full or normal\n');
   process.exit(2);
 }
-const PEER_PASSWORDS = argv['peer-passwords'] ?? 'hashed';
-if (PEER_PASSWORDS !== 'hashed' && PEER_PASSWORDS !== 'plain') {
-  process.stderr.write('--peer-passwords is hashed or plain\n');
-  process.exit(2);
-}
+const PEER_PASSWORDS = peerPasswordsOption(argv['peer-passwords']);
 const DOMAIN = 'localhost';
 
 const ALL_TARGETS: Record<string, Target> = {
@@ -133,10 +122,6 @@ for (const s of SERVERS) {
     process.exit(2);
   }
 }
-
-const log = (msg: string): void => {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // One run of one server
@@ -164,13 +149,7 @@ interface RunOk {
   figures: TsungFigures;
   keptDir?: string;
 }
-interface RunNotOk {
-  status: 'unavailable' | 'failed';
-  rate: number;
-  users: number;
-  reason: string;
-  keptDir?: string;
-}
+type RunNotOk = RunFailure & { rate: number; users: number };
 type RunResult = RunOk | RunNotOk;
 
 /** Busy CPU seconds of the whole machine so far (all CPUs; /proc/stat, idle and iowait excluded). */
@@ -193,119 +172,77 @@ function listenOverflows(): number {
   }
 }
 
-/** The soft open-file limit of a process (/proc/<pid>/limits). */
-function openFileLimit(pid: number): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
-    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** What an interrupt must stop and remove: the run in progress. */
-let current: { started: Started | null; cleanup: () => void } | null = null;
-/** Whether epmd ran before this script (if not, the script stops the one its Erlang programs started). */
-const epmdBefore = pidsNamed('epmd').length > 0;
-
 async function runOnce(target: Target, rate: number, users: number, maxUsers: number): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'xmpp-bench-'));
-  chmodSync(dir, 0o755); // ejabberd runs as its own user and must reach its spool inside
-  const accounts: Account[] = Array.from({ length: users }, (_, i) => ({ user: `user${i + 1}`, password: `pass${i + 1}` }));
-  const port = await freePort();
-  const r: TargetRun = { dir, port, domain: DOMAIN, accounts };
-  const scenario: Scenario = {
-    port,
-    domain: DOMAIN,
-    users,
-    arrivalRate: rate,
-    onlineSeconds: ONLINE,
-    chats: CHATS,
-    chatSize: CHAT_SIZE,
-    userPrefix: 'user',
-    passwordPrefix: 'pass',
-    idleTimeoutMs: IDLE_TIMEOUT,
-    maxUsers,
-    sourceAddresses: SOURCE_ADDRESSES,
-  };
-  const slot: { started: Started | null; cleanup: () => void } = {
-    started: null,
-    cleanup: () => {
-      target.cleanup?.(r);
-      if (!argv.keep) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  current = slot;
   let sampler: RssSampler | null = null;
-  const kept = argv.keep ? { keptDir: dir } : {};
-  try {
-    const t0 = Date.now();
-    await target.prepare(r);
-    slot.started = await target.start(r);
-    const started = slot.started;
-    if (target.register) await target.register(r, started);
-    const probe = await probeXmppLogin(port, DOMAIN, accounts[0]!.user, accounts[0]!.password);
-    if (probe) throw new Error(`login probe as ${accounts[0]!.user} failed: ${probe}`);
-    const setupSeconds = (Date.now() - t0) / 1000;
-    const fileLimit = openFileLimit(started.pid);
-    const peakOnline = Math.min(users, Math.ceil(rate * (ONLINE + 5)));
-    if (fileLimit < peakOnline + 200) log(`${target.name}: warning: its open-file limit is ${fileLimit}, about ${peakOnline} users may be online at once`);
-    const loadavgBefore = loadavg().map((x) => Math.round(x * 100) / 100);
-    // What the rest of the machine does while the server waits for Tsung: much above zero is someone else's work.
-    const idleBusy0 = machineBusySeconds();
-    const idleServer0 = cpuSeconds(started.pid);
-    const procs0 = cpuTicksByProcess();
-    await sleep(1000);
-    const othersSeconds = machineBusySeconds() - idleBusy0 - (cpuSeconds(started.pid) - idleServer0);
-    const busyBefore = Math.max(0, Math.round((othersSeconds / cpus().length) * 100));
-    if (busyBefore > 20) {
-      const top = topCpuUsers(procs0, cpuTicksByProcess(), 1).join(', ');
-      log(`warning: other processes kept the CPUs ${busyBefore}% busy just before the run (busiest: ${top}): the figures may suffer`);
-    }
-    const cpu0 = cpuSeconds(started.pid);
-    const busy0 = machineBusySeconds();
-    const overflows0 = listenOverflows();
-    sampler = new RssSampler(started.pid, 200);
-    log(`${target.name}: ${users} users at ${rate}/s, setup ${setupSeconds.toFixed(1)} s, running Tsung (about ${arrivalSeconds(scenario) + ONLINE} s)`);
-    const t = await runTsung(scenario, dir);
-    const rss = sampler.stop();
-    sampler = null;
-    const serverCpuSeconds = cpuSeconds(started.pid) - cpu0;
-    const machineBusyCpuSeconds = machineBusySeconds() - busy0;
-    const listenQueueOverflows = listenOverflows() - overflows0;
-    if (!t.ok) log(`${target.name}: tsung did not exit cleanly; its last output:\n${t.output.slice(-1500)}`);
-    const figures = readTsungResults(t.logDir);
-    for (const w of figures.warnings) log(`${target.name}: warning: ${w}`);
-    return {
-      status: 'ok',
-      rate,
-      users,
-      setupSeconds: round1(setupSeconds),
-      tsungSeconds: round1(t.seconds),
-      tsungExitOk: t.ok,
-      idleRssKiB: rss.firstKiB,
-      peakRssKiB: rss.peakKiB,
-      rssSamples: rss.samples,
-      serverCpuSeconds: round1(serverCpuSeconds),
-      machineBusyCpuSeconds: round1(machineBusyCpuSeconds),
-      listenQueueOverflows,
-      openFileLimit: fileLimit,
-      loadavgBefore,
-      cpuBusyPercentBefore: busyBefore,
-      figures,
-      ...kept,
-    };
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    if (e instanceof Unavailable) return { status: 'unavailable', rate, users, reason };
-    const output = slot.started?.output().slice(-1500);
-    return { status: 'failed', rate, users, reason: output ? `${reason}\nserver output:\n${output}` : reason, ...kept };
-  } finally {
-    sampler?.stop();
-    if (slot.started) await slot.started.stop().catch((e: unknown) => log(`${target.name}: stop failed: ${String(e)}`));
-    slot.cleanup();
-    current = null;
-  }
+  const res = await withServer(
+    target,
+    { prefix: 'xmpp-bench-', domain: DOMAIN, users, keep: argv.keep === true, beforeStop: () => sampler?.stop() },
+    async ({ r, started, setupSeconds }): Promise<RunOk> => {
+      const scenario: Scenario = {
+        port: r.port,
+        domain: DOMAIN,
+        users,
+        arrivalRate: rate,
+        onlineSeconds: ONLINE,
+        chats: CHATS,
+        chatSize: CHAT_SIZE,
+        userPrefix: 'user',
+        passwordPrefix: 'pass',
+        idleTimeoutMs: IDLE_TIMEOUT,
+        maxUsers,
+        sourceAddresses: SOURCE_ADDRESSES,
+      };
+      const fileLimit = openFileLimit(started.pid);
+      const peakOnline = Math.min(users, Math.ceil(rate * (ONLINE + 5)));
+      if (fileLimit < peakOnline + 200) log(`${target.name}: warning: its open-file limit is ${fileLimit}, about ${peakOnline} users may be online at once`);
+      const loadavgBefore = loadavg().map((x) => Math.round(x * 100) / 100);
+      // What the rest of the machine does while the server waits for Tsung: much above zero is someone else's work.
+      const idleBusy0 = machineBusySeconds();
+      const idleServer0 = cpuSeconds(started.pid);
+      const procs0 = cpuTicksByProcess();
+      await sleep(1000);
+      const othersSeconds = machineBusySeconds() - idleBusy0 - (cpuSeconds(started.pid) - idleServer0);
+      const busyBefore = Math.max(0, Math.round((othersSeconds / cpus().length) * 100));
+      if (busyBefore > 20) {
+        const top = topCpuUsers(procs0, cpuTicksByProcess(), 1).join(', ');
+        log(`warning: other processes kept the CPUs ${busyBefore}% busy just before the run (busiest: ${top}): the figures may suffer`);
+      }
+      const cpu0 = cpuSeconds(started.pid);
+      const busy0 = machineBusySeconds();
+      const overflows0 = listenOverflows();
+      sampler = new RssSampler(started.pid, 200);
+      log(`${target.name}: ${users} users at ${rate}/s, setup ${setupSeconds.toFixed(1)} s, running Tsung (about ${arrivalSeconds(scenario) + ONLINE} s)`);
+      const t = await runTsung(scenario, r.dir);
+      const rss = sampler.stop();
+      sampler = null;
+      const serverCpuSeconds = cpuSeconds(started.pid) - cpu0;
+      const machineBusyCpuSeconds = machineBusySeconds() - busy0;
+      const listenQueueOverflows = listenOverflows() - overflows0;
+      if (!t.ok) log(`${target.name}: tsung did not exit cleanly; its last output:\n${t.output.slice(-1500)}`);
+      const figures = readTsungResults(t.logDir);
+      for (const w of figures.warnings) log(`${target.name}: warning: ${w}`);
+      return {
+        status: 'ok',
+        rate,
+        users,
+        setupSeconds: round1(setupSeconds),
+        tsungSeconds: round1(t.seconds),
+        tsungExitOk: t.ok,
+        idleRssKiB: rss.firstKiB,
+        peakRssKiB: rss.peakKiB,
+        rssSamples: rss.samples,
+        serverCpuSeconds: round1(serverCpuSeconds),
+        machineBusyCpuSeconds: round1(machineBusyCpuSeconds),
+        listenQueueOverflows,
+        openFileLimit: fileLimit,
+        loadavgBefore,
+        cpuBusyPercentBefore: busyBefore,
+        figures,
+        ...(argv.keep ? { keptDir: r.dir } : {}),
+      };
+    },
+  );
+  return res.status === 'ok' ? res : { ...res, rate, users };
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
@@ -496,7 +433,7 @@ async function fileLimit(): Promise<number> {
   return Number.isFinite(n) && n > 0 ? n : 1024;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<{ out: string; json: unknown }> {
   if (!findDtd() || (await run('sh', ['-c', 'command -v tsung'])).code !== 0) {
     process.stderr.write('tsung is not installed (apt-get install tsung)\n');
     process.exit(2);
@@ -606,7 +543,6 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${noteText}\n`);
 
   const out = resolve(argv.out ?? join('.bench', `xmpp-bench-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`));
-  mkdirSync(dirname(out), { recursive: true });
   const json = {
     scenario: {
       usersPerRun: SWEEP ? undefined : USERS,
@@ -624,7 +560,7 @@ async function main(): Promise<void> {
       sourceAddresses: SOURCE_ADDRESSES,
       tsungMaxUsers: maxUsers,
     },
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
+    machine: machineInfo(),
     tools: { tsung: await packageVersion('tsung'), erlang: await packageVersion('erlang-base') },
     servers: rows.map((r) => ({ name: r.name, version: r.version, configuration: ALL_TARGETS[r.name]!.describe })),
     steps: steps.map((st) => ({
@@ -635,39 +571,7 @@ async function main(): Promise<void> {
     sweep: sweepSummary,
     markdown: output.join('\n'),
   };
-  writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
-  process.stdout.write(`JSON: ${out}\n`);
-  await stopOwnEpmd(epmdBefore);
+  return { out, json };
 }
 
-/** epmd is started on demand by the first Erlang node; stop it again if it was not running before and is idle. */
-async function stopOwnEpmd(wasRunning: boolean): Promise<void> {
-  if (wasRunning || pidsNamed('epmd').length === 0) return;
-  const names = await run('epmd', ['-names'], { timeoutMs: 5_000 }).catch(() => null);
-  if (names && !/^name /m.test(names.stdout)) await run('epmd', ['-kill'], { timeoutMs: 5_000 }).catch(() => null);
-}
-
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(`${sig}: stopping the running server and Tsung`);
-    for (const g of liveGroups) killGroup(g, 'SIGTERM');
-    const active = current;
-    const stop = active?.started?.stop() ?? Promise.resolve();
-    stop
-      .catch(() => undefined)
-      .then(() => {
-        for (const g of liveGroups) killGroup(g, 'SIGKILL');
-        active?.cleanup();
-        return stopOwnEpmd(epmdBefore);
-      })
-      .finally(() => process.exit(130));
-  });
-}
-
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+runScript('stopping the running server and Tsung', activeRun, main);

@@ -7,15 +7,16 @@
  *   npm run bench:xmpp-idle                                     5000 connections, all three servers
  *   npm run bench:xmpp-idle -- --servers prosody,ejabberd --connections 2000
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort } from '../lib/server.js';
+import { cpuSeconds } from '../lib/server.js';
 import { parleyTarget } from './parley.js';
-import { ejabberdTarget, prosodyTarget, Unavailable, type Account, type Started, type Target, type TargetRun } from './peers.js';
-import { killGroup, liveGroups, pidsNamed, probeXmppLogin, rssOf, run, sleep } from './proc.js';
+import { ejabberdTarget, prosodyTarget, type Account, type Target } from './peers.js';
+import { log, machineInfo, numberOption, openFileLimit, peerPasswordsOption, rssOf, runScript, sleep } from './proc.js';
+import { activeRun, withServer, type RunFailure } from './server-run.js';
 
 const HELP = `usage: npm run bench:xmpp-idle -- [options]
   --servers LIST      servers to run, in order (default parley,prosody,ejabberd)
@@ -49,15 +50,7 @@ if (argv.help) {
   process.exit(0);
 }
 
-function num(name: string, value: string | undefined, def: number, min: number): number {
-  if (value === undefined) return def;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) {
-    process.stderr.write(`--${name} must be a number >= ${min}\n${HELP}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+const num = numberOption(HELP);
 
 /** This process holds one descriptor per connection; the open-file limit here is 20,000. */
 const MAX_CONNECTIONS = 15_000;
@@ -71,11 +64,7 @@ if (CONNECTIONS > MAX_CONNECTIONS) {
 }
 const CONCURRENCY = Math.round(num('concurrency', argv.concurrency, 100, 1));
 const ITERATIONS = Math.round(num('iterations', argv.iterations, 4096, 4096));
-const PEER_PASSWORDS = argv['peer-passwords'] ?? 'hashed';
-if (PEER_PASSWORDS !== 'hashed' && PEER_PASSWORDS !== 'plain') {
-  process.stderr.write('--peer-passwords is hashed or plain\n');
-  process.exit(2);
-}
+const PEER_PASSWORDS = peerPasswordsOption(argv['peer-passwords']);
 const DOMAIN = 'localhost';
 /** Connection i comes from 127.0.0.(2 + i % SOURCES). */
 const SOURCES = 10;
@@ -98,10 +87,6 @@ for (const s of SERVERS) {
     process.exit(2);
   }
 }
-
-const log = (msg: string): void => {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // A minimal XMPP client that logs in and then stays silent
@@ -238,12 +223,7 @@ interface RunOk {
   loadavgBefore: number[];
   keptDir?: string;
 }
-interface RunNotOk {
-  status: 'unavailable' | 'failed';
-  reason: string;
-  keptDir?: string;
-}
-type RunResult = RunOk | RunNotOk;
+type RunResult = RunOk | RunFailure;
 
 /** The soft open-file limit of a process (/proc/<pid>/limits). */
 /** Asks the server for a heap snapshot (--heapsnapshot-signal) and waits until the file is complete. */
@@ -265,15 +245,6 @@ async function heapSnapshot(pid: number, dir: string): Promise<void> {
   log('parley: warning: no heap snapshot appeared within 5 minutes');
 }
 
-function openFileLimit(pid: number): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
-    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** Median of `n` VmRSS readings `gapMs` apart (KiB), with the readings. */
 async function rssMedian(pid: number, n = 5, gapMs = 200): Promise<{ median: number; samples: number[] }> {
   const samples: number[] = [];
@@ -287,93 +258,62 @@ async function rssMedian(pid: number, n = 5, gapMs = 200): Promise<{ median: num
   return { median: v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2, samples };
 }
 
-/** What an interrupt must stop and remove: the run in progress. */
-let current: { started: Started | null; sockets: Socket[]; cleanup: () => void } | null = null;
-/** Whether epmd ran before this script (if not, the script stops the one its Erlang programs started). */
-const epmdBefore = pidsNamed('epmd').length > 0;
-
 async function runOnce(target: Target, connections: number): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'xmpp-idle-'));
-  chmodSync(dir, 0o755); // ejabberd runs as its own user and must reach its spool inside
-  const accounts: Account[] = Array.from({ length: connections }, (_, i) => ({ user: `user${i + 1}`, password: `pass${i + 1}` }));
-  const port = await freePort();
-  const r: TargetRun = { dir, port, domain: DOMAIN, accounts };
   const sockets: Socket[] = [];
-  const slot: { started: Started | null; sockets: Socket[]; cleanup: () => void } = {
-    started: null,
-    sockets,
-    cleanup: () => {
-      target.cleanup?.(r);
-      if (!argv.keep) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  current = slot;
-  const kept = argv.keep ? { keptDir: dir } : {};
-  try {
-    const t0 = Date.now();
-    await target.prepare(r);
-    slot.started = await target.start(r);
-    const started = slot.started;
-    if (target.register) await target.register(r, started);
-    const probe = await probeXmppLogin(port, DOMAIN, accounts[0]!.user, accounts[0]!.password);
-    if (probe) throw new Error(`login probe as ${accounts[0]!.user} failed: ${probe}`);
-    const setupSeconds = (Date.now() - t0) / 1000;
-    const fileLimit = openFileLimit(started.pid);
-    if (fileLimit < connections + 100) log(`${target.name}: warning: its open-file limit is ${fileLimit}, for ${connections} connections`);
-    const loadavgBefore = loadavg().map((x) => Math.round(x * 100) / 100);
-
-    await sleep(SETTLE_IDLE_MS);
-    const idle = await rssMedian(started.pid);
-    log(`${target.name}: setup ${setupSeconds.toFixed(1)} s, idle RSS ${(idle.median / 1024).toFixed(1)} MiB; opening ${connections} connections, ${CONCURRENCY} at a time`);
-
-    const cpu0 = cpuSeconds(started.pid);
-    const c0 = Date.now();
-    const opened = await openAll(port, accounts, CONCURRENCY, sockets);
-    const connectSeconds = (Date.now() - c0) / 1000;
-    const serverCpuSeconds = cpuSeconds(started.pid) - cpu0;
-    log(
-      `${target.name}: ${opened.ok} connected, ${opened.failed} failed in ${connectSeconds.toFixed(1)} s (server CPU ${serverCpuSeconds.toFixed(1)} s)` +
-        (opened.firstError ? `; first error: ${opened.firstError.slice(0, 300)}` : ''),
-    );
-
-    await sleep(SETTLE_LOADED_MS);
-    const loaded = await rssMedian(started.pid);
-    const closed = opened.lost();
-    if (closed > 0) log(`${target.name}: warning: the server closed ${closed} of the ${opened.ok} logged-in connections before the measurement`);
-    const perConnection = opened.ok > 0 ? (loaded.median - idle.median) / opened.ok : Number.NaN;
-    log(`${target.name}: loaded RSS ${(loaded.median / 1024).toFixed(1)} MiB, ${perConnection.toFixed(1)} KiB per connection`);
-    if (target.name === 'parley' && argv['parley-heap-snapshot']) await heapSnapshot(started.pid, resolve(argv['parley-heap-snapshot']));
-    return {
-      status: 'ok',
-      connections,
-      ok: opened.ok,
-      failed: opened.failed,
-      firstError: opened.firstError,
-      closedBeforeMeasurement: closed,
-      idleRssKiB: idle.median,
-      loadedRssKiB: loaded.median,
-      idleRssSamplesKiB: idle.samples,
-      loadedRssSamplesKiB: loaded.samples,
-      kibPerConnection: round1(perConnection),
-      connectSeconds: round1(connectSeconds),
-      serverCpuSeconds: round1(serverCpuSeconds),
-      setupSeconds: round1(setupSeconds),
-      openFileLimit: fileLimit,
-      loadavgBefore,
-      ...kept,
-    };
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    if (e instanceof Unavailable) return { status: 'unavailable', reason };
-    const output = slot.started?.output().slice(-1500);
-    return { status: 'failed', reason: output ? `${reason}\nserver output:\n${output}` : reason, ...kept };
-  } finally {
+  const closeAll = (): void => {
     for (const s of sockets) s.destroy();
     sockets.length = 0;
-    if (slot.started) await slot.started.stop().catch((e: unknown) => log(`${target.name}: stop failed: ${String(e)}`));
-    slot.cleanup();
-    current = null;
-  }
+  };
+  return withServer(
+    target,
+    { prefix: 'xmpp-idle-', domain: DOMAIN, users: connections, keep: argv.keep === true, beforeStop: closeAll },
+    async ({ r, started, setupSeconds }): Promise<RunOk> => {
+      const fileLimit = openFileLimit(started.pid);
+      if (fileLimit < connections + 100) log(`${target.name}: warning: its open-file limit is ${fileLimit}, for ${connections} connections`);
+      const loadavgBefore = loadavg().map((x) => Math.round(x * 100) / 100);
+
+      await sleep(SETTLE_IDLE_MS);
+      const idle = await rssMedian(started.pid);
+      log(`${target.name}: setup ${setupSeconds.toFixed(1)} s, idle RSS ${(idle.median / 1024).toFixed(1)} MiB; opening ${connections} connections, ${CONCURRENCY} at a time`);
+
+      const cpu0 = cpuSeconds(started.pid);
+      const c0 = Date.now();
+      const opened = await openAll(r.port, r.accounts, CONCURRENCY, sockets);
+      const connectSeconds = (Date.now() - c0) / 1000;
+      const serverCpuSeconds = cpuSeconds(started.pid) - cpu0;
+      log(
+        `${target.name}: ${opened.ok} connected, ${opened.failed} failed in ${connectSeconds.toFixed(1)} s (server CPU ${serverCpuSeconds.toFixed(1)} s)` +
+          (opened.firstError ? `; first error: ${opened.firstError.slice(0, 300)}` : ''),
+      );
+
+      await sleep(SETTLE_LOADED_MS);
+      const loaded = await rssMedian(started.pid);
+      const closed = opened.lost();
+      if (closed > 0) log(`${target.name}: warning: the server closed ${closed} of the ${opened.ok} logged-in connections before the measurement`);
+      const perConnection = opened.ok > 0 ? (loaded.median - idle.median) / opened.ok : Number.NaN;
+      log(`${target.name}: loaded RSS ${(loaded.median / 1024).toFixed(1)} MiB, ${perConnection.toFixed(1)} KiB per connection`);
+      if (target.name === 'parley' && argv['parley-heap-snapshot']) await heapSnapshot(started.pid, resolve(argv['parley-heap-snapshot']));
+      return {
+        status: 'ok',
+        connections,
+        ok: opened.ok,
+        failed: opened.failed,
+        firstError: opened.firstError,
+        closedBeforeMeasurement: closed,
+        idleRssKiB: idle.median,
+        loadedRssKiB: loaded.median,
+        idleRssSamplesKiB: idle.samples,
+        loadedRssSamplesKiB: loaded.samples,
+        kibPerConnection: round1(perConnection),
+        connectSeconds: round1(connectSeconds),
+        serverCpuSeconds: round1(serverCpuSeconds),
+        setupSeconds: round1(setupSeconds),
+        openFileLimit: fileLimit,
+        loadavgBefore,
+        ...(argv.keep ? { keptDir: r.dir } : {}),
+      };
+    },
+  );
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
@@ -447,7 +387,7 @@ function notes(rows: ServerRow[]): string {
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
+async function main(): Promise<{ out: string; json: unknown }> {
   const ownLimit = openFileLimit(process.pid);
   if (ownLimit < CONNECTIONS + 200) {
     process.stderr.write(`this process may open only ${ownLimit} files, too few for ${CONNECTIONS} connections (raise ulimit -n or lower --connections)\n`);
@@ -475,7 +415,6 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${text}\n`);
 
   const out = resolve(argv.out ?? join('.bench', `xmpp-idle-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`));
-  mkdirSync(dirname(out), { recursive: true });
   const json = {
     scenario: {
       connections: CONNECTIONS,
@@ -487,44 +426,11 @@ async function main(): Promise<void> {
       idleSettleMs: SETTLE_IDLE_MS,
       loadedSettleMs: SETTLE_LOADED_MS,
     },
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
+    machine: machineInfo(),
     servers: rows.map((r) => ({ name: r.name, version: r.version, configuration: ALL_TARGETS[r.name]!.describe, result: r.result })),
     markdown: text,
   };
-  writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
-  process.stdout.write(`JSON: ${out}\n`);
-  await stopOwnEpmd(epmdBefore);
+  return { out, json };
 }
 
-/** epmd is started on demand by the first Erlang node; stop it again if it was not running before and is idle. */
-async function stopOwnEpmd(wasRunning: boolean): Promise<void> {
-  if (wasRunning || pidsNamed('epmd').length === 0) return;
-  const names = await run('epmd', ['-names'], { timeoutMs: 5_000 }).catch(() => null);
-  if (names && !/^name /m.test(names.stdout)) await run('epmd', ['-kill'], { timeoutMs: 5_000 }).catch(() => null);
-}
-
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(`${sig}: closing the connections and stopping the running server`);
-    for (const g of liveGroups) killGroup(g, 'SIGTERM');
-    const active = current;
-    for (const s of active?.sockets ?? []) s.destroy();
-    const stop = active?.started?.stop() ?? Promise.resolve();
-    stop
-      .catch(() => undefined)
-      .then(() => {
-        for (const g of liveGroups) killGroup(g, 'SIGKILL');
-        active?.cleanup();
-        return stopOwnEpmd(epmdBefore);
-      })
-      .finally(() => process.exit(130));
-  });
-}
-
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+runScript('closing the connections and stopping the running server', activeRun, main);

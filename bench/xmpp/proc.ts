@@ -1,9 +1,12 @@
 /**
- * Process and socket helpers for the XMPP comparison: child processes with timeouts, process trees read from
- * /proc, a resident-set-size sampler, and a small XMPP probe that checks a server accepts a SASL PLAIN login.
+ * Process and socket helpers for the XMPP benchmarks: child processes with timeouts, process trees read from
+ * /proc, a resident-set-size sampler, a small XMPP probe that checks a server accepts a SASL PLAIN login, and
+ * what both benchmark scripts share (progress lines, interrupts, epmd).
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import { connect } from 'node:net';
 
 /** Process groups of children still running (what an interrupted run must kill). */
@@ -260,4 +263,107 @@ export function probeXmppLogin(port: number, domain: string, user: string, passw
     });
     s.write(`<?xml version='1.0'?><stream:stream to='${domain}' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`);
   });
+}
+
+/** A timestamped progress line on stderr. */
+export function log(msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** The soft open-file limit of a process (/proc/<pid>/limits). */
+export function openFileLimit(pid: number): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Whether epmd ran before this script (if not, the script stops the one its Erlang programs started). */
+const epmdBefore = pidsNamed('epmd').length > 0;
+
+/** epmd is started on demand by the first Erlang node; stop it again if it was not running before and is idle. */
+export async function stopOwnEpmd(): Promise<void> {
+  if (epmdBefore || pidsNamed('epmd').length === 0) return;
+  const names = await run('epmd', ['-names'], { timeoutMs: 5_000 }).catch(() => null);
+  if (names && !/^name /m.test(names.stdout)) await run('epmd', ['-kill'], { timeoutMs: 5_000 }).catch(() => null);
+}
+
+/** What an interrupt must stop and remove: the run in progress. */
+export interface ActiveRun {
+  stop(): Promise<void>;
+  cleanup(): void;
+}
+
+/**
+ * On SIGINT or SIGTERM: kills the children, stops the server `active()` returns, removes its run, stops an epmd
+ * this script started and exits with 130. A second signal exits at once.
+ */
+export function onInterrupt(what: string, active: () => ActiveRun | null): void {
+  let interrupted = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      log(`${sig}: ${what}`);
+      for (const g of liveGroups) killGroup(g, 'SIGTERM');
+      const run = active();
+      (run?.stop() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => {
+          for (const g of liveGroups) killGroup(g, 'SIGKILL');
+          run?.cleanup();
+          return stopOwnEpmd();
+        })
+        .finally(() => process.exit(130));
+    });
+  }
+}
+
+/** Reads a numeric command-line option: `def` when absent; anything not a number >= `min` exits 2 with `help`. */
+export function numberOption(help: string): (name: string, value: string | undefined, def: number, min: number) => number {
+  return (name, value, def, min) => {
+    if (value === undefined) return def;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) {
+      process.stderr.write(`--${name} must be a number >= ${min}\n${help}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+}
+
+/** --peer-passwords: hashed (the default) or plain; anything else exits 2. */
+export function peerPasswordsOption(value: string | undefined): 'hashed' | 'plain' {
+  const v = value ?? 'hashed';
+  if (v !== 'hashed' && v !== 'plain') {
+    process.stderr.write('--peer-passwords is hashed or plain\n');
+    process.exit(2);
+  }
+  return v;
+}
+
+/** The machine, as the JSON results record it. */
+export function machineInfo(): Record<string, unknown> {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version };
+}
+
+/**
+ * Runs a benchmark script: stops the running server on an interrupt (`interrupt` says what that does), writes
+ * the JSON that `main` returns to its file, stops an epmd the script started, and exits 1 on an error.
+ */
+export function runScript(interrupt: string, active: () => ActiveRun | null, main: () => Promise<{ out: string; json: unknown }>): void {
+  onInterrupt(interrupt, active);
+  main()
+    .then(async ({ out, json }) => {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+      process.stdout.write(`JSON: ${out}\n`);
+      await stopOwnEpmd();
+    })
+    .catch((e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    });
 }

@@ -47,6 +47,12 @@ function expectError(r: ReturnType<typeof recorder>, condition: StreamErrorCondi
   if (text) expect(err.text).toMatch(text);
 }
 
+/** A <message/> of exactly `bytes` bytes. */
+function stanzaOfSize(bytes: number): string {
+  const shell = '<message><body></body></message>';
+  return `<message><body>${'x'.repeat(bytes - shell.length)}</body></message>`;
+}
+
 /** Merges adjacent text and drops empty strings: the shape the parser produces. */
 function normalise(e: Element): Element {
   const children: Node[] = [];
@@ -234,10 +240,6 @@ describe('StreamParser: restricted XML (RFC 6120 §11.1)', () => {
 });
 
 describe('StreamParser: limits (RFC 6120 §13.12)', () => {
-  const stanzaOfSize = (bytes: number): string => {
-    const shell = '<message><body></body></message>';
-    return `<message><body>${'x'.repeat(bytes - shell.length)}</body></message>`;
-  };
 
   it('refuses 100,000-deep nesting at maxDepth, without recursion', () => {
     const r = parse('<a>'.repeat(100_000), { maxStanzaBytes: 1_000_000 });
@@ -312,6 +314,90 @@ describe('StreamParser: limits (RFC 6120 §13.12)', () => {
   it('refuses too much character data in one stanza', () => {
     expect(parse(`<message><body>${'y'.repeat(100)}</body></message>`, { maxTextBytes: 100 }).error()).toBeUndefined();
     expectError(parse(`<message><body>${'y'.repeat(60)}</body><b>${'y'.repeat(41)}</b></message>`, { maxTextBytes: 100 }), 'policy-violation', /maxTextBytes \(100 bytes\)/);
+  });
+});
+
+describe('StreamParser: resting between stanzas', () => {
+  const ROOT = `<s:stream xmlns='jabber:client' xmlns:s='${STREAMS_NS}' xmlns:x='urn:x' version='1.0'>`;
+
+  it('rests only at a stanza boundary with nothing but whitespace after it', () => {
+    const r = recorder();
+    expect(r.parser.resting).toBe(false);
+    r.parser.write(ROOT);
+    expect(r.parser.resting).toBe(true); // the header alone is a boundary too
+    r.parser.write(`<message><body>half`);
+    expect(r.parser.resting).toBe(false);
+    r.parser.write(`</body></message>  \n`);
+    expect(r.parser.resting).toBe(true);
+    r.parser.write(`<presence/><pres`);
+    expect(r.parser.resting).toBe(false);
+    r.parser.write(`ence/><`);
+    expect(r.parser.resting).toBe(false);
+    r.parser.write(`iq type='get' id='1'/>`);
+    expect(r.parser.resting).toBe(true);
+    // A byte chunk that ends inside a UTF-8 character keeps the decoder (and so the parser).
+    const euro = Buffer.from('<message><body>€</body></message>€', 'utf8');
+    r.parser.write(euro.subarray(0, euro.length - 1));
+    expect(r.parser.resting).toBe(false);
+    expect(r.stanzas()).toHaveLength(5);
+    expect(r.error()).toBeUndefined();
+  });
+
+  it('replays the root into the new parser: prefixes resolve, no second stream start', () => {
+    const r = recorder();
+    r.parser.write(ROOT + `<message/>`);
+    expect(r.parser.resting).toBe(true);
+    r.parser.write(`<x:thing x:a='1'/><s:features/>`);
+    r.parser.write(`<message xmlns:y='urn:y'><y:z/></message>`);
+    expect(r.error()).toBeUndefined();
+    expect(r.events.filter((e) => e.type === 'start')).toHaveLength(1);
+    const [, thing, features, message] = r.stanzas() as [Element, Element, Element, Element];
+    expect(thing.xmlns).toBe('urn:x');
+    expect(thing.attr('x:a')).toBe('1');
+    expect(features.xmlns).toBe(STREAMS_NS);
+    expect(message.xmlns).toBe('jabber:client');
+    expect(message.getChild('z', 'urn:y')).toBeDefined();
+    r.parser.write(`</s:stream>`);
+    expect(r.events.at(-1)).toEqual({ type: 'end' });
+  });
+
+  it('enforces every limit after waking exactly as before', () => {
+    const r = recorder();
+    r.parser.write(ROOT + stanzaOfSize(100));
+    expect(r.parser.resting).toBe(true);
+    r.parser.write(stanzaOfSize(10_000));
+    expect(r.stanzas()).toHaveLength(2);
+    r.parser.write(stanzaOfSize(10_001));
+    expectError(r, 'policy-violation', /maxStanzaBytes \(10000 bytes\)/);
+
+    const w = recorder();
+    w.parser.write(ROOT + '<presence/>');
+    w.parser.write(' '.repeat(20_000));
+    expectError(w, 'policy-violation', /between stanzas/);
+  });
+
+  it('still refuses restricted XML after waking, the XML declaration included', () => {
+    for (const bad of [`<?xml version='1.0'?>`, `<!DOCTYPE lol [<!ENTITY a 'b'>]>`, `<!-- hi -->`, `<message>&lol;</message>`]) {
+      const r = recorder();
+      r.parser.write(ROOT + '<presence/>');
+      expect(r.parser.resting).toBe(true);
+      r.parser.write(bad);
+      expect(r.error()?.type).toBe('error');
+      expect((r.error() as Extract<Event, { type: 'error' }>).condition).toBe('restricted-xml');
+    }
+  });
+
+  it('starts afresh after reset(), with the new stream\'s root', () => {
+    const r = recorder();
+    r.parser.write(ROOT + '<presence/>');
+    r.parser.reset();
+    expect(r.parser.resting).toBe(false);
+    r.parser.write(`<stream:stream xmlns='jabber:server' xmlns:stream='${STREAMS_NS}'><message/>`);
+    r.parser.write('<iq/>');
+    const [, message, iq] = r.stanzas() as [Element, Element, Element];
+    expect(message.xmlns).toBe('jabber:server');
+    expect(iq.xmlns).toBe('jabber:server');
+    expect(r.events.filter((e) => e.type === 'start')).toHaveLength(2);
   });
 });
 
