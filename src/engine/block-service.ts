@@ -17,7 +17,7 @@ const domainOf = (user: string): string => user.slice(user.indexOf('@') + 1);
 
 /** Block lists with a cache of the lists of online users. */
 export class BlockService {
-  private readonly lists = new Map<string, Promise<Set<string>>>();
+  private readonly lists = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly queue = new KeyedQueue();
 
   constructor(
@@ -97,10 +97,11 @@ export class BlockService {
     this.lists.clear();
   }
 
-  private entries(user: string): Promise<Set<string>> {
+  private entries(user: string): Promise<ReadonlySet<string>> {
     let p = this.lists.get(user);
     if (!p) {
-      p = this.ctx.store.blocks.list(user).then((l) => new Set(l));
+      // Nearly every list is empty: those share one Set instead of an empty one per online user.
+      p = this.ctx.store.blocks.list(user).then((l) => (l.length === 0 ? NO_ENTRIES : new Set(l)));
       // Only online users' lists stay cached; others are read when needed.
       if (this.ctx.sessions.isOnline(user)) {
         this.lists.set(user, p);
@@ -121,6 +122,8 @@ export class BlockService {
     this.lists.delete(user);
   }
 }
+
+const NO_ENTRIES: ReadonlySet<string> = new Set();
 
 /** Bare user addresses or domains; a resource is dropped (a block names a person or a domain). */
 function normalise(raw: string[]): string[] {

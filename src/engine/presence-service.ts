@@ -14,7 +14,7 @@ import type { Session } from './session.js';
 export class PresenceService {
   private readonly current = new Map<string, UserPresence>();
   /** user → who may see that user's presence; kept for online users, dropped on roster change. */
-  private readonly audiences = new Map<string, Promise<Set<string>>>();
+  private readonly audiences = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly queue = new KeyedQueue();
 
   constructor(private readonly ctx: Ctx) {}
@@ -26,7 +26,7 @@ export class PresenceService {
   }
 
   /** Users allowed to see `user`'s presence. */
-  audienceOf(user: string): Promise<Set<string>> {
+  audienceOf(user: string): Promise<ReadonlySet<string>> {
     let p = this.audiences.get(user);
     if (!p) {
       p = this.loadPeers(user, 'out');
@@ -37,11 +37,11 @@ export class PresenceService {
   }
 
   /** Users whose presence `user` may see. */
-  visibleTo(user: string): Promise<Set<string>> {
+  visibleTo(user: string): Promise<ReadonlySet<string>> {
     return this.loadPeers(user, 'in');
   }
 
-  private async loadPeers(user: string, dir: 'in' | 'out'): Promise<Set<string>> {
+  private async loadPeers(user: string, dir: 'in' | 'out'): Promise<ReadonlySet<string>> {
     const { store } = this.ctx;
     const [items, groups, blocked, blockers] = await Promise.all([
       store.rosters.list(user),
@@ -59,7 +59,8 @@ export class PresenceService {
       const theirs = new Set(blockers);
       for (const p of peers) if (mine.has(p) || mine.has(p.slice(p.indexOf('@') + 1)) || theirs.has(p)) peers.delete(p);
     }
-    return peers;
+    // Kept per online user: the many without contacts share one empty Set.
+    return peers.size === 0 ? NO_PEERS : peers;
   }
 
   /** The user's aggregate now (offline when no session). */
@@ -133,3 +134,5 @@ export class PresenceService {
     router.toUser(to, router.outbound({ ev: 'presence', data: { ...p, directed: true } }));
   }
 }
+
+const NO_PEERS: ReadonlySet<string> = new Set();

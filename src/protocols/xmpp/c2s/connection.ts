@@ -116,11 +116,14 @@ export class XmppConnection implements Sink, XmppView {
   carbons = false;
   rosterRequested = false;
   blocklistRequested = false;
-  /** Rooms this session joined in MUC, with its nick there (XEP-0045). */
-  readonly rooms = new Map<string, string>();
+  /**
+   * Rooms this session joined in MUC, with its nick there (XEP-0045). Like `held`, made on first use: most
+   * connections never need it, and an empty Map costs about 300 bytes.
+   */
+  private joined: Map<string, string> | null = null;
   /** XEP-0352: the client is inactive; presence waits in `held` and chat states are dropped. */
   inactive = false;
-  private readonly held = new Map<string, string[]>();
+  private held: Map<string, string[]> | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -172,7 +175,27 @@ export class XmppConnection implements Sink, XmppView {
     return this.session?.takesBare === true;
   }
   roomNick(room: string): string | undefined {
-    return this.rooms.get(room);
+    return this.joined?.get(room);
+  }
+
+  /** Records that this session is in `room` under `nick`; true if it was not in the room before. */
+  enterRoom(room: string, nick: string): boolean {
+    this.joined ??= new Map();
+    const entering = !this.joined.has(room);
+    this.joined.set(room, nick);
+    return entering;
+  }
+
+  /** Records that this session left `room`; false if it was not in it. */
+  leaveRoom(room: string): boolean {
+    return this.joined?.delete(room) ?? false;
+  }
+
+  /** Leaves every room; returns those it was in. */
+  leaveAllRooms(): string[] {
+    const rooms = this.joined ? [...this.joined.keys()] : [];
+    this.joined = null;
+    return rooms;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -190,11 +213,11 @@ export class XmppConnection implements Sink, XmppView {
       // latest per contact), until something that matters is sent or the client becomes active.
       if (e.ev === 'typing') return;
       if (e.ev === 'presence') {
-        this.held.set(String(e.data.user), stanzas);
+        (this.held ??= new Map()).set(String(e.data.user), stanzas);
         return;
       }
     }
-    if (this.held.size > 0) this.releaseHeld();
+    if (this.held !== null && this.held.size > 0) this.releaseHeld();
     // A message record addressed to this user: if never acknowledged, it goes back to the offline queue.
     const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
     for (const stanza of stanzas) this.sendStanza(stanza, seq);
@@ -202,8 +225,8 @@ export class XmppConnection implements Sink, XmppView {
 
   /** Sends the presence held back while the client was inactive (XEP-0352). */
   private releaseHeld(): void {
-    const held = [...this.held.values()];
-    this.held.clear();
+    const held = this.held ? [...this.held.values()] : [];
+    this.held = null;
     for (const list of held) for (const stanza of list) this.sendStanza(stanza);
   }
 
@@ -759,7 +782,7 @@ export class XmppConnection implements Sink, XmppView {
     this.rosterRequested = from.rosterRequested;
     this.blocklistRequested = from.blocklistRequested;
     this.inactive = false;
-    for (const [room, nick] of from.rooms) this.rooms.set(room, nick);
+    this.joined = from.joined === null ? null : new Map(from.joined);
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
   }

@@ -32,7 +32,7 @@ export class Muc {
     const room = `${to.local}@${to.domain}`;
     const engine = conn.engine;
     if (type === 'unavailable') {
-      if (!conn.rooms.delete(room)) return;
+      if (!conn.leaveRoom(room)) return;
       const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: 'member', role: 'none' }), el('status', { code: '110' }));
       conn.sendElement(el('presence', { xmlns: NS.client, type: 'unavailable', from: `${room}/${nickOf(session.user)}`, to: session.full }, x));
       await this.announce(room, session, false);
@@ -59,9 +59,7 @@ export class Muc {
     if (created) self.append(el('status', { code: '201' }));
     for (const code of statuses) self.append(el('status', { code }));
     conn.sendElement(el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: session.full }, self));
-    const entering = !conn.rooms.has(room);
-    conn.rooms.set(room, nick);
-    if (entering) await this.announce(room, session, true, role);
+    if (conn.enterRoom(room, nick)) await this.announce(room, session, true, role);
     // §7.2.14 history, then §7.2.15 the subject (which also marks the end of the history).
     const wanted = stanza.getChild('x', NS.muc)?.getChild('history')?.attr('maxstanzas');
     const max = wanted !== undefined && /^\d+$/.test(wanted) ? Math.min(Number(wanted), engine.ctx.opts.historyPageMax) : DEFAULT_HISTORY;
@@ -100,7 +98,7 @@ export class Muc {
       }
       return;
     }
-    if (!conn.rooms.has(room)) throw new ParleyError('not-acceptable', `enter ${room} before writing to it (XEP-0045 §7.4)`);
+    if (conn.roomNick(room) === undefined) throw new ParleyError('not-acceptable', `enter ${room} before writing to it (XEP-0045 §7.4)`);
     if (stanza.getChild('subject')) throw new ParleyError('forbidden', 'the subject is the room name; change it as an owner');
     const body = stanza.getChild('body');
     if (!body) {
@@ -138,9 +136,7 @@ export class Muc {
 
   /** The connection is going: its MUC presence ends with it (the others see the occupant leave). */
   leaveAll(session: Session): void {
-    const rooms = [...this.conn.rooms.keys()];
-    this.conn.rooms.clear();
-    for (const room of rooms) {
+    for (const room of this.conn.leaveAllRooms()) {
       this.announce(room, session, false).catch((e: unknown) => this.conn.engine.ctx.log.error({ err: e, room }, 'room exit failed'));
     }
   }
@@ -152,7 +148,7 @@ export class Muc {
   private async announce(room: string, session: Session, present: boolean, role?: string): Promise<void> {
     const engine = this.conn.engine;
     for (const s of engine.sessions.of(session.user)) {
-      if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppConnection).rooms.has(room)) return;
+      if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppConnection).roomNick(room) !== undefined) return;
     }
     const members = await engine.rooms.membersOf(room);
     const { router } = engine.ctx;

@@ -41,7 +41,7 @@ export class StreamManagement {
   private base = 0;
   /** Highest contiguous handled stanza number, and handled ones beyond it. */
   private handledUpTo = 0;
-  private handledAhead = new Set<number>();
+  private handledAhead: Set<number> | null = null;
   /** Outbound stanzas sent since <enable/> (mod 2^32) and those not yet acknowledged, oldest first. */
   private sent = 0;
   private unacked: Unacked[] = [];
@@ -60,9 +60,9 @@ export class StreamManagement {
   handled(n: number): void {
     if (n === this.handledUpTo + 1) {
       this.handledUpTo = n;
-      while (this.handledAhead.delete(this.handledUpTo + 1)) this.handledUpTo++;
+      while (this.handledAhead?.delete(this.handledUpTo + 1)) this.handledUpTo++;
     } else if (n > this.handledUpTo) {
-      this.handledAhead.add(n);
+      (this.handledAhead ??= new Set()).add(n);
     }
   }
 
@@ -231,7 +231,7 @@ export class StreamManagement {
     this.receivedCount = prev.handledUpTo; // anything received but unhandled on the old stream is gone
     this.base = prev.base;
     this.handledUpTo = prev.handledUpTo;
-    this.handledAhead = new Set();
+    this.handledAhead = null;
     this.sent = prev.sent;
     this.unacked = prev.unacked;
     this.requested = false;
