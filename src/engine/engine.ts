@@ -112,6 +112,9 @@ export class Engine {
     session.available = opts.available ?? true;
     const old = sessions.add(session);
     this.ctx.metrics.sessions(old ? 0 : 1);
+    // Clients ask for their roster right after binding: load it now, alongside the rest of the bind, so that
+    // the answer comes from memory (RosterService keeps it while the user is online).
+    this.rosters.list(user).catch(() => undefined);
     if (old) {
       // RFC 6120 §7.7.2.2 (conflict): the newer session with the same resource wins.
       old.closed = true;
