@@ -308,12 +308,12 @@ export function onInterrupt(what: string, active: () => ActiveRun | null): void 
       interrupted = true;
       log(`${sig}: ${what}`);
       for (const g of liveGroups) killGroup(g, 'SIGTERM');
-      const run = active();
-      (run?.stop() ?? Promise.resolve())
+      const current = active();
+      (current?.stop() ?? Promise.resolve())
         .catch(() => undefined)
         .then(() => {
           for (const g of liveGroups) killGroup(g, 'SIGKILL');
-          run?.cleanup();
+          current?.cleanup();
           return stopOwnEpmd();
         })
         .finally(() => process.exit(130));
