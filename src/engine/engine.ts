@@ -67,7 +67,7 @@ export class Engine {
       log: deps.log,
       metrics: deps.metrics,
     };
-    this.presence = new PresenceService(this.ctx);
+    this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks);
     this.rooms = new RoomService(this.ctx, this.presence);
@@ -112,8 +112,8 @@ export class Engine {
     session.available = opts.available ?? true;
     const old = sessions.add(session);
     this.ctx.metrics.sessions(old ? 0 : 1);
-    // Clients ask for their roster right after binding: load it now, alongside the rest of the bind, so that
-    // the answer comes from memory (RosterService keeps it while the user is online).
+    // Clients ask for their roster right after binding, and the session's presence is fanned out along it: load
+    // it now, alongside the rest of the bind, so both come from memory (RosterService keeps it while online).
     this.rosters.list(user).catch(() => undefined);
     if (old) {
       // RFC 6120 §7.7.2.2 (conflict): the newer session with the same resource wins.

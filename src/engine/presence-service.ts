@@ -5,7 +5,7 @@
 import { ParleyError } from '../core/errors.js';
 import { aggregatePresence, presenceEquals } from '../core/presence.js';
 import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
-import type { UserPresence } from '../core/types.js';
+import type { RosterItem, UserPresence } from '../core/types.js';
 import type { Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { Session } from './session.js';
@@ -17,7 +17,14 @@ export class PresenceService {
   private readonly audiences = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly queue = new KeyedQueue();
 
-  constructor(private readonly ctx: Ctx) {}
+  /**
+   * `rosterOf` gives a user's roster as clients see it, shared-group peers included (RosterService.list, which
+   * keeps the rosters of online users in memory), so presence reads no roster of its own.
+   */
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly rosterOf: (user: string) => Promise<readonly RosterItem[]>,
+  ) {}
 
   /** Forgets cached audiences (after roster or shared-group changes). */
   invalidate(...users: string[]): void {
@@ -43,16 +50,10 @@ export class PresenceService {
 
   private async loadPeers(user: string, dir: 'in' | 'out'): Promise<ReadonlySet<string>> {
     const { store } = this.ctx;
-    const [items, groups, blocked, blockers] = await Promise.all([
-      store.rosters.list(user),
-      store.sharedGroups.groupsOf(user),
-      store.blocks.list(user),
-      store.blocks.blockersOf(user),
-    ]);
+    const [items, blocked, blockers] = await Promise.all([this.rosterOf(user), store.blocks.list(user), store.blocks.blockersOf(user)]);
+    // Shared-group peers appear there with subscription both: they exchange presence either way.
     const peers = new Set<string>();
     for (const it of items) if (dir === 'out' ? sendsPresenceTo(it) : receivesPresenceOf(it)) peers.add(it.contact);
-    const memberLists = await Promise.all(groups.map((g) => store.sharedGroups.members(g.name)));
-    for (const list of memberLists) for (const m of list) if (m !== user) peers.add(m);
     // XEP-0191: no presence either way between a user and someone either of them blocks.
     if (blocked.length > 0 || blockers.length > 0) {
       const mine = new Set(blocked);

@@ -1,6 +1,6 @@
 /**
  * WAL checkpoints on a connection of their own. Kept apart from the store's modules so that the checkpointer
- * thread loads only better-sqlite3 (about 2 MB less resident memory than loading the whole store).
+ * thread loads only better-sqlite3, not the whole store.
  */
 import Database from 'better-sqlite3';
 

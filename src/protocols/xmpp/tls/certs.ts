@@ -446,7 +446,7 @@ async function writeFileAtomic(file: string, data: string, mode: number): Promis
  * (clientAuth so the same certificate can authenticate this server on outgoing server-to-server links).
  */
 async function generateSelfSigned(domain: string, now: number): Promise<{ certPem: string; keyPem: string }> {
-  // Loaded only when a certificate is generated: imported up front it would cost every server about 3 MB of heap.
+  // Loaded only when a certificate is generated, not by every server at start.
   const asn1js: Asn1 = await import('asn1js');
   const { publicKey, privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
   // RFC 5280 §4.1.2.5: times are whole seconds; no fractional part is allowed.
