@@ -15,16 +15,21 @@ import type { Credentials } from '../../src/ports/store.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 
 export const DOMAIN = 'localhost';
-const MAIN = fileURLToPath(new URL('../../src/app/main.js', import.meta.url));
-const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
+/** This build's server entry point. */
+export const MAIN = fileURLToPath(new URL('../../src/app/main.js', import.meta.url));
+
+/** Parley's package.json. */
+export const PACKAGE = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as {
+  version?: string;
+  scripts?: { start?: string };
+};
 
 /**
  * The Node.js flags `npm start` gives the server (package.json's start script), so that benchmarks measure the
  * server as it is run.
  */
 export const START_FLAGS: readonly string[] = (() => {
-  const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { scripts?: { start?: string } };
-  const m = /^node\s+(.*?)\s*dist\/src\/app\/main\.js/.exec(pkg.scripts?.start ?? '');
+  const m = /^node\s+(.*?)\s*dist\/src\/app\/main\.js/.exec(PACKAGE.scripts?.start ?? '');
   if (!m) throw new Error('package.json: the start script is not "node [flags] dist/src/app/main.js"');
   return m[1]!.split(/\s+/).filter((f) => f !== '');
 })();

@@ -427,18 +427,14 @@ function notes(names: string[], problems: string[], runs: number): string {
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 
-async function fileLimit(): Promise<number> {
-  const r = await run('sh', ['-c', 'ulimit -n'], { timeoutMs: 5_000 });
-  const n = Number(r.stdout.trim());
-  return Number.isFinite(n) && n > 0 ? n : 1024;
-}
-
 async function main(): Promise<{ out: string; json: unknown }> {
   if (!findDtd() || (await run('sh', ['-c', 'command -v tsung'])).code !== 0) {
     process.stderr.write('tsung is not installed (apt-get install tsung)\n');
     process.exit(2);
   }
-  const maxUsers = Math.max(100, (await fileLimit()) - 1000);
+  // Tsung inherits this process's open-file limit.
+  const ownLimit = openFileLimit(process.pid);
+  const maxUsers = Math.max(100, (Number.isFinite(ownLimit) ? ownLimit : 1024) - 1000);
   const rows: ServerRow[] = [];
   for (const name of SERVERS) {
     const t = ALL_TARGETS[name]!;

@@ -5,18 +5,14 @@
  * Accounts: bench/lib/server.ts seeds the database (domain, schema); because Tsung gives every user its own
  * password (pass<i>), each account then gets its own SCRAM credentials, derived with the iteration count of the
  * comparison (4096 by default, the RFC 7677 minimum). Tsung logs in with SASL PLAIN, so Parley derives PBKDF2
- * for every login, while Prosody and ejabberd (plain-text password storage) compare strings.
+ * for every login, as Prosody and ejabberd do with their hashed storage (peers.ts).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, rmSync } from 'node:fs';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
-import { seedDatabase, START_FLAGS, startServer, type ServerProc } from '../lib/server.js';
+import { MAIN, PACKAGE, seedDatabase, START_FLAGS, startServer, type ServerProc } from '../lib/server.js';
 import { Unavailable, type Target } from './peers.js';
 import { waitForPort } from './proc.js';
-
-const MAIN = fileURLToPath(new URL('../../src/app/main.js', import.meta.url));
-const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
 /** Options of the Parley target. */
 export interface ParleyOptions {
@@ -40,12 +36,7 @@ export function parleyTarget(opts: ParleyOptions): Target {
       `PARLEY_XMPP__ALLOW_PLAIN_WITHOUT_TLS=true, no direct-TLS port); accounts stored as SCRAM-SHA-1/SHA-256 ` +
       `credentials with ${opts.iterations} PBKDF2 iterations; messages are stored durably as part of its design.`,
     async version() {
-      try {
-        const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version?: string };
-        return `${pkg.version ?? '?'} (this build)`;
-      } catch {
-        return 'this build';
-      }
+      return `${PACKAGE.version ?? '?'} (this build)`;
     },
     async check() {
       if (!existsSync(MAIN)) return `${MAIN.split('/').slice(-3).join('/')} is missing: run npm run build`;
