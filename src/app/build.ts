@@ -183,6 +183,7 @@ function xmppOptions(config: Config, domains: string[]): XmppOptions {
     idleMs: x.idleSeconds * 1000,
     stanzasPerSecond: x.stanzasPerSecond,
     maxBacklogBytes: 16 << 20,
+    maxUnackedBytes: x.smMaxUnackedBytes,
     resumeTimeoutMs: x.resumeSeconds * 1000,
     defaultDomain: domains[0] ?? config.server.defaultDomain,
     registration: (domain) => x.registration.includes(domain),

@@ -126,6 +126,12 @@ export const configSchema = z.strictObject({
       idleSeconds: z.number().min(0.05).default(120).describe('A silent stream is pinged after this long and closed after twice as long'),
       stanzasPerSecond: z.number().int().min(1).default(2000).describe('Per-stream rate; a faster client is read more slowly'),
       resumeSeconds: z.number().min(0).default(300).describe('How long a broken stream-management session waits to be resumed (XEP-0198)'),
+      smMaxUnackedBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(8 << 20)
+        .describe('Most bytes of stanzas a stream-management session holds unacknowledged (or while it waits to be resumed); past it the stream ends and its unacknowledged messages return to the offline queue'),
       websocketPath: z
         .string()
         .regex(/^\/[^?#\s]*$/, 'must be an HTTP path such as /xmpp-websocket')

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
-import { conversationKey, type MessageView, type SessionPresence } from '../core/types.js';
+import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Store } from '../ports/store.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
@@ -33,7 +33,15 @@ export interface EngineDeps {
   observer?: DeliveryObserver;
 }
 
+/** Most records per replay page. */
 const REPLAY_PAGE = 500;
+/** Rows of a replay's first page, before the size of the records is known. */
+const REPLAY_FIRST_ROWS = 32;
+/** Target size of a replay page (record bodies), so pages of large messages stay small. */
+const REPLAY_PAGE_BYTES = 256 * 1024;
+
+/** Approximate size of a record when encoded (its body dominates; the rest is addresses and ids). */
+const recordBytes = (r: LogRecord): number => (r.body?.length ?? 0) + 200;
 
 /** The engine facade used by every front door. */
 export class Engine {
@@ -177,26 +185,40 @@ export class Engine {
 
   /** Replays the log after `since` for the user (1:1 and rooms); returns the last seq sent. */
   private async replaySince(session: Session, since: number): Promise<number> {
-    const { store, router } = this.ctx;
-    const rooms = await store.rooms.roomsOf(session.user);
-    let cursor = since;
-    for (;;) {
-      const page = await store.messages.since(session.user, rooms, cursor, REPLAY_PAGE);
-      for (const r of page) router.replay(session, router.outbound(recordEvent(r, true)));
-      if (page.length > 0) cursor = page[page.length - 1]!.seq;
-      if (page.length < REPLAY_PAGE) return cursor;
-    }
+    const rooms = await this.ctx.store.rooms.roomsOf(session.user);
+    return this.replay(session, since, (after, limit) => this.ctx.store.messages.since(session.user, rooms, after, limit));
   }
 
   /** Replays the user's offline queue; returns the last seq sent (0 when empty). */
-  private async replayOffline(session: Session): Promise<number> {
-    const { store, router } = this.ctx;
-    let cursor = 0;
+  private replayOffline(session: Session): Promise<number> {
+    return this.replay(session, 0, (after, limit) => this.ctx.store.messages.offline(session.user, after, limit));
+  }
+
+  /**
+   * Sends the records `read` returns after `from`, page by page, at the pace the client reads: before each page
+   * it waits until the session's connection has taken what it was given (Sink.pressure). Pages are bounded in
+   * bytes as well as in rows (REPLAY_PAGE_BYTES), so neither a backlog of large messages nor many sessions
+   * replaying at once hold more than a page each in memory, and no page keeps the server thread for long.
+   * Stops early when the session closes. Returns the last seq sent.
+   */
+  private async replay(session: Session, from: number, read: (after: number, limit: number) => Promise<LogRecord[]>): Promise<number> {
+    const { router } = this.ctx;
+    let cursor = from;
+    let rows = REPLAY_FIRST_ROWS;
     for (;;) {
-      const page = await store.messages.offline(session.user, cursor, REPLAY_PAGE);
-      for (const r of page) router.replay(session, router.outbound(recordEvent(r, true)));
+      for (let wait = session.sink.pressure?.(); wait && !session.closed; wait = session.sink.pressure?.()) await wait;
+      if (session.closed) return cursor;
+      const page = await read(cursor, rows);
+      let bytes = 0;
+      for (const r of page) {
+        bytes += recordBytes(r);
+        router.replay(session, router.outbound(recordEvent(r, true)));
+      }
       if (page.length > 0) cursor = page[page.length - 1]!.seq;
-      if (page.length < REPLAY_PAGE) return cursor;
+      if (page.length < rows) return cursor;
+      // The next page's rows, from this page's average size (the first page is small, so one of giant messages
+      // cannot blow the budget before the size is known).
+      rows = Math.max(1, Math.min(REPLAY_PAGE, Math.floor((REPLAY_PAGE_BYTES * page.length) / Math.max(1, bytes))));
     }
   }
 
@@ -241,6 +263,16 @@ export class Engine {
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */
   async ack(session: Session, upTo: number): Promise<void> {
     await this.offline.ack(session.user, upTo, () => this.ctx.store.messages.ackOffline(session.user, upTo));
+  }
+
+  /**
+   * Puts records already in the log (back) into the user's offline queue: messages sent to a session that ended
+   * before the client confirmed them (XEP-0198 §5). Later acknowledgements clear them again.
+   */
+  async requeueOffline(user: string, seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.ctx.store.messages.queueOffline(user, seqs);
+    this.offline.note(user, Math.max(...seqs));
   }
 
   /** A connection went away (cleanly or by heartbeat timeout): its session becomes unavailable. */

@@ -6,6 +6,9 @@
 import { Outbound, type ServerEvent } from './outbound.js';
 import type { Session, SessionRegistry } from './session.js';
 
+/** Live events held for one session during its catch-up before it is disconnected. */
+const MAX_PENDING = 20_000;
+
 /** Counts deliveries and observes latency; implemented by the app's metrics. */
 export interface DeliveryObserver {
   delivered(out: Outbound, sessions: number): void;
@@ -30,6 +33,13 @@ export class Router {
   toSession(s: Session, out: Outbound): void {
     if (s.closed) return;
     if (s.pending) {
+      // A replay paced to a client that reads slowly holds live events meanwhile; a client that falls this far
+      // behind is disconnected instead of holding them without bound (what it missed is in the log: it gets it
+      // when it comes back, by position or from the offline queue).
+      if (s.pending.length >= MAX_PENDING) {
+        s.sink.close('policy-violation', 'too many events waiting while catching up; reconnect');
+        return;
+      }
       s.pending.push(out);
       return;
     }

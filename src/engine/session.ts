@@ -9,6 +9,12 @@ export interface Sink {
   send(out: Outbound): void;
   /** Close the connection with a reason. */
   close(code: ErrorCode | 'normal' | 'conflict' | 'shutdown', message: string): void;
+  /**
+   * Flow control for replays: null when the connection can take more now, else a promise that settles when that
+   * may have changed (its output drained, the client acknowledged, the connection closed). A replay waits on it
+   * before each page, so a client that reads slowly is fed at its own pace instead of being cut off.
+   */
+  pressure?(): Promise<void> | null;
 }
 
 /** One online session. */

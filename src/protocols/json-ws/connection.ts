@@ -40,6 +40,9 @@ const helloSchema = z.strictObject({
   presence: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** A replay sends its next page only once the socket holds less than this (see pressure()). */
+const REPLAY_LOW_WATER = 512 * 1024;
+
 const encodeJson = (e: ServerEvent): string => JSON.stringify({ ev: e.ev, data: e.data });
 
 const dirty = new Set<Connection>();
@@ -61,6 +64,8 @@ export class Connection implements Sink {
   private closing = false;
   /** A hello is being processed: a second one must not open a second session on this connection. */
   private helloPending = false;
+  /** Replays waiting for the next flush (see pressure()). */
+  private readonly flushed = new Set<() => void>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -87,6 +92,29 @@ export class Connection implements Sink {
     this.enqueue(out);
   }
 
+  /**
+   * Sink flow control: a replay waits while events are queued for this turn's flush or the socket holds more
+   * than REPLAY_LOW_WATER unsent bytes; it goes on after the flush or when the socket drains.
+   */
+  pressure(): Promise<void> | null {
+    if (this.closing) return null;
+    if (this.queue.length === 0 && this.ws.bufferedAmount <= REPLAY_LOW_WATER) return null;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        this.flushed.delete(done);
+        resolve();
+      };
+      // Re-checked at least this often, whatever happens: the promise must never hang a replay.
+      const timer = setTimeout(done, 1000);
+      if (this.queue.length > 0) this.flushed.add(done);
+      else this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
   private enqueue(item: string | Outbound): void {
     if (this.closing) return;
     this.queue.push(item);
@@ -99,6 +127,11 @@ export class Connection implements Sink {
 
   /** Writes everything queued in one corked burst. */
   flush(): void {
+    if (this.flushed.size > 0) {
+      const waiting = [...this.flushed];
+      this.flushed.clear();
+      queueMicrotask(() => waiting.forEach((f) => f()));
+    }
     const q = this.queue;
     if (q.length === 0 || this.ws.readyState !== this.ws.OPEN) {
       this.queue = [];

@@ -46,6 +46,11 @@ export interface XmppOptions {
   stanzasPerSecond: number;
   /** Close a stream whose unsent output exceeds this (a client that does not read). */
   maxBacklogBytes: number;
+  /**
+   * XEP-0198: most bytes of stanzas sent and not yet acknowledged (or held for a hibernating session); past it
+   * the stream ends and its unacknowledged messages go back to the offline queue.
+   */
+  maxUnackedBytes: number;
   /** How long a stream-management session waits for resumption after its connection dropped (XEP-0198). */
   resumeTimeoutMs: number;
   /** The domain named in stream errors sent before the client said which domain it wants. */
@@ -78,6 +83,8 @@ type SaslCondition =
 const MAX_SASL_FAILURES = 3;
 /** Stanzas received and not yet processed before the server stops reading (back-pressure on a fast sender). */
 const MAX_INFLIGHT = 256;
+/** A replay sends its next page only once the transport holds less than this (see pressure()). */
+const REPLAY_LOW_WATER = 512 * 1024;
 
 
 /** One XMPP client stream; after binding, the Sink of its session. */
@@ -109,6 +116,9 @@ export class XmppConnection implements Sink, XmppView {
   private chain: Promise<void> = Promise.resolve();
   private inflight = 0;
   private paused = false;
+  /** Highest record seq the client is known to have (confirmed()), and whether an acknowledgement is due. */
+  private confirmedPos = 0;
+  private confirmDue = false;
   readonly handlers: StanzaHandlers;
   readonly sm: StreamManagement;
 
@@ -220,7 +230,42 @@ export class XmppConnection implements Sink, XmppView {
     if (this.held !== null && this.held.size > 0) this.releaseHeld();
     // A message record addressed to this user: if never acknowledged, it goes back to the offline queue.
     const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
-    for (const stanza of stanzas) this.sendStanza(stanza, seq);
+    for (const stanza of stanzas) this.sendStanza(stanza, seq, e.seq ?? 0);
+  }
+
+  /**
+   * Sink flow control for replays: wait while the transport holds more than REPLAY_LOW_WATER unsent bytes, or
+   * (with stream management) while too much is unacknowledged; a closing stream makes the replay look again
+   * shortly, by when its session has ended.
+   */
+  pressure(): Promise<void> | null {
+    if (this.closing && !this.sm.hibernating) return new Promise((r) => setTimeout(r, 50));
+    const sm = this.sm.pressure();
+    if (sm) return sm;
+    if (this.transport.backlog() <= REPLAY_LOW_WATER) return null;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      this.transport.onceDrained(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * The client has the records up to `pos` (it acknowledged them, or, without stream management, they were
+   * written to its socket): they may leave its offline queue. One engine call per turn, however many arrive.
+   */
+  confirmed(pos: number): void {
+    if (pos <= this.confirmedPos) return;
+    this.confirmedPos = pos;
+    if (this.confirmDue) return;
+    this.confirmDue = true;
+    queueMicrotask(() => {
+      this.confirmDue = false;
+      const s = this.session;
+      if (s) this.engine.ack(s, this.confirmedPos).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'offline acknowledgement failed'));
+    });
   }
 
   /** Sends the presence held back while the client was inactive (XEP-0352). */
@@ -230,11 +275,16 @@ export class XmppConnection implements Sink, XmppView {
     for (const list of held) for (const stanza of list) this.sendStanza(stanza);
   }
 
-  /** Writes one stanza; stream management counts and keeps it until the client acknowledges it. */
-  sendStanza(text: string, seq: number | null = null): void {
-    if (this.sm.track(text, seq)) return; // hibernating: kept for the resumed stream
+  /**
+   * Writes one stanza; stream management counts and keeps it until the client acknowledges it. `pos` is the
+   * seq of the log record it carries (0 for none): once the client has it, confirmed(pos).
+   */
+  sendStanza(text: string, seq: number | null = null, pos = 0): void {
+    if (this.sm.track(text, seq, pos)) return; // hibernating: kept for the resumed stream
     if (this.closing) return;
     this.transport.write(text);
+    // Without stream management, being written to the socket is all the confirmation there will be.
+    if (pos > 0 && !this.sm.enabled) this.transport.afterWrite(() => this.confirmed(pos));
     if (this.transport.backlog() > this.opts.maxBacklogBytes) this.streamError('policy-violation', 'the client is not reading');
   }
 
@@ -835,6 +885,7 @@ export class XmppConnection implements Sink, XmppView {
     const s = this.session;
     if (!s) return;
     this.session = null;
+    this.sm.end(s.user);
     this.handlers.leaveRooms(s);
     this.engine.closeSession(s).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'close failed'));
   }

@@ -203,10 +203,9 @@ export class StanzaHandlers {
       return;
     }
     const first = !session.available;
-    const replayed = await this.engine.announce(session, type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now()), startedAt);
-    // Offline messages were just written after the session's presence; without stream management that is
-    // as far as the server can follow them (the stream-management queue keeps them otherwise).
-    if (replayed > 0) await this.engine.ack(session, replayed);
+    // The offline queue is replayed at the client's pace; each message leaves the queue once the client has
+    // acknowledged it (stream management) or it was written to the socket (XmppConnection.confirmed).
+    await this.engine.announce(session, type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now()), startedAt);
     if (first && type !== 'unavailable') await this.pendingRequests(session);
   }
 

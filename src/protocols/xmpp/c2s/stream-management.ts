@@ -28,6 +28,8 @@ interface Unacked {
   text: string;
   /** A message record addressed to this user: its seq, for the offline queue if never acknowledged. */
   seq: number | null;
+  /** Any log record: its seq, so that the client's acknowledgement confirms the user's position (0: none). */
+  pos: number;
 }
 
 /** The stream-management state of one session (it moves to the new connection on resumption). */
@@ -45,7 +47,11 @@ export class StreamManagement {
   /** Outbound stanzas sent since <enable/> (mod 2^32) and those not yet acknowledged, oldest first. */
   private sent = 0;
   private unacked: Unacked[] = [];
+  /** Characters of the stanzas in `unacked` (bounded by XmppOptions.maxUnackedBytes). */
+  unackedBytes = 0;
   private requested = false;
+  /** Replays waiting for the client to acknowledge (Sink.pressure). */
+  private ackWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   hibernating = false;
 
@@ -75,11 +81,14 @@ export class StreamManagement {
    * Notes an outbound stanza. Returns true when it must not be written now (the session hibernates: it waits
    * for the resumed stream).
    */
-  track(text: string, seq: number | null = null): boolean {
+  track(text: string, seq: number | null = null, pos = 0): boolean {
     if (!this.enabled) return false;
     this.sent = (this.sent + 1) % MOD;
-    this.unacked.push({ text, seq });
-    if (this.unacked.length > MAX_UNACKED) {
+    this.unacked.push({ text, seq, pos });
+    this.unackedBytes += text.length;
+    // Bounded in count and in bytes: a client that stops acknowledging (or a hibernating session nobody
+    // resumes) must not hold the server's memory. Its unacknowledged messages go back to the offline queue.
+    if (this.unacked.length > MAX_UNACKED || this.unackedBytes > this.conn.opts.maxUnackedBytes) {
       if (this.hibernating) this.expire();
       else this.conn.streamError('resource-constraint', 'too many unacknowledged stanzas');
       return true;
@@ -138,9 +147,41 @@ export class StreamManagement {
     const outstanding = this.unacked.length;
     const acked = (this.sent - h + MOD) % MOD; // how many are NOT yet acknowledged
     if (acked > outstanding) return false;
-    this.unacked.splice(0, outstanding - acked);
+    const done = this.unacked.splice(0, outstanding - acked);
+    let pos = 0;
+    for (const u of done) {
+      this.unackedBytes -= u.text.length;
+      if (u.pos > pos) pos = u.pos;
+    }
     this.requested = false;
+    // The client has these: its offline queue may drop them (a message leaves it only once acknowledged).
+    if (pos > 0) this.conn.confirmed(pos);
+    if (this.ackWaiters.length > 0) {
+      const w = this.ackWaiters;
+      this.ackWaiters = [];
+      for (const fn of w) fn();
+    }
     return true;
+  }
+
+  /**
+   * Flow control (Sink.pressure): null when fewer than half the allowed unacknowledged bytes are outstanding,
+   * else a promise that settles at the next acknowledgement (or after a second, to look again).
+   */
+  pressure(): Promise<void> | null {
+    if (!this.enabled) return null;
+    if (!this.hibernating && this.unackedBytes <= this.conn.opts.maxUnackedBytes / 2) return null;
+    if (!this.hibernating && !this.requested) {
+      this.requested = true;
+      this.conn.transport.write(`<r xmlns="${NS.sm}"/>`);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      this.ackWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** The connection broke: keep the session for resumption when the client asked for it. */
@@ -162,25 +203,38 @@ export class StreamManagement {
 
   /** Nobody resumed in time: end the session; unacknowledged messages go to the offline queue. */
   private expire(): void {
+    this.hibernating = false;
+    this.conn.endSession(); // calls end()
+  }
+
+  /**
+   * The session ends without resumption (expired, closed by either side, a stream error): forget it, and put
+   * the messages it was sent but never confirmed (back) into the offline queue (§5), so nothing is lost and no
+   * queue outlives its session.
+   */
+  end(user: string): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.id !== null) {
-      hibernating.delete(this.id);
+      if (hibernating.get(this.id) === this) hibernating.delete(this.id);
       if (live.get(this.id) === this) live.delete(this.id);
     }
     this.hibernating = false;
-    this.requeue();
-    this.conn.endSession();
+    this.resumable = false;
+    this.requeue(user);
+    const w = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const fn of w) fn();
   }
 
   /** Messages this session was sent but never confirmed go (back) into the offline queue. */
-  requeue(): void {
+  requeue(user: string | undefined = this.conn.session?.user): void {
     const seqs = this.unacked.filter((u) => u.seq !== null).map((u) => u.seq!);
     this.unacked = [];
-    const user = this.conn.session?.user;
+    this.unackedBytes = 0;
     if (seqs.length === 0 || !user) return;
     const engine = this.conn.engine;
-    engine.ctx.store.messages.queueOffline(user, seqs).catch((e: unknown) => engine.ctx.log.error({ err: e }, 'requeue failed'));
+    engine.requeueOffline(user, seqs).catch((e: unknown) => engine.ctx.log.error({ err: e }, 'requeue failed'));
   }
 
   /** <resume previd h/> on a new authenticated stream (§5). */
@@ -234,6 +288,9 @@ export class StreamManagement {
     this.handledAhead = null;
     this.sent = prev.sent;
     this.unacked = prev.unacked;
+    this.unackedBytes = prev.unackedBytes;
+    prev.unacked = [];
+    prev.unackedBytes = 0;
     this.requested = false;
     live.set(this.id!, this);
   }

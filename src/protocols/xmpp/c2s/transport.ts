@@ -24,6 +24,13 @@ export interface Transport {
   write(text: string): void;
   /** Bytes accepted but not yet sent (a peer that does not read makes this grow). */
   backlog(): number;
+  /** Calls `fn` once, when the backlog has drained or the transport closed (flow control of replays). */
+  onceDrained(fn: () => void): void;
+  /**
+   * Calls `fn` once everything written so far has been handed to the operating system; never when the
+   * transport closes first (what was not written must not count as delivered).
+   */
+  afterWrite(fn: () => void): void;
   /** Stops (true) or resumes reading, for the per-connection rate limit. */
   pause(paused: boolean): void;
   /** Flushes and closes gracefully. */
@@ -42,12 +49,59 @@ function flushAll(): void {
   dirty.clear();
 }
 
+/**
+ * Counts writes and their confirmations, for Transport.afterWrite: a callback waits until the writes made
+ * before it was registered are confirmed (in order), and is dropped if the transport closes first.
+ */
+export class WriteTracker {
+  /** Writes made, and writes the socket has confirmed. */
+  private made = 0;
+  private confirmed = 0;
+  private waiting: Array<{ upTo: number; fn: () => void }> = [];
+  private drained: Array<() => void> = [];
+
+  /** Notes a write; returns its number, to confirm later. */
+  wrote(): number {
+    return ++this.made;
+  }
+  /** The socket has written everything up to write number `n`. */
+  confirm(n: number): void {
+    if (n <= this.confirmed) return;
+    this.confirmed = n;
+    if (this.waiting.length === 0) return;
+    const due = this.waiting.filter((w) => w.upTo <= n);
+    this.waiting = this.waiting.filter((w) => w.upTo > n);
+    for (const w of due) w.fn();
+  }
+  after(fn: () => void): void {
+    if (this.confirmed >= this.made) queueMicrotask(fn);
+    else this.waiting.push({ upTo: this.made, fn });
+  }
+  onceDrained(fn: () => void): void {
+    this.drained.push(fn);
+  }
+  /** The socket drained or closed: wake the flow-control waiters. */
+  drain(): void {
+    const d = this.drained;
+    if (d.length === 0) return;
+    this.drained = [];
+    for (const fn of d) fn();
+  }
+  /** The transport closed: unconfirmed writes never will be. */
+  close(): void {
+    this.waiting = [];
+    this.drain();
+  }
+}
+
 /** A TCP (or direct-TLS) socket. */
 export class TcpTransport implements Transport {
   readonly framed = false;
   readonly remoteAddress: string;
   private socket: Socket;
   private queue: string[] = [];
+  private queuedBytes = 0;
+  private readonly writes = new WriteTracker();
   private dataFn: ((chunk: Buffer) => void) | null = null;
   private closeFn: (() => void) | null = null;
   private closed = false;
@@ -66,11 +120,13 @@ export class TcpTransport implements Transport {
   private attach(socket: Socket): void {
     socket.on('data', (chunk: Buffer) => this.dataFn?.(chunk));
     socket.on('error', () => socket.destroy());
+    socket.on('drain', () => this.writes.drain());
     socket.on('close', () => {
       if (this.upgrading && socket !== this.socket) return;
       if (this.closed) return;
       this.closed = true;
       dirty.delete(this);
+      this.writes.close();
       this.closeFn?.();
     });
   }
@@ -107,6 +163,8 @@ export class TcpTransport implements Transport {
   write(text: string): void {
     if (this.closed) return;
     this.queue.push(text);
+    this.queuedBytes += text.length;
+    this.writes.wrote();
     dirty.add(this);
     if (!scheduled) {
       scheduled = true;
@@ -119,11 +177,27 @@ export class TcpTransport implements Transport {
     if (this.queue.length === 0) return;
     const text = this.queue.length === 1 ? this.queue[0]! : this.queue.join('');
     this.queue = [];
-    if (!this.closed && !this.socket.destroyed) this.socket.write(text);
+    this.queuedBytes = 0;
+    if (this.closed || this.socket.destroyed) return;
+    const upTo = this.writes.wrote();
+    const room = this.socket.write(text, (err) => {
+      if (!err) this.writes.confirm(upTo);
+    });
+    // Below the socket's high-water mark no 'drain' will come: wake replays waiting on the queued bytes now.
+    if (room) this.writes.drain();
   }
 
   backlog(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.queuedBytes;
+  }
+
+  onceDrained(fn: () => void): void {
+    if (this.closed) queueMicrotask(fn);
+    else this.writes.onceDrained(fn);
+  }
+
+  afterWrite(fn: () => void): void {
+    if (!this.closed) this.writes.after(fn);
   }
 
   pause(paused: boolean): void {

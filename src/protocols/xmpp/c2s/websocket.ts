@@ -17,7 +17,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Engine } from '../../../engine/engine.js';
 import { originAllowed, routeUpgrade } from '../../websocket-upgrade.js';
 import { XmppConnection, type XmppObserver, type XmppOptions } from './connection.js';
-import type { Transport } from './transport.js';
+import { WriteTracker, type Transport } from './transport.js';
 
 /** The WebSocket subprotocol name registered by RFC 7395 §3.1. */
 export const XMPP_SUBPROTOCOL = 'xmpp';
@@ -69,6 +69,7 @@ export class WsTransport implements Transport {
   private isCorked = false;
   private ending = false;
   private closed = false;
+  private readonly writes = new WriteTracker();
 
   constructor(
     private readonly ws: WebSocket,
@@ -95,8 +96,10 @@ export class WsTransport implements Transport {
       this.closed = true;
       this.uncork();
       corked.delete(this);
+      this.writes.close();
       this.closeFn?.();
     });
+    socket.on('drain', () => this.writes.drain());
   }
 
   secure(): boolean {
@@ -128,7 +131,10 @@ export class WsTransport implements Transport {
         setImmediate(uncorkAll);
       }
     }
-    this.ws.send(text);
+    const n = this.writes.wrote();
+    this.ws.send(text, (err) => {
+      if (!err) this.writes.confirm(n);
+    });
   }
 
   /** Releases what write() held back this turn. */
@@ -136,10 +142,20 @@ export class WsTransport implements Transport {
     if (!this.isCorked) return;
     this.isCorked = false;
     this.socket.uncork();
+    if (this.socket.writableLength < this.socket.writableHighWaterMark) this.writes.drain();
   }
 
   backlog(): number {
     return this.ws.bufferedAmount;
+  }
+
+  onceDrained(fn: () => void): void {
+    if (this.closed) queueMicrotask(fn);
+    else this.writes.onceDrained(fn);
+  }
+
+  afterWrite(fn: () => void): void {
+    if (!this.closed) this.writes.after(fn);
   }
 
   pause(paused: boolean): void {
