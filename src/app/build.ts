@@ -12,6 +12,7 @@ import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.
 import { registerRoutes } from '../protocols/http/routes.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/connection.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
+import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
 import { attachXmppWebSocket, type XmppWebSocketFrontDoor } from '../protocols/xmpp/c2s/websocket.js';
 import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
 import type { Config } from './config.js';
@@ -52,6 +53,17 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   });
   // Normalised like every domain an operator adds (Example.COM → example.com), or no address could name it.
   const metrics = new Metrics();
+  metrics.gaugeGroup(
+    {
+      xmpp_sm_resumable: 'XMPP sessions that may be resumed (XEP-0198)',
+      xmpp_sm_hibernating: 'XMPP sessions whose connection broke, waiting to be resumed',
+      xmpp_sm_unacked_bytes: 'Bytes of stanzas XMPP sessions hold until the client acknowledges them',
+    },
+    () => {
+      const s = streamManagementStats();
+      return { xmpp_sm_resumable: s.resumable, xmpp_sm_hibernating: s.hibernating, xmpp_sm_unacked_bytes: s.unackedBytes };
+    },
+  );
   const engine = new Engine({
     store,
     log,

@@ -28,6 +28,23 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
   }
 
+  /**
+   * Gauges read when /metrics is scraped. `read` returns the current values; one call serves every gauge of
+   * the group (e.g. XEP-0198: resumable sessions, hibernating ones and the bytes they hold unacknowledged).
+   */
+  gaugeGroup(names: Record<string, string>, read: () => Record<string, number>): void {
+    for (const [key, help] of Object.entries(names)) {
+      new Gauge({
+        name: `parley_${key}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read()[key] ?? 0);
+        },
+      });
+    }
+  }
+
   /** The engine's view. */
   engine(): EngineMetrics {
     return {

@@ -209,6 +209,12 @@ export class MessageService {
       ctx.metrics.message(rec.type, 'stored');
       await this.deliver(session, stored, startedAt);
     });
+    // The recipient was online when the message was prepared and went away before it was delivered: no session
+    // got it, so it goes to the offline queue now (one storage call, only in that race).
+    if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.sessions.reachable(stored.to)) {
+      await ctx.store.messages.queueOffline(stored.to, [stored.seq]);
+      this.offline.note(stored.to, stored.seq);
+    }
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
   }
 

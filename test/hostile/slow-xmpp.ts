@@ -33,7 +33,8 @@ export class SlowXmpp {
   }
 
   /** Connects, authenticates, binds and (per mode) enables stream management; no presence yet. */
-  static async login(port: number, user: string, password: string, mode: SmMode, localAddress?: string): Promise<SlowXmpp> {
+  static async login(port: number, user: string, password: string, mode: SmMode, opts: { resume?: boolean; localAddress?: string } = {}): Promise<SlowXmpp> {
+    const { localAddress } = opts;
     const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('secureConnect', () => resolve());
@@ -51,7 +52,7 @@ export class SlowXmpp {
     c.write(`<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>slow</resource></bind></iq>`);
     await c.until(/<\/jid>/);
     if (mode !== 'off') {
-      c.write(`<enable xmlns='urn:xmpp:sm:3'/>`);
+      c.write(opts.resume ? `<enable xmlns='urn:xmpp:sm:3' resume='true'/>` : `<enable xmlns='urn:xmpp:sm:3'/>`);
       await c.until(/<enabled/);
       c.smOn = true;
     }

@@ -119,6 +119,8 @@ export class XmppConnection implements Sink, XmppView {
   /** Highest record seq the client is known to have (confirmed()), and whether an acknowledgement is due. */
   private confirmedPos = 0;
   private confirmDue = false;
+  /** Messages for this user that arrived while the stream was closing (see send()). */
+  private late: number[] | null = null;
   readonly handlers: StanzaHandlers;
   readonly sm: StreamManagement;
 
@@ -214,7 +216,13 @@ export class XmppConnection implements Sink, XmppView {
 
   /** Sink: an engine event for this session, encoded for it (zero or more stanzas). */
   send(out: Outbound): void {
-    if (this.closing && !this.sm.hibernating) return;
+    if (this.closing && !this.sm.hibernating) {
+      // The stream is ending but its session is not yet closed: a message for this user routed here now would
+      // be lost (it went to no offline queue, since the user was online). It goes there when the session ends.
+      const e = out.event;
+      if (e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user) (this.late ??= []).push(e.seq);
+      return;
+    }
     const stanzas = encodeFor(out, this);
     if (stanzas.length === 0) return;
     const e = out.event;
@@ -886,6 +894,8 @@ export class XmppConnection implements Sink, XmppView {
     if (!s) return;
     this.session = null;
     this.sm.end(s.user);
+    if (this.late) this.engine.requeueOffline(s.user, this.late).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'requeue failed'));
+    this.late = null;
     this.handlers.leaveRooms(s);
     this.engine.closeSession(s).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'close failed'));
   }

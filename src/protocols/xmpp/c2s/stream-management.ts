@@ -299,6 +299,14 @@ export class StreamManagement {
 
 /** Live resumable sessions by id, so a resume can replace a connection the server still thinks is up. */
 const live = new Map<string, StreamManagement>();
+
+/** What XEP-0198 holds in memory now, for /metrics: resumable sessions, hibernating ones, unacknowledged bytes. */
+export function streamManagementStats(): { resumable: number; hibernating: number; unackedBytes: number } {
+  let unackedBytes = 0;
+  const all = new Set([...live.values(), ...hibernating.values()]);
+  for (const sm of all) unackedBytes += sm.unackedBytes;
+  return { resumable: live.size, hibernating: hibernating.size, unackedBytes };
+}
 function liveById(id: string): StreamManagement | undefined {
   const sm = live.get(id);
   return sm && sm.conn.session ? sm : undefined;
