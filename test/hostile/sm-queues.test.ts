@@ -13,7 +13,7 @@ let srv: HostileServer;
 let sender: ParleyClient;
 
 beforeAll(async () => {
-  srv = await startHostile(['sender', 'smv', ...Array.from({ length: 12 }, (_, i) => `sme${i}`)], {
+  srv = await startHostile(['sender', 'smv', 'smh', ...Array.from({ length: 12 }, (_, i) => `sme${i}`)], {
     PARLEY_XMPP__SM_MAX_UNACKED_BYTES: String(4 << 20),
   });
   const { token } = await login(srv.url, 'sender@localhost', 'pw-sender');
@@ -50,6 +50,22 @@ it('a client that never acknowledges is cut off at the byte cap, and loses nothi
   expectControlHeld(await ctl.stop());
   // Everything the server acknowledged to the sender reaches smv, from its offline queue or live.
   const y = await SlowXmpp.login(srv.xmppTlsPort, 'smv@localhost', 'pw-smv', 'off');
+  y.write('<presence/>');
+  expect(await y.waitBodies(120, 10_000)).toBe(120);
+  y.close();
+}, 60_000);
+
+it('a hibernating session is ended at the byte cap, and its messages go to the offline queue', async () => {
+  const x = await SlowXmpp.login(srv.xmppTlsPort, 'smh@localhost', 'pw-smh', 'ack', { resume: true });
+  x.write('<presence/>');
+  await new Promise((r) => setTimeout(r, 200));
+  x.close(); // the connection breaks: the session waits to be resumed (XEP-0198 §5)
+  await new Promise((r) => setTimeout(r, 200));
+  expect((await smGauges()).hibernating).toBe(1);
+  await flood('smh@localhost', 'smh', 120); // 7 MB for nobody, over the 4 MiB cap
+  await new Promise((r) => setTimeout(r, 300));
+  expect(await smGauges()).toEqual({ resumable: 0, hibernating: 0, unacked_bytes: 0 });
+  const y = await SlowXmpp.login(srv.xmppTlsPort, 'smh@localhost', 'pw-smh', 'off');
   y.write('<presence/>');
   expect(await y.waitBodies(120, 10_000)).toBe(120);
   y.close();
