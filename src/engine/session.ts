@@ -3,6 +3,9 @@ import type { ErrorCode } from '../core/errors.js';
 import type { SessionPresence } from '../core/types.js';
 import type { Outbound } from './outbound.js';
 
+/** Unsent bytes below which a connection takes the next replay page (each front door's Sink.pressure()). */
+export const REPLAY_LOW_WATER = 512 * 1024;
+
 /** What a front door gives the engine to reach one connection. */
 export interface Sink {
   /** Queue an event for the connection (the front door flushes once per tick). */

@@ -10,7 +10,7 @@ import { ParleyError, toParleyError, type ErrorCode } from '../../core/errors.js
 import { validatePresence } from '../../core/presence.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Outbound, ServerEvent } from '../../engine/outbound.js';
-import type { Session, Sink } from '../../engine/session.js';
+import { REPLAY_LOW_WATER, type Session, type Sink } from '../../engine/session.js';
 import { parseParams } from '../params.js';
 import { OPS, type OpName } from './ops.js';
 
@@ -39,9 +39,6 @@ const helloSchema = z.strictObject({
   since: z.number().int().min(0).nullable().optional(),
   presence: z.record(z.string(), z.unknown()).optional(),
 });
-
-/** A replay sends its next page only once the socket holds less than this (see pressure()). */
-const REPLAY_LOW_WATER = 512 * 1024;
 
 const encodeJson = (e: ServerEvent): string => JSON.stringify({ ev: e.ev, data: e.data });
 

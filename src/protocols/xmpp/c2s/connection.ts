@@ -16,7 +16,7 @@ import { validatePresence } from '../../../core/presence.js';
 import type { Engine } from '../../../engine/engine.js';
 import type { SaslExchange } from '../../../engine/auth-service.js';
 import type { Outbound } from '../../../engine/outbound.js';
-import type { Session, Sink } from '../../../engine/session.js';
+import { REPLAY_LOW_WATER, type Session, type Sink } from '../../../engine/session.js';
 import type { ChannelBindingSupport, ScramMechanismName } from '../../../auth/scram.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize, streamFooter, streamHeader } from '../xml/serialize.js';
@@ -83,9 +83,6 @@ type SaslCondition =
 const MAX_SASL_FAILURES = 3;
 /** Stanzas received and not yet processed before the server stops reading (back-pressure on a fast sender). */
 const MAX_INFLIGHT = 256;
-/** A replay sends its next page only once the transport holds less than this (see pressure()). */
-const REPLAY_LOW_WATER = 512 * 1024;
-
 
 /** One XMPP client stream; after binding, the Sink of its session. */
 export class XmppConnection implements Sink, XmppView {
@@ -216,16 +213,17 @@ export class XmppConnection implements Sink, XmppView {
 
   /** Sink: an engine event for this session, encoded for it (zero or more stanzas). */
   send(out: Outbound): void {
+    const e = out.event;
+    // A message record addressed to this user: if never acknowledged, it goes (back) to the offline queue.
+    const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
     if (this.closing && !this.sm.hibernating) {
-      // The stream is ending but its session is not yet closed: a message for this user routed here now would
-      // be lost (it went to no offline queue, since the user was online). It goes there when the session ends.
-      const e = out.event;
-      if (e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user) (this.late ??= []).push(e.seq);
+      // The stream is ending but its session is not yet closed: such a message routed here now would be lost (it
+      // went to no offline queue, since the user was online). It goes there when the session ends.
+      if (seq !== null) (this.late ??= []).push(seq);
       return;
     }
     const stanzas = encodeFor(out, this);
     if (stanzas.length === 0) return;
-    const e = out.event;
     if (this.inactive) {
       // XEP-0352: while the client says it is inactive, chat states are dropped and presence waits (only the
       // latest per contact), until something that matters is sent or the client becomes active.
@@ -236,8 +234,6 @@ export class XmppConnection implements Sink, XmppView {
       }
     }
     if (this.held !== null && this.held.size > 0) this.releaseHeld();
-    // A message record addressed to this user: if never acknowledged, it goes back to the offline queue.
-    const seq = e.ev === 'message' && e.seq !== undefined && e.data.type === 'chat' && bare(String(e.data.to)) === this.user ? e.seq : null;
     for (const stanza of stanzas) this.sendStanza(stanza, seq, e.seq ?? 0);
   }
 
