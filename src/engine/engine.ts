@@ -35,6 +35,15 @@ export interface EngineDeps {
 
 const REPLAY_PAGE = 500;
 
+/**
+ * One incarnation of an account. createdSeq alone cannot tell two apart when nothing was logged in between
+ * (the old one then has no records to hide either); with the creation time, which differs, it can.
+ */
+interface Incarnation {
+  createdSeq: number;
+  createdAt: number;
+}
+
 /** The engine facade used by every front door. */
 export class Engine {
   readonly ctx: Ctx;
@@ -45,6 +54,11 @@ export class Engine {
   readonly auth: AuthService;
   readonly blocks: BlockService;
   private readonly offline = new OfflineTracker();
+  /**
+   * Which incarnation of its account each session belongs to, as the account was when it opened. An address
+   * removed and created again by another process is a new account: sessions of the old one must not live on.
+   */
+  private readonly incarnation = new WeakMap<Session, Incarnation>();
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
@@ -71,7 +85,9 @@ export class Engine {
     this.blocks = new BlockService(this.ctx, this.presence);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks);
     this.rooms = new RoomService(this.ctx, this.presence);
-    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline, this.blocks);
+    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline, this.blocks, (s) =>
+      this.createdSeqOf(s),
+    );
     this.auth = new AuthService(this.ctx, deps.auth);
   }
 
@@ -108,7 +124,11 @@ export class Engine {
     if (sessions.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res)) {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
+    // Read from the store, not a cache: the session is bound to the account as it is now (see dropRemovedAccounts).
+    const account = await this.ctx.store.accounts.get(user);
+    if (!account) throw new ParleyError('not-authorized', 'the account was removed');
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
+    this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
     session.available = opts.available ?? true;
     const old = sessions.add(session);
     this.ctx.metrics.sessions(old ? 0 : 1);
@@ -255,11 +275,21 @@ export class Engine {
     await this.presence.recompute(session.user);
   }
 
-  /** Ends the sessions of accounts removed by another process (the operator CLI). */
+  /** The createdSeq of the account incarnation a session belongs to: records up to it are a predecessor's. */
+  private async createdSeqOf(session: Session): Promise<number> {
+    return this.incarnation.get(session)?.createdSeq ?? (await this.ctx.directory.createdSeq(session.user)) ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Ends the sessions of accounts removed by another process (the operator CLI), also when the address was
+   * created again meanwhile: those sessions belong to the removed account, not to the new one.
+   */
   private async dropRemovedAccounts(): Promise<void> {
     for (const user of [...this.ctx.sessions.onlineUsers()]) {
-      if (await this.ctx.store.accounts.get(user)) continue;
+      const now = await this.ctx.store.accounts.get(user);
       for (const s of [...this.ctx.sessions.of(user)]) {
+        const was = this.incarnation.get(s);
+        if (now && was && was.createdSeq === now.createdSeq && was.createdAt === now.createdAt) continue;
         s.sink.close('not-authorized', 'the account was removed');
         await this.closeSession(s);
       }
