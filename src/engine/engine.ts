@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
+import { pageLength } from '../core/page.js';
 import { conversationKey, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Store } from '../ports/store.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
@@ -16,6 +17,7 @@ import { OfflineTracker } from './offline-tracker.js';
 import { recordEvent } from './outbound.js';
 import { MessagePipeline, type MessageHook } from './pipeline.js';
 import { PresenceService } from './presence-service.js';
+import { ReadLimiter } from './read-limiter.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
@@ -34,6 +36,14 @@ export interface EngineDeps {
 }
 
 const REPLAY_PAGE = 500;
+/** Defaults of the limits.* options of the same names (src/app/config.ts), for engines built without them. */
+const HISTORY_PAGE_MAX_BYTES = 262_144;
+const READS_IN_FLIGHT = 4;
+const READS_QUEUED = 8;
+/** Records per since() call when paging the whole archive (archive()). */
+const ARCHIVE_CHUNK = 32;
+/** UTF-8 size of a body, natively (the same numbers as core/address.ts utf8Length, which the store may use). */
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /**
  * One incarnation of an account. createdSeq alone cannot tell two apart when nothing was logged in between
@@ -80,6 +90,7 @@ export class Engine {
       opts: deps.options,
       log: deps.log,
       metrics: deps.metrics,
+      reads: new ReadLimiter(deps.options.readsInFlightPerUser ?? READS_IN_FLIGHT, deps.options.readsQueuedPerUser ?? READS_QUEUED),
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);
@@ -239,7 +250,9 @@ export class Engine {
 
   /**
    * History of the caller's conversation with a user or in a room (members only), paged by seq cursor. The
-   * conversation is always the caller's own, so nobody can read another pair's messages.
+   * conversation is always the caller's own, so nobody can read another pair's messages. A page holds at most
+   * `limit` messages and stops at the first one with which the bodies reach historyPageMaxBytes; `more` is exact
+   * (the store reads one row past the page). Runs within the caller's heavy-read allowance (ReadLimiter).
    */
   async history(
     user: string,
@@ -250,12 +263,49 @@ export class Engine {
     if (isRoom) await this.rooms.requireMember(other, user);
     if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
     const limit = Math.min(p.limit ?? 50, this.ctx.opts.historyPageMax);
+    const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
     const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
-    const rows = await this.ctx.metrics.storage('history', this.ctx.store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1 }));
-    const more = rows.length > limit;
-    // The store returns ascending; the extra row is the far end of the page in the paging direction.
-    const page = more ? (p.after !== undefined ? rows.slice(0, limit) : rows.slice(1)) : rows;
-    return { messages: page, more };
+    const { store, metrics, reads } = this.ctx;
+    const rows = await reads.run(user, () =>
+      metrics.storage('history', store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1, maxBytes })),
+    );
+    // The store returns ascending; in paging direction (newest first when paging backwards) it read the page and
+    // then at most one look-ahead row, the far end of the page.
+    const forward = p.after !== undefined;
+    const inOrder = forward ? rows : [...rows].reverse();
+    const n = pageLength(inOrder, limit, maxBytes, utf8Bytes);
+    const page = inOrder.slice(0, n);
+    return { messages: forward ? page : page.reverse(), more: rows.length > n };
+  }
+
+  /**
+   * The user's 1:1 messages of every conversation in log order after `after` (XEP-0313 without "with"), paged
+   * forwards like history: at most `limit`, stopping at the first message with which the bodies reach
+   * historyPageMaxBytes; `more` is exact. Runs within the caller's heavy-read allowance (ReadLimiter).
+   */
+  async archive(user: string, p: { after?: number | undefined; limit: number }): Promise<{ messages: MessageView[]; more: boolean }> {
+    const limit = Math.min(p.limit, this.ctx.opts.historyPageMax);
+    const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
+    const { store, reads } = this.ctx;
+    return reads.run(user, async () => {
+      const messages: MessageView[] = [];
+      let bytes = 0;
+      let cursor = p.after ?? 0;
+      for (;;) {
+        // Small chunks: since() returns whole records of every kind, so one chunk of big bodies stays a few MiB.
+        const chunk = await store.messages.since(user, [], cursor, ARCHIVE_CHUNK);
+        for (const r of chunk) {
+          cursor = r.seq;
+          if (r.kind !== 'message' || r.type !== 'chat') continue;
+          if (messages.length >= limit || bytes >= maxBytes) return { messages, more: true };
+          const v = await store.messages.view(r.id);
+          if (!v) continue;
+          messages.push(v);
+          bytes += v.body === null ? 0 : utf8Bytes(v.body);
+        }
+        if (chunk.length < ARCHIVE_CHUNK) return { messages, more: false };
+      }
+    });
   }
 
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */

@@ -116,6 +116,13 @@ export interface HistoryQuery {
   /** Only records with seq > after (page forwards). */
   after?: number;
   limit: number;
+  /**
+   * A budget for the page's bodies, in UTF-8 bytes. Rows are taken in paging direction (newest first when paging
+   * backwards); once the bodies taken reach the budget, exactly one more row is taken, if there is one, and
+   * reading stops. So a page is never empty, and a caller asking for limit + 1 rows can tell the page from its
+   * look-ahead row with pageLength() (src/core/page.ts). Without it, only `limit` bounds the page.
+   */
+  maxBytes?: number;
 }
 
 export interface AppendResult {

@@ -1,5 +1,6 @@
 /** The message log of the in-memory store: the same semantics as SQLite, kept deliberately plain. */
 import { ParleyError } from '../../core/errors.js';
+import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendResult, MessageStore } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv, uniq, validateRecord } from '../rules.js';
@@ -105,8 +106,16 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
       const after = Math.max(query.after ?? 0, convFloor(s, conv));
       const matches = s.log.filter((r) => r.conv === conv && r.kind === 'message' && r.seq < before && r.seq > after);
       // Forward paging (after given) takes the oldest; otherwise the newest. Both return ascending.
-      const page = query.after !== undefined ? matches.slice(0, limit) : matches.slice(Math.max(0, matches.length - limit));
-      return page.map((r) => toView(s, r));
+      const forward = query.after !== undefined;
+      const inOrder = (forward ? matches : matches.reverse()).map((r) => toView(s, r));
+      const page: MessageView[] = [];
+      const goOn = pageReader(limit, query.maxBytes);
+      for (const v of inOrder) {
+        if (page.length >= limit) break;
+        page.push(v);
+        if (!goOn(v)) break;
+      }
+      return forward ? page : page.reverse();
     },
     async since(user, rooms, after, limit) {
       const n = clampLimit(limit);

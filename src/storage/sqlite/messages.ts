@@ -1,10 +1,14 @@
 /** The message log in SQLite: appends go through group commit, reads are single indexed queries. */
+import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendResult, MessageStore } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv } from '../rules.js';
 import type { Batched, Db, Transactor } from './db.js';
 import type { GroupCommit } from './group-commit.js';
 import { LOG_COLUMNS } from './log-writer.js';
+
+/** UTF-8 size of a body, natively (the same numbers as core/address.ts utf8Length). */
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /** Largest seq a query bound can take; seqs are far below it. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -84,7 +88,19 @@ export function createSqliteMessages(
       return tx.read(() => {
         const params = { conv, after: Math.max(q.after ?? 0, convFloor(conv)), before: q.before ?? MAX_SEQ, limit };
         // Forward paging (after given) takes the oldest page; otherwise the newest. Both return ascending.
-        return q.after !== undefined ? oldest.all(params) : newest.all(params).reverse();
+        const stmt = q.after !== undefined ? oldest : newest;
+        let rows: MessageView[];
+        if (q.maxBytes === undefined) rows = stmt.all(params);
+        else {
+          // Row by row, so reading stops at the byte budget (plus the look-ahead row) instead of at `limit`.
+          rows = [];
+          const goOn = pageReader(limit, q.maxBytes, utf8Bytes);
+          for (const row of stmt.iterate(params)) {
+            rows.push(row);
+            if (!goOn(row)) break;
+          }
+        }
+        return q.after !== undefined ? rows : rows.reverse();
       });
     },
     async since(user, rooms, after, limit) {
