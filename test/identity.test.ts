@@ -159,7 +159,7 @@ describe('an account removed and created again', () => {
 
   it('loses the old sessions when another process removes and re-creates the address between two polls', async () => {
     const [rm3] = (await freshUsers(t, 'rm')) as [string];
-    const old = await onlineAt(t, rm3);
+    const old = await onlineAt(t, rm3, 'r', { availability: 'away', status: 'the old account’s status' });
     const cli = createSqliteStore({ path: join(t.dir, 'parley.db') });
     try {
       await removeUser(cli, rm3);
@@ -170,6 +170,9 @@ describe('an account removed and created again', () => {
     // The server notices the other process's change within a second (data_version) and ends the old session.
     const closed = await Promise.race([old.closed, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
     expect(closed).not.toBeNull();
+    // The old account's session left nothing on the new account: no last-seen time, no status.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await t.server.store.accounts.get(rm3)).toMatchObject({ lastSeen: null, lastStatus: null });
     // The new account logs in and stays.
     const fresh = await onlineAt(t, rm3, 'new');
     await new Promise((r) => setTimeout(r, 1500));

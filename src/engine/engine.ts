@@ -335,14 +335,29 @@ export class Engine {
    * created again meanwhile: those sessions belong to the removed account, not to the new one.
    */
   private async dropRemovedAccounts(): Promise<void> {
-    for (const user of [...this.ctx.sessions.onlineUsers()]) {
+    const { sessions } = this.ctx;
+    for (const user of [...sessions.onlineUsers()]) {
       const now = await this.ctx.store.accounts.get(user);
-      for (const s of [...this.ctx.sessions.of(user)]) {
+      const stale = [...sessions.of(user)].filter((s) => {
         const was = this.incarnation.get(s);
-        if (now && was && was.createdSeq === now.createdSeq && was.createdAt === now.createdAt) continue;
+        return !(now && was && was.createdSeq === now.createdSeq && was.createdAt === now.createdAt);
+      });
+      if (stale.length === 0) continue;
+      // Deregistered here, so the connections' own cleanup (closeSession) finds them gone and does nothing.
+      for (const s of stale) {
+        s.closed = true;
         s.sink.close('not-authorized', 'the account was removed');
-        await this.closeSession(s);
+        if (sessions.remove(s)) this.ctx.metrics.sessions(-1);
       }
+      if (sessions.isOnline(user)) {
+        await this.presence.recompute(user);
+        continue;
+      }
+      // Not recomputed: that would store the removed account's last-seen time and status on the account row,
+      // which may be a new account's already.
+      this.presence.forget(user);
+      this.blocks.forget(user);
+      this.rosters.invalidate(user);
     }
   }
 
