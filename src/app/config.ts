@@ -67,6 +67,24 @@ export const configSchema = z.strictObject({
       maxBodyBytes: z.number().int().min(1).default(65_536).describe('Largest message body (UTF-8 bytes)'),
       maxSessionsPerUser: z.number().int().min(1).default(32),
       historyPageMax: z.number().int().min(1).default(500),
+      historyPageMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(262_144)
+        .describe('Message bodies per history or MAM page, in UTF-8 bytes; a page stops at the first message that reaches it'),
+      readsInFlightPerUser: z
+        .number()
+        .int()
+        .min(1)
+        .default(4)
+        .describe('Heavy reads (history, MAM, rosters, room lists and members) one user may have running at once'),
+      readsQueuedPerUser: z
+        .number()
+        .int()
+        .min(0)
+        .default(8)
+        .describe('Heavy reads of one user waiting for a turn; beyond them a request is refused with rate-limited'),
       requestsPerSecond: z.number().int().min(1).default(2000).describe('Per-connection request rate limit'),
     })
     .prefault({}),

@@ -1,6 +1,7 @@
 /** What every engine service shares: ports, the session registry, the router and options. */
 import type { Store } from '../ports/store.js';
 import type { Directory } from './directory.js';
+import type { ReadLimiter } from './read-limiter.js';
 import type { Router } from './router.js';
 import type { SessionRegistry } from './session.js';
 
@@ -17,6 +18,12 @@ export interface EngineOptions {
   maxBodyBytes: number;
   maxSessionsPerUser: number;
   historyPageMax: number;
+  /** Bodies per history page, in UTF-8 bytes (limits.historyPageMaxBytes; default 256 KiB). */
+  historyPageMaxBytes?: number;
+  /** Heavy reads per user running at once (limits.readsInFlightPerUser; default 4). */
+  readsInFlightPerUser?: number;
+  /** Heavy reads per user waiting for a turn (limits.readsQueuedPerUser; default 8). */
+  readsQueuedPerUser?: number;
   roomSubdomain: string;
   roomMaxMembers: number;
   scramIterations: number;
@@ -41,6 +48,8 @@ export interface Ctx {
   readonly opts: EngineOptions;
   readonly log: Logger;
   readonly metrics: EngineMetrics;
+  /** Per-user admission of reads whose cost grows with data (history, MAM, rosters, room lists). */
+  readonly reads: ReadLimiter;
 }
 
 /** Metrics that record nothing (unit tests). */

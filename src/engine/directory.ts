@@ -10,7 +10,8 @@ const USER_CACHE_MAX = 100_000;
 /** Cached view of hosted domains and existing accounts. */
 export class Directory {
   private domains = new Set<string>();
-  private readonly users = new Map<string, boolean>();
+  /** Account → its createdSeq (which incarnation exists), or null when there is none. */
+  private readonly users = new Map<string, number | null>();
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
 
@@ -71,12 +72,20 @@ export class Directory {
 
   /** Whether an account exists (cached). */
   async userExists(bare: string): Promise<boolean> {
+    return (await this.createdSeq(bare)) !== null;
+  }
+
+  /**
+   * The account's createdSeq (cached), or null when it does not exist. An address removed and created again
+   * is a new account: records up to this seq belong to its predecessor.
+   */
+  async createdSeq(bare: string): Promise<number | null> {
     const hit = this.users.get(bare);
     if (hit !== undefined) return hit;
-    const exists = (await this.store.accounts.get(bare)) !== null;
+    const seq = (await this.store.accounts.get(bare))?.createdSeq ?? null;
     if (this.users.size >= USER_CACHE_MAX) this.users.clear();
-    this.users.set(bare, exists);
-    return exists;
+    this.users.set(bare, seq);
+    return seq;
   }
 
   /**

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
+import { pageLength } from '../core/page.js';
 import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Store } from '../ports/store.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
@@ -16,6 +17,7 @@ import { OfflineTracker } from './offline-tracker.js';
 import { recordEvent } from './outbound.js';
 import { MessagePipeline, type MessageHook } from './pipeline.js';
 import { PresenceService } from './presence-service.js';
+import { ReadLimiter } from './read-limiter.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
@@ -42,6 +44,23 @@ const REPLAY_PAGE_BYTES = 256 * 1024;
 
 /** Approximate size of a record when encoded (its body dominates; the rest is addresses and ids). */
 const recordBytes = (r: LogRecord): number => (r.body?.length ?? 0) + 200;
+/** Defaults of the limits.* options of the same names (src/app/config.ts), for engines built without them. */
+const HISTORY_PAGE_MAX_BYTES = 262_144;
+const READS_IN_FLIGHT = 4;
+const READS_QUEUED = 8;
+/** Records per since() call when paging the whole archive (archive()). */
+const ARCHIVE_CHUNK = 32;
+/** UTF-8 size of a body, natively (the same numbers as core/address.ts utf8Length, which the store may use). */
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * One incarnation of an account. createdSeq alone cannot tell two apart when nothing was logged in between
+ * (the old one then has no records to hide either); with the creation time, which differs, it can.
+ */
+interface Incarnation {
+  createdSeq: number;
+  createdAt: number;
+}
 
 /** The engine facade used by every front door. */
 export class Engine {
@@ -53,6 +72,11 @@ export class Engine {
   readonly auth: AuthService;
   readonly blocks: BlockService;
   private readonly offline = new OfflineTracker();
+  /**
+   * Which incarnation of its account each session belongs to, as the account was when it opened. An address
+   * removed and created again by another process is a new account: sessions of the old one must not live on.
+   */
+  private readonly incarnation = new WeakMap<Session, Incarnation>();
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
@@ -74,12 +98,15 @@ export class Engine {
       opts: deps.options,
       log: deps.log,
       metrics: deps.metrics,
+      reads: new ReadLimiter(deps.options.readsInFlightPerUser ?? READS_IN_FLIGHT, deps.options.readsQueuedPerUser ?? READS_QUEUED),
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks);
     this.rooms = new RoomService(this.ctx, this.presence);
-    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline, this.blocks);
+    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline, this.blocks, (s) =>
+      this.createdSeqOf(s),
+    );
     this.auth = new AuthService(this.ctx, deps.auth);
   }
 
@@ -108,6 +135,10 @@ export class Engine {
     opts: { available?: boolean } = {},
   ): Promise<{ session: Session; position: number }> {
     const { sessions } = this.ctx;
+    // Read from the store, not a cache: the session is bound to the account as it is now (see dropRemovedAccounts).
+    // Before the checks below, so nothing is awaited between checking the session count and adding the session.
+    const account = await this.ctx.store.accounts.get(user);
+    if (!account) throw new ParleyError('not-authorized', 'the account was removed');
     let res = resource ?? randomBytes(6).toString('base64url');
     if (resource !== null) {
       const a = parseAddress(`${user}/${resource}`);
@@ -117,6 +148,7 @@ export class Engine {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
+    this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
     session.available = opts.available ?? true;
     const old = sessions.add(session);
     this.ctx.metrics.sessions(old ? 0 : 1);
@@ -241,7 +273,9 @@ export class Engine {
 
   /**
    * History of the caller's conversation with a user or in a room (members only), paged by seq cursor. The
-   * conversation is always the caller's own, so nobody can read another pair's messages.
+   * conversation is always the caller's own, so nobody can read another pair's messages. A page holds at most
+   * `limit` messages and stops at the first one with which the bodies reach historyPageMaxBytes; `more` is exact
+   * (the store reads one row past the page). Runs within the caller's heavy-read allowance (ReadLimiter).
    */
   async history(
     user: string,
@@ -252,12 +286,49 @@ export class Engine {
     if (isRoom) await this.rooms.requireMember(other, user);
     if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
     const limit = Math.min(p.limit ?? 50, this.ctx.opts.historyPageMax);
+    const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
     const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
-    const rows = await this.ctx.metrics.storage('history', this.ctx.store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1 }));
-    const more = rows.length > limit;
-    // The store returns ascending; the extra row is the far end of the page in the paging direction.
-    const page = more ? (p.after !== undefined ? rows.slice(0, limit) : rows.slice(1)) : rows;
-    return { messages: page, more };
+    const { store, metrics, reads } = this.ctx;
+    const rows = await reads.run(user, () =>
+      metrics.storage('history', store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1, maxBytes })),
+    );
+    // The store returns ascending; in paging direction (newest first when paging backwards) it read the page and
+    // then at most one look-ahead row, the far end of the page.
+    const forward = p.after !== undefined;
+    const inOrder = forward ? rows : [...rows].reverse();
+    const n = pageLength(inOrder, limit, maxBytes, utf8Bytes);
+    const page = inOrder.slice(0, n);
+    return { messages: forward ? page : page.reverse(), more: rows.length > n };
+  }
+
+  /**
+   * The user's 1:1 messages of every conversation in log order after `after` (XEP-0313 without "with"), paged
+   * forwards like history: at most `limit`, stopping at the first message with which the bodies reach
+   * historyPageMaxBytes; `more` is exact. Runs within the caller's heavy-read allowance (ReadLimiter).
+   */
+  async archive(user: string, p: { after?: number | undefined; limit: number }): Promise<{ messages: MessageView[]; more: boolean }> {
+    const limit = Math.min(p.limit, this.ctx.opts.historyPageMax);
+    const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
+    const { store, reads } = this.ctx;
+    return reads.run(user, async () => {
+      const messages: MessageView[] = [];
+      let bytes = 0;
+      let cursor = p.after ?? 0;
+      for (;;) {
+        // Small chunks: since() returns whole records of every kind, so one chunk of big bodies stays a few MiB.
+        const chunk = await store.messages.since(user, [], cursor, ARCHIVE_CHUNK);
+        for (const r of chunk) {
+          cursor = r.seq;
+          if (r.kind !== 'message' || r.type !== 'chat') continue;
+          if (messages.length >= limit || bytes >= maxBytes) return { messages, more: true };
+          const v = await store.messages.view(r.id);
+          if (!v) continue;
+          messages.push(v);
+          bytes += v.body === null ? 0 : utf8Bytes(v.body);
+        }
+        if (chunk.length < ARCHIVE_CHUNK) return { messages, more: false };
+      }
+    });
   }
 
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */
@@ -287,14 +358,39 @@ export class Engine {
     await this.presence.recompute(session.user);
   }
 
-  /** Ends the sessions of accounts removed by another process (the operator CLI). */
+  /** The createdSeq of the account incarnation a session belongs to: records up to it are a predecessor's. */
+  private async createdSeqOf(session: Session): Promise<number> {
+    return this.incarnation.get(session)?.createdSeq ?? (await this.ctx.directory.createdSeq(session.user)) ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Ends the sessions of accounts removed by another process (the operator CLI), also when the address was
+   * created again meanwhile: those sessions belong to the removed account, not to the new one.
+   */
   private async dropRemovedAccounts(): Promise<void> {
-    for (const user of [...this.ctx.sessions.onlineUsers()]) {
-      if (await this.ctx.store.accounts.get(user)) continue;
-      for (const s of [...this.ctx.sessions.of(user)]) {
+    const { sessions } = this.ctx;
+    for (const user of [...sessions.onlineUsers()]) {
+      const now = await this.ctx.store.accounts.get(user);
+      const stale = [...sessions.of(user)].filter((s) => {
+        const was = this.incarnation.get(s);
+        return !(now && was && was.createdSeq === now.createdSeq && was.createdAt === now.createdAt);
+      });
+      if (stale.length === 0) continue;
+      // Deregistered here, so the connections' own cleanup (closeSession) finds them gone and does nothing.
+      for (const s of stale) {
+        s.closed = true;
         s.sink.close('not-authorized', 'the account was removed');
-        await this.closeSession(s);
+        if (sessions.remove(s)) this.ctx.metrics.sessions(-1);
       }
+      if (sessions.isOnline(user)) {
+        await this.presence.recompute(user);
+        continue;
+      }
+      // Not recomputed: that would store the removed account's last-seen time and status on the account row,
+      // which may be a new account's already.
+      this.presence.forget(user);
+      this.blocks.forget(user);
+      this.rosters.invalidate(user);
     }
   }
 

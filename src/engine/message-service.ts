@@ -33,6 +33,8 @@ export class MessageService {
     private readonly rooms: RoomService,
     private readonly offline: OfflineTracker,
     private readonly blocks: BlockService,
+    /** Where the session's account incarnation begins: older records are a removed predecessor's (Account.createdSeq). */
+    private readonly createdSeqOf: (session: Session) => Promise<number>,
   ) {}
 
   /** A session's messages are prepared and handed to storage one at a time, in the order sent. */
@@ -96,7 +98,7 @@ export class MessageService {
   }
 
   private async prepareReceipt(session: Session, id: string, kind: ReceiptKind): Promise<NewRecord> {
-    const orig = await this.message(id);
+    const orig = await this.visibleMessage(session, id);
     if (orig.type === 'chat' ? orig.to !== session.user : !(await this.rooms.isMember(orig.to, session.user))) {
       throw new ParleyError('forbidden', 'receipts are for messages you received');
     }
@@ -144,8 +146,18 @@ export class MessageService {
     return m;
   }
 
+  /**
+   * The message, unless it predates the session's account: an address removed and created again is a new
+   * identity, which can neither change nor acknowledge its predecessor's messages (nor learn they exist).
+   */
+  private async visibleMessage(session: Session, id: string): Promise<MessageView> {
+    const m = await this.message(id);
+    if (m.seq <= (await this.createdSeqOf(session))) throw new ParleyError('item-not-found', `no message ${id}`);
+    return m;
+  }
+
   private async ownMessage(session: Session, id: string): Promise<MessageView> {
-    const orig = await this.message(id);
+    const orig = await this.visibleMessage(session, id);
     if (orig.from !== session.user) throw new ParleyError('forbidden', 'you can only change your own messages');
     if (orig.type === 'groupchat') await this.rooms.requireMember(orig.to, session.user);
     if (orig.retractedAt !== null) throw new ParleyError('not-allowed', `message ${id} was retracted`);

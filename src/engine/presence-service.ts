@@ -32,6 +32,15 @@ export class PresenceService {
     for (const u of users) this.audiences.delete(u);
   }
 
+  /**
+   * Forgets a user's presence without announcing or storing anything: its account was removed, and the address
+   * may already belong to a new account whose last-seen time and status must not be the old one's.
+   */
+  forget(user: string): void {
+    this.current.delete(user);
+    this.audiences.delete(user);
+  }
+
   /** Users allowed to see `user`'s presence. */
   audienceOf(user: string): Promise<ReadonlySet<string>> {
     let p = this.audiences.get(user);

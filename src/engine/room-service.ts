@@ -75,9 +75,14 @@ export class RoomService {
 
   /**
    * Rooms the user belongs to or is invited to, plus open rooms of the user's domain. Invitations are listed
-   * here because the `room.invite` event is not stored: an invitee who was offline finds them this way.
+   * here because the `room.invite` event is not stored: an invitee who was offline finds them this way. Its
+   * cost grows with the domain's rooms, so it counts against the user's heavy reads (ReadLimiter).
    */
-  async list(user: string): Promise<Array<Room & { role: RoomRole | null; invitedBy: string | null }>> {
+  list(user: string): Promise<Array<Room & { role: RoomRole | null; invitedBy: string | null }>> {
+    return this.ctx.reads.run(user, () => this.listNow(user));
+  }
+
+  private async listNow(user: string): Promise<Array<Room & { role: RoomRole | null; invitedBy: string | null }>> {
     const domain = user.slice(user.indexOf('@') + 1);
     const { rooms } = this.ctx.store;
     const [mine, all, invites] = await Promise.all([rooms.roomsOf(user), rooms.list(domain), rooms.invitesOf(user)]);
@@ -206,15 +211,19 @@ export class RoomService {
     router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by } }));
   }
 
-  /** Members with their roles (members only). */
+  /** Members with their roles (members only); a heavy read of the asker's (up to rooms.maxMembers rows). */
   async memberList(room: string, asker: string): Promise<RoomMember[]> {
     await this.requireMember(room, asker);
-    return this.ctx.store.rooms.members(room);
+    return this.ctx.reads.run(asker, () => this.ctx.store.rooms.members(room));
   }
 
-  /** Who is in the room now: members with at least one online session, with their presence. */
+  /** Who is in the room now: members with at least one online session, with their presence (a heavy read). */
   async occupants(room: string, asker: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
     await this.requireMember(room, asker);
+    return this.ctx.reads.run(asker, () => this.occupantsNow(room));
+  }
+
+  private async occupantsNow(room: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
     const out = [];
     for (const [user, role] of await this.members(room)) {
       if (!this.ctx.sessions.isOnline(user)) continue;

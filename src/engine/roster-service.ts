@@ -53,6 +53,14 @@ export class RosterService {
     return [...(await p)];
   }
 
+  /**
+   * The roster a client asked for (roster.get, GET /api/v1/roster, the XMPP roster get): list(), counted against
+   * the user's heavy reads, since its cost grows with the roster (ReadLimiter).
+   */
+  get(user: string): Promise<RosterEntry[]> {
+    return this.ctx.reads.run(user, () => this.list(user));
+  }
+
   /** Forgets cached rosters: of the given users, or all of them. */
   invalidate(...users: string[]): void {
     if (users.length === 0) this.cached.clear();

@@ -28,6 +28,7 @@ export interface Credentials {
   'SCRAM-SHA-256': ScramCredential;
 }
 
+/** An account as stored. */
 export interface Account {
   address: string;
   credentials: Credentials;
@@ -35,7 +36,16 @@ export interface Account {
   createdAt: number;
   lastSeen: number | null;
   lastStatus: string | null;
+  /**
+   * The log position (highest seq) when this account was created, set by the store in the same write. An
+   * address removed and created again is a new identity: it sees only records after this position (history,
+   * since, offline queue), never its predecessor's. 0 for accounts created before Parley recorded it.
+   */
+  createdSeq: number;
 }
+
+/** An account to create; the store assigns createdSeq. */
+export type NewAccount = Omit<Account, 'createdSeq'>;
 
 export interface DomainStore {
   /** Throws ParleyError conflict when the domain exists. */
@@ -46,8 +56,11 @@ export interface DomainStore {
 }
 
 export interface AccountStore {
-  /** Throws ParleyError conflict when the address exists, item-not-found when its domain is not hosted. */
-  create(account: Account): Promise<void>;
+  /**
+   * Throws ParleyError conflict when the address exists, item-not-found when its domain is not hosted. The
+   * account's createdSeq is the log's last seq at the moment of the insert (any createdSeq passed is ignored).
+   */
+  create(account: NewAccount): Promise<void>;
   get(address: string): Promise<Account | null>;
   /** Addresses with admin flag, sorted; all domains when domain is omitted. */
   list(domain?: string): Promise<Array<{ address: string; admin: boolean; createdAt: number; lastSeen: number | null }>>;
@@ -103,6 +116,13 @@ export interface HistoryQuery {
   /** Only records with seq > after (page forwards). */
   after?: number;
   limit: number;
+  /**
+   * A budget for the page's bodies, in UTF-8 bytes. Rows are taken in paging direction (newest first when paging
+   * backwards); once the bodies taken reach the budget, exactly one more row is taken, if there is one, and
+   * reading stops. So a page is never empty, and a caller asking for limit + 1 rows can tell the page from its
+   * look-ahead row with pageLength() (src/core/page.ts). Without it, only `limit` bounds the page.
+   */
+  maxBytes?: number;
 }
 
 export interface AppendResult {
@@ -114,7 +134,9 @@ export interface AppendResult {
 export interface MessageStore {
   /**
    * Appends records durably, in order, and returns them with seq and id. A record whose (from, clientId)
-   * already exists is not written again: its first stored version is returned with duplicate=true.
+   * already exists is not written again: its first stored version is returned with duplicate=true. When that
+   * first version is older than the sender's account (a removed predecessor's), the append fails with conflict
+   * instead, so a new account neither loses its message nor learns of its predecessor's.
    * Adapters may group concurrent calls into one transaction (group commit); the promise settles after commit.
    */
   append(records: NewRecord[]): Promise<AppendResult[]>;
@@ -124,11 +146,21 @@ export interface MessageStore {
    * Null for an unknown id and for records that are not messages (edits, retractions, receipts).
    */
   view(id: string): Promise<MessageView | null>;
-  /** Messages of one conversation as readers see them now, ascending by seq. */
+  /**
+   * Messages of one conversation as readers see them now, ascending by seq. Only the current incarnations'
+   * conversation: a room's records after the room's createdSeq, a 1:1 conversation's after the createdSeq of
+   * the later-created of its two accounts (an account or room that does not exist counts as 0).
+   */
   history(conv: string, query: HistoryQuery): Promise<MessageView[]>;
-  /** Everything addressed to or sent by `user`, or in one of `rooms`, with seq > after; ascending. */
+  /**
+   * Everything addressed to or sent by `user`, or in one of `rooms`, with seq > after; ascending. The user's
+   * records start after the account's createdSeq, each room's after the room's (0 when it does not exist).
+   */
   since(user: string, rooms: string[], after: number, limit: number): Promise<LogRecord[]>;
-  /** The user's offline queue entries with seq > after, ascending; page on with the last seq returned. */
+  /**
+   * The user's offline queue entries with seq > after, ascending; page on with the last seq returned. Entries
+   * not after the account's createdSeq (queued for a removed predecessor) are never returned.
+   */
   offline(user: string, after: number, limit: number): Promise<LogRecord[]>;
   /** Drops the user's offline entries with seq <= upTo. */
   ackOffline(user: string, upTo: number): Promise<void>;
@@ -144,7 +176,11 @@ export interface MessageStore {
 }
 
 export interface RoomStore {
-  /** Creates the room and makes its creator owner. Throws conflict when it exists. */
+  /**
+   * Creates the room and makes its creator owner. Throws conflict when it exists. The store records the log's
+   * last seq with it (the room's createdSeq): a room created again at the address of a destroyed one is a new
+   * room whose history starts there.
+   */
   create(room: Room): Promise<void>;
   get(address: string): Promise<Room | null>;
   list(domain?: string): Promise<Room[]>;

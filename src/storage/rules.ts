@@ -26,6 +26,17 @@ export function roomConv(room: string): string {
   return conversationKey('groupchat', '', room);
 }
 
+/**
+ * Who a conversation key names (the inverse of conversationKey): the room, or the two users of a 1:1
+ * conversation (one user twice for notes to self). Addresses never contain a space, so the split is exact.
+ */
+export function convParties(conv: string): { room: string } | { users: [string, string] } | null {
+  if (conv.startsWith('room:')) return { room: conv.slice(5) };
+  if (!conv.startsWith('dm:')) return null;
+  const space = conv.indexOf(' ', 3);
+  return space < 0 ? null : { users: [conv.slice(3, space), conv.slice(space + 1)] };
+}
+
 /** A query limit as a non-negative safe integer; SQLite treats a negative LIMIT as "no limit", so clamp here. */
 export function clampLimit(limit: number): number {
   if (Number.isNaN(limit) || limit <= 0) return 0;

@@ -17,7 +17,8 @@ const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
 
 async function open(address: string): Promise<ParleyClient> {
   const { token } = await login(url!, address, `pw-${address.split('@')[0]}`);
-  // Events are kept so that a `synced` arriving with the hello reply is not missed (a few thousand small ones).
+  // Events are kept so that a `synced` arriving in the same read as the hello reply (before a handler could be
+  // registered) is still found; the pair receives a few hundred small events in a run.
   const c = await ParleyClient.connect({ url: wsUrl, token, resource: 'control' });
   await c.waitFor('synced', () => true, 15_000);
   return c;

@@ -83,7 +83,7 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return {};
   });
   app.get('/api/v1/history', async (req) => engine.history(await user(req), parseParams(historyQuery, req.query)));
-  app.get('/api/v1/roster', async (req) => ({ items: await engine.rosters.list(await user(req)) }));
+  app.get('/api/v1/roster', async (req) => ({ items: await engine.rosters.get(await user(req)) }));
 
   app.get('/api/v1/admin/domains', async (req) => {
     await admin(req);

@@ -47,7 +47,7 @@ export const OPS = {
     await engine.presence.directed(session, parseBare(p.to));
     return {};
   }),
-  'roster.get': op(z.strictObject({}), async ({ engine, session }) => ({ items: await engine.rosters.list(session.user) })),
+  'roster.get': op(z.strictObject({}), async ({ engine, session }) => ({ items: await engine.rosters.get(session.user) })),
   'roster.set': op(
     z.strictObject({ contact: addr, name: z.string().max(256).nullable().optional(), groups: z.array(z.string().max(256)).max(64).optional() }),
     async ({ engine, session }, p) => ({ item: await engine.rosters.set(session.user, parseBare(p.contact), p.name ?? null, p.groups ?? []) }),

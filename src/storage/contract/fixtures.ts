@@ -8,9 +8,9 @@ export function credentials(seed = 'x'): Credentials {
   return { 'SCRAM-SHA-1': { ...c, iterations: 4096 }, 'SCRAM-SHA-256': { ...c, iterations: 8192 } };
 }
 
-/** An account with defaults. */
+/** An account with defaults; createdSeq 0 is what the store assigns while the log is empty. */
 export function account(address: string, extra: Partial<Account> = {}): Account {
-  return { address, credentials: credentials(address), admin: false, createdAt: 1000, lastSeen: null, lastStatus: null, ...extra };
+  return { address, credentials: credentials(address), admin: false, createdAt: 1000, lastSeen: null, lastStatus: null, createdSeq: 0, ...extra };
 }
 
 /** A 1:1 chat message. */

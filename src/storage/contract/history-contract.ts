@@ -105,6 +105,32 @@ export function historyContract(store: () => Store, factory: StoreFactory): void
       expect(await seqs({ limit: 0 })).toEqual([]);
     });
 
+    it('stops at the byte budget: the page up to the row that reaches it, then one look-ahead row', async () => {
+      const s = store();
+      // UTF-8 sizes 10, 20, 30 ('é' is 2 bytes), 40, then a retracted message (0) and 60.
+      const sizes = [10, 20, 30, 40, 50, 60];
+      const ms: LogRecord[] = [];
+      for (const n of sizes) ms.push(await appendOne(s, dm(A, B, n === 30 ? 'é'.repeat(15) : 'x'.repeat(n))));
+      await appendOne(s, follow('retract', A, ms[4]!));
+      const conv = ms[0]!.conv;
+      const seqs = async (q: { before?: number; after?: number; limit: number; maxBytes?: number }): Promise<number[]> =>
+        (await s.messages.history(conv, q)).map((v) => v.seq);
+      const [s1, s2, s3, s4, s5, s6] = ms.map((m) => m.seq) as [number, number, number, number, number, number];
+      // Backwards from the newest: 60 reaches 60 at once; s5 is the look-ahead. Ascending as always.
+      expect(await seqs({ limit: 10, maxBytes: 60 })).toEqual([s5, s6]);
+      // The retracted s5 weighs nothing: 60 + 0 + 40 reaches 100 at s4, then s3 is read ahead.
+      expect(await seqs({ limit: 10, maxBytes: 100 })).toEqual([s3, s4, s5, s6]);
+      expect(await seqs({ before: s4, limit: 10, maxBytes: 45 })).toEqual([s1, s2, s3]);
+      // Forwards: 10 + 20 reaches 25 at s2; s3 is the look-ahead.
+      expect(await seqs({ after: 0, limit: 10, maxBytes: 25 })).toEqual([s1, s2, s3]);
+      expect(await seqs({ after: s2, limit: 10, maxBytes: 30 })).toEqual([s3, s4]);
+      // At the end there is nothing to read ahead; the limit still binds first when it is smaller.
+      expect(await seqs({ after: s5, limit: 10, maxBytes: 1 })).toEqual([s6]);
+      expect(await seqs({ after: 0, limit: 2, maxBytes: 1_000_000 })).toEqual([s1, s2]);
+      expect(await seqs({ after: 0, limit: 10, maxBytes: 1_000_000 })).toEqual([s1, s2, s3, s4, s5, s6]);
+      expect(await seqs({ limit: 0, maxBytes: 1 })).toEqual([]);
+    });
+
     it('keeps a room conversation apart from direct messages', async () => {
       const s = store();
       const r = await appendOne(s, roomMessage(A, 'r@rooms.a.test', 'to the room'));

@@ -9,6 +9,7 @@ import { directoryContract } from './directory-contract.js';
 import { dm } from './fixtures.js';
 import { useStore, type StoreFactory } from './harness.js';
 import { historyContract } from './history-contract.js';
+import { incarnationContract } from './incarnation-contract.js';
 import { profilesContract } from './profiles-contract.js';
 import { roomsContract } from './rooms-contract.js';
 import { socialContract } from './social-contract.js';
@@ -27,6 +28,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     historyContract(store, factory);
     deliveryContract(store);
     profilesContract(store);
+    incarnationContract(store);
 
     describe('store lifecycle', () => {
       it('dataVersion is an integer that stays put while nobody else writes', async () => {

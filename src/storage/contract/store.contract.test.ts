@@ -173,6 +173,37 @@ forAdapter('sqlite', () => {
       }
     });
 
+    it('upgrades a version 4 database: accounts and rooms that exist keep all their history', async () => {
+      const path = nextPath();
+      const raw = new Database(path);
+      try {
+        raw.pragma('foreign_keys = ON');
+        expect(migrate(raw, () => 1, MIGRATIONS.slice(0, 4))).toEqual([1, 2, 3, 4]);
+        raw.prepare("INSERT INTO domains (domain, created_at) VALUES ('a.test', 1)").run();
+        for (const a of ['alice@a.test', 'bob@a.test']) {
+          raw.prepare("INSERT INTO accounts (address, domain, credentials, admin, created_at) VALUES (?, 'a.test', '{}', 0, 1)").run(a);
+        }
+        raw.prepare("INSERT INTO rooms (address, domain, name, members_only, created_by, created_at) VALUES ('r@rooms.a.test', 'rooms.a.test', 'R', 1, 'alice@a.test', 1)").run();
+        const log = raw.prepare("INSERT INTO log (id, kind, type, conv, from_addr, to_addr, body, ts) VALUES (?, 'message', ?, ?, 'alice@a.test', ?, ?, 1)");
+        log.run('m1', 'chat', 'dm:alice@a.test bob@a.test', 'bob@a.test', 'before the upgrade');
+        log.run('m2', 'groupchat', 'room:r@rooms.a.test', 'r@rooms.a.test', 'in the room');
+      } finally {
+        raw.close();
+      }
+      const s = createSqliteStore({ path, now: () => 2 });
+      try {
+        expect((await s.accounts.get('bob@a.test'))!.createdSeq).toBe(0);
+        expect((await s.messages.history('dm:alice@a.test bob@a.test', { limit: 10 })).map((m) => m.body)).toEqual(['before the upgrade']);
+        expect((await s.messages.history('room:r@rooms.a.test', { limit: 10 })).map((m) => m.body)).toEqual(['in the room']);
+        expect((await s.messages.since('bob@a.test', ['r@rooms.a.test'], 0, 10)).map((m) => m.id)).toEqual(['m1', 'm2']);
+        // Created after the upgrade: starts at the log's end.
+        await s.accounts.create(account('carol@a.test'));
+        expect((await s.accounts.get('carol@a.test'))!.createdSeq).toBe(2);
+      } finally {
+        await s.close();
+      }
+    });
+
     it('refuses a database whose schema is newer than the code', async () => {
       const path = nextPath();
       await createSqliteStore({ path }).close();

@@ -31,7 +31,8 @@ export function createMemoryAccounts(s: MemoryState): AccountStore {
       const domain = domainOf(account.address);
       if (!s.domains.has(domain)) throw new ParleyError('item-not-found', `domain ${domain || '(none)'} is not hosted`);
       if (s.accounts.has(account.address)) throw new ParleyError('conflict', `account ${account.address} exists`);
-      s.accounts.set(account.address, structuredClone(account));
+      // The log's last seq now: this incarnation reads only what comes after (any createdSeq given is ignored).
+      s.accounts.set(account.address, { ...structuredClone(account), createdSeq: s.log.length });
     },
     async get(address) {
       const a = s.accounts.get(address);

@@ -1,9 +1,10 @@
 /** The message log of the in-memory store: the same semantics as SQLite, kept deliberately plain. */
 import { ParleyError } from '../../core/errors.js';
+import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendResult, MessageStore } from '../../ports/store.js';
-import { clampLimit, roomConv, uniq, validateRecord } from '../rules.js';
-import type { MemoryState } from './state.js';
+import { clampLimit, convParties, roomConv, uniq, validateRecord } from '../rules.js';
+import { accountFloor, roomFloor, type MemoryState } from './state.js';
 
 const dedupeKey = (from: string, clientId: string): string => `${from}\n${clientId}`;
 
@@ -48,13 +49,27 @@ function applyToState(s: MemoryState, r: NewRecord): void {
   s.messageState.set(r.ref, st);
 }
 
+/** The first seq a conversation's current parties may see (see MessageStore.history). */
+function convFloor(s: MemoryState, conv: string): number {
+  const who = convParties(conv);
+  if (who === null) return 0;
+  if ('room' in who) return roomFloor(s, who.room);
+  return Math.max(accountFloor(s, who.users[0]), accountFloor(s, who.users[1]));
+}
+
+/** The (from, clientId) record a resend would return; throws when it is a removed predecessor's (see append). */
+function firstSent(s: MemoryState, input: NewRecord): LogRecord | undefined {
+  if (input.clientId === null) return undefined;
+  const first = s.byClientId.get(dedupeKey(input.from, input.clientId));
+  if (first && first.seq <= accountFloor(s, input.from)) throw new ParleyError('conflict', `clientId ${input.clientId} is taken; use another`);
+  return first;
+}
+
 /** The memory MessageStore; every append is applied at once, so there is nothing to group. */
 export function createMemoryMessages(s: MemoryState, nextId: () => string, isClosed: () => boolean): MessageStore {
   const appendOne = (input: NewRecord): AppendResult => {
-    if (input.clientId !== null) {
-      const first = s.byClientId.get(dedupeKey(input.from, input.clientId));
-      if (first) return { record: { ...first }, duplicate: true };
-    }
+    const first = firstSent(s, input);
+    if (first) return { record: { ...first }, duplicate: true };
     const record = toLogRecord(input, s.log.length + 1, nextId());
     s.log.push(record);
     s.byId.set(record.id, record);
@@ -71,8 +86,10 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
   return {
     async append(records) {
       if (isClosed()) throw new ParleyError('service-unavailable', 'the store is closed');
-      // Validation is the only way an append can fail here, so checking all first makes each call atomic.
+      // Validation and a predecessor's clientId are the only ways an append can fail here, so checking all first
+      // makes each call atomic.
       records.forEach(validateRecord);
+      records.forEach((r) => firstSent(s, r));
       return records.map(appendOne);
     },
     async getById(id) {
@@ -86,25 +103,38 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
     async history(conv, query) {
       const limit = clampLimit(query.limit);
       const before = query.before ?? Number.POSITIVE_INFINITY;
-      const after = query.after ?? 0;
+      const after = Math.max(query.after ?? 0, convFloor(s, conv));
       const matches = s.log.filter((r) => r.conv === conv && r.kind === 'message' && r.seq < before && r.seq > after);
       // Forward paging (after given) takes the oldest; otherwise the newest. Both return ascending.
-      const page = query.after !== undefined ? matches.slice(0, limit) : matches.slice(Math.max(0, matches.length - limit));
-      return page.map((r) => toView(s, r));
+      const forward = query.after !== undefined;
+      const inOrder = (forward ? matches : matches.reverse()).map((r) => toView(s, r));
+      const page: MessageView[] = [];
+      const goOn = pageReader(limit, query.maxBytes);
+      for (const v of inOrder) {
+        if (page.length >= limit) break;
+        page.push(v);
+        if (!goOn(v)) break;
+      }
+      return forward ? page : page.reverse();
     },
     async since(user, rooms, after, limit) {
       const n = clampLimit(limit);
-      const convs = new Set(rooms.map(roomConv));
+      // Each branch starts at the current incarnation of its account or room (see the SQLite adapter).
+      const mine = Math.max(after, accountFloor(s, user));
+      const convs = new Map(rooms.map((room) => [roomConv(room), Math.max(after, roomFloor(s, room))]));
       const out: LogRecord[] = [];
       for (let i = Math.max(0, Math.floor(after)); i < s.log.length && out.length < n; i++) {
         const r = s.log[i]!;
         if (r.seq <= after) continue;
-        if ((r.type === 'chat' && (r.to === user || r.from === user)) || convs.has(r.conv)) out.push({ ...r });
+        const roomFrom = convs.get(r.conv);
+        if ((r.type === 'chat' && (r.to === user || r.from === user) && r.seq > mine) || (roomFrom !== undefined && r.seq > roomFrom)) out.push({ ...r });
       }
       return out;
     },
     async offline(user, after, limit) {
       const q = s.offline.get(user) ?? [];
+      // Entries queued for a removed predecessor stay invisible.
+      after = Math.max(after, accountFloor(s, user));
       // The queue is ascending: binary-search the first seq > after, so paging a long queue stays linear.
       let lo = 0;
       let hi = q.length;

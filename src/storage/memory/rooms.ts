@@ -1,9 +1,12 @@
 /** Rooms, memberships and invitations of the in-memory store. */
 import { ParleyError } from '../../core/errors.js';
-import type { RoomMember } from '../../core/types.js';
+import type { Room, RoomMember } from '../../core/types.js';
 import type { RoomStore } from '../../ports/store.js';
 import { domainOf, inDomain } from '../rules.js';
 import { byCodeUnit, purgeRoom, type Invite, type MemoryState } from './state.js';
+
+/** A copy without the internal creation position, as the SQLite adapter returns it. */
+const toRoom = ({ createdSeq: _internal, ...room }: Room & { createdSeq: number }): Room => room;
 
 /** The memory RoomStore. */
 export function createMemoryRooms(s: MemoryState): RoomStore {
@@ -13,20 +16,20 @@ export function createMemoryRooms(s: MemoryState): RoomStore {
   return {
     async create(room) {
       if (s.rooms.has(room.address)) throw new ParleyError('conflict', `room ${room.address} exists`);
-      s.rooms.set(room.address, { ...room });
+      s.rooms.set(room.address, { ...room, createdSeq: s.log.length });
       const owner = { room: room.address, user: room.createdBy, role: 'owner' as const, joinedAt: room.createdAt };
       s.roomMembers.set(room.address, new Map([[room.createdBy, owner]]));
       s.invites.set(room.address, new Map<string, Invite>());
     },
     async get(address) {
       const r = s.rooms.get(address);
-      return r ? { ...r } : null;
+      return r ? toRoom(r) : null;
     },
     async list(domain) {
       return [...s.rooms.values()]
         .filter((r) => domain === undefined || inDomain(domainOf(r.address), domain))
         .sort((a, b) => byCodeUnit(a.address, b.address))
-        .map((r) => ({ ...r }));
+        .map(toRoom);
     },
     async remove(address) {
       return purgeRoom(s, address);

@@ -25,7 +25,8 @@ export interface MemoryState {
   groups: Map<string, SharedGroup>;
   /** group name → members */
   groupMembers: Map<string, Set<string>>;
-  rooms: Map<string, Room>;
+  /** room → the room, with the log position of its creation (see RoomStore.create) */
+  rooms: Map<string, Room & { createdSeq: number }>;
   /** room → user → member */
   roomMembers: Map<string, Map<string, RoomMember>>;
   /** room → invited user → who invited and when (the latest invitation) */
@@ -87,6 +88,16 @@ export function purgeRoom(s: MemoryState, address: string): boolean {
   s.roomMembers.delete(address);
   s.invites.delete(address);
   return true;
+}
+
+/** Where an account's current incarnation begins (Account.createdSeq); 0 when it does not exist. */
+export function accountFloor(s: MemoryState, address: string): number {
+  return s.accounts.get(address)?.createdSeq ?? 0;
+}
+
+/** Where a room's current incarnation begins; 0 when it does not exist. */
+export function roomFloor(s: MemoryState, address: string): number {
+  return s.rooms.get(address)?.createdSeq ?? 0;
 }
 
 /** Strings sorted by code unit, like SQLite's default BINARY collation, so both adapters order alike. */

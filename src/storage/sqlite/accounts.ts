@@ -1,5 +1,5 @@
 /** Accounts in SQLite, and the cascade that removes everything an account owns. */
-import type { Account, AccountStore, Credentials } from '../../ports/store.js';
+import type { AccountStore, Credentials, NewAccount } from '../../ports/store.js';
 import { domainOf } from '../rules.js';
 import { bool, mapConstraints, type Batched, type Db, type Transactor } from './db.js';
 
@@ -10,6 +10,7 @@ interface AccountRow {
   createdAt: number;
   lastSeen: number | null;
   lastStatus: string | null;
+  createdSeq: number;
 }
 
 interface ListRow {
@@ -29,13 +30,14 @@ export interface SqliteAccounts {
 
 /** Creates the SQLite AccountStore. */
 export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): SqliteAccounts {
+  // created_seq is read in the insert itself: the log's last seq at this instant, with no append in between.
   const insert = db.prepare<[string, string, string, number, number, number | null, string | null]>(
-    `INSERT INTO accounts (address, domain, credentials, admin, created_at, last_seen, last_status)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO accounts (address, domain, credentials, admin, created_at, last_seen, last_status, created_seq)
+     VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM log))`,
   );
   const get = db.prepare<[string], AccountRow>(
-    `SELECT address, credentials, admin, created_at AS createdAt, last_seen AS lastSeen, last_status AS lastStatus
-     FROM accounts WHERE address = ?`,
+    `SELECT address, credentials, admin, created_at AS createdAt, last_seen AS lastSeen, last_status AS lastStatus,
+     created_seq AS createdSeq FROM accounts WHERE address = ?`,
   );
   const listCols = 'address, admin, created_at AS createdAt, last_seen AS lastSeen';
   const listAll = db.prepare<[], ListRow>(`SELECT ${listCols} FROM accounts ORDER BY address`);
@@ -64,7 +66,7 @@ export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): 
   };
 
   const store: AccountStore = {
-    async create(a: Account) {
+    async create(a: NewAccount) {
       const domain = domainOf(a.address);
       mapConstraints(
         () => insert.run(a.address, domain, JSON.stringify(a.credentials), a.admin ? 1 : 0, a.createdAt, a.lastSeen, a.lastStatus),
@@ -75,7 +77,15 @@ export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): 
       const r = get.get(address);
       if (!r) return null;
       const credentials = JSON.parse(r.credentials) as Credentials;
-      return { address: r.address, credentials, admin: bool(r.admin), createdAt: r.createdAt, lastSeen: r.lastSeen, lastStatus: r.lastStatus };
+      return {
+        address: r.address,
+        credentials,
+        admin: bool(r.admin),
+        createdAt: r.createdAt,
+        lastSeen: r.lastSeen,
+        lastStatus: r.lastStatus,
+        createdSeq: r.createdSeq,
+      };
     },
     async list(domain) {
       return (domain === undefined ? listAll.all() : listDomain.all(domain)).map(toListEntry);

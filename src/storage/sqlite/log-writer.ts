@@ -26,6 +26,7 @@ export function createLogWriter(db: Db, nextId: () => string): (records: readonl
   const byClientId = db.prepare<[string, string], LogRecord>(
     `SELECT ${LOG_COLUMNS} FROM log l WHERE l.from_addr = ? AND l.client_id = ?`,
   );
+  const accountFloor = db.prepare<[string], number>('SELECT created_seq FROM accounts WHERE address = ?').pluck();
   const queueOffline = db.prepare<[string, number]>('INSERT INTO offline (user, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
   // Both only touch an existing, not yet retracted message: a retraction is final, and a ref to an unknown id
   // (or to a non-message) changes nothing. The SELECT's WHERE also keeps the upsert grammar unambiguous.
@@ -47,6 +48,9 @@ export function createLogWriter(db: Db, nextId: () => string): (records: readonl
     if (info.changes === 0) {
       const first = r.clientId === null ? undefined : byClientId.get(r.from, r.clientId);
       if (!first) throw new ParleyError('internal-server-error', 'a log insert was ignored but no earlier record exists');
+      // Only on the resend path: a first record from before the sender's account belongs to a removed
+      // predecessor at the same address, so this is not a resend, and it must not be answered with that record.
+      if (first.seq <= (accountFloor.get(r.from) ?? 0)) throw new ParleyError('conflict', `clientId ${r.clientId} is taken; use another`);
       return { record: first, duplicate: true };
     }
     const seq = Number(info.lastInsertRowid);

@@ -1,10 +1,14 @@
 /** The message log in SQLite: appends go through group commit, reads are single indexed queries. */
+import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendResult, MessageStore } from '../../ports/store.js';
-import { clampLimit, roomConv } from '../rules.js';
+import { clampLimit, convParties, roomConv } from '../rules.js';
 import type { Batched, Db, Transactor } from './db.js';
 import type { GroupCommit } from './group-commit.js';
 import { LOG_COLUMNS } from './log-writer.js';
+
+/** UTF-8 size of a body, natively (the same numbers as core/address.ts utf8Length). */
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /** Largest seq a query bound can take; seqs are far below it. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -53,6 +57,17 @@ export function createSqliteMessages(
   const lastSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM log').pluck();
   const queueOffline = db.prepare<[string, number]>('INSERT INTO offline (user, seq) SELECT ?, seq FROM log WHERE seq = ? ON CONFLICT DO NOTHING');
   const idByClientId = db.prepare<[string, string], string>('SELECT id FROM log WHERE from_addr = ? AND client_id = ?').pluck();
+  // Where the current incarnation of an account or room begins (migration 5); 0 when it does not exist.
+  const accountFloor = db.prepare<[string], number>('SELECT created_seq FROM accounts WHERE address = ?').pluck();
+  const roomFloor = db.prepare<[string], number>('SELECT created_seq FROM rooms WHERE address = ?').pluck();
+  const userFloor = (user: string): number => accountFloor.get(user) ?? 0;
+  /** The first seq a conversation's current parties may see (see MessageStore.history). */
+  const convFloor = (conv: string): number => {
+    const who = convParties(conv);
+    if (who === null) return 0;
+    if ('room' in who) return roomFloor.get(who.room) ?? 0;
+    return Math.max(userFloor(who.users[0]), userFloor(who.users[1]));
+  };
 
   return {
     async append(records) {
@@ -69,27 +84,47 @@ export function createSqliteMessages(
     async history(conv, q) {
       const limit = clampLimit(q.limit);
       if (limit === 0) return [];
-      const params = { conv, after: q.after ?? 0, before: q.before ?? MAX_SEQ, limit };
-      // Forward paging (after given) takes the oldest page; otherwise the newest. Both return ascending.
-      return q.after !== undefined ? oldest.all(params) : newest.all(params).reverse();
+      // The floor and the rows come from one snapshot, so a re-creation in between cannot mix incarnations.
+      return tx.read(() => {
+        const params = { conv, after: Math.max(q.after ?? 0, convFloor(conv)), before: q.before ?? MAX_SEQ, limit };
+        // Forward paging (after given) takes the oldest page; otherwise the newest. Both return ascending.
+        const stmt = q.after !== undefined ? oldest : newest;
+        let rows: MessageView[];
+        if (q.maxBytes === undefined) rows = stmt.all(params);
+        else {
+          // Row by row, so reading stops at the byte budget (plus the look-ahead row) instead of at `limit`.
+          rows = [];
+          const goOn = pageReader(limit, q.maxBytes, utf8Bytes);
+          for (const row of stmt.iterate(params)) {
+            rows.push(row);
+            if (!goOn(row)) break;
+          }
+        }
+        return q.after !== undefined ? rows : rows.reverse();
+      });
     },
     async since(user, rooms, after, limit) {
       const n = clampLimit(limit);
       if (n === 0) return [];
       // Each branch returns at most n rows, so the merge is bounded by (2 + rooms) * n whatever the backlog.
-      // One read transaction: all branches see the same snapshot, so no seq can slip between them.
-      const rows = tx.read(() => [
-        ...sinceTo.all(user, after, n),
-        ...sinceFrom.all(user, after, n),
-        ...[...new Set(rooms)].flatMap((room) => sinceConv.all(roomConv(room), after, n)),
-      ]);
+      // One read transaction: all branches see the same snapshot, so no seq can slip between them. Each branch
+      // starts at the current incarnation of its account or room, so a re-created address sees no predecessor's.
+      const rows = tx.read(() => {
+        const mine = Math.max(after, userFloor(user));
+        return [
+          ...sinceTo.all(user, mine, n),
+          ...sinceFrom.all(user, mine, n),
+          ...[...new Set(rooms)].flatMap((room) => sinceConv.all(roomConv(room), Math.max(after, roomFloor.get(room) ?? 0), n)),
+        ];
+      });
       const bySeq = new Map<number, LogRecord>();
       for (const r of rows) bySeq.set(r.seq, r);
       return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, n);
     },
     async offline(user, after, limit) {
       const n = clampLimit(limit);
-      return n === 0 ? [] : offline.all(user, after, n);
+      // Entries queued for a removed predecessor (a send or requeue racing the removal) stay invisible.
+      return n === 0 ? [] : tx.read(() => offline.all(user, Math.max(after, userFloor(user)), n));
     },
     ackOffline(user, upTo) {
       return batched(() => ackOffline.run(user, upTo));

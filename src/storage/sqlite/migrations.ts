@@ -159,10 +159,18 @@ CREATE TABLE profiles (
 ) WITHOUT ROWID;
 `;
 
+// An address removed and created again is a new identity: each account and room records the log position of its
+// creation, and reads start after it. Rows that exist already get 0, so what they can read stays as it was.
+const CREATED_SEQ = `
+ALTER TABLE accounts ADD COLUMN created_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN created_seq INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'room invitations by user and time', sql: INVITES_BY_USER_AT },
   { version: 3, name: 'history reads the conversation index', sql: DROP_MESSAGES_BY_CONV },
   { version: 4, name: 'block lists and profiles', sql: BLOCKS_AND_PROFILES },
+  { version: 5, name: 'accounts and rooms record the log position of their creation', sql: CREATED_SEQ },
 ];

@@ -23,8 +23,10 @@ const toRoom = (r: RoomRow): Room => ({ ...r, membersOnly: bool(r.membersOnly) }
 /** Creates the SQLite RoomStore. */
 export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
   const cols = 'address, name, members_only AS membersOnly, created_by AS createdBy, created_at AS createdAt';
+  // created_seq: the log's last seq at the insert (see migration 5); the room's history starts after it.
   const insert = db.prepare<[string, string, string, number, string, number]>(
-    'INSERT INTO rooms (address, domain, name, members_only, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    `INSERT INTO rooms (address, domain, name, members_only, created_by, created_at, created_seq)
+     VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM log))`,
   );
   const get = db.prepare<[string], RoomRow>(`SELECT ${cols} FROM rooms WHERE address = ?`);
   const listAll = db.prepare<[], RoomRow>(`SELECT ${cols} FROM rooms ORDER BY address`);

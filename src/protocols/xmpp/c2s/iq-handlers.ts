@@ -86,7 +86,7 @@ on(NS.roster, 'query', {
   targets: ['self'],
   async get({ conn, session, payload }) {
     conn.rosterRequested = true;
-    const entries = await conn.engine.rosters.list(session.user);
+    const entries = await conn.engine.rosters.get(session.user);
     const ver = rosterVersion(entries);
     // §2.6.3: the client's version is current: an empty result, changes follow as pushes.
     if (payload.attr('ver') === ver) return null;

@@ -2,7 +2,8 @@
  * XEP-0313 message archive management over Parley's message log: the same history the JSON API reads
  * (Engine.history), so an XMPP client and a JSON client of one user see one archive. Archive ids are the
  * server's message ids (the XEP-0359 stanza-id every delivered message carries). Paging is XEP-0059 result
- * set management (max, before, after; an empty <before/> asks for the newest page).
+ * set management (max, before, after; an empty <before/> asks for the newest page). Pages are bounded in bytes
+ * as well as in count, and queries count against the user's heavy reads (Engine.history, Engine.archive).
  */
 import { ParleyError } from '../../../core/errors.js';
 import { parseBare } from '../../../core/address.js';
@@ -62,6 +63,8 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
     withAddr = parseBare(w);
   }
   // No RSM paging asked: the archive from its start (XEP-0313 §4.1.2); an empty <before/>: the newest page.
+  // A page may hold fewer than <max/> messages when their bodies reach the byte bound (XEP-0059 §2.2 lets the
+  // responder return fewer); `complete` comes from the store's look-ahead, so it is true only at the end.
   const page =
     limit === 0
       ? { messages: [], more: true }
@@ -76,7 +79,11 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
   return fin(page.messages, !page.more);
 }
 
-/** Without "with": the user's 1:1 records in log order, forward paging only. */
+/**
+ * Without "with": the user's 1:1 messages in log order, forward paging only. The page may hold fewer than
+ * <max/> messages (the byte bound of Engine.archive); XEP-0059 §2.2 allows a shorter page, and <fin/> says
+ * complete only when nothing follows.
+ */
 async function allConversations(
   conn: IqContext['conn'],
   user: string,
@@ -86,17 +93,9 @@ async function allConversations(
   backwards: boolean,
 ): Promise<Element> {
   if (backwards) throw new ParleyError('feature-not-implemented', 'page backwards within one conversation ("with"); the whole archive pages forwards');
-  const store = conn.engine.ctx.store.messages;
-  const rows = limit === 0 ? [] : await store.since(user, [], after ?? 0, limit + 1);
-  const more = rows.length > limit;
-  const views: MessageView[] = [];
-  for (const r of rows.slice(0, limit)) {
-    if (r.kind !== 'message' || r.type !== 'chat') continue;
-    const v = await store.view(r.id);
-    if (v) views.push(v);
-  }
-  for (const m of views) sendResult(conn, m, queryId, user, false);
-  return fin(views, !more);
+  const page = limit === 0 ? { messages: [], more: false } : await conn.engine.archive(user, { after, limit });
+  for (const m of page.messages) sendResult(conn, m, queryId, user, false);
+  return fin(page.messages, !page.more);
 }
 
 function sendResult(conn: IqContext['conn'], m: MessageView, queryId: string | undefined, archive: string, isRoom: boolean): void {

@@ -6,7 +6,7 @@
  * part of its address (status 210 tells a client that asked for another one, §7.2.9), so every front door
  * names room participants alike. Affiliations are Parley roles (owner, admin, member).
  */
-import { ParleyError } from '../../../core/errors.js';
+import { isParleyError, ParleyError } from '../../../core/errors.js';
 import type { Address } from '../../../core/address.js';
 import type { Session } from '../../../engine/session.js';
 import type { UserPresence } from '../../../core/types.js';
@@ -64,7 +64,12 @@ export class Muc {
     const wanted = stanza.getChild('x', NS.muc)?.getChild('history')?.attr('maxstanzas');
     const max = wanted !== undefined && /^\d+$/.test(wanted) ? Math.min(Number(wanted), engine.ctx.opts.historyPageMax) : DEFAULT_HISTORY;
     if (max > 0) {
-      const { messages } = await engine.history(session.user, { with: room, limit: max });
+      // The room MAY send less history (§7.2.14): when the user's heavy reads are all taken, the entry still
+      // completes, without history (MAM has it).
+      const { messages } = await engine.history(session.user, { with: room, limit: max }).catch((e: unknown) => {
+        if (isParleyError(e, 'rate-limited')) return { messages: [] };
+        throw e;
+      });
       for (const m of messages) {
         if (m.body === null) continue;
         const msg = el(
