@@ -27,9 +27,12 @@ export function killAll(): void {
   started.clear();
 }
 
-/** Starts `node dist/src/app/main.js` on a free port over the SQLite file at `dbPath`. */
-export function startProcess(dbPath: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [MAIN], {
+/**
+ * Starts `node dist/src/app/main.js` on a free port over the SQLite file at `dbPath`; `nodeArgs` go before the
+ * script (e.g. the V8 flags `npm start` uses).
+ */
+export function startProcess(dbPath: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [...nodeArgs, MAIN], {
     env: {
       ...process.env,
       PARLEY_SERVER__PORT: '0',

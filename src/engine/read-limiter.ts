@@ -23,16 +23,18 @@ export class ReadLimiter {
 
   /**
    * Runs `read` for `user` now, after the user's earlier reads, or not at all: beyond the queue it is refused
-   * with rate-limited (XMPP: resource-constraint, a "wait" error, RFC 6120 §8.3.3.18: retry later).
+   * with rate-limited (XMPP: resource-constraint, a "wait" error, RFC 6120 §8.3.3.18: retry later). With
+   * `refuse` false it always waits its turn: for the pages of a replay, which a session cannot do without (their
+   * number is bounded by the user's sessions).
    */
-  run<T>(user: string, read: () => Promise<T>): Promise<T> {
+  run<T>(user: string, read: () => Promise<T>, refuse = true): Promise<T> {
     let u = this.users.get(user);
     if (!u) this.users.set(user, (u = { running: 0, waiting: [] }));
     if (u.running < this.inFlight) {
       u.running++;
       return this.start(user, u, read);
     }
-    if (u.waiting.length >= this.queued) {
+    if (refuse && u.waiting.length >= this.queued) {
       return Promise.reject(
         new ParleyError('rate-limited', `at most ${this.inFlight} heavy reads at once and ${this.queued} waiting per user; retry once one is answered`),
       );

@@ -11,6 +11,12 @@ import { killAll, prepareDb, startProcess, type ServerProcess } from '../process
 
 const CONTROL = join(import.meta.dirname, '..', '..', 'dist', 'test', 'hostile', 'control-pair.js');
 
+/** The Node.js flags of `npm start` (package.json), so the server runs here as operators run it. */
+const START_FLAGS = ((): string[] => {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
+})();
+
 /** A server process for one hostile case. */
 export interface HostileServer {
   proc: ServerProcess;
@@ -28,13 +34,13 @@ export interface HostileServer {
 }
 
 /**
- * Starts a server process over a fresh database with `localhost` and the given users (password "pw-" + local
+ * Starts a server process (with `npm start`'s Node.js flags) over a fresh database with `localhost` and the given users (password "pw-" + local
  * part; the control pair's users are always added). `env` sets PARLEY_* configuration.
  */
 export async function startHostile(users: string[], env: Record<string, string> = {}): Promise<HostileServer> {
   const all = [...new Set([...users, 'ctl-a', 'ctl-b'])];
   const { dir, dbPath } = await prepareDb('parley-hostile-', all);
-  const proc = await startProcess(dbPath, { PARLEY_XMPP__ALLOW_PLAIN_WITHOUT_TLS: 'false', ...env });
+  const proc = await startProcess(dbPath, { PARLEY_XMPP__ALLOW_PLAIN_WITHOUT_TLS: 'false', ...env }, START_FLAGS);
   const xmpp = await waitFor(proc, /"starttls":(\d+),"directTls":(\d+)/);
   const pid = proc.proc.pid!;
   const status = (key: string): number => {

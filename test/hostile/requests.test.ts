@@ -70,3 +70,37 @@ it('one account reading 40 big history pages at once leaves the control pair and
     await srv.stop();
   }
 });
+
+it('twenty sessions of one account replaying its whole log at once (hello since 0) leave the control pair alone', async () => {
+  const srv = await startHostile(['flood']);
+  try {
+    const { token } = await login(srv.url, FLOOD, 'pw-flood');
+    const ws = `${srv.url.replace(/^http/, 'ws')}/ws`;
+    const c = await ParleyClient.connect({ url: ws, token, resource: 'flood', keepEvents: false });
+    const body = 'x'.repeat(BODY - 16);
+    for (let i = 0; i < MESSAGES; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => c.send(FLOOD, `${String(i + k).padStart(8, '0')}${body}`)));
+    }
+    await c.close();
+    const ctl = await startControlPair(srv.url);
+    await new Promise((r) => setTimeout(r, 500));
+    // Each replay is paced to its reader and read in pages of about 256 KiB, so twenty of them (600 MB to send
+    // in all) interleave with everyone else's work instead of taking the server for seconds.
+    const counts = await Promise.all(
+      Array.from({ length: REQUESTS }, async (_, i) => {
+        const s = await ParleyClient.connect({ url: ws, token, resource: `replay-${i}`, since: 0, keepEvents: false, autoAck: false });
+        let n = 0;
+        s.on('message', () => n++);
+        await s.waitFor('synced', () => true, 120_000);
+        await s.close();
+        return n;
+      }),
+    );
+    const stats = await ctl.stop();
+    expect(counts).toEqual(Array.from({ length: REQUESTS }, () => MESSAGES));
+    expect(srv.peakRssMiB(), `peak RSS ${srv.peakRssMiB().toFixed(0)} MiB; control ${JSON.stringify(stats)}`).toBeLessThan(PEAK_RSS_MIB);
+    expectControlHeld(stats);
+  } finally {
+    await srv.stop();
+  }
+}, 180_000);
