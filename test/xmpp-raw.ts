@@ -134,6 +134,18 @@ export class RawXmpp {
     return (await this.until(/<success[^>]*>[^<]*<\/success>|<success[^>]*\/>|<failure[^>]*>.*?<\/failure>/s, 5000, from))[0];
   }
 
+  /**
+   * Sends only a SCRAM client-first-message for `user` on an opened stream (the start of an exchange a client
+   * then abandons); resolves with the server's answer: the <challenge/> carrying the server-first-message, or
+   * the <failure/>.
+   */
+  async scramFirst(mech: string, user: string): Promise<string> {
+    const from = this.text.length;
+    const first = `n,,n=${user},r=${randomBytes(18).toString('base64')}`;
+    this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mech}'>${Buffer.from(first).toString('base64')}</auth>`);
+    return (await this.until(/<challenge[^>]*>[^<]+<\/challenge>|<failure[^>]*>.*?<\/failure>/s, 5000, from))[0];
+  }
+
   close(): void {
     this.socket.destroy();
   }

@@ -71,6 +71,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       lockAfter: config.auth.lockAfter,
       ipLockAfter: config.auth.ipLockAfter,
       ipMaxInFlight: config.auth.ipMaxInFlight,
+      ipAccountMaxInFlight: config.auth.ipAccountMaxInFlight,
+      exchangeTimeoutMs: config.auth.loginExchangeSeconds * 1000,
       // Whole milliseconds, at least 1: the throttle rejects a shorter lock.
       lockMs: Math.max(1, Math.ceil(config.auth.lockMinutes * 60_000)),
     },

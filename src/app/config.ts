@@ -83,6 +83,18 @@ export const configSchema = z.strictObject({
         .min(1)
         .default(1000)
         .describe('Logins in progress at once from one source address (many people may share one, behind NAT)'),
+      ipAccountMaxInFlight: z
+        .number()
+        .int()
+        .min(1)
+        .default(3)
+        .describe('Logins to one account in progress at once from one source address: how much of an account\'s lock budget one address can hold'),
+      loginExchangeSeconds: z
+        .number()
+        .min(0.05)
+        .max(60)
+        .default(10)
+        .describe('Time a client has to finish a login exchange it started (SASL SCRAM, after any throttle delay); then it fails and stops counting against the account'),
       // Positive: the throttle needs a lock to last some time, and 0 would otherwise fail only at start-up.
       lockMinutes: z.number().positive().default(15).describe('How long a lock lasts'),
     })

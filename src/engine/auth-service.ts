@@ -23,8 +23,15 @@ export interface AuthOptions {
   ipLockAfter: number;
   /** Logins in flight at once from one source address. */
   ipMaxInFlight?: number;
+  /** Logins to one account in flight at once from one source address. */
+  ipAccountMaxInFlight?: number;
+  /** Time a client has to finish a login exchange it started (after any throttle delay). */
+  exchangeTimeoutMs?: number;
   lockMs: number;
 }
+
+/** Default of AuthOptions.exchangeTimeoutMs (and of the throttle's pendingMs). */
+const EXCHANGE_TIMEOUT_MS = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -32,6 +39,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const REGISTRATIONS_PER_HOUR = 5;
 /** Shortest password a user may choose for itself. */
 const MIN_SELF_PASSWORD = 8;
+
+/** Options of one SASL exchange (see AuthService.scram). */
+export interface SaslExchangeOptions {
+  /** Channel binding of the connection, for -PLUS mechanisms (RFC 5802 §6). */
+  channelBinding?: ChannelBindingSupport;
+  /**
+   * Called when the client left the exchange unfinished past its time: the exchange has failed (it no longer
+   * counts against the account) and the front door should say so and forget it.
+   */
+  onTimeout?: () => void;
+}
 
 /** One SASL exchange in progress (see AuthService.scram). */
 export interface SaslExchange {
@@ -61,6 +79,7 @@ export class AuthService {
   private readonly registrations = new Map<string, number[]>();
   /** Verified against for unknown accounts, so they cost the same time as known ones. */
   private decoy: Promise<ScramCredential> | null = null;
+  private readonly exchangeTimeoutMs: number;
 
   constructor(
     private readonly ctx: Ctx,
@@ -71,10 +90,13 @@ export class AuthService {
       lockAfter: opts.lockAfter,
       ipLockAfter: opts.ipLockAfter,
       ipMaxInFlight: opts.ipMaxInFlight,
+      ipAccountMaxInFlight: opts.ipAccountMaxInFlight,
+      pendingMs: opts.exchangeTimeoutMs ?? EXCHANGE_TIMEOUT_MS,
       lockMs: opts.lockMs,
       windowMs: Math.max(opts.lockMs, 60_000),
       now: ctx.now,
     });
+    this.exchangeTimeoutMs = opts.exchangeTimeoutMs ?? EXCHANGE_TIMEOUT_MS;
   }
 
   /** Checks a password; returns the normalised bare address or throws not-authorized / account-locked. */
@@ -86,7 +108,7 @@ export class AuthService {
     } catch {
       throw new ParleyError('not-authorized', 'wrong address or password');
     }
-    const delayMs = this.reserve(user, ip);
+    const { delayMs, ticket } = this.reserve(user, ip);
     let ok: boolean;
     try {
       if (delayMs > 0) await sleep(delayMs);
@@ -94,15 +116,15 @@ export class AuthService {
       const cred = acc?.credentials['SCRAM-SHA-256'] ?? (await this.decoyCredential());
       ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && acc !== null;
     } catch (e) {
-      this.throttle.release(user, ip); // the attempt was reserved by check(); do not leave it hanging
+      this.throttle.release(user, ip, ticket); // the attempt was reserved by check(); do not leave it hanging
       throw e;
     }
     if (!ok) {
-      this.throttle.fail(user, ip);
+      this.throttle.fail(user, ip, ticket);
       this.ctx.metrics.login('failed');
       throw new ParleyError('not-authorized', 'wrong address or password');
     }
-    this.throttle.succeed(user, ip);
+    this.throttle.succeed(user, ip, ticket);
     this.ctx.metrics.login('ok');
     return user;
   }
@@ -112,31 +134,47 @@ export class AuthService {
    * `domain`, throttled exactly like a password login: a locked account or address is refused before the
    * server-first-message, delays apply, and the outcome counts as a success or failure. The SCRAM username is
    * the account's local part (or a whole address).
+   *
+   * The attempt is reserved with the throttle from the client-first-message on. A client that then goes quiet
+   * gets `exchangeTimeoutMs` (after the throttle's delay) to send its client-final-message; after that the
+   * exchange fails, its reservation is released (an idle exchange is not a failed password, and must not keep
+   * the account's real user out), and `onTimeout` tells the front door.
    */
-  scram(mech: ScramMechanismName, domain: string, ip: string, channelBinding?: ChannelBindingSupport): SaslExchange {
-    let reserved: string | null = null;
+  scram(mech: ScramMechanismName, domain: string, ip: string, opts: SaslExchangeOptions = {}): SaslExchange {
+    let reserved: { user: string; ticket: number } | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    let timedOut = false;
     const server = new ScramServer(
       mech,
       async (username, hashMech) => {
         const user = accountKey(username, domain);
-        const delayMs = this.reserve(user, ip);
-        reserved = user;
+        const { delayMs, ticket } = this.reserve(user, ip);
+        reserved = { user, ticket };
+        timer = setTimeout(() => {
+          timer = null;
+          timedOut = true;
+          settle(null);
+          opts.onTimeout?.();
+        }, delayMs + this.exchangeTimeoutMs);
+        timer.unref();
         if (delayMs > 0) await sleep(delayMs);
         const acc = await this.ctx.store.accounts.get(user);
         return acc?.credentials[hashMech] ?? null;
       },
-      { fakeIterations: this.ctx.opts.scramIterations, ...(channelBinding ? { channelBinding } : {}) },
+      { fakeIterations: this.ctx.opts.scramIterations, ...(opts.channelBinding ? { channelBinding: opts.channelBinding } : {}) },
     );
     const settle = (ok: boolean | null): void => {
-      const user = reserved;
-      if (user === null) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      const r = reserved;
+      if (r === null) return;
       reserved = null;
-      if (ok === null) return this.throttle.release(user, ip);
+      if (ok === null) return this.throttle.release(r.user, ip, r.ticket);
       if (ok) {
-        this.throttle.succeed(user, ip);
+        this.throttle.succeed(r.user, ip, r.ticket);
         this.ctx.metrics.login('ok');
       } else {
-        this.throttle.fail(user, ip);
+        this.throttle.fail(r.user, ip, r.ticket);
         this.ctx.metrics.login('failed');
       }
     };
@@ -150,11 +188,13 @@ export class AuthService {
         }
       },
       finish: (clientFinal) => {
-        const user = reserved;
+        // Too late: the attempt no longer counts, so its proof is not checked either (that would be a free guess).
+        if (timedOut) throw new ParleyError('not-authorized', 'the authentication exchange took too long', { scramError: 'other-error' });
+        const user = reserved?.user ?? '';
         try {
           const serverFinal = server.finish(clientFinal);
           settle(true);
-          return { user: user!, serverFinal };
+          return { user, serverFinal };
         } catch (e) {
           settle(false);
           throw e;
@@ -164,10 +204,10 @@ export class AuthService {
     };
   }
 
-  /** Reserves a login attempt with the throttle (throws when locked); returns the delay to impose. */
-  private reserve(user: string, ip: string): number {
+  /** Reserves a login attempt with the throttle (throws when locked); returns the delay to impose and the ticket. */
+  private reserve(user: string, ip: string): { delayMs: number; ticket: number } {
     try {
-      return this.throttle.check(user, ip).delayMs;
+      return this.throttle.check(user, ip);
     } catch (e) {
       this.ctx.metrics.login('locked');
       throw e;

@@ -587,7 +587,17 @@ export class XmppConnection implements Sink, XmppView {
       }
       return this.plain(initial);
     }
-    const exchange = this.engine.auth.scram(mech as ScramMechanismName, this.domain, this.transport.remoteAddress, this.channelBinding());
+    const channelBinding = this.channelBinding();
+    const exchange = this.engine.auth.scram(mech as ScramMechanismName, this.domain, this.transport.remoteAddress, {
+      ...(channelBinding ? { channelBinding } : {}),
+      // The client sent its first message and went quiet: the exchange has failed (RFC 6120 §6.4.5 lets the
+      // client retry); a temporary failure, since no password was judged.
+      onTimeout: () => {
+        if (this.sasl?.exchange !== exchange || this.closing) return;
+        this.sasl = null;
+        this.saslFailure('temporary-auth-failure', 'the authentication exchange took too long; start again');
+      },
+    });
     if (mech.endsWith('-PLUS')) this.plusTried = true;
     this.sasl = { mech, exchange, awaiting: 'first' };
     if (initial === null) {
@@ -625,7 +635,8 @@ export class XmppConnection implements Sink, XmppView {
     const s = this.sasl!;
     try {
       const serverFirst = await s.exchange!.start(data.toString('utf8'));
-      if (this.closing) return s.exchange!.abort();
+      // Gone, timed out or replaced while the server-first-message was prepared: nothing to answer.
+      if (this.closing || this.sasl !== s) return s.exchange!.abort();
       s.awaiting = 'final';
       this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl }, Buffer.from(serverFirst, 'utf8').toString('base64'))));
     } catch (e) {
