@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ParleyClient, login } from '../client/index.js';
 import { freshUsers, startServer, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';
 
@@ -138,5 +139,38 @@ describe('xmpp: SCRAM exchanges left unfinished', () => {
     const again = await conn(true);
     await again.open();
     expect(await again.scram('SCRAM-SHA-256', local(victim!), `pw-${local(victim!)}`)).toMatch(/^<success/);
+  });
+});
+
+describe('password change (XEP-0077 §3.3)', () => {
+  it('ends the account’s other sessions on both front doors; the changing stream stays; old tokens open nothing', async () => {
+    const [u] = await freshUsers(t, 'changer');
+    const name = local(u!);
+    const { token: oldToken } = await login(t.url, u!, `pw-${name}`);
+    const json = await t.connect(u!);
+    const closing = json.waitFor('session.closing', () => true, 5000);
+    const other = await conn(true);
+    await other.login(u!, `pw-${name}`, 'other');
+    const me = await conn(true);
+    await me.login(u!, `pw-${name}`, 'me');
+
+    const from = me.text.length;
+    me.write(`<iq type='set' id='pw1'><query xmlns='jabber:iq:register'><username>${name}</username><password>brand-new-secret</password></query></iq>`);
+    await me.until(/<iq[^>]*id="pw1"[^>]*type="result"|<iq[^>]*type="result"[^>]*id="pw1"/, 5000, from);
+
+    expect((await closing).data.code).toBe('not-authorized');
+    await json.closed;
+    await other.until(/<not-authorized xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    await other.untilClosed();
+    // The stream that changed the password goes on.
+    const ping = me.text.length;
+    me.write(`<iq type='get' id='ping1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await me.until(/id="ping1"/, 5000, ping);
+    expect(me.closed).toBe(false);
+    // A token issued before the change opens no session; the new password does.
+    await expect(ParleyClient.connect({ url: t.wsUrl, token: oldToken })).rejects.toMatchObject({ code: 'not-authorized' });
+    const fresh = await ParleyClient.connect({ url: t.wsUrl, address: u!, password: 'brand-new-secret' });
+    expect(fresh.hello.address).toBe(u);
+    await fresh.close();
   });
 });

@@ -1,7 +1,11 @@
 /**
  * Password login: throttled per account and per source address (src/auth/throttle.ts), verified against the
  * stored SCRAM-SHA-256 keys (no plain password is ever stored), answered with a session token.
+ *
+ * Every way in also says which credentials it was judged against (a fingerprint of the stored keys), so that
+ * the engine can end the sessions that were opened before a password change (Engine.openSession).
  */
+import { createHash } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { parseUserAddress } from '../core/address.js';
 import {
@@ -13,7 +17,7 @@ import {
 } from '../auth/scram.js';
 import { LoginThrottle, sourceKey } from '../auth/throttle.js';
 import { issueToken, resolveToken, revokeToken } from '../auth/tokens.js';
-import type { ScramCredential } from '../ports/store.js';
+import type { Credentials, ScramCredential } from '../ports/store.js';
 import type { Ctx } from './context.js';
 
 /** Throttle settings. */
@@ -55,10 +59,30 @@ export interface SaslExchangeOptions {
 export interface SaslExchange {
   /** Answers the client-first-message with the server-first-message. */
   start(clientFirst: string): Promise<string>;
-  /** Checks the client-final-message; returns the account and the server-final-message, or throws. */
-  finish(clientFinal: string): { user: string; serverFinal: string };
+  /**
+   * Checks the client-final-message; returns the account, the fingerprint of the credentials it proved
+   * (see credentialsMark) and the server-final-message, or throws.
+   */
+  finish(clientFinal: string): Authenticated & { serverFinal: string };
   /** The client gave up mid-exchange: the reserved attempt counts neither way. */
   abort(): void;
+}
+
+/** Who authenticated, and the fingerprint of the credentials (or token's account credentials) at that moment. */
+export interface Authenticated {
+  user: string;
+  /** credentialsMark() of the account's stored credentials when it was authenticated. */
+  credentials: string;
+}
+
+/**
+ * A short fingerprint of stored credentials. Every password change derives fresh salts (RFC 5802 §5.1), so the
+ * fingerprint changes with every change, even to the same password; comparing it tells whether a session was
+ * authenticated against the credentials stored now.
+ */
+export function credentialsMark(c: Credentials): string {
+  const parts = (['SCRAM-SHA-256', 'SCRAM-SHA-1'] as const).map((m) => `${c[m].salt}:${c[m].iterations}:${c[m].storedKey}`);
+  return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 22);
 }
 
 /** The account a SASL username names: a whole address, or a local part of `domain`. */
@@ -101,6 +125,11 @@ export class AuthService {
 
   /** Checks a password; returns the normalised bare address or throws not-authorized / account-locked. */
   async verify(address: string, password: string, ip: string): Promise<string> {
+    return (await this.authenticate(address, password, ip)).user;
+  }
+
+  /** Like verify, and also says which credentials the password matched (for Engine.openSession). */
+  async authenticate(address: string, password: string, ip: string): Promise<Authenticated> {
     let user: string;
     try {
       const a = parseUserAddress(address);
@@ -110,23 +139,25 @@ export class AuthService {
     }
     const { delayMs, ticket } = this.reserve(user, ip);
     let ok: boolean;
+    let credentials: Credentials | null = null;
     try {
       if (delayMs > 0) await sleep(delayMs);
       const acc = await this.ctx.store.accounts.get(user);
-      const cred = acc?.credentials['SCRAM-SHA-256'] ?? (await this.decoyCredential());
-      ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && acc !== null;
+      credentials = acc?.credentials ?? null;
+      const cred = credentials?.['SCRAM-SHA-256'] ?? (await this.decoyCredential());
+      ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && credentials !== null;
     } catch (e) {
       this.throttle.release(user, ip, ticket); // the attempt was reserved by check(); do not leave it hanging
       throw e;
     }
-    if (!ok) {
+    if (!ok || credentials === null) {
       this.throttle.fail(user, ip, ticket);
       this.ctx.metrics.login('failed');
       throw new ParleyError('not-authorized', 'wrong address or password');
     }
     this.throttle.succeed(user, ip, ticket);
     this.ctx.metrics.login('ok');
-    return user;
+    return { user, credentials: credentialsMark(credentials) };
   }
 
   /**
@@ -144,6 +175,7 @@ export class AuthService {
     let reserved: { user: string; ticket: number } | null = null;
     let timer: NodeJS.Timeout | null = null;
     let timedOut = false;
+    let mark = '';
     const server = new ScramServer(
       mech,
       async (username, hashMech) => {
@@ -159,6 +191,7 @@ export class AuthService {
         timer.unref();
         if (delayMs > 0) await sleep(delayMs);
         const acc = await this.ctx.store.accounts.get(user);
+        if (acc !== null) mark = credentialsMark(acc.credentials);
         return acc?.credentials[hashMech] ?? null;
       },
       { fakeIterations: this.ctx.opts.scramIterations, ...(opts.channelBinding ? { channelBinding: opts.channelBinding } : {}) },
@@ -194,7 +227,7 @@ export class AuthService {
         try {
           const serverFinal = server.finish(clientFinal);
           settle(true);
-          return { user, serverFinal };
+          return { user, credentials: mark, serverFinal };
         } catch (e) {
           settle(false);
           throw e;
@@ -228,6 +261,18 @@ export class AuthService {
     return user;
   }
 
+  /**
+   * Like resolve, for opening a session: also the fingerprint of the account's credentials as they are now.
+   * A password change revokes the tokens and changes the credentials in one go; read right after the token,
+   * the fingerprint lets Engine.openSession refuse a token that was valid a moment before such a change.
+   */
+  async resolveSession(token: string): Promise<Authenticated> {
+    const user = await this.resolve(token);
+    const acc = await this.ctx.store.accounts.get(user);
+    if (acc === null) throw new ParleyError('not-authorized', 'the token is unknown or expired');
+    return { user, credentials: credentialsMark(acc.credentials) };
+  }
+
   /** Revokes a token. */
   async logout(token: string): Promise<void> {
     await revokeToken(this.ctx.store.tokens, token);
@@ -256,11 +301,15 @@ export class AuthService {
     return user;
   }
 
-  /** Sets a new password (stored as SCRAM keys only) and revokes all tokens of the user. */
-  async setPassword(user: string, password: string): Promise<void> {
+  /**
+   * Sets a new password (stored as SCRAM keys only) and revokes all tokens of the user; returns the new
+   * credentials' fingerprint. Ending the user's other sessions is the engine's part (Engine.changePassword).
+   */
+  async setPassword(user: string, password: string): Promise<string> {
     const creds = await deriveCredentials(password, this.ctx.opts.scramIterations);
     if (!(await this.ctx.store.accounts.setCredentials(user, creds))) throw new ParleyError('item-not-found', `no such user ${user}`);
     await this.ctx.store.tokens.revokeAll(user);
+    return credentialsMark(creds);
   }
 
   private decoyCredential(): Promise<ScramCredential> {

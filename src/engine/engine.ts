@@ -7,7 +7,7 @@ import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { conversationKey, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Store } from '../ports/store.js';
-import { AuthService, type AuthOptions } from './auth-service.js';
+import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
 import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
 import { Directory } from './directory.js';
@@ -45,6 +45,11 @@ export class Engine {
   readonly auth: AuthService;
   readonly blocks: BlockService;
   private readonly offline = new OfflineTracker();
+  /**
+   * Per online user, the fingerprint (credentialsMark) of the credentials its sessions were opened against. A
+   * password change, made here or by another process, ends the sessions whose fingerprint is no longer current.
+   */
+  private readonly credentialMarks = new Map<string, string>();
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
@@ -55,7 +60,7 @@ export class Engine {
       this.rooms.invalidate();
       this.blocks.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
-      if (external) this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+      if (external) this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });
     this.ctx = {
       store: deps.store,
@@ -91,13 +96,16 @@ export class Engine {
    * them; the caller replies to the client in between. Returns the log position at opening. A session opened
    * with `available: false` (XMPP before its initial presence, RFC 6121 §4.2) counts neither in the user's
    * presence nor for messages to the bare address until announce().
+   *
+   * `credentials` is the fingerprint the front door's authentication returned (AuthService.authenticate,
+   * resolveSession, a SCRAM exchange's finish): a session authenticated before a password change is refused.
    */
   async openSession(
     user: string,
     resource: string | null,
     sink: Sink,
     presence: SessionPresence,
-    opts: { available?: boolean } = {},
+    opts: { available?: boolean; credentials?: string } = {},
   ): Promise<{ session: Session; position: number }> {
     const { sessions } = this.ctx;
     let res = resource ?? randomBytes(6).toString('base64url');
@@ -108,6 +116,7 @@ export class Engine {
     if (sessions.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res)) {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
+    await this.checkCredentials(user, opts.credentials);
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
     session.available = opts.available ?? true;
     const old = sessions.add(session);
@@ -251,18 +260,59 @@ export class Engine {
     if (!this.ctx.sessions.isOnline(session.user)) {
       this.blocks.forget(session.user);
       this.rosters.invalidate(session.user);
+      this.credentialMarks.delete(session.user);
     }
     await this.presence.recompute(session.user);
   }
 
-  /** Ends the sessions of accounts removed by another process (the operator CLI). */
-  private async dropRemovedAccounts(): Promise<void> {
+  /**
+   * Changes a user's password (new SCRAM keys, every token revoked) and ends the user's other sessions: they
+   * may run on the old password or on a stolen token. `keep`, the session that asked (XEP-0077 §3.3), stays.
+   */
+  async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
+    const mark = await this.auth.setPassword(user, password);
+    if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
+    await this.endSessionsOf(user, 'the password was changed', keep);
+  }
+
+  /**
+   * Refuses a session whose authentication predates a password change (its fingerprint differs from the stored
+   * credentials'), or whose account is gone. A change by another process that the data-version poll has not
+   * reported yet shows up here too: the user's sessions opened against the old credentials end now.
+   */
+  private async checkCredentials(user: string, authenticated: string | undefined): Promise<void> {
+    const acc = await this.ctx.store.accounts.get(user);
+    if (acc === null) throw new ParleyError('not-authorized', 'the account was removed');
+    const current = credentialsMark(acc.credentials);
+    if (authenticated !== undefined && authenticated !== current) {
+      throw new ParleyError('not-authorized', 'the password was changed since this login; log in again');
+    }
+    const known = this.credentialMarks.get(user);
+    if (known !== undefined && known !== current) await this.endSessionsOf(user, 'the password was changed', null);
+    this.credentialMarks.set(user, current);
+  }
+
+  /** Ends every session of `user` but `keep`, deregistering them at once (nothing is routed to them meanwhile). */
+  private async endSessionsOf(user: string, message: string, keep: Session | null): Promise<void> {
+    const ending = [...this.ctx.sessions.of(user)].filter((s) => s !== keep);
+    for (const s of ending) s.sink.close('not-authorized', message);
+    await Promise.all(ending.map((s) => this.closeSession(s)));
+  }
+
+  /**
+   * After another process (the operator CLI) changed the database: ends the sessions of removed accounts and
+   * of accounts whose credentials changed (`parley user passwd`). One account read per online user, and only
+   * when the data version moved: nothing per message.
+   */
+  private async sweepAccounts(): Promise<void> {
     for (const user of [...this.ctx.sessions.onlineUsers()]) {
-      if (await this.ctx.store.accounts.get(user)) continue;
-      for (const s of [...this.ctx.sessions.of(user)]) {
-        s.sink.close('not-authorized', 'the account was removed');
-        await this.closeSession(s);
+      const acc = await this.ctx.store.accounts.get(user);
+      if (acc === null) {
+        await this.endSessionsOf(user, 'the account was removed', null);
+        continue;
       }
+      const known = this.credentialMarks.get(user);
+      if (known !== undefined && known !== credentialsMark(acc.credentials)) await this.endSessionsOf(user, 'the password was changed', null);
     }
   }
 
