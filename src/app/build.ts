@@ -14,6 +14,7 @@ import type { XmppOptions } from '../protocols/xmpp/c2s/connection.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
 import { attachXmppWebSocket, type XmppWebSocketFrontDoor } from '../protocols/xmpp/c2s/websocket.js';
 import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
+import { tlsProfile } from '../protocols/tls-profile.js';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
 import { openStoreReady } from './store.js';
@@ -84,7 +85,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.maxFrameBytes,
-    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' as const } } : {}),
+    // The same TLS profile as the XMPP listeners (src/protocols/tls-profile.ts).
+    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...tlsProfile() } } : {}),
   }) as unknown as FastifyInstance;
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
