@@ -5,7 +5,7 @@
  * Every way in also says which credentials it was judged against (a fingerprint of the stored keys), so that
  * the engine can end the sessions that were opened before a password change (Engine.openSession).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { parseUserAddress } from '../core/address.js';
 import {
@@ -38,6 +38,9 @@ export interface AuthOptions {
 const EXCHANGE_TIMEOUT_MS = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Name of the installation secret behind unknown users' SCRAM salts (SecretStore). */
+const UNKNOWN_USER_SECRET = 'scram-unknown-users';
 
 /** Self-service registrations allowed per source address and hour. */
 const REGISTRATIONS_PER_HOUR = 5;
@@ -104,6 +107,8 @@ export class AuthService {
   /** Verified against for unknown accounts, so they cost the same time as known ones. */
   private decoy: Promise<ScramCredential> | null = null;
   private readonly exchangeTimeoutMs: number;
+  /** Key of unknown users' fake SCRAM credentials, from the database (see start()). */
+  private unknownUserSecret: Buffer | null = null;
 
   constructor(
     private readonly ctx: Ctx,
@@ -121,6 +126,16 @@ export class AuthService {
       now: ctx.now,
     });
     this.exchangeTimeoutMs = opts.exchangeTimeoutMs ?? EXCHANGE_TIMEOUT_MS;
+  }
+
+  /**
+   * Loads the installation's secret for unknown users' SCRAM salts, creating it on first start. It lives in the
+   * database, not the process: a salt that changed with every restart would tell an attacker that nobody has
+   * that name, since a real user's salt stays until the password changes.
+   */
+  async start(): Promise<void> {
+    const stored = await this.ctx.store.secrets.ensure(UNKNOWN_USER_SECRET, randomBytes(32).toString('base64'));
+    this.unknownUserSecret = Buffer.from(stored, 'base64');
   }
 
   /** Checks a password; returns the normalised bare address or throws not-authorized / account-locked. */
@@ -194,7 +209,13 @@ export class AuthService {
         if (acc !== null) mark = credentialsMark(acc.credentials);
         return acc?.credentials[hashMech] ?? null;
       },
-      { fakeIterations: this.ctx.opts.scramIterations, ...(opts.channelBinding ? { channelBinding: opts.channelBinding } : {}) },
+      {
+        // Unknown users are announced like real ones: the configured iteration count, a salt from the secret.
+        fakeIterations: this.ctx.opts.scramIterations,
+        canonicalUser: (username) => accountKey(username, domain),
+        ...(this.unknownUserSecret ? { secret: this.unknownUserSecret } : {}),
+        ...(opts.channelBinding ? { channelBinding: opts.channelBinding } : {}),
+      },
     );
     const settle = (ok: boolean | null): void => {
       if (timer !== null) clearTimeout(timer);

@@ -82,6 +82,7 @@ export class Engine {
 
   /** Loads caches and starts watching for changes made by other processes. */
   async start(watchMs = 1000): Promise<void> {
+    await this.auth.start();
     await this.ctx.directory.refresh();
     this.ctx.directory.watch(watchMs);
   }

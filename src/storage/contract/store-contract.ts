@@ -11,6 +11,7 @@ import { useStore, type StoreFactory } from './harness.js';
 import { historyContract } from './history-contract.js';
 import { profilesContract } from './profiles-contract.js';
 import { roomsContract } from './rooms-contract.js';
+import { secretsContract } from './secrets-contract.js';
 import { socialContract } from './social-contract.js';
 
 /** Re-exported so adapter test files need only this module. */
@@ -27,6 +28,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     historyContract(store, factory);
     deliveryContract(store);
     profilesContract(store);
+    secretsContract(store);
 
     describe('store lifecycle', () => {
       it('dataVersion is an integer that stays put while nobody else writes', async () => {

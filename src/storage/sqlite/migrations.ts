@@ -159,10 +159,21 @@ CREATE TABLE profiles (
 ) WITHOUT ROWID;
 `;
 
+// Installation secrets (SecretStore): the key of the SCRAM salts shown for unknown users must survive restarts,
+// or the salt of a name that changes on restart tells an attacker that nobody has that name.
+const SERVER_SECRETS = `
+CREATE TABLE server_secrets (
+  name       TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'room invitations by user and time', sql: INVITES_BY_USER_AT },
   { version: 3, name: 'history reads the conversation index', sql: DROP_MESSAGES_BY_CONV },
   { version: 4, name: 'block lists and profiles', sql: BLOCKS_AND_PROFILES },
+  { version: 5, name: 'server secrets', sql: SERVER_SECRETS },
 ];
