@@ -96,6 +96,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   registerRoutes(http, {
     engine,
     scramIterations: config.auth.scramIterations,
+    metricsToken: config.server.metricsToken,
     metrics: async () => {
       metrics.connections.set(connectionCount());
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

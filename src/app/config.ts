@@ -41,6 +41,12 @@ export const configSchema = z.strictObject({
         .describe('Origins allowed to open a WebSocket besides the server itself; "*" allows any'),
       defaultDomain: domainName.default('localhost').describe('Domain created on first start when none exists'),
       shutdownGraceMs: z.number().int().min(0).default(5000).describe('How long SIGTERM waits for clients'),
+      metricsToken: z
+        .string()
+        .min(16, 'use a long random token (at least 16 characters)')
+        .nullable()
+        .default(null)
+        .describe('Bearer token a Prometheus scraper sends to read /metrics from another host (null: /metrics answers loopback clients only)'),
     })
     .prefault({}),
   storage: z
