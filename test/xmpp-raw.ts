@@ -23,11 +23,14 @@ export class RawXmpp {
     return this.socket instanceof TLSSocket ? this.socket : null;
   }
 
-  /** Plain TCP (the STARTTLS port) or TLS from the first byte (the direct TLS port). */
-  static async open(port: number, tls = false, tlsOptions: ConnectionOptions = {}): Promise<RawXmpp> {
+  /**
+   * Plain TCP (the STARTTLS port) or TLS from the first byte (the direct TLS port); `localAddress` picks the
+   * source address (e.g. 127.0.0.2, to look like another client to the login throttle).
+   */
+  static async open(port: number, tls = false, tlsOptions: ConnectionOptions & { localAddress?: string } = {}): Promise<RawXmpp> {
     const socket = tls
       ? tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...tlsOptions })
-      : netConnect({ host: '127.0.0.1', port });
+      : netConnect({ host: '127.0.0.1', port, ...(tlsOptions.localAddress ? { localAddress: tlsOptions.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
