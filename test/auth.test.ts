@@ -263,6 +263,41 @@ describe('health and metrics', () => {
   });
 });
 
+describe('/metrics is not public', () => {
+  const get = (server: TestServer, remoteAddress: string, headers: Record<string, string> = {}) =>
+    server.server.http.inject({ method: 'GET', url: '/metrics', remoteAddress, headers });
+
+  it('answers loopback clients (IPv4, IPv6, mapped) and refuses everyone else with 403 and a clear error', async () => {
+    for (const ip of ['127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1']) expect((await get(t, ip)).statusCode, ip).toBe(200);
+    for (const ip of ['203.0.113.5', '192.0.2.2', '::ffff:203.0.113.5', '2001:db8::1', '10.0.0.1']) {
+      const r = await get(t, ip);
+      expect(r.statusCode, ip).toBe(403);
+      expect(r.json()).toEqual({ error: { code: 'forbidden', message: expect.stringMatching(/loopback clients only; set server\.metricsToken/) } });
+      expect(r.body).not.toContain('parley_');
+    }
+    // Through a proxy on the same host, a request is not a loopback client.
+    expect((await get(t, '127.0.0.1', { 'x-forwarded-for': '203.0.113.5' })).statusCode).toBe(403);
+    expect((await get(t, '127.0.0.1', { forwarded: 'for=203.0.113.5' })).statusCode).toBe(403);
+  });
+
+  it('with server.metricsToken, a scraper elsewhere gets in with the bearer token, and only with it', async () => {
+    const token = 'scrape-me-0123456789abcdef';
+    const m = await startServer({ server: { metricsToken: token } });
+    try {
+      expect((await get(m, '203.0.113.5', { authorization: `Bearer ${token}` })).statusCode).toBe(200);
+      expect((await get(m, '203.0.113.5', { authorization: `Bearer ${token}` })).body).toMatch(/^parley_sessions /m);
+      for (const authorization of [undefined, `Bearer ${token}x`, `Bearer ${token.slice(1)}`, token]) {
+        const r = await get(m, '203.0.113.5', authorization === undefined ? {} : { authorization });
+        expect(r.statusCode, String(authorization)).toBe(401);
+        expect(r.json().error).toMatchObject({ code: 'not-authorized', message: expect.stringMatching(/Bearer/) });
+      }
+      expect((await get(m, '127.0.0.1')).statusCode).toBe(200);
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 describe('admin API', () => {
   let admin: string;
   let plain: string;

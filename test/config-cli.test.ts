@@ -320,6 +320,19 @@ describe('the parley CLI', () => {
       }, 1500);
       await alice.close();
     });
+
+    it('`user passwd` ends the sessions opened with the old password within ~1.5 s', async () => {
+      const ws = `${url.replace(/^http/, 'ws')}/ws`;
+      const alice = await ParleyClient.connect({ url: ws, address: 'alice@example.com', password: 'third-secret' });
+      const closing = alice.waitFor('session.closing', () => true, 4000);
+      expect((await cli(['user', 'passwd', 'alice@example.com'], 'fourth-secret\n')).code).toBe(0);
+      const changed = Date.now();
+      expect((await closing).data).toMatchObject({ code: 'not-authorized', message: 'the password was changed' });
+      expect(Date.now() - changed).toBeLessThan(1500);
+      await alice.closed;
+      const again = await ParleyClient.connect({ url: ws, address: 'alice@example.com', password: 'fourth-secret' });
+      await again.close();
+    });
   });
 });
 

@@ -23,11 +23,14 @@ export class RawXmpp {
     return this.socket instanceof TLSSocket ? this.socket : null;
   }
 
-  /** Plain TCP (the STARTTLS port) or TLS from the first byte (the direct TLS port). */
-  static async open(port: number, tls = false, tlsOptions: ConnectionOptions = {}): Promise<RawXmpp> {
+  /**
+   * Plain TCP (the STARTTLS port) or TLS from the first byte (the direct TLS port); `localAddress` picks the
+   * source address (e.g. 127.0.0.2, to look like another client to the login throttle).
+   */
+  static async open(port: number, tls = false, tlsOptions: ConnectionOptions & { localAddress?: string } = {}): Promise<RawXmpp> {
     const socket = tls
       ? tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...tlsOptions })
-      : netConnect({ host: '127.0.0.1', port });
+      : netConnect({ host: '127.0.0.1', port, ...(tlsOptions.localAddress ? { localAddress: tlsOptions.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
@@ -132,6 +135,18 @@ export class RawXmpp {
     from = this.text.length;
     this.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(`${withoutProof},p=${proof.toString('base64')}`).toString('base64')}</response>`);
     return (await this.until(/<success[^>]*>[^<]*<\/success>|<success[^>]*\/>|<failure[^>]*>.*?<\/failure>/s, 5000, from))[0];
+  }
+
+  /**
+   * Sends only a SCRAM client-first-message for `user` on an opened stream (the start of an exchange a client
+   * then abandons); resolves with the server's answer: the <challenge/> carrying the server-first-message, or
+   * the <failure/>.
+   */
+  async scramFirst(mech: string, user: string): Promise<string> {
+    const from = this.text.length;
+    const first = `n,,n=${user},r=${randomBytes(18).toString('base64')}`;
+    this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mech}'>${Buffer.from(first).toString('base64')}</auth>`);
+    return (await this.until(/<challenge[^>]*>[^<]+<\/challenge>|<failure[^>]*>.*?<\/failure>/s, 5000, from))[0];
   }
 
   close(): void {

@@ -15,6 +15,7 @@ import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/li
 import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
 import { attachXmppWebSocket, type XmppWebSocketFrontDoor } from '../protocols/xmpp/c2s/websocket.js';
 import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
+import { tlsProfile } from '../protocols/tls-profile.js';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
 import { openStoreReady } from './store.js';
@@ -86,6 +87,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       lockAfter: config.auth.lockAfter,
       ipLockAfter: config.auth.ipLockAfter,
       ipMaxInFlight: config.auth.ipMaxInFlight,
+      ipAccountMaxInFlight: config.auth.ipAccountMaxInFlight,
+      exchangeTimeoutMs: config.auth.loginExchangeSeconds * 1000,
       // Whole milliseconds, at least 1: the throttle rejects a shorter lock.
       lockMs: Math.max(1, Math.ceil(config.auth.lockMinutes * 60_000)),
     },
@@ -97,7 +100,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.maxFrameBytes,
-    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' as const } } : {}),
+    // The same TLS profile as the XMPP listeners (src/protocols/tls-profile.ts).
+    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...tlsProfile() } } : {}),
   }) as unknown as FastifyInstance;
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
@@ -107,6 +111,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   registerRoutes(http, {
     engine,
     scramIterations: config.auth.scramIterations,
+    metricsToken: config.server.metricsToken,
     metrics: async () => {
       metrics.connections.set(connectionCount());
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

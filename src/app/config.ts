@@ -41,6 +41,12 @@ export const configSchema = z.strictObject({
         .describe('Origins allowed to open a WebSocket besides the server itself; "*" allows any'),
       defaultDomain: domainName.default('localhost').describe('Domain created on first start when none exists'),
       shutdownGraceMs: z.number().int().min(0).default(5000).describe('How long SIGTERM waits for clients'),
+      metricsToken: z
+        .string()
+        .min(16, 'use a long random token (at least 16 characters)')
+        .nullable()
+        .default(null)
+        .describe('Bearer token a Prometheus scraper sends to read /metrics from another host (null: /metrics answers loopback clients only)'),
     })
     .prefault({}),
   storage: z
@@ -90,7 +96,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   auth: z
     .strictObject({
-      scramIterations: z.number().int().min(4096).default(10_000).describe('RFC 7677 asks for at least 4096'),
+      scramIterations: z
+        .number()
+        .int()
+        .min(4096)
+        .default(10_000)
+        .describe('PBKDF2 iterations of new and changed passwords; RFC 7677 asks for at least 4096, OWASP for 600,000 (about 120 ms of CPU per password login: docs/security-auth.md)'),
       tokenTtlHours: z.number().min(0.01).default(24 * 30),
       freeFailures: z.number().int().min(0).default(3),
       lockAfter: z.number().int().min(1).default(10).describe('Failures per account before a lock'),
@@ -101,6 +112,18 @@ export const configSchema = z.strictObject({
         .min(1)
         .default(1000)
         .describe('Logins in progress at once from one source address (many people may share one, behind NAT)'),
+      ipAccountMaxInFlight: z
+        .number()
+        .int()
+        .min(1)
+        .default(3)
+        .describe('Logins to one account in progress at once from one source address: how much of an account\'s lock budget one address can hold'),
+      loginExchangeSeconds: z
+        .number()
+        .min(0.05)
+        .max(60)
+        .default(10)
+        .describe('Time a client has to finish a login exchange it started (SASL SCRAM, after any throttle delay); then it fails and stops counting against the account'),
       // Positive: the throttle needs a lock to last some time, and 0 would otherwise fail only at start-up.
       lockMinutes: z.number().positive().default(15).describe('How long a lock lasts'),
     })

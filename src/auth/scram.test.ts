@@ -245,6 +245,26 @@ describe('ScramServer', () => {
     expect(errU.details).toEqual(errA.details);
   });
 
+  it('an unknown user\'s salt comes from the secret alone: stable across servers, one per account, shaped like a real one', async () => {
+    const { lookup } = lookupOf({});
+    const canonicalUser = (u: string): string => `${u.toLowerCase()}@example.com`;
+    const salt = async (user: string, secret: Buffer, mech: 'SCRAM-SHA-256' | 'SCRAM-SHA-1' = 'SCRAM-SHA-256'): Promise<string> =>
+      (await new ScramServer(mech, lookup, { secret, canonicalUser, fakeIterations: 10_000 }).start(`n,,n=${user},r=abc`)).split(',')[1]!.slice(2);
+    const persisted = Buffer.alloc(32, 9);
+    // Two server processes reading the same secret from their database announce the same salt.
+    expect(await salt('mallory', Buffer.from(persisted))).toBe(await salt('mallory', Buffer.from(persisted)));
+    // Spellings of one account share a salt, as a real account's would.
+    expect(await salt('Mallory', persisted)).toBe(await salt('mallory', persisted));
+    // Each mechanism has its own, like the two independently salted credentials of a real account.
+    expect(await salt('mallory', persisted, 'SCRAM-SHA-1')).not.toBe(await salt('mallory', persisted));
+    // As long as a real salt, in the same canonical base64.
+    const real = (await account('pw'))['SCRAM-SHA-256'].salt;
+    const fake = await salt('mallory', persisted);
+    expect(Buffer.from(fake, 'base64')).toHaveLength(Buffer.from(real, 'base64').length);
+    expect(Buffer.from(fake, 'base64').toString('base64')).toBe(fake);
+    expect(fake.length).toBe(real.length);
+  });
+
   it('decodes saslname escapes =2C and =3D (RFC 5802 §5.1) and the authzid', async () => {
     expect(decodeSaslname('a=2Cb=3Dc')).toBe('a,b=c');
     expect(decodeSaslname('a=2cb=3dc')).toBe('a,b=c');

@@ -340,6 +340,12 @@ export interface ScramServerOptions {
   secret?: Buffer;
   /** Iteration count announced for unknown users; set it to the deployment's configured count. */
   fakeIterations?: number;
+  /**
+   * The account a SCRAM username names (normalised), for an unknown user's fake credential: spellings of one
+   * name that reach one real account ("Bob", "bob") must get one fake salt too, or comparing them would tell
+   * whether the account exists.
+   */
+  canonicalUser?: (username: string) => string;
   /** Server nonce part (printable, no comma); random 18 bytes base64 unless given (tests only). */
   serverNonce?: string;
 }
@@ -350,6 +356,7 @@ export interface ScramAuthResult {
   authzid: string | null;
 }
 
+/** Fallback for callers without a persistent secret (tests); the server passes one from its database. */
 const PROCESS_SECRET = randomBytes(32);
 
 interface Pending {
@@ -361,7 +368,10 @@ interface Pending {
   known: boolean;
 }
 
-/** A fake but stable credential for an unknown user, so its server-first looks like a real one (RFC 5802 §9). */
+/**
+ * A fake but stable credential for an unknown user, so its server-first looks like a real one (RFC 5802 §9):
+ * a salt as long as a real one (SCRAM_SALT_BYTES), the same for every exchange as long as the secret stays.
+ */
 function fakeCredential(mech: ScramMechanism, username: string, secret: Buffer, iterations: number): DecodedCredential {
   const derive = (label: string, len: number): Buffer =>
     createHmac('sha256', secret).update(`parley-scram-fake\0${label}\0${mech}\0${username}`).digest().subarray(0, len);
@@ -421,7 +431,7 @@ export class ScramServer {
       ? decodeCredential(this.hashMech, stored)
       : fakeCredential(
           this.hashMech,
-          first.username,
+          this.opts.canonicalUser?.(first.username) ?? first.username,
           this.opts.secret ?? PROCESS_SECRET,
           this.opts.fakeIterations ?? DEFAULT_SCRAM_ITERATIONS,
         );

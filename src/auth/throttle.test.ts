@@ -60,7 +60,7 @@ describe('LoginThrottle', () => {
     c.advance(15 * MIN - 1001);
     expect(() => t.check('alice', '203.0.113.5')).toThrow(ParleyError);
     c.advance(1);
-    expect(t.check('alice', '203.0.113.5')).toEqual({ delayMs: 0 }); // clean slate after the lock
+    expect(t.check('alice', '203.0.113.5').delayMs).toBe(0); // clean slate after the lock
   });
 
   it('locks the source address independently of accounts', () => {
@@ -244,5 +244,119 @@ describe('LoginThrottle with logins in flight', () => {
     const delays = Array.from({ length: 32 }, (_, i) => t.check(`user${i}@example.com`, '10.0.0.1').delayMs);
     expect(delays.every((d) => d === 0)).toBe(true);
     for (let i = 0; i < 32; i++) t.succeed(`user${i}@example.com`, '10.0.0.1');
+  });
+});
+
+describe('LoginThrottle: exchanges left unfinished', () => {
+  it('an idle reservation stops counting pendingMs after its delay, and a late settlement then changes nothing', () => {
+    const c = clock();
+    const t = new LoginThrottle({ now: c.now, lockAfter: 2, freeFailures: 0, pendingMs: 10_000 });
+    const first = t.check('alice', '192.0.2.1');
+    expect(first).toMatchObject({ delayMs: 0, expiresAt: c.now() + 10_000 });
+    const second = t.check('alice', '192.0.2.2');
+    expect(second.delayMs).toBe(250); // one attempt in flight counts like a failure for the delay
+    expect(second.expiresAt).toBe(c.now() + 250 + 10_000); // the client's time starts when the delay ends
+    expect(lockError(() => t.check('alice', '192.0.2.3')).code).toBe('rate-limited');
+    expect(t.inFlight).toBe(2);
+
+    c.advance(10_000);
+    expect(t.inFlight).toBe(1); // the first lapsed; the second still has its delay's worth left
+    const third = t.check('alice', '192.0.2.3');
+    expect(third.delayMs).toBe(250);
+    // Settling the lapsed ticket late must not cancel the attempt that took its place.
+    t.release('alice', '192.0.2.1', first.ticket);
+    expect(t.inFlight).toBe(2);
+    expect(lockError(() => t.check('alice', '192.0.2.4')).code).toBe('rate-limited');
+    // Nor does a lapsed reservation's late failure record anything twice: it is one failure, as reported.
+    expect(t.fail('alice', '192.0.2.1', first.ticket)).toMatchObject({ accountFailures: 1, locked: null });
+  });
+
+  it('one source address holds at most ipAccountMaxInFlight of an account; the user still gets in from elsewhere', () => {
+    const c = clock();
+    const t = new LoginThrottle({ now: c.now, lockAfter: 10, ipAccountMaxInFlight: 3 });
+    // Ten idle exchanges for the victim from one address: three are reserved, the rest refused at once.
+    const outcomes = Array.from({ length: 10 }, () => {
+      try {
+        t.check('victim@example.com', '198.51.100.7');
+        return 'reserved';
+      } catch (e) {
+        return (e as ParleyError).code;
+      }
+    });
+    expect(outcomes.filter((o) => o === 'reserved')).toHaveLength(3);
+    expect(outcomes.filter((o) => o === 'rate-limited')).toHaveLength(7);
+    const refused = lockError(() => t.check('victim@example.com', '198.51.100.7'));
+    expect(refused.details).toMatchObject({ scope: 'address' });
+    expect(refused.message).toMatch(/from this address/);
+    // The victim, from another address, is neither refused nor slowed (3 in flight ≤ freeFailures).
+    const ok = t.check('victim@example.com', '203.0.113.9');
+    expect(ok.delayMs).toBe(0);
+    t.succeed('victim@example.com', '203.0.113.9', ok.ticket);
+    // The attacker's own other accounts are unaffected by that cap (it is per account).
+    expect(t.check('other@example.com', '198.51.100.7').delayMs).toBe(0);
+  });
+
+  it('one address never holds a whole small budget: the cap stays below lockAfter', () => {
+    const t = new LoginThrottle({ now: clock().now, lockAfter: 3, ipAccountMaxInFlight: 5 });
+    t.check('victim', '198.51.100.7');
+    t.check('victim', '198.51.100.7');
+    expect(lockError(() => t.check('victim', '198.51.100.7')).details).toMatchObject({ scope: 'address' });
+    expect(t.check('victim', '203.0.113.9').delayMs).toBe(0);
+  });
+
+  it('a success keeps other attempts in flight counting (it clears only the failures)', () => {
+    const c = clock();
+    const t = new LoginThrottle({ now: c.now, lockAfter: 3, freeFailures: 0 });
+    t.check('alice', '192.0.2.1');
+    t.check('alice', '192.0.2.2');
+    const mine = t.check('alice', '192.0.2.3');
+    t.succeed('alice', '192.0.2.3', mine.ticket);
+    expect(t.check('alice', '192.0.2.4').delayMs).toBe(500); // two others still in flight
+    expect(lockError(() => t.check('alice', '192.0.2.5')).code).toBe('rate-limited');
+  });
+
+  it('the parallel-guess bound still holds when reservations lapse (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            dt: fc.integer({ min: 0, max: 4_000 }),
+            src: fc.integer({ min: 0, max: 5 }),
+            outcome: fc.constantFrom('fail', 'idle', 'release'),
+          }),
+          { maxLength: 150 },
+        ),
+        (steps) => {
+          const c = clock();
+          const t = new LoginThrottle({ now: c.now, lockAfter: 4, ipLockAfter: 1000, pendingMs: 3_000, windowMs: 15 * MIN });
+          const guesses: number[] = [];
+          const idle: Array<{ src: string; ticket: number }> = [];
+          for (const { dt, src, outcome } of steps) {
+            c.advance(dt);
+            const ip = `192.0.2.${src}`;
+            let ticket: number;
+            try {
+              ticket = t.check('alice', ip).ticket;
+            } catch (e) {
+              expect(e).toBeInstanceOf(ParleyError);
+              continue;
+            }
+            if (outcome === 'fail') {
+              t.fail('alice', ip, ticket);
+              guesses.push(c.now());
+            } else if (outcome === 'release') t.release('alice', ip, ticket);
+            else idle.push({ src: ip, ticket });
+          }
+          // Lapsed reservations free budget but never add guesses: still at most 2·lockAfter − 1 in any span
+          // shorter than the window (see the module comment on fixed windows).
+          for (let i = 0; i + 7 < guesses.length; i++) {
+            expect((guesses[i + 7] ?? 0) - (guesses[i] ?? 0)).toBeGreaterThanOrEqual(15 * MIN);
+          }
+          // Idle reservations settle late without effect on newer ones.
+          for (const r of idle) t.release('alice', r.src, r.ticket);
+          expect(t.inFlight).toBe(0);
+        },
+      ),
+    );
   });
 });

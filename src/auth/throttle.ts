@@ -10,15 +10,25 @@
  * outcome; without counting the attempts between check and outcome, a burst of parallel guesses would all pass
  * check before the first failure is recorded and the lock would cap nothing. So `check` reserves the attempt
  * (it counts like a failure for delays and limits) until `fail` or `succeed` settles it, and an attempt that
- * could take a key past its lock limit while others are still pending is refused with rate-limited. A
- * reservation never settled (the caller threw in between) lapses with its key's window.
+ * could take a key past its lock limit while others are still pending is refused with rate-limited.
+ *
+ * A reservation is not a failure, so it must not let anyone hold an account hostage: a SASL exchange that sends
+ * its first message and goes idle would otherwise keep its reservation until the stream times out, and a handful
+ * of such streams would keep the real user out (rate-limited) without ever tripping a lock. Hence:
+ *  - a reservation lapses `pendingMs` after its delay ends, whether or not it was settled (the caller fails the
+ *    exchange at that moment, see AuthService.scram);
+ *  - one source address may hold at most `ipAccountMaxInFlight` reservations on one account (and
+ *    `ipMaxInFlight` in all), so from a single address an attacker occupies only that much of an account's
+ *    budget, and the user logging in from elsewhere still fits under the lock limit.
  *
  * The account key should be the canonical (normalised) address the caller resolved, so that case or Unicode
  * variants cannot dodge the limit. Source addresses are keyed per IPv4 address and per IPv6 /64 (one customer
  * LAN, RFC 4291 §2.5.4), since a single attacker usually controls a whole /64.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { ParleyError } from '../core/errors.js';
+import { sourceKey } from './source-key.js';
+
+export { sourceKey } from './source-key.js';
 
 /** Tuning of a LoginThrottle; every field has a default. */
 export interface LoginThrottleOptions {
@@ -40,6 +50,17 @@ export interface LoginThrottleOptions {
    * has already failed; this cap bounds them on their own.
    */
   ipMaxInFlight: number;
+  /**
+   * Attempts in flight on one account from one source address (default 3: a user's few devices reconnecting
+   * at once behind one address), and never more than lockAfter − 1: caps how much of an account's lock
+   * budget a single address can occupy, so the user can always still log in from elsewhere.
+   */
+  ipAccountMaxInFlight: number;
+  /**
+   * How long a reservation counts after its delay, unless settled first (default 10 s, at most windowMs): the
+   * time a client has to finish a login exchange it started.
+   */
+  pendingMs: number;
   /** How long a lock lasts (default 15 min). */
   lockMs: number;
   /** How long failures count, from the first failure of a window (default 15 min). */
@@ -60,10 +81,29 @@ export interface ThrottleFailure {
   locked: ThrottleScope | null;
 }
 
+/** What `check` returns: the delay to impose and the reservation to settle later. */
+export interface ThrottleTicket {
+  /** Wait this long before answering the attempt. */
+  delayMs: number;
+  /** The reservation; pass it to `fail`, `succeed` or `release` so exactly this attempt is settled. */
+  ticket: number;
+  /** When the reservation lapses on its own (epoch ms): the caller should give up on the attempt by then. */
+  expiresAt: number;
+}
+
+/** One attempt in flight, listed in the entries of both its account and its source address. */
+interface Reservation {
+  id: number;
+  account: string;
+  src: string;
+  expiresAt: number;
+  settled: boolean;
+}
+
 interface Entry {
   failures: number;
-  /** Attempts that passed `check` and are not yet settled by `fail` or `succeed`. */
-  pending: number;
+  /** Attempts that passed `check` and are not yet settled or lapsed (pruned on access). */
+  held: Reservation[];
   windowStart: number;
   /** 0 when not locked. */
   lockedUntil: number;
@@ -78,6 +118,8 @@ const DEFAULTS = {
   lockAfter: 10,
   ipLockAfter: 50,
   ipMaxInFlight: 1000,
+  ipAccountMaxInFlight: 3,
+  pendingMs: 10_000,
   lockMs: 15 * MINUTE,
   windowMs: 15 * MINUTE,
   maxEntries: 100_000,
@@ -88,45 +130,6 @@ const BUSY_RETRY_MS = 1_000;
 
 /** Expired entries inspected (from the oldest end) on each write, so idle entries go away without a sweep. */
 const PRUNE_STEP = 4;
-
-/**
- * The key a source address is counted under: IPv4 as is, IPv4-mapped IPv6 as IPv4 (RFC 4291 §2.5.5.2), other
- * IPv6 as its /64 prefix; anything else (e.g. a Unix socket name) verbatim.
- */
-export function sourceKey(ip: string): string {
-  let s = ip.trim().toLowerCase();
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  const zone = s.indexOf('%'); // RFC 4007 §11 zone index
-  if (zone >= 0) s = s.slice(0, zone);
-  if (isIPv4(s)) return s;
-  if (!isIPv6(s)) return ip;
-  const groups = expandIPv6(s);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    const hi = groups[6] ?? 0;
-    const lo = groups[7] ?? 0;
-    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-  }
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toString(16))
-    .join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (RFC 4291 §2.2 text forms, incl. "::" and a dotted tail). */
-function expandIPv6(s: string): number[] {
-  let text = s;
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', rest] = text.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const r = rest === undefined ? null : rest === '' ? [] : rest.split(':');
-  const parts = r === null ? h : [...h, ...new Array<string>(8 - h.length - r.length).fill('0'), ...r];
-  return parts.map((g) => parseInt(g, 16));
-}
 
 function checkOption(name: string, value: number, min: number): void {
   if (!Number.isFinite(value) || value < min) {
@@ -139,6 +142,9 @@ export class LoginThrottle {
   private readonly o: LoginThrottleOptions;
   private readonly accounts = new Map<string, Entry>();
   private readonly addresses = new Map<string, Entry>();
+  /** Reservations by ticket (unsettled ones only). */
+  private readonly tickets = new Map<number, Reservation>();
+  private nextTicket = 1;
 
   constructor(opts: Partial<LoginThrottleOptions> = {}) {
     const ipLockAfter = opts.ipLockAfter ?? DEFAULTS.ipLockAfter;
@@ -156,20 +162,27 @@ export class LoginThrottle {
       ['lockAfter', 1],
       ['ipLockAfter', 1],
       ['ipMaxInFlight', 1],
+      ['ipAccountMaxInFlight', 1],
+      ['pendingMs', 1],
       ['lockMs', 1],
       ['windowMs', 1],
       ['maxEntries', 1],
     ];
     for (const [name, min] of numeric) checkOption(name, this.o[name] as number, min);
+    // A reservation outliving its entry's window would be forgotten with the entry; keep it within.
+    this.o.pendingMs = Math.min(this.o.pendingMs, this.o.windowMs);
+    // One address must never be able to fill an account's whole budget on its own.
+    this.o.ipAccountMaxInFlight = Math.max(1, Math.min(this.o.ipAccountMaxInFlight, this.o.lockAfter - 1));
   }
 
   /**
    * Throws ParleyError account-locked (details: scope, retryAfterMs, unlocksAt) when the account or the source
    * address is locked, or rate-limited (details: scope, retryAfterMs) when the attempts already in flight could
-   * reach the lock limit; otherwise reserves the attempt (settle it with `fail` or `succeed`) and returns how
-   * long to wait before answering it.
+   * reach the lock limit or exceed a source address's in-flight caps; otherwise reserves the attempt (settle it
+   * with `fail`, `succeed` or `release`, or let it lapse at `expiresAt`) and says how long to wait before
+   * answering it.
    */
-  check(account: string, ip: string): { delayMs: number } {
+  check(account: string, ip: string): ThrottleTicket {
     const now = this.o.now();
     const srcKey = sourceKey(ip);
     const acc = this.live(this.accounts, account, now);
@@ -187,31 +200,41 @@ export class LoginThrottle {
           : `Too many failed logins from this source address; it is blocked until ${when}`;
       throw new ParleyError('account-locked', message, { scope, retryAfterMs, unlocksAt: until });
     }
-    const accCount = (acc?.failures ?? 0) + (acc?.pending ?? 0);
+    const accHeld = acc?.held ?? [];
+    const accCount = (acc?.failures ?? 0) + accHeld.length;
     // Parallel guesses from one address count once the address has failed, up to its failures; a login storm
     // of people behind one address (no failures) is bounded by ipMaxInFlight alone.
     const srcFailures = src?.failures ?? 0;
-    const srcPending = src?.pending ?? 0;
+    const srcPending = src?.held.length ?? 0;
     const srcCount = srcFailures + Math.min(srcPending, srcFailures);
-    if (accCount >= this.o.lockAfter || srcCount >= this.o.ipLockAfter || srcPending >= this.o.ipMaxInFlight) {
-      const scope: ThrottleScope = accCount >= this.o.lockAfter ? 'account' : 'address';
-      throw new ParleyError('rate-limited', 'Too many login attempts at once; try again shortly', { scope, retryAfterMs: BUSY_RETRY_MS });
+    let pairPending = 0;
+    for (const r of accHeld) if (r.src === srcKey) pairPending++;
+    if (pairPending >= this.o.ipAccountMaxInFlight) {
+      // Checked first: this address has its share of the account's budget already, whatever others hold.
+      throw this.busy('address', 'Too many logins to this account in progress from this address; try again shortly', accHeld, srcKey, now);
     }
-    this.reserve(this.accounts, account, acc, now);
-    this.reserve(this.addresses, srcKey, src, now);
+    if (accCount >= this.o.lockAfter) throw this.busy('account', 'Too many login attempts at once; try again shortly', accHeld, null, now);
+    if (srcCount >= this.o.ipLockAfter || srcPending >= this.o.ipMaxInFlight) {
+      throw this.busy('address', 'Too many login attempts at once; try again shortly', src?.held ?? [], null, now);
+    }
     // Parallel attempts on one account are slowed as if they had failed (that is how guessing looks), but an
     // address's delay follows its recorded failures only: many people log in at once behind one shared address.
-    return {
-      delayMs: Math.max(this.delayFor(accCount, this.o.freeFailures), this.delayFor(src?.failures ?? 0, this.o.ipFreeFailures)),
-    };
+    const delayMs = Math.max(this.delayFor(accCount, this.o.freeFailures), this.delayFor(srcFailures, this.o.ipFreeFailures));
+    const r: Reservation = { id: this.nextTicket++, account, src: srcKey, expiresAt: now + delayMs + this.o.pendingMs, settled: false };
+    this.tickets.set(r.id, r);
+    this.hold(this.accounts, account, acc, r, now);
+    this.hold(this.addresses, srcKey, src, r, now);
+    return { delayMs, ticket: r.id, expiresAt: r.expiresAt };
   }
 
-  /** Records a failed login for the account and the source address; may lock either. */
-  fail(account: string, ip: string): ThrottleFailure {
+  /**
+   * Records a failed login for the account and the source address (settling `ticket`, or else one reservation
+   * of this account from this address); may lock either.
+   */
+  fail(account: string, ip: string, ticket?: number): ThrottleFailure {
     const now = this.o.now();
     const srcKey = sourceKey(ip);
-    this.settle(this.accounts, account, now);
-    this.settle(this.addresses, srcKey, now);
+    this.settle(account, srcKey, ticket, now);
     const a = this.bump(this.accounts, account, this.o.lockAfter, now);
     const s = this.bump(this.addresses, srcKey, this.o.ipLockAfter, now);
     return {
@@ -225,32 +248,54 @@ export class LoginThrottle {
    * Records a successful login: clears the account's failures. The source address's count is deliberately kept
    * (it decays only with its window), so one success behind a shared address cannot wipe an attacker's record.
    */
-  succeed(account: string, ip: string): void {
-    this.accounts.delete(account);
+  succeed(account: string, ip: string, ticket?: number): void {
+    const now = this.o.now();
     const srcKey = sourceKey(ip);
-    const src = this.settle(this.addresses, srcKey, this.o.now());
+    this.settle(account, srcKey, ticket, now);
+    const acc = this.live(this.accounts, account, now);
+    if (acc !== undefined) {
+      // Other attempts still in flight keep counting until they settle; the record of failures goes.
+      if (acc.held.length === 0) this.accounts.delete(account);
+      else Object.assign(acc, { failures: 0, lockedUntil: 0, windowStart: now });
+    }
+    const src = this.live(this.addresses, srcKey, now);
     // An address entry that only held this reservation would otherwise linger until its window ends.
-    if (src !== undefined && src.failures === 0 && src.pending === 0 && src.lockedUntil === 0) this.addresses.delete(srcKey);
+    if (src !== undefined && src.failures === 0 && src.held.length === 0 && src.lockedUntil === 0) this.addresses.delete(srcKey);
   }
 
-  /** Settles a reserved attempt that ended in neither success nor failure (a storage error, say). */
-  release(account: string, ip: string): void {
-    const now = this.o.now();
-    this.settle(this.accounts, account, now);
-    this.settle(this.addresses, sourceKey(ip), now);
+  /** Settles a reserved attempt that ended in neither success nor failure (a storage error, an abort). */
+  release(account: string, ip: string, ticket?: number): void {
+    this.settle(account, sourceKey(ip), ticket, this.o.now());
   }
 
   /** Drops every expired entry; writes already prune incrementally, so calling this is optional. */
   prune(): void {
     const now = this.o.now();
     for (const map of [this.accounts, this.addresses]) {
-      for (const [key, e] of map) if (this.expired(e, now)) map.delete(key);
+      for (const [key, e] of map) if (this.expired(e, now)) this.drop(map, key, e);
     }
+    for (const [id, r] of this.tickets) if (r.settled || r.expiresAt <= now) this.tickets.delete(id);
   }
 
   /** Number of tracked keys per table (for metrics and tests). */
   get size(): { accounts: number; addresses: number } {
     return { accounts: this.accounts.size, addresses: this.addresses.size };
+  }
+
+  /** Attempts in flight (unsettled, unlapsed reservations), for metrics and tests. */
+  get inFlight(): number {
+    const now = this.o.now();
+    let n = 0;
+    for (const r of this.tickets.values()) if (!r.settled && r.expiresAt > now) n++;
+    return n;
+  }
+
+  /** rate-limited, asking to retry when the earliest relevant reservation lapses (at most BUSY_RETRY_MS). */
+  private busy(scope: ThrottleScope, message: string, held: Reservation[], src: string | null, now: number): ParleyError {
+    let first = Infinity;
+    for (const r of held) if (src === null || r.src === src) first = Math.min(first, r.expiresAt);
+    const retryAfterMs = Math.max(1, Math.min(BUSY_RETRY_MS, first - now));
+    return new ParleyError('rate-limited', message, { scope, retryAfterMs });
   }
 
   /** Exponential delay after `free` failures: base, 2·base, 4·base, … capped at delayMaxMs. */
@@ -264,32 +309,56 @@ export class LoginThrottle {
     return now - e.windowStart >= this.o.windowMs;
   }
 
-  /** The entry of `key` unless it has expired (then it is removed). */
+  /** Removes an entry; its reservations go with it (they would have lapsed by now: pendingMs ≤ windowMs). */
+  private drop(map: Map<string, Entry>, key: string, e: Entry): void {
+    map.delete(key);
+    for (const r of e.held) r.settled = true;
+  }
+
+  /** The entry of `key` unless it has expired (then it is removed), with settled and lapsed reservations pruned. */
   private live(map: Map<string, Entry>, key: string, now: number): Entry | undefined {
     const e = map.get(key);
     if (e === undefined) return undefined;
     if (this.expired(e, now)) {
-      map.delete(key);
+      this.drop(map, key, e);
       return undefined;
     }
+    if (e.held.some((r) => r.settled || r.expiresAt <= now)) e.held = e.held.filter((r) => !r.settled && r.expiresAt > now);
     return e;
   }
 
-  /** Counts one more attempt in flight for `key` (creating its entry, which opens a window). */
-  private reserve(map: Map<string, Entry>, key: string, current: Entry | undefined, now: number): void {
+  /** Adds a reservation to `key`'s entry (creating the entry, which opens a window). */
+  private hold(map: Map<string, Entry>, key: string, current: Entry | undefined, r: Reservation, now: number): void {
     if (current !== undefined) {
-      current.pending += 1;
+      current.held.push(r);
       return;
     }
-    map.set(key, { failures: 0, pending: 1, windowStart: now, lockedUntil: 0 });
+    map.set(key, { failures: 0, held: [r], windowStart: now, lockedUntil: 0 });
     this.shrink(map, now);
   }
 
-  /** Ends one reservation of `key`, if any (a caller may settle without having checked). */
-  private settle(map: Map<string, Entry>, key: string, now: number): Entry | undefined {
-    const e = this.live(map, key, now);
-    if (e !== undefined && e.pending > 0) e.pending -= 1;
-    return e;
+  /**
+   * Ends one reservation: `ticket` if given (a no-op once it lapsed or was settled, so a late settlement never
+   * cancels a newer attempt), else the oldest one of this account from this source (callers that did not keep
+   * the ticket; none at all is fine too).
+   */
+  private settle(account: string, srcKey: string, ticket: number | undefined, now: number): void {
+    let r: Reservation | undefined;
+    if (ticket !== undefined) {
+      r = this.tickets.get(ticket);
+    } else {
+      r = this.live(this.accounts, account, now)?.held.find((x) => x.src === srcKey);
+    }
+    if (r === undefined) return;
+    r.settled = true;
+    this.tickets.delete(r.id);
+    for (const [map, key] of [
+      [this.accounts, r.account],
+      [this.addresses, r.src],
+    ] as const) {
+      const e = map.get(key);
+      if (e !== undefined) e.held = e.held.filter((x) => x !== r);
+    }
   }
 
   private bump(
@@ -302,7 +371,7 @@ export class LoginThrottle {
     if (current !== undefined && current.lockedUntil > now) {
       return { failures: current.failures, lockedNow: false }; // already locked: do not extend
     }
-    const e = current ?? { failures: 0, pending: 0, windowStart: now, lockedUntil: 0 };
+    const e = current ?? { failures: 0, held: [], windowStart: now, lockedUntil: 0 };
     e.failures += 1;
     const lockedNow = e.failures >= lockAfter;
     if (lockedNow) e.lockedUntil = now + this.o.lockMs;
@@ -317,12 +386,18 @@ export class LoginThrottle {
     let inspected = 0;
     for (const [key, e] of map) {
       if (inspected++ >= PRUNE_STEP) break;
-      if (this.expired(e, now)) map.delete(key);
+      if (this.expired(e, now)) this.drop(map, key, e);
     }
     while (map.size > this.o.maxEntries) {
-      const oldest = map.keys().next();
+      const oldest = map.entries().next();
       if (oldest.done === true) break;
-      map.delete(oldest.value);
+      this.drop(map, oldest.value[0], oldest.value[1]);
+    }
+    // Tickets of reservations that lapsed unsettled, oldest first, a few per write (like the entries above).
+    let swept = 0;
+    for (const [id, r] of this.tickets) {
+      if (swept++ >= PRUNE_STEP || !(r.settled || r.expiresAt <= now)) break;
+      this.tickets.delete(id);
     }
   }
 }

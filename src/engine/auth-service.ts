@@ -1,7 +1,11 @@
 /**
  * Password login: throttled per account and per source address (src/auth/throttle.ts), verified against the
  * stored SCRAM-SHA-256 keys (no plain password is ever stored), answered with a session token.
+ *
+ * Every way in also says which credentials it was judged against (a fingerprint of the stored keys), so that
+ * the engine can end the sessions that were opened before a password change (Engine.openSession).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { parseUserAddress } from '../core/address.js';
 import {
@@ -13,7 +17,7 @@ import {
 } from '../auth/scram.js';
 import { LoginThrottle, sourceKey } from '../auth/throttle.js';
 import { issueToken, resolveToken, revokeToken } from '../auth/tokens.js';
-import type { ScramCredential } from '../ports/store.js';
+import type { Credentials, ScramCredential } from '../ports/store.js';
 import type { Ctx } from './context.js';
 
 /** Throttle settings. */
@@ -23,24 +27,65 @@ export interface AuthOptions {
   ipLockAfter: number;
   /** Logins in flight at once from one source address. */
   ipMaxInFlight?: number;
+  /** Logins to one account in flight at once from one source address. */
+  ipAccountMaxInFlight?: number;
+  /** Time a client has to finish a login exchange it started (after any throttle delay). */
+  exchangeTimeoutMs?: number;
   lockMs: number;
 }
 
+/** Default of AuthOptions.exchangeTimeoutMs (and of the throttle's pendingMs). */
+const EXCHANGE_TIMEOUT_MS = 10_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Name of the installation secret behind unknown users' SCRAM salts (SecretStore). */
+const UNKNOWN_USER_SECRET = 'scram-unknown-users';
 
 /** Self-service registrations allowed per source address and hour. */
 const REGISTRATIONS_PER_HOUR = 5;
 /** Shortest password a user may choose for itself. */
 const MIN_SELF_PASSWORD = 8;
 
+/** Options of one SASL exchange (see AuthService.scram). */
+export interface SaslExchangeOptions {
+  /** Channel binding of the connection, for -PLUS mechanisms (RFC 5802 §6). */
+  channelBinding?: ChannelBindingSupport;
+  /**
+   * Called when the client left the exchange unfinished past its time: the exchange has failed (it no longer
+   * counts against the account) and the front door should say so and forget it.
+   */
+  onTimeout?: () => void;
+}
+
 /** One SASL exchange in progress (see AuthService.scram). */
 export interface SaslExchange {
   /** Answers the client-first-message with the server-first-message. */
   start(clientFirst: string): Promise<string>;
-  /** Checks the client-final-message; returns the account and the server-final-message, or throws. */
-  finish(clientFinal: string): { user: string; serverFinal: string };
+  /**
+   * Checks the client-final-message; returns the account, the fingerprint of the credentials it proved
+   * (see credentialsMark) and the server-final-message, or throws.
+   */
+  finish(clientFinal: string): Authenticated & { serverFinal: string };
   /** The client gave up mid-exchange: the reserved attempt counts neither way. */
   abort(): void;
+}
+
+/** Who authenticated, and the fingerprint of the credentials (or token's account credentials) at that moment. */
+export interface Authenticated {
+  user: string;
+  /** credentialsMark() of the account's stored credentials when it was authenticated. */
+  credentials: string;
+}
+
+/**
+ * A short fingerprint of stored credentials. Every password change derives fresh salts (RFC 5802 §5.1), so the
+ * fingerprint changes with every change, even to the same password; comparing it tells whether a session was
+ * authenticated against the credentials stored now.
+ */
+export function credentialsMark(c: Credentials): string {
+  const parts = (['SCRAM-SHA-256', 'SCRAM-SHA-1'] as const).map((m) => `${c[m].salt}:${c[m].iterations}:${c[m].storedKey}`);
+  return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 22);
 }
 
 /** The account a SASL username names: a whole address, or a local part of `domain`. */
@@ -61,6 +106,9 @@ export class AuthService {
   private readonly registrations = new Map<string, number[]>();
   /** Verified against for unknown accounts, so they cost the same time as known ones. */
   private decoy: Promise<ScramCredential> | null = null;
+  private readonly exchangeTimeoutMs: number;
+  /** Key of unknown users' fake SCRAM credentials, from the database (see start()). */
+  private unknownUserSecret: Buffer | null = null;
 
   constructor(
     private readonly ctx: Ctx,
@@ -71,14 +119,32 @@ export class AuthService {
       lockAfter: opts.lockAfter,
       ipLockAfter: opts.ipLockAfter,
       ipMaxInFlight: opts.ipMaxInFlight,
+      ipAccountMaxInFlight: opts.ipAccountMaxInFlight,
+      pendingMs: opts.exchangeTimeoutMs ?? EXCHANGE_TIMEOUT_MS,
       lockMs: opts.lockMs,
       windowMs: Math.max(opts.lockMs, 60_000),
       now: ctx.now,
     });
+    this.exchangeTimeoutMs = opts.exchangeTimeoutMs ?? EXCHANGE_TIMEOUT_MS;
+  }
+
+  /**
+   * Loads the installation's secret for unknown users' SCRAM salts, creating it on first start. It lives in the
+   * database, not the process: a salt that changed with every restart would tell an attacker that nobody has
+   * that name, since a real user's salt stays until the password changes.
+   */
+  async start(): Promise<void> {
+    const stored = await this.ctx.store.secrets.ensure(UNKNOWN_USER_SECRET, randomBytes(32).toString('base64'));
+    this.unknownUserSecret = Buffer.from(stored, 'base64');
   }
 
   /** Checks a password; returns the normalised bare address or throws not-authorized / account-locked. */
   async verify(address: string, password: string, ip: string): Promise<string> {
+    return (await this.authenticate(address, password, ip)).user;
+  }
+
+  /** Like verify, and also says which credentials the password matched (for Engine.openSession). */
+  async authenticate(address: string, password: string, ip: string): Promise<Authenticated> {
     let user: string;
     try {
       const a = parseUserAddress(address);
@@ -86,25 +152,27 @@ export class AuthService {
     } catch {
       throw new ParleyError('not-authorized', 'wrong address or password');
     }
-    const delayMs = this.reserve(user, ip);
+    const { delayMs, ticket } = this.reserve(user, ip);
     let ok: boolean;
+    let credentials: Credentials | null = null;
     try {
       if (delayMs > 0) await sleep(delayMs);
       const acc = await this.ctx.store.accounts.get(user);
-      const cred = acc?.credentials['SCRAM-SHA-256'] ?? (await this.decoyCredential());
-      ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && acc !== null;
+      credentials = acc?.credentials ?? null;
+      const cred = credentials?.['SCRAM-SHA-256'] ?? (await this.decoyCredential());
+      ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && credentials !== null;
     } catch (e) {
-      this.throttle.release(user, ip); // the attempt was reserved by check(); do not leave it hanging
+      this.throttle.release(user, ip, ticket); // the attempt was reserved by check(); do not leave it hanging
       throw e;
     }
-    if (!ok) {
-      this.throttle.fail(user, ip);
+    if (!ok || credentials === null) {
+      this.throttle.fail(user, ip, ticket);
       this.ctx.metrics.login('failed');
       throw new ParleyError('not-authorized', 'wrong address or password');
     }
-    this.throttle.succeed(user, ip);
+    this.throttle.succeed(user, ip, ticket);
     this.ctx.metrics.login('ok');
-    return user;
+    return { user, credentials: credentialsMark(credentials) };
   }
 
   /**
@@ -112,31 +180,55 @@ export class AuthService {
    * `domain`, throttled exactly like a password login: a locked account or address is refused before the
    * server-first-message, delays apply, and the outcome counts as a success or failure. The SCRAM username is
    * the account's local part (or a whole address).
+   *
+   * The attempt is reserved with the throttle from the client-first-message on. A client that then goes quiet
+   * gets `exchangeTimeoutMs` (after the throttle's delay) to send its client-final-message; after that the
+   * exchange fails, its reservation is released (an idle exchange is not a failed password, and must not keep
+   * the account's real user out), and `onTimeout` tells the front door.
    */
-  scram(mech: ScramMechanismName, domain: string, ip: string, channelBinding?: ChannelBindingSupport): SaslExchange {
-    let reserved: string | null = null;
+  scram(mech: ScramMechanismName, domain: string, ip: string, opts: SaslExchangeOptions = {}): SaslExchange {
+    let reserved: { user: string; ticket: number } | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    let timedOut = false;
+    let mark = '';
     const server = new ScramServer(
       mech,
       async (username, hashMech) => {
         const user = accountKey(username, domain);
-        const delayMs = this.reserve(user, ip);
-        reserved = user;
+        const { delayMs, ticket } = this.reserve(user, ip);
+        reserved = { user, ticket };
+        timer = setTimeout(() => {
+          timer = null;
+          timedOut = true;
+          settle(null);
+          opts.onTimeout?.();
+        }, delayMs + this.exchangeTimeoutMs);
+        timer.unref();
         if (delayMs > 0) await sleep(delayMs);
         const acc = await this.ctx.store.accounts.get(user);
+        if (acc !== null) mark = credentialsMark(acc.credentials);
         return acc?.credentials[hashMech] ?? null;
       },
-      { fakeIterations: this.ctx.opts.scramIterations, ...(channelBinding ? { channelBinding } : {}) },
+      {
+        // Unknown users are announced like real ones: the configured iteration count, a salt from the secret.
+        fakeIterations: this.ctx.opts.scramIterations,
+        canonicalUser: (username) => accountKey(username, domain),
+        ...(this.unknownUserSecret ? { secret: this.unknownUserSecret } : {}),
+        ...(opts.channelBinding ? { channelBinding: opts.channelBinding } : {}),
+      },
     );
     const settle = (ok: boolean | null): void => {
-      const user = reserved;
-      if (user === null) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      const r = reserved;
+      if (r === null) return;
       reserved = null;
-      if (ok === null) return this.throttle.release(user, ip);
+      if (ok === null) return this.throttle.release(r.user, ip, r.ticket);
       if (ok) {
-        this.throttle.succeed(user, ip);
+        this.throttle.succeed(r.user, ip, r.ticket);
         this.ctx.metrics.login('ok');
       } else {
-        this.throttle.fail(user, ip);
+        this.throttle.fail(r.user, ip, r.ticket);
         this.ctx.metrics.login('failed');
       }
     };
@@ -150,11 +242,13 @@ export class AuthService {
         }
       },
       finish: (clientFinal) => {
-        const user = reserved;
+        // Too late: the attempt no longer counts, so its proof is not checked either (that would be a free guess).
+        if (timedOut) throw new ParleyError('not-authorized', 'the authentication exchange took too long', { scramError: 'other-error' });
+        const user = reserved?.user ?? '';
         try {
           const serverFinal = server.finish(clientFinal);
           settle(true);
-          return { user: user!, serverFinal };
+          return { user, credentials: mark, serverFinal };
         } catch (e) {
           settle(false);
           throw e;
@@ -164,10 +258,10 @@ export class AuthService {
     };
   }
 
-  /** Reserves a login attempt with the throttle (throws when locked); returns the delay to impose. */
-  private reserve(user: string, ip: string): number {
+  /** Reserves a login attempt with the throttle (throws when locked); returns the delay to impose and the ticket. */
+  private reserve(user: string, ip: string): { delayMs: number; ticket: number } {
     try {
-      return this.throttle.check(user, ip).delayMs;
+      return this.throttle.check(user, ip);
     } catch (e) {
       this.ctx.metrics.login('locked');
       throw e;
@@ -186,6 +280,18 @@ export class AuthService {
     const user = await resolveToken(this.ctx.store.tokens, token, this.ctx.now());
     if (!user) throw new ParleyError('not-authorized', 'the token is unknown or expired');
     return user;
+  }
+
+  /**
+   * Like resolve, for opening a session: also the fingerprint of the account's credentials as they are now.
+   * A password change revokes the tokens and changes the credentials in one go; read right after the token,
+   * the fingerprint lets Engine.openSession refuse a token that was valid a moment before such a change.
+   */
+  async resolveSession(token: string): Promise<Authenticated> {
+    const user = await this.resolve(token);
+    const acc = await this.ctx.store.accounts.get(user);
+    if (acc === null) throw new ParleyError('not-authorized', 'the token is unknown or expired');
+    return { user, credentials: credentialsMark(acc.credentials) };
   }
 
   /** Revokes a token. */
@@ -216,11 +322,15 @@ export class AuthService {
     return user;
   }
 
-  /** Sets a new password (stored as SCRAM keys only) and revokes all tokens of the user. */
-  async setPassword(user: string, password: string): Promise<void> {
+  /**
+   * Sets a new password (stored as SCRAM keys only) and revokes all tokens of the user; returns the new
+   * credentials' fingerprint. Ending the user's other sessions is the engine's part (Engine.changePassword).
+   */
+  async setPassword(user: string, password: string): Promise<string> {
     const creds = await deriveCredentials(password, this.ctx.opts.scramIterations);
     if (!(await this.ctx.store.accounts.setCredentials(user, creds))) throw new ParleyError('item-not-found', `no such user ${user}`);
     await this.ctx.store.tokens.revokeAll(user);
+    return credentialsMark(creds);
   }
 
   private decoyCredential(): Promise<ScramCredential> {

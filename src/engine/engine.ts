@@ -7,8 +7,8 @@ import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
 import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
-import type { Store } from '../ports/store.js';
-import { AuthService, type AuthOptions } from './auth-service.js';
+import type { Account, Store } from '../ports/store.js';
+import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
 import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
 import { Directory } from './directory.js';
@@ -77,6 +77,11 @@ export class Engine {
    * removed and created again by another process is a new account: sessions of the old one must not live on.
    */
   private readonly incarnation = new WeakMap<Session, Incarnation>();
+  /**
+   * Per online user, the fingerprint (credentialsMark) of the credentials its sessions were opened against. A
+   * password change, made here or by another process, ends the sessions whose fingerprint is no longer current.
+   */
+  private readonly credentialMarks = new Map<string, string>();
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
@@ -87,7 +92,7 @@ export class Engine {
       this.rooms.invalidate();
       this.blocks.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
-      if (external) this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+      if (external) this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });
     this.ctx = {
       store: deps.store,
@@ -112,6 +117,7 @@ export class Engine {
 
   /** Loads caches and starts watching for changes made by other processes. */
   async start(watchMs = 1000): Promise<void> {
+    await this.auth.start();
     await this.ctx.directory.refresh();
     this.ctx.directory.watch(watchMs);
   }
@@ -126,16 +132,19 @@ export class Engine {
    * them; the caller replies to the client in between. Returns the log position at opening. A session opened
    * with `available: false` (XMPP before its initial presence, RFC 6121 §4.2) counts neither in the user's
    * presence nor for messages to the bare address until announce().
+   *
+   * `credentials` is the fingerprint the front door's authentication returned (AuthService.authenticate,
+   * resolveSession, a SCRAM exchange's finish): a session authenticated before a password change is refused.
    */
   async openSession(
     user: string,
     resource: string | null,
     sink: Sink,
     presence: SessionPresence,
-    opts: { available?: boolean } = {},
+    opts: { available?: boolean; credentials?: string } = {},
   ): Promise<{ session: Session; position: number }> {
     const { sessions } = this.ctx;
-    // Read from the store, not a cache: the session is bound to the account as it is now (see dropRemovedAccounts).
+    // Read from the store, not a cache: the session is bound to the account as it is now (see sweepAccounts).
     // Before the checks below, so nothing is awaited between checking the session count and adding the session.
     const account = await this.ctx.store.accounts.get(user);
     if (!account) throw new ParleyError('not-authorized', 'the account was removed');
@@ -147,6 +156,7 @@ export class Engine {
     if (sessions.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res)) {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
+    await this.checkCredentials(user, account, opts.credentials);
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
     this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
     session.available = opts.available ?? true;
@@ -355,6 +365,7 @@ export class Engine {
     if (!this.ctx.sessions.isOnline(session.user)) {
       this.blocks.forget(session.user);
       this.rosters.invalidate(session.user);
+      this.credentialMarks.delete(session.user);
     }
     await this.presence.recompute(session.user);
   }
@@ -365,10 +376,44 @@ export class Engine {
   }
 
   /**
-   * Ends the sessions of accounts removed by another process (the operator CLI), also when the address was
-   * created again meanwhile: those sessions belong to the removed account, not to the new one.
+   * Changes a user's password (new SCRAM keys, every token revoked) and ends the user's other sessions: they
+   * may run on the old password or on a stolen token. `keep`, the session that asked (XEP-0077 §3.3), stays.
    */
-  private async dropRemovedAccounts(): Promise<void> {
+  async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
+    const mark = await this.auth.setPassword(user, password);
+    if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
+    await this.endSessionsOf(user, 'the password was changed', keep);
+  }
+
+  /**
+   * Refuses a session whose authentication predates a password change (its fingerprint differs from the stored
+   * credentials'). A change by another process that the data-version poll has not reported yet shows up here
+   * too: the user's sessions opened against the old credentials end now.
+   */
+  private async checkCredentials(user: string, acc: Account, authenticated: string | undefined): Promise<void> {
+    const current = credentialsMark(acc.credentials);
+    if (authenticated !== undefined && authenticated !== current) {
+      throw new ParleyError('not-authorized', 'the password was changed since this login; log in again');
+    }
+    const known = this.credentialMarks.get(user);
+    if (known !== undefined && known !== current) await this.endSessionsOf(user, 'the password was changed', null);
+    this.credentialMarks.set(user, current);
+  }
+
+  /** Ends every session of `user` but `keep`, deregistering them at once (nothing is routed to them meanwhile). */
+  private async endSessionsOf(user: string, message: string, keep: Session | null): Promise<void> {
+    const ending = [...this.ctx.sessions.of(user)].filter((s) => s !== keep);
+    for (const s of ending) s.sink.close('not-authorized', message);
+    await Promise.all(ending.map((s) => this.closeSession(s)));
+  }
+
+  /**
+   * After another process (the operator CLI) changed the database: ends the sessions of removed accounts (also
+   * when the address was created again meanwhile: those sessions belong to the removed account, not to the new
+   * one) and of accounts whose credentials changed (`parley user passwd`). One account read per online user,
+   * and only when the data version moved: nothing per message.
+   */
+  private async sweepAccounts(): Promise<void> {
     const { sessions } = this.ctx;
     for (const user of [...sessions.onlineUsers()]) {
       const now = await this.ctx.store.accounts.get(user);
@@ -376,22 +421,26 @@ export class Engine {
         const was = this.incarnation.get(s);
         return !(now && was && was.createdSeq === now.createdSeq && was.createdAt === now.createdAt);
       });
-      if (stale.length === 0) continue;
-      // Deregistered here, so the connections' own cleanup (closeSession) finds them gone and does nothing.
-      for (const s of stale) {
-        s.closed = true;
-        s.sink.close('not-authorized', 'the account was removed');
-        if (sessions.remove(s)) this.ctx.metrics.sessions(-1);
-      }
-      if (sessions.isOnline(user)) {
+      if (stale.length > 0) {
+        // Deregistered here, so the connections' own cleanup (closeSession) finds them gone and does nothing.
+        for (const s of stale) {
+          s.closed = true;
+          s.sink.close('not-authorized', 'the account was removed');
+          if (sessions.remove(s)) this.ctx.metrics.sessions(-1);
+        }
+        if (!sessions.isOnline(user)) {
+          // Not recomputed: that would store the removed account's last-seen time and status on the account row,
+          // which may be a new account's already.
+          this.presence.forget(user);
+          this.blocks.forget(user);
+          this.rosters.invalidate(user);
+          this.credentialMarks.delete(user);
+          continue;
+        }
         await this.presence.recompute(user);
-        continue;
       }
-      // Not recomputed: that would store the removed account's last-seen time and status on the account row,
-      // which may be a new account's already.
-      this.presence.forget(user);
-      this.blocks.forget(user);
-      this.rosters.invalidate(user);
+      const known = this.credentialMarks.get(user);
+      if (now && known !== undefined && known !== credentialsMark(now.credentials)) await this.endSessionsOf(user, 'the password was changed', null);
     }
   }
 

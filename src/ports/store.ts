@@ -221,6 +221,18 @@ export interface ProfileStore {
   put(owner: string, kind: string, value: string | null, at: number): Promise<void>;
 }
 
+/**
+ * Secrets of this installation that must outlive a restart (e.g. the key behind the SCRAM salts shown for
+ * unknown users), kept with the data they protect: a backup restores them together.
+ */
+export interface SecretStore {
+  /**
+   * The secret stored under `name`; when there is none yet, `value` is stored and returned. The first writer
+   * wins, also across processes sharing the database, so every caller ends up with the same secret.
+   */
+  ensure(name: string, value: string): Promise<string>;
+}
+
 export interface Store {
   readonly domains: DomainStore;
   readonly accounts: AccountStore;
@@ -231,6 +243,7 @@ export interface Store {
   readonly rooms: RoomStore;
   readonly blocks: BlockStore;
   readonly profiles: ProfileStore;
+  readonly secrets: SecretStore;
   /** Changes whenever another process changed the data (for cache invalidation); cheap to call. */
   dataVersion(): Promise<number>;
   /** Flushes pending writes and closes. */

@@ -17,10 +17,11 @@ const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
 
 async function open(address: string): Promise<ParleyClient> {
   const { token } = await login(url!, address, `pw-${address.split('@')[0]}`);
-  // Events are kept so that a `synced` arriving in the same read as the hello reply (before a handler could be
-  // registered) is still found; the pair receives a few hundred small events in a run.
+  // Events are kept until `synced`: it can arrive in the same read as the hello reply, before connect() returns
+  // and a listener could be added (on a loaded machine it does). The timer below keeps clearing them after.
   const c = await ParleyClient.connect({ url: wsUrl, token, resource: 'control' });
-  await c.waitFor('synced', () => true, 15_000);
+  await c.waitFor('synced', () => true, 10_000);
+  c.events.length = 0;
   return c;
 }
 
@@ -43,6 +44,8 @@ process.stdout.write(JSON.stringify({ ready: true }) + '\n');
 
 const timer = setInterval(() => {
   if (stopping) return;
+  a.events.length = 0;
+  b.events.length = 0;
   const body = `control-${process.pid}-${++sent}`;
   sentAt.set(body, performance.now());
   a.send(receiver, body).then(

@@ -2,6 +2,8 @@
  * The HTTP API: login/logout, history and roster reads, operator administration, /health and /metrics.
  * Errors are JSON `{ error: { code, message } }` with the status from the error registry.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ERRORS, ParleyError, toParleyError } from '../../core/errors.js';
@@ -15,6 +17,37 @@ export interface HttpDeps {
   metrics: () => Promise<{ contentType: string; body: string }>;
   health: () => Record<string, unknown>;
   scramIterations: number;
+  /** Bearer token that lets a client other than loopback read /metrics (null: loopback only). */
+  metricsToken: string | null;
+}
+
+/** Whether `ip` is a loopback address (127.0.0.0/8, ::1, or 127.x mapped into IPv6, RFC 4291 §2.5.5.2). */
+export function isLoopback(ip: string | undefined): boolean {
+  if (ip === undefined) return false;
+  const v4 = ip.toLowerCase().startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  return ip === '::1';
+}
+
+/**
+ * /metrics tells anyone who reads it about load, users online and the software's internals, so it is not
+ * public: a loopback client (a scraper on the same host) may read it; any other client needs the configured
+ * bearer token. A request that came through a proxy (Forwarded or X-Forwarded-For, RFC 7239) is not treated as
+ * loopback even when the proxy connects from it, or a reverse proxy on the same host would open it to everyone.
+ */
+function authorizeMetrics(req: FastifyRequest, token: string | null): void {
+  const proxied = req.headers.forwarded !== undefined || req.headers['x-forwarded-for'] !== undefined;
+  if (!proxied && isLoopback(req.socket.remoteAddress)) return;
+  if (token === null) {
+    throw new ParleyError('forbidden', 'GET /metrics is served to loopback clients only; set server.metricsToken to let a scraper elsewhere in with Authorization: Bearer');
+  }
+  const h = req.headers.authorization;
+  const given = h?.startsWith('Bearer ') ? h.slice(7) : '';
+  // Compared as hashes, in constant time, so neither the token nor its length leaks through timing.
+  const digest = (v: string): Buffer => createHash('sha256').update(v, 'utf8').digest();
+  if (!timingSafeEqual(digest(given), digest(token))) {
+    throw new ParleyError('not-authorized', 'GET /metrics from here needs Authorization: Bearer <server.metricsToken>');
+  }
 }
 
 const login = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024) });
@@ -67,7 +100,8 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 
   app.get('/health', async () => deps.health());
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    authorizeMetrics(req, deps.metricsToken);
     const m = await deps.metrics();
     void reply.header('content-type', m.contentType);
     return m.body;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ParleyError, toParleyError, type ErrorCode } from '../../core/errors.js';
 import { validatePresence } from '../../core/presence.js';
 import type { Engine } from '../../engine/engine.js';
+import type { Authenticated } from '../../engine/auth-service.js';
 import type { Outbound, ServerEvent } from '../../engine/outbound.js';
 import { REPLAY_LOW_WATER, type Session, type Sink } from '../../engine/session.js';
 import { parseParams } from '../params.js';
@@ -291,13 +292,14 @@ export class Connection implements Sink {
   private async openHello(re: unknown, params: Record<string, unknown>): Promise<void> {
     const p = parseParams(helloSchema, params);
     const { engine } = this;
-    let user: string;
-    if (p.token) user = await engine.auth.resolve(p.token);
-    else if (p.address && p.password) user = await engine.auth.verify(p.address, p.password, this.ip);
+    let auth: Authenticated;
+    if (p.token) auth = await engine.auth.resolveSession(p.token);
+    else if (p.address && p.password) auth = await engine.auth.authenticate(p.address, p.password, this.ip);
     else throw new ParleyError('bad-request', 'hello needs a token, or an address and a password');
+    const { user } = auth;
     if (this.closing) throw new ParleyError('service-unavailable', 'the connection is closing');
     const presence = validatePresence(p.presence ?? {}, engine.ctx.now());
-    const { session, position } = await engine.openSession(user, p.resource ?? null, this, presence);
+    const { session, position } = await engine.openSession(user, p.resource ?? null, this, presence, { credentials: auth.credentials });
     if (this.closing) {
       await engine.closeSession(session); // the socket went away while we were opening
       return;

@@ -12,6 +12,7 @@ import { historyContract } from './history-contract.js';
 import { incarnationContract } from './incarnation-contract.js';
 import { profilesContract } from './profiles-contract.js';
 import { roomsContract } from './rooms-contract.js';
+import { secretsContract } from './secrets-contract.js';
 import { socialContract } from './social-contract.js';
 
 /** Re-exported so adapter test files need only this module. */
@@ -29,6 +30,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     deliveryContract(store);
     profilesContract(store);
     incarnationContract(store);
+    secretsContract(store);
 
     describe('store lifecycle', () => {
       it('dataVersion is an integer that stays put while nobody else writes', async () => {

@@ -103,6 +103,25 @@ forAdapter('sqlite', () => {
       }
     });
 
+    it('keeps secrets across reopen, and two processes on one file agree on them', async () => {
+      const path = nextPath();
+      const server = createSqliteStore({ path });
+      const cli = createSqliteStore({ path });
+      try {
+        const first = await cli.secrets.ensure('scram-unknown-users', 'from-the-cli');
+        expect(await server.secrets.ensure('scram-unknown-users', 'from-the-server')).toBe(first);
+      } finally {
+        await server.close();
+        await cli.close();
+      }
+      const again = createSqliteStore({ path });
+      try {
+        expect(await again.secrets.ensure('scram-unknown-users', 'after-restart')).toBe('from-the-cli');
+      } finally {
+        await again.close();
+      }
+    });
+
     it('migrations are numbered 1, 2, 3 ... in order', () => {
       expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     });

@@ -8,6 +8,7 @@ import { createMemoryAccounts, createMemoryDomains, createMemoryTokens } from '.
 import { createMemoryMessages } from './messages.js';
 import { createMemoryBlocks, createMemoryProfiles } from './profiles.js';
 import { createMemoryRooms } from './rooms.js';
+import { createMemorySecrets } from './secrets.js';
 import { createMemoryRosters, createMemorySharedGroups } from './social.js';
 import { createMemoryState } from './state.js';
 
@@ -25,6 +26,7 @@ export function createMemoryStore(): Store {
     rooms: createMemoryRooms(s),
     blocks: createMemoryBlocks(s),
     profiles: createMemoryProfiles(s),
+    secrets: createMemorySecrets(),
     // Nobody else can change this store, so the version never moves.
     async dataVersion() {
       return 0;

@@ -19,6 +19,7 @@ import { migrate } from './migrate.js';
 import { createSqliteBlocks, createSqliteProfiles } from './profiles.js';
 import { createSqliteRooms } from './rooms.js';
 import { createSqliteRosters } from './rosters.js';
+import { createSqliteSecrets } from './secrets.js';
 import { createSqliteSharedGroups } from './shared-groups.js';
 import { createSqliteTokens } from './tokens.js';
 
@@ -80,6 +81,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     rooms: createSqliteRooms(db, tx),
     blocks: createSqliteBlocks(db, tx),
     profiles: createSqliteProfiles(db),
+    secrets: createSqliteSecrets(db, now),
     async dataVersion() {
       return dataVersion.get() ?? 0;
     },

@@ -166,6 +166,16 @@ ALTER TABLE accounts ADD COLUMN created_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE rooms ADD COLUMN created_seq INTEGER NOT NULL DEFAULT 0;
 `;
 
+// Installation secrets (SecretStore): the key of the SCRAM salts shown for unknown users must survive restarts,
+// or the salt of a name that changes on restart tells an attacker that nobody has that name.
+const SERVER_SECRETS = `
+CREATE TABLE server_secrets (
+  name       TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -173,4 +183,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'history reads the conversation index', sql: DROP_MESSAGES_BY_CONV },
   { version: 4, name: 'block lists and profiles', sql: BLOCKS_AND_PROFILES },
   { version: 5, name: 'accounts and rooms record the log position of their creation', sql: CREATED_SEQ },
+  { version: 6, name: 'server secrets', sql: SERVER_SECRETS },
 ];

@@ -12,7 +12,7 @@ import type { SqliteStoreOptions } from './index.js';
 import type { WorkerInit } from './worker-host.js';
 import { fromWire, type Call, type Hello, type Reply } from './worker-protocol.js';
 
-const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms', 'blocks', 'profiles'] as const;
+const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms', 'blocks', 'profiles', 'secrets'] as const;
 
 /** The compiled worker entry. Under the test runner this module is TypeScript source, so use the build. */
 function entry(): string {

@@ -93,6 +93,8 @@ export class XmppConnection implements Sink, XmppView {
   private headerSent = false;
   private closing = false;
   private authUser: string | null = null;
+  /** Fingerprint of the credentials SASL proved (AuthService), so a password change in between refuses the bind. */
+  private authCredentials: string | undefined;
   session: Session | null = null;
   private sasl: { mech: string; exchange: SaslExchange | null; awaiting: 'first' | 'final' } | null = null;
   private saslFailures = 0;
@@ -641,7 +643,17 @@ export class XmppConnection implements Sink, XmppView {
       }
       return this.plain(initial);
     }
-    const exchange = this.engine.auth.scram(mech as ScramMechanismName, this.domain, this.transport.remoteAddress, this.channelBinding());
+    const channelBinding = this.channelBinding();
+    const exchange = this.engine.auth.scram(mech as ScramMechanismName, this.domain, this.transport.remoteAddress, {
+      ...(channelBinding ? { channelBinding } : {}),
+      // The client sent its first message and went quiet: the exchange has failed (RFC 6120 §6.4.5 lets the
+      // client retry); a temporary failure, since no password was judged.
+      onTimeout: () => {
+        if (this.sasl?.exchange !== exchange || this.closing) return;
+        this.sasl = null;
+        this.saslFailure('temporary-auth-failure', 'the authentication exchange took too long; start again');
+      },
+    });
     if (mech.endsWith('-PLUS')) this.plusTried = true;
     this.sasl = { mech, exchange, awaiting: 'first' };
     if (initial === null) {
@@ -668,8 +680,8 @@ export class XmppConnection implements Sink, XmppView {
     if (s.awaiting === 'first') return this.scramFirst(data ?? Buffer.alloc(0));
     this.sasl = null;
     try {
-      const { user, serverFinal } = s.exchange!.finish((data ?? Buffer.alloc(0)).toString('utf8'));
-      this.saslSuccess(user, Buffer.from(serverFinal, 'utf8'));
+      const { user, credentials, serverFinal } = s.exchange!.finish((data ?? Buffer.alloc(0)).toString('utf8'));
+      this.saslSuccess(user, credentials, Buffer.from(serverFinal, 'utf8'));
     } catch (e) {
       this.saslError(e);
     }
@@ -679,7 +691,8 @@ export class XmppConnection implements Sink, XmppView {
     const s = this.sasl!;
     try {
       const serverFirst = await s.exchange!.start(data.toString('utf8'));
-      if (this.closing) return s.exchange!.abort();
+      // Gone, timed out or replaced while the server-first-message was prepared: nothing to answer.
+      if (this.closing || this.sasl !== s) return s.exchange!.abort();
       s.awaiting = 'final';
       this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl }, Buffer.from(serverFirst, 'utf8').toString('base64'))));
     } catch (e) {
@@ -695,9 +708,9 @@ export class XmppConnection implements Sink, XmppView {
     const [authzid, authcid, password] = parts as [string, string, string];
     try {
       const address = authcid.includes('@') ? authcid : `${authcid}@${this.domain}`;
-      const user = await this.engine.auth.verify(address, password, this.transport.remoteAddress);
+      const { user, credentials } = await this.engine.auth.authenticate(address, password, this.transport.remoteAddress);
       if (authzid !== '' && !sameBare(authzid, user)) return this.saslFailure('invalid-authzid', 'you may only act as yourself');
-      this.saslSuccess(user, null);
+      this.saslSuccess(user, credentials, null);
     } catch (e) {
       this.saslError(e);
     }
@@ -716,7 +729,7 @@ export class XmppConnection implements Sink, XmppView {
     };
   }
 
-  private saslSuccess(user: string, additional: Buffer | null): void {
+  private saslSuccess(user: string, credentials: string, additional: Buffer | null): void {
     if (this.closing) return;
     const domainOfUser = user.slice(user.indexOf('@') + 1);
     if (domainOfUser !== this.domain) {
@@ -724,6 +737,7 @@ export class XmppConnection implements Sink, XmppView {
       return;
     }
     this.authUser = user;
+    this.authCredentials = credentials;
     this.writeNonza(serialize(el('success', { xmlns: NS.sasl }, additional ? additional.toString('base64') : '')));
     // §6.4.6: the stream restarts; from now on the larger stanza limit applies.
     this.parser.reset();
@@ -809,7 +823,10 @@ export class XmppConnection implements Sink, XmppView {
     const requested = bind.getChild('resource')?.text().trim() || null;
     const user = this.authUser!;
     try {
-      const { session } = await this.engine.openSession(user, requested, this, validatePresence({}, this.engine.ctx.now()), { available: false });
+      const { session } = await this.engine.openSession(user, requested, this, validatePresence({}, this.engine.ctx.now()), {
+        available: false,
+        credentials: this.authCredentials,
+      });
       if (this.closing) {
         await this.engine.closeSession(session);
         return;
@@ -821,6 +838,8 @@ export class XmppConnection implements Sink, XmppView {
       this.engine.goLive(session);
     } catch (e) {
       const err = e instanceof ParleyError ? e : null;
+      // The password changed (or the account went) after SASL: what this stream proved is void (RFC 6120 §4.9.3.12).
+      if (err?.code === 'not-authorized') return this.streamError('not-authorized', err.message);
       // §7.6.2.1 resource-constraint (too many sessions), §7.7.2.1 bad-request (a resource that fails the profile).
       const condition = err?.code === 'policy-violation' ? 'resource-constraint' : err?.code === 'jid-malformed' ? 'bad-request' : 'internal-server-error';
       if (!err) this.engine.ctx.log.error({ err: e }, 'bind failed');

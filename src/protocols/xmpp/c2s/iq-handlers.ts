@@ -261,7 +261,8 @@ on(NS.register, 'query', {
     if (`${username.toLowerCase()}@${session.user.slice(session.user.indexOf('@') + 1)}` !== session.user && username !== session.user) {
       throw new ParleyError('not-authorized', 'you can only change your own password');
     }
-    await conn.engine.auth.setPassword(session.user, password);
+    // The account's other sessions end (they may run on the old password); this one stays.
+    await conn.engine.changePassword(session.user, password, session);
     return null;
   },
 });

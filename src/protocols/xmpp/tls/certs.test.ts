@@ -6,7 +6,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import * as asn1js from 'asn1js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CertificateOptions, CertificateStore } from './certs.js';
+import { type CertificateOptions, CertificateStore, UNKNOWN_SNI_NAME } from './certs.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -163,9 +163,11 @@ describe('CertificateStore: generated certificates', () => {
         const cert = await peerCertificate(server.port, { servername, ca, rejectUnauthorized: true });
         expect(cert.fingerprint256).toBe(store.get('example.com')!.fingerprintSha256);
       }
+      // Two labels down is not covered: that name is unknown here and gets the "invalid" certificate, which the
+      // pinned CA did not issue.
       await expect(
         peerCertificate(server.port, { servername: 'a.b.example.com', ca, rejectUnauthorized: true }),
-      ).rejects.toThrow(/does not match certificate's altnames/);
+      ).rejects.toThrow(/self-signed certificate/);
     } finally {
       await server.close();
     }
@@ -413,11 +415,12 @@ describe('CertificateStore: domains, lookup and runtime additions', () => {
 });
 
 describe('CertificateStore.serverOptions', () => {
-  it('chooses the certificate by SNI, falling back to the first domain', async () => {
+  it('chooses the certificate by SNI; no SNI gets the first domain, an unknown name a certificate for "invalid"', async () => {
     const store = await CertificateStore.load({ domains: ['localhost', 'example.com'], configured: {}, dir: tmp });
     const opts = store.serverOptions();
     expect(opts.minVersion).toBe('TLSv1.2');
     expect(opts.maxVersion).toBe('TLSv1.3');
+    expect(opts.ciphers).not.toMatch(/CBC|-SHA(:|$)/);
     const server = await listen(opts);
     try {
       const expectCert = async (servername: string | undefined, domain: string) => {
@@ -428,8 +431,19 @@ describe('CertificateStore.serverOptions', () => {
       await expectCert('localhost', 'localhost');
       await expectCert('example.com', 'example.com');
       await expectCert('conference.example.com', 'example.com');
-      await expectCert('unknown.example', 'localhost');
       await expectCert(undefined, 'localhost'); // no SNI at all
+      // A name not hosted here gets none of the hosted domains' certificates (nor their names).
+      const hosted = store.list().map((c) => c.fingerprintSha256);
+      for (const servername of ['unknown.example', 'a.b.example.com']) {
+        const cert = await peerCertificate(server.port, { servername });
+        expect(cert.subject.CN, servername).toBe(UNKNOWN_SNI_NAME);
+        expect(cert.subjectaltname, servername).toBe(`DNS:${UNKNOWN_SNI_NAME}, DNS:*.${UNKNOWN_SNI_NAME}`);
+        expect(hosted, servername).not.toContain(cert.fingerprint256);
+      }
+      // The same one each time, and never written to the certificate directory.
+      const [x, y] = [await peerCertificate(server.port, { servername: 'x.example' }), await peerCertificate(server.port, { servername: 'y.example' })];
+      expect(x.fingerprint256).toBe(y.fingerprint256);
+      expect((await fs.readdir(tmp)).join(' ')).not.toContain(UNKNOWN_SNI_NAME);
       // A domain added after the server started is served too.
       await store.add('late.example');
       await expectCert('late.example', 'late.example');
@@ -473,6 +487,11 @@ describe('CertificateStore.serverOptions', () => {
           expect((err as NodeJS.ErrnoException).code).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
         }
       }
+      // TLS 1.2 with the generated ECDSA certificate: CBC with a SHA-1 MAC is refused, AEAD accepted.
+      const cbc = await peerCertificate(server.port, { servername: 'example.com', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA' }).catch((e: unknown) => e);
+      expect((cbc as NodeJS.ErrnoException).code).toBe('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
+      const gcm = await peerCertificate(server.port, { servername: 'example.com', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+      expect(gcm.subject.CN).toBe('example.com');
       for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
         const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
           const s = tls.connect(

@@ -23,6 +23,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import type * as Asn1js from 'asn1js';
+import { tlsProfile } from '../../tls-profile.js';
 
 type Asn1 = typeof Asn1js;
 
@@ -59,9 +60,11 @@ export interface DomainCertificate {
   certPem: string;
 }
 
-/** Lowest and highest TLS version offered; RFC 8996 deprecates TLS 1.0 and 1.1. */
-const MIN_VERSION = 'TLSv1.2';
-const MAX_VERSION = 'TLSv1.3';
+/**
+ * The name of the certificate served for an SNI name that is not hosted here: `invalid`, the special-use TLD
+ * that never resolves (RFC 6761 §6.4), so the certificate names nothing anyone hosts.
+ */
+export const UNKNOWN_SNI_NAME = 'invalid';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A generated or reused certificate closer than this to its end of validity is replaced. */
@@ -105,6 +108,8 @@ export class CertificateStore {
   private readonly now: () => number;
   private defaultDomain: string | undefined;
   private dirReady: Promise<void> | undefined;
+  /** The context for unknown SNI names, generated (in memory only) on first need. */
+  private unknownName: Promise<tls.SecureContext> | undefined;
 
   private constructor(private readonly opts: CertificateOptions) {
     this.now = opts.now ?? Date.now;
@@ -150,8 +155,16 @@ export class CertificateStore {
   /**
    * Options for tls.createServer (direct TLS, XEP-0368) or `new tls.TLSSocket(socket, { isServer: true, ... })`
    * (STARTTLS, RFC 6120 §5.4.3.3): the default certificate (first domain) as `cert`/`key` for the server and as
-   * `secureContext` for a bare TLSSocket, an SNICallback choosing by server name (RFC 6066 §3) with the default
-   * as fallback, and TLS 1.2 to 1.3 only. The callback reads the live store, so domains add()ed later are served.
+   * `secureContext` for a bare TLSSocket, the shared TLS profile (src/protocols/tls-profile.ts), and an
+   * SNICallback choosing by server name (RFC 6066 §3). The callback reads the live store, so domains add()ed
+   * later are served.
+   *
+   * A client that sends no server name gets the default certificate. A name this server does not host gets a
+   * certificate for `invalid` (UNKNOWN_SNI_NAME), never another hosted domain's: that would tell a scanner which
+   * domains live here, and would fail verification anyway. RFC 6066 §3 lets a server either continue the
+   * handshake like this or abort it with an unrecognized_name alert; Node's SNI callback cannot send that alert
+   * (an error there only drops the connection), and a certificate that names nothing at least gives the client
+   * a clear name-mismatch error.
    */
   serverOptions(): tls.TlsOptions {
     const first = this.defaultEntry();
@@ -159,19 +172,30 @@ export class CertificateStore {
       cert: first.info.certPem,
       key: first.keyPem,
       secureContext: first.info.context,
-      minVersion: MIN_VERSION,
-      maxVersion: MAX_VERSION,
+      ...tlsProfile(),
       SNICallback: (servername, cb) => {
-        let context: tls.SecureContext;
-        try {
-          context = (this.get(servername) ?? this.defaultEntry().info).context;
-        } catch (err) {
-          cb(err instanceof Error ? err : new Error(String(err)));
+        const known = this.get(servername);
+        if (known) {
+          cb(null, known.context);
           return;
         }
-        cb(null, context);
+        this.unknownNameContext().then(
+          (context) => cb(null, context),
+          (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+        );
       },
     };
+  }
+
+  /** The context served for SNI names not hosted here: a self-signed certificate for `invalid`, made once. */
+  private unknownNameContext(): Promise<tls.SecureContext> {
+    this.unknownName ??= generateSelfSigned(UNKNOWN_SNI_NAME, this.now()).then(
+      ({ certPem, keyPem }) => makeEntry(UNKNOWN_SNI_NAME, 'generated', certPem, keyPem, new X509Certificate(certPem)).info.context,
+    );
+    this.unknownName.catch(() => {
+      this.unknownName = undefined; // let a later handshake try again
+    });
+    return this.unknownName;
   }
 
   /**
@@ -383,12 +407,8 @@ function makeEntry(
   keyPem: string,
   x509: X509Certificate,
 ): Entry {
-  const context = tls.createSecureContext({
-    cert: certPem,
-    key: keyPem,
-    minVersion: MIN_VERSION,
-    maxVersion: MAX_VERSION,
-  });
+  // The profile here too: after SNI the handshake goes on with this context.
+  const context = tls.createSecureContext({ cert: certPem, key: keyPem, ...tlsProfile() });
   const dnsNames = (x509.subjectAltName ?? '')
     .split(', ')
     .filter((n) => n.startsWith('DNS:'))
