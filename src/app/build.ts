@@ -65,6 +65,11 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       roomMaxMembers: config.rooms.maxMembers,
       scramIterations: config.auth.scramIterations,
       tokenTtlMs: config.auth.tokenTtlHours * 3_600_000,
+      limits: {
+        maxOfflineMessages: config.limits.maxOfflineMessages,
+        maxOfflineBytes: config.limits.maxOfflineBytes,
+        maxPendingSendBytes: config.limits.maxPendingSendBytes,
+      },
     },
     auth: {
       freeFailures: config.auth.freeFailures,

@@ -68,6 +68,24 @@ export const configSchema = z.strictObject({
       maxSessionsPerUser: z.number().int().min(1).default(32),
       historyPageMax: z.number().int().min(1).default(500),
       requestsPerSecond: z.number().int().min(1).default(2000).describe('Per-connection request rate limit'),
+      maxOfflineMessages: z
+        .number()
+        .int()
+        .min(1)
+        .default(10_000)
+        .describe("Entries in one user's offline queue; a message to a full queue is refused with service-unavailable (RFC 6121 §8.5.2.2.1)"),
+      maxOfflineBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(64 << 20)
+        .describe("UTF-8 body bytes in one user's offline queue (refused like maxOfflineMessages)"),
+      maxPendingSendBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(4 << 20)
+        .describe('Bytes of one session\'s messages accepted and not yet stored (body + 1 KiB each); beyond it sends are refused with rate-limited'),
     })
     .prefault({}),
   auth: z

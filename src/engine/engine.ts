@@ -9,7 +9,7 @@ import { conversationKey, type MessageView, type SessionPresence } from '../core
 import type { Store } from '../ports/store.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
-import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
+import { limitOf, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
@@ -44,16 +44,21 @@ export class Engine {
   readonly messages: MessageService;
   readonly auth: AuthService;
   readonly blocks: BlockService;
-  private readonly offline = new OfflineTracker();
+  private readonly offline: OfflineTracker;
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
+    this.offline = new OfflineTracker({
+      maxMessages: limitOf(deps.options, 'maxOfflineMessages'),
+      maxBytes: limitOf(deps.options, 'maxOfflineBytes'),
+    });
     // When another process changed data, cached audiences and member lists may be stale too.
     const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
       this.presence.invalidate();
       this.rosters.invalidate();
       this.rooms.invalidate();
       this.blocks.invalidate();
+      this.offline.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
       if (external) this.dropRemovedAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });

@@ -111,6 +111,12 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** What (part of) a user's offline queue holds: entries, and the UTF-8 bytes of their bodies. */
+export interface OfflineSize {
+  count: number;
+  bytes: number;
+}
+
 export interface MessageStore {
   /**
    * Appends records durably, in order, and returns them with seq and id. A record whose (from, clientId)
@@ -130,8 +136,10 @@ export interface MessageStore {
   since(user: string, rooms: string[], after: number, limit: number): Promise<LogRecord[]>;
   /** The user's offline queue entries with seq > after, ascending; page on with the last seq returned. */
   offline(user: string, after: number, limit: number): Promise<LogRecord[]>;
-  /** Drops the user's offline entries with seq <= upTo. */
-  ackOffline(user: string, upTo: number): Promise<void>;
+  /** Drops the user's offline entries with seq <= upTo; returns what it dropped. */
+  ackOffline(user: string, upTo: number): Promise<OfflineSize>;
+  /** What the user's offline queue holds now (the engine counts it once, then keeps the count in memory). */
+  offlineSize(user: string): Promise<OfflineSize>;
   /**
    * Puts records already in the log (back) into the user's offline queue: messages sent to a session that
    * vanished before confirming them (XEP-0198 §5). Unknown seqs and entries already queued are ignored.

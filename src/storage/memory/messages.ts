@@ -1,7 +1,7 @@
 /** The message log of the in-memory store: the same semantics as SQLite, kept deliberately plain. */
 import { ParleyError } from '../../core/errors.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
-import type { AppendResult, MessageStore } from '../../ports/store.js';
+import type { AppendResult, MessageStore, OfflineSize } from '../../ports/store.js';
 import { clampLimit, roomConv, uniq, validateRecord } from '../rules.js';
 import type { MemoryState } from './state.js';
 
@@ -46,6 +46,13 @@ function applyToState(s: MemoryState, r: NewRecord): void {
     st.retractedAt = r.ts;
   }
   s.messageState.set(r.ref, st);
+}
+
+/** Entries and UTF-8 body bytes of the queued records with these seqs. */
+function sizeOf(s: MemoryState, seqs: number[]): OfflineSize {
+  let bytes = 0;
+  for (const seq of seqs) bytes += Buffer.byteLength(s.log[seq - 1]?.body ?? '', 'utf8');
+  return { count: seqs.length, bytes };
 }
 
 /** The memory MessageStore; every append is applied at once, so there is nothing to group. */
@@ -117,10 +124,15 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
     },
     async ackOffline(user, upTo) {
       const q = s.offline.get(user);
-      if (!q) return;
+      if (!q) return { count: 0, bytes: 0 };
+      const dropped = sizeOf(s, q.filter((seq) => seq <= upTo));
       const rest = q.filter((seq) => seq > upTo);
       if (rest.length > 0) s.offline.set(user, rest);
       else s.offline.delete(user);
+      return dropped;
+    },
+    async offlineSize(user) {
+      return sizeOf(s, s.offline.get(user) ?? []);
     },
     async lastSeq() {
       return s.log.length;
