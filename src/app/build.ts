@@ -8,6 +8,7 @@ import { pino, type Logger as Pino } from 'pino';
 import { Engine } from '../engine/engine.js';
 import type { MessageHook } from '../engine/pipeline.js';
 import type { Store } from '../ports/store.js';
+import { ConnectionLimits } from '../protocols/connection-limits.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { registerRoutes } from '../protocols/http/routes.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/connection.js';
@@ -83,12 +84,16 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   await engine.start();
 
   const tls = config.server.tls;
+  const tlsHandshakeTimeoutMs = config.limits.tlsHandshakeTimeoutSeconds * 1000;
   const http = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.maxFrameBytes,
-    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' as const } } : {}),
+    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' as const, handshakeTimeout: tlsHandshakeTimeoutMs } } : {}),
   }) as unknown as FastifyInstance;
+  // One set of per-address caps for every listener: HTTP(S) with both WebSocket doors, and the XMPP ports.
+  const connections = new ConnectionLimits({ perAddress: config.limits.connectionsPerAddress, unauthenticatedPerAddress: config.limits.unauthenticatedPerAddress });
+  connections.guard(http.server, tls !== null);
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
   let xmpp: XmppFrontDoor | null = null;
@@ -132,6 +137,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
           heartbeatMs: config.sessions.heartbeatSeconds * 1000,
           helloTimeoutMs: config.sessions.helloTimeoutSeconds * 1000,
           maxBufferedBytes: 16 << 20,
+          connections,
         },
         {
           opened: () => metrics.connections.inc(),
@@ -142,7 +148,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       if (config.xmpp.enabled) {
         const domains = await store.domains.list();
         const xmppOpts = xmppOptions(config, domains);
-        xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics);
+        xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics, connections);
         if (config.xmpp.websocketPath !== null) {
           xmppWs = attachXmppWebSocket(
             http.server,
@@ -153,6 +159,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
               xmpp: xmppOpts,
               // Slack above the stanza limit, so that the stream parser (not ws) refuses a big stanza, with a stream error.
               maxMessageBytes: config.xmpp.maxStanzaBytes + 16_384,
+              connections,
             },
             { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
           );
@@ -196,7 +203,15 @@ function xmppOptions(config: Config, domains: string[]): XmppOptions {
 }
 
 /** Loads (or generates) the certificates of every served domain and starts the XMPP listeners. */
-async function listenXmpp(config: Config, domains: string[], engine: Engine, xmpp: XmppOptions, log: Pino, metrics: Metrics): Promise<XmppFrontDoor> {
+async function listenXmpp(
+  config: Config,
+  domains: string[],
+  engine: Engine,
+  xmpp: XmppOptions,
+  log: Pino,
+  metrics: Metrics,
+  connections: ConnectionLimits,
+): Promise<XmppFrontDoor> {
   const x = config.xmpp;
   const certificates =
     domains.length > 0 || Object.keys(x.certificates).length > 0
@@ -213,6 +228,8 @@ async function listenXmpp(config: Config, domains: string[], engine: Engine, xmp
       directTlsPort: x.directTlsPort,
       certificates,
       xmpp,
+      connections,
+      tlsHandshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
     },
     { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
   );

@@ -86,6 +86,23 @@ export const configSchema = z.strictObject({
         .min(65_536)
         .default(4 << 20)
         .describe('Bytes of one session\'s messages accepted and not yet stored (body + 1 KiB each); beyond it sends are refused with rate-limited'),
+      connectionsPerAddress: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Open connections from one source address (IPv4 address, IPv6 /64) on all listeners; many people may share one behind NAT'),
+      unauthenticatedPerAddress: z
+        .number()
+        .int()
+        .min(1)
+        .default(50)
+        .describe('Connections from one source address still in a TLS handshake or not yet logged in (WebSocket before hello, XMPP before binding)'),
+      tlsHandshakeTimeoutSeconds: z
+        .number()
+        .min(0.05)
+        .default(10)
+        .describe('Time a client has to finish a TLS handshake on any listener (HTTPS, XMPP direct TLS and STARTTLS)'),
     })
     .prefault({}),
   auth: z
