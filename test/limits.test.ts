@@ -1,6 +1,6 @@
 /**
- * Bounds on what one user or session may make the server hold: the offline queue (RFC 6121 §8.5.2.2.1) and a
- * session's messages waiting to be stored. The hostile suite (test/hostile/limits.test.ts) floods the same
+ * Bounds on what one user or session may make the server hold: the offline queue (RFC 6121 §8.5.2.2.1), a
+ * session's messages waiting to be stored, and rooms (owned, joined, listed). The hostile suite (test/hostile/limits.test.ts) floods the same
  * paths from another process; these cases check the errors each front door reports.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,10 @@ let t: TestServer;
 const raws: RawXmpp[] = [];
 
 beforeAll(async () => {
-  t = await startServer({ limits: { maxOfflineMessages: 5, maxOfflineBytes: 65_536, maxPendingSendBytes: 65_536 } });
+  t = await startServer({
+    limits: { maxOfflineMessages: 5, maxOfflineBytes: 65_536, maxPendingSendBytes: 65_536 },
+    rooms: { maxOwnedPerUser: 3, maxMembershipsPerUser: 5, listPageSize: 2 },
+  });
 });
 afterAll(async () => {
   for (const r of raws) r.close();
@@ -107,5 +110,87 @@ describe('pending sends of one session', () => {
     expect(b.received('message')).toHaveLength(200 - refused);
     // Once they are stored, the session sends again.
     await a.send(bob!, 'after');
+  });
+});
+
+describe('room limits', () => {
+  type Listed = { rooms: Array<{ address: string; role: string | null; invitedBy: string | null }>; next: string | null };
+
+  it('caps the rooms a user owns, also when ownership is handed over; destroying one makes room', async () => {
+    const [alice, bob] = await freshUsers(t, 'alice', 'bob');
+    const a = await onlineAt(t, alice!);
+    const b = await onlineAt(t, bob!);
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) made.push((await a.request<{ room: { address: string } }>('room.create', { name: `own ${alice} ${i}`, membersOnly: false })).room.address);
+    const e = await refusal(a.request('room.create', { name: `own ${alice} 3` }));
+    expect(e.code).toBe('not-allowed');
+    expect(e.details).toMatchObject({ limit: 'rooms.maxOwnedPerUser', max: 3 });
+    // Bob owns three too; alice cannot make him owner of a fourth.
+    for (let i = 0; i < 3; i++) await b.request('room.create', { name: `own ${bob} ${i}` });
+    await b.request('room.join', { room: made[0]! });
+    expect((await refusal(a.request('room.role', { room: made[0]!, user: bob!, role: 'owner' }))).code).toBe('not-allowed');
+    await a.request('room.role', { room: made[0]!, user: bob!, role: 'admin' });
+    await a.request('room.destroy', { room: made[1]! });
+    await a.request('room.create', { name: `own ${alice} again` });
+  });
+
+  it('refuses a burst of creations past the cap, not just sequential ones', async () => {
+    const [carol] = await freshUsers(t, 'carol');
+    const c = await onlineAt(t, carol!);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        c.request('room.create', { name: `burst ${carol} ${i}` }).then(
+          () => 'ok',
+          (e: ParleyApiError) => e.code,
+        ),
+      ),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(3);
+    expect(results.filter((r) => r === 'not-allowed')).toHaveLength(7);
+  });
+
+  it('caps memberships per user', async () => {
+    const [owner, joiner] = await freshUsers(t, 'owner', 'joiner');
+    const o = await onlineAt(t, owner!);
+    const j = await onlineAt(t, joiner!);
+    const rooms: string[] = [];
+    for (let i = 0; i < 3; i++) rooms.push((await o.request<{ room: { address: string } }>('room.create', { name: `m ${owner} ${i}`, membersOnly: false })).room.address);
+    for (let i = 0; i < 3; i++) await j.request('room.create', { name: `m ${joiner} ${i}` });
+    await j.request('room.join', { room: rooms[0]! });
+    await j.request('room.join', { room: rooms[1]! });
+    const e = await refusal(j.request('room.join', { room: rooms[2]! }));
+    expect(e.code).toBe('not-allowed');
+    expect(e.details).toMatchObject({ limit: 'rooms.maxMembershipsPerUser', max: 5 });
+    await j.request('room.leave', { room: rooms[0]! });
+    await j.request('room.join', { room: rooms[2]! });
+  });
+
+  it("lists a user's own rooms and invitations, and the open rooms of others one page at a time", async () => {
+    const [dave, erin, frank] = await freshUsers(t, 'dave', 'erin', 'frank');
+    const d = await onlineAt(t, dave!);
+    const e = await onlineAt(t, erin!);
+    const f = await onlineAt(t, frank!);
+    const open: string[] = [];
+    for (let i = 0; i < 3; i++) open.push((await e.request<{ room: { address: string } }>('room.create', { name: `open ${erin} ${i}`, membersOnly: false })).room.address);
+    for (let i = 0; i < 2; i++) open.push((await f.request<{ room: { address: string } }>('room.create', { name: `open ${frank} ${i}`, membersOnly: false })).room.address);
+    const own = (await d.request<{ room: { address: string } }>('room.create', { name: `closed ${dave}` })).room.address;
+    const hidden = (await f.request<{ room: { address: string } }>('room.create', { name: `closed ${frank}` })).room.address;
+    await f.request('room.invite', { room: hidden, user: dave! });
+    // Every open room of the domain, paged by 2 (other tests' rooms are in the same domain too).
+    const seen: Listed['rooms'] = [];
+    let page = await d.request<Listed>('room.list');
+    expect(page.rooms.find((r) => r.address === own)).toMatchObject({ role: 'owner', invitedBy: null });
+    expect(page.rooms.find((r) => r.address === hidden)).toMatchObject({ role: null, invitedBy: frank });
+    for (let pages = 1; ; pages++) {
+      const strangers = page.rooms.filter((r) => r.role === null && r.invitedBy === null);
+      expect(strangers.length).toBeLessThanOrEqual(2);
+      seen.push(...strangers);
+      if (page.next === null) break;
+      expect(pages).toBeLessThan(100);
+      page = await d.request<Listed>('room.list', { after: page.next });
+    }
+    for (const r of open) expect(seen.map((x) => x.address)).toContain(r);
+    expect(seen.map((x) => x.address)).not.toContain(hidden);
+    expect(new Set(seen.map((x) => x.address)).size).toBe(seen.length);
   });
 });

@@ -70,6 +70,9 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
         maxOfflineMessages: config.limits.maxOfflineMessages,
         maxOfflineBytes: config.limits.maxOfflineBytes,
         maxPendingSendBytes: config.limits.maxPendingSendBytes,
+        maxRoomsOwned: config.rooms.maxOwnedPerUser,
+        maxRoomMemberships: config.rooms.maxMembershipsPerUser,
+        roomListPage: config.rooms.listPageSize,
       },
     },
     auth: {

@@ -138,6 +138,14 @@ export const configSchema = z.strictObject({
         .default('conference')
         .describe('Rooms live at name@<subdomain>.<domain>'),
       maxMembers: z.number().int().min(2).default(5000),
+      maxOwnedPerUser: z.number().int().min(1).default(100).describe('Rooms one user may own (create, or be made owner of)'),
+      maxMembershipsPerUser: z.number().int().min(1).default(1000).describe('Rooms one user may belong to'),
+      listPageSize: z
+        .number()
+        .int()
+        .min(1)
+        .default(100)
+        .describe('Open rooms per room.list page (rooms the user has no relation to), and pending invitations listed'),
     })
     .prefault({}),
   xmpp: z

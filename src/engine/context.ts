@@ -37,8 +37,8 @@ export interface EngineLimits {
   maxRoomsOwned: number;
   /** Rooms a user is a member of. */
   maxRoomMemberships: number;
-  /** Open rooms the user has no relation to, listed per room.list call. */
-  roomListOpenMax: number;
+  /** Open rooms (of those a user has no relation to) per room.list page, and pending invitations listed. */
+  roomListPage: number;
 }
 
 /** A bound from the options; Infinity when not set. */

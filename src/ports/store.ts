@@ -163,6 +163,12 @@ export interface RoomStore {
   members(room: string): Promise<RoomMember[]>;
   member(room: string, user: string): Promise<RoomMember | null>;
   roomsOf(user: string): Promise<string[]>;
+  /** The user's memberships with their roles, sorted by room. */
+  membershipsOf(user: string): Promise<Array<{ room: string; role: RoomRole }>>;
+  /** The rooms among `addresses` that exist, sorted by address. */
+  getMany(addresses: string[]): Promise<Room[]>;
+  /** Open (not members-only) rooms whose domain is exactly `domain`, with address > `after`, sorted, at most `limit`. */
+  listOpen(domain: string, after: string, limit: number): Promise<Room[]>;
   addInvite(room: string, user: string, by: string, at: number): Promise<void>;
   hasInvite(room: string, user: string): Promise<boolean>;
   removeInvite(room: string, user: string): Promise<void>;
