@@ -17,10 +17,11 @@ const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
 
 async function open(address: string): Promise<ParleyClient> {
   const { token } = await login(url!, address, `pw-${address.split('@')[0]}`);
-  const c = await ParleyClient.connect({ url: wsUrl, token, resource: 'control', keepEvents: false });
-  await new Promise<void>((resolve) => {
-    const off = c.on('synced', () => (off(), resolve()));
-  });
+  // Events are kept until `synced` has been seen: it can arrive in the same read as the hello reply, before a
+  // listener added after connect() resolves could catch it. The sender's timer empties the list afterwards.
+  const c = await ParleyClient.connect({ url: wsUrl, token, resource: 'control' });
+  await c.waitFor('synced');
+  c.events.length = 0;
   return c;
 }
 
@@ -43,6 +44,8 @@ process.stdout.write(JSON.stringify({ ready: true }) + '\n');
 
 const timer = setInterval(() => {
   if (stopping) return;
+  a.events.length = 0;
+  b.events.length = 0;
   const body = `control-${process.pid}-${++sent}`;
   sentAt.set(body, performance.now());
   a.send(receiver, body).then(
