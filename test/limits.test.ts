@@ -35,7 +35,9 @@ describe('offline queue limit', () => {
   it('refuses a message to a full queue with service-unavailable and stores nothing; acknowledging makes room', async () => {
     const [alice, bob] = await freshUsers(t, 'alice', 'bob');
     const a = await onlineAt(t, alice!);
-    for (let i = 1; i <= 5; i++) await a.send(bob!, `m${i}`);
+    for (let i = 1; i <= 5; i++) await a.send(bob!, `m${i}`, `c${i}`);
+    // A resend of a stored message is still answered with the first version, not refused.
+    expect(await a.send(bob!, 'm5', 'c5')).toMatchObject({ duplicate: true });
     const e = await refusal(a.send(bob!, 'one too many'));
     expect(e.code).toBe('service-unavailable');
     expect(e.message).toMatch(/offline queue is full/);

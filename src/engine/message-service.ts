@@ -63,8 +63,9 @@ export class MessageService {
     if (type === 'groupchat') await this.rooms.requireMember(bare, session.user);
     else {
       await this.ctx.directory.requireUser(bare, to.domain);
-      // A flood to a full queue is refused here, before the block check reads the recipient's list.
-      if (!this.ctx.sessions.reachable(bare)) this.offline.check(bare);
+      // A flood to a full queue is refused here, before the block check reads the recipient's list. A resend
+      // (client id) waits for reserveOffline(), which still answers it as a duplicate.
+      if (clientId === null && !this.ctx.sessions.reachable(bare)) this.offline.check(bare);
       await this.blocks.check(session.user, bare);
     }
     const toResource = type === 'chat' ? to.resource : null;
@@ -249,6 +250,8 @@ export class MessageService {
       }
     } catch (e) {
       for (const user of done) this.offline.settle(user, bytes, false);
+      // A resend of a record stored before the queue filled up is answered with the first version, as always.
+      if (rec.clientId !== null && (await this.ctx.store.messages.byClientId(rec.from, rec.clientId)) !== null) return null;
       this.ctx.metrics.message(rec.type, 'refused');
       throw e;
     }
