@@ -124,6 +124,21 @@ describe('per-address connection caps', () => {
     for (const c of sessions) await c.close();
   });
 
+  it('releases the count of a connection upgraded with STARTTLS when it closes', async () => {
+    // From 127.0.0.1, which no other case here uses: twelve in a row, more than either cap, one at a time.
+    for (let i = 0; i < 12; i++) {
+      const x = await RawXmpp.open(ports().starttls);
+      await x.open();
+      await x.starttls();
+      await x.open();
+      x.close();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const last = await RawXmpp.open(ports().starttls);
+    raws.push(last);
+    await last.open();
+  });
+
   it('caps all connections from one address, authenticated or not, at connectionsPerAddress', async () => {
     const from = '127.0.0.14';
     const users = await freshUsers(t, 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8');
