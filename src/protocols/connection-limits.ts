@@ -23,7 +23,8 @@ export interface ConnectionLimitOptions {
   unauthenticatedPerAddress: number;
 }
 
-interface Tally {
+/** What is counted for one source address. */
+export interface Tally {
   total: number;
   /** Connections not authenticated yet (null when none, which is the usual case). */
   waiting: Set<Unauthenticated> | null;
@@ -39,16 +40,18 @@ export class Unauthenticated {
   private released = false;
 
   constructor(
-    private readonly tally: Tally,
-    private readonly release: (u: Unauthenticated) => void,
+    private readonly limits: ConnectionLimits,
+    readonly socket: Socket,
+    readonly key: string,
+    readonly tally: Tally,
   ) {}
 
   /** The connection authenticated (or went away): it no longer counts against the unauthenticated cap. */
   done(): void {
     if (this.released) return;
     this.released = true;
-    this.tally.waiting?.delete(this);
-    this.release(this);
+    this.probe = null;
+    this.limits.leave(this);
   }
 }
 
@@ -107,7 +110,7 @@ export class ConnectionLimits {
       return null;
     }
     this.waiting.get(socket)?.done();
-    const u = new Unauthenticated(t, () => this.prune(key, t));
+    const u = new Unauthenticated(this, socket, key, t);
     (t.waiting ??= new Set()).add(u);
     this.tallies.set(key, t);
     this.watch(socket);
@@ -144,6 +147,14 @@ export class ConnectionLimits {
     return { total: t?.total ?? 0, unauthenticated: t?.waiting?.size ?? 0 };
   }
 
+  /** Ends an Unauthenticated entry (called by its done()). */
+  leave(u: Unauthenticated): void {
+    u.tally.waiting?.delete(u);
+    // Forgotten now, not at close: an authenticated connection keeps nothing here but its place in the total.
+    if (this.waiting.get(u.socket) === u) this.waiting.delete(u.socket);
+    this.prune(u.key, u.tally);
+  }
+
   private endHandshake(peer: string): void {
     const u = this.handshakes.get(peer);
     if (!u) return;
@@ -154,7 +165,6 @@ export class ConnectionLimits {
   private closed(socket: Socket): void {
     const u = this.waiting.get(socket);
     if (u) {
-      this.waiting.delete(socket);
       if (this.handshakes.get(peerOf(socket)) === u) this.handshakes.delete(peerOf(socket));
       u.done();
     }
