@@ -139,6 +139,10 @@ export async function startServer(opts: {
     PARLEY_XMPP__PORT: '0',
     PARLEY_XMPP__DIRECT_TLS_PORT: '0',
     PARLEY_XMPP__CERT_DIR: join(opts.dir, 'certs'),
+    // Load processes stand in for thousands of people behind a handful of loopback addresses (10 by default,
+    // 1000 idle connections each): the per-address connection caps would refuse them. Only for this build: an
+    // older one given as `main` has no such settings and would refuse the unknown keys.
+    ...(opts.main === undefined ? { PARLEY_LIMITS__CONNECTIONS_PER_ADDRESS: '1000000', PARLEY_LIMITS__UNAUTHENTICATED_PER_ADDRESS: '1000000' } : {}),
     ...opts.env,
   });
   // cwd = the temp dir, so a parley.yaml in the working tree is not picked up.

@@ -8,6 +8,7 @@ import { pino, type Logger as Pino } from 'pino';
 import { Engine } from '../engine/engine.js';
 import type { MessageHook } from '../engine/pipeline.js';
 import type { Store } from '../ports/store.js';
+import { ConnectionLimits } from '../protocols/connection-limits.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { registerRoutes } from '../protocols/http/routes.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/connection.js';
@@ -81,6 +82,14 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       roomMaxMembers: config.rooms.maxMembers,
       scramIterations: config.auth.scramIterations,
       tokenTtlMs: config.auth.tokenTtlHours * 3_600_000,
+      limits: {
+        maxOfflineMessages: config.limits.maxOfflineMessages,
+        maxOfflineBytes: config.limits.maxOfflineBytes,
+        maxPendingSendBytes: config.limits.maxPendingSendBytes,
+        maxRoomsOwned: config.rooms.maxOwnedPerUser,
+        maxRoomMemberships: config.rooms.maxMembershipsPerUser,
+        roomListPage: config.rooms.listPageSize,
+      },
     },
     auth: {
       freeFailures: config.auth.freeFailures,
@@ -96,13 +105,17 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   await engine.start();
 
   const tls = config.server.tls;
+  const tlsHandshakeTimeoutMs = config.limits.tlsHandshakeTimeoutSeconds * 1000;
   const http = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.maxFrameBytes,
     // The same TLS profile as the XMPP listeners (src/protocols/tls-profile.ts).
-    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...tlsProfile() } } : {}),
+    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...tlsProfile(), handshakeTimeout: tlsHandshakeTimeoutMs } } : {}),
   }) as unknown as FastifyInstance;
+  // One set of per-address caps for every listener: HTTP(S) with both WebSocket doors, and the XMPP ports.
+  const connections = new ConnectionLimits({ perAddress: config.limits.connectionsPerAddress, unauthenticatedPerAddress: config.limits.unauthenticatedPerAddress });
+  connections.guard(http.server, tls !== null);
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
   let xmpp: XmppFrontDoor | null = null;
@@ -147,6 +160,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
           heartbeatMs: config.sessions.heartbeatSeconds * 1000,
           helloTimeoutMs: config.sessions.helloTimeoutSeconds * 1000,
           maxBufferedBytes: 16 << 20,
+          connections,
         },
         {
           opened: () => metrics.connections.inc(),
@@ -157,7 +171,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       if (config.xmpp.enabled) {
         const domains = await store.domains.list();
         const xmppOpts = xmppOptions(config, domains);
-        xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics);
+        xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics, connections);
         if (config.xmpp.websocketPath !== null) {
           xmppWs = attachXmppWebSocket(
             http.server,
@@ -168,6 +182,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
               xmpp: xmppOpts,
               // Slack above the stanza limit, so that the stream parser (not ws) refuses a big stanza, with a stream error.
               maxMessageBytes: config.xmpp.maxStanzaBytes + 16_384,
+              connections,
             },
             { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
           );
@@ -212,7 +227,15 @@ function xmppOptions(config: Config, domains: string[]): XmppOptions {
 }
 
 /** Loads (or generates) the certificates of every served domain and starts the XMPP listeners. */
-async function listenXmpp(config: Config, domains: string[], engine: Engine, xmpp: XmppOptions, log: Pino, metrics: Metrics): Promise<XmppFrontDoor> {
+async function listenXmpp(
+  config: Config,
+  domains: string[],
+  engine: Engine,
+  xmpp: XmppOptions,
+  log: Pino,
+  metrics: Metrics,
+  connections: ConnectionLimits,
+): Promise<XmppFrontDoor> {
   const x = config.xmpp;
   const certificates =
     domains.length > 0 || Object.keys(x.certificates).length > 0
@@ -229,6 +252,8 @@ async function listenXmpp(config: Config, domains: string[], engine: Engine, xmp
       directTlsPort: x.directTlsPort,
       certificates,
       xmpp,
+      connections,
+      tlsHandshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
     },
     { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
   );

@@ -92,6 +92,41 @@ export const configSchema = z.strictObject({
         .default(8)
         .describe('Heavy reads of one user waiting for a turn; beyond them a request is refused with rate-limited'),
       requestsPerSecond: z.number().int().min(1).default(2000).describe('Per-connection request rate limit'),
+      maxOfflineMessages: z
+        .number()
+        .int()
+        .min(1)
+        .default(10_000)
+        .describe("Entries in one user's offline queue; a message to a full queue is refused with service-unavailable (RFC 6121 §8.5.2.2.1)"),
+      maxOfflineBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(64 << 20)
+        .describe("UTF-8 body bytes in one user's offline queue (refused like maxOfflineMessages)"),
+      maxPendingSendBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(4 << 20)
+        .describe('Bytes of one session\'s messages accepted and not yet stored (body + 1 KiB each); beyond it sends are refused with rate-limited'),
+      connectionsPerAddress: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Open connections from one source address (IPv4 address, IPv6 /64) on all listeners; many people may share one behind NAT'),
+      unauthenticatedPerAddress: z
+        .number()
+        .int()
+        .min(1)
+        .default(50)
+        .describe('Connections from one source address still in a TLS handshake or not yet logged in (WebSocket before hello, XMPP before binding)'),
+      tlsHandshakeTimeoutSeconds: z
+        .number()
+        .min(0.05)
+        .default(10)
+        .describe('Time a client has to finish a TLS handshake on any listener (HTTPS, XMPP direct TLS and STARTTLS)'),
     })
     .prefault({}),
   auth: z
@@ -144,6 +179,14 @@ export const configSchema = z.strictObject({
         .default('conference')
         .describe('Rooms live at name@<subdomain>.<domain>'),
       maxMembers: z.number().int().min(2).default(5000),
+      maxOwnedPerUser: z.number().int().min(1).default(100).describe('Rooms one user may own (create, or be made owner of)'),
+      maxMembershipsPerUser: z.number().int().min(1).default(1000).describe('Rooms one user may belong to'),
+      listPageSize: z
+        .number()
+        .int()
+        .min(1)
+        .default(100)
+        .describe('Open rooms per room.list page (rooms the user has no relation to), and pending invitations listed'),
     })
     .prefault({}),
   xmpp: z

@@ -28,6 +28,29 @@ export interface EngineOptions {
   roomMaxMembers: number;
   scramIterations: number;
   tokenTtlMs: number;
+  /** Per-user and per-session bounds; one left out is not enforced (the server's configuration sets them all). */
+  limits?: Partial<EngineLimits>;
+}
+
+/** Bounds on what one user or session may make the server hold (configuration: limits.*, rooms.*). */
+export interface EngineLimits {
+  /** Entries in a user's offline queue. */
+  maxOfflineMessages: number;
+  /** UTF-8 body bytes in a user's offline queue. */
+  maxOfflineBytes: number;
+  /** Bytes of a session's messages accepted and not yet stored (bodies plus a fixed overhead each). */
+  maxPendingSendBytes: number;
+  /** Rooms a user owns. */
+  maxRoomsOwned: number;
+  /** Rooms a user is a member of. */
+  maxRoomMemberships: number;
+  /** Open rooms (of those a user has no relation to) per room.list page, and pending invitations listed. */
+  roomListPage: number;
+}
+
+/** A bound from the options; Infinity when not set. */
+export function limitOf(opts: EngineOptions, key: keyof EngineLimits): number {
+  return opts.limits?.[key] ?? Infinity;
 }
 
 /** Counters the engine reports; the app maps them onto Prometheus. */

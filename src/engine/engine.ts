@@ -10,7 +10,7 @@ import { conversationKey, type LogRecord, type MessageView, type SessionPresence
 import type { Account, Store } from '../ports/store.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
-import type { Ctx, EngineMetrics, EngineOptions, Logger } from './context.js';
+import { limitOf, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
@@ -71,7 +71,7 @@ export class Engine {
   readonly messages: MessageService;
   readonly auth: AuthService;
   readonly blocks: BlockService;
-  private readonly offline = new OfflineTracker();
+  private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
    * removed and created again by another process is a new account: sessions of the old one must not live on.
@@ -85,12 +85,17 @@ export class Engine {
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
+    this.offline = new OfflineTracker({
+      maxMessages: limitOf(deps.options, 'maxOfflineMessages'),
+      maxBytes: limitOf(deps.options, 'maxOfflineBytes'),
+    });
     // When another process changed data, cached audiences and member lists may be stale too.
     const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
       this.presence.invalidate();
       this.rosters.invalidate();
       this.rooms.invalidate();
       this.blocks.invalidate();
+      this.offline.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
       if (external) this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
     });
@@ -354,7 +359,7 @@ export class Engine {
   async requeueOffline(user: string, seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
     await this.ctx.store.messages.queueOffline(user, seqs);
-    this.offline.note(user, Math.max(...seqs));
+    this.offline.requeued(user, Math.max(...seqs));
   }
 
   /** A connection went away (cleanly or by heartbeat timeout): its session becomes unavailable. */

@@ -4,7 +4,7 @@
  */
 import { ParleyError } from '../core/errors.js';
 import { conversationKey, type LogRecord, type MessageType, type MessageView, type NewRecord, type ReceiptKind } from '../core/types.js';
-import type { Ctx } from './context.js';
+import { limitOf, type Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { recordEvent } from './outbound.js';
 import type { MessagePipeline } from './pipeline.js';
@@ -24,6 +24,11 @@ export interface SendAck {
 }
 
 const MAX_CLIENT_ID = 128;
+/**
+ * What one message waiting to be stored costs besides its body (record, promises, closures), for the bound on
+ * a session's pending messages; measured at well under 1 KiB.
+ */
+const PENDING_OVERHEAD = 1024;
 
 /** Sends, edits, retracts and acknowledges messages. */
 export class MessageService {
@@ -41,10 +46,12 @@ export class MessageService {
   private readonly perSession = new KeyedQueue();
   /** Record hooks and delivery run one record at a time, in log order (a single key). */
   private readonly logOrder = new KeyedQueue();
+  /** Bytes of each session's messages accepted and not yet stored (see admit()). */
+  private readonly pendingBytes = new Map<string, number>();
 
   /** Sends a 1:1 message (to a person, or to one session via a full address) or a room message. */
   send(session: Session, to: Address, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
-    return this.ordered(session, () => this.prepareSend(session, to, body, clientId), startedAt);
+    return this.ordered(session, () => this.prepareSend(session, to, body, clientId), startedAt, body.length);
   }
 
   private async prepareSend(session: Session, to: Address, body: string, clientId: string | null): Promise<NewRecord> {
@@ -58,9 +65,13 @@ export class MessageService {
     if (type === 'groupchat') await this.rooms.requireMember(bare, session.user);
     else {
       await this.ctx.directory.requireUser(bare, to.domain);
+      // A flood to a full queue is refused here, before the block check reads the recipient's list. A resend
+      // (client id) waits for reserveOffline(), which still answers it as a duplicate.
+      if (clientId === null && !this.ctx.sessions.reachable(bare)) this.offline.check(bare);
       await this.blocks.check(session.user, bare);
     }
     const toResource = type === 'chat' ? to.resource : null;
+    const offline = type === 'chat' && !this.ctx.sessions.reachable(bare);
     return {
       kind: 'message',
       type,
@@ -74,7 +85,7 @@ export class MessageService {
       ref: null,
       receipt: null,
       ts: this.ctx.now(),
-      offlineFor: type === 'chat' && !this.ctx.sessions.reachable(bare) ? [bare] : [],
+      offlineFor: offline ? [bare] : [],
     };
   }
 
@@ -84,7 +95,7 @@ export class MessageService {
       this.checkBody(body);
       const orig = await this.ownMessage(session, id);
       return this.follow(session, orig, 'edit', body, clientId, null);
-    }, startedAt);
+    }, startedAt, body.length);
   }
 
   /** Retracts one's own message: readers see it gone; the log keeps it. */
@@ -185,10 +196,17 @@ export class MessageService {
   /**
    * Check → store → record → deliver. Preparation and the call to append run one at a time per session, so a
    * session's messages are stored (and so ordered and delivered) in the order it sent them, while the commits
-   * themselves still group with everyone else's.
+   * themselves still group with everyone else's. A record for the offline queue reserves its entry after the
+   * check hooks and before the append, so a full queue stores nothing (RFC 6121 §8.5.2.2.1).
    */
-  private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number): Promise<SendAck> {
+  private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number, bodyLength = 0): Promise<SendAck> {
     const { ctx } = this;
+    const charge = bodyLength + PENDING_OVERHEAD;
+    try {
+      this.admit(session, charge);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const enqueued = this.perSession.run(session.id, async () => {
       const rec = await prepare();
       try {
@@ -197,17 +215,80 @@ export class MessageService {
         ctx.metrics.message(rec.type, 'refused');
         throw e;
       }
-      return { rec, appended: ctx.metrics.storage('append', ctx.store.messages.append([rec])) };
+      const queued = await this.reserveOffline(rec);
+      return { rec, queued, appended: ctx.metrics.storage('append', ctx.store.messages.append([rec])) };
     });
-    return enqueued.then(({ rec, appended }) => this.finish(session, rec, appended, startedAt));
+    const done = enqueued.then(({ rec, queued, appended }) => this.finish(session, rec, queued, appended, startedAt));
+    void done.then(
+      () => this.release(session, charge),
+      () => this.release(session, charge),
+    );
+    return done;
   }
 
-  private async finish(session: Session, rec: NewRecord, appended: Promise<AppendResult[]>, startedAt: number): Promise<SendAck> {
+  /**
+   * Bounds what one session can make the server hold: messages it sent that are not stored yet. A client that
+   * sends faster than the store commits (pipelining without waiting for acknowledgements) would otherwise
+   * queue them here without limit; past the bound it is refused with rate-limited until some are stored. A
+   * session with nothing pending may always send one message, whatever its size.
+   */
+  private admit(session: Session, charge: number): void {
+    const held = this.pendingBytes.get(session.id) ?? 0;
+    const max = limitOf(this.ctx.opts, 'maxPendingSendBytes');
+    if (held > 0 && held + charge > max) {
+      throw new ParleyError('rate-limited', `too many messages of this session are waiting to be stored (${held} bytes; the limit is ${max}); wait for their acknowledgements`, {
+        reason: 'pending-sends',
+        maxPendingBytes: max,
+      });
+    }
+    this.pendingBytes.set(session.id, held + charge);
+  }
+
+  private release(session: Session, charge: number): void {
+    const held = (this.pendingBytes.get(session.id) ?? 0) - charge;
+    if (held > 0) this.pendingBytes.set(session.id, held);
+    else this.pendingBytes.delete(session.id);
+  }
+
+  /** Reserves the offline-queue entries of `rec`; returns its body size for settling them (null: none queued). */
+  private async reserveOffline(rec: NewRecord): Promise<number | null> {
+    if (rec.offlineFor.length === 0) return null;
+    const bytes = rec.body === null ? 0 : Buffer.byteLength(rec.body, 'utf8');
+    const done: string[] = [];
+    try {
+      for (const user of rec.offlineFor) {
+        await this.offline.reserve(user, bytes, () => this.ctx.store.messages.offlineSize(user));
+        done.push(user);
+      }
+    } catch (e) {
+      for (const user of done) this.offline.settle(user, bytes, false);
+      // A resend of a record stored before the queue filled up is answered with the first version, as always.
+      if (rec.clientId !== null && (await this.ctx.store.messages.byClientId(rec.from, rec.clientId)) !== null) return null;
+      this.ctx.metrics.message(rec.type, 'refused');
+      throw e;
+    }
+    return bytes;
+  }
+
+  private settleOffline(rec: NewRecord, bytes: number | null, stored: boolean): void {
+    if (bytes === null) return;
+    for (const user of rec.offlineFor) this.offline.settle(user, bytes, stored);
+  }
+
+  private async finish(session: Session, rec: NewRecord, queued: number | null, appended: Promise<AppendResult[]>, startedAt: number): Promise<SendAck> {
     const { ctx } = this;
-    const [res] = await appended;
-    const stored = res!.record;
+    let res: AppendResult;
+    try {
+      [res] = (await appended) as [AppendResult];
+    } catch (e) {
+      this.settleOffline(rec, queued, false);
+      throw e;
+    }
+    const stored = res.record;
+    // A resend (duplicate) wrote no new queue entry.
+    this.settleOffline(rec, queued, !res.duplicate);
     for (const user of rec.offlineFor) this.offline.note(user, stored.seq);
-    if (res!.duplicate) {
+    if (res.duplicate) {
       // The first attempt may have failed in a record hook after storing; hooks are idempotent, so run them
       // again. It is not delivered again: recipients that missed it get it by replay.
       await this.pipeline.record(stored);
@@ -225,7 +306,7 @@ export class MessageService {
     // got it, so it goes to the offline queue now (one storage call, only in that race).
     if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.sessions.reachable(stored.to)) {
       await ctx.store.messages.queueOffline(stored.to, [stored.seq]);
-      this.offline.note(stored.to, stored.seq);
+      this.offline.requeued(stored.to, stored.seq);
     }
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
   }

@@ -5,17 +5,25 @@
 import { ParleyError } from '../core/errors.js';
 import { parseAddress } from '../core/address.js';
 import { ROOM_ROLES, type Room, type RoomMember, type RoomRole } from '../core/types.js';
-import type { Ctx } from './context.js';
+import { limitOf, type Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { PresenceService } from './presence-service.js';
 
 const rank = (r: RoomRole): number => ROOM_ROLES.length - ROOM_ROLES.indexOf(r);
+
+/** A room as room.list shows it to one user. */
+export type ListedRoom = Room & { role: RoomRole | null; invitedBy: string | null };
 
 /** Room management and membership. */
 export class RoomService {
   private readonly memberCache = new Map<string, Promise<Map<string, RoomRole>>>();
   /** Membership changes of one room run one at a time: each checks the member list, then writes it. */
   private readonly ops = new KeyedQueue();
+  /**
+   * Changes that count a user's rooms run one at a time per user, so a burst of creations cannot all pass the
+   * check before any is stored. Always taken inside a room's turn in `ops` (room, then user), never the reverse.
+   */
+  private readonly perUser = new KeyedQueue();
 
   constructor(
     private readonly ctx: Ctx,
@@ -61,48 +69,74 @@ export class RoomService {
     return [...(await this.members(room)).keys()];
   }
 
-  /** Creates a room in the creator's domain (name@<rooms subdomain>.<domain>); the creator becomes owner. */
-  async create(owner: string, name: string, local: string | null, membersOnly: boolean): Promise<Room> {
+  /**
+   * Creates a room in the creator's domain (name@<rooms subdomain>.<domain>); the creator becomes owner. A user
+   * owns at most rooms.maxOwnedPerUser rooms and belongs to at most rooms.maxMembershipsPerUser.
+   */
+  create(owner: string, name: string, local: string | null, membersOnly: boolean): Promise<Room> {
     const domain = owner.slice(owner.indexOf('@') + 1);
     const slug = local ?? (name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'room');
     const addr = parseAddress(`${slug}@${this.ctx.directory.roomDomainOf(domain)}`);
     if (addr.resource !== null) throw new ParleyError('jid-malformed', 'a room address has no resource');
     const room: Room = { address: `${addr.local}@${addr.domain}`, name, membersOnly, createdBy: owner, createdAt: this.ctx.now() };
-    await this.ctx.store.rooms.create(room);
-    this.memberCache.delete(room.address);
-    return room;
+    return this.ops.run(room.address, () =>
+      this.perUser.run(owner, async () => {
+        await this.checkRooms(owner, { member: true, owner: true });
+        await this.ctx.store.rooms.create(room);
+        this.memberCache.delete(room.address);
+        return room;
+      }),
+    );
   }
 
   /**
-   * Rooms the user belongs to or is invited to, plus open rooms of the user's domain. Invitations are listed
-   * here because the `room.invite` event is not stored: an invitee who was offline finds them this way. Its
-   * cost grows with the domain's rooms, so it counts against the user's heavy reads (ReadLimiter).
+   * Refuses with not-allowed (as XEP-0045 §10.1.1 answers a refused room creation) when `user` may not take one
+   * more membership (`member`) or one more owned room (`owner`). The caller holds the user's turn in `perUser`.
    */
-  list(user: string): Promise<Array<Room & { role: RoomRole | null; invitedBy: string | null }>> {
-    return this.ctx.reads.run(user, () => this.listNow(user));
+  private async checkRooms(user: string, more: { member: boolean; owner: boolean }): Promise<void> {
+    const maxMember = limitOf(this.ctx.opts, 'maxRoomMemberships');
+    const maxOwned = limitOf(this.ctx.opts, 'maxRoomsOwned');
+    if (maxMember === Infinity && maxOwned === Infinity) return;
+    const mine = await this.ctx.store.rooms.membershipsOf(user);
+    if (more.member && mine.length >= maxMember) {
+      throw new ParleyError('not-allowed', `${user} is a member of ${mine.length} rooms; the limit is ${maxMember}`, {
+        limit: 'rooms.maxMembershipsPerUser',
+        max: maxMember,
+      });
+    }
+    const owned = mine.filter((m) => m.role === 'owner').length;
+    if (more.owner && owned >= maxOwned) {
+      throw new ParleyError('not-allowed', `${user} owns ${owned} rooms; the limit is ${maxOwned}`, { limit: 'rooms.maxOwnedPerUser', max: maxOwned });
+    }
   }
 
-  private async listNow(user: string): Promise<Array<Room & { role: RoomRole | null; invitedBy: string | null }>> {
+  /**
+   * What room.list shows a user: the rooms it belongs to or has pending invitations to (the newest
+   * rooms.listPageSize of those), then one page of the open rooms of its domain that it has no relation to, by
+   * address after `after`. Invitations are listed because the `room.invite` event is not stored: an invitee who
+   * was offline finds them this way. Open rooms are paged because anyone may create them: listing them all to
+   * every user would let one user's rooms fill everyone's list. `next` continues the open rooms (null: no more).
+   * Its cost grows with the user's rooms, so it counts against the user's heavy reads (ReadLimiter).
+   */
+  list(user: string, after: string | null = null): Promise<{ rooms: ListedRoom[]; next: string | null }> {
+    return this.ctx.reads.run(user, () => this.listNow(user, after));
+  }
+
+  private async listNow(user: string, after: string | null): Promise<{ rooms: ListedRoom[]; next: string | null }> {
     const domain = user.slice(user.indexOf('@') + 1);
+    const page = limitOf(this.ctx.opts, 'roomListPage');
     const { rooms } = this.ctx.store;
-    const [mine, all, invites] = await Promise.all([rooms.roomsOf(user), rooms.list(domain), rooms.invitesOf(user)]);
-    const mineSet = new Set(mine);
-    const invitedBy = new Map(invites.map((i) => [i.room, i.by]));
-    const listed = new Set<string>();
-    const out: Array<Room & { role: RoomRole | null; invitedBy: string | null }> = [];
-    const add = async (r: Room): Promise<void> => {
-      if (listed.has(r.address)) return;
-      listed.add(r.address);
-      const role = mineSet.has(r.address) ? ((await this.members(r.address)).get(user) ?? null) : null;
-      out.push({ ...r, role, invitedBy: invitedBy.get(r.address) ?? null });
-    };
-    for (const r of all) if (mineSet.has(r.address) || invitedBy.has(r.address) || !r.membersOnly) await add(r);
-    for (const address of [...mine, ...invitedBy.keys()]) {
-      if (listed.has(address)) continue;
-      const r = await rooms.get(address);
-      if (r) await add(r);
-    }
-    return out;
+    const [mine, invites] = await Promise.all([rooms.membershipsOf(user), rooms.invitesOf(user)]);
+    const roleOf = new Map(mine.map((m) => [m.room, m.role]));
+    // invitesOf is oldest first; the newest are kept.
+    const invitedBy = new Map(invites.slice(Math.max(0, invites.length - page)).map((i) => [i.room, i.by]));
+    const related = await rooms.getMany([...roleOf.keys(), ...invitedBy.keys()]);
+    const out: ListedRoom[] = related.map((r) => ({ ...r, role: roleOf.get(r.address) ?? null, invitedBy: invitedBy.get(r.address) ?? null }));
+    const open = await rooms.listOpen(this.ctx.directory.roomDomainOf(domain), after ?? '', page === Infinity ? Number.MAX_SAFE_INTEGER : page + 1);
+    const more = open.length > page;
+    const shown = more ? open.slice(0, page) : open;
+    for (const r of shown) if (!roleOf.has(r.address) && !invitedBy.has(r.address)) out.push({ ...r, role: null, invitedBy: null });
+    return { rooms: out, next: more ? shown[shown.length - 1]!.address : null };
   }
 
   /** Invites a user (admin or owner only; any member in an open room). */
@@ -136,7 +170,10 @@ export class RoomService {
     if ((await this.members(room)).size >= this.ctx.opts.roomMaxMembers) {
       throw new ParleyError('not-allowed', `${room} is full`);
     }
-    await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
+    await this.perUser.run(user, async () => {
+      await this.checkRooms(user, { member: true, owner: false });
+      await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
+    });
     await this.ctx.store.rooms.removeInvite(room, user);
     this.memberCache.delete(room);
     await this.announce(room, user, 'member', user);
@@ -192,7 +229,13 @@ export class RoomService {
     if (user === by && role !== 'owner' && [...ms.values()].filter((r) => r === 'owner').length === 1) {
       throw new ParleyError('not-allowed', 'a room needs at least one owner');
     }
-    await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
+    // Handing a room over counts against the new owner's limit, or rooms could be piled onto one account.
+    if (role === 'owner' && ms.get(user) !== 'owner') {
+      await this.perUser.run(user, async () => {
+        await this.checkRooms(user, { member: false, owner: true });
+        await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
+      });
+    } else await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
     this.memberCache.delete(room);
     await this.announce(room, user, role, by);
   }

@@ -131,6 +131,12 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** What (part of) a user's offline queue holds: entries, and the UTF-8 bytes of their bodies. */
+export interface OfflineSize {
+  count: number;
+  bytes: number;
+}
+
 export interface MessageStore {
   /**
    * Appends records durably, in order, and returns them with seq and id. A record whose (from, clientId)
@@ -162,8 +168,10 @@ export interface MessageStore {
    * not after the account's createdSeq (queued for a removed predecessor) are never returned.
    */
   offline(user: string, after: number, limit: number): Promise<LogRecord[]>;
-  /** Drops the user's offline entries with seq <= upTo. */
-  ackOffline(user: string, upTo: number): Promise<void>;
+  /** Drops the user's offline entries with seq <= upTo; returns what it dropped. */
+  ackOffline(user: string, upTo: number): Promise<OfflineSize>;
+  /** What the user's offline queue holds now (the engine counts it once, then keeps the count in memory). */
+  offlineSize(user: string): Promise<OfflineSize>;
   /**
    * Puts records already in the log (back) into the user's offline queue: messages sent to a session that
    * vanished before confirming them (XEP-0198 §5). Unknown seqs and entries already queued are ignored.
@@ -191,6 +199,12 @@ export interface RoomStore {
   members(room: string): Promise<RoomMember[]>;
   member(room: string, user: string): Promise<RoomMember | null>;
   roomsOf(user: string): Promise<string[]>;
+  /** The user's memberships with their roles, sorted by room. */
+  membershipsOf(user: string): Promise<Array<{ room: string; role: RoomRole }>>;
+  /** The rooms among `addresses` that exist, sorted by address. */
+  getMany(addresses: string[]): Promise<Room[]>;
+  /** Open (not members-only) rooms whose domain is exactly `domain`, with address > `after`, sorted, at most `limit`. */
+  listOpen(domain: string, after: string, limit: number): Promise<Room[]>;
   addInvite(room: string, user: string, by: string, at: number): Promise<void>;
   hasInvite(room: string, user: string): Promise<boolean>;
   removeInvite(room: string, user: string): Promise<void>;

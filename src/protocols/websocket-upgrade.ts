@@ -13,6 +13,19 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   return host !== undefined && origin === `${tls ? 'https' : 'http'}://${host}`;
 }
 
+/**
+ * Refuses an upgrade because its source address already has too many connections that have not
+ * authenticated (protocols/connection-limits.ts): HTTP 503 with Retry-After (RFC 9110 §15.6.4, §10.2.3), the
+ * status proxies also use for per-address connection limits.
+ */
+export function refuseBusy(socket: Socket): void {
+  socket.end(
+    'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
+      'too many connections from your address are not authenticated yet; try again later\n',
+  );
+  socket.destroySoon();
+}
+
 /** Handles one WebSocket upgrade request on a path claimed with routeUpgrade(). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 

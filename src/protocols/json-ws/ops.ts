@@ -89,7 +89,7 @@ export const OPS = {
     z.strictObject({ name: z.string().min(1).max(256), local: z.string().min(1).max(1023).optional(), membersOnly: z.boolean().optional() }),
     async ({ engine, session }, p) => ({ room: await engine.rooms.create(session.user, p.name, p.local ?? null, p.membersOnly ?? true) }),
   ),
-  'room.list': op(z.strictObject({}), async ({ engine, session }) => ({ rooms: await engine.rooms.list(session.user) })),
+  'room.list': op(z.strictObject({ after: addr.optional() }), async ({ engine, session }, p) => engine.rooms.list(session.user, p.after ?? null)),
   'room.invite': op(roomUser, async ({ engine, session }, p) => {
     await engine.rooms.invite(parseBare(p.room), session.user, parseBare(p.user));
     return {};

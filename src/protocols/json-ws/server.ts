@@ -4,7 +4,9 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Engine } from '../../engine/engine.js';
-import { originAllowed, routeUpgrade } from '../websocket-upgrade.js';
+import type { Outbound } from '../../engine/outbound.js';
+import type { ConnectionLimits, Unauthenticated } from '../connection-limits.js';
+import { originAllowed, refuseBusy, routeUpgrade } from '../websocket-upgrade.js';
 import { Connection, type ConnectionObserver, type ConnectionOptions } from './connection.js';
 
 /** Options of the JSON WebSocket front door. */
@@ -12,6 +14,32 @@ export interface JsonWsOptions extends ConnectionOptions {
   path: string;
   /** Origins allowed besides the server's own; "*" allows any. Requests without Origin (non-browsers) pass. */
   allowedOrigins: string[];
+  /** Per-address caps shared with the other front doors. */
+  connections: ConnectionLimits;
+}
+
+/**
+ * One connection's observer while it has not authenticated. Engine events reach a connection only once it has
+ * a session, so the first one flushed says hello succeeded: the connection stops counting as unauthenticated.
+ */
+class Authenticating implements ConnectionObserver {
+  constructor(
+    private readonly inner: ConnectionObserver,
+    private waiting: Unauthenticated | null,
+  ) {}
+  opened(): void {
+    this.inner.opened();
+  }
+  closed(): void {
+    this.inner.closed();
+  }
+  flushed(out: Outbound): void {
+    if (this.waiting !== null) {
+      this.waiting.done();
+      this.waiting = null;
+    }
+    this.inner.flushed(out);
+  }
 }
 
 /** A running JSON WebSocket front door. */
@@ -38,10 +66,16 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\norigin not allowed\n');
       return;
     }
+    // Until hello succeeds the connection counts against its address's cap of unauthenticated connections.
+    const waiting = opts.connections.unauthenticated(socket);
+    if (waiting === null) {
+      refuseBusy(socket);
+      return;
+    }
     const ip = req.socket.remoteAddress ?? 'unknown'; // read here: a closure naming `req` would keep it (~1 KB) per connection
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.setNoDelay(true);
-      const c = new Connection(ws, socket, engine, ip, opts, observer);
+      const c = new Connection(ws, socket, engine, ip, opts, new Authenticating(observer, waiting));
       conns.add(c);
       ws.once('close', () => conns.delete(c));
     });

@@ -112,6 +112,25 @@ export function deliveryContract(store: () => Store): void {
       expect(await s.messages.getById(m3.id)).toEqual(m3);
     });
 
+    it('measures a queue (entries and UTF-8 body bytes) and returns what each acknowledgement dropped', async () => {
+      const s = store();
+      expect(await s.messages.offlineSize(B)).toEqual({ count: 0, bytes: 0 });
+      const m1 = await appendOne(s, dm(A, B, 'héllo', { offlineFor: [B, C] }));
+      await appendOne(s, dm(A, C, 'not for b'));
+      const m2 = await appendOne(s, dm(A, B, 'x'.repeat(5000), { offlineFor: [B] }));
+      // A retraction has no body: it counts as an entry of 0 bytes.
+      await appendOne(s, follow('retract', A, m1, { offlineFor: [B] }));
+      expect(await s.messages.offlineSize(B)).toEqual({ count: 3, bytes: 6 + 5000 });
+      expect(await s.messages.offlineSize(C)).toEqual({ count: 1, bytes: 6 });
+      expect(await s.messages.ackOffline(B, m2.seq - 1)).toEqual({ count: 1, bytes: 6 });
+      expect(await s.messages.ackOffline(B, m2.seq - 1)).toEqual({ count: 0, bytes: 0 });
+      expect(await s.messages.offlineSize(B)).toEqual({ count: 2, bytes: 5000 });
+      expect(await s.messages.ackOffline(B, Number.MAX_SAFE_INTEGER)).toEqual({ count: 2, bytes: 5000 });
+      expect(await s.messages.ackOffline('nobody@a.test', 5)).toEqual({ count: 0, bytes: 0 });
+      expect(await s.messages.offlineSize(B)).toEqual({ count: 0, bytes: 0 });
+      expect(await s.messages.offlineSize(C)).toEqual({ count: 1, bytes: 6 });
+    });
+
     it('puts delivered records back into the queue, once, in seq order', async () => {
       const s = store();
       const m1 = await appendOne(s, dm(A, B, 'one'));

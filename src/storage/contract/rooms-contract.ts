@@ -85,6 +85,36 @@ export function roomsContract(store: () => Store): void {
       expect(await s.rooms.roomsOf('nobody@a.test')).toEqual([]);
     });
 
+    it("lists a user's memberships with roles, reads several rooms at once, and pages through open rooms", async () => {
+      const s = store();
+      await s.rooms.create(room('b@rooms.a.test'));
+      await s.rooms.create(room('a@rooms.a.test', { createdBy: 'bob@a.test' }));
+      await s.rooms.create(room('c@rooms.a.test', { membersOnly: true, createdBy: 'bob@a.test' }));
+      await s.rooms.create(room('d@rooms.a.test', { createdBy: 'bob@a.test' }));
+      await s.rooms.create(room('e@rooms.b.test', { createdBy: 'bob@a.test' }));
+      await s.rooms.create(room('f@deep.rooms.a.test', { createdBy: 'bob@a.test' }));
+      await s.rooms.setMember('a@rooms.a.test', 'alice@a.test', 'admin', 1);
+      expect(await s.rooms.membershipsOf('alice@a.test')).toEqual([
+        { room: 'a@rooms.a.test', role: 'admin' },
+        { room: 'b@rooms.a.test', role: 'owner' },
+      ]);
+      expect(await s.rooms.membershipsOf('nobody@a.test')).toEqual([]);
+      expect((await s.rooms.getMany(['d@rooms.a.test', 'missing@rooms.a.test', 'a@rooms.a.test', 'd@rooms.a.test'])).map((r) => r.address)).toEqual([
+        'a@rooms.a.test',
+        'd@rooms.a.test',
+      ]);
+      expect(await s.rooms.getMany([])).toEqual([]);
+      expect(await s.rooms.getMany(['a@rooms.a.test'])).toEqual([room('a@rooms.a.test', { createdBy: 'bob@a.test' })]);
+      // Open rooms of exactly that domain (not members-only c, not subdomain f, not b.test's e), by address.
+      const open = async (after: string, limit: number): Promise<string[]> => (await s.rooms.listOpen('rooms.a.test', after, limit)).map((r) => r.address);
+      expect(await open('', 10)).toEqual(['a@rooms.a.test', 'b@rooms.a.test', 'd@rooms.a.test']);
+      expect(await open('', 2)).toEqual(['a@rooms.a.test', 'b@rooms.a.test']);
+      expect(await open('b@rooms.a.test', 2)).toEqual(['d@rooms.a.test']);
+      expect(await open('d@rooms.a.test', 2)).toEqual([]);
+      expect(await open('', 0)).toEqual([]);
+      expect(await s.rooms.listOpen('rooms.b.test', '', 5)).toEqual([room('e@rooms.b.test', { createdBy: 'bob@a.test' })]);
+    });
+
     it('adds, checks and removes invitations', async () => {
       const s = store();
       await s.rooms.create(room('r@rooms.a.test', { membersOnly: true }));

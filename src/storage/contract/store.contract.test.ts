@@ -11,7 +11,7 @@ import { createMemoryStore } from '../memory/index.js';
 import { createSqliteStore, migrate, MIGRATIONS, SchemaTooNewError } from '../sqlite/index.js';
 import { createSqliteWorkerStore } from '../sqlite/worker.js';
 import { MESSAGE_QUERIES } from '../sqlite/messages.js';
-import { ROOM_QUERIES } from '../sqlite/rooms.js';
+import { OPEN_ROOMS_QUERY, ROOM_QUERIES } from '../sqlite/rooms.js';
 import { account, dm } from './fixtures.js';
 import { describeStoreContract } from './store-contract.js';
 
@@ -158,6 +158,19 @@ forAdapter('sqlite', () => {
           expect(plan.filter((d) => d.includes('TEMP B-TREE')), `${name} sorts: ${plan.join(' | ')}`).toEqual([]);
           expect(plan.join(' | '), name).toContain('room_invites_by_user_at');
         }
+      } finally {
+        raw.close();
+      }
+    });
+
+    it('pages through open rooms along an index, without a scan or a sort', async () => {
+      const path = nextPath();
+      await createSqliteStore({ path }).close();
+      const raw = new Database(path, { readonly: true });
+      try {
+        const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${OPEN_ROOMS_QUERY}`).all('d', 'a', 5) as Array<{ detail: string }>).map((r) => r.detail);
+        expect(plan.filter((d) => d.startsWith('SCAN') || d.includes('TEMP B-TREE')), plan.join(' | ')).toEqual([]);
+        expect(plan.join(' | ')).toContain('rooms_by_domain');
       } finally {
         raw.close();
       }

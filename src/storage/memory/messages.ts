@@ -2,7 +2,7 @@
 import { ParleyError } from '../../core/errors.js';
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
-import type { AppendResult, MessageStore } from '../../ports/store.js';
+import type { AppendResult, MessageStore, OfflineSize } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv, uniq, validateRecord } from '../rules.js';
 import { accountFloor, roomFloor, type MemoryState } from './state.js';
 
@@ -63,6 +63,13 @@ function firstSent(s: MemoryState, input: NewRecord): LogRecord | undefined {
   const first = s.byClientId.get(dedupeKey(input.from, input.clientId));
   if (first && first.seq <= accountFloor(s, input.from)) throw new ParleyError('conflict', `clientId ${input.clientId} is taken; use another`);
   return first;
+}
+
+/** Entries and UTF-8 body bytes of the queued records with these seqs. */
+function sizeOf(s: MemoryState, seqs: number[]): OfflineSize {
+  let bytes = 0;
+  for (const seq of seqs) bytes += Buffer.byteLength(s.log[seq - 1]?.body ?? '', 'utf8');
+  return { count: seqs.length, bytes };
 }
 
 /** The memory MessageStore; every append is applied at once, so there is nothing to group. */
@@ -147,10 +154,15 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
     },
     async ackOffline(user, upTo) {
       const q = s.offline.get(user);
-      if (!q) return;
+      if (!q) return { count: 0, bytes: 0 };
+      const dropped = sizeOf(s, q.filter((seq) => seq <= upTo));
       const rest = q.filter((seq) => seq > upTo);
       if (rest.length > 0) s.offline.set(user, rest);
       else s.offline.delete(user);
+      return dropped;
+    },
+    async offlineSize(user) {
+      return sizeOf(s, s.offline.get(user) ?? []);
     },
     async lastSeq() {
       return s.log.length;

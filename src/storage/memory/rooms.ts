@@ -2,7 +2,7 @@
 import { ParleyError } from '../../core/errors.js';
 import type { Room, RoomMember } from '../../core/types.js';
 import type { RoomStore } from '../../ports/store.js';
-import { domainOf, inDomain } from '../rules.js';
+import { clampLimit, domainOf, inDomain } from '../rules.js';
 import { byCodeUnit, purgeRoom, type Invite, type MemoryState } from './state.js';
 
 /** A copy without the internal creation position, as the SQLite adapter returns it. */
@@ -58,6 +58,28 @@ export function createMemoryRooms(s: MemoryState): RoomStore {
       const out: string[] = [];
       for (const [room, members] of s.roomMembers) if (members.has(user)) out.push(room);
       return out.sort(byCodeUnit);
+    },
+    async membershipsOf(user) {
+      const out: Array<{ room: string; role: RoomMember['role'] }> = [];
+      for (const [room, members] of s.roomMembers) {
+        const m = members.get(user);
+        if (m) out.push({ room, role: m.role });
+      }
+      return out.sort((a, b) => byCodeUnit(a.room, b.room));
+    },
+    async getMany(addresses) {
+      const out = [...new Set(addresses)].flatMap((a) => {
+        const r = s.rooms.get(a);
+        return r ? [toRoom(r)] : [];
+      });
+      return out.sort((a, b) => byCodeUnit(a.address, b.address));
+    },
+    async listOpen(domain, after, limit) {
+      return [...s.rooms.values()]
+        .filter((r) => !r.membersOnly && domainOf(r.address) === domain && r.address > after)
+        .sort((a, b) => byCodeUnit(a.address, b.address))
+        .slice(0, clampLimit(limit))
+        .map(toRoom);
     },
     async addInvite(room, user, by, at) {
       requireRoom(room);

@@ -1,7 +1,7 @@
 /** The message log in SQLite: appends go through group commit, reads are single indexed queries. */
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
-import type { AppendResult, MessageStore } from '../../ports/store.js';
+import type { AppendResult, MessageStore, OfflineSize } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv } from '../rules.js';
 import type { Batched, Db, Transactor } from './db.js';
 import type { GroupCommit } from './group-commit.js';
@@ -33,6 +33,9 @@ export const MESSAGE_QUERIES = {
   sinceFrom: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.from_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
   sinceConv: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.conv = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
   offline: `SELECT ${LOG_COLUMNS} FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+  // octet_length() takes a text's size from the record header, without reading the (overflow) pages of the body.
+  offlineSize: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ?`,
+  offlineUpTo: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq <= ?`,
 } as const;
 
 type HistoryParams = { conv: string; after: number; before: number; limit: number };
@@ -54,6 +57,8 @@ export function createSqliteMessages(
   const sinceConv = db.prepare<[string, number, number], LogRecord>(Q.sinceConv);
   const offline = db.prepare<[string, number, number], LogRecord>(Q.offline);
   const ackOffline = db.prepare<[string, number]>('DELETE FROM offline WHERE user = ? AND seq <= ?');
+  const offlineSize = db.prepare<[string], OfflineSize>(Q.offlineSize);
+  const offlineUpTo = db.prepare<[string, number], OfflineSize>(Q.offlineUpTo);
   const lastSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM log').pluck();
   const queueOffline = db.prepare<[string, number]>('INSERT INTO offline (user, seq) SELECT ?, seq FROM log WHERE seq = ? ON CONFLICT DO NOTHING');
   const idByClientId = db.prepare<[string, string], string>('SELECT id FROM log WHERE from_addr = ? AND client_id = ?').pluck();
@@ -126,8 +131,17 @@ export function createSqliteMessages(
       // Entries queued for a removed predecessor (a send or requeue racing the removal) stay invisible.
       return n === 0 ? [] : tx.read(() => offline.all(user, Math.max(after, userFloor(user)), n));
     },
-    ackOffline(user, upTo) {
-      return batched(() => ackOffline.run(user, upTo));
+    async ackOffline(user, upTo) {
+      let dropped: OfflineSize = { count: 0, bytes: 0 };
+      // Measured and deleted in the same transaction, so the size is exactly what went away.
+      await batched(() => {
+        dropped = offlineUpTo.get(user, upTo) ?? { count: 0, bytes: 0 };
+        if (dropped.count > 0) ackOffline.run(user, upTo);
+      });
+      return dropped;
+    },
+    async offlineSize(user) {
+      return offlineSize.get(user) ?? { count: 0, bytes: 0 };
     },
     async lastSeq() {
       return lastSeq.get() ?? 0;

@@ -1,7 +1,7 @@
 /** Rooms, memberships and invitations in SQLite. */
 import type { Room, RoomMember, RoomRole } from '../../core/types.js';
 import type { RoomStore } from '../../ports/store.js';
-import { domainOf } from '../rules.js';
+import { clampLimit, domainOf } from '../rules.js';
 import { bool, mapConstraints, type Db, type Transactor } from './db.js';
 
 /** The invitation reads, exported so a test can check that each one is an index search without a sort. */
@@ -9,6 +9,10 @@ export const ROOM_QUERIES = {
   // room_invites_by_user_at (migration 2) yields the rows already ordered.
   invitesOf: 'SELECT room, invited_by AS "by", invited_at AS "at" FROM room_invites WHERE user = ? ORDER BY invited_at, room',
 } as const;
+
+/** The open-room page of room.list, exported so a test can check it is one index range without a sort. */
+export const OPEN_ROOMS_QUERY =
+  'SELECT address, name, members_only AS membersOnly, created_by AS createdBy, created_at AS createdAt FROM rooms WHERE domain = ? AND address > ? AND members_only = 0 ORDER BY address LIMIT ?';
 
 interface RoomRow {
   address: string;
@@ -46,6 +50,9 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
     `SELECT ${memberCols} FROM room_members WHERE room = ? AND user = ?`,
   );
   const roomsOf = db.prepare<[string], string>('SELECT room FROM room_members WHERE user = ? ORDER BY room').pluck();
+  const membershipsOf = db.prepare<[string], { room: string; role: RoomRole }>('SELECT room, role FROM room_members WHERE user = ? ORDER BY room');
+  const getMany = db.prepare<[string], RoomRow>(`SELECT ${cols} FROM rooms WHERE address IN (SELECT value FROM json_each(?)) ORDER BY address`);
+  const listOpen = db.prepare<[string, string, number], RoomRow>(OPEN_ROOMS_QUERY);
   const addInvite = db.prepare<[string, string, string, number]>(
     `INSERT INTO room_invites (room, user, invited_by, invited_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (room, user) DO UPDATE SET invited_by = excluded.invited_by, invited_at = excluded.invited_at`,
@@ -90,6 +97,16 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
     },
     async roomsOf(user) {
       return roomsOf.all(user);
+    },
+    async membershipsOf(user) {
+      return membershipsOf.all(user);
+    },
+    async getMany(addresses) {
+      return addresses.length === 0 ? [] : getMany.all(JSON.stringify(addresses)).map(toRoom);
+    },
+    async listOpen(domain, after, limit) {
+      const n = clampLimit(limit);
+      return n === 0 ? [] : listOpen.all(domain, after, n).map(toRoom);
     },
     async addInvite(room, user, by, at) {
       mapConstraints(() => addInvite.run(room, user, by, at), noRoom(room));

@@ -191,10 +191,13 @@ export async function roomDiscoInfo(conn: XmppConnection, target: IqTarget, quer
   return query;
 }
 
-/** disco#items of the room service: the rooms the user may see (§6.3). */
+/**
+ * disco#items of the room service: the rooms the user may see (§6.3), as room.list shows them: the user's own
+ * rooms and invitations, and the first page of the open rooms of its domain.
+ */
 export async function roomDiscoItems(conn: XmppConnection, session: Session, target: IqTarget, query: Element): Promise<Element> {
   if (target.kind !== 'rooms') return query;
-  for (const r of await conn.engine.rooms.list(session.user)) {
+  for (const r of (await conn.engine.rooms.list(session.user)).rooms) {
     if (r.address.endsWith(`@${target.bare}`)) query.append(el('item', { jid: r.address, name: r.name }));
   }
   return query;

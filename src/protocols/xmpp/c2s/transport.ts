@@ -148,10 +148,17 @@ export class TcpTransport implements Transport {
     const raw = this.socket;
     raw.removeAllListeners('data');
     this.upgrading = true;
-    const secure = new TLSSocket(raw, { ...opts(), isServer: true });
+    const options = opts();
+    const secure = new TLSSocket(raw, { ...options, isServer: true });
     this.socket = secure;
     return new Promise((resolve, reject) => {
+      // tls.Server drops a handshake left unfinished after handshakeTimeout; a TLSSocket made by hand needs its
+      // own timer (without one, only the stream's negotiation timeout would end it).
+      const timer = setTimeout(() => secure.destroy(new Error('the TLS handshake timed out')), options.handshakeTimeout ?? 120_000);
+      timer.unref();
+      secure.once('close', () => clearTimeout(timer));
       secure.once('secure', () => {
+        clearTimeout(timer);
         this.upgrading = false;
         resolve();
       });

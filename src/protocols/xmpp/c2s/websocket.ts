@@ -15,7 +15,8 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Engine } from '../../../engine/engine.js';
-import { originAllowed, routeUpgrade } from '../../websocket-upgrade.js';
+import type { ConnectionLimits } from '../../connection-limits.js';
+import { originAllowed, refuseBusy, routeUpgrade } from '../../websocket-upgrade.js';
 import { XmppConnection, type XmppObserver, type XmppOptions } from './connection.js';
 import { WriteTracker, type Transport } from './transport.js';
 
@@ -35,6 +36,8 @@ export interface XmppWebSocketOptions {
    * below it, the stream parser enforces the real limits (10,000 bytes before authentication) with a stream error.
    */
   maxMessageBytes: number;
+  /** Per-address caps shared with the other front doors. */
+  connections: ConnectionLimits;
 }
 
 /** A running XMPP WebSocket front door. */
@@ -228,6 +231,12 @@ export function attachXmppWebSocket(
       refuse(socket, '400 Bad Request', 'this endpoint speaks the "xmpp" WebSocket subprotocol (RFC 7395); offer it in Sec-WebSocket-Protocol');
       return;
     }
+    // Until it binds a resource the stream counts against its address's cap of unauthenticated connections.
+    const waiting = opts.connections.unauthenticated(socket);
+    if (waiting === null) {
+      refuseBusy(socket);
+      return;
+    }
     const ip = req.socket.remoteAddress ?? 'unknown'; // read here: a closure naming `req` would keep it per connection
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.setNoDelay(true);
@@ -239,6 +248,7 @@ export function attachXmppWebSocket(
           observer.closed();
         },
       });
+      waiting.probe = () => conn.session !== null;
       transport.onBinary = () => conn.streamError('unsupported-encoding', 'XMPP over WebSocket is sent in text messages, not binary ones (RFC 7395)');
       connections.add(conn);
     });
