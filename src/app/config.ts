@@ -136,7 +136,7 @@ export const configSchema = z.strictObject({
         .int()
         .min(4096)
         .default(10_000)
-        .describe('PBKDF2 iterations of new and changed passwords; RFC 7677 asks for at least 4096, OWASP for 600,000 (about 120 ms of CPU per password login: docs/security-auth.md)'),
+        .describe('PBKDF2 iterations of new and changed passwords; RFC 7677 asks for at least 4096, OWASP for 600,000 (about 120 ms of CPU per password login: docs/SECURITY.md)'),
       tokenTtlHours: z.number().min(0.01).default(24 * 30),
       freeFailures: z.number().int().min(0).default(3),
       lockAfter: z.number().int().min(1).default(10).describe('Failures per account before a lock'),
