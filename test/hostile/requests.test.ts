@@ -25,16 +25,22 @@ const REQUESTS = 20;
  */
 const PEAK_RSS_MIB = 300;
 
+/** Logs the attacker in and has it send itself MESSAGES bodies of BODY bytes; returns its session. */
+async function selfFlood(url: string): Promise<{ token: string; ws: string; c: ParleyClient }> {
+  const { token } = await login(url, FLOOD, 'pw-flood');
+  const ws = `${url.replace(/^http/, 'ws')}/ws`;
+  const c = await ParleyClient.connect({ url: ws, token, resource: 'flood', keepEvents: false });
+  const body = 'x'.repeat(BODY - 16);
+  for (let i = 0; i < MESSAGES; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, k) => c.send(FLOOD, `${String(i + k).padStart(8, '0')}${body}`)));
+  }
+  return { token, ws, c };
+}
+
 it('one account reading 40 big history pages at once leaves the control pair and the server memory alone', async () => {
   const srv = await startHostile(['flood']);
   try {
-    const { token } = await login(srv.url, FLOOD, 'pw-flood');
-    const ws = `${srv.url.replace(/^http/, 'ws')}/ws`;
-    const c = await ParleyClient.connect({ url: ws, token, resource: 'flood', keepEvents: false });
-    const body = 'x'.repeat(BODY - 16);
-    for (let i = 0; i < MESSAGES; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, k) => c.send(FLOOD, `${String(i + k).padStart(8, '0')}${body}`)));
-    }
+    const { token, c } = await selfFlood(srv.url);
     const ctl = await startControlPair(srv.url);
     await new Promise((r) => setTimeout(r, 500));
 
@@ -74,13 +80,7 @@ it('one account reading 40 big history pages at once leaves the control pair and
 it('twenty sessions of one account replaying its whole log at once (hello since 0) leave the control pair alone', async () => {
   const srv = await startHostile(['flood']);
   try {
-    const { token } = await login(srv.url, FLOOD, 'pw-flood');
-    const ws = `${srv.url.replace(/^http/, 'ws')}/ws`;
-    const c = await ParleyClient.connect({ url: ws, token, resource: 'flood', keepEvents: false });
-    const body = 'x'.repeat(BODY - 16);
-    for (let i = 0; i < MESSAGES; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, k) => c.send(FLOOD, `${String(i + k).padStart(8, '0')}${body}`)));
-    }
+    const { token, ws, c } = await selfFlood(srv.url);
     await c.close();
     const ctl = await startControlPair(srv.url);
     await new Promise((r) => setTimeout(r, 500));
