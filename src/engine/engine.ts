@@ -153,6 +153,7 @@ export class Engine {
     // Before the checks below, so nothing is awaited between checking the session count and adding the session.
     const account = await this.ctx.store.accounts.get(user);
     if (!account) throw new ParleyError('not-authorized', 'the account was removed');
+    await this.checkCredentials(user, account, opts.credentials);
     let res = resource ?? randomBytes(6).toString('base64url');
     if (resource !== null) {
       const a = parseAddress(`${user}/${resource}`);
@@ -161,7 +162,6 @@ export class Engine {
     if (sessions.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res)) {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
-    await this.checkCredentials(user, account, opts.credentials);
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
     this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
     session.available = opts.available ?? true;
