@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../src/app/admin.js';
+import { addUser } from '../src/engine/admin-service.js';
 import { ParleyApiError, ParleyClient, login } from '../client/index.js';
 import { startServer, type TestServer } from './harness.js';
 import { RawPeer } from './wire.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildServer, type ParleyServer } from '../src/app/build.js';
 import { validateConfig, type Config } from '../src/app/config.js';
-import { addUser } from '../src/app/admin.js';
+import { addUser } from '../src/engine/admin-service.js';
 import { ParleyClient, login, type ConnectOptions } from '../client/index.js';
 
 /** A running test server. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, type ParleyClient } from '../client/index.js';
-import { addUser, removeUser } from '../src/app/admin.js';
+import { addUser, removeUser } from '../src/engine/admin-service.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';

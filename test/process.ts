@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ParleyClient, login } from '../client/index.js';
-import { addUser } from '../src/app/admin.js';
+import { addUser } from '../src/engine/admin-service.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 
 const MAIN = join(import.meta.dirname, '..', 'dist', 'src', 'app', 'main.js');

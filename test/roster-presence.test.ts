@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParleyClient, ParleyEvent } from '../client/index.js';
-import { addGroupMember } from '../src/app/admin.js';
+import { addGroupMember } from '../src/engine/admin-service.js';
 import { drain, freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
 
 type Data = Record<string, unknown>;

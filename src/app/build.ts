@@ -123,7 +123,6 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   const connectionCount = (): number => (ws?.size ?? 0) + (xmpp?.size ?? 0) + (xmppWs?.size ?? 0);
   registerRoutes(http, {
     engine,
-    scramIterations: config.auth.scramIterations,
     metricsToken: config.server.metricsToken,
     metrics: async () => {
       metrics.connections.set(connectionCount());

@@ -5,7 +5,7 @@
  */
 import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
-import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser, setPassword } from './admin.js';
+import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser, setPassword } from '../engine/admin-service.js';
 import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
 

@@ -8,7 +8,7 @@ import type { Store } from '../ports/store.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
 import { createSqliteWorkerStore } from '../storage/sqlite/worker.js';
-import { addDomain } from './admin.js';
+import { addDomain } from '../engine/admin-service.js';
 import type { Config } from './config.js';
 
 /** Opens the configured store (creating the data directory for SQLite). */

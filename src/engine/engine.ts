@@ -8,6 +8,7 @@ import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
 import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Account, Store } from '../ports/store.js';
+import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
 import { limitOf, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
@@ -71,6 +72,7 @@ export class Engine {
   readonly messages: MessageService;
   readonly auth: AuthService;
   readonly blocks: BlockService;
+  readonly admin: AdminService;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -118,6 +120,7 @@ export class Engine {
       this.createdSeqOf(s),
     );
     this.auth = new AuthService(this.ctx, deps.auth);
+    this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOfRemoved(users, message));
   }
 
   /** Loads caches and starts watching for changes made by other processes. */
@@ -408,6 +411,16 @@ export class Engine {
   /** Ends every session of `user` but `keep`, deregistering them at once (nothing is routed to them meanwhile). */
   private async endSessionsOf(user: string, message: string, keep: Session | null): Promise<void> {
     const ending = [...this.ctx.sessions.of(user)].filter((s) => s !== keep);
+    for (const s of ending) s.sink.close('not-authorized', message);
+    await Promise.all(ending.map((s) => this.closeSession(s)));
+  }
+
+  /**
+   * Ends the sessions of accounts an administrator removed. Like shutdown, it also deregisters them at once
+   * instead of when each socket finishes closing, so nothing is routed to a deleted account meanwhile.
+   */
+  private async endSessionsOfRemoved(users: Iterable<string>, message: string): Promise<void> {
+    const ending = [...users].flatMap((u) => [...this.ctx.sessions.of(u)]);
     for (const s of ending) s.sink.close('not-authorized', message);
     await Promise.all(ending.map((s) => this.closeSession(s)));
   }

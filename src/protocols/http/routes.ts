@@ -9,14 +9,12 @@ import { z } from 'zod';
 import { ERRORS, ParleyError, toParleyError } from '../../core/errors.js';
 import { parseParams } from '../params.js';
 import type { Engine } from '../../engine/engine.js';
-import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser } from '../../app/admin.js';
 
 /** What the routes need besides the engine. */
 export interface HttpDeps {
   engine: Engine;
   metrics: () => Promise<{ contentType: string; body: string }>;
   health: () => Record<string, unknown>;
-  scramIterations: number;
   /** Bearer token that lets a client other than loopback read /metrics (null: loopback only). */
   metricsToken: string | null;
 }
@@ -71,18 +69,8 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const user = async (req: FastifyRequest): Promise<string> => engine.auth.resolve(bearer(req));
   const admin = async (req: FastifyRequest): Promise<string> => {
     const u = await user(req);
-    if (!(await engine.ctx.store.accounts.get(u))?.admin) throw new ParleyError('forbidden', 'administrators only');
+    await engine.admin.requireAdmin(u);
     return u;
-  };
-  const changed = async (): Promise<void> => engine.ctx.directory.refresh();
-  /**
-   * Ends the sessions of accounts that no longer exist. Like shutdown, it also deregisters them at once
-   * instead of when each socket finishes closing, so nothing is routed to a deleted account meanwhile.
-   */
-  const closeSessionsOf = async (users: Iterable<string>, message: string): Promise<void> => {
-    const sessions = [...users].flatMap((u) => [...engine.sessions.of(u)]);
-    for (const s of sessions) s.sink.close('not-authorized', message);
-    await Promise.all(sessions.map((s) => engine.closeSession(s)));
   };
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
@@ -121,60 +109,44 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.get('/api/v1/admin/domains', async (req) => {
     await admin(req);
-    return { domains: await engine.ctx.store.domains.list() };
+    return { domains: await engine.admin.domains() };
   });
   app.post('/api/v1/admin/domains', async (req, reply) => {
     await admin(req);
     const p = parseParams(z.strictObject({ domain: z.string().min(1) }), req.body);
-    const domain = await addDomain(engine.ctx.store, p.domain, engine.ctx.now());
-    await changed();
+    const domain = await engine.admin.addDomain(p.domain);
     return reply.status(201).send({ domain });
   });
   app.delete<{ Params: { domain: string } }>('/api/v1/admin/domains/:domain', async (req) => {
     await admin(req);
-    // Removing a domain removes its accounts: note them first so their open sessions can be ended too.
-    const users = await engine.ctx.store.accounts.list(normaliseDomain(req.params.domain));
-    const domain = await removeDomain(engine.ctx.store, req.params.domain);
-    await closeSessionsOf(users.map((u) => u.address), `the domain ${domain} was removed`);
-    await changed();
-    return { domain };
+    return { domain: await engine.admin.removeDomain(req.params.domain) };
   });
   app.get<{ Querystring: { domain?: string } }>('/api/v1/admin/users', async (req) => {
     await admin(req);
-    // Stored domains are normalised, so the filter must be too (?domain=Example.COM means example.com).
-    const domain = req.query.domain === undefined ? undefined : normaliseDomain(req.query.domain);
-    return { users: await engine.ctx.store.accounts.list(domain) };
+    return { users: await engine.admin.users(req.query.domain) };
   });
   app.post('/api/v1/admin/users', async (req, reply) => {
     await admin(req);
     const p = parseParams(newUser, req.body);
-    const address = await addUser(engine.ctx.store, p.address, p.password, { admin: p.admin ?? false, iterations: deps.scramIterations, now: engine.ctx.now() });
-    engine.ctx.directory.forget(address);
+    const address = await engine.admin.addUser(p.address, p.password, p.admin ?? false);
     return reply.status(201).send({ address });
   });
   app.delete<{ Params: { address: string } }>('/api/v1/admin/users/:address', async (req) => {
     await admin(req);
-    const address = await removeUser(engine.ctx.store, req.params.address);
-    await closeSessionsOf([address], 'the account was removed');
-    await changed();
-    return { address };
+    return { address: await engine.admin.removeUser(req.params.address) };
   });
   app.get('/api/v1/admin/shared-groups', async (req) => {
     await admin(req);
-    const groups = await engine.ctx.store.sharedGroups.list();
-    return { groups: await Promise.all(groups.map(async (g) => ({ ...g, members: await engine.ctx.store.sharedGroups.members(g.name) }))) };
+    return { groups: await engine.admin.groups() };
   });
   app.put<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
     await admin(req);
-    const address = await addGroupMember(engine.ctx.store, req.params.name, req.params.user);
-    await changed();
+    const address = await engine.admin.addGroupMember(req.params.name, req.params.user);
     return { group: req.params.name, user: address };
   });
   app.delete<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
     await admin(req);
-    const ok = await engine.ctx.store.sharedGroups.removeMember(groupName(req.params.name), normaliseUser(req.params.user));
-    if (!ok) throw new ParleyError('item-not-found', 'no such member');
-    await changed();
+    await engine.admin.removeGroupMember(req.params.name, req.params.user);
     return {};
   });
 }

@@ -1,0 +1,180 @@
+/**
+ * Operator actions on domains, users and shared groups. The functions over a Store are what the `parley` CLI
+ * runs in its own process, on the database directly; AdminService runs the same actions inside the server for
+ * the HTTP admin API and also keeps the running server consistent (caches, sessions of removed accounts).
+ */
+import { ParleyError } from '../core/errors.js';
+import { parseAddress, parseUserAddress } from '../core/address.js';
+import { deriveCredentials } from '../auth/scram.js';
+import type { SharedGroup, Store } from '../ports/store.js';
+import type { Ctx } from './context.js';
+
+/** An account as the admin listings show it. */
+export type AccountSummary = Awaited<ReturnType<Store['accounts']['list']>>[number];
+
+/** Normalises a domain name (RFC 7622 §3.2) or throws jid-malformed. */
+export function normaliseDomain(input: string): string {
+  const a = parseAddress(input);
+  if (a.local !== null || a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" is not a bare domain`);
+  return a.domain;
+}
+
+/** Normalises a user address (local@domain, no resource). */
+export function normaliseUser(input: string): string {
+  const a = parseUserAddress(input);
+  if (a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" has a resource; give local@domain`);
+  return `${a.local}@${a.domain}`;
+}
+
+/** Adds a hosted domain. */
+export async function addDomain(store: Store, input: string, now: number): Promise<string> {
+  const d = normaliseDomain(input);
+  await store.domains.add(d, now);
+  return d;
+}
+
+/** Removes a hosted domain and everything in it. */
+export async function removeDomain(store: Store, input: string): Promise<string> {
+  const d = normaliseDomain(input);
+  if (!(await store.domains.remove(d))) throw new ParleyError('item-not-found', `domain ${d} is not hosted here`);
+  return d;
+}
+
+/** Creates an account; the password is kept only as SCRAM keys. */
+export async function addUser(store: Store, input: string, password: string, opts: { admin: boolean; iterations: number; now: number }): Promise<string> {
+  const address = normaliseUser(input);
+  const credentials = await deriveCredentials(password, opts.iterations);
+  await store.accounts.create({ address, credentials, admin: opts.admin, createdAt: opts.now, lastSeen: null, lastStatus: null });
+  return address;
+}
+
+/** Removes an account and what it owns. */
+export async function removeUser(store: Store, input: string): Promise<string> {
+  const address = normaliseUser(input);
+  if (!(await store.accounts.remove(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+  return address;
+}
+
+/** Sets a new password and revokes every token of the user. */
+export async function setPassword(store: Store, input: string, password: string, iterations: number): Promise<string> {
+  const address = normaliseUser(input);
+  const credentials = await deriveCredentials(password, iterations);
+  if (!(await store.accounts.setCredentials(address, credentials))) throw new ParleyError('item-not-found', `no such user ${address}`);
+  await store.tokens.revokeAll(address);
+  return address;
+}
+
+/** Validates a shared group name (a short identifier). */
+export function groupName(input: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input)) {
+    throw new ParleyError('bad-request', 'a group name is 1-64 letters, digits, dot, dash or underscore');
+  }
+  return input;
+}
+
+/** Adds a user to a shared group, creating the group when absent. */
+export async function addGroupMember(store: Store, group: string, user: string): Promise<string> {
+  const name = groupName(group);
+  const address = normaliseUser(user);
+  if (!(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+  if (!(await store.sharedGroups.list()).some((g) => g.name === name)) await store.sharedGroups.create({ name, displayName: name });
+  await store.sharedGroups.addMember(name, address);
+  return address;
+}
+
+/** Removes a user from a shared group; false when the user was not in it. */
+export async function removeGroupMember(store: Store, group: string, user: string): Promise<boolean> {
+  return store.sharedGroups.removeMember(groupName(group), normaliseUser(user));
+}
+
+/** Every shared group with its members. */
+export async function listGroups(store: Store): Promise<Array<SharedGroup & { members: string[] }>> {
+  const groups = await store.sharedGroups.list();
+  return Promise.all(groups.map(async (g) => ({ ...g, members: await store.sharedGroups.members(g.name) })));
+}
+
+/** Ends the sessions of the given users (their accounts are gone) and deregisters them at once. */
+export type EndSessions = (users: Iterable<string>, message: string) => Promise<void>;
+
+/** The admin actions inside the running server (HTTP admin API). */
+export class AdminService {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly iterations: number,
+    private readonly endSessions: EndSessions,
+  ) {}
+
+  /** Whether the user's account is an administrator's (read from the store, so a demotion counts at once). */
+  async isAdmin(user: string): Promise<boolean> {
+    return (await this.ctx.store.accounts.get(user))?.admin ?? false;
+  }
+
+  /** Throws forbidden unless the user is an administrator. */
+  async requireAdmin(user: string): Promise<void> {
+    if (!(await this.isAdmin(user))) throw new ParleyError('forbidden', 'administrators only');
+  }
+
+  /** The hosted domains. */
+  domains(): Promise<string[]> {
+    return this.ctx.store.domains.list();
+  }
+
+  /** Hosts a domain; returns its normalised name. */
+  async addDomain(input: string): Promise<string> {
+    const domain = await addDomain(this.ctx.store, input, this.ctx.now());
+    await this.ctx.directory.refresh();
+    return domain;
+  }
+
+  /** Stops hosting a domain, removes its accounts and ends their sessions; returns its normalised name. */
+  async removeDomain(input: string): Promise<string> {
+    // Removing a domain removes its accounts: note them first so their open sessions can be ended too.
+    const users = await this.ctx.store.accounts.list(normaliseDomain(input));
+    const domain = await removeDomain(this.ctx.store, input);
+    await this.endSessions(
+      users.map((u) => u.address),
+      `the domain ${domain} was removed`,
+    );
+    await this.ctx.directory.refresh();
+    return domain;
+  }
+
+  /** The accounts, of one domain or of all. */
+  users(domain?: string): Promise<AccountSummary[]> {
+    // Stored domains are normalised, so the filter must be too (?domain=Example.COM means example.com).
+    return this.ctx.store.accounts.list(domain === undefined ? undefined : normaliseDomain(domain));
+  }
+
+  /** Creates an account; returns its normalised address. */
+  async addUser(input: string, password: string, admin: boolean): Promise<string> {
+    const address = await addUser(this.ctx.store, input, password, { admin, iterations: this.iterations, now: this.ctx.now() });
+    this.ctx.directory.forget(address);
+    return address;
+  }
+
+  /** Removes an account and ends its sessions; returns its normalised address. */
+  async removeUser(input: string): Promise<string> {
+    const address = await removeUser(this.ctx.store, input);
+    await this.endSessions([address], 'the account was removed');
+    await this.ctx.directory.refresh();
+    return address;
+  }
+
+  /** Every shared group with its members. */
+  groups(): Promise<Array<SharedGroup & { members: string[] }>> {
+    return listGroups(this.ctx.store);
+  }
+
+  /** Adds a user to a shared group (created when absent); returns the user's normalised address. */
+  async addGroupMember(group: string, user: string): Promise<string> {
+    const address = await addGroupMember(this.ctx.store, group, user);
+    await this.ctx.directory.refresh();
+    return address;
+  }
+
+  /** Removes a user from a shared group; item-not-found when the user was not in it. */
+  async removeGroupMember(group: string, user: string): Promise<void> {
+    if (!(await removeGroupMember(this.ctx.store, group, user))) throw new ParleyError('item-not-found', 'no such member');
+    await this.ctx.directory.refresh();
+  }
+}
