@@ -18,6 +18,7 @@ import { OfflineTracker } from './offline-tracker.js';
 import { recordEvent } from './outbound.js';
 import { MessagePipeline, type MessageHook } from './pipeline.js';
 import { PresenceService } from './presence-service.js';
+import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
@@ -72,6 +73,7 @@ export class Engine {
   readonly messages: MessageService;
   readonly auth: AuthService;
   readonly blocks: BlockService;
+  readonly profiles: ProfileService;
   readonly admin: AdminService;
   private readonly offline: OfflineTracker;
   /**
@@ -120,6 +122,7 @@ export class Engine {
       this.createdSeqOf(s),
     );
     this.auth = new AuthService(this.ctx, deps.auth);
+    this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOfRemoved(users, message));
   }
 
@@ -198,6 +201,19 @@ export class Engine {
     await this.presence.recompute(session.user);
     await this.presence.sendSnapshot(session);
     router.toSession(session, router.outbound({ ev: 'synced', data: { position: last } }));
+  }
+
+  /**
+   * Relays a ready stanza to the session `bare`/`resource` (an XMPP iq to another user's full address, RFC 6121
+   * §8.5.3.1), through the Router like every delivery. `takes` says whether a session's connection speaks the
+   * stanza's codec. Returns false, delivering nothing, when there is no such session or it cannot take it.
+   */
+  relayStanza(bare: string, resource: string, xml: string, takes: (sink: Sink) => boolean): boolean {
+    const target = this.ctx.sessions.get(bare, resource);
+    if (!target || !takes(target.sink)) return false;
+    const { router } = this.ctx;
+    router.toSession(target, router.outbound({ ev: 'stanza', data: { xml } }));
+    return true;
   }
 
   /** Releases live events to a session opened without a replay (an XMPP session right after binding). */

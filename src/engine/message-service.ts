@@ -142,6 +142,31 @@ export class MessageService {
     router.toUsers([bare], out);
   }
 
+  /**
+   * The server id of one of `user`'s own messages, named by the id its client knows: the client's own id
+   * (XEP-0359 origin-id) when it names one, else taken as the server's id (XEP-0308 and XEP-0424 references).
+   */
+  async ownId(user: string, id: string): Promise<string> {
+    const mine = await this.ctx.store.messages.byClientId(user, id);
+    return mine ? mine.id : id;
+  }
+
+  /**
+   * The server id of a message `sender` sent, named by the id the recipient's client saw (the sender's client
+   * id, else the server's), or null when no such message exists (a receipt for it is ignored).
+   */
+  async receivedId(sender: string, id: string): Promise<string | null> {
+    const store = this.ctx.store.messages;
+    const theirs = await store.byClientId(sender, id);
+    if (theirs) return theirs.id;
+    return (await store.view(id)) ? id : null;
+  }
+
+  /** The log position (seq) of the record with server id `id`, or null when there is none (MAM paging). */
+  async seqOf(id: string): Promise<number | null> {
+    return (await this.ctx.store.messages.getById(id))?.seq ?? null;
+  }
+
   private checkBody(body: string): void {
     if (body.length === 0) throw new ParleyError('bad-request', 'the message body is empty');
     const bytes = body.length * 3 <= this.ctx.opts.maxBodyBytes ? body.length : Buffer.byteLength(body, 'utf8');

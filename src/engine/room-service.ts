@@ -275,6 +275,27 @@ export class RoomService {
     return out;
   }
 
+  /** The room, or null when it does not exist (read from the store, so a room just created is found). */
+  get(room: string): Promise<Room | null> {
+    return this.ctx.store.rooms.get(room);
+  }
+
+  /**
+   * Tells the room's other members' sessions that `user` entered (with its role) or left the room's live
+   * conversation (XEP-0045 §7.2.3, §7.14 presence on the XMPP side). The front door decides whether the change
+   * is one for the others (a user's second session entering changes nothing for them).
+   */
+  async announceOccupant(room: string, user: string, present: boolean, role?: string): Promise<void> {
+    const members = await this.membersOf(room);
+    const { router } = this.ctx;
+    const data: Record<string, unknown> = { room, user, present };
+    if (role !== undefined) data.role = role;
+    router.toUsers(
+      members.filter((m) => m !== user),
+      router.outbound({ ev: 'room.occupant', data }),
+    );
+  }
+
   private async getRoom(room: string): Promise<Room> {
     const r = await this.ctx.store.rooms.get(room);
     if (!r) throw new ParleyError('item-not-found', `no room ${room}`);

@@ -39,6 +39,14 @@ export class RosterService {
     private readonly blocks: BlockService,
   ) {}
 
+  /**
+   * The contacts whose subscription requests to `user` wait for an answer (RFC 6121 §3.1.3: delivered again when
+   * the user comes online). Read from the store, not the cache, so a request stored a moment ago is included.
+   */
+  async pendingIn(user: string): Promise<string[]> {
+    return (await this.ctx.store.rosters.list(user)).filter((item) => item.pendingIn).map((item) => item.contact);
+  }
+
   /** The user's roster, including shared-group peers (who appear with subscription both). */
   async list(user: string): Promise<RosterEntry[]> {
     let p = this.cached.get(user);

@@ -231,17 +231,15 @@ on(NS.blocking, 'unblock', {
 });
 
 // XEP-0054 vCard: the user sets its own; anyone may read a user's (an empty vCard when there is none).
-const VCARD_KIND = 'vcard-temp';
 on(NS.vcard, 'vCard', {
   targets: ['self', 'account'],
   async get({ conn, target }) {
-    if (!(await conn.engine.ctx.directory.userExists(target.bare))) throw new ParleyError('item-not-found', `no account ${target.bare}`);
-    const stored = await conn.engine.ctx.store.profiles.get(target.bare, VCARD_KIND);
+    const stored = await conn.engine.profiles.vcard(target.bare);
     return stored === null ? el('vCard', { xmlns: NS.vcard }) : parseFragment(stored);
   },
   async set({ conn, session, payload, target }) {
     if (target.kind !== 'self') throw new ParleyError('forbidden', 'you can only set your own vCard');
-    await conn.engine.ctx.store.profiles.put(session.user, VCARD_KIND, serialize(payload), conn.engine.ctx.now());
+    await conn.engine.profiles.setVcard(session.user, serialize(payload));
     return null;
   },
 });

@@ -44,9 +44,9 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
   const beforeEl = set?.getChild('before');
   const afterEl = set?.getChild('after');
   const seqOf = async (id: string): Promise<number> => {
-    const r = await engine.ctx.store.messages.getById(id);
-    if (!r) throw new ParleyError('item-not-found', `no archived message ${id}`);
-    return r.seq;
+    const seq = await engine.messages.seqOf(id);
+    if (seq === null) throw new ParleyError('item-not-found', `no archived message ${id}`);
+    return seq;
   };
   const before = beforeEl && beforeEl.text() !== '' ? await seqOf(beforeEl.text()) : undefined;
   const after = afterEl && afterEl.text() !== '' ? await seqOf(afterEl.text()) : undefined;

@@ -42,7 +42,7 @@ export class Muc {
     if (to.resource === null) throw new ParleyError('jid-malformed', 'enter a room as room@service/nick (XEP-0045 §7.2.1)');
     const statuses: string[] = [];
     let created = false;
-    if (!(await engine.ctx.store.rooms.get(room))) {
+    if (!(await engine.rooms.get(room))) {
       await engine.rooms.create(session.user, to.local!, to.local!, false);
       created = true;
     }
@@ -82,7 +82,7 @@ export class Muc {
         conn.sendElement(msg);
       }
     }
-    const r = await engine.ctx.store.rooms.get(room);
+    const r = await engine.rooms.get(room);
     conn.sendElement(el('message', { xmlns: NS.client, type: 'groupchat', from: room, to: session.full }, el('subject', null, r?.name ?? '')));
   }
 
@@ -155,14 +155,7 @@ export class Muc {
     for (const s of engine.sessions.of(session.user)) {
       if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppConnection).roomNick(room) !== undefined) return;
     }
-    const members = await engine.rooms.membersOf(room);
-    const { router } = engine.ctx;
-    const data: Record<string, unknown> = { room, user: session.user, present };
-    if (role !== undefined) data.role = role;
-    router.toUsers(
-      members.filter((m) => m !== session.user),
-      router.outbound({ ev: 'room.occupant', data }),
-    );
+    await engine.rooms.announceOccupant(room, session.user, present, role);
   }
 }
 
@@ -182,7 +175,7 @@ export async function roomDiscoInfo(conn: XmppConnection, target: IqTarget, quer
     query.append(el('feature', { var: NS.discoItems }));
     return query;
   }
-  const r = await conn.engine.ctx.store.rooms.get(target.bare);
+  const r = await conn.engine.rooms.get(target.bare);
   if (!r) throw new ParleyError('item-not-found', `no room ${target.bare}`);
   query.append(el('identity', { category: 'conference', type: 'text', name: r.name }));
   for (const f of [NS.muc, NS.mam, NS.sid, 'muc_persistent', 'muc_nonanonymous', 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public']) {

@@ -159,18 +159,13 @@ export class StanzaHandlers {
   /** The server id of one of the user's own messages, named by the id the client knows (its own or ours). */
   private async resolveOwn(id: string): Promise<string> {
     if (id === '') throw new ParleyError('bad-request', 'which message? (id is missing)');
-    const store = this.engine.ctx.store.messages;
-    const mine = await store.byClientId(this.session.user, id);
-    return mine ? mine.id : id;
+    return this.engine.messages.ownId(this.session.user, id);
   }
 
   /** The server id of a message the user received from `sender`, named by the id the client saw. */
   private async resolveReceived(id: string, sender: string): Promise<string | null> {
     if (id === '') return null;
-    const store = this.engine.ctx.store.messages;
-    const theirs = await store.byClientId(sender, id);
-    if (theirs) return theirs.id;
-    return (await store.view(id)) ? id : null;
+    return this.engine.messages.receivedId(sender, id);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -211,8 +206,8 @@ export class StanzaHandlers {
 
   /** §3.1.3: subscription requests that arrived while the user was away are delivered at initial presence. */
   private async pendingRequests(session: Session): Promise<void> {
-    for (const item of await this.engine.ctx.store.rosters.list(session.user)) {
-      if (item.pendingIn) this.conn.sendElement(el('presence', { xmlns: NS.client, type: 'subscribe', from: item.contact, to: session.user }));
+    for (const contact of await this.engine.rosters.pendingIn(session.user)) {
+      this.conn.sendElement(el('presence', { xmlns: NS.client, type: 'subscribe', from: contact, to: session.user }));
     }
   }
 
@@ -277,16 +272,14 @@ export class StanzaHandlers {
       if (stanza.attr('type') === 'result' || stanza.attr('type') === 'error') return;
       throw e;
     }
-    const target = this.engine.sessions.get(bare, resource);
-    const type = stanza.attr('type');
-    if (!target || !(target.sink instanceof this.conn.constructor)) {
+    const copy = el('iq', { ...stanza.attrs, xmlns: NS.client, from: session.full });
+    copy.children = stanza.children;
+    // Only another XMPP connection can take a ready stanza.
+    if (!this.engine.relayStanza(bare, resource, serialize(copy, null), (sink) => sink instanceof this.conn.constructor)) {
+      const type = stanza.attr('type');
       if (type === 'result' || type === 'error') return;
       throw new ParleyError('service-unavailable', `${bare}/${resource} is not available`);
     }
-    const copy = el('iq', { ...stanza.attrs, xmlns: NS.client, from: session.full });
-    copy.children = stanza.children;
-    const { router } = this.engine.ctx;
-    router.toSession(target, router.outbound({ ev: 'stanza', data: { xml: serialize(copy, null) } }));
   }
 
   /** Ends the session's MUC presence in every room it joined (the connection is going). */
