@@ -22,50 +22,14 @@ import { el, type Element } from '../xml/element.js';
 import { serialize, streamFooter, streamHeader } from '../xml/serialize.js';
 import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml/stream-parser.js';
 import { channelBindingData, channelBindingTypes, type ChannelBindingType } from '../tls/channel-binding.js';
-import { encodeFor, type XmppView } from './encode.js';
-import { conditionOf, errorElement, errorReply, streamError } from './errors.js';
+import { encodeFor } from './encode.js';
+import { conditionOf, errorElement, errorReply, StreamFailure, streamError } from './errors.js';
 import { CAPS_NODE, CAPS_VER } from './iq-handlers.js';
 import { NS } from './ns.js';
 import { StanzaHandlers } from './stanzas.js';
-import { StreamManagement } from './stream-management.js';
+import { StreamManagement, type SmConnection } from './stream-management.js';
 import type { Transport } from './transport.js';
-
-/** Settings of the XMPP front door (from the `xmpp` configuration section). */
-export interface XmppOptions {
-  /** STARTTLS must be negotiated before authentication (RFC 6120 §5.3.1). */
-  requireTls: boolean;
-  /** Offer SASL PLAIN on unencrypted streams too (benchmarks only; never in production). */
-  allowPlainWithoutTls: boolean;
-  /** Largest stanza after authentication, in bytes (before it: PRE_AUTH_LIMITS). */
-  maxStanzaBytes: number;
-  /** Time to complete TLS, SASL and binding. */
-  negotiationTimeoutMs: number;
-  /** A stream silent this long gets a ping (XEP-0199); one silent for twice as long is closed. */
-  idleMs: number;
-  /** Stanzas per second a stream may send; above it the server stops reading for a while (§13.12). */
-  stanzasPerSecond: number;
-  /** Close a stream whose unsent output exceeds this (a client that does not read). */
-  maxBacklogBytes: number;
-  /**
-   * XEP-0198: most bytes of stanzas sent and not yet acknowledged (or held for a hibernating session); past it
-   * the stream ends and its unacknowledged messages go back to the offline queue.
-   */
-  maxUnackedBytes: number;
-  /** How long a stream-management session waits for resumption after its connection dropped (XEP-0198). */
-  resumeTimeoutMs: number;
-  /** The domain named in stream errors sent before the client said which domain it wants. */
-  defaultDomain: string;
-  /** Domains where anyone may create an account (XEP-0077 in-band registration). */
-  registration: (domain: string) => boolean;
-  /** Software name and version for XEP-0092. */
-  version: string;
-}
-
-/** Connection-level counters for metrics. */
-export interface XmppObserver {
-  opened(): void;
-  closed(): void;
-}
+import type { XmppObserver, XmppOptions, XmppStream } from './types.js';
 
 /** SASL failure conditions, RFC 6120 §6.5. */
 type SaslCondition =
@@ -85,7 +49,7 @@ const MAX_SASL_FAILURES = 3;
 const MAX_INFLIGHT = 256;
 
 /** One XMPP client stream; after binding, the Sink of its session. */
-export class XmppConnection implements Sink, XmppView {
+export class XmppConnection implements Sink, XmppStream, SmConnection {
   readonly id = randomBytes(9).toString('base64url');
   private readonly parser: StreamParser;
   /** The served domain this stream is for (the `to` of the client's stream header). */
@@ -913,16 +877,6 @@ export class XmppConnection implements Sink, XmppView {
     this.late = null;
     this.handlers.leaveRooms(s);
     this.engine.closeSession(s).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'close failed'));
-  }
-}
-
-/** Thrown by a handler to end the stream with a stream error (e.g. a forged `from`, RFC 6120 §8.1.2.1). */
-export class StreamFailure extends Error {
-  constructor(
-    readonly condition: StreamErrorCondition,
-    message: string,
-  ) {
-    super(message);
   }
 }
 
