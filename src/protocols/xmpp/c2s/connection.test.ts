@@ -197,6 +197,22 @@ describe('XmppConnection over an in-memory transport', () => {
     t.close();
   });
 
+  it('checks the stream header: served domain, version 1.0 (RFC 6120 §4.7.2, §4.7.5)', async () => {
+    const engine = await setup();
+    const unknown = new FakeTransport();
+    new XmppConnection(unknown, engine, OPTS, { opened: () => undefined, closed: () => undefined });
+    unknown.push(HEADER.replace("to='example.com'", "to='elsewhere.test'"));
+    const refused = await waitFor(unknown, /<\/stream:stream>/);
+    expect(refused).toContain('from="example.com"'); // the default domain names the error's header
+    expect(refused).toContain('<host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
+    const old = new FakeTransport();
+    new XmppConnection(old, engine, OPTS, { opened: () => undefined, closed: () => undefined });
+    old.push(HEADER.replace(" version='1.0'>", '>'));
+    const out = await waitFor(old, /<\/stream:stream>/);
+    expect(out).toContain('<unsupported-version xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
+    expect(out).not.toContain('<stream:features>');
+  });
+
   it('refuses a wrong password with not-authorized and keeps the stream (RFC 6120 §6.4.5)', async () => {
     const engine = await setup();
     const t = new FakeTransport();

@@ -1,8 +1,8 @@
 /**
- * One client-to-server XMPP stream (RFC 6120): stream negotiation — TLS (§5), SASL (§6), resource binding
- * (§7) — and then the stanzas of the bound session, handed to the handlers in stanzas.ts. The connection is
- * the engine's Sink for its session: events come back through send() and are encoded for this session by
- * encode.ts.
+ * One client-to-server XMPP stream (RFC 6120): stream negotiation — TLS (§5), SASL (§6, sasl.ts), in-band
+ * registration (XEP-0077, registration.ts), resource binding (§7, bind.ts), features (features.ts) — and then
+ * the stanzas of the bound session, handed to the handlers in stanzas.ts. The connection is the engine's Sink
+ * for its session: events come back through send() and are encoded for this session by encode.ts.
  *
  * Every stanza is parsed once (xml/stream-parser.ts, hardened per §11.1 and §13.12) and re-serialised on the
  * way out; raw bytes are never forwarded. Stanzas from one stream are processed in order (§10.1): each waits
@@ -10,7 +10,6 @@
  * per-session queue keeps send order), so a client can pipeline messages without waiting for each commit.
  */
 import { randomBytes } from 'node:crypto';
-import { parseAddress } from '../../../core/address.js';
 import type { Engine } from '../../../engine/engine.js';
 import type { Outbound } from '../../../engine/outbound.js';
 import { REPLAY_LOW_WATER, type Session, type Sink } from '../../../engine/session.js';
@@ -20,7 +19,7 @@ import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml
 import { onPreBindIq } from './bind.js';
 import { encodeFor } from './encode.js';
 import { conditionOf, errorElement, errorReply, StreamFailure, streamError } from './errors.js';
-import { featuresXml } from './features.js';
+import { checkStreamHeader, featuresXml } from './features.js';
 import { NS } from './ns.js';
 import { InBandRegistration, registrationOpen } from './registration.js';
 import { SaslNegotiation } from './sasl.js';
@@ -302,39 +301,13 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   }
 
   private onStreamStart(attrs: Record<string, string>): void {
-    // RFC 6120 §4.7.2: the stream is for the domain in `to`; it must be one this server serves.
-    const to = attrs.to;
-    let domain: string | null = null;
-    if (to !== undefined) {
-      try {
-        const a = parseAddress(to);
-        if (a.local === null && a.resource === null) domain = a.domain;
-      } catch {
-        domain = null;
-      }
-    }
-    if (domain === null || !this.engine.ctx.directory.hostsDomain(domain)) {
-      this.domain = this.opts.defaultDomain;
-      this.streamError('host-unknown', `this server does not serve ${to ?? '(no "to" address)'}`);
+    const verdict = checkStreamHeader(attrs, this.domain, this.engine.ctx.directory, this.opts.defaultDomain);
+    this.domain = verdict.domain;
+    if (verdict.error) {
+      this.streamError(verdict.error.condition, verdict.error.text);
       return;
     }
-    if (this.domain !== '' && domain !== this.domain) {
-      this.streamError('invalid-from', 'the stream was restarted for another domain');
-      return;
-    }
-    this.domain = domain;
-    // §4.8.2: the content namespace must be jabber:client on a client stream.
-    if ((attrs.xmlns ?? NS.client) !== NS.client) {
-      this.streamError('invalid-namespace', 'the content namespace of a client stream is jabber:client');
-      return;
-    }
-    // §4.7.5: version 1.0 (a missing version means a pre-RFC stream, which has no stream features).
-    const version = attrs.version;
-    if (version === undefined || !/^1\.\d+$/.test(version)) {
-      this.streamError('unsupported-version', 'this server speaks XMPP 1.0 streams');
-      return;
-    }
-    this.sendHeader(domain);
+    this.sendHeader(verdict.domain);
     this.writeNonza(featuresXml(this, this.session === null && this.authUser === null ? 'authenticate' : this.session === null ? 'bind' : 'bound'));
   }
 

@@ -1,11 +1,13 @@
 /**
- * Stream features (RFC 6120 §4.3.2) for each stage of negotiation: STARTTLS (§5), SASL mechanisms (§6) with
+ * The client's stream header (RFC 6120 §4.7-4.8) and the stream features (§4.3.2) for each stage of negotiation: STARTTLS (§5), SASL mechanisms (§6) with
  * their channel-binding types (XEP-0440) and in-band registration (XEP-0077), then binding (§7) with the
  * session (RFC 3921), stream management (XEP-0198), CSI (XEP-0352) and roster versioning (RFC 6121 §2.6), and
  * always the server's entity capabilities (XEP-0115).
  */
+import { parseAddress } from '../../../core/address.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
+import type { StreamErrorCondition } from '../xml/stream-parser.js';
 import { CAPS_NODE, CAPS_VER } from './iq-handlers.js';
 import { NS } from './ns.js';
 import { registrationOpen } from './registration.js';
@@ -59,4 +61,47 @@ export function featuresXml(host: FeaturesHost, stage: NegotiationStage): string
   children.push(el('c', { xmlns: NS.caps, hash: 'sha-1', node: CAPS_NODE, ver: CAPS_VER }));
   const inner = children.map((c) => serialize(c, NS.client)).join('');
   return transport.framed ? `<stream:features xmlns:stream="${NS.streams}">${inner}</stream:features>` : `<stream:features>${inner}</stream:features>`;
+}
+
+/**
+ * A client's stream header judged: the domain the stream is for, or (with `error`) the stream error that ends
+ * it and the domain that error's header names.
+ */
+export interface HeaderVerdict {
+  domain: string;
+  error: { condition: StreamErrorCondition; text: string } | null;
+}
+
+/**
+ * Checks the header of a client stream or of its restart. `current` is the stream's domain so far ('' before
+ * the first header); `hosts` tells the domains this server serves.
+ */
+export function checkStreamHeader(attrs: Record<string, string>, current: string, hosts: { hostsDomain(domain: string): boolean }, defaultDomain: string): HeaderVerdict {
+  // RFC 6120 §4.7.2: the stream is for the domain in `to`; it must be one this server serves.
+  const to = attrs.to;
+  let domain: string | null = null;
+  if (to !== undefined) {
+    try {
+      const a = parseAddress(to);
+      if (a.local === null && a.resource === null) domain = a.domain;
+    } catch {
+      domain = null;
+    }
+  }
+  if (domain === null || !hosts.hostsDomain(domain)) {
+    return { domain: defaultDomain, error: { condition: 'host-unknown', text: `this server does not serve ${to ?? '(no "to" address)'}` } };
+  }
+  if (current !== '' && domain !== current) {
+    return { domain: current, error: { condition: 'invalid-from', text: 'the stream was restarted for another domain' } };
+  }
+  // §4.8.2: the content namespace must be jabber:client on a client stream.
+  if ((attrs.xmlns ?? NS.client) !== NS.client) {
+    return { domain, error: { condition: 'invalid-namespace', text: 'the content namespace of a client stream is jabber:client' } };
+  }
+  // §4.7.5: version 1.0 (a missing version means a pre-RFC stream, which has no stream features).
+  const version = attrs.version;
+  if (version === undefined || !/^1\.\d+$/.test(version)) {
+    return { domain, error: { condition: 'unsupported-version', text: 'this server speaks XMPP 1.0 streams' } };
+  }
+  return { domain, error: null };
 }
