@@ -11,7 +11,7 @@ import type { Store } from '../ports/store.js';
 import { ConnectionLimits } from '../protocols/connection-limits.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { registerRoutes } from '../protocols/http/routes.js';
-import type { XmppOptions } from '../protocols/xmpp/c2s/connection.js';
+import type { XmppOptions } from '../protocols/xmpp/c2s/types.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
 import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
 import { attachXmppWebSocket, type XmppWebSocketFrontDoor } from '../protocols/xmpp/c2s/websocket.js';

@@ -1,8 +1,8 @@
 /**
- * One client-to-server XMPP stream (RFC 6120): stream negotiation — TLS (§5), SASL (§6), resource binding
- * (§7) — and then the stanzas of the bound session, handed to the handlers in stanzas.ts. The connection is
- * the engine's Sink for its session: events come back through send() and are encoded for this session by
- * encode.ts.
+ * One client-to-server XMPP stream (RFC 6120): stream negotiation — TLS (§5), SASL (§6, sasl.ts), in-band
+ * registration (XEP-0077, registration.ts), resource binding (§7, bind.ts), features (features.ts) — and then
+ * the stanzas of the bound session, handed to the handlers in stanzas.ts. The connection is the engine's Sink
+ * for its session: events come back through send() and are encoded for this session by encode.ts.
  *
  * Every stanza is parsed once (xml/stream-parser.ts, hardened per §11.1 and §13.12) and re-serialised on the
  * way out; raw bytes are never forwarded. Stanzas from one stream are processed in order (§10.1): each waits
@@ -10,82 +10,29 @@
  * per-session queue keeps send order), so a client can pipeline messages without waiting for each commit.
  */
 import { randomBytes } from 'node:crypto';
-import { ParleyError } from '../../../core/errors.js';
-import { parseAddress, type Address } from '../../../core/address.js';
-import { validatePresence } from '../../../core/presence.js';
 import type { Engine } from '../../../engine/engine.js';
-import type { SaslExchange } from '../../../engine/auth-service.js';
 import type { Outbound } from '../../../engine/outbound.js';
 import { REPLAY_LOW_WATER, type Session, type Sink } from '../../../engine/session.js';
-import type { ChannelBindingSupport, ScramMechanismName } from '../../../auth/scram.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize, streamFooter, streamHeader } from '../xml/serialize.js';
 import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml/stream-parser.js';
-import { channelBindingData, channelBindingTypes, type ChannelBindingType } from '../tls/channel-binding.js';
-import { encodeFor, type XmppView } from './encode.js';
-import { conditionOf, errorElement, errorReply, streamError } from './errors.js';
-import { CAPS_NODE, CAPS_VER } from './iq-handlers.js';
+import { onPreBindIq } from './bind.js';
+import { encodeFor } from './encode.js';
+import { conditionOf, errorElement, errorReply, StreamFailure, streamError } from './errors.js';
+import { checkStreamHeader, featuresXml } from './features.js';
 import { NS } from './ns.js';
+import { InBandRegistration, registrationOpen } from './registration.js';
+import { SaslNegotiation } from './sasl.js';
 import { StanzaHandlers } from './stanzas.js';
-import { StreamManagement } from './stream-management.js';
+import { StreamManagement, type SmConnection } from './stream-management.js';
 import type { Transport } from './transport.js';
+import type { XmppObserver, XmppOptions, XmppStream } from './types.js';
 
-/** Settings of the XMPP front door (from the `xmpp` configuration section). */
-export interface XmppOptions {
-  /** STARTTLS must be negotiated before authentication (RFC 6120 §5.3.1). */
-  requireTls: boolean;
-  /** Offer SASL PLAIN on unencrypted streams too (benchmarks only; never in production). */
-  allowPlainWithoutTls: boolean;
-  /** Largest stanza after authentication, in bytes (before it: PRE_AUTH_LIMITS). */
-  maxStanzaBytes: number;
-  /** Time to complete TLS, SASL and binding. */
-  negotiationTimeoutMs: number;
-  /** A stream silent this long gets a ping (XEP-0199); one silent for twice as long is closed. */
-  idleMs: number;
-  /** Stanzas per second a stream may send; above it the server stops reading for a while (§13.12). */
-  stanzasPerSecond: number;
-  /** Close a stream whose unsent output exceeds this (a client that does not read). */
-  maxBacklogBytes: number;
-  /**
-   * XEP-0198: most bytes of stanzas sent and not yet acknowledged (or held for a hibernating session); past it
-   * the stream ends and its unacknowledged messages go back to the offline queue.
-   */
-  maxUnackedBytes: number;
-  /** How long a stream-management session waits for resumption after its connection dropped (XEP-0198). */
-  resumeTimeoutMs: number;
-  /** The domain named in stream errors sent before the client said which domain it wants. */
-  defaultDomain: string;
-  /** Domains where anyone may create an account (XEP-0077 in-band registration). */
-  registration: (domain: string) => boolean;
-  /** Software name and version for XEP-0092. */
-  version: string;
-}
-
-/** Connection-level counters for metrics. */
-export interface XmppObserver {
-  opened(): void;
-  closed(): void;
-}
-
-/** SASL failure conditions, RFC 6120 §6.5. */
-type SaslCondition =
-  | 'aborted'
-  | 'account-disabled'
-  | 'encryption-required'
-  | 'incorrect-encoding'
-  | 'invalid-authzid'
-  | 'invalid-mechanism'
-  | 'malformed-request'
-  | 'not-authorized'
-  | 'temporary-auth-failure';
-
-/** After this many failed authentications the stream is closed (§6.4.5 asks for at least 2, at most 5 retries). */
-const MAX_SASL_FAILURES = 3;
 /** Stanzas received and not yet processed before the server stops reading (back-pressure on a fast sender). */
 const MAX_INFLIGHT = 256;
 
 /** One XMPP client stream; after binding, the Sink of its session. */
-export class XmppConnection implements Sink, XmppView {
+export class XmppConnection implements Sink, XmppStream, SmConnection {
   readonly id = randomBytes(9).toString('base64url');
   private readonly parser: StreamParser;
   /** The served domain this stream is for (the `to` of the client's stream header). */
@@ -96,14 +43,12 @@ export class XmppConnection implements Sink, XmppView {
   /** Fingerprint of the credentials SASL proved (AuthService), so a password change in between refuses the bind. */
   private authCredentials: string | undefined;
   session: Session | null = null;
-  private sasl: { mech: string; exchange: SaslExchange | null; awaiting: 'first' | 'final' } | null = null;
-  private saslFailures = 0;
+  /** SASL state (sasl.ts), made when the client starts authenticating. */
+  private saslNeg: SaslNegotiation | null = null;
   /** Framed mode: the parser was reset (SASL success) and gets its synthetic root before the next message. */
   private framedRootDue = false;
-  /** An account was registered on this stream (one per connection). */
-  private registered = false;
-  /** A -PLUS mechanism was tried on this stream (see channelBinding()). */
-  private plusTried = false;
+  /** XEP-0077 registration state (registration.ts), made on the first registration request. */
+  private registration: InBandRegistration | null = null;
   private negotiationTimer: NodeJS.Timeout | null;
   private idleTimer: NodeJS.Timeout | null = null;
   private lastHeard = Date.now();
@@ -303,7 +248,7 @@ export class XmppConnection implements Sink, XmppView {
   }
 
   /** Writes a stream-level element (features, SASL, TLS, SM); never counted by stream management. */
-  private writeNonza(text: string): void {
+  writeNonza(text: string): void {
     if (!this.closing) this.transport.write(text);
   }
 
@@ -356,40 +301,14 @@ export class XmppConnection implements Sink, XmppView {
   }
 
   private onStreamStart(attrs: Record<string, string>): void {
-    // RFC 6120 §4.7.2: the stream is for the domain in `to`; it must be one this server serves.
-    const to = attrs.to;
-    let domain: string | null = null;
-    if (to !== undefined) {
-      try {
-        const a = parseAddress(to);
-        if (a.local === null && a.resource === null) domain = a.domain;
-      } catch {
-        domain = null;
-      }
-    }
-    if (domain === null || !this.engine.ctx.directory.hostsDomain(domain)) {
-      this.domain = this.opts.defaultDomain;
-      this.streamError('host-unknown', `this server does not serve ${to ?? '(no "to" address)'}`);
+    const verdict = checkStreamHeader(attrs, this.domain, this.engine.ctx.directory, this.opts.defaultDomain);
+    this.domain = verdict.domain;
+    if (verdict.error) {
+      this.streamError(verdict.error.condition, verdict.error.text);
       return;
     }
-    if (this.domain !== '' && domain !== this.domain) {
-      this.streamError('invalid-from', 'the stream was restarted for another domain');
-      return;
-    }
-    this.domain = domain;
-    // §4.8.2: the content namespace must be jabber:client on a client stream.
-    if ((attrs.xmlns ?? NS.client) !== NS.client) {
-      this.streamError('invalid-namespace', 'the content namespace of a client stream is jabber:client');
-      return;
-    }
-    // §4.7.5: version 1.0 (a missing version means a pre-RFC stream, which has no stream features).
-    const version = attrs.version;
-    if (version === undefined || !/^1\.\d+$/.test(version)) {
-      this.streamError('unsupported-version', 'this server speaks XMPP 1.0 streams');
-      return;
-    }
-    this.sendHeader(domain);
-    this.writeNonza(this.featuresXml());
+    this.sendHeader(verdict.domain);
+    this.writeNonza(featuresXml(this, this.session === null && this.authUser === null ? 'authenticate' : this.session === null ? 'bind' : 'bound'));
   }
 
   private sendHeader(domain: string): void {
@@ -400,58 +319,6 @@ export class XmppConnection implements Sink, XmppView {
     } else {
       this.transport.write(streamHeader({ from: domain, id, version: '1.0', lang: 'en', xmlns: 'jabber:client' }));
     }
-  }
-
-  /** The stream features for the current stage (RFC 6120 §4.3.2). */
-  private featuresXml(): string {
-    const children: Element[] = [];
-    if (this.session === null && this.authUser === null) {
-      const tlsNow = this.transport.secure();
-      if (!tlsNow && this.transport.canStartTls()) {
-        const st = el('starttls', { xmlns: NS.tls });
-        if (this.opts.requireTls) st.append(el('required', null));
-        children.push(st);
-      }
-      // Mechanisms once TLS is up, or where the operator does not require it (WebSocket: TLS is the HTTP
-      // listener's or a proxy's business, so that door never requires it here).
-      if (tlsNow || !this.opts.requireTls) {
-        const mechs = el('mechanisms', { xmlns: NS.sasl });
-        for (const m of this.mechanisms()) mechs.append(el('mechanism', null, m));
-        children.push(mechs);
-        const cbTypes = this.cbTypes();
-        if (cbTypes.length > 0) {
-          // XEP-0440: which channel-binding types the -PLUS mechanisms accept here.
-          children.push(el('sasl-channel-binding', { xmlns: NS.saslCb }, ...cbTypes.map((t) => el('channel-binding', { type: t }))));
-        }
-        if (this.registrationOpen()) children.push(el('register', { xmlns: NS.registerFeature }));
-      }
-    } else if (this.session === null) {
-      children.push(el('bind', { xmlns: NS.bind }));
-      children.push(el('session', { xmlns: NS.session }, el('optional', null)));
-      children.push(el('sm', { xmlns: NS.sm }));
-      children.push(el('csi', { xmlns: NS.csi }));
-      children.push(el('ver', { xmlns: NS.rosterVer }));
-    }
-    // XEP-0115 §6.3: the server's own capabilities, so clients can cache its features.
-    children.push(el('c', { xmlns: NS.caps, hash: 'sha-1', node: CAPS_NODE, ver: CAPS_VER }));
-    const inner = children.map((c) => serialize(c, NS.client)).join('');
-    return this.transport.framed ? `<stream:features xmlns:stream="${NS.streams}">${inner}</stream:features>` : `<stream:features>${inner}</stream:features>`;
-  }
-
-  /** SASL mechanisms offered now (RFC 6120 §6.3.3), strongest first. */
-  private mechanisms(): string[] {
-    const secure = this.transport.secure();
-    const out: string[] = [];
-    if (this.cbTypes().length > 0) out.push('SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS');
-    out.push('SCRAM-SHA-256', 'SCRAM-SHA-1');
-    // PLAIN sends the password itself: only inside TLS (RFC 6120 §13.8), unless a benchmark switched that off.
-    if (secure || this.opts.allowPlainWithoutTls) out.push('PLAIN');
-    return out;
-  }
-
-  private cbTypes(): ChannelBindingType[] {
-    const tls = this.transport.tlsSocket();
-    return tls && this.transport.secure() ? channelBindingTypes(tls) : [];
   }
 
   private onStreamEnd(): void {
@@ -565,20 +432,23 @@ export class XmppConnection implements Sink, XmppView {
   private async negotiate(element: Element): Promise<void> {
     const ns = element.xmlns;
     if (ns === NS.tls && element.name === 'starttls') return this.startTls();
-    if (ns === NS.sasl && this.authUser === null) return this.onSasl(element);
+    if (ns === NS.sasl && this.authUser === null) {
+      this.saslNeg ??= new SaslNegotiation(this, (user, credentials, additional) => this.authenticated(user, credentials, additional));
+      return this.saslNeg.onElement(element);
+    }
     if (this.authUser === null && !this.transport.secure() && this.opts.requireTls && this.transport.canStartTls()) {
       this.streamError('policy-violation', 'STARTTLS is required before anything else');
       return;
     }
     if (ns === NS.client && element.name === 'iq') {
       if (this.authUser === null) {
-        if (element.getChild('query', NS.register) && this.registrationOpen()) {
-          return this.register(element);
+        if (element.getChild('query', NS.register) && registrationOpen(this)) {
+          return (this.registration ??= new InBandRegistration(this)).register(element);
         }
         this.streamError('not-authorized', 'authenticate first');
         return;
       }
-      return this.onPreBindIq(element);
+      return onPreBindIq(this, element, { user: this.authUser, credentials: this.authCredentials }, (session) => this.bound(session));
     }
     if (ns === NS.sm && element.name === 'resume' && this.authUser !== null) {
       await this.sm.resume(element);
@@ -608,134 +478,10 @@ export class XmppConnection implements Sink, XmppView {
     }
   }
 
-  private async onSasl(element: Element): Promise<void> {
-    switch (element.name) {
-      case 'auth':
-        return this.saslAuth(element);
-      case 'response':
-        return this.saslResponse(element);
-      case 'abort':
-        this.sasl?.exchange?.abort();
-        this.sasl = null;
-        return this.saslFailure('aborted', 'authentication aborted', false);
-      default:
-        this.streamError('unsupported-stanza-type', `<${element.name}/> is not a SASL element`);
-    }
-  }
-
-  private async saslAuth(element: Element): Promise<void> {
-    if (this.sasl) {
-      this.sasl.exchange?.abort();
-      this.sasl = null;
-    }
-    const mech = element.attr('mechanism') ?? '';
-    if (!this.transport.secure() && this.opts.requireTls) {
-      return this.saslFailure('encryption-required', 'negotiate TLS first');
-    }
-    if (!this.mechanisms().includes(mech)) return this.saslFailure('invalid-mechanism', `mechanism ${mech || '(none)'} is not offered`);
-    const initial = decodeSasl(element.text());
-    if (initial === undefined) return this.saslFailure('incorrect-encoding', 'the initial response is not valid base64');
-    if (mech === 'PLAIN') {
-      if (initial === null) {
-        this.sasl = { mech, exchange: null, awaiting: 'first' };
-        this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl })));
-        return;
-      }
-      return this.plain(initial);
-    }
-    const channelBinding = this.channelBinding();
-    const exchange = this.engine.auth.scram(mech as ScramMechanismName, this.domain, this.transport.remoteAddress, {
-      ...(channelBinding ? { channelBinding } : {}),
-      // The client sent its first message and went quiet: the exchange has failed (RFC 6120 §6.4.5 lets the
-      // client retry); a temporary failure, since no password was judged.
-      onTimeout: () => {
-        if (this.sasl?.exchange !== exchange || this.closing) return;
-        this.sasl = null;
-        this.saslFailure('temporary-auth-failure', 'the authentication exchange took too long; start again');
-      },
-    });
-    if (mech.endsWith('-PLUS')) this.plusTried = true;
-    this.sasl = { mech, exchange, awaiting: 'first' };
-    if (initial === null) {
-      // §6.4.2: a mechanism needing a client-first message without an initial response gets an empty challenge.
-      this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl })));
-      return;
-    }
-    await this.scramFirst(initial);
-  }
-
-  private async saslResponse(element: Element): Promise<void> {
-    const s = this.sasl;
-    if (!s) return this.saslFailure('malformed-request', 'no authentication in progress', false);
-    const data = decodeSasl(element.text());
-    if (data === undefined) {
-      s.exchange?.abort();
-      this.sasl = null;
-      return this.saslFailure('incorrect-encoding', 'the response is not valid base64');
-    }
-    if (s.mech === 'PLAIN') {
-      this.sasl = null;
-      return this.plain(data ?? Buffer.alloc(0));
-    }
-    if (s.awaiting === 'first') return this.scramFirst(data ?? Buffer.alloc(0));
-    this.sasl = null;
-    try {
-      const { user, credentials, serverFinal } = s.exchange!.finish((data ?? Buffer.alloc(0)).toString('utf8'));
-      this.saslSuccess(user, credentials, Buffer.from(serverFinal, 'utf8'));
-    } catch (e) {
-      this.saslError(e);
-    }
-  }
-
-  private async scramFirst(data: Buffer): Promise<void> {
-    const s = this.sasl!;
-    try {
-      const serverFirst = await s.exchange!.start(data.toString('utf8'));
-      // Gone, timed out or replaced while the server-first-message was prepared: nothing to answer.
-      if (this.closing || this.sasl !== s) return s.exchange!.abort();
-      s.awaiting = 'final';
-      this.writeNonza(serialize(el('challenge', { xmlns: NS.sasl }, Buffer.from(serverFirst, 'utf8').toString('base64'))));
-    } catch (e) {
-      this.sasl = null;
-      this.saslError(e);
-    }
-  }
-
-  /** RFC 4616: [authzid] NUL authcid NUL passwd. */
-  private async plain(data: Buffer): Promise<void> {
-    const parts = data.toString('utf8').split('\u0000');
-    if (parts.length !== 3 || parts[1] === '' || parts[2] === '') return this.saslFailure('malformed-request', 'PLAIN wants authzid NUL authcid NUL password');
-    const [authzid, authcid, password] = parts as [string, string, string];
-    try {
-      const address = authcid.includes('@') ? authcid : `${authcid}@${this.domain}`;
-      const { user, credentials } = await this.engine.auth.authenticate(address, password, this.transport.remoteAddress);
-      if (authzid !== '' && !sameBare(authzid, user)) return this.saslFailure('invalid-authzid', 'you may only act as yourself');
-      this.saslSuccess(user, credentials, null);
-    } catch (e) {
-      this.saslError(e);
-    }
-  }
-
-  private channelBinding(): ChannelBindingSupport | undefined {
-    const tls = this.transport.tlsSocket();
-    if (!tls || !this.transport.secure()) return undefined;
-    const types = channelBindingTypes(tls);
-    // RFC 5802 §6: a client flag "y" (it could bind but thinks we cannot) fails when we offered -PLUS: someone
-    // may have stripped those mechanisms. A client that already tried -PLUS on this stream saw them, so its
-    // "y" after that attempt failed (say, it knows only tls-unique, which TLS 1.3 lacks) is no downgrade.
-    return {
-      advertised: types.length > 0 && !this.plusTried,
-      data: (name) => (types.includes(name as ChannelBindingType) ? channelBindingData(tls, name as ChannelBindingType) : null),
-    };
-  }
-
-  private saslSuccess(user: string, credentials: string, additional: Buffer | null): void {
-    if (this.closing) return;
-    const domainOfUser = user.slice(user.indexOf('@') + 1);
-    if (domainOfUser !== this.domain) {
-      this.saslFailure('not-authorized', `the account is not in ${this.domain}`);
-      return;
-    }
+  /**
+   * SASL succeeded (sasl.ts checked the account's domain): the stream is authenticated and restarts.
+   */
+  private authenticated(user: string, credentials: string, additional: Buffer | null): void {
     this.authUser = user;
     this.authCredentials = credentials;
     this.writeNonza(serialize(el('success', { xmlns: NS.sasl }, additional ? additional.toString('base64') : '')));
@@ -748,103 +494,11 @@ export class XmppConnection implements Sink, XmppView {
     if (this.transport.framed) this.framedRootDue = true;
   }
 
-  private saslError(e: unknown): void {
-    if (e instanceof ParleyError) {
-      if (e.code === 'account-locked' || e.code === 'rate-limited') return this.saslFailure('temporary-auth-failure', e.message);
-      if (e.code === 'bad-request') return this.saslFailure('malformed-request', e.message);
-      if (e.code === 'not-authorized') {
-        const scram = e.details?.scramError;
-        // Channel-binding refusals say why; a wrong password never says more than that.
-        const text = typeof scram === 'string' && scram !== 'invalid-proof' && scram !== 'other-error' ? `${e.message} (${scram})` : 'wrong address or password';
-        // A -PLUS attempt with a binding type this connection lacks checked no password: it does not count
-        // towards the stream's failed attempts (clients try such mechanisms before falling back).
-        const guess = scram !== 'unsupported-channel-binding-type' && scram !== 'channel-binding-not-supported';
-        return this.saslFailure('not-authorized', text, guess);
-      }
-      if (e.code === 'unexpected-request') return this.saslFailure('malformed-request', e.message);
-    }
-    this.engine.ctx.log.error({ err: e }, 'sasl failed');
-    this.saslFailure('temporary-auth-failure', 'authentication failed on the server; try again');
-  }
-
-  private saslFailure(condition: SaslCondition, text: string, counts = true): void {
-    this.writeNonza(serialize(el('failure', { xmlns: NS.sasl }, el(condition, null), el('text', { 'xml:lang': 'en' }, text))));
-    if (counts && ++this.saslFailures >= MAX_SASL_FAILURES) this.streamError('policy-violation', 'too many failed authentication attempts');
-  }
-
-  /** Registration sends a password like PLAIN does: only inside TLS (or where PLAIN is allowed without it). */
-  private registrationOpen(): boolean {
-    return this.opts.registration(this.domain) && (this.transport.secure() || this.opts.allowPlainWithoutTls);
-  }
-
-  /** XEP-0077 in-band registration before authentication, where the domain allows it (§3.1). */
-  private async register(iq: Element): Promise<void> {
-    const id = iq.attr('id');
-    const query = iq.getChild('query', NS.register)!;
-    const reply = (payload: Element | null): void => {
-      const r = el('iq', { xmlns: NS.client, type: 'result', id });
-      if (payload) r.append(payload);
-      this.sendElement(r);
-    };
-    if (iq.attr('type') === 'get') {
-      reply(el('query', { xmlns: NS.register }, el('instructions', null, 'Choose a user name and a password of at least 8 characters.'), el('username', null), el('password', null)));
-      return;
-    }
-    if (iq.attr('type') !== 'set') return;
-    try {
-      if (this.registered) throw new ParleyError('not-allowed', 'one account per connection');
-      if (query.getChild('remove')) throw new ParleyError('not-authorized', 'authenticate to cancel a registration');
-      const username = query.getChild('username')?.text() ?? '';
-      const password = query.getChild('password')?.text() ?? '';
-      if (username === '' || password === '') throw new ParleyError('not-acceptable', 'a user name and a password are required');
-      if (username.includes('@') || username.includes('/')) throw new ParleyError('jid-malformed', 'the user name is the part before @');
-      await this.engine.auth.register(`${username}@${this.domain}`, password, this.transport.remoteAddress);
-      this.registered = true;
-      reply(null);
-    } catch (e) {
-      const { condition, text } = conditionOf(e);
-      this.sendElement(errorReply(iq, errorElement(condition, text), undefined, this.domain));
-    }
-  }
-
-  /** After SASL: resource binding (RFC 6120 §7) and the legacy session request (RFC 3921 §3). */
-  private async onPreBindIq(iq: Element): Promise<void> {
-    const type = iq.attr('type');
-    const bind = iq.getChild('bind', NS.bind);
-    if (type === 'set' && bind) return this.bind(iq, bind);
-    if (type === 'set' && iq.getChild('session', NS.session)) {
-      this.sendElement(el('iq', { xmlns: NS.client, type: 'result', id: iq.attr('id') }));
-      return;
-    }
-    this.sendElement(errorReply(iq, errorElement('not-authorized', 'bind a resource first'), undefined, this.user));
-  }
-
-  private async bind(iq: Element, bind: Element): Promise<void> {
-    const requested = bind.getChild('resource')?.text().trim() || null;
-    const user = this.authUser!;
-    try {
-      const { session } = await this.engine.openSession(user, requested, this, validatePresence({}, this.engine.ctx.now()), {
-        available: false,
-        credentials: this.authCredentials,
-      });
-      if (this.closing) {
-        await this.engine.closeSession(session);
-        return;
-      }
-      this.session = session;
-      if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
-      this.negotiationTimer = null;
-      this.sendElement(el('iq', { xmlns: NS.client, type: 'result', id: iq.attr('id') }, el('bind', { xmlns: NS.bind }, el('jid', null, session.full))));
-      this.engine.goLive(session);
-    } catch (e) {
-      const err = e instanceof ParleyError ? e : null;
-      // The password changed (or the account went) after SASL: what this stream proved is void (RFC 6120 §4.9.3.12).
-      if (err?.code === 'not-authorized') return this.streamError('not-authorized', err.message);
-      // §7.6.2.1 resource-constraint (too many sessions), §7.7.2.1 bad-request (a resource that fails the profile).
-      const condition = err?.code === 'policy-violation' ? 'resource-constraint' : err?.code === 'jid-malformed' ? 'bad-request' : 'internal-server-error';
-      if (!err) this.engine.ctx.log.error({ err: e }, 'bind failed');
-      this.sendElement(errorReply(iq, errorElement(condition, err?.message), undefined, user));
-    }
+  /** Resource binding (bind.ts) opened `session`: it is this stream's now, and negotiation is over. */
+  private bound(session: Session): void {
+    this.session = session;
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    this.negotiationTimer = null;
   }
 
   /** Replaces this connection's session with a hibernated one (XEP-0198 resumption). */
@@ -893,8 +547,7 @@ export class XmppConnection implements Sink, XmppView {
     this.closing = true;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     if (this.idleTimer) clearInterval(this.idleTimer);
-    this.sasl?.exchange?.abort();
-    this.sasl = null;
+    this.saslNeg?.abort();
     this.observer.closed();
     const s = this.session;
     if (!s) return;
@@ -916,37 +569,9 @@ export class XmppConnection implements Sink, XmppView {
   }
 }
 
-/** Thrown by a handler to end the stream with a stream error (e.g. a forged `from`, RFC 6120 §8.1.2.1). */
-export class StreamFailure extends Error {
-  constructor(
-    readonly condition: StreamErrorCondition,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** SASL payload: absent → null, "=" → empty (RFC 6120 §6.4.2), else strict base64; undefined when invalid. */
-function decodeSasl(text: string): Buffer | null | undefined {
-  const t = text.trim();
-  if (t === '') return null;
-  if (t === '=') return Buffer.alloc(0);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t) || t.length % 4 !== 0) return undefined;
-  return Buffer.from(t, 'base64');
-}
-
 function bare(a: string): string {
   const i = a.indexOf('/');
   return i < 0 ? a : a.slice(0, i);
-}
-
-function sameBare(a: string, user: string): boolean {
-  try {
-    const x: Address = parseAddress(a);
-    return x.resource === null && `${x.local}@${x.domain}` === user;
-  } catch {
-    return false;
-  }
 }
 
 /** Framed mode (RFC 7395): the root the parser is given, so that each message parses as a depth-1 element. */

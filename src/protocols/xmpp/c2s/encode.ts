@@ -14,27 +14,9 @@ import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { escapeAttr, serialize } from '../xml/serialize.js';
 import { NS } from './ns.js';
+import type { XmppView } from './types.js';
 
-/** What the encoder needs to know about the receiving session. */
-export interface XmppView {
-  readonly user: string;
-  readonly resource: string;
-  readonly full: string;
-  /** The domain the stream is for (stamped as `from` on delays). */
-  readonly domain: string;
-  /** Sent initial presence (RFC 6121 §4.2) and not unavailable since. */
-  readonly available: boolean;
-  /** Takes messages addressed to the bare address (available, priority ≥ 0). */
-  readonly takesBare: boolean;
-  /** XEP-0280 carbons enabled. */
-  readonly carbons: boolean;
-  /** Asked for the roster (RFC 6121 §2.1.6 "interested resource"). */
-  readonly rosterRequested: boolean;
-  /** Asked for the block list (XEP-0191 §3.3: pushes go to such resources). */
-  readonly blocklistRequested: boolean;
-  /** The nick this session uses in a MUC room it joined, or undefined (XEP-0045). */
-  roomNick(room: string): string | undefined;
-}
+export type { XmppView } from './types.js';
 
 const CODEC = 'xmpp';
 

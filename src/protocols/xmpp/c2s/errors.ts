@@ -66,3 +66,13 @@ export function streamError(condition: StreamErrorCondition, text?: string): Ele
   if (text) e.append(el('text', { xmlns: NS.streamErrors, 'xml:lang': 'en' }, text));
   return e;
 }
+
+/** Thrown by a handler to end the stream with a stream error (e.g. a forged `from`, RFC 6120 §8.1.2.1). */
+export class StreamFailure extends Error {
+  constructor(
+    readonly condition: StreamErrorCondition,
+    message: string,
+  ) {
+    super(message);
+  }
+}

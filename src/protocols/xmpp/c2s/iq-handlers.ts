@@ -8,33 +8,18 @@
  */
 import { createHash } from 'node:crypto';
 import { ParleyError } from '../../../core/errors.js';
-import type { Session } from '../../../engine/session.js';
 import { rosterVersion } from '../../../engine/roster-service.js';
 import { parseAddress } from '../../../core/address.js';
 import { el, type Element } from '../xml/element.js';
 import { parseFragment } from '../xml/fragment.js';
 import { serialize } from '../xml/serialize.js';
-import type { XmppConnection } from './connection.js';
 import { rosterItem, stamp } from './encode.js';
 import { mamQuery, MAM_FORM } from './mam.js';
 import { roomDiscoInfo, roomDiscoItems } from './muc.js';
 import { NS } from './ns.js';
+import type { IqContext, IqTarget } from './types.js';
 
-/** Who an iq is for. */
-export interface IqTarget {
-  kind: 'self' | 'server' | 'account' | 'rooms' | 'room' | 'remote';
-  /** The bare address (or domain) addressed. */
-  bare: string;
-}
-
-/** What a handler receives. */
-export interface IqContext {
-  conn: XmppConnection;
-  session: Session;
-  iq: Element;
-  payload: Element;
-  target: IqTarget;
-}
+export type { IqContext, IqTarget } from './types.js';
 
 type Fn = (c: IqContext) => Promise<Element | null>;
 

@@ -11,7 +11,8 @@ import type { CertificateStore } from '../tls/certs.js';
 import { serialize, streamFooter, streamHeader } from '../xml/serialize.js';
 import { streamError } from './errors.js';
 import { NS } from './ns.js';
-import { XmppConnection, type XmppObserver, type XmppOptions } from './connection.js';
+import { XmppConnection } from './connection.js';
+import type { XmppObserver, XmppOptions } from './types.js';
 import { TcpTransport } from './transport.js';
 
 /** Where and how to listen. */

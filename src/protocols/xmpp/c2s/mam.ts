@@ -11,8 +11,8 @@ import type { MessageView } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
 import { nickOf, stamp } from './encode.js';
-import type { IqContext } from './iq-handlers.js';
 import { NS } from './ns.js';
+import type { IqContext } from './types.js';
 
 /** The query form (XEP-0313 §5.1): the fields this archive filters on. */
 export const MAM_FORM = el(

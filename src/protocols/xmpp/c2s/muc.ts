@@ -12,18 +12,16 @@ import type { Session } from '../../../engine/session.js';
 import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
-import type { XmppConnection } from './connection.js';
 import { affiliationOf, nickOf, presenceStanza, stamp } from './encode.js';
-import type { IqTarget } from './iq-handlers.js';
 import { NS } from './ns.js';
-import type { Pending } from './stanzas.js';
+import type { IqTarget, Pending, XmppStream } from './types.js';
 
 /** Discussion history sent on entering (§7.2.14), unless the client asks for less. */
 const DEFAULT_HISTORY = 20;
 
 /** The MUC side of one XMPP connection. */
 export class Muc {
-  constructor(private readonly conn: XmppConnection) {}
+  constructor(private readonly conn: XmppStream) {}
 
   /** Presence to room/nick: enter (available) or exit (unavailable), §7.2 and §7.14. */
   async presence(stanza: Element, to: Address, type: string | undefined): Promise<void> {
@@ -153,7 +151,7 @@ export class Muc {
   private async announce(room: string, session: Session, present: boolean, role?: string): Promise<void> {
     const engine = this.conn.engine;
     for (const s of engine.sessions.of(session.user)) {
-      if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppConnection).roomNick(room) !== undefined) return;
+      if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppStream).roomNick(room) !== undefined) return;
     }
     await engine.rooms.announceOccupant(room, session.user, present, role);
   }
@@ -167,7 +165,7 @@ function occupantPresence(room: string, user: string, affiliation: string, p: Us
 }
 
 /** disco#info of the room service (§6.1) or of one room (§6.4). */
-export async function roomDiscoInfo(conn: XmppConnection, target: IqTarget, query: Element): Promise<Element> {
+export async function roomDiscoInfo(conn: XmppStream, target: IqTarget, query: Element): Promise<Element> {
   if (target.kind === 'rooms') {
     query.append(el('identity', { category: 'conference', type: 'text', name: 'Rooms' }));
     query.append(el('feature', { var: NS.muc }));
@@ -188,7 +186,7 @@ export async function roomDiscoInfo(conn: XmppConnection, target: IqTarget, quer
  * disco#items of the room service: the rooms the user may see (§6.3), as room.list shows them: the user's own
  * rooms and invitations, and the first page of the open rooms of its domain.
  */
-export async function roomDiscoItems(conn: XmppConnection, session: Session, target: IqTarget, query: Element): Promise<Element> {
+export async function roomDiscoItems(conn: XmppStream, session: Session, target: IqTarget, query: Element): Promise<Element> {
   if (target.kind !== 'rooms') return query;
   for (const r of (await conn.engine.rooms.list(session.user)).rooms) {
     if (r.address.endsWith(`@${target.bare}`)) query.append(el('item', { jid: r.address, name: r.name }));

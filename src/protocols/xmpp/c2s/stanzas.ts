@@ -12,17 +12,14 @@ import type { SubscriptionAction } from '../../../core/roster.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
-import { StreamFailure, type XmppConnection } from './connection.js';
 import { presenceStanza } from './encode.js';
-import { errorElement, errorReply } from './errors.js';
+import { errorElement, errorReply, StreamFailure } from './errors.js';
 import { IQ_HANDLERS, type IqTarget } from './iq-handlers.js';
 import { Muc } from './muc.js';
 import { NS } from './ns.js';
+import type { Pending, XmppStream } from './types.js';
 
-/** Work a stanza started that finishes later (wrapped, so awaiting the handler does not wait for it). */
-export interface Pending {
-  done: Promise<unknown>;
-}
+export type { Pending } from './types.js';
 
 const CHAT_STATES = new Set(['active', 'composing', 'paused', 'inactive', 'gone']);
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
@@ -30,7 +27,7 @@ const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'u
 /** Handlers of one connection. */
 export class StanzaHandlers {
   readonly muc: Muc;
-  constructor(readonly conn: XmppConnection) {
+  constructor(readonly conn: XmppStream) {
     this.muc = new Muc(conn);
   }
 

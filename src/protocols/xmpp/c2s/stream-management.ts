@@ -12,8 +12,35 @@
 import { randomBytes } from 'node:crypto';
 import { el } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
-import type { XmppConnection } from './connection.js';
+import type { Engine } from '../../../engine/engine.js';
+import type { Session, Sink } from '../../../engine/session.js';
+import type { StreamErrorCondition } from '../xml/stream-parser.js';
 import { NS } from './ns.js';
+import type { Transport } from './transport.js';
+import type { XmppOptions } from './types.js';
+
+/**
+ * What stream management needs from its connection. On resumption the session, its Sink and this state move
+ * from the old connection to the new one (§5), so both sides are this type.
+ */
+export interface SmConnection extends Sink {
+  readonly transport: Transport;
+  readonly engine: Engine;
+  readonly opts: XmppOptions;
+  /** The authenticated user (before binding too: a <resume/> comes instead of a bind). */
+  readonly user: string;
+  /** The bound session; null once it moved to a resumed stream or ended. */
+  session: Session | null;
+  readonly sm: StreamManagement;
+  /** Sends a stream error and closes the stream (RFC 6120 §4.9.1.1). */
+  streamError(condition: StreamErrorCondition, text?: string): void;
+  /** The client has the records up to `pos`: they may leave its offline queue. */
+  confirmed(pos: number): void;
+  /** Ends the engine session (no resumption). */
+  endSession(): void;
+  /** Takes over a hibernated session and the per-session state of its old connection. */
+  adopt(session: Session, from: this): void;
+}
 
 /** Hibernating sessions by resumption id (process-wide: a resume arrives on another connection). */
 const hibernating = new Map<string, StreamManagement>();
@@ -55,7 +82,7 @@ export class StreamManagement {
   private timer: NodeJS.Timeout | null = null;
   hibernating = false;
 
-  constructor(public conn: XmppConnection) {}
+  constructor(public conn: SmConnection) {}
 
   /** An inbound stanza arrived; returns its number for handled(). */
   received(): number {

@@ -17,7 +17,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Engine } from '../../../engine/engine.js';
 import type { ConnectionLimits } from '../../connection-limits.js';
 import { originAllowed, refuseBusy, routeUpgrade } from '../../websocket-upgrade.js';
-import { XmppConnection, type XmppObserver, type XmppOptions } from './connection.js';
+import { XmppConnection } from './connection.js';
+import type { XmppObserver, XmppOptions } from './types.js';
 import { WriteTracker, type Transport } from './transport.js';
 
 /** The WebSocket subprotocol name registered by RFC 7395 §3.1. */
