@@ -80,6 +80,9 @@ describe('per-address connection caps', () => {
     expect((await upgrade('/xmpp-websocket', from, 'xmpp')).status).toBe(503);
     const tlsSocket = await tcp(directTls, from);
     await until(() => tlsSocket.closed(), 2000, 'the refused TLS connection to close');
+    // The operator sees the refusals on /metrics (read from loopback).
+    const scraped = await (await fetch(`${t.url}/metrics`)).text();
+    expect(Number(/^parley_connections_refused_total\{cap="unauthenticatedPerAddress"\} (\d+)/m.exec(scraped)?.[1])).toBeGreaterThanOrEqual(4);
     // Another address logs in as usual.
     const [alice] = await freshUsers(t, 'alice');
     const c = await ParleyClient.connect({

@@ -116,6 +116,10 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
   // One set of per-address caps for every listener: HTTP(S) with both WebSocket doors, and the XMPP ports.
   const connections = new ConnectionLimits({ perAddress: config.limits.connectionsPerAddress, unauthenticatedPerAddress: config.limits.unauthenticatedPerAddress });
   connections.guard(http.server, tls !== null);
+  metrics.countedElsewhere('connections_refused_total', 'Connections refused by a per-address cap (limits.<cap>)', 'cap', () => ({
+    connectionsPerAddress: connections.refused.total,
+    unauthenticatedPerAddress: connections.refused.unauthenticated,
+  }));
   const startedAt = Date.now();
   let ws: JsonWsFrontDoor | null = null;
   let xmpp: XmppFrontDoor | null = null;

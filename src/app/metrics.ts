@@ -45,6 +45,23 @@ export class Metrics {
     }
   }
 
+  /**
+   * A counter whose counts are kept elsewhere (e.g. the front doors' refusals), by one label, read when /metrics
+   * is scraped.
+   */
+  countedElsewhere(name: string, help: string, label: string, read: () => Record<string, number>): void {
+    new Counter({
+      name: `parley_${name}`,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(read())) this.inc({ [label]: value }, n);
+      },
+    });
+  }
+
   /** The engine's view. */
   engine(): EngineMetrics {
     return {
