@@ -42,6 +42,9 @@ describe('offline queue limit', () => {
     expect(e.code).toBe('service-unavailable');
     expect(e.message).toMatch(/offline queue is full/);
     expect(e.details).toMatchObject({ reason: 'offline-queue-full', maxMessages: 5 });
+    // The operator sees it on /metrics.
+    const scraped = await (await fetch(`${t.url}/metrics`)).text();
+    expect(Number(/^parley_refused_total\{limit="offline-queue-full"\} (\d+)/m.exec(scraped)?.[1])).toBeGreaterThanOrEqual(1);
     // Edits of queued messages would be queued too: refused alike.
     expect((await refusal(a.request('message.edit', { id: (await a.request<{ messages: Array<{ id: string }> }>('history', { with: bob! })).messages[0]!.id, body: 'x' }))).code).toBe('service-unavailable');
     const history = await a.request<{ messages: Array<{ body: string }> }>('history', { with: bob! });

@@ -8,6 +8,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly messages = new Counter({ name: 'parley_messages_total', help: 'Messages by type and outcome', labelNames: ['type', 'outcome'] as const, registers: [this.registry] });
   private readonly logins = new Counter({ name: 'parley_logins_total', help: 'Password logins by result', labelNames: ['result'] as const, registers: [this.registry] });
+  private readonly refusals = new Counter({ name: 'parley_refused_total', help: 'Requests refused by an engine limit, by limit', labelNames: ['limit'] as const, registers: [this.registry] });
   private readonly sessionsGauge = new Gauge({ name: 'parley_sessions', help: 'Online sessions', registers: [this.registry] });
   readonly connections = new Gauge({ name: 'parley_connections', help: 'Open client connections (JSON WebSocket and XMPP)', registers: [this.registry] });
   private readonly delivery = new Histogram({
@@ -68,6 +69,7 @@ export class Metrics {
       message: (type, outcome) => this.messages.inc({ type, outcome }),
       login: (result) => this.logins.inc({ result }),
       sessions: (delta) => this.sessionsGauge.inc(delta),
+      refused: (limit) => this.refusals.inc({ limit }),
       storage: <T>(op: string, p: Promise<T>): Promise<T> => {
         const end = this.storageLatency.startTimer({ op });
         return p.finally(() => end());

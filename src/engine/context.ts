@@ -59,6 +59,8 @@ export interface EngineMetrics {
   storage<T>(op: string, p: Promise<T>): Promise<T>;
   login(result: 'ok' | 'failed' | 'locked'): void;
   sessions(delta: number): void;
+  /** A request refused by one of the engine's limits (`offline-queue-full`, `pending-sends`, `heavy-reads`, ...). */
+  refused(limit: string): void;
 }
 
 /** The shared context of engine services. */
@@ -81,4 +83,5 @@ export const noMetrics: EngineMetrics = {
   storage: (_op, p) => p,
   login: () => undefined,
   sessions: () => undefined,
+  refused: () => undefined,
 };

@@ -92,7 +92,7 @@ export class Engine {
     this.offline = new OfflineTracker({
       maxMessages: limitOf(deps.options, 'maxOfflineMessages'),
       maxBytes: limitOf(deps.options, 'maxOfflineBytes'),
-    });
+    }, () => deps.metrics.refused('offline-queue-full'));
     // When another process changed data, cached audiences and member lists may be stale too.
     const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
       this.presence.invalidate();
@@ -112,7 +112,9 @@ export class Engine {
       opts: deps.options,
       log: deps.log,
       metrics: deps.metrics,
-      reads: new ReadLimiter(deps.options.readsInFlightPerUser ?? READS_IN_FLIGHT, deps.options.readsQueuedPerUser ?? READS_QUEUED),
+      reads: new ReadLimiter(deps.options.readsInFlightPerUser ?? READS_IN_FLIGHT, deps.options.readsQueuedPerUser ?? READS_QUEUED, () =>
+        deps.metrics.refused('heavy-reads'),
+      ),
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);

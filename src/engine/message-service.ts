@@ -261,6 +261,7 @@ export class MessageService {
     const held = this.pendingBytes.get(session.id) ?? 0;
     const max = limitOf(this.ctx.opts, 'maxPendingSendBytes');
     if (held > 0 && held + charge > max) {
+      this.ctx.metrics.refused('pending-sends');
       throw new ParleyError('rate-limited', `too many messages of this session are waiting to be stored (${held} bytes; the limit is ${max}); wait for their acknowledgements`, {
         reason: 'pending-sends',
         maxPendingBytes: max,

@@ -32,7 +32,11 @@ export class OfflineTracker {
   private readonly sizes = new Map<string, Known>();
   private readonly loading = new Map<string, Promise<Known>>();
 
-  constructor(private readonly limits: OfflineLimits = { maxMessages: Infinity, maxBytes: Infinity }) {}
+  constructor(
+    private readonly limits: OfflineLimits = { maxMessages: Infinity, maxBytes: Infinity },
+    /** Told of each message refused because a queue is full (for /metrics). */
+    private readonly onFull: () => void = () => undefined,
+  ) {}
 
   /** The user's queue may hold entries up to `seq`. */
   note(user: string, seq: number): void {
@@ -135,6 +139,7 @@ export class OfflineTracker {
   }
 
   private full(user: string, k: OfflineSize): never {
+    this.onFull();
     const { maxMessages, maxBytes } = this.limits;
     throw new ParleyError(
       'service-unavailable',

@@ -19,6 +19,8 @@ export class ReadLimiter {
   constructor(
     readonly inFlight: number,
     readonly queued: number,
+    /** Told of each refused read (for /metrics). */
+    private readonly onRefused: () => void = () => undefined,
   ) {}
 
   /**
@@ -35,6 +37,7 @@ export class ReadLimiter {
       return this.start(user, u, read);
     }
     if (refuse && u.waiting.length >= this.queued) {
+      this.onRefused();
       return Promise.reject(
         new ParleyError('rate-limited', `at most ${this.inFlight} heavy reads at once and ${this.queued} waiting per user; retry once one is answered`),
       );

@@ -99,6 +99,7 @@ export class RoomService {
     if (maxMember === Infinity && maxOwned === Infinity) return;
     const mine = await this.ctx.store.rooms.membershipsOf(user);
     if (more.member && mine.length >= maxMember) {
+      this.ctx.metrics.refused('room-memberships');
       throw new ParleyError('not-allowed', `${user} is a member of ${mine.length} rooms; the limit is ${maxMember}`, {
         limit: 'rooms.maxMembershipsPerUser',
         max: maxMember,
@@ -106,6 +107,7 @@ export class RoomService {
     }
     const owned = mine.filter((m) => m.role === 'owner').length;
     if (more.owner && owned >= maxOwned) {
+      this.ctx.metrics.refused('rooms-owned');
       throw new ParleyError('not-allowed', `${user} owns ${owned} rooms; the limit is ${maxOwned}`, { limit: 'rooms.maxOwnedPerUser', max: maxOwned });
     }
   }
