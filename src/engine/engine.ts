@@ -125,7 +125,7 @@ export class Engine {
     );
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
-    this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOfRemoved(users, message));
+    this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOf(users, message));
   }
 
   /** Loads caches and starts watching for changes made by other processes. */
@@ -377,10 +377,8 @@ export class Engine {
    * Puts records already in the log (back) into the user's offline queue: messages sent to a session that ended
    * before the client confirmed them (XEP-0198 §5). Later acknowledgements clear them again.
    */
-  async requeueOffline(user: string, seqs: number[]): Promise<void> {
-    if (seqs.length === 0) return;
-    await this.ctx.store.messages.queueOffline(user, seqs);
-    this.offline.requeued(user, Math.max(...seqs));
+  requeueOffline(user: string, seqs: number[]): Promise<void> {
+    return this.messages.requeueOffline(user, seqs);
   }
 
   /** A connection went away (cleanly or by heartbeat timeout): its session becomes unavailable. */
@@ -408,7 +406,7 @@ export class Engine {
   async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
     const mark = await this.auth.setPassword(user, password);
     if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
-    await this.endSessionsOf(user, 'the password was changed', keep);
+    await this.endSessionsOf([user], 'the password was changed', keep);
   }
 
   /**
@@ -422,23 +420,17 @@ export class Engine {
       throw new ParleyError('not-authorized', 'the password was changed since this login; log in again');
     }
     const known = this.credentialMarks.get(user);
-    if (known !== undefined && known !== current) await this.endSessionsOf(user, 'the password was changed', null);
+    if (known !== undefined && known !== current) await this.endSessionsOf([user], 'the password was changed');
     this.credentialMarks.set(user, current);
   }
 
-  /** Ends every session of `user` but `keep`, deregistering them at once (nothing is routed to them meanwhile). */
-  private async endSessionsOf(user: string, message: string, keep: Session | null): Promise<void> {
-    const ending = [...this.ctx.sessions.of(user)].filter((s) => s !== keep);
-    for (const s of ending) s.sink.close('not-authorized', message);
-    await Promise.all(ending.map((s) => this.closeSession(s)));
-  }
-
   /**
-   * Ends the sessions of accounts an administrator removed. Like shutdown, it also deregisters them at once
-   * instead of when each socket finishes closing, so nothing is routed to a deleted account meanwhile.
+   * Ends every session of `users` but `keep` (a password change, accounts an administrator removed). Like
+   * shutdown, it deregisters them at once instead of when each socket finishes closing, so nothing is routed to
+   * them meanwhile.
    */
-  private async endSessionsOfRemoved(users: Iterable<string>, message: string): Promise<void> {
-    const ending = [...users].flatMap((u) => [...this.ctx.sessions.of(u)]);
+  private async endSessionsOf(users: Iterable<string>, message: string, keep: Session | null = null): Promise<void> {
+    const ending = [...users].flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s !== keep);
     for (const s of ending) s.sink.close('not-authorized', message);
     await Promise.all(ending.map((s) => this.closeSession(s)));
   }
@@ -476,7 +468,7 @@ export class Engine {
         await this.presence.recompute(user);
       }
       const known = this.credentialMarks.get(user);
-      if (now && known !== undefined && known !== credentialsMark(now.credentials)) await this.endSessionsOf(user, 'the password was changed', null);
+      if (now && known !== undefined && known !== credentialsMark(now.credentials)) await this.endSessionsOf([user], 'the password was changed');
     }
   }
 

@@ -330,11 +330,19 @@ export class MessageService {
     });
     // The recipient was online when the message was prepared and went away before it was delivered: no session
     // got it, so it goes to the offline queue now (one storage call, only in that race).
-    if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.sessions.reachable(stored.to)) {
-      await ctx.store.messages.queueOffline(stored.to, [stored.seq]);
-      this.offline.requeued(stored.to, stored.seq);
-    }
+    if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.sessions.reachable(stored.to)) await this.requeueOffline(stored.to, [stored.seq]);
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
+  }
+
+  /**
+   * Puts records already in the log (back) into the user's offline queue: a message whose recipient left before
+   * it was delivered, or messages sent to a session that ended before the client confirmed them (XEP-0198 §5).
+   * Later acknowledgements clear them again.
+   */
+  async requeueOffline(user: string, seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.ctx.store.messages.queueOffline(user, seqs);
+    this.offline.requeued(user, Math.max(...seqs));
   }
 
   /** Routing rules: chat → the recipient's sessions (or the one addressed, RFC 6121 §8.5.3) plus the sender's

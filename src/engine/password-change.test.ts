@@ -2,13 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionPresence } from '../core/types.js';
 import { deriveCredentials } from '../auth/scram.js';
-import { createMemoryStore } from '../storage/memory/index.js';
 import { credentialsMark } from './auth-service.js';
-import { noMetrics } from './context.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
+import { testEngine } from './test-engine.js';
 import type { Session, Sink } from './session.js';
 
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
 const A = 'a@example.com';
 const B = 'b@example.com';
@@ -22,20 +20,7 @@ class ClosingSink implements Sink {
 }
 
 async function setup(): Promise<Engine> {
-  const store = createMemoryStore();
-  await store.domains.add('example.com', 0);
-  for (const u of [A, B]) {
-    await store.accounts.create({ address: u, credentials: await deriveCredentials('old-password', 4096), admin: false, createdAt: 0, lastSeen: null, lastStatus: null });
-  }
-  const engine = new Engine({
-    store,
-    log: silent,
-    metrics: noMetrics,
-    options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
-    auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
-  });
-  await engine.start(60_000);
-  return engine;
+  return (await testEngine([A, B], { password: 'old-password' })).engine;
 }
 
 async function open(engine: Engine, user: string, resource: string, credentials?: string): Promise<{ s: Session; sink: ClosingSink }> {

@@ -1,39 +1,25 @@
 /** The roster cache of online users: served from memory while valid, never stale after a change. */
 import { describe, expect, it } from 'vitest';
-import { deriveCredentials } from '../auth/scram.js';
 import type { SessionPresence } from '../core/types.js';
-import { createMemoryStore } from '../storage/memory/index.js';
-import { noMetrics } from './context.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
+import type { Store } from '../ports/store.js';
+import { testEngine } from './test-engine.js';
 import type { Sink } from './session.js';
 
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
 const sink: Sink = { send: () => undefined, close: () => undefined };
 const A = 'a@example.com';
 const B = 'b@example.com';
 
 /** An engine on the memory store whose roster reads are counted per user. */
-async function setup(): Promise<{ engine: Engine; reads: Map<string, number>; store: ReturnType<typeof createMemoryStore> }> {
-  const store = createMemoryStore();
-  await store.domains.add('example.com', 0);
-  const credentials = await deriveCredentials('x', 4096);
-  for (const u of [A, B]) await store.accounts.create({ address: u, credentials, admin: false, createdAt: 0, lastSeen: null, lastStatus: null });
+async function setup(): Promise<{ engine: Engine; reads: Map<string, number>; store: Store }> {
+  const { engine, store } = await testEngine([A, B]);
   const reads = new Map<string, number>();
   const list = store.rosters.list.bind(store.rosters);
   store.rosters.list = (user: string) => {
     reads.set(user, (reads.get(user) ?? 0) + 1);
     return list(user);
   };
-  const engine = new Engine({
-    store,
-    log: silent,
-    metrics: noMetrics,
-    hooks: [],
-    options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
-    auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
-  });
-  await engine.start(60_000);
   return { engine, reads, store };
 }
 

@@ -2,15 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../core/address.js';
 import type { SessionPresence } from '../core/types.js';
-import { createMemoryStore } from '../storage/memory/index.js';
-import { deriveCredentials } from '../auth/scram.js';
-import { noMetrics } from './context.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
+import { testEngine } from './test-engine.js';
 import type { Outbound } from './outbound.js';
 import type { MessageHook } from './pipeline.js';
 import type { Session, Sink } from './session.js';
 
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
 
 class RecordingSink implements Sink {
@@ -28,20 +25,7 @@ class RecordingSink implements Sink {
 }
 
 async function setup(users: string[], hooks: MessageHook[] = []): Promise<Engine> {
-  const store = createMemoryStore();
-  await store.domains.add('example.com', 0);
-  const credentials = await deriveCredentials('x', 4096);
-  for (const u of users) await store.accounts.create({ address: u, credentials, admin: false, createdAt: 0, lastSeen: null, lastStatus: null });
-  const engine = new Engine({
-    store,
-    log: silent,
-    metrics: noMetrics,
-    hooks,
-    options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
-    auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
-  });
-  await engine.start(60_000);
-  return engine;
+  return (await testEngine(users, { hooks })).engine;
 }
 
 async function open(engine: Engine, user: string, resource: string): Promise<{ s: Session; sink: RecordingSink }> {

@@ -7,17 +7,14 @@ import { describe, expect, it, vi } from 'vitest';
 import type { TLSSocket } from 'node:tls';
 import { parseAddress } from '../../../core/address.js';
 import type { SessionPresence } from '../../../core/types.js';
-import { deriveCredentials } from '../../../auth/scram.js';
-import { noMetrics } from '../../../engine/context.js';
-import { Engine } from '../../../engine/engine.js';
+import type { Engine } from '../../../engine/engine.js';
+import { testEngine } from '../../../engine/test-engine.js';
 import type { Outbound } from '../../../engine/outbound.js';
 import type { Sink } from '../../../engine/session.js';
-import { createMemoryStore } from '../../../storage/memory/index.js';
 import { XmppConnection } from './connection.js';
 import type { Transport } from './transport.js';
 import type { XmppOptions } from './types.js';
 
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
 
 /** A Transport in memory: records what the server writes; the test pushes client bytes and plays the socket. */
@@ -132,20 +129,7 @@ const OPTS: XmppOptions = {
 };
 
 async function setup(): Promise<Engine> {
-  const store = createMemoryStore();
-  await store.domains.add('example.com', 0);
-  const credentials = await deriveCredentials('secret-pw', 4096);
-  for (const u of ['a@example.com', 'b@example.com']) await store.accounts.create({ address: u, credentials, admin: false, createdAt: 0, lastSeen: null, lastStatus: null });
-  const engine = new Engine({
-    store,
-    log: silent,
-    metrics: noMetrics,
-    hooks: [],
-    options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
-    auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
-  });
-  await engine.start(60_000);
-  return engine;
+  return (await testEngine(['a@example.com', 'b@example.com'], { password: 'secret-pw' })).engine;
 }
 
 /** Waits (on real timers, a few ms at a time) until the output since `from` matches. */

@@ -1,0 +1,31 @@
+/**
+ * An engine for unit tests: the memory store with domain example.com and the given users (all with one
+ * password), default options, no metrics, a silent log. Shared by the engine's and the front doors' unit tests.
+ */
+import { deriveCredentials } from '../auth/scram.js';
+import type { Store } from '../ports/store.js';
+import { createMemoryStore } from '../storage/memory/index.js';
+import { noMetrics, type Logger } from './context.js';
+import { Engine } from './engine.js';
+import type { MessageHook } from './pipeline.js';
+
+/** A logger that drops everything. */
+export const silentLog: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Builds and starts an engine over a fresh memory store holding `users` (password `password`, default "x"). */
+export async function testEngine(users: string[], opts: { password?: string; hooks?: MessageHook[] } = {}): Promise<{ engine: Engine; store: Store }> {
+  const store = createMemoryStore();
+  await store.domains.add('example.com', 0);
+  const credentials = await deriveCredentials(opts.password ?? 'x', 4096);
+  for (const u of users) await store.accounts.create({ address: u, credentials, admin: false, createdAt: 0, lastSeen: null, lastStatus: null });
+  const engine = new Engine({
+    store,
+    log: silentLog,
+    metrics: noMetrics,
+    hooks: opts.hooks ?? [],
+    options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
+    auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },
+  });
+  await engine.start(60_000);
+  return { engine, store };
+}
