@@ -6,7 +6,7 @@
 import { ParleyError } from '../core/errors.js';
 import { parseAddress, parseUserAddress } from '../core/address.js';
 import { deriveCredentials } from '../auth/scram.js';
-import type { SharedGroup, Store } from '../ports/store.js';
+import type { Credentials, SharedGroup, Store } from '../ports/store.js';
 import type { Ctx } from './context.js';
 
 /** An account as the admin listings show it. */
@@ -58,10 +58,16 @@ export async function removeUser(store: Store, input: string): Promise<string> {
 /** Sets a new password and revokes every token of the user. */
 export async function setPassword(store: Store, input: string, password: string, iterations: number): Promise<string> {
   const address = normaliseUser(input);
+  await rekey(store, address, password, iterations);
+  return address;
+}
+
+/** Stores new SCRAM keys for a normalised address and revokes its tokens; returns the keys. */
+export async function rekey(store: Store, address: string, password: string, iterations: number): Promise<Credentials> {
   const credentials = await deriveCredentials(password, iterations);
   if (!(await store.accounts.setCredentials(address, credentials))) throw new ParleyError('item-not-found', `no such user ${address}`);
   await store.tokens.revokeAll(address);
-  return address;
+  return credentials;
 }
 
 /** Validates a shared group name (a short identifier). */

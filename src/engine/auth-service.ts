@@ -18,6 +18,7 @@ import {
 import { LoginThrottle, sourceKey } from '../auth/throttle.js';
 import { issueToken, resolveToken, revokeToken } from '../auth/tokens.js';
 import type { Credentials, ScramCredential } from '../ports/store.js';
+import { addUser, rekey } from './admin-service.js';
 import type { Ctx } from './context.js';
 
 /** Throttle settings. */
@@ -314,8 +315,7 @@ export class AuthService {
     const recent = (this.registrations.get(key) ?? []).filter((t) => now - t < 3_600_000);
     if (recent.length >= REGISTRATIONS_PER_HOUR) throw new ParleyError('rate-limited', 'too many accounts created from this address; try again later');
     if (!this.ctx.directory.hostsDomain(a.domain)) throw new ParleyError('remote-server-not-found', `domain ${a.domain} is not served here`);
-    const credentials = await deriveCredentials(password, this.ctx.opts.scramIterations);
-    await this.ctx.store.accounts.create({ address: user, credentials, admin: false, createdAt: now, lastSeen: null, lastStatus: null });
+    await addUser(this.ctx.store, user, password, { admin: false, iterations: this.ctx.opts.scramIterations, now });
     recent.push(now);
     this.registrations.set(key, recent);
     this.ctx.directory.forget(user);
@@ -327,10 +327,7 @@ export class AuthService {
    * credentials' fingerprint. Ending the user's other sessions is the engine's part (Engine.changePassword).
    */
   async setPassword(user: string, password: string): Promise<string> {
-    const creds = await deriveCredentials(password, this.ctx.opts.scramIterations);
-    if (!(await this.ctx.store.accounts.setCredentials(user, creds))) throw new ParleyError('item-not-found', `no such user ${user}`);
-    await this.ctx.store.tokens.revokeAll(user);
-    return credentialsMark(creds);
+    return credentialsMark(await rekey(this.ctx.store, user, password, this.ctx.opts.scramIterations));
   }
 
   private decoyCredential(): Promise<ScramCredential> {

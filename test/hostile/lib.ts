@@ -133,6 +133,9 @@ export function killHostile(): void {
  * (a shared CI machine is noisy, so the bound is on p99 and generous on the maximum).
  */
 export function expectControlHeld(s: ControlStats, bounds: { p99Ms?: number; maxMs?: number } = {}): void {
+  // Printed whatever the verdict, so the figures behind it can be read in the test output.
+  const ms = (x: number): string => x.toFixed(1);
+  console.log(`control pair: ${s.received}/${s.sent} received, p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms`);
   const p99 = bounds.p99Ms ?? 250;
   const max = bounds.maxMs ?? 1000;
   const problems: string[] = [];
