@@ -86,6 +86,12 @@ export class Engine {
    * password change, made here or by another process, ends the sessions whose fingerprint is no longer current.
    */
   private readonly credentialMarks = new Map<string, string>();
+  /**
+   * Replay pages, one at a time per user: a page read waits in the store thread's queue ahead of everyone's
+   * writes, so however many sessions of one user replay at once, another user's message waits behind at most one
+   * of them (measured: with four at a time, twenty replays of one user put the control pair's p50 near 30 ms).
+   */
+  private readonly replayPages = new ReadLimiter(1, 0);
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
@@ -276,8 +282,8 @@ export class Engine {
     for (;;) {
       for (let wait = session.sink.pressure?.(); wait && !session.closed; wait = session.sink.pressure?.()) await wait;
       if (session.closed) return cursor;
-      // Within the user's heavy-read allowance, so many sessions replaying at once take turns at the store.
-      const page = await this.ctx.reads.run(session.user, () => read(cursor, rows), false);
+      // One page at a time per user (replayPages), waiting its turn rather than refused: a session needs it.
+      const page = await this.replayPages.run(session.user, () => read(cursor, rows), false);
       let bytes = 0;
       for (const r of page) {
         bytes += recordBytes(r);
