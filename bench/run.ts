@@ -17,6 +17,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { cpuSeconds, rssKiB, seedDatabase, serverHeap, startServer, type Seed, type ServerProc } from './lib/server.js';
 import { round, spread, type Spread } from './lib/stats.js';
 
@@ -46,6 +47,7 @@ const HELP = `usage: npm run bench -- [options]
   --login-sources N      logins: client source addresses (default: --source-addresses; 1 = all behind one NAT)
   --source-addresses N   client source addresses 127.0.0.2..127.0.0.(N+1) (default 10)
   --sync full|normal     server storage.sqlite.synchronous (default: the server's default, full)
+  --archive              run the server with the compliance archive on (modules.archive.enabled)
   --profile              run the server with --cpu-prof; profiles are kept and summarised
   --profile-dir DIR      where profiles go (default: a new temp dir)
   --heap-snapshot        idle: take server heap snapshots before/after connecting (kept with the profiles)
@@ -74,6 +76,7 @@ const { values: argv } = parseArgs({
     'login-sources': { type: 'string' },
     'source-addresses': { type: 'string' },
     sync: { type: 'string' },
+    archive: { type: 'boolean' },
     profile: { type: 'boolean' },
     'profile-dir': { type: 'string' },
     'heap-snapshot': { type: 'boolean' },
@@ -126,6 +129,7 @@ const opts = {
   sourceAddresses: Math.min(250, int(argv['source-addresses'], 10, 'source-addresses')),
   loginSources: 0,
   sync: argv.sync ?? null,
+  archive: argv.archive === true,
   profile: argv.profile === true,
   heapSnapshot: argv['heap-snapshot'] === true,
   jsonOnly: argv['json-only'] === true,
@@ -198,7 +202,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Seeds a fresh database, starts a server on it, runs `body`, and always stops and cleans up. */
 async function withServer<T>(seed: Seed, env: Record<string, string>, body: (s: ServerProc, users: Awaited<ReturnType<typeof seedDatabase>>['users']) => Promise<T>): Promise<T> {
   const db = await seedDatabase(seed);
-  const serverEnv = { ...env, ...(opts.sync ? { PARLEY_STORAGE__SQLITE__SYNCHRONOUS: opts.sync } : {}) };
+  const serverEnv = {
+    ...env,
+    ...(opts.sync ? { PARLEY_STORAGE__SQLITE__SYNCHRONOUS: opts.sync } : {}),
+    ...(opts.archive ? { PARLEY_MODULES__ARCHIVE__ENABLED: 'true' } : {}),
+  };
   const nodeFlags = [...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(opts.heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2'] : [])];
   let server: ServerProc | null = null;
   try {
@@ -207,7 +215,21 @@ async function withServer<T>(seed: Seed, env: Record<string, string>, body: (s: 
   } finally {
     // A profile is written only when the process exits by itself, so profiling needs the graceful stop.
     await server?.stop(opts.profile);
-    rmSync(db.dir, { recursive: true, force: true });
+    try {
+      if (server && opts.archive) log(`  archive: ${journalSize(db.dbPath)} journal entries`);
+    } finally {
+      rmSync(db.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Entries in the archive's journal of a stopped server's database: shows that the archive really ran. */
+function journalSize(dbPath: string): number {
+  const db = new Database(dbPath);
+  try {
+    return db.prepare<[], number>('SELECT COUNT(*) FROM archive_journal').pluck().get() ?? 0;
+  } finally {
+    db.close();
   }
 }
 
@@ -581,7 +603,7 @@ async function main(): Promise<void> {
     if (name === 'messages') {
       const r = await repeat('messages', messagesRun);
       const s = r.stats;
-      const out = { scenario: 'messages', pairs: opts.pairs, window: opts.window, durationSec: opts.durationMs / 1000, loadProcesses: opts.msgProcs, ...s, machine, ...noise() };
+      const out = { scenario: 'messages', archive: opts.archive, pairs: opts.pairs, window: opts.window, durationSec: opts.durationMs / 1000, loadProcesses: opts.msgProcs, ...s, machine, ...noise() };
       process.stdout.write(`${JSON.stringify(out)}\n`);
       table.push(['messages max rate (acked & delivered)', fmt(s.maxRate, '/s'), '≥ 20000/s', goal((s.maxRate?.median ?? 0) >= 20_000)]);
       table.push([`messages p50 @ ${s.pacedRate?.median}/s paced`, fmt(s.p50Ms, ' ms'), '', '']);

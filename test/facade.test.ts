@@ -1,6 +1,7 @@
 /**
  * The closed facade: front doors (src/protocols) only translate. They call engine methods, never the store,
- * never the Router (only the engine delivers), and never the application layer (src/app) that builds them.
+ * never the Router (only the engine delivers), and never the application layer (src/app) that builds them nor
+ * the modules (src/modules) that plug into them.
  * A source scan of the shipped files (not the tests beside them), so a shortcut fails here before review has to
  * find it.
  */
@@ -27,6 +28,8 @@ const FORBIDDEN: Array<{ pattern: RegExp; why: string }> = [
   { pattern: /\bctx\.router\b/, why: 'delivers by itself; only the engine routes' },
   { pattern: /\bfrom\s+['"][./]*app\//, why: 'imports the application layer' },
   { pattern: /\bimport\(\s*['"][./]*app\//, why: 'imports the application layer' },
+  { pattern: /\bfrom\s+['"][./]*modules\//, why: 'imports a module; modules plug into the front doors through ModuleHost' },
+  { pattern: /\bimport\(\s*['"][./]*modules\//, why: 'imports a module; modules plug into the front doors through ModuleHost' },
 ];
 
 describe('front doors only translate', () => {
@@ -36,7 +39,7 @@ describe('front doors only translate', () => {
     expect(files.length).toBeGreaterThan(10);
   });
 
-  it('no file under src/protocols uses the store, the router or src/app', () => {
+  it('no file under src/protocols uses the store, the router, src/app or src/modules', () => {
     const found: string[] = [];
     for (const file of files) {
       const lines = readFileSync(file, 'utf8').split('\n');
@@ -55,6 +58,7 @@ describe('front doors only translate', () => {
     expect(hits('const { store, now } = this.engine.ctx;')).toBe(true);
     expect(hits('const { router } = engine.ctx; router.toUsers(a, b);')).toBe(true);
     expect(hits("import { addUser } from '../../app/admin.js';")).toBe(true);
+    expect(hits("import { mamQuery } from '../../../modules/mam/mam.js';")).toBe(true);
     expect(hits("import { ParleyError } from '../../core/errors.js';")).toBe(false);
     expect(hits('engine.ctx.directory.isRoomDomain(d)')).toBe(false);
   });

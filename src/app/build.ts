@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { pino, type Logger as Pino } from 'pino';
 import { Engine } from '../engine/engine.js';
-import type { MessageHook } from '../engine/pipeline.js';
+import { LocalBus } from '../engine/local-bus.js';
+import { ModuleHost, storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
 import type { Store } from '../ports/store.js';
 import { ConnectionLimits } from '../protocols/connection-limits.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
-import { registerRoutes } from '../protocols/http/routes.js';
+import { authenticators, registerRoutes } from '../protocols/http/routes.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/types.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
 import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
@@ -19,6 +20,7 @@ import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
 import { tlsProfile } from '../protocols/tls-profile.js';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
+import { MODULES } from './modules.js';
 import { openStoreReady } from './store.js';
 
 /** The version announced to XMPP clients (XEP-0092). */
@@ -31,6 +33,8 @@ export interface ParleyServer {
   readonly store: Store;
   readonly http: FastifyInstance;
   readonly log: Pino;
+  /** The running modules and what they added. */
+  readonly modules: ModuleHost;
   /** The XMPP listeners once listening (null when XMPP is off). */
   readonly xmpp: XmppFrontDoor | null;
   /** Starts listening; resolves with the base URL (http://host:port). */
@@ -41,10 +45,16 @@ export interface ParleyServer {
 
 export { openStore } from './store.js';
 
-/** Builds the server. `hooks` are the message-path modules (compliance journal, policy, ...). */
-export async function buildServer(config: Config, opts: { log?: Pino; hooks?: MessageHook[] } = {}): Promise<ParleyServer> {
+/**
+ * Builds the server with the modules of app/modules.ts (or `opts.modules`: tests add their own) that the
+ * configuration enables.
+ */
+export async function buildServer(config: Config, opts: { log?: Pino; modules?: readonly AnyModule[] } = {}): Promise<ParleyServer> {
   const log = opts.log ?? pino({ level: config.log.level, base: { service: 'parley' } });
+  const modules = opts.modules ?? MODULES;
+  const moduleOptions = config.modules as ModuleOptions;
   const store = await openStoreReady(config, {
+    modules: storageSpecs(modules, moduleOptions),
     thread: true,
     // Every acknowledged message is already durable, so the safe answer to a lost storage thread is to stop
     // and let the supervisor restart the server, rather than refuse every request from now on.
@@ -66,11 +76,12 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       return { xmpp_sm_resumable: s.resumable, xmpp_sm_hibernating: s.hibernating, xmpp_sm_unacked_bytes: s.unackedBytes };
     },
   );
+  const bus = new LocalBus(log);
   const engine = new Engine({
     store,
     log,
+    bus,
     metrics: metrics.engine(),
-    hooks: opts.hooks ?? [],
     options: {
       maxBodyBytes: config.limits.maxBodyBytes,
       maxSessionsPerUser: config.limits.maxSessionsPerUser,
@@ -102,7 +113,9 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       lockMs: Math.max(1, Math.ceil(config.auth.lockMinutes * 60_000)),
     },
   });
+  const moduleHost = await ModuleHost.setup(modules, moduleOptions, { engine, store, bus, log });
   await engine.start();
+  moduleHost.start();
 
   const tls = config.server.tls;
   const tlsHandshakeTimeoutMs = config.limits.tlsHandshakeTimeoutSeconds * 1000;
@@ -137,8 +150,10 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       sessions: engine.sessions.size,
       connections: connectionCount(),
+      modules: moduleHost.names,
     }),
   });
+  await moduleHost.registerHttp(http, authenticators(engine));
 
   let closed = false;
   return {
@@ -147,6 +162,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
     store,
     http,
     log,
+    modules: moduleHost,
     get xmpp() {
       return xmpp;
     },
@@ -163,6 +179,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
           heartbeatMs: config.sessions.heartbeatSeconds * 1000,
           helloTimeoutMs: config.sessions.helloTimeoutSeconds * 1000,
           maxBufferedBytes: 16 << 20,
+          moduleOps: moduleHost.jsonOps,
           connections,
         },
         {
@@ -173,7 +190,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       );
       if (config.xmpp.enabled) {
         const domains = await store.domains.list();
-        const xmppOpts = xmppOptions(config, domains);
+        const xmppOpts = xmppOptions(config, domains, moduleHost);
         xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics, connections);
         if (config.xmpp.websocketPath !== null) {
           xmppWs = attachXmppWebSocket(
@@ -205,13 +222,15 @@ export async function buildServer(config: Config, opts: { log?: Pino; hooks?: Me
       await xmpp?.close();
       await engine.closeAll('the server is shutting down');
       await http.close();
+      await moduleHost.close();
+      await bus.close();
       await store.close();
     },
   };
 }
 
 /** Stream settings of every XMPP front door (TCP listeners and WebSocket), from the `xmpp` section. */
-function xmppOptions(config: Config, domains: string[]): XmppOptions {
+function xmppOptions(config: Config, domains: string[], host: ModuleHost): XmppOptions {
   const x = config.xmpp;
   return {
     requireTls: x.requireTls,
@@ -226,6 +245,7 @@ function xmppOptions(config: Config, domains: string[]): XmppOptions {
     defaultDomain: domains[0] ?? config.server.defaultDomain,
     registration: (domain) => x.registration.includes(domain),
     version: PARLEY_VERSION,
+    extensions: host.xmpp,
   };
 }
 

@@ -6,8 +6,12 @@
 import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
 import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser, setPassword } from '../engine/admin-service.js';
+import { userInfo } from 'node:os';
+import type { OperatorChange } from '../modules/api.js';
+import { enabledModules, storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
 import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
+import { MODULES } from './modules.js';
 
 const USAGE = `usage: parley [--config FILE] <command>
 
@@ -21,6 +25,7 @@ const USAGE = `usage: parley [--config FILE] <command>
   group add <group> <local@domain>  add a user to a shared group (created if absent)
   group remove <group> <local@domain>
   group list
+${MODULES.flatMap((m) => (m.commands ?? []).map((c) => `  ${`${m.name} ${c.name} ${c.usage}`.padEnd(34)}${c.summary}`)).join('\n')}
 `;
 
 const COMMANDS = new Set([
@@ -81,12 +86,21 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     io.out(`configuration OK (${source})\n${JSON.stringify(config, null, 2)}\n`);
     return 0;
   }
+  const module = MODULES.find((m) => m.name === area);
+  if (module) return runModuleCommand(module, config, args.slice(1), io);
   if (!COMMANDS.has(`${area} ${action}`)) {
     io.err(`unknown command "${args.join(' ')}"\n${USAGE}`);
     return 2;
   }
+  // Modules that hear of operators' changes (the archive journals them) get their storage opened too.
+  const listening = enabledModules(MODULES, config.modules as ModuleOptions).filter((m) => m.operatorChange !== undefined);
+  const specs = storageSpecs(listening, config.modules as ModuleOptions);
   // Domain commands see the store as it is; the others get the default domain a fresh install starts with.
-  const store = area === 'domain' ? openStore(config) : await openStoreReady(config);
+  const store = area === 'domain' ? await openStore(config, specs) : await openStoreReady(config, { modules: specs });
+  const by = `cli:${operator()}`;
+  const tell = async (change: Omit<OperatorChange, 'by'>): Promise<void> => {
+    for (const m of listening) await m.operatorChange!({ ...change, by }, { options: (config.modules as ModuleOptions)[m.name]!, store });
+  };
   const now = Date.now();
   const need = (v: string | undefined, what: string): string => {
     if (!v) throw new UsageError(`missing ${what}`);
@@ -96,12 +110,18 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     readPassword({ prompt: 'Password: ', stdin: process.stdin, stderr: process.stderr, confirm });
   try {
     switch (`${area} ${action}`) {
-      case 'domain add':
-        io.out(`added domain ${await addDomain(store, need(a1, 'domain'), now)}\n`);
+      case 'domain add': {
+        const d = await addDomain(store, need(a1, 'domain'), now);
+        io.out(`added domain ${d}\n`);
+        await tell({ type: 'domain.added', subject: d });
         break;
-      case 'domain remove':
-        io.out(`removed domain ${await removeDomain(store, need(a1, 'domain'))}\n`);
+      }
+      case 'domain remove': {
+        const d = await removeDomain(store, need(a1, 'domain'));
+        io.out(`removed domain ${d}\n`);
+        await tell({ type: 'domain.removed', subject: d });
         break;
+      }
       case 'domain list':
         for (const d of await store.domains.list()) io.out(`${d}\n`);
         break;
@@ -110,6 +130,7 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
         noPasswordArg(a2);
         const pw = await password(true);
         io.out(`added user ${await addUser(store, who, pw, { admin, iterations: config.auth.scramIterations, now })}${admin ? ' (admin)' : ''}\n`);
+        await tell({ type: 'account.created', subject: who });
         break;
       }
       case 'user passwd': {
@@ -117,11 +138,15 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
         noPasswordArg(a2);
         const pw = await password(true);
         io.out(`password changed for ${await setPassword(store, who, pw, config.auth.scramIterations)}\n`);
+        await tell({ type: 'account.changed', subject: who, change: 'password' });
         break;
       }
-      case 'user remove':
-        io.out(`removed user ${await removeUser(store, need(a1, 'address'))}\n`);
+      case 'user remove': {
+        const who = await removeUser(store, need(a1, 'address'));
+        io.out(`removed user ${who}\n`);
+        await tell({ type: 'account.removed', subject: who });
         break;
+      }
       case 'user list':
         // Stored domains are normalised, so the filter must be too (`user list Example.COM`).
         for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) io.out(`${u.address}${u.admin ? ' (admin)' : ''}\n`);
@@ -144,21 +169,68 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     }
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`${e.message}\n${USAGE}`);
-      return 2;
-    }
-    if (isParleyError(e)) {
-      io.err(`error (${e.code}): ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    return failed(e, io);
   } finally {
     await store.close();
   }
 }
 
 class UsageError extends Error {}
+
+/** The operating-system user running the CLI (journaled as who made a change). */
+function operator(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry for the uid (some containers).
+    return `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+/** The exit status of a failed command, its message written: 2 with the usage, 1 with the error's code. */
+function failed(e: unknown, io: Io): number {
+  if (e instanceof UsageError) {
+    io.err(`${e.message}\n${USAGE}`);
+    return 2;
+  }
+  if (isParleyError(e)) {
+    io.err(`error (${e.code}): ${e.message}\n`);
+    return 1;
+  }
+  // Anything else is a bug: its stack trace is more use than a one-line message.
+  throw e;
+}
+
+/** `parley <module> <command> ...`: a module's own command, on the store with the module's storage opened. */
+async function runModuleCommand(module: AnyModule, config: Config, args: string[], io: Io): Promise<number> {
+  const [name, ...rest] = args;
+  const command = module.commands?.find((c) => c.name === name);
+  if (!command) {
+    io.err(`unknown command "${module.name} ${args.join(' ')}"\n${USAGE}`);
+    return 2;
+  }
+  const options = (config.modules as ModuleOptions)[module.name]!;
+  if (!options.enabled) {
+    io.err(`the ${module.name} module is not enabled (modules.${module.name}.enabled)\n`);
+    return 2;
+  }
+  const store = await openStoreReady(config, { modules: storageSpecs([module], config.modules as ModuleOptions) });
+  // A terminal gets one progress line rewritten in place; a pipe or log gets plain lines.
+  const tty = process.stderr.isTTY === true;
+  try {
+    return await command.run(rest, {
+      options,
+      store,
+      out: io.out,
+      err: io.err,
+      progress: (line) => io.err(tty ? `\r\x1b[K${line}` : `${line}\n`),
+    });
+  } catch (e) {
+    return failed(e, io);
+  } finally {
+    await store.close();
+  }
+}
 
 /**
  * Refuses an extra argument after the address: it is most likely a password (or a mistyped flag such as

@@ -6,6 +6,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseAddress } from '../core/address.js';
+import { MODULES } from './modules.js';
 
 const tlsSchema = z
   .strictObject({
@@ -27,6 +28,15 @@ const domainName = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
   }
 });
+
+/**
+ * The `modules` section: one entry per module of the composition root (app/modules.ts), each the module's own
+ * options schema with its defaults and docs (src/modules/<name>/), so unknown keys there are errors too.
+ */
+const modulesSchema = z
+  .strictObject(Object.fromEntries(MODULES.map((m) => [m.name, m.options.prefault({})])))
+  .prefault({})
+  .describe('Options of each module (src/modules/<name>/README.md); modules.<name>.enabled turns one on or off');
 
 /** The whole configuration schema with defaults; each option documented where it is declared. */
 export const configSchema = z.strictObject({
@@ -234,6 +244,7 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+  modules: modulesSchema,
 });
 
 /** Validated configuration. */

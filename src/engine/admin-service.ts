@@ -126,14 +126,15 @@ export class AdminService {
   }
 
   /** Hosts a domain; returns its normalised name. */
-  async addDomain(input: string): Promise<string> {
+  async addDomain(input: string, by: string | null = null): Promise<string> {
     const domain = await addDomain(this.ctx.store, input, this.ctx.now());
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('domain.added', { domain, by });
     return domain;
   }
 
   /** Stops hosting a domain, removes its accounts and ends their sessions; returns its normalised name. */
-  async removeDomain(input: string): Promise<string> {
+  async removeDomain(input: string, by: string | null = null): Promise<string> {
     // Removing a domain removes its accounts: note them first so their open sessions can be ended too.
     const users = await this.ctx.store.accounts.list(normaliseDomain(input));
     const domain = await removeDomain(this.ctx.store, input);
@@ -142,6 +143,7 @@ export class AdminService {
       `the domain ${domain} was removed`,
     );
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('domain.removed', { domain, by });
     return domain;
   }
 
@@ -152,17 +154,19 @@ export class AdminService {
   }
 
   /** Creates an account; returns its normalised address. */
-  async addUser(input: string, password: string, admin: boolean): Promise<string> {
+  async addUser(input: string, password: string, admin: boolean, by: string | null = null): Promise<string> {
     const address = await addUser(this.ctx.store, input, password, { admin, iterations: this.iterations, now: this.ctx.now() });
     this.ctx.directory.forget(address);
+    await this.ctx.events.emit('account.created', { address, by });
     return address;
   }
 
   /** Removes an account and ends its sessions; returns its normalised address. */
-  async removeUser(input: string): Promise<string> {
+  async removeUser(input: string, by: string | null = null): Promise<string> {
     const address = await removeUser(this.ctx.store, input);
     await this.endSessions([address], 'the account was removed');
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('account.removed', { address, by });
     return address;
   }
 

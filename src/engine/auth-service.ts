@@ -319,6 +319,7 @@ export class AuthService {
     recent.push(now);
     this.registrations.set(key, recent);
     this.ctx.directory.forget(user);
+    await this.ctx.events.emit('account.created', { address: user, by: user });
     return user;
   }
 

@@ -1,6 +1,7 @@
 /** What every engine service shares: ports, the session registry, the router and options. */
 import type { Store } from '../ports/store.js';
 import type { Directory } from './directory.js';
+import type { EventHub } from './events.js';
 import type { ReadLimiter } from './read-limiter.js';
 import type { Router } from './router.js';
 import type { SessionRegistry } from './session.js';
@@ -75,6 +76,8 @@ export interface Ctx {
   readonly metrics: EngineMetrics;
   /** Per-user admission of reads whose cost grows with data (history, MAM, rosters, room lists). */
   readonly reads: ReadLimiter;
+  /** The engine's events, which modules hook (events.ts). */
+  readonly events: EventHub;
 }
 
 /** Metrics that record nothing (unit tests). */

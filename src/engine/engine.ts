@@ -7,16 +7,18 @@ import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
 import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
+import type { Bus } from '../ports/bus.js';
 import type { Account, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
 import { limitOf, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
+import { EventHub } from './events.js';
+import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
 import { recordEvent } from './outbound.js';
-import { MessagePipeline, type MessageHook } from './pipeline.js';
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
@@ -32,10 +34,14 @@ export interface EngineDeps {
   auth: AuthOptions;
   log: Logger;
   metrics: EngineMetrics;
-  hooks?: MessageHook[];
   now?: () => number;
   observer?: DeliveryObserver;
+  /** What crosses processes (ports/bus.ts); the in-process LocalBus when not given. */
+  bus?: Bus;
 }
+
+/** The bus subject on which a server tells the others that data changed under their caches. */
+const INVALIDATE = 'cache.invalidate';
 
 /** Most records per replay page. */
 const REPLAY_PAGE = 500;
@@ -93,14 +99,20 @@ export class Engine {
    */
   private readonly replayPages = new ReadLimiter(1, 0);
 
+  /** The bus port: cache invalidation crosses it today; delivery and presence will when Parley scales out. */
+  readonly bus: Bus;
+  /** This engine's id on the bus (it ignores its own invalidations, which it applied at once). */
+  private readonly busId = randomBytes(6).toString('base64url');
+
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
+    this.bus = deps.bus ?? new LocalBus(deps.log);
     this.offline = new OfflineTracker({
       maxMessages: limitOf(deps.options, 'maxOfflineMessages'),
       maxBytes: limitOf(deps.options, 'maxOfflineBytes'),
     }, () => deps.metrics.refused('offline-queue-full'));
     // When another process changed data, cached audiences and member lists may be stale too.
-    const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
+    const invalidate = (external: boolean): void => {
       this.presence.invalidate();
       this.rosters.invalidate();
       this.rooms.invalidate();
@@ -108,6 +120,15 @@ export class Engine {
       this.offline.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
       if (external) this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+    };
+    // Applied here at once (callers rely on fresh caches when the change returns), and told to the other
+    // servers on the bus; with the in-process bus nobody else listens.
+    const directory = new Directory(deps.store, deps.options.roomSubdomain, (external) => {
+      invalidate(external);
+      if (!external) this.bus.publish(INVALIDATE, { from: this.busId });
+    });
+    this.bus.subscribe(INVALIDATE, (m) => {
+      if ((m as { from?: string }).from !== this.busId) invalidate(true);
     });
     this.ctx = {
       store: deps.store,
@@ -121,12 +142,13 @@ export class Engine {
       reads: new ReadLimiter(deps.options.readsInFlightPerUser ?? READS_IN_FLIGHT, deps.options.readsQueuedPerUser ?? READS_QUEUED, () =>
         deps.metrics.refused('heavy-reads'),
       ),
+      events: new EventHub(deps.log),
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks);
     this.rooms = new RoomService(this.ctx, this.presence);
-    this.messages = new MessageService(this.ctx, new MessagePipeline(deps.hooks ?? []), this.rooms, this.offline, this.blocks, (s) =>
+    this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
     this.auth = new AuthService(this.ctx, deps.auth);
@@ -139,6 +161,11 @@ export class Engine {
     await this.auth.start();
     await this.ctx.directory.refresh();
     this.ctx.directory.watch(watchMs);
+  }
+
+  /** The engine's events (events.ts): modules hook them. */
+  get events(): EventHub {
+    return this.ctx.events;
   }
 
   /** The session registry (read-only use by front doors and metrics). */
@@ -181,6 +208,7 @@ export class Engine {
     session.available = opts.available ?? true;
     const old = sessions.add(session);
     this.ctx.metrics.sessions(old ? 0 : 1);
+    await this.ctx.events.emit('session.opened', { user, resource: res, id: session.id });
     // Clients ask for their roster right after binding, and the session's presence is fanned out along it: load
     // it now, alongside the rest of the bind, so both come from memory (RosterService keeps it while online).
     this.rosters.list(user).catch(() => undefined);
@@ -392,6 +420,7 @@ export class Engine {
     session.closed = true;
     if (!this.ctx.sessions.remove(session)) return;
     this.ctx.metrics.sessions(-1);
+    await this.ctx.events.emit('session.closed', { user: session.user, resource: session.resource, id: session.id });
     if (!this.ctx.sessions.isOnline(session.user)) {
       this.blocks.forget(session.user);
       this.rosters.invalidate(session.user);
@@ -413,6 +442,7 @@ export class Engine {
     const mark = await this.auth.setPassword(user, password);
     if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
     await this.endSessionsOf([user], 'the password was changed', keep);
+    await this.ctx.events.emit('account.changed', { address: user, change: 'password', by: user });
   }
 
   /**

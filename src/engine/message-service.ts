@@ -1,13 +1,12 @@
 /**
- * The 1:1 and room message path: validate → check hooks → durable append (group commit) → record hooks →
- * deliver → acknowledge. A resend with the same client id is stored and delivered once.
+ * The 1:1 and room message path: validate → message.check (events.ts) → durable append (group commit) →
+ * message.recorded → deliver → acknowledge. A resend with the same client id is stored and delivered once.
  */
 import { ParleyError } from '../core/errors.js';
 import { conversationKey, type LogRecord, type MessageType, type MessageView, type NewRecord, type ReceiptKind } from '../core/types.js';
 import { limitOf, type Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { recordEvent } from './outbound.js';
-import type { MessagePipeline } from './pipeline.js';
 import type { OfflineTracker } from './offline-tracker.js';
 import type { BlockService } from './block-service.js';
 import type { RoomService } from './room-service.js';
@@ -34,7 +33,6 @@ const PENDING_OVERHEAD = 1024;
 export class MessageService {
   constructor(
     private readonly ctx: Ctx,
-    private readonly pipeline: MessagePipeline,
     private readonly rooms: RoomService,
     private readonly offline: OfflineTracker,
     private readonly blocks: BlockService,
@@ -44,7 +42,7 @@ export class MessageService {
 
   /** A session's messages are prepared and handed to storage one at a time, in the order sent. */
   private readonly perSession = new KeyedQueue();
-  /** Record hooks and delivery run one record at a time, in log order (a single key). */
+  /** message.recorded handlers and delivery run one record at a time, in log order (a single key). */
   private readonly logOrder = new KeyedQueue();
   /** Bytes of each session's messages accepted and not yet stored (see admit()). */
   private readonly pendingBytes = new Map<string, number>();
@@ -222,7 +220,7 @@ export class MessageService {
    * Check → store → record → deliver. Preparation and the call to append run one at a time per session, so a
    * session's messages are stored (and so ordered and delivered) in the order it sent them, while the commits
    * themselves still group with everyone else's. A record for the offline queue reserves its entry after the
-   * check hooks and before the append, so a full queue stores nothing (RFC 6121 §8.5.2.2.1).
+   * message.check handlers and before the append, so a full queue stores nothing (RFC 6121 §8.5.2.2.1).
    */
   private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number, bodyLength = 0): Promise<SendAck> {
     const { ctx } = this;
@@ -235,7 +233,7 @@ export class MessageService {
     const enqueued = this.perSession.run(session.id, async () => {
       const rec = await prepare();
       try {
-        await this.pipeline.check({ record: rec, sender: session.full });
+        await ctx.events.emit('message.check', { record: rec, sender: session.full });
       } catch (e) {
         ctx.metrics.message(rec.type, 'refused');
         throw e;
@@ -315,16 +313,16 @@ export class MessageService {
     this.settleOffline(rec, queued, !res.duplicate);
     for (const user of rec.offlineFor) this.offline.note(user, stored.seq);
     if (res.duplicate) {
-      // The first attempt may have failed in a record hook after storing; hooks are idempotent, so run them
+      // The first attempt may have failed in a message.recorded handler after storing; handlers are idempotent, so run them
       // again. It is not delivered again: recipients that missed it get it by replay.
-      await this.pipeline.record(stored);
+      await ctx.events.emit('message.recorded', stored);
       ctx.metrics.message(rec.type, 'duplicate');
       return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: true };
     }
-    // Record hooks and delivery run in log order, so every session sees live records in seq order even when a
-    // hook is slow; catch-up relies on this (Router.toSession).
+    // message.recorded handlers and delivery run in log order, so every session sees live records in seq order even when a
+    // handler is slow; catch-up relies on this (Router.toSession).
     await this.logOrder.run('', async () => {
-      await this.pipeline.record(stored);
+      await this.recorded(stored);
       ctx.metrics.message(rec.type, 'stored');
       await this.deliver(session, stored, startedAt);
     });
@@ -332,6 +330,15 @@ export class MessageService {
     // got it, so it goes to the offline queue now (one storage call, only in that race).
     if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.sessions.reachable(stored.to)) await this.requeueOffline(stored.to, [stored.seq]);
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
+  }
+
+  /** The recorded gate, then the notification of the record's kind (events.ts). */
+  private async recorded(r: LogRecord): Promise<void> {
+    const { events } = this.ctx;
+    await events.emit('message.recorded', r);
+    if (r.kind === 'edit') await events.emit('message.edited', r);
+    else if (r.kind === 'retract') await events.emit('message.retracted', r);
+    else if (r.kind === 'receipt') await events.emit('message.receipt', r);
   }
 
   /**

@@ -1,13 +1,12 @@
 /** A password change ends the account's other sessions, whether made through the engine or by another process. */
 import { describe, expect, it } from 'vitest';
-import type { SessionPresence } from '../core/types.js';
 import { deriveCredentials } from '../auth/scram.js';
 import { credentialsMark } from './auth-service.js';
 import type { Engine } from './engine.js';
-import { testEngine } from './test-engine.js';
+import { testEngine, testPresence } from './test-engine.js';
 import type { Session, Sink } from './session.js';
 
-const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
+const presence = testPresence;
 const A = 'a@example.com';
 const B = 'b@example.com';
 

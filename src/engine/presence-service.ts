@@ -115,6 +115,7 @@ export class PresenceService {
     const { router } = this.ctx;
     const out = router.outbound({ ev: 'presence', data: next as unknown as Record<string, unknown> }, startedAt);
     router.toUsers([user, ...audience], out);
+    await this.ctx.events.emit('presence.changed', { user, presence: next });
   }
 
   /** Sends a new session the presence of everyone it may see, as one snapshot event. */

@@ -84,6 +84,7 @@ export class RoomService {
         await this.checkRooms(owner, { member: true, owner: true });
         await this.ctx.store.rooms.create(room);
         this.memberCache.delete(room.address);
+        await this.ctx.events.emit('room.created', { room: room.address, owner });
         return room;
       }),
     );
@@ -179,6 +180,7 @@ export class RoomService {
     await this.ctx.store.rooms.removeInvite(room, user);
     this.memberCache.delete(room);
     await this.announce(room, user, 'member', user);
+    await this.ctx.events.emit('room.membership', { room, user, role: 'member', by: user });
     return 'member';
   }
 
@@ -200,6 +202,7 @@ export class RoomService {
     await this.announce(room, user, null, user);
     await this.ctx.store.rooms.removeMember(room, user);
     this.memberCache.delete(room);
+    await this.ctx.events.emit('room.membership', { room, user, role: null, by: user });
   }
 
   /** Removes a member of lower role (admins kick members, owners kick anyone but owners). */
@@ -217,6 +220,7 @@ export class RoomService {
     await this.announce(room, user, null, by, reason);
     await this.ctx.store.rooms.removeMember(room, user);
     this.memberCache.delete(room);
+    await this.ctx.events.emit('room.membership', { room, user, role: null, by });
   }
 
   /** Sets a member's role (owners only). */
@@ -240,6 +244,7 @@ export class RoomService {
     } else await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
     this.memberCache.delete(room);
     await this.announce(room, user, role, by);
+    await this.ctx.events.emit('room.role', { room, user, role, by });
   }
 
   /** Destroys the room (owners only). */
@@ -254,6 +259,7 @@ export class RoomService {
     this.memberCache.delete(room);
     const { router } = this.ctx;
     router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by } }));
+    await this.ctx.events.emit('room.destroyed', { room, by });
   }
 
   /** Members with their roles (members only); a heavy read of the asker's (up to rooms.maxMembers rows). */

@@ -1,12 +1,11 @@
 /** The roster cache of online users: served from memory while valid, never stale after a change. */
 import { describe, expect, it } from 'vitest';
-import type { SessionPresence } from '../core/types.js';
 import type { Engine } from './engine.js';
 import type { Store } from '../ports/store.js';
-import { testEngine } from './test-engine.js';
+import { testEngine, testPresence } from './test-engine.js';
 import type { Sink } from './session.js';
 
-const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
+const presence = testPresence;
 const sink: Sink = { send: () => undefined, close: () => undefined };
 const A = 'a@example.com';
 const B = 'b@example.com';

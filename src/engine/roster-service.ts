@@ -108,6 +108,7 @@ export class RosterService {
     await this.ctx.store.rosters.put([next]);
     this.invalidate(user);
     await this.push([next]);
+    await this.ctx.events.emit('roster.changed', { user, contact, item: next });
     return next;
   }
 
@@ -132,6 +133,7 @@ export class RosterService {
     // A shared-group peer stays in the roster (roster.get still lists it), so clients get its group entry.
     if ((await this.sharedBetween(user, contact)).length > 0) await this.push([newRosterItem(user, contact)]);
     else await this.pushRemoved(user, contact);
+    await this.ctx.events.emit('roster.changed', { user, contact, item: null });
   }
 
   /**
@@ -178,6 +180,7 @@ export class RosterService {
     }
     await this.presenceEffects(user, contact, mine, myNext);
     if (theirNext) await this.presenceEffects(contact, user, theirs, theirNext);
+    if (changed.length > 0) await this.ctx.events.emit('subscription.changed', { user, contact, action, item: myNext });
     return myNext;
   }
 

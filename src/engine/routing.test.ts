@@ -1,14 +1,12 @@
 /** Unit tests of the routing rules, with the memory store and recording sinks (no sockets). */
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../core/address.js';
-import type { SessionPresence } from '../core/types.js';
 import type { Engine } from './engine.js';
-import { testEngine } from './test-engine.js';
+import { testEngine, testPresence } from './test-engine.js';
 import type { Outbound } from './outbound.js';
-import type { MessageHook } from './pipeline.js';
 import type { Session, Sink } from './session.js';
 
-const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
+const presence = testPresence;
 
 class RecordingSink implements Sink {
   readonly got: Outbound[] = [];
@@ -24,8 +22,8 @@ class RecordingSink implements Sink {
   }
 }
 
-async function setup(users: string[], hooks: MessageHook[] = []): Promise<Engine> {
-  return (await testEngine(users, { hooks })).engine;
+async function setup(users: string[]): Promise<Engine> {
+  return (await testEngine(users)).engine;
 }
 
 async function open(engine: Engine, user: string, resource: string): Promise<{ s: Session; sink: RecordingSink }> {
@@ -119,11 +117,11 @@ describe('router catch-up', () => {
     expect(e.sessions.get('a@example.com', 'same')).toBe(second.s);
   });
 
-  it('a record replayed at login while its record hook was still running is not delivered again live', async () => {
+  it('a record replayed at login while its message.recorded handler was still running is not delivered again live', async () => {
     let release: () => void = () => undefined;
     let hold = true; // only the first message's hook waits
-    const slow: MessageHook = { name: 'slow-journal', record: () => (hold ? new Promise<void>((r) => (release = r)) : undefined) };
-    const e = await setup(['a@example.com', 'b@example.com'], [slow]);
+    const e = await setup(['a@example.com', 'b@example.com']);
+    e.events.on('message.recorded', () => (hold ? new Promise<void>((r) => (release = r)) : undefined));
     const a1 = await open(e, 'a@example.com', 'one');
     const sending = e.messages.send(a1.s, parseAddress('b@example.com'), 'racing', null, 0);
     await new Promise((r) => setTimeout(r, 20)); // stored (offline for b), hook still running

@@ -181,6 +181,8 @@ export interface MessageStore {
   byClientId(from: string, clientId: string): Promise<MessageView | null>;
   /** The highest seq in the log (0 when empty). */
   lastSeq(): Promise<number>;
+  /** Every record of the log after `after`, in seq order, at most `limit` (log consumers read with it). */
+  after(after: number, limit: number): Promise<LogRecord[]>;
 }
 
 export interface RoomStore {
@@ -247,6 +249,14 @@ export interface SecretStore {
   ensure(name: string, value: string): Promise<string>;
 }
 
+/** Where each consumer of the log got to. */
+export interface PositionStore {
+  /** The last seq the consumer finished (0 when it never ran). */
+  get(consumer: string): Promise<number>;
+  /** Records that the consumer finished everything up to `seq`. */
+  set(consumer: string, seq: number): Promise<void>;
+}
+
 export interface Store {
   readonly domains: DomainStore;
   readonly accounts: AccountStore;
@@ -258,6 +268,13 @@ export interface Store {
   readonly blocks: BlockStore;
   readonly profiles: ProfileStore;
   readonly secrets: SecretStore;
+  /** Positions of the log's consumers (module work that follows the log, each under its own name). */
+  readonly positions: PositionStore;
+  /**
+   * The storage area a module brought (ports/module-storage.ts), opened with the store. Throws item-not-found
+   * for a name the store was not opened with.
+   */
+  area<A>(name: string): A;
   /** Changes whenever another process changed the data (for cache invalidation); cheap to call. */
   dataVersion(): Promise<number>;
   /** Flushes pending writes and closes. */

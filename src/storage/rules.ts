@@ -83,3 +83,9 @@ export function validateRosterItem(item: RosterItem): void {
 export function uniq(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
+
+/** Rejects a consumer position that no adapter could store the same way (a name and a whole seq >= 0). */
+export function checkPosition(consumer: string, seq: number): void {
+  if (typeof consumer !== 'string' || consumer.length === 0) throw new ParleyError('bad-request', 'a log consumer needs a name');
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new ParleyError('bad-request', `position ${seq} is not a log seq`);
+}

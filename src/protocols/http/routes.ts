@@ -63,15 +63,21 @@ function bearer(req: FastifyRequest): string {
   return h.slice(7);
 }
 
-/** Registers every route on the fastify instance. */
-export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const { engine } = deps;
+/** Who calls: the user of the request's bearer token, and the same when it is an administrator's. */
+export function authenticators(engine: Engine): { user: (req: FastifyRequest) => Promise<string>; admin: (req: FastifyRequest) => Promise<string> } {
   const user = async (req: FastifyRequest): Promise<string> => engine.auth.resolve(bearer(req));
   const admin = async (req: FastifyRequest): Promise<string> => {
     const u = await user(req);
     await engine.admin.requireAdmin(u);
     return u;
   };
+  return { user, admin };
+}
+
+/** Registers every route on the fastify instance (the modules' own follow, each in its scope). */
+export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { engine } = deps;
+  const { user, admin } = authenticators(engine);
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     let e = toParleyError(err);
@@ -112,28 +118,28 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { domains: await engine.admin.domains() };
   });
   app.post('/api/v1/admin/domains', async (req, reply) => {
-    await admin(req);
+    const by = await admin(req);
     const p = parseParams(z.strictObject({ domain: z.string().min(1) }), req.body);
-    const domain = await engine.admin.addDomain(p.domain);
+    const domain = await engine.admin.addDomain(p.domain, by);
     return reply.status(201).send({ domain });
   });
   app.delete<{ Params: { domain: string } }>('/api/v1/admin/domains/:domain', async (req) => {
-    await admin(req);
-    return { domain: await engine.admin.removeDomain(req.params.domain) };
+    const by = await admin(req);
+    return { domain: await engine.admin.removeDomain(req.params.domain, by) };
   });
   app.get<{ Querystring: { domain?: string } }>('/api/v1/admin/users', async (req) => {
     await admin(req);
     return { users: await engine.admin.users(req.query.domain) };
   });
   app.post('/api/v1/admin/users', async (req, reply) => {
-    await admin(req);
+    const by = await admin(req);
     const p = parseParams(newUser, req.body);
-    const address = await engine.admin.addUser(p.address, p.password, p.admin ?? false);
+    const address = await engine.admin.addUser(p.address, p.password, p.admin ?? false, by);
     return reply.status(201).send({ address });
   });
   app.delete<{ Params: { address: string } }>('/api/v1/admin/users/:address', async (req) => {
-    await admin(req);
-    return { address: await engine.admin.removeUser(req.params.address) };
+    const by = await admin(req);
+    return { address: await engine.admin.removeUser(req.params.address, by) };
   });
   app.get('/api/v1/admin/shared-groups', async (req) => {
     await admin(req);

@@ -13,7 +13,8 @@ import type { Authenticated } from '../../engine/auth-service.js';
 import type { Outbound, ServerEvent } from '../../engine/outbound.js';
 import { REPLAY_LOW_WATER, type Session, type Sink } from '../../engine/session.js';
 import { parseParams } from '../params.js';
-import { OPS, type OpName } from './ops.js';
+import { TokenBucket } from '../token-bucket.js';
+import { opOf, type OpDef } from './ops.js';
 
 /** Limits and timings for connections. */
 export interface ConnectionOptions {
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   helloTimeoutMs: number;
   /** Close a connection whose unsent output exceeds this (a client that does not read). */
   maxBufferedBytes: number;
+  /** Operations the configured modules add (names never clash with the core's: ModuleHost checks). */
+  moduleOps?: ReadonlyMap<string, OpDef>;
 }
 
 /** Hooks for metrics. */
@@ -55,8 +58,8 @@ function flushAll(): void {
 export class Connection implements Sink {
   private session: Session | null = null;
   private queue: Array<string | Outbound> = [];
-  private tokens: number;
-  private lastRefill: number;
+  /** The frame rate limit (requestsPerSecond, burst = rate): a frame over it is refused with rate-limited. */
+  private readonly rate: TokenBucket;
   private alive = true;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -73,8 +76,7 @@ export class Connection implements Sink {
     private readonly opts: ConnectionOptions,
     private readonly observer: ConnectionObserver,
   ) {
-    this.tokens = opts.requestsPerSecond;
-    this.lastRefill = Date.now();
+    this.rate = new TokenBucket(opts.requestsPerSecond, Date.now());
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.onClose());
@@ -194,20 +196,11 @@ export class Connection implements Sink {
     this.enqueue(JSON.stringify({ re, ok: false, error: { code: err.code, message: err.message, ...(err.details ?? {}) } }));
   }
 
-  private allow(now: number): boolean {
-    const rate = this.opts.requestsPerSecond;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
   private onFrame(data: Buffer, isBinary: boolean): void {
     const startedAt = Date.now();
     // Every frame counts against the rate, malformed ones too (each costs an error reply). Over the rate, the
     // reply is rate-limited, still carrying the request's id when the frame has one.
-    const limited = !this.allow(startedAt);
+    const limited = !this.rate.take(startedAt);
     const refuse = (re: string | number | null, e: ParleyError): void =>
       this.fail(re, limited ? new ParleyError('rate-limited', 'too many requests on this connection; slow down') : e);
     if (data.length > this.opts.maxFrameBytes) {
@@ -264,10 +257,10 @@ export class Connection implements Sink {
   }
 
   private async dispatch(op: string, params: Record<string, unknown>, startedAt: number): Promise<unknown> {
-    if (!Object.hasOwn(OPS, op)) throw new ParleyError('unknown-op', `unknown op "${op}"`);
+    const def = opOf(op, this.opts.moduleOps);
+    if (!def) throw new ParleyError('unknown-op', `unknown op "${op}"`);
     const session = this.session;
     if (!session) throw new ParleyError('not-authorized', 'send hello first');
-    const def = OPS[op as OpName];
     const p = parseParams(def.schema, params);
     return (def.run as (c: unknown, p: unknown) => Promise<unknown>)({ engine: this.engine, session, startedAt }, p);
   }

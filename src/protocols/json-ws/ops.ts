@@ -16,12 +16,14 @@ export interface OpContext {
   startedAt: number;
 }
 
-interface OpDef<S extends z.ZodType> {
+/** One operation: its parameter schema and handler. */
+export interface OpDef<S extends z.ZodType = z.ZodType> {
   schema: S;
   run(ctx: OpContext, p: z.infer<S>): Promise<unknown>;
 }
 
-const op = <S extends z.ZodType>(schema: S, run: (ctx: OpContext, p: z.infer<S>) => Promise<unknown>): OpDef<S> => ({ schema, run });
+/** Declares an operation (modules add theirs with it). */
+export const op = <S extends z.ZodType>(schema: S, run: (ctx: OpContext, p: z.infer<S>) => Promise<unknown>): OpDef<S> => ({ schema, run });
 
 const addr = z.string().min(1).max(3071);
 const id = z.string().min(1).max(64);
@@ -112,16 +114,13 @@ export const OPS = {
     return {};
   }),
   'room.members': op(roomRef, async ({ engine, session }, p) => ({ members: await engine.rooms.memberList(parseBare(p.room), session.user) })),
-  'block.list': op(z.strictObject({}), async ({ engine, session }) => ({ entries: await engine.blocks.list(session.user) })),
-  'block.add': op(z.strictObject({ entries: z.array(z.string().min(1).max(3071)).min(1).max(1000) }), async ({ engine, session }, p) => ({
-    entries: await engine.blocks.block(session.user, p.entries),
-  })),
-  'block.remove': op(z.strictObject({ entries: z.array(z.string().min(1).max(3071)).max(1000).optional() }), async ({ engine, session }, p) => {
-    await engine.blocks.unblock(session.user, p.entries ?? null);
-    return {};
-  }),
   'room.occupants': op(roomRef, async ({ engine, session }, p) => ({ occupants: await engine.rooms.occupants(parseBare(p.room), session.user) })),
 } satisfies Record<string, OpDef<z.ZodType>>;
 
 /** Operation names. */
 export type OpName = keyof typeof OPS;
+
+/** The definition of operation `name`: the core's, else a module's (modules may not take the core's names). */
+export function opOf(name: string, moduleOps?: ReadonlyMap<string, OpDef>): OpDef | undefined {
+  return Object.hasOwn(OPS, name) ? OPS[name as OpName] : moduleOps?.get(name);
+}

@@ -10,6 +10,8 @@ import { dm } from './fixtures.js';
 import { useStore, type StoreFactory } from './harness.js';
 import { historyContract } from './history-contract.js';
 import { incarnationContract } from './incarnation-contract.js';
+import { logConsumersContract } from './log-consumers-contract.js';
+import { moduleContract } from './module-contract.js';
 import { profilesContract } from './profiles-contract.js';
 import { roomsContract } from './rooms-contract.js';
 import { secretsContract } from './secrets-contract.js';
@@ -18,7 +20,10 @@ import { socialContract } from './social-contract.js';
 /** Re-exported so adapter test files need only this module. */
 export type { StoreFactory } from './harness.js';
 
-/** Registers the full Store contract suite for one adapter under `describe(name)`. */
+/**
+ * Registers the full Store contract suite for one adapter under `describe(name)`. The factory must open the store
+ * with the fixture module's area (fixture-area.ts) under its name.
+ */
 export function describeStoreContract(name: string, factory: StoreFactory): void {
   describe(`Store contract: ${name}`, () => {
     const store = useStore(factory);
@@ -31,6 +36,8 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     profilesContract(store);
     incarnationContract(store);
     secretsContract(store);
+    logConsumersContract(store);
+    moduleContract(store);
 
     describe('store lifecycle', () => {
       it('dataVersion is an integer that stays put while nobody else writes', async () => {

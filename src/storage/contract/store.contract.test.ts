@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../memory/index.js';
-import { createSqliteStore, migrate, MIGRATIONS, SchemaTooNewError } from '../sqlite/index.js';
-import { createSqliteWorkerStore } from '../sqlite/worker.js';
+import { createSqliteStore, migrate, MIGRATIONS, SchemaTooNewError, type SqliteStoreOptions } from '../sqlite/index.js';
+import { createSqliteWorkerStore, type SqliteWorkerStoreOptions } from '../sqlite/worker.js';
 import { MESSAGE_QUERIES } from '../sqlite/messages.js';
 import { OPEN_ROOMS_QUERY, ROOM_QUERIES } from '../sqlite/rooms.js';
+import { area as fixtureArea, FIXTURE_MODULE, fixtureSpec, memoryFixtureArea, REFUSED_BODY, type FixtureArea } from './fixture-area.js';
 import { account, dm } from './fixtures.js';
 import { describeStoreContract } from './store-contract.js';
 
@@ -34,8 +35,12 @@ function forAdapter(adapter: Adapter, body: () => void): void {
   });
 }
 
+// Every store of the contract is opened with the fixture module's area (module-contract.ts).
+const sqliteFixture: SqliteStoreOptions['modules'] = [{ name: FIXTURE_MODULE, area: fixtureArea }];
+const workerFixture: SqliteWorkerStoreOptions['modules'] = [{ name: FIXTURE_MODULE, url: fixtureSpec.sqlite! }];
+
 forAdapter('memory', () => {
-  describeStoreContract('memory', createMemoryStore);
+  describeStoreContract('memory', () => createMemoryStore({ modules: [{ name: FIXTURE_MODULE, memory: memoryFixtureArea }] }));
 });
 
 // The same SQLite store behind the worker thread the server uses: every call crosses threads and back.
@@ -48,9 +53,43 @@ forAdapter('sqlite-worker', () => {
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
-  describeStoreContract('sqlite-worker', () => createSqliteWorkerStore({ path: join(dir, `store-${++n}.db`), synchronous: 'normal' }));
+  describeStoreContract('sqlite-worker', () =>
+    createSqliteWorkerStore({ path: join(dir, `store-${++n}.db`), synchronous: 'normal', modules: workerFixture }),
+  );
   it('reports a database it cannot open as an error, not a hang', async () => {
     await expect(createSqliteWorkerStore({ path: join(dir, 'no-such-dir', '\0bad') })).rejects.toThrow();
+  });
+
+  it("opens a module's area on the worker thread, keeps it across reopen, and refuses a newer module schema", async () => {
+    const path = join(dir, `store-${++n}.db`);
+    const s1 = await createSqliteWorkerStore({ path, modules: workerFixture });
+    try {
+      await s1.area<FixtureArea>(FIXTURE_MODULE).put('k', 'v');
+      const [res] = await s1.messages.append([dm('alice@a.test', 'bob@a.test', 'seen')]);
+      await expect(s1.messages.append([dm('alice@a.test', 'bob@a.test', REFUSED_BODY)])).rejects.toMatchObject({ code: 'policy-violation' });
+      expect(await s1.area<FixtureArea>(FIXTURE_MODULE).seen()).toEqual([res!.record.seq]);
+      await s1.positions.set('journal', res!.record.seq);
+    } finally {
+      await s1.close();
+    }
+    const s2 = await createSqliteWorkerStore({ path, modules: workerFixture });
+    try {
+      expect(await s2.area<FixtureArea>(FIXTURE_MODULE).get('k')).toBe('v');
+      expect(await s2.positions.get('journal')).toBeGreaterThan(0);
+    } finally {
+      await s2.close();
+    }
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO module_migrations (module, version, name, applied_at) VALUES ('fixture', 3, 'from the future', 0)").run();
+    raw.close();
+    await expect(createSqliteWorkerStore({ path, modules: workerFixture })).rejects.toThrow(/module "fixture" is at version 3/);
+  });
+
+  it('reports a module file without a storage area as an error', async () => {
+    const notAnArea = new URL('./fixtures.ts', import.meta.url).href;
+    await expect(createSqliteWorkerStore({ path: join(dir, `store-${++n}.db`), modules: [{ name: 'empty', url: notAnArea }] })).rejects.toThrow(
+      /module "empty".*does not export a SQLite storage area/,
+    );
   });
 });
 
@@ -66,7 +105,7 @@ forAdapter('sqlite', () => {
   });
 
   // synchronous=normal only to keep the suite fast; one test below runs the 'full' default.
-  describeStoreContract('sqlite', () => createSqliteStore({ path: nextPath(), synchronous: 'normal' }));
+  describeStoreContract('sqlite', () => createSqliteStore({ path: nextPath(), synchronous: 'normal', modules: sqliteFixture }));
 
   describe('sqlite specifics', () => {
     it('keeps data across close and reopen, and does not re-apply migrations', async () => {
@@ -101,6 +140,69 @@ forAdapter('sqlite', () => {
       } finally {
         raw.close();
       }
+    });
+
+    it("applies a module's migrations once, in its own records, and keeps its data and positions across reopen", async () => {
+      const path = nextPath();
+      const s1 = createSqliteStore({ path, now: () => 111, modules: sqliteFixture });
+      await s1.area<FixtureArea>(FIXTURE_MODULE).put('k', 'v');
+      await s1.positions.set('journal', 7);
+      await s1.close();
+      const s2 = createSqliteStore({ path, now: () => 222, modules: sqliteFixture });
+      try {
+        expect(await s2.area<FixtureArea>(FIXTURE_MODULE).get('k')).toBe('v');
+        expect(await s2.positions.get('journal')).toBe(7);
+      } finally {
+        await s2.close();
+      }
+      // Opened without the module, the store leaves its tables alone and does not offer its area.
+      const bare = createSqliteStore({ path });
+      try {
+        expect(() => bare.area(FIXTURE_MODULE)).toThrow(/no storage area "fixture"/);
+      } finally {
+        await bare.close();
+      }
+      const raw = new Database(path);
+      try {
+        const rows = raw.prepare('SELECT module, version, name, applied_at AS appliedAt FROM module_migrations ORDER BY module, version').all();
+        expect(rows).toEqual(fixtureArea.migrations.map((m) => ({ module: FIXTURE_MODULE, version: m.version, name: m.name, appliedAt: 111 })));
+        expect(raw.prepare('SELECT COUNT(*) FROM fixture_items').pluck().get()).toBe(1);
+      } finally {
+        raw.close();
+      }
+    });
+
+    it('refuses a database whose module schema is newer than the module, naming the module', async () => {
+      const path = nextPath();
+      await createSqliteStore({ path, modules: sqliteFixture }).close();
+      const raw = new Database(path);
+      raw.prepare("INSERT INTO module_migrations (module, version, name, applied_at) VALUES ('fixture', 3, 'from the future', 0)").run();
+      raw.close();
+      expect(() => createSqliteStore({ path, modules: sqliteFixture })).toThrow(SchemaTooNewError);
+      expect(() => createSqliteStore({ path, modules: sqliteFixture })).toThrow(/module "fixture" is at version 3.* up to 2/);
+      // Other modules and the core are unaffected.
+      await createSqliteStore({ path }).close();
+    });
+
+    it('migrates a module that gains a migration, and refuses migrations that do not count 1, 2, 3', async () => {
+      const path = nextPath();
+      // An older release of the module: only its first migration, and nothing to open yet.
+      const first = { migrations: fixtureArea.migrations.slice(0, 1), open: () => ({}) };
+      const s1 = createSqliteStore({ path, now: () => 1, modules: [{ name: FIXTURE_MODULE, area: first }] });
+      await s1.close();
+      const s2 = createSqliteStore({ path, now: () => 2, modules: sqliteFixture });
+      await s2.close();
+      const raw = new Database(path, { readonly: true });
+      try {
+        expect(raw.prepare('SELECT version, applied_at FROM module_migrations ORDER BY version').raw().all()).toEqual([
+          [1, 1],
+          [2, 2],
+        ]);
+      } finally {
+        raw.close();
+      }
+      const skipping = { ...fixtureArea, migrations: [fixtureArea.migrations[1]!] };
+      expect(() => createSqliteStore({ path: nextPath(), modules: [{ name: FIXTURE_MODULE, area: skipping }] })).toThrow(/versions must count 1, 2, 3/);
     });
 
     it('keeps secrets across reopen, and two processes on one file agree on them', async () => {

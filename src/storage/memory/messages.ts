@@ -2,7 +2,8 @@
 import { ParleyError } from '../../core/errors.js';
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
-import type { AppendResult, MessageStore, OfflineSize } from '../../ports/store.js';
+import type { AppendParticipant } from '../../ports/module-storage.js';
+import type { MessageStore, OfflineSize } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv, uniq, validateRecord } from '../rules.js';
 import { accountFloor, roomFloor, type MemoryState } from './state.js';
 
@@ -72,12 +73,18 @@ function sizeOf(s: MemoryState, seqs: number[]): OfflineSize {
   return { count: seqs.length, bytes };
 }
 
-/** The memory MessageStore; every append is applied at once, so there is nothing to group. */
-export function createMemoryMessages(s: MemoryState, nextId: () => string, isClosed: () => boolean): MessageStore {
-  const appendOne = (input: NewRecord): AppendResult => {
-    const first = firstSent(s, input);
-    if (first) return { record: { ...first }, duplicate: true };
-    const record = toLogRecord(input, s.log.length + 1, nextId());
+/**
+ * The memory MessageStore; every append is applied at once, so there is nothing to group. `participants` (read
+ * at every append) get each call's new records before anything is stored: a throw leaves the log as it was.
+ */
+export function createMemoryMessages(
+  s: MemoryState,
+  nextId: () => string,
+  isClosed: () => boolean,
+  participants: readonly AppendParticipant[] = [],
+): MessageStore {
+  /** Makes a planned record visible: the log, its indexes, the offline queues and the state of what it edits. */
+  const store = (input: NewRecord, record: LogRecord): void => {
     s.log.push(record);
     s.byId.set(record.id, record);
     if (record.clientId !== null) s.byClientId.set(dedupeKey(record.from, record.clientId), record);
@@ -87,17 +94,34 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
       s.offline.set(user, q);
     }
     applyToState(s, input);
-    return { record: { ...record }, duplicate: false };
   };
 
   return {
     async append(records) {
       if (isClosed()) throw new ParleyError('service-unavailable', 'the store is closed');
-      // Validation and a predecessor's clientId are the only ways an append can fail here, so checking all first
-      // makes each call atomic.
+      // Validation and a predecessor's clientId are the only ways an append can fail here besides participants,
+      // so checking all first, then planning every record, then asking participants, makes each call atomic.
       records.forEach(validateRecord);
       records.forEach((r) => firstSent(s, r));
-      return records.map(appendOne);
+      const planned = new Map<string, LogRecord>();
+      const plan: Array<{ input: NewRecord; record: LogRecord; duplicate: boolean }> = [];
+      let seq = s.log.length;
+      for (const input of records) {
+        const key = input.clientId === null ? null : dedupeKey(input.from, input.clientId);
+        // A resend of a record earlier in the same call counts as a duplicate, as in SQLite.
+        const first = firstSent(s, input) ?? (key === null ? undefined : planned.get(key));
+        if (first) {
+          plan.push({ input, record: first, duplicate: true });
+          continue;
+        }
+        const record = toLogRecord(input, ++seq, nextId());
+        if (key !== null) planned.set(key, record);
+        plan.push({ input, record, duplicate: false });
+      }
+      const fresh = plan.filter((p) => !p.duplicate).map((p) => ({ ...p.record }));
+      if (fresh.length > 0) for (const participant of participants) participant(fresh);
+      for (const p of plan) if (!p.duplicate) store(p.input, p.record);
+      return plan.map((p) => ({ record: { ...p.record }, duplicate: p.duplicate }));
     },
     async getById(id) {
       const r = s.byId.get(id);
@@ -171,6 +195,11 @@ export function createMemoryMessages(s: MemoryState, nextId: () => string, isClo
       const q = new Set(s.offline.get(user) ?? []);
       for (const seq of seqs) if (Number.isInteger(seq) && seq >= 1 && seq <= s.log.length) q.add(seq);
       if (q.size > 0) s.offline.set(user, [...q].sort((a, b) => a - b));
+    },
+    async after(seq, limit) {
+      // log[i] holds seq i + 1, so the first seq above `seq` is at index floor(seq).
+      const from = Math.max(0, Math.floor(seq));
+      return s.log.slice(from, from + clampLimit(limit)).map((r) => ({ ...r }));
     },
     async byClientId(from, clientId) {
       const r = s.byClientId.get(dedupeKey(from, clientId));

@@ -5,8 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AppendResult, Store } from '../../ports/store.js';
+import { ParleyError } from '../../core/errors.js';
 import type { NewRecord } from '../../core/types.js';
+import type { AppendParticipant, SqliteAreaContext } from '../../ports/module-storage.js';
+import type { AppendResult, Store } from '../../ports/store.js';
 import { createIdGenerator } from '../ids.js';
 import { createSqliteAccounts } from './accounts.js';
 import { BUSY_TIMEOUT_MS } from './checkpoint.js';
@@ -15,7 +17,9 @@ import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
 import { createLogWriter } from './log-writer.js';
 import { createSqliteMessages } from './messages.js';
-import { migrate } from './migrate.js';
+import { migrate, migrateModule } from './migrate.js';
+import type { SqliteModule } from './module-areas.js';
+import { createSqlitePositions } from './positions.js';
 import { createSqliteBlocks, createSqliteProfiles } from './profiles.js';
 import { createSqliteRooms } from './rooms.js';
 import { createSqliteRosters } from './rosters.js';
@@ -36,12 +40,20 @@ export interface SqliteStoreOptions {
    * connection calls checkpointWal() (the worker store runs one on its own thread, so commits never wait on it).
    */
   checkpoint?: 'auto' | 'external';
+  /** Modules' storage areas, migrated and opened with the store in this order; store.area(name) returns them. */
+  modules?: readonly SqliteModule[];
 }
 
 
-/** Opens (creating and migrating as needed) a SQLite store; throws SchemaTooNewError for a newer schema. */
+/**
+ * Opens (creating and migrating as needed) a SQLite store with its modules' areas; throws SchemaTooNewError for
+ * a newer schema, the core's or a module's.
+ */
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const now = opts.now ?? Date.now;
+  const modules = opts.modules ?? [];
+  const names = new Set(modules.map((m) => m.name));
+  if (names.size !== modules.length) throw new Error('two modules have storage areas of the same name');
   // A first start should not fail because data/ does not exist yet (':memory:' and '' have no directory).
   if (opts.path !== ':memory:' && opts.path !== '') mkdirSync(dirname(opts.path), { recursive: true });
   const db = new Database(opts.path, { timeout: BUSY_TIMEOUT_MS });
@@ -55,13 +67,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     // large share of each commit under message load. Hot index pages are now copied once per ~32 MiB of WAL.
     db.pragma(`wal_autocheckpoint = ${opts.checkpoint === 'external' ? 0 : 8000}`);
     migrate(db, now);
+    for (const m of modules) migrateModule(db, m.name, m.area.migrations, now);
   } catch (e) {
     db.close();
     throw e;
   }
 
   const tx = createTransactor(db);
-  const writeLog = createLogWriter(db, createIdGenerator(now));
+  const participants: AppendParticipant[] = [];
+  const writeLog = createLogWriter(db, createIdGenerator(now), participants);
   const appends = createGroupCommit<NewRecord[], AppendResult[]>(tx.write, writeLog, isEnvironmentError);
   // Small frequent writes (token per login, last-seen per logout, offline acks) share a commit per turn too:
   // a login storm or mass disconnect then costs a few fsyncs, not one each.
@@ -70,6 +84,25 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const accounts = createSqliteAccounts(db, tx, batched);
   // data_version moves only when another connection commits: exactly the "someone else changed it" signal.
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+
+  const ctx: SqliteAreaContext = {
+    onAppend: (participant) => {
+      participants.push(participant);
+    },
+    now,
+    write: tx.write,
+    read: tx.read,
+    batched,
+  };
+  const areas = new Map<string, unknown>();
+  try {
+    for (const m of modules) areas.set(m.name, m.area.open(db, ctx));
+  } catch (e) {
+    appends.close();
+    small.close();
+    db.close();
+    throw e;
+  }
 
   return {
     domains: createSqliteDomains(db, tx, accounts.purge),
@@ -82,6 +115,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     blocks: createSqliteBlocks(db, tx),
     profiles: createSqliteProfiles(db),
     secrets: createSqliteSecrets(db, now),
+    positions: createSqlitePositions(db, batched),
+    area<A>(name: string): A {
+      if (!areas.has(name)) throw new ParleyError('item-not-found', `no storage area "${name}": the store was not opened with that module`);
+      // The caller names the area's type; the store only knows it by name.
+      return areas.get(name) as A;
+    },
     async dataVersion() {
       return dataVersion.get() ?? 0;
     },
@@ -101,5 +140,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
 export { checkpointWal } from './checkpoint.js';
 /** Re-exported for callers that inspect or test the schema. */
-export { SchemaTooNewError, migrate } from './migrate.js';
+export { SchemaTooNewError, migrate, migrateModule } from './migrate.js';
+export { compiledUrl, importSqliteArea, type SqliteModule } from './module-areas.js';
 export { MIGRATIONS, type Migration } from './migrations.js';

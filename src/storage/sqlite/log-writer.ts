@@ -1,6 +1,7 @@
 /** The write path of the message log: insert with dedupe, offline queue rows and message state, per record. */
 import { ParleyError } from '../../core/errors.js';
 import type { LogRecord, NewRecord } from '../../core/types.js';
+import type { AppendParticipant } from '../../ports/module-storage.js';
 import type { AppendResult } from '../../ports/store.js';
 import { uniq, validateRecord } from '../rules.js';
 import type { Db } from './db.js';
@@ -14,9 +15,16 @@ type InsertParams = [string, string, string, string, string, string | null, stri
 /**
  * Returns a function that writes one caller's batch. It must run inside a write transaction: it relies on
  * earlier rows of the same transaction being visible, which is how a duplicate earlier in the batch (or in
- * another caller's batch of the same group commit) is found.
+ * another caller's batch of the same group commit) is found. After the batch, each of `participants` (read at
+ * every call, so areas may join after the writer is made) gets the batch's new records, still inside the
+ * transaction: a throw rolls it back, and group commit then retries each caller alone, so only the caller whose
+ * records were refused gets the error.
  */
-export function createLogWriter(db: Db, nextId: () => string): (records: readonly NewRecord[]) => AppendResult[] {
+export function createLogWriter(
+  db: Db,
+  nextId: () => string,
+  participants: readonly AppendParticipant[] = [],
+): (records: readonly NewRecord[]) => AppendResult[] {
   // DO NOTHING on a (from, clientId) clash: changes = 0 tells us it is a resend, without a prior lookup.
   const insert = db.prepare<InsertParams>(
     `INSERT INTO log (id, kind, type, conv, from_addr, from_resource, to_addr, to_resource, client_id, body, ref, receipt, ts)
@@ -76,5 +84,12 @@ export function createLogWriter(db: Db, nextId: () => string): (records: readonl
     return { record, duplicate: false };
   };
 
-  return (records) => records.map(writeOne);
+  return (records) => {
+    const results = records.map(writeOne);
+    if (participants.length === 0) return results;
+    // Copies: a participant must not be able to change what the caller gets back.
+    const fresh = results.filter((r) => !r.duplicate).map((r) => ({ ...r.record }));
+    if (fresh.length > 0) for (const participant of participants) participant(fresh);
+    return results;
+  };
 }

@@ -32,6 +32,8 @@ export const MESSAGE_QUERIES = {
   sinceTo: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.to_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
   sinceFrom: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.from_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
   sinceConv: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.conv = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+  // after: the log in order, along its primary key (log consumers).
+  after: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq > ? ORDER BY l.seq LIMIT ?`,
   offline: `SELECT ${LOG_COLUMNS} FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
   // octet_length() takes a text's size from the record header, without reading the (overflow) pages of the body.
   offlineSize: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ?`,
@@ -56,6 +58,7 @@ export function createSqliteMessages(
   const sinceFrom = db.prepare<[string, number, number], LogRecord>(Q.sinceFrom);
   const sinceConv = db.prepare<[string, number, number], LogRecord>(Q.sinceConv);
   const offline = db.prepare<[string, number, number], LogRecord>(Q.offline);
+  const after = db.prepare<[number, number], LogRecord>(Q.after);
   const ackOffline = db.prepare<[string, number]>('DELETE FROM offline WHERE user = ? AND seq <= ?');
   const offlineSize = db.prepare<[string], OfflineSize>(Q.offlineSize);
   const offlineUpTo = db.prepare<[string, number], OfflineSize>(Q.offlineUpTo);
@@ -151,6 +154,10 @@ export function createSqliteMessages(
       return batched(() => {
         for (const seq of list) queueOffline.run(user, seq);
       });
+    },
+    async after(seq, limit) {
+      const n = clampLimit(limit);
+      return n === 0 ? [] : after.all(seq, n);
     },
     async byClientId(from, clientId) {
       const id = idByClientId.get(from, clientId);

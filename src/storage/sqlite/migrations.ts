@@ -176,6 +176,23 @@ CREATE TABLE server_secrets (
 ) WITHOUT ROWID;
 `;
 
+// Log consumers record how far they got, and each module's area records its own migrations (migrate.ts), so a
+// module's versions count from 1 independently of the core's.
+const POSITIONS_AND_MODULES = `
+CREATE TABLE consumer_positions (
+  consumer TEXT PRIMARY KEY,
+  seq      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE module_migrations (
+  module     TEXT NOT NULL,
+  version    INTEGER NOT NULL,
+  name       TEXT NOT NULL,
+  applied_at INTEGER NOT NULL,
+  PRIMARY KEY (module, version)
+) WITHOUT ROWID;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -184,4 +201,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'block lists and profiles', sql: BLOCKS_AND_PROFILES },
   { version: 5, name: 'accounts and rooms record the log position of their creation', sql: CREATED_SEQ },
   { version: 6, name: 'server secrets', sql: SERVER_SECRETS },
+  { version: 7, name: 'log consumer positions and module migrations', sql: POSITIONS_AND_MODULES },
 ];

@@ -5,13 +5,15 @@
  * thread's commits never wait for a checkpoint either.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { ParleyError } from '../../core/errors.js';
 import type { Store } from '../../ports/store.js';
 import { checkpointWal } from './checkpoint.js';
-import type { SqliteStoreOptions } from './index.js';
-import { toWire, type Call, type Hello, type Reply } from './worker-protocol.js';
+import { importSqliteArea, type SqliteModule } from './module-areas.js';
+import type { SqliteWorkerStoreOptions } from './worker.js';
+import { MODULE_AREA, toWire, type Call, type Hello, type Reply } from './worker-protocol.js';
 
-/** What the server thread starts a worker with. */
-export type WorkerInit = Omit<SqliteStoreOptions, 'now' | 'checkpoint'> & { role: 'store' | 'checkpointer' };
+/** What the server thread starts a worker with (module URLs already point at loadable JavaScript). */
+export type WorkerInit = SqliteWorkerStoreOptions & { role: 'store' | 'checkpointer' };
 
 const CHECKPOINT_EVERY_MS = 250;
 
@@ -30,11 +32,19 @@ function serve(port: MessagePort, store: Store): void {
       port.postMessage(batch);
     });
   };
+  // '' is the store itself, MODULE_AREA + name a module's area (which throws item-not-found when unknown).
+  const targetOf = (area: string): Record<string, (...a: unknown[]) => unknown> => {
+    if (area === '') return store as unknown as Record<string, (...a: unknown[]) => unknown>;
+    if (area.startsWith(MODULE_AREA)) return store.area(area.slice(MODULE_AREA.length));
+    return store[area as keyof Store] as unknown as Record<string, (...a: unknown[]) => unknown>;
+  };
   port.on('message', ([id, area, method, args]: Call) => {
-    const target = (area === '' ? store : store[area as keyof Store]) as unknown as Record<string, (...a: unknown[]) => unknown>;
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(target[method]!(...args));
+      const target = targetOf(area);
+      const fn = target[method];
+      if (typeof fn !== 'function') throw new ParleyError('feature-not-implemented', `the storage area "${area}" has no method "${method}"`);
+      result = Promise.resolve(fn.apply(target, args));
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -57,7 +67,10 @@ async function main(): Promise<void> {
     }
     // Imported here, not above: the checkpointer thread needs none of the store's modules.
     const { createSqliteStore } = await import('./index.js');
-    const store = createSqliteStore({ path: init.path, synchronous: init.synchronous, checkpoint: 'external' });
+    // Modules first: an area that fails to load stops the start with its own error, before the file is touched.
+    const modules: SqliteModule[] = [];
+    for (const m of init.modules ?? []) modules.push({ name: m.name, area: await importSqliteArea(m.name, m.url) });
+    const store = createSqliteStore({ path: init.path, synchronous: init.synchronous, checkpoint: 'external', modules });
     port.postMessage({ ready: true } satisfies Hello);
     serve(port, store);
   } catch (e) {

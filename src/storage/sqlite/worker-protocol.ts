@@ -1,7 +1,10 @@
 /** Messages between the server thread and the SQLite worker thread (see worker.ts). */
 import { ERRORS, ParleyError, type ErrorCode } from '../../core/errors.js';
 
-/** One call: id, store area ('' for the store itself), method, arguments. */
+/** The prefix of a module's area in a Call, so a module's name can never select one of the core's areas. */
+export const MODULE_AREA = 'mod:';
+
+/** One call: id, store area ('' for the store itself, MODULE_AREA + name for a module's), method, arguments. */
 export type Call = [id: number, area: string, method: string, args: unknown[]];
 
 /** An error as it crosses threads. */

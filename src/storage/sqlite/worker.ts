@@ -3,22 +3,29 @@
  * back (replies of one turn travel together); inserts, commits and fsyncs run on the other core. Measured: with the database on the
  * server thread, group commit took about 41 % of that thread at full message load (docs/PERFORMANCE.md).
  */
-import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ParleyError } from '../../core/errors.js';
 import type { Store } from '../../ports/store.js';
 import type { SqliteStoreOptions } from './index.js';
+import { compiledUrl } from './module-areas.js';
 import type { WorkerInit } from './worker-host.js';
-import { fromWire, type Call, type Hello, type Reply } from './worker-protocol.js';
+import { fromWire, MODULE_AREA, type Call, type Hello, type Reply } from './worker-protocol.js';
 
-const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms', 'blocks', 'profiles', 'secrets'] as const;
+const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms', 'blocks', 'profiles', 'secrets', 'positions'] as const;
+
+/** Options of createSqliteWorkerStore. */
+export interface SqliteWorkerStoreOptions extends Omit<SqliteStoreOptions, 'now' | 'checkpoint' | 'modules'> {
+  /**
+   * Modules' SQLite areas by the URL of the file exporting `area` (ModuleStorageSpec.sqlite): the worker thread
+   * imports them itself, before it opens the store. A TypeScript URL under src/ is loaded from the build.
+   */
+  modules?: readonly { name: string; url: string }[];
+}
 
 /** The compiled worker entry. Under the test runner this module is TypeScript source, so use the build. */
 function entry(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const dir = import.meta.url.endsWith('.ts') ? here.replace(`${sep}src${sep}`, `${sep}dist${sep}src${sep}`) : here;
-  return join(dir, 'worker-host.js');
+  return fileURLToPath(new URL('./worker-host.js', compiledUrl(import.meta.url)));
 }
 
 /** Starts one worker and waits until it reports ready (or why it could not open the database). */
@@ -40,14 +47,15 @@ async function start(init: WorkerInit): Promise<Worker> {
 
 /** Opens the SQLite store on a worker thread; resolves once the database is open and migrated. */
 export async function createSqliteWorkerStore(
-  opts: Omit<SqliteStoreOptions, 'now' | 'checkpoint'>,
+  opts: SqliteWorkerStoreOptions,
   onFatal: (e: Error) => void = () => undefined,
 ): Promise<Store> {
-  const worker = await start({ ...opts, role: 'store' });
+  const modules = (opts.modules ?? []).map((m) => ({ name: m.name, url: compiledUrl(m.url) }));
+  const worker = await start({ path: opts.path, synchronous: opts.synchronous, modules, role: 'store' });
   // Started after the store, which creates and migrates the file.
   let checkpointer: Worker;
   try {
-    checkpointer = await start({ ...opts, role: 'checkpointer' });
+    checkpointer = await start({ path: opts.path, synchronous: opts.synchronous, role: 'checkpointer' });
   } catch (e) {
     await worker.terminate();
     throw e;
@@ -92,7 +100,8 @@ export async function createSqliteWorkerStore(
       {},
       {
         get: (_t, method) => {
-          if (typeof method !== 'string') return undefined;
+          // No `then`: an area returned from an async function must not look like a promise to await.
+          if (typeof method !== 'string' || method === 'then') return undefined;
           let fn = methods.get(method);
           if (!fn) methods.set(method, (fn = (...args: unknown[]) => call(name, method, args)));
           return fn;
@@ -101,8 +110,15 @@ export async function createSqliteWorkerStore(
     );
   };
   const store = Object.fromEntries(AREAS.map((a) => [a, area(a)])) as Record<(typeof AREAS)[number], unknown>;
+  // Known here, so an unknown name fails at once, as with the in-process store.
+  const moduleAreas = new Map(modules.map((m) => [m.name, area(`${MODULE_AREA}${m.name}`)]));
   return {
     ...(store as Pick<Store, (typeof AREAS)[number]>),
+    area<A>(name: string): A {
+      if (!moduleAreas.has(name)) throw new ParleyError('item-not-found', `no storage area "${name}": the store was not opened with that module`);
+      // The caller names the area's type; across the thread it is a proxy of async calls.
+      return moduleAreas.get(name) as A;
+    },
     dataVersion: () => call('', 'dataVersion', []) as Promise<number>,
     async close() {
       if (closed) return;

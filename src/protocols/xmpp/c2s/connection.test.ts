@@ -4,109 +4,17 @@
  * offline messages on a stream without stream management (written = confirmed), and a stream error.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { TLSSocket } from 'node:tls';
 import { parseAddress } from '../../../core/address.js';
-import type { SessionPresence } from '../../../core/types.js';
 import type { Engine } from '../../../engine/engine.js';
-import { testEngine } from '../../../engine/test-engine.js';
+import { testEngine, testPresence } from '../../../engine/test-engine.js';
 import type { Outbound } from '../../../engine/outbound.js';
 import type { Sink } from '../../../engine/session.js';
+import { NO_EXTENSIONS } from './iq-handlers.js';
 import { XmppConnection } from './connection.js';
-import type { Transport } from './transport.js';
+import { MemoryTransport } from './memory-transport.js';
 import type { XmppOptions } from './types.js';
 
-const presence: SessionPresence = { availability: 'available', activity: null, status: null, priority: 0, idleSince: null, explicit: false, updatedAt: 0 };
-
-/** A Transport in memory: records what the server writes; the test pushes client bytes and plays the socket. */
-class FakeTransport implements Transport {
-  readonly remoteAddress = '192.0.2.1';
-  readonly framed = false;
-  /** Everything written, in order. */
-  readonly out: string[] = [];
-  ended = false;
-  destroyed = false;
-  paused = false;
-  /** Unsent bytes the socket reports (set by the test). */
-  pending = 0;
-  private data: ((chunk: Buffer | string) => void) | null = null;
-  private closers: Array<() => void> = [];
-  private written: Array<() => void> = [];
-  private drains: Array<() => void> = [];
-
-  secure(): boolean {
-    return false;
-  }
-  tlsSocket(): TLSSocket | null {
-    return null;
-  }
-  canStartTls(): boolean {
-    return false;
-  }
-  async startTls(): Promise<void> {
-    throw new Error('no TLS here');
-  }
-  write(text: string): void {
-    this.out.push(text);
-  }
-  backlog(): number {
-    return this.pending;
-  }
-  onceDrained(fn: () => void): void {
-    this.drains.push(fn);
-  }
-  afterWrite(fn: () => void): void {
-    this.written.push(fn);
-  }
-  pause(paused: boolean): void {
-    this.paused = paused;
-  }
-  end(): void {
-    this.ended = true;
-    this.close();
-  }
-  destroy(): void {
-    this.destroyed = true;
-    this.close();
-  }
-  onData(fn: (chunk: Buffer | string) => void): void {
-    this.data = fn;
-  }
-  onClose(fn: () => void): void {
-    this.closers.push(fn);
-  }
-
-  /** The client sends `text`. */
-  push(text: string): void {
-    this.data?.(text);
-  }
-  /** The socket has written everything so far: afterWrite callbacks run. */
-  flushWrites(): number {
-    const due = this.written;
-    this.written = [];
-    for (const fn of due) fn();
-    return due.length;
-  }
-  /** The backlog drained. */
-  drain(): void {
-    this.pending = 0;
-    const due = this.drains;
-    this.drains = [];
-    for (const fn of due) fn();
-  }
-  /** The connection closed (drains wake, pending write confirmations are dropped). */
-  close(): void {
-    if (this.closers.length === 0) return;
-    const fns = this.closers;
-    this.closers = [];
-    this.written = [];
-    this.drain();
-    for (const fn of fns) fn();
-  }
-  /** Output since index `from`, joined. */
-  text(from = 0): string {
-    return this.out.slice(from).join('');
-  }
-}
+const presence = testPresence;
 
 class NullSink implements Sink {
   send(_out: Outbound): void {}
@@ -126,6 +34,7 @@ const OPTS: XmppOptions = {
   defaultDomain: 'example.com',
   registration: () => false,
   version: 'test',
+  extensions: NO_EXTENSIONS,
 };
 
 async function setup(): Promise<Engine> {
@@ -133,7 +42,7 @@ async function setup(): Promise<Engine> {
 }
 
 /** Waits (on real timers, a few ms at a time) until the output since `from` matches. */
-async function waitFor(t: FakeTransport, re: RegExp, from = 0): Promise<string> {
+async function waitFor(t: MemoryTransport, re: RegExp, from = 0): Promise<string> {
   for (let i = 0; i < 400; i++) {
     const text = t.text(from);
     if (re.test(text)) return text;
@@ -145,7 +54,7 @@ async function waitFor(t: FakeTransport, re: RegExp, from = 0): Promise<string> 
 const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`;
 
 /** Opens a stream, authenticates a@example.com with PLAIN and binds resource `phone`. */
-async function login(t: FakeTransport): Promise<void> {
+async function login(t: MemoryTransport): Promise<void> {
   t.push(HEADER);
   await waitFor(t, /<\/stream:features>/);
   t.push(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\u0000a\u0000secret-pw').toString('base64')}</auth>`);
@@ -161,7 +70,7 @@ async function login(t: FakeTransport): Promise<void> {
 describe('XmppConnection over an in-memory transport', () => {
   it('sends the stream header and the features of each stage (RFC 6120 §4.3.2)', async () => {
     const engine = await setup();
-    const t = new FakeTransport();
+    const t = new MemoryTransport();
     const conn = new XmppConnection(t, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     await login(t);
     const all = t.text();
@@ -183,13 +92,13 @@ describe('XmppConnection over an in-memory transport', () => {
 
   it('checks the stream header: served domain, version 1.0 (RFC 6120 §4.7.2, §4.7.5)', async () => {
     const engine = await setup();
-    const unknown = new FakeTransport();
+    const unknown = new MemoryTransport();
     new XmppConnection(unknown, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     unknown.push(HEADER.replace("to='example.com'", "to='elsewhere.test'"));
     const refused = await waitFor(unknown, /<\/stream:stream>/);
     expect(refused).toContain('from="example.com"'); // the default domain names the error's header
     expect(refused).toContain('<host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
-    const old = new FakeTransport();
+    const old = new MemoryTransport();
     new XmppConnection(old, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     old.push(HEADER.replace(" version='1.0'>", '>'));
     const out = await waitFor(old, /<\/stream:stream>/);
@@ -199,7 +108,7 @@ describe('XmppConnection over an in-memory transport', () => {
 
   it('refuses a wrong password with not-authorized and keeps the stream (RFC 6120 §6.4.5)', async () => {
     const engine = await setup();
-    const t = new FakeTransport();
+    const t = new MemoryTransport();
     new XmppConnection(t, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     t.push(HEADER);
     await waitFor(t, /<\/stream:features>/);
@@ -212,7 +121,7 @@ describe('XmppConnection over an in-memory transport', () => {
 
   it('delivers a message from another session as a stanza, after initial presence (RFC 6121 §4.2)', async () => {
     const engine = await setup();
-    const t = new FakeTransport();
+    const t = new MemoryTransport();
     const conn = new XmppConnection(t, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     await login(t);
     const mark = t.out.length;
@@ -231,7 +140,7 @@ describe('XmppConnection over an in-memory transport', () => {
     const { session: b } = await engine.openSession('b@example.com', 'desk', new NullSink(), { ...presence });
     await engine.messages.send(b, parseAddress('a@example.com'), 'while you were away', null, Date.now());
     expect((await engine.ctx.store.messages.offlineSize('a@example.com')).count).toBe(1);
-    const t = new FakeTransport();
+    const t = new MemoryTransport();
     const conn = new XmppConnection(t, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     const ack = vi.spyOn(engine, 'ack');
     await login(t);
@@ -252,7 +161,7 @@ describe('XmppConnection over an in-memory transport', () => {
 
   it('paces replays by the transport backlog: pressure() waits until it drained', async () => {
     const engine = await setup();
-    const t = new FakeTransport();
+    const t = new MemoryTransport();
     const conn = new XmppConnection(t, engine, OPTS, { opened: () => undefined, closed: () => undefined });
     await login(t);
     expect(conn.pressure()).toBeNull();
@@ -272,7 +181,7 @@ describe('XmppConnection over an in-memory transport', () => {
 
   it('ends the stream with unsupported-stanza-type on an unknown top-level element (RFC 6120 §4.9.3.22)', async () => {
     const engine = await setup();
-    const t = new FakeTransport();
+    const t = new MemoryTransport();
     const closed = vi.fn();
     const conn = new XmppConnection(t, engine, OPTS, { opened: () => undefined, closed });
     await login(t);

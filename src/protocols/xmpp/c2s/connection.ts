@@ -1,35 +1,38 @@
 /**
- * One client-to-server XMPP stream (RFC 6120): stream negotiation — TLS (§5), SASL (§6, sasl.ts), in-band
- * registration (XEP-0077, registration.ts), resource binding (§7, bind.ts), features (features.ts) — and then
- * the stanzas of the bound session, handed to the handlers in stanzas.ts. The connection is the engine's Sink
- * for its session: events come back through send() and are encoded for this session by encode.ts.
+ * One client-to-server XMPP stream (RFC 6120): its lifecycle (stream headers and restarts, stream errors,
+ * teardown), the routing of each depth-1 element — to negotiation before binding (negotiation.ts: TLS §5, SASL
+ * §6, registration, binding §7), to stream management, client state or the stanza handlers (stanzas.ts) after —
+ * and the output of the bound session: the connection is the engine's Sink for it, and events come back through
+ * send(), encoded for this session by encode.ts.
  *
  * Every stanza is parsed once (xml/stream-parser.ts, hardened per §11.1 and §13.12) and re-serialised on the
- * way out; raw bytes are never forwarded. Stanzas from one stream are processed in order (§10.1): each waits
- * for the previous one's handler, except that a message only waits until it is queued in the engine (whose
- * per-session queue keeps send order), so a client can pipeline messages without waiting for each commit.
+ * way out; raw bytes are never forwarded. The other parts of a stream have their own files: in-order processing
+ * with back-pressure and the rate limit (input-queue.ts: §10.1, §13.12), the idle ping (idle.ts), the MUC rooms
+ * joined (room-view.ts), client state indication (client-state.ts), the per-turn confirmation of offline
+ * records (offline-ack.ts), and the stream markup of both framings (framing.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../../../engine/engine.js';
 import type { Outbound } from '../../../engine/outbound.js';
 import { REPLAY_LOW_WATER, type Session, type Sink } from '../../../engine/session.js';
-import { el, type Element } from '../xml/element.js';
-import { serialize, streamFooter, streamHeader } from '../xml/serialize.js';
+import type { Element } from '../xml/element.js';
+import { serialize } from '../xml/serialize.js';
 import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml/stream-parser.js';
-import { onPreBindIq } from './bind.js';
+import { ClientState } from './client-state.js';
 import { encodeFor } from './encode.js';
-import { conditionOf, errorElement, errorReply, StreamFailure, streamError } from './errors.js';
+import { conditionOf, errorElement, errorReply, streamError } from './errors.js';
 import { checkStreamHeader, featuresXml } from './features.js';
+import { FRAMED_ROOT, streamClose, streamErrorXml, streamOpen } from './framing.js';
+import { IdleTimer } from './idle.js';
+import { InputQueue } from './input-queue.js';
+import { Negotiation } from './negotiation.js';
 import { NS } from './ns.js';
-import { InBandRegistration, registrationOpen } from './registration.js';
-import { SaslNegotiation } from './sasl.js';
+import { OfflineAck } from './offline-ack.js';
+import { RoomView } from './room-view.js';
 import { StanzaHandlers } from './stanzas.js';
 import { StreamManagement, type SmConnection } from './stream-management.js';
 import type { Transport } from './transport.js';
 import type { XmppObserver, XmppOptions, XmppStream } from './types.js';
-
-/** Stanzas received and not yet processed before the server stops reading (back-pressure on a fast sender). */
-const MAX_INFLIGHT = 256;
 
 /** One XMPP client stream; after binding, the Sink of its session. */
 export class XmppConnection implements Sink, XmppStream, SmConnection {
@@ -39,30 +42,17 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   domain = '';
   private headerSent = false;
   private closing = false;
-  private authUser: string | null = null;
-  /** Fingerprint of the credentials SASL proved (AuthService), so a password change in between refuses the bind. */
-  private authCredentials: string | undefined;
   session: Session | null = null;
-  /** SASL state (sasl.ts), made when the client starts authenticating. */
-  private saslNeg: SaslNegotiation | null = null;
   /** Framed mode: the parser was reset (SASL success) and gets its synthetic root before the next message. */
   private framedRootDue = false;
-  /** XEP-0077 registration state (registration.ts), made on the first registration request. */
-  private registration: InBandRegistration | null = null;
-  private negotiationTimer: NodeJS.Timeout | null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastHeard = Date.now();
-  private pinged = false;
-  private tokens: number;
-  private lastRefill = Date.now();
-  private throttled = false;
-  /** Stanzas being processed, in arrival order. */
-  private chain: Promise<void> = Promise.resolve();
-  private inflight = 0;
-  private paused = false;
-  /** Highest record seq the client is known to have (confirmed()), and whether an acknowledgement is due. */
-  private confirmedPos = 0;
-  private confirmDue = false;
+  /** TLS, SASL, registration and binding, until a session is bound or resumed. */
+  private readonly negotiation: Negotiation;
+  /** XEP-0199 ping of a silent stream, and the drop of one that stays silent. */
+  private readonly idle: IdleTimer;
+  /** Bound stanzas in order, with back-pressure and the rate limit every element counts against. */
+  private readonly input: InputQueue;
+  /** Confirmed records leave the offline queue in one engine call per turn. */
+  private readonly offlineAck = new OfflineAck(this);
   /** Messages for this user that arrived while the stream was closing (see send()). */
   private late: number[] | null = null;
   readonly handlers: StanzaHandlers;
@@ -73,13 +63,12 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   rosterRequested = false;
   blocklistRequested = false;
   /**
-   * Rooms this session joined in MUC, with its nick there (XEP-0045). Like `held`, made on first use: most
-   * connections never need it, and an empty Map costs about 300 bytes.
+   * The MUC rooms this session joined, with its nick in each (XEP-0045), and its XEP-0352 client state. Both
+   * made on first use: most connections never need them, and an idle connection's memory is what bounds how
+   * many a server holds.
    */
-  private joined: Map<string, string> | null = null;
-  /** XEP-0352: the client is inactive; presence waits in `held` and chat states are dropped. */
-  inactive = false;
-  private held: Map<string, string[]> | null = null;
+  private rooms: RoomView | null = null;
+  private csi: ClientState | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -87,9 +76,11 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     readonly opts: XmppOptions,
     private readonly observer: XmppObserver,
   ) {
-    this.tokens = opts.stanzasPerSecond;
     this.handlers = new StanzaHandlers(this);
     this.sm = new StreamManagement(this);
+    this.input = new InputQueue(this, opts.stanzasPerSecond);
+    this.negotiation = new Negotiation(this);
+    this.idle = new IdleTimer(this, opts.idleMs);
     this.parser = new StreamParser(
       {
         // Framed (RFC 7395): the only root is the synthetic FRAMED_ROOT; <open/> starts the stream (onFramingElement).
@@ -103,11 +94,6 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     if (transport.framed) this.parser.write(FRAMED_ROOT);
     transport.onData((chunk) => this.onData(chunk));
     transport.onClose(() => this.onTransportClose());
-    this.negotiationTimer = setTimeout(() => {
-      if (!this.session) this.streamError('connection-timeout', 'stream negotiation took too long');
-    }, opts.negotiationTimeoutMs);
-    this.negotiationTimer.unref?.();
-    this.scheduleIdle();
     observer.opened();
   }
 
@@ -116,7 +102,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   // -------------------------------------------------------------------------------------------------------------
 
   get user(): string {
-    return this.session?.user ?? this.authUser ?? '';
+    return this.session?.user ?? this.negotiation.user ?? '';
   }
   get resource(): string {
     return this.session?.resource ?? '';
@@ -131,27 +117,19 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     return this.session?.takesBare === true;
   }
   roomNick(room: string): string | undefined {
-    return this.joined?.get(room);
+    return this.rooms?.nick(room);
   }
-
   /** Records that this session is in `room` under `nick`; true if it was not in the room before. */
   enterRoom(room: string, nick: string): boolean {
-    this.joined ??= new Map();
-    const entering = !this.joined.has(room);
-    this.joined.set(room, nick);
-    return entering;
+    return (this.rooms ??= new RoomView()).enter(room, nick);
   }
-
   /** Records that this session left `room`; false if it was not in it. */
   leaveRoom(room: string): boolean {
-    return this.joined?.delete(room) ?? false;
+    return this.rooms?.leave(room) ?? false;
   }
-
   /** Leaves every room; returns those it was in. */
   leaveAllRooms(): string[] {
-    const rooms = this.joined ? [...this.joined.keys()] : [];
-    this.joined = null;
-    return rooms;
+    return this.rooms?.leaveAll() ?? [];
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -171,16 +149,11 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     }
     const stanzas = encodeFor(out, this);
     if (stanzas.length === 0) return;
-    if (this.inactive) {
-      // XEP-0352: while the client says it is inactive, chat states are dropped and presence waits (only the
-      // latest per contact), until something that matters is sent or the client becomes active.
-      if (e.ev === 'typing') return;
-      if (e.ev === 'presence') {
-        (this.held ??= new Map()).set(String(e.data.user), stanzas);
-        return;
-      }
+    if (this.csi !== null) {
+      if (this.csi.hold(e, stanzas)) return;
+      // Something that matters goes out: the presence held before it goes first.
+      if (this.csi.holding) this.releaseHeld();
     }
-    if (this.held !== null && this.held.size > 0) this.releaseHeld();
     for (const stanza of stanzas) this.sendStanza(stanza, seq, e.seq ?? 0);
   }
 
@@ -208,22 +181,12 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
    * written to its socket): they may leave its offline queue. One engine call per turn, however many arrive.
    */
   confirmed(pos: number): void {
-    if (pos <= this.confirmedPos) return;
-    this.confirmedPos = pos;
-    if (this.confirmDue) return;
-    this.confirmDue = true;
-    queueMicrotask(() => {
-      this.confirmDue = false;
-      const s = this.session;
-      if (s) this.engine.ack(s, this.confirmedPos).catch((e: unknown) => this.engine.ctx.log.error({ err: e }, 'offline acknowledgement failed'));
-    });
+    this.offlineAck.confirmed(pos);
   }
 
   /** Sends the presence held back while the client was inactive (XEP-0352). */
   private releaseHeld(): void {
-    const held = this.held ? [...this.held.values()] : [];
-    this.held = null;
-    for (const list of held) for (const stanza of list) this.sendStanza(stanza);
+    for (const stanza of this.csi?.release() ?? []) this.sendStanza(stanza);
   }
 
   /**
@@ -264,8 +227,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   streamError(condition: StreamErrorCondition, text?: string): void {
     if (this.closing) return;
     if (!this.headerSent) this.sendHeader(this.domain || this.opts.defaultDomain);
-    const err = streamError(condition, text);
-    this.transport.write(this.transport.framed ? streamErrorFramed(err) : `<stream:error>${serialize(err, NS.streams).replace(/^<error[^>]*>/, '').replace(/<\/error>$/, '')}</stream:error>`);
+    this.transport.write(streamErrorXml(streamError(condition, text), this.transport.framed));
     this.closeStream();
   }
 
@@ -273,7 +235,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   closeStream(): void {
     if (this.closing) return;
     this.closing = true;
-    this.transport.write(this.transport.framed ? `<close xmlns="${NS.framing}"/>` : streamFooter());
+    this.transport.write(streamClose(this.transport.framed));
     this.transport.end();
   }
 
@@ -291,8 +253,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
 
   private onData(chunk: Buffer | string): void {
     if (this.closing) return;
-    this.lastHeard = Date.now();
-    this.pinged = false;
+    this.idle.heard();
     if (this.framedRootDue) {
       this.framedRootDue = false;
       this.parser.write(FRAMED_ROOT);
@@ -308,17 +269,13 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
       return;
     }
     this.sendHeader(verdict.domain);
-    this.writeNonza(featuresXml(this, this.session === null && this.authUser === null ? 'authenticate' : this.session === null ? 'bind' : 'bound'));
+    const stage = this.session !== null ? 'bound' : this.negotiation.user !== null ? 'bind' : 'authenticate';
+    this.writeNonza(featuresXml(this, stage));
   }
 
   private sendHeader(domain: string): void {
     this.headerSent = true;
-    const id = randomBytes(12).toString('base64url');
-    if (this.transport.framed) {
-      this.transport.write(serialize(el('open', { xmlns: NS.framing, from: domain, id, version: '1.0', 'xml:lang': 'en' })));
-    } else {
-      this.transport.write(streamHeader({ from: domain, id, version: '1.0', lang: 'en', xmlns: 'jabber:client' }));
-    }
+    this.transport.write(streamOpen(domain, this.transport.framed));
   }
 
   private onStreamEnd(): void {
@@ -332,7 +289,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   private onElement(element: Element): void {
     if (this.closing) return;
     // Every element counts against the rate, negotiation elements and acknowledgements too.
-    this.throttle();
+    this.input.throttle();
     if (this.transport.framed && element.xmlns === NS.framing) {
       this.onFramingElement(element);
       return;
@@ -342,7 +299,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
       return;
     }
     if (this.session === null) {
-      this.negotiate(element).catch((e: unknown) => {
+      this.negotiation.onElement(element).catch((e: unknown) => {
         this.engine.ctx.log.error({ err: e }, 'xmpp negotiation failed');
         this.streamError('internal-server-error');
       });
@@ -353,15 +310,15 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
       return;
     }
     if (element.xmlns === NS.csi && (element.name === 'active' || element.name === 'inactive')) {
-      this.inactive = element.name === 'inactive';
-      if (!this.inactive) this.releaseHeld();
+      (this.csi ??= new ClientState()).inactive = element.name === 'inactive';
+      if (!this.csi.inactive) this.releaseHeld();
       return;
     }
     if (element.xmlns !== NS.client || (element.name !== 'message' && element.name !== 'presence' && element.name !== 'iq')) {
       this.streamError('unsupported-stanza-type', `<${element.name}/> in ${element.xmlns || 'no namespace'} is not a stanza this server knows`);
       return;
     }
-    this.enqueueStanza(element);
+    this.input.enqueue(element);
   }
 
   /** RFC 7395 §3.3-3.6: <open/> starts (or restarts) the stream, <close/> ends it. */
@@ -377,165 +334,33 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     this.streamError('unsupported-stanza-type', `<${element.name}/> is not a framing element`);
   }
 
-  /** Queues a stanza behind the ones before it (§10.1 in-order processing), with rate limit and back-pressure. */
-  private enqueueStanza(stanza: Element): void {
-    const seq = this.sm.received();
-    this.inflight++;
-    if (this.inflight >= MAX_INFLIGHT && !this.paused) {
-      this.paused = true;
-      this.transport.pause(true);
-    }
-    const startedAt = Date.now();
-    this.chain = this.chain.then(async () => {
-      let done: Promise<unknown> = Promise.resolve();
-      try {
-        const pending = await this.handlers.handle(stanza, startedAt);
-        if (pending) done = pending.done;
-      } catch (e) {
-        if (e instanceof StreamFailure) this.streamError(e.condition, e.message);
-        else this.replyError(stanza, e);
-      }
-      // Stream management counts a stanza as handled once its effects are durable (a message: committed).
-      done.then(
-        () => this.sm.handled(seq),
-        () => this.sm.handled(seq),
-      );
-      this.inflight--;
-      if (this.paused && this.inflight < MAX_INFLIGHT / 2 && !this.throttled) {
-        this.paused = false;
-        this.transport.pause(false);
-      }
-    });
-  }
-
-  /** Token bucket over stanzas; when empty, reading stops until it refills (the sender slows, nobody else does). */
-  private throttle(): void {
-    const now = Date.now();
-    const rate = this.opts.stanzasPerSecond;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
-    this.lastRefill = now;
-    this.tokens -= 1;
-    if (this.tokens >= 0 || this.throttled) return;
-    this.throttled = true;
-    this.transport.pause(true);
-    const wait = Math.ceil((-this.tokens * 1000) / rate);
-    setTimeout(() => {
-      this.throttled = false;
-      if (!this.paused) this.transport.pause(false);
-    }, wait).unref?.();
-  }
-
-  // -------------------------------------------------------------------------------------------------------------
-  // Negotiation: STARTTLS, SASL, bind
-  // -------------------------------------------------------------------------------------------------------------
-
-  private async negotiate(element: Element): Promise<void> {
-    const ns = element.xmlns;
-    if (ns === NS.tls && element.name === 'starttls') return this.startTls();
-    if (ns === NS.sasl && this.authUser === null) {
-      this.saslNeg ??= new SaslNegotiation(this, (user, credentials, additional) => this.authenticated(user, credentials, additional));
-      return this.saslNeg.onElement(element);
-    }
-    if (this.authUser === null && !this.transport.secure() && this.opts.requireTls && this.transport.canStartTls()) {
-      this.streamError('policy-violation', 'STARTTLS is required before anything else');
-      return;
-    }
-    if (ns === NS.client && element.name === 'iq') {
-      if (this.authUser === null) {
-        if (element.getChild('query', NS.register) && registrationOpen(this)) {
-          return (this.registration ??= new InBandRegistration(this)).register(element);
-        }
-        this.streamError('not-authorized', 'authenticate first');
-        return;
-      }
-      return onPreBindIq(this, element, { user: this.authUser, credentials: this.authCredentials }, (session) => this.bound(session));
-    }
-    if (ns === NS.sm && element.name === 'resume' && this.authUser !== null) {
-      await this.sm.resume(element);
-      return;
-    }
-    if (ns === NS.sm && element.name === 'enable') {
-      this.writeNonza(serialize(el('failed', { xmlns: NS.sm }, el('unexpected-request', { xmlns: NS.stanzaErrors }))));
-      return;
-    }
-    this.streamError('not-authorized', this.authUser === null ? 'authenticate first' : 'bind a resource first');
-  }
-
-  private async startTls(): Promise<void> {
-    if (!this.transport.canStartTls() || this.authUser !== null) {
-      this.writeNonza(serialize(el('failure', { xmlns: NS.tls })));
-      this.closeStream();
-      return;
-    }
-    this.writeNonza(serialize(el('proceed', { xmlns: NS.tls })));
-    // §5.4.3.3: nothing sent before the handshake belongs to the new stream (the parser drops it).
-    this.parser.reset();
-    this.headerSent = false;
-    try {
-      await this.transport.startTls();
-    } catch {
-      this.transport.destroy();
-    }
-  }
-
   /**
-   * SASL succeeded (sasl.ts checked the account's domain): the stream is authenticated and restarts.
+   * The stream restarts (RFC 6120 §5.4.3.3 after TLS, §6.4.6 after SASL): the parser drops what it read, a new
+   * header is due, and once authenticated the larger stanza limit applies.
    */
-  private authenticated(user: string, credentials: string, additional: Buffer | null): void {
-    this.authUser = user;
-    this.authCredentials = credentials;
-    this.writeNonza(serialize(el('success', { xmlns: NS.sasl }, additional ? additional.toString('base64') : '')));
-    // §6.4.6: the stream restarts; from now on the larger stanza limit applies.
+  restart(authenticated: boolean): void {
     this.parser.reset();
-    this.parser.setLimits({ maxStanzaBytes: this.opts.maxStanzaBytes });
+    if (authenticated) this.parser.setLimits({ maxStanzaBytes: this.opts.maxStanzaBytes });
     this.headerSent = false;
     // Before the next message, not now: this can run inside the parser's write() (SCRAM's final step is
     // synchronous), and write() is not reentrant.
-    if (this.transport.framed) this.framedRootDue = true;
-  }
-
-  /** Resource binding (bind.ts) opened `session`: it is this stream's now, and negotiation is over. */
-  private bound(session: Session): void {
-    this.session = session;
-    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
-    this.negotiationTimer = null;
+    if (authenticated && this.transport.framed) this.framedRootDue = true;
   }
 
   /** Replaces this connection's session with a hibernated one (XEP-0198 resumption). */
   adopt(session: Session, from: XmppConnection): void {
-    this.authUser = session.user;
+    this.negotiation.resumed(session.user);
     this.session = session;
     this.carbons = from.carbons;
     this.rosterRequested = from.rosterRequested;
     this.blocklistRequested = from.blocklistRequested;
-    this.inactive = false;
-    this.joined = from.joined === null ? null : new Map(from.joined);
-    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
-    this.negotiationTimer = null;
+    if (this.csi !== null) this.csi.inactive = false;
+    this.rooms = from.rooms?.copy() ?? null;
   }
 
   // -------------------------------------------------------------------------------------------------------------
   // Liveness and teardown
   // -------------------------------------------------------------------------------------------------------------
-
-  private scheduleIdle(): void {
-    const every = Math.max(50, Math.floor(this.opts.idleMs / 2));
-    this.idleTimer = setInterval(() => {
-      const silent = Date.now() - this.lastHeard;
-      if (silent < this.opts.idleMs) return;
-      if (this.pinged && silent >= this.opts.idleMs * 2) {
-        this.transport.destroy(); // broken connection: stream management may resume it
-        return;
-      }
-      if (!this.pinged && this.session) {
-        this.pinged = true;
-        this.sendElement(el('iq', { xmlns: NS.client, type: 'get', id: `ping-${Date.now()}`, from: this.domain, to: this.full }, el('ping', { xmlns: NS.ping })));
-      } else if (!this.session && silent >= this.opts.idleMs * 2) {
-        this.transport.destroy();
-      }
-    }, every);
-    this.idleTimer.unref?.();
-  }
 
   /** Whether the connection is gone or going (handlers check before replying after an await). */
   get isClosing(): boolean {
@@ -545,9 +370,8 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   private onTransportClose(): void {
     const wasClosing = this.closing;
     this.closing = true;
-    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.saslNeg?.abort();
+    this.negotiation.abort();
+    this.idle.stop();
     this.observer.closed();
     const s = this.session;
     if (!s) return;
@@ -569,16 +393,8 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   }
 }
 
+/** The bare part of an address as the engine wrote it (already normalised: no parsing needed). */
 function bare(a: string): string {
   const i = a.indexOf('/');
   return i < 0 ? a : a.slice(0, i);
-}
-
-/** Framed mode (RFC 7395): the root the parser is given, so that each message parses as a depth-1 element. */
-const FRAMED_ROOT = `<stream:stream xmlns="${NS.client}" xmlns:stream="${NS.streams}">`;
-
-/** RFC 7395 §3.6: a stream error on a WebSocket declares the stream prefix itself. */
-function streamErrorFramed(err: Element): string {
-  const inner = serialize(err, NS.streams).replace(/^<error[^>]*>/, '').replace(/<\/error>$/, '');
-  return `<stream:error xmlns:stream="${NS.streams}">${inner}</stream:error>`;
 }

@@ -8,7 +8,7 @@ import { parseAddress } from '../../../core/address.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
 import type { StreamErrorCondition } from '../xml/stream-parser.js';
-import { CAPS_NODE, CAPS_VER } from './iq-handlers.js';
+import { CAPS_NODE, discoOf } from './iq-handlers.js';
 import { NS } from './ns.js';
 import { registrationOpen } from './registration.js';
 import { channelBindingTypesOf, mechanisms } from './sasl.js';
@@ -58,7 +58,7 @@ export function featuresXml(host: FeaturesHost, stage: NegotiationStage): string
     children.push(el('ver', { xmlns: NS.rosterVer }));
   }
   // XEP-0115 §6.3: the server's own capabilities, so clients can cache its features.
-  children.push(el('c', { xmlns: NS.caps, hash: 'sha-1', node: CAPS_NODE, ver: CAPS_VER }));
+  children.push(el('c', { xmlns: NS.caps, hash: 'sha-1', node: CAPS_NODE, ver: discoOf(opts.extensions).capsVer }));
   const inner = children.map((c) => serialize(c, NS.client)).join('');
   return transport.framed ? `<stream:features xmlns:stream="${NS.streams}">${inner}</stream:features>` : `<stream:features>${inner}</stream:features>`;
 }

@@ -10,40 +10,25 @@ import { createHash } from 'node:crypto';
 import { ParleyError } from '../../../core/errors.js';
 import { rosterVersion } from '../../../engine/roster-service.js';
 import { parseAddress } from '../../../core/address.js';
-import { el, type Element } from '../xml/element.js';
-import { parseFragment } from '../xml/fragment.js';
-import { serialize } from '../xml/serialize.js';
+import { el } from '../xml/element.js';
 import { rosterItem, stamp } from './encode.js';
-import { mamQuery, MAM_FORM } from './mam.js';
 import { roomDiscoInfo, roomDiscoItems } from './muc.js';
 import { NS } from './ns.js';
-import type { IqContext, IqTarget } from './types.js';
+import type { IqHandler, XmppExtensions } from './types.js';
 
-export type { IqContext, IqTarget } from './types.js';
+export type { IqContext, IqHandler, IqTarget } from './types.js';
 
-type Fn = (c: IqContext) => Promise<Element | null>;
-
-/** A handler for one payload, per iq type, optionally limited to some targets. */
-export interface IqHandler {
-  get?: Fn;
-  set?: Fn;
-  targets?: IqTarget['kind'][];
-}
-
-/** Features the server announces in disco#info (XEP-0030), in the order listed. */
-export const SERVER_FEATURES = [
-  NS.blocking,
+/** Features of the server itself in disco#info (XEP-0030), in the order listed; modules add theirs after. */
+const SERVER_FEATURES = [
   NS.discoInfo,
   NS.discoItems,
   NS.ping,
   NS.version,
   NS.time,
-  NS.carbons,
   NS.sid,
   NS.csi,
   NS.sm,
   NS.rosterVer,
-  NS.vcard,
   'msgoffline',
   NS.receipts,
 ];
@@ -53,13 +38,41 @@ const SERVER_IDENTITY = { category: 'server', type: 'im', name: 'Parley' };
 /** The node of the server's entity capabilities (XEP-0115 §4). */
 export const CAPS_NODE = 'urn:parley:server';
 
-/** XEP-0115 §5.1 verification string of the server's disco#info (identity and features), SHA-1, base64. */
-export const CAPS_VER = createHash('sha1')
-  .update(`${SERVER_IDENTITY.category}/${SERVER_IDENTITY.type}//${SERVER_IDENTITY.name}<${[...SERVER_FEATURES].sort().map((f) => `${f}<`).join('')}`)
-  .digest('base64');
+/** Features of every account (the server answers for it, XEP-0030); modules add theirs after. */
+const ACCOUNT_FEATURES = [NS.discoInfo, NS.discoItems, NS.sid];
 
-/** Features of every account (the server answers for it; XEP-0313 §7, XEP-0030). */
-const ACCOUNT_FEATURES = [NS.discoInfo, NS.discoItems, NS.mam, NS.sid, NS.vcard];
+/** What disco#info says of the server and of accounts, with the modules' features. */
+export interface Disco {
+  readonly serverFeatures: readonly string[];
+  readonly accountFeatures: readonly string[];
+  /** XEP-0115 §5.1 verification string of the server's disco#info (identity and features), SHA-1, base64. */
+  readonly capsVer: string;
+}
+
+const discoCache = new WeakMap<XmppExtensions, Disco>();
+
+/** The server's and accounts' features with those of `ext`, and the caps hash over them (computed once). */
+export function discoOf(ext: XmppExtensions): Disco {
+  let d = discoCache.get(ext);
+  if (d) return d;
+  const serverFeatures = [...new Set([...SERVER_FEATURES, ...ext.serverFeatures])];
+  const accountFeatures = [...new Set([...ACCOUNT_FEATURES, ...ext.accountFeatures])];
+  // §5.1: identities then features, each sorted, each followed by '<'.
+  const capsVer = createHash('sha1')
+    .update(`${SERVER_IDENTITY.category}/${SERVER_IDENTITY.type}//${SERVER_IDENTITY.name}<${[...serverFeatures].sort().map((f) => `${f}<`).join('')}`)
+    .digest('base64');
+  d = { serverFeatures, accountFeatures, capsVer };
+  discoCache.set(ext, d);
+  return d;
+}
+
+/** The handler of an iq payload: the core's, else a module's. */
+export function iqHandlerOf(ext: XmppExtensions, key: string): IqHandler | undefined {
+  return handlers.get(key) ?? ext.iq.get(key);
+}
+
+/** Extensions of a server without modules (tests of the front door alone). */
+export const NO_EXTENSIONS: XmppExtensions = { iq: new Map(), serverFeatures: [], accountFeatures: [] };
 
 const handlers = new Map<string, IqHandler>();
 const on = (ns: string, name: string, h: IqHandler): void => {
@@ -105,16 +118,16 @@ on(NS.discoInfo, 'query', {
     switch (target.kind) {
       case 'server':
         // XEP-0115 §6.2: the caps node#ver is answered like the plain query.
-        if (node !== undefined && node !== `${CAPS_NODE}#${CAPS_VER}`) throw new ParleyError('item-not-found', `no node ${node}`);
+        if (node !== undefined && node !== `${CAPS_NODE}#${discoOf(conn.opts.extensions).capsVer}`) throw new ParleyError('item-not-found', `no node ${node}`);
         query.append(el('identity', SERVER_IDENTITY));
-        for (const f of SERVER_FEATURES) query.append(el('feature', { var: f }));
+        for (const f of discoOf(conn.opts.extensions).serverFeatures) query.append(el('feature', { var: f }));
         return query;
       case 'self':
       case 'account':
         if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);
         if (!(await conn.engine.ctx.directory.userExists(target.bare))) throw new ParleyError('service-unavailable', `no account ${target.bare}`);
         query.append(el('identity', { category: 'account', type: 'registered' }));
-        for (const f of ACCOUNT_FEATURES) query.append(el('feature', { var: f }));
+        for (const f of discoOf(conn.opts.extensions).accountFeatures) query.append(el('feature', { var: f }));
         return query;
       case 'rooms':
       case 'room':
@@ -157,77 +170,8 @@ on(NS.time, 'time', {
   },
 });
 
-// XEP-0280 message carbons.
-on(NS.carbons, 'enable', {
-  targets: ['self', 'server'],
-  async set({ conn, session }) {
-    conn.carbons = true;
-    session.carbons = true;
-    return null;
-  },
-});
-on(NS.carbons, 'disable', {
-  targets: ['self', 'server'],
-  async set({ conn, session }) {
-    conn.carbons = false;
-    session.carbons = false;
-    return null;
-  },
-});
-
 // RFC 3921 §3 session establishment: a no-op kept for older clients (RFC 6121 Appendix E).
 on(NS.session, 'session', { targets: ['self', 'server'], set: async () => null });
-
-// XEP-0313 message archive: the same history the JSON API reads.
-on(NS.mam, 'query', {
-  targets: ['self', 'room'],
-  get: async () => MAM_FORM,
-  set: (c) => mamQuery(c),
-});
-
-// XEP-0191 blocking.
-on(NS.blocking, 'blocklist', {
-  targets: ['self'],
-  async get({ conn, session }) {
-    conn.blocklistRequested = true;
-    const entries = await conn.engine.blocks.list(session.user);
-    return el('blocklist', { xmlns: NS.blocking }, ...entries.map((jid) => el('item', { jid })));
-  },
-});
-on(NS.blocking, 'block', {
-  targets: ['self'],
-  async set({ conn, session, payload }) {
-    const jids = payload.getChildren('item').map((i) => i.attr('jid') ?? '');
-    // §3.3: a block names at least one item.
-    if (jids.length === 0 || jids.includes('')) throw new ParleyError('bad-request', 'name each address to block in an <item jid/>');
-    await conn.engine.blocks.block(session.user, jids);
-    return null;
-  },
-});
-on(NS.blocking, 'unblock', {
-  targets: ['self'],
-  async set({ conn, session, payload }) {
-    const jids = payload.getChildren('item').map((i) => i.attr('jid') ?? '');
-    if (jids.includes('')) throw new ParleyError('bad-request', 'an <item/> without jid');
-    // §3.4: no items means everything.
-    await conn.engine.blocks.unblock(session.user, jids.length === 0 ? null : jids);
-    return null;
-  },
-});
-
-// XEP-0054 vCard: the user sets its own; anyone may read a user's (an empty vCard when there is none).
-on(NS.vcard, 'vCard', {
-  targets: ['self', 'account'],
-  async get({ conn, target }) {
-    const stored = await conn.engine.profiles.vcard(target.bare);
-    return stored === null ? el('vCard', { xmlns: NS.vcard }) : parseFragment(stored);
-  },
-  async set({ conn, session, payload, target }) {
-    if (target.kind !== 'self') throw new ParleyError('forbidden', 'you can only set your own vCard');
-    await conn.engine.profiles.setVcard(session.user, serialize(payload));
-    return null;
-  },
-});
 
 // XEP-0077 after authentication: a password change (§3.3). Cancelling a registration is an administrator's job.
 on(NS.register, 'query', {
@@ -250,7 +194,7 @@ on(NS.register, 'query', {
   },
 });
 
-/** The handler table. */
+/** The core's handler table (modules may not take its keys). */
 export const IQ_HANDLERS: ReadonlyMap<string, IqHandler> = handlers;
 
 /** The bare address of a jid attribute (a roster item names an account, never a resource). */

@@ -2,7 +2,8 @@
  * The stanzas of a bound XMPP session (RFC 6120 §8, RFC 6121) mapped onto the engine: messages, presence and
  * IQs. Addressing is checked first (§8.1.2.1: the server stamps `from`; a forged one ends the stream), then
  * each kind goes to its handler. IQ payloads are looked up in a table by namespace and element name
- * (iq-handlers.ts); MUC (muc.ts) and the message archive (mam.ts) are handlers like any other.
+ * (iq-handlers.ts: the core's, then those the modules added, e.g. the message archive of src/modules/mam); MUC
+ * (muc.ts) is a handler like any other.
  */
 import { ParleyError } from '../../../core/errors.js';
 import { parseAddress, type Address } from '../../../core/address.js';
@@ -14,7 +15,7 @@ import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
 import { presenceStanza } from './encode.js';
 import { errorElement, errorReply, StreamFailure } from './errors.js';
-import { IQ_HANDLERS, type IqTarget } from './iq-handlers.js';
+import { iqHandlerOf, type IqTarget } from './iq-handlers.js';
 import { Muc } from './muc.js';
 import { NS } from './ns.js';
 import type { Pending, XmppStream } from './types.js';
@@ -231,7 +232,7 @@ export class StanzaHandlers {
     if (payloads.length !== 1) throw new ParleyError('bad-request', 'an iq get or set carries exactly one payload element (RFC 6120 §8.2.3)');
     const payload = payloads[0]!;
     const target = this.iqTarget(to);
-    const handler = IQ_HANDLERS.get(`${payload.xmlns} ${payload.name}`);
+    const handler = iqHandlerOf(this.conn.opts.extensions, `${payload.xmlns} ${payload.name}`);
     const fn = handler?.[type];
     if (!fn || (handler?.targets && !handler.targets.includes(target.kind))) {
       throw new ParleyError('service-unavailable', `${payload.xmlns} ${payload.name} (${type}) is not supported here`);

@@ -1,8 +1,8 @@
 /**
  * Types shared by the files of the XMPP client front door. This file imports no other file of c2s/, so the
- * handlers (stanzas.ts, iq-handlers.ts, muc.ts, mam.ts) depend on the narrow XmppStream below instead of the
- * connection class, and the import graph of c2s/ is a one-way chain with connection.ts at its top (checked by
- * imports.test.ts).
+ * handlers (stanzas.ts, iq-handlers.ts, muc.ts, and the modules' iq handlers) depend on the narrow XmppStream
+ * below instead of the connection class, and the import graph of c2s/ is a one-way chain with connection.ts at
+ * its top (checked by imports.test.ts).
  */
 import type { Engine } from '../../../engine/engine.js';
 import type { Session, Sink } from '../../../engine/session.js';
@@ -37,6 +37,8 @@ export interface XmppOptions {
   registration: (domain: string) => boolean;
   /** Software name and version for XEP-0092. */
   version: string;
+  /** What the configured modules add (iq handlers, disco features). */
+  extensions: XmppExtensions;
 }
 
 /** Connection-level counters for metrics. */
@@ -119,4 +121,24 @@ export interface IqContext {
   iq: Element;
   payload: Element;
   target: IqTarget;
+}
+
+/** Answers one iq: the result's payload (null: an empty result), or a thrown ParleyError (the stanza error). */
+export type IqFn = (c: IqContext) => Promise<Element | null>;
+
+/** A handler for one payload, per iq type, optionally limited to some targets. */
+export interface IqHandler {
+  get?: IqFn;
+  set?: IqFn;
+  targets?: IqTarget['kind'][];
+}
+
+/**
+ * What modules add to the XMPP front door: iq handlers by `${namespace} ${element}`, and features announced in
+ * disco#info of the server and of accounts (XEP-0030); the server's entity capabilities (XEP-0115) follow.
+ */
+export interface XmppExtensions {
+  readonly iq: ReadonlyMap<string, IqHandler>;
+  readonly serverFeatures: readonly string[];
+  readonly accountFeatures: readonly string[];
 }

@@ -5,14 +5,14 @@
  * set management (max, before, after; an empty <before/> asks for the newest page). Pages are bounded in bytes
  * as well as in count, and queries count against the user's heavy reads (Engine.history, Engine.archive).
  */
-import { ParleyError } from '../../../core/errors.js';
-import { parseBare } from '../../../core/address.js';
-import type { MessageView } from '../../../core/types.js';
-import { el, type Element } from '../xml/element.js';
-import { serialize } from '../xml/serialize.js';
-import { nickOf, stamp } from './encode.js';
-import { NS } from './ns.js';
-import type { IqContext } from './types.js';
+import { ParleyError } from '../../core/errors.js';
+import { parseBare } from '../../core/address.js';
+import type { MessageView } from '../../core/types.js';
+import { nickOf, stamp } from '../../protocols/xmpp/c2s/encode.js';
+import { NS } from '../../protocols/xmpp/c2s/ns.js';
+import type { IqContext } from '../../protocols/xmpp/c2s/types.js';
+import { el, type Element } from '../../protocols/xmpp/xml/element.js';
+import { serialize } from '../../protocols/xmpp/xml/serialize.js';
 
 /** The query form (XEP-0313 §5.1): the fields this archive filters on. */
 export const MAM_FORM = el(

@@ -1,0 +1,144 @@
+/**
+ * Where the compliance archive's cost per message goes (no server, no sockets): the parts of the journal's append
+ * participant measured one by one on this thread, then the store's whole append path with the archive off and
+ * on, alternating, at the group-commit batch sizes given.
+ *
+ *   node dist/bench/archive-append.js [--messages 40000] [--batches 1,32] [--rounds 3] [--sync full|normal]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { conversationKey, type LogRecord, type NewRecord } from '../src/core/types.js';
+import { entryObject, recordDraft, sealEntry } from '../src/modules/archive/entry.js';
+import { canonicalBytes } from '../src/modules/archive/jcs.js';
+import { leafHash } from '../src/modules/archive/merkle.js';
+import { area } from '../src/modules/archive/sqlite.js';
+import { createSqliteStore } from '../src/storage/sqlite/index.js';
+import { round, spread } from './lib/stats.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string' },
+    batches: { type: 'string' },
+    rounds: { type: 'string' },
+    sync: { type: 'string' },
+  },
+  strict: true,
+});
+const total = Number(values.messages ?? 40_000);
+const batches = (values.batches ?? '1,32').split(',').map(Number);
+const rounds = Number(values.rounds ?? 3);
+const sync = values.sync === 'normal' ? 'normal' : 'full';
+const PAIRS = 200;
+
+const newRecord = (n: number): NewRecord => {
+  const p = n % PAIRS;
+  const from = `s${p}@localhost`;
+  const to = `r${p}@localhost`;
+  return {
+    kind: 'message',
+    type: 'chat',
+    conv: conversationKey('chat', from, to),
+    from,
+    fromResource: 'res',
+    to,
+    toResource: null,
+    clientId: `c-${n}`,
+    body: `${n} ${'x'.repeat(96)}`,
+    ref: null,
+    receipt: null,
+    ts: Date.now(),
+    offlineFor: [],
+  };
+};
+const logRecord = (n: number): LogRecord => {
+  const { offlineFor: _, ...r } = newRecord(n);
+  return { ...r, seq: n + 1, id: `0${n.toString(36).padStart(12, '0')}` };
+};
+
+/** µs per call of `fn` over `n` calls, after a warm-up. */
+function perCall(n: number, fn: (i: number) => void): number {
+  for (let i = 0; i < Math.min(n, 5000); i++) fn(i);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) fn(i);
+  return round(((performance.now() - t0) * 1000) / n, 2);
+}
+
+function parts(): void {
+  const recs = Array.from({ length: total }, (_, i) => logRecord(i));
+  const drafts = recs.map(recordDraft);
+  const bytes = drafts.map((d, i) => canonicalBytes(entryObject(i, d)));
+  process.stdout.write(`parts of the participant, µs per record (${total} records, ${bytes[0]!.length} bytes each):\n`);
+  process.stdout.write(`  recordDraft                 ${perCall(total, (i) => recordDraft(recs[i]!))}\n`);
+  process.stdout.write(`  canonicalBytes(entryObject) ${perCall(total, (i) => canonicalBytes(entryObject(i, drafts[i]!)))}\n`);
+  process.stdout.write(`  leafHash                    ${perCall(total, (i) => leafHash(bytes[i]!))}\n`);
+  process.stdout.write(`  sealEntry (both)            ${perCall(total, (i) => sealEntry(i, drafts[i]!))}\n`);
+
+  // The statements on a journal of `total` rows, in one transaction as the participant runs them.
+  const dir = mkdtempSync(join(tmpdir(), 'parley-archive-parts-'));
+  try {
+    const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: [{ name: 'archive', area }] });
+    void store.close();
+    const db = new Database(join(dir, 'parley.db'));
+    const insert = db.prepare('INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const max = db.prepare('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
+    const leaves = bytes.map(leafHash);
+    db.exec('BEGIN');
+    const ins = perCall(total - 5000, (i) => {
+      const d = drafts[i]!;
+      insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes[i]!, leaves[i]!);
+    });
+    const mx = perCall(total, () => max.get());
+    db.exec('COMMIT');
+    db.close();
+    process.stdout.write(`  INSERT (table + 5 indexes)  ${ins}\n  SELECT MAX(idx)             ${mx}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** µs per message of the store's append path, `batch` appends per turn (one group commit). */
+async function appendPath(archive: boolean, batch: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-archive-append-'));
+  const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: archive ? [{ name: 'archive', area }] : [] });
+  try {
+    await store.domains.add('localhost', Date.now());
+    let n = 0;
+    const run = async (count: number): Promise<void> => {
+      for (let done = 0; done < count; done += batch) {
+        const ps: Array<Promise<unknown>> = [];
+        for (let i = 0; i < batch; i++) ps.push(store.messages.append([newRecord(n++)]));
+        await Promise.all(ps);
+      }
+    };
+    await run(Math.min(5000, total / 4));
+    const t0 = performance.now();
+    await run(total);
+    return ((performance.now() - t0) * 1000) / total;
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  parts();
+  process.stdout.write(`\nstore append path (synchronous=${sync}), µs per message, archive off / on, ${rounds} alternating rounds:\n`);
+  for (const batch of batches) {
+    const off: number[] = [];
+    const on: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      for (const archive of r % 2 === 0 ? [false, true] : [true, false]) (archive ? on : off).push(await appendPath(archive, batch));
+    }
+    const a = spread(off, 1);
+    const b = spread(on, 1);
+    process.stdout.write(`  batch ${String(batch).padStart(3)}: off ${a.median} (${a.runs.join(', ')})  on ${b.median} (${b.runs.join(', ')})  on/off ${round(b.median / a.median, 2)}  +${round(b.median - a.median, 1)} µs\n`);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,122 @@
+/**
+ * The engine's typed events: what modules hook (src/modules/api.ts). Every event has one payload type, and its
+ * handlers run one after another, highest priority first and in registration order among equals, each awaited:
+ * the order is part of the contract (a compliance journal at a high priority sees a message before a content
+ * filter does).
+ *
+ * Two kinds. Gates decide: a handler of `message.check` may refuse a message by throwing a ParleyError, and a
+ * `message.recorded` handler that fails fails the request (it runs after the durable append and before delivery
+ * and the sender's acknowledgement). Notifications report what already happened; a failing handler is logged
+ * and the rest still run, because the change is made and the caller must not see it fail.
+ *
+ * Work that must not hold up delivery does not belong here: it follows the log as a consumer (consumers.ts).
+ */
+import type { LogRecord, NewRecord, RoomRole, RosterItem, UserPresence } from '../core/types.js';
+import type { Logger } from './context.js';
+
+/** A message (or edit, retraction, receipt) before it is stored. */
+export interface MessageDraft {
+  record: NewRecord;
+  /** The sending session's full address. */
+  sender: string;
+}
+
+/** A session that opened or closed. */
+export interface SessionEvent {
+  user: string;
+  resource: string;
+  /** The session's id (unique per server run). */
+  id: string;
+}
+
+/** Every engine event and its payload. */
+export interface EngineEvents {
+  /** Gate, before storage: throw to refuse the message. */
+  'message.check': MessageDraft;
+  /** Gate, after the durable append and before delivery and acknowledgement: a failure fails the request. */
+  'message.recorded': LogRecord;
+  /** A stored edit (record.ref names the message), after message.recorded. */
+  'message.edited': LogRecord;
+  /** A stored retraction, after message.recorded. */
+  'message.retracted': LogRecord;
+  /** A stored delivery or read receipt, after message.recorded. */
+  'message.receipt': LogRecord;
+  /** A user's aggregate presence changed (going offline too: state 'offline'). */
+  'presence.changed': { user: string; presence: UserPresence };
+  'session.opened': SessionEvent;
+  'session.closed': SessionEvent;
+  /** A roster item was set or (item null) removed by its owner. */
+  'roster.changed': { user: string; contact: string; item: RosterItem | null };
+  /** A subscription action changed a roster item's state (RFC 6121 §3). */
+  'subscription.changed': { user: string; contact: string; action: string; item: RosterItem };
+  'room.created': { room: string; owner: string };
+  'room.destroyed': { room: string; by: string };
+  /** Someone joined, was invited into, left or was removed from a room (role null: no longer a member). */
+  'room.membership': { room: string; user: string; role: RoomRole | null; by: string };
+  /** A member's role changed. */
+  'room.role': { room: string; user: string; role: RoomRole; by: string };
+  'account.created': { address: string; by: string | null };
+  'account.removed': { address: string; by: string | null };
+  /** A password (or another account property) changed. */
+  'account.changed': { address: string; change: 'password' | 'admin'; by: string | null };
+  'domain.added': { domain: string; by: string | null };
+  'domain.removed': { domain: string; by: string | null };
+}
+
+/** An event name. */
+export type EventName = keyof EngineEvents;
+/** A handler of one event. */
+export type EventHandler<E extends EventName> = (payload: EngineEvents[E]) => void | Promise<void>;
+
+/** The events whose handlers may refuse or fail the request (see the header). */
+const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded']);
+
+interface Entry {
+  priority: number;
+  owner: string;
+  fn: (payload: never) => void | Promise<void>;
+}
+
+/** Holds the handlers of every event and runs them in order. */
+export class EventHub {
+  private readonly handlers = new Map<EventName, Entry[]>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Adds a handler; higher priorities run first (default 0). Returns a function that removes it. */
+  on<E extends EventName>(event: E, fn: EventHandler<E>, opts: { priority?: number; owner?: string } = {}): () => void {
+    const entry: Entry = { priority: opts.priority ?? 0, owner: opts.owner ?? 'core', fn: fn as Entry['fn'] };
+    const list = [...(this.handlers.get(event) ?? []), entry];
+    // Stable: equal priorities keep registration order.
+    list.sort((a, b) => b.priority - a.priority);
+    this.handlers.set(event, list);
+    return () => {
+      const now = (this.handlers.get(event) ?? []).filter((e) => e !== entry);
+      if (now.length > 0) this.handlers.set(event, now);
+      else this.handlers.delete(event);
+    };
+  }
+
+  /** True when anything listens (callers skip building a payload otherwise). */
+  has(event: EventName): boolean {
+    return this.handlers.has(event);
+  }
+
+  /** Runs the event's handlers in order. Gates rethrow the first failure; notifications log it and go on. */
+  async emit<E extends EventName>(event: E, payload: EngineEvents[E]): Promise<void> {
+    const list = this.handlers.get(event);
+    if (!list) return;
+    const gate = GATES.has(event);
+    for (const h of list) {
+      if (gate) {
+        await (h.fn as EventHandler<E>)(payload);
+        continue;
+      }
+      try {
+        await (h.fn as EventHandler<E>)(payload);
+      } catch (e) {
+        this.log.error({ err: e, event, module: h.owner }, 'an event handler failed');
+      }
+    }
+  }
+}

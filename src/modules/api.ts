@@ -1,0 +1,146 @@
+/**
+ * The module API: what a capability folder (src/modules/<name>/) declares and what its setup function gets.
+ * Modules are listed in one composition root (src/app/modules.ts); nothing registers itself by being imported.
+ *
+ * A module declares its options (a zod object under `modules.<name>` in the configuration, validated with the
+ * rest at start; `enabled` says whether it runs), its storage (an area of its own in every store, with its own
+ * migrations: ports/module-storage.ts) and its CLI commands, and its setup function hooks engine events
+ * (engine/events.ts) and adds JSON operations, HTTP routes under its own prefix, XMPP iq handlers and disco
+ * features, and consumers of the message log. Modelled on Prosody's module API (hook, add_feature, open_store),
+ * ejabberd's gen_mod (options with defaults beside the code) and Fastify's encapsulated plugins (a prefix and
+ * hooks of its own).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { LogRecord } from '../core/types.js';
+import type { Logger } from '../engine/context.js';
+import type { Engine } from '../engine/engine.js';
+import type { EventHandler, EventName } from '../engine/events.js';
+import type { Bus } from '../ports/bus.js';
+import type { Store } from '../ports/store.js';
+import type { OpDef } from '../protocols/json-ws/ops.js';
+import type { IqHandler } from '../protocols/xmpp/c2s/types.js';
+
+/** A module: a capability that plugs into the engine. */
+export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
+  /** Its name: the config key (`modules.<name>`), the storage area, the HTTP prefix (`/api/v1/<name>`). */
+  readonly name: string;
+  /** One line for `parley --help` and the docs. */
+  readonly summary: string;
+  /** Its options; every key has a default, so an empty section (or none) is valid. Must include `enabled`. */
+  readonly options: S;
+  /** Its own storage area (name = the module's name). */
+  readonly storage?: ModuleStorage;
+  /** Operator commands: `parley <module name> <command> ...`. They run without a server, on the store. */
+  readonly commands?: readonly CliCommand<z.output<S>>[];
+  /** Hooks events and adds what the module serves; runs once at start, before any listener opens. */
+  setup(api: ModuleApi<z.output<S>>): void | Promise<void>;
+  /**
+   * An operator changed accounts or domains with the `parley` CLI, in its own process where no engine runs
+   * (so no engine event): the module hears of it there, with its storage open. A failure is reported to the
+   * operator; the change stands.
+   */
+  operatorChange?(change: OperatorChange, ctx: { options: z.output<S>; store: Store }): Promise<void>;
+}
+
+/** A change an operator made with the CLI. */
+export interface OperatorChange {
+  type: 'account.created' | 'account.removed' | 'account.changed' | 'domain.added' | 'domain.removed';
+  /** The account or domain. */
+  subject: string;
+  /** Who: `cli:<operating-system user>`. */
+  by: string;
+  /** For account.changed: what changed. */
+  change?: 'password';
+}
+
+/** Declares a module (keeps the option types flowing into setup). */
+export function defineModule<S extends z.ZodObject>(m: ParleyModule<S>): ParleyModule<S> {
+  return m;
+}
+
+/** The storage code of a module for each store adapter (ports/module-storage.ts). */
+export interface ModuleStorage {
+  /** URL of the file whose export `area` is the SqliteArea (imported on the store's thread). */
+  sqlite: string;
+  /** The in-memory twin (unit tests, the memory adapter). */
+  memory: (ctx: import('../ports/module-storage.js').AreaContext) => unknown;
+}
+
+/** One `parley <module> <name>` command. */
+export interface CliCommand<O> {
+  name: string;
+  /** Usage line after `parley <module> <name>`, e.g. `[--from DATE] <query>`. */
+  usage: string;
+  summary: string;
+  run(args: string[], ctx: CliContext<O>): Promise<number>;
+}
+
+/** What a CLI command gets. */
+export interface CliContext<O> {
+  options: O;
+  store: Store;
+  out(s: string): void;
+  err(s: string): void;
+  /** Progress of a long command (a line rewritten in place on a terminal, plain lines otherwise). */
+  progress(s: string): void;
+}
+
+/** One HTTP route handler's identity check: the caller's bare address from its bearer token. */
+export type Authenticate = (req: FastifyRequest) => Promise<string>;
+
+/** What a module's HTTP plugin gets besides its own Fastify scope (prefix `/api/v1/<name>`). */
+export interface HttpContext {
+  /** The caller's address, or not-authorized. */
+  user: Authenticate;
+  /** The caller's address when it is an administrator, or forbidden. */
+  admin: Authenticate;
+}
+
+/** Options of a log consumer. */
+export interface ConsumerOptions {
+  /** Most records per call (default 256). */
+  batch?: number;
+  /**
+   * Asked before each pass: false skips what was logged meanwhile without reading it (the work is off, e.g.
+   * review with no lexicon and no sampling), moving the position to the end of the log.
+   */
+  wants?: () => boolean | Promise<boolean>;
+}
+
+/** What a module's setup function gets. */
+export interface ModuleApi<O> {
+  readonly name: string;
+  readonly options: O;
+  readonly log: Logger;
+  /** The engine facade (the same one the front doors use). */
+  readonly engine: Engine;
+  /** The message bus port: what crosses sessions, and later processes (in-process today). */
+  readonly bus: Bus;
+  /** Hooks an engine event; higher priorities run first (engine/events.ts). */
+  on<E extends EventName>(event: E, handler: EventHandler<E>, priority?: number): void;
+  /** The module's storage area (declared in `storage`). */
+  storage<A>(): A;
+  /**
+   * Follows the message log from where this consumer last stopped (its position is stored under
+   * `<module>.<name>`), in seq order, outside the delivery path: work that must not hold up delivery. A
+   * batch that throws is retried (with a growing pause) until it succeeds, so a handler must be idempotent.
+   */
+  consume(name: string, handler: (records: readonly LogRecord[]) => Promise<void>, opts?: ConsumerOptions): void;
+  /**
+   * Runs `work` when the log grows (coalesced: at most one run at a time, a few per second under load), and now
+   * and then for other processes' writes; a failing run is retried with a growing pause. For work that keeps its
+   * own position in the module's storage, such as an index over the module's own tables.
+   */
+  follow(name: string, work: () => Promise<void>): void;
+  /** Adds a JSON WebSocket operation (docs/protocol.md documents the core's; the module's README its own). */
+  jsonOp(name: string, def: OpDef): void;
+  /** Adds HTTP routes inside the module's own scope, under `/api/v1/<name>`. */
+  http(plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void>): void;
+  /** Handles an XMPP iq payload `<element xmlns=ns>` (get and/or set) for the targets the handler names. */
+  xmppIq(ns: string, element: string, handler: IqHandler): void;
+  /** Announces a feature in disco#info (XEP-0030) of the server or of accounts; the server's caps follow. */
+  xmppFeature(feature: string, of?: 'server' | 'account'): void;
+  /** Runs at shutdown, after the listeners closed and before the store closes. */
+  onClose(fn: () => void | Promise<void>): void;
+}

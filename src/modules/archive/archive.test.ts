@@ -1,0 +1,202 @@
+/**
+ * The archive over a real SQLite file (and the memory store): messages journaled in their own transaction,
+ * signed checkpoints, proofs that verify with the RFC 9162 algorithms, a journal that cannot be written refusing
+ * the message, and tampering done directly in the database file, each caught by verify with its own code.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAddress } from '../../core/address.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Outbound } from '../../engine/outbound.js';
+import type { Sink } from '../../engine/session.js';
+import { silentLog, testEngine, testPresence } from '../../engine/test-engine.js';
+import type { Store } from '../../ports/store.js';
+import { createMemoryStore } from '../../storage/memory/index.js';
+import { createSqliteStore } from '../../storage/sqlite/index.js';
+import { ModuleHost } from '../host.js';
+import { archive } from './index.js';
+import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
+import { openNote, parseCheckpoint, parseVerifierKey } from './note.js';
+import { archiveOptions } from './options.js';
+import { area, type ArchiveArea } from './sqlite.js';
+
+const ORIGIN = 'example.com/archive';
+const presence = testPresence;
+
+class Recorder implements Sink {
+  readonly got: Outbound[] = [];
+  send(out: Outbound): void {
+    this.got.push(out);
+  }
+  close(): void {}
+}
+
+const dirs: string[] = [];
+const hosts: ModuleHost[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) await h.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+interface Rig {
+  engine: Engine;
+  store: Store;
+  archive: ArchiveArea;
+  path: string | null;
+  send(body: string): Promise<{ seq: number; id: string }>;
+  bob: Recorder;
+}
+
+async function rig(kind: 'sqlite' | 'memory' = 'sqlite'): Promise<Rig> {
+  let path: string | null = null;
+  let store: Store;
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-archive-'));
+    dirs.push(dir);
+    path = join(dir, 'parley.db');
+    store = createSqliteStore({ path, modules: [{ name: 'archive', area }] });
+  } else {
+    store = createMemoryStore({ modules: [{ name: 'archive', memory: archive.storage!.memory }] });
+  }
+  const { engine } = await testEngine(['alice@example.com', 'bob@example.com'], { store });
+  const options = { archive: archiveOptions.parse({ enabled: true, origin: ORIGIN, checkpointSeconds: 3600 }) };
+  const host = await ModuleHost.setup([archive], options, { engine, store, bus: engine.bus, log: { ...silentLog, child: () => silentLog } });
+  hosts.push(host);
+  const alice = await engine.openSession('alice@example.com', 'desk', new Recorder(), { ...presence });
+  engine.goLive(alice.session);
+  const bob = new Recorder();
+  const b = await engine.openSession('bob@example.com', 'desk', bob, { ...presence });
+  engine.goLive(b.session);
+  return {
+    engine,
+    store,
+    archive: store.area<ArchiveArea>('archive'),
+    path,
+    bob,
+    send: (body) => engine.messages.send(alice.session, parseAddress('bob@example.com'), body, null, 0),
+  };
+}
+
+describe('the compliance archive', () => {
+  for (const kind of ['sqlite', 'memory'] as const) {
+    it(`journals every message with its log position, and verifies (${kind})`, async () => {
+      const r = await rig(kind);
+      const acks = [];
+      for (let i = 0; i < 20; i++) acks.push(await r.send(`message ${i}`));
+      const before = await r.archive.size();
+      // Every acknowledged message is in the journal, with the same seq and body.
+      const entries = await Promise.all(Array.from({ length: before }, (_, i) => r.archive.entry(i)));
+      const journaled = entries.filter((e) => e!.type === 'message').map((e) => JSON.parse(e!.entry!) as { seq: number; body: string; index: number });
+      expect(journaled.map((e) => e.seq)).toEqual(acks.map((a) => a.seq));
+      expect(journaled.map((e) => e.body)).toEqual(acks.map((_, i) => `message ${i}`));
+      const cp = await r.archive.checkpoint(ORIGIN, Date.now());
+      expect(cp.size).toBe(before);
+      expect((await r.archive.verify({ origin: ORIGIN })).problem).toBeNull();
+    });
+  }
+
+  it('signs checkpoints a verifier key checks, with inclusion and consistency proofs that verify', async () => {
+    const r = await rig();
+    for (let i = 0; i < 5; i++) await r.send(`first ${i}`);
+    const first = await r.archive.checkpoint(ORIGIN, Date.now());
+    for (let i = 0; i < 13; i++) await r.send(`second ${i}`);
+    const second = await r.archive.checkpoint(ORIGIN, Date.now());
+    expect(second.size).toBeGreaterThan(first.size);
+    const verifier = parseVerifierKey(await r.archive.verifierKey(ORIGIN, Date.now()));
+    const body = parseCheckpoint(openNote(second.note, [verifier]).text);
+    expect(body.origin).toBe(ORIGIN);
+    expect(Number(body.size)).toBe(second.size);
+    // Inclusion of every entry in the second tree.
+    for (let i = 0; i < second.size; i++) {
+      const e = (await r.archive.entry(i))!;
+      const proof = (await r.archive.inclusionProof(i, second.size)).map((h) => Buffer.from(h, 'base64'));
+      expect(leafHash(Buffer.from(e.entry!, 'utf8')).toString('hex')).toBe(e.leaf);
+      expect(verifyInclusion(i, second.size, Buffer.from(e.leaf, 'hex'), proof, body.rootHash)).toBe(true);
+    }
+    const proof = (await r.archive.consistencyProof(first.size, second.size)).map((h) => Buffer.from(h, 'base64'));
+    expect(verifyConsistency(first.size, second.size, Buffer.from(first.root, 'base64'), body.rootHash, proof)).toBe(true);
+    await expect(r.archive.inclusionProof(0, second.size + 100)).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+
+  it('refuses a message whose journal entry cannot be written; nothing is stored or delivered', async () => {
+    const r = await rig();
+    await r.send('before');
+    const delivered = r.bob.got.length;
+    const seqBefore = await r.store.messages.lastSeq();
+    // Another connection breaks the journal (as a full or failing disk would for this table).
+    const other = new Database(r.path!);
+    other.exec('ALTER TABLE archive_journal RENAME TO archive_journal_gone');
+    other.close();
+    await expect(r.send('unrecorded')).rejects.toMatchObject({ code: 'service-unavailable' });
+    expect(await r.store.messages.lastSeq()).toBe(seqBefore);
+    expect(r.bob.got.length).toBe(delivered);
+  });
+
+  describe('tampering in the database file is detected', () => {
+    /** A journal of 40 messages with two checkpoints, then a change made by another connection. */
+    async function tampered(change: (db: Database.Database) => void): Promise<Awaited<ReturnType<ArchiveArea['verify']>>> {
+      const r = await rig();
+      for (let i = 0; i < 20; i++) await r.send(`early ${i}`);
+      await r.archive.checkpoint(ORIGIN, Date.now());
+      for (let i = 0; i < 20; i++) await r.send(`late ${i}`);
+      await r.archive.checkpoint(ORIGIN, Date.now());
+      expect((await r.archive.verify({ origin: ORIGIN })).problem).toBeNull();
+      const db = new Database(r.path!);
+      change(db);
+      db.close();
+      return r.archive.verify({ origin: ORIGIN });
+    }
+
+    it('one byte of a stored entry changed', async () => {
+      const report = await tampered((db) => {
+        const row = db.prepare<[], { entry: Buffer }>('SELECT entry FROM archive_journal WHERE idx = 8').get()!;
+        const bytes = Buffer.from(row.entry);
+        bytes[bytes.indexOf('early')] = 'E'.charCodeAt(0);
+        db.prepare('UPDATE archive_journal SET entry = ? WHERE idx = 8').run(bytes);
+      });
+      expect(report.problem).toMatchObject({ code: 'entry-changed', index: 7 });
+    });
+
+    it('an entry deleted', async () => {
+      const report = await tampered((db) => db.prepare('DELETE FROM archive_journal WHERE idx = 12').run());
+      expect(report.problem).toMatchObject({ code: 'missing-entry', index: 11 });
+    });
+
+    it('two entries swapped (content and leaf hashes)', async () => {
+      const report = await tampered((db) => {
+        const a = db.prepare<[], { entry: Buffer; leaf: Buffer }>('SELECT entry, leaf FROM archive_journal WHERE idx = 5').get()!;
+        const b = db.prepare<[], { entry: Buffer; leaf: Buffer }>('SELECT entry, leaf FROM archive_journal WHERE idx = 6').get()!;
+        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 5').run(b.entry, b.leaf);
+        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 6').run(a.entry, a.leaf);
+      });
+      expect(report.problem).toMatchObject({ code: 'entry-moved', index: 4 });
+    });
+
+    it('an entry rewritten with a matching leaf hash', async () => {
+      const report = await tampered((db) => {
+        const row = db.prepare<[], { entry: Buffer }>('SELECT entry FROM archive_journal WHERE idx = 3').get()!;
+        const forged = Buffer.from(row.entry.toString('utf8').replace('early', 'forge'), 'utf8');
+        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 3').run(forged, leafHash(forged));
+      });
+      expect(report.problem).toMatchObject({ code: 'root-mismatch' });
+    });
+
+    it('the latest tree head rewritten', async () => {
+      const report = await tampered((db) => {
+        const cp = db.prepare<[], { size: number; note: string }>('SELECT size, note FROM archive_checkpoints ORDER BY size DESC LIMIT 1').get()!;
+        const lines = cp.note.split('\n');
+        lines[1] = String(cp.size - 1);
+        db.prepare('UPDATE archive_checkpoints SET note = ? WHERE size = ?').run(lines.join('\n'), cp.size);
+      });
+      expect(report.problem).toMatchObject({ code: 'bad-signature' });
+    });
+
+    it('the latest entries cut off', async () => {
+      const report = await tampered((db) => db.prepare('DELETE FROM archive_journal WHERE idx > 30').run());
+      expect(report.problem).toMatchObject({ code: 'missing-entry' });
+    });
+  });
+});

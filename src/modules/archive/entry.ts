@@ -1,0 +1,87 @@
+/**
+ * What the compliance journal holds: one entry per message, edit, retraction and receipt (from the log, in the
+ * log's own transaction) and per change around them (room membership and roles, accounts, domains, retention,
+ * holds, officers' actions). An entry's bytes are the RFC 8785 canonical JSON of the entry object, and its leaf
+ * index is part of it, so an entry moved to another position no longer matches where it is (docs/archive-format.md).
+ */
+import type { LogRecord } from '../../core/types.js';
+import { canonicalBytes } from './jcs.js';
+import { leafHash } from './merkle.js';
+
+/** Version of the entry format. */
+export const ENTRY_VERSION = 1;
+
+/** A journal entry before it has its index. */
+export interface EntryDraft {
+  /** `message`, `edit`, `retract`, `receipt`, or an event name (`room.membership`, `archive.hold`, ...). */
+  type: string;
+  ts: number;
+  /** The log position of a log record; null for other entries. */
+  seq: number | null;
+  /** Conversation key of a log record (the 1:1 pair or the room), else the room or account concerned. */
+  conv: string | null;
+  /** Who acted: the sender, the administrator, the officer (null: the system). */
+  actor: string | null;
+  /** Whom or what it concerns: the recipient, the room, the account. */
+  subject: string | null;
+  /** Searchable text (a message body). */
+  text: string | null;
+  /** Everything else, as it becomes part of the entry. */
+  data: Record<string, unknown>;
+}
+
+/** A log record as a journal entry draft. */
+export function recordDraft(r: LogRecord): EntryDraft {
+  return {
+    type: r.kind,
+    ts: r.ts,
+    seq: r.seq,
+    conv: r.conv,
+    actor: r.from,
+    subject: r.to,
+    text: r.kind === 'message' || r.kind === 'edit' ? r.body : null,
+    data: {
+      id: r.id,
+      messageType: r.type,
+      fromResource: r.fromResource,
+      toResource: r.toResource,
+      clientId: r.clientId,
+      body: r.body,
+      ref: r.ref,
+      receipt: r.receipt,
+    },
+  };
+}
+
+/** An event (not a log record) as a journal entry draft. */
+export function eventDraft(type: string, ts: number, p: { actor?: string | null; subject?: string | null; conv?: string | null; data?: Record<string, unknown> }): EntryDraft {
+  return { type, ts, seq: null, conv: p.conv ?? null, actor: p.actor ?? null, subject: p.subject ?? null, text: null, data: p.data ?? {} };
+}
+
+/** The entry object at `index` (0-based leaf index): what is canonicalised and hashed. */
+export function entryObject(index: number, d: EntryDraft): Record<string, unknown> {
+  // Copied member by member: an object spread followed by the fixed members took V8's slow path, about 45 µs
+  // per entry on the store's thread (bench/archive-append.ts); this takes well under 1 µs.
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(d.data)) {
+    // As a spread would: an own member named __proto__, not a new prototype.
+    if (k === '__proto__') Object.defineProperty(o, k, { value: d.data[k], enumerable: true, writable: true, configurable: true });
+    else o[k] = d.data[k];
+  }
+  // The fixed fields last, so no data key can stand in for them.
+  o.v = ENTRY_VERSION;
+  o.index = index;
+  o.type = d.type;
+  o.ts = d.ts;
+  o.seq = d.seq;
+  o.conv = d.conv;
+  o.actor = d.actor;
+  o.subject = d.subject;
+  return o;
+}
+
+/** The canonical bytes and leaf hash (RFC 9162 §2.1.1) of the entry at `index`. */
+export function sealEntry(index: number, d: EntryDraft): { bytes: Buffer; leaf: Buffer } {
+  const bytes = canonicalBytes(entryObject(index, d));
+  return { bytes, leaf: leafHash(bytes) };
+}

@@ -1,0 +1,175 @@
+/**
+ * eDiscovery export bundles (docs/archive-format.md "Export bundles", docs/archive-search.md): the entries a
+ * query selects, as
+ * - `records.jsonl`: each entry's canonical bytes exactly as journaled, one per line;
+ * - `manifest.json`: origin, the checkpoint signed for this export (verbatim), the verifier key, and per record
+ *   its line, leaf hash and RFC 9162 inclusion proof, so `tools/verify-bundle.mjs` checks it offline;
+ * - `messages.jsonl` and `messages.csv` (RFC 4180): readable views;
+ * - `eml/`: one RFC 5322 message per conversation per day, threaded (eml.ts).
+ * Records are fetched with their proofs in chunks, each in one read transaction; the checkpoint is fixed
+ * before the first, so every proof is against the same tree.
+ */
+import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { conversationMessages, idHost, utcDay, type ConversationDay, type TranscriptItem } from './eml.js';
+import type { ExportRecord, SearchArea, SearchQuery, SearchHit } from './search.js';
+
+/** Records fetched (with proofs) per call to the store. */
+const CHUNK = 5000;
+
+/** What writeBundle needs of the archive's storage area. */
+export type ExportSource = Pick<SearchArea, 'exportPlan' | 'exportRecords'>;
+
+/** What an export wrote. */
+export interface ExportSummary {
+  /** Entries the query selected (expired ones included). */
+  entries: number;
+  /** Records with canonical bytes and proofs (entries not expired). */
+  records: number;
+  /** Size of the checkpoint the proofs lead to. */
+  size: number;
+  /** Files written, relative to the bundle directory. */
+  files: string[];
+  /** Leaf index of the export's audit entry. */
+  audit: number;
+}
+
+/** Options of writeBundle. */
+export interface BundleOptions {
+  dir: string;
+  actor: string;
+  origin: string;
+  now: number;
+  /** Called after each chunk with the entries done and the total. */
+  progress?: (done: number, total: number) => void;
+}
+
+/** The fields of an entry object the readable views show: a search hit's, without the later versions. */
+type EntryView = Omit<SearchHit, 'later'>;
+
+const CSV_COLUMNS = ['index', 'time', 'type', 'conversation', 'from', 'to', 'body', 'ref', 'id'];
+
+/**
+ * One CSV field (RFC 4180 §2): quoted when it holds a comma, quote, CR or LF, inner quotes doubled. A text
+ * cell starting with =, +, -, @ (or a tab or CR) gets a leading apostrophe so spreadsheets do not run it as a
+ * formula (CSV injection).
+ */
+export function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  let s = String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** One CSV record, CRLF-terminated (RFC 4180 §2 rule 1). */
+export function csvRow(values: ReadonlyArray<string | number | null>): string {
+  return `${values.map(csvField).join(',')}\r\n`;
+}
+
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** The readable fields of an exported entry (the journal's columns only, once expired). */
+function viewOf(r: ExportRecord): EntryView {
+  const cols = { index: r.index, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject };
+  if (r.entry === null) return { ...cols, id: null, ref: null, body: null };
+  const o = JSON.parse(r.entry) as Record<string, unknown>;
+  return {
+    ...cols,
+    id: strOrNull(o['id']),
+    ref: strOrNull(o['ref']),
+    body: strOrNull(o['body']),
+  };
+}
+
+/** Writes the bundle for `query` into `opts.dir` (created if missing); journals the export first. */
+export async function writeBundle(area: ExportSource, query: SearchQuery, opts: BundleOptions): Promise<ExportSummary> {
+  const plan = await area.exportPlan(query, opts.actor, opts.now, opts.origin);
+  const size = plan.checkpoint.size;
+  await mkdir(join(opts.dir, 'eml'), { recursive: true });
+  const handles: FileHandle[] = [];
+  const openFile = async (name: string): Promise<FileHandle> => {
+    const h = await open(join(opts.dir, name), 'w');
+    handles.push(h);
+    return h;
+  };
+  const days = new Map<string, ConversationDay>();
+  let records = 0;
+  try {
+    const recordsFile = await openFile('records.jsonl');
+    const jsonl = await openFile('messages.jsonl');
+    const csv = await openFile('messages.csv');
+    const manifest = await openFile('manifest.json');
+    // The manifest is written as it goes (one record per line) so a large export is never one huge string.
+    const head = { origin: opts.origin, checkpoint: plan.checkpoint.note, verifierKey: plan.verifierKey };
+    await manifest.write(`${JSON.stringify(head).slice(0, -1)},"records":[\n`);
+    await csv.write(csvRow(CSV_COLUMNS));
+    for (let start = 0; start < plan.indices.length; start += CHUNK) {
+      const chunk = await area.exportRecords(plan.indices.slice(start, start + CHUNK), size);
+      let recordText = '';
+      let manifestText = '';
+      let jsonlText = '';
+      let csvText = '';
+      for (const r of chunk) {
+        const v = viewOf(r);
+        if (r.entry !== null) {
+          records++;
+          recordText += `${r.entry}\n`;
+          const m = { index: r.index, file: 'records.jsonl', line: records, leafHash: r.leaf, inclusionProof: r.proof };
+          manifestText += `${records > 1 ? ',\n' : ''}${JSON.stringify(m)}`;
+        }
+        const time = new Date(v.ts).toISOString();
+        jsonlText += `${JSON.stringify({ index: v.index, time, type: v.type, conv: v.conv, from: v.actor, to: v.subject, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null })}\n`;
+        csvText += csvRow([v.index, time, v.type, v.conv, v.actor, v.subject, v.body, v.ref, v.id]);
+        if (v.conv !== null && (v.conv.startsWith('dm:') || v.conv.startsWith('room:'))) {
+          const day = utcDay(v.ts);
+          const key = `${v.conv}\n${day}`;
+          let d = days.get(key);
+          if (d === undefined) {
+            d = { conv: v.conv, day, items: [] };
+            days.set(key, d);
+          }
+          const item: TranscriptItem = { index: v.index, type: v.type, ts: v.ts, from: v.actor, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null };
+          d.items.push(item);
+        }
+      }
+      await recordsFile.write(recordText);
+      await manifest.write(manifestText);
+      await jsonl.write(jsonlText);
+      await csv.write(csvText);
+      opts.progress?.(Math.min(start + CHUNK, plan.indices.length), plan.indices.length);
+    }
+    await manifest.write('\n]}\n');
+  } finally {
+    for (const h of handles) await h.close();
+  }
+  const files = ['manifest.json', 'records.jsonl', 'messages.jsonl', 'messages.csv'];
+  // Days of each conversation in order, so each day's message replies to the one before.
+  const byConv = new Map<string, ConversationDay[]>();
+  for (const d of days.values()) {
+    const list = byConv.get(d.conv) ?? [];
+    list.push(d);
+    byConv.set(d.conv, list);
+  }
+  const host = idHost(opts.origin);
+  const pending: Array<{ name: string; eml: string }> = [];
+  for (const [conv, list] of byConv) {
+    list.sort((a, b) => a.day.localeCompare(b.day));
+    for (const m of conversationMessages(list, host)) pending.push({ name: `eml/${emlName(conv, m.day)}`, eml: m.eml });
+  }
+  // Many small files: several writes in flight hide the file system's latency.
+  let next = 0;
+  const writer = async (): Promise<void> => {
+    for (let k = next++; k < pending.length; k = next++) await writeFile(join(opts.dir, pending[k]!.name), pending[k]!.eml);
+  };
+  await Promise.all(Array.from({ length: 16 }, writer));
+  files.push(...pending.map((p) => p.name));
+  return { entries: plan.indices.length, records, size, files, audit: plan.audit };
+}
+
+/** A file name for a conversation-day: readable, safe on every file system, unique by a short hash. */
+function emlName(conv: string, day: string): string {
+  const readable = conv.replace(/[^A-Za-z0-9@._-]+/g, '_').slice(0, 80);
+  let h = 0;
+  for (const ch of conv) h = (Math.imul(h, 31) + ch.codePointAt(0)!) >>> 0;
+  return `${day}_${readable}_${h.toString(16).padStart(8, '0')}.eml`;
+}

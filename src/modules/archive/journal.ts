@@ -1,0 +1,294 @@
+/**
+ * The archive's journal on SQLite, opened on the store's thread beside the core's tables. Messages are journaled
+ * inside the transaction that appends them to the log (AppendParticipant), so a message exists if and only if
+ * its journal entry does; other entries (membership, accounts, the officers' own actions) share the store's
+ * group commit. The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed,
+ * and complete subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows.
+ */
+import type Database from 'better-sqlite3';
+import { ParleyError } from '../../core/errors.js';
+import type { LogRecord } from '../../core/types.js';
+import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
+import { recordDraft, sealEntry, type EntryDraft } from './entry.js';
+import { CompactRange, consistencyProof, inclusionProof, SubtreeHasher, type CompactRangeState, type SubtreeCache } from './merkle.js';
+import { checkpointBody, generateSignerKey, parseSignerKey, signNote } from './note.js';
+import { SUBTREE_MIN_LEVEL } from './subtrees.js';
+import { verifyJournal, type VerifyOptions, type VerifyReport } from './verify.js';
+
+
+/** The journal's tables: migration 1 of the archive's storage. */
+export const JOURNAL_MIGRATIONS: readonly ModuleMigration[] = [
+  {
+    version: 1,
+    name: 'journal, tree, checkpoints, signing key, officers',
+    sql: `
+      CREATE TABLE archive_journal (
+        idx        INTEGER PRIMARY KEY,   -- leaf index + 1 (rowid: dense, never reused)
+        type       TEXT NOT NULL,
+        seq        INTEGER,               -- the log record's position; NULL for other entries
+        ts         INTEGER NOT NULL,
+        conv       TEXT,
+        actor      TEXT,
+        subject    TEXT,
+        entry      BLOB,                  -- the entry's canonical bytes; NULL once retention expired it
+        leaf       BLOB NOT NULL,         -- SHA-256(0x00 || entry), kept forever
+        expired_at INTEGER
+      );
+      -- Only what must be found at once is indexed in the message's transaction: who took part is indexed by
+      -- the search part off the delivery path (archive_who), which halved the journal's cost per message.
+      CREATE INDEX archive_journal_ts ON archive_journal (ts);
+      CREATE INDEX archive_journal_seq ON archive_journal (seq) WHERE seq IS NOT NULL;
+      CREATE TABLE archive_subtrees (
+        level INTEGER NOT NULL,
+        idx   INTEGER NOT NULL,
+        hash  BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+      ) WITHOUT ROWID;
+      CREATE TABLE archive_tree (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL               -- CompactRangeState as JSON
+      );
+      CREATE TABLE archive_checkpoints (
+        size      INTEGER PRIMARY KEY,
+        root      BLOB NOT NULL,
+        note      TEXT NOT NULL,
+        signed_at INTEGER NOT NULL
+      );
+      CREATE TABLE archive_keys (
+        name       TEXT PRIMARY KEY,
+        signer     TEXT NOT NULL,
+        verifier   TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE archive_officers (
+        address  TEXT PRIMARY KEY,
+        added_at INTEGER NOT NULL,
+        added_by TEXT
+      );
+    `,
+  },
+];
+
+/** A signed checkpoint. */
+export interface SignedCheckpoint {
+  size: number;
+  /** Root hash, base64. */
+  root: string;
+  /** The signed note, verbatim (C2SP signed-note of a tlog-checkpoint body). */
+  note: string;
+  signedAt: number;
+}
+
+/** One stored entry. */
+export interface StoredEntry {
+  index: number;
+  type: string;
+  ts: number;
+  /** The canonical bytes as UTF-8 text (null once expired). */
+  entry: string | null;
+  /** Leaf hash, hex. */
+  leaf: string;
+}
+
+/** The journal's part of the archive's storage area: every method runs on the store's thread. */
+export interface JournalArea {
+  /** Journals entries (one shared commit per turn); resolves with their leaf indices once durable. */
+  journal(drafts: EntryDraft[]): Promise<number[]>;
+  /** Number of entries. */
+  size(): Promise<number>;
+  /** The entry at a leaf index, or null. */
+  entry(index: number): Promise<StoredEntry | null>;
+  /**
+   * Extends the tree to every entry journaled so far and signs a checkpoint of it with the key `origin` names
+   * (generated on first use), unless the latest checkpoint already has this size. Returns the latest.
+   */
+  checkpoint(origin: string, now: number): Promise<SignedCheckpoint>;
+  /** The latest checkpoint (null before the first). */
+  latestCheckpoint(): Promise<SignedCheckpoint | null>;
+  /** The checkpoint of exactly `size` entries, or null. */
+  checkpointAt(size: number): Promise<SignedCheckpoint | null>;
+  /** The verifier key of `origin` (`<name>+<hex id>+<base64 key>`), generating the key pair on first use. */
+  verifierKey(origin: string, now: number): Promise<string>;
+  /** RFC 9162 §2.1.3 inclusion proof of leaf `index` in the tree of `size` entries (base64 hashes). */
+  inclusionProof(index: number, size: number): Promise<string[]>;
+  /** RFC 9162 §2.1.4 consistency proof between tree sizes m and n (base64 hashes). */
+  consistencyProof(m: number, n: number): Promise<string[]>;
+  /** Recomputes everything and names the first bad entry (in-process only: the callback does not cross threads). */
+  verify(opts: VerifyOptions): Promise<VerifyReport>;
+  /** Compliance officers (the only ones who may search and export). */
+  officers(): Promise<string[]>;
+  isOfficer(address: string): Promise<boolean>;
+  /** Grants (on) or revokes the officer role; false when nothing changed. */
+  setOfficer(address: string, on: boolean, now: number): Promise<boolean>;
+}
+
+type Row = { idx: number; type: string; ts: number; entry: Buffer | null; leaf: Buffer };
+
+/**
+ * Writes one entry at the next leaf index and returns the index; the caller holds a write transaction (the
+ * other parts of the archive journal their own actions in the transaction that performs them).
+ */
+export type AppendEntry = (d: EntryDraft) => number;
+
+/** Opens the journal on a database whose migrations ran. */
+export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { area: JournalArea; append: AppendEntry } {
+  const insert = db.prepare<[string, number | null, number, string | null, string | null, string | null, Buffer, Buffer]>(
+    'INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
+  const leafAt = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
+  const rowAt = db.prepare<[number], Row>('SELECT idx, type, ts, entry, leaf FROM archive_journal WHERE idx = ?');
+  const leavesAfter = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx > ? ORDER BY idx').pluck();
+  const subtreeGet = db.prepare<[number, number], Buffer>('SELECT hash FROM archive_subtrees WHERE level = ? AND idx = ?').pluck();
+  const subtreePut = db.prepare<[number, number, Buffer]>('INSERT OR REPLACE INTO archive_subtrees (level, idx, hash) VALUES (?, ?, ?)');
+  const treeGet = db.prepare<[], string>('SELECT state FROM archive_tree WHERE id = 1').pluck();
+  const treePut = db.prepare<[string]>('INSERT INTO archive_tree (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state');
+  const cpLatest = db.prepare<[], CpRow>('SELECT size, root, note, signed_at AS signedAt FROM archive_checkpoints ORDER BY size DESC LIMIT 1');
+  const cpAt = db.prepare<[number], CpRow>('SELECT size, root, note, signed_at AS signedAt FROM archive_checkpoints WHERE size = ?');
+  const cpPut = db.prepare<[number, Buffer, string, number]>('INSERT INTO archive_checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)');
+  const keyGet = db.prepare<[string], { signer: string; verifier: string }>('SELECT signer, verifier FROM archive_keys WHERE name = ?');
+  const keyPut = db.prepare<[string, string, string, number]>('INSERT INTO archive_keys (name, signer, verifier, created_at) VALUES (?, ?, ?, ?)');
+  const officerList = db.prepare<[], string>('SELECT address FROM archive_officers ORDER BY address').pluck();
+  const officerGet = db.prepare<[string], number>('SELECT 1 FROM archive_officers WHERE address = ?').pluck();
+  const officerAdd = db.prepare<[string, number]>('INSERT INTO archive_officers (address, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING');
+  const officerRemove = db.prepare<[string]>('DELETE FROM archive_officers WHERE address = ?');
+
+  /** Writes one entry at the next index; runs inside a write transaction. */
+  const append = (d: EntryDraft): number => {
+    const index = count.get()!;
+    const { bytes, leaf } = sealEntry(index, d);
+    insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes, leaf);
+    return index;
+  };
+
+  // Journaled with the log records, inside their transaction: refusing here refuses the message.
+  ctx.onAppend((records: readonly LogRecord[]) => {
+    try {
+      for (const r of records) append(recordDraft(r));
+    } catch (e) {
+      // A clear refusal with a stable code; the store's own error is kept in the message for the operator.
+      throw new ParleyError('service-unavailable', `the compliance journal could not record the message, so it was not sent (${(e as Error).message})`);
+    }
+  });
+
+  // Read-only: proofs never write (they run in read transactions); extendTree stores the subtrees.
+  const cache: SubtreeCache = {
+    get: (level, index) => (level >= SUBTREE_MIN_LEVEL ? subtreeGet.get(level, index) : undefined),
+    set: () => undefined,
+  };
+  const hasher = new SubtreeHasher((i) => {
+    const leaf = leafAt.get(i + 1);
+    if (!leaf) throw new RangeError(`no entry ${i}`);
+    return leaf;
+  }, cache);
+
+  /** Brings the stored tree up to every entry; returns it. Runs inside a write transaction. */
+  const extendTree = (): CompactRange => {
+    const stored = treeGet.get();
+    const range = stored === undefined ? new CompactRange() : CompactRange.fromState(JSON.parse(stored) as CompactRangeState);
+    // Written after the scan: the connection runs no other statement while one iterates.
+    const done: Array<[number, number, Buffer]> = [];
+    for (const leaf of leavesAfter.iterate(range.size)) {
+      range.append(leaf, (level, index, hash) => {
+        if (level >= SUBTREE_MIN_LEVEL) done.push([level, index, hash]);
+      });
+    }
+    for (const [level, index, hash] of done) subtreePut.run(level, index, hash);
+    treePut.run(JSON.stringify(range.toState()));
+    return range;
+  };
+
+  const signer = (origin: string, now: number): { signer: string; verifier: string } => {
+    let k = keyGet.get(origin);
+    if (!k) {
+      const g = generateSignerKey(origin);
+      keyPut.run(origin, g.signerKey, g.verifierKey, now);
+      k = { signer: g.signerKey, verifier: g.verifierKey };
+    }
+    return k;
+  };
+
+  /** Proofs are for trees a checkpoint covered (whose subtrees are stored), so each reads O(log n) rows. */
+  const proofSize = (size: number): void => {
+    const stored = treeGet.get();
+    const n = stored === undefined ? 0 : (JSON.parse(stored) as CompactRangeState).size;
+    if (!Number.isSafeInteger(size) || size < 0 || size > n) {
+      throw new ParleyError('item-not-found', `no checkpoint covers ${size} entries (the latest covers ${n})`);
+    }
+  };
+
+  const area: JournalArea = {
+    async journal(drafts) {
+      const out: number[] = [];
+      await ctx.batched(() => {
+        for (const d of drafts) out.push(append(d));
+      });
+      return out;
+    },
+    async size() {
+      return count.get()!;
+    },
+    async entry(index) {
+      const r = rowAt.get(index + 1);
+      if (!r) return null;
+      return { index, type: r.type, ts: r.ts, entry: r.entry === null ? null : r.entry.toString('utf8'), leaf: r.leaf.toString('hex') };
+    },
+    async checkpoint(origin, now) {
+      return ctx.write(() => {
+        const range = extendTree();
+        const latest = cpLatest.get();
+        if (latest && latest.size === range.size) return cp(latest);
+        const root = range.root();
+        const key = parseSignerKey(signer(origin, now).signer);
+        const note = signNote(checkpointBody(origin, range.size, root), [key]);
+        cpPut.run(range.size, root, note, now);
+        return { size: range.size, root: root.toString('base64'), note, signedAt: now };
+      });
+    },
+    async latestCheckpoint() {
+      const r = cpLatest.get();
+      return r ? cp(r) : null;
+    },
+    async checkpointAt(size) {
+      const r = cpAt.get(size);
+      return r ? cp(r) : null;
+    },
+    async verifierKey(origin, now) {
+      return ctx.write(() => signer(origin, now).verifier);
+    },
+    async inclusionProof(index, size) {
+      proofSize(size);
+      return ctx.read(() => badRange(() => inclusionProof(index, size, hasher).map((h) => h.toString('base64'))));
+    },
+    async consistencyProof(m, n) {
+      proofSize(n);
+      return ctx.read(() => badRange(() => consistencyProof(m, n, hasher).map((h) => h.toString('base64'))));
+    },
+    async verify(opts) {
+      return verifyJournal(db, opts);
+    },
+    async officers() {
+      return officerList.all();
+    },
+    async isOfficer(address) {
+      return officerGet.get(address) !== undefined;
+    },
+    async setOfficer(address, on, now) {
+      return ctx.write(() => (on ? officerAdd.run(address, now).changes : officerRemove.run(address).changes) > 0);
+    },
+  };
+  return { area, append };
+}
+
+/** A proof asked for positions outside the tree is the caller's mistake: bad-request with the reason. */
+function badRange<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RangeError) throw new ParleyError('bad-request', e.message);
+    throw e;
+  }
+}
+
+type CpRow = { size: number; root: Buffer; note: string; signedAt: number };
+const cp = (r: CpRow): SignedCheckpoint => ({ size: r.size, root: r.root.toString('base64'), note: r.note, signedAt: r.signedAt });

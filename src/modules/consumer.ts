@@ -1,0 +1,155 @@
+/**
+ * Module work that follows the message log outside the delivery path (indexing, review, notifications).
+ *
+ * A LogConsumer reads from its stored position in seq order, hands each batch to its handler and then stores the
+ * new position, so after a restart it resumes where it stopped and a batch may be seen twice, never skipped. A
+ * follower (`follow`) only runs its work when the log grows: the work keeps its own position in the module's
+ * storage (an index over the module's own tables needs no records handed to it).
+ *
+ * Both wake when the engine records a message, but run at most once per WAKE_DELAY_MS: under load one pass then
+ * takes hundreds of records, instead of a pass (and its store calls) per message. They also poll now and then
+ * for other processes' writes, and retry a failing pass with a growing pause.
+ */
+import type { LogRecord } from '../core/types.js';
+import type { Logger } from '../engine/context.js';
+import type { Store } from '../ports/store.js';
+
+/** Polls this often when nothing woke the worker (writes by other processes). */
+const POLL_MS = 1000;
+/** Longest pause between retries of a failing pass. */
+const MAX_BACKOFF_MS = 30_000;
+/**
+ * Delay between a wake-up and the pass it starts. Measured: a pass per recorded message made two consumers cost
+ * the server's thread more than the journal itself under the message benchmark (docs/PERFORMANCE.md).
+ */
+const WAKE_DELAY_MS = 50;
+
+/** One pass of a worker: reads and handles what is new. */
+type Pass = () => Promise<void>;
+
+/** A worker woken by the log: runs its pass, coalesced, retried on failure. */
+export class LogWorker {
+  private running = false;
+  private stopped = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private due = 0;
+  private failures = 0;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly key: string,
+    private readonly pass: Pass,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts at once (what accumulated while the server was down). */
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** The log grew: run a pass soon (coalesced). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.failures === 0) this.schedule(WAKE_DELAY_MS);
+  }
+
+  /** Runs a pass in `ms`, unless one is due sooner. */
+  private schedule(ms: number): void {
+    if (this.stopped || this.running) return;
+    const at = Date.now() + ms;
+    if (this.timer !== null) {
+      if (this.due <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.due = at;
+    this.timer = setTimeout(() => this.run(), ms);
+    this.timer.unref();
+  }
+
+  private run(): void {
+    this.timer = null;
+    this.running = true;
+    this.idle = this.pass()
+      .then(
+        () => {
+          this.failures = 0;
+        },
+        (e: unknown) => {
+          this.failures++;
+          this.log.error({ err: e, consumer: this.key, failures: this.failures }, 'a log consumer failed; it will retry');
+        },
+      )
+      .finally(() => {
+        this.running = false;
+        if (this.stopped) return;
+        if (this.again && this.failures === 0) {
+          this.again = false;
+          this.schedule(WAKE_DELAY_MS);
+          return;
+        }
+        this.again = false;
+        this.schedule(this.failures === 0 ? POLL_MS : Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** this.failures));
+      });
+  }
+
+  /** Stops after the pass in hand. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+}
+
+/** What a consumer of records is told besides its handler. */
+export interface RecordConsumerOptions {
+  batch: number;
+  /**
+   * Whether the consumer wants records now. When it says no, the consumer moves its position to the end of the
+   * log without reading anything (work that is off, like review without a lexicon or sampling).
+   */
+  wants?: () => boolean | Promise<boolean>;
+}
+
+/** Builds a worker that hands batches of records to `handler` and stores its position under `key`. */
+export function recordConsumer(
+  key: string,
+  store: Store,
+  handler: (records: readonly LogRecord[]) => Promise<void>,
+  opts: RecordConsumerOptions,
+  log: Logger,
+): LogWorker {
+  // Read once: only this consumer moves its position.
+  let position: number | null = null;
+  const pass = async (): Promise<void> => {
+    position ??= await store.positions.get(key);
+    if (opts.wants && !(await opts.wants())) {
+      const last = await store.messages.lastSeq();
+      if (last > position) {
+        await store.positions.set(key, last);
+        position = last;
+      }
+      return;
+    }
+    for (;;) {
+      const records = await store.messages.after(position, opts.batch);
+      if (records.length === 0) return;
+      await handler(records);
+      const last = records[records.length - 1]!.seq;
+      await store.positions.set(key, last);
+      position = last;
+      if (records.length < opts.batch) return;
+    }
+  };
+  return new LogWorker(key, pass, log);
+}
+
+/** Builds a worker that runs `work` when the log grows; the work keeps its own position. */
+export function follower(key: string, work: () => Promise<void>, log: Logger): LogWorker {
+  return new LogWorker(key, work, log);
+}
+

@@ -1,0 +1,161 @@
+/**
+ * Runs the configured modules: gives each its ModuleApi, collects what it adds (JSON operations, HTTP routes,
+ * XMPP iq handlers and features, log consumers) and hands those to the front doors through the composition
+ * root. A module's additions are its own: two modules (or a module and the core) claiming one operation name or
+ * iq payload is a start-up error naming both, never a silent override.
+ */
+import type { FastifyInstance } from 'fastify';
+import { ParleyError } from '../core/errors.js';
+import type { Logger } from '../engine/context.js';
+import type { Engine } from '../engine/engine.js';
+import type { Bus } from '../ports/bus.js';
+import type { ModuleStorageSpec } from '../ports/module-storage.js';
+import type { Store } from '../ports/store.js';
+import { OPS, type OpDef } from '../protocols/json-ws/ops.js';
+import { IQ_HANDLERS } from '../protocols/xmpp/c2s/iq-handlers.js';
+import type { IqHandler, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
+import type { HttpContext, ModuleApi, ParleyModule } from './api.js';
+import { follower, recordConsumer, type LogWorker } from './consumer.js';
+
+/** A module as listed in the composition root, whatever its options type. */
+export type AnyModule = ParleyModule;
+
+/** The options section of each module (`modules.<name>`), already validated. */
+export type ModuleOptions = Record<string, { enabled: boolean } & Record<string, unknown>>;
+
+/** The modules enabled in the configuration, in the listed order. */
+export function enabledModules(modules: readonly AnyModule[], options: ModuleOptions): AnyModule[] {
+  return modules.filter((m) => options[m.name]?.enabled === true);
+}
+
+/** The storage areas of the enabled modules, for opening the store. */
+export function storageSpecs(modules: readonly AnyModule[], options: ModuleOptions): ModuleStorageSpec[] {
+  return enabledModules(modules, options)
+    .filter((m) => m.storage !== undefined)
+    .map((m) => ({ name: m.name, sqlite: m.storage!.sqlite, memory: m.storage!.memory }));
+}
+
+/** What the host needs from the composition root. */
+export interface HostDeps {
+  engine: Engine;
+  store: Store;
+  bus: Bus;
+  log: Logger & { child(b: object): Logger };
+}
+
+/** The running modules and what they added. */
+export class ModuleHost {
+  /** JSON operations added by modules. */
+  readonly jsonOps = new Map<string, OpDef>();
+  private readonly iq = new Map<string, IqHandler>();
+  private readonly serverFeatures: string[] = [];
+  private readonly accountFeatures: string[] = [];
+  /** What the XMPP front door serves on the modules' behalf. */
+  readonly xmpp: XmppExtensions = { iq: this.iq, serverFeatures: this.serverFeatures, accountFeatures: this.accountFeatures };
+  private readonly owners = new Map<string, string>();
+  private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
+  private readonly consumers: LogWorker[] = [];
+  private readonly closers: Array<() => void | Promise<void>> = [];
+  private started = false;
+
+  private constructor(private readonly deps: HostDeps) {}
+
+  /** Sets up every enabled module, in order. */
+  static async setup(modules: readonly AnyModule[], options: ModuleOptions, deps: HostDeps): Promise<ModuleHost> {
+    const host = new ModuleHost(deps);
+    for (const m of enabledModules(modules, options)) await m.setup(host.api(m, options[m.name]!));
+    // Consumers wake as soon as a record is stored; the lowest priority, so they never delay a gate.
+    if (host.consumers.length > 0) {
+      deps.engine.events.on('message.recorded', () => {
+        for (const c of host.consumers) c.wake();
+      }, { priority: -1_000_000, owner: 'consumers' });
+    }
+    return host;
+  }
+
+  /** Names of the modules running. */
+  get names(): string[] {
+    return [...new Set(this.owners.values())];
+  }
+
+  private claim(kind: string, key: string, module: string): void {
+    const id = `${kind} ${key}`;
+    const owner = this.owners.get(id);
+    if (owner !== undefined) throw new ParleyError('conflict', `module ${module} adds ${id}, which module ${owner} already added`);
+    this.owners.set(id, module);
+  }
+
+  private api<O>(m: AnyModule, options: O): ModuleApi<O> {
+    const { engine, store, bus } = this.deps;
+    const log = this.deps.log.child({ module: m.name });
+    const name = m.name;
+    this.owners.set(`module ${name}`, name);
+    return {
+      name,
+      options,
+      log,
+      engine,
+      bus,
+      on: (event, handler, priority = 0) => {
+        engine.events.on(event, handler, { priority, owner: name });
+      },
+      storage: <A>() => store.area<A>(name),
+      consume: (consumer, handler, opts = {}) => {
+        this.claim('consumer', `${name}.${consumer}`, name);
+        const options = { batch: opts.batch ?? 256, ...(opts.wants ? { wants: opts.wants } : {}) };
+        this.consumers.push(recordConsumer(`${name}.${consumer}`, store, handler, options, log));
+      },
+      follow: (worker, work) => {
+        this.claim('consumer', `${name}.${worker}`, name);
+        this.consumers.push(follower(`${name}.${worker}`, work, log));
+      },
+      jsonOp: (op, def) => {
+        if (Object.hasOwn(OPS, op)) throw new ParleyError('conflict', `module ${name} adds operation ${op}, which the core has`);
+        this.claim('operation', op, name);
+        this.jsonOps.set(op, def);
+      },
+      http: (plugin) => {
+        this.routes.push({ name, plugin });
+      },
+      xmppIq: (ns, element, handler) => {
+        const key = `${ns} ${element}`;
+        if (IQ_HANDLERS.has(key)) throw new ParleyError('conflict', `module ${name} handles iq ${key}, which the core handles`);
+        this.claim('iq', key, name);
+        this.iq.set(key, handler);
+      },
+      xmppFeature: (feature, of = 'server') => {
+        const list = of === 'server' ? this.serverFeatures : this.accountFeatures;
+        if (!list.includes(feature)) list.push(feature);
+      },
+      onClose: (fn) => {
+        this.closers.push(fn);
+      },
+    };
+  }
+
+  /** Registers each module's routes in a scope of its own, under `/api/v1/<module>`. */
+  async registerHttp(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+    for (const r of this.routes) {
+      await app.register(async (scope) => r.plugin(scope, ctx), { prefix: `/api/v1/${r.name}` });
+    }
+  }
+
+  /** Starts the log consumers (after the engine started). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const c of this.consumers) c.start();
+  }
+
+  /** Stops consumers and runs the modules' close functions, last set up first. */
+  async close(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    for (const fn of [...this.closers].reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        this.deps.log.error({ err: e }, 'a module failed to close');
+      }
+    }
+  }
+}

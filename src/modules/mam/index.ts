@@ -1,0 +1,29 @@
+/**
+ * XEP-0313 Message Archive Management over Parley's message log (mam.ts): the query iq of a user's own archive
+ * and of a room's, and the archive feature of accounts. The archive is the log itself, which the engine keeps
+ * whether or not this module runs, so the module has no storage of its own and the JSON `history` operation
+ * (the same pages) is the core's.
+ */
+import { NS } from '../../protocols/xmpp/c2s/ns.js';
+import { defineModule } from '../api.js';
+import { MAM_FORM, mamQuery } from './mam.js';
+import { mamOptions } from './options.js';
+
+/** The mam module: the `urn:xmpp:mam:2` query iq and the account feature. */
+export const mam = defineModule({
+  name: 'mam',
+  summary: 'XEP-0313 Message Archive Management: XMPP clients page through the message log',
+  options: mamOptions,
+  setup(api) {
+    // §4: a query to the user's own bare address (its archive) or to a room (the room's archive, §6); get
+    // returns the query form (§5.1), set runs the query.
+    api.xmppIq(NS.mam, 'query', {
+      targets: ['self', 'room'],
+      get: async () => MAM_FORM,
+      set: (c) => mamQuery(c),
+    });
+    // §7: the server answers disco#info for an account and lists the archive among its features. Rooms list it
+    // in their own disco#info (muc.ts) when this handler answers for rooms.
+    api.xmppFeature(NS.mam, 'account');
+  },
+});

@@ -1,0 +1,164 @@
+/**
+ * Fixtures for the modules' unit tests: a ModuleHost with the given modules over the test engine
+ * (engine/test-engine.ts), and an XMPP client over an in-memory transport that logs in (RFC 6120 §6 SASL PLAIN,
+ * §7 bind) and exchanges iqs with an XmppConnection that serves what the modules added.
+ */
+import { ParleyError } from '../core/errors.js';
+import type { Logger } from '../engine/context.js';
+import type { Engine } from '../engine/engine.js';
+import { LocalBus } from '../engine/local-bus.js';
+import { silentLog, testEngine } from '../engine/test-engine.js';
+import type { Store } from '../ports/store.js';
+import { opOf } from '../protocols/json-ws/ops.js';
+import { parseParams } from '../protocols/params.js';
+import { XmppConnection } from '../protocols/xmpp/c2s/connection.js';
+import { MemoryTransport } from '../protocols/xmpp/c2s/memory-transport.js';
+import type { XmppExtensions, XmppOptions } from '../protocols/xmpp/c2s/types.js';
+import { ModuleHost, type AnyModule, type ModuleOptions } from './host.js';
+
+/** A logger that drops everything, with the `child` the host asks for. */
+export const silentHostLog: Logger & { child(b: object): Logger } = { ...silentLog, child: () => silentLog };
+
+/** What `moduleFixture` returns. */
+export interface ModuleFixture {
+  engine: Engine;
+  store: Store;
+  host: ModuleHost;
+}
+
+/**
+ * Sets up `modules` on a fresh test engine holding `users`. Each module's options are its schema's defaults
+ * overlaid with `options[name]`, parsed as the configuration would be (so `{ enabled: false }` leaves it out).
+ */
+export async function moduleFixture(
+  modules: readonly AnyModule[],
+  opts: { users?: string[]; options?: Record<string, Record<string, unknown>> } = {},
+): Promise<ModuleFixture> {
+  const { engine, store } = await testEngine(opts.users ?? ['a@example.com', 'b@example.com'], { password: 'secret-pw' });
+  const host = await setupModules(modules, { engine, store }, opts.options ?? {});
+  return { engine, store, host };
+}
+
+/** Sets up `modules` on an existing engine (options as in moduleFixture). */
+export async function setupModules(
+  modules: readonly AnyModule[],
+  { engine, store }: { engine: Engine; store: Store },
+  options: Record<string, Record<string, unknown>> = {},
+): Promise<ModuleHost> {
+  const parsed: ModuleOptions = Object.fromEntries(
+    modules.map((m) => [m.name, m.options.parse(options[m.name] ?? {}) as ModuleOptions[string]]),
+  );
+  return ModuleHost.setup(modules, parsed, { engine, store, bus: new LocalBus(silentLog), log: silentHostLog });
+}
+
+/**
+ * Runs JSON operation `name` for `user` as the JSON front door does: the core's table, else the modules' (an
+ * unknown name is `unknown-op`), parameters checked by the operation's schema.
+ */
+export async function runOp(host: ModuleHost, engine: Engine, user: string, name: string, params: unknown): Promise<unknown> {
+  const def = opOf(name, host.jsonOps);
+  if (def === undefined) throw new ParleyError('unknown-op', `unknown op "${name}"`);
+  const { session } = await engine.openSession(user, `op-${Math.random().toString(36).slice(2)}`, { send: () => undefined, close: () => undefined }, {
+    availability: 'available',
+    activity: null,
+    status: null,
+    priority: 0,
+    idleSince: null,
+    explicit: false,
+    updatedAt: 0,
+  });
+  try {
+    return await def.run({ engine, session, startedAt: Date.now() }, parseParams(def.schema, params));
+  } finally {
+    await engine.closeSession(session);
+  }
+}
+
+/** Stream settings for a test connection serving `extensions`. */
+export function testXmppOptions(extensions: XmppExtensions): XmppOptions {
+  return {
+    requireTls: false,
+    allowPlainWithoutTls: true,
+    maxStanzaBytes: 65_536,
+    negotiationTimeoutMs: 10_000,
+    idleMs: 60_000,
+    stanzasPerSecond: 1000,
+    maxBacklogBytes: 1 << 20,
+    maxUnackedBytes: 1 << 20,
+    resumeTimeoutMs: 1000,
+    defaultDomain: 'example.com',
+    registration: () => false,
+    version: 'test',
+    extensions,
+  };
+}
+
+const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`;
+
+/** A logged-in XMPP client of an XmppConnection over memory. */
+export class TestXmppClient {
+  private readonly t = new MemoryTransport(true);
+  private seq = 0;
+  /** The server side of the stream. */
+  readonly conn: XmppConnection;
+
+  private constructor(engine: Engine, extensions: XmppExtensions) {
+    this.conn = new XmppConnection(this.t, engine, testXmppOptions(extensions), { opened: () => undefined, closed: () => undefined });
+  }
+
+  /** Opens a stream for `local`@example.com (password `secret-pw`) and binds `resource`. */
+  static async login(engine: Engine, extensions: XmppExtensions, local = 'a', resource = 'phone'): Promise<TestXmppClient> {
+    const c = new TestXmppClient(engine, extensions);
+    c.t.push(HEADER);
+    await c.waitFor(/<\/stream:features>/);
+    let mark = c.t.out.length;
+    c.t.push(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\u0000${local}\u0000secret-pw`).toString('base64')}</auth>`);
+    await c.waitFor(/<success /, mark);
+    mark = c.t.out.length;
+    c.t.push(HEADER);
+    await c.waitFor(/<\/stream:features>/, mark);
+    mark = c.t.out.length;
+    c.t.push(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+    await c.waitFor(/<\/bind><\/iq>/, mark);
+    return c;
+  }
+
+  /** Output so far (its length marks a point to read from). */
+  get mark(): number {
+    return this.t.out.length;
+  }
+
+  /** Sends raw XML. */
+  send(xml: string): void {
+    this.t.push(xml);
+  }
+
+  /** Waits (a few ms at a time) until the output since `from` matches `re`; returns that output. */
+  async waitFor(re: RegExp, from = 0): Promise<string> {
+    for (let i = 0; i < 400; i++) {
+      const text = this.t.text(from);
+      if (re.test(text)) return text;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`timed out waiting for ${re}; got: ${this.t.text(from)}`);
+  }
+
+  /**
+   * Sends `<iq type=type to=to>payload</iq>` and returns the whole reply stanza (with what was sent before it,
+   * e.g. MAM results, in `before`).
+   */
+  async iq(type: 'get' | 'set', payload: string, to?: string): Promise<{ reply: string; before: string }> {
+    const id = `q${++this.seq}`;
+    const mark = this.t.out.length;
+    this.send(`<iq type='${type}' id='${id}'${to === undefined ? '' : ` to='${to}'`}>${payload}</iq>`);
+    const re = new RegExp(`<iq [^>]*id="${id}"[^>]*(?:/>|>[\\s\\S]*?</iq>)`);
+    const text = await this.waitFor(re, mark);
+    const m = re.exec(text)!;
+    return { reply: m[0], before: text.slice(0, m.index) };
+  }
+
+  /** Ends the connection. */
+  close(): void {
+    this.t.close();
+  }
+}
