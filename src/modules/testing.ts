@@ -7,13 +7,15 @@ import { ParleyError } from '../core/errors.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
 import { LocalBus } from '../engine/local-bus.js';
-import { silentLog, testEngine } from '../engine/test-engine.js';
+import { silentLog, testEngine, testPresence } from '../engine/test-engine.js';
 import type { Store } from '../ports/store.js';
 import { opOf } from '../protocols/json-ws/ops.js';
 import { parseParams } from '../protocols/params.js';
 import { XmppConnection } from '../protocols/xmpp/c2s/connection.js';
-import { MemoryTransport } from '../protocols/xmpp/c2s/memory-transport.js';
-import type { XmppExtensions, XmppOptions } from '../protocols/xmpp/c2s/types.js';
+import { MemoryTransport, testXmppOptions } from '../protocols/xmpp/c2s/memory-transport.js';
+
+export { testXmppOptions };
+import type { XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import { ModuleHost, type AnyModule, type ModuleOptions } from './host.js';
 
 /** A logger that drops everything, with the `child` the host asks for. */
@@ -58,15 +60,7 @@ export async function setupModules(
 export async function runOp(host: ModuleHost, engine: Engine, user: string, name: string, params: unknown): Promise<unknown> {
   const def = opOf(name, host.jsonOps);
   if (def === undefined) throw new ParleyError('unknown-op', `unknown op "${name}"`);
-  const { session } = await engine.openSession(user, `op-${Math.random().toString(36).slice(2)}`, { send: () => undefined, close: () => undefined }, {
-    availability: 'available',
-    activity: null,
-    status: null,
-    priority: 0,
-    idleSince: null,
-    explicit: false,
-    updatedAt: 0,
-  });
+  const { session } = await engine.openSession(user, `op-${Math.random().toString(36).slice(2)}`, { send: () => undefined, close: () => undefined }, testPresence);
   try {
     return await def.run({ engine, session, startedAt: Date.now() }, parseParams(def.schema, params));
   } finally {
@@ -74,24 +68,6 @@ export async function runOp(host: ModuleHost, engine: Engine, user: string, name
   }
 }
 
-/** Stream settings for a test connection serving `extensions`. */
-export function testXmppOptions(extensions: XmppExtensions): XmppOptions {
-  return {
-    requireTls: false,
-    allowPlainWithoutTls: true,
-    maxStanzaBytes: 65_536,
-    negotiationTimeoutMs: 10_000,
-    idleMs: 60_000,
-    stanzasPerSecond: 1000,
-    maxBacklogBytes: 1 << 20,
-    maxUnackedBytes: 1 << 20,
-    resumeTimeoutMs: 1000,
-    defaultDomain: 'example.com',
-    registration: () => false,
-    version: 'test',
-    extensions,
-  };
-}
 
 const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`;
 

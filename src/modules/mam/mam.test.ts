@@ -9,6 +9,7 @@ import type { Engine } from '../../engine/engine.js';
 import { validateConfig } from '../../app/config.js';
 import { moduleFixture, TestXmppClient } from '../testing.js';
 import { mam } from './index.js';
+import { testPresence } from '../../engine/test-engine.js';
 
 const MAM = 'urn:xmpp:mam:2';
 const DISCO = `<query xmlns='http://jabber.org/protocol/disco#info'/>`;
@@ -17,15 +18,7 @@ const withForm = (peer: string): string =>
 
 /** b writes `bodies` to a. */
 async function bWrites(engine: Engine, ...bodies: string[]): Promise<void> {
-  const { session } = await engine.openSession('b@example.com', 'desk', { send: () => undefined, close: () => undefined }, {
-    availability: 'available',
-    activity: null,
-    status: null,
-    priority: 0,
-    idleSince: null,
-    explicit: false,
-    updatedAt: 0,
-  });
+  const { session } = await engine.openSession('b@example.com', 'desk', { send: () => undefined, close: () => undefined }, testPresence);
   for (const body of bodies) await engine.messages.send(session, parseAddress('a@example.com'), body, null, Date.now());
   await engine.closeSession(session);
 }

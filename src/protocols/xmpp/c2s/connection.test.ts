@@ -11,8 +11,7 @@ import type { Outbound } from '../../../engine/outbound.js';
 import type { Sink } from '../../../engine/session.js';
 import { NO_EXTENSIONS } from './iq-handlers.js';
 import { XmppConnection } from './connection.js';
-import { MemoryTransport } from './memory-transport.js';
-import type { XmppOptions } from './types.js';
+import { MemoryTransport, testXmppOptions } from './memory-transport.js';
 
 const presence = testPresence;
 
@@ -21,21 +20,7 @@ class NullSink implements Sink {
   close(): void {}
 }
 
-const OPTS: XmppOptions = {
-  requireTls: false,
-  allowPlainWithoutTls: true,
-  maxStanzaBytes: 65_536,
-  negotiationTimeoutMs: 10_000,
-  idleMs: 60_000,
-  stanzasPerSecond: 1000,
-  maxBacklogBytes: 1 << 20,
-  maxUnackedBytes: 1 << 20,
-  resumeTimeoutMs: 1000,
-  defaultDomain: 'example.com',
-  registration: () => false,
-  version: 'test',
-  extensions: NO_EXTENSIONS,
-};
+const OPTS = testXmppOptions(NO_EXTENSIONS);
 
 async function setup(): Promise<Engine> {
   return (await testEngine(['a@example.com', 'b@example.com'], { password: 'secret-pw' })).engine;

@@ -1,6 +1,7 @@
-/** An in-memory Transport for the unit tests of the XMPP front door and of modules that serve XMPP. */
+/** An in-memory Transport and stream settings for the unit tests of the XMPP front door and of modules that serve XMPP. */
 import type { TLSSocket } from 'node:tls';
 import type { Transport } from './transport.js';
+import type { XmppExtensions, XmppOptions } from './types.js';
 
 /**
  * A Transport in memory for tests: records what the server writes; the test pushes client bytes and plays the
@@ -99,4 +100,23 @@ export class MemoryTransport implements Transport {
   text(from = 0): string {
     return this.out.slice(from).join('');
   }
+}
+
+/** Stream settings for a test connection serving `extensions`. */
+export function testXmppOptions(extensions: XmppExtensions): XmppOptions {
+  return {
+    requireTls: false,
+    allowPlainWithoutTls: true,
+    maxStanzaBytes: 65_536,
+    negotiationTimeoutMs: 10_000,
+    idleMs: 60_000,
+    stanzasPerSecond: 1000,
+    maxBacklogBytes: 1 << 20,
+    maxUnackedBytes: 1 << 20,
+    resumeTimeoutMs: 1000,
+    defaultDomain: 'example.com',
+    registration: () => false,
+    version: 'test',
+    extensions,
+  };
 }
