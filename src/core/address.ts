@@ -514,3 +514,17 @@ function formatIPv6(g: number[]): string {
   if (bestStart === -1) return hex(0, 8);
   return hex(0, bestStart) + '::' + hex(bestStart + bestLen, 8);
 }
+
+/** Normalises a domain name (RFC 7622 §3.2) or throws jid-malformed. */
+export function normaliseDomain(input: string): string {
+  const a = parseAddress(input);
+  if (a.local !== null || a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" is not a bare domain`);
+  return a.domain;
+}
+
+/** Normalises a user address (local@domain, no resource). */
+export function normaliseUser(input: string): string {
+  const a = parseUserAddress(input);
+  if (a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" has a resource; give local@domain`);
+  return `${a.local}@${a.domain}`;
+}

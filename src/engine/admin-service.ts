@@ -4,27 +4,15 @@
  * the HTTP admin API and also keeps the running server consistent (caches, sessions of removed accounts).
  */
 import { ParleyError } from '../core/errors.js';
-import { parseAddress, parseUserAddress } from '../core/address.js';
+import { normaliseDomain, normaliseUser } from '../core/address.js';
+
+export { normaliseDomain, normaliseUser };
 import { deriveCredentials } from '../auth/scram.js';
 import type { Credentials, SharedGroup, Store } from '../ports/store.js';
 import type { Ctx } from './context.js';
 
 /** An account as the admin listings show it. */
 export type AccountSummary = Awaited<ReturnType<Store['accounts']['list']>>[number];
-
-/** Normalises a domain name (RFC 7622 §3.2) or throws jid-malformed. */
-export function normaliseDomain(input: string): string {
-  const a = parseAddress(input);
-  if (a.local !== null || a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" is not a bare domain`);
-  return a.domain;
-}
-
-/** Normalises a user address (local@domain, no resource). */
-export function normaliseUser(input: string): string {
-  const a = parseUserAddress(input);
-  if (a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" has a resource; give local@domain`);
-  return `${a.local}@${a.domain}`;
-}
 
 /** Adds a hosted domain. */
 export async function addDomain(store: Store, input: string, now: number): Promise<string> {
@@ -173,6 +161,11 @@ export class AdminService {
   /** Every shared group with its members. */
   groups(): Promise<Array<SharedGroup & { members: string[] }>> {
     return listGroups(this.ctx.store);
+  }
+
+  /** Names of the shared groups `user` is in (modules scope policies by group). */
+  async groupsOf(user: string): Promise<string[]> {
+    return (await this.ctx.store.sharedGroups.groupsOf(user)).map((g) => g.name);
   }
 
   /** Adds a user to a shared group (created when absent); returns the user's normalised address. */

@@ -490,7 +490,10 @@ export class Engine {
         for (const s of stale) {
           s.closed = true;
           s.sink.close('not-authorized', 'the account was removed');
-          if (sessions.remove(s)) this.ctx.metrics.sessions(-1);
+          if (sessions.remove(s)) {
+            this.ctx.metrics.sessions(-1);
+            await this.ctx.events.emit('session.closed', { user: s.user, resource: s.resource, id: s.id });
+          }
         }
         if (!sessions.isOnline(user)) {
           // Not recomputed: that would store the removed account's last-seen time and status on the account row,

@@ -335,10 +335,10 @@ export class MessageService {
   /** The recorded gate, then the notification of the record's kind (events.ts). */
   private async recorded(r: LogRecord): Promise<void> {
     const { events } = this.ctx;
-    await events.emit('message.recorded', r);
-    if (r.kind === 'edit') await events.emit('message.edited', r);
-    else if (r.kind === 'retract') await events.emit('message.retracted', r);
-    else if (r.kind === 'receipt') await events.emit('message.receipt', r);
+    // Each emit is a turn of the event loop even with no handler: on the message path, only where one listens.
+    if (events.has('message.recorded')) await events.emit('message.recorded', r);
+    const kind = r.kind === 'edit' ? 'message.edited' : r.kind === 'retract' ? 'message.retracted' : r.kind === 'receipt' ? 'message.receipt' : null;
+    if (kind !== null && events.has(kind)) await events.emit(kind, r);
   }
 
   /**

@@ -139,8 +139,8 @@ export interface ModuleApi<O> {
   http(plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void>): void;
   /** Handles an XMPP iq payload `<element xmlns=ns>` (get and/or set) for the targets the handler names. */
   xmppIq(ns: string, element: string, handler: IqHandler): void;
-  /** Announces a feature in disco#info (XEP-0030) of the server or of accounts; the server's caps follow. */
-  xmppFeature(feature: string, of?: 'server' | 'account'): void;
+  /** Announces a feature in disco#info (XEP-0030) of the server, of accounts or of rooms; the server's caps follow. */
+  xmppFeature(feature: string, of?: 'server' | 'account' | 'room'): void;
   /** Runs at shutdown, after the listeners closed and before the store closes. */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -50,8 +50,9 @@ export class ModuleHost {
   private readonly iq = new Map<string, IqHandler>();
   private readonly serverFeatures: string[] = [];
   private readonly accountFeatures: string[] = [];
+  private readonly roomFeatures: string[] = [];
   /** What the XMPP front door serves on the modules' behalf. */
-  readonly xmpp: XmppExtensions = { iq: this.iq, serverFeatures: this.serverFeatures, accountFeatures: this.accountFeatures };
+  readonly xmpp: XmppExtensions = { iq: this.iq, serverFeatures: this.serverFeatures, accountFeatures: this.accountFeatures, roomFeatures: this.roomFeatures };
   private readonly owners = new Map<string, string>();
   private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
   private readonly consumers: LogWorker[] = [];
@@ -124,7 +125,7 @@ export class ModuleHost {
         this.iq.set(key, handler);
       },
       xmppFeature: (feature, of = 'server') => {
-        const list = of === 'server' ? this.serverFeatures : this.accountFeatures;
+        const list = of === 'server' ? this.serverFeatures : of === 'account' ? this.accountFeatures : this.roomFeatures;
         if (!list.includes(feature)) list.push(feature);
       },
       onClose: (fn) => {

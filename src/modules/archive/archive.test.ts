@@ -12,7 +12,7 @@ import { parseAddress } from '../../core/address.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Outbound } from '../../engine/outbound.js';
 import type { Sink } from '../../engine/session.js';
-import { silentLog, testEngine, testPresence } from '../../engine/test-engine.js';
+import { testEngine, testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
@@ -22,6 +22,7 @@ import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import { openNote, parseCheckpoint, parseVerifierKey } from './note.js';
 import { archiveOptions } from './options.js';
 import { area, type ArchiveArea } from './sqlite.js';
+import { silentHostLog } from '../testing.js';
 
 const ORIGIN = 'example.com/archive';
 const presence = testPresence;
@@ -63,7 +64,7 @@ async function rig(kind: 'sqlite' | 'memory' = 'sqlite'): Promise<Rig> {
   }
   const { engine } = await testEngine(['alice@example.com', 'bob@example.com'], { store });
   const options = { archive: archiveOptions.parse({ enabled: true, origin: ORIGIN, checkpointSeconds: 3600 }) };
-  const host = await ModuleHost.setup([archive], options, { engine, store, bus: engine.bus, log: { ...silentLog, child: () => silentLog } });
+  const host = await ModuleHost.setup([archive], options, { engine, store, bus: engine.bus, log: silentHostLog });
   hosts.push(host);
   const alice = await engine.openSession('alice@example.com', 'desk', new Recorder(), { ...presence });
   engine.goLive(alice.session);

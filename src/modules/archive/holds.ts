@@ -4,22 +4,10 @@
  * it runs on the store's thread inside a retention step, and in the CLI and HTTP handlers to validate input.
  */
 import { z } from 'zod';
-import { parseAddress, parseBare, parseUserAddress } from '../../core/address.js';
+import { normaliseDomain, normaliseUser, parseBare } from '../../core/address.js';
 import { ParleyError } from '../../core/errors.js';
 
-/** A bare user address (local@domain), normalised; jid-malformed otherwise. */
-export function normaliseUser(input: string): string {
-  const a = parseUserAddress(input);
-  if (a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" has a resource; give local@domain`);
-  return `${a.local}@${a.domain}`;
-}
-
-/** A bare domain, normalised; jid-malformed otherwise. */
-export function normaliseDomain(input: string): string {
-  const a = parseAddress(input);
-  if (a.local !== null || a.resource !== null) throw new ParleyError('jid-malformed', `"${input}" is not a bare domain`);
-  return a.domain;
-}
+export { normaliseDomain, normaliseUser };
 
 /**
  * The filters of a saved search. Every filter given must match (AND); `keywords` matches when the body contains

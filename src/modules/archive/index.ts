@@ -13,7 +13,7 @@ import { area, type ArchiveArea } from './sqlite.js';
 import { archiveCommands } from './commands.js';
 import { archiveRoutes } from './routes.js';
 import { runRetention } from './retention.js';
-import { compileLexicon, reviewCandidates } from './review.js';
+import { compileLexicon, reviewCandidates, type CompiledLexicon } from './review.js';
 
 /** Journals the engine's changes around messages (the messages themselves are journaled by the store). */
 function journalEvents(api: ModuleApi<ArchiveOptions>, archive: ArchiveArea): void {
@@ -79,8 +79,7 @@ export const archive = defineModule({
     const store = api.storage<ArchiveArea>();
     const { origin } = api.options;
     journalEvents(api, store);
-    // The key pair exists from the first start, so its verifier key can be handed to auditors at once.
-    await store.verifierKey(origin, Date.now());
+    // The first checkpoint creates the key pair, so its verifier key can be handed to auditors at once.
     await store.checkpoint(origin, Date.now());
     const timer = setInterval(() => {
       store.checkpoint(origin, Date.now()).catch((e: unknown) => api.log.error({ err: e }, 'signing a checkpoint failed'));
@@ -112,15 +111,20 @@ export const archive = defineModule({
     // With no lexicon and no sampling it reads nothing: the records logged meanwhile are skipped, since a
     // lexicon applies to messages from its creation on.
     const { samplePercent } = api.options.supervision;
+    // Read once per pass, in `wants`, and used by the batches of that pass.
+    let lexicons: CompiledLexicon[] = [];
     api.consume(
       'review',
       async (records) => {
-        const lexicons = (await store.lexiconList()).map(compileLexicon);
-        if (lexicons.length === 0 && samplePercent === 0) return;
-        const candidates = await reviewCandidates(records, lexicons, api.engine.ctx.store);
+        const candidates = await reviewCandidates(records, lexicons, (user) => api.engine.admin.groupsOf(user));
         if (candidates.length > 0) await store.reviewIngest(candidates, samplePercent, Date.now());
       },
-      { wants: async () => samplePercent > 0 || (await store.lexiconList()).length > 0 },
+      {
+        wants: async () => {
+          lexicons = (await store.lexiconList()).map(compileLexicon);
+          return samplePercent > 0 || lexicons.length > 0;
+        },
+      },
     );
 
     api.http((app, ctx) => archiveRoutes(app, ctx, store, api.options));

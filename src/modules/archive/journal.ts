@@ -154,17 +154,20 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   const officerRemove = db.prepare<[string]>('DELETE FROM archive_officers WHERE address = ?');
 
   /** Writes one entry at the next index; runs inside a write transaction. */
-  const append = (d: EntryDraft): number => {
-    const index = count.get()!;
+  /** Writes `d` at leaf index `index`, which must be the next one. */
+  const write = (index: number, d: EntryDraft): number => {
     const { bytes, leaf } = sealEntry(index, d);
     insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes, leaf);
     return index;
   };
+  const append = (d: EntryDraft): number => write(count.get()!, d);
 
-  // Journaled with the log records, inside their transaction: refusing here refuses the message.
+  // Journaled with the log records, inside their transaction: refusing here refuses the message. The next
+  // index is read once per append call, not once per record.
   ctx.onAppend((records: readonly LogRecord[]) => {
     try {
-      for (const r of records) append(recordDraft(r));
+      let next = count.get()!;
+      for (const r of records) write(next++, recordDraft(r));
     } catch (e) {
       // A clear refusal with a stable code; the store's own error is kept in the message for the operator.
       throw new ParleyError('service-unavailable', `the compliance journal could not record the message, so it was not sent (${(e as Error).message})`);

@@ -12,7 +12,6 @@ import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { LogRecord } from '../../core/types.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
-import type { Store } from '../../ports/store.js';
 import { eventDraft } from './entry.js';
 import { normaliseDomain } from './holds.js';
 import type { AppendEntry } from './journal.js';
@@ -325,12 +324,16 @@ export function openReview(db: Database.Database, ctx: SqliteAreaContext, append
  * lexicons whose scope covers a participant (the sender, and for 1:1 the recipient; a domain scope also
  * matches a room in that domain). Shared groups are looked up once per user per batch.
  */
-export async function reviewCandidates(records: readonly LogRecord[], lexicons: readonly CompiledLexicon[], store: Pick<Store, 'sharedGroups'>): Promise<ReviewCandidate[]> {
+export async function reviewCandidates(
+  records: readonly LogRecord[],
+  lexicons: readonly CompiledLexicon[],
+  groupNames: (user: string) => Promise<string[]>,
+): Promise<ReviewCandidate[]> {
   const groups = new Map<string, Set<string>>();
   const groupsOf = async (user: string): Promise<Set<string>> => {
     let g = groups.get(user);
     if (!g) {
-      g = new Set((await store.sharedGroups.groupsOf(user)).map((x) => x.name));
+      g = new Set(await groupNames(user));
       groups.set(user, g);
     }
     return g;

@@ -10,7 +10,7 @@ import { deriveCredentials } from '../../auth/scram.js';
 import { parseAddress } from '../../core/address.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
-import { silentLog, testEngine, testPresence } from '../../engine/test-engine.js';
+import { testEngine, testPresence } from '../../engine/test-engine.js';
 import { authenticators, registerRoutes } from '../../protocols/http/routes.js';
 import type { Store } from '../../ports/store.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
@@ -18,6 +18,7 @@ import { ModuleHost } from '../host.js';
 import { archive } from './index.js';
 import { archiveOptions } from './options.js';
 import { area, type ArchiveArea } from './sqlite.js';
+import { silentHostLog } from '../testing.js';
 
 /** The origin the rig signs with. */
 export const RIG_ORIGIN = 'example.com/archive';
@@ -53,7 +54,7 @@ export async function archiveRig(options: Record<string, unknown> = {}): Promise
   const credentials = await deriveCredentials('secret-pw', 4096);
   await store.accounts.create({ address: 'root@example.com', credentials, admin: true, createdAt: 0, lastSeen: null, lastStatus: null });
   const parsed = { archive: archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, checkpointSeconds: 3600, ...options }) };
-  const host = await ModuleHost.setup([archive], parsed, { engine, store, bus: engine.bus, log: { ...silentLog, child: () => silentLog } });
+  const host = await ModuleHost.setup([archive], parsed, { engine, store, bus: engine.bus, log: silentHostLog });
   const open = async (user: string): Promise<Session> => {
     const s = await engine.openSession(user, 'desk', { send: () => undefined, close: () => undefined }, { ...presence });
     engine.goLive(s.session);

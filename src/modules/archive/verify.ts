@@ -12,9 +12,8 @@
  * - `subtree-mismatch`, `tree-mismatch`: a stored subtree or the stored tree differs from the recomputed one
  *   (proofs served from them would be wrong).
  */
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { CompactRange, type CompactRangeState } from './merkle.js';
+import { CompactRange, leafHash, type CompactRangeState } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, type NoteVerifier } from './note.js';
 
@@ -49,7 +48,6 @@ export interface VerifyReport {
 }
 
 const PROGRESS_EVERY = 50_000;
-const LEAF_PREFIX = Buffer.from([0]);
 
 type Row = { idx: number; entry: Buffer | null; leaf: Buffer; expired: number | null };
 type Cp = { size: number; root: Buffer; note: string };
@@ -104,7 +102,7 @@ export function verifyJournal(db: Database.Database, opts: VerifyOptions): Verif
       if (r.expired === null) return fail({ code: 'expired-without-record', index, message: `entry ${index} has no content and was never expired` });
       report.expired++;
     } else {
-      const leaf = createHash('sha256').update(LEAF_PREFIX).update(r.entry).digest();
+      const leaf = leafHash(r.entry);
       if (!leaf.equals(r.leaf)) return fail({ code: 'entry-changed', index, message: `entry ${index} does not hash to its leaf: its bytes were changed` });
       if (entryIndex(r.entry) !== index) return fail({ code: 'entry-moved', index, message: `entry ${index} names index ${entryIndex(r.entry)}: entries were moved` });
     }

@@ -10,12 +10,11 @@ import { carbonsOptions } from './options.js';
 
 /**
  * §4 enable / §5 disable: an empty result, addressed to the user's own bare address or (as clients send it)
- * to nobody, i.e. the server. The flag lives on the session (what the engine routes by) and on the stream.
+ * to nobody, i.e. the server. The flag lives on the session, which the engine routes by and the stream reads.
  */
 const toggle = (on: boolean): IqHandler => ({
   targets: ['self', 'server'],
-  async set({ conn, session }) {
-    conn.carbons = on;
+  async set({ session }) {
     session.carbons = on;
     return null;
   },

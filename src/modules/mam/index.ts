@@ -25,5 +25,6 @@ export const mam = defineModule({
     // §7: the server answers disco#info for an account and lists the archive among its features. Rooms list it
     // in their own disco#info (muc.ts) when this handler answers for rooms.
     api.xmppFeature(NS.mam, 'account');
+    api.xmppFeature(NS.mam, 'room');
   },
 });

@@ -59,7 +59,6 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   readonly sm: StreamManagement;
 
   // XmppView state.
-  carbons = false;
   rosterRequested = false;
   blocklistRequested = false;
   /**
@@ -347,11 +346,15 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     if (authenticated && this.transport.framed) this.framedRootDue = true;
   }
 
+  /** XEP-0280: the session's own flag (it survives resumption with the session). */
+  get carbons(): boolean {
+    return this.session?.carbons ?? false;
+  }
+
   /** Replaces this connection's session with a hibernated one (XEP-0198 resumption). */
   adopt(session: Session, from: XmppConnection): void {
     this.negotiation.resumed(session.user);
     this.session = session;
-    this.carbons = from.carbons;
     this.rosterRequested = from.rosterRequested;
     this.blocklistRequested = from.blocklistRequested;
     if (this.csi !== null) this.csi.inactive = false;

@@ -72,7 +72,7 @@ export function iqHandlerOf(ext: XmppExtensions, key: string): IqHandler | undef
 }
 
 /** Extensions of a server without modules (tests of the front door alone). */
-export const NO_EXTENSIONS: XmppExtensions = { iq: new Map(), serverFeatures: [], accountFeatures: [] };
+export const NO_EXTENSIONS: XmppExtensions = { iq: new Map(), serverFeatures: [], accountFeatures: [], roomFeatures: [] };
 
 const handlers = new Map<string, IqHandler>();
 const on = (ns: string, name: string, h: IqHandler): void => {

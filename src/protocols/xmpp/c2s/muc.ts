@@ -176,10 +176,8 @@ export async function roomDiscoInfo(conn: XmppStream, target: IqTarget, query: E
   const r = await conn.engine.rooms.get(target.bare);
   if (!r) throw new ParleyError('item-not-found', `no room ${target.bare}`);
   query.append(el('identity', { category: 'conference', type: 'text', name: r.name }));
-  // XEP-0313 §7: a room says it keeps an archive when the archive is queried here, i.e. when a module (the mam
-  // module) answers `urn:xmpp:mam:2 query` for rooms.
-  const archived = conn.opts.extensions.iq.get(`${NS.mam} query`)?.targets?.includes('room') === true;
-  for (const f of [NS.muc, ...(archived ? [NS.mam] : []), NS.sid, 'muc_persistent', 'muc_nonanonymous', 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public']) {
+  // Modules add what they serve for rooms (the mam module: XEP-0313 §7, the room keeps an archive).
+  for (const f of [NS.muc, ...conn.opts.extensions.roomFeatures, NS.sid, 'muc_persistent', 'muc_nonanonymous', 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public']) {
     query.append(el('feature', { var: f }));
   }
   return query;

@@ -82,8 +82,6 @@ export interface XmppStream extends XmppView, Sink {
   readonly sm: { readonly hibernating: boolean };
   /** Whether the connection is gone or going (handlers check before replying after an await). */
   readonly isClosing: boolean;
-  /** XEP-0280 carbons (set by the carbons iq). */
-  carbons: boolean;
   /** RFC 6121 §2.1.6: the resource asked for the roster, so it gets roster pushes. */
   rosterRequested: boolean;
   /** XEP-0191 §3.3: the resource asked for the block list, so it gets block-list pushes. */
@@ -141,4 +139,6 @@ export interface XmppExtensions {
   readonly iq: ReadonlyMap<string, IqHandler>;
   readonly serverFeatures: readonly string[];
   readonly accountFeatures: readonly string[];
+  /** Features of every room (XEP-0045 §6.4 disco#info of a room). */
+  readonly roomFeatures: readonly string[];
 }
