@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 const PROTOCOLS = join(ROOT, 'src', 'protocols');
+const MODULES = join(ROOT, 'src', 'modules');
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -61,5 +62,24 @@ describe('front doors only translate', () => {
     expect(hits("import { mamQuery } from '../../../modules/mam/mam.js';")).toBe(true);
     expect(hits("import { ParleyError } from '../../core/errors.js';")).toBe(false);
     expect(hits('engine.ctx.directory.isRoomDomain(d)')).toBe(false);
+  });
+});
+
+/** Modules plug in through the ModuleApi: the engine's facade, never its context (store, router, options, clock). */
+const MODULE_FORBIDDEN = /\bengine\.ctx\b/;
+
+describe('modules use the engine facade', () => {
+  it('no shipped file under src/modules reaches engine.ctx', () => {
+    const found: string[] = [];
+    for (const file of sources(MODULES)) {
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (MODULE_FORBIDDEN.test(line)) found.push(`${relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
+    expect(MODULE_FORBIDDEN.test('reviewCandidates(records, lexicons, api.engine.ctx.store)')).toBe(true);
+    expect(MODULE_FORBIDDEN.test('api.engine.admin.groupsOf(user)')).toBe(false);
   });
 });

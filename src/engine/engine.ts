@@ -163,6 +163,11 @@ export class Engine {
     this.ctx.directory.watch(watchMs);
   }
 
+  /** The most messages one history page holds (limits.historyPageMax): MAM pages by it too. */
+  get historyPageMax(): number {
+    return this.ctx.opts.historyPageMax;
+  }
+
   /** The engine's events (events.ts): modules hook them. */
   get events(): EventHub {
     return this.ctx.events;

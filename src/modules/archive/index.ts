@@ -17,7 +17,8 @@ import { compileLexicon, reviewCandidates, type CompiledLexicon } from './review
 
 /** Journals the engine's changes around messages (the messages themselves are journaled by the store). */
 function journalEvents(api: ModuleApi<ArchiveOptions>, archive: ArchiveArea): void {
-  const now = (): number => api.engine.ctx.now();
+  // The same clock as the module's other entries (checkpoints, retention runs).
+  const now = (): number => Date.now();
   const put = async (d: EntryDraft): Promise<void> => {
     await archive.journal([d]);
   };

@@ -40,7 +40,7 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
   const maxText = set?.getChild('max')?.text();
   const max = maxText !== undefined ? Number(maxText) : DEFAULT_MAX;
   if (!Number.isInteger(max) || max < 0) throw new ParleyError('bad-request', '<max/> must be a non-negative integer');
-  const limit = Math.min(max, engine.ctx.opts.historyPageMax);
+  const limit = Math.min(max, engine.historyPageMax);
   const beforeEl = set?.getChild('before');
   const afterEl = set?.getChild('after');
   const seqOf = async (id: string): Promise<number> => {
