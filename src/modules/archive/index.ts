@@ -59,10 +59,20 @@ function retentionTimer(api: ModuleApi<ArchiveOptions>, store: ArchiveArea): voi
   });
 }
 
-/** Entries the index takes per transaction in the background. */
-const INDEX_BACKGROUND_BATCH = 500;
-/** Pause after a background batch, in multiples of the time it took: about a seventh of the store thread. */
+/**
+ * Most entries the index takes per transaction in the background: about 20 ms of the store's thread, the
+ * longest an append waits behind it.
+ */
+const INDEX_BACKGROUND_BATCH = 2000;
+/** Pause after a background batch, in multiples of the time it took: at most a seventh of the store thread. */
 const BACKGROUND_PAUSE = 6;
+/**
+ * Shortest time between the starts of two background batches while entries keep arriving. Each batch's cost
+ * is mostly the index pages its commit rewrites, about as many however many entries it holds, so batches that
+ * gather a quarter second of entries cost a third as much per entry as batches of a few hundred
+ * (docs/PERFORMANCE.md).
+ */
+const BACKGROUND_INTERVAL_MS = 250;
 
 /** The compliance archive module. */
 export const archive = defineModule({
@@ -93,17 +103,19 @@ export const archive = defineModule({
     });
 
     // The search index follows the journal outside the delivery path; it indexes from its own position in
-    // the journal, so entries the CLI wrote are covered too. Small batches, each its own transaction on the
-    // store's thread, with pauses that keep it to about a seventh of that thread: under full load the index
-    // falls behind and catches up when the load eases. A search first indexes whatever is still pending, so it
-    // always sees everything. Measured (docs/PERFORMANCE.md): indexing as fast as it could took the store thread
-    // from the appends and cost the message benchmark a tenth of its rate.
+    // the journal, so entries the CLI wrote are covered too. Batches, each its own transaction on the store's
+    // thread, at most four a second while entries keep coming and with pauses that keep it to at most a seventh
+    // of that thread: under full load the index falls behind and catches up when the load eases. A search
+    // first indexes whatever is still pending, so it always sees everything. Measured (docs/PERFORMANCE.md):
+    // indexing as fast as it could took the store thread from the appends and cost the message benchmark a
+    // tenth of its rate; small batches cost three times as much per entry as a quarter second's worth.
     api.follow('index', async () => {
       for (;;) {
         const started = performance.now();
         const { pending } = await store.indexPending(INDEX_BACKGROUND_BATCH);
         if (pending === 0) return;
-        await new Promise((resolve) => setTimeout(resolve, BACKGROUND_PAUSE * (performance.now() - started)));
+        const took = performance.now() - started;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(BACKGROUND_PAUSE * took, BACKGROUND_INTERVAL_MS - took)));
       }
     });
     retentionTimer(api, store);

@@ -341,7 +341,8 @@ function filters(q: CheckedQuery): { sql: string; params: Array<string | number>
     params.push(q.participant);
   }
   if (q.room !== null) {
-    // Messages in a room have conv room:<room>; events about the room carry the room itself.
+    // Messages in a room name it as their subject; events about the room carry it as subject or conversation.
+    // (`room:<room>` keys indexed by earlier versions are still matched.)
     parts.push('j.idx IN (SELECT idx FROM archive_who WHERE who IN (?, ?))');
     params.push(`room:${q.room}`, q.room);
   }
@@ -364,6 +365,9 @@ function filters(q: CheckedQuery): { sql: string; params: Array<string | number>
 // ---------------------------------------------------------------------------------------------------------
 // The area
 
+/** A conversation key that adds nothing to the entry's actor and subject: `dm:<a> <b>`, or `room:<subject>`. */
+const derivedConv = (conv: string, subject: string | null): boolean => conv.startsWith('dm:') || (subject !== null && conv === `room:${subject}`);
+
 type JournalRow = { idx: number; type: string; ts: number; conv: string | null; actor: string | null; subject: string | null; entry: Buffer | null };
 type EntryFields = { id?: unknown; ref?: unknown; body?: unknown };
 
@@ -381,8 +385,9 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   const whoPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_who (who, idx) VALUES (?, ?)');
   const ftsPut = db.prepare<[number, string]>('INSERT INTO archive_fts (rowid, body) VALUES (?, ?)');
   const refPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_refs (ref, idx) VALUES (?, ?)');
-  const laterOf = db.prepare<[string, string | null], { idx: number; type: string; ts: number; entry: Buffer | null }>(
-    'SELECT j.idx, j.type, j.ts, j.entry FROM archive_refs r JOIN archive_journal j ON j.idx = r.idx WHERE r.ref = ? AND j.conv IS ? ORDER BY r.idx',
+  // Every later version of a page's messages in one statement: the refs come as one JSON array.
+  const laterOfAll = db.prepare<[string], { ref: string; idx: number; type: string; ts: number; conv: string | null; entry: Buffer | null }>(
+    'SELECT r.ref, j.idx, j.type, j.ts, j.conv, j.entry FROM archive_refs r JOIN archive_journal j ON j.idx = r.idx WHERE r.ref IN (SELECT value FROM json_each(?)) ORDER BY r.idx',
   );
   const rowAt = db.prepare<[number], JournalRow & { leaf: Buffer }>('SELECT idx, type, ts, conv, actor, subject, entry, leaf FROM archive_journal WHERE idx = ?');
   const leafAt = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
@@ -402,8 +407,12 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     const pos = statePos.get()!;
     const rows = scan.all(pos, max);
     for (const r of rows) {
-      // Who took part is kept for every entry, expired ones too (the entry's row still names them).
-      for (const who of [r.actor, r.subject, r.conv]) if (who !== null) whoPut.run(who, r.idx);
+      // Who took part is kept for every entry, expired ones too (the entry's row still names them). A 1:1
+      // conversation's key names only its two parties, already the actor and the subject, and a room message's
+      // key is its room, already the subject: neither is indexed twice.
+      if (r.actor !== null) whoPut.run(r.actor, r.idx);
+      if (r.subject !== null && r.subject !== r.actor) whoPut.run(r.subject, r.idx);
+      if (r.conv !== null && !derivedConv(r.conv, r.subject)) whoPut.run(r.conv, r.idx);
       if (r.entry === null) continue;
       if (r.type !== 'message' && r.type !== 'edit' && r.type !== 'retract') continue;
       const f = fieldsOf(r.entry);
@@ -417,14 +426,24 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   };
   const pendingCount = (): number => lastIdx.get()! - statePos.get()!;
 
-  const hitOf = (r: JournalRow): SearchHit => {
-    const f = fieldsOf(r.entry);
-    const id = str(f.id);
-    const later: LaterVersion[] =
-      r.type === 'message' && id !== null
-        ? laterOf.all(id, r.conv).map((l) => ({ index: l.idx - 1, type: l.type, ts: l.ts, body: l.type === 'edit' ? str(fieldsOf(l.entry).body) : null }))
-        : [];
-    return { index: r.idx - 1, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, id, ref: str(f.ref), body: r.entry === null ? null : str(f.body), later };
+  /** The page's hits, each with its later versions (edits and retractions of it in its conversation). */
+  const hitsOf = (rows: readonly JournalRow[]): SearchHit[] => {
+    const parsed = rows.map((r) => ({ r, f: fieldsOf(r.entry) }));
+    const ids = parsed.flatMap(({ r, f }) => (r.type === 'message' && typeof f.id === 'string' ? [f.id] : []));
+    const later = new Map<string, LaterVersion[]>();
+    if (ids.length > 0) {
+      for (const l of laterOfAll.all(JSON.stringify(ids))) {
+        const key = `${l.conv ?? ''}\n${l.ref}`;
+        let list = later.get(key);
+        if (list === undefined) later.set(key, (list = []));
+        list.push({ index: l.idx - 1, type: l.type, ts: l.ts, body: l.type === 'edit' ? str(fieldsOf(l.entry).body) : null });
+      }
+    }
+    return parsed.map(({ r, f }) => {
+      const id = str(f.id);
+      const versions = r.type === 'message' && id !== null ? (later.get(`${r.conv ?? ''}\n${id}`) ?? []) : [];
+      return { index: r.idx - 1, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, id, ref: str(f.ref), body: r.entry === null ? null : str(f.body), later: versions };
+    });
   };
 
   /** Journal rows matching `q`, newest first (search) or oldest first (export), below `before` (a journal idx). */
@@ -467,7 +486,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
         indexSome(INDEX_BATCH);
         const rows = select(q, 'DESC', q.limit + 1);
         const more = rows.length > q.limit;
-        const hits = rows.slice(0, q.limit).map(hitOf);
+        const hits = hitsOf(rows.slice(0, q.limit));
         const audit = journal.append(eventDraft('archive.search', now, { actor, data: { query: auditQuery(q), hits: hits.length } }));
         return { hits, next: more ? hits[hits.length - 1]!.index : null, audit };
       });
