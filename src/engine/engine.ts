@@ -119,7 +119,10 @@ export class Engine {
       this.blocks.invalidate();
       this.offline.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
-      if (external) this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+      if (external) {
+        this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+        void this.ctx.events.emit('store.changed', {});
+      }
     };
     // Applied here at once (callers rely on fresh caches when the change returns), and told to the other
     // servers on the bus; with the in-process bus nobody else listens.

@@ -61,6 +61,12 @@ export interface EngineEvents {
   'account.changed': { address: string; change: 'password' | 'admin'; by: string | null };
   'domain.added': { domain: string; by: string | null };
   'domain.removed': { domain: string; by: string | null };
+  /**
+   * Another process (the operator CLI, another Parley server on the same database) changed the store: the
+   * engine dropped its caches, and whatever follows the store re-reads it. Noticed within the engine's watch
+   * interval (about a second), or at once from the bus.
+   */
+  'store.changed': Record<string, never>;
 }
 
 /** An event name. */

@@ -128,8 +128,8 @@ export interface ModuleApi<O> {
    */
   consume(name: string, handler: (records: readonly LogRecord[]) => Promise<void>, opts?: ConsumerOptions): void;
   /**
-   * Runs `work` when the log grows (coalesced: at most one run at a time, a few per second under load), and now
-   * and then for other processes' writes; a failing run is retried with a growing pause. For work that keeps its
+   * Runs `work` when the log grows (coalesced: at most one run at a time, a few per second under load), and when
+   * another process wrote to the store; a failing run is retried with a growing pause. For work that keeps its
    * own position in the module's storage, such as an index over the module's own tables.
    */
   follow(name: string, work: () => Promise<void>): void;

@@ -105,4 +105,38 @@ describe('log consumers', () => {
     await engine.closeAll('end');
     await store.close();
   });
+
+  it('wake when another process writes to the store, and read nothing while idle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-consumer-'));
+    dirs.push(dir);
+    const path = join(dir, 'parley.db');
+    const bodies: string[] = [];
+    const store = createSqliteStore({ path });
+    const { engine } = await testEngine(['a@example.com', 'b@example.com'], { store, watchMs: 50 });
+    const host = await setupModules([follower((r) => bodies.push(r.body ?? ''))], { engine, store });
+    host.start();
+    await new Promise((r) => setTimeout(r, 100));
+
+    // Idle: the worker read the log once at start, and now waits; no store reads on a timer.
+    let reads = 0;
+    const after = store.messages.after.bind(store.messages);
+    store.messages.after = (...args) => {
+      reads++;
+      return after(...args);
+    };
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(reads).toBe(0);
+
+    // Another process (a second connection to the same file, as the operator CLI or another server) appends.
+    const other = createSqliteStore({ path });
+    await other.messages.append([
+      { kind: 'message', type: 'chat', conv: 'dm:a@example.com b@example.com', from: 'a@example.com', fromResource: 'r', to: 'b@example.com', toResource: null, clientId: null, body: 'from elsewhere', ref: null, receipt: null, ts: Date.now(), offlineFor: [] },
+    ]);
+    await other.close();
+    await until(() => bodies.length === 1, 3000);
+    expect(bodies).toEqual(['from elsewhere']);
+    await host.close();
+    await engine.closeAll('end');
+    await store.close();
+  });
 });

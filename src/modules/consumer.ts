@@ -7,15 +7,16 @@
  * storage (an index over the module's own tables needs no records handed to it).
  *
  * Both wake when the engine records a message, but run at most once per WAKE_DELAY_MS: under load one pass then
- * takes hundreds of records, instead of a pass (and its store calls) per message. They also poll now and then
- * for other processes' writes, and retry a failing pass with a growing pause.
+ * takes hundreds of records, instead of a pass (and its store calls) per message. Other processes' writes wake
+ * them through the engine's `store.changed` event (its one watch of the store), so an idle worker reads
+ * nothing; a failing pass is retried with a growing pause.
  */
 import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Store } from '../ports/store.js';
 
-/** Polls this often when nothing woke the worker (writes by other processes). */
-const POLL_MS = 1000;
+/** First pause before retrying a failing pass; it doubles with each failure. */
+const RETRY_MS = 1000;
 /** Longest pause between retries of a failing pass. */
 const MAX_BACKOFF_MS = 30_000;
 /**
@@ -93,7 +94,7 @@ export class LogWorker {
           return;
         }
         this.again = false;
-        this.schedule(this.failures === 0 ? POLL_MS : Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** this.failures));
+        if (this.failures > 0) this.schedule(Math.min(MAX_BACKOFF_MS, RETRY_MS * 2 ** this.failures));
       });
   }
 

@@ -65,11 +65,14 @@ export class ModuleHost {
   static async setup(modules: readonly AnyModule[], options: ModuleOptions, deps: HostDeps): Promise<ModuleHost> {
     const host = new ModuleHost(deps);
     for (const m of enabledModules(modules, options)) await m.setup(host.api(m, options[m.name]!));
-    // Consumers wake as soon as a record is stored; the lowest priority, so they never delay a gate.
+    // Consumers wake as soon as a record is stored (the lowest priority, so they never delay a gate), and when
+    // another process wrote to the store (the engine's watch of the data version, or the bus).
     if (host.consumers.length > 0) {
-      deps.engine.events.on('message.recorded', () => {
+      const wake = (): void => {
         for (const c of host.consumers) c.wake();
-      }, { priority: -1_000_000, owner: 'consumers' });
+      };
+      deps.engine.events.on('message.recorded', wake, { priority: -1_000_000, owner: 'consumers' });
+      deps.engine.events.on('store.changed', wake, { owner: 'consumers' });
     }
     return host;
   }

@@ -162,19 +162,24 @@ function transcript(d: ConversationDay): string {
 }
 
 /**
- * Renders the days of one conversation (sorted by day) as RFC 5322 messages with MIME headers (RFC 2045):
- * From is the day's first speaker, To the conversation's other parties (or the room), and each day replies to
- * the one before it, References keeping the first and the latest 20 ids (RFC 5322 §3.6.4 lets a long chain be
- * shortened; the first id anchors the thread).
+ * Renders the days of one conversation, one call per day in day order, as RFC 5322 messages with MIME headers
+ * (RFC 2045): From is the day's first speaker, To the conversation's other parties (or the room), and each day
+ * replies to the one before it, References keeping the first and the latest 20 ids (RFC 5322 §3.6.4 lets a
+ * long chain be shortened; the first id anchors the thread). It keeps only the ids, so an export renders a
+ * long conversation a day at a time.
  */
-export function conversationMessages(days: readonly ConversationDay[], host: string): Array<{ day: string; eml: string }> {
-  const ids: string[] = [];
-  return days.map((d) => {
+export class ConversationThread {
+  private readonly ids: string[] = [];
+
+  constructor(private readonly host: string) {}
+
+  /** The message of day `d` (days given in order), replying to the one before. */
+  render(d: ConversationDay): string {
     const { subject, to } = convSubject(d.conv);
     const first = d.items[0];
     const from = first?.from ?? to[0] ?? 'archive@invalid';
     const recipients = to.filter((a) => a !== from);
-    const id = messageId(d.conv, d.day, host);
+    const id = messageId(d.conv, d.day, this.host);
     const headers = [
       fold('From', addrSpec(from)),
       fold('To', (recipients.length > 0 ? recipients : [from]).map(addrSpec).join(', ')),
@@ -182,6 +187,7 @@ export function conversationMessages(days: readonly ConversationDay[], host: str
       `Subject: ${encodeHeaderText(subject)}`,
       `Message-ID: ${id}`,
     ];
+    const ids = this.ids;
     if (ids.length > 0) {
       headers.push(`In-Reply-To: ${ids[ids.length - 1]}`);
       const refs = ids.length > 21 ? [ids[0]!, ...ids.slice(-20)] : ids;
@@ -193,7 +199,10 @@ export function conversationMessages(days: readonly ConversationDay[], host: str
       'Content-Type: text/plain; charset=utf-8',
       'Content-Transfer-Encoding: quoted-printable',
     );
+    // Only the first and the latest 20 are ever referred to.
     ids.push(id);
-    return { day: d.day, eml: `${headers.join(CRLF)}${CRLF}${CRLF}${quotedPrintable(transcript(d))}` };
-  });
+    if (ids.length > 22) ids.splice(1, 1);
+    return `${headers.join(CRLF)}${CRLF}${CRLF}${quotedPrintable(transcript(d))}`;
+  }
 }
+

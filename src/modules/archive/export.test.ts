@@ -4,7 +4,7 @@
  * with formula cells defused, RFC 5322 transcripts threaded day after day, and the HTTP tar stream.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -184,6 +184,18 @@ describe('export bundles', () => {
     const room = parseEml(readFileSync(join(out, names.find((n) => n.includes('conference'))!), 'utf8'));
     expect(room.headers.get('subject')).toMatch(/^=\?utf-8\?B\?[A-Za-z0-9+/=]+\?=$/);
     expect(Buffer.from(room.headers.get('subject')!.slice(10, -2), 'base64').toString('utf8')).toBe(`Room ${ROOM}`);
+  });
+
+  it('writes the same EML files when transcripts are spooled to disk, and leaves no spool behind', async () => {
+    const inMemory = await writeBundle(rig.archive, {}, { dir: out, actor: 'cli', origin: RIG_ORIGIN, now: 0 });
+    const emlOf = (dir: string, files: string[]): Map<string, string> =>
+      new Map(files.filter((f) => f.startsWith('eml/')).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+    const expected = emlOf(out, inMemory.files);
+    const spooledDir = join(out, 'spooled');
+    // A one-byte budget spools every transcript to disk before the EML files are written.
+    const spooled = await writeBundle(rig.archive, {}, { dir: spooledDir, actor: 'cli', origin: RIG_ORIGIN, now: 0, spoolBytes: 1 });
+    expect(emlOf(spooledDir, spooled.files)).toEqual(expected);
+    expect(existsSync(join(spooledDir, '.spool'))).toBe(false);
   });
 
   it('encodes transcripts and headers per RFC 2045, 2047 and 5322', () => {

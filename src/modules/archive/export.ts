@@ -9,13 +9,21 @@
  * Records are fetched with their proofs in chunks, each in one read transaction; the checkpoint is fixed
  * before the first, so every proof is against the same tree.
  */
-import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { conversationMessages, idHost, utcDay, type ConversationDay, type TranscriptItem } from './eml.js';
+import { ConversationThread, idHost, utcDay, type TranscriptItem } from './eml.js';
 import type { ExportRecord, SearchArea, SearchQuery, SearchHit } from './search.js';
 
 /** Records fetched (with proofs) per call to the store. */
 const CHUNK = 5000;
+/**
+ * Transcript text held in memory before it is spooled to disk, per export. A conversation-day's EML can only
+ * be written once the whole export was read (entries of one day may come in any order of conversations), so
+ * the transcripts wait in spool files beside the bundle rather than in memory.
+ */
+const SPOOL_BYTES = 8 * 1024 * 1024;
+/** EML files written at once (many small files: several writes in flight hide the file system's latency). */
+const EML_WRITES = 16;
 
 /** What writeBundle needs of the archive's storage area. */
 export type ExportSource = Pick<SearchArea, 'exportPlan' | 'exportRecords'>;
@@ -42,6 +50,8 @@ export interface BundleOptions {
   now: number;
   /** Called after each chunk with the entries done and the total. */
   progress?: (done: number, total: number) => void;
+  /** Transcript bytes held in memory before spooling to disk (default SPOOL_BYTES). */
+  spoolBytes?: number;
 }
 
 /** The fields of an entry object the readable views show: a search hit's, without the later versions. */
@@ -92,7 +102,7 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
     handles.push(h);
     return h;
   };
-  const days = new Map<string, ConversationDay>();
+  const spool = new TranscriptSpool(join(opts.dir, '.spool'), opts.spoolBytes ?? SPOOL_BYTES);
   let records = 0;
   try {
     const recordsFile = await openFile('records.jsonl');
@@ -121,21 +131,14 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
         jsonlText += `${JSON.stringify({ index: v.index, time, type: v.type, conv: v.conv, from: v.actor, to: v.subject, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null })}\n`;
         csvText += csvRow([v.index, time, v.type, v.conv, v.actor, v.subject, v.body, v.ref, v.id]);
         if (v.conv !== null && (v.conv.startsWith('dm:') || v.conv.startsWith('room:'))) {
-          const day = utcDay(v.ts);
-          const key = `${v.conv}\n${day}`;
-          let d = days.get(key);
-          if (d === undefined) {
-            d = { conv: v.conv, day, items: [] };
-            days.set(key, d);
-          }
-          const item: TranscriptItem = { index: v.index, type: v.type, ts: v.ts, from: v.actor, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null };
-          d.items.push(item);
+          spool.add(v.conv, utcDay(v.ts), { index: v.index, type: v.type, ts: v.ts, from: v.actor, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null });
         }
       }
       await recordsFile.write(recordText);
       await manifest.write(manifestText);
       await jsonl.write(jsonlText);
       await csv.write(csvText);
+      await spool.flushIfFull();
       opts.progress?.(Math.min(start + CHUNK, plan.indices.length), plan.indices.length);
     }
     await manifest.write('\n]}\n');
@@ -143,27 +146,92 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
     for (const h of handles) await h.close();
   }
   const files = ['manifest.json', 'records.jsonl', 'messages.jsonl', 'messages.csv'];
-  // Days of each conversation in order, so each day's message replies to the one before.
-  const byConv = new Map<string, ConversationDay[]>();
-  for (const d of days.values()) {
-    const list = byConv.get(d.conv) ?? [];
-    list.push(d);
-    byConv.set(d.conv, list);
+  try {
+    // A conversation's days in order, so each day's message replies to the one before; one day in memory at
+    // a time, and a few files written at once.
+    const host = idHost(opts.origin);
+    const writing = new Set<Promise<void>>();
+    for (const [conv, days] of spool.conversations()) {
+      const thread = new ConversationThread(host);
+      for (const day of days) {
+        const name = `eml/${emlName(conv, day)}`;
+        const eml = thread.render({ conv, day, items: await spool.take(conv, day) });
+        const w: Promise<void> = writeFile(join(opts.dir, name), eml).finally(() => writing.delete(w));
+        writing.add(w);
+        files.push(name);
+        if (writing.size >= EML_WRITES) await Promise.race(writing);
+      }
+    }
+    await Promise.all(writing);
+  } finally {
+    await spool.remove();
   }
-  const host = idHost(opts.origin);
-  const pending: Array<{ name: string; eml: string }> = [];
-  for (const [conv, list] of byConv) {
-    list.sort((a, b) => a.day.localeCompare(b.day));
-    for (const m of conversationMessages(list, host)) pending.push({ name: `eml/${emlName(conv, m.day)}`, eml: m.eml });
-  }
-  // Many small files: several writes in flight hide the file system's latency.
-  let next = 0;
-  const writer = async (): Promise<void> => {
-    for (let k = next++; k < pending.length; k = next++) await writeFile(join(opts.dir, pending[k]!.name), pending[k]!.eml);
-  };
-  await Promise.all(Array.from({ length: 16 }, writer));
-  files.push(...pending.map((p) => p.name));
   return { entries: plan.indices.length, records, size, files, audit: plan.audit };
+}
+
+/**
+ * The transcript items of every conversation-day of an export, in memory up to a limit and then appended
+ * to one spool file per conversation-day (JSON Lines); read back a day at a time.
+ */
+class TranscriptSpool {
+  /** conv → its days seen (with buffered items not yet spooled). */
+  private readonly days = new Map<string, Map<string, TranscriptItem[]>>();
+  /** Conversation-days with a spool file. */
+  private readonly spooled = new Set<string>();
+  private buffered = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly limit: number,
+  ) {}
+
+  add(conv: string, day: string, item: TranscriptItem): void {
+    let byDay = this.days.get(conv);
+    if (byDay === undefined) this.days.set(conv, (byDay = new Map()));
+    let items = byDay.get(day);
+    if (items === undefined) byDay.set(day, (items = []));
+    items.push(item);
+    this.buffered += 96 + (item.body?.length ?? 0) * 2;
+  }
+
+  /** Appends every buffered item to its conversation-day's spool file once the buffer is full. */
+  async flushIfFull(): Promise<void> {
+    if (this.buffered < this.limit) return;
+    await mkdir(this.dir, { recursive: true });
+    for (const [conv, byDay] of this.days) {
+      for (const [day, items] of byDay) {
+        if (items.length === 0) continue;
+        await appendFile(this.file(conv, day), items.map((i) => `${JSON.stringify(i)}\n`).join(''));
+        this.spooled.add(`${conv}\n${day}`);
+        items.length = 0;
+      }
+    }
+    this.buffered = 0;
+  }
+
+  /** Every conversation with its days, in day order. */
+  *conversations(): Iterable<[string, string[]]> {
+    for (const [conv, byDay] of this.days) yield [conv, [...byDay.keys()].sort()];
+  }
+
+  /** A conversation-day's items in journal order (spooled ones, then those still in memory), forgetting them. */
+  async take(conv: string, day: string): Promise<TranscriptItem[]> {
+    const byDay = this.days.get(conv)!;
+    const rest = byDay.get(day) ?? [];
+    byDay.set(day, []);
+    if (!this.spooled.has(`${conv}\n${day}`)) return rest;
+    const text = await readFile(this.file(conv, day), 'utf8');
+    const items = text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as TranscriptItem);
+    return [...items, ...rest];
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private file(conv: string, day: string): string {
+    return join(this.dir, emlName(conv, day).replace(/\.eml$/, '.jsonl'));
+  }
 }
 
 /** A file name for a conversation-day: readable, safe on every file system, unique by a short hash. */
