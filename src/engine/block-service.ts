@@ -111,10 +111,10 @@ export class BlockService {
     return p;
   }
 
-  /** Online users named by the entries (directly or by domain). */
+  /** Online users, on any node, named by the entries (directly or by domain). */
   private *onlineMatching(entries: string[]): Iterable<string> {
     const set = new Set(entries);
-    for (const u of this.ctx.sessions.onlineUsers()) if (set.has(u) || set.has(domainOf(u))) yield u;
+    for (const u of this.ctx.cluster.onlineUsers()) if (set.has(u) || set.has(domainOf(u))) yield u;
   }
 
   /** Drops a user's cached list when the user goes offline. */

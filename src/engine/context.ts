@@ -1,5 +1,6 @@
-/** What every engine service shares: ports, the session registry, the router and options. */
+/** What every engine service shares: ports, the session registry and cluster directory, the router and options. */
 import type { Store } from '../ports/store.js';
+import type { Cluster } from './cluster.js';
 import type { Directory } from './directory.js';
 import type { EventHub } from './events.js';
 import type { ReadLimiter } from './read-limiter.js';
@@ -67,7 +68,10 @@ export interface EngineMetrics {
 /** The shared context of engine services. */
 export interface Ctx {
   readonly store: Store;
+  /** This process's sessions. */
   readonly sessions: SessionRegistry;
+  /** Other processes' sessions, and questions about a user's sessions on every node (cluster.ts). */
+  readonly cluster: Cluster;
   readonly router: Router;
   readonly directory: Directory;
   readonly now: () => number;

@@ -277,7 +277,7 @@ export class RoomService {
   private async occupantsNow(room: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
     const out = [];
     for (const [user, role] of await this.members(room)) {
-      if (!this.ctx.sessions.isOnline(user)) continue;
+      if (!this.ctx.cluster.isOnline(user)) continue;
       out.push({ user, role, presence: await this.presence.presenceOf(user) });
     }
     return out;
