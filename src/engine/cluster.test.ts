@@ -306,6 +306,26 @@ describe('the cluster directory', () => {
     expect((await one.store.messages.offline(B, 0, 10)).map((r) => r.seq)).toEqual([ack.seq]);
   });
 
+  it('when one of three nodes dies, each contact hears once that its users went offline', async () => {
+    const one = await node();
+    const two = await node();
+    const three = await node();
+    for (const u of USERS) await one.engine.admin.addGroupMember('team', u);
+    await settle();
+    const a = await open(one, A, 'phone');
+    const c = await open(three, C, 'desk');
+    await open(two, B, 'laptop');
+    await until(() => [a, c].every((x) => x.sink.events('presence').some((p) => p.user === B && p.state !== 'offline')), 'b online');
+    two.bus.down = true;
+    one.engine.ctx.cluster.tick(Date.now() + 60_000);
+    three.engine.ctx.cluster.tick(Date.now() + 60_000);
+    const offline = (x: { sink: RecordingSink }) => x.sink.events('presence').filter((p) => p.user === B && p.state === 'offline').length;
+    await until(() => offline(a) === 1 && offline(c) === 1, 'b offline at a and c');
+    await settle();
+    expect([offline(a), offline(c)]).toEqual([1, 1]);
+    expect(one.engine.ctx.cluster.nodes).toEqual([three.engine.ctx.cluster.node]);
+  });
+
   it('a node shutting down says so: the others drop its sessions at once', async () => {
     const one = await node();
     const two = await node();

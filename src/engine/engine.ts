@@ -225,7 +225,7 @@ export class Engine {
     return this.ctx.events;
   }
 
-  /** The session registry (read-only use by front doors and metrics). */
+  /** This process's sessions (read-only use by front doors and metrics); sessionsOf() covers every node. */
   get sessions(): SessionRegistry {
     return this.ctx.sessions;
   }
