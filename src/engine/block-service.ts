@@ -57,6 +57,7 @@ export class BlockService {
       await this.ctx.store.blocks.add(user, added);
       this.lists.delete(user);
       this.presence.invalidate();
+      this.ctx.changed({ blocks: [user] });
       const { router } = this.ctx;
       router.toUser(user, router.outbound({ ev: 'block', data: { entries } }));
       // Each side now sees the other as unavailable (§3.3).
@@ -77,6 +78,7 @@ export class BlockService {
       await this.ctx.store.blocks.remove(user, entries);
       this.lists.delete(user);
       this.presence.invalidate();
+      this.ctx.changed({ blocks: [user] });
       const { router } = this.ctx;
       router.toUser(user, router.outbound({ ev: 'unblock', data: entries === null ? { all: true } : { entries } }));
       const [audience, visible] = await Promise.all([this.presence.audienceOf(user), this.presence.visibleTo(user)]);

@@ -1,45 +1,19 @@
 /**
- * Several engines in one process as several Parley processes: each its own SQLite store on one database file,
- * all on one bus that serialises every message to JSON (as a networked bus would), so nothing crosses nodes by
- * reference. A user connected to one node reaches a user connected to another.
+ * Several engines in one process as several Parley processes (test-cluster.ts): a user connected to one node
+ * reaches a user connected to another.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../core/address.js';
-import type { Bus, BusHandler } from '../ports/bus.js';
-import type { Store } from '../ports/store.js';
-import { createSqliteStore } from '../storage/sqlite/index.js';
 import { CLUSTER_SUBJECT } from './cluster.js';
-import type { Engine } from './engine.js';
-import { LocalBus } from './local-bus.js';
 import type { Outbound } from './outbound.js';
 import type { Session, Sink } from './session.js';
-import { silentLog, testEngine, testPresence } from './test-engine.js';
+import { settle, TestCluster, type TestNode as Node } from './test-cluster.js';
+import { testPresence } from './test-engine.js';
 
 const A = 'a@example.com';
 const B = 'b@example.com';
 const C = 'c@example.com';
 const USERS = [A, B, C];
-
-/** One node's connection to the shared bus: messages cross as JSON; `down` makes the node fall silent. */
-class NodeBus implements Bus {
-  down = false;
-  readonly published: Array<{ subject: string; message: unknown }> = [];
-  constructor(private readonly shared: LocalBus) {}
-  publish(subject: string, message: unknown): void {
-    if (this.down) return;
-    this.published.push({ subject, message });
-    this.shared.publish(subject, JSON.parse(JSON.stringify(message)));
-  }
-  subscribe(subject: string, handler: BusHandler): () => void {
-    return this.shared.subscribe(subject, (m, s) => (this.down ? undefined : handler(m, s)));
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 class RecordingSink implements Sink {
   readonly got: Outbound[] = [];
@@ -56,46 +30,17 @@ class RecordingSink implements Sink {
   }
 }
 
-interface Node {
-  engine: Engine;
-  store: Store;
-  bus: NodeBus;
-}
-
-let dir: string;
-let shared: LocalBus;
-let nodes: Node[];
+let cluster: TestCluster;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'parley-cluster-'));
-  shared = new LocalBus(silentLog);
-  nodes = [];
+  cluster = new TestCluster(USERS);
 });
 
 afterEach(async () => {
-  for (const n of nodes) {
-    await n.engine.closeAll('test over').catch(() => undefined);
-    await n.store.close();
-  }
-  await shared.close();
-  rmSync(dir, { recursive: true, force: true });
+  await cluster.close();
 });
 
-/** Starts a node on the shared database file and bus, and lets the others learn of it. */
-async function node(): Promise<Node> {
-  const store = createSqliteStore({ path: join(dir, 'parley.db') });
-  const bus = new NodeBus(shared);
-  const { engine } = await testEngine(USERS, { store, bus });
-  const n = { engine, store, bus };
-  nodes.push(n);
-  await settle();
-  return n;
-}
-
-/** Lets bus messages and what they start run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 5));
-}
+const node = (): Promise<Node> => cluster.node();
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
@@ -203,7 +148,10 @@ describe('delivery across nodes', () => {
     const b1 = await open(two, B, 'x');
     const b2 = await open(one, B, 'y');
     const room = await one.engine.rooms.create(A, 'Team', 'team', false);
-    await one.engine.rooms.join(room.address, B);
+    await one.engine.messages.send(a.s, parseAddress(room.address), 'before b', null, 0);
+    // b joins through node two: node one's cached member list is dropped through the bus.
+    await two.engine.rooms.join(room.address, B);
+    await settle();
     await one.engine.messages.send(a.s, parseAddress(room.address), 'all hands', null, 0);
     await until(() => b1.sink.events('message').length === 1 && b2.sink.events('message').length === 1, 'both of b');
     // Who is in the room counts the member connected to the other node.
@@ -223,6 +171,38 @@ describe('delivery across nodes', () => {
     await one.engine.occupy(b3.s, room.address, false);
     await until(() => a.sink.events('room.occupant').length === 2, 'the leave');
     expect(a.sink.events('room.occupant')[1]).toEqual({ room: room.address, user: B, present: false });
+  });
+});
+
+describe('caches across nodes', () => {
+  it('a block list changed on one node holds on the other at once (XEP-0191)', async () => {
+    const one = await node();
+    const two = await node();
+    const a = await open(one, A, 'phone');
+    await open(one, B, 'y');
+    const bx = await open(two, B, 'x');
+    // Node one caches b's (empty) list while b is online there.
+    await one.engine.messages.send(a.s, parseAddress(B), 'fine', null, 0);
+    await two.engine.blocks.block(B, [A]);
+    await settle();
+    await expect(one.engine.messages.send(a.s, parseAddress(B), 'blocked', null, 0)).rejects.toMatchObject({ code: 'service-unavailable' });
+    expect(bx.sink.events('message').map((d) => d.body)).toEqual(['fine']);
+  });
+
+  it('a subscription approved on one node changes the presence audience the other node fans out to', async () => {
+    const one = await node();
+    const two = await node();
+    const a = await open(one, A, 'phone');
+    const b = await open(two, B, 'desk');
+    // Node two caches b's (empty) audience.
+    await two.engine.setPresence(b.s, { ...testPresence, status: 'first', explicit: true, updatedAt: Date.now() });
+    // a asks, b approves from a session on node one: node two learns that b's audience changed.
+    await open(one, B, 'phone');
+    await one.engine.rosters.act(A, B, 'subscribe');
+    await one.engine.rosters.act(B, A, 'subscribed');
+    await settle();
+    await two.engine.setPresence(b.s, { ...testPresence, status: 'second', explicit: true, updatedAt: Date.now() });
+    await until(() => a.sink.events('presence').some((p) => p.user === B && p.status === 'second'), 'b\'s presence at a');
   });
 });
 
@@ -294,12 +274,14 @@ describe('the cluster directory', () => {
     await open(two, B, 'desk');
     expect(one.engine.isOnline(B)).toBe(true);
     two.bus.down = true; // the process hangs or its network goes
-    const cluster = one.engine.ctx.cluster;
-    cluster.tick(Date.now() + 1_000); // within the allowance
+    const directory = one.engine.ctx.cluster;
+    cluster.advance(1_000); // within the allowance (three heartbeats of 2 s)
+    directory.sweep();
     expect(one.engine.isOnline(B)).toBe(true);
-    cluster.tick(Date.now() + 60_000);
+    cluster.advance(6_000);
+    directory.sweep();
     expect(one.engine.isOnline(B)).toBe(false);
-    expect(cluster.nodes).toEqual([]);
+    expect(directory.nodes).toEqual([]);
     await until(() => a.sink.events('presence').some((p) => p.user === B && p.state === 'offline'), 'b offline at a');
     // Now a message to b is queued for later.
     const ack = await one.engine.messages.send(a.s, parseAddress(B), 'queued', null, 0);
@@ -317,8 +299,13 @@ describe('the cluster directory', () => {
     await open(two, B, 'laptop');
     await until(() => [a, c].every((x) => x.sink.events('presence').some((p) => p.user === B && p.state !== 'offline')), 'b online');
     two.bus.down = true;
-    one.engine.ctx.cluster.tick(Date.now() + 60_000);
-    three.engine.ctx.cluster.tick(Date.now() + 60_000);
+    cluster.advance(60_000);
+    // The nodes alive beat; the silent one is dropped by both, and only one of them speaks for it.
+    one.engine.ctx.cluster.beat();
+    three.engine.ctx.cluster.beat();
+    await settle();
+    one.engine.ctx.cluster.sweep();
+    three.engine.ctx.cluster.sweep();
     const offline = (x: { sink: RecordingSink }) => x.sink.events('presence').filter((p) => p.user === B && p.state === 'offline').length;
     await until(() => offline(a) === 1 && offline(c) === 1, 'b offline at a and c');
     await settle();

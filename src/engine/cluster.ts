@@ -141,6 +141,11 @@ export class Cluster {
     return this.count;
   }
 
+  /** How many other nodes are known alive. */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
   /** Other nodes known alive. */
   get nodes(): string[] {
     return [...this.peers.keys()];
@@ -170,10 +175,20 @@ export class Cluster {
     this.count = 0;
   }
 
-  /** Sends a heartbeat and drops the nodes that missed too many (public for tests, which pass the clock). */
-  tick(now = this.now()): void {
+  /** The heartbeat timer's work: a beat, then the drop of nodes that missed too many. */
+  tick(): void {
+    this.beat();
+    this.sweep();
+  }
+
+  /** Tells the other nodes this one is alive (nothing while it knows none). */
+  beat(): void {
+    if (!this.stopped && this.peers.size > 0) this.publish({ t: 'beat', node: this.node });
+  }
+
+  /** Drops the nodes silent for longer than the allowance (missedBeats heartbeats); `now` for tests. */
+  sweep(now = this.now()): void {
     if (this.stopped) return;
-    if (this.peers.size > 0) this.publish({ t: 'beat', node: this.node });
     for (const [node, peer] of this.peers) {
       if (now - peer.lastSeen > this.deadMs) {
         this.log.warn({ node }, 'a cluster node stopped sending heartbeats; its sessions are dropped');

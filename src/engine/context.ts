@@ -65,6 +65,16 @@ export interface EngineMetrics {
   refused(limit: string): void;
 }
 
+/**
+ * Data that other nodes may hold in their caches changed through this one (the cache.invalidate subject carries
+ * it, engine.ts): a room's members, users' rosters (and so presence audiences), users' block lists.
+ */
+export interface CacheChange {
+  rooms?: string[];
+  rosters?: string[];
+  blocks?: string[];
+}
+
 /** The shared context of engine services. */
 export interface Ctx {
   readonly store: Store;
@@ -82,6 +92,8 @@ export interface Ctx {
   readonly reads: ReadLimiter;
   /** The engine's events, which modules hook (events.ts). */
   readonly events: EventHub;
+  /** Tells the other nodes that cached data changed here (nothing is sent while no other node is known). */
+  readonly changed: (change: CacheChange) => void;
 }
 
 /** Metrics that record nothing (unit tests). */

@@ -13,7 +13,7 @@ import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
 import { Cluster, type ClusterOptions, type UserSession } from './cluster.js';
-import { limitOf, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
+import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { EventHub } from './events.js';
 import { LocalBus } from './local-bus.js';
@@ -140,8 +140,24 @@ export class Engine {
       invalidate(external);
       if (!external) this.bus.publish(INVALIDATE, { from: this.busId });
     });
+    // A message naming what changed (CacheChange, from another node's engine) drops just that; one without
+    // (another server's admin API) drops every cache and sweeps the sessions.
     this.bus.subscribe(INVALIDATE, (m) => {
-      if ((m as { from?: string }).from !== this.busId) invalidate(true);
+      const c = m as CacheChange & { from?: string };
+      if (c.from === this.busId) return;
+      if (c.rooms === undefined && c.rosters === undefined && c.blocks === undefined) {
+        invalidate(true);
+        return;
+      }
+      for (const room of c.rooms ?? []) this.rooms.dropMembers(room);
+      if (c.rosters) {
+        this.rosters.invalidate(...c.rosters);
+        this.presence.invalidate(...c.rosters);
+      }
+      if (c.blocks) {
+        for (const u of c.blocks) this.blocks.forget(u);
+        this.presence.invalidate();
+      }
     });
     this.ctx = {
       store: deps.store,
@@ -157,6 +173,9 @@ export class Engine {
         deps.metrics.refused('heavy-reads'),
       ),
       events: new EventHub(deps.log),
+      changed: (change) => {
+        if (cluster.peerCount > 0) this.bus.publish(INVALIDATE, { from: this.busId, ...change });
+      },
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);
