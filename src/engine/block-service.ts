@@ -57,6 +57,7 @@ export class BlockService {
       await this.ctx.store.blocks.add(user, added);
       this.lists.delete(user);
       this.presence.invalidate();
+      this.ctx.changed({ blocks: [user] });
       const { router } = this.ctx;
       router.toUser(user, router.outbound({ ev: 'block', data: { entries } }));
       // Each side now sees the other as unavailable (§3.3).
@@ -77,6 +78,7 @@ export class BlockService {
       await this.ctx.store.blocks.remove(user, entries);
       this.lists.delete(user);
       this.presence.invalidate();
+      this.ctx.changed({ blocks: [user] });
       const { router } = this.ctx;
       router.toUser(user, router.outbound({ ev: 'unblock', data: entries === null ? { all: true } : { entries } }));
       const [audience, visible] = await Promise.all([this.presence.audienceOf(user), this.presence.visibleTo(user)]);
@@ -111,10 +113,10 @@ export class BlockService {
     return p;
   }
 
-  /** Online users named by the entries (directly or by domain). */
+  /** Online users, on any node, named by the entries (directly or by domain). */
   private *onlineMatching(entries: string[]): Iterable<string> {
     const set = new Set(entries);
-    for (const u of this.ctx.sessions.onlineUsers()) if (set.has(u) || set.has(domainOf(u))) yield u;
+    for (const u of this.ctx.cluster.onlineUsers()) if (set.has(u) || set.has(domainOf(u))) yield u;
   }
 
   /** Drops a user's cached list when the user goes offline. */

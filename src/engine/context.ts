@@ -1,5 +1,6 @@
-/** What every engine service shares: ports, the session registry, the router and options. */
+/** What every engine service shares: ports, the session registry and cluster directory, the router and options. */
 import type { Store } from '../ports/store.js';
+import type { Cluster } from './cluster.js';
 import type { Directory } from './directory.js';
 import type { EventHub } from './events.js';
 import type { ReadLimiter } from './read-limiter.js';
@@ -64,10 +65,23 @@ export interface EngineMetrics {
   refused(limit: string): void;
 }
 
+/**
+ * Data that other nodes may hold in their caches changed through this one (the cache.invalidate subject carries
+ * it, engine.ts): a room's members, users' rosters (and so presence audiences), users' block lists.
+ */
+export interface CacheChange {
+  rooms?: string[];
+  rosters?: string[];
+  blocks?: string[];
+}
+
 /** The shared context of engine services. */
 export interface Ctx {
   readonly store: Store;
+  /** This process's sessions. */
   readonly sessions: SessionRegistry;
+  /** Other processes' sessions, and questions about a user's sessions on every node (cluster.ts). */
+  readonly cluster: Cluster;
   readonly router: Router;
   readonly directory: Directory;
   readonly now: () => number;
@@ -78,6 +92,8 @@ export interface Ctx {
   readonly reads: ReadLimiter;
   /** The engine's events, which modules hook (events.ts). */
   readonly events: EventHub;
+  /** Tells the other nodes that cached data changed here (nothing is sent while no other node is known). */
+  readonly changed: (change: CacheChange) => void;
 }
 
 /** Metrics that record nothing (unit tests). */

@@ -12,7 +12,8 @@ import type { Account, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
-import { limitOf, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
+import { Cluster, type ClusterOptions, type UserSession } from './cluster.js';
+import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { EventHub } from './events.js';
 import { LocalBus } from './local-bus.js';
@@ -38,6 +39,8 @@ export interface EngineDeps {
   observer?: DeliveryObserver;
   /** What crosses processes (ports/bus.ts); the in-process LocalBus when not given. */
   bus?: Bus;
+  /** Heartbeat timing of the cluster layer (cluster.ts), when several processes share the bus. */
+  cluster?: ClusterOptions;
 }
 
 /** The bus subject on which a server tells the others that data changed under their caches. */
@@ -99,14 +102,24 @@ export class Engine {
    */
   private readonly replayPages = new ReadLimiter(1, 0);
 
-  /** The bus port: cache invalidation crosses it today; delivery and presence will when Parley scales out. */
+  /**
+   * The bus port: cache invalidation, and through the cluster layer (cluster.ts) sessions, delivery and presence
+   * of users connected to other processes.
+   */
   readonly bus: Bus;
-  /** This engine's id on the bus (it ignores its own invalidations, which it applied at once). */
-  private readonly busId = randomBytes(6).toString('base64url');
+  /**
+   * This engine's id on the bus, its cluster node id (it ignores its own invalidations, which it applied at
+   * once). Letters and digits only, since it is a word of bus subjects.
+   */
+  private readonly busId = randomBytes(9).toString('hex');
+  /** Tells the other nodes that a session's routing state changed (Session.onChange). */
+  private readonly announceChange = (s: Session): void => this.ctx.cluster.updated(s);
 
   constructor(deps: EngineDeps) {
     const sessions = new SessionRegistry();
     this.bus = deps.bus ?? new LocalBus(deps.log);
+    const now = deps.now ?? Date.now;
+    const cluster = new Cluster(this.busId, this.bus, sessions, deps.log, now, deps.cluster);
     this.offline = new OfflineTracker({
       maxMessages: limitOf(deps.options, 'maxOfflineMessages'),
       maxBytes: limitOf(deps.options, 'maxOfflineBytes'),
@@ -130,15 +143,32 @@ export class Engine {
       invalidate(external);
       if (!external) this.bus.publish(INVALIDATE, { from: this.busId });
     });
+    // A message naming what changed (CacheChange, from another node's engine) drops just that; one without
+    // (another server's admin API) drops every cache and sweeps the sessions.
     this.bus.subscribe(INVALIDATE, (m) => {
-      if ((m as { from?: string }).from !== this.busId) invalidate(true);
+      const c = m as CacheChange & { from?: string };
+      if (c.from === this.busId) return;
+      if (c.rooms === undefined && c.rosters === undefined && c.blocks === undefined) {
+        invalidate(true);
+        return;
+      }
+      for (const room of c.rooms ?? []) this.rooms.dropMembers(room);
+      if (c.rosters) {
+        this.rosters.invalidate(...c.rosters);
+        this.presence.invalidate(...c.rosters);
+      }
+      if (c.blocks) {
+        for (const u of c.blocks) this.blocks.forget(u);
+        this.presence.invalidate();
+      }
     });
     this.ctx = {
       store: deps.store,
       sessions,
-      router: new Router(sessions, deps.observer ?? null),
+      cluster,
+      router: new Router(sessions, deps.observer ?? null, cluster),
       directory,
-      now: deps.now ?? Date.now,
+      now,
       opts: deps.options,
       log: deps.log,
       metrics: deps.metrics,
@@ -146,6 +176,9 @@ export class Engine {
         deps.metrics.refused('heavy-reads'),
       ),
       events: new EventHub(deps.log),
+      changed: (change) => {
+        if (cluster.peerCount > 0) this.bus.publish(INVALIDATE, { from: this.busId, ...change });
+      },
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
     this.blocks = new BlockService(this.ctx, this.presence);
@@ -156,14 +189,52 @@ export class Engine {
     );
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
-    this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOf(users, message));
+    this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOf(users, message, null, true));
   }
 
-  /** Loads caches and starts watching for changes made by other processes. */
+  /** Loads caches, starts watching for changes made by other processes and joins the other nodes on the bus. */
   async start(watchMs = 1000): Promise<void> {
+    this.joinCluster();
     await this.auth.start();
     await this.ctx.directory.refresh();
     this.ctx.directory.watch(watchMs);
+  }
+
+  /**
+   * Subscribes to the cluster's subjects. What other nodes report changes this node's view: their users'
+   * presence aggregates are recomputed without fan-out (the node where the change happened fans it out), except
+   * when a node dies, when the alive node with the smallest id fans out for it (Cluster.speaksForTheDead).
+   */
+  private joinCluster(): void {
+    const { cluster, router, log } = this.ctx;
+    const failed = (what: string) => (e: unknown) => log.error({ err: e }, what);
+    cluster.start({
+      deliver: (m) => router.deliverFromNode(m),
+      changed: (user, takeOver) => {
+        (takeOver ? this.presence.recompute(user) : this.presence.refresh(user)).catch(failed('presence after a cluster change failed'));
+      },
+      conflict: (local) => {
+        // RFC 6120 §7.7.2.2: the newer session with the same resource, here on another node, wins.
+        local.sink.close('conflict', 'replaced by a new session with the same resource');
+        this.closeSession(local).catch(failed('closing a replaced session failed'));
+      },
+      end: (users, keep, reason) => {
+        this.endSessionsOf(users, reason, keep).catch(failed('ending sessions for another node failed'));
+      },
+    });
+  }
+
+  /**
+   * The sessions of `user` on every node, this node's first: routing state only (resource, presence,
+   * availability, carbons), whichever process holds them.
+   */
+  sessionsOf(user: string): UserSession[] {
+    return this.ctx.cluster.sessionsOf(user);
+  }
+
+  /** Whether `user` has a session on any node. */
+  isOnline(user: string): boolean {
+    return this.ctx.cluster.isOnline(user);
   }
 
   /** The most messages one history page holds (limits.historyPageMax): MAM pages by it too. */
@@ -176,7 +247,7 @@ export class Engine {
     return this.ctx.events;
   }
 
-  /** The session registry (read-only use by front doors and metrics). */
+  /** This process's sessions (read-only use by front doors and metrics); sessionsOf() covers every node. */
   get sessions(): SessionRegistry {
     return this.ctx.sessions;
   }
@@ -208,13 +279,21 @@ export class Engine {
       const a = parseAddress(`${user}/${resource}`);
       res = a.resource!;
     }
-    if (sessions.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res)) {
+    const { cluster } = this.ctx;
+    // The same resource bound on another node is replaced too: the new session is stamped later than it, and
+    // that node, told of the opening, ends its own (Cluster: the later opening wins, RFC 6120 §7.7.2.2).
+    const elsewhere = cluster.remoteCount > 0 ? cluster.remoteSession(user, res) : undefined;
+    if (cluster.countOf(user) >= this.ctx.opts.maxSessionsPerUser && !sessions.get(user, res) && !elsewhere) {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
-    const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), this.ctx.now());
+    const openedAt = elsewhere ? Math.max(this.ctx.now(), elsewhere.openedAt + 1) : this.ctx.now();
+    const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), openedAt);
     this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
     session.available = opts.available ?? true;
+    session.onChange = this.announceChange;
     const old = sessions.add(session);
+    cluster.opened(session);
+    if (old) cluster.closed(old);
     this.ctx.metrics.sessions(old ? 0 : 1);
     await this.ctx.events.emit('session.opened', { user, resource: res, id: session.id });
     // Clients ask for their roster right after binding, and the session's presence is fanned out along it: load
@@ -253,11 +332,33 @@ export class Engine {
    * stanza's codec. Returns false, delivering nothing, when there is no such session or it cannot take it.
    */
   relayStanza(bare: string, resource: string, xml: string, takes: (sink: Sink) => boolean): boolean {
+    const { router, cluster } = this.ctx;
     const target = this.ctx.sessions.get(bare, resource);
-    if (!target || !takes(target.sink)) return false;
-    const { router } = this.ctx;
+    if (!target) {
+      // On another node: relayed if its connection takes ready stanzas (what `takes` asks here).
+      const remote = cluster.remoteCount > 0 ? cluster.remoteSession(bare, resource) : undefined;
+      if (!remote?.stanzas) return false;
+      router.toRemote([remote], router.outbound({ ev: 'stanza', data: { xml } }), true);
+      return true;
+    }
+    if (!takes(target.sink)) return false;
     router.toSession(target, router.outbound({ ev: 'stanza', data: { xml } }));
     return true;
+  }
+
+  /**
+   * The session enters (`present`) or leaves the live conversation of `room` (XEP-0045 §7.2, §7.14). The room's
+   * other members hear of it once per user, on whichever node the user's sessions are: a second session
+   * entering, or one of two leaving, changes nothing for them.
+   */
+  async occupy(session: Session, room: string, present: boolean, role?: string): Promise<void> {
+    if (present) (session.rooms ??= new Set()).add(room);
+    else if (session.rooms?.delete(room) && session.rooms.size === 0) session.rooms = null;
+    const { cluster } = this.ctx;
+    cluster.updated(session);
+    for (const s of this.ctx.sessions.of(session.user)) if (s !== session && !s.closed && s.rooms?.has(room)) return;
+    for (const r of cluster.remoteOf(session.user)) if (r.rooms.includes(room)) return;
+    await this.rooms.announceOccupant(room, session.user, present, role);
   }
 
   /** Releases live events to a session opened without a replay (an XMPP session right after binding). */
@@ -277,6 +378,7 @@ export class Engine {
     const took = session.takesBare;
     if (p !== null) session.presence = this.newest(session.user, p, session);
     session.available = p !== null;
+    this.ctx.cluster.updated(session);
     let replayed = 0;
     if (!took && session.takesBare) {
       session.pending ??= [];
@@ -336,6 +438,7 @@ export class Engine {
   /** Changes a session's presence and fans out the user's aggregate if it changed. */
   async setPresence(session: Session, p: SessionPresence, startedAt = 0): Promise<void> {
     session.presence = this.newest(session.user, p, session);
+    this.ctx.cluster.updated(session);
     await this.presence.recompute(session.user, startedAt);
   }
 
@@ -347,6 +450,7 @@ export class Engine {
   private newest(user: string, p: SessionPresence, except?: Session): SessionPresence {
     let latest = -Infinity;
     for (const s of this.ctx.sessions.of(user)) if (s !== except) latest = Math.max(latest, s.presence.updatedAt);
+    for (const r of this.ctx.cluster.remoteOf(user)) latest = Math.max(latest, r.presence.updatedAt);
     return p.updatedAt > latest ? p : { ...p, updatedAt: latest + 1 };
   }
 
@@ -427,6 +531,7 @@ export class Engine {
   async closeSession(session: Session): Promise<void> {
     session.closed = true;
     if (!this.ctx.sessions.remove(session)) return;
+    this.ctx.cluster.closed(session);
     this.ctx.metrics.sessions(-1);
     await this.ctx.events.emit('session.closed', { user: session.user, resource: session.resource, id: session.id });
     if (!this.ctx.sessions.isOnline(session.user)) {
@@ -449,7 +554,7 @@ export class Engine {
   async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
     const mark = await this.auth.setPassword(user, password);
     if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
-    await this.endSessionsOf([user], 'the password was changed', keep);
+    await this.endSessionsOf([user], 'the password was changed', keep, true);
     await this.ctx.events.emit('account.changed', { address: user, change: 'password', by: user });
   }
 
@@ -471,10 +576,13 @@ export class Engine {
   /**
    * Ends every session of `users` but `keep` (a password change, accounts an administrator removed). Like
    * shutdown, it deregisters them at once instead of when each socket finishes closing, so nothing is routed to
-   * them meanwhile.
+   * them meanwhile. `everywhere`: the other nodes end theirs too (told on the bus; `keep` is a session id there).
    */
-  private async endSessionsOf(users: Iterable<string>, message: string, keep: Session | null = null): Promise<void> {
-    const ending = [...users].flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s !== keep);
+  private async endSessionsOf(users: Iterable<string>, message: string, keep: Session | string | null = null, everywhere = false): Promise<void> {
+    const list = [...users];
+    const keepId = typeof keep === 'string' ? keep : (keep?.id ?? null);
+    if (everywhere) this.ctx.cluster.endEverywhere(list, keepId, message);
+    const ending = list.flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s.id !== keepId);
     for (const s of ending) s.sink.close('not-authorized', message);
     await Promise.all(ending.map((s) => this.closeSession(s)));
   }
@@ -499,6 +607,7 @@ export class Engine {
           s.closed = true;
           s.sink.close('not-authorized', 'the account was removed');
           if (sessions.remove(s)) {
+            this.ctx.cluster.closed(s);
             this.ctx.metrics.sessions(-1);
             await this.ctx.events.emit('session.closed', { user: s.user, resource: s.resource, id: s.id });
           }
@@ -519,8 +628,12 @@ export class Engine {
     }
   }
 
-  /** Closes every session (shutdown). */
+  /**
+   * Closes every session (shutdown). The other nodes are told first that this one leaves, so they drop its
+   * sessions at once (the alive node with the smallest id fans out their users' presence).
+   */
   async closeAll(message: string): Promise<void> {
+    this.ctx.cluster.stop();
     const all = [...this.ctx.sessions.all()];
     for (const s of all) s.sink.close('shutdown', message);
     await Promise.all(all.map((s) => this.closeSession(s).catch(() => undefined)));

@@ -10,6 +10,7 @@ import { recordEvent } from './outbound.js';
 import type { OfflineTracker } from './offline-tracker.js';
 import type { BlockService } from './block-service.js';
 import type { RoomService } from './room-service.js';
+import type { RemoteSession } from './cluster.js';
 import type { Session } from './session.js';
 import type { Address } from '../core/address.js';
 import type { AppendResult } from '../ports/store.js';
@@ -65,11 +66,11 @@ export class MessageService {
       await this.ctx.directory.requireUser(bare, to.domain);
       // A flood to a full queue is refused here, before the block check reads the recipient's list. A resend
       // (client id) waits for reserveOffline(), which still answers it as a duplicate.
-      if (clientId === null && !this.ctx.sessions.reachable(bare)) this.offline.check(bare);
+      if (clientId === null && !this.ctx.cluster.reachable(bare)) this.offline.check(bare);
       await this.blocks.check(session.user, bare);
     }
     const toResource = type === 'chat' ? to.resource : null;
-    const offline = type === 'chat' && !this.ctx.sessions.reachable(bare);
+    const offline = type === 'chat' && !this.ctx.cluster.reachable(bare);
     return {
       kind: 'message',
       type,
@@ -212,7 +213,7 @@ export class MessageService {
       ref: orig.id,
       receipt,
       ts: this.ctx.now(),
-      offlineFor: orig.type === 'chat' && !this.ctx.sessions.reachable(orig.to) ? [orig.to] : [],
+      offlineFor: orig.type === 'chat' && !this.ctx.cluster.reachable(orig.to) ? [orig.to] : [],
     };
   }
 
@@ -328,7 +329,7 @@ export class MessageService {
     });
     // The recipient was online when the message was prepared and went away before it was delivered: no session
     // got it, so it goes to the offline queue now (one storage call, only in that race).
-    if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.sessions.reachable(stored.to)) await this.requeueOffline(stored.to, [stored.seq]);
+    if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.cluster.reachable(stored.to)) await this.requeueOffline(stored.to, [stored.seq]);
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
   }
 
@@ -355,21 +356,31 @@ export class MessageService {
   /** Routing rules: chat → the recipient's sessions (or the one addressed, RFC 6121 §8.5.3) plus the sender's
    * other sessions (carbons, XEP-0280); groupchat → every member's sessions except the sending one. */
   private async deliver(session: Session, r: LogRecord, startedAt: number): Promise<void> {
-    const { router, sessions } = this.ctx;
+    const { router, sessions, cluster } = this.ctx;
     const out = router.outbound(recordEvent(r), startedAt);
     if (r.type === 'groupchat') {
       // Members now, without re-checking the sender: one removed after storing still had the right to post.
       router.toUsers(await this.rooms.membersOf(r.to), out, session);
       return;
     }
-    const target = r.toResource !== null ? sessions.get(r.to, r.toResource) : undefined;
-    if (target) {
-      router.toSession(target, out);
-      // Carbons; when writing to one's own other session, that session already has it and must not get it twice.
-      for (const s of sessions.of(r.from)) if (s !== session && s !== target) router.toSession(s, out);
-      // XEP-0280 §6: the recipient's other sessions that asked for carbons get a copy too.
-      if (r.to !== r.from) for (const s of sessions.of(r.to)) if (s !== target && s.carbons) router.toSession(s, out);
-      return;
+    if (r.toResource !== null) {
+      const target = sessions.get(r.to, r.toResource);
+      // The addressed session may be on another node (RFC 6121 §8.5.3.1); then the copies below go there too.
+      const remoteTarget = target === undefined && cluster.remoteCount > 0 ? cluster.remoteSession(r.to, r.toResource) : undefined;
+      if (target || remoteTarget) {
+        if (target) router.toSession(target, out);
+        // Carbons; when writing to one's own other session, that session already has it and must not get it twice.
+        for (const s of sessions.of(r.from)) if (s !== session && s !== target) router.toSession(s, out);
+        // XEP-0280 §6: the recipient's other sessions that asked for carbons get a copy too.
+        if (r.to !== r.from) for (const s of sessions.of(r.to)) if (s !== target && s.carbons) router.toSession(s, out);
+        if (cluster.remoteCount > 0) {
+          const remote: RemoteSession[] = remoteTarget ? [remoteTarget] : [];
+          for (const x of cluster.remoteOf(r.from)) if (x !== remoteTarget) remote.push(x);
+          if (r.to !== r.from) for (const x of cluster.remoteOf(r.to)) if (x !== remoteTarget && x.carbons) remote.push(x);
+          if (remote.length > 0) router.toRemote(remote, out);
+        }
+        return;
+      }
     }
     router.toUsers(r.to === r.from ? [r.to] : [r.to, r.from], out, session);
   }

@@ -22,7 +22,11 @@ export type EventName =
   /** A ready XMPP stanza (data.xml) relayed from one XMPP session to another; only XMPP sinks receive it. */
   | 'stanza';
 
-/** One server event; `seq` is set for events that come from the message log. */
+/**
+ * One server event; `seq` is set for events that come from the message log. Plain JSON values only (no Map,
+ * Set, Date, class or undefined that matters): an event for a session on another node crosses the bus
+ * serialised (engine/cluster.ts), and must mean the same there.
+ */
 export interface ServerEvent {
   ev: EventName;
   data: Record<string, unknown>;

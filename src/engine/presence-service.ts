@@ -6,6 +6,7 @@ import { ParleyError } from '../core/errors.js';
 import { aggregatePresence, presenceEquals } from '../core/presence.js';
 import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
 import type { RosterItem, UserPresence } from '../core/types.js';
+import type { UserSession } from './cluster.js';
 import type { Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { Session } from './session.js';
@@ -90,8 +91,28 @@ export class PresenceService {
     return this.queue.run(user, () => this.doRecompute(user, startedAt));
   }
 
+  /**
+   * Brings `user`'s aggregate up to date after sessions on another node changed, without fanning it out or
+   * storing anything: the node where the change happened did (cluster.ts). Queued with recompute().
+   */
+  refresh(user: string): Promise<void> {
+    return this.queue.run(user, async () => {
+      const sessions = this.availableSessions(user);
+      if (sessions.length === 0) this.current.delete(user);
+      else this.current.set(user, aggregatePresence(user, sessions.map((s) => s.presence), null));
+    });
+  }
+
+  /** The presence of `user`'s available sessions on every node (RFC 6121 §4.2: only those count). */
+  private availableSessions(user: string): UserSession[] {
+    const sessions: UserSession[] = [];
+    for (const s of this.ctx.sessions.of(user)) if (!s.closed && s.available) sessions.push(s);
+    for (const r of this.ctx.cluster.remoteOf(user)) if (r.available) sessions.push(r);
+    return sessions;
+  }
+
   private async doRecompute(user: string, startedAt: number): Promise<void> {
-    const sessions = [...this.ctx.sessions.of(user)].filter((s) => !s.closed && s.available);
+    const sessions = this.availableSessions(user);
     const before = this.current.get(user);
     let next: UserPresence;
     if (sessions.length === 0) {

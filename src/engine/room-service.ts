@@ -35,6 +35,17 @@ export class RoomService {
     this.memberCache.clear();
   }
 
+  /** Drops one room's cached members (changed on another node). */
+  dropMembers(room: string): void {
+    this.memberCache.delete(room);
+  }
+
+  /** The room's members changed here: drops them from this node's cache and the others'. */
+  private forgetMembers(room: string): void {
+    this.memberCache.delete(room);
+    this.ctx.changed({ rooms: [room] });
+  }
+
   private members(room: string): Promise<Map<string, RoomRole>> {
     let p = this.memberCache.get(room);
     if (!p) {
@@ -83,7 +94,7 @@ export class RoomService {
       this.perUser.run(owner, async () => {
         await this.checkRooms(owner, { member: true, owner: true });
         await this.ctx.store.rooms.create(room);
-        this.memberCache.delete(room.address);
+        this.forgetMembers(room.address);
         await this.ctx.events.emit('room.created', { room: room.address, owner });
         return room;
       }),
@@ -178,7 +189,7 @@ export class RoomService {
       await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
     });
     await this.ctx.store.rooms.removeInvite(room, user);
-    this.memberCache.delete(room);
+    this.forgetMembers(room);
     await this.announce(room, user, 'member', user);
     await this.ctx.events.emit('room.membership', { room, user, role: 'member', by: user });
     return 'member';
@@ -201,7 +212,7 @@ export class RoomService {
     }
     await this.announce(room, user, null, user);
     await this.ctx.store.rooms.removeMember(room, user);
-    this.memberCache.delete(room);
+    this.forgetMembers(room);
     await this.ctx.events.emit('room.membership', { room, user, role: null, by: user });
   }
 
@@ -219,7 +230,7 @@ export class RoomService {
     }
     await this.announce(room, user, null, by, reason);
     await this.ctx.store.rooms.removeMember(room, user);
-    this.memberCache.delete(room);
+    this.forgetMembers(room);
     await this.ctx.events.emit('room.membership', { room, user, role: null, by });
   }
 
@@ -242,7 +253,7 @@ export class RoomService {
         await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
       });
     } else await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
-    this.memberCache.delete(room);
+    this.forgetMembers(room);
     await this.announce(room, user, role, by);
     await this.ctx.events.emit('room.role', { room, user, role, by });
   }
@@ -256,7 +267,7 @@ export class RoomService {
     if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners destroy rooms');
     const users = [...(await this.members(room)).keys()];
     await this.ctx.store.rooms.remove(room);
-    this.memberCache.delete(room);
+    this.forgetMembers(room);
     const { router } = this.ctx;
     router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by } }));
     await this.ctx.events.emit('room.destroyed', { room, by });
@@ -277,7 +288,7 @@ export class RoomService {
   private async occupantsNow(room: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
     const out = [];
     for (const [user, role] of await this.members(room)) {
-      if (!this.ctx.sessions.isOnline(user)) continue;
+      if (!this.ctx.cluster.isOnline(user)) continue;
       out.push({ user, role, presence: await this.presence.presenceOf(user) });
     }
     return out;

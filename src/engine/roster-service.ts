@@ -107,6 +107,7 @@ export class RosterService {
     const next: RosterItem = { ...item, name, groups: uniq };
     await this.ctx.store.rosters.put([next]);
     this.invalidate(user);
+    this.ctx.changed({ rosters: [user] });
     await this.push([next]);
     await this.ctx.events.emit('roster.changed', { user, contact, item: next });
     return next;
@@ -130,6 +131,7 @@ export class RosterService {
     await this.ctx.store.rosters.remove(user, contact);
     this.invalidate(user, contact);
     this.presence.invalidate(user, contact);
+    this.ctx.changed({ rosters: [user, contact] });
     // A shared-group peer stays in the roster (roster.get still lists it), so clients get its group entry.
     if ((await this.sharedBetween(user, contact)).length > 0) await this.push([newRosterItem(user, contact)]);
     else await this.pushRemoved(user, contact);
@@ -173,6 +175,7 @@ export class RosterService {
     if (changed.length > 0) await store.rosters.put(changed);
     this.invalidate(user, contact);
     this.presence.invalidate(user, contact);
+    this.ctx.changed({ rosters: [user, contact] });
     await this.push(changed);
     const { router } = this.ctx;
     if (delivered) {

@@ -2,7 +2,13 @@
  * Delivery happens here and only here: every event any session receives passes through Router.
  * It respects catch-up (live events wait until a new session's replay is done) and never sends a log
  * record to a session twice.
+ *
+ * Sessions of this process get an event directly and synchronously. When other nodes hold sessions of the
+ * recipients (cluster.ts), each such node gets one message on its own subject for the whole call, and its
+ * Router delivers it to its sessions (deliverFromNode), never forwarding again. With no other node the only
+ * added cost is one comparison per call.
  */
+import type { Cluster, DeliverMessage, RemoteSession } from './cluster.js';
 import { Outbound, type ServerEvent } from './outbound.js';
 import type { Session, SessionRegistry } from './session.js';
 
@@ -19,6 +25,8 @@ export class Router {
   constructor(
     private readonly sessions: SessionRegistry,
     private readonly observer: DeliveryObserver | null = null,
+    /** Other nodes' sessions; null for a router that only ever delivers in this process. */
+    private readonly cluster: Cluster | null = null,
   ) {}
 
   /** Wraps an event for fan-out (encode once). */
@@ -51,8 +59,76 @@ export class Router {
     s.sink.send(out);
   }
 
-  /** Delivers to every session of `user` except `except`; returns how many received it. */
+  /**
+   * Delivers to every session of `user` except `except` (a local session); returns how many sessions of this
+   * node received it. Sessions of the user on other nodes get it through their node.
+   */
   toUser(user: string, out: Outbound, except?: Session): number {
+    const n = this.toLocalUser(user, out, except);
+    const cluster = this.cluster;
+    if (cluster !== null && cluster.remoteCount > 0 && cluster.hasRemote(user)) this.forward([user], out);
+    return n;
+  }
+
+  /**
+   * Delivers to every session of every user in `users` (iterated once); returns the number of sessions of this
+   * node. Other nodes holding sessions of these users get one message each.
+   */
+  toUsers(users: Iterable<string>, out: Outbound, except?: Session): number {
+    let n = 0;
+    const cluster = this.cluster;
+    if (cluster === null || cluster.remoteCount === 0) {
+      for (const u of users) n += this.toLocalUser(u, out, except);
+    } else {
+      let remote: string[] | null = null;
+      for (const u of users) {
+        n += this.toLocalUser(u, out, except);
+        if (cluster.hasRemote(u)) (remote ??= []).push(u);
+      }
+      if (remote !== null) this.forward(remote, out);
+    }
+    if (this.observer && n > 0) this.observer.delivered(out, n);
+    return n;
+  }
+
+  /**
+   * Delivers to single sessions of other nodes (a full address, carbons); `stanzas`: only to those whose
+   * connection takes ready stanzas. One message per node.
+   */
+  toRemote(targets: Iterable<RemoteSession>, out: Outbound, stanzas = false): void {
+    const cluster = this.cluster;
+    if (cluster === null) return;
+    const byNode = new Map<string, Array<[string, string]>>();
+    for (const r of targets) {
+      let l = byNode.get(r.node);
+      if (!l) byNode.set(r.node, (l = []));
+      l.push([r.user, r.resource]);
+    }
+    for (const [node, sessions] of byNode) {
+      const m: DeliverMessage = { event: out.event, startedAt: out.startedAt, sessions };
+      if (stanzas) m.stanzas = true;
+      cluster.send(node, m);
+    }
+  }
+
+  /** Delivers what another node sent for this node's sessions (never forwarded again). */
+  deliverFromNode(m: DeliverMessage): void {
+    const out = new Outbound(m.event, m.startedAt);
+    let n = 0;
+    if (m.users) for (const u of m.users) n += this.toLocalUser(u, out);
+    if (m.sessions) {
+      for (const [user, resource] of m.sessions) {
+        const s = this.sessions.get(user, resource);
+        if (!s || (m.stanzas === true && s.sink.relaysStanzas !== true)) continue;
+        this.toSession(s, out);
+        n++;
+      }
+    }
+    if (this.observer && n > 0) this.observer.delivered(out, n);
+  }
+
+  /** Every session of `user` in this process except `except`. */
+  private toLocalUser(user: string, out: Outbound, except?: Session): number {
     let n = 0;
     for (const s of this.sessions.of(user)) {
       if (s === except) continue;
@@ -62,12 +138,18 @@ export class Router {
     return n;
   }
 
-  /** Delivers to every session of every user in `users`; returns the number of sessions. */
-  toUsers(users: Iterable<string>, out: Outbound, except?: Session): number {
-    let n = 0;
-    for (const u of users) n += this.toUser(u, out, except);
-    if (this.observer && n > 0) this.observer.delivered(out, n);
-    return n;
+  /** One message per node holding sessions of `users`, naming the users it holds. */
+  private forward(users: string[], out: Outbound): void {
+    const cluster = this.cluster!;
+    const byNode = new Map<string, string[]>();
+    for (const u of users) {
+      for (const r of cluster.remoteOf(u)) {
+        let l = byNode.get(r.node);
+        if (!l) byNode.set(r.node, (l = []));
+        if (l[l.length - 1] !== u) l.push(u);
+      }
+    }
+    for (const [node, list] of byNode) cluster.send(node, { event: out.event, startedAt: out.startedAt, users: list });
   }
 
   /** Sends a replayed record during catch-up and remembers it, so the live copy is dropped. */

@@ -18,6 +18,8 @@ export interface Sink {
    * before each page, so a client that reads slowly is fed at its own pace instead of being cut off.
    */
   pressure?(): Promise<void> | null;
+  /** True for a connection that takes ready XMPP stanzas ('stanza' events); the cluster tells other nodes. */
+  readonly relaysStanzas?: boolean;
 }
 
 /** One online session. */
@@ -41,11 +43,11 @@ export class Session {
    * addressed to the bare address; JSON sessions are available from `hello` on.
    */
   available = true;
-  /**
-   * XEP-0280: the session wants copies of messages sent to the user's other sessions by full address (the
-   * XMPP front door sets it when the client enables carbons; JSON sessions see only their own).
-   */
-  carbons = false;
+  private wantsCarbons = false;
+  /** Rooms whose live conversation the session is in (XEP-0045 occupancy; Engine.occupy), or null for none. */
+  rooms: Set<string> | null = null;
+  /** Told when routing state other nodes keep of the session changed (the cluster's announcement). */
+  onChange: ((s: Session) => void) | null = null;
   closed = false;
   constructor(id: string, user: string, resource: string, sink: Sink, presence: SessionPresence, now: number) {
     this.id = id;
@@ -54,6 +56,18 @@ export class Session {
     this.sink = sink;
     this.presence = presence;
     this.openedAt = now;
+  }
+  /**
+   * XEP-0280: the session wants copies of messages sent to the user's other sessions by full address (the
+   * XMPP front door sets it when the client enables carbons; JSON sessions see only their own).
+   */
+  get carbons(): boolean {
+    return this.wantsCarbons;
+  }
+  set carbons(on: boolean) {
+    if (on === this.wantsCarbons) return;
+    this.wantsCarbons = on;
+    this.onChange?.(this);
   }
   /** user/resource */
   get full(): string {

@@ -18,10 +18,13 @@ export const silentLog: Logger = { debug: () => undefined, info: () => undefined
 
 /**
  * Builds and starts an engine over a fresh memory store (or the empty `store` given: a SQLite one, one opened
- * with modules' areas) holding `users` (password `password`, default "x"); it watches the store for other
- * processes' writes every `watchMs` (default a minute).
+ * with modules' areas) holding `users` (password `password`, default "x"); `now`: the engine's clock; it
+ * watches the store for other processes' writes every `watchMs` (default a minute).
  */
-export async function testEngine(users: string[], opts: { password?: string; store?: Store; bus?: Bus; watchMs?: number } = {}): Promise<{ engine: Engine; store: Store }> {
+export async function testEngine(
+  users: string[],
+  opts: { password?: string; store?: Store; bus?: Bus; now?: () => number; watchMs?: number } = {},
+): Promise<{ engine: Engine; store: Store }> {
   const store = opts.store ?? createMemoryStore();
   // A store given again (a restart in a test) already holds them.
   if (!(await store.domains.list()).includes('example.com')) await store.domains.add('example.com', 0);
@@ -33,6 +36,7 @@ export async function testEngine(users: string[], opts: { password?: string; sto
     store,
     log: silentLog,
     ...(opts.bus ? { bus: opts.bus } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
     metrics: noMetrics,
     options: { maxBodyBytes: 1000, maxSessionsPerUser: 5, historyPageMax: 100, roomSubdomain: 'conference', roomMaxMembers: 100, scramIterations: 4096, tokenTtlMs: 60_000 },
     auth: { freeFailures: 3, lockAfter: 10, ipLockAfter: 50, lockMs: 60_000 },

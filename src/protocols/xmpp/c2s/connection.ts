@@ -37,6 +37,8 @@ import type { XmppObserver, XmppOptions, XmppStream } from './types.js';
 /** One XMPP client stream; after binding, the Sink of its session. */
 export class XmppConnection implements Sink, XmppStream, SmConnection {
   readonly id = randomBytes(9).toString('base64url');
+  /** Sink: ready stanzas relayed from another XMPP session (RFC 6121 §8.5.3.1) are for this connection. */
+  readonly relaysStanzas = true;
   private readonly parser: StreamParser;
   /** The served domain this stream is for (the `to` of the client's stream header). */
   domain = '';

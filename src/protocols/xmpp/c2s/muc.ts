@@ -145,15 +145,11 @@ export class Muc {
   }
 
   /**
-   * Tells the room's other members' sessions that the user entered or left (XEP-0045 §7.2.3, §7.14) — once per
-   * user: a second session entering, or one of two leaving, changes nothing for the others.
+   * The session entered or left the room's live conversation: the engine tells the room's other members once
+   * per user (XEP-0045 §7.2.3, §7.14), whichever node the user's other sessions are on.
    */
   private async announce(room: string, session: Session, present: boolean, role?: string): Promise<void> {
-    const engine = this.conn.engine;
-    for (const s of engine.sessions.of(session.user)) {
-      if (s !== session && !s.closed && s.sink instanceof this.conn.constructor && (s.sink as XmppStream).roomNick(room) !== undefined) return;
-    }
-    await engine.rooms.announceOccupant(room, session.user, present, role);
+    await this.conn.engine.occupy(session, room, present, role);
   }
 }
 

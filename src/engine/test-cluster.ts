@@ -1,0 +1,84 @@
+/**
+ * Several engines in one process as several Parley processes, for unit tests: each its own SQLite store on one
+ * database file (the log's seq is its rowid, so every store numbers records alike), all on one bus that passes
+ * every message through JSON, as a networked bus would, so nothing crosses nodes by reference.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Bus, BusHandler } from '../ports/bus.js';
+import type { Store } from '../ports/store.js';
+import { createSqliteStore } from '../storage/sqlite/index.js';
+import type { Engine } from './engine.js';
+import { LocalBus } from './local-bus.js';
+import { silentLog, testEngine } from './test-engine.js';
+
+/** One node's connection to the shared bus: messages cross as JSON; `down` makes the node fall silent. */
+export class NodeBus implements Bus {
+  down = false;
+  readonly published: Array<{ subject: string; message: unknown }> = [];
+  constructor(private readonly shared: LocalBus) {}
+  publish(subject: string, message: unknown): void {
+    if (this.down) return;
+    this.published.push({ subject, message });
+    this.shared.publish(subject, JSON.parse(JSON.stringify(message)));
+  }
+  subscribe(subject: string, handler: BusHandler): () => void {
+    return this.shared.subscribe(subject, (m, s) => (this.down ? undefined : handler(m, s)));
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** One engine of the cluster. */
+export interface TestNode {
+  engine: Engine;
+  store: Store;
+  bus: NodeBus;
+}
+
+/** Lets bus messages and what they start run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** A database file and a bus that nodes join; close() stops them all and removes the file. */
+export class TestCluster {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'parley-cluster-'));
+  private readonly shared = new LocalBus(silentLog);
+  private readonly nodes: TestNode[] = [];
+  /** Added to every node's clock: advance() makes time pass for heartbeats. */
+  private skew = 0;
+
+  constructor(
+    private readonly users: string[],
+    private readonly password?: string,
+  ) {}
+
+  /** Starts a node on the shared database file and bus, and lets the others learn of it. */
+  async node(): Promise<TestNode> {
+    const store = createSqliteStore({ path: join(this.dir, 'parley.db') });
+    const bus = new NodeBus(this.shared);
+    const now = (): number => Date.now() + this.skew;
+    const { engine } = await testEngine(this.users, { store, bus, now, ...(this.password !== undefined ? { password: this.password } : {}) });
+    const n = { engine, store, bus };
+    this.nodes.push(n);
+    await settle();
+    return n;
+  }
+
+  /** Moves every node's clock `ms` ahead. */
+  advance(ms: number): void {
+    this.skew += ms;
+  }
+
+  async close(): Promise<void> {
+    for (const n of this.nodes) {
+      await n.engine.closeAll('test over').catch(() => undefined);
+      await n.store.close();
+    }
+    await this.shared.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
