@@ -125,7 +125,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
         const a = store.area<ArchiveArea>('archive');
         const [action, who] = args;
         if (action === 'list') {
-          for (const o of await a.officers()) out(`${o}\n`);
+          for (const o of await a.roleHolders('officer')) out(`${o}\n`);
           return 0;
         }
         if ((action !== 'add' && action !== 'remove') || who === undefined) {
@@ -134,8 +134,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
         }
         const address = normaliseUser(who);
         if (action === 'add' && !(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
-        const changed = await a.setOfficer(address, action === 'add', Date.now());
-        await a.journal([eventDraft(`archive.officer.${action}`, Date.now(), { actor: 'cli', subject: address })]);
+        const changed = await a.setRole(address, 'officer', action === 'add', CLI, Date.now());
         out(changed ? `${action === 'add' ? 'granted' : 'revoked'} the compliance-officer role ${action === 'add' ? 'to' : 'of'} ${address}\n` : `nothing changed for ${address}\n`);
         return 0;
       },
