@@ -12,7 +12,7 @@ import type { AppendResult, Store } from '../../ports/store.js';
 import { createIdGenerator } from '../ids.js';
 import { createSqliteAccounts } from './accounts.js';
 import { BUSY_TIMEOUT_MS } from './checkpoint.js';
-import { createTransactor, isEnvironmentError, type Batched } from './db.js';
+import { createTransactor, isEnvironmentError, mapStorageErrors, type Batched } from './db.js';
 import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
 import { createLogWriter } from './log-writer.js';
@@ -96,7 +96,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   };
   const areas = new Map<string, unknown>();
   try {
-    for (const m of modules) areas.set(m.name, m.area.open(db, ctx));
+    for (const m of modules) areas.set(m.name, mapStorageErrors(m.area.open(db, ctx) as object));
   } catch (e) {
     appends.close();
     small.close();
@@ -104,18 +104,21 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     throw e;
   }
 
+  // A full or failing disk reaches every caller as service-unavailable (reason storage-full), never as a raw
+  // SQLite error: the transaction rolled back, nothing was stored, and the server carries on.
+  const m = mapStorageErrors;
   return {
-    domains: createSqliteDomains(db, tx, accounts.purge),
-    accounts: accounts.store,
-    tokens: createSqliteTokens(db, batched),
-    rosters: createSqliteRosters(db, tx),
-    sharedGroups: createSqliteSharedGroups(db),
-    messages: createSqliteMessages(db, tx, appends, batched),
-    rooms: createSqliteRooms(db, tx),
-    blocks: createSqliteBlocks(db, tx),
-    profiles: createSqliteProfiles(db),
-    secrets: createSqliteSecrets(db, now),
-    positions: createSqlitePositions(db, batched),
+    domains: m(createSqliteDomains(db, tx, accounts.purge)),
+    accounts: m(accounts.store),
+    tokens: m(createSqliteTokens(db, batched)),
+    rosters: m(createSqliteRosters(db, tx)),
+    sharedGroups: m(createSqliteSharedGroups(db)),
+    messages: m(createSqliteMessages(db, tx, appends, batched)),
+    rooms: m(createSqliteRooms(db, tx)),
+    blocks: m(createSqliteBlocks(db, tx)),
+    profiles: m(createSqliteProfiles(db)),
+    secrets: m(createSqliteSecrets(db, now)),
+    positions: m(createSqlitePositions(db, batched)),
     area<A>(name: string): A {
       if (!areas.has(name)) throw new ParleyError('item-not-found', `no storage area "${name}": the store was not opened with that module`);
       // The caller names the area's type; the store only knows it by name.
