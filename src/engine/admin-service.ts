@@ -132,6 +132,11 @@ export class AdminService {
     return (await this.ctx.store.accounts.get(user))?.admin ?? false;
   }
 
+  /** Whether an account exists now (read from the store). */
+  async userExists(user: string): Promise<boolean> {
+    return (await this.ctx.store.accounts.get(user)) !== null;
+  }
+
   /** Throws forbidden unless the user is an administrator. */
   async requireAdmin(user: string): Promise<void> {
     if (!(await this.isAdmin(user))) throw new ParleyError('forbidden', 'administrators only');

@@ -7,6 +7,7 @@ import type { Hold } from './holds.js';
 import type { ArchiveOptions } from './options.js';
 import { runRetention, type RetentionPolicy } from './retention.js';
 import type { Lexicon, ReviewItem, ReviewState } from './review.js';
+import { ROLE_NAMES, type ArchiveRole } from './roles.js';
 import type { ArchiveArea } from './sqlite.js';
 import { searchCommands } from './search-commands.js';
 
@@ -69,6 +70,32 @@ const itemLine = (r: ReviewItem): string => {
 };
 const STATES: readonly ReviewState[] = ['new', 'reviewed', 'escalated'];
 
+/** `parley archive officer|reviewer add|remove|list`: grants and revocations are journaled with them. */
+function roleCommand(role: ArchiveRole, summary: string): CliCommand<ArchiveOptions> {
+  return {
+    name: role,
+    usage: 'add|remove|list [local@domain]',
+    summary,
+    async run(args, { store, out, err }) {
+      const a = store.area<ArchiveArea>('archive');
+      const [action, who] = args;
+      if (action === 'list') {
+        for (const o of await a.roleHolders(role)) out(`${o}\n`);
+        return 0;
+      }
+      if ((action !== 'add' && action !== 'remove') || who === undefined) {
+        err(`usage: parley archive ${role} add|remove|list [local@domain]\n`);
+        return 2;
+      }
+      const address = normaliseUser(who);
+      if (action === 'add' && !(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+      const changed = await a.setRole(address, role, action === 'add', CLI, Date.now());
+      out(changed ? `${action === 'add' ? 'granted' : 'revoked'} the ${ROLE_NAMES[role]} role ${action === 'add' ? 'to' : 'of'} ${address}\n` : `nothing changed for ${address}\n`);
+      return 0;
+    },
+  };
+}
+
 /** The commands, in the order `parley --help` lists them. */
 export function archiveCommands(): CliCommand<ArchiveOptions>[] {
   return [
@@ -117,28 +144,8 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
         return 0;
       },
     },
-    {
-      name: 'officer',
-      usage: 'add|remove|list [local@domain]',
-      summary: 'grant or revoke the compliance-officer role',
-      async run(args, { store, out, err }) {
-        const a = store.area<ArchiveArea>('archive');
-        const [action, who] = args;
-        if (action === 'list') {
-          for (const o of await a.roleHolders('officer')) out(`${o}\n`);
-          return 0;
-        }
-        if ((action !== 'add' && action !== 'remove') || who === undefined) {
-          err('usage: parley archive officer add|remove|list [local@domain]\n');
-          return 2;
-        }
-        const address = normaliseUser(who);
-        if (action === 'add' && !(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
-        const changed = await a.setRole(address, 'officer', action === 'add', CLI, Date.now());
-        out(changed ? `${action === 'add' ? 'granted' : 'revoked'} the compliance-officer role ${action === 'add' ? 'to' : 'of'} ${address}\n` : `nothing changed for ${address}\n`);
-        return 0;
-      },
-    },
+    roleCommand('officer', 'grant or revoke the compliance-officer role (eDiscovery, retention, holds, lexicons)'),
+    roleCommand('reviewer', 'grant or revoke the supervision-reviewer role (the review queue)'),
     ...searchCommands(),
     {
       name: 'retention',

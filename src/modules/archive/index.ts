@@ -124,6 +124,6 @@ export const archive = defineModule({
       },
     );
 
-    api.http((app, ctx) => archiveRoutes(app, ctx, store, api.options));
+    api.http((app, ctx) => archiveRoutes(app, ctx, store, api.options, (address) => api.engine.admin.userExists(address)));
   },
 });

@@ -70,7 +70,7 @@ export async function searchRig(): Promise<SearchRig> {
   const options = { archive: archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, checkpointSeconds: 3600 }) };
   const host = await ModuleHost.setup([archive], options, { engine, store, bus: engine.bus, log: silentHostLog });
   const a = store.area<ArchiveArea>('archive');
-  await a.setOfficer('olive@example.com', true, 0);
+  await a.setRole('olive@example.com', 'officer', true, 'cli', 0);
   const app = Fastify();
   registerRoutes(app, { engine, metricsToken: null, metrics: async () => ({ contentType: 'text/plain', body: '' }), health: () => ({}) });
   await host.registerHttp(app, authenticators(engine));

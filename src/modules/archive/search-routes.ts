@@ -55,7 +55,7 @@ function filtersOf(p: z.output<typeof exportBody>): SearchQuery {
 /** Registers the search and export routes on the archive's scope. */
 export function searchRoutes(app: FastifyInstance, ctx: HttpContext, store: ArchiveArea, origin: string): void {
   const officer = async (user: string): Promise<void> => {
-    if (!(await store.isOfficer(user))) throw new ParleyError('forbidden', 'compliance officers only');
+    if (!(await store.hasRole(user, 'officer'))) throw new ParleyError('forbidden', 'compliance officers only');
   };
 
   app.get('/search', async (req) => {
