@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addrSpec, encodeHeaderText, quotedPrintable, rfc5322Date } from './eml.js';
 import { csvField, csvRow, writeBundle } from './export.js';
 import { searchCommands } from './search-commands.js';
-import { DAY0, RIG_ORIGIN, record, searchRig, type SearchRig } from './search-fixture.js';
+import { archiveRig, DAY0, record, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
 import { archiveOptions } from './options.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -24,11 +24,11 @@ const H = 3_600_000;
 const D = 24 * H;
 const ROOM = 'café@conference.example.com';
 
-let rig: SearchRig;
+let rig: ArchiveRig;
 let out: string;
 
 beforeEach(async () => {
-  rig = await searchRig();
+  rig = await archiveRig({}, { room: false });
   out = mkdtempSync(join(tmpdir(), 'parley-bundle-'));
   await rig.archive.journal([
     record({ id: 'a1', from: 'alice@example.com', to: 'bob@example.com', body: 'Day one: =SUM(A1) and "quotes", commas', ts: DAY0 }),
@@ -116,7 +116,7 @@ describe('export bundles', () => {
   });
 
   it('lists expired entries in the readable views but not as records, and still verifies', async () => {
-    const db = new Database(join(rig.dir, 'parley.db'));
+    const db = new Database(rig.path);
     // Entry 0 is the rig's officer grant; the seeded messages follow it.
     db.prepare('UPDATE archive_journal SET entry = NULL, expired_at = 1 WHERE idx = 3').run();
     db.close();

@@ -153,8 +153,7 @@ describe('the review queue', () => {
 describe('the HTTP routes', () => {
   it('serve officers and reviewers only, each their own work: anyone else is forbidden', async () => {
     const r = await rig();
-    await r.archive.setRole('carol@example.com', 'officer', true, 'cli', Date.now());
-    const app = await r.http();
+    const { app } = r;
     const auth = async (who: string) => ({ authorization: `Bearer ${await r.token(who)}` });
     const forbidden = async (who: string, routes: ReadonlyArray<readonly ['GET' | 'POST' | 'PUT' | 'DELETE', string]>): Promise<void> => {
       for (const [method, url] of routes) {
@@ -168,28 +167,28 @@ describe('the HTTP routes', () => {
     for (const who of ['alice@example.com', 'root@example.com']) await forbidden(who, [...officerRoutes, ...reviewerRoutes]);
     expect((await app.inject({ method: 'GET', url: '/api/v1/archive/review' })).statusCode).toBe(401);
     // An officer does not review: the queue is the reviewers'.
-    await forbidden('carol@example.com', reviewerRoutes);
+    await forbidden('olive@example.com', reviewerRoutes);
 
-    const officer = await auth('carol@example.com');
+    const officer = { authorization: `Bearer ${r.tokens.officer}` };
     const start = await r.archive.size();
     // The officer names alice reviewer; she works the queue and nothing else.
     const grant = await app.inject({ method: 'PUT', url: '/api/v1/archive/roles/reviewer/Alice@Example.com', headers: officer });
     expect(grant.json()).toEqual({ role: 'reviewer', address: 'alice@example.com', changed: true });
-    expect((await app.inject({ method: 'GET', url: '/api/v1/archive/roles', headers: officer })).json()).toEqual({ officers: ['carol@example.com'], reviewers: ['alice@example.com'] });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/archive/roles', headers: officer })).json()).toEqual({ officers: ['olive@example.com'], reviewers: ['alice@example.com'] });
     await forbidden('alice@example.com', officerRoutes);
     const reviewer = await auth('alice@example.com');
     const post = (url: string, payload: object, headers = officer) => app.inject({ method: 'POST', url: `/api/v1/archive${url}`, headers, payload });
     // Retention.
     const put = await app.inject({ method: 'PUT', url: '/api/v1/archive/retention', headers: officer, payload: { domain: 'example.com', minDays: 10, maxDays: 100 } });
     expect(put.statusCode).toBe(200);
-    expect(put.json()).toMatchObject({ kind: 'domain', scope: 'example.com', minDays: 10, maxDays: 100, setBy: 'carol@example.com' });
+    expect(put.json()).toMatchObject({ kind: 'domain', scope: 'example.com', minDays: 10, maxDays: 100, setBy: 'olive@example.com' });
     const low = await app.inject({ method: 'PUT', url: '/api/v1/archive/retention', headers: officer, payload: { domain: 'example.com', minDays: 0, maxDays: 5 } });
     expect(low.json()).toMatchObject({ error: { code: 'not-acceptable' } });
     expect((await post('/retention/run', { dryRun: true })).json()).toMatchObject({ expired: 0 });
     // Holds.
     const hold = await post('/holds', { person: 'alice@example.com', reason: 'litigation' });
-    expect(hold.json()).toMatchObject({ id: 1, scope: { kind: 'person', address: 'alice@example.com' }, createdBy: 'carol@example.com' });
-    expect((await post('/holds/1/release', {})).json()).toMatchObject({ releasedBy: 'carol@example.com' });
+    expect(hold.json()).toMatchObject({ id: 1, scope: { kind: 'person', address: 'alice@example.com' }, createdBy: 'olive@example.com' });
+    expect((await post('/holds/1/release', {})).json()).toMatchObject({ releasedBy: 'olive@example.com' });
     const unknown = await post('/holds/42/release', {});
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({ error: { code: 'item-not-found' } });
@@ -223,25 +222,24 @@ describe('the HTTP routes', () => {
 describe('the reviewer role', () => {
   it('is granted and revoked over HTTP by officers, each change journaled, and the last officer stays', async () => {
     const r = await rig();
-    await r.archive.setRole('carol@example.com', 'officer', true, 'cli', Date.now());
-    const app = await r.http();
-    const officer = { authorization: `Bearer ${await r.token('carol@example.com')}` };
+    const { app } = r;
+    const officer = { authorization: `Bearer ${r.tokens.officer}` };
     const call = (method: 'PUT' | 'DELETE', url: string) => app.inject({ method, url: `/api/v1/archive/roles${url}`, headers: officer });
     const start = await r.archive.size();
     expect((await call('PUT', '/reviewer/bob@example.com')).json()).toMatchObject({ changed: true });
     expect((await call('PUT', '/reviewer/bob@example.com')).json()).toMatchObject({ changed: false });
     expect((await call('PUT', '/reviewer/nobody@example.com')).json()).toMatchObject({ error: { code: 'item-not-found' } });
     expect((await call('PUT', '/auditor/bob@example.com')).json()).toMatchObject({ error: { code: 'item-not-found' } });
-    expect((await call('DELETE', '/officer/carol@example.com')).json()).toMatchObject({ error: { code: 'not-allowed' } });
+    expect((await call('DELETE', '/officer/olive@example.com')).json()).toMatchObject({ error: { code: 'not-allowed' } });
     expect((await call('PUT', '/officer/alice@example.com')).json()).toMatchObject({ changed: true });
-    expect((await call('DELETE', '/officer/carol@example.com')).json()).toMatchObject({ changed: true });
+    expect((await call('DELETE', '/officer/olive@example.com')).json()).toMatchObject({ changed: true });
     const entries = [];
     for (let i = start; i < (await r.archive.size()); i++) entries.push(JSON.parse((await r.archive.entry(i))!.entry!) as Record<string, unknown>);
     expect(entries.map((e) => [e.type, e.actor, e.subject, e.changed])).toEqual([
-      ['archive.reviewer.add', 'carol@example.com', 'bob@example.com', true],
-      ['archive.reviewer.add', 'carol@example.com', 'bob@example.com', false],
-      ['archive.officer.add', 'carol@example.com', 'alice@example.com', true],
-      ['archive.officer.remove', 'carol@example.com', 'carol@example.com', true],
+      ['archive.reviewer.add', 'olive@example.com', 'bob@example.com', true],
+      ['archive.reviewer.add', 'olive@example.com', 'bob@example.com', false],
+      ['archive.officer.add', 'olive@example.com', 'alice@example.com', true],
+      ['archive.officer.remove', 'olive@example.com', 'olive@example.com', true],
     ]);
   });
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ParleyError } from '../../core/errors.js';
 import type { HttpContext } from '../api.js';
 import { eventDraft } from './entry.js';
+import { parse, roleGuard } from './http-helpers.js';
 import { searchRoutes } from './search-routes.js';
 import { normaliseUser } from '../../engine/admin-service.js';
 import type { ArchiveOptions } from './options.js';
@@ -51,13 +52,6 @@ const lexiconBody = z.strictObject({
 const defined = <T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 
-/** Parses route input, answering bad-request with the field. */
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new ParleyError('bad-request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  return r.data;
-}
-
 const text = (reply: FastifyReply, body: string): FastifyReply => reply.header('content-type', 'text/plain; charset=utf-8').send(body);
 
 /** Registers the routes on the module's scope. */
@@ -69,21 +63,8 @@ export function archiveRoutes(
   userExists: (address: string) => Promise<boolean>,
 ): void {
   const { origin } = options;
-  const officer = async (user: string): Promise<void> => {
-    if (!(await store.hasRole(user, 'officer'))) throw new ParleyError('forbidden', 'compliance officers only');
-  };
-  /** The caller, when a compliance officer (an administrator without the role is forbidden too). */
-  const asOfficer = async (req: FastifyRequest): Promise<string> => {
-    const user = await ctx.user(req);
-    await officer(user);
-    return user;
-  };
-  /** The caller, when a supervision reviewer (an officer or administrator without the role is forbidden). */
-  const asReviewer = async (req: FastifyRequest): Promise<string> => {
-    const user = await ctx.user(req);
-    if (!(await store.hasRole(user, 'reviewer'))) throw new ParleyError('forbidden', 'supervision reviewers only');
-    return user;
-  };
+  const roles = roleGuard(ctx, store);
+  const { asOfficer, asReviewer } = roles;
     // Public, for witnesses and auditors (C2SP tlog-checkpoint, RFC 9162 §2.1.4).
     app.get('/checkpoint', async (_req, reply) => {
       const cp = (await store.latestCheckpoint()) ?? (await store.checkpoint(origin, Date.now()));
@@ -111,8 +92,7 @@ export function archiveRoutes(
     });
     // One entry with its inclusion proof in the latest checkpoint: officers only (it holds message content).
     app.get<{ Params: { index: string } }>('/entries/:index', async (req) => {
-      const user = await ctx.user(req);
-      await officer(user);
+      const user = await asOfficer(req);
       const { index } = parse(indexParam, req.params);
       const cp = await store.latestCheckpoint();
       const e = await store.entry(index);
@@ -121,7 +101,7 @@ export function archiveRoutes(
       return { ...e, checkpoint: cp.note, size: cp.size, inclusionProof: await store.inclusionProof(index, cp.size) };
     });
     // eDiscovery: search and export, officers only (search-routes.ts).
-    searchRoutes(app, ctx, store, origin);
+    searchRoutes(app, roles, store, origin);
 
     // Retention policies, legal holds and supervision: compliance officers only; every action is journaled.
     app.get('/retention', async (req) => {

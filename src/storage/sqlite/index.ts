@@ -17,7 +17,7 @@ import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
 import { createLogWriter } from './log-writer.js';
 import { createSqliteMessages } from './messages.js';
-import { migrate, migrateModule } from './migrate.js';
+import { migrate } from './migrate.js';
 import type { SqliteModule } from './module-areas.js';
 import { createSqlitePositions } from './positions.js';
 import { createSqliteBlocks, createSqliteProfiles } from './profiles.js';
@@ -67,7 +67,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     // large share of each commit under message load. Hot index pages are now copied once per ~32 MiB of WAL.
     db.pragma(`wal_autocheckpoint = ${opts.checkpoint === 'external' ? 0 : 8000}`);
     migrate(db, now);
-    for (const m of modules) migrateModule(db, m.name, m.area.migrations, now);
+    for (const m of modules) migrate(db, now, m.area.migrations, m.name);
   } catch (e) {
     db.close();
     throw e;
@@ -143,6 +143,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
 export { checkpointWal } from './checkpoint.js';
 /** Re-exported for callers that inspect or test the schema. */
-export { SchemaTooNewError, migrate, migrateModule } from './migrate.js';
+export { SchemaTooNewError, migrate } from './migrate.js';
 export { compiledUrl, importSqliteArea, type SqliteModule } from './module-areas.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
