@@ -5,7 +5,7 @@
  */
 import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
-import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser, setPassword } from '../engine/admin-service.js';
+import { addDomain, addGroupMember, addUser, normaliseDomain, normaliseUser, removeDomain, removeGroupMember, removeUser, setPassword } from '../engine/admin-service.js';
 import { userInfo } from 'node:os';
 import type { ChangeGate } from '../engine/events.js';
 import { enabledModules, storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
@@ -156,10 +156,10 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
         for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) io.out(`${u.address}${u.admin ? ' (admin)' : ''}\n`);
         break;
       case 'group add':
-        io.out(`added ${await addGroupMember(store, need(a1, 'group'), need(a2, 'address'))} to ${a1}\n`);
+        io.out(`added ${await addGroupMember(store, need(a1, 'group'), need(a2, 'address'), by, gate)} to ${a1}\n`);
         break;
       case 'group remove': {
-        const ok = await store.sharedGroups.removeMember(groupName(need(a1, 'group')), normaliseUser(need(a2, 'address')));
+        const ok = await removeGroupMember(store, need(a1, 'group'), need(a2, 'address'), by, gate);
         if (!ok) throw new UsageError(`${a2} is not in group ${a1}`);
         io.out(`removed ${a2} from ${a1}\n`);
         break;

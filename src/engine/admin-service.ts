@@ -93,18 +93,23 @@ export function groupName(input: string): string {
 }
 
 /** Adds a user to a shared group, creating the group when absent. */
-export async function addGroupMember(store: Store, group: string, user: string): Promise<string> {
+export async function addGroupMember(store: Store, group: string, user: string, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
   const name = groupName(group);
   const address = normaliseUser(user);
   if (!(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
-  if (!(await store.sharedGroups.list()).some((g) => g.name === name)) await store.sharedGroups.create({ name, displayName: name });
-  await store.sharedGroups.addMember(name, address);
+  await gate({ type: 'group.membership', group: name, user: address, member: true, by }, async () => {
+    if (!(await store.sharedGroups.list()).some((g) => g.name === name)) await store.sharedGroups.create({ name, displayName: name });
+    await store.sharedGroups.addMember(name, address);
+  });
   return address;
 }
 
-/** Removes a user from a shared group; false when the user was not in it. */
-export async function removeGroupMember(store: Store, group: string, user: string): Promise<boolean> {
-  return store.sharedGroups.removeMember(groupName(group), normaliseUser(user));
+/** Removes a user from a shared group; false when the user was not in it (nothing changes then). */
+export async function removeGroupMember(store: Store, group: string, user: string, by: string | null = null, gate: ChangeGate = ungated): Promise<boolean> {
+  const name = groupName(group);
+  const address = normaliseUser(user);
+  if (!(await store.sharedGroups.members(name)).includes(address)) return false;
+  return gate({ type: 'group.membership', group: name, user: address, member: false, by }, () => store.sharedGroups.removeMember(name, address));
 }
 
 /** Every shared group with its members. */
@@ -203,15 +208,17 @@ export class AdminService {
   }
 
   /** Adds a user to a shared group (created when absent); returns the user's normalised address. */
-  async addGroupMember(group: string, user: string): Promise<string> {
-    const address = await addGroupMember(this.ctx.store, group, user);
+  async addGroupMember(group: string, user: string, by: string | null = null): Promise<string> {
+    const address = await addGroupMember(this.ctx.store, group, user, by, this.gate);
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('group.membership', { group: groupName(group), user: address, member: true, by });
     return address;
   }
 
   /** Removes a user from a shared group; item-not-found when the user was not in it. */
-  async removeGroupMember(group: string, user: string): Promise<void> {
-    if (!(await removeGroupMember(this.ctx.store, group, user))) throw new ParleyError('item-not-found', 'no such member');
+  async removeGroupMember(group: string, user: string, by: string | null = null): Promise<void> {
+    if (!(await removeGroupMember(this.ctx.store, group, user, by, this.gate))) throw new ParleyError('item-not-found', 'no such member');
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('group.membership', { group: groupName(group), user: normaliseUser(user), member: false, by });
   }
 }

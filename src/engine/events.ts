@@ -7,7 +7,7 @@
  * Two kinds. Gates decide: a handler of `message.check` may refuse a message by throwing a ParleyError, and a
  * `message.recorded` handler that fails fails the request (it runs after the durable append and before delivery
  * and the sender's acknowledgement). `change.check` is the gate of every change that is not a message (rooms,
- * membership, invitations, accounts, domains): it runs before the change is stored, so a handler that throws
+ * membership, invitations, accounts, domains, shared groups): it runs before the change is stored, so a handler that throws
  * (the compliance journal that cannot record it) refuses the change and nothing is changed (EventHub.change).
  * Notifications report what already happened; a failing handler is logged and the rest still run, because the
  * change is made and the caller must not see it fail.
@@ -67,6 +67,8 @@ export interface EngineEvents {
   'account.changed': { address: string; change: 'password' | 'admin'; by: string | null };
   'domain.added': { domain: string; by: string | null };
   'domain.removed': { domain: string; by: string | null };
+  /** A user joined (member) or left a shared group (which scopes presence and supervision policies). */
+  'group.membership': { group: string; user: string; member: boolean; by: string | null };
   /**
    * Gate, before a change that is not a message is stored (its type is the notification that follows once it is
    * made): throw to refuse it; nothing has been changed yet.
@@ -88,6 +90,7 @@ export const CHANGES = [
   'account.changed',
   'domain.added',
   'domain.removed',
+  'group.membership',
 ] as const;
 
 /** The name of such a change. */

@@ -36,7 +36,7 @@ export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
   /** Hooks events and adds what the module serves; runs once at start, before any listener opens. */
   setup(api: ModuleApi<z.output<S>>): void | Promise<void>;
   /**
-   * The `parley` CLI's changes to accounts and domains, heard in the CLI's own process, where no engine runs (so
+   * The `parley` CLI's changes to accounts, domains and shared groups, heard in the CLI's own process, where no engine runs (so
    * no engine event), with the module's storage open: as the engine's `change.check` gate and `change.failed`
    * notification (engine/events.ts). `check` comes after the CLI's own checks and before the change is stored;
    * throwing refuses the change, nothing is changed and the operator sees the error. `failed` says that a change

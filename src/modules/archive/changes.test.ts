@@ -1,8 +1,8 @@
 /**
  * Changes that are not messages are journaled before they take effect: with the journal broken (as a full or
  * failing disk would break it) each is refused with service-unavailable and nothing changes; with it working,
- * each records exactly one entry. Rooms, membership, roles and invitations, accounts and domains through the
- * server and the `parley` CLI, the archive's own roles and policies.
+ * each records exactly one entry. Rooms, membership, roles and invitations, accounts, domains and shared groups
+ * through the server and the `parley` CLI, the archive's own roles and policies.
  */
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +15,7 @@ beforeEach(async () => {
   r = await archiveRig();
   // A second domain, so removing one is a change to test.
   await r.engine.admin.addDomain('example.net', 'root@example.com');
+  await r.engine.admin.addGroupMember('traders', 'alice@example.com', 'root@example.com');
 });
 afterEach(async () => {
   vi.unstubAllEnvs();
@@ -46,6 +47,7 @@ async function state(): Promise<unknown> {
     policies: await r.archive.retentionList(),
     holds: await r.archive.holdList(true),
     lexicons: await r.archive.lexiconList(),
+    groups: await r.engine.admin.groups(),
   };
 }
 
@@ -83,6 +85,9 @@ const CHANGES: Array<{ name: string; type: string; run: () => Promise<unknown> }
   { name: 'a password changed', type: 'account.changed', run: () => r.engine.changePassword('carol@example.com', 'carol-new-secret') },
   { name: 'a domain added', type: 'domain.added', run: () => r.engine.admin.addDomain('example.org', 'root@example.com') },
   { name: 'a domain removed', type: 'domain.removed', run: () => r.engine.admin.removeDomain('example.net', 'root@example.com') },
+  { name: 'a shared group member added', type: 'group.membership', run: () => r.engine.admin.addGroupMember('traders', 'bob@example.com', 'root@example.com') },
+  { name: 'a shared group member removed', type: 'group.membership', run: () => r.engine.admin.removeGroupMember('traders', 'alice@example.com', 'root@example.com') },
+  { name: 'a shared group member added with the CLI', type: 'group.membership', run: () => cliOk('group', 'add', 'traders', 'carol@example.com') },
   { name: 'an account removed with the CLI', type: 'account.removed', run: () => cliOk('user', 'remove', 'carol@example.com') },
   { name: 'a domain added with the CLI', type: 'domain.added', run: () => cliOk('domain', 'add', 'example.org') },
   { name: 'a domain removed with the CLI', type: 'domain.removed', run: () => cliOk('domain', 'remove', 'example.net') },

@@ -1,5 +1,6 @@
 /**
- * Changes that are not messages (rooms, membership, invitations, accounts, domains) as journal entries. The
+ * Changes that are not messages (rooms, membership, invitations, accounts, domains, shared groups) as journal
+ * entries. The
  * archive hears of each before it is stored, through the engine's change.check gate or, for the `parley` CLI,
  * the module's operatorChange hook: the entry is written first, and if it cannot be, the change is refused with
  * service-unavailable and nothing changes. A change the store then refuses gets a `change.failed` entry, so the
@@ -30,6 +31,8 @@ function fieldsOf(c: Change): { actor: string | null; subject: string; conv?: st
     case 'domain.added':
     case 'domain.removed':
       return { actor: c.by, subject: c.domain };
+    case 'group.membership':
+      return { actor: c.by, subject: c.user, data: { group: c.group, member: c.member } };
   }
 }
 
