@@ -132,8 +132,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       try {
         appends.close();
         small.close();
-        // Lets SQLite refresh the planner statistics the queries depend on; cheap when nothing changed.
-        db.pragma('optimize');
+        // Lets SQLite refresh the planner statistics the queries depend on; cheap when nothing changed. Only an
+        // optimisation: on a full or failing disk the store still closes (the pending writes got their errors).
+        try {
+          db.pragma('optimize');
+        } catch (e) {
+          if (!isEnvironmentError(e)) throw e;
+        }
       } finally {
         db.close();
       }
