@@ -7,7 +7,7 @@ import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
 import { addDomain, addGroupMember, addUser, normaliseDomain, normaliseUser, removeDomain, removeGroupMember, removeUser, setPassword } from '../engine/admin-service.js';
 import { userInfo } from 'node:os';
-import type { ChangeGate } from '../engine/events.js';
+import { failureCode, type ChangeGate } from '../engine/events.js';
 import { enabledModules, storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
 import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
@@ -105,8 +105,7 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     try {
       return await write();
     } catch (e) {
-      const code = isParleyError(e) ? e.code : 'internal-server-error';
-      for (const m of listening) await m.operatorChange!({ phase: 'failed', change, code }, ctx(m)).catch(() => undefined);
+      for (const m of listening) await m.operatorChange!({ phase: 'failed', change, code: failureCode(e) }, ctx(m)).catch(() => undefined);
       throw e;
     }
   };

@@ -7,8 +7,9 @@
  * Two kinds. Gates decide: a handler of `message.check` may refuse a message by throwing a ParleyError, and a
  * `message.recorded` handler that fails fails the request (it runs after the durable append and before delivery
  * and the sender's acknowledgement). `change.check` is the gate of every change that is not a message (rooms,
- * membership, invitations, accounts, domains, shared groups): it runs before the change is stored, so a handler that throws
- * (the compliance journal that cannot record it) refuses the change and nothing is changed (EventHub.change).
+ * membership, invitations, accounts, domains, shared groups): it runs before the change is stored, so a handler
+ * that throws (the compliance journal that cannot record it) refuses the change and nothing is changed
+ * (EventHub.change).
  * Notifications report what already happened; a failing handler is logged and the rest still run, because the
  * change is made and the caller must not see it fail.
  *
@@ -123,7 +124,7 @@ interface Entry {
 }
 
 /** The stable code of a failure: a ParleyError's own, internal-server-error for anything else. */
-const codeOf = (e: unknown): string => (isParleyError(e) ? e.code : 'internal-server-error');
+export const failureCode = (e: unknown): string => (isParleyError(e) ? e.code : 'internal-server-error');
 
 /** Holds the handlers of every event and runs them in order. */
 export class EventHub {
@@ -161,7 +162,7 @@ export class EventHub {
     try {
       return await write();
     } catch (e) {
-      await this.emit('change.failed', { change, code: codeOf(e) });
+      await this.emit('change.failed', { change, code: failureCode(e) });
       throw e;
     }
   }

@@ -119,7 +119,7 @@ export function archiveRoutes(
     });
     app.post('/retention/run', async (req) => {
       const user = await asOfficer(req);
-      const { dryRun } = parse(z.strictObject({ dryRun: z.boolean().default(false) }), req.body ?? {});
+      const { dryRun } = parse(z.strictObject({ dryRun: z.boolean().default(false) }), req.body);
       return runRetention(store, { now: Date.now(), dryRun, limits: options.retention, actor: user });
     });
     app.get('/holds', async (req) => {
