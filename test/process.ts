@@ -1,5 +1,5 @@
 /** Runs the built server (dist/) as a separate process, as an operator would, for crash and shutdown tests. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,12 +27,27 @@ export function killAll(): void {
   started.clear();
 }
 
+/** The command that runs `argv` with every file it writes limited to `bytes` (RLIMIT_FSIZE). */
+function underFileSizeLimit(bytes: number, argv: string[]): string[] {
+  // util-linux prlimit takes bytes; without it, the shell's ulimit -f (POSIX: 512-byte blocks).
+  if (spawnSync('prlimit', ['--version']).status === 0) return ['prlimit', `--fsize=${bytes}`, ...argv];
+  return ['sh', '-c', 'ulimit -f "$0" && exec "$@"', String(Math.ceil(bytes / 512)), ...argv];
+}
+
 /**
  * Starts `node dist/src/app/main.js` on a free port over the SQLite file at `dbPath`; `nodeArgs` go before the
- * script (e.g. the V8 flags `npm start` uses).
+ * script (e.g. the V8 flags `npm start` uses). With `fileSizeLimit`, no file the server writes may grow past that
+ * many bytes (a disk that is full for it).
  */
-export function startProcess(dbPath: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [...nodeArgs, MAIN], {
+export function startProcess(
+  dbPath: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+  opts: { fileSizeLimit?: number } = {},
+): Promise<ServerProcess> {
+  const argv = [process.execPath, ...nodeArgs, MAIN];
+  const [cmd, ...args] = opts.fileSizeLimit === undefined ? argv : underFileSizeLimit(opts.fileSizeLimit, argv);
+  const proc = spawn(cmd!, args, {
     env: {
       ...process.env,
       PARLEY_SERVER__PORT: '0',

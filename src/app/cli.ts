@@ -5,9 +5,9 @@
  */
 import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
-import { addDomain, addGroupMember, addUser, groupName, normaliseDomain, normaliseUser, removeDomain, removeUser, setPassword } from '../engine/admin-service.js';
+import { addDomain, addGroupMember, addUser, normaliseDomain, normaliseUser, removeDomain, removeGroupMember, removeUser, setPassword } from '../engine/admin-service.js';
 import { userInfo } from 'node:os';
-import type { OperatorChange } from '../modules/api.js';
+import { failureCode, type ChangeGate } from '../engine/events.js';
 import { enabledModules, storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
 import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
@@ -98,8 +98,16 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
   // Domain commands see the store as it is; the others get the default domain a fresh install starts with.
   const store = area === 'domain' ? await openStore(config, specs) : await openStoreReady(config, { modules: specs });
   const by = `cli:${operator()}`;
-  const tell = async (change: Omit<OperatorChange, 'by'>): Promise<void> => {
-    for (const m of listening) await m.operatorChange!({ ...change, by }, { options: (config.modules as ModuleOptions)[m.name]!, store });
+  // The CLI's change.check gate: every listening module hears of the change before it is stored, and may refuse it.
+  const gate: ChangeGate = async (change, write) => {
+    const ctx = (m: AnyModule): Parameters<NonNullable<AnyModule['operatorChange']>>[1] => ({ options: (config.modules as ModuleOptions)[m.name]!, store });
+    for (const m of listening) await m.operatorChange!({ phase: 'check', change }, ctx(m));
+    try {
+      return await write();
+    } catch (e) {
+      for (const m of listening) await m.operatorChange!({ phase: 'failed', change, code: failureCode(e) }, ctx(m)).catch(() => undefined);
+      throw e;
+    }
   };
   const now = Date.now();
   const need = (v: string | undefined, what: string): string => {
@@ -111,15 +119,13 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
   try {
     switch (`${area} ${action}`) {
       case 'domain add': {
-        const d = await addDomain(store, need(a1, 'domain'), now);
+        const d = await addDomain(store, need(a1, 'domain'), now, by, gate);
         io.out(`added domain ${d}\n`);
-        await tell({ type: 'domain.added', subject: d });
         break;
       }
       case 'domain remove': {
-        const d = await removeDomain(store, need(a1, 'domain'));
+        const d = await removeDomain(store, need(a1, 'domain'), by, gate);
         io.out(`removed domain ${d}\n`);
-        await tell({ type: 'domain.removed', subject: d });
         break;
       }
       case 'domain list':
@@ -129,22 +135,19 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
         const who = normaliseUser(need(a1, 'address'));
         noPasswordArg(a2);
         const pw = await password(true);
-        io.out(`added user ${await addUser(store, who, pw, { admin, iterations: config.auth.scramIterations, now })}${admin ? ' (admin)' : ''}\n`);
-        await tell({ type: 'account.created', subject: who });
+        io.out(`added user ${await addUser(store, who, pw, { admin, iterations: config.auth.scramIterations, now, by }, gate)}${admin ? ' (admin)' : ''}\n`);
         break;
       }
       case 'user passwd': {
         const who = normaliseUser(need(a1, 'address'));
         noPasswordArg(a2);
         const pw = await password(true);
-        io.out(`password changed for ${await setPassword(store, who, pw, config.auth.scramIterations)}\n`);
-        await tell({ type: 'account.changed', subject: who, change: 'password' });
+        io.out(`password changed for ${await setPassword(store, who, pw, config.auth.scramIterations, by, gate)}\n`);
         break;
       }
       case 'user remove': {
-        const who = await removeUser(store, need(a1, 'address'));
+        const who = await removeUser(store, need(a1, 'address'), by, gate);
         io.out(`removed user ${who}\n`);
-        await tell({ type: 'account.removed', subject: who });
         break;
       }
       case 'user list':
@@ -152,10 +155,10 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
         for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) io.out(`${u.address}${u.admin ? ' (admin)' : ''}\n`);
         break;
       case 'group add':
-        io.out(`added ${await addGroupMember(store, need(a1, 'group'), need(a2, 'address'))} to ${a1}\n`);
+        io.out(`added ${await addGroupMember(store, need(a1, 'group'), need(a2, 'address'), by, gate)} to ${a1}\n`);
         break;
       case 'group remove': {
-        const ok = await store.sharedGroups.removeMember(groupName(need(a1, 'group')), normaliseUser(need(a2, 'address')));
+        const ok = await removeGroupMember(store, need(a1, 'group'), need(a2, 'address'), by, gate);
         if (!ok) throw new UsageError(`${a2} is not in group ${a1}`);
         io.out(`removed ${a2} from ${a1}\n`);
         break;

@@ -1,8 +1,20 @@
 /** `npm start`: loads config, builds the server, listens, and shuts down gracefully on SIGTERM/SIGINT. */
-import { buildServer } from './build.js';
+import { buildServer, type ParleyServer } from './build.js';
 import { ConfigError, loadConfig, resolveConfigPath } from './config.js';
 
 async function main(): Promise<void> {
+  // A write past a file-size limit (RLIMIT_FSIZE) raises SIGXFSZ, whose default action ends the process. Handled
+  // (from the start: opening the store writes too), the write fails with EFBIG instead, the store refuses it
+  // (service-unavailable, reason storage-full) and the server carries on. Logged once: the refusals say the rest.
+  let server: ParleyServer | null = null;
+  let fileSizeWarned = false;
+  process.on('SIGXFSZ', () => {
+    if (fileSizeWarned) return;
+    fileSizeWarned = true;
+    const what = 'a file reached the file-size limit (RLIMIT_FSIZE); writes that would grow it are refused';
+    if (server) server.log.error({ signal: 'SIGXFSZ' }, what);
+    else process.stderr.write(`${what}\n`);
+  });
   let loaded;
   try {
     loaded = loadConfig(resolveConfigPath(process.argv[2], process.env));
@@ -14,12 +26,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const { config, source } = loaded;
-  const server = await buildServer(config);
-  const url = await server.listen();
-  const users = await server.store.accounts.list();
-  server.log.info({ url, config: source, storage: config.storage.adapter }, 'parley listening');
+  const built = await buildServer(config);
+  server = built;
+  const url = await built.listen();
+  const users = await built.store.accounts.list();
+  built.log.info({ url, config: source, storage: config.storage.adapter }, 'parley listening');
   if (users.length === 0) {
-    const d = (await server.store.domains.list())[0] ?? config.server.defaultDomain;
+    const d = (await built.store.domains.list())[0] ?? config.server.defaultDomain;
     process.stderr.write(
       `\nParley is running at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/ws).\n` +
         `No users yet. Create the first one (it asks for the password):\n` +
@@ -30,13 +43,13 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    server.log.info({ signal }, 'shutting down');
+    built.log.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs + 5000);
     force.unref();
-    server.close().then(
+    built.close().then(
       () => process.exit(0),
       (e: unknown) => {
-        server.log.error({ err: e }, 'shutdown failed');
+        built.log.error({ err: e }, 'shutdown failed');
         process.exit(1);
       },
     );

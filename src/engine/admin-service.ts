@@ -10,43 +10,69 @@ export { normaliseDomain, normaliseUser };
 import { deriveCredentials } from '../auth/scram.js';
 import type { Credentials, SharedGroup, Store } from '../ports/store.js';
 import type { Ctx } from './context.js';
+import { ungated, type ChangeGate } from './events.js';
 
 /** An account as the admin listings show it. */
 export type AccountSummary = Awaited<ReturnType<Store['accounts']['list']>>[number];
 
-/** Adds a hosted domain. */
-export async function addDomain(store: Store, input: string, now: number): Promise<string> {
-  const d = normaliseDomain(input);
-  await store.domains.add(d, now);
-  return d;
+/**
+ * Adds a hosted domain. Like every change below it passes `gate` (the change.check gate, events.ts) after the
+ * checks that can refuse it and before the store write: a gate that refuses it (the compliance journal cannot
+ * record it) leaves everything as it was.
+ */
+export async function addDomain(store: Store, input: string, now: number, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
+  const domain = normaliseDomain(input);
+  if ((await store.domains.list()).includes(domain)) throw new ParleyError('conflict', `domain ${domain} is already hosted here`);
+  await gate({ type: 'domain.added', domain, by }, () => store.domains.add(domain, now));
+  return domain;
 }
 
 /** Removes a hosted domain and everything in it. */
-export async function removeDomain(store: Store, input: string): Promise<string> {
-  const d = normaliseDomain(input);
-  if (!(await store.domains.remove(d))) throw new ParleyError('item-not-found', `domain ${d} is not hosted here`);
-  return d;
+export async function removeDomain(store: Store, input: string, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
+  const domain = normaliseDomain(input);
+  const missing = (): ParleyError => new ParleyError('item-not-found', `domain ${domain} is not hosted here`);
+  if (!(await store.domains.list()).includes(domain)) throw missing();
+  await gate({ type: 'domain.removed', domain, by }, async () => {
+    if (!(await store.domains.remove(domain))) throw missing();
+  });
+  return domain;
 }
 
 /** Creates an account; the password is kept only as SCRAM keys. */
-export async function addUser(store: Store, input: string, password: string, opts: { admin: boolean; iterations: number; now: number }): Promise<string> {
+export async function addUser(
+  store: Store,
+  input: string,
+  password: string,
+  opts: { admin: boolean; iterations: number; now: number; by?: string | null },
+  gate: ChangeGate = ungated,
+): Promise<string> {
   const address = normaliseUser(input);
+  if (await store.accounts.get(address)) throw new ParleyError('conflict', `${address} exists`);
+  const domain = address.slice(address.indexOf('@') + 1);
+  if (!(await store.domains.list()).includes(domain)) throw new ParleyError('item-not-found', `domain ${domain} is not hosted here`);
   const credentials = await deriveCredentials(password, opts.iterations);
-  await store.accounts.create({ address, credentials, admin: opts.admin, createdAt: opts.now, lastSeen: null, lastStatus: null });
+  await gate({ type: 'account.created', address, by: opts.by ?? null }, () =>
+    store.accounts.create({ address, credentials, admin: opts.admin, createdAt: opts.now, lastSeen: null, lastStatus: null }),
+  );
   return address;
 }
 
 /** Removes an account and what it owns. */
-export async function removeUser(store: Store, input: string): Promise<string> {
+export async function removeUser(store: Store, input: string, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
   const address = normaliseUser(input);
-  if (!(await store.accounts.remove(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+  const missing = (): ParleyError => new ParleyError('item-not-found', `no such user ${address}`);
+  if (!(await store.accounts.get(address))) throw missing();
+  await gate({ type: 'account.removed', address, by }, async () => {
+    if (!(await store.accounts.remove(address))) throw missing();
+  });
   return address;
 }
 
 /** Sets a new password and revokes every token of the user. */
-export async function setPassword(store: Store, input: string, password: string, iterations: number): Promise<string> {
+export async function setPassword(store: Store, input: string, password: string, iterations: number, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
   const address = normaliseUser(input);
-  await rekey(store, address, password, iterations);
+  if (!(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+  await gate({ type: 'account.changed', address, change: 'password', by }, () => rekey(store, address, password, iterations));
   return address;
 }
 
@@ -67,18 +93,23 @@ export function groupName(input: string): string {
 }
 
 /** Adds a user to a shared group, creating the group when absent. */
-export async function addGroupMember(store: Store, group: string, user: string): Promise<string> {
+export async function addGroupMember(store: Store, group: string, user: string, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
   const name = groupName(group);
   const address = normaliseUser(user);
   if (!(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
-  if (!(await store.sharedGroups.list()).some((g) => g.name === name)) await store.sharedGroups.create({ name, displayName: name });
-  await store.sharedGroups.addMember(name, address);
+  await gate({ type: 'group.membership', group: name, user: address, member: true, by }, async () => {
+    if (!(await store.sharedGroups.list()).some((g) => g.name === name)) await store.sharedGroups.create({ name, displayName: name });
+    await store.sharedGroups.addMember(name, address);
+  });
   return address;
 }
 
-/** Removes a user from a shared group; false when the user was not in it. */
-export async function removeGroupMember(store: Store, group: string, user: string): Promise<boolean> {
-  return store.sharedGroups.removeMember(groupName(group), normaliseUser(user));
+/** Removes a user from a shared group; false when the user was not in it (nothing changes then). */
+export async function removeGroupMember(store: Store, group: string, user: string, by: string | null = null, gate: ChangeGate = ungated): Promise<boolean> {
+  const name = groupName(group);
+  const address = normaliseUser(user);
+  if (!(await store.sharedGroups.members(name)).includes(address)) return false;
+  return gate({ type: 'group.membership', group: name, user: address, member: false, by }, () => store.sharedGroups.removeMember(name, address));
 }
 
 /** Every shared group with its members. */
@@ -98,9 +129,17 @@ export class AdminService {
     private readonly endSessions: EndSessions,
   ) {}
 
+  /** Changes pass the engine's change.check gate (events.ts). */
+  private readonly gate: ChangeGate = (change, write) => this.ctx.events.change(change, write);
+
   /** Whether the user's account is an administrator's (read from the store, so a demotion counts at once). */
   async isAdmin(user: string): Promise<boolean> {
     return (await this.ctx.store.accounts.get(user))?.admin ?? false;
+  }
+
+  /** Whether an account exists now (read from the store). */
+  async userExists(user: string): Promise<boolean> {
+    return (await this.ctx.store.accounts.get(user)) !== null;
   }
 
   /** Throws forbidden unless the user is an administrator. */
@@ -115,7 +154,7 @@ export class AdminService {
 
   /** Hosts a domain; returns its normalised name. */
   async addDomain(input: string, by: string | null = null): Promise<string> {
-    const domain = await addDomain(this.ctx.store, input, this.ctx.now());
+    const domain = await addDomain(this.ctx.store, input, this.ctx.now(), by, this.gate);
     await this.ctx.directory.refresh();
     await this.ctx.events.emit('domain.added', { domain, by });
     return domain;
@@ -125,7 +164,7 @@ export class AdminService {
   async removeDomain(input: string, by: string | null = null): Promise<string> {
     // Removing a domain removes its accounts: note them first so their open sessions can be ended too.
     const users = await this.ctx.store.accounts.list(normaliseDomain(input));
-    const domain = await removeDomain(this.ctx.store, input);
+    const domain = await removeDomain(this.ctx.store, input, by, this.gate);
     await this.endSessions(
       users.map((u) => u.address),
       `the domain ${domain} was removed`,
@@ -143,7 +182,7 @@ export class AdminService {
 
   /** Creates an account; returns its normalised address. */
   async addUser(input: string, password: string, admin: boolean, by: string | null = null): Promise<string> {
-    const address = await addUser(this.ctx.store, input, password, { admin, iterations: this.iterations, now: this.ctx.now() });
+    const address = await addUser(this.ctx.store, input, password, { admin, iterations: this.iterations, now: this.ctx.now(), by }, this.gate);
     this.ctx.directory.forget(address);
     await this.ctx.events.emit('account.created', { address, by });
     return address;
@@ -151,7 +190,7 @@ export class AdminService {
 
   /** Removes an account and ends its sessions; returns its normalised address. */
   async removeUser(input: string, by: string | null = null): Promise<string> {
-    const address = await removeUser(this.ctx.store, input);
+    const address = await removeUser(this.ctx.store, input, by, this.gate);
     await this.endSessions([address], 'the account was removed');
     await this.ctx.directory.refresh();
     await this.ctx.events.emit('account.removed', { address, by });
@@ -169,15 +208,17 @@ export class AdminService {
   }
 
   /** Adds a user to a shared group (created when absent); returns the user's normalised address. */
-  async addGroupMember(group: string, user: string): Promise<string> {
-    const address = await addGroupMember(this.ctx.store, group, user);
+  async addGroupMember(group: string, user: string, by: string | null = null): Promise<string> {
+    const address = await addGroupMember(this.ctx.store, group, user, by, this.gate);
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('group.membership', { group: groupName(group), user: address, member: true, by });
     return address;
   }
 
   /** Removes a user from a shared group; item-not-found when the user was not in it. */
-  async removeGroupMember(group: string, user: string): Promise<void> {
-    if (!(await removeGroupMember(this.ctx.store, group, user))) throw new ParleyError('item-not-found', 'no such member');
+  async removeGroupMember(group: string, user: string, by: string | null = null): Promise<void> {
+    if (!(await removeGroupMember(this.ctx.store, group, user, by, this.gate))) throw new ParleyError('item-not-found', 'no such member');
     await this.ctx.directory.refresh();
+    await this.ctx.events.emit('group.membership', { group: groupName(group), user: normaliseUser(user), member: false, by });
   }
 }

@@ -315,7 +315,9 @@ export class AuthService {
     const recent = (this.registrations.get(key) ?? []).filter((t) => now - t < 3_600_000);
     if (recent.length >= REGISTRATIONS_PER_HOUR) throw new ParleyError('rate-limited', 'too many accounts created from this address; try again later');
     if (!this.ctx.directory.hostsDomain(a.domain)) throw new ParleyError('remote-server-not-found', `domain ${a.domain} is not served here`);
-    await addUser(this.ctx.store, user, password, { admin: false, iterations: this.ctx.opts.scramIterations, now });
+    await addUser(this.ctx.store, user, password, { admin: false, iterations: this.ctx.opts.scramIterations, now, by: user }, (c, write) =>
+      this.ctx.events.change(c, write),
+    );
     recent.push(now);
     this.registrations.set(key, recent);
     this.ctx.directory.forget(user);

@@ -550,9 +550,10 @@ export class Engine {
   /**
    * Changes a user's password (new SCRAM keys, every token revoked) and ends the user's other sessions: they
    * may run on the old password or on a stolen token. `keep`, the session that asked (XEP-0077 §3.3), stays.
+   * The change passes the change.check gate first (events.ts): refused there, the old password stays.
    */
   async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
-    const mark = await this.auth.setPassword(user, password);
+    const mark = await this.ctx.events.change({ type: 'account.changed', address: user, change: 'password', by: user }, () => this.auth.setPassword(user, password));
     if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
     await this.endSessionsOf([user], 'the password was changed', keep, true);
     await this.ctx.events.emit('account.changed', { address: user, change: 'password', by: user });

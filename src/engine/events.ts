@@ -6,11 +6,16 @@
  *
  * Two kinds. Gates decide: a handler of `message.check` may refuse a message by throwing a ParleyError, and a
  * `message.recorded` handler that fails fails the request (it runs after the durable append and before delivery
- * and the sender's acknowledgement). Notifications report what already happened; a failing handler is logged
- * and the rest still run, because the change is made and the caller must not see it fail.
+ * and the sender's acknowledgement). `change.check` is the gate of every change that is not a message (rooms,
+ * membership, invitations, accounts, domains, shared groups): it runs before the change is stored, so a handler
+ * that throws (the compliance journal that cannot record it) refuses the change and nothing is changed
+ * (EventHub.change).
+ * Notifications report what already happened; a failing handler is logged and the rest still run, because the
+ * change is made and the caller must not see it fail.
  *
  * Work that must not hold up delivery does not belong here: it follows the log as a consumer (consumers.ts).
  */
+import { isParleyError } from '../core/errors.js';
 import type { LogRecord, NewRecord, RoomRole, RosterItem, UserPresence } from '../core/types.js';
 import type { Logger } from './context.js';
 
@@ -55,6 +60,8 @@ export interface EngineEvents {
   'room.membership': { room: string; user: string; role: RoomRole | null; by: string };
   /** A member's role changed. */
   'room.role': { room: string; user: string; role: RoomRole; by: string };
+  /** A user was invited into a members-only or open room (the invitation is stored until the user joins). */
+  'room.invited': { room: string; user: string; by: string };
   'account.created': { address: string; by: string | null };
   'account.removed': { address: string; by: string | null };
   /** A password (or another account property) changed. */
@@ -67,21 +74,63 @@ export interface EngineEvents {
    * interval (about a second), or at once from the bus.
    */
   'store.changed': Record<string, never>;
+  /** A user joined (member) or left a shared group (which scopes presence and supervision policies). */
+  'group.membership': { group: string; user: string; member: boolean; by: string | null };
+  /**
+   * Gate, before a change that is not a message is stored (its type is the notification that follows once it is
+   * made): throw to refuse it; nothing has been changed yet.
+   */
+  'change.check': Change;
+  /** A change that passed change.check was not made after all: the store refused it (with `code`). */
+  'change.failed': { change: Change; code: string };
 }
+
+/** The changes that are not messages and pass the change.check gate before they are stored. */
+export const CHANGES = [
+  'room.created',
+  'room.destroyed',
+  'room.membership',
+  'room.role',
+  'room.invited',
+  'account.created',
+  'account.removed',
+  'account.changed',
+  'domain.added',
+  'domain.removed',
+  'group.membership',
+] as const;
+
+/** The name of such a change. */
+export type ChangeName = (typeof CHANGES)[number];
+
+/** One such change: its name as `type`, with the payload of its notification. */
+export type Change = { [E in ChangeName]: { type: E } & EngineEvents[E] }[ChangeName];
 
 /** An event name. */
 export type EventName = keyof EngineEvents;
 /** A handler of one event. */
 export type EventHandler<E extends EventName> = (payload: EngineEvents[E]) => void | Promise<void>;
 
+/**
+ * Makes a change through the change.check gate: `write` runs only when the gate passed (EventHub.change inside
+ * the server; the `parley` CLI brings its own, which asks the modules in its process).
+ */
+export type ChangeGate = <T>(change: Change, write: () => Promise<T>) => Promise<T>;
+
+/** No gate: where nothing listens (tests of the store functions alone). */
+export const ungated: ChangeGate = (_change, write) => write();
+
 /** The events whose handlers may refuse or fail the request (see the header). */
-const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded']);
+const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded', 'change.check']);
 
 interface Entry {
   priority: number;
   owner: string;
   fn: (payload: never) => void | Promise<void>;
 }
+
+/** The stable code of a failure: a ParleyError's own, internal-server-error for anything else. */
+export const failureCode = (e: unknown): string => (isParleyError(e) ? e.code : 'internal-server-error');
 
 /** Holds the handlers of every event and runs them in order. */
 export class EventHub {
@@ -106,6 +155,22 @@ export class EventHub {
   /** True when anything listens (callers skip building a payload otherwise). */
   has(event: EventName): boolean {
     return this.handlers.has(event);
+  }
+
+  /**
+   * Makes a change that is not a message: the change.check gate first (a handler that throws refuses the change,
+   * and `write` never runs), then `write`, the store write that makes it. When the write fails after the gate
+   * passed, change.failed tells the handlers (a journal that recorded the change records that it was not made)
+   * and the write's error is rethrown. The change's own notification is the caller's, once its caches agree.
+   */
+  async change<T>(change: Change, write: () => Promise<T>): Promise<T> {
+    await this.emit('change.check', change);
+    try {
+      return await write();
+    } catch (e) {
+      await this.emit('change.failed', { change, code: failureCode(e) });
+      throw e;
+    }
   }
 
   /** Runs the event's handlers in order. Gates rethrow the first failure; notifications log it and go on. */

@@ -1,6 +1,9 @@
 /**
  * Rooms (group conversations): create, invite, join, leave, kick, roles owner/admin/member.
- * Member lists are cached in memory for fan-out and dropped when the store changes from elsewhere.
+ * Member lists are cached in memory for fan-out and dropped when the store changes from elsewhere. Every stored
+ * change (the room, its members and roles, invitations) passes the change.check gate (events.ts) before it is
+ * written, so a gate that refuses it (the compliance journal) leaves the room as it was; who is in the room's
+ * live conversation (announceOccupant) is not stored and is no such change.
  */
 import { ParleyError } from '../core/errors.js';
 import { parseAddress } from '../core/address.js';
@@ -93,7 +96,8 @@ export class RoomService {
     return this.ops.run(room.address, () =>
       this.perUser.run(owner, async () => {
         await this.checkRooms(owner, { member: true, owner: true });
-        await this.ctx.store.rooms.create(room);
+        if (await this.ctx.store.rooms.get(room.address)) throw new ParleyError('conflict', `${room.address} exists`);
+        await this.ctx.events.change({ type: 'room.created', room: room.address, owner }, () => this.ctx.store.rooms.create(room));
         this.forgetMembers(room.address);
         await this.ctx.events.emit('room.created', { room: room.address, owner });
         return room;
@@ -164,9 +168,10 @@ export class RoomService {
     if (r.membersOnly && rank(role) < rank('admin')) throw new ParleyError('forbidden', 'only admins and owners invite');
     await this.ctx.directory.requireUser(user, user.slice(user.indexOf('@') + 1));
     if (await this.isMember(room, user)) throw new ParleyError('conflict', `${user} is already a member`);
-    await this.ctx.store.rooms.addInvite(room, user, by, this.ctx.now());
+    await this.ctx.events.change({ type: 'room.invited', room, user, by }, () => this.ctx.store.rooms.addInvite(room, user, by, this.ctx.now()));
     const { router } = this.ctx;
     router.toUser(user, router.outbound({ ev: 'room.invite', data: { room, name: r.name, from: by } }));
+    await this.ctx.events.emit('room.invited', { room, user, by });
   }
 
   /** Joins: open rooms to anyone of a hosted domain, members-only rooms with an invitation. */
@@ -186,9 +191,11 @@ export class RoomService {
     }
     await this.perUser.run(user, async () => {
       await this.checkRooms(user, { member: true, owner: false });
-      await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
+      await this.ctx.events.change({ type: 'room.membership', room, user, role: 'member', by: user }, async () => {
+        await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
+        await this.ctx.store.rooms.removeInvite(room, user);
+      });
     });
-    await this.ctx.store.rooms.removeInvite(room, user);
     this.forgetMembers(room);
     await this.announce(room, user, 'member', user);
     await this.ctx.events.emit('room.membership', { room, user, role: 'member', by: user });
@@ -210,8 +217,10 @@ export class RoomService {
     if (role === 'owner' && [...ms.values()].filter((r) => r === 'owner').length === 1) {
       throw new ParleyError('not-allowed', 'make another member owner before you leave');
     }
-    await this.announce(room, user, null, user);
-    await this.ctx.store.rooms.removeMember(room, user);
+    await this.ctx.events.change({ type: 'room.membership', room, user, role: null, by: user }, async () => {
+      await this.announce(room, user, null, user);
+      await this.ctx.store.rooms.removeMember(room, user);
+    });
     this.forgetMembers(room);
     await this.ctx.events.emit('room.membership', { room, user, role: null, by: user });
   }
@@ -228,8 +237,10 @@ export class RoomService {
     if (rank(byRole) < rank('admin') || rank(target) >= rank(byRole)) {
       throw new ParleyError('forbidden', `a ${byRole} cannot remove a ${target}`);
     }
-    await this.announce(room, user, null, by, reason);
-    await this.ctx.store.rooms.removeMember(room, user);
+    await this.ctx.events.change({ type: 'room.membership', room, user, role: null, by }, async () => {
+      await this.announce(room, user, null, by, reason);
+      await this.ctx.store.rooms.removeMember(room, user);
+    });
     this.forgetMembers(room);
     await this.ctx.events.emit('room.membership', { room, user, role: null, by });
   }
@@ -246,13 +257,15 @@ export class RoomService {
     if (user === by && role !== 'owner' && [...ms.values()].filter((r) => r === 'owner').length === 1) {
       throw new ParleyError('not-allowed', 'a room needs at least one owner');
     }
+    const write = (): Promise<void> =>
+      this.ctx.events.change({ type: 'room.role', room, user, role, by }, () => this.ctx.store.rooms.setMember(room, user, role, this.ctx.now()));
     // Handing a room over counts against the new owner's limit, or rooms could be piled onto one account.
     if (role === 'owner' && ms.get(user) !== 'owner') {
       await this.perUser.run(user, async () => {
         await this.checkRooms(user, { member: false, owner: true });
-        await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
+        await write();
       });
-    } else await this.ctx.store.rooms.setMember(room, user, role, this.ctx.now());
+    } else await write();
     this.forgetMembers(room);
     await this.announce(room, user, role, by);
     await this.ctx.events.emit('room.role', { room, user, role, by });
@@ -266,7 +279,7 @@ export class RoomService {
   private async destroyNow(room: string, by: string): Promise<void> {
     if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners destroy rooms');
     const users = [...(await this.members(room)).keys()];
-    await this.ctx.store.rooms.remove(room);
+    await this.ctx.events.change({ type: 'room.destroyed', room, by }, () => this.ctx.store.rooms.remove(room));
     this.forgetMembers(room);
     const { router } = this.ctx;
     router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by } }));

@@ -15,7 +15,7 @@ import type { z } from 'zod';
 import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
-import type { EventHandler, EventName } from '../engine/events.js';
+import type { Change, EventHandler, EventName } from '../engine/events.js';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { OpDef } from '../protocols/json-ws/ops.js';
@@ -36,23 +36,17 @@ export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
   /** Hooks events and adds what the module serves; runs once at start, before any listener opens. */
   setup(api: ModuleApi<z.output<S>>): void | Promise<void>;
   /**
-   * An operator changed accounts or domains with the `parley` CLI, in its own process where no engine runs
-   * (so no engine event): the module hears of it there, with its storage open. A failure is reported to the
-   * operator; the change stands.
+   * The `parley` CLI's changes to accounts, domains and shared groups, heard in the CLI's own process, where no engine runs (so
+   * no engine event), with the module's storage open: as the engine's `change.check` gate and `change.failed`
+   * notification (engine/events.ts). `check` comes after the CLI's own checks and before the change is stored;
+   * throwing refuses the change, nothing is changed and the operator sees the error. `failed` says that a change
+   * that passed was not made after all (the store refused it).
    */
-  operatorChange?(change: OperatorChange, ctx: { options: z.output<S>; store: Store }): Promise<void>;
+  operatorChange?(event: OperatorChange, ctx: { options: z.output<S>; store: Store }): Promise<void>;
 }
 
-/** A change an operator made with the CLI. */
-export interface OperatorChange {
-  type: 'account.created' | 'account.removed' | 'account.changed' | 'domain.added' | 'domain.removed';
-  /** The account or domain. */
-  subject: string;
-  /** Who: `cli:<operating-system user>`. */
-  by: string;
-  /** For account.changed: what changed. */
-  change?: 'password';
-}
+/** A change an operator makes with the CLI (who: `cli:<operating-system user>`), before or after it failed. */
+export type OperatorChange = { phase: 'check'; change: Change } | { phase: 'failed'; change: Change; code: string };
 
 /** Declares a module (keeps the option types flowing into setup). */
 export function defineModule<S extends z.ZodObject>(m: ParleyModule<S>): ParleyModule<S> {

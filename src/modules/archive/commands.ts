@@ -7,47 +7,15 @@ import type { Hold } from './holds.js';
 import type { ArchiveOptions } from './options.js';
 import { runRetention, type RetentionPolicy } from './retention.js';
 import type { Lexicon, ReviewItem, ReviewState } from './review.js';
+import { ROLE_NAMES, type ArchiveRole } from './roles.js';
 import type { ArchiveArea } from './sqlite.js';
 import { searchCommands } from './search-commands.js';
+import { int, parseArgs, type Args } from './cli-args.js';
 
 /** Flags that take no value. */
-const SWITCHES = new Set(['--dry-run', '--all']);
-
-/** Command-line arguments: `--name value` flags (repeatable), switches, and the rest in order. */
-interface Args {
-  positional: string[];
-  flags: Map<string, string[]>;
-  one(name: string): string | undefined;
-  has(name: string): boolean;
-}
-
-/** Splits arguments into flags and positionals; a flag without its value is bad-request. */
-function parseArgs(args: readonly string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    if (SWITCHES.has(a)) {
-      flags.set(a, ['']);
-      continue;
-    }
-    const v = args[i + 1];
-    if (v === undefined) throw new ParleyError('bad-request', `${a} needs a value`);
-    flags.set(a, [...(flags.get(a) ?? []), v]);
-    i++;
-  }
-  return { positional, flags, one: (n) => flags.get(n)?.at(-1), has: (n) => flags.has(n) };
-}
-
-/** A whole number argument, or bad-request. */
-function int(v: string | undefined, what: string): number {
-  if (v === undefined || !/^\d+$/.test(v)) throw new ParleyError('bad-request', `${what} is a whole number`);
-  return Number(v);
-}
+const SWITCHES = ['--dry-run', '--all'];
+/** The commands' arguments (any flag; the area checks the values). */
+const parse = (args: readonly string[]): Args => parseArgs(args, { switches: SWITCHES });
 
 /** The actor the CLI's actions are journaled under (the operator at the console). */
 const CLI = 'cli';
@@ -69,6 +37,32 @@ const itemLine = (r: ReviewItem): string => {
 };
 const STATES: readonly ReviewState[] = ['new', 'reviewed', 'escalated'];
 
+/** `parley archive officer|reviewer add|remove|list`: grants and revocations are journaled with them. */
+function roleCommand(role: ArchiveRole, summary: string): CliCommand<ArchiveOptions> {
+  return {
+    name: role,
+    usage: 'add|remove|list [local@domain]',
+    summary,
+    async run(args, { store, out, err }) {
+      const a = store.area<ArchiveArea>('archive');
+      const [action, who] = args;
+      if (action === 'list') {
+        for (const o of await a.roleHolders(role)) out(`${o}\n`);
+        return 0;
+      }
+      if ((action !== 'add' && action !== 'remove') || who === undefined) {
+        err(`usage: parley archive ${role} add|remove|list [local@domain]\n`);
+        return 2;
+      }
+      const address = normaliseUser(who);
+      if (action === 'add' && !(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+      const changed = await a.setRole(address, role, action === 'add', CLI, Date.now());
+      out(changed ? `${action === 'add' ? 'granted' : 'revoked'} the ${ROLE_NAMES[role]} role ${action === 'add' ? 'to' : 'of'} ${address}\n` : `nothing changed for ${address}\n`);
+      return 0;
+    },
+  };
+}
+
 /** The commands, in the order `parley --help` lists them. */
 export function archiveCommands(): CliCommand<ArchiveOptions>[] {
   return [
@@ -77,8 +71,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
       usage: '[--key VERIFIER-KEY]',
       summary: 'recompute the journal and check every signed checkpoint',
       async run(args, { options, store, out, err, progress }) {
-        const k = args.indexOf('--key');
-        const key = k >= 0 ? args[k + 1] : undefined;
+        const key = parseArgs(args, { known: ['--key'] }).one('--key');
         const started = Date.now();
         const report = await store.area<ArchiveArea>('archive').verify({
           origin: options.origin,
@@ -117,29 +110,8 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
         return 0;
       },
     },
-    {
-      name: 'officer',
-      usage: 'add|remove|list [local@domain]',
-      summary: 'grant or revoke the compliance-officer role',
-      async run(args, { store, out, err }) {
-        const a = store.area<ArchiveArea>('archive');
-        const [action, who] = args;
-        if (action === 'list') {
-          for (const o of await a.officers()) out(`${o}\n`);
-          return 0;
-        }
-        if ((action !== 'add' && action !== 'remove') || who === undefined) {
-          err('usage: parley archive officer add|remove|list [local@domain]\n');
-          return 2;
-        }
-        const address = normaliseUser(who);
-        if (action === 'add' && !(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
-        const changed = await a.setOfficer(address, action === 'add', Date.now());
-        await a.journal([eventDraft(`archive.officer.${action}`, Date.now(), { actor: 'cli', subject: address })]);
-        out(changed ? `${action === 'add' ? 'granted' : 'revoked'} the compliance-officer role ${action === 'add' ? 'to' : 'of'} ${address}\n` : `nothing changed for ${address}\n`);
-        return 0;
-      },
-    },
+    roleCommand('officer', 'grant or revoke the compliance-officer role (eDiscovery, retention, holds, lexicons)'),
+    roleCommand('reviewer', 'grant or revoke the supervision-reviewer role (the review queue)'),
     ...searchCommands(),
     {
       name: 'retention',
@@ -147,7 +119,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
       summary: 'manage retention policies and expire content past them',
       async run(args, { options, store, out, err, progress }) {
         const a = store.area<ArchiveArea>('archive');
-        const f = parseArgs(args.slice(1));
+        const f = parse(args.slice(1));
         const scope = { ...(f.has('--domain') ? { domain: f.one('--domain')! } : {}), ...(f.has('--room') ? { room: f.one('--room')! } : {}) };
         switch (args[0]) {
           case 'list':
@@ -192,7 +164,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
       summary: 'place, list and release legal holds (they override retention)',
       async run(args, { store, out, err }) {
         const a = store.area<ArchiveArea>('archive');
-        const f = parseArgs(args.slice(1));
+        const f = parse(args.slice(1));
         switch (args[0]) {
           case 'add': {
             let search: unknown;
@@ -238,7 +210,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
           return 2;
         };
         if (args[0] === 'lexicon') {
-          const f = parseArgs(args.slice(2));
+          const f = parse(args.slice(2));
           switch (args[1]) {
             case 'add': {
               const domain = f.one('--domain');
@@ -246,7 +218,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
               if (domain !== undefined && group !== undefined) throw new ParleyError('bad-request', 'a lexicon applies to a domain or a group, not both');
               const scope = domain !== undefined ? { kind: 'domain' as const, domain } : group !== undefined ? { kind: 'group' as const, group } : { kind: 'all' as const };
               const l = await a.lexiconAdd(
-                { name: f.one('--name') ?? '', scope, terms: { words: f.flags.get('--word') ?? [], phrases: f.flags.get('--phrase') ?? [], patterns: f.flags.get('--pattern') ?? [] } },
+                { name: f.one('--name') ?? '', scope, terms: { words: f.all('--word'), phrases: f.all('--phrase'), patterns: f.all('--pattern') } },
                 CLI,
                 Date.now(),
               );
@@ -263,7 +235,7 @@ export function archiveCommands(): CliCommand<ArchiveOptions>[] {
               return usage();
           }
         }
-        const f = parseArgs(args.slice(1));
+        const f = parse(args.slice(1));
         switch (args[0]) {
           case 'list': {
             const state = f.one('--state');

@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addrSpec, encodeHeaderText, quotedPrintable, rfc5322Date } from './eml.js';
 import { csvField, csvRow, writeBundle } from './export.js';
 import { searchCommands } from './search-commands.js';
-import { DAY0, RIG_ORIGIN, record, searchRig, type SearchRig } from './search-fixture.js';
+import { archiveRig, DAY0, record, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
 import { archiveOptions } from './options.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -24,11 +24,11 @@ const H = 3_600_000;
 const D = 24 * H;
 const ROOM = 'café@conference.example.com';
 
-let rig: SearchRig;
+let rig: ArchiveRig;
 let out: string;
 
 beforeEach(async () => {
-  rig = await searchRig();
+  rig = await archiveRig({}, { room: false });
   out = mkdtempSync(join(tmpdir(), 'parley-bundle-'));
   await rig.archive.journal([
     record({ id: 'a1', from: 'alice@example.com', to: 'bob@example.com', body: 'Day one: =SUM(A1) and "quotes", commas', ts: DAY0 }),
@@ -116,16 +116,17 @@ describe('export bundles', () => {
   });
 
   it('lists expired entries in the readable views but not as records, and still verifies', async () => {
-    const db = new Database(join(rig.dir, 'parley.db'));
-    db.prepare('UPDATE archive_journal SET entry = NULL, expired_at = 1 WHERE idx = 2').run();
+    const db = new Database(rig.path);
+    // Entry 0 is the rig's officer grant; the seeded messages follow it.
+    db.prepare('UPDATE archive_journal SET entry = NULL, expired_at = 1 WHERE idx = 3').run();
     db.close();
     const summary = await writeBundle(rig.archive, { participant: 'bob@example.com', to: DAY0 + 12 * H }, { dir: out, actor: 'cli', origin: RIG_ORIGIN, now: 0 });
     expect(summary).toMatchObject({ entries: 3, records: 2 });
     const views = readFileSync(join(out, 'messages.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(views.map((v) => [v['index'], v['expired'], v['body']])).toEqual([[0, false, 'Day one: =SUM(A1) and "quotes", commas'], [1, true, null], [2, false, 'Day one, corrected']]);
+    expect(views.map((v) => [v['index'], v['expired'], v['body']])).toEqual([[1, false, 'Day one: =SUM(A1) and "quotes", commas'], [2, true, null], [3, false, 'Day one, corrected']]);
     expect(verify(out, await rig.archive.verifierKey(RIG_ORIGIN, 0)).status).toBe(0);
     const eml = readdirSync(join(out, 'eml')).map((f) => decodeQp(parseEml(readFileSync(join(out, 'eml', f), 'utf8')).body)).join('');
-    expect(eml).toContain('#1 bob@example.com: [content expired by retention]');
+    expect(eml).toContain('#2 bob@example.com: [content expired by retention]');
   });
 
   it('writes RFC 4180 CSV with formula cells defused', async () => {
@@ -174,9 +175,9 @@ describe('export bundles', () => {
     expect(d1.headers.get('to')).toBe('bob@example.com');
     // The body lists each item with time and sender; edits and retractions shown.
     const body1 = decodeQp(d1.body);
-    expect(body1).toContain('[09:00:00] #0 alice@example.com: Day one: =SUM(A1) and "quotes", commas');
-    expect(body1).toContain('[10:00:00] #1 bob@example.com: reply\r\n    with two lines');
-    expect(body1).toContain('[11:00:00] #2 alice@example.com edited message a1: Day one, corrected');
+    expect(body1).toContain('[09:00:00] #1 alice@example.com: Day one: =SUM(A1) and "quotes", commas');
+    expect(body1).toContain('[10:00:00] #2 bob@example.com: reply\r\n    with two lines');
+    expect(body1).toContain('[11:00:00] #3 alice@example.com edited message a1: Day one, corrected');
     const body2 = decodeQp(d2.body);
     expect(body2).toContain('Day two — ünïcødé 😀');
     expect(body2).toContain('alice@example.com retracted message b1');

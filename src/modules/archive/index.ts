@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { defineModule, type ModuleApi } from '../api.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
-import { eventDraft, type EntryDraft } from './entry.js';
+import { failedDraft, journalChange } from './changes.js';
 import { archiveOptions, type ArchiveOptions } from './options.js';
 import { area, type ArchiveArea } from './sqlite.js';
 import { archiveCommands } from './commands.js';
@@ -15,24 +15,18 @@ import { archiveRoutes } from './routes.js';
 import { runRetention } from './retention.js';
 import { compileLexicon, reviewCandidates, type CompiledLexicon } from './review.js';
 
-/** Journals the engine's changes around messages (the messages themselves are journaled by the store). */
+/**
+ * Journals the engine's changes around messages (the messages themselves are journaled by the store) before they
+ * are made: a change the journal cannot record is refused (changes.ts).
+ */
 function journalEvents(api: ModuleApi<ArchiveOptions>, archive: ArchiveArea): void {
-  // The same clock as the module's other entries (checkpoints, retention runs).
-  const now = (): number => Date.now();
-  const put = async (d: EntryDraft): Promise<void> => {
-    await archive.journal([d]);
-  };
-  // Before other modules' handlers: the journal sees a change first.
+  // Before other modules' handlers: the journal sees a change first. The same clock as the module's other
+  // entries (checkpoints, retention runs).
   const first = 1_000_000;
-  api.on('room.created', (e) => put(eventDraft('room.created', now(), { actor: e.owner, subject: e.room, conv: e.room })), first);
-  api.on('room.destroyed', (e) => put(eventDraft('room.destroyed', now(), { actor: e.by, subject: e.room, conv: e.room })), first);
-  api.on('room.membership', (e) => put(eventDraft('room.membership', now(), { actor: e.by, subject: e.user, conv: e.room, data: { role: e.role } })), first);
-  api.on('room.role', (e) => put(eventDraft('room.role', now(), { actor: e.by, subject: e.user, conv: e.room, data: { role: e.role } })), first);
-  api.on('account.created', (e) => put(eventDraft('account.created', now(), { actor: e.by, subject: e.address })), first);
-  api.on('account.removed', (e) => put(eventDraft('account.removed', now(), { actor: e.by, subject: e.address })), first);
-  api.on('account.changed', (e) => put(eventDraft('account.changed', now(), { actor: e.by, subject: e.address, data: { change: e.change } })), first);
-  api.on('domain.added', (e) => put(eventDraft('domain.added', now(), { actor: e.by, subject: e.domain })), first);
-  api.on('domain.removed', (e) => put(eventDraft('domain.removed', now(), { actor: e.by, subject: e.domain })), first);
+  api.on('change.check', (c) => journalChange(archive, c, Date.now()), first);
+  api.on('change.failed', async (e) => {
+    await archive.journal([failedDraft(e.change, e.code, Date.now())]);
+  }, first);
 }
 
 /** Runs retention every `retention.runHours` (0: only by command); one run at a time, stopped at shutdown. */
@@ -81,10 +75,12 @@ export const archive = defineModule({
   options: archiveOptions,
   storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
   commands: archiveCommands(),
-  // Accounts and domains changed with the CLI, in a process where no engine event fires.
-  async operatorChange(change, { store }) {
-    const data = change.change !== undefined ? { change: change.change } : {};
-    await store.area<ArchiveArea>('archive').journal([eventDraft(change.type, Date.now(), { actor: change.by, subject: change.subject, data })]);
+  // Accounts and domains changed with the CLI, in a process where no engine event fires: journaled before the
+  // change is stored, as the engine's gate does.
+  async operatorChange(e, { store }) {
+    const a = store.area<ArchiveArea>('archive');
+    if (e.phase === 'check') await journalChange(a, e.change, Date.now());
+    else await a.journal([failedDraft(e.change, e.code, Date.now())]);
   },
   async setup(api) {
     const store = api.storage<ArchiveArea>();
@@ -140,6 +136,6 @@ export const archive = defineModule({
       },
     );
 
-    api.http((app, ctx) => archiveRoutes(app, ctx, store, api.options));
+    api.http((app, ctx) => archiveRoutes(app, ctx, store, api.options, (address) => api.engine.admin.userExists(address)));
   },
 });

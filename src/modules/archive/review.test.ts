@@ -1,9 +1,12 @@
 /**
  * Supervision: lexicons flag words, phrases and patterns (and not what merely resembles them), sampling flags a
- * fixed share decided by the leaf hash, officers mark items with a comment, every action is journaled, and the
- * HTTP routes are for compliance officers only (an administrator without the role is forbidden).
+ * fixed share decided by the leaf hash, reviewers mark items with a comment, every action is journaled, and the
+ * HTTP routes are for compliance officers (policies, holds, roles) and supervision reviewers (the queue) only:
+ * an administrator without a role is forbidden, and neither role does the other's work.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { archiveCommands } from './commands.js';
+import { archiveOptions } from './options.js';
 import { compileLexicon, matchLexicons, riskyPattern, sampled, validateTerms, type Lexicon, type ReviewItem } from './review.js';
 import { archiveRig, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
 
@@ -78,7 +81,7 @@ describe('lexicon matching', () => {
 });
 
 describe('the review queue', () => {
-  it('queues lexicon matches from the log, not other messages, and officers mark them with a comment', async () => {
+  it('queues lexicon matches from the log, not other messages, and reviewers mark them with a comment', async () => {
     const r = await rig();
     const start = await r.archive.size();
     const l = await r.archive.lexiconAdd({ name: 'promises', scope: { kind: 'domain', domain: 'example.com' }, terms: { words: ['guarantee'], phrases: ['risk free'] } }, 'officer@example.com', Date.now());
@@ -112,7 +115,7 @@ describe('the review queue', () => {
       r.archive.lexiconAdd({ name: 'bad', scope: { kind: 'all' }, terms: { patterns: ['[a-'] } }, 'officer@example.com', Date.now()),
     ).rejects.toMatchObject({ code: 'bad-request' });
 
-    // Every officer action is in the journal.
+    // Every officer and reviewer action is in the journal.
     const types = (await typesFrom(r, start)).filter((t) => t.startsWith('archive.'));
     expect(types.filter((t) => t === 'archive.review.lexicon.add')).toHaveLength(3);
     expect(types.filter((t) => t === 'archive.review.mark')).toHaveLength(2);
@@ -148,34 +151,44 @@ describe('the review queue', () => {
 });
 
 describe('the HTTP routes', () => {
-  it('serve officers only: a user or an administrator without the role is forbidden', async () => {
+  it('serve officers and reviewers only, each their own work: anyone else is forbidden', async () => {
     const r = await rig();
-    await r.archive.setOfficer('carol@example.com', true, Date.now());
-    const app = await r.http();
+    const { app } = r;
     const auth = async (who: string) => ({ authorization: `Bearer ${await r.token(who)}` });
-    for (const who of ['alice@example.com', 'root@example.com']) {
-      for (const [method, url] of [['GET', '/review'], ['GET', '/holds'], ['GET', '/retention'], ['GET', '/review/lexicons'], ['POST', '/holds/1/release']] as const) {
+    const forbidden = async (who: string, routes: ReadonlyArray<readonly ['GET' | 'POST' | 'PUT' | 'DELETE', string]>): Promise<void> => {
+      for (const [method, url] of routes) {
         const res = await app.inject({ method, url: `/api/v1/archive${url}`, headers: await auth(who) });
         expect(res.statusCode, `${who} ${method} ${url}`).toBe(403);
         expect(res.json()).toMatchObject({ error: { code: 'forbidden' } });
       }
-    }
+    };
+    const officerRoutes = [['GET', '/holds'], ['GET', '/retention'], ['GET', '/review/lexicons'], ['POST', '/holds/1/release'], ['GET', '/search'], ['GET', '/roles'], ['PUT', '/roles/reviewer/alice@example.com']] as const;
+    const reviewerRoutes = [['GET', '/review'], ['POST', '/review/1']] as const;
+    for (const who of ['alice@example.com', 'root@example.com']) await forbidden(who, [...officerRoutes, ...reviewerRoutes]);
     expect((await app.inject({ method: 'GET', url: '/api/v1/archive/review' })).statusCode).toBe(401);
+    // An officer does not review: the queue is the reviewers'.
+    await forbidden('olive@example.com', reviewerRoutes);
 
-    const officer = await auth('carol@example.com');
+    const officer = { authorization: `Bearer ${r.tokens.officer}` };
     const start = await r.archive.size();
-    const post = (url: string, payload: object) => app.inject({ method: 'POST', url: `/api/v1/archive${url}`, headers: officer, payload });
+    // The officer names alice reviewer; she works the queue and nothing else.
+    const grant = await app.inject({ method: 'PUT', url: '/api/v1/archive/roles/reviewer/Alice@Example.com', headers: officer });
+    expect(grant.json()).toEqual({ role: 'reviewer', address: 'alice@example.com', changed: true });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/archive/roles', headers: officer })).json()).toEqual({ officers: ['olive@example.com'], reviewers: ['alice@example.com'] });
+    await forbidden('alice@example.com', officerRoutes);
+    const reviewer = await auth('alice@example.com');
+    const post = (url: string, payload: object, headers = officer) => app.inject({ method: 'POST', url: `/api/v1/archive${url}`, headers, payload });
     // Retention.
     const put = await app.inject({ method: 'PUT', url: '/api/v1/archive/retention', headers: officer, payload: { domain: 'example.com', minDays: 10, maxDays: 100 } });
     expect(put.statusCode).toBe(200);
-    expect(put.json()).toMatchObject({ kind: 'domain', scope: 'example.com', minDays: 10, maxDays: 100, setBy: 'carol@example.com' });
+    expect(put.json()).toMatchObject({ kind: 'domain', scope: 'example.com', minDays: 10, maxDays: 100, setBy: 'olive@example.com' });
     const low = await app.inject({ method: 'PUT', url: '/api/v1/archive/retention', headers: officer, payload: { domain: 'example.com', minDays: 0, maxDays: 5 } });
     expect(low.json()).toMatchObject({ error: { code: 'not-acceptable' } });
     expect((await post('/retention/run', { dryRun: true })).json()).toMatchObject({ expired: 0 });
     // Holds.
     const hold = await post('/holds', { person: 'alice@example.com', reason: 'litigation' });
-    expect(hold.json()).toMatchObject({ id: 1, scope: { kind: 'person', address: 'alice@example.com' }, createdBy: 'carol@example.com' });
-    expect((await post('/holds/1/release', {})).json()).toMatchObject({ releasedBy: 'carol@example.com' });
+    expect(hold.json()).toMatchObject({ id: 1, scope: { kind: 'person', address: 'alice@example.com' }, createdBy: 'olive@example.com' });
+    expect((await post('/holds/1/release', {})).json()).toMatchObject({ releasedBy: 'olive@example.com' });
     const unknown = await post('/holds/42/release', {});
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({ error: { code: 'item-not-found' } });
@@ -187,17 +200,63 @@ describe('the HTTP routes', () => {
     expect(lex.json()).toMatchObject({ id: 1, scope: { kind: 'all' }, terms: { words: ['guarantee'] } });
     const { seq } = await r.dm('I guarantee it');
     await r.archive.reviewIngest([{ seq, reasons: [{ kind: 'lexicon', lexicon: 1, name: 'promises', term: 'guarantee' }] }], 0, Date.now());
-    const list = await app.inject({ method: 'GET', url: '/api/v1/archive/review?state=new', headers: officer });
+    const list = await app.inject({ method: 'GET', url: '/api/v1/archive/review?state=new', headers: reviewer });
     const [item] = (list.json() as { items: ReviewItem[] }).items;
     expect(item).toMatchObject({ state: 'new', seq });
-    expect((await post(`/review/${item!.id}`, { state: 'escalated', comment: 'needs a look' })).json()).toMatchObject({ state: 'escalated', reviewer: 'carol@example.com' });
-    expect((await post('/review/999', { state: 'reviewed', comment: 'x' })).json()).toMatchObject({ error: { code: 'item-not-found' } });
+    expect((await post(`/review/${item!.id}`, { state: 'escalated', comment: 'needs a look' }, reviewer)).json()).toMatchObject({ state: 'escalated', reviewer: 'alice@example.com' });
+    expect((await post('/review/999', { state: 'reviewed', comment: 'x' }, reviewer)).json()).toMatchObject({ error: { code: 'item-not-found' } });
     expect((await app.inject({ method: 'DELETE', url: '/api/v1/archive/review/lexicons/1', headers: officer })).statusCode).toBe(200);
     expect((await app.inject({ method: 'DELETE', url: '/api/v1/archive/retention?domain=example.com', headers: officer })).statusCode).toBe(200);
 
+    // Revoked, she is refused again.
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/archive/roles/reviewer/alice@example.com', headers: officer })).json()).toMatchObject({ changed: true });
+    await forbidden('alice@example.com', reviewerRoutes);
+
     const types = await typesFrom(r, start);
-    for (const t of ['archive.retention.set', 'archive.retention.run', 'archive.hold.add', 'archive.hold.release', 'archive.review.lexicon.add', 'archive.review.list', 'archive.review.mark', 'archive.review.lexicon.remove', 'archive.retention.remove']) {
+    for (const t of ['archive.reviewer.add', 'archive.reviewer.remove', 'archive.retention.set', 'archive.retention.run', 'archive.hold.add', 'archive.hold.release', 'archive.review.lexicon.add', 'archive.review.list', 'archive.review.mark', 'archive.review.lexicon.remove', 'archive.retention.remove']) {
       expect(types, t).toContain(t);
     }
+  });
+});
+
+describe('the reviewer role', () => {
+  it('is granted and revoked over HTTP by officers, each change journaled, and the last officer stays', async () => {
+    const r = await rig();
+    const { app } = r;
+    const officer = { authorization: `Bearer ${r.tokens.officer}` };
+    const call = (method: 'PUT' | 'DELETE', url: string) => app.inject({ method, url: `/api/v1/archive/roles${url}`, headers: officer });
+    const start = await r.archive.size();
+    expect((await call('PUT', '/reviewer/bob@example.com')).json()).toMatchObject({ changed: true });
+    expect((await call('PUT', '/reviewer/bob@example.com')).json()).toMatchObject({ changed: false });
+    expect((await call('PUT', '/reviewer/nobody@example.com')).json()).toMatchObject({ error: { code: 'item-not-found' } });
+    expect((await call('PUT', '/auditor/bob@example.com')).json()).toMatchObject({ error: { code: 'item-not-found' } });
+    expect((await call('DELETE', '/officer/olive@example.com')).json()).toMatchObject({ error: { code: 'not-allowed' } });
+    expect((await call('PUT', '/officer/alice@example.com')).json()).toMatchObject({ changed: true });
+    expect((await call('DELETE', '/officer/olive@example.com')).json()).toMatchObject({ changed: true });
+    const entries = [];
+    for (let i = start; i < (await r.archive.size()); i++) entries.push(JSON.parse((await r.archive.entry(i))!.entry!) as Record<string, unknown>);
+    expect(entries.map((e) => [e.type, e.actor, e.subject, e.changed])).toEqual([
+      ['archive.reviewer.add', 'olive@example.com', 'bob@example.com', true],
+      ['archive.reviewer.add', 'olive@example.com', 'bob@example.com', false],
+      ['archive.officer.add', 'olive@example.com', 'alice@example.com', true],
+      ['archive.officer.remove', 'olive@example.com', 'olive@example.com', true],
+    ]);
+  });
+
+  it('is granted and revoked with the CLI, like the officer role', async () => {
+    const r = await rig();
+    const command = archiveCommands().find((c) => c.name === 'reviewer')!;
+    let out = '';
+    const ctx = { options: archiveOptions.parse({ enabled: true }), store: r.store, out: (s: string) => (out += s), err: (s: string) => (out += s), progress: () => undefined };
+    expect(await command.run(['add', 'bob@example.com'], ctx)).toBe(0);
+    expect(await r.archive.roleHolders('reviewer')).toEqual(['bob@example.com']);
+    expect(await command.run(['list'], ctx)).toBe(0);
+    expect(await command.run(['remove', 'bob@example.com'], ctx)).toBe(0);
+    await expect(command.run(['add', 'nobody@example.com'], ctx)).rejects.toMatchObject({ code: 'item-not-found' });
+    expect(await command.run(['grant', 'bob@example.com'], ctx)).toBe(2);
+    expect(out).toContain('granted the supervision-reviewer role to bob@example.com\nbob@example.com\nrevoked the supervision-reviewer role of bob@example.com\n');
+    expect(await r.archive.roleHolders('reviewer')).toEqual([]);
+    const types = await typesFrom(r, 0);
+    expect(types.filter((t) => t.startsWith('archive.reviewer.'))).toEqual(['archive.reviewer.add', 'archive.reviewer.remove']);
   });
 });

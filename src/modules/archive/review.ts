@@ -1,8 +1,8 @@
 /**
  * Supervision (docs/archive-retention.md): lexicon policies flag matching messages into a review queue, and a
  * sampling share sends a set fraction of all messages there too, for risk-based review of communications
- * (FINRA Rule 3110). Compliance officers review each item (reviewed or escalated, with a comment); every
- * officer action is a journal entry, so the audit log of supervision is the tamper-evident journal itself.
+ * (FINRA Rule 3110). Supervision reviewers (roles.ts) review each item (reviewed or escalated, with a comment);
+ * every action is a journal entry, so the audit log of supervision is the tamper-evident journal itself.
  *
  * Matching runs in a log consumer on the server's thread, outside the delivery path; the queue's storage runs on
  * the store's thread. Sampling is decided from the entry's leaf hash (uniform, fixed once journaled), so a rerun

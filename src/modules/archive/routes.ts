@@ -1,15 +1,19 @@
 /**
  * The archive's HTTP routes, under /api/v1/archive. The checkpoint, the verifier key and consistency proofs are
  * public (witnesses and auditors fetch them, C2SP tlog-checkpoint, RFC 9162 §2.1.4); everything that shows
- * content is for compliance officers only, and every such read is itself journaled.
+ * content is for compliance officers only, except the review queue, which is for supervision reviewers only
+ * (roles.ts), and every such read is itself journaled. Officers grant and revoke both roles.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ParleyError } from '../../core/errors.js';
 import type { HttpContext } from '../api.js';
 import { eventDraft } from './entry.js';
+import { parse, roleGuard } from './http-helpers.js';
 import { searchRoutes } from './search-routes.js';
+import { normaliseUser } from '../../engine/admin-service.js';
 import type { ArchiveOptions } from './options.js';
+import { isArchiveRole, type ArchiveRole } from './roles.js';
 import { runRetention } from './retention.js';
 import type { ArchiveArea } from './sqlite.js';
 
@@ -48,27 +52,19 @@ const lexiconBody = z.strictObject({
 const defined = <T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 
-/** Parses route input, answering bad-request with the field. */
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new ParleyError('bad-request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  return r.data;
-}
-
 const text = (reply: FastifyReply, body: string): FastifyReply => reply.header('content-type', 'text/plain; charset=utf-8').send(body);
 
 /** Registers the routes on the module's scope. */
-export function archiveRoutes(app: FastifyInstance, ctx: HttpContext, store: ArchiveArea, options: ArchiveOptions): void {
+export function archiveRoutes(
+  app: FastifyInstance,
+  ctx: HttpContext,
+  store: ArchiveArea,
+  options: ArchiveOptions,
+  userExists: (address: string) => Promise<boolean>,
+): void {
   const { origin } = options;
-  const officer = async (user: string): Promise<void> => {
-    if (!(await store.isOfficer(user))) throw new ParleyError('forbidden', 'compliance officers only');
-  };
-  /** The caller, when a compliance officer (an administrator without the role is forbidden too). */
-  const asOfficer = async (req: FastifyRequest): Promise<string> => {
-    const user = await ctx.user(req);
-    await officer(user);
-    return user;
-  };
+  const roles = roleGuard(ctx, store);
+  const { asOfficer, asReviewer } = roles;
     // Public, for witnesses and auditors (C2SP tlog-checkpoint, RFC 9162 §2.1.4).
     app.get('/checkpoint', async (_req, reply) => {
       const cp = (await store.latestCheckpoint()) ?? (await store.checkpoint(origin, Date.now()));
@@ -89,15 +85,14 @@ export function archiveRoutes(app: FastifyInstance, ctx: HttpContext, store: Arc
     // Signing on demand: an administrator or an officer.
     app.post('/checkpoint', async (req) => {
       const user = await ctx.user(req);
-      if (!(await store.isOfficer(user))) await ctx.admin(req);
+      if (!(await store.hasRole(user, 'officer'))) await ctx.admin(req);
       const cp = await store.checkpoint(origin, Date.now());
       await store.journal([eventDraft('archive.checkpoint', Date.now(), { actor: user, data: { size: cp.size } })]);
       return cp;
     });
     // One entry with its inclusion proof in the latest checkpoint: officers only (it holds message content).
     app.get<{ Params: { index: string } }>('/entries/:index', async (req) => {
-      const user = await ctx.user(req);
-      await officer(user);
+      const user = await asOfficer(req);
       const { index } = parse(indexParam, req.params);
       const cp = await store.latestCheckpoint();
       const e = await store.entry(index);
@@ -106,7 +101,7 @@ export function archiveRoutes(app: FastifyInstance, ctx: HttpContext, store: Arc
       return { ...e, checkpoint: cp.note, size: cp.size, inclusionProof: await store.inclusionProof(index, cp.size) };
     });
     // eDiscovery: search and export, officers only (search-routes.ts).
-    searchRoutes(app, ctx, store, origin);
+    searchRoutes(app, roles, store, origin);
 
     // Retention policies, legal holds and supervision: compliance officers only; every action is journaled.
     app.get('/retention', async (req) => {
@@ -124,7 +119,7 @@ export function archiveRoutes(app: FastifyInstance, ctx: HttpContext, store: Arc
     });
     app.post('/retention/run', async (req) => {
       const user = await asOfficer(req);
-      const { dryRun } = parse(z.strictObject({ dryRun: z.boolean().default(false) }), req.body ?? {});
+      const { dryRun } = parse(z.strictObject({ dryRun: z.boolean().default(false) }), req.body);
       return runRetention(store, { now: Date.now(), dryRun, limits: options.retention, actor: user });
     });
     app.get('/holds', async (req) => {
@@ -141,11 +136,11 @@ export function archiveRoutes(app: FastifyInstance, ctx: HttpContext, store: Arc
       return store.holdRelease(parse(idParam, req.params).id, user, Date.now());
     });
     app.get('/review', async (req) => {
-      const user = await asOfficer(req);
+      const user = await asReviewer(req);
       return { items: await store.reviewList(defined(parse(reviewQuery, req.query)), user, Date.now()) };
     });
     app.post<{ Params: { id: string } }>('/review/:id', async (req) => {
-      const user = await asOfficer(req);
+      const user = await asReviewer(req);
       const { id } = parse(idParam, req.params);
       const b = parse(markBody, req.body);
       return store.reviewMark(id, b.state, b.comment, user, Date.now());
@@ -164,5 +159,31 @@ export function archiveRoutes(app: FastifyInstance, ctx: HttpContext, store: Arc
     app.delete<{ Params: { id: string } }>('/review/lexicons/:id', async (req) => {
       const user = await asOfficer(req);
       return store.lexiconRemove(parse(idParam, req.params).id, user, Date.now());
+    });
+
+    // Roles: officers grant and revoke them; each change is journaled in its own transaction.
+    app.get('/roles', async (req) => {
+      await asOfficer(req);
+      return { officers: await store.roleHolders('officer'), reviewers: await store.roleHolders('reviewer') };
+    });
+    const roleParams = async (req: FastifyRequest): Promise<{ user: string; role: ArchiveRole; address: string }> => {
+      const user = await asOfficer(req);
+      const p = parse(z.strictObject({ role: z.string(), address: z.string().min(1) }), req.params);
+      if (!isArchiveRole(p.role)) throw new ParleyError('item-not-found', `no role ${p.role} (officer or reviewer)`);
+      return { user, role: p.role, address: normaliseUser(p.address) };
+    };
+    app.put<{ Params: { role: string; address: string } }>('/roles/:role/:address', async (req) => {
+      const { user, role, address } = await roleParams(req);
+      if (!(await userExists(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+      return { role, address, changed: await store.setRole(address, role, true, user, Date.now()) };
+    });
+    app.delete<{ Params: { role: string; address: string } }>('/roles/:role/:address', async (req) => {
+      const { user, role, address } = await roleParams(req);
+      // Over HTTP the officers manage themselves: the last one stays (the operator's CLI can still remove it).
+      const officers = await store.roleHolders('officer');
+      if (role === 'officer' && officers.length === 1 && officers[0] === address) {
+        throw new ParleyError('not-allowed', `${address} is the last compliance officer; name another first (or use the parley CLI)`);
+      }
+      return { role, address, changed: await store.setRole(address, role, false, user, Date.now()) };
     });
 }

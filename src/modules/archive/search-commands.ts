@@ -5,6 +5,7 @@
  */
 import { ParleyError } from '../../core/errors.js';
 import type { CliCommand, CliContext } from '../api.js';
+import { optionalInt, parseArgs } from './cli-args.js';
 import { writeBundle } from './export.js';
 import type { ArchiveOptions } from './options.js';
 import { parseTime, type SearchHit, type SearchQuery } from './search.js';
@@ -12,57 +13,29 @@ import type { ArchiveArea } from './sqlite.js';
 
 const FILTER_USAGE = '[--participant ADDR] [--room ROOM] [--domain DOMAIN] [--from ISO] [--to ISO] [--type T]...';
 
-/** Parses the shared filter flags; what is left over are the keywords. */
-export function parseSearchArgs(args: readonly string[], extra: readonly string[] = []): { query: SearchQuery; flags: Map<string, string>; keywords: string[] } {
-  const query: SearchQuery = {};
-  const flags = new Map<string, string>();
-  const keywords: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      keywords.push(...args.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith('--')) {
-      keywords.push(a);
-      continue;
-    }
-    const value = args[i + 1];
-    if (value === undefined) throw new ParleyError('bad-request', `${a} needs a value`);
-    i++;
-    switch (a) {
-      case '--participant':
-        query.participant = value;
-        break;
-      case '--room':
-        query.room = value;
-        break;
-      case '--domain':
-        query.domain = value;
-        break;
-      case '--from':
-        query.from = parseTime(value, 'from');
-        break;
-      case '--to':
-        query.to = parseTime(value, 'to');
-        break;
-      case '--type':
-        query.types = [...(query.types ?? []), value];
-        break;
-      default:
-        if (!extra.includes(a)) throw new ParleyError('bad-request', `unknown option ${a}`);
-        flags.set(a, value);
-    }
-  }
-  if (keywords.length > 0) query.keywords = keywords.join(' ');
-  return { query, flags, keywords };
-}
+/** The filter flags every eDiscovery command takes. */
+const FILTERS = ['--participant', '--room', '--domain', '--from', '--to', '--type'];
 
-/** A positive integer flag. */
-function intFlag(v: string | undefined, name: string, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) > max) throw new ParleyError('bad-request', `${name}: expected a whole number up to ${max}`);
-  return Number(v);
+/** Parses the shared filter flags and the command's `extra` ones (given back in `flags`); the rest are keywords. */
+export function parseSearchArgs(args: readonly string[], extra: readonly string[] = []): { query: SearchQuery; flags: Map<string, string>; keywords: string[] } {
+  const a = parseArgs(args, { known: [...FILTERS, ...extra] });
+  const query: SearchQuery = {};
+  const participant = a.one('--participant');
+  const room = a.one('--room');
+  const domain = a.one('--domain');
+  const from = a.one('--from');
+  const to = a.one('--to');
+  if (participant !== undefined) query.participant = participant;
+  if (room !== undefined) query.room = room;
+  if (domain !== undefined) query.domain = domain;
+  if (from !== undefined) query.from = parseTime(from, 'from');
+  if (to !== undefined) query.to = parseTime(to, 'to');
+  if (a.has('--type')) query.types = a.all('--type');
+  const keywords = a.positional;
+  if (keywords.length > 0) query.keywords = keywords.join(' ');
+  const flags = new Map<string, string>();
+  for (const f of extra) if (a.has(f)) flags.set(f, a.one(f)!);
+  return { query, flags, keywords };
 }
 
 /** Indexes whatever the server has not indexed yet, with progress. */
@@ -103,8 +76,8 @@ export function searchCommands(): CliCommand<ArchiveOptions>[] {
       summary: 'search the archive (newest first); journaled as an archive.search entry',
       async run(args, { store, out, progress }) {
         const { query, flags } = parseSearchArgs(args, ['--limit', '--before']);
-        query.limit = intFlag(flags.get('--limit'), '--limit', 1000);
-        query.before = intFlag(flags.get('--before'), '--before', Number.MAX_SAFE_INTEGER);
+        query.limit = optionalInt(flags.get('--limit'), '--limit', 1000);
+        query.before = optionalInt(flags.get('--before'), '--before');
         const a = store.area<ArchiveArea>('archive');
         await catchUp(a, progress);
         const page = await a.search(query, 'cli', Date.now());

@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pack as tarPack } from 'tar-stream';
 import { z } from 'zod';
-import { ParleyError } from '../../core/errors.js';
-import type { HttpContext } from '../api.js';
 import { writeBundle } from './export.js';
+import { parse, type RoleGuard } from './http-helpers.js';
 import { parseTime, type SearchQuery } from './search.js';
 import type { ArchiveArea } from './sqlite.js';
 
@@ -37,13 +36,6 @@ const searchParams = z.strictObject({
   before: z.coerce.number().int().optional(),
 });
 
-/** Parses route input, answering bad-request with the field. */
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input ?? {});
-  if (!r.success) throw new ParleyError('bad-request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  return r.data;
-}
-
 const timeOf = (v: number | string | undefined, field: 'from' | 'to'): number | undefined =>
   v === undefined ? undefined : typeof v === 'number' ? v : parseTime(v, field);
 
@@ -53,14 +45,9 @@ function filtersOf(p: z.output<typeof exportBody>): SearchQuery {
 }
 
 /** Registers the search and export routes on the archive's scope. */
-export function searchRoutes(app: FastifyInstance, ctx: HttpContext, store: ArchiveArea, origin: string): void {
-  const officer = async (user: string): Promise<void> => {
-    if (!(await store.isOfficer(user))) throw new ParleyError('forbidden', 'compliance officers only');
-  };
-
+export function searchRoutes(app: FastifyInstance, { asOfficer }: RoleGuard, store: ArchiveArea, origin: string): void {
   app.get('/search', async (req) => {
-    const user = await ctx.user(req);
-    await officer(user);
+    const user = await asOfficer(req);
     const p = parse(searchParams, req.query);
     const given = p.types ?? p.type;
     const types = given === undefined ? undefined : Array.isArray(given) ? given : given.split(',');
@@ -69,8 +56,7 @@ export function searchRoutes(app: FastifyInstance, ctx: HttpContext, store: Arch
   });
 
   app.post('/export', async (req, reply) => {
-    const user = await ctx.user(req);
-    await officer(user);
+    const user = await asOfficer(req);
     const query = filtersOf(parse(exportBody, req.body));
     const dir = await mkdtemp(join(tmpdir(), 'parley-export-'));
     try {

@@ -9,7 +9,7 @@ import type { Sink } from '../../engine/session.js';
 import { eventDraft } from './entry.js';
 import { compileKeywords, parseTime, type SearchQuery } from './search.js';
 import { parseSearchArgs, searchCommands } from './search-commands.js';
-import { DAY0, record, searchRig, type SearchRig } from './search-fixture.js';
+import { archiveRig, DAY0, record, type ArchiveRig } from './test-rig.js';
 import { archiveOptions } from './options.js';
 import { testPresence } from '../../engine/test-engine.js';
 
@@ -17,12 +17,12 @@ const H = 3_600_000;
 const D = 24 * H;
 const ROOM = 'team@conference.example.com';
 
-let rig: SearchRig;
+let rig: ArchiveRig;
 /** Leaf index of each seeded entry by its id. */
 let at: Record<string, number>;
 
 beforeEach(async () => {
-  rig = await searchRig();
+  rig = await archiveRig({}, { room: false });
   const drafts = {
     m1: record({ id: 'm1', from: 'alice@example.com', to: 'bob@example.com', body: 'Quarterly budget review is on Friday', ts: DAY0 }),
     m2: record({ id: 'm2', from: 'bob@example.com', to: 'alice@example.com', body: 'The budget looks fine', ts: DAY0 + H }),

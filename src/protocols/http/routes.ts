@@ -146,13 +146,13 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { groups: await engine.admin.groups() };
   });
   app.put<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
-    await admin(req);
-    const address = await engine.admin.addGroupMember(req.params.name, req.params.user);
+    const by = await admin(req);
+    const address = await engine.admin.addGroupMember(req.params.name, req.params.user, by);
     return { group: req.params.name, user: address };
   });
   app.delete<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
-    await admin(req);
-    await engine.admin.removeGroupMember(req.params.name, req.params.user);
+    const by = await admin(req);
+    await engine.admin.removeGroupMember(req.params.name, req.params.user, by);
     return {};
   });
 }

@@ -14,7 +14,14 @@ export const BUSY_TIMEOUT_MS = 5000;
 export function checkpointWal(path: string, everyMs: number): () => void {
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  const timer = setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), everyMs);
+  const timer = setInterval(() => {
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // A full or failing disk (the database file cannot grow): the WAL keeps the pages, and the next turn
+      // tries again. The store's own writes report the condition to their callers; this thread must not die.
+    }
+  }, everyMs);
   return () => {
     clearInterval(timer);
     db.close();

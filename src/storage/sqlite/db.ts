@@ -60,5 +60,45 @@ export function isEnvironmentError(e: unknown): boolean {
   return e instanceof Database.SqliteError && ENVIRONMENT_ERRORS.some((c) => e.code === c || e.code.startsWith(`${c}_`));
 }
 
+/** Result codes of a disk that is full or failing (SQLITE_FULL, SQLITE_IOERR and its extended codes). */
+const STORAGE_FULL = ['SQLITE_FULL', 'SQLITE_IOERR'];
+
+/**
+ * A full or failing disk as the stable error callers get: service-unavailable with details `reason:
+ * "storage-full"` and SQLite's code, nothing having been stored (the transaction rolled back). Other errors are
+ * returned as they are. A file-size limit (RLIMIT_FSIZE: the write fails with EFBIG) shows up as SQLITE_IOERR_WRITE,
+ * a full file system as SQLITE_FULL.
+ */
+export function storageError(e: unknown): unknown {
+  if (!(e instanceof Database.SqliteError) || !STORAGE_FULL.some((c) => e.code === c || e.code.startsWith(`${c}_`))) return e;
+  return new ParleyError('service-unavailable', `the server's storage is full or failing, so nothing was stored; try again later (${e.code})`, {
+    reason: 'storage-full',
+    sqlite: e.code,
+  });
+}
+
+/**
+ * `o` with every method's rejection passed through storageError, so no caller of the store sees a raw SQLite
+ * error for a full or failing disk.
+ */
+export function mapStorageErrors<T extends object>(o: T): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(o)) {
+    const fn = (o as Record<string, unknown>)[key];
+    if (typeof fn !== 'function') {
+      out[key] = fn;
+      continue;
+    }
+    out[key] = async (...args: unknown[]) => {
+      try {
+        return await (fn as (...a: unknown[]) => unknown).apply(o, args);
+      } catch (e) {
+        throw storageError(e);
+      }
+    };
+  }
+  return out as T;
+}
+
 /** SQLite stores booleans as 0/1. */
 export const bool = (v: number): boolean => v !== 0;

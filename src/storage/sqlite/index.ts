@@ -12,12 +12,12 @@ import type { AppendResult, Store } from '../../ports/store.js';
 import { createIdGenerator } from '../ids.js';
 import { createSqliteAccounts } from './accounts.js';
 import { BUSY_TIMEOUT_MS } from './checkpoint.js';
-import { createTransactor, isEnvironmentError, type Batched } from './db.js';
+import { createTransactor, isEnvironmentError, mapStorageErrors, type Batched } from './db.js';
 import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
 import { createLogWriter } from './log-writer.js';
 import { createSqliteMessages } from './messages.js';
-import { migrate, migrateModule } from './migrate.js';
+import { migrate } from './migrate.js';
 import type { SqliteModule } from './module-areas.js';
 import { createSqlitePositions } from './positions.js';
 import { createSqliteBlocks, createSqliteProfiles } from './profiles.js';
@@ -67,7 +67,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     // large share of each commit under message load. Hot index pages are now copied once per ~32 MiB of WAL.
     db.pragma(`wal_autocheckpoint = ${opts.checkpoint === 'external' ? 0 : 8000}`);
     migrate(db, now);
-    for (const m of modules) migrateModule(db, m.name, m.area.migrations, now);
+    for (const m of modules) migrate(db, now, m.area.migrations, m.name);
   } catch (e) {
     db.close();
     throw e;
@@ -96,7 +96,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   };
   const areas = new Map<string, unknown>();
   try {
-    for (const m of modules) areas.set(m.name, m.area.open(db, ctx));
+    for (const m of modules) areas.set(m.name, mapStorageErrors(m.area.open(db, ctx) as object));
   } catch (e) {
     appends.close();
     small.close();
@@ -104,18 +104,21 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     throw e;
   }
 
+  // A full or failing disk reaches every caller as service-unavailable (reason storage-full), never as a raw
+  // SQLite error: the transaction rolled back, nothing was stored, and the server carries on.
+  const m = mapStorageErrors;
   return {
-    domains: createSqliteDomains(db, tx, accounts.purge),
-    accounts: accounts.store,
-    tokens: createSqliteTokens(db, batched),
-    rosters: createSqliteRosters(db, tx),
-    sharedGroups: createSqliteSharedGroups(db),
-    messages: createSqliteMessages(db, tx, appends, batched),
-    rooms: createSqliteRooms(db, tx),
-    blocks: createSqliteBlocks(db, tx),
-    profiles: createSqliteProfiles(db),
-    secrets: createSqliteSecrets(db, now),
-    positions: createSqlitePositions(db, batched),
+    domains: m(createSqliteDomains(db, tx, accounts.purge)),
+    accounts: m(accounts.store),
+    tokens: m(createSqliteTokens(db, batched)),
+    rosters: m(createSqliteRosters(db, tx)),
+    sharedGroups: m(createSqliteSharedGroups(db)),
+    messages: m(createSqliteMessages(db, tx, appends, batched)),
+    rooms: m(createSqliteRooms(db, tx)),
+    blocks: m(createSqliteBlocks(db, tx)),
+    profiles: m(createSqliteProfiles(db)),
+    secrets: m(createSqliteSecrets(db, now)),
+    positions: m(createSqlitePositions(db, batched)),
     area<A>(name: string): A {
       if (!areas.has(name)) throw new ParleyError('item-not-found', `no storage area "${name}": the store was not opened with that module`);
       // The caller names the area's type; the store only knows it by name.
@@ -129,8 +132,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       try {
         appends.close();
         small.close();
-        // Lets SQLite refresh the planner statistics the queries depend on; cheap when nothing changed.
-        db.pragma('optimize');
+        // Lets SQLite refresh the planner statistics the queries depend on; cheap when nothing changed. Only an
+        // optimisation: on a full or failing disk the store still closes (the pending writes got their errors).
+        try {
+          db.pragma('optimize');
+        } catch (e) {
+          if (!isEnvironmentError(e)) throw e;
+        }
       } finally {
         db.close();
       }
@@ -140,6 +148,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
 export { checkpointWal } from './checkpoint.js';
 /** Re-exported for callers that inspect or test the schema. */
-export { SchemaTooNewError, migrate, migrateModule } from './migrate.js';
+export { SchemaTooNewError, migrate } from './migrate.js';
 export { compiledUrl, importSqliteArea, type SqliteModule } from './module-areas.js';
 export { MIGRATIONS, type Migration } from './migrations.js';

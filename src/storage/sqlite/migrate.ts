@@ -1,5 +1,4 @@
 /** Applies pending schema migrations when a database is opened: the core's, then each module area's. */
-import type { ModuleMigration } from '../../ports/module-storage.js';
 import type { Db } from './db.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -28,54 +27,54 @@ function latestOf(migrations: readonly { version: number }[], what: string): num
   return migrations.length;
 }
 
-/**
- * Brings the schema up to date in one IMMEDIATE transaction, so two processes opening the same new database
- * cannot both apply a migration. Returns the versions applied now (empty when already current).
- */
-export function migrate(db: Db, now: () => number, migrations: readonly Migration[] = MIGRATIONS): number[] {
-  const run = db.transaction((): number[] => {
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    INTEGER PRIMARY KEY,
-      name       TEXT NOT NULL,
-      applied_at INTEGER NOT NULL
-    )`);
-    const current = db.prepare<[], number>('SELECT COALESCE(MAX(version), 0) FROM schema_migrations').pluck().get() ?? 0;
-    const latest = migrations.length > 0 ? migrations[migrations.length - 1]!.version : 0;
-    if (current > latest) throw new SchemaTooNewError(current, latest);
-    const record = db.prepare<[number, string, number]>(
-      'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
-    );
-    const applied: number[] = [];
-    for (const m of migrations) {
-      if (m.version <= current) continue;
-      db.exec(m.sql);
-      record.run(m.version, m.name, Math.floor(now()));
-      applied.push(m.version);
-    }
-    return applied;
-  });
-  return run.immediate();
+/** Where the versions of one schema are recorded. */
+interface Ledger {
+  /** Creates the table when it is the core's own (the modules' table is core migration 7). */
+  create: string | null;
+  current: string;
+  record: string;
+  /** The leading arguments of both statements (the module's name). */
+  key: string[];
 }
 
+const CORE: Ledger = {
+  create: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  )`,
+  current: 'SELECT COALESCE(MAX(version), 0) FROM schema_migrations',
+  record: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  key: [],
+};
+
+const moduleLedger = (module: string): Ledger => ({
+  create: null,
+  current: 'SELECT COALESCE(MAX(version), 0) FROM module_migrations WHERE module = ?',
+  record: 'INSERT INTO module_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)',
+  key: [module],
+});
+
 /**
- * Brings one module's tables up to date, like migrate() for the core: one IMMEDIATE transaction, versions
- * recorded per module in module_migrations (core migration 7, so the core must be migrated first). Throws
- * SchemaTooNewError naming the module when the database holds a version the module does not know.
+ * Brings a schema up to date in one IMMEDIATE transaction, so two processes opening the same new database cannot
+ * both apply a migration: the core's (versions in schema_migrations) or, with `module`, that module's tables
+ * (versions per module in module_migrations, core migration 7, so the core must be migrated first). Versions
+ * must count 1, 2, 3 ... Throws SchemaTooNewError (naming the module) when the database holds a version this
+ * build does not know. Returns the versions applied now (empty when already current).
  */
-export function migrateModule(db: Db, module: string, migrations: readonly ModuleMigration[], now: () => number): number[] {
-  const latest = latestOf(migrations, `module "${module}"`);
+export function migrate(db: Db, now: () => number, migrations: readonly Migration[] = MIGRATIONS, module?: string): number[] {
+  const latest = latestOf(migrations, module === undefined ? 'the core schema' : `module "${module}"`);
+  const ledger = module === undefined ? CORE : moduleLedger(module);
   const run = db.transaction((): number[] => {
-    const current =
-      db.prepare<[string], number>('SELECT COALESCE(MAX(version), 0) FROM module_migrations WHERE module = ?').pluck().get(module) ?? 0;
+    if (ledger.create !== null) db.exec(ledger.create);
+    const current = db.prepare<unknown[], number>(ledger.current).pluck().get(...ledger.key) ?? 0;
     if (current > latest) throw new SchemaTooNewError(current, latest, module);
-    const record = db.prepare<[string, number, string, number]>(
-      'INSERT INTO module_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)',
-    );
+    const record = db.prepare<unknown[]>(ledger.record);
     const applied: number[] = [];
     for (const m of migrations) {
       if (m.version <= current) continue;
       db.exec(m.sql);
-      record.run(module, m.version, m.name, Math.floor(now()));
+      record.run(...ledger.key, m.version, m.name, Math.floor(now()));
       applied.push(m.version);
     }
     return applied;

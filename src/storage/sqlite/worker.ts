@@ -82,6 +82,9 @@ export async function createSqliteWorkerStore(
     }
   });
   worker.on('error', (e) => fail(new ParleyError('service-unavailable', `the storage thread failed: ${e.message}`)));
+  // The checkpointer copies the WAL into the database file; losing it only lets the WAL grow, so it is not
+  // fatal (and an unheard 'error' event would end the process).
+  checkpointer.on('error', () => undefined);
   worker.on('exit', () => fail(new ParleyError('service-unavailable', 'the storage thread has stopped')));
 
   const call = (area: string, method: string, args: unknown[]): Promise<unknown> => {
