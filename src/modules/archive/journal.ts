@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { LogRecord } from '../../core/types.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
+import { storageError } from '../../storage/sqlite/db.js';
 import { sealEntry, sealRecord, type EntryDraft } from './entry.js';
 import { CompactRange, consistencyProof, inclusionProof, SubtreeHasher, type CompactRangeState, type SubtreeCache } from './merkle.js';
 import { checkpointBody, generateSignerKey, parseSignerKey, signNote } from './note.js';
@@ -115,11 +116,6 @@ export interface JournalArea {
   consistencyProof(m: number, n: number): Promise<string[]>;
   /** Recomputes everything and names the first bad entry (in-process only: the callback does not cross threads). */
   verify(opts: VerifyOptions): Promise<VerifyReport>;
-  /** Compliance officers (the only ones who may search and export). */
-  officers(): Promise<string[]>;
-  isOfficer(address: string): Promise<boolean>;
-  /** Grants (on) or revokes the officer role; false when nothing changed. */
-  setOfficer(address: string, on: boolean, now: number): Promise<boolean>;
 }
 
 type Row = { idx: number; type: string; ts: number; entry: Buffer | null; leaf: Buffer };
@@ -148,10 +144,6 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   const cpPut = db.prepare<[number, Buffer, string, number]>('INSERT INTO archive_checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)');
   const keyGet = db.prepare<[string], { signer: string; verifier: string }>('SELECT signer, verifier FROM archive_keys WHERE name = ?');
   const keyPut = db.prepare<[string, string, string, number]>('INSERT INTO archive_keys (name, signer, verifier, created_at) VALUES (?, ?, ?, ?)');
-  const officerList = db.prepare<[], string>('SELECT address FROM archive_officers ORDER BY address').pluck();
-  const officerGet = db.prepare<[string], number>('SELECT 1 FROM archive_officers WHERE address = ?').pluck();
-  const officerAdd = db.prepare<[string, number]>('INSERT INTO archive_officers (address, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING');
-  const officerRemove = db.prepare<[string]>('DELETE FROM archive_officers WHERE address = ?');
 
   /** Writes `d` at leaf index `index`, which must be the next one; runs inside a write transaction. */
   const write = (index: number, d: EntryDraft): number => {
@@ -172,7 +164,10 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
         insert.run(r.kind, r.seq, r.ts, r.conv, r.from, r.to, bytes, leaf);
       }
     } catch (e) {
-      // A clear refusal with a stable code; the store's own error is kept in the message for the operator.
+      // A full or failing disk is the store's stable refusal (reason storage-full); anything else a clear
+      // refusal of the journal's own, with the store's error kept in the message for the operator.
+      const mapped = storageError(e);
+      if (mapped !== e) throw mapped;
       throw new ParleyError('service-unavailable', `the compliance journal could not record the message, so it was not sent (${(e as Error).message})`);
     }
   });
@@ -272,15 +267,6 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     },
     async verify(opts) {
       return verifyJournal(db, opts);
-    },
-    async officers() {
-      return officerList.all();
-    },
-    async isOfficer(address) {
-      return officerGet.get(address) !== undefined;
-    },
-    async setOfficer(address, on, now) {
-      return ctx.write(() => (on ? officerAdd.run(address, now).changes : officerRemove.run(address).changes) > 0);
     },
   };
   return { area, append };
