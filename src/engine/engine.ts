@@ -18,7 +18,7 @@ import { EventHub } from './events.js';
 import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
-import { recordEvent } from './outbound.js';
+import { recordEvent, type ModuleEventName } from './outbound.js';
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
@@ -254,6 +254,17 @@ export class Engine {
     if (!target || !takes(target.sink)) return false;
     const { router } = this.ctx;
     router.toSession(target, router.outbound({ ev: 'stanza', data: { xml } }));
+    return true;
+  }
+
+  /**
+   * Delivers a module's own event (ModuleApi.push, named `<module>.<event>`) to one session, through the Router
+   * like every delivery (held during catch-up, dropped once the session closed). Returns false when it is closed.
+   */
+  pushToSession(session: Session, ev: ModuleEventName, data: Record<string, unknown>, startedAt = 0): boolean {
+    if (session.closed) return false;
+    const { router } = this.ctx;
+    router.toSession(session, router.outbound({ ev, data }, startedAt));
     return true;
   }
 

@@ -22,9 +22,15 @@ export type EventName =
   /** A ready XMPP stanza (data.xml) relayed from one XMPP session to another; only XMPP sinks receive it. */
   | 'stanza';
 
+/**
+ * The name of an event a module pushes to a session (ModuleApi.push): `<module>.<event>`, with the module's
+ * own name first, so it never takes a core name. Only the JSON front door encodes these; XMPP sessions skip them.
+ */
+export type ModuleEventName = `${string}.${string}`;
+
 /** One server event; `seq` is set for events that come from the message log. */
 export interface ServerEvent {
-  ev: EventName;
+  ev: EventName | ModuleEventName;
   data: Record<string, unknown>;
   seq?: number;
   /** Set on log records sent by a replay (offline queue, resume) rather than live. */
