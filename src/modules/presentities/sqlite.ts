@@ -74,9 +74,8 @@ export const area: SqliteArea<PresentitiesArea> = {
          heartbeat_due = excluded.heartbeat_due, expires_at = excluded.expires_at`,
     );
     const del = db.prepare<[string]>('DELETE FROM presentities_devices WHERE address = ?');
-    const due = db.prepare<[number | null, string]>(
-      `UPDATE presentities_devices SET heartbeat_due = ?1,
-         record = json_set(record, '$.heartbeatDue', ?1) WHERE address = ?2`,
+    const due = db.prepare<[number | null, number | null, string]>(
+      `UPDATE presentities_devices SET heartbeat_due = ?, record = json_set(record, '$.heartbeatDue', ?) WHERE address = ?`,
     );
     const page = db.prepare<[string, number], { record: string }>('SELECT record FROM presentities_devices WHERE address > ? ORDER BY address LIMIT ?');
     const insertChange = db.prepare<[number, string, number, string | null]>('INSERT OR REPLACE INTO presentities_changes (seq, address, at, data) VALUES (?, ?, ?, ?)');
@@ -107,7 +106,7 @@ export const area: SqliteArea<PresentitiesArea> = {
       },
       heartbeat(address, d) {
         return ctx.batched(() => {
-          due.run(d, address);
+          due.run(d, d, address);
         });
       },
       note(c) {
