@@ -144,7 +144,9 @@ describe('things and processes', () => {
     const calm = await keyFor(owner!, ['presence:read', 'presence:write:things']);
     const addr = thing();
     await call('PUT', `/presentities/things/${addr}`, calm, { kind: 'thing' });
-    const flood = await Promise.all(Array.from({ length: 120 }, () => call('GET', `/presentities/presence/${addr}`, flooder)));
+    const mine = thing();
+    await call('PUT', `/presentities/things/${mine}`, flooder, { kind: 'thing' });
+    const flood = await Promise.all(Array.from({ length: 120 }, (_, i) => call('POST', `/presentities/things/${mine}/presence`, flooder, { status: `u${i}` })));
     const limited = flood.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(limited[0]!.body.error).toMatchObject({ code: 'rate-limited' });
@@ -267,5 +269,19 @@ describe('streams', () => {
     await expect(c.request('presentities.subscribe', { subscription: 'printers', addresses: [addr], extra: 1 })).rejects.toMatchObject({ code: 'bad-request' });
     await c.request('presentities.unsubscribe', { subscription: 'printers' });
     await expect(c.request('presentities.unsubscribe', { subscription: 'printers' })).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+});
+
+describe('shutdown', () => {
+  it('ends open event streams when the server stops', async () => {
+    const own = await startServer({ modules: { apikeys: { enabled: true }, presentities: { enabled: true } } as never });
+    await own.users('stopper@localhost');
+    const { token } = await login(own.url, 'stopper@localhost', 'pw-stopper');
+    const sse = await SseReader.open(`${own.url}/api/v1/presentities/stream?addresses=stopper@localhost`, token);
+    await sse.waitFor('snapshot');
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    await until(() => sse.ended, 2000, 'the stream to end');
   });
 });

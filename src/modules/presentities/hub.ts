@@ -229,11 +229,12 @@ export class PresentityHub {
   async visible(v: Viewer, address: string): Promise<Presentity | null> {
     const d = this.devices.get(address);
     if (d) return seesDevice(v, d.def) ? deviceView(d) : null;
+    // Existence first (the directory's bounded cache): made-up addresses must not fill the engine's audiences.
+    if (!(await this.engine.admin.accountExists(address))) return null;
     if (address !== v.address) {
       const audience = await this.engine.presence.audienceOf(address);
       if (!seesPerson(v, address, audience)) return null;
     }
-    if (!(await this.engine.admin.accountExists(address))) return null;
     return personView(await this.engine.presence.presenceOf(address), this.personPos.get(address) ?? 0);
   }
 
