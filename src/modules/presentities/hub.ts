@@ -475,11 +475,42 @@ export class PresentityHub {
     return out;
   }
 
+  /**
+   * Changes after `since` up to `upTo` from the stored change log, for a position the ring no longer holds (or
+   * held before a restart): at most ringSize of them, else null (a fresh snapshot is cheaper). Who may see them
+   * is judged as of now: a thing's current grants, a person's current audience; a thing removed since is left
+   * out.
+   */
+  private async storedAfter(since: number, upTo: number): Promise<Change[] | null> {
+    if (since > upTo) return null;
+    if (since === upTo) return [];
+    const rows = await this.store.changesAfter(since, this.opts.ringSize + 1);
+    // The log must hold the very next position, or some were pruned.
+    if (rows.length === 0 || rows[0]!.seq !== since + 1) return null;
+    const within = rows.filter((r) => r.seq <= upTo);
+    if (within.length > this.opts.ringSize || (rows.length > this.opts.ringSize && within.length === rows.length)) return null;
+    const audiences = new Map<string, ReadonlySet<string>>();
+    const out: Change[] = [];
+    for (const r of within) {
+      const p = r.presentity;
+      if (p !== null && p.kind === 'person') {
+        let audience = audiences.get(r.address);
+        if (!audience) audiences.set(r.address, (audience = await this.engine.presence.audienceOf(r.address)));
+        out.push({ seq: r.seq, address: r.address, presentity: p, def: null, audience, groups: [] });
+        continue;
+      }
+      const def = this.devices.get(r.address)?.def;
+      if (!def) continue;
+      out.push({ seq: r.seq, address: r.address, presentity: p, def, audience: null, groups: def.groups });
+    }
+    return out;
+  }
+
   // ---- subscriptions ----
 
   /**
-   * Starts a subscription of `viewerAddress` to `target`: a snapshot (or, from `since` when the ring still
-   * holds every change after it, those changes), then the live changes.
+   * Starts a subscription of `viewerAddress` to `target`: a snapshot (or, from `since` when the ring or the
+   * stored change log still holds every change after it, those changes), then the live changes.
    */
   async subscribe(viewerAddress: string, target: Target, since: number | null, out: SubscriptionOut): Promise<Subscription> {
     const sub = new Subscription(await this.viewerOf(viewerAddress), target, out);
@@ -487,7 +518,7 @@ export class PresentityHub {
     const upTo = this.published;
     try {
       sub.members = await this.membersOf(target);
-      const replay = since === null ? null : this.ringAfter(since, upTo);
+      const replay = since === null ? null : (this.ringAfter(since, upTo) ?? (await this.storedAfter(since, upTo)));
       const now = await this.read(sub.viewer, [...sub.members]);
       const current = now.presentities.filter((p) => passes(p, target.where));
       if (replay === null) {

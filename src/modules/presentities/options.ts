@@ -13,7 +13,7 @@ export const presentitiesOptions = z.strictObject({
     .min(16)
     .max(10_000_000)
     .default(100_000)
-    .describe('Recent changes kept in memory so a stream resumes from its last position without a gap; a position older than these gets a fresh snapshot instead'),
+    .describe('Recent changes kept in memory so a stream resumes from its last position without a gap, and the most changes a resume replays (older ones come from the stored change log); further behind, a stream gets a fresh snapshot instead'),
   changeLogKeep: z
     .number()
     .int()

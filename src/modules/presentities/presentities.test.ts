@@ -108,6 +108,43 @@ describe('presentities storage', () => {
   });
 });
 
+describe('resuming across a restart', () => {
+  it('a position from before the restart resumes from the stored change log, judged by today\'s grants', async () => {
+    const { store, path } = sqliteStore();
+    const { engine } = await testEngine(['o@example.com', 'v@example.com'], { store });
+    const hub = new PresentityHub(engine, store.area<PresentitiesArea>('presentities'), silentHostLog, { ringSize: 100 });
+    await hub.start();
+    const grants = { users: ['v@example.com'] };
+    await hub.define('o@example.com', 'open@example.com', defineBody.parse({ kind: 'thing', grants }));
+    await hub.define('o@example.com', 'closed@example.com', defineBody.parse({ kind: 'thing' }));
+    const since = hub.position;
+    await hub.update('o@example.com', 'open@example.com', { status: 'one' });
+    await hub.update('o@example.com', 'closed@example.com', { status: 'secret' });
+    await hub.update('o@example.com', 'open@example.com', { status: 'two' });
+    hub.stop();
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+
+    const again = sqliteStore(path).store;
+    const { engine: e2 } = await testEngine(['o@example.com', 'v@example.com'], { store: again });
+    const hub2 = new PresentityHub(e2, again.area<PresentitiesArea>('presentities'), silentHostLog, { ringSize: 100 });
+    await hub2.start();
+    const out = new Collector();
+    await hub2.subscribe('v@example.com', { addresses: ['open@example.com', 'closed@example.com'] }, since, out);
+    expect(out.events).toEqual([
+      ['resumed', since, since + 3],
+      ['change', since + 1, 'open@example.com', true, 'one'],
+      ['change', since + 3, 'open@example.com', true, 'two'],
+    ]);
+    // A position the log no longer holds (pruned) gets a snapshot that says so.
+    await again.area<PresentitiesArea>('presentities').prune(1);
+    const fresh = new Collector();
+    await hub2.subscribe('v@example.com', { addresses: ['open@example.com'] }, since, fresh);
+    expect(fresh.events).toEqual([['snapshot', since + 3, ['open@example.com'], true]]);
+    hub2.stop();
+  });
+});
+
 describe('deadlines', () => {
   it('fire in time order, once, and not when moved or cleared', async () => {
     const fired: string[] = [];
