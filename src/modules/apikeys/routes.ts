@@ -8,6 +8,7 @@ import { ParleyError } from '../../core/errors.js';
 import { normaliseUser } from '../../engine/admin-service.js';
 import type { Engine } from '../../engine/engine.js';
 import type { HttpContext } from '../api.js';
+import { parseInput } from '../input.js';
 import type { ApiKeysOptions } from './options.js';
 import type { ApiKeysArea } from './sqlite.js';
 import { looksLikeKey, newToken, SCOPES } from './token.js';
@@ -20,16 +21,6 @@ const createBody = z.strictObject({
 });
 const listQuery = z.strictObject({ owner: z.string().min(1).max(3071).optional() });
 const idParam = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a key id is 16 hex digits') });
-
-/** Parses route input, answering bad-request with the field and the issue's code. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = issue.path.join('.');
-  const keys = issue.code === 'unrecognized_keys' ? { fields: issue.keys } : {};
-  throw new ParleyError('bad-request', `${path ? `${path}: ` : ''}${issue.message}`, { field: path || null, issue: issue.code, ...keys });
-}
 
 /** Registers the routes. */
 export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { store: ApiKeysArea; engine: Engine; options: ApiKeysOptions; forget(id: string): void }): void {

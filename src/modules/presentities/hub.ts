@@ -21,7 +21,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Logger } from '../../engine/context.js';
 import { Deadlines, type DeadlineKind } from './deadlines.js';
 import { deviceView, passes, UNREPORTED, type DefineBody, type DeviceDef, type DeviceRecord, type DeviceState, type Presentity, type Target, type UpdateBody } from './model.js';
-import type { PresentitiesArea, StoredChange } from './sqlite.js';
+import type { PresentitiesArea } from './sqlite.js';
 import { seesDevice, seesPerson, viewer as makeViewer, type Viewer } from './visibility.js';
 
 /** One published change. */
@@ -158,7 +158,7 @@ export class PresentityHub {
     for (;;) {
       const page = await this.store.page(after, LOAD_PAGE);
       for (const r of page) {
-        this.index(r, null);
+        this.index(r);
         this.deadlines.set(r.def.address, 'heartbeat', r.heartbeatDue);
         this.deadlines.set(r.def.address, 'expiry', r.expiresAt);
       }
@@ -170,14 +170,6 @@ export class PresentityHub {
   /** The last published position. */
   get position(): number {
     return this.published;
-  }
-
-  /** Number of live subscriptions (metrics, tests). */
-  get subscriptions(): number {
-    const all = new Set<Subscription>();
-    for (const s of this.byAddress.values()) for (const x of s) all.add(x);
-    for (const s of this.byGroup.values()) for (const x of s) all.add(x);
-    return all.size;
   }
 
   stop(): void {
@@ -321,9 +313,10 @@ export class PresentityHub {
     this.unindex(r);
     this.deadlines.set(address, 'heartbeat', null);
     this.deadlines.set(address, 'expiry', null);
-    const seq = ++this.assigned;
-    const change: Change = { seq, address, presentity: null, def: r.def, audience: null, groups: r.def.groups };
-    await this.persist(change, () => this.store.remove(address, { seq, address, at: this.now(), presentity: null }));
+    await this.sequenced((seq) => ({
+      change: { seq, address, presentity: null, def: r.def, audience: null, groups: r.def.groups },
+      write: () => this.store.remove(address, { seq, address, at: this.now(), presentity: null }),
+    }));
   }
 
   /**
@@ -365,20 +358,25 @@ export class PresentityHub {
 
   /** Makes `next` the thing's record now, stores it and publishes the change in order. */
   private async commitDevice(next: DeviceRecord, before: DeviceRecord | null): Promise<DeviceRecord> {
-    const seq = ++this.assigned;
-    const record: DeviceRecord = { ...next, position: seq };
-    if (before) this.unindex(before);
-    this.index(record, before);
-    this.deadlines.set(record.def.address, 'heartbeat', record.lapsed ? null : record.heartbeatDue);
-    this.deadlines.set(record.def.address, 'expiry', record.expiresAt);
-    const presentity = deviceView(record);
-    const groups = before ? [...new Set([...before.def.groups, ...record.def.groups])] : record.def.groups;
-    const change: Change = { seq, address: record.def.address, presentity, def: record.def, audience: null, groups };
-    await this.persist(change, () => this.store.put(record, { seq, address: change.address, at: record.updatedAt, presentity }));
+    let record = next;
+    await this.sequenced((seq) => {
+      record = { ...next, position: seq };
+      if (before) this.unindex(before);
+      this.index(record);
+      this.deadlines.set(record.def.address, 'heartbeat', record.lapsed ? null : record.heartbeatDue);
+      this.deadlines.set(record.def.address, 'expiry', record.expiresAt);
+      const presentity = deviceView(record);
+      const groups = before ? [...new Set([...before.def.groups, ...record.def.groups])] : record.def.groups;
+      const stored = record;
+      return {
+        change: { seq, address: record.def.address, presentity, def: record.def, audience: null, groups },
+        write: () => this.store.put(stored, { seq, address: stored.def.address, at: stored.updatedAt, presentity }),
+      };
+    });
     return record;
   }
 
-  private index(r: DeviceRecord, _before: DeviceRecord | null): void {
+  private index(r: DeviceRecord): void {
     this.devices.set(r.def.address, r);
     for (const g of r.def.groups) {
       let s = this.deviceGroups.get(g);
@@ -419,15 +417,23 @@ export class PresentityHub {
 
   // ---- sequencing ----
 
-  /** Stores a change and publishes it in order; a failed write leaves a hole and fails the caller. */
-  private async persist(change: Change, write: () => Promise<void>): Promise<void> {
+  /**
+   * Takes the next position, builds the change for it and stores it, then publishes it in order. Whatever
+   * fails (building or writing) leaves a hole at that position and fails the caller, never a position that
+   * holds back every later change.
+   */
+  private async sequenced(build: (seq: number) => { change: Change; write: () => Promise<void> }): Promise<void> {
+    const seq = ++this.assigned;
+    let change: Change;
     try {
-      await write();
+      const b = build(seq);
+      change = b.change;
+      await b.write();
     } catch (e) {
-      this.complete(change.seq, null);
+      this.complete(seq, null);
       throw e;
     }
-    this.complete(change.seq, change);
+    this.complete(seq, change);
   }
 
   /** Marks a position done and publishes every done change that no earlier one holds back. */
@@ -579,10 +585,5 @@ export class PresentityHub {
   /** Prunes the stored change log to the newest `keep`. */
   prune(keep: number): Promise<number> {
     return this.store.prune(keep);
-  }
-
-  /** A change's stored form (tests). */
-  static stored(c: Change, at: number): StoredChange {
-    return { seq: c.seq, address: c.address, at, presentity: c.presentity };
   }
 }

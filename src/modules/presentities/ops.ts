@@ -8,7 +8,7 @@ import { ParleyError } from '../../core/errors.js';
 import type { Session } from '../../engine/session.js';
 import { op, type OpDef } from '../../protocols/json-ws/ops.js';
 import type { PresentityHub, Subscription, SubscriptionOut } from './hub.js';
-import { targetShape, type Presentity, type Target } from './model.js';
+import { targetBody, targetShape, type Presentity, type Target } from './model.js';
 
 const name = z.string().min(1).max(64);
 const subscribeParams = z
@@ -35,10 +35,7 @@ export function presentitiesOps(hub: PresentityHub, push: (s: Session, ev: strin
       position: hub.position,
       ...(await hub.read(await hub.viewerOf(session.user), p.addresses)),
     })),
-    'presentities.query': op(
-      z.strictObject(targetShape).refine((t) => t.addresses !== undefined || t.group !== undefined, 'name addresses, a group, or both'),
-      async ({ session }, p) => hub.query(await hub.viewerOf(session.user), p as Target),
-    ),
+    'presentities.query': op(targetBody, async ({ session }, p) => hub.query(await hub.viewerOf(session.user), p)),
     'presentities.subscribe': op(subscribeParams, async ({ session }, p) => {
       const { subscription, since, ...target } = p;
       let mine = bySession.get(session.id);

@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { ParleyError } from '../../core/errors.js';
 import type { HttpContext } from '../api.js';
 import type { ApiKeyVerifier, Principal, Scope } from '../apikeys/index.js';
-import { parseInput } from '../apikeys/routes.js';
+import { parseInput } from '../input.js';
 import type { PresentityHub, Subscription } from './hub.js';
-import { defineBody, KINDS, PRESENTITY_AVAILABILITIES, targetShape, updateSchema, type Target, type UpdateBody } from './model.js';
+import { defineBody, KINDS, PRESENTITY_AVAILABILITIES, targetBody, targetShape, updateSchema, type Target, type UpdateBody } from './model.js';
 import type { PresentitiesOptions } from './options.js';
 import { SseStream } from './sse.js';
 
@@ -86,9 +86,7 @@ export function presentitiesRoutes(app: FastifyInstance, ctx: HttpContext, deps:
   });
   app.post('/query', big, async (req, reply) => {
     const p = await auth(req, reply, 'presence:read');
-    const t = parseInput(streamBody, req.body) as Target & { since?: number };
-    if (t.since !== undefined) throw new ParleyError('bad-request', 'since: a query has no position to start from', { field: 'since', issue: 'unrecognized_keys' });
-    return hub.query(await hub.viewerOf(p.owner), t);
+    return hub.query(await hub.viewerOf(p.owner), parseInput(targetBody, req.body));
   });
 
   // ---- streams ----
