@@ -8,14 +8,14 @@ import type { ServerResponse } from 'node:http';
 import type { Presentity } from './model.js';
 import type { SubscriptionOut } from './hub.js';
 
-/** A change frame per state: one state fanned out to many streams is serialised once. */
-const frames = new WeakMap<Presentity, string>();
+/** A change frame per state: one state fanned out to many streams is serialised and encoded once. */
+const frames = new WeakMap<Presentity, Buffer>();
 
 /** The `change` frame of a state that matches. */
-function changeFrame(position: number, p: Presentity): string {
+function changeFrame(position: number, p: Presentity): Buffer {
   let f = frames.get(p);
   if (f === undefined) {
-    f = `id: ${position}\nevent: change\ndata: ${JSON.stringify({ position, address: p.address, match: true, presentity: p })}\n\n`;
+    f = Buffer.from(`id: ${position}\nevent: change\ndata: ${JSON.stringify({ position, address: p.address, match: true, presentity: p })}\n\n`);
     frames.set(p, f);
   }
   return f;
@@ -70,7 +70,7 @@ export class SseStream implements SubscriptionOut {
     this.onEnd();
   }
 
-  private write(frame: string): void {
+  private write(frame: string | Buffer): void {
     if (this.closed) return;
     this.res.write(frame);
     if (this.res.writableLength > this.opts.maxBufferedBytes) this.end();
