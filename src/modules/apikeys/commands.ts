@@ -14,12 +14,12 @@ export function apikeysCommands(): CliCommand<ApiKeysOptions>[] {
   return [
     {
       name: 'create',
-      usage: '<owner> <name> <scope>...',
+      usage: 'OWNER NAME SCOPES',
       summary: `create a key for an account and print its token once (scopes: ${SCOPES.join(', ')})`,
       async run(args, { options, store, out, err }) {
         const [ownerArg, name, ...scopes] = args;
         if (ownerArg === undefined || name === undefined || scopes.length === 0) {
-          err('usage: parley apikeys create <owner> <name> <scope>...\n');
+          err('usage: parley apikeys create OWNER NAME SCOPE [SCOPE...]\n');
           return 2;
         }
         const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
@@ -38,7 +38,7 @@ export function apikeysCommands(): CliCommand<ApiKeysOptions>[] {
     },
     {
       name: 'list',
-      usage: '[owner]',
+      usage: '[OWNER]',
       summary: 'list keys (of one owner, or all), without their secrets',
       async run(args, { store, out }) {
         const keys = await store.area<ApiKeysArea>('apikeys').list(args[0] === undefined ? null : normaliseUser(args[0]));
@@ -48,12 +48,12 @@ export function apikeysCommands(): CliCommand<ApiKeysOptions>[] {
     },
     {
       name: 'revoke',
-      usage: '<key id>',
+      usage: 'KEY-ID',
       summary: 'revoke a key (a running server stops taking it within modules.apikeys.cacheSeconds)',
       async run(args, { store, out, err }) {
         const id = args[0];
         if (id === undefined) {
-          err('usage: parley apikeys revoke <key id>\n');
+          err('usage: parley apikeys revoke KEY-ID\n');
           return 2;
         }
         const k = await store.area<ApiKeysArea>('apikeys').revoke(id, 'cli', Date.now());
