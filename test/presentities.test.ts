@@ -214,6 +214,22 @@ describe('visibility', () => {
   });
 });
 
+describe('reads', () => {
+  it('reads thousands of presentities in one call', async () => {
+    const [owner] = await freshUsers(t, 'bulk');
+    const key = await keyFor(owner!, ['presence:read', 'presence:write:things']);
+    const mine = [thing(), thing(), thing()];
+    for (const a of mine) await call('PUT', `/presentities/things/${a}`, key, { kind: 'process' });
+    const others = Array.from({ length: 5000 }, (_, i) => `nobody-${i}@localhost`);
+    const started = Date.now();
+    const r = await call('POST', '/presentities/presence/read', key, { addresses: [...others, ...mine, owner] });
+    expect(r.status).toBe(200);
+    expect(r.body.presentities.map((p: { address: string }) => p.address).sort()).toEqual([...mine, owner].sort());
+    expect(r.body.missing).toHaveLength(5000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
 describe('streams', () => {
   it('an SSE subscriber resumes after a dropped connection without a gap or a repeat', async () => {
     const [owner] = await freshUsers(t, 'resume');
