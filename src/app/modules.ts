@@ -3,15 +3,18 @@
  * (src/modules/<name>/). A module runs when its `modules.<name>.enabled` option is true; nothing registers itself
  * by being imported. A new capability is added here and nowhere else in the core.
  */
+import { apikeys } from '../modules/apikeys/index.js';
 import { archive } from '../modules/archive/index.js';
 import { blocking } from '../modules/blocking/index.js';
 import { carbons } from '../modules/carbons/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
+import { presentities } from '../modules/presentities/index.js';
 import { vcard } from '../modules/vcard/index.js';
 
 /**
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
- * archive comes first: when it is on, it journals a change before any other module reacts to it.
+ * archive comes first: when it is on, it journals a change before any other module reacts to it. apikeys comes
+ * before presentities, which uses its service.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, apikeys, presentities];

@@ -202,6 +202,21 @@ export class AdminService {
     return listGroups(this.ctx.store);
   }
 
+  /** Whether an account exists (modules check owners and targets with it; cached by the directory). */
+  accountExists(address: string): Promise<boolean> {
+    return this.ctx.directory.userExists(address);
+  }
+
+  /** Whether this server hosts `domain` (normalised). */
+  hostsDomain(domain: string): boolean {
+    return this.ctx.directory.hostsDomain(domain);
+  }
+
+  /** The members of one shared group (none when there is no such group). */
+  groupMembers(group: string): Promise<string[]> {
+    return this.ctx.store.sharedGroups.members(group);
+  }
+
   /** Names of the shared groups `user` is in (modules scope policies by group). */
   async groupsOf(user: string): Promise<string[]> {
     return (await this.ctx.store.sharedGroups.groupsOf(user)).map((g) => g.name);

@@ -19,7 +19,7 @@ import { EventHub } from './events.js';
 import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
-import { recordEvent } from './outbound.js';
+import { recordEvent, type ModuleEventName } from './outbound.js';
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
@@ -359,6 +359,17 @@ export class Engine {
     for (const s of this.ctx.sessions.of(session.user)) if (s !== session && !s.closed && s.rooms?.has(room)) return;
     for (const r of cluster.remoteOf(session.user)) if (r.rooms.includes(room)) return;
     await this.rooms.announceOccupant(room, session.user, present, role);
+  }
+
+  /**
+   * Delivers a module's own event (ModuleApi.push, named `<module>.<event>`) to one session, through the Router
+   * like every delivery (held during catch-up, dropped once the session closed). Returns false when it is closed.
+   */
+  pushToSession(session: Session, ev: ModuleEventName, data: Record<string, unknown>, startedAt = 0): boolean {
+    if (session.closed) return false;
+    const { router } = this.ctx;
+    router.toSession(session, router.outbound({ ev, data }, startedAt));
+    return true;
   }
 
   /** Releases live events to a session opened without a replay (an XMPP session right after binding). */

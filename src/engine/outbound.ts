@@ -23,12 +23,18 @@ export type EventName =
   | 'stanza';
 
 /**
+ * The name of an event a module pushes to a session (ModuleApi.push): `<module>.<event>`, with the module's
+ * own name first, so it never takes a core name. Only the JSON front door encodes these; XMPP sessions skip them.
+ */
+export type ModuleEventName = `${string}.${string}`;
+
+/**
  * One server event; `seq` is set for events that come from the message log. Plain JSON values only (no Map,
  * Set, Date, class or undefined that matters): an event for a session on another node crosses the bus
  * serialised (engine/cluster.ts), and must mean the same there.
  */
 export interface ServerEvent {
-  ev: EventName;
+  ev: EventName | ModuleEventName;
   data: Record<string, unknown>;
   seq?: number;
   /** Set on log records sent by a replay (offline queue, resume) rather than live. */

@@ -9,6 +9,11 @@
  * features, and consumers of the message log. Modelled on Prosody's module API (hook, add_feature, open_store),
  * ejabberd's gen_mod (options with defaults beside the code) and Fastify's encapsulated plugins (a prefix and
  * hooks of its own).
+ *
+ * Modules also share typed services with each other (Prosody's module:provides / module:depends): a module
+ * that offers one declares its type by augmenting `ModuleServices` and calls `api.provide(name, impl)` in its
+ * setup; another obtains it with `api.use(name)` in its own setup, which runs later (MODULES order). A service
+ * provided twice, or used when no enabled module provides it, is a start-up error naming the modules.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -16,6 +21,7 @@ import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
+import type { Session } from '../engine/session.js';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { OpDef } from '../protocols/json-ws/ops.js';
@@ -91,6 +97,23 @@ export interface HttpContext {
   admin: Authenticate;
 }
 
+/**
+ * The services modules provide to each other, by name: a providing module adds its entry by declaration
+ * merging, beside its code:
+ *
+ * ```ts
+ * declare module '../api.js' {
+ *   interface ModuleServices { apikeys: ApiKeyVerifier }
+ * }
+ * ```
+ *
+ * so `api.provide('apikeys', impl)` and `api.use('apikeys')` are both checked against that type.
+ */
+export interface ModuleServices {}
+
+/** A service's name. */
+export type ServiceName = keyof ModuleServices;
+
 /** Options of a log consumer. */
 export interface ConsumerOptions {
   /** Most records per call (default 256). */
@@ -135,6 +158,23 @@ export interface ModuleApi<O> {
   xmppIq(ns: string, element: string, handler: IqHandler): void;
   /** Announces a feature in disco#info (XEP-0030) of the server, of accounts or of rooms; the server's caps follow. */
   xmppFeature(feature: string, of?: 'server' | 'account' | 'room'): void;
+  /**
+   * Offers a service to the modules set up after this one (ModuleServices names its type). A second provider
+   * of one name is a start-up error naming both.
+   */
+  provide<K extends ServiceName>(service: K, impl: ModuleServices[K]): void;
+  /**
+   * A service an earlier module provides; a start-up error (service-unavailable, naming the service and this
+   * module) when no enabled module set up before this one provides it.
+   */
+  use<K extends ServiceName>(service: K): ModuleServices[K];
+  /**
+   * Pushes the module's own event `<module name>.<event>` to one session (one that called the module's JSON
+   * operation, say), through the engine's Router like every delivery: after the session's catch-up, never to a
+   * closed session. Returns false when the session is closed. JSON sessions receive `{ev, data}`; XMPP sessions
+   * skip module events.
+   */
+  push(session: Session, event: string, data: Record<string, unknown>): boolean;
   /** Runs at shutdown, after the listeners closed and before the store closes. */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -6,7 +6,7 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testEngine } from '../engine/test-engine.js';
+import { testEngine, testPresence } from '../engine/test-engine.js';
 import { authenticators, registerRoutes } from '../protocols/http/routes.js';
 import { op } from '../protocols/json-ws/ops.js';
 import { defineModule, type ModuleApi } from './api.js';
@@ -98,5 +98,40 @@ describe('ModuleHost', () => {
     await setupModules([early, late], fixture);
     await fixture.engine.rooms.create('a@example.com', 'Team', 'team', true);
     expect(seen).toEqual(['early@10', 'late@5', 'early@0', 'late@0', 'late@-1']);
+  });
+
+  it('shares typed services between modules: provided once, used by a later module, refused otherwise', async () => {
+    const fixture = await testEngine(['a@example.com']);
+    const key = 'apikeys' as const;
+    const impl = { marker: true } as unknown as import('./api.js').ModuleServices[typeof key];
+    let got: unknown = null;
+    const provider = mod('provider', (api) => api.provide(key, impl));
+    const user = mod('user', (api) => {
+      got = api.use(key);
+    });
+    await setupModules([provider, user], fixture);
+    expect(got).toBe(impl);
+    // Used before (or without) a provider: a start-up error naming the service and the module.
+    await expect(setupModules([user, provider], await testEngine(['a@example.com']))).rejects.toMatchObject({ code: 'service-unavailable' });
+    await expect(setupModules([user], await testEngine(['a@example.com']))).rejects.toThrow(/module user uses the service apikeys/);
+    const twice = mod('twice', (api) => api.provide(key, impl));
+    await expect(setupModules([provider, twice], await testEngine(['a@example.com']))).rejects.toThrow(/module twice adds service apikeys, which module provider already added/);
+  });
+
+  it('pushes a module\'s own event to one session through the router, named after the module', async () => {
+    const fixture = await testEngine(['a@example.com']);
+    const sent: Array<{ ev: string; data: unknown }> = [];
+    let push: ((s: import('../engine/session.js').Session) => boolean) | null = null;
+    const pusher = mod('pusher', (api) => {
+      push = (s) => api.push(s, 'ping', { n: 1 });
+    });
+    await setupModules([pusher], fixture);
+    const { session } = await fixture.engine.openSession('a@example.com', 'r', { send: (out) => void sent.push(out.event), close: () => undefined }, testPresence);
+    fixture.engine.goLive(session);
+    sent.length = 0;
+    expect(push!(session)).toBe(true);
+    expect(sent).toEqual([{ ev: 'pusher.ping', data: { n: 1 } }]);
+    await fixture.engine.closeSession(session);
+    expect(push!(session)).toBe(false);
   });
 });

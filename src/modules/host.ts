@@ -8,13 +8,14 @@ import type { FastifyInstance } from 'fastify';
 import { ParleyError } from '../core/errors.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
+import type { ModuleEventName } from '../engine/outbound.js';
 import type { Bus } from '../ports/bus.js';
 import type { ModuleStorageSpec } from '../ports/module-storage.js';
 import type { Store } from '../ports/store.js';
 import { OPS, type OpDef } from '../protocols/json-ws/ops.js';
 import { IQ_HANDLERS } from '../protocols/xmpp/c2s/iq-handlers.js';
 import type { IqHandler, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
-import type { HttpContext, ModuleApi, ParleyModule } from './api.js';
+import type { HttpContext, ModuleApi, ModuleServices, ParleyModule, ServiceName } from './api.js';
 import { follower, recordConsumer, type LogWorker } from './consumer.js';
 
 /** A module as listed in the composition root, whatever its options type. */
@@ -57,6 +58,8 @@ export class ModuleHost {
   private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
   private readonly consumers: LogWorker[] = [];
   private readonly closers: Array<() => void | Promise<void>> = [];
+  /** Services modules provide to each other (ModuleServices), by name. */
+  private readonly services = new Map<ServiceName, ModuleServices[ServiceName]>();
   private started = false;
 
   private constructor(private readonly deps: HostDeps) {}
@@ -130,6 +133,20 @@ export class ModuleHost {
       xmppFeature: (feature, of = 'server') => {
         const list = of === 'server' ? this.serverFeatures : of === 'account' ? this.accountFeatures : this.roomFeatures;
         if (!list.includes(feature)) list.push(feature);
+      },
+      provide: (service, impl) => {
+        this.claim('service', service, name);
+        this.services.set(service, impl);
+      },
+      use: <K extends ServiceName>(service: K): ModuleServices[K] => {
+        if (!this.services.has(service)) {
+          throw new ParleyError('service-unavailable', `module ${name} uses the service ${service}, which no enabled module set up before it provides`);
+        }
+        return this.services.get(service) as ModuleServices[K];
+      },
+      push: (session, event, data) => {
+        const ev: ModuleEventName = `${name}.${event}`;
+        return engine.pushToSession(session, ev, data);
       },
       onClose: (fn) => {
         this.closers.push(fn);

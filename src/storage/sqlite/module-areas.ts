@@ -13,13 +13,15 @@ export interface SqliteModule {
 /**
  * The URL of the JavaScript a worker thread can load for `url`. Under the test runner, modules are TypeScript
  * sources in src/, which a worker thread cannot load; the build holds them under dist/src/ as .js (the tests
- * that start workers run after `npm run build`). Any other URL is returned unchanged.
+ * that start workers run after `npm run build`). A module names its area file `./sqlite.js` relative to its
+ * own URL, which under the test runner is the source's, so a `.js` URL in src/ (not dist/src/) maps there too.
+ * Any other URL is returned unchanged.
  */
 export function compiledUrl(url: string): string {
-  if (!url.startsWith('file:') || !url.endsWith('.ts')) return url;
+  if (!url.startsWith('file:') || !(url.endsWith('.ts') || url.endsWith('.js'))) return url;
   // The last /src/ is the project's: the directories above it may be called src too.
   const at = url.lastIndexOf('/src/');
-  if (at < 0) return url;
+  if (at < 0 || url.slice(0, at).endsWith('/dist')) return url;
   return `${url.slice(0, at)}/dist/src/${url.slice(at + '/src/'.length, -'.ts'.length)}.js`;
 }
 

@@ -76,6 +76,9 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
     case 'synced':
     case 'session.closing':
       return [];
+    default:
+      // A module's own event (ModuleApi.push): for JSON sessions only.
+      return [];
   }
 }
 

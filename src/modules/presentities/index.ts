@@ -1,0 +1,52 @@
+/**
+ * Presence as a platform (docs/presence.md): presentities are people (their presence comes from the engine),
+ * things and processes (stored here, reported by their owners over HTTP with API keys), each with availability,
+ * activity, status and typed fields; heartbeats that lapse to `unknown` and temporary states that expire; reads
+ * and queries of thousands per call; subscriptions over Server-Sent Events and the JSON WebSocket that start
+ * with a snapshot and resume from a position. Who sees what follows rosters and shared groups for people and
+ * explicit grants for things and processes.
+ */
+import { defineModule } from '../api.js';
+import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { PresentityHub } from './hub.js';
+import { presentitiesOps } from './ops.js';
+import { presentitiesOptions } from './options.js';
+import { presentitiesRoutes } from './routes.js';
+import { area, type PresentitiesArea } from './sqlite.js';
+
+/** How often the stored change log is pruned. */
+const PRUNE_EVERY_MS = 60_000;
+
+/** The presentities module. */
+export const presentities = defineModule({
+  name: 'presentities',
+  summary: 'Presence of people, things and processes for other systems: REST, SSE and JSON subscriptions (docs/presence.md)',
+  options: presentitiesOptions,
+  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  async setup(api) {
+    const keys = api.use('apikeys');
+    const hub = new PresentityHub(api.engine, api.storage<PresentitiesArea>(), api.log, { ringSize: api.options.ringSize });
+    await hub.start();
+    api.on('presence.changed', (e) => hub.personChanged(e.presence));
+
+    const { ops, sessionClosed } = presentitiesOps(hub, (s, ev, data) => api.push(s, ev, data));
+    for (const [name, def] of Object.entries(ops)) api.jsonOp(name, def);
+    api.on('session.closed', (e) => sessionClosed(e.id));
+
+    api.http((app, ctx) => presentitiesRoutes(app, ctx, { hub, keys, options: api.options }));
+
+    const keep = api.options.changeLogKeep;
+    const timer = keep > 0
+      ? setInterval(() => {
+          hub.prune(keep).catch((e: unknown) => api.log.error({ err: e }, 'pruning the change log failed'));
+        }, PRUNE_EVERY_MS)
+      : null;
+    timer?.unref();
+    api.onClose(() => {
+      if (timer) clearInterval(timer);
+      hub.stop();
+    });
+  },
+});
+
+export { PresentityHub };
