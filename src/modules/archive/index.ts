@@ -61,12 +61,16 @@ const INDEX_BACKGROUND_BATCH = 2000;
 /** Pause after a background batch, in multiples of the time it took: at most a seventh of the store thread. */
 const BACKGROUND_PAUSE = 6;
 /**
- * Shortest time between the starts of two background batches while entries keep arriving. Each batch's cost
- * is mostly the index pages its commit rewrites, about as many however many entries it holds, so batches that
- * gather a quarter second of entries cost a third as much per entry as batches of a few hundred
- * (docs/PERFORMANCE.md).
+ * Shortest time between the starts of two background batches while messages keep arriving: the index yields to
+ * live traffic (a batch's cost is mostly the index pages its commit rewrites, so a second's worth of entries
+ * also costs a third as much per entry as a few hundred: docs/PERFORMANCE.md).
  */
-const BACKGROUND_INTERVAL_MS = 250;
+const BACKGROUND_INTERVAL_MS = 1000;
+/**
+ * Entries waiting past which the index stops yielding and takes its full share (BACKGROUND_PAUSE) even while
+ * messages keep arriving: at most about ten seconds of the message benchmark's peak rate behind.
+ */
+const BACKLOG_CATCH_UP = 100_000;
 
 /** The compliance archive module. */
 export const archive = defineModule({
@@ -100,18 +104,24 @@ export const archive = defineModule({
 
     // The search index follows the journal outside the delivery path; it indexes from its own position in
     // the journal, so entries the CLI wrote are covered too. Batches, each its own transaction on the store's
-    // thread, at most four a second while entries keep coming and with pauses that keep it to at most a seventh
-    // of that thread: under full load the index falls behind and catches up when the load eases. A search
-    // first indexes whatever is still pending, so it always sees everything. Measured (docs/PERFORMANCE.md):
-    // indexing as fast as it could took the store thread from the appends and cost the message benchmark a
-    // tenth of its rate; small batches cost three times as much per entry as a quarter second's worth.
+    // thread, with pauses that keep it to at most a seventh of that thread. While messages keep arriving it
+    // yields to them, one batch a second, unless it is far behind; when they stop it catches up. A search first
+    // indexes whatever is still pending, so it always sees everything. Measured (docs/PERFORMANCE.md): indexing
+    // as fast as it could took the store thread from the appends and cost the message benchmark a tenth of its
+    // rate.
     api.follow('index', async () => {
+      // Pending after the previous batch (-1: none yet in this run, which a new entry started).
+      let before = -1;
       for (;;) {
         const started = performance.now();
-        const { pending } = await store.indexPending(INDEX_BACKGROUND_BATCH);
+        const { scanned, pending } = await store.indexPending(INDEX_BACKGROUND_BATCH);
         if (pending === 0) return;
         const took = performance.now() - started;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(BACKGROUND_PAUSE * took, BACKGROUND_INTERVAL_MS - took)));
+        const arriving = before < 0 || pending > before - scanned;
+        before = pending;
+        const share = BACKGROUND_PAUSE * took;
+        const pause = arriving && pending < BACKLOG_CATCH_UP ? Math.max(share, BACKGROUND_INTERVAL_MS - took) : share;
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
     });
     retentionTimer(api, store);
