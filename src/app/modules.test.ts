@@ -35,10 +35,11 @@ const PRE_MODULE_SERVER_FEATURES = [
 const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items', 'urn:xmpp:mam:2', 'urn:xmpp:sid:0', 'vcard-temp'];
 
 describe('the shipped modules', () => {
-  it('are the archive (off by default), then carbons, blocking, mam and vcard (on by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'carbons', 'blocking', 'mam', 'vcard']);
+  it('are the archive (off by default), then carbons, blocking, mam and vcard (on by default), then notify (off by default)', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'carbons', 'blocking', 'mam', 'vcard', 'notify']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
-    for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: m.name !== 'archive' });
+    const off = new Set(['archive', 'notify']);
+    for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
   });
 
   it('with the default modules on, the server announces the features and the caps hash it announced before they were modules', async () => {

@@ -8,10 +8,11 @@ import { blocking } from '../modules/blocking/index.js';
 import { carbons } from '../modules/carbons/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
+import { notify } from '../modules/notify/index.js';
 import { vcard } from '../modules/vcard/index.js';
 
 /**
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
  * archive comes first: when it is on, it journals a change before any other module reacts to it.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, notify];
