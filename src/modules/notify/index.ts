@@ -39,7 +39,9 @@ export const notify = defineModule({
   name: 'notify',
   summary: 'Notifications routed by presence, with escalation and e-mail fallback (docs/notifications.md)',
   options: notifyOptions,
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build
+  // (storage/sqlite/module-areas.ts compiledUrl), which its worker thread can load.
+  storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
   async setup(api) {
     const store = api.storage<NotifyArea>();
     const service = new NotifyService(api, store, smtpSender(api.options.smtp));
