@@ -65,6 +65,9 @@ const servicePresence = (now: number): SessionPresence => ({
   updatedAt: now,
 });
 
+/** What routing sees of someone without a session. */
+const OFFLINE = { state: 'offline', availability: null, activity: null } as const;
+
 /** A reply to the service address: the command and the short id it names, if any. */
 export function parseReply(body: string): { action: Action; id: number | null } | null {
   const m = /^(ack|acknowledge|resolve|resolved)(?:\s+#?([0-9a-z]{1,10}))?[.!]?$/i.exec(body.trim());
@@ -82,6 +85,8 @@ export class NotifyService {
   /** The service addresses (one per hosted domain). */
   readonly services = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Round robin positions by target key (cursor()). */
+  private readonly cursors = new Map<string, number>();
   private closing = false;
   private started = false;
 
@@ -237,12 +242,6 @@ export class NotifyService {
     return { name: p.name, steps: p.steps, repeats: p.repeats };
   }
 
-  /** Checks that a target (and every step's) names somebody now. */
-  async checkTargets(target: Target, policy: PolicySnapshot): Promise<void> {
-    await this.resolve(target);
-    for (const s of policy.steps) if (s.target !== undefined) await this.resolve(s.target);
-  }
-
   /**
    * Takes a post: a new notification, routed at once (the reply says to whom), or the open one with the same
    * dedup key, counted (`duplicate`).
@@ -250,7 +249,9 @@ export class NotifyService {
   async post(input: PostInput, by: string, startedAt = Date.now()): Promise<{ notification: Notification; duplicate: boolean }> {
     const policy = await this.policyFor(input.policy);
     const target = input.target.type === 'person' ? { ...input.target, address: normaliseUser(input.target.address) } : input.target;
-    await this.checkTargets(target, policy);
+    // Resolved once for the check and the first step.
+    const resolved = await this.resolve(target);
+    for (const s of policy.steps) if (s.target !== undefined) await this.resolve(s.target);
     const created = await this.store.create(
       {
         dedupKey: input.dedupKey ?? null,
@@ -265,11 +266,10 @@ export class NotifyService {
       this.options.limits.maxOpen,
     );
     if (created.duplicate) return created;
-    const id = created.notification.id;
-    const run = this.queue.run(String(id), () => this.due(id, startedAt));
+    const n = created.notification;
+    const run = this.queue.run(String(n.id), () => (this.closing ? Promise.resolve(n) : this.advance(n, startedAt, resolved)));
     this.track(run);
-    const notification = (await run) ?? created.notification;
-    return { notification, duplicate: false };
+    return { notification: await run, duplicate: false };
   }
 
   /** A deadline passed (or a post arrived): runs the next step(s) of the policy. */
@@ -289,7 +289,7 @@ export class NotifyService {
    * cycle; a step that finds nobody gives way to the next at once. After the last step the policy repeats (if
    * someone was notified in the cycle and repeats remain), else the e-mail fallback runs.
    */
-  private async advance(n: Notification, startedAt: number): Promise<Notification> {
+  private async advance(n: Notification, startedAt: number, first: Resolved | null = null): Promise<Notification> {
     const { steps, repeats } = n.policy;
     const events: NewEvent[] = [];
     let cycle = n.cycle;
@@ -298,9 +298,12 @@ export class NotifyService {
     for (;;) {
       for (; step < steps.length; step++) {
         const s = steps[step]!;
-        const tried = new Set(await this.store.recipients(n.id, cycle));
+        // A notification just posted has no recipients yet.
+        const fresh = n.step < 0 && cycle === 0;
+        const tried = new Set(fresh ? [] : await this.store.recipients(n.id, cycle));
         for (;;) {
-          const pick = await this.route(s.target ?? n.target, n.severity, tried);
+          const given = fresh && s.target === undefined ? first : null;
+          const pick = await this.route(s.target ?? n.target, n.severity, tried, given);
           if (pick === null) {
             events.push({ kind: 'skipped', data: { cycle, step, reason: 'nobody-available' } });
             break;
@@ -366,21 +369,41 @@ export class NotifyService {
   }
 
   /** Picks the person for a step, or null (routing.ts). */
-  private async route(t: Target, severity: Severity, tried: ReadonlySet<string>): Promise<{ address: string; tier: number; presence: Record<string, unknown> } | null> {
-    const { addresses, strategy, key } = await this.resolve(t);
+  private async route(
+    t: Target,
+    severity: Severity,
+    tried: ReadonlySet<string>,
+    resolved: Resolved | null,
+  ): Promise<{ address: string; tier: number; presence: Record<string, unknown> } | null> {
+    const { addresses, strategy, key } = resolved ?? (await this.resolve(t));
     const open = strategy === 'fewest-open' ? await this.store.openCounts(addresses) : {};
-    const presence = await Promise.all(addresses.map((a) => this.engine.presence.presenceOf(a)));
+    // Someone without a session is offline: no read of their account's last-seen time is needed for that.
+    const presence = await Promise.all(addresses.map((a) => (this.engine.sessions.isOnline(a) ? this.engine.presence.presenceOf(a) : OFFLINE)));
     const candidates: Candidate[] = addresses.map((a, i) => ({
       address: a,
       tier: tried.has(a) ? null : tierOf(presence[i]!, severity),
       open: open[a] ?? 0,
     }));
-    const cursor = strategy === 'ordered' ? -1 : await this.store.cursor(key);
+    const cursor = strategy === 'ordered' ? -1 : await this.cursor(key);
     const i = choose(candidates, strategy, cursor);
     if (i < 0) return null;
-    if (strategy !== 'ordered') await this.store.setCursor(key, i);
+    if (strategy !== 'ordered') {
+      // Kept in memory and written behind: the round robin order only needs to survive a restart roughly.
+      this.cursors.set(key, i);
+      this.track(this.store.setCursor(key, i));
+    }
     const p = presence[i]!;
     return { address: addresses[i]!, tier: candidates[i]!.tier!, presence: { state: p.state, availability: p.availability, activity: p.activity } };
+  }
+
+  /** Where the round robin of `key` stopped (read from storage once). */
+  private async cursor(key: string): Promise<number> {
+    let c = this.cursors.get(key);
+    if (c === undefined) {
+      c = await this.store.cursor(key);
+      if (!this.cursors.has(key)) this.cursors.set(key, c);
+    }
+    return this.cursors.get(key)!;
   }
 
   /** The IM text of a notification (what XMPP clients show). */
