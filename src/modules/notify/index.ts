@@ -50,6 +50,9 @@ export const notify = defineModule({
     api.on('domain.added', async (e) => {
       await service.ensureServiceAccount(e.domain);
     });
+    api.on('domain.removed', async (e) => {
+      await service.forgetDomain(e.domain);
+    });
     // Replies to a service address: a cheap check on every record, the work outside the message path.
     api.on('message.recorded', (r) => service.onRecorded(r));
     // Runs once the engine has started (and is retried until it succeeds): service sessions, stored deadlines.

@@ -215,6 +215,30 @@ describe('notify module', () => {
     expect((await r.area.detail(n1.id))!.acknowledgements.map((x) => x.via)).toEqual(['im']);
   });
 
+  it('routes to the holders of a room role and along a rota from the one on call', async () => {
+    const r = await rig();
+    const a = await r.online('a@example.com');
+    await r.online('b@example.com');
+    await r.online('c@example.com');
+    const { address: room } = await r.engine.rooms.create('a@example.com', 'Ops', 'ops', false);
+    for (const u of ['b', 'c']) await r.engine.rooms.join(room, `${u}@example.com`);
+    await r.engine.rooms.setRole(room, 'a@example.com', 'c@example.com', 'admin');
+    const post = async (target: Record<string, unknown>) =>
+      (await r.service.post({ title: 'x', body: '', severity: 'info', target: target as never }, 'root@example.com')).notification.assignee;
+    // Admins or stronger: a (owner) and c (admin), round robin; never b (member).
+    const got = [await post({ type: 'role', room, role: 'admin' }), await post({ type: 'role', room, role: 'admin' }), await post({ type: 'role', room, role: 'admin' })];
+    expect(got.sort()).toEqual(['a@example.com', 'a@example.com', 'c@example.com']);
+    await r.area.rotaPut({ name: 'db', members: ['c@example.com', 'b@example.com', 'a@example.com'], current: 1 }, false);
+    expect(await post({ type: 'rota', rota: 'db' })).toBe('b@example.com');
+    await r.area.rotaAdvance('db');
+    expect(await post({ type: 'rota', rota: 'db' })).toBe('a@example.com');
+    // The one on call is busy on the phone: the next in the rota.
+    await r.engine.setPresence(a.session, { ...testPresence, activity: 'on-the-phone', updatedAt: Date.now() });
+    expect(await post({ type: 'rota', rota: 'db' })).toBe('c@example.com');
+    await expect(post({ type: 'rota', rota: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
+    await expect(post({ type: 'group', group: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+
   it('counts a second post with the same dedup key while the first is open', async () => {
     const r = await rig();
     await r.online('a@example.com');

@@ -65,6 +65,9 @@ const servicePresence = (now: number): SessionPresence => ({
   updatedAt: now,
 });
 
+/** Least time between two help texts to one person. */
+const HELP_INTERVAL_MS = 60_000;
+
 /** What routing sees of someone without a session. */
 const OFFLINE = { state: 'offline', availability: null, activity: null } as const;
 
@@ -85,6 +88,8 @@ export class NotifyService {
   /** The service addresses (one per hosted domain). */
   readonly services = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** When each person last got the help text (reply()). */
+  private readonly helped = new Map<string, number>();
   /** Round robin positions by target key (cursor()). */
   private readonly cursors = new Map<string, number>();
   private closing = false;
@@ -139,6 +144,14 @@ export class NotifyService {
     this.services.add(address);
   }
 
+  /** A domain was removed, and its accounts with it: the service address there is gone too. */
+  async forgetDomain(domain: string): Promise<void> {
+    const address = this.serviceOf(domain);
+    this.services.delete(address);
+    this.sessions.delete(domain);
+    await this.store.removeServiceAccount(address);
+  }
+
   /** Service accounts of every hosted domain; run at set-up. */
   async prepare(): Promise<void> {
     for (const d of await this.engine.admin.domains()) await this.ensureServiceAccount(d);
@@ -147,9 +160,10 @@ export class NotifyService {
   /** After the engine started: opens the service sessions and schedules the stored deadlines (overdue ones now). */
   async start(): Promise<void> {
     if (this.started || this.closing) return;
-    this.started = true;
     for (const s of this.services) await this.sessionOf(domainOf(s));
     for (const { id, nextAt } of await this.store.scheduled()) this.deadlines.set(id, nextAt);
+    // Only now: a start that failed half-way is run again by the worker (setting a deadline twice is harmless).
+    this.started = true;
   }
 
   /** Stops the deadlines and waits for work in hand. */
@@ -174,8 +188,13 @@ export class NotifyService {
           const seq = out.event.seq;
           if (seq !== undefined && seq > last) last = seq;
         },
-        close: () => {
+        close: (code) => {
           if (this.sessions.get(domain) === p) this.sessions.delete(domain);
+          // The server is shutting down: no step may run (and open a new session) after the sessions closed.
+          if (code === 'shutdown') {
+            this.closing = true;
+            this.deadlines.stop();
+          }
         },
       }, servicePresence(Date.now()));
       session = s;
@@ -303,7 +322,15 @@ export class NotifyService {
         const tried = new Set(fresh ? [] : await this.store.recipients(n.id, cycle));
         for (;;) {
           const given = fresh && s.target === undefined ? first : null;
-          const pick = await this.route(s.target ?? n.target, n.severity, tried, given);
+          let pick: Awaited<ReturnType<NotifyService['route']>>;
+          try {
+            pick = await this.route(s.target ?? n.target, n.severity, tried, given);
+          } catch (e) {
+            // The target went away since the post (a rota or group deleted): this step has nobody.
+            if (!(e instanceof ParleyError)) throw e;
+            events.push({ kind: 'skipped', data: { cycle, step, reason: 'no-target', message: e.message } });
+            break;
+          }
           if (pick === null) {
             events.push({ kind: 'skipped', data: { cycle, step, reason: 'nobody-available' } });
             break;
@@ -438,6 +465,11 @@ export class NotifyService {
     const cmd = parseReply(body);
     const say = (text: string): Promise<unknown> => this.say(service, from, text);
     if (cmd === null) {
+      // At most once a minute per person, so an auto-responder and the service cannot keep each other talking.
+      const now = Date.now();
+      if ((this.helped.get(from) ?? 0) > now - HELP_INTERVAL_MS) return;
+      if (this.helped.size >= 10_000) this.helped.clear();
+      this.helped.set(from, now);
       await say('Reply "ack" to acknowledge or "resolve" to resolve a notification (add its short id when several are open).');
       return;
     }

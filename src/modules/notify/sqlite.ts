@@ -194,6 +194,8 @@ export interface NotifyArea {
 
   serviceAccounts(): Promise<string[]>;
   addServiceAccount(address: string): Promise<void>;
+  /** Forgets a service account (its domain was removed, and the account with it). */
+  removeServiceAccount(address: string): Promise<void>;
 }
 
 interface NotificationRow {
@@ -325,6 +327,7 @@ export function openNotify(db: Database.Database, ctx: SqliteAreaContext): Notif
   const emailDel = db.prepare<[string]>('DELETE FROM notify_emails WHERE address = ?');
   const services = db.prepare<[], { address: string }>('SELECT address FROM notify_service_accounts ORDER BY address');
   const serviceAdd = db.prepare<[string, number]>('INSERT INTO notify_service_accounts (address, created_at) VALUES (?, ?) ON CONFLICT (address) DO NOTHING');
+  const serviceDel = db.prepare<[string]>('DELETE FROM notify_service_accounts WHERE address = ?');
 
   const event = (id: number, e: NewEvent, at: number): void => {
     addEvent.run(id, e.kind, e.actor ?? null, JSON.stringify(e.data ?? {}), at);
@@ -532,6 +535,9 @@ export function openNotify(db: Database.Database, ctx: SqliteAreaContext): Notif
     },
     async addServiceAccount(address) {
       serviceAdd.run(address, ctx.now());
+    },
+    async removeServiceAccount(address) {
+      serviceDel.run(address);
     },
   };
 }
