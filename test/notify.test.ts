@@ -220,6 +220,18 @@ describe('notifications routed by presence', () => {
     expect((await api('DELETE', '/policies/db')).status).toBe(200);
     expect((await api('GET', '/policies/db')).json.error.code).toBe('item-not-found');
     expect((await api('PUT', `/emails/${gina}`, { email: 'gina@example.org' })).json).toEqual({ address: gina, email: 'gina@example.org' });
+    // Nobody available (jack is offline): e-mail at once, to the address set for him.
+    const [jack] = await freshUsers(t, 'jack');
+    await api('PUT', `/emails/${jack}`, { email: 'jack@example.org' });
+    const quiet = await api('POST', '/notifications', { title: 'Disk almost full', severity: 'warning', target: { type: 'person', address: jack } });
+    expect(quiet.json.notification).toMatchObject({ exhausted: true, assignee: null, nextAt: null });
+    await until(() => mails.some((m) => m.subject === `[WARNING] Disk almost full (#${quiet.json.notification.short})`), 5000, 'the e-mail');
+    const mail = mails.find((m) => m.subject === `[WARNING] Disk almost full (#${quiet.json.notification.short})`)!;
+    expect((Array.isArray(mail.to) ? mail.to : [mail.to!]).flatMap((x) => x.value.map((v) => v.address))).toEqual(['jack@example.org']);
+    expect(mail.text).toContain('Nobody who could take this notification was available in Parley.');
+    const history = await api('GET', `/notifications/${quiet.json.notification.id}`);
+    expect(history.json.events.map((e: { kind: string }) => e.kind)).toEqual(['posted', 'skipped', 'skipped', 'skipped', 'email.sent', 'exhausted']);
+    expect(history.json.deliveries).toMatchObject([{ channel: 'email', address: jack }]);
     // Not for other people.
     const token = (await login(t.url, hal!, `pw-${hal!.split('@')[0]}`)).token;
     expect((await api('GET', '/rotas', undefined, token)).json.error.code).toBe('forbidden');
