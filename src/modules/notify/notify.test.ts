@@ -166,6 +166,19 @@ describe('notify module', () => {
     expect(im.clientId).toBe('notify:1:0:0');
   });
 
+  it('spreads notifications posted at the same time evenly, by either strategy', async () => {
+    for (const strategy of ['round-robin', 'fewest-open'] as const) {
+      const r = await rig();
+      for (const u of ['a', 'b', 'c']) await r.online(`${u}@example.com`);
+      const posts = Array.from({ length: 30 }, (_, i) =>
+        r.service.post({ title: `t${i}`, body: '', severity: 'info', target: { type: 'group', group: 'ops', strategy } }, 'root@example.com'),
+      );
+      const counts: Record<string, number> = {};
+      for (const { notification } of await Promise.all(posts)) counts[notification.assignee!] = (counts[notification.assignee!] ?? 0) + 1;
+      expect({ strategy, counts }).toEqual({ strategy, counts: { 'a@example.com': 10, 'b@example.com': 10, 'c@example.com': 10 } });
+    }
+  });
+
   it('spreads by fewest open, and skips do-not-disturb unless critical', async () => {
     const r = await rig({ strategy: 'fewest-open' });
     await r.online('a@example.com');

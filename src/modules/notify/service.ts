@@ -90,8 +90,10 @@ export class NotifyService {
   private readonly inflight = new Set<Promise<unknown>>();
   /** When each person last got the help text (reply()). */
   private readonly helped = new Map<string, number>();
-  /** Round robin positions by target key (cursor()). */
+  /** Round robin positions by target key (route()). */
   private readonly cursors = new Map<string, number>();
+  /** Per person, notifications route() chose for them whose assignment is not stored yet. */
+  private readonly assigning = new Map<string, number>();
   private closing = false;
   private started = false;
 
@@ -351,6 +353,8 @@ export class NotifyService {
             if (!(e instanceof ParleyError)) throw e;
             events.push({ kind: 'delivery-failed', data: { to: pick.address, cycle, step, error: e.code, message: e.message } });
             tried.add(pick.address);
+          } finally {
+            this.assigned(pick.address);
           }
         }
       }
@@ -403,34 +407,38 @@ export class NotifyService {
     resolved: Resolved | null,
   ): Promise<{ address: string; tier: number; presence: Record<string, unknown> } | null> {
     const { addresses, strategy, key } = resolved ?? (await this.resolve(t));
+    if (strategy !== 'ordered' && !this.cursors.has(key)) {
+      const stored = await this.store.cursor(key);
+      if (!this.cursors.has(key)) this.cursors.set(key, stored);
+    }
     const open = strategy === 'fewest-open' ? await this.store.openCounts(addresses) : {};
     // Someone without a session is offline: no read of their account's last-seen time is needed for that.
     const presence = await Promise.all(addresses.map((a) => (this.engine.sessions.isOnline(a) ? this.engine.presence.presenceOf(a) : OFFLINE)));
+    // From here until the cursor moves nothing is awaited, so notifications routed at the same time take turns;
+    // assignments chosen but not stored yet count as open.
     const candidates: Candidate[] = addresses.map((a, i) => ({
       address: a,
       tier: tried.has(a) ? null : tierOf(presence[i]!, severity),
-      open: open[a] ?? 0,
+      open: (open[a] ?? 0) + (this.assigning.get(a) ?? 0),
     }));
-    const cursor = strategy === 'ordered' ? -1 : await this.cursor(key);
-    const i = choose(candidates, strategy, cursor);
+    const i = choose(candidates, strategy, strategy === 'ordered' ? -1 : this.cursors.get(key)!);
     if (i < 0) return null;
     if (strategy !== 'ordered') {
       // Kept in memory and written behind: the round robin order only needs to survive a restart roughly.
       this.cursors.set(key, i);
       this.track(this.store.setCursor(key, i));
     }
+    const address = addresses[i]!;
+    this.assigning.set(address, (this.assigning.get(address) ?? 0) + 1);
     const p = presence[i]!;
-    return { address: addresses[i]!, tier: candidates[i]!.tier!, presence: { state: p.state, availability: p.availability, activity: p.activity } };
+    return { address, tier: candidates[i]!.tier!, presence: { state: p.state, availability: p.availability, activity: p.activity } };
   }
 
-  /** Where the round robin of `key` stopped (read from storage once). */
-  private async cursor(key: string): Promise<number> {
-    let c = this.cursors.get(key);
-    if (c === undefined) {
-      c = await this.store.cursor(key);
-      if (!this.cursors.has(key)) this.cursors.set(key, c);
-    }
-    return this.cursors.get(key)!;
+  /** The assignment route() counted for `address` is stored (or failed). */
+  private assigned(address: string): void {
+    const n = (this.assigning.get(address) ?? 1) - 1;
+    if (n > 0) this.assigning.set(address, n);
+    else this.assigning.delete(address);
   }
 
   /** The IM text of a notification (what XMPP clients show). */
