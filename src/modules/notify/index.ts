@@ -51,7 +51,10 @@ export const notify = defineModule({
       await service.ensureServiceAccount(e.domain);
     });
     api.on('domain.removed', async (e) => {
-      await service.forgetDomain(e.domain);
+      await service.forgetService(service.serviceOf(e.domain));
+    });
+    api.on('account.removed', async (e) => {
+      await service.forgetService(e.address);
     });
     // Replies to a service address: a cheap check on every record, the work outside the message path.
     api.on('message.recorded', (r) => service.onRecorded(r));

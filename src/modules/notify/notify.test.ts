@@ -166,6 +166,17 @@ describe('notify module', () => {
     expect(im.clientId).toBe('notify:1:0:0');
   });
 
+  it('creates its service account again after an administrator removed it', async () => {
+    const r = await rig();
+    const a = await r.online('a@example.com');
+    await r.engine.admin.removeUser('notify@example.com');
+    expect(await r.area.serviceAccounts()).toEqual([]);
+    const { notification } = await r.service.post({ title: 'back', body: '', severity: 'info', target: { type: 'person', address: 'a@example.com' } }, 'root@example.com');
+    expect(notification.assignee).toBe('a@example.com');
+    await until(() => imsTo(a.got).length === 1);
+    expect(await r.area.serviceAccounts()).toEqual(['notify@example.com']);
+  });
+
   it('spreads notifications posted at the same time evenly, by either strategy', async () => {
     for (const strategy of ['round-robin', 'fewest-open'] as const) {
       const r = await rig();

@@ -146,11 +146,14 @@ export class NotifyService {
     this.services.add(address);
   }
 
-  /** A domain was removed, and its accounts with it: the service address there is gone too. */
-  async forgetDomain(domain: string): Promise<void> {
-    const address = this.serviceOf(domain);
+  /**
+   * A service account was removed (its domain went, or an administrator removed it): forgotten, so it is created
+   * again the next time its domain needs it.
+   */
+  async forgetService(address: string): Promise<void> {
+    if (!this.services.has(address)) return;
     this.services.delete(address);
-    this.sessions.delete(domain);
+    this.sessions.delete(domainOf(address));
     await this.store.removeServiceAccount(address);
   }
 
