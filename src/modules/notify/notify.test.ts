@@ -177,6 +177,19 @@ describe('notify module', () => {
     expect(await r.area.serviceAccounts()).toEqual(['notify@example.com']);
   });
 
+  it('opens its session again, and creates its account again, after both went behind its back', async () => {
+    const r = await rig();
+    const a = await r.online('a@example.com');
+    await r.service.post({ title: 'one', body: '', severity: 'info', target: { type: 'person', address: 'a@example.com' } }, 'root@example.com');
+    // As the operator CLI would: the account removed in the database, its session ended by the engine's sweep.
+    await r.store.accounts.remove('notify@example.com');
+    for (const s of [...r.engine.sessions.of('notify@example.com')]) await r.engine.closeSession(s);
+    const { notification } = await r.service.post({ title: 'two', body: '', severity: 'info', target: { type: 'person', address: 'a@example.com' } }, 'root@example.com');
+    expect(notification.assignee).toBe('a@example.com');
+    await until(() => imsTo(a.got).length === 2);
+    expect(r.engine.sessions.countOf('notify@example.com')).toBe(1);
+  });
+
   it('spreads notifications posted at the same time evenly, by either strategy', async () => {
     for (const strategy of ['round-robin', 'fewest-open'] as const) {
       const r = await rig();

@@ -11,6 +11,7 @@ import { domainOf, normaliseUser, parseAddress, parseBare } from '../../core/add
 import { ParleyError, isParleyError } from '../../core/errors.js';
 import { ROOM_ROLES, type LogRecord, type SessionPresence } from '../../core/types.js';
 import { KeyedQueue } from '../../engine/keyed-queue.js';
+import type { Outbound } from '../../engine/outbound.js';
 import type { Session } from '../../engine/session.js';
 import type { ModuleApi } from '../api.js';
 import { Deadlines } from './deadlines.js';
@@ -180,20 +181,26 @@ export class NotifyService {
   }
 
   /** The service session of `domain`: a session without a connection, kept live so replies are delivered, not queued. */
-  private sessionOf(domain: string): Promise<Session> {
-    let p = this.sessions.get(domain);
-    if (p) return p;
+  private async sessionOf(domain: string): Promise<Session> {
+    const cached = this.sessions.get(domain);
+    if (cached) {
+      const s = await cached;
+      if (!s.closed) return s;
+      if (this.sessions.get(domain) === cached) this.sessions.delete(domain);
+      if (this.closing) throw new ParleyError('service-unavailable', 'the server is shutting down');
+      return this.sessionOf(domain);
+    }
+    let p: Promise<Session> | undefined = undefined;
     p = (async () => {
       const address = this.serviceOf(domain);
       if (!this.services.has(address)) await this.ensureServiceAccount(domain);
       let last = 0;
-      let session: Session | null = null;
-      const { session: s, position } = await this.engine.openSession(address, 'notify', {
-        send: (out) => {
+      const sink = {
+        send: (out: Outbound): void => {
           const seq = out.event.seq;
           if (seq !== undefined && seq > last) last = seq;
         },
-        close: (code) => {
+        close: (code: string): void => {
           if (this.sessions.get(domain) === p) this.sessions.delete(domain);
           // The server is shutting down: no step may run (and open a new session) after the sessions closed.
           if (code === 'shutdown') {
@@ -201,8 +208,19 @@ export class NotifyService {
             this.deadlines.stop();
           }
         },
-      }, servicePresence(Date.now()));
-      session = s;
+      };
+      const open = () => this.engine.openSession(address, 'notify', sink, servicePresence(Date.now()));
+      let opened: Awaited<ReturnType<typeof open>>;
+      try {
+        opened = await open();
+      } catch (e) {
+        // Removed behind this server's back (the operator CLI): created again.
+        if (!isParleyError(e, 'not-authorized')) throw e;
+        await this.forgetService(address);
+        await this.ensureServiceAccount(domain);
+        opened = await open();
+      }
+      const { session, position } = opened;
       // Whatever waited in the offline queue (replies while the server was starting) was handled when it was
       // recorded: take it and acknowledge it, so the queue stays empty.
       await this.engine.catchUp(session, null, position);
