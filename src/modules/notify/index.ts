@@ -10,6 +10,7 @@ import { op } from '../../protocols/json-ws/ops.js';
 import type { Engine } from '../../engine/engine.js';
 import { defineModule } from '../api.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { notifyCommands } from './commands.js';
 import { smtpSender } from './mail.js';
 import { parseId } from './model.js';
 import { notifyOptions } from './options.js';
@@ -39,6 +40,7 @@ export const notify = defineModule({
   name: 'notify',
   summary: 'Notifications routed by presence, with escalation and e-mail fallback (docs/notifications.md)',
   options: notifyOptions,
+  commands: notifyCommands(),
   // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build
   // (storage/sqlite/module-areas.ts compiledUrl), which its worker thread can load.
   storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },

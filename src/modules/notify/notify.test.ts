@@ -17,6 +17,7 @@ import { createMemoryStore } from '../../storage/memory/index.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
 import { ModuleHost } from '../host.js';
 import { runOp, silentHostLog } from '../testing.js';
+import { notifyCommands } from './commands.js';
 import { Deadlines } from './deadlines.js';
 import { notify, notifyServiceOf } from './index.js';
 import { notifyOptions } from './options.js';
@@ -274,6 +275,25 @@ describe('notify module', () => {
     expect(await post({ type: 'rota', rota: 'db' })).toBe('c@example.com');
     await expect(post({ type: 'rota', rota: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
     await expect(post({ type: 'group', group: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+
+  it('lists and shows notifications to the operator (parley notify list|show)', async () => {
+    const r = await rig();
+    await r.online('a@example.com');
+    const { notification } = await r.service.post({ title: 'disk', body: '', severity: 'warning', target: { type: 'person', address: 'a@example.com' } }, 'root@example.com');
+    const [list, show] = notifyCommands();
+    let out = '';
+    let err = '';
+    const io = { options: notifyOptions.parse({ enabled: true }), store: r.store, out: (x: string) => void (out += x), err: (x: string) => void (err += x), progress: () => undefined };
+    expect(await list!.run(['open'], io)).toBe(0);
+    expect(out).toBe(`${notification.id}\t#${notification.short}\ttriggered\twarning\ta@example.com\tdisk\n`);
+    out = '';
+    expect(await show!.run([String(notification.id)], io)).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ notification: { id: notification.id }, deliveries: [{ address: 'a@example.com' }] });
+    expect(await list!.run(['sleeping'], io)).toBe(2);
+    expect(await show!.run(['x'], io)).toBe(2);
+    expect(await show!.run(['999'], io)).toBe(1);
+    expect(err).toContain('no notification 999');
   });
 
   it('counts a second post with the same dedup key while the first is open', async () => {
