@@ -3,10 +3,11 @@
  * IM from the service address through the engine's normal message path, escalates on the step's deadline
  * (deadlines.ts), takes acknowledgements (API, JSON operation, or a reply "ack"/"resolve" to the service address)
  * and falls back to e-mail (mail.ts). Every change of a notification runs in that notification's own queue, so
- * a deadline and an acknowledgement never interleave; its state and history are stored before anything else
- * happens, and a restart picks up the stored deadlines.
+ * a deadline and an acknowledgement never interleave. A notification is stored before its first IM, each step's
+ * delivery is stored with its deadline and history, and a restart picks up the stored deadlines (a step
+ * interrupted by a crash runs again, and its IM is then a resend, not a second message).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { domainOf, normaliseUser, parseAddress, parseBare } from '../../core/address.js';
 import { ParleyError, isParleyError } from '../../core/errors.js';
 import { ROOM_ROLES, type LogRecord, type SessionPresence } from '../../core/types.js';
@@ -474,12 +475,13 @@ export class NotifyService {
 
   /**
    * Sends the IM from the service address through the engine's message path. Its client id,
-   * `notify:<id>:<cycle>:<step>`, marks it for JSON clients and makes a retry after a crash a resend, not a
-   * second message.
+   * `notify:<id>:<cycle>:<step>:<recipient hash>`, marks it for JSON clients and makes a retry after a crash (the
+   * same step to the same person) a resend, which the store answers with the first message instead of a second.
    */
   private async deliver(n: Notification, to: string, cycle: number, step: number, startedAt: number): Promise<string> {
     const session = await this.sessionOf(domainOf(to));
-    const ack = await this.engine.messages.send(session, parseAddress(to), this.imText(n, n.step >= 0 || cycle > 0), `notify:${n.id}:${cycle}:${step}`, startedAt);
+    const who = createHash('sha256').update(to).digest('base64url').slice(0, 8);
+    const ack = await this.engine.messages.send(session, parseAddress(to), this.imText(n, n.step >= 0 || cycle > 0), `notify:${n.id}:${cycle}:${step}:${who}`, startedAt);
     return ack.id;
   }
 
