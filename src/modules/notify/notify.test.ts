@@ -17,6 +17,9 @@ import { createMemoryStore } from '../../storage/memory/index.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
 import { ModuleHost } from '../host.js';
 import { runOp, silentHostLog } from '../testing.js';
+import { archive } from '../archive/index.js';
+import { archiveOptions } from '../archive/options.js';
+import type { ArchiveArea } from '../archive/sqlite.js';
 import { notifyCommands } from './commands.js';
 import { Deadlines } from './deadlines.js';
 import { notify, notifyServiceOf } from './index.js';
@@ -275,6 +278,33 @@ describe('notify module', () => {
     expect(await post({ type: 'rota', rota: 'db' })).toBe('c@example.com');
     await expect(post({ type: 'rota', rota: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
     await expect(post({ type: 'group', group: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+
+  it('with the compliance archive on, the IM and the reply are journaled like any message', async () => {
+    const store = createMemoryStore({ modules: [{ name: 'archive', memory: archive.storage!.memory }, { name: 'notify', memory: notify.storage!.memory }] });
+    const { engine } = await testEngine(USERS, { password: 'secret-pw', store });
+    const options = { archive: archiveOptions.parse({ enabled: true, checkpointSeconds: 3600 }), notify: notifyOptions.parse({ enabled: true }) };
+    const host = await ModuleHost.setup([archive, notify], options, { engine, store, bus: engine.bus, log: silentHostLog });
+    host.start();
+    try {
+      const { session } = await engine.openSession('a@example.com', 'desk', { send: () => undefined, close: () => undefined }, { ...testPresence });
+      engine.goLive(session);
+      await engine.setPresence(session, { ...testPresence, updatedAt: Date.now() });
+      const journal = store.area<ArchiveArea>('archive');
+      const before = await journal.size();
+      const { notification } = await notifyServiceOf(engine)!.post({ title: 'audited', body: '', severity: 'info', target: { type: 'person', address: 'a@example.com' } }, 'root@example.com');
+      await engine.messages.send(session, { local: 'notify', domain: 'example.com', resource: null } as never, 'ack', null, Date.now());
+      await until(async () => (await store.area<NotifyArea>('notify').get(notification.id))!.state === 'acknowledged');
+      const entries: string[] = [];
+      for (let i = before; i < (await journal.size()); i++) entries.push((await journal.entry(i))!.entry ?? '');
+      const parsed = entries.map((e) => JSON.parse(e) as Record<string, unknown>);
+      expect(parsed).toContainEqual(expect.objectContaining({ type: 'message', actor: 'notify@example.com', subject: 'a@example.com', body: expect.stringContaining('[INFO] audited') }));
+      expect(parsed).toContainEqual(expect.objectContaining({ type: 'message', actor: 'a@example.com', subject: 'notify@example.com', body: 'ack' }));
+    } finally {
+      await host.close();
+      await engine.closeAll('test over');
+      await store.close();
+    }
   });
 
   it('lists and shows notifications to the operator (parley notify list|show)', async () => {
