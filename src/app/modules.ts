@@ -10,6 +10,7 @@ import { carbons } from '../modules/carbons/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
 import { presentities } from '../modules/presentities/index.js';
+import { notify } from '../modules/notify/index.js';
 import { vcard } from '../modules/vcard/index.js';
 
 /**
@@ -17,4 +18,4 @@ import { vcard } from '../modules/vcard/index.js';
  * archive comes first: when it is on, it journals a change before any other module reacts to it. apikeys comes
  * before presentities, which uses its service.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, apikeys, presentities];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, apikeys, presentities, notify];
