@@ -62,6 +62,7 @@ beforeAll(async () => {
   const port = (smtp.server.address() as AddressInfo).port;
   t = await startServer({
     modules: {
+      apikeys: { enabled: true },
       notify: {
         enabled: true,
         defaultPolicy: { steps: [{ delaySeconds: 0.2 }, { delaySeconds: 0.2 }, { delaySeconds: 0.2 }], repeats: 0 },
@@ -269,5 +270,30 @@ describe('notifications routed by presence', () => {
     expect(await code('POST', '/rotas', { name: 'bad name', members: [ivy] })).toEqual([400, 'bad-request', expect.stringContaining('name')]);
     expect(await code('PUT', `/emails/${ivy}`, { email: 'not-mail' })).toEqual([400, 'bad-request', expect.stringContaining('email')]);
     expect(await code('POST', '/notifications/1/ack', { why: 'x' })).toEqual([400, 'bad-request', expect.stringContaining('why')]);
+  });
+
+  it('a business system posts with an API key holding notify; a key without it is refused', async () => {
+    const [ivy] = await freshUsers(t, 'ivy');
+    const keyOf = async (scopes: string[]): Promise<string> => {
+      const res = await fetch(`${t.url}/api/v1/apikeys/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${rootToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'monitoring', scopes }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const withNotify = await keyOf(['notify']);
+    const withoutNotify = await keyOf(['presence:read']);
+    const ok = { title: 'from monitoring', body: '', severity: 'info', target: { type: 'person', address: ivy } };
+    const posted = await api('POST', '/notifications', ok, withNotify);
+    expect(posted.status).toBe(201);
+    expect(posted.json.notification).toMatchObject({ title: 'from monitoring', createdBy: expect.stringMatching(/^apikey:[0-9a-f]{16}$/) });
+    // The key reads back what it posted, as an administrator could.
+    expect((await api('GET', `/notifications/${posted.json.notification.id}`, undefined, withNotify)).status).toBe(200);
+    const refused = await api('POST', '/notifications', ok, withoutNotify);
+    expect([refused.status, refused.json.error?.code]).toEqual([403, 'forbidden']);
+    const bogus = await api('POST', '/notifications', ok, 'pk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    expect([bogus.status, bogus.json.error?.code]).toEqual([401, 'not-authorized']);
   });
 });

@@ -77,6 +77,12 @@ export interface EngineEvents {
   /** A user joined (member) or left a shared group (which scopes presence and supervision policies). */
   'group.membership': { group: string; user: string; member: boolean; by: string | null };
   /**
+   * A module's own change (a notification posted, escalated, acknowledged; a webhook created), made through
+   * ModuleApi.change so it passes the change gate like the core's: `kind` is the module's name for it, and the
+   * change is known as `<module>.<kind>`.
+   */
+  'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown> };
+  /**
    * Gate, before a change that is not a message is stored (its type is the notification that follows once it is
    * made): throw to refuse it; nothing has been changed yet.
    */
@@ -98,6 +104,7 @@ export const CHANGES = [
   'domain.added',
   'domain.removed',
   'group.membership',
+  'module.change',
 ] as const;
 
 /** The name of such a change. */

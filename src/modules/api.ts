@@ -168,6 +168,8 @@ export interface ModuleApi<O> {
    * module) when no enabled module set up before this one provides it.
    */
   use<K extends ServiceName>(service: K): ModuleServices[K];
+  /** A service an earlier module provides, or undefined when none does: for what a module offers only with it. */
+  tryUse<K extends ServiceName>(service: K): ModuleServices[K] | undefined;
   /**
    * Pushes the module's own event `<module name>.<event>` to one session (one that called the module's JSON
    * operation, say), through the engine's Router like every delivery: after the session's catch-up, never to a
@@ -175,6 +177,13 @@ export interface ModuleApi<O> {
    * skip module events.
    */
   push(session: Session, event: string, data: Record<string, unknown>): boolean;
+  /**
+   * Makes one of the module's own changes through the engine's change gate (engine/events.ts): the gate's
+   * handlers (the compliance archive journals it as `<module>.<kind>`) run first and may refuse it, and only then
+   * does `write` store it; a write that fails is reported to them (change.failed). For records a module keeps
+   * that compliance cares about: notifications, deliveries, acknowledgements, escalations.
+   */
+  change<T>(kind: string, about: { actor?: string | null; subject?: string | null; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
   /** Runs at shutdown, after the listeners closed and before the store closes. */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -144,10 +144,13 @@ export class ModuleHost {
         }
         return this.services.get(service) as ModuleServices[K];
       },
+      tryUse: <K extends ServiceName>(service: K): ModuleServices[K] | undefined => this.services.get(service) as ModuleServices[K] | undefined,
       push: (session, event, data) => {
         const ev: ModuleEventName = `${name}.${event}`;
         return engine.pushToSession(session, ev, data);
       },
+      change: (kind, about, write) =>
+        engine.events.change({ type: 'module.change', module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} }, write),
       onClose: (fn) => {
         this.closers.push(fn);
       },

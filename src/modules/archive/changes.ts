@@ -1,7 +1,6 @@
 /**
- * Changes that are not messages (rooms, membership, invitations, accounts, domains, shared groups) as journal
- * entries. The
- * archive hears of each before it is stored, through the engine's change.check gate or, for the `parley` CLI,
+ * Changes that are not messages (rooms, membership, invitations, accounts, domains, shared groups, and the
+ * modules' own: notifications and the like) as journal entries. The archive hears of each before it is stored, through the engine's change.check gate or, for the `parley` CLI,
  * the module's operatorChange hook: the entry is written first, and if it cannot be, the change is refused with
  * service-unavailable and nothing changes. A change the store then refuses gets a `change.failed` entry, so the
  * journal never claims a change that was not made.
@@ -12,7 +11,7 @@ import { eventDraft, type EntryDraft } from './entry.js';
 import type { ArchiveArea } from './sqlite.js';
 
 /** Who acted, whom it concerns and the conversation (a room) of a change, as the entry's fixed fields. */
-function fieldsOf(c: Change): { actor: string | null; subject: string; conv?: string; data?: Record<string, unknown> } {
+function fieldsOf(c: Change): { actor: string | null; subject: string | null; conv?: string; data?: Record<string, unknown> } {
   switch (c.type) {
     case 'room.created':
       return { actor: c.owner, subject: c.room, conv: c.room };
@@ -33,18 +32,23 @@ function fieldsOf(c: Change): { actor: string | null; subject: string; conv?: st
       return { actor: c.by, subject: c.domain };
     case 'group.membership':
       return { actor: c.by, subject: c.user, data: { group: c.group, member: c.member } };
+    case 'module.change':
+      return { actor: c.actor, subject: c.subject, data: c.data };
   }
 }
 
+/** The entry type of a change: its own, or `<module>.<kind>` for a module's. */
+const typeOf = (c: Change): string => (c.type === 'module.change' ? `${c.module}.${c.kind}` : c.type);
+
 /** The entry of a change (its type is the change's). */
 export function changeDraft(c: Change, now: number): EntryDraft {
-  return eventDraft(c.type, now, fieldsOf(c));
+  return eventDraft(typeOf(c), now, fieldsOf(c));
 }
 
 /** The entry saying that a journaled change was not made after all (the store refused it with `code`). */
 export function failedDraft(c: Change, code: string, now: number): EntryDraft {
   const f = fieldsOf(c);
-  return eventDraft('change.failed', now, { ...f, data: { ...f.data, change: c.type, code } });
+  return eventDraft('change.failed', now, { ...f, data: { ...f.data, change: typeOf(c), code } });
 }
 
 /** Journals a change before it is made; a journal that cannot be written refuses it with service-unavailable. */
@@ -52,6 +56,6 @@ export async function journalChange(archive: ArchiveArea, c: Change, now: number
   try {
     await archive.journal([changeDraft(c, now)]);
   } catch (e) {
-    throw new ParleyError('service-unavailable', `the compliance journal could not record the change (${c.type}), so it was not made (${(e as Error).message})`);
+    throw new ParleyError('service-unavailable', `the compliance journal could not record the change (${typeOf(c)}), so it was not made (${(e as Error).message})`);
   }
 }

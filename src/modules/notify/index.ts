@@ -14,7 +14,7 @@ import { notifyCommands } from './commands.js';
 import { smtpSender } from './mail.js';
 import { parseId } from './model.js';
 import { notifyOptions } from './options.js';
-import { notifyRoutes } from './routes.js';
+import { notifyRoutes, type ApiKeyCheck } from './routes.js';
 import { NotifyService } from './service.js';
 import { area, type NotifyArea } from './sqlite.js';
 
@@ -69,7 +69,19 @@ export const notify = defineModule({
     api.jsonOp('notify.get', op(idSchema, async ({ session }, p) => service.card(idOf(p.id), session.user, await service.isAdmin(session.user))));
     api.jsonOp('notify.open', op(z.strictObject({}), async ({ session }) => ({ notifications: await service.openCards(session.user) })));
 
-    api.http((app, ctx) => notifyRoutes(app, ctx, service, store, api.options));
+    // With the apikeys module on (listed before this one), business systems post with a key holding `notify`.
+    const keys = api.tryUse('apikeys');
+    api.http((app, ctx) => {
+      const apiKey: ApiKeyCheck | null =
+        keys === undefined
+          ? null
+          : async (req) => {
+              // A user's session token gives keyId null: the routes then ask for an administrator (or the person).
+              const p = await keys.authorize(req, 'notify', ctx.user);
+              return p.keyId;
+            };
+      notifyRoutes(app, ctx, service, store, api.options, apiKey);
+    });
   },
 });
 

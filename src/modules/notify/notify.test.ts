@@ -280,7 +280,7 @@ describe('notify module', () => {
     await expect(post({ type: 'group', group: 'none' })).rejects.toMatchObject({ code: 'item-not-found' });
   });
 
-  it('with the compliance archive on, the IM and the reply are journaled like any message', async () => {
+  it('with the compliance archive on, the post, the delivery, the IM, the reply and the acknowledgement are journaled', async () => {
     const store = createMemoryStore({ modules: [{ name: 'archive', memory: archive.storage!.memory }, { name: 'notify', memory: notify.storage!.memory }] });
     const { engine } = await testEngine(USERS, { password: 'secret-pw', store });
     const options = { archive: archiveOptions.parse({ enabled: true, checkpointSeconds: 3600 }), notify: notifyOptions.parse({ enabled: true }) };
@@ -300,6 +300,14 @@ describe('notify module', () => {
       const parsed = entries.map((e) => JSON.parse(e) as Record<string, unknown>);
       expect(parsed).toContainEqual(expect.objectContaining({ type: 'message', actor: 'notify@example.com', subject: 'a@example.com', body: expect.stringContaining('[INFO] audited') }));
       expect(parsed).toContainEqual(expect.objectContaining({ type: 'message', actor: 'a@example.com', subject: 'notify@example.com', body: 'ack' }));
+      // The module's own records, through the change gate, each before it was stored.
+      const types = parsed.map((e) => e['type']);
+      expect(types.indexOf('notify.posted')).toBeGreaterThanOrEqual(0);
+      expect(types.indexOf('notify.posted')).toBeLessThan(types.indexOf('notify.updated'));
+      expect(types.indexOf('notify.updated')).toBeLessThan(types.indexOf('notify.acknowledged'));
+      expect(parsed.find((e) => e['type'] === 'notify.posted')).toMatchObject({ actor: 'root@example.com', subject: 'a@example.com', title: 'audited', severity: 'info' });
+      expect(parsed.find((e) => e['type'] === 'notify.updated')).toMatchObject({ subject: 'a@example.com', id: notification.id, deliveries: [expect.objectContaining({ address: 'a@example.com', channel: 'im' })] });
+      expect(parsed.find((e) => e['type'] === 'notify.acknowledged')).toMatchObject({ actor: 'a@example.com', id: notification.id, via: expect.any(String) });
     } finally {
       await host.close();
       await engine.closeAll('test over');

@@ -24,15 +24,14 @@ export interface Poster {
 
 /**
  * Checks a request carrying a scoped API key: the key's name when the request carries one with `scope`, null
- * when it carries none (forbidden or not-authorized for a key that is wrong or lacks the scope). The API keys
- * of the platform plug in here; until then none is configured.
+ * when it carries none (forbidden or not-authorized for a key that is wrong or lacks the scope). The apikeys
+ * module's verifier plugs in here when that module is on (index.ts).
  */
 export type ApiKeyCheck = (req: FastifyRequest, scope: string) => Promise<string | null>;
 
 /**
- * Who may post notifications and read them back: a request with an API key with the `notify` scope (when API
- * keys are plugged in), else an administrator's bearer token. The one place that decides it, so adding API keys
- * changes no route.
+ * Who may post notifications and read them back: a request with an API key with the `notify` scope (when the
+ * apikeys module is on), else an administrator's bearer token. The one place that decides it.
  */
 export function posterAuth(ctx: HttpContext, apiKey: ApiKeyCheck | null = null): (req: FastifyRequest) => Promise<Poster> {
   return async (req) => {

@@ -20,7 +20,7 @@ import { label, mailHeaders, mailSubject, mailText, type MailSender } from './ma
 import { parseId, targetKey, type Acknowledgement, type Action, type NewEvent, type Notification, type PolicySnapshot, type Severity, type Target } from './model.js';
 import type { NotifyOptions } from './options.js';
 import { choose, tierOf, type Candidate, type Strategy } from './routing.js';
-import type { NotifyArea } from './sqlite.js';
+import type { NotificationChange, NotifyArea } from './sqlite.js';
 
 /** What a post carries once validated. */
 export interface PostInput {
@@ -285,6 +285,11 @@ export class NotifyService {
     return { name: p.name, steps: p.steps, repeats: p.repeats };
   }
 
+  /** Stores a change to a notification (deliveries, escalations, e-mails and their events) through the change gate. */
+  private apply(id: number, change: NotificationChange): Promise<Notification> {
+    return this.api.change('updated', { actor: null, subject: change.set?.assignee ?? null, data: { id, ...change } }, () => this.store.apply(id, change));
+  }
+
   /**
    * Takes a post: a new notification, routed at once (the reply says to whom), or the open one with the same
    * dedup key, counted (`duplicate`).
@@ -295,7 +300,13 @@ export class NotifyService {
     // Resolved once for the check and the first step.
     const resolved = await this.resolve(target);
     for (const s of policy.steps) if (s.target !== undefined) await this.resolve(s.target);
-    const created = await this.store.create(
+    const about = {
+      actor: by,
+      subject: target.type === 'person' ? target.address : null,
+      data: { title: input.title, body: input.body, severity: input.severity, link: input.link ?? null, dedupKey: input.dedupKey ?? null, target, policy: policy.name },
+    };
+    // Journaled (when the archive is on) before it is stored, as every change to a notification is (apply, act).
+    const created = await this.api.change('posted', about, () => this.store.create(
       {
         dedupKey: input.dedupKey ?? null,
         title: input.title,
@@ -307,7 +318,7 @@ export class NotifyService {
         createdBy: by,
       },
       this.options.limits.maxOpen,
-    );
+    ));
     if (created.duplicate) return created;
     const n = created.notification;
     const run = this.queue.run(String(n.id), () => (this.closing ? Promise.resolve(n) : this.advance(n, startedAt, resolved)));
@@ -363,7 +374,7 @@ export class NotifyService {
             const messageId = await this.deliver(n, pick.address, cycle, step, startedAt);
             const nextAt = Date.now() + s.delaySeconds * 1000;
             events.push({ kind: 'delivered', actor: null, data: { to: pick.address, channel: 'im', cycle, step, tier: pick.tier, presence: pick.presence, messageId } });
-            const after = await this.store.apply(n.id, {
+            const after = await this.apply(n.id, {
               set: { cycle, step, nextAt, assignee: pick.address },
               deliveries: [{ address: pick.address, channel: 'im', cycle, step, messageId }],
               events,
@@ -418,7 +429,7 @@ export class NotifyService {
       }
     }
     events.push({ kind: 'exhausted', data: { cycle, reason: why } });
-    return this.store.apply(n.id, { set: { cycle, step, nextAt: null, exhausted: true }, deliveries, events });
+    return this.apply(n.id, { set: { cycle, step, nextAt: null, exhausted: true }, deliveries, events });
   }
 
   /** Picks the person for a step, or null (routing.ts). */
@@ -544,7 +555,7 @@ export class NotifyService {
       const n = await this.store.get(id);
       if (!n) throw new ParleyError('item-not-found', `no notification ${id}`);
       if (!admin && !(await this.store.isRecipient(id, user))) throw new ParleyError('forbidden', `notification ${id} was not sent to you`);
-      const r = await this.store.act(id, user, action, via);
+      const r = await this.api.change(action === 'acknowledge' ? 'acknowledged' : 'resolved', { actor: user, data: { id, via } }, () => this.store.act(id, user, action, via));
       if (r.changed) this.deadlines.cancel(id);
       return r;
     });
