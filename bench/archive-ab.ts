@@ -49,6 +49,8 @@ interface Result {
   failed: number;
   /** Entries the archive journaled during the run (0 with the archive off). */
   journaled: number;
+  /** How many of them the search index had reached when the server stopped (it catches up after a burst). */
+  indexed: number;
 }
 
 /** One invocation of bench/run.ts, messages only, archive on or off; its JSON line. */
@@ -78,7 +80,8 @@ function runOnce(archive: boolean): Promise<Result> {
         reject(new Error(`the archive journaled nothing:\n${err}`));
         return;
       }
-      resolve({ maxRate: j.maxRate.median ?? 0, serverCpuPct: j.maxServerCpuPct.median ?? 0, p99Ms: j.p99Ms.median, failed: j.failed.median ?? 0, journaled });
+      const indexed = Number(/(\d+) of them in the search index/.exec(err)?.[1] ?? 0);
+      resolve({ maxRate: j.maxRate.median ?? 0, serverCpuPct: j.maxServerCpuPct.median ?? 0, p99Ms: j.p99Ms.median, failed: j.failed.median ?? 0, journaled, indexed });
     });
   });
 }
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
     for (const archive of order) {
       const r = await runOnce(archive);
       (archive ? on : off).push(r);
-      log(`round ${i + 1} archive ${archive ? 'on ' : 'off'}: ${r.maxRate}/s (server CPU ${r.serverCpuPct}% = ${round(cpuPerMessage(r), 1)} µs/message${r.p99Ms === null ? '' : `, paced p99 ${r.p99Ms} ms`}${r.failed ? `, ${r.failed} failed` : ''}${archive ? `, ${r.journaled} entries journaled` : ''})`);
+      log(`round ${i + 1} archive ${archive ? 'on ' : 'off'}: ${r.maxRate}/s (server CPU ${r.serverCpuPct}% = ${round(cpuPerMessage(r), 1)} µs/message${r.p99Ms === null ? '' : `, paced p99 ${r.p99Ms} ms`}${r.failed ? `, ${r.failed} failed` : ''}${archive ? `, ${r.journaled} entries journaled, ${r.indexed} indexed by the end` : ''})`);
     }
     log(`round ${i + 1} on/off: ${round(on[i]!.maxRate / off[i]!.maxRate, 3)}`);
   }

@@ -216,18 +216,26 @@ async function withServer<T>(seed: Seed, env: Record<string, string>, body: (s: 
     // A profile is written only when the process exits by itself, so profiling needs the graceful stop.
     await server?.stop(opts.profile);
     try {
-      if (server && opts.archive) log(`  archive: ${journalSize(db.dbPath)} journal entries`);
+      if (server && opts.archive) {
+        const j = journalState(db.dbPath);
+        log(`  archive: ${j.entries} journal entries, ${j.indexed} of them in the search index when the server stopped`);
+      }
     } finally {
       rmSync(db.dir, { recursive: true, force: true });
     }
   }
 }
 
-/** Entries in the archive's journal of a stopped server's database: shows that the archive really ran. */
-function journalSize(dbPath: string): number {
+/**
+ * Entries in the archive's journal of a stopped server's database (shows that the archive really ran), and how
+ * many the search index had reached (it yields to live traffic and catches up afterwards).
+ */
+function journalState(dbPath: string): { entries: number; indexed: number } {
   const db = new Database(dbPath);
   try {
-    return db.prepare<[], number>('SELECT COUNT(*) FROM archive_journal').pluck().get() ?? 0;
+    const entries = db.prepare<[], number>('SELECT COUNT(*) FROM archive_journal').pluck().get() ?? 0;
+    const indexed = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck().get() ?? 0;
+    return { entries, indexed };
   } finally {
     db.close();
   }
