@@ -1,8 +1,11 @@
 /**
  * The Parley TypeScript client SDK: HTTP login, a JSON WebSocket session with request/reply matching,
- * event subscription, resume position tracking and automatic acknowledgement. Used by tests, bench and bots.
+ * event subscription, resume position tracking and automatic acknowledgement. Used by tests, bench and bots
+ * (the bot SDK, ParleyBot, is built on it: client/bot.ts).
  */
 import { WebSocket } from 'ws';
+
+export { ParleyBot, type BotOptions, type MessageContext, type CommandHandler, type MessageHandler } from './bot.js';
 
 /** An error reply from the server: a stable code and a message (see docs/protocol.md). */
 export class ParleyApiError extends Error {
@@ -28,6 +31,8 @@ export interface ConnectOptions {
   token?: string;
   address?: string;
   password?: string;
+  /** A bot's API key (a key of the bot account with the `bot` scope; docs/bots.md), instead of token or password. */
+  apiKey?: string;
   resource?: string;
   /** Resume: replay everything after this log position instead of the offline queue. */
   since?: number | null;
@@ -99,7 +104,7 @@ export class ParleyClient {
     const c = new ParleyClient(ws, opts);
     if (opts.since) c.position = opts.since;
     const params: Record<string, unknown> = {};
-    for (const k of ['token', 'address', 'password', 'resource', 'since', 'presence'] as const) if (opts[k] !== undefined) params[k] = opts[k];
+    for (const k of ['token', 'address', 'password', 'apiKey', 'resource', 'since', 'presence'] as const) if (opts[k] !== undefined) params[k] = opts[k];
     try {
       c.hello = await c.request<HelloResult>('hello', params);
     } catch (e) {

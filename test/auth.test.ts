@@ -336,7 +336,7 @@ describe('admin API', () => {
 
     const u = await call(t.url, 'POST', '/api/v1/admin/users', { token: admin, body: { address: 'zed@corp.example', password: 'pw-zed' } });
     expect(u.status).toBe(201);
-    expect(u.body).toEqual({ address: 'zed@corp.example' });
+    expect(u.body).toEqual({ address: 'zed@corp.example', kind: 'person' });
     expect(errorCode(await call(t.url, 'POST', '/api/v1/admin/users', { token: admin, body: { address: 'a b@corp.example', password: 'x' } }))).toBe('jid-malformed');
     expect(errorCode(await call(t.url, 'POST', '/api/v1/admin/users', { token: admin, body: { address: 'x@unhosted.example', password: 'x' } }))).toBe('item-not-found');
 

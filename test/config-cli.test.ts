@@ -232,6 +232,16 @@ describe('the parley CLI', () => {
     expect(dup.err).toMatch(/conflict/);
   });
 
+  it('user add --bot creates a bot without a password; list marks it; passwd refuses it', async () => {
+    expect(await cli(['user', 'add', 'Helper@example.com', '--bot'])).toMatchObject({ code: 0, out: 'added bot helper@example.com\n' });
+    expect((await cli(['user', 'list'])).out).toContain('helper@example.com (bot)\n');
+    const pw = await cli(['user', 'passwd', 'helper@example.com'], 'some-secret\n');
+    expect(pw.code).toBe(1);
+    expect(pw.err).toMatch(/not-acceptable.*bot/);
+    expect((await cli(['user', 'add', 'admin-bot@example.com', '--bot', '--admin'])).err).toMatch(/bad-request/);
+    expect(await cli(['user', 'remove', 'helper@example.com'])).toMatchObject({ code: 0 });
+  });
+
   it('user add refuses bad input with a clear error, and never takes a password from argv', async () => {
     // None of these changes anything, so they run side by side.
     const [space, noLocal, noDomain, resource, unhosted, empty, none, onArgv, typo] = await Promise.all([

@@ -19,6 +19,7 @@ const USAGE = `usage: parley [--config FILE] <command>
   domain add|remove <domain>        host a domain / stop hosting it (removes its users)
   domain list
   user add <local@domain> [--admin] create an account (password from prompt or stdin)
+  user add <local@domain> --bot     create a bot account (no password; it logs in with an API key)
   user passwd <local@domain>        set a new password (revokes the user's tokens)
   user remove <local@domain>
   user list [domain]
@@ -66,6 +67,7 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     return i >= 0;
   };
   const admin = flag('--admin');
+  const bot = flag('--bot');
   if (flag('--help') || flag('-h') || args.length === 0) {
     io.out(USAGE);
     return args.length === 0 ? 2 : 0;
@@ -134,6 +136,11 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
       case 'user add': {
         const who = normaliseUser(need(a1, 'address'));
         noPasswordArg(a2);
+        if (bot) {
+          // A bot has no password: it logs in with an API key (parley apikeys create <bot> <name> bot).
+          io.out(`added bot ${await addUser(store, who, null, { admin, kind: 'bot', iterations: config.auth.scramIterations, now, by }, gate)}\n`);
+          break;
+        }
         const pw = await password(true);
         io.out(`added user ${await addUser(store, who, pw, { admin, iterations: config.auth.scramIterations, now, by }, gate)}${admin ? ' (admin)' : ''}\n`);
         break;
@@ -152,7 +159,7 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
       }
       case 'user list':
         // Stored domains are normalised, so the filter must be too (`user list Example.COM`).
-        for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) io.out(`${u.address}${u.admin ? ' (admin)' : ''}\n`);
+        for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) io.out(`${u.address}${u.admin ? ' (admin)' : ''}${u.kind === 'bot' ? ' (bot)' : ''}\n`);
         break;
       case 'group add':
         io.out(`added ${await addGroupMember(store, need(a1, 'group'), need(a2, 'address'), by, gate)} to ${a1}\n`);

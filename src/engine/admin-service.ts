@@ -3,12 +3,13 @@
  * runs in its own process, on the database directly; AdminService runs the same actions inside the server for
  * the HTTP admin API and also keeps the running server consistent (caches, sessions of removed accounts).
  */
+import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { normaliseDomain, normaliseUser } from '../core/address.js';
 
 export { normaliseDomain, normaliseUser };
 import { deriveCredentials } from '../auth/scram.js';
-import type { Credentials, SharedGroup, Store } from '../ports/store.js';
+import type { AccountKind, Credentials, SharedGroup, Store } from '../ports/store.js';
 import type { Ctx } from './context.js';
 import { ungated, type ChangeGate } from './events.js';
 
@@ -38,21 +39,30 @@ export async function removeDomain(store: Store, input: string, by: string | nul
   return domain;
 }
 
-/** Creates an account; the password is kept only as SCRAM keys. */
+/**
+ * Creates an account; the password is kept only as SCRAM keys. A `bot` (docs/bots.md) gets no password anyone
+ * knows: `password` is ignored and its keys are derived from 256 random bits that are then forgotten, so the
+ * account has well-formed credentials (sessions are bound to their fingerprint) that no password matches; it
+ * logs in with an API key, and password logins are refused for it before any password is checked.
+ */
 export async function addUser(
   store: Store,
   input: string,
-  password: string,
-  opts: { admin: boolean; iterations: number; now: number; by?: string | null },
+  password: string | null,
+  opts: { admin: boolean; iterations: number; now: number; by?: string | null; kind?: AccountKind },
   gate: ChangeGate = ungated,
 ): Promise<string> {
   const address = normaliseUser(input);
+  const kind = opts.kind ?? 'person';
+  if (kind === 'bot' && opts.admin) throw new ParleyError('bad-request', 'a bot cannot be an administrator');
+  if (kind === 'person' && password === null) throw new ParleyError('bad-request', 'a person needs a password');
   if (await store.accounts.get(address)) throw new ParleyError('conflict', `${address} exists`);
   const domain = address.slice(address.indexOf('@') + 1);
   if (!(await store.domains.list()).includes(domain)) throw new ParleyError('item-not-found', `domain ${domain} is not hosted here`);
-  const credentials = await deriveCredentials(password, opts.iterations);
+  const secret = kind === 'bot' || password === null ? randomBytes(32).toString('base64url') : password;
+  const credentials = await deriveCredentials(secret, opts.iterations);
   await gate({ type: 'account.created', address, by: opts.by ?? null }, () =>
-    store.accounts.create({ address, credentials, admin: opts.admin, createdAt: opts.now, lastSeen: null, lastStatus: null }),
+    store.accounts.create({ address, credentials, admin: opts.admin, kind, createdAt: opts.now, lastSeen: null, lastStatus: null }),
   );
   return address;
 }
@@ -68,10 +78,12 @@ export async function removeUser(store: Store, input: string, by: string | null 
   return address;
 }
 
-/** Sets a new password and revokes every token of the user. */
+/** Sets a new password and revokes every token of the user (not of a bot: bots have no password). */
 export async function setPassword(store: Store, input: string, password: string, iterations: number, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
   const address = normaliseUser(input);
-  if (!(await store.accounts.get(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+  const acc = await store.accounts.get(address);
+  if (!acc) throw new ParleyError('item-not-found', `no such user ${address}`);
+  if (acc.kind === 'bot') throw new ParleyError('not-acceptable', `${address} is a bot: it has no password and logs in with an API key (docs/bots.md)`);
   await gate({ type: 'account.changed', address, change: 'password', by }, () => rekey(store, address, password, iterations));
   return address;
 }
@@ -137,6 +149,11 @@ export class AdminService {
     return (await this.ctx.store.accounts.get(user))?.admin ?? false;
   }
 
+  /** The kind of an account now (read from the store), or null when there is none. */
+  async kindOf(user: string): Promise<AccountKind | null> {
+    return (await this.ctx.store.accounts.get(user))?.kind ?? null;
+  }
+
   /** Whether an account exists now (read from the store). */
   async userExists(user: string): Promise<boolean> {
     return (await this.ctx.store.accounts.get(user)) !== null;
@@ -180,9 +197,9 @@ export class AdminService {
     return this.ctx.store.accounts.list(domain === undefined ? undefined : normaliseDomain(domain));
   }
 
-  /** Creates an account; returns its normalised address. */
-  async addUser(input: string, password: string, admin: boolean, by: string | null = null): Promise<string> {
-    const address = await addUser(this.ctx.store, input, password, { admin, iterations: this.iterations, now: this.ctx.now(), by }, this.gate);
+  /** Creates an account (a bot has no password: pass null); returns its normalised address. */
+  async addUser(input: string, password: string | null, admin: boolean, by: string | null = null, kind: AccountKind = 'person'): Promise<string> {
+    const address = await addUser(this.ctx.store, input, password, { admin, iterations: this.iterations, now: this.ctx.now(), by, kind }, this.gate);
     this.ctx.directory.forget(address);
     await this.ctx.events.emit('account.created', { address, by });
     return address;

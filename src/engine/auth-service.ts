@@ -20,6 +20,7 @@ import { issueToken, resolveToken, revokeToken } from '../auth/tokens.js';
 import type { Credentials, ScramCredential } from '../ports/store.js';
 import { addUser, rekey } from './admin-service.js';
 import type { Ctx } from './context.js';
+import { CredentialVerifiers, type CredentialVerifier } from './credential-verifiers.js';
 
 /** Throttle settings. */
 export interface AuthOptions {
@@ -77,7 +78,12 @@ export interface Authenticated {
   user: string;
   /** credentialsMark() of the account's stored credentials when it was authenticated. */
   credentials: string;
+  /** The credential a registered verifier accepted (VerifiedCredential.ref); absent for passwords and tokens. */
+  credentialRef?: string;
 }
+
+/** Why a bot's password login is refused, before any password is checked. */
+const BOT_PASSWORD = 'this account is a bot: it has no password and logs in with an API key (docs/bots.md)';
 
 /**
  * A short fingerprint of stored credentials. Every password change derives fresh salts (RFC 5802 §5.1), so the
@@ -110,6 +116,8 @@ export class AuthService {
   private readonly exchangeTimeoutMs: number;
   /** Key of unknown users' fake SCRAM credentials, from the database (see start()). */
   private unknownUserSecret: Buffer | null = null;
+  /** Credentials other than passwords and session tokens (credential-verifiers.ts). */
+  private readonly verifiers = new CredentialVerifiers();
 
   constructor(
     private readonly ctx: Ctx,
@@ -159,6 +167,7 @@ export class AuthService {
     try {
       if (delayMs > 0) await sleep(delayMs);
       const acc = await this.ctx.store.accounts.get(user);
+      if (acc?.kind === 'bot') throw new ParleyError('not-authorized', BOT_PASSWORD, { reason: 'bot-account' });
       credentials = acc?.credentials ?? null;
       const cred = credentials?.['SCRAM-SHA-256'] ?? (await this.decoyCredential());
       ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && credentials !== null;
@@ -207,8 +216,10 @@ export class AuthService {
         timer.unref();
         if (delayMs > 0) await sleep(delayMs);
         const acc = await this.ctx.store.accounts.get(user);
-        if (acc !== null) mark = credentialsMark(acc.credentials);
-        return acc?.credentials[hashMech] ?? null;
+        // A bot has no password: it is answered like an unknown account, and fails.
+        if (acc === null || acc.kind === 'bot') return null;
+        mark = credentialsMark(acc.credentials);
+        return acc.credentials[hashMech];
       },
       {
         // Unknown users are announced like real ones: the configured iteration count, a salt from the secret.
@@ -293,6 +304,40 @@ export class AuthService {
     const acc = await this.ctx.store.accounts.get(user);
     if (acc === null) throw new ParleyError('not-authorized', 'the token is unknown or expired');
     return { user, credentials: credentialsMark(acc.credentials) };
+  }
+
+  /**
+   * Registers the verifier of one kind of credential (a module's setup: the apikeys module registers `apiKey`).
+   * A second verifier of the same kind is a start-up error.
+   */
+  addVerifier(v: CredentialVerifier): void {
+    this.verifiers.register(v);
+  }
+
+  /**
+   * Authenticates with a credential of `kind` (the JSON hello's `apiKey`): the registered verifier says which
+   * account it acts for, then the account must exist and be a bot. Returns what openSession needs, with the
+   * credential's reference (its sessions end when it is revoked). Refusals: not-authorized (unknown, wrong or
+   * revoked credential; no such account; no verifier of that kind), forbidden (the account is not a bot, or
+   * the credential does not allow it), rate-limited.
+   */
+  async authenticateWith(kind: string, credential: string): Promise<Authenticated> {
+    const { user, ref } = await this.verifiers.of(kind).verify(credential);
+    const acc = await this.ctx.store.accounts.get(user);
+    if (acc === null) throw new ParleyError('not-authorized', 'the account of this credential was removed');
+    if (acc.kind !== 'bot') throw new ParleyError('forbidden', `${kind} logins are for bot accounts; ${user} is a person and logs in with a password`, { reason: 'not-a-bot' });
+    this.ctx.metrics.login('ok');
+    return { user, credentials: credentialsMark(acc.credentials), credentialRef: ref };
+  }
+
+  /**
+   * The user of an HTTP bearer token: a credential a registered verifier recognises (a bot's API key, checked
+   * as by authenticateWith), else a session token.
+   */
+  async resolveBearer(token: string): Promise<Authenticated> {
+    const v = this.verifiers.recognising(token);
+    if (v !== null) return this.authenticateWith(v.kind, token);
+    return { user: await this.resolve(token), credentials: '' };
   }
 
   /** Revokes a token. */

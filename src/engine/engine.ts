@@ -95,6 +95,8 @@ export class Engine {
    * password change, made here or by another process, ends the sessions whose fingerprint is no longer current.
    */
   private readonly credentialMarks = new Map<string, string>();
+  /** The credential (CredentialVerifier's ref, e.g. an API key) each session was opened with, when not a password. */
+  private readonly credentialRefs = new WeakMap<Session, string>();
   /**
    * Replay pages, one at a time per user: a page read waits in the store thread's queue ahead of everyone's
    * writes, so however many sessions of one user replay at once, another user's message waits behind at most one
@@ -266,7 +268,7 @@ export class Engine {
     resource: string | null,
     sink: Sink,
     presence: SessionPresence,
-    opts: { available?: boolean; credentials?: string } = {},
+    opts: { available?: boolean; credentials?: string; credentialRef?: string } = {},
   ): Promise<{ session: Session; position: number }> {
     const { sessions } = this.ctx;
     // Read from the store, not a cache: the session is bound to the account as it is now (see sweepAccounts).
@@ -289,6 +291,7 @@ export class Engine {
     const openedAt = elsewhere ? Math.max(this.ctx.now(), elsewhere.openedAt + 1) : this.ctx.now();
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), openedAt);
     this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
+    if (opts.credentialRef !== undefined) this.credentialRefs.set(session, opts.credentialRef);
     session.available = opts.available ?? true;
     session.onChange = this.announceChange;
     const old = sessions.add(session);
@@ -564,6 +567,7 @@ export class Engine {
    * The change passes the change.check gate first (events.ts): refused there, the old password stays.
    */
   async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
+    if ((await this.admin.kindOf(user)) === 'bot') throw new ParleyError('not-acceptable', `${user} is a bot: it has no password and logs in with an API key (docs/bots.md)`);
     const mark = await this.ctx.events.change({ type: 'account.changed', address: user, change: 'password', by: user }, () => this.auth.setPassword(user, password));
     if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
     await this.endSessionsOf([user], 'the password was changed', keep, true);
@@ -597,6 +601,18 @@ export class Engine {
     const ending = list.flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s.id !== keepId);
     for (const s of ending) s.sink.close('not-authorized', message);
     await Promise.all(ending.map((s) => this.closeSession(s)));
+  }
+
+  /**
+   * Ends this process's sessions opened with a credential that was just revoked (CredentialVerifier's `ref`, e.g.
+   * an API key revoked over HTTP); returns how many. A credential revoked by another process (the CLI) stops
+   * opening sessions once the verifier notices; the sessions it opened before run on until they close.
+   */
+  async endCredentialSessions(ref: string, message: string): Promise<number> {
+    const ending = [...this.ctx.sessions.all()].filter((s) => this.credentialRefs.get(s) === ref);
+    for (const s of ending) s.sink.close('not-authorized', message);
+    await Promise.all(ending.map((s) => this.closeSession(s)));
+    return ending.length;
   }
 
   /**

@@ -28,11 +28,22 @@ export interface Credentials {
   'SCRAM-SHA-256': ScramCredential;
 }
 
+/**
+ * What an account is: a `person` (logs in with a password) or a `bot` (created by an administrator, has no
+ * password anyone knows, and logs in with an API key through a registered credential verifier; docs/bots.md).
+ */
+export type AccountKind = 'person' | 'bot';
+
+/** Every account kind. */
+export const ACCOUNT_KINDS: readonly AccountKind[] = ['person', 'bot'];
+
 /** An account as stored. */
 export interface Account {
   address: string;
   credentials: Credentials;
   admin: boolean;
+  /** What the account is (`person` for every account created before kinds existed). */
+  kind: AccountKind;
   createdAt: number;
   lastSeen: number | null;
   lastStatus: string | null;
@@ -44,8 +55,17 @@ export interface Account {
   createdSeq: number;
 }
 
-/** An account to create; the store assigns createdSeq. */
-export type NewAccount = Omit<Account, 'createdSeq'>;
+/** An account to create; the store assigns createdSeq, and the kind is `person` when not given. */
+export type NewAccount = Omit<Account, 'createdSeq' | 'kind'> & { kind?: AccountKind };
+
+/** An account as the listings show it. */
+export interface AccountListing {
+  address: string;
+  admin: boolean;
+  kind: AccountKind;
+  createdAt: number;
+  lastSeen: number | null;
+}
 
 export interface DomainStore {
   /** Throws ParleyError conflict when the domain exists. */
@@ -62,8 +82,8 @@ export interface AccountStore {
    */
   create(account: NewAccount): Promise<void>;
   get(address: string): Promise<Account | null>;
-  /** Addresses with admin flag, sorted; all domains when domain is omitted. */
-  list(domain?: string): Promise<Array<{ address: string; admin: boolean; createdAt: number; lastSeen: number | null }>>;
+  /** Addresses with admin flag and kind, sorted; all domains when domain is omitted. */
+  list(domain?: string): Promise<AccountListing[]>;
   /** Removes the account and everything it owns (roster, tokens, offline queue, memberships, pending invitations). */
   remove(address: string): Promise<boolean>;
   setCredentials(address: string, credentials: Credentials): Promise<boolean>;

@@ -10,6 +10,7 @@ import { apikeysCommands } from './commands.js';
 import { apikeysOptions } from './options.js';
 import { apikeysRoutes } from './routes.js';
 import { area, type ApiKeysArea } from './sqlite.js';
+import { BOT_SCOPE, looksLikeKey } from './token.js';
 import { createVerifier, type ApiKeyVerifier } from './verifier.js';
 
 export type { ApiKeyVerifier, Principal } from './verifier.js';
@@ -22,6 +23,9 @@ declare module '../api.js' {
   }
 }
 
+/** The credential reference of a key (CredentialVerifier's `ref`): what its sessions are ended by. */
+const keyRef = (id: string): string => `apikey:${id}`;
+
 /** The apikeys module. */
 export const apikeys = defineModule({
   name: 'apikeys',
@@ -33,6 +37,20 @@ export const apikeys = defineModule({
     const store = api.storage<ApiKeysArea>();
     const verifier = createVerifier(store, api.options);
     api.provide('apikeys', verifier);
-    api.http((app, ctx) => apikeysRoutes(app, ctx, { store, engine: api.engine, options: api.options, forget: (id) => verifier.forget(id) }));
+    // Bots log in with a key of theirs holding the bot scope: the engine asks this verifier (docs/bots.md).
+    api.engine.auth.addVerifier({
+      kind: 'apiKey',
+      recognises: looksLikeKey,
+      async verify(token) {
+        const p = await verifier.verifyKey(token, BOT_SCOPE);
+        return { user: p.owner, ref: keyRef(p.keyId!) };
+      },
+    });
+    const forget = (id: string): void => {
+      verifier.forget(id);
+      // A revoked key's bot sessions end at once (here; the CLI's revocation stops new logins within cacheSeconds).
+      api.engine.endCredentialSessions(keyRef(id), 'the API key was revoked').catch((e: unknown) => api.log.error({ err: e }, 'ending a revoked key\'s sessions failed'));
+    };
+    api.http((app, ctx) => apikeysRoutes(app, ctx, { store, engine: api.engine, options: api.options, forget }));
   },
 });

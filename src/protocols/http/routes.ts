@@ -49,7 +49,15 @@ function authorizeMetrics(req: FastifyRequest, token: string | null): void {
 }
 
 const login = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024) });
-const newUser = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024), admin: z.boolean().optional() });
+/** A new account: a person with a password, or a bot (`kind: "bot"`, no password: it logs in with an API key). */
+const newUser = z
+  .strictObject({
+    address: z.string().min(1).max(3071),
+    password: z.string().min(1).max(1024).optional(),
+    admin: z.boolean().optional(),
+    kind: z.enum(['person', 'bot']).optional(),
+  })
+  .refine((u) => (u.kind === 'bot' ? u.password === undefined : u.password !== undefined), 'a person needs a password; a bot has none (it logs in with an API key)');
 const historyQuery = z.strictObject({
   with: z.string().min(1).max(3071),
   before: z.coerce.number().int().min(0).optional(),
@@ -63,9 +71,12 @@ function bearer(req: FastifyRequest): string {
   return h.slice(7);
 }
 
-/** Who calls: the user of the request's bearer token, and the same when it is an administrator's. */
+/**
+ * Who calls: the user of the request's bearer token (a session token, or a credential a registered verifier
+ * recognises, such as a bot's API key: AuthService.resolveBearer), and the same when it is an administrator's.
+ */
 export function authenticators(engine: Engine): { user: (req: FastifyRequest) => Promise<string>; admin: (req: FastifyRequest) => Promise<string> } {
-  const user = async (req: FastifyRequest): Promise<string> => engine.auth.resolve(bearer(req));
+  const user = async (req: FastifyRequest): Promise<string> => (await engine.auth.resolveBearer(bearer(req))).user;
   const admin = async (req: FastifyRequest): Promise<string> => {
     const u = await user(req);
     await engine.admin.requireAdmin(u);
@@ -134,8 +145,9 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.post('/api/v1/admin/users', async (req, reply) => {
     const by = await admin(req);
     const p = parseParams(newUser, req.body);
-    const address = await engine.admin.addUser(p.address, p.password, p.admin ?? false, by);
-    return reply.status(201).send({ address });
+    const kind = p.kind ?? 'person';
+    const address = await engine.admin.addUser(p.address, p.password ?? null, p.admin ?? false, by, kind);
+    return reply.status(201).send({ address, kind });
   });
   app.delete<{ Params: { address: string } }>('/api/v1/admin/users/:address', async (req) => {
     const by = await admin(req);

@@ -39,6 +39,7 @@ const helloSchema = z.strictObject({
   token: z.string().min(1).max(512).optional(),
   address: z.string().min(1).max(3071).optional(),
   password: z.string().min(1).max(1024).optional(),
+  apiKey: z.string().min(1).max(512).optional(),
   resource: z.string().min(1).max(1023).optional(),
   since: z.number().int().min(0).nullable().optional(),
   presence: z.record(z.string(), z.unknown()).optional(),
@@ -266,7 +267,7 @@ export class Connection implements Sink {
   }
 
   /**
-   * hello authenticates (token or password), opens the session, replies, then replays what was missed.
+   * hello authenticates (token, password, or a bot's API key), opens the session, replies, then replays what was missed.
    * It replies itself (before the replay), so a failure after the reply closes the connection instead.
    */
   private async hello(re: unknown, params: Record<string, unknown>): Promise<void> {
@@ -288,11 +289,16 @@ export class Connection implements Sink {
     let auth: Authenticated;
     if (p.token) auth = await engine.auth.resolveSession(p.token);
     else if (p.address && p.password) auth = await engine.auth.authenticate(p.address, p.password, this.ip);
-    else throw new ParleyError('bad-request', 'hello needs a token, or an address and a password');
+    // A bot's API key: the engine asks the verifier registered for it (credential-verifiers.ts).
+    else if (p.apiKey) auth = await engine.auth.authenticateWith('apiKey', p.apiKey);
+    else throw new ParleyError('bad-request', 'hello needs a token, an address and a password, or a bot\'s apiKey');
     const { user } = auth;
     if (this.closing) throw new ParleyError('service-unavailable', 'the connection is closing');
     const presence = validatePresence(p.presence ?? {}, engine.ctx.now());
-    const { session, position } = await engine.openSession(user, p.resource ?? null, this, presence, { credentials: auth.credentials });
+    const { session, position } = await engine.openSession(user, p.resource ?? null, this, presence, {
+      credentials: auth.credentials,
+      ...(auth.credentialRef !== undefined ? { credentialRef: auth.credentialRef } : {}),
+    });
     if (this.closing) {
       await engine.closeSession(session); // the socket went away while we were opening
       return;

@@ -79,6 +79,20 @@ export function directoryContract(store: () => Store): void {
       expect(await s.accounts.get('nobody@a.test')).toBeNull();
     });
 
+    it('stores the kind (person unless given) and lists it', async () => {
+      const s = store();
+      await s.domains.add('a.test', 1);
+      const { kind: _person, ...noKind } = account('alice@a.test');
+      await s.accounts.create(noKind);
+      await s.accounts.create(account('echo@a.test', { kind: 'bot' }));
+      expect((await s.accounts.get('alice@a.test'))?.kind).toBe('person');
+      expect((await s.accounts.get('echo@a.test'))?.kind).toBe('bot');
+      expect((await s.accounts.list('a.test')).map((a) => [a.address, a.kind])).toEqual([
+        ['alice@a.test', 'person'],
+        ['echo@a.test', 'bot'],
+      ]);
+    });
+
     it('refuses an existing address (conflict) and an unhosted domain (item-not-found)', async () => {
       const s = store();
       await s.domains.add('a.test', 1);
@@ -108,9 +122,9 @@ export function directoryContract(store: () => Store): void {
       await s.accounts.create(account('adam@a.test', { createdAt: 6 }));
       await s.accounts.create(account('bea@b.test', { createdAt: 7 }));
       expect(await s.accounts.list()).toEqual([
-        { address: 'adam@a.test', admin: false, createdAt: 6, lastSeen: null },
-        { address: 'bea@b.test', admin: false, createdAt: 7, lastSeen: null },
-        { address: 'zoe@a.test', admin: true, createdAt: 5, lastSeen: 9 },
+        { address: 'adam@a.test', admin: false, kind: 'person', createdAt: 6, lastSeen: null },
+        { address: 'bea@b.test', admin: false, kind: 'person', createdAt: 7, lastSeen: null },
+        { address: 'zoe@a.test', admin: true, kind: 'person', createdAt: 5, lastSeen: 9 },
       ]);
       expect((await s.accounts.list('a.test')).map((a) => a.address)).toEqual(['adam@a.test', 'zoe@a.test']);
       expect(await s.accounts.list('c.test')).toEqual([]);

@@ -327,6 +327,8 @@ forAdapter('sqlite', () => {
       const s = createSqliteStore({ path, now: () => 2 });
       try {
         expect((await s.accounts.get('bob@a.test'))!.createdSeq).toBe(0);
+        // Accounts from before kinds existed are people (migration 8).
+        expect((await s.accounts.get('bob@a.test'))!.kind).toBe('person');
         expect((await s.messages.history('dm:alice@a.test bob@a.test', { limit: 10 })).map((m) => m.body)).toEqual(['before the upgrade']);
         expect((await s.messages.history('room:r@rooms.a.test', { limit: 10 })).map((m) => m.body)).toEqual(['in the room']);
         expect((await s.messages.since('bob@a.test', ['r@rooms.a.test'], 0, 10)).map((m) => m.id)).toEqual(['m1', 'm2']);

@@ -1,5 +1,5 @@
 /** Accounts in SQLite, and the cascade that removes everything an account owns. */
-import type { AccountStore, Credentials, NewAccount } from '../../ports/store.js';
+import type { AccountKind, AccountStore, Credentials, NewAccount } from '../../ports/store.js';
 import { domainOf } from '../rules.js';
 import { bool, mapConstraints, type Batched, type Db, type Transactor } from './db.js';
 
@@ -7,6 +7,7 @@ interface AccountRow {
   address: string;
   credentials: string;
   admin: number;
+  kind: AccountKind;
   createdAt: number;
   lastSeen: number | null;
   lastStatus: string | null;
@@ -16,11 +17,12 @@ interface AccountRow {
 interface ListRow {
   address: string;
   admin: number;
+  kind: AccountKind;
   createdAt: number;
   lastSeen: number | null;
 }
 
-const toListEntry = (r: ListRow) => ({ address: r.address, admin: bool(r.admin), createdAt: r.createdAt, lastSeen: r.lastSeen });
+const toListEntry = (r: ListRow) => ({ address: r.address, admin: bool(r.admin), kind: r.kind, createdAt: r.createdAt, lastSeen: r.lastSeen });
 
 /** The account store plus `purge`, which deletes one account with its dependants (call inside a transaction). */
 export interface SqliteAccounts {
@@ -31,15 +33,15 @@ export interface SqliteAccounts {
 /** Creates the SQLite AccountStore. */
 export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): SqliteAccounts {
   // created_seq is read in the insert itself: the log's last seq at this instant, with no append in between.
-  const insert = db.prepare<[string, string, string, number, number, number | null, string | null]>(
-    `INSERT INTO accounts (address, domain, credentials, admin, created_at, last_seen, last_status, created_seq)
-     VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM log))`,
+  const insert = db.prepare<[string, string, string, number, AccountKind, number, number | null, string | null]>(
+    `INSERT INTO accounts (address, domain, credentials, admin, kind, created_at, last_seen, last_status, created_seq)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM log))`,
   );
   const get = db.prepare<[string], AccountRow>(
-    `SELECT address, credentials, admin, created_at AS createdAt, last_seen AS lastSeen, last_status AS lastStatus,
+    `SELECT address, credentials, admin, kind, created_at AS createdAt, last_seen AS lastSeen, last_status AS lastStatus,
      created_seq AS createdSeq FROM accounts WHERE address = ?`,
   );
-  const listCols = 'address, admin, created_at AS createdAt, last_seen AS lastSeen';
+  const listCols = 'address, admin, kind, created_at AS createdAt, last_seen AS lastSeen';
   const listAll = db.prepare<[], ListRow>(`SELECT ${listCols} FROM accounts ORDER BY address`);
   const listDomain = db.prepare<[string], ListRow>(`SELECT ${listCols} FROM accounts WHERE domain = ? ORDER BY address`);
   const setCredentials = db.prepare<[string, string]>('UPDATE accounts SET credentials = ? WHERE address = ?');
@@ -69,7 +71,7 @@ export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): 
     async create(a: NewAccount) {
       const domain = domainOf(a.address);
       mapConstraints(
-        () => insert.run(a.address, domain, JSON.stringify(a.credentials), a.admin ? 1 : 0, a.createdAt, a.lastSeen, a.lastStatus),
+        () => insert.run(a.address, domain, JSON.stringify(a.credentials), a.admin ? 1 : 0, a.kind ?? 'person', a.createdAt, a.lastSeen, a.lastStatus),
         { conflict: `account ${a.address} exists`, missing: `domain ${domain || '(none)'} is not hosted` },
       );
     },
@@ -81,6 +83,7 @@ export function createSqliteAccounts(db: Db, tx: Transactor, batched: Batched): 
         address: r.address,
         credentials,
         admin: bool(r.admin),
+        kind: r.kind,
         createdAt: r.createdAt,
         lastSeen: r.lastSeen,
         lastStatus: r.lastStatus,

@@ -193,6 +193,12 @@ CREATE TABLE module_migrations (
 ) WITHOUT ROWID;
 `;
 
+// Accounts have a kind: a person (password login) or a bot (API key login, docs/bots.md). Existing accounts are
+// people.
+const ACCOUNT_KIND = `
+ALTER TABLE accounts ADD COLUMN kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'bot'));
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -202,4 +208,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'accounts and rooms record the log position of their creation', sql: CREATED_SEQ },
   { version: 6, name: 'server secrets', sql: SERVER_SECRETS },
   { version: 7, name: 'log consumer positions and module migrations', sql: POSITIONS_AND_MODULES },
+  { version: 8, name: 'account kinds (person, bot)', sql: ACCOUNT_KIND },
 ];
