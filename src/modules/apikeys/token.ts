@@ -8,7 +8,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every scope a key may carry. Modules that check a new scope add it here, with a line in docs/presence.md. */
-export const SCOPES = ['presence:read', 'presence:write:things', 'notify'] as const;
+export const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'webhooks'] as const;
 /** One scope. */
 export type Scope = (typeof SCOPES)[number];
 
