@@ -306,7 +306,7 @@ describe('restart', () => {
         auth: { scramIterations: 4096 },
         xmpp: { port: 0, directTlsPort: 0, certDir: join(dir, 'certs') },
         log: { level: 'silent' },
-        modules: { apikeys: { enabled: true, requestsPerSecond: 1000 }, presentities: { enabled: true }, webhooks: { ...WEBHOOKS, maxConsecutiveFailures: 1000 } },
+        modules: { apikeys: { enabled: true, requestsPerSecond: 1000 }, presentities: { enabled: true, ringSize: 16 }, webhooks: { ...WEBHOOKS, maxConsecutiveFailures: 1000 } },
       });
       const server = await buildServer(config, { log: pino({ level: 'silent' }) });
       return { server, url: await server.listen() };
@@ -321,6 +321,13 @@ describe('restart', () => {
       rx.answer = (path) => ({ status: path === '/restart' && down ? 503 : 200 });
       const w = await callAt(a.url, 'POST', '/webhooks', key, { url: `http://${PUBLIC}:${rx.port}/restart`, target: { addresses: [addr] } });
       expect(w.status).toBe(201);
+      // A quiet webhook, on a thing that does not change while more changes than the ring holds (16 here) go by.
+      const quiet = thing();
+      await callAt(a.url, 'PUT', `/presentities/things/${quiet}`, key, { kind: 'thing' });
+      expect((await callAt(a.url, 'POST', '/webhooks', key, { url: `http://${PUBLIC}:${rx.port}/quiet`, target: { addresses: [quiet] } })).status).toBe(201);
+      const busy = thing();
+      await callAt(a.url, 'PUT', `/presentities/things/${busy}`, key, { kind: 'thing' });
+      for (let i = 0; i < 20; i++) await callAt(a.url, 'POST', `/presentities/things/${busy}/presence`, key, { status: `s${i}` });
       await callAt(a.url, 'POST', `/presentities/things/${addr}/presence`, key, { fields: { n: 1 } });
       await until(() => rx.on('/restart').some((g) => g.status === 200), 5000, 'the first delivery');
       // The receiver goes down; changes pile up.
@@ -338,6 +345,8 @@ describe('restart', () => {
       expect(firstSeen).toEqual([1, 2, 3, 4]);
       const hook = (await callAt(a.url, 'GET', `/webhooks/${w.body.webhook.id}`, key)).body.webhook;
       expect(hook.position).toBe(ok[ok.length - 1]!.body.data.position);
+      // The quiet webhook had seen everything when Parley stopped: no snapshot, nothing at all.
+      expect(rx.on('/quiet')).toEqual([]);
     } finally {
       await a.server.close();
       rmSync(dir, { recursive: true, force: true });

@@ -116,6 +116,18 @@ export class WebhookRunner {
     this.queue = [];
   }
 
+  /**
+   * When nothing is waiting, in flight or being re-read and the subscription is live, the webhook has had
+   * every change up to `position` that concerns it: its position may move there (so a quiet webhook does not
+   * resume from far behind after a restart). Returns whether it moved.
+   */
+  advanceIdle(position: number): boolean {
+    const idle = this.sub !== null && this.queue.length === 0 && !this.busy && this.timer === null && !this.behind && !this.stopped && this.hook.disabled === null;
+    if (!idle || position <= this.acked) return false;
+    this.acked = position;
+    return true;
+  }
+
   /** Queues a test event (no position); returns its delivery id. */
   test(): string {
     const deliveryId = `${this.hook.id}.test.${randomBytes(6).toString('hex')}`;
@@ -213,36 +225,32 @@ export class WebhookRunner {
     const r = await client.post(hook.url, p.body, headers, this.abort.signal);
     this.abort = null;
     if (this.stopped) return;
-    this.deps.track(
-      store.log(
-        { webhookId: hook.id, deliveryId: p.deliveryId, event: p.event, position: p.position, attempt: p.attempts, at, status: r.status, durationMs: r.durationMs, error: r.error },
-        options.deliveryLogKeep,
-      ),
-    );
+    const attempt = { webhookId: hook.id, deliveryId: p.deliveryId, event: p.event, position: p.position, attempt: p.attempts, at, status: r.status, durationMs: r.durationMs, error: r.error };
     if (r.error === null) {
       this.queue.shift();
       if (p.position !== null && p.position > this.acked) this.acked = p.position;
       hook.failures = 0;
       hook.failingSince = null;
       hook.lastError = null;
-      this.deps.track(store.delivered(hook.id, p.position));
+      this.deps.track(store.attempted(attempt, options.deliveryLogKeep, { ok: true, position: p.position }));
       return;
     }
     hook.failures++;
     hook.failingSince ??= at;
     hook.lastError = r.error;
+    const failed = { ok: false as const, failures: hook.failures, failingSince: hook.failingSince, lastError: r.error };
     if (hook.failures >= options.maxConsecutiveFailures) {
       const t = now();
       hook.disabled = { at: t, reason: `${r.error} after ${hook.failures} attempts over ${humanDuration(t - hook.failingSince)}` };
       this.deps.log.warn({ webhook: hook.id, reason: hook.disabled.reason }, 'a webhook was disabled');
-      this.deps.track(store.failed(hook.id, hook.failures, hook.failingSince, r.error, hook.disabled));
+      this.deps.track(store.attempted(attempt, options.deliveryLogKeep, { ...failed, disabled: hook.disabled }));
       // Nothing is held while it is off: enabling it again resumes from its position.
       this.unsubscribe();
       this.queue = [];
       this.behind = false;
       return;
     }
-    this.deps.track(store.failed(hook.id, hook.failures, hook.failingSince, r.error, null));
+    this.deps.track(store.attempted(attempt, options.deliveryLogKeep, { ...failed, disabled: null }));
     const maxMs = options.retryMaxSeconds * 1000;
     let delay = r.retryable ? backoffMs(hook.failures, options.retryMinSeconds * 1000, maxMs) : maxMs;
     if (r.retryAfterMs !== null) delay = Math.min(maxMs, Math.max(delay, r.retryAfterMs));

@@ -42,11 +42,15 @@ export interface WebhookPatch {
   rotateSecret?: true | undefined;
 }
 
+/** How often idle webhooks move their stored position to the present. */
+const IDLE_ADVANCE_MS = 10_000;
+
 /** The webhooks service. */
 export class WebhookService {
   private readonly runners = new Map<string, WebhookRunner>();
   private readonly writes = new Set<Promise<unknown>>();
   private readonly client: WebhookClient;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly store: WebhooksArea,
@@ -57,6 +61,25 @@ export class WebhookService {
     private readonly now: () => number = Date.now,
   ) {
     this.client = new WebhookClient(guard, { timeoutMs: options.timeoutSeconds * 1000, maxRedirects: options.maxRedirects, maxResponseBytes: options.maxResponseBytes });
+    this.timer = setInterval(() => this.advanceIdle(), IDLE_ADVANCE_MS);
+    this.timer.unref();
+  }
+
+  /** Moves the stored position of every idle webhook to the present (WebhookRunner.advanceIdle). */
+  private advanceIdle(): void {
+    const position = this.presentities.position;
+    for (const [id, r] of this.runners) if (r.advanceIdle(position)) this.track(this.store.delivered(id, r.acked), id);
+  }
+
+  private track(p: Promise<unknown>, id: string): void {
+    this.writes.add(p);
+    p.then(
+      () => this.writes.delete(p),
+      (e: unknown) => {
+        this.writes.delete(p);
+        this.log.error({ err: e, webhook: id }, 'storing a webhook\'s delivery state failed');
+      },
+    );
   }
 
   /** Resumes every enabled webhook from its stored position. */
@@ -66,6 +89,8 @@ export class WebhookService {
 
   /** Stops every runner and waits for the store writes under way. */
   async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.advanceIdle();
     for (const r of this.runners.values()) r.stop();
     this.runners.clear();
     this.client.close();
@@ -80,16 +105,7 @@ export class WebhookService {
       options: this.options,
       log: this.log,
       now: this.now,
-      track: (p) => {
-        this.writes.add(p);
-        p.then(
-          () => this.writes.delete(p),
-          (e: unknown) => {
-            this.writes.delete(p);
-            this.log.error({ err: e, webhook: w.id }, 'storing a webhook\'s delivery state failed');
-          },
-        );
-      },
+      track: (p) => this.track(p, w.id),
     });
     this.runners.set(w.id, r);
     r.start();

@@ -48,6 +48,11 @@ export interface DeliveryAttempt {
   error: string | null;
 }
 
+/** What an attempt did to its webhook: the position moves on, or the run of failures grows (and may disable it). */
+export type AttemptOutcome =
+  | { ok: true; position: number | null }
+  | { ok: false; failures: number; failingSince: number; lastError: string; disabled: Disabled | null };
+
 /** What the module stores. Async, clonable values (they cross threads). */
 export interface WebhooksArea {
   /** Stores a new webhook; policy-violation when its owner already has `max`. */
@@ -59,12 +64,16 @@ export interface WebhooksArea {
   update(w: WebhookRecord): Promise<void>;
   /** Removes a webhook and its log. */
   remove(id: string): Promise<void>;
-  /** A delivery succeeded: the position moves on (when it has one) and the run of failures ends. */
+  /**
+   * The webhook saw everything up to `position` (a delivery succeeded, or nothing was left to deliver): the
+   * position moves on and the run of failures ends.
+   */
   delivered(id: string, position: number | null): Promise<void>;
-  /** A delivery failed: the run of failures, and the disabled state when it ends the webhook. */
-  failed(id: string, failures: number, failingSince: number, lastError: string, disabled: Disabled | null): Promise<void>;
-  /** Adds an attempt to the log, keeping the newest `keep` of the webhook. */
-  log(a: DeliveryAttempt, keep: number): Promise<void>;
+  /**
+   * Stores an attempt in one write: the log entry (keeping the webhook's newest `keep`) and its outcome (the
+   * position on success; the run of failures, and the disabled state when it ends the webhook, on failure).
+   */
+  attempted(a: DeliveryAttempt, keep: number, outcome: AttemptOutcome): Promise<void>;
   /** The newest `limit` attempts of a webhook, newest first. */
   deliveries(id: string, limit: number): Promise<DeliveryAttempt[]>;
 }
@@ -203,15 +212,12 @@ export const area: SqliteArea<WebhooksArea> = {
           ack.run(position, id);
         });
       },
-      failed(id, failures, since, lastError, disabled) {
-        return ctx.batched(() => {
-          fail.run(failures, since, lastError, disabled === null ? null : JSON.stringify(disabled), id);
-        });
-      },
-      log(a, keep) {
+      attempted(a, keep, o) {
         return ctx.batched(() => {
           addLog.run(a.webhookId, a.deliveryId, a.event, a.position, a.attempt, a.at, a.status, a.durationMs, a.error);
           trimLog.run(a.webhookId, a.webhookId, keep);
+          if (o.ok) ack.run(o.position, a.webhookId);
+          else fail.run(o.failures, o.failingSince, o.lastError, o.disabled === null ? null : JSON.stringify(o.disabled), a.webhookId);
         });
       },
       async deliveries(id, limit) {
