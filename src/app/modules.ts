@@ -12,10 +12,11 @@ import { mam } from '../modules/mam/index.js';
 import { presentities } from '../modules/presentities/index.js';
 import { notify } from '../modules/notify/index.js';
 import { vcard } from '../modules/vcard/index.js';
+import { webhooks } from '../modules/webhooks/index.js';
 
 /**
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
  * archive comes first: when it is on, it journals a change before any other module reacts to it. apikeys comes
- * before presentities, which uses its service.
+ * before presentities, which uses its service; webhooks comes after both, whose services it uses.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, apikeys, presentities, notify];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, apikeys, presentities, webhooks, notify];

@@ -8,7 +8,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every scope a key may carry. Modules that check a new scope add it here, with a line in docs/presence.md. */
-export const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'bot'] as const;
+export const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'bot', 'webhooks'] as const;
 
 /** The scope that lets a key log a bot account in (JSON hello `apiKey`, HTTP bearer; docs/bots.md). */
 export const BOT_SCOPE = 'bot' satisfies Scope;

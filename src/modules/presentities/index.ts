@@ -8,11 +8,36 @@
  */
 import { defineModule } from '../api.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
-import { PresentityHub } from './hub.js';
+import { PresentityHub, type Subscription, type SubscriptionOut } from './hub.js';
+import type { Target } from './model.js';
 import { presentitiesOps } from './ops.js';
 import { presentitiesOptions } from './options.js';
 import { presentitiesRoutes } from './routes.js';
 import { area, type PresentitiesArea } from './sqlite.js';
+
+/**
+ * What the presentities module provides to modules set up after it (ModuleServices['presentities']): the
+ * subscriptions its own streams use, with the same visibility rules (as seen by `viewer`) and the same resume
+ * by position.
+ */
+export interface PresentitiesService {
+  /** The last published position. */
+  readonly position: number;
+  /**
+   * Follows `target` as `viewer` sees it: from `since` (the changes after it, from the ring or the stored change
+   * log, then the live ones; a snapshot with `reset` when they are no longer all held), or a snapshot when null.
+   */
+  subscribe(viewer: string, target: Target, since: number | null, out: SubscriptionOut): Promise<Subscription>;
+  /** Ends a subscription. */
+  unsubscribe(sub: Subscription): void;
+}
+
+declare module '../api.js' {
+  interface ModuleServices {
+    /** Subscriptions to presence changes by position (src/modules/presentities). */
+    presentities: PresentitiesService;
+  }
+}
 
 /** How often the stored change log is pruned. */
 const PRUNE_EVERY_MS = 60_000;
@@ -28,6 +53,13 @@ export const presentities = defineModule({
     const hub = new PresentityHub(api.engine, api.storage<PresentitiesArea>(), api.log, { ringSize: api.options.ringSize });
     await hub.start();
     api.on('presence.changed', (e) => hub.personChanged(e.presence));
+    api.provide('presentities', {
+      get position() {
+        return hub.position;
+      },
+      subscribe: (viewer, target, since, out) => hub.subscribe(viewer, target, since, out),
+      unsubscribe: (sub) => hub.unsubscribe(sub),
+    });
 
     const { ops, sessionClosed } = presentitiesOps(hub, (s, ev, data) => api.push(s, ev, data));
     for (const [name, def] of Object.entries(ops)) api.jsonOp(name, def);
@@ -50,3 +82,5 @@ export const presentities = defineModule({
 });
 
 export { PresentityHub };
+export type { Subscription, SubscriptionOut } from './hub.js';
+export type { Presentity, Target } from './model.js';
