@@ -10,8 +10,9 @@ import type { LogRecord } from '../core/types.js';
  * Runs inside the transaction that appends records to the message log, after they are written and before it
  * commits, with the records of one append call that are new (resends are left out). Throwing rolls the whole
  * append back: the sender gets the error and nothing was stored or delivered (the compliance journal relies on it).
+ * The records are the ones the caller gets back, not copies: a participant reads them and never changes them.
  */
-export type AppendParticipant = (records: readonly LogRecord[]) => void;
+export type AppendParticipant = (records: readonly Readonly<LogRecord>[]) => void;
 
 /** What an area's factory gets from the store that opens it. */
 export interface AreaContext {

@@ -6,7 +6,7 @@
  */
 import type { LogRecord } from '../../core/types.js';
 import { canonicalBytes } from './jcs.js';
-import { leafHash } from './merkle.js';
+import { framedLeafHash, leafHash } from './merkle.js';
 
 /** Version of the entry format. */
 export const ENTRY_VERSION = 1;
@@ -119,6 +119,7 @@ export function sealRecord(index: number, r: LogRecord): { bytes: Buffer; leaf: 
     v: ENTRY_VERSION,
   });
   if (json.includes(ESCAPED_SURROGATE)) return sealEntry(index, recordDraft(r));
-  const bytes = Buffer.from(json, 'utf8');
-  return { bytes, leaf: leafHash(bytes) };
+  // 0x00 || entry in one buffer: hashed as it is, stored without its first byte (no copy either way).
+  const framed = Buffer.from(`\u0000${json}`, 'utf8');
+  return { bytes: framed.subarray(1), leaf: framedLeafHash(framed) };
 }

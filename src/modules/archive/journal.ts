@@ -7,7 +7,6 @@
  */
 import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
-import type { LogRecord } from '../../core/types.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { storageError } from '../../storage/sqlite/db.js';
 import { sealEntry, sealRecord, type EntryDraft } from './entry.js';
@@ -155,7 +154,7 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
 
   // Journaled with the log records, inside their transaction: refusing here refuses the message. The next
   // index is read once per append call, not once per record.
-  ctx.onAppend((records: readonly LogRecord[]) => {
+  ctx.onAppend((records) => {
     try {
       let next = count.get()!;
       for (const r of records) {

@@ -36,6 +36,15 @@ export function leafHash(entry: Uint8Array): Buffer {
   return oneShotHash('sha256', Buffer.concat([LEAF_PREFIX, entry]), 'buffer');
 }
 
+/**
+ * The leaf hash of an entry given already framed as 0x00 || entry (RFC 9162 §2.1.1): the journal's hot path
+ * builds its bytes that way, so hashing copies nothing.
+ */
+export function framedLeafHash(framed: Uint8Array): Buffer {
+  if (framed[0] !== 0x00) throw new RangeError('a framed leaf starts with 0x00');
+  return oneShotHash('sha256', framed, 'buffer');
+}
+
 /** The hash of an interior node: SHA-256(0x01 || left || right) (RFC 9162 §2.1.1). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
