@@ -4,16 +4,13 @@
  * `who <group>` from the presentities query, resumes without a gap after a lost connection, and is refused with
  * stable codes: a key without the bot scope, a revoked key, a person's key, a password.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, xml, type XmlElement, type XmppClient } from '@xmpp/client';
 import { ParleyApiError, ParleyBot, ParleyClient, login, type ConnectOptions } from '../client/index.js';
 import { echoBot } from '../examples/echo-bot.js';
 import { whoBot } from '../examples/who-bot.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
+import { freshUsers, onlineAt, startServer, type TestServer, trustServerCertificate, until } from './harness.js';
 
 const DOMAIN = 'localhost';
 let t: TestServer;
@@ -21,29 +18,13 @@ let root: string;
 let restoreTls: (() => void) | null = null;
 const bots: ParleyBot[] = [];
 
-/** Makes tls.connect calls for `host` trust `caPem` (xmpp.js has no TLS options of its own). Returns the undo. */
-function trustFor(host: string, caPem: string): () => void {
-  const original = tls.connect;
-  const wrapped = function (this: unknown, ...args: unknown[]): tls.TLSSocket {
-    const first = args[0];
-    if (first !== null && typeof first === 'object' && (first as tls.ConnectionOptions).host === host && !(first as tls.ConnectionOptions).ca) {
-      args[0] = { ...(first as tls.ConnectionOptions), ca: caPem };
-    }
-    return (original as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
-  };
-  (tls as unknown as { connect: unknown }).connect = wrapped;
-  return () => {
-    (tls as unknown as { connect: unknown }).connect = original;
-  };
-}
-
 beforeAll(async () => {
   t = await startServer({
     modules: { apikeys: { enabled: true, requestsPerSecond: 200 }, presentities: { enabled: true } } as never,
   });
   await addUser(t.server.store, 'root@localhost', 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
   root = (await login(t.url, 'root@localhost', 'pw-root')).token;
-  restoreTls = trustFor(DOMAIN, readFileSync(join(t.dir, 'certs', `${DOMAIN}.crt`), 'utf8'));
+  restoreTls = trustServerCertificate(t, DOMAIN);
 });
 afterAll(async () => {
   await Promise.all(bots.map((b) => b.stop()));

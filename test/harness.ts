@@ -1,7 +1,8 @@
 /** Test harness: a real Parley server on a free port over a temporary SQLite database, plus users and clients. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { pino } from 'pino';
 import { buildServer, type ParleyServer } from '../src/app/build.js';
 import { validateConfig, type Config } from '../src/app/config.js';
@@ -98,4 +99,25 @@ export async function onlineAt(t: TestServer, address: string, resource = 'r', p
  */
 export async function drain(...cs: ParleyClient[]): Promise<void> {
   await Promise.all(cs.map((c) => c.request('ping')));
+}
+
+/**
+ * Makes tls.connect calls for `domain` trust the test server's own certificate for it (unless a call names its
+ * own CA) while a file runs: xmpp.js has no TLS options of its own, and its STARTTLS upgrade calls
+ * `tls.connect({ socket, host: domain })`. Returns the undo.
+ */
+export function trustServerCertificate(t: TestServer, domain: string): () => void {
+  const caPem = readFileSync(join(t.dir, 'certs', `${domain}.crt`), 'utf8');
+  const original = tls.connect;
+  const wrapped = function (this: unknown, ...args: unknown[]): tls.TLSSocket {
+    const first = args[0];
+    if (first !== null && typeof first === 'object' && (first as tls.ConnectionOptions).host === domain && !(first as tls.ConnectionOptions).ca) {
+      args[0] = { ...(first as tls.ConnectionOptions), ca: caPem };
+    }
+    return (original as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
+  };
+  (tls as unknown as { connect: unknown }).connect = wrapped;
+  return () => {
+    (tls as unknown as { connect: unknown }).connect = original;
+  };
 }

@@ -6,17 +6,14 @@
  * next, the e-mail fallback), acknowledgement by the JSON operation and by a plain "ack" reply over XMPP,
  * deduplication, policies and rotas, and bad input.
  */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import tls from 'node:tls';
 import { client, xml, type XmlElement, type XmppClient } from '@xmpp/client';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../client/index.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
+import { freshUsers, onlineAt, startServer, type TestServer, trustServerCertificate, until } from './harness.js';
 
 const DOMAIN = 'localhost';
 const SERVICE = `notify@${DOMAIN}`;
@@ -26,22 +23,6 @@ let smtp: SMTPServer;
 const mails: ParsedMail[] = [];
 let rootToken: string;
 let restoreTls: (() => void) | null = null;
-
-/** Makes tls.connect calls for `host` trust `caPem` while this file runs (xmpp.js has no TLS options). */
-function trustFor(host: string, caPem: string): () => void {
-  const original = tls.connect;
-  const wrapped = function (this: unknown, ...args: unknown[]): tls.TLSSocket {
-    const first = args[0];
-    if (first !== null && typeof first === 'object' && (first as tls.ConnectionOptions).host === host && !(first as tls.ConnectionOptions).ca) {
-      args[0] = { ...(first as tls.ConnectionOptions), ca: caPem };
-    }
-    return (original as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
-  };
-  (tls as unknown as { connect: unknown }).connect = wrapped;
-  return () => {
-    (tls as unknown as { connect: unknown }).connect = original;
-  };
-}
 
 beforeAll(async () => {
   // A real SMTP server: plain text on loopback, no authentication; each message parsed as it arrives.
@@ -72,7 +53,7 @@ beforeAll(async () => {
   });
   await addUser(t.server.store, `root@${DOMAIN}`, 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
   rootToken = (await login(t.url, `root@${DOMAIN}`, 'pw-root')).token;
-  restoreTls = trustFor(DOMAIN, readFileSync(join(t.dir, 'certs', `${DOMAIN}.crt`), 'utf8'));
+  restoreTls = trustServerCertificate(t, DOMAIN);
 });
 
 afterAll(async () => {

@@ -8,12 +8,10 @@
  * self-signed certificate (read from the server's certificate directory): the certificate and the host name are
  * still verified, and nothing else in the process is affected. The wrapper is removed in afterAll.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { client, xml, type XmlElement, type XmppClient } from '@xmpp/client';
-import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
+import { freshUsers, onlineAt, startServer, type TestServer, trustServerCertificate } from './harness.js';
 
 const DOMAIN = 'localhost';
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
@@ -24,25 +22,9 @@ let t: TestServer;
 let restoreTls: (() => void) | null = null;
 const clients = new Set<XmppClient>();
 
-/** Makes tls.connect calls for `host` trust `caPem` (unless they name their own CA). Returns the undo. */
-function trustFor(host: string, caPem: string): () => void {
-  const original = tls.connect;
-  const wrapped = function (this: unknown, ...args: unknown[]): tls.TLSSocket {
-    const first = args[0];
-    if (first !== null && typeof first === 'object' && (first as tls.ConnectionOptions).host === host && !(first as tls.ConnectionOptions).ca) {
-      args[0] = { ...(first as tls.ConnectionOptions), ca: caPem };
-    }
-    return (original as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
-  };
-  (tls as unknown as { connect: unknown }).connect = wrapped;
-  return () => {
-    (tls as unknown as { connect: unknown }).connect = original;
-  };
-}
-
 beforeAll(async () => {
   t = await startServer();
-  restoreTls = trustFor(DOMAIN, readFileSync(join(t.dir, 'certs', `${DOMAIN}.crt`), 'utf8'));
+  restoreTls = trustServerCertificate(t, DOMAIN);
 });
 afterEach(async () => {
   await Promise.all([...clients].map((c) => stop(c)));

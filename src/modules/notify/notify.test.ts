@@ -21,7 +21,7 @@ import { archive } from '../archive/index.js';
 import { archiveOptions } from '../archive/options.js';
 import type { ArchiveArea } from '../archive/sqlite.js';
 import { notifyCommands } from './commands.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines } from '../deadlines.js';
 import { notify, notifyServiceOf } from './index.js';
 import { notifyOptions } from './options.js';
 import { choose, tierOf, type Candidate } from './routing.js';
@@ -75,7 +75,7 @@ describe('routing rules', () => {
 describe('deadlines', () => {
   it('fires in deadline order, once, and honours moves and cancellations', async () => {
     const fired: number[] = [];
-    const d = new Deadlines((id) => fired.push(id));
+    const d = new Deadlines<number>((id) => fired.push(id));
     const now = Date.now();
     for (let i = 1; i <= 500; i++) d.set(i, now + ((i * 7919) % 40));
     d.set(3, now + 60);

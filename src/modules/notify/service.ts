@@ -15,7 +15,7 @@ import { KeyedQueue } from '../../engine/keyed-queue.js';
 import type { Outbound } from '../../engine/outbound.js';
 import type { Session } from '../../engine/session.js';
 import type { ModuleApi } from '../api.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines } from '../deadlines.js';
 import { label, mailHeaders, mailSubject, mailText, type MailSender } from './mail.js';
 import { parseId, targetKey, type Acknowledgement, type Action, type NewEvent, type Notification, type PolicySnapshot, type Severity, type Target } from './model.js';
 import type { NotifyOptions } from './options.js';
@@ -84,7 +84,7 @@ export function parseReply(body: string): { action: Action; id: number | null } 
 /** The notification service of one server. */
 export class NotifyService {
   private readonly queue = new KeyedQueue();
-  private readonly deadlines: Deadlines;
+  private readonly deadlines: Deadlines<number>;
   /** The service address's session per domain (opened on first use). */
   private readonly sessions = new Map<string, Promise<Session>>();
   /** The service addresses (one per hosted domain). */
