@@ -1,32 +1,51 @@
 /**
- * `npm run bench:presentities`: one thing's update fanned out to N Server-Sent Event subscribers. The server
- * runs as a child process (as `npm start` runs it) with the apikeys and presentities modules on; this process
- * opens N streams to the thing, then posts updates one at a time and times, for every subscriber, from sending
- * the update to the moment its change frame arrived. Prints one JSON line, in ms: the update's HTTP reply (the
- * change is stored, with the server's default synchronous=full, before it is published), per-subscriber
- * latency (p50, p90, p99, max) and the time until the last subscriber of a round had it. The receiving streams
- * share this one process, so its event loop is part of what is measured.
+ * `npm run bench:presentities`: one thing's update fanned out to N streaming subscribers, as Server-Sent Event
+ * streams, JSON WebSocket subscriptions (`presentities.subscribe`) or half of each. The server runs as a child
+ * process (as `npm start` runs it) with the apikeys and presentities modules on. The subscribers are split over
+ * `--readers` reader processes (bench/lib/presence-reader.ts), so no one event loop holds them all; this process
+ * posts updates one at a time, each carrying its send time (`fields.sentAt`, on the clock every process shares:
+ * `performance.timeOrigin + performance.now()`), and every reader times each subscriber's change frame against
+ * it. Prints one JSON line, in ms: the update's HTTP reply (the change is stored, with the server's default
+ * synchronous=full, before it is published), per-subscriber latency (p50, p90, p99, max) and the time until
+ * the last subscriber of a round had it.
  *
- *   npm run bench:presentities                          2000 subscribers, 30 rounds
- *   npm run bench:presentities -- --subscribers 500 --rounds 50
+ * JSON WebSocket subscribers are sessions of their own users (`sub0@localhost` …, seeded with tokens), whom the
+ * thing grants its domain; SSE subscribers use an API key of the thing's owner. Connections come from 8
+ * loopback source addresses (127.0.0.2 …), so no one address runs out of ports; each reader holds N/readers.
+ *
+ *   npm run bench:presentities                                                    2000 SSE subscribers, 1 reader, 30 rounds
+ *   npm run bench:presentities -- --subscribers 10000 --transport mix --readers 4  the issue's scale
+ *   npm run bench:presentities -- --subscribers 500 --rounds 50 --transport ws
+ *
+ * Options: --subscribers N (2000), --rounds R (30, after 3 warm-up rounds), --readers P (1),
+ * --transport sse|ws|mix (sse; mix alternates), --sources S (8 source addresses),
+ * --profile-dir DIR (the server writes a CPU profile there: node --cpu-prof; bench/profile-summary.ts reads it).
  */
-import { request, type IncomingMessage } from 'node:http';
 import { rmSync } from 'node:fs';
-import { sourceAddress } from './lib/lean-client.js';
 import { seedDatabase, startServer } from './lib/server.js';
+import { clock, startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
 import { summary } from './lib/stats.js';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
+const argString = (name: string, dflt: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
 const N = arg('subscribers', 2000);
 const ROUNDS = arg('rounds', 30);
+const READERS = Math.max(1, arg('readers', 1));
+const TRANSPORT = argString('transport', 'sse') as Transport;
+if (!['sse', 'ws', 'mix'].includes(TRANSPORT)) throw new Error('--transport is sse, ws or mix');
 const WARMUP = 3;
-/** Source addresses the streams come from (127.0.0.2 …), so no one address runs out of ports. */
-const SOURCES = 8;
+const SOURCES = arg('sources', 8);
+/** Where the server writes a CPU profile (node --cpu-prof), when given. */
+const PROFILE_DIR = process.argv.includes('--profile-dir') ? argString('profile-dir', '') : null;
 
-const { dir, dbPath, users } = await seedDatabase({ users: ['owner'], iterations: 4096 });
+const wsCount = Array.from({ length: N }, (_, i) => transportOf(TRANSPORT, i)).filter((t) => t === 'ws').length;
+const { dir, dbPath, users } = await seedDatabase({ users: ['owner', ...Array.from({ length: wsCount }, (_, i) => `sub${i}`)], iterations: 4096 });
 const server = await startServer({
   dir,
   dbPath,
@@ -35,6 +54,7 @@ const server = await startServer({
     PARLEY_MODULES__APIKEYS__REQUESTS_PER_SECOND: '100000',
     PARLEY_MODULES__PRESENTITIES__ENABLED: 'true',
   },
+  nodeFlags: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
 });
 try {
   const base = `${server.baseUrl}/api/v1`;
@@ -47,67 +67,50 @@ try {
   };
   const { token: key } = (await post('/apikeys/keys', owner.token, { name: 'bench', scopes: ['presence:read', 'presence:write:things'] })) as { token: string };
   const thing = 'press-1@localhost';
-  await post(`/presentities/things/${thing}`, key, { kind: 'thing', fields: { n: 'number' } }, 'PUT');
+  await post(`/presentities/things/${thing}`, key, { kind: 'thing', fields: { n: 'number', sentAt: 'number' }, grants: { domains: ['localhost'] } }, 'PUT');
 
-  // Per subscriber: the marker it waits for and when the round started.
-  let marker = '';
-  let started = 0;
-  let got = 0;
-  let roundDone: (() => void) | null = null;
-  const samples: number[] = [];
-  const lastOfRound: number[] = [];
-  /** From sending the update to its HTTP reply (stored durably). */
-  const acks: number[] = [];
-  let recording = false;
-  let last = 0;
-
-  const open = (i: number): Promise<IncomingMessage> =>
-    new Promise((resolve, reject) => {
-      const req = request(`${base}/presentities/stream?addresses=${thing}`, { headers: { authorization: `Bearer ${key}` }, agent: false, localAddress: sourceAddress(i, SOURCES) }, (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
-        res.setEncoding('utf8');
-        let seenRound = '';
-        let snapshot = false;
-        res.on('data', (chunk: string) => {
-          if (!snapshot && chunk.includes('event: snapshot')) {
-            snapshot = true;
-            resolve(res);
-          }
-          if (marker !== '' && seenRound !== marker && chunk.includes(marker)) {
-            seenRound = marker;
-            const at = performance.now();
-            if (recording) samples.push(at - started);
-            last = at;
-            if (++got === N) roundDone?.();
-          }
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-
-  const streams: IncomingMessage[] = [];
-  for (let i = 0; i < N; i += 100) streams.push(...(await Promise.all(Array.from({ length: Math.min(100, N - i) }, (_, j) => open(i + j)))));
-
-  for (let round = 1; round <= WARMUP + ROUNDS; round++) {
-    recording = round > WARMUP;
-    got = 0;
-    marker = `{"n":${round}}`;
-    const done = new Promise<void>((resolve, reject) => {
-      roundDone = resolve;
-      setTimeout(() => reject(new Error(`round ${round}: ${got} of ${N} subscribers got the change`)), 30_000).unref();
-    });
-    started = performance.now();
-    await post(`/presentities/things/${thing}/presence`, key, { fields: { n: round } });
-    if (recording) acks.push(performance.now() - started);
-    await done;
-    if (recording) lastOfRound.push(last - started);
-    await new Promise((r) => setTimeout(r, 50));
+  let ws = 0;
+  const subscribers: SubscriberSpec[] = Array.from({ length: N }, (_, i) => {
+    const transport = transportOf(TRANSPORT, i);
+    return transport === 'ws' ? { transport, addresses: [thing], index: i, token: users.get(`sub${ws++}`)!.token } : { transport, addresses: [thing], index: i };
+  });
+  const readers = await startReaders({ count: READERS, base, wsUrl: server.wsUrl, key, sources: SOURCES, mode: 'rounds', subscribers });
+  try {
+    const samples: number[] = [];
+    const lastOfRound: number[] = [];
+    /** From sending the update to its HTTP reply (stored durably). */
+    const acks: number[] = [];
+    for (let round = 1; round <= WARMUP + ROUNDS; round++) {
+      const recording = round > WARMUP;
+      const done = readers.round(round, 30_000);
+      const sentAt = clock();
+      await post(`/presentities/things/${thing}/presence`, key, { fields: { n: round, sentAt } });
+      if (recording) acks.push(clock() - sentAt);
+      const { latencies, last } = await done;
+      if (latencies.length !== N) throw new Error(`round ${round}: ${latencies.length} of ${N} subscribers got the change`);
+      if (recording) {
+        for (const x of latencies) samples.push(x);
+        lastOfRound.push(last - sentAt);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'presentities-fanout',
+        subscribers: N,
+        transport: TRANSPORT,
+        sse: readers.counts.sse,
+        ws: readers.counts.ws,
+        readers: READERS,
+        rounds: ROUNDS,
+        updateReplyMs: summary(acks),
+        perSubscriberMs: summary(samples),
+        lastSubscriberMs: summary(lastOfRound),
+      })}\n`,
+    );
+  } finally {
+    await readers.close();
   }
-  for (const s of streams) s.destroy();
-  process.stdout.write(
-    `${JSON.stringify({ bench: 'presentities-sse-fanout', subscribers: N, rounds: ROUNDS, updateReplyMs: summary(acks), perSubscriberMs: summary(samples), lastSubscriberMs: summary(lastOfRound) })}\n`,
-  );
 } finally {
   await server.stop(true);
   rmSync(dir, { recursive: true, force: true });
