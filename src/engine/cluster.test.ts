@@ -338,6 +338,21 @@ describe('the cluster directory', () => {
     await until(() => one.engine.sessionsOf(B).length === 1, 'the directory on node one');
   });
 
+  it('a credential revoked on one node ends the sessions it opened on the others, and only those', async () => {
+    const one = await node();
+    const two = await node();
+    const sink = new RecordingSink();
+    const { session, position } = await two.engine.openSession(C, 'bot', sink, { ...testPresence }, { credentialRef: 'apikey:k1' });
+    await two.engine.catchUp(session, null, position);
+    const other = await open(two, C, 'desk');
+    await settle();
+    expect(await one.engine.endCredentialSessions('apikey:k1', 'the API key was revoked')).toBe(0);
+    await until(() => sink.closed !== null, 'the session opened with the key to end');
+    expect(sink.closed).toBe('not-authorized');
+    expect(other.sink.closed).toBeNull();
+    expect(two.engine.sessions.countOf(C)).toBe(1);
+  });
+
   it('removing an account ends its sessions on every node', async () => {
     const one = await node();
     const two = await node();

@@ -73,8 +73,11 @@ export type ClusterMessage =
   | { t: 'beat'; node: string }
   /** The sender stops: its sessions are gone. */
   | { t: 'bye'; node: string }
-  /** End every session of `users` (but session `keep`): a password change, removed accounts. */
-  | { t: 'end'; node: string; users: string[]; keep: string | null; reason: string };
+  /**
+   * End every session of `users` (but session `keep`): a password change, removed accounts. With `credential`,
+   * instead every session opened with that credential (a revoked API key), whoever's it is.
+   */
+  | { t: 'end'; node: string; users: string[]; keep: string | null; reason: string; credential?: string };
 
 /** An event for sessions of the receiving node: every session of `users`, and the sessions named by `sessions`. */
 export interface DeliverMessage {
@@ -95,8 +98,8 @@ export interface ClusterHandlers {
   changed(user: string, takeOver: boolean): void;
   /** Another node bound `remote`, a resource a local session holds: the newer session wins (RFC 6120 §7.7.2.2). */
   conflict(local: Session, remote: RemoteSession): void;
-  /** Another node asks to end the local sessions of `users` but `keep`. */
-  end(users: string[], keep: string | null, reason: string): void;
+  /** Another node asks to end the local sessions of `users` but `keep`, or (`credential`) those opened with it. */
+  end(users: string[], keep: string | null, reason: string, credential?: string): void;
 }
 
 /** Timing of heartbeats. */
@@ -217,6 +220,11 @@ export class Cluster {
   /** Asks the other nodes to end the sessions of `users` (but `keep`). */
   endEverywhere(users: string[], keep: string | null, reason: string): void {
     if (this.peers.size > 0) this.publish({ t: 'end', node: this.node, users, keep, reason });
+  }
+
+  /** Asks the other nodes to end the sessions opened with `credential` (CredentialVerifier's ref). */
+  endCredentialEverywhere(credential: string, reason: string): void {
+    if (this.peers.size > 0) this.publish({ t: 'end', node: this.node, users: [], keep: null, reason, credential });
   }
 
   /** Sends an event to sessions of another node. */
@@ -344,7 +352,7 @@ export class Cluster {
         this.remove(peer, m.id);
         break;
       case 'end':
-        this.handlers?.end(m.users, m.keep, m.reason);
+        this.handlers?.end(m.users, m.keep, m.reason, m.credential);
         break;
       case 'beat':
         break;

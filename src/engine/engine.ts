@@ -220,8 +220,9 @@ export class Engine {
         local.sink.close('conflict', 'replaced by a new session with the same resource');
         this.closeSession(local).catch(failed('closing a replaced session failed'));
       },
-      end: (users, keep, reason) => {
-        this.endSessionsOf(users, reason, keep).catch(failed('ending sessions for another node failed'));
+      end: (users, keep, reason, credential) => {
+        const ending = credential !== undefined ? this.endLocalCredentialSessions(credential, reason) : this.endSessionsOf(users, reason, keep);
+        ending.catch(failed('ending sessions for another node failed'));
       },
     });
   }
@@ -604,11 +605,18 @@ export class Engine {
   }
 
   /**
-   * Ends this process's sessions opened with a credential that was just revoked (CredentialVerifier's `ref`, e.g.
-   * an API key revoked over HTTP); returns how many. A credential revoked by another process (the CLI) stops
-   * opening sessions once the verifier notices; the sessions it opened before run on until they close.
+   * Ends the sessions opened with a credential that was just revoked (CredentialVerifier's `ref`, e.g. an API key
+   * revoked over HTTP), on this node and, through the cluster, every other; returns how many this node ended. A
+   * credential revoked by another process without an engine (the CLI) stops opening sessions once the verifier
+   * notices; the sessions it opened before run on until they close.
    */
   async endCredentialSessions(ref: string, message: string): Promise<number> {
+    this.ctx.cluster.endCredentialEverywhere(ref, message);
+    return this.endLocalCredentialSessions(ref, message);
+  }
+
+  /** Ends this node's sessions opened with credential `ref`. */
+  private async endLocalCredentialSessions(ref: string, message: string): Promise<number> {
     const ending = [...this.ctx.sessions.all()].filter((s) => this.credentialRefs.get(s) === ref);
     for (const s of ending) s.sink.close('not-authorized', message);
     await Promise.all(ending.map((s) => this.closeSession(s)));
