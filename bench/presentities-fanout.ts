@@ -22,7 +22,7 @@
  * --profile-dir DIR (the server writes a CPU profile there: node --cpu-prof; bench/profile-summary.ts reads it).
  */
 import { rmSync } from 'node:fs';
-import { seedDatabase, startServer } from './lib/server.js';
+import { jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { clock, startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
 import { summary } from './lib/stats.js';
 
@@ -59,12 +59,7 @@ const server = await startServer({
 try {
   const base = `${server.baseUrl}/api/v1`;
   const owner = users.get('owner')!;
-  const post = async (path: string, token: string, body: unknown, method = 'POST'): Promise<Record<string, unknown>> => {
-    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const j = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${JSON.stringify(j)}`);
-    return j;
-  };
+  const post = jsonApi(base);
   const { token: key } = (await post('/apikeys/keys', owner.token, { name: 'bench', scopes: ['presence:read', 'presence:write:things'] })) as { token: string };
   const thing = 'press-1@localhost';
   await post(`/presentities/things/${thing}`, key, { kind: 'thing', fields: { n: 'number', sentAt: 'number' }, grants: { domains: ['localhost'] } }, 'PUT');

@@ -28,7 +28,7 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WriterReport, WriterSetup } from './lib/presence-writer.js';
 import { startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
-import { seedDatabase, startServer } from './lib/server.js';
+import { jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { round, summary } from './lib/stats.js';
 
 const arg = (name: string, dflt: number): number => {
@@ -70,12 +70,7 @@ const server = await startServer({
 try {
   const base = `${server.baseUrl}/api/v1`;
   const owner = users.get('owner')!;
-  const post = async (path: string, token: string, body: unknown, method = 'POST'): Promise<Record<string, unknown>> => {
-    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const j = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${JSON.stringify(j)}`);
-    return j;
-  };
+  const post = jsonApi(base);
   const newKey = async (name: string, scopes: string[]): Promise<string> => ((await post('/apikeys/keys', owner.token, { name, scopes })) as { token: string }).token;
   const writeKeys: string[] = [];
   for (let k = 0; k < KEYS; k++) writeKeys.push(await newKey(`writer-${k}`, ['presence:write:things']));

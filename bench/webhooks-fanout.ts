@@ -14,7 +14,7 @@
 import { createServer } from 'node:http';
 import { rmSync } from 'node:fs';
 import { verifySignature } from '../src/modules/webhooks/signature.js';
-import { seedDatabase, startServer } from './lib/server.js';
+import { jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { round, summary } from './lib/stats.js';
 
 const arg = (name: string, dflt: number): number => {
@@ -73,12 +73,7 @@ const server = await startServer({
 try {
   const base = `${server.baseUrl}/api/v1`;
   const owner = users.get('owner')!;
-  const call = async (path: string, token: string, body: unknown, method = 'POST'): Promise<Record<string, unknown>> => {
-    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const j = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${JSON.stringify(j)}`);
-    return j;
-  };
+  const call = jsonApi(base);
   const { token: key } = (await call('/apikeys/keys', owner.token, { name: 'bench', scopes: ['presence:read', 'presence:write:things', 'webhooks'] })) as { token: string };
   const thing = 'sensor-1@localhost';
   await call(`/presentities/things/${thing}`, key, { kind: 'thing', fields: { n: 'number' } }, 'PUT');

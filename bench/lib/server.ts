@@ -222,3 +222,16 @@ export async function serverHeap(baseUrl: string): Promise<{ heapUsedKiB: number
   };
   return { heapUsedKiB: get('parley_nodejs_heap_size_used_bytes'), externalKiB: get('parley_nodejs_external_memory_bytes') };
 }
+
+/**
+ * A JSON caller of the server's HTTP API under `base` (e.g. `${baseUrl}/api/v1`): sends `body` with a bearer
+ * token and returns the parsed reply; any status but 2xx throws with the path and the reply.
+ */
+export function jsonApi(base: string): (path: string, token: string, body: unknown, method?: string) => Promise<Record<string, unknown>> {
+  return async (path, token, body, method = 'POST') => {
+    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const j = (await r.json()) as Record<string, unknown>;
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${JSON.stringify(j)}`);
+    return j;
+  };
+}
