@@ -1,7 +1,7 @@
 /**
  * Where the compliance archive's cost per message goes (no server, no sockets): the parts of the journal's append
- * participant measured one by one on this thread, then the store's whole append path with the archive off and
- * on, alternating, at the group-commit batch sizes given.
+ * participant measured one by one on this thread, the search index's cost per entry at two batch sizes, then the
+ * store's whole append path with the archive off and on, alternating, at the group-commit batch sizes given.
  *
  *   node dist/bench/archive-append.js [--messages 40000] [--batches 1,32] [--rounds 3] [--sync full|normal]
  */
@@ -14,6 +14,7 @@ import { conversationKey, type LogRecord, type NewRecord } from '../src/core/typ
 import { entryObject, recordDraft, sealEntry, sealRecord } from '../src/modules/archive/entry.js';
 import { canonicalBytes } from '../src/modules/archive/jcs.js';
 import { leafHash } from '../src/modules/archive/merkle.js';
+import type { SearchArea } from '../src/modules/archive/search.js';
 import { area } from '../src/modules/archive/sqlite.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { round, spread } from './lib/stats.js';
@@ -124,8 +125,31 @@ async function appendPath(archive: boolean, batch: number): Promise<number> {
   }
 }
 
+/**
+ * µs per entry of the search index (archive_who and the full-text index) taking `total` journaled messages in
+ * transactions of `batch` entries, as the server's background indexing does.
+ */
+async function indexPath(batch: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-archive-index-'));
+  const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: [{ name: 'archive', area }] });
+  try {
+    await store.domains.add('localhost', Date.now());
+    for (let n = 0; n < total; n += 32) await Promise.all(Array.from({ length: 32 }, (_, i) => store.messages.append([newRecord(n + i)])));
+    const index = store.area<SearchArea>('archive');
+    const t0 = performance.now();
+    let scanned = 0;
+    for (let r = await index.indexPending(batch); r.scanned > 0; r = await index.indexPending(batch)) scanned += r.scanned;
+    return ((performance.now() - t0) * 1000) / scanned;
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   parts();
+  process.stdout.write(`\nsearch index (synchronous=${sync}), µs per entry by entries per transaction:\n`);
+  for (const batch of [500, 2000]) process.stdout.write(`  batch ${String(batch).padStart(4)}: ${round(await indexPath(batch), 1)}\n`);
   process.stdout.write(`\nstore append path (synchronous=${sync}), µs per message, archive off / on, ${rounds} alternating rounds:\n`);
   for (const batch of batches) {
     const off: number[] = [];

@@ -63,7 +63,7 @@ const BACKGROUND_PAUSE = 6;
 /**
  * Shortest time between the starts of two background batches while messages keep arriving: the index yields to
  * live traffic (a batch's cost is mostly the index pages its commit rewrites, so a second's worth of entries
- * also costs a third as much per entry as a few hundred: docs/PERFORMANCE.md).
+ * also costs about two thirds as much per entry as a few hundred: bench/archive-append.ts).
  */
 const BACKGROUND_INTERVAL_MS = 1000;
 /**
