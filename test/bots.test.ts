@@ -11,6 +11,7 @@ import { echoBot } from '../examples/echo-bot.js';
 import { whoBot } from '../examples/who-bot.js';
 import { addUser } from '../src/engine/admin-service.js';
 import { freshUsers, onlineAt, startServer, type TestServer, trustServerCertificate, until } from './harness.js';
+import { RawXmpp } from './xmpp-raw.js';
 
 const DOMAIN = 'localhost';
 let t: TestServer;
@@ -120,6 +121,50 @@ describe('bot accounts', () => {
     expect(stopped).toMatchObject({ code: 'not-authorized' });
     expect((await refusal(ParleyClient.connect({ url: t.wsUrl, apiKey: bot.key }))).code).toBe('not-authorized');
     expect((await call('GET', '/roster', bot.key)).status).toBe(401);
+  });
+});
+
+describe('bots over XMPP', () => {
+  it('log in with SASL PLAIN and their key, talk like users, and are ended when the key is revoked', async () => {
+    const bot = await newBot();
+    const [alice] = await freshUsers(t, 'alice');
+    const tlsPort = t.server.xmpp!.ports.directTls!;
+    const x = await RawXmpp.open(tlsPort, true);
+    try {
+      const full = await x.login(bot.address, bot.key, 'xmpp-bot');
+      expect(full).toBe(`${bot.address}/xmpp-bot`);
+      x.write("<presence/>");
+      const a = await onlineAt(t, alice!, 'web');
+      const from = x.text.length;
+      await a.send(bot.address, 'ping over json');
+      await x.until(/<body>ping over json<\/body>/, 5000, from);
+      x.write(`<message type='chat' to='${alice}' id='b1'><body>pong over xmpp</body></message>`);
+      await until(() => a.events.some((e) => e.ev === 'message' && (e.data as { body?: string }).body === 'pong over xmpp'), 5000, 'the bot\'s XMPP message');
+      await a.close();
+      // Revoking the key ends the XMPP session too.
+      expect((await call('DELETE', `/apikeys/keys/${bot.keyId}`, root)).status).toBe(200);
+      await x.untilClosed(5000);
+      expect(x.text.slice(from)).toMatch(/<stream:error><not-authorized [^>]*\/><text [^>]*>the API key was revoked<\/text>/);
+    } finally {
+      x.close();
+    }
+    // A revoked key, another bot's key and a person's key with the bot scope are all refused as a wrong
+    // password would be (a person logs in with a password, never a key).
+    const other = await newBot();
+    const personal = await call('POST', '/apikeys/keys', root, { owner: alice, name: 'x', scopes: ['bot'] });
+    for (const [who, key] of [[bot.address, bot.key], [bot.address, other.key], [alice!, personal.body.token as string]] as const) {
+      const y = await RawXmpp.open(tlsPort, true);
+      try {
+        await y.open();
+        const local = who.split('@')[0]!;
+        y.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${local}\0${key}`).toString('base64')}</auth>`);
+        await y.until(/<failure[^>]*>.*?<\/failure>/s);
+        expect(y.text).toContain('<not-authorized/>');
+        expect(y.text).not.toContain('<success');
+      } finally {
+        y.close();
+      }
+    }
   });
 });
 

@@ -152,6 +152,30 @@ export class AuthService {
     return (await this.authenticate(address, password, ip)).user;
   }
 
+  /**
+   * A secret sent where a password goes (SASL PLAIN, RFC 4616): a credential a registered verifier recognises
+   * (a bot's API key, which has no password and cannot use SCRAM) is checked as by authenticateWith and must
+   * act for `address` itself; anything else is a password (authenticate). A key for another account is refused
+   * exactly as a wrong password is.
+   */
+  async authenticateSecret(address: string, secret: string, ip: string): Promise<Authenticated> {
+    const v = this.verifiers.recognising(secret);
+    if (v === null) return this.authenticate(address, secret, ip);
+    let user: string;
+    try {
+      const a = parseUserAddress(address);
+      user = `${a.local}@${a.domain}`;
+    } catch {
+      throw new ParleyError('not-authorized', 'wrong address or password');
+    }
+    const auth = await this.authenticateWith(v.kind, secret);
+    if (auth.user !== user) {
+      this.ctx.metrics.login('failed');
+      throw new ParleyError('not-authorized', 'wrong address or password');
+    }
+    return auth;
+  }
+
   /** Like verify, and also says which credentials the password matched (for Engine.openSession). */
   async authenticate(address: string, password: string, ip: string): Promise<Authenticated> {
     let user: string;

@@ -23,10 +23,14 @@ export interface BindHost extends Sink {
   streamError(condition: StreamErrorCondition, text?: string): void;
 }
 
-/** What SASL proved: the user, and the fingerprint of its credentials (a password change since refuses the bind). */
+/**
+ * What SASL proved: the user, the fingerprint of its credentials (a password change since refuses the bind) and,
+ * for a bot, the API key it used (revoking it ends the session).
+ */
 export interface Authentication {
   user: string;
   credentials: string | undefined;
+  credentialRef?: string | undefined;
 }
 
 /**
@@ -51,6 +55,7 @@ async function bindResource(host: BindHost, iq: Element, bind: Element, auth: Au
     const { session } = await host.engine.openSession(user, requested, host, validatePresence({}, host.engine.ctx.now()), {
       available: false,
       credentials: auth.credentials,
+      ...(auth.credentialRef !== undefined ? { credentialRef: auth.credentialRef } : {}),
     });
     if (host.isClosing) {
       await host.engine.closeSession(session);

@@ -4,6 +4,7 @@
  * (XEP-0198), all within the negotiation time limit. What the stream restarts mean for the parser and the
  * stream header is the connection's (NegotiationHost.restart()).
  */
+import type { Authenticated } from '../../../engine/auth-service.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
@@ -31,8 +32,12 @@ export interface NegotiationHost extends SaslHost, RegistrationHost, BindHost {
 export class Negotiation {
   /** The user SASL authenticated (or whose session was resumed); null before. */
   user: string | null = null;
-  /** Fingerprint of the credentials SASL proved (AuthService), so a password change in between refuses the bind. */
+  /**
+   * Fingerprint of the credentials SASL proved (AuthService), so a password change in between refuses the bind,
+   * and the bot's API key it proved (its revocation ends the session).
+   */
   private credentials: string | undefined;
+  private credentialRef: string | undefined;
   /** SASL state (sasl.ts), made when the client starts authenticating. */
   private sasl: SaslNegotiation | null = null;
   /** XEP-0077 registration state (registration.ts), made on the first registration request. */
@@ -52,7 +57,7 @@ export class Negotiation {
     const ns = element.xmlns;
     if (ns === NS.tls && element.name === 'starttls') return this.startTls();
     if (ns === NS.sasl && this.user === null) {
-      this.sasl ??= new SaslNegotiation(host, (user, credentials, additional) => this.authenticated(user, credentials, additional));
+      this.sasl ??= new SaslNegotiation(host, (auth, additional) => this.authenticated(auth, additional));
       return this.sasl.onElement(element);
     }
     if (this.user === null && !host.transport.secure() && host.opts.requireTls && host.transport.canStartTls()) {
@@ -67,7 +72,7 @@ export class Negotiation {
         host.streamError('not-authorized', 'authenticate first');
         return;
       }
-      return onPreBindIq(host, element, { user: this.user, credentials: this.credentials }, (session) => this.bound(session));
+      return onPreBindIq(host, element, { user: this.user, credentials: this.credentials, credentialRef: this.credentialRef }, (session) => this.bound(session));
     }
     if (ns === NS.sm && element.name === 'resume' && this.user !== null) {
       await host.sm.resume(element);
@@ -110,9 +115,10 @@ export class Negotiation {
   }
 
   /** SASL succeeded (sasl.ts checked the account's domain): the stream is authenticated and restarts (§6.4.6). */
-  private authenticated(user: string, credentials: string, additional: Buffer | null): void {
-    this.user = user;
-    this.credentials = credentials;
+  private authenticated(auth: Authenticated, additional: Buffer | null): void {
+    this.user = auth.user;
+    this.credentials = auth.credentials;
+    this.credentialRef = auth.credentialRef;
     // Both serve only unauthenticated streams: not kept for the life of this one.
     this.sasl = null;
     this.registration = null;

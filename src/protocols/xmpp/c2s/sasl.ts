@@ -7,7 +7,7 @@
 import { ParleyError } from '../../../core/errors.js';
 import { parseAddress, type Address } from '../../../core/address.js';
 import type { Engine } from '../../../engine/engine.js';
-import type { SaslExchange } from '../../../engine/auth-service.js';
+import type { Authenticated as EngineAuthenticated, SaslExchange } from '../../../engine/auth-service.js';
 import type { ChannelBindingSupport, ScramMechanismName } from '../../../auth/scram.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
@@ -47,10 +47,11 @@ export interface SaslHost {
 }
 
 /**
- * Called once SASL succeeded for `user` (in the stream's domain): the connection writes <success/> with the
- * `additional` data and restarts the stream. `credentials` fingerprints what was proved (AuthService).
+ * Called once SASL succeeded (for a user in the stream's domain): the connection writes <success/> with the
+ * `additional` data and restarts the stream. `auth.credentials` fingerprints what was proved (AuthService);
+ * `auth.credentialRef` names a bot's API key, whose revocation ends the session.
  */
-export type Authenticated = (user: string, credentials: string, additional: Buffer | null) => void;
+export type Authenticated = (auth: EngineAuthenticated, additional: Buffer | null) => void;
 
 /** The SASL state of one stream before authentication. */
 export class SaslNegotiation {
@@ -144,7 +145,7 @@ export class SaslNegotiation {
     this.sasl = null;
     try {
       const { user, credentials, serverFinal } = s.exchange!.finish((data ?? Buffer.alloc(0)).toString('utf8'));
-      this.saslSuccess(user, credentials, Buffer.from(serverFinal, 'utf8'));
+      this.saslSuccess({ user, credentials }, Buffer.from(serverFinal, 'utf8'));
     } catch (e) {
       this.saslError(e);
     }
@@ -171,9 +172,10 @@ export class SaslNegotiation {
     const [authzid, authcid, password] = parts as [string, string, string];
     try {
       const address = authcid.includes('@') ? authcid : `${authcid}@${this.host.domain}`;
-      const { user, credentials } = await this.host.engine.auth.authenticate(address, password, this.host.transport.remoteAddress);
-      if (authzid !== '' && !sameBare(authzid, user)) return this.saslFailure('invalid-authzid', 'you may only act as yourself');
-      this.saslSuccess(user, credentials, null);
+      // The password may also be a bot's API key (docs/bots.md): bots have no SCRAM credentials.
+      const auth = await this.host.engine.auth.authenticateSecret(address, password, this.host.transport.remoteAddress);
+      if (authzid !== '' && !sameBare(authzid, auth.user)) return this.saslFailure('invalid-authzid', 'you may only act as yourself');
+      this.saslSuccess(auth, null);
     } catch (e) {
       this.saslError(e);
     }
@@ -192,14 +194,14 @@ export class SaslNegotiation {
     };
   }
 
-  private saslSuccess(user: string, credentials: string, additional: Buffer | null): void {
+  private saslSuccess(auth: EngineAuthenticated, additional: Buffer | null): void {
     if (this.host.isClosing) return;
-    const domainOfUser = user.slice(user.indexOf('@') + 1);
+    const domainOfUser = auth.user.slice(auth.user.indexOf('@') + 1);
     if (domainOfUser !== this.host.domain) {
       this.saslFailure('not-authorized', `the account is not in ${this.host.domain}`);
       return;
     }
-    this.authenticated(user, credentials, additional);
+    this.authenticated(auth, additional);
   }
 
   private saslError(e: unknown): void {
@@ -216,6 +218,8 @@ export class SaslNegotiation {
         return this.saslFailure('not-authorized', text, guess);
       }
       if (e.code === 'unexpected-request') return this.saslFailure('malformed-request', e.message);
+      // A key that may not log in (a person's key, or one without the bot scope): RFC 6120 §6.5.10 with why.
+      if (e.code === 'forbidden') return this.saslFailure('not-authorized', e.message);
     }
     this.host.engine.ctx.log.error({ err: e }, 'sasl failed');
     this.saslFailure('temporary-auth-failure', 'authentication failed on the server; try again');
