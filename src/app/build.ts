@@ -265,7 +265,11 @@ async function listenXmpp(
       ? await CertificateStore.load({ domains, configured: x.certificates, dir: x.certDir, log: log.child({ component: 'tls' }) })
       : null;
   for (const c of certificates?.list() ?? []) {
-    log.info({ domain: c.domain, source: c.source, sha256: c.fingerprintSha256, notAfter: c.notAfter.toISOString() }, 'xmpp certificate');
+    // What a client's trust dialog shows: the file to import, and both fingerprints (README, "Trusting the certificate").
+    log.info(
+      { domain: c.domain, source: c.source, file: c.file, sha256: c.fingerprintSha256, sha1: c.fingerprintSha1, notAfter: c.notAfter.toISOString() },
+      'xmpp certificate',
+    );
   }
   const door = await startXmppListeners(
     engine,

@@ -1,6 +1,6 @@
 /** `npm start`: loads config, builds the server, listens, and shuts down gracefully on SIGTERM/SIGINT. */
 import { buildServer, type ParleyServer } from './build.js';
-import { ConfigError, loadConfig, resolveConfigPath } from './config.js';
+import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
 
 async function main(): Promise<void> {
   // A write past a file-size limit (RLIMIT_FSIZE) raises SIGXFSZ, whose default action ends the process. Handled
@@ -30,15 +30,29 @@ async function main(): Promise<void> {
   server = built;
   const url = await built.listen();
   const users = await built.store.accounts.list();
-  built.log.info({ url, config: source, storage: config.storage.adapter }, 'parley listening');
+  const doors = frontDoors(url, config, built.xmpp?.ports ?? null);
+  built.log.info({ url, config: source, storage: config.storage.adapter, ...doors }, 'parley listening');
+  // The banner: where each front door listens, and the config keys that move it (docs/xmpp.md).
+  const xmppLine = doors.xmpp
+    ? `  XMPP       ${config.xmpp.host}: ${doors.xmpp.starttls ?? 'off'} (STARTTLS, PARLEY_XMPP__PORT), ` +
+      `${doors.xmpp.directTls ?? 'off'} (direct TLS, PARLEY_XMPP__DIRECT_TLS_PORT)\n`
+    : '  XMPP       off (xmpp.enabled)\n';
+  process.stderr.write(
+    `\nParley is running.\n` +
+      `  HTTP API   ${url}/api/v1\n` +
+      `  JSON API   ${doors.websocket} (WebSocket)\n` +
+      (doors.xmppWebsocket ? `  XMPP       ${doors.xmppWebsocket} (XMPP over WebSocket, RFC 7395)\n` : '') +
+      xmppLine +
+      `  Web pages served from another origin must be listed in server.allowedOrigins.\n`,
+  );
   if (users.length === 0) {
     const d = (await built.store.domains.list())[0] ?? config.server.defaultDomain;
     process.stderr.write(
-      `\nParley is running at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/ws).\n` +
-        `No users yet. Create the first one (it asks for the password):\n` +
-        `  npx parley user add admin@${d} --admin\n\n`,
+      `No users yet. Create the first one (it asks for the password):\n` +
+        `  npx parley user add admin@${d} --admin\n`,
     );
   }
+  process.stderr.write('\n');
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -62,3 +76,17 @@ main().catch((e: unknown) => {
   process.stderr.write(`parley failed to start: ${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);
 });
+
+/** Where the front doors listen: the WebSocket URLs and the XMPP ports (null when XMPP is off). */
+function frontDoors(
+  url: string,
+  config: Config,
+  ports: { starttls: number | null; directTls: number | null } | null,
+): { websocket: string; xmppWebsocket: string | null; xmpp: { starttls: number | null; directTls: number | null } | null } {
+  const ws = url.replace(/^http/, 'ws');
+  return {
+    websocket: `${ws}/ws`,
+    xmppWebsocket: ports !== null && config.xmpp.websocketPath !== null ? `${ws}${config.xmpp.websocketPath}` : null,
+    xmpp: ports,
+  };
+}

@@ -13,6 +13,36 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   return host !== undefined && origin === `${tls ? 'https' : 'http'}://${host}`;
 }
 
+/** Where a refused Origin is reported. */
+export interface OriginLog {
+  warn(obj: object, msg: string): void;
+}
+
+/** Origins already reported, with when: each is logged at most once a minute, however often a page retries. */
+const reportedOrigins = new Map<string, number>();
+const ORIGIN_REPORT_MS = 60_000;
+const ORIGIN_REPORT_MAX = 1000;
+
+/**
+ * Refuses an upgrade whose Origin is not allowed (RFC 6455 §4.2.2: 403) and tells the operator which origin
+ * and which setting would allow it, since the browser shows its user only a failed connection.
+ */
+export function refuseOrigin(socket: Socket, origin: string, endpoint: string, log: OriginLog, now = Date.now()): void {
+  const last = reportedOrigins.get(origin);
+  if (last === undefined || now - last >= ORIGIN_REPORT_MS) {
+    if (reportedOrigins.size >= ORIGIN_REPORT_MAX) reportedOrigins.clear();
+    reportedOrigins.set(origin, now);
+    log.warn(
+      { origin, endpoint, setting: 'server.allowedOrigins' },
+      `refused a WebSocket upgrade from a page at ${origin}: add it to server.allowedOrigins to allow it`,
+    );
+  }
+  socket.end(
+    'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
+      'origin not allowed: this server does not list your page\'s origin in server.allowedOrigins\n',
+  );
+}
+
 /**
  * Refuses an upgrade because its source address already has too many connections that have not
  * authenticated (protocols/connection-limits.ts): HTTP 503 with Retry-After (RFC 9110 §15.6.4, §10.2.3), the

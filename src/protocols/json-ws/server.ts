@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { Engine } from '../../engine/engine.js';
 import type { Outbound } from '../../engine/outbound.js';
 import type { ConnectionLimits, Unauthenticated } from '../connection-limits.js';
-import { originAllowed, refuseBusy, routeUpgrade } from '../websocket-upgrade.js';
+import { originAllowed, refuseBusy, refuseOrigin, routeUpgrade } from '../websocket-upgrade.js';
 import { Connection, type ConnectionObserver, type ConnectionOptions } from './connection.js';
 
 /** Options of the JSON WebSocket front door. */
@@ -63,7 +63,7 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
   const conns = new Set<Connection>();
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     if (!originAllowed(req.headers.origin, req.headers.host, opts.allowedOrigins, tls)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\norigin not allowed\n');
+      refuseOrigin(socket, req.headers.origin ?? '', '/ws', engine.ctx.log);
       return;
     }
     // Until hello succeeds the connection counts against its address's cap of unauthenticated connections.

@@ -16,7 +16,7 @@ import { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Engine } from '../../../engine/engine.js';
 import type { ConnectionLimits } from '../../connection-limits.js';
-import { originAllowed, refuseBusy, routeUpgrade } from '../../websocket-upgrade.js';
+import { originAllowed, refuseBusy, refuseOrigin, routeUpgrade } from '../../websocket-upgrade.js';
 import { XmppConnection } from './connection.js';
 import type { XmppObserver, XmppOptions } from './types.js';
 import { WriteTracker, type Transport } from './transport.js';
@@ -225,7 +225,7 @@ export function attachXmppWebSocket(
   const connections = new Set<XmppConnection>();
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     if (!originAllowed(req.headers.origin, req.headers.host, opts.allowedOrigins, tls)) {
-      refuse(socket, '403 Forbidden', 'origin not allowed');
+      refuseOrigin(socket, req.headers.origin ?? '', opts.path, engine.ctx.log);
       return;
     }
     if (!offersXmpp(req)) {

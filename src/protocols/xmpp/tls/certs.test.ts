@@ -124,6 +124,10 @@ describe('CertificateStore: generated certificates', () => {
       expect(x509.serialNumber).toMatch(/^[0-7][0-9A-F]{31}$/); // 16 bytes, positive
       expect(x509.fingerprint256).toBe(info.fingerprintSha256);
       expect(info.fingerprintSha256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      // What a client's trust dialog may show instead, and the file to import (README).
+      expect(info.fingerprintSha1).toBe(x509.fingerprint);
+      expect(info.fingerprintSha1).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+      expect(info.file).toBe(certFile);
 
       const notBefore = Date.parse(x509.validFrom);
       const notAfter = Date.parse(x509.validTo);

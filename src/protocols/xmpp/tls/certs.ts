@@ -54,6 +54,10 @@ export interface DomainCertificate {
   source: 'configured' | 'generated' | 'reused';
   /** SHA-256 of the DER certificate as colon-separated upper-case hex, like `openssl x509 -fingerprint -sha256`. */
   fingerprintSha256: string;
+  /** SHA-1 of the same, as older clients (and some trust dialogs) show it. */
+  fingerprintSha1: string;
+  /** The certificate's file: the configured one, or the one generated under `xmpp.certDir`; null when in memory. */
+  file: string | null;
   notAfter: Date;
   context: tls.SecureContext;
   /** The PEM text served for this domain (for a configured pair, the whole chain file). */
@@ -190,7 +194,7 @@ export class CertificateStore {
   /** The context served for SNI names not hosted here: a self-signed certificate for `invalid`, made once. */
   private unknownNameContext(): Promise<tls.SecureContext> {
     this.unknownName ??= generateSelfSigned(UNKNOWN_SNI_NAME, this.now()).then(
-      ({ certPem, keyPem }) => makeEntry(UNKNOWN_SNI_NAME, 'generated', certPem, keyPem, new X509Certificate(certPem)).info.context,
+      ({ certPem, keyPem }) => makeEntry(UNKNOWN_SNI_NAME, 'generated', null, certPem, keyPem, new X509Certificate(certPem)).info.context,
     );
     this.unknownName.catch(() => {
       this.unknownName = undefined; // let a later handshake try again
@@ -258,7 +262,7 @@ export class CertificateStore {
 
     let entry: Entry;
     try {
-      entry = makeEntry(domain, 'configured', certPem, keyPem, x509);
+      entry = makeEntry(domain, 'configured', pair.cert, certPem, keyPem, x509);
     } catch (err) {
       throw fail(pair.cert, 'cannot be used for TLS', err);
     }
@@ -300,7 +304,7 @@ export class CertificateStore {
     // next start notices and repairs. Each file is complete or absent, never half written.
     await writeFileAtomic(keyFile, keyPem, 0o600);
     await writeFileAtomic(certFile, certPem, 0o644);
-    const entry = makeEntry(domain, 'generated', certPem, keyPem, new X509Certificate(certPem));
+    const entry = makeEntry(domain, 'generated', certFile, certPem, keyPem, new X509Certificate(certPem));
     this.opts.log?.info(
       { domain, fingerprint: entry.info.fingerprintSha256 },
       `generated a self-signed certificate for ${domain}; clients will be asked to trust this fingerprint`,
@@ -339,7 +343,7 @@ export class CertificateStore {
     if (Date.parse(x509.validTo) - now < RENEW_BEFORE_MS) return replace('it expires within 30 days');
     let entry: Entry;
     try {
-      entry = makeEntry(domain, 'reused', cert, key, x509);
+      entry = makeEntry(domain, 'reused', certFile, cert, key, x509);
     } catch (err) {
       return replace(`TLS refuses it (${err instanceof Error ? err.message : String(err)})`);
     }
@@ -403,6 +407,7 @@ function covers(entry: Entry, host: string): boolean {
 function makeEntry(
   domain: string,
   source: DomainCertificate['source'],
+  file: string | null,
   certPem: string,
   keyPem: string,
   x509: X509Certificate,
@@ -418,6 +423,8 @@ function makeEntry(
       domain,
       source,
       fingerprintSha256: x509.fingerprint256,
+      fingerprintSha1: x509.fingerprint,
+      file,
       notAfter: new Date(Date.parse(x509.validTo)),
       context,
       certPem,
