@@ -10,7 +10,7 @@ import { login, type ParleyClient } from '../client/index.js';
 import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';
 
-type Page = { messages: Array<{ seq: number; body: string }>; more: boolean };
+type Page = { messages: Array<{ seq: number; ts: number; body: string }>; more: boolean };
 
 const BUDGET = 4096;
 const BODY = 1000;
@@ -87,9 +87,11 @@ describe('history pages bounded in bytes', () => {
     }
     expect(back).toEqual(bodies);
     const fwd: string[] = [];
+    const walked: Page['messages'] = [];
     page = await a.request<Page>('history', { with: bob, limit: 50, after: 0 });
     for (;;) {
       fwd.push(...page.messages.map((m) => m.body));
+      walked.push(...page.messages);
       if (!page.more) break;
       page = await a.request<Page>('history', { with: bob, limit: 50, after: page.messages.at(-1)!.seq });
     }
@@ -103,6 +105,17 @@ describe('history pages bounded in bytes', () => {
     const { token } = await login(t.url, alice, `pw-${alice.split('@')[0]}`);
     const res = await fetch(`${t.url}/api/v1/history?with=${encodeURIComponent(bob)}&limit=500`, { headers: { authorization: `Bearer ${token}` } });
     expect(await res.json()).toEqual(newest);
+
+    // A time range narrows the pages, both bounds inclusive, on both doors.
+    const pivot = walked[Math.floor(walked.length / 2)]!.ts;
+    const fromPivot = await a.request<Page>('history', { with: bob, after: 0, start: pivot });
+    expect(fromPivot.messages[0]!.seq).toBe(walked.find((m) => m.ts >= pivot)!.seq);
+    const upToPivot = await a.request<Page>('history', { with: bob, end: pivot });
+    expect(upToPivot.messages.at(-1)!.seq).toBe(walked.filter((m) => m.ts <= pivot).at(-1)!.seq);
+    expect(upToPivot.messages.every((m) => m.ts <= pivot)).toBe(true);
+    const viaHttp = await fetch(`${t.url}/api/v1/history?with=${encodeURIComponent(bob)}&end=${pivot}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await viaHttp.json()).toEqual(upToPivot);
+    await expect(a.request('history', { with: bob, start: pivot + 1, end: pivot })).rejects.toMatchObject({ code: 'bad-request' });
   });
 
   it('MAM: a page may be shorter than <max/>; <fin complete/> only on the last one, with and without "with"', async () => {

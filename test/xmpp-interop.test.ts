@@ -385,6 +385,16 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
     // Bob's archive has the same conversation.
     const rb = (await b.request('mam', { with: alice })) as { results: Array<Data & { forwarded: SlixMessage }> };
     expect(rb.results.map((x) => x.forwarded.body)).toEqual(script.map(([, , body]) => body));
+
+    // XEP-0313 §4.1.1: start and end (inclusive), as slixmpp sends them, from the times the archive gave.
+    const times = r.results.map((x) => x.forwarded.forwardDelay!);
+    const between = (lo: string, hi: string): string[] => r.results.filter((_, i) => times[i]! >= lo && times[i]! <= hi).map((x) => x.forwarded.body!);
+    const fromSecond = (await a.request('mam', { with: bob, start: times[1] })) as { results: Array<Data & { forwarded: SlixMessage }> };
+    expect(fromSecond.results.map((x) => x.forwarded.body)).toEqual(between(times[1]!, '9999'));
+    expect(fromSecond.results.map((x) => x.forwarded.body)).toContain('archive 3 from alice');
+    const upToSecond = (await a.request('mam', { with: bob, end: times[1] })) as { results: Array<Data & { forwarded: SlixMessage }> };
+    expect(upToSecond.results.map((x) => x.forwarded.body)).toEqual(between('0', times[1]!));
+    expect(upToSecond.results.map((x) => x.forwarded.body)).not.toContain('archive 3 from alice');
   });
 
   it('resumes a stream after the TCP connection dropped: nothing lost, nothing twice (XEP-0198)', async () => {

@@ -8,7 +8,7 @@ import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
 import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
-import type { Account, Store } from '../ports/store.js';
+import type { Account, HistoryQuery, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
@@ -59,8 +59,6 @@ const recordBytes = (r: LogRecord): number => (r.body?.length ?? 0) + 200;
 const HISTORY_PAGE_MAX_BYTES = 262_144;
 const READS_IN_FLIGHT = 4;
 const READS_QUEUED = 8;
-/** Records per since() call when paging the whole archive (archive()). */
-const ARCHIVE_CHUNK = 32;
 /** UTF-8 size of a body, natively (the same numbers as core/address.ts utf8Length, which the store may use). */
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -473,61 +471,57 @@ export class Engine {
    * History of the caller's conversation with a user or in a room (members only), paged by seq cursor. The
    * conversation is always the caller's own, so nobody can read another pair's messages. A page holds at most
    * `limit` messages and stops at the first one with which the bodies reach historyPageMaxBytes; `more` is exact
-   * (the store reads one row past the page). Runs within the caller's heavy-read allowance (ReadLimiter).
+   * (the store reads one row past the page). `start` and `end` (epoch ms, inclusive) narrow the range to the
+   * messages written between them (XEP-0313 §4.1.1). Runs within the caller's heavy-read allowance (ReadLimiter).
    */
-  async history(
-    user: string,
-    p: { with: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined },
-  ): Promise<{ messages: MessageView[]; more: boolean }> {
+  async history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean }> {
     const other = parseBare(p.with);
     const isRoom = this.ctx.directory.isRoomDomain(domainOf(other));
     if (isRoom) await this.rooms.requireMember(other, user);
-    if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
-    const limit = Math.min(p.limit ?? 50, this.ctx.opts.historyPageMax);
-    const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
     const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
-    const { store, metrics, reads } = this.ctx;
-    const rows = await reads.run(user, () =>
-      metrics.storage('history', store.messages.history(conv, { before: p.before, after: p.after, limit: limit + 1, maxBytes })),
-    );
-    // The store returns ascending; in paging direction (newest first when paging backwards) it read the page and
-    // then at most one look-ahead row, the far end of the page.
-    const forward = p.after !== undefined;
-    const inOrder = forward ? rows : [...rows].reverse();
-    const n = pageLength(inOrder, limit, maxBytes, utf8Bytes);
-    const page = inOrder.slice(0, n);
-    return { messages: forward ? page : page.reverse(), more: rows.length > n };
+    const { store, metrics } = this.ctx;
+    return this.page(user, p, (q) => metrics.storage('history', store.messages.history(conv, q)));
   }
 
   /**
-   * The user's 1:1 messages of every conversation in log order after `after` (XEP-0313 without "with"), paged
-   * forwards like history: at most `limit`, stopping at the first message with which the bodies reach
-   * historyPageMaxBytes; `more` is exact. Runs within the caller's heavy-read allowance (ReadLimiter).
+   * The user's 1:1 messages of every conversation (XEP-0313 without "with"), paged like history: backwards with
+   * `before` (or neither), forwards with `after`, narrowed by `start` and `end`. Runs within the caller's
+   * heavy-read allowance (ReadLimiter).
    */
-  async archive(user: string, p: { after?: number | undefined; limit: number }): Promise<{ messages: MessageView[]; more: boolean }> {
-    const limit = Math.min(p.limit, this.ctx.opts.historyPageMax);
+  async archive(user: string, p: HistoryPaging): Promise<{ messages: MessageView[]; more: boolean }> {
+    const { store, metrics } = this.ctx;
+    return this.page(user, p, (q) => metrics.storage('history', store.messages.userMessages(user, q)));
+  }
+
+  /** One page of a history read: the bounds from the cursors and times, the look-ahead row, the byte budget. */
+  private async page(
+    user: string,
+    p: HistoryPaging,
+    read: (q: HistoryQuery) => Promise<MessageView[]>,
+  ): Promise<{ messages: MessageView[]; more: boolean }> {
+    if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
+    if (p.start !== undefined && p.end !== undefined && p.start > p.end) throw new ParleyError('bad-request', 'start is after end');
+    const limit = Math.min(p.limit ?? 50, this.ctx.opts.historyPageMax);
     const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
     const { store, reads } = this.ctx;
+    const forward = p.after !== undefined;
     return reads.run(user, async () => {
-      const messages: MessageView[] = [];
-      let bytes = 0;
-      let cursor = p.after ?? 0;
-      for (;;) {
-        // Small chunks: since() returns whole records of every kind, so one chunk of big bodies stays a few MiB.
-        const chunk = await store.messages.since(user, [], cursor, ARCHIVE_CHUNK);
-        for (const r of chunk) {
-          cursor = r.seq;
-          if (r.kind !== 'message' || r.type !== 'chat') continue;
-          if (messages.length >= limit || bytes >= maxBytes) return { messages, more: true };
-          const v = await store.messages.view(r.id);
-          if (!v) continue;
-          messages.push(v);
-          bytes += v.body === null ? 0 : utf8Bytes(v.body);
-        }
-        if (chunk.length < ARCHIVE_CHUNK) return { messages, more: false };
-      }
+      // Times become positions (records take their time in log order): after the last one before `start`,
+      // before the first one after `end`.
+      const floor = p.start === undefined ? undefined : (await store.messages.seqAtTime(p.start)) - 1;
+      const ceiling = p.end === undefined ? undefined : await store.messages.seqAtTime(p.end + 1);
+      const after = maxOf(p.after, floor);
+      const before = minOf(p.before, ceiling);
+      const rows = await read({ after, before, limit: limit + 1, maxBytes, from: forward ? 'oldest' : 'newest' });
+      // The store returns ascending; in paging direction (newest first when paging backwards) it read the page
+      // and then at most one look-ahead row, the far end of the page.
+      const inOrder = forward ? rows : [...rows].reverse();
+      const n = pageLength(inOrder, limit, maxBytes, utf8Bytes);
+      const page = inOrder.slice(0, n);
+      return { messages: forward ? page : page.reverse(), more: rows.length > n };
     });
   }
+
 
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */
   async ack(session: Session, upTo: number): Promise<void> {
@@ -676,3 +670,19 @@ export class Engine {
     this.ctx.directory.stop();
   }
 }
+
+/** How a history read pages: a cursor (before or after a position), a time range and a page size. */
+export interface HistoryPaging {
+  /** Page backwards from this position (exclusive). */
+  before?: number | undefined;
+  /** Page forwards from this position (exclusive). */
+  after?: number | undefined;
+  /** Only messages written at or after this time (epoch ms). */
+  start?: number | undefined;
+  /** Only messages written at or before this time (epoch ms). */
+  end?: number | undefined;
+  limit?: number | undefined;
+}
+
+const maxOf = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
+const minOf = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));

@@ -137,6 +137,11 @@ export interface HistoryQuery {
   after?: number;
   limit: number;
   /**
+   * Which end of the range the page is taken from: the oldest rows (paging forwards) or the newest (backwards).
+   * Default: oldest when `after` is given, else newest.
+   */
+  from?: 'oldest' | 'newest';
+  /**
    * A budget for the page's bodies, in UTF-8 bytes. Rows are taken in paging direction (newest first when paging
    * backwards); once the bodies taken reach the budget, exactly one more row is taken, if there is one, and
    * reading stops. So a page is never empty, and a caller asking for limit + 1 rows can tell the page from its
@@ -178,6 +183,18 @@ export interface MessageStore {
    * the later-created of its two accounts (an account or room that does not exist counts as 0).
    */
   history(conv: string, query: HistoryQuery): Promise<MessageView[]>;
+  /**
+   * The user's 1:1 messages of every conversation, sent and received, paged as history() pages one
+   * conversation (same rows, bounds, ends and byte budget); only the account's current incarnation's
+   * (after its createdSeq).
+   */
+  userMessages(user: string, query: HistoryQuery): Promise<MessageView[]>;
+  /**
+   * The first position whose record was written at or after `ts` (epoch ms), or lastSeq() + 1 when none was.
+   * Records take their time from the server's clock as they are appended, so times rise with positions: the
+   * records from `ts` on are those from this position on (exactly so while the clock never steps back).
+   */
+  seqAtTime(ts: number): Promise<number>;
   /**
    * Everything addressed to or sent by `user`, or in one of `rooms`, with seq > after; ascending. The user's
    * records start after the account's createdSeq, each room's after the room's (0 when it does not exist).

@@ -26,6 +26,7 @@ import logging
 import ssl
 import sys
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
 OUT = sys.stdout
 sys.stdout = sys.stderr
@@ -347,7 +348,10 @@ class Driver:
 
     async def cmd_mam(self, c):
         rsm = {'max': c['max']} if 'max' in c else None
-        res = await self.xmpp['xep_0313'].retrieve(jid=c.get('archive'), with_jid=c.get('with'), rsm=rsm, timeout=10)
+        # XEP-0313 §4.1.1 time filters, as ISO 8601 strings from the test.
+        start = datetime.fromisoformat(c['start']) if 'start' in c else None
+        end = datetime.fromisoformat(c['end']) if 'end' in c else None
+        res = await self.xmpp['xep_0313'].retrieve(jid=c.get('archive'), with_jid=c.get('with'), start=start, end=end, rsm=rsm, timeout=10)
         fin = res.xml.find(q(NS_MAM, 'fin'))
         results = []
         for m in res['mam']['results']:

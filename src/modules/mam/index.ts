@@ -26,5 +26,8 @@ export const mam = defineModule({
     // in their own disco#info (muc.ts) when this handler answers for rooms.
     api.xmppFeature(NS.mam, 'account');
     api.xmppFeature(NS.mam, 'room');
+    // Some clients look for the feature on the server's own address before asking for history, and turn history
+    // off when it is missing there (XEP-0313 §7 puts it on the account; listing it on the server too harms none).
+    api.xmppFeature(NS.mam, 'server');
   },
 });

@@ -23,10 +23,27 @@ export const MAM_FORM = el(
     { xmlns: NS.dataForms, type: 'form' },
     el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', null, NS.mam)),
     el('field', { var: 'with', type: 'jid-single' }),
+    el('field', { var: 'start', type: 'text-single' }),
+    el('field', { var: 'end', type: 'text-single' }),
   ),
 );
 
+/** XEP-0082 §3.2 DateTime: CCYY-MM-DDThh:mm:ss[.sss]TZD, TZD being Z or ±hh:mm. */
+const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A form's start or end as epoch ms; bad-request naming the field when it is not an XEP-0082 DateTime. */
+function timeField(fields: Map<string, string>, name: 'start' | 'end'): number | undefined {
+  const v = fields.get(name);
+  if (v === undefined) return undefined;
+  const t = DATETIME.test(v) ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t)) throw new ParleyError('bad-request', `"${name}" must be an XEP-0082 date and time, e.g. 2026-12-05T09:30:00Z`);
+  // An end with a fraction finer than a millisecond still covers that whole millisecond.
+  return name === 'end' ? Math.floor(t) : Math.ceil(t);
+}
+
 const DEFAULT_MAX = 50;
+/** The form fields a query may fill in (XEP-0313 §4.1.1). */
+const FIELDS = new Set(['FORM_TYPE', 'with', 'start', 'end']);
 
 /** Runs a query: sends one <message/> per result, returns the <fin/> (XEP-0313 §4.1). */
 export async function mamQuery({ conn, session, payload, target }: IqContext): Promise<Element> {
@@ -34,8 +51,10 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
   const queryId = payload.attr('queryid');
   const fields = formFields(payload.getChild('x', NS.dataForms));
   for (const name of fields.keys()) {
-    if (name !== 'FORM_TYPE' && name !== 'with') throw new ParleyError('feature-not-implemented', `filtering on "${name}" is not supported; filter by "with" and page with RSM`);
+    if (!FIELDS.has(name)) throw new ParleyError('feature-not-implemented', `filtering on "${name}" is not supported; filter by "with", "start" and "end", and page with RSM`);
   }
+  const start = timeField(fields, 'start');
+  const end = timeField(fields, 'end');
   const set = payload.getChild('set', NS.rsm);
   const maxText = set?.getChild('max')?.text();
   const max = maxText !== undefined ? Number(maxText) : DEFAULT_MAX;
@@ -58,7 +77,7 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
   } else {
     const w = fields.get('with');
     if (w === undefined) {
-      return allConversations(conn, session.user, queryId, limit, after, beforeEl !== undefined);
+      return allConversations(conn, session.user, queryId, limit, { before, after, start, end, backwards: beforeEl !== undefined });
     }
     withAddr = parseBare(w);
   }
@@ -72,6 +91,8 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
           with: withAddr,
           before,
           after: before === undefined && after === undefined && beforeEl === undefined ? 0 : after,
+          start,
+          end,
           limit,
         });
   const isRoom = target.kind === 'room';
@@ -80,20 +101,19 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
 }
 
 /**
- * Without "with": the user's 1:1 messages in log order, forward paging only. The page may hold fewer than
- * <max/> messages (the byte bound of Engine.archive); XEP-0059 §2.2 allows a shorter page, and <fin/> says
- * complete only when nothing follows.
+ * Without "with": the user's 1:1 messages of every conversation, in log order, paged as within one (forwards
+ * from the start, or backwards with <before/>), narrowed by start and end. The page may hold fewer than <max/>
+ * messages (the byte bound); XEP-0059 §2.2 allows a shorter page, and <fin/> says complete only at the end.
  */
 async function allConversations(
   conn: IqContext['conn'],
   user: string,
   queryId: string | undefined,
   limit: number,
-  after: number | undefined,
-  backwards: boolean,
+  p: { before: number | undefined; after: number | undefined; start: number | undefined; end: number | undefined; backwards: boolean },
 ): Promise<Element> {
-  if (backwards) throw new ParleyError('feature-not-implemented', 'page backwards within one conversation ("with"); the whole archive pages forwards');
-  const page = limit === 0 ? { messages: [], more: false } : await conn.engine.archive(user, { after, limit });
+  const after = p.before === undefined && p.after === undefined && !p.backwards ? 0 : p.after;
+  const page = limit === 0 ? { messages: [], more: true } : await conn.engine.archive(user, { before: p.before, after, start: p.start, end: p.end, limit });
   for (const m of page.messages) sendResult(conn, m, queryId, user, false);
   return fin(page.messages, !page.more);
 }

@@ -80,7 +80,14 @@ export const OPS = {
     return {};
   }),
   history: op(
-    z.strictObject({ with: addr, before: z.number().int().min(0).optional(), after: z.number().int().min(0).optional(), limit: z.number().int().min(1).optional() }),
+    z.strictObject({
+      with: addr,
+      before: z.number().int().min(0).optional(),
+      after: z.number().int().min(0).optional(),
+      start: z.number().int().min(0).optional(),
+      end: z.number().int().min(0).optional(),
+      limit: z.number().int().min(1).optional(),
+    }),
     async ({ engine, session }, p) => engine.history(session.user, p),
   ),
   'sync.ack': op(z.strictObject({ upTo: z.number().int().min(0) }), async ({ engine, session }, p) => {

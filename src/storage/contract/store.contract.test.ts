@@ -234,7 +234,11 @@ forAdapter('sqlite', () => {
       const raw = new Database(path, { readonly: true });
       try {
         for (const [name, sql] of Object.entries(MESSAGE_QUERIES)) {
-          const params = sql.includes(':conv') ? [{ conv: 'c', after: 0, before: 9, limit: 5 }] : Array.from(sql.match(/\?/g) ?? [], () => 'x');
+          const params = sql.includes(':conv')
+            ? [{ conv: 'c', after: 0, before: 9, limit: 5 }]
+            : sql.includes(':user')
+              ? [{ user: 'u', after: 0, before: 9, limit: 5 }]
+              : Array.from(sql.match(/\?/g) ?? [], () => 'x');
           const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
           expect(plan.filter((d) => d.startsWith('SCAN')), `${name}: ${plan.join(' | ')}`).toEqual([]);
           expect(plan.filter((d) => d.includes('TEMP B-TREE')), `${name} sorts: ${plan.join(' | ')}`).toEqual([]);

@@ -3,7 +3,7 @@ import { ParleyError } from '../../core/errors.js';
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendParticipant } from '../../ports/module-storage.js';
-import type { MessageStore, OfflineSize } from '../../ports/store.js';
+import type { HistoryQuery, MessageStore, OfflineSize } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv, uniq, validateRecord } from '../rules.js';
 import { accountFloor, roomFloor, type MemoryState } from './state.js';
 
@@ -136,17 +136,20 @@ export function createMemoryMessages(
       const before = query.before ?? Number.POSITIVE_INFINITY;
       const after = Math.max(query.after ?? 0, convFloor(s, conv));
       const matches = s.log.filter((r) => r.conv === conv && r.kind === 'message' && r.seq < before && r.seq > after);
-      // Forward paging (after given) takes the oldest; otherwise the newest. Both return ascending.
-      const forward = query.after !== undefined;
-      const inOrder = (forward ? matches : matches.reverse()).map((r) => toView(s, r));
-      const page: MessageView[] = [];
-      const goOn = pageReader(limit, query.maxBytes);
-      for (const v of inOrder) {
-        if (page.length >= limit) break;
-        page.push(v);
-        if (!goOn(v)) break;
-      }
-      return forward ? page : page.reverse();
+      return pageOf(s, matches, limit, query);
+    },
+    async userMessages(user, query) {
+      const limit = clampLimit(query.limit);
+      const before = query.before ?? Number.POSITIVE_INFINITY;
+      const after = Math.max(query.after ?? 0, accountFloor(s, user));
+      const matches = s.log.filter(
+        (r) => r.kind === 'message' && r.type === 'chat' && (r.to === user || r.from === user) && r.seq < before && r.seq > after,
+      );
+      return pageOf(s, matches, limit, query);
+    },
+    async seqAtTime(ts) {
+      const r = s.log.find((x) => x.ts >= ts);
+      return r ? r.seq : s.log.length + 1;
     },
     async since(user, rooms, after, limit) {
       const n = clampLimit(limit);
@@ -206,4 +209,21 @@ export function createMemoryMessages(
       return r ? this.view(r.id) : null;
     },
   };
+}
+
+/**
+ * One page of `matches` (ascending): from the query's end (oldest when `after` is given, unless `from` says),
+ * bounded by `limit` and the byte budget as the SQLite adapter bounds it; ascending.
+ */
+function pageOf(s: MemoryState, matches: LogRecord[], limit: number, query: HistoryQuery): MessageView[] {
+  const forward = (query.from ?? (query.after !== undefined ? 'oldest' : 'newest')) === 'oldest';
+  const inOrder = (forward ? matches : matches.reverse()).map((r) => toView(s, r));
+  const page: MessageView[] = [];
+  const goOn = pageReader(limit, query.maxBytes);
+  for (const v of inOrder) {
+    if (page.length >= limit) break;
+    page.push(v);
+    if (!goOn(v)) break;
+  }
+  return forward ? page : page.reverse();
 }

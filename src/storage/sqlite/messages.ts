@@ -32,6 +32,13 @@ export const MESSAGE_QUERIES = {
   sinceTo: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.to_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
   sinceFrom: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.from_addr = ? AND l.type = 'chat' AND l.seq > ? ORDER BY l.seq LIMIT ?`,
   sinceConv: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.conv = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+  // userMessages: the account's 1:1 messages, one bounded range of log_by_to and one of log_by_from, merged.
+  userTo: `SELECT ${VIEW_COLUMNS} ${VIEW_JOIN} WHERE l.to_addr = :user AND l.type = 'chat' AND l.kind = 'message' AND l.seq > :after AND l.seq < :before ORDER BY l.seq DESC LIMIT :limit`,
+  userFrom: `SELECT ${VIEW_COLUMNS} ${VIEW_JOIN} WHERE l.from_addr = :user AND l.type = 'chat' AND l.kind = 'message' AND l.seq > :after AND l.seq < :before ORDER BY l.seq DESC LIMIT :limit`,
+  userToOldest: `SELECT ${VIEW_COLUMNS} ${VIEW_JOIN} WHERE l.to_addr = :user AND l.type = 'chat' AND l.kind = 'message' AND l.seq > :after AND l.seq < :before ORDER BY l.seq ASC LIMIT :limit`,
+  userFromOldest: `SELECT ${VIEW_COLUMNS} ${VIEW_JOIN} WHERE l.from_addr = :user AND l.type = 'chat' AND l.kind = 'message' AND l.seq > :after AND l.seq < :before ORDER BY l.seq ASC LIMIT :limit`,
+  // seqAtTime: one step of a binary search over positions, along the primary key.
+  firstAtOrAfter: 'SELECT l.seq, l.ts FROM log l WHERE l.seq >= ? ORDER BY l.seq LIMIT 1',
   // after: the log in order, along its primary key (log consumers).
   after: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq > ? ORDER BY l.seq LIMIT ?`,
   offline: `SELECT ${LOG_COLUMNS} FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
@@ -41,6 +48,7 @@ export const MESSAGE_QUERIES = {
 } as const;
 
 type HistoryParams = { conv: string; after: number; before: number; limit: number };
+type UserParams = { user: string; after: number; before: number; limit: number };
 
 /** Creates the SQLite MessageStore; `appends` is the group-commit queue in front of the log writer. */
 export function createSqliteMessages(
@@ -63,6 +71,9 @@ export function createSqliteMessages(
   const offlineSize = db.prepare<[string], OfflineSize>(Q.offlineSize);
   const offlineUpTo = db.prepare<[string, number], OfflineSize>(Q.offlineUpTo);
   const lastSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM log').pluck();
+  const userNewest = [db.prepare<UserParams, MessageView>(Q.userTo), db.prepare<UserParams, MessageView>(Q.userFrom)];
+  const userOldest = [db.prepare<UserParams, MessageView>(Q.userToOldest), db.prepare<UserParams, MessageView>(Q.userFromOldest)];
+  const firstAtOrAfter = db.prepare<[number], { seq: number; ts: number }>(Q.firstAtOrAfter);
   const queueOffline = db.prepare<[string, number]>('INSERT INTO offline (user, seq) SELECT ?, seq FROM log WHERE seq = ? ON CONFLICT DO NOTHING');
   const idByClientId = db.prepare<[string, string], string>('SELECT id FROM log WHERE from_addr = ? AND client_id = ?').pluck();
   // Where the current incarnation of an account or room begins (migration 5); 0 when it does not exist.
@@ -96,7 +107,8 @@ export function createSqliteMessages(
       return tx.read(() => {
         const params = { conv, after: Math.max(q.after ?? 0, convFloor(conv)), before: q.before ?? MAX_SEQ, limit };
         // Forward paging (after given) takes the oldest page; otherwise the newest. Both return ascending.
-        const stmt = q.after !== undefined ? oldest : newest;
+        const forward = (q.from ?? (q.after !== undefined ? 'oldest' : 'newest')) === 'oldest';
+        const stmt = forward ? oldest : newest;
         let rows: MessageView[];
         if (q.maxBytes === undefined) rows = stmt.all(params);
         else {
@@ -108,7 +120,41 @@ export function createSqliteMessages(
             if (!goOn(row)) break;
           }
         }
-        return q.after !== undefined ? rows : rows.reverse();
+        return forward ? rows : rows.reverse();
+      });
+    },
+    async userMessages(user, q) {
+      const limit = clampLimit(q.limit);
+      if (limit === 0) return [];
+      const forward = (q.from ?? (q.after !== undefined ? 'oldest' : 'newest')) === 'oldest';
+      return tx.read(() => {
+        const params = { user, after: Math.max(q.after ?? 0, userFloor(user)), before: q.before ?? MAX_SEQ, limit };
+        // Each branch holds at most `limit` rows of the page's end, so the merge holds the page and its look-ahead.
+        const merged = (forward ? userOldest : userNewest).flatMap((stmt) => stmt.all(params));
+        merged.sort((a, b) => (forward ? a.seq - b.seq : b.seq - a.seq));
+        const rows: MessageView[] = [];
+        const goOn = q.maxBytes === undefined ? null : pageReader(limit, q.maxBytes, utf8Bytes);
+        for (const row of merged) {
+          if (rows.length > 0 && rows[rows.length - 1]!.seq === row.seq) continue; // a message to oneself
+          if (rows.length >= limit) break;
+          rows.push(row);
+          if (goOn && !goOn(row)) break;
+        }
+        return forward ? rows : rows.reverse();
+      });
+    },
+    async seqAtTime(ts) {
+      return tx.read(() => {
+        // The smallest k whose first record at or after k was written at or after ts (or that has none).
+        let lo = 0;
+        let hi = (lastSeq.get() ?? 0) + 1;
+        while (lo < hi) {
+          const mid = Math.floor((lo + hi) / 2);
+          const r = firstAtOrAfter.get(mid);
+          if (r === undefined || r.ts >= ts) hi = mid;
+          else lo = r.seq + 1;
+        }
+        return firstAtOrAfter.get(lo)?.seq ?? (lastSeq.get() ?? 0) + 1;
       });
     },
     async since(user, rooms, after, limit) {
