@@ -553,6 +553,23 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
     expect.soft(await seen((e) => e.from === bobInRoom && e.type === 'unavailable', m), 'alice sees bob leave when his stream ends').toBe(true);
   });
 
+  it('answers a self-ping while joined and not-acceptable after leaving (XEP-0410)', async () => {
+    const [alice, bob] = await users('alice', 'bob');
+    const [a, b] = await Promise.all([online(alice!, 'a'), online(bob!, 'b')]);
+    const room = `ping-${nickOf(alice!).split('-')[1]}@conference.localhost`;
+    const self = `${room}/${nickOf(alice!)}`;
+    // Before entering: not joined.
+    await expect(a.request('ping', { to: self })).rejects.toThrow(/not-acceptable/);
+    await a.request('join_muc', { room, nick: nickOf(alice!) });
+    await b.request('join_muc', { room, nick: nickOf(bob!) });
+    await a.request('ping', { to: self });
+    // Another occupant's address: not relayed, which XEP-0410 reads as "joined".
+    await expect(a.request('ping', { to: `${room}/${nickOf(bob!)}` })).rejects.toThrow(/feature-not-implemented/);
+    await a.request('leave_muc', { room, nick: nickOf(alice!) });
+    await a.waitFor('presence', (e) => e.from === self && e.type === 'unavailable');
+    await expect(a.request('ping', { to: self })).rejects.toThrow(/not-acceptable/);
+  });
+
   it('chats between an XMPP user and a JSON-API user, both ways', async () => {
     const [alice, bob] = await users('alice', 'bob');
     const a = await online(alice!, 'xmpp');

@@ -223,7 +223,7 @@ export class StanzaHandlers {
     if (to !== null && to.local !== null && to.resource !== null && `${to.local}@${to.domain}` !== session.user) {
       if (this.engine.ctx.directory.isRoomDomain(to.domain)) {
         if (type === 'result' || type === 'error') return;
-        throw new ParleyError('feature-not-implemented', 'private queries to room occupants are not supported');
+        return this.occupantIq(stanza, `${to.local}@${to.domain}`, to.resource);
       }
       return this.relay(stanza, `${to.local}@${to.domain}`, to.resource);
     }
@@ -242,6 +242,23 @@ export class StanzaHandlers {
     const reply = el('iq', { xmlns: NS.client, type: 'result', id, from: stanza.attr('to'), to: session.full });
     if (result) reply.append(result);
     this.conn.sendElement(reply);
+  }
+
+  /**
+   * An iq to a room occupant (room/nick). XEP-0410 §3: a client pings its own occupant address to learn whether
+   * it is still in the room, and reads feature-not-implemented or service-unavailable as "joined"; so a session
+   * not in the room gets not-acceptable whatever it asked, and its own ping is answered here (§3.2, the
+   * service's answer on the client's behalf). Queries to other occupants are not relayed.
+   */
+  private occupantIq(stanza: Element, room: string, nick: string): void {
+    const mine = this.conn.roomNick(room);
+    if (mine === undefined) throw new ParleyError('not-acceptable', `you are not in ${room}; enter it again (XEP-0410)`);
+    const payload = stanza.children.find((c): c is Element => typeof c !== 'string');
+    if (nick === mine && stanza.attr('type') === 'get' && payload?.name === 'ping' && payload.xmlns === NS.ping) {
+      this.conn.sendElement(el('iq', { xmlns: NS.client, type: 'result', id: stanza.attr('id'), from: `${room}/${nick}`, to: this.session.full }));
+      return;
+    }
+    throw new ParleyError('feature-not-implemented', 'queries to room occupants are not relayed');
   }
 
   /** Who an iq is for: the server, the user's own account, another account, a room service or a room. */
