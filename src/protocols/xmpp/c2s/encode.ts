@@ -288,7 +288,7 @@ function roomMember(e: ServerEvent, v: XmppView): string[] {
   const role = d.role === null || d.role === undefined ? null : String(d.role);
   // Someone joining by themselves shows up as an occupant when they enter (room.occupant), not here.
   if (role !== null && d.by === user) return [];
-  const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: role === null ? 'none' : affiliationOf(role), role: role === null ? 'none' : 'participant', jid: user }));
+  const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: role === null ? 'none' : affiliationOf(role), role: role === null ? 'none' : mucRoleOf(role), jid: user }));
   if (user === v.user) x.append(el('status', { code: '110' }));
   const pres = el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: v.full }, x);
   if (role === null) {
@@ -305,8 +305,13 @@ function roomOccupant(e: ServerEvent, v: XmppView): string[] {
   const user = String(d.user);
   if (user === v.user || v.roomNick(room) === undefined) return [];
   const present = d.present === true;
-  const item = el('item', { affiliation: affiliationOf(String(d.role ?? 'member')), role: present ? 'participant' : 'none', jid: user });
+  const item = el('item', { affiliation: affiliationOf(String(d.role ?? 'member')), role: present ? mucRoleOf(String(d.role ?? 'member')) : 'none', jid: user });
   return [serialize(el('presence', { xmlns: NS.client, from: `${room}/${nickOf(user)}`, to: v.full, type: present ? undefined : 'unavailable' }, el('x', { xmlns: NS.mucUser }, item)))];
+}
+
+/** The XEP-0045 role an occupant of a Parley role has: owners and admins moderate (§5.1.2), members participate. */
+export function mucRoleOf(role: string): string {
+  return role === 'owner' || role === 'admin' ? 'moderator' : 'participant';
 }
 
 /** Parley room roles as XEP-0045 affiliations. */

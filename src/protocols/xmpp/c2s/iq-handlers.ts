@@ -12,6 +12,7 @@ import { rosterVersion } from '../../../engine/roster-service.js';
 import { parseAddress } from '../../../core/address.js';
 import { el } from '../xml/element.js';
 import { rosterItem, stamp } from './encode.js';
+import { adminGet, adminSet, ownerGet, ownerSet } from './muc-admin.js';
 import { roomDiscoInfo, roomDiscoItems } from './muc.js';
 import { NS } from './ns.js';
 import type { IqHandler, XmppExtensions } from './types.js';
@@ -150,6 +151,10 @@ on(NS.discoItems, 'query', {
     return query;
   },
 });
+
+// XEP-0045 §9-10: room configuration, destruction, affiliation and role lists (muc-admin.ts).
+on(NS.mucOwner, 'query', { targets: ['room'], get: ownerGet, set: ownerSet });
+on(NS.mucAdmin, 'query', { targets: ['room'], get: adminGet, set: adminSet });
 
 // XEP-0199 ping: answered by the server for itself and for the user's own account.
 on(NS.ping, 'ping', { targets: ['server', 'self', 'rooms'], get: async () => null });

@@ -12,7 +12,7 @@ import type { Session } from '../../../engine/session.js';
 import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
-import { affiliationOf, nickOf, presenceStanza, stamp } from './encode.js';
+import { affiliationOf, mucRoleOf, nickOf, presenceStanza, stamp } from './encode.js';
 import { NS } from './ns.js';
 import type { IqTarget, Pending, XmppStream } from './types.js';
 
@@ -51,9 +51,9 @@ export class Muc {
     for (const o of await engine.rooms.occupants(room, session.user)) {
       if (o.user === session.user) continue;
       const p = o.presence as UserPresence;
-      conn.sendElement(occupantPresence(room, o.user, affiliationOf(o.role), p, session.full));
+      conn.sendElement(occupantPresence(room, o.user, o.role, p, session.full));
     }
-    const self = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: 'participant', jid: session.full }), el('status', { code: '110' }));
+    const self = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: mucRoleOf(role), jid: session.full }), el('status', { code: '110' }));
     if (created) self.append(el('status', { code: '201' }));
     for (const code of statuses) self.append(el('status', { code }));
     conn.sendElement(el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: session.full }, self));
@@ -153,10 +153,10 @@ export class Muc {
   }
 }
 
-function occupantPresence(room: string, user: string, affiliation: string, p: UserPresence, to: string): Element {
+function occupantPresence(room: string, user: string, role: string, p: UserPresence, to: string): Element {
   const pres = presenceStanza(p, to);
   pres.attrs.from = `${room}/${nickOf(user)}`;
-  pres.append(el('x', { xmlns: NS.mucUser }, el('item', { affiliation, role: 'participant', jid: user })));
+  pres.append(el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: mucRoleOf(role), jid: user })));
   return pres;
 }
 
