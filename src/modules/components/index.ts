@@ -23,14 +23,16 @@ export const components = defineModule({
     const opts = api.options;
     const problems: string[] = [];
     const configured = new Map<string, Component>();
+    // The store's list: the engine's directory is loaded only after the modules are set up.
+    const hosted = new Set(await api.engine.admin.domains());
     for (const [i, c] of opts.components.entries()) {
       const at = `modules.components.components[${i}] (${c.domain})`;
       const secret = secretOf(c, at, problems);
       // A component's domain is its own: a hosted domain's addresses are accounts, and a component speaking for
       // them could impersonate people. It must hang under a hosted domain so its things' addresses are plainly
       // this server's (and grants by domain read naturally).
-      if (api.engine.admin.hostsDomain(c.domain)) problems.push(`${at}: domain is a hosted domain; a component needs a subdomain of its own (e.g. sensors.${c.domain})`);
-      else if (!parentHosted(c.domain, (d) => api.engine.admin.hostsDomain(d))) problems.push(`${at}: domain must be a subdomain of a hosted domain`);
+      if (hosted.has(c.domain)) problems.push(`${at}: domain is a hosted domain; a component needs a subdomain of its own (e.g. sensors.${c.domain})`);
+      else if (!parentHosted(c.domain, (d) => hosted.has(d))) problems.push(`${at}: domain must be a subdomain of a hosted domain`);
       let owner = c.owner;
       try {
         owner = parseBare(c.owner);
