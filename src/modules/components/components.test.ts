@@ -4,6 +4,9 @@
  * defined on first sight and updated, batching, invalid from, iqs, unknown on disconnect, malformed XML.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.js';
@@ -246,6 +249,43 @@ describe('the component listener', () => {
     await b.closedSoon();
     other.send(`<iq type='get' id='ok' from='jobs.example.com' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>`);
     await other.until(/id="ok"/);
+  });
+
+  it('reads a secret from secretFile, refuses a non-loopback host unless allowed, and caps the things per component', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-components-'));
+    try {
+      const file = join(dir, 'secret');
+      writeFileSync(file, `${SECRET}\n`);
+      await expect(rig({ host: '0.0.0.0' })).rejects.toThrow(/allowInsecureRemote/);
+      const { raw } = await rig({ components: [{ domain: 'sensors.example.com', secretFile: file, owner: 'owner@example.com', maxThings: 2 }] });
+      const c = raw();
+      await c.open('sensors.example.com');
+      await c.until(/<handshake\/>/);
+      c.send(`<presence from='a@sensors.example.com'/><presence from='b@sensors.example.com'/>`);
+      await new Promise((r) => setTimeout(r, 50));
+      c.send(`<presence id='third' from='c@sensors.example.com'/>`);
+      await c.until(/id="third"[\s\S]*resource-constraint/);
+      const missing = await rig({ port: 0, components: [{ domain: 'sensors.example.com', secretFile: join(dir, 'nope'), owner: 'owner@example.com' }] }).catch((e: Error) => e.message);
+      expect(missing).toMatch(/cannot read secretFile .*nope: ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('over its rate a connection is read more slowly, and every stanza is still answered', async () => {
+    const { raw } = await rig({ stanzasPerSecond: 100 });
+    const c = raw();
+    await c.open('jobs.example.com');
+    await c.until(/<handshake\/>/);
+    let pings = '';
+    for (let i = 0; i < 300; i++) pings += `<iq type='get' id='q${i}' from='jobs.example.com' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>`;
+    const started = Date.now();
+    c.send(pings);
+    c.send(`<iq type='get' id='last' from='jobs.example.com' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await c.until(/id="last"/, 10_000);
+    // 301 stanzas at 100 a second with a burst of 100: the last read waits about 2 s of debt first.
+    expect(Date.now() - started).toBeGreaterThan(1500);
+    expect(c.text.match(/type="result"/g)).toHaveLength(301);
   });
 
   it('times out a connection that does not shake hands', async () => {
