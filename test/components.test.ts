@@ -128,6 +128,13 @@ describe.skipIf(why !== null)('XEP-0114 components (slixmpp)', () => {
     await c.kill();
   }, 60_000);
 
+  it('only the component\'s owner may define things in its domain (nobody squats its addresses over REST)', async () => {
+    const { token } = await login(t.url, READER, 'pw-reader');
+    const writer = (await call('POST', '/apikeys/keys', token, { name: 'w', scopes: ['presence:write:things'] })).body.token as string;
+    const r = await call('PUT', '/presentities/things/squat@sensors.localhost', writer, { kind: 'thing' });
+    expect(r).toMatchObject({ status: 404, body: { error: { code: 'remote-server-not-found' } } });
+  });
+
   it('a wrong secret is refused with not-authorized', async () => {
     const c = SlixComponent.start(port, 'misc.localhost', 'not-the-right-secret-at-all');
     const e = await c.waitFor('stream_error', () => true, 15_000);

@@ -45,7 +45,7 @@ export const components = defineModule({
       configured.set(c.domain, { domain: c.domain, secret, reporter: new ThingReporter(svc, options, api.log), live: null });
     }
     if (problems.length > 0) throw new ParleyError('bad-request', `modules.components: ${problems.join('; ')}`);
-    for (const d of configured.keys()) svc.serveDomain(d);
+    for (const c of configured.values()) svc.serveDomain(c.domain, c.reporter.options.owner);
 
     const listener = await startComponentListener(opts, configured, { hostsDomain: (d) => api.engine.admin.hostsDomain(d), log: api.log });
     // Until a component connects, nothing vouches for its things' last state (a restart, a crash): unknown.

@@ -99,11 +99,6 @@ export class ComponentStream {
     socket.on('close', () => this.teardown());
   }
 
-  /** The component's domain once the stream header named a configured one. */
-  get domain(): string | null {
-    return this.component?.domain ?? null;
-  }
-
   /** Ends the stream with a stream error (system-shutdown at server stop). */
   shutdown(): void {
     this.fail('system-shutdown', 'the server is shutting down');

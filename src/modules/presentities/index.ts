@@ -41,8 +41,8 @@ export interface PresentitiesService {
   report(owner: string, address: string, update: UpdateBody): Promise<Presentity>;
   /** The reporter went away: the thing shows as unknown until its next update. */
   lapse(owner: string, address: string): Promise<void>;
-  /** Lets things live at `domain`, which is not hosted: a component's (XEP-0114, src/modules/components). */
-  serveDomain(domain: string): void;
+  /** Lets `owner` (only) define things at `domain`, which is not hosted: a component's (XEP-0114, src/modules/components). */
+  serveDomain(domain: string, owner: string): void;
 }
 
 declare module '../api.js' {
@@ -90,7 +90,7 @@ export const presentities = defineModule({
         return hub.update(owner, address, parseInput(updateSchema(fields), update) as UpdateBody);
       },
       lapse: (owner, address) => hub.lapse(owner, address),
-      serveDomain: (domain) => void hub.componentDomains.add(domain),
+      serveDomain: (domain, owner) => void hub.componentDomains.set(domain, owner),
     });
 
     const { ops, sessionClosed } = presentitiesOps(hub, (s, ev, data) => api.push(s, ev, data));
