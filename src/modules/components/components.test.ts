@@ -288,6 +288,28 @@ describe('the component listener', () => {
     expect(c.text.match(/type="result"/g)).toHaveLength(301);
   });
 
+  it('a thing reported unavailable is offline, and one not reported within its heartbeat lapses to unknown while the component stays', async () => {
+    const { engine, host, raw } = await rig({
+      components: [{ domain: 'jobs.example.com', secret: SECRET, owner: 'owner@example.com', kind: 'process', heartbeatSeconds: 1 }],
+    });
+    const c = raw();
+    await c.open('jobs.example.com');
+    await c.until(/<handshake\/>/);
+    c.send(`<presence from='nightly@jobs.example.com'><status>running</status></presence><presence from='backup@jobs.example.com' type='unavailable'><status>done</status></presence>`);
+    const both = ['nightly@jobs.example.com', 'backup@jobs.example.com'];
+    const first = await eventually(() => read(host, engine, 'owner@example.com', both), (r) => r.presentities.length === 2);
+    expect(Object.fromEntries(first.presentities.map((p) => [p.address, [p.kind, p.availability, p.status]]))).toEqual({
+      'nightly@jobs.example.com': ['process', 'available', 'running'],
+      'backup@jobs.example.com': ['process', 'offline', 'done'],
+    });
+    const lapsed = await eventually(() => read(host, engine, 'owner@example.com', ['nightly@jobs.example.com']), (r) => r.presentities[0]?.availability === 'unknown', 4000);
+    expect(lapsed.presentities[0]?.availability).toBe('unknown');
+    expect(c.closed).toBe(false);
+    c.send(`<presence from='nightly@jobs.example.com'/>`);
+    const back = await eventually(() => read(host, engine, 'owner@example.com', ['nightly@jobs.example.com']), (r) => r.presentities[0]?.availability === 'available');
+    expect(back.presentities[0]).toMatchObject({ availability: 'available', status: null });
+  });
+
   it('times out a connection that does not shake hands', async () => {
     const { raw } = await rig({ handshakeTimeoutSeconds: 1 });
     const c = raw();
