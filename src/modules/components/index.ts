@@ -52,7 +52,10 @@ export const components = defineModule({
     for (const c of configured.values()) {
       c.reporter.disconnected().catch((e: unknown) => api.log.warn({ err: e, component: c.domain }, 'marking a component\'s things unknown failed'));
     }
-    api.onClose(() => listener.close());
+    api.onClose(() => {
+      for (const c of configured.values()) c.reporter.close();
+      return listener.close();
+    });
   },
 });
 

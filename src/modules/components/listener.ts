@@ -5,13 +5,15 @@
  * like the front doors' (protocols/connection-limits.ts, with this port's own counts), and a connection
  * counts as unauthenticated until its handshake.
  */
-import { isIP } from 'node:net';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { ParleyError } from '../../core/errors.js';
 import type { Logger } from '../../engine/context.js';
 import { ConnectionLimits } from '../../protocols/connection-limits.js';
 import type { ComponentsOptions } from './options.js';
 import { ComponentStream, type Component } from './stream.js';
+
+/** Idle time before TCP keep-alive probes start (the kernel then gives up after its probe count). */
+const KEEPALIVE_MS = 30_000;
 
 /** A running component listener. */
 export interface ComponentListener {
@@ -57,6 +59,9 @@ export async function startComponentListener(
   const now = deps.now ?? Date.now;
   const accept = (socket: Socket): void => {
     if (socket.destroyed) return; // refused by the per-address cap (guard)
+    // A component that vanished without closing (a dead host, a dropped link) must not hold its domain forever:
+    // the newer connection is refused while the older one counts as live, so TCP keep-alive finds dead peers.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     const waiting = limits.unauthenticated(socket);
     if (waiting === null) {
       socket.destroy();

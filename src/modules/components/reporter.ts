@@ -39,6 +39,8 @@ export class ThingReporter {
   private count: number | null = null;
   /** Bumped at each connect: a lapse of an older disconnection stops when it changes. */
   private generation = 0;
+  /** Set at shutdown: the lapses are left to the next start, which makes every thing unknown anyway. */
+  private closed = false;
   /** Called when the backlog shrank (a paused connection may read again). */
   onProgress: () => void = () => undefined;
 
@@ -70,16 +72,22 @@ export class ThingReporter {
    * becomes unknown, unless the component connects again meanwhile.
    */
   async disconnected(): Promise<void> {
+    if (this.closed) return;
     const generation = this.generation;
     while (this.backlog > 0) await new Promise((r) => setTimeout(r, 10));
     const things = this.things().map((d) => d.address);
-    for (let i = 0; i < things.length && generation === this.generation; i += LAPSE_BATCH) {
+    for (let i = 0; i < things.length && generation === this.generation && !this.closed; i += LAPSE_BATCH) {
       await Promise.all(
         things.slice(i, i + LAPSE_BATCH).map((a) =>
           this.svc.lapse(this.options.owner, a).catch((e: unknown) => this.log.warn({ err: e, address: a }, 'a component\'s thing could not be marked unknown')),
         ),
       );
     }
+  }
+
+  /** The server is stopping: no more lapses (the store is about to close). */
+  close(): void {
+    this.closed = true;
   }
 
   /** This component's things: its owner's in its domain. */
