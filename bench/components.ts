@@ -9,7 +9,7 @@
  * each trial's updates per second and the median.
  *
  *   npm run bench:components
- *   npm run bench:components -- --things 1000 --rounds 10 --trials 5
+ *   npm run bench:components -- --things 1000 --rounds 10 --trials 5 [--profile-dir DIR]
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -25,6 +25,11 @@ const arg = (name: string, dflt: number): number => {
 const THINGS = arg('things', 1000);
 const ROUNDS = arg('rounds', 10);
 const TRIALS = arg('trials', 5);
+/** Where the server writes a CPU profile (node --cpu-prof), when given; bench/profile-summary.ts reads it. */
+const PROFILE_DIR = (() => {
+  const i = process.argv.indexOf('--profile-dir');
+  return i >= 0 ? process.argv[i + 1]! : null;
+})();
 const SECRET = 'bench-component-secret';
 const DOMAIN = 'sensors.localhost';
 
@@ -47,7 +52,7 @@ writeFileSync(
     },
   }),
 );
-const server = await startServer({ dir, dbPath, env: { PARLEY_CONFIG: configPath } });
+const server = await startServer({ dir, dbPath, env: { PARLEY_CONFIG: configPath }, nodeFlags: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [] });
 
 /** Reads from the socket until `re` matches what arrived. */
 function until(socket: Socket, seen: { text: string }, re: RegExp): Promise<RegExpMatchArray> {
