@@ -140,6 +140,11 @@ export class PresentityHub {
   private readonly done = new Map<number, Change | null>();
   private readonly groupCache = new Map<string, { at: number; groups: Promise<string[]> }>();
   readonly deadlines: Deadlines;
+  /**
+   * Domains that are not hosted but whose things live here, each with the one owner who may define things there:
+   * XEP-0114 components' (src/modules/components), so nobody else can claim addresses in a component's domain.
+   */
+  readonly componentDomains = new Map<string, string>();
 
   constructor(
     private readonly engine: Engine,
@@ -276,7 +281,7 @@ export class PresentityHub {
     const address = parseBare(input);
     const domain = address.slice(address.lastIndexOf('@') + 1);
     if (!address.includes('@')) throw new ParleyError('jid-malformed', 'a thing\'s address is name@domain');
-    if (!this.engine.admin.hostsDomain(domain)) throw new ParleyError('remote-server-not-found', `the domain ${domain} is not served here`);
+    if (!this.engine.admin.hostsDomain(domain) && this.componentDomains.get(domain) !== owner) throw new ParleyError('remote-server-not-found', `the domain ${domain} is not served here`);
     const existing = this.devices.get(address);
     if (existing && existing.def.owner !== owner) throw new ParleyError('conflict', `${address} is taken`);
     if (!existing && (await this.engine.admin.accountExists(address))) throw new ParleyError('conflict', `${address} is an account`);
@@ -345,6 +350,12 @@ export class PresentityHub {
       next = { ...r, base, current: base, expiresAt: null, heartbeatDue, lapsed: false, updatedAt: t };
     }
     return deviceView(await this.commitDevice(next, r));
+  }
+
+  /** The owner's reporter went away (a component's connection dropped): the thing shows as unknown until its next update. */
+  async lapse(owner: string, input: string): Promise<void> {
+    const r = this.owned(owner, parseBare(input));
+    if (!r.lapsed) await this.commitDevice({ ...r, lapsed: true, heartbeatDue: null, updatedAt: this.now() }, r);
   }
 
   /** A heartbeat lapsed or a temporary state expired. */

@@ -7,9 +7,10 @@
  * explicit grants for things and processes.
  */
 import { defineModule } from '../api.js';
+import { parseInput } from '../input.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { PresentityHub, type Subscription, type SubscriptionOut } from './hub.js';
-import type { Target } from './model.js';
+import { defineBody, updateSchema, type DefineBody, type DeviceDef, type Presentity, type Target, type UpdateBody } from './model.js';
 import { presentitiesOps } from './ops.js';
 import { presentitiesOptions } from './options.js';
 import { presentitiesRoutes } from './routes.js';
@@ -30,6 +31,18 @@ export interface PresentitiesService {
   subscribe(viewer: string, target: Target, since: number | null, out: SubscriptionOut): Promise<Subscription>;
   /** Ends a subscription. */
   unsubscribe(sub: Subscription): void;
+  /** Declares (or redefines) a thing or process owned by `owner`, as PUT /things/<address> does. */
+  define(owner: string, address: string, def: DefineBody): Promise<DeviceDef>;
+  /** The definition of a thing `owner` owns, or null (none, or someone else's). */
+  definition(owner: string, address: string): DeviceDef | null;
+  /** The things and processes `owner` owns. */
+  owned(owner: string): DeviceDef[];
+  /** An update from the owner, as POST /things/<address>/presence: checked against the declared field types. */
+  report(owner: string, address: string, update: UpdateBody): Promise<Presentity>;
+  /** The reporter went away: the thing shows as unknown until its next update. */
+  lapse(owner: string, address: string): Promise<void>;
+  /** Lets `owner` (only) define things at `domain`, which is not hosted: a component's (XEP-0114, src/modules/components). */
+  serveDomain(domain: string, owner: string): void;
 }
 
 declare module '../api.js' {
@@ -59,6 +72,25 @@ export const presentities = defineModule({
       },
       subscribe: (viewer, target, since, out) => hub.subscribe(viewer, target, since, out),
       unsubscribe: (sub) => hub.unsubscribe(sub),
+      define: async (owner, address, def) => {
+        const { presentity: _, ...d } = await hub.define(owner, address, parseInput(defineBody, def));
+        return d;
+      },
+      definition: (owner, address) => {
+        try {
+          const { presentity: _, ...d } = hub.definition(owner, address);
+          return d;
+        } catch {
+          return null;
+        }
+      },
+      owned: (owner) => hub.ownedBy(owner).map(({ presentity: _, ...d }) => d),
+      report: (owner, address, update) => {
+        const { presentity: _, fields } = hub.definition(owner, address);
+        return hub.update(owner, address, parseInput(updateSchema(fields), update) as UpdateBody);
+      },
+      lapse: (owner, address) => hub.lapse(owner, address),
+      serveDomain: (domain, owner) => void hub.componentDomains.set(domain, owner),
     });
 
     const { ops, sessionClosed } = presentitiesOps(hub, (s, ev, data) => api.push(s, ev, data));
@@ -83,4 +115,4 @@ export const presentities = defineModule({
 
 export { PresentityHub };
 export type { Subscription, SubscriptionOut } from './hub.js';
-export type { Presentity, Target } from './model.js';
+export type { DefineBody, DeviceDef, FieldType, FieldValue, Presentity, Target, UpdateBody } from './model.js';

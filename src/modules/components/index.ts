@@ -1,0 +1,84 @@
+/**
+ * External components (XEP-0114, the Jabber Component Protocol): other systems connect over TCP to present
+ * many things at once. A component is a domain (sensors.example.com) with a shared secret; each presence it
+ * sends from `node@domain` updates that thing through the presentities service, which defines it on first
+ * sight with the owner, kind, grants and fields configured for the component (docs/presence.md).
+ */
+import { readFileSync } from 'node:fs';
+import { parseBare } from '../../core/address.js';
+import { ParleyError } from '../../core/errors.js';
+import { defineModule } from '../api.js';
+import { startComponentListener } from './listener.js';
+import { componentsOptions, type ComponentOptions } from './options.js';
+import { ThingReporter } from './reporter.js';
+import type { Component } from './stream.js';
+
+/** The components module. */
+export const components = defineModule({
+  name: 'components',
+  summary: 'External components (XEP-0114) presenting many things at once as presentities (docs/presence.md)',
+  options: componentsOptions,
+  async setup(api) {
+    const svc = api.use('presentities');
+    const opts = api.options;
+    const problems: string[] = [];
+    const configured = new Map<string, Component>();
+    // The store's list: the engine's directory is loaded only after the modules are set up.
+    const hosted = new Set(await api.engine.admin.domains());
+    for (const [i, c] of opts.components.entries()) {
+      const at = `modules.components.components[${i}] (${c.domain})`;
+      const secret = secretOf(c, at, problems);
+      // A component's domain is its own: a hosted domain's addresses are accounts, and a component speaking for
+      // them could impersonate people. It must hang under a hosted domain so its things' addresses are plainly
+      // this server's (and grants by domain read naturally).
+      if (hosted.has(c.domain)) problems.push(`${at}: domain is a hosted domain; a component needs a subdomain of its own (e.g. sensors.${c.domain})`);
+      else if (!parentHosted(c.domain, (d) => hosted.has(d))) problems.push(`${at}: domain must be a subdomain of a hosted domain`);
+      let owner = c.owner;
+      try {
+        owner = parseBare(c.owner);
+        if (!(await api.engine.admin.accountExists(owner))) problems.push(`${at}: owner ${c.owner} is not an account here`);
+      } catch {
+        problems.push(`${at}: owner ${c.owner} is not a valid address`);
+      }
+      if (secret === null) continue;
+      const options: ComponentOptions = { ...c, owner };
+      configured.set(c.domain, { domain: c.domain, secret, reporter: new ThingReporter(svc, options, api.log), live: null });
+    }
+    if (problems.length > 0) throw new ParleyError('bad-request', `modules.components: ${problems.join('; ')}`);
+    for (const c of configured.values()) svc.serveDomain(c.domain, c.reporter.options.owner);
+
+    const listener = await startComponentListener(opts, configured, { hostsDomain: (d) => api.engine.admin.hostsDomain(d), log: api.log });
+    // Until a component connects, nothing vouches for its things' last state (a restart, a crash): unknown.
+    for (const c of configured.values()) {
+      c.reporter.disconnected().catch((e: unknown) => api.log.warn({ err: e, component: c.domain }, 'marking a component\'s things unknown failed'));
+    }
+    api.onClose(() => {
+      for (const c of configured.values()) c.reporter.close();
+      return listener.close();
+    });
+  },
+});
+
+/** The component's secret (from `secret` or `secretFile`); problems are collected, and never quote it. */
+function secretOf(c: ComponentOptions, at: string, problems: string[]): string | null {
+  if (c.secret !== undefined) return c.secret;
+  try {
+    const s = readFileSync(c.secretFile!, 'utf8').trimEnd();
+    if (s.length < 16) {
+      problems.push(`${at}: the secret in ${c.secretFile} is shorter than 16 characters`);
+      return null;
+    }
+    return s;
+  } catch (e) {
+    problems.push(`${at}: cannot read secretFile ${c.secretFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    return null;
+  }
+}
+
+/** Whether some proper suffix of `domain` (sensors.example.com → example.com, com) is hosted. */
+function parentHosted(domain: string, hosted: (d: string) => boolean): boolean {
+  for (let i = domain.indexOf('.'); i !== -1; i = domain.indexOf('.', i + 1)) if (hosted(domain.slice(i + 1))) return true;
+  return false;
+}
+
+export type { ComponentsOptions, ComponentOptions } from './options.js';
