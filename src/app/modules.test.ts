@@ -1,8 +1,8 @@
 /**
  * The shipped modules together: with every module of MODULES on (the default configuration), the XMPP server
- * says what it said before these capabilities became modules. The same disco#info features for the server and
- * for accounts (XEP-0030), hence the same XEP-0115 caps verification string, so clients that cached the
- * server's capabilities by its caps hash need not ask again.
+ * says what it said before these capabilities became modules (the same disco#info features for the server and
+ * for accounts, XEP-0030), plus one deliberate addition since: the archive feature on the server's own address,
+ * where some clients look for it. The XEP-0115 caps verification string follows the features exactly.
  */
 import { describe, expect, it } from 'vitest';
 import { moduleFixture } from '../modules/testing.js';
@@ -12,6 +12,8 @@ import { MODULES } from './modules.js';
 
 /** The pre-module hash: XEP-0115 §5.1 ver of the server's disco#info when carbons, blocking, mam and vCard were in the core. */
 const PRE_MODULE_CAPS_VER = '4lZRcaXOq81bhcR+DT7DEjJfgK4=';
+/** The hash now: those features and `urn:xmpp:mam:2` (the mam module lists it on the server too). */
+const CAPS_VER = 'CuX2VMdhdf15ghhrxCAd0r44Z4k=';
 
 /** The server's disco#info features before the move (the core's list then). */
 const PRE_MODULE_SERVER_FEATURES = [
@@ -42,15 +44,16 @@ describe('the shipped modules', () => {
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
   });
 
-  it('with the default modules on, the server announces the features and the caps hash it announced before they were modules', async () => {
+  it('with the default modules on, the server announces the features it announced before they were modules, and the archive', async () => {
     const { host } = await moduleFixture(MODULES.filter((m) => m.name !== 'archive'));
     const disco = discoOf(host.xmpp);
-    expect([...disco.serverFeatures].sort()).toEqual([...PRE_MODULE_SERVER_FEATURES].sort());
+    expect([...disco.serverFeatures].sort()).toEqual([...PRE_MODULE_SERVER_FEATURES, 'urn:xmpp:mam:2'].sort());
     expect([...disco.accountFeatures].sort()).toEqual([...PRE_MODULE_ACCOUNT_FEATURES].sort());
-    expect(disco.capsVer).toBe(PRE_MODULE_CAPS_VER);
+    expect(disco.capsVer).toBe(CAPS_VER);
   });
 
   it('without them, the caps hash differs (it covers the modules\' features)', () => {
     expect(discoOf(NO_EXTENSIONS).capsVer).not.toBe(PRE_MODULE_CAPS_VER);
+    expect(discoOf(NO_EXTENSIONS).capsVer).not.toBe(CAPS_VER);
   });
 });
