@@ -553,6 +553,16 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
     expect.soft(await seen((e) => e.from === bobInRoom && e.type === 'unavailable', m), 'alice sees bob leave when his stream ends').toBe(true);
   });
 
+  it('keeps bookmarks in private storage across connections (XEP-0048 over XEP-0049)', async () => {
+    const [alice] = await users('alice');
+    const a = await online(alice!, 'a');
+    const conferences = [{ jid: 'team@conference.localhost', nick: 'al', name: 'Team', autojoin: true }];
+    await a.request('bookmarks_set', { conferences });
+    await a.request('disconnect');
+    const again = await online(alice!, 'a2');
+    expect(((await again.request('bookmarks_get')) as { conferences: unknown[] }).conferences).toEqual(conferences);
+  });
+
   it('answers a self-ping while joined and not-acceptable after leaving (XEP-0410)', async () => {
     const [alice, bob] = await users('alice', 'bob');
     const [a, b] = await Promise.all([online(alice!, 'a'), online(bob!, 'b')]);

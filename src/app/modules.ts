@@ -11,6 +11,7 @@ import { components } from '../modules/components/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
 import { presentities } from '../modules/presentities/index.js';
+import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
@@ -21,4 +22,4 @@ import { webhooks } from '../modules/webhooks/index.js';
  * before presentities, which uses its service; components after presentities, whose service it writes through;
  * webhooks comes after both, whose services it uses.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, apikeys, presentities, components, webhooks, notify];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, apikeys, presentities, components, webhooks, notify];

@@ -224,6 +224,15 @@ export class AdminService {
     return this.ctx.directory.userExists(address);
   }
 
+  /**
+   * Names the current incarnation of an account, or null when there is none: an address removed and created again
+   * is a new incarnation, so a module's data kept for the old one is never shown to the new one.
+   */
+  async incarnation(address: string): Promise<string | null> {
+    const a = await this.ctx.store.accounts.get(address);
+    return a === null ? null : `${a.createdAt}.${a.createdSeq}`;
+  }
+
   /** Whether this server hosts `domain` (normalised). */
   hostsDomain(domain: string): boolean {
     return this.ctx.directory.hostsDomain(domain);

@@ -16,6 +16,7 @@ import { MemoryTransport, testXmppOptions } from '../protocols/xmpp/c2s/memory-t
 
 export { testXmppOptions };
 import type { XmppExtensions } from '../protocols/xmpp/c2s/types.js';
+import { createMemoryStore } from '../storage/memory/index.js';
 import { ModuleHost, type AnyModule, type ModuleOptions } from './host.js';
 
 /** A logger that drops everything, with the `child` the host asks for. */
@@ -36,7 +37,12 @@ export async function moduleFixture(
   modules: readonly AnyModule[],
   opts: { users?: string[]; options?: Record<string, Record<string, unknown>> } = {},
 ): Promise<ModuleFixture> {
-  const { engine, store } = await testEngine(opts.users ?? ['a@example.com', 'b@example.com'], { password: 'secret-pw' });
+  // The memory store opens the storage areas of the modules given (their in-memory twins).
+  const areas = modules.flatMap((m) => (m.storage ? [{ name: m.name, memory: m.storage.memory }] : []));
+  const { engine, store } = await testEngine(opts.users ?? ['a@example.com', 'b@example.com'], {
+    password: 'secret-pw',
+    store: createMemoryStore({ modules: areas }),
+  });
   const host = await setupModules(modules, { engine, store }, opts.options ?? {});
   return { engine, store, host };
 }

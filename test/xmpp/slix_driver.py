@@ -360,6 +360,21 @@ class Driver:
                             'forwarded': forwarded_info(r.find(q(NS_FORWARD, 'forwarded')))})
         return {'results': results, 'complete': None if fin is None else fin.get('complete'), 'fin': None if fin is None else xml_text(fin)}
 
+    async def cmd_bookmarks_set(self, c):
+        """XEP-0048 bookmarks stored the legacy way, in XEP-0049 private storage (slixmpp's default)."""
+        self.xmpp.register_plugin('xep_0048')
+        b = self.xmpp['xep_0048'].stanza.Bookmarks()
+        for conf in c['conferences']:
+            b.add_conference(conf['jid'], conf['nick'], name=conf.get('name'), autojoin=conf.get('autojoin'))
+        await self.xmpp['xep_0048'].set_bookmarks(b, method='xep_0049', timeout=10)
+        return {}
+
+    async def cmd_bookmarks_get(self, _c):
+        self.xmpp.register_plugin('xep_0048')
+        res = await self.xmpp['xep_0048'].get_bookmarks(method='xep_0049', timeout=10)
+        confs = res['private']['bookmarks']['conferences']
+        return {'conferences': [{'jid': str(x['jid']), 'nick': x['nick'], 'name': x['name'], 'autojoin': bool(x['autojoin'])} for x in confs]}
+
     async def cmd_join_muc(self, c):
         pres, subject, occupants, history = await self.xmpp['xep_0045'].join_muc_wait(
             c['room'], c['nick'], maxstanzas=c.get('maxstanzas', 0), timeout=10)
