@@ -8,6 +8,7 @@ import { archive } from '../modules/archive/index.js';
 import { blocking } from '../modules/blocking/index.js';
 import { carbons } from '../modules/carbons/index.js';
 import { components } from '../modules/components/index.js';
+import { extdisco } from '../modules/extdisco/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
 import { presentities } from '../modules/presentities/index.js';
@@ -22,4 +23,4 @@ import { webhooks } from '../modules/webhooks/index.js';
  * before presentities, which uses its service; components after presentities, whose service it writes through;
  * webhooks comes after both, whose services it uses.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, apikeys, presentities, components, webhooks, notify];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, extdisco, apikeys, presentities, components, webhooks, notify];
