@@ -9,6 +9,7 @@
  * address to that resource only), XEP-0280 (carbon copies for carbons-enabled resources), §4.4.2 (no presence
  * broadcast before initial presence) and §2.1.6 (roster pushes only to resources that asked for the roster).
  */
+import type { EntityPresence } from '../../../engine/entities.js';
 import type { Outbound, ServerEvent } from '../../../engine/outbound.js';
 import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
@@ -54,7 +55,7 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return [presenceTo(out, v.user, e.data as unknown as UserPresence)];
     case 'presence.snapshot': {
       if (!v.available) return [];
-      const list = e.data.presences as UserPresence[];
+      const list = e.data.presences as Array<UserPresence | EntityPresence>;
       return list.filter((p) => p.state !== 'offline' && p.user !== v.user).map((p) => serialize(presenceStanza(p, v.user)));
     }
     case 'roster':
@@ -192,8 +193,11 @@ function typing(out: Outbound, v: XmppView): string[] {
   return [serialize(el('message', { xmlns: NS.client, type: 'groupchat', from: `${to}/${nickOf(bareOf(from))}`, to: v.full }, state))];
 }
 
-/** A user's aggregate presence as seen by `to` (RFC 6121 §4.7), from the bare address. */
-export function presenceStanza(p: UserPresence, to: string): Element {
+/**
+ * A user's aggregate presence (or a presence entity's, engine/entities.ts) as seen by `to` (RFC 6121 §4.7), from
+ * the bare address.
+ */
+export function presenceStanza(p: UserPresence | EntityPresence, to: string): Element {
   const pres = el('presence', { xmlns: NS.client, from: p.user, to });
   if (p.state === 'offline') {
     pres.attrs.type = 'unavailable';
@@ -219,7 +223,7 @@ export function presenceStanza(p: UserPresence, to: string): Element {
 const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
 
 /** Presence to one recipient: the stanza is cut once around its `to` and completed per recipient. */
-function presenceTo(out: Outbound, to: string, p: UserPresence): string {
+function presenceTo(out: Outbound, to: string, p: UserPresence | EntityPresence): string {
   const [head, tail] = out.encode(`${CODEC}:presence`, () => {
     const text = serialize(presenceStanza(p, PLACEHOLDER));
     const at = text.indexOf(`to="${PLACEHOLDER}"`);
