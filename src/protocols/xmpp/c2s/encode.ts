@@ -74,6 +74,9 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return v.blocklistRequested ? [blockPush(e, v)] : [];
     case 'stanza':
       return [String(e.data.xml)];
+    case 'entity.item':
+      // The engine picked the sessions that asked for the node (XEP-0163 §4.3, +notify); none before presence.
+      return v.available ? [entityItem(out, v)] : [];
     case 'synced':
     case 'session.closing':
       return [];
@@ -230,6 +233,22 @@ function presenceTo(out: Outbound, to: string, p: UserPresence | EntityPresence)
     return [text.slice(0, at + 4), text.slice(at + 5)] as const;
   });
   return head + escapeAttr(to) + tail;
+}
+
+/**
+ * XEP-0163 §4.3 / XEP-0060 §7.1.2: a presence entity's new item as a headline from its bare address, to the full
+ * address of the session; the payload is the module's, serialised already (engine/entities.ts EntityItem).
+ */
+function entityItem(out: Outbound, v: XmppView): string {
+  const [head, tail] = out.encode(`${CODEC}:entity.item`, (e) => {
+    const d = e.data;
+    const head = `<message xmlns="${NS.client}" type="headline" from="${escapeAttr(String(d.from))}" to="`;
+    const tail =
+      `"><event xmlns="${NS.pubsubEvent}"><items node="${escapeAttr(String(d.node))}">` +
+      `<item id="${escapeAttr(String(d.id))}">${String(d.xml)}</item></items></event></message>`;
+    return [head, tail] as const;
+  });
+  return head + escapeAttr(v.full) + tail;
 }
 
 /** XEP-0191 §3.3 / §3.4 block list push (an unblock without items means everything). */
