@@ -168,4 +168,18 @@ describe('presence entities', () => {
     await engine.setInterests(a.session, new Set(['urn:test:0']));
     expect(a.events).toEqual([]);
   });
+
+  it('sends the last item when a subscription begins to sessions that declared interest before (XEP-0163 §4.3.1)', async () => {
+    const { engine, provider } = await setup();
+    provider.item = { node: 'urn:test:0', id: 'current', data: { x: 1 }, xml: '<x/>' };
+    const a = await open(engine, A);
+    await engine.setInterests(a.session, new Set(['urn:test:0']));
+    expect(a.events).toEqual([]);
+    await engine.rosters.act(A, T, 'subscribe');
+    expect(kinds(a.events)).toEqual(['roster', 'subscription:subscribed', 'presence:available', 'entity.item']);
+    // Subscribing again starts nothing new.
+    a.events.length = 0;
+    await engine.rosters.act(A, T, 'subscribe');
+    expect(kinds(a.events)).toEqual(['subscription:subscribed']);
+  });
 });

@@ -146,13 +146,31 @@ export class EntityService {
    */
   async item(entity: string, item: EntityItem): Promise<void> {
     const { live } = await this.split(entity, true);
-    if (live.length === 0) return;
+    for (const u of live) this.toInterested(u, entity, item);
+  }
+
+  /**
+   * A user's subscription to the entity began: the user's interested sessions get the last item of each node
+   * they want (XEP-0163 §4.3.1, "last published item" on a new presence subscription).
+   */
+  subscribed(user: string, entity: string): void {
+    const p = this.providerOf(entity);
+    if (!p?.itemOf) return;
+    const nodes = new Set<string>();
+    for (const s of this.ctx.sessions.of(user)) for (const n of s.interests ?? []) nodes.add(n);
+    for (const r of this.ctx.cluster.remoteOf(user)) for (const n of r.interests ?? []) nodes.add(n);
+    for (const n of nodes) {
+      const item = p.itemOf(entity, n);
+      if (item) this.toInterested(user, entity, item);
+    }
+  }
+
+  /** Sends an item to the user's available sessions interested in its node, on every node of the cluster. */
+  private toInterested(user: string, entity: string, item: EntityItem): void {
     const { router, sessions, cluster } = this.ctx;
     const out = router.outbound({ ev: 'entity.item', data: { from: entity, ...item } });
-    for (const u of live) {
-      for (const s of sessions.of(u)) if (notifies(s, item.node)) router.toSession(s, out);
-      if (cluster.remoteCount > 0) router.toRemote([...cluster.remoteOf(u)].filter((r) => r.available && (r.interests ?? []).includes(item.node)), out);
-    }
+    for (const s of sessions.of(user)) if (notifies(s, item.node)) router.toSession(s, out);
+    if (cluster.remoteCount > 0) router.toRemote([...cluster.remoteOf(user)].filter((r) => r.available && (r.interests ?? []).includes(item.node)), out);
   }
 
   /**

@@ -241,6 +241,7 @@ export class RosterService {
     const { router } = this.ctx;
     if (answer !== null) router.toUser(user, router.outbound({ ev: 'subscription', data: { from: entity, action: answer } }));
     await this.presenceEffects(user, entity, mine, next);
+    if (receivesPresenceOf(next) && !(mine !== null && receivesPresenceOf(mine))) this.entities.subscribed(user, entity);
     if (changed) await this.ctx.events.emit('subscription.changed', { user, contact: entity, action, item: next });
     return next;
   }
