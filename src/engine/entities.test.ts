@@ -182,4 +182,21 @@ describe('presence entities', () => {
     await engine.rosters.act(A, T, 'subscribe');
     expect(kinds(a.events)).toEqual(['subscription:subscribed']);
   });
+
+  it('judges an offline watcher at its next login: a withdrawn grant ends the subscription then', async () => {
+    const { engine, store, provider } = await setup();
+    provider.allowed.add(B);
+    await engine.rosters.act(B, T, 'subscribe');
+    provider.allowed.delete(B);
+    await engine.entityChanged(T, provider.presence);
+    expect(await store.rosters.get(B, T)).toMatchObject({ subscription: 'to' });
+    const events: ServerEvent[] = [];
+    const { session, position } = await engine.openSession(B, 'r', { send: (o) => events.push(o.event), close: () => undefined }, { ...testPresence });
+    await engine.catchUp(session, null, position);
+    const snap = events.find((e) => e.ev === 'presence.snapshot')!;
+    expect((snap.data.presences as Array<{ user: string }>).map((p) => p.user)).not.toContain(T);
+    for (let i = 0; i < 100 && !kinds(events).includes('presence:offline'); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await store.rosters.get(B, T)).toMatchObject({ subscription: 'none' });
+    expect(kinds(events)).toContain('subscription:unsubscribed');
+  });
 });

@@ -128,11 +128,13 @@ export class EntityService {
   }
 
   /**
-   * The entity changed (its presence, its grants, or it is gone: `presence` null). Watchers who may still see
-   * it get the presence; the others lose their subscription (unsubscribed, then unavailable: RFC 6121 §3.2).
+   * The entity changed (its presence, who may see it, or it is gone: `presence` null). Online watchers who may
+   * still see it get the presence; online watchers it no longer lets see it lose their subscription
+   * (unsubscribed, then unavailable: RFC 6121 §3.2). Offline watchers are judged when they next log in
+   * (loggedIn()), so a change costs nothing per offline watcher; a removed entity ends every subscription now.
    */
   async changed(entity: string, presence: EntityPresence | null): Promise<void> {
-    const { live, gone } = await this.split(entity, presence !== null);
+    const { live, gone } = await this.split(entity, presence !== null, presence !== null);
     if (live.length > 0) {
       const { router } = this.ctx;
       router.toUsers(live, router.outbound({ ev: 'presence', data: { ...presence } }));
@@ -141,11 +143,24 @@ export class EntityService {
   }
 
   /**
+   * Whether `user`, logging in with a subscription to `entity`, may see it (for the login's presence snapshot).
+   * One the entity's module no longer lets see it loses the subscription now (what changed() left for later).
+   */
+  async loggedIn(user: string, entity: string): Promise<boolean> {
+    const p = this.providerOf(entity);
+    if (!p || !(await p.sees(entity, user))) {
+      this.revoke(user, entity).catch((e: unknown) => this.ctx.log.error({ err: e, user, entity }, 'ending a subscription to an entity failed'));
+      return false;
+    }
+    return !(await this.blocks.blocks(user, entity));
+  }
+
+  /**
    * A new item on one of the entity's nodes (XEP-0163 §4.3): to the watchers' available sessions that asked for
    * the node's notifications (Session.interests), on every node of the cluster.
    */
   async item(entity: string, item: EntityItem): Promise<void> {
-    const { live } = await this.split(entity, true);
+    const { live } = await this.split(entity, true, true);
     for (const u of live) this.toInterested(u, entity, item);
   }
 
@@ -193,12 +208,13 @@ export class EntityService {
   }
 
   /**
-   * The entity's watchers, split into those who may see it now (`live`) and those its module no longer lets
-   * see it (`gone`, or all of them once it is gone). A watcher who blocks the entity is in neither: XEP-0191
-   * withholds the presence but keeps the subscription.
+   * The entity's watchers (`online`: only those with a session on some node), split into those who may see it
+   * now (`live`) and those its module no longer lets see it (`gone`, or all of them once it is gone). A watcher
+   * who blocks the entity is in neither: XEP-0191 withholds the presence but keeps the subscription.
    */
-  private async split(entity: string, exists: boolean): Promise<{ live: string[]; gone: string[] }> {
-    const watchers = [...(await this.watchersOf(entity))];
+  private async split(entity: string, exists: boolean, online: boolean): Promise<{ live: string[]; gone: string[] }> {
+    const { cluster } = this.ctx;
+    const watchers = [...(await this.watchersOf(entity))].filter((u) => !online || cluster.isOnline(u));
     const p = exists ? this.providerOf(entity) : undefined;
     const verdicts = await Promise.all(
       watchers.map(async (u) => {

@@ -153,9 +153,10 @@ export class PresenceService {
   async sendSnapshot(session: Session): Promise<void> {
     const peers = await this.visibleTo(session.user);
     const entities = this.entities();
-    // An entity the user watches counts only while the user may still see it (its module's rules).
+    // An entity the user watches counts only while the user may still see it (its module's rules); a
+    // subscription its module no longer allows ends now (EntityService.loggedIn).
     const all = await Promise.all(
-      [...peers].map(async (p) => (!entities.isEntity(p) ? this.presenceOf(p) : (await entities.sees(p, session.user)) ? entities.presenceOf(p) : null)),
+      [...peers].map(async (p) => (!entities.isEntity(p) ? this.presenceOf(p) : (await entities.loggedIn(session.user, p)) ? entities.presenceOf(p) : null)),
     );
     const list = all.filter((p) => p !== null);
     list.push(this.current.get(session.user) ?? (await this.presenceOf(session.user)));
