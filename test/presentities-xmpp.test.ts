@@ -6,7 +6,8 @@
  * §3.1.5-3.1.6) and one without a grant refused (§3.2); the thing's presence follows its owner's updates and
  * shows unavailable with "heartbeat lapsed" once its heartbeat lapses; its fields arrive as a PEP notification
  * (XEP-0163 §4.3) to a client whose entity capabilities (XEP-0115) carry the +notify feature, and a pubsub
- * items retrieval (XEP-0060 §6.5) returns them; bad input (an unknown address, malformed retrievals).
+ * items retrieval (XEP-0060 §6.5) returns them; bad input (an unknown address, malformed retrievals). The same
+ * subscription from a JSON client, whose fields items follow `presentities.notify`.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -21,36 +22,61 @@ const NODE = 'urn:xmpp:parley:presentity:0';
 const PUBSUB = 'http://jabber.org/protocol/pubsub';
 const bareOf = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
 
+let t: TestServer;
+
+beforeAll(async () => {
+  t = await startServer({ modules: { apikeys: { enabled: true, requestsPerSecond: 50 }, presentities: { enabled: true } } as never });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+/** An HTTP call with a bearer token; the status and the JSON body. */
+async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`${t.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+/** An API key of `owner` that may define and update things. */
+async function ownerKey(owner: string): Promise<string> {
+  const session = (await login(t.url, owner, `pw-${owner.split('@')[0]}`)).token;
+  const r = await call('POST', '/apikeys/keys', session, { name: 'things', scopes: ['presence:read', 'presence:write:things'] });
+  expect(r.status).toBe(201);
+  return String(r.body.token);
+}
+
+describe('things on the JSON roster', () => {
+  it('a JSON user subscribes to a thing, gets its presence, and its fields after presentities.notify', async () => {
+    const [owner, user] = await freshUsers(t, 'jowner', 'juser');
+    const key = await ownerKey(owner!);
+    const fan = 'fan-1@localhost';
+    await call('PUT', `/presentities/things/${fan}`, key, { kind: 'thing', fields: { rpm: 'number' }, grants: { users: [user] } });
+    await call('POST', `/presentities/things/${fan}/presence`, key, { availability: 'available', activity: 'spinning', fields: { rpm: 900 } });
+    const c = await t.connect(user!);
+    try {
+      await c.request('roster.subscribe', { contact: fan });
+      await c.waitFor('subscription', (d) => d.from === fan && d.action === 'subscribed');
+      const p = await c.waitFor('presence', (d) => d.user === fan);
+      expect(p.data).toMatchObject({ state: 'available', activity: 'spinning' });
+      expect(await c.request('presentities.notify', { fields: true })).toMatchObject({ nodes: [NODE] });
+      const last = await c.waitFor('entity.item', (d) => d.from === fan);
+      expect(last.data).toMatchObject({ node: NODE, id: 'current', data: { fields: { rpm: 900 } } });
+      await call('POST', `/presentities/things/${fan}/presence`, key, { fields: { rpm: 1200 } });
+      await c.waitFor('entity.item', (d) => d.from === fan && (d.data as { fields: { rpm: number } }).fields.rpm === 1200);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe.skipIf(unavailable !== null)('presentities over XMPP with slixmpp', () => {
-  let t: TestServer;
-
-  beforeAll(async () => {
-    t = await startServer({ modules: { apikeys: { enabled: true, requestsPerSecond: 50 }, presentities: { enabled: true } } as never });
-  });
   afterEach(() => SlixClient.killAll());
-  afterAll(async () => {
-    await SlixClient.killAll();
-    await t?.close();
-  });
-
-  /** An HTTP call with a bearer token; the status and the JSON body. */
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-    const r = await fetch(`${t.url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-  }
-
-  /** An API key of `owner` that may define and update things. */
-  async function ownerKey(owner: string): Promise<string> {
-    const session = (await login(t.url, owner, `pw-${owner.split('@')[0]}`)).token;
-    const r = await call('POST', '/apikeys/keys', session, { name: 'things', scopes: ['presence:read', 'presence:write:things'] });
-    expect(r.status).toBe(201);
-    return String(r.body.token);
-  }
+  afterAll(() => SlixClient.killAll());
 
   /** A connected slixmpp client (roster fetched, initial presence sent). */
   async function online(jid: string, o: Parameters<SlixClient['connect']>[0] & { notify?: string[] } = {}, resource = 'desk'): Promise<SlixClient> {

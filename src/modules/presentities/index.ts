@@ -13,6 +13,7 @@ import type { Target } from './model.js';
 import { presentitiesOps } from './ops.js';
 import { presentitiesOptions } from './options.js';
 import { presentitiesRoutes } from './routes.js';
+import { notifyOp } from './notify-op.js';
 import { FIELDS_NODE, pubsubHandler } from './pep.js';
 import { area, type PresentitiesArea } from './sqlite.js';
 import { xmppFace } from './xmpp.js';
@@ -78,6 +79,7 @@ export const presentities = defineModule({
       entityItem: (a, i) => api.entityItem(a, i),
     });
     api.xmppIq('http://jabber.org/protocol/pubsub', 'pubsub', pubsubHandler(api.engine, fieldsOf));
+    api.jsonOp('presentities.notify', notifyOp);
     for (const f of ['http://jabber.org/protocol/pubsub', 'http://jabber.org/protocol/pubsub#retrieve-items', 'http://jabber.org/protocol/pubsub#last-published', FIELDS_NODE]) {
       api.xmppFeature(f, 'entity');
     }
