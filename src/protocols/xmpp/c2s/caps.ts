@@ -129,6 +129,10 @@ export class CapsLearner {
 
   /** XEP-0115 §6.3: asks the client's disco#info of `node` (node#ver); null on error or timeout. */
   private ask(node: string): Promise<Element | null> {
+    // One query at a time per session: a newer ver makes the older answer moot, and a client changing its caps
+    // on every presence cannot make the server hold more than one waiting query for it.
+    for (const done of this.waiting.values()) done(null);
+    this.waiting.clear();
     const id = `caps-${++this.seq}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -200,12 +200,13 @@ export class StanzaHandlers {
       return;
     }
     const first = !session.available;
+    const p = type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now());
     // XEP-0115: interests known from the caps now are recorded before the session becomes available, so it gets
     // the last items at once (XEP-0163 §4.3.1); a ver never seen is asked of the client meanwhile.
-    if (type !== 'unavailable') await this.caps.heard(stanza);
+    if (p !== null) await this.caps.heard(stanza);
     // The offline queue is replayed at the client's pace; each message leaves the queue once the client has
     // acknowledged it (stream management) or it was written to the socket (XmppConnection.confirmed).
-    await this.engine.announce(session, type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now()), startedAt);
+    await this.engine.announce(session, p, startedAt);
     if (first && type !== 'unavailable') await this.pendingRequests(session);
   }
 
