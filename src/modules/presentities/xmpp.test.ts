@@ -170,4 +170,21 @@ describe('the XMPP face of presentities', () => {
     second.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test' ver='bogus='/></presence>`);
     await second.waitFor(/id="caps-\d+"/, mark);
   });
+
+  it('a removed thing ends its watchers\' subscriptions, and its address is unknown again', async () => {
+    const a = await login('a');
+    await a.iq('get', "<query xmlns='jabber:iq:roster'/>");
+    a.send('<presence/>');
+    let mark = a.mark;
+    a.send(`<presence type='subscribe' to='${LAMP}'/>`);
+    await a.waitFor(/type="subscribed"/, mark);
+    mark = a.mark;
+    await hub.remove(OWNER, LAMP);
+    const gone = await a.waitFor(/type="unavailable"/, mark);
+    expect(gone).toMatch(/type="unsubscribed"/);
+    expect(gone).toMatch(/subscription="none"/);
+    mark = a.mark;
+    a.send(`<presence type='subscribe' to='${LAMP}'/>`);
+    expect(await a.waitFor(/<presence [^>]*type="error"/, mark)).toContain('<item-not-found ');
+  });
 });
