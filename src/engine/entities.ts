@@ -98,13 +98,6 @@ export class EntityService {
     return this.providerOf(entity)?.presenceOf(entity) ?? unavailableEntity(entity);
   }
 
-  /** The last item of an entity's node, if `viewer` may see the entity. */
-  async itemFor(entity: string, node: string, viewer: string): Promise<EntityItem | null> {
-    const p = this.providerOf(entity);
-    if (!p?.itemOf || !(await this.sees(entity, viewer))) return null;
-    return p.itemOf(entity, node);
-  }
-
   /** Users whose roster item for `entity` receives its presence. */
   watchersOf(entity: string): Promise<ReadonlySet<string>> {
     let w = this.watching.get(entity);
