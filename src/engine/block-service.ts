@@ -87,7 +87,7 @@ export class BlockService {
           router.toUser(other, router.outbound({ ev: 'presence', data: (await this.presence.presenceOf(user)) as unknown as Record<string, unknown> }));
         }
         if (visible.has(other)) {
-          router.toUser(user, router.outbound({ ev: 'presence', data: (await this.presence.presenceOf(other)) as unknown as Record<string, unknown> }));
+          router.toUser(user, router.outbound({ ev: 'presence', data: (await this.presence.contactPresence(other)) as unknown as Record<string, unknown> }));
         }
       }
       return entries;

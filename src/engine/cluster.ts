@@ -43,6 +43,8 @@ export interface SessionInfo {
   stanzas: boolean;
   /** Rooms whose live conversation the session is in (XEP-0045 occupancy). */
   rooms: string[];
+  /** Publish-subscribe nodes whose notifications it asked for (Session.interests); absent: none. */
+  interests?: string[];
   /** Epoch ms of opening, on its node's clock: the newer of two sessions with one resource wins. */
   openedAt: number;
 }
@@ -416,6 +418,7 @@ export function infoOf(s: Session): SessionInfo {
     carbons: s.carbons,
     stanzas: s.sink.relaysStanzas === true,
     rooms: s.rooms ? [...s.rooms] : [],
+    ...(s.interests ? { interests: [...s.interests] } : {}),
     openedAt: s.openedAt,
   };
 }

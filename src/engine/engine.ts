@@ -15,6 +15,7 @@ import { BlockService } from './block-service.js';
 import { Cluster, type ClusterOptions, type UserSession } from './cluster.js';
 import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
+import { EntityService, type EntityItem, type EntityPresence, type PresenceEntityProvider } from './entities.js';
 import { EventHub } from './events.js';
 import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
@@ -82,6 +83,8 @@ export class Engine {
   readonly blocks: BlockService;
   readonly profiles: ProfileService;
   readonly admin: AdminService;
+  /** Presence entities owned by modules (things, processes): registry, watchers, delivery (entities.ts). */
+  readonly entities: EntityService;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -128,6 +131,7 @@ export class Engine {
     const invalidate = (external: boolean): void => {
       this.presence.invalidate();
       this.rosters.invalidate();
+      this.entities.invalidate();
       this.rooms.invalidate();
       this.blocks.invalidate();
       this.offline.invalidate();
@@ -156,6 +160,7 @@ export class Engine {
       if (c.rosters) {
         this.rosters.invalidate(...c.rosters);
         this.presence.invalidate(...c.rosters);
+        this.entities.invalidate(...c.rosters);
       }
       if (c.blocks) {
         for (const u of c.blocks) this.blocks.forget(u);
@@ -180,9 +185,10 @@ export class Engine {
         if (cluster.peerCount > 0) this.bus.publish(INVALIDATE, { from: this.busId, ...change });
       },
     };
-    this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user));
+    this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user), () => this.entities);
     this.blocks = new BlockService(this.ctx, this.presence);
-    this.rosters = new RosterService(this.ctx, this.presence, this.blocks);
+    this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), (user) => this.rosters.list(user));
+    this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities);
     this.rooms = new RoomService(this.ctx, this.presence);
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
@@ -325,7 +331,40 @@ export class Engine {
     router.finishCatchUp(session);
     await this.presence.recompute(session.user);
     await this.presence.sendSnapshot(session);
+    if (session.interests) await this.entities.lastItems(session, session.interests);
     router.toSession(session, router.outbound({ ev: 'synced', data: { position: last } }));
+  }
+
+  /**
+   * Adds a module's presence entities (entities.ts): addresses that are not accounts, whose presence the module
+   * owns. Users subscribe to them like to any contact; the engine answers for them.
+   */
+  presenceEntities(provider: PresenceEntityProvider): void {
+    this.entities.register(provider);
+  }
+
+  /**
+   * A presence entity changed (its presence, who may see it, or it is gone: null). Its watchers who may still
+   * see it get the presence through the Router; the others lose their subscription (RFC 6121 §3.2).
+   */
+  entityChanged(address: string, presence: EntityPresence | null): Promise<void> {
+    return this.entities.changed(address, presence);
+  }
+
+  /** A new item on a presence entity's node: to its watchers' sessions interested in the node (XEP-0163 §4.3). */
+  entityItem(address: string, item: EntityItem): Promise<void> {
+    return this.entities.item(address, item);
+  }
+
+  /**
+   * The publish-subscribe nodes whose notifications a session wants (XEP-0163 §4.3: an XMPP client's
+   * `+notify` capabilities). Nodes new to an available session get their last items at once (§4.3.1).
+   */
+  async setInterests(session: Session, nodes: ReadonlySet<string>): Promise<void> {
+    const before = session.interests;
+    session.interests = nodes;
+    const added = [...nodes].filter((n) => !before?.has(n));
+    if (session.available && added.length > 0) await this.entities.lastItems(session, added);
   }
 
   /**
@@ -404,7 +443,11 @@ export class Engine {
       if (replayed > 0) this.offline.note(session.user, replayed);
     }
     await this.presence.recompute(session.user, startedAt);
-    if (firstTime) await this.presence.sendSnapshot(session);
+    if (firstTime) {
+      await this.presence.sendSnapshot(session);
+      // XEP-0163 §4.3.1: a session becoming available gets the last item of the nodes it is interested in.
+      if (session.interests) await this.entities.lastItems(session, session.interests);
+    }
     return replayed;
   }
 

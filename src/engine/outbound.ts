@@ -20,7 +20,9 @@ export type EventName =
   | 'synced'
   | 'session.closing'
   /** A ready XMPP stanza (data.xml) relayed from one XMPP session to another; only XMPP sinks receive it. */
-  | 'stanza';
+  | 'stanza'
+  /** The last item of a presence entity's node (XEP-0163 notification; engine/entities.ts), to interested sessions. */
+  | 'entity.item';
 
 /**
  * The name of an event a module pushes to a session (ModuleApi.push): `<module>.<event>`, with the module's

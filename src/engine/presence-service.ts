@@ -8,6 +8,7 @@ import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
 import type { RosterItem, UserPresence } from '../core/types.js';
 import type { UserSession } from './cluster.js';
 import type { Ctx } from './context.js';
+import type { EntityPresence, EntityService } from './entities.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { Session } from './session.js';
 
@@ -20,11 +21,13 @@ export class PresenceService {
 
   /**
    * `rosterOf` gives a user's roster as clients see it, shared-group peers included (RosterService.list, which
-   * keeps the rosters of online users in memory), so presence reads no roster of its own.
+   * keeps the rosters of online users in memory), so presence reads no roster of its own. `entities` gives the
+   * registry of presence entities (engine/entities.ts), whose presence their modules own.
    */
   constructor(
     private readonly ctx: Ctx,
     private readonly rosterOf: (user: string) => Promise<readonly RosterItem[]>,
+    private readonly entities: () => EntityService,
   ) {}
 
   /** Forgets cached audiences (after roster or shared-group changes). */
@@ -72,6 +75,13 @@ export class PresenceService {
     }
     // Kept per online user: the many without contacts share one empty Set.
     return peers.size === 0 ? NO_PEERS : peers;
+  }
+
+  /** A contact's presence now: a person's aggregate, or a presence entity's presence as its module says. */
+  async contactPresence(contact: string): Promise<UserPresence | EntityPresence> {
+    const entities = this.entities();
+    if (entities.isEntity(contact)) return entities.presenceOf(contact);
+    return this.presenceOf(contact);
   }
 
   /** The user's aggregate now (offline when no session). */
@@ -142,14 +152,25 @@ export class PresenceService {
   /** Sends a new session the presence of everyone it may see, as one snapshot event. */
   async sendSnapshot(session: Session): Promise<void> {
     const peers = await this.visibleTo(session.user);
-    const list = await Promise.all([...peers].map((p) => this.presenceOf(p)));
+    const entities = this.entities();
+    // An entity the user watches counts only while the user may still see it (its module's rules); a
+    // subscription its module no longer allows ends now (EntityService.loggedIn).
+    const all = await Promise.all(
+      [...peers].map(async (p) => (!entities.isEntity(p) ? this.presenceOf(p) : (await entities.loggedIn(session.user, p)) ? entities.presenceOf(p) : null)),
+    );
+    const list = all.filter((p) => p !== null);
     list.push(this.current.get(session.user) ?? (await this.presenceOf(session.user)));
     const { router } = this.ctx;
     router.toSession(session, router.outbound({ ev: 'presence.snapshot', data: { presences: list } }));
   }
 
-  /** Presence of one user, if the asker may see it. */
-  async query(asker: string, target: string): Promise<UserPresence> {
+  /** Presence of one user (or presence entity the asker watches: RFC 6121 §4.3 probe), if the asker may see it. */
+  async query(asker: string, target: string): Promise<UserPresence | EntityPresence> {
+    const entities = this.entities();
+    if (entities.isEntity(target)) {
+      if (!(await entities.watchedBy(target, asker))) throw new ParleyError('forbidden', `you are not subscribed to the presence of ${target}`);
+      return entities.presenceOf(target);
+    }
     if (asker !== target && !(await this.audienceOf(target)).has(asker)) {
       throw new ParleyError('forbidden', `you are not subscribed to the presence of ${target}`);
     }

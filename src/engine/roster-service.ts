@@ -11,6 +11,7 @@ import { domainOf } from '../core/address.js';
 import type { Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { BlockService } from './block-service.js';
+import type { EntityService } from './entities.js';
 import type { PresenceService } from './presence-service.js';
 
 /** A roster item as clients see it: personal items plus shared-group peers. */
@@ -37,6 +38,7 @@ export class RosterService {
     private readonly ctx: Ctx,
     private readonly presence: PresenceService,
     private readonly blocks: BlockService,
+    private readonly entities: EntityService,
   ) {}
 
   /**
@@ -102,7 +104,7 @@ export class RosterService {
     if (name !== null && name.length > MAX_NAME) throw new ParleyError('bad-request', `name longer than ${MAX_NAME}`);
     if (groups.length > MAX_GROUPS) throw new ParleyError('bad-request', `more than ${MAX_GROUPS} groups`);
     const uniq = [...new Set(groups.map((g) => g.trim()).filter((g) => g.length > 0))];
-    await this.ctx.directory.requireUser(contact, domainOf(contact));
+    if (!this.entities.isEntity(contact)) await this.ctx.directory.requireUser(contact, domainOf(contact));
     const item = (await this.ctx.store.rosters.get(user, contact)) ?? newRosterItem(user, contact);
     const next: RosterItem = { ...item, name, groups: uniq };
     await this.ctx.store.rosters.put([next]);
@@ -131,6 +133,7 @@ export class RosterService {
     await this.ctx.store.rosters.remove(user, contact);
     this.invalidate(user, contact);
     this.presence.invalidate(user, contact);
+    this.entities.invalidate(contact);
     this.ctx.changed({ rosters: [user, contact] });
     // A shared-group peer stays in the roster (roster.get still lists it), so clients get its group entry.
     if ((await this.sharedBetween(user, contact)).length > 0) await this.push([newRosterItem(user, contact)]);
@@ -149,6 +152,7 @@ export class RosterService {
 
   private async doAct(user: string, contact: string, action: SubscriptionAction): Promise<RosterItem> {
     if (contact === user) throw new ParleyError('bad-request', 'you cannot subscribe to yourself');
+    if (this.entities.isEntity(contact)) return this.actOnEntity(user, contact, action);
     await this.ctx.directory.requireUser(contact, domainOf(contact));
     const { store } = this.ctx;
     const [mine, theirs] = await Promise.all([store.rosters.get(user, contact), store.rosters.get(contact, user)]);
@@ -175,6 +179,8 @@ export class RosterService {
     if (changed.length > 0) await store.rosters.put(changed);
     this.invalidate(user, contact);
     this.presence.invalidate(user, contact);
+    // The contact may have been a presence entity whose provider forgot it since: its watchers change too.
+    this.entities.invalidate(contact);
     this.ctx.changed({ rosters: [user, contact] });
     await this.push(changed);
     const { router } = this.ctx;
@@ -188,6 +194,59 @@ export class RosterService {
   }
 
   /**
+   * A subscription stanza to a presence entity (engine/entities.ts), answered on the entity's behalf, which
+   * keeps no roster: a subscribe is approved (`subscribed`, RFC 6121 §3.1.5) when the user may see the entity,
+   * then its presence follows (§3.1.6), else refused (`unsubscribed`, §3.2); an unsubscribe ends it (§3.3,
+   * unavailable follows). `subscribed` and `unsubscribed` sent to an entity are accepted and change nothing:
+   * an entity never asks to see anyone.
+   */
+  private async actOnEntity(user: string, entity: string, action: SubscriptionAction): Promise<RosterItem> {
+    const mine = await this.ctx.store.rosters.get(user, entity);
+    const item = mine ?? newRosterItem(user, entity);
+    if (action === 'subscribed' || action === 'unsubscribed') return item;
+    const out = applyOutbound(item, action);
+    let next = out.item;
+    let answer: SubscriptionAction | null = null;
+    if (action === 'subscribe') {
+      answer = (await this.entities.sees(entity, user)) ? 'subscribed' : 'unsubscribed';
+      next = applyInbound(next, answer).item;
+    }
+    return this.commitEntityItem(user, entity, mine, next, action, answer);
+  }
+
+  /**
+   * Ends `user`'s subscription to `entity` on the entity's behalf: the user may no longer see it (a grant
+   * withdrawn, the entity removed). RFC 6121 §3.2: the item loses `to`, the user is told `unsubscribed`, then
+   * gets unavailable.
+   */
+  revokeEntity(user: string, entity: string): Promise<void> {
+    return this.pairs.run(pairKey(user, entity), async () => {
+      const mine = await this.ctx.store.rosters.get(user, entity);
+      if (!mine || (!receivesPresenceOf(mine) && !mine.pendingOut)) return;
+      await this.commitEntityItem(user, entity, mine, applyInbound(mine, 'unsubscribed').item, 'unsubscribed', 'unsubscribed');
+    });
+  }
+
+  /** Stores the user's item for an entity, pushes it, tells the user the entity's answer, then presence. */
+  private async commitEntityItem(user: string, entity: string, mine: RosterItem | null, next: RosterItem, action: SubscriptionAction, answer: SubscriptionAction | null): Promise<RosterItem> {
+    const changed = mine ? !sameState(mine, next) : !isEmptyItem(next);
+    if (changed) {
+      await this.ctx.store.rosters.put([next]);
+      this.invalidate(user);
+      this.presence.invalidate(user);
+      this.entities.invalidate(entity);
+      this.ctx.changed({ rosters: [user, entity] });
+      await this.push([next]);
+    }
+    const { router } = this.ctx;
+    if (answer !== null) router.toUser(user, router.outbound({ ev: 'subscription', data: { from: entity, action: answer } }));
+    await this.presenceEffects(user, entity, mine, next);
+    if (receivesPresenceOf(next) && !(mine !== null && receivesPresenceOf(mine))) this.entities.subscribed(user, entity);
+    if (changed) await this.ctx.events.emit('subscription.changed', { user, contact: entity, action, item: next });
+    return next;
+  }
+
+  /**
    * When `owner` starts receiving `contact`'s presence, send the contact's current presence to the owner's
    * sessions (RFC 6121 §3.1.6); when it stops, send unavailable (§3.3.3).
    */
@@ -196,7 +255,7 @@ export class RosterService {
     const is = receivesPresenceOf(after);
     if (was === is) return;
     if (!is && (await this.presence.visibleTo(owner)).has(contact)) return; // still a shared-group peer
-    const p = is ? await this.presence.presenceOf(contact) : aggregatePresence(contact, [], null);
+    const p = is ? await this.presence.contactPresence(contact) : aggregatePresence(contact, [], null);
     const { router } = this.ctx;
     router.toUser(owner, router.outbound({ ev: 'presence', data: p as unknown as Record<string, unknown> }));
   }

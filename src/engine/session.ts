@@ -44,6 +44,7 @@ export class Session {
    */
   available = true;
   private wantsCarbons = false;
+  private notifyNodes: ReadonlySet<string> | null = null;
   /** Rooms whose live conversation the session is in (XEP-0045 occupancy; Engine.occupy), or null for none. */
   rooms: Set<string> | null = null;
   /** Told when routing state other nodes keep of the session changed (the cluster's announcement). */
@@ -69,6 +70,20 @@ export class Session {
     this.wantsCarbons = on;
     this.onChange?.(this);
   }
+  /**
+   * Publish-subscribe nodes whose notifications the session asked for (XEP-0163 §4.3: an XMPP client's
+   * `<node>+notify` entity capabilities, learnt by its front door), or null for none. Protocol-neutral: the
+   * engine sends entities' items (EntityService.item) only to sessions interested in their node.
+   */
+  get interests(): ReadonlySet<string> | null {
+    return this.notifyNodes;
+  }
+  set interests(nodes: ReadonlySet<string> | null) {
+    const next = nodes !== null && nodes.size > 0 ? nodes : null;
+    if (sameNodes(next, this.notifyNodes)) return;
+    this.notifyNodes = next;
+    this.onChange?.(this);
+  }
   /** user/resource */
   get full(): string {
     return `${this.user}/${this.resource}`;
@@ -80,6 +95,13 @@ export class Session {
   get takesBare(): boolean {
     return this.available && !this.closed && this.presence.priority >= 0;
   }
+}
+
+function sameNodes(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.size !== b.size) return false;
+  for (const n of a) if (!b.has(n)) return false;
+  return true;
 }
 
 /** Index of online sessions by user and resource. */

@@ -20,6 +20,7 @@ import type { z } from 'zod';
 import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
+import type { EntityItem, EntityPresence, PresenceEntityProvider } from '../engine/entities.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
 import type { Session } from '../engine/session.js';
 import type { Bus } from '../ports/bus.js';
@@ -156,8 +157,31 @@ export interface ModuleApi<O> {
   http(plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void>): void;
   /** Handles an XMPP iq payload `<element xmlns=ns>` (get and/or set) for the targets the handler names. */
   xmppIq(ns: string, element: string, handler: IqHandler): void;
-  /** Announces a feature in disco#info (XEP-0030) of the server, of accounts or of rooms; the server's caps follow. */
-  xmppFeature(feature: string, of?: 'server' | 'account' | 'room'): void;
+  /**
+   * Announces a feature in disco#info (XEP-0030) of the server, of accounts, of rooms or of the module's presence
+   * entities (`entity`: what a bare address registered with presenceEntities answers); the server's caps follow.
+   */
+  xmppFeature(feature: string, of?: 'server' | 'account' | 'room' | 'entity'): void;
+  /**
+   * Registers presence entities the module owns (engine/entities.ts): bare addresses that are not accounts (the
+   * presentities module's things and processes). Users subscribe to them like to any contact and the engine
+   * answers on their behalf (RFC 6121 §3: `subscribed` when `provider.sees` lets the user see the entity, else
+   * `unsubscribed`); the entity keeps no roster. A login's catch-up and probes get `provider.presenceOf`.
+   */
+  presenceEntities(provider: PresenceEntityProvider): void;
+  /**
+   * Tells the engine that one of the module's entities changed: its presence, who may see it (grants), or that it
+   * is gone (null). The engine delivers the presence through the Router to the users whose roster item receives
+   * the entity's presence and who may still see it; the others lose their subscription (`unsubscribed`, then
+   * unavailable).
+   */
+  entityPresence(address: string, presence: EntityPresence | null): Promise<void>;
+  /**
+   * Publishes the new last item of one of an entity's nodes (XEP-0163 PEP): the engine sends it to the watchers'
+   * sessions that asked for the node's notifications (Session.interests); `provider.itemOf` must return it from
+   * now on, for sessions that become available later (§4.3.1).
+   */
+  entityItem(address: string, item: EntityItem): Promise<void>;
   /**
    * Offers a service to the modules set up after this one (ModuleServices names its type). A second provider
    * of one name is a start-up error naming both.

@@ -52,8 +52,15 @@ export class ModuleHost {
   private readonly serverFeatures: string[] = [];
   private readonly accountFeatures: string[] = [];
   private readonly roomFeatures: string[] = [];
+  private readonly entityFeatures: string[] = [];
   /** What the XMPP front door serves on the modules' behalf. */
-  readonly xmpp: XmppExtensions = { iq: this.iq, serverFeatures: this.serverFeatures, accountFeatures: this.accountFeatures, roomFeatures: this.roomFeatures };
+  readonly xmpp: XmppExtensions = {
+    iq: this.iq,
+    serverFeatures: this.serverFeatures,
+    accountFeatures: this.accountFeatures,
+    roomFeatures: this.roomFeatures,
+    entityFeatures: this.entityFeatures,
+  };
   private readonly owners = new Map<string, string>();
   private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
   private readonly consumers: LogWorker[] = [];
@@ -131,7 +138,8 @@ export class ModuleHost {
         this.iq.set(key, handler);
       },
       xmppFeature: (feature, of = 'server') => {
-        const list = of === 'server' ? this.serverFeatures : of === 'account' ? this.accountFeatures : this.roomFeatures;
+        const lists = { server: this.serverFeatures, account: this.accountFeatures, room: this.roomFeatures, entity: this.entityFeatures };
+        const list = lists[of];
         if (!list.includes(feature)) list.push(feature);
       },
       provide: (service, impl) => {
@@ -145,6 +153,9 @@ export class ModuleHost {
         return this.services.get(service) as ModuleServices[K];
       },
       tryUse: <K extends ServiceName>(service: K): ModuleServices[K] | undefined => this.services.get(service) as ModuleServices[K] | undefined,
+      presenceEntities: (provider) => engine.presenceEntities(provider),
+      entityPresence: (address, presence) => engine.entityChanged(address, presence),
+      entityItem: (address, item) => engine.entityItem(address, item),
       push: (session, event, data) => {
         const ev: ModuleEventName = `${name}.${event}`;
         return engine.pushToSession(session, ev, data);

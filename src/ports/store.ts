@@ -111,6 +111,11 @@ export interface RosterStore {
   /** Writes all items atomically (a subscription change touches both users' rosters). */
   put(items: RosterItem[]): Promise<void>;
   remove(owner: string, contact: string): Promise<boolean>;
+  /**
+   * Owners whose item for `contact` receives its presence (subscription to or both), sorted: who watches a
+   * presence entity (engine/entities.ts). Served by the index on the contact column.
+   */
+  watchersOf(contact: string): Promise<string[]>;
 }
 
 export interface SharedGroup {

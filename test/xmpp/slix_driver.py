@@ -46,6 +46,7 @@ NS_MAM = 'urn:xmpp:mam:2'
 NS_MUC_USER = 'http://jabber.org/protocol/muc#user'
 NS_PING = 'urn:xmpp:ping'
 NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+NS_PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event'
 
 
 def emit(obj):
@@ -113,7 +114,7 @@ class Driver:
     # Client set-up
     # ---------------------------------------------------------------------------------------------------------
 
-    def make_client(self, sm):
+    def make_client(self, sm, notify=False):
         a = self.args
         jid = a.jid + ('/' + a.resource if a.resource else '')
         x = slixmpp.ClientXMPP(jid, a.password)
@@ -133,6 +134,10 @@ class Driver:
             x.register_plugin(p)
         if sm:
             x.register_plugin('xep_0198')
+        if notify:
+            # XEP-0115 caps on every presence, so the server learns our +notify interests (XEP-0163 §4.3).
+            x.register_plugin('xep_0115')
+            x.register_plugin('xep_0163')
 
         # Every stanza, as the server sent it (independent of slixmpp's own event classification).
         x.register_handler(Callback('driver messages', MatchXPath(q(NS_CLIENT, 'message')), self.on_message))
@@ -171,6 +176,17 @@ class Driver:
         r = m.find(q(NS_MAM, 'result'))
         if r is not None:
             info['mam'] = {'queryid': r.get('queryid'), 'id': r.get('id'), 'forwarded': forwarded_info(r.find(q(NS_FORWARD, 'forwarded')))}
+        ev = m.find(q(NS_PUBSUB_EVENT, 'event'))
+        if ev is not None:
+            items = ev.find(q(NS_PUBSUB_EVENT, 'items'))
+            item = None if items is None else items.find(q(NS_PUBSUB_EVENT, 'item'))
+            payload = None if item is None or len(item) == 0 else item[0]
+            info['pep'] = {
+                'node': None if items is None else items.get('node'),
+                'id': None if item is None else item.get('id'),
+                'fields': [] if payload is None else [{'name': f.get('name'), 'type': f.get('type'), 'value': f.text}
+                                                      for f in payload if f.tag.endswith('}field')],
+            }
         info['subject'] = m.findtext(q(NS_CLIENT, 'subject'))
         info['error'] = error_info(m)
         info['xml'] = xml_text(m)
@@ -203,6 +219,9 @@ class Driver:
         query = x.find(q(NS_ROSTER, 'query'))
         if x.get('type') == 'set' and query is not None:
             emit({'ev': 'roster_push', 'from': x.get('from'), 'ver': query.get('ver'), 'items': roster_items(query), 'xml': xml_text(x)})
+        disco = x.find(q('http://jabber.org/protocol/disco#info', 'query'))
+        if x.get('type') == 'get' and disco is not None:
+            emit({'ev': 'disco_get', 'from': x.get('from'), 'node': disco.get('node')})
 
     def on_carbon(self, kind, msg):
         inner = msg['carbon_received'] if kind == 'received' else msg['carbon_sent']
@@ -251,7 +270,8 @@ class Driver:
 
     async def cmd_connect(self, c):
         sm = bool(c.get('sm', False))
-        self.xmpp = self.make_client(sm)
+        notify = c.get('notify') or []
+        self.xmpp = self.make_client(sm, notify=bool(notify))
         x = self.xmpp
         sm_enabled = self.loop.create_future()
         if sm:
@@ -266,6 +286,11 @@ class Driver:
         if c.get('carbons', False):
             await x['xep_0280'].enable(timeout=10)
             result['carbons'] = True
+        if notify:
+            for ns in notify:
+                x['xep_0030'].add_feature('%s+notify' % ns)
+            await x['xep_0115'].update_caps(broadcast=False)
+            result['caps'] = await x['xep_0115'].get_verstring(x.boundjid.full)
         if c.get('presence', True):
             x.send_presence()
         return result
@@ -389,6 +414,17 @@ class Driver:
     async def cmd_leave_muc(self, c):
         self.xmpp['xep_0045'].leave_muc(c['room'], c['nick'])
         return {}
+
+    async def cmd_iq(self, c):
+        """An iq get or set with a raw payload; answers the reply, errors included (never raises on an error)."""
+        x = self.xmpp
+        iq = x.make_iq_get(ito=c['to']) if c.get('type', 'get') == 'get' else x.make_iq_set(ito=c['to'])
+        iq.xml.append(ET.fromstring(c['payload']))
+        try:
+            res = await iq.send(timeout=10)
+            return {'type': 'result', 'xml': xml_text(res.xml), 'error': None}
+        except IqError as e:
+            return {'type': 'error', 'xml': xml_text(e.iq.xml), 'error': error_info(e.iq.xml)}
 
     async def send_iq(self, iq):
         try:

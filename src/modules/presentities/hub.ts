@@ -139,6 +139,8 @@ export class PresentityHub {
   private published = 0;
   private readonly done = new Map<number, Change | null>();
   private readonly groupCache = new Map<string, { at: number; groups: Promise<string[]> }>();
+  /** Told of every published change of a thing or process, in position order (xmpp.ts: the XMPP face). */
+  private readonly deviceListeners: Array<(c: Change) => void> = [];
   readonly deadlines: Deadlines;
   /**
    * Domains that are not hosted but whose things live here, each with the one owner who may define things there:
@@ -194,6 +196,21 @@ export class PresentityHub {
       hit.groups.catch(() => this.groupCache.delete(address));
     }
     return makeViewer(address, await hit.groups);
+  }
+
+  /** The stored record of a thing or process, if there is one (read-only use). */
+  device(address: string): Readonly<DeviceRecord> | undefined {
+    return this.devices.get(address);
+  }
+
+  /** Every thing and process now (read-only use). */
+  allDevices(): Iterable<Readonly<DeviceRecord>> {
+    return this.devices.values();
+  }
+
+  /** Calls `fn` with every published change of a thing or process, in position order. */
+  onDeviceChange(fn: (c: Change) => void): void {
+    this.deviceListeners.push(fn);
   }
 
   // ---- reads ----
@@ -462,6 +479,7 @@ export class PresentityHub {
 
   private publish(c: Change): void {
     if (c.def === null) this.personPos.set(c.address, c.seq);
+    else for (const l of this.deviceListeners) l(c);
     this.ring.push(c);
     if (this.ring.length - this.ringStart > this.opts.ringSize) {
       this.floor = this.ring[this.ringStart]!.seq;

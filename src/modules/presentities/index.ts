@@ -14,7 +14,10 @@ import { defineBody, updateSchema, type DefineBody, type DeviceDef, type Present
 import { presentitiesOps } from './ops.js';
 import { presentitiesOptions } from './options.js';
 import { presentitiesRoutes } from './routes.js';
+import { notifyOp } from './notify-op.js';
+import { FIELDS_NODE, pubsubHandler } from './pep.js';
 import { area, type PresentitiesArea } from './sqlite.js';
+import { xmppFace } from './xmpp.js';
 
 /**
  * What the presentities module provides to modules set up after it (ModuleServices['presentities']): the
@@ -98,6 +101,20 @@ export const presentities = defineModule({
     api.on('session.closed', (e) => sessionClosed(e.id));
 
     api.http((app, ctx) => presentitiesRoutes(app, ctx, { hub, keys, options: api.options }));
+
+    // The XMPP face (xmpp.ts, pep.ts): things and processes as presence entities, their fields as a PEP node.
+    const fieldsOf = xmppFace({
+      hub,
+      log: api.log,
+      presenceEntities: (p) => api.presenceEntities(p),
+      entityPresence: (a, p) => api.entityPresence(a, p),
+      entityItem: (a, i) => api.entityItem(a, i),
+    });
+    api.xmppIq('http://jabber.org/protocol/pubsub', 'pubsub', pubsubHandler(api.engine, fieldsOf));
+    api.jsonOp('presentities.notify', notifyOp);
+    for (const f of ['http://jabber.org/protocol/pubsub', 'http://jabber.org/protocol/pubsub#retrieve-items', 'http://jabber.org/protocol/pubsub#last-published', FIELDS_NODE]) {
+      api.xmppFeature(f, 'entity');
+    }
 
     const keep = api.options.changeLogKeep;
     const timer = keep > 0

@@ -34,6 +34,19 @@ export function socialContract(store: () => Store): void {
       expect(await s.rosters.list('alice@a.test')).toEqual([]);
     });
 
+    it('lists the watchers of a contact: owners whose item receives its presence', async () => {
+      const s = store();
+      await s.rosters.put([
+        rosterItem('zed@a.test', 'thing@a.test', { subscription: 'both' }),
+        rosterItem('alice@a.test', 'thing@a.test', { subscription: 'to' }),
+        rosterItem('bob@a.test', 'thing@a.test', { subscription: 'none', pendingOut: true }),
+        rosterItem('carol@a.test', 'thing@a.test', { subscription: 'from' }),
+        rosterItem('alice@a.test', 'other@a.test', { subscription: 'to' }),
+      ]);
+      expect(await s.rosters.watchersOf('thing@a.test')).toEqual(['alice@a.test', 'zed@a.test']);
+      expect(await s.rosters.watchersOf('nobody@a.test')).toEqual([]);
+    });
+
     it('returns copies of groups', async () => {
       const s = store();
       await s.rosters.put([rosterItem('alice@a.test', 'bob@a.test', { groups: ['A'] })]);

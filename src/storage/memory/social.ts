@@ -31,6 +31,14 @@ export function createMemoryRosters(s: MemoryState): RosterStore {
     async remove(owner, contact) {
       return s.roster.get(owner)?.delete(contact) ?? false;
     },
+    async watchersOf(contact) {
+      const out: string[] = [];
+      for (const [owner, items] of s.roster) {
+        const i = items.get(contact);
+        if (i && (i.subscription === 'to' || i.subscription === 'both')) out.push(owner);
+      }
+      return out.sort(byCodeUnit);
+    },
   };
 }
 

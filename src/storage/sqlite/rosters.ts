@@ -36,6 +36,9 @@ export function createSqliteRosters(db: Db, tx: Transactor): RosterStore {
        subscription = excluded.subscription, pending_out = excluded.pending_out, pending_in = excluded.pending_in`,
   );
   const remove = db.prepare<[string, string]>('DELETE FROM roster_items WHERE owner = ? AND contact = ?');
+  const watchers = db.prepare<[string], { owner: string }>(
+    "SELECT owner FROM roster_items WHERE contact = ? AND subscription IN ('to', 'both') ORDER BY owner",
+  );
 
   return {
     async list(owner) {
@@ -55,6 +58,9 @@ export function createSqliteRosters(db: Db, tx: Transactor): RosterStore {
     },
     async remove(owner, contact) {
       return remove.run(owner, contact).changes > 0;
+    },
+    async watchersOf(contact) {
+      return watchers.all(contact).map((r) => r.owner);
     },
   };
 }

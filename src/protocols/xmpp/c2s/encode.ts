@@ -9,6 +9,7 @@
  * address to that resource only), XEP-0280 (carbon copies for carbons-enabled resources), §4.4.2 (no presence
  * broadcast before initial presence) and §2.1.6 (roster pushes only to resources that asked for the roster).
  */
+import type { EntityPresence } from '../../../engine/entities.js';
 import type { Outbound, ServerEvent } from '../../../engine/outbound.js';
 import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
@@ -54,7 +55,7 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return [presenceTo(out, v.user, e.data as unknown as UserPresence)];
     case 'presence.snapshot': {
       if (!v.available) return [];
-      const list = e.data.presences as UserPresence[];
+      const list = e.data.presences as Array<UserPresence | EntityPresence>;
       return list.filter((p) => p.state !== 'offline' && p.user !== v.user).map((p) => serialize(presenceStanza(p, v.user)));
     }
     case 'roster':
@@ -73,6 +74,9 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return v.blocklistRequested ? [blockPush(e, v)] : [];
     case 'stanza':
       return [String(e.data.xml)];
+    case 'entity.item':
+      // The engine picked the sessions that asked for the node (XEP-0163 §4.3, +notify); none before presence.
+      return v.available ? [entityItem(out, v)] : [];
     case 'synced':
     case 'session.closing':
       return [];
@@ -192,8 +196,11 @@ function typing(out: Outbound, v: XmppView): string[] {
   return [serialize(el('message', { xmlns: NS.client, type: 'groupchat', from: `${to}/${nickOf(bareOf(from))}`, to: v.full }, state))];
 }
 
-/** A user's aggregate presence as seen by `to` (RFC 6121 §4.7), from the bare address. */
-export function presenceStanza(p: UserPresence, to: string): Element {
+/**
+ * A user's aggregate presence (or a presence entity's, engine/entities.ts) as seen by `to` (RFC 6121 §4.7), from
+ * the bare address.
+ */
+export function presenceStanza(p: UserPresence | EntityPresence, to: string): Element {
   const pres = el('presence', { xmlns: NS.client, from: p.user, to });
   if (p.state === 'offline') {
     pres.attrs.type = 'unavailable';
@@ -219,13 +226,29 @@ export function presenceStanza(p: UserPresence, to: string): Element {
 const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
 
 /** Presence to one recipient: the stanza is cut once around its `to` and completed per recipient. */
-function presenceTo(out: Outbound, to: string, p: UserPresence): string {
+function presenceTo(out: Outbound, to: string, p: UserPresence | EntityPresence): string {
   const [head, tail] = out.encode(`${CODEC}:presence`, () => {
     const text = serialize(presenceStanza(p, PLACEHOLDER));
     const at = text.indexOf(`to="${PLACEHOLDER}"`);
     return [text.slice(0, at + 4), text.slice(at + 5)] as const;
   });
   return head + escapeAttr(to) + tail;
+}
+
+/**
+ * XEP-0163 §4.3 / XEP-0060 §7.1.2: a presence entity's new item as a headline from its bare address, to the full
+ * address of the session; the payload is the module's, serialised already (engine/entities.ts EntityItem).
+ */
+function entityItem(out: Outbound, v: XmppView): string {
+  const [head, tail] = out.encode(`${CODEC}:entity.item`, (e) => {
+    const d = e.data;
+    const head = `<message xmlns="${NS.client}" type="headline" from="${escapeAttr(String(d.from))}" to="`;
+    const tail =
+      `"><event xmlns="${NS.pubsubEvent}"><items node="${escapeAttr(String(d.node))}">` +
+      `<item id="${escapeAttr(String(d.id))}">${String(d.xml)}</item></items></event></message>`;
+    return [head, tail] as const;
+  });
+  return head + escapeAttr(v.full) + tail;
 }
 
 /** XEP-0191 §3.3 / §3.4 block list push (an unblock without items means everything). */

@@ -113,7 +113,7 @@ on(NS.roster, 'query', {
 
 // XEP-0030 service discovery.
 on(NS.discoInfo, 'query', {
-  async get({ conn, payload, target }) {
+  async get({ conn, session, payload, target }) {
     const node = payload.attr('node');
     const query = el('query', { xmlns: NS.discoInfo, node });
     switch (target.kind) {
@@ -126,6 +126,13 @@ on(NS.discoInfo, 'query', {
       case 'self':
       case 'account':
         if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);
+        // A presence entity the asker may see (engine/entities.ts): a PEP service on its bare address
+        // (XEP-0163 §1, identity pubsub/pep). One the asker may not see answers like an unknown address.
+        if (target.kind === 'account' && (await conn.engine.entities.sees(target.bare, session.user))) {
+          query.append(el('identity', { category: 'pubsub', type: 'pep' }));
+          for (const f of [NS.discoInfo, ...(conn.opts.extensions.entityFeatures ?? [])]) query.append(el('feature', { var: f }));
+          return query;
+        }
         if (!(await conn.engine.ctx.directory.userExists(target.bare))) throw new ParleyError('service-unavailable', `no account ${target.bare}`);
         query.append(el('identity', { category: 'account', type: 'registered' }));
         for (const f of discoOf(conn.opts.extensions).accountFeatures) query.append(el('feature', { var: f }));

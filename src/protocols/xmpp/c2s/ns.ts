@@ -43,5 +43,7 @@ export const NS = {
   retract: 'urn:xmpp:message-retract:1', // XEP-0424
   idle: 'urn:xmpp:idle:1', // XEP-0319
   hints: 'urn:xmpp:hints', // XEP-0334
+  pubsub: 'http://jabber.org/protocol/pubsub', // XEP-0060
+  pubsubEvent: 'http://jabber.org/protocol/pubsub#event', // XEP-0060 §7.1.2
   parleyPresence: 'urn:parley:presence:0', // Parley's rich presence (state, activity, session count)
 } as const;

@@ -13,6 +13,7 @@ import type { SubscriptionAction } from '../../../core/roster.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
+import { CapsLearner } from './caps.js';
 import { presenceStanza } from './encode.js';
 import { errorElement, errorReply, StreamFailure } from './errors.js';
 import { iqHandlerOf, type IqTarget } from './iq-handlers.js';
@@ -28,8 +29,11 @@ const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'u
 /** Handlers of one connection. */
 export class StanzaHandlers {
   readonly muc: Muc;
+  /** XEP-0115: the session's capabilities, for its +notify interests (XEP-0163 §4.3). */
+  private readonly caps: CapsLearner;
   constructor(readonly conn: XmppStream) {
     this.muc = new Muc(conn);
+    this.caps = new CapsLearner(conn);
   }
 
   private get engine() {
@@ -196,9 +200,13 @@ export class StanzaHandlers {
       return;
     }
     const first = !session.available;
+    const p = type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now());
+    // XEP-0115: interests known from the caps now are recorded before the session becomes available, so it gets
+    // the last items at once (XEP-0163 §4.3.1); a ver never seen is asked of the client meanwhile.
+    if (p !== null) await this.caps.heard(stanza);
     // The offline queue is replayed at the client's pace; each message leaves the queue once the client has
     // acknowledged it (stream management) or it was written to the socket (XmppConnection.confirmed).
-    await this.engine.announce(session, type === 'unavailable' ? null : parsePresence(stanza, this.engine.ctx.now()), startedAt);
+    await this.engine.announce(session, p, startedAt);
     if (first && type !== 'unavailable') await this.pendingRequests(session);
   }
 
@@ -227,7 +235,10 @@ export class StanzaHandlers {
       }
       return this.relay(stanza, `${to.local}@${to.domain}`, to.resource);
     }
-    if (type === 'result' || type === 'error') return; // answers to our pings and roster pushes
+    if (type === 'result' || type === 'error') {
+      this.caps.settle(stanza); // answers to our disco#info queries (XEP-0115 §6.3); the rest to pings and pushes
+      return;
+    }
     const payloads = stanza.children.filter((c): c is Element => typeof c !== 'string');
     if (payloads.length !== 1) throw new ParleyError('bad-request', 'an iq get or set carries exactly one payload element (RFC 6120 §8.2.3)');
     const payload = payloads[0]!;

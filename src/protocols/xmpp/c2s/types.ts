@@ -141,4 +141,6 @@ export interface XmppExtensions {
   readonly accountFeatures: readonly string[];
   /** Features of every room (XEP-0045 §6.4 disco#info of a room). */
   readonly roomFeatures: readonly string[];
+  /** Features of presence entities (engine/entities.ts) in their disco#info, after the core's. */
+  readonly entityFeatures?: readonly string[];
 }
