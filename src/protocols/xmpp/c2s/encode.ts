@@ -292,7 +292,7 @@ function roomInvite(e: ServerEvent, v: XmppView): string {
       'message',
       { xmlns: NS.client, from: room, to: v.user },
       el('x', { xmlns: NS.mucUser }, el('invite', { from: String(e.data.from) })),
-      el('x', { xmlns: 'jabber:x:conference', jid: room }),
+      el('x', { xmlns: NS.conference, jid: room }),
     ),
   );
 }

@@ -85,4 +85,17 @@ describe('MUC owner and admin queries (XEP-0045 §9-10)', () => {
     expect(await engine.rooms.get(ROOM)).toBeNull();
     expect((await a.iq('get', `<query xmlns='${OWNER}'/>`, ROOM)).reply).toContain('<item-not-found');
   });
+
+  it('a direct invitation (XEP-0249) invites through the room: the invitee hears it and may enter', async () => {
+    const { a, c, engine } = await roomWithTwo();
+    const m = c.mark;
+    a.send(`<message to='c@example.com'><x xmlns='jabber:x:conference' jid='${ROOM}' reason='join us'/></message>`);
+    const got = await c.waitFor(/<x xmlns="jabber:x:conference" jid="team@conference.example.com"\/>/, m);
+    expect(got).toContain('<invite from="a@example.com"/>');
+    expect((await engine.rooms.list('c@example.com')).rooms.find((r) => r.address === ROOM)).toMatchObject({ invitedBy: 'a@example.com' });
+    // Without a room: bad-request, the stream goes on.
+    const n = a.mark;
+    a.send(`<message id='bad' to='c@example.com'><x xmlns='jabber:x:conference'/></message>`);
+    expect(await a.waitFor(/<message [^>]*type="error"[\s\S]*<bad-request/, n)).toContain('an invitation names the room');
+  });
 });

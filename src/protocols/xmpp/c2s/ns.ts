@@ -30,6 +30,7 @@ export const NS = {
   mucUser: 'http://jabber.org/protocol/muc#user',
   mucAdmin: 'http://jabber.org/protocol/muc#admin',
   mucOwner: 'http://jabber.org/protocol/muc#owner',
+  conference: 'jabber:x:conference',
   vcard: 'vcard-temp', // XEP-0054
   register: 'jabber:iq:register', // XEP-0077
   registerFeature: 'http://jabber.org/features/iq-register',

@@ -6,7 +6,7 @@
  * (muc.ts) is a handler like any other.
  */
 import { ParleyError } from '../../../core/errors.js';
-import { parseAddress, type Address } from '../../../core/address.js';
+import { parseAddress, parseBare, type Address } from '../../../core/address.js';
 import { MAX_STATUS_LENGTH } from '../../../core/presence.js';
 import type { Availability, SessionPresence } from '../../../core/types.js';
 import type { SubscriptionAction } from '../../../core/roster.js';
@@ -105,6 +105,15 @@ export class StanzaHandlers {
     // RFC 6121 §8.5.2.1.1: a groupchat message to a person is answered with service-unavailable.
     if (type === 'groupchat') throw new ParleyError('service-unavailable', `${targetBare} is not a room`);
 
+    // XEP-0249 §2: a direct invitation to a room becomes the room's own invitation (the invitee may then enter a
+    // members-only room, and hears of it in both forms, mediated and direct, wherever it is online).
+    const direct = stanza.getChild('x', NS.conference);
+    if (direct) {
+      const room = direct.attr('jid');
+      if (!room) throw new ParleyError('bad-request', 'an invitation names the room (jid)');
+      await this.engine.rooms.invite(parseBare(room), session.user, targetBare);
+      return;
+    }
     const body = stanza.getChild('body');
     const clientId = originId(stanza);
     const messages = this.engine.messages;
