@@ -64,7 +64,9 @@ export const SSE_HEADERS = {
 export class SseStream implements SubscriptionOut {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** The socket the events go to as ready bytes; null when the response has none yet (then `res.write`). */
   private readonly socket: Socket | null;
+  /** Whether this stream frames its events as HTTP chunks itself (see wire()). */
   private readonly chunked: boolean;
   private pending: Buffer[] = [];
 
@@ -76,8 +78,10 @@ export class SseStream implements SubscriptionOut {
     res.writeHead(200, SSE_HEADERS);
     // The head goes now; from here on the events go to the socket as ready bytes (see wire()).
     res.flushHeaders();
+    // A response queued behind another on its connection (HTTP pipelining) has no socket yet: it goes through
+    // `res.write`, which frames the chunks itself.
     this.socket = res.socket;
-    this.chunked = res.chunkedEncoding;
+    this.chunked = this.socket !== null && res.chunkedEncoding;
     // How long a browser waits before reconnecting (it then sends Last-Event-ID).
     this.write('retry: 2000\n\n');
     this.timer = setInterval(() => this.write(': keep-alive\n\n'), opts.heartbeatMs);
@@ -120,13 +124,14 @@ export class SseStream implements SubscriptionOut {
   }
 
   private send(): void {
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     const s = this.socket;
-    if (s === null || s.destroyed) return;
-    s.write(this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending));
+    if (s === null) this.res.write(data);
+    else if (!s.destroyed) s.write(data);
   }
 
   private tooFarBehind(): boolean {
-    return (this.socket?.writableLength ?? 0) > this.opts.maxBufferedBytes;
+    return (this.socket?.writableLength ?? this.res.writableLength) > this.opts.maxBufferedBytes;
   }
 
   private write(text: string): void {
