@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { ParleyError } from '../core/errors.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
-import type { ModuleEventName, Outbound } from '../engine/outbound.js';
+import type { ModuleEventName } from '../engine/outbound.js';
 import type { Bus } from '../ports/bus.js';
 import type { ModuleStorageSpec } from '../ports/module-storage.js';
 import type { Store } from '../ports/store.js';
@@ -97,8 +97,6 @@ export class ModuleHost {
     const log = this.deps.log.child({ module: m.name });
     const name = m.name;
     this.owners.set(`module ${name}`, name);
-    /** The event of each data object this module pushed (see push). */
-    const pushed = new WeakMap<Record<string, unknown>, Outbound>();
     return {
       name,
       options,
@@ -148,16 +146,8 @@ export class ModuleHost {
       },
       tryUse: <K extends ServiceName>(service: K): ModuleServices[K] | undefined => this.services.get(service) as ModuleServices[K] | undefined,
       push: (session, event, data) => {
-        if (session.closed) return false;
         const ev: ModuleEventName = `${name}.${event}`;
-        // One Outbound per data object: an event pushed to many sessions is encoded once, not once per session.
-        let out = pushed.get(data);
-        if (out === undefined || out.event.ev !== ev) {
-          out = engine.ctx.router.outbound({ ev, data });
-          pushed.set(data, out);
-        }
-        engine.ctx.router.toSession(session, out);
-        return true;
+        return engine.pushToSession(session, ev, data);
       },
       change: (kind, about, write) =>
         engine.events.change({ type: 'module.change', module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} }, write),
