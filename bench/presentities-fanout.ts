@@ -20,7 +20,8 @@
  *
  * Options: --subscribers N (2000), --rounds R (30, after 3 warm-up rounds), --readers P (1),
  * --transport sse|ws|mix (sse; mix alternates), --sources S (8 source addresses),
- * --profile-dir DIR (the server writes a CPU profile there: node --cpu-prof; bench/profile-summary.ts reads it).
+ * --profile-dir DIR (the server writes a CPU profile there: node --cpu-prof; bench/profile-summary.ts reads it),
+ * --server-flags "F …" (Node.js flags added after the start script's, e.g. --max-semi-space-size=16).
  */
 import { rmSync } from 'node:fs';
 import { cpuSeconds, jsonApi, seedDatabase, startServer } from './lib/server.js';
@@ -44,6 +45,8 @@ const WARMUP = 3;
 const SOURCES = arg('sources', 8);
 /** Where the server writes a CPU profile (node --cpu-prof), when given. */
 const PROFILE_DIR = process.argv.includes('--profile-dir') ? argString('profile-dir', '') : null;
+/** Node.js flags for the server beyond the start script's (a later flag overrides an earlier one). */
+const SERVER_FLAGS = argString('server-flags', '').split(' ').filter((f) => f !== '');
 
 const wsCount = Array.from({ length: N }, (_, i) => transportOf(TRANSPORT, i)).filter((t) => t === 'ws').length;
 const { dir, dbPath, users } = await seedDatabase({ users: ['owner', ...Array.from({ length: wsCount }, (_, i) => `sub${i}`)], iterations: 4096 });
@@ -55,7 +58,7 @@ const server = await startServer({
     PARLEY_MODULES__APIKEYS__REQUESTS_PER_SECOND: '100000',
     PARLEY_MODULES__PRESENTITIES__ENABLED: 'true',
   },
-  nodeFlags: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+  nodeFlags: [...SERVER_FLAGS, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
 });
 try {
   const base = `${server.baseUrl}/api/v1`;
