@@ -7,7 +7,8 @@
  * `performance.timeOrigin + performance.now()`), and every reader times each subscriber's change frame against
  * it. Prints one JSON line, in ms: the update's HTTP reply (the change is stored, with the server's default
  * synchronous=full, before it is published), per-subscriber latency (p50, p90, p99, max) and the time until
- * the last subscriber of a round had it.
+ * the last subscriber of a round had it, and the CPU time per round of the server and of the readers (where the
+ * two shared cores go).
  *
  * JSON WebSocket subscribers are sessions of their own users (`sub0@localhost` …, seeded with tokens), whom the
  * thing grants its domain; SSE subscribers use an API key of the thing's owner. Connections come from 8
@@ -19,10 +20,11 @@
  *
  * Options: --subscribers N (2000), --rounds R (30, after 3 warm-up rounds), --readers P (1),
  * --transport sse|ws|mix (sse; mix alternates), --sources S (8 source addresses),
- * --profile-dir DIR (the server writes a CPU profile there: node --cpu-prof; bench/profile-summary.ts reads it).
+ * --profile-dir DIR (the server writes a CPU profile there: node --cpu-prof; bench/profile-summary.ts reads it),
+ * --server-flags "F …" (Node.js flags added after the start script's, e.g. --max-semi-space-size=16).
  */
 import { rmSync } from 'node:fs';
-import { jsonApi, seedDatabase, startServer } from './lib/server.js';
+import { cpuSeconds, jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { clock, startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
 import { summary } from './lib/stats.js';
 
@@ -43,6 +45,8 @@ const WARMUP = 3;
 const SOURCES = arg('sources', 8);
 /** Where the server writes a CPU profile (node --cpu-prof), when given. */
 const PROFILE_DIR = process.argv.includes('--profile-dir') ? argString('profile-dir', '') : null;
+/** Node.js flags for the server beyond the start script's (a later flag overrides an earlier one). */
+const SERVER_FLAGS = argString('server-flags', '').split(' ').filter((f) => f !== '');
 
 const wsCount = Array.from({ length: N }, (_, i) => transportOf(TRANSPORT, i)).filter((t) => t === 'ws').length;
 const { dir, dbPath, users } = await seedDatabase({ users: ['owner', ...Array.from({ length: wsCount }, (_, i) => `sub${i}`)], iterations: 4096 });
@@ -54,7 +58,7 @@ const server = await startServer({
     PARLEY_MODULES__APIKEYS__REQUESTS_PER_SECOND: '100000',
     PARLEY_MODULES__PRESENTITIES__ENABLED: 'true',
   },
-  nodeFlags: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+  nodeFlags: [...SERVER_FLAGS, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
 });
 try {
   const base = `${server.baseUrl}/api/v1`;
@@ -75,8 +79,12 @@ try {
     const lastOfRound: number[] = [];
     /** From sending the update to its HTTP reply (stored durably). */
     const acks: number[] = [];
+    /** CPU seconds of the server and of the readers, at the first recorded round and after the last. */
+    const cpu = (): { server: number; readers: number } => ({ server: cpuSeconds(server.pid), readers: readers.pids.reduce((s, p) => s + cpuSeconds(p), 0) });
+    let cpuFrom = cpu();
     for (let round = 1; round <= WARMUP + ROUNDS; round++) {
       const recording = round > WARMUP;
+      if (round === WARMUP + 1) cpuFrom = cpu();
       const done = readers.round(round, 30_000);
       const sentAt = clock();
       await post(`/presentities/things/${thing}/presence`, key, { fields: { n: round, sentAt } });
@@ -89,6 +97,7 @@ try {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    const cpuTo = cpu();
     process.stdout.write(
       `${JSON.stringify({
         bench: 'presentities-fanout',
@@ -101,6 +110,8 @@ try {
         updateReplyMs: summary(acks),
         perSubscriberMs: summary(samples),
         lastSubscriberMs: summary(lastOfRound),
+        // CPU time per recorded round (ms, user + system, /proc), of the server and of all readers together.
+        cpuMsPerRound: { server: Math.round(((cpuTo.server - cpuFrom.server) * 1000) / ROUNDS), readers: Math.round(((cpuTo.readers - cpuFrom.readers) * 1000) / ROUNDS) },
       })}\n`,
     );
   } finally {

@@ -13,7 +13,7 @@
  * per second), write reply latency (the change is stored, with the server's default synchronous=full, before
  * the reply), and update→subscriber latency over every change frame the subscribers got. Prints one JSON line,
  * in ms. `deliveries.expected` is ok writes × watchers per thing; `late` counts frames that arrived more than a
- * second after the window.
+ * second after the window; `coresBusy` is the CPU the server and the readers used in the window (1 = one core).
  *
  *   npm run bench:presentities-writes                                      5,000 writes/s, 1,000 SSE subscribers
  *   npm run bench:presentities-writes -- --rate 2000 --subscribers 500 --seconds 5
@@ -27,8 +27,8 @@ import { fork } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WriterReport, WriterSetup } from './lib/presence-writer.js';
-import { startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
-import { jsonApi, seedDatabase, startServer } from './lib/server.js';
+import { clock, startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
+import { cpuSeconds, jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { round, summary } from './lib/stats.js';
 
 const arg = (name: string, dflt: number): number => {
@@ -90,6 +90,13 @@ try {
 
   const readers = await startReaders({ count: READERS, base, wsUrl: server.wsUrl, key: readKey, sources: SOURCES, mode: 'stream', subscribers });
   try {
+    // CPU time of the server and the readers, sampled on the shared clock, to tell where the two cores went
+    // during the measurement window.
+    const cpuSamples: Array<{ at: number; server: number; readers: number }> = [];
+    const sampleCpu = (): void => {
+      cpuSamples.push({ at: clock(), server: cpuSeconds(server.pid), readers: readers.pids.reduce((s, p) => s + cpuSeconds(p), 0) });
+    };
+    const sampler = setInterval(sampleCpu, 250);
     const writer = fork(fileURLToPath(new URL('./lib/presence-writer.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     const report = await new Promise<WriterReport>((resolve, reject) => {
       writer.once('message', (m: WriterReport) => resolve(m));
@@ -99,6 +106,11 @@ try {
     });
     // Frames still on their way at the window's end.
     await new Promise((r) => setTimeout(r, 1000));
+    clearInterval(sampler);
+    const inWindow = cpuSamples.filter((x) => x.at >= report.from && x.at <= report.to);
+    const first = inWindow[0];
+    const last = inWindow[inWindow.length - 1];
+    const span = first && last && last.at > first.at ? (last.at - first.at) / 1000 : Number.NaN;
     const got = await readers.collect(report.from, report.to);
     const latencies: number[] = [];
     for (const part of got.latencies) for (const x of part) latencies.push(x);
@@ -123,6 +135,8 @@ try {
         writeReplyMs: summary([...report.replies]),
         deliveries: { expected, received: latencies.length, late: got.late },
         perSubscriberMs: summary(latencies),
+        // Cores busy during the window (CPU seconds per second, /proc): the server, and the readers together.
+        coresBusy: first && last ? { server: round((last.server - first.server) / span, 2), readers: round((last.readers - first.readers) / span, 2) } : null,
       })}\n`,
     );
   } finally {

@@ -2,7 +2,11 @@
  * Summarises a V8 CPU profile (.cpuprofile, as written by `node --cpu-prof`): self time per function, self time
  * per source file / package, and total (inclusive) time of selected frames.
  *
- *   node dist/bench/profile-summary.js <file.cpuprofile> [--top 30] [--total name1,name2]
+ *   node dist/bench/profile-summary.js <file.cpuprofile> [--top 30] [--total name1,name2] [--window FROM,TO]
+ *
+ * --window FROM,TO counts only the samples taken between FROM and TO seconds before the profile's end: the
+ * measured part of a benchmark whose server spent its first half setting up (e.g. --window 13,2 for the rounds
+ * of bench:presentities, which end about 2 s before the server stops).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -27,7 +31,7 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string' }, total: { type: 'string' } },
+  options: { top: { type: 'string' }, total: { type: 'string' }, window: { type: 'string' } },
 });
 const file = positionals[0];
 if (!file) {
@@ -43,10 +47,18 @@ const parent = new Map<number, number>();
 for (const n of prof.nodes) byId.set(n.id, n);
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
+// The window, in µs on the profile's clock (everything when not given).
+const [fromEnd, toEnd] = (values.window ?? '').split(',').map(Number);
+const lo = fromEnd !== undefined && Number.isFinite(fromEnd) ? prof.endTime - fromEnd * 1e6 : -Infinity;
+const hi = toEnd !== undefined && Number.isFinite(toEnd) ? prof.endTime - toEnd * 1e6 : Infinity;
+
 // Self time per node from samples × time deltas (µs).
 const self = new Map<number, number>();
+let at = prof.startTime;
 for (let i = 0; i < prof.samples.length; i++) {
   const id = prof.samples[i]!;
+  at += prof.timeDeltas[i] ?? 0;
+  if (at < lo || at > hi) continue;
   const dt = prof.timeDeltas[i + 1] ?? 0;
   self.set(id, (self.get(id) ?? 0) + dt);
 }
@@ -82,7 +94,7 @@ for (const [id, us] of self) {
   fnSelf.set(label(f), (fnSelf.get(label(f)) ?? 0) + us);
   areaSelf.set(area(f), (areaSelf.get(area(f)) ?? 0) + us);
 }
-process.stdout.write(`${file}\nsampled ${(total / 1e6).toFixed(2)} s (wall ${((prof.endTime - prof.startTime) / 1e6).toFixed(2)} s)\n`);
+process.stdout.write(`${file}\nsampled ${(total / 1e6).toFixed(2)} s (wall ${((prof.endTime - prof.startTime) / 1e6).toFixed(2)} s${values.window ? `; window ${values.window} s before the end` : ''})\n`);
 print('self time by file / package', areaSelf, top);
 print('self time by function', fnSelf, top);
 

@@ -23,6 +23,8 @@ export function transportOf(transport: Transport, i: number): 'sse' | 'ws' {
 export interface Readers {
   /** SSE streams and JSON subscriptions open, over all readers. */
   counts: { sse: number; ws: number };
+  /** The reader processes (for their CPU time). */
+  pids: number[];
   /** Rounds mode: resolves with all subscribers' latencies of round `n` and the last arrival (shared clock). */
   round(n: number, timeoutMs: number): Promise<{ latencies: number[]; last: number }>;
   /** Stream mode: latencies of the changes sent within [from, to], received change frames, and late ones. */
@@ -90,6 +92,7 @@ export async function startReaders(opts: Omit<ReaderSetup, 'type' | 'subscribers
 
   return {
     counts,
+    pids: children.map((c) => c.pid!),
     async round(n, timeoutMs) {
       const parts = await Promise.all(children.map((_, r) => (shares[r] === 0 ? Promise.resolve(null) : next(r, (m) => (m.type === 'round' && m.n === n ? m : undefined), timeoutMs, `round ${n}`))));
       const latencies: number[] = [];

@@ -198,7 +198,8 @@ export interface ModuleApi<O> {
    * Pushes the module's own event `<module name>.<event>` to one session (one that called the module's JSON
    * operation, say), through the engine's Router like every delivery: after the session's catch-up, never to a
    * closed session. Returns false when the session is closed. JSON sessions receive `{ev, data}`; XMPP sessions
-   * skip module events.
+   * skip module events. The same `data` object pushed to many sessions (with the same event) is encoded once for
+   * all of them, so it must not be changed after it was pushed.
    */
   push(session: Session, event: string, data: Record<string, unknown>): boolean;
   /**

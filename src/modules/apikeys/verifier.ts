@@ -42,24 +42,43 @@ export function bearerOf(req: FastifyRequest): string {
   return h.slice(7);
 }
 
+/** A key as cached by the verifier. */
+interface CacheEntry {
+  key: ApiKeyRecord;
+  /** When it was read from the store. */
+  at: number;
+  /** The token whose secret matched the key's digest (a key has one token). */
+  verified: string | null;
+  principal: Principal | null;
+}
+
 /** Idle rate buckets are dropped after this long (a full bucket is the same as none). */
 const BUCKET_IDLE_MS = 60_000;
 
 /** The verifier over the module's storage. */
 export function createVerifier(store: ApiKeysArea, opts: { requestsPerSecond: number; cacheSeconds: number }, now: () => number = Date.now): ApiKeyVerifier & { forget(id: string): void } {
-  const cache = new Map<string, { key: ApiKeyRecord | null; at: number }>();
+  /**
+   * Keys by id, read from the store at most every cacheSeconds. An entry also remembers the token whose secret
+   * matched its digest and the principal it makes, so a key's later requests skip the hash and the scope
+   * filtering; a reload or forget() replaces the entry, so a revoked key is refused as before.
+   */
+  const cache = new Map<string, CacheEntry>();
   const buckets = new Map<string, { bucket: TokenBucket; used: number }>();
   let lastSweep = now();
 
-  const load = async (id: string): Promise<ApiKeyRecord | null> => {
+  const load = async (id: string): Promise<CacheEntry | null> => {
     const hit = cache.get(id);
     const t = now();
-    if (hit && t - hit.at < opts.cacheSeconds * 1000) return hit.key;
+    if (hit && t - hit.at < opts.cacheSeconds * 1000) return hit;
     const key = await store.get(id);
     // Unknown ids are not cached: a flood of made-up ids must not fill memory.
-    if (key) cache.set(id, { key, at: t });
-    else cache.delete(id);
-    return key;
+    if (!key) {
+      cache.delete(id);
+      return null;
+    }
+    const entry: CacheEntry = { key, at: t, verified: null, principal: null };
+    cache.set(id, entry);
+    return entry;
   };
 
   const charge = (p: Principal, reply?: FastifyReply): void => {
@@ -84,13 +103,14 @@ export function createVerifier(store: ApiKeysArea, opts: { requestsPerSecond: nu
 
   const verifyKey = async (token: string, scope: Scope): Promise<Principal> => {
     const parsed = parseToken(token);
-    const key = parsed ? await load(parsed.id) : null;
+    const entry = parsed ? await load(parsed.id) : null;
     // One answer for a malformed token, an unknown id and a wrong secret: nothing tells which part was wrong.
-    if (!parsed || !key || !secretMatches(parsed.secret, key.hash)) throw new ParleyError('not-authorized', 'the API key is not valid');
+    if (!parsed || !entry || (entry.verified !== token && !secretMatches(parsed.secret, entry.key.hash))) throw new ParleyError('not-authorized', 'the API key is not valid');
+    entry.verified = token;
+    const { key } = entry;
     if (key.revokedAt !== null) throw new ParleyError('not-authorized', 'the API key was revoked');
-    const scopes = key.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s));
-    const principal: Principal = { owner: key.owner, keyId: key.id, scopes };
-    return check(principal, scope);
+    entry.principal ??= { owner: key.owner, keyId: key.id, scopes: key.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s)) };
+    return check(entry.principal, scope);
   };
 
   const check = (p: Principal, scope: Scope): Principal => {

@@ -328,6 +328,11 @@ export class PresentityHub {
     return { ...r.def, presentity: deviceView(r) };
   }
 
+  /** The declared fields of a thing `owner` owns (what an update is checked against), without building its view. */
+  fieldsOf(owner: string, address: string): DeviceDef['fields'] {
+    return this.owned(owner, parseBare(address)).def.fields;
+  }
+
   /** Removes a thing `owner` owns. */
   async remove(owner: string, input: string): Promise<void> {
     const r = this.owned(owner, parseBare(input));
@@ -489,13 +494,23 @@ export class PresentityHub {
         this.ringStart = 0;
       }
     }
-    const subs = new Set<Subscription>(this.starting);
-    for (const s of this.byAddress.get(c.address) ?? []) subs.add(s);
-    for (const g of c.groups) for (const s of this.byGroup.get(g) ?? []) subs.add(s);
-    for (const s of subs) {
-      if (s.buffer) s.buffer.push(c);
-      else s.apply(c);
+    const direct = this.byAddress.get(c.address);
+    // The common case, one address followed and no group or starting subscription: its set as is, rather than
+    // a copy per change (10,000 insertions for a thing with 10,000 subscribers). Applying a change never adds or
+    // removes a subscription synchronously (streams write, and end, on a later turn).
+    if (this.starting.size === 0 && c.groups.every((g) => !this.byGroup.has(g))) {
+      if (direct) for (const s of direct) this.deliver(s, c);
+      return;
     }
+    const subs = new Set<Subscription>(this.starting);
+    for (const s of direct ?? []) subs.add(s);
+    for (const g of c.groups) for (const s of this.byGroup.get(g) ?? []) subs.add(s);
+    for (const s of subs) this.deliver(s, c);
+  }
+
+  private deliver(s: Subscription, c: Change): void {
+    if (s.buffer) s.buffer.push(c);
+    else s.apply(c);
   }
 
   /** Changes in the ring after `since` up to `upTo`, or null when the ring no longer holds them all. */

@@ -23,11 +23,24 @@ export function presentitiesOps(hub: PresentityHub, push: (s: Session, ev: strin
   /** session id → subscription name → subscription. */
   const bySession = new Map<string, Map<string, Subscription>>();
 
+  /**
+   * The event data of a matching change per state and subscription name: every session whose subscription of
+   * that name gets the state is pushed the same object, so the frame is encoded once for all of them (push).
+   */
+  const changes = new WeakMap<Presentity, Map<string, Record<string, unknown>>>();
+  const changeData = (subscription: string, position: number, address: string, presentity: Presentity): Record<string, unknown> => {
+    let byName = changes.get(presentity);
+    if (byName === undefined) changes.set(presentity, (byName = new Map()));
+    let data = byName.get(subscription);
+    if (data === undefined) byName.set(subscription, (data = { subscription, position, address, match: true, presentity }));
+    return data;
+  };
+
   const outFor = (session: Session, subscription: string): SubscriptionOut => ({
     snapshot: (position: number, presentities: Presentity[], reset: boolean) => push(session, 'snapshot', { subscription, position, reset, presentities }),
     resumed: (from: number, position: number) => push(session, 'resumed', { subscription, from, position }),
     change: (position: number, address: string, presentity: Presentity | null, match: boolean) =>
-      push(session, 'change', match && presentity !== null ? { subscription, position, address, match, presentity } : { subscription, position, address, match: false }),
+      push(session, 'change', match && presentity !== null ? changeData(subscription, position, address, presentity) : { subscription, position, address, match: false }),
   });
 
   const ops: Record<string, OpDef> = {

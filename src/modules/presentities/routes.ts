@@ -65,8 +65,7 @@ export function presentitiesRoutes(app: FastifyInstance, ctx: HttpContext, deps:
   app.post<{ Params: { address: string } }>('/things/:address/presence', async (req, reply) => {
     const p = await auth(req, reply, 'presence:write:things');
     const { address } = parseInput(addressParam, req.params);
-    const def = hub.definition(p.owner, address);
-    const u = parseInput(updateSchema(def.fields), req.body ?? {}) as UpdateBody;
+    const u = parseInput(updateSchema(hub.fieldsOf(p.owner, address)), req.body ?? {}) as UpdateBody;
     return { presentity: await hub.update(p.owner, address, u) };
   });
 

@@ -47,6 +47,33 @@ const helloSchema = z.strictObject({
 
 const encodeJson = (e: ServerEvent): string => JSON.stringify({ ev: e.ev, data: e.data });
 
+/**
+ * A complete unmasked server text frame (RFC 6455 §5.2: FIN, opcode 1, payload length, payload) in one Buffer.
+ * Written by hand because `ws` builds the header per send and hands the socket two buffers (a writev per
+ * session), and its frame builder is not part of its typed API: at 10,000 subscribers of one change the
+ * per-session header, string-to-Buffer copy and writev were about a quarter of the server's main thread.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const f = Buffer.allocUnsafe(head + n);
+  f[0] = 0x81;
+  if (n < 126) f[1] = n;
+  else if (n < 65536) {
+    f[1] = 126;
+    f.writeUInt16BE(n, 2);
+  } else {
+    f[1] = 127;
+    f.writeUInt32BE(0, 2);
+    f.writeUInt32BE(n, 6);
+  }
+  payload.copy(f, head);
+  return f;
+}
+
+/** An event's frame, built once per Outbound and written as is to every session that gets it. */
+const encodeFrame = (out: Outbound): Buffer => out.encode('json-ws-frame', () => textFrame(Buffer.from(out.encode('json', encodeJson), 'utf8')));
+
 const dirty = new Set<Connection>();
 let flushScheduled = false;
 function flushAll(): void {
@@ -151,7 +178,9 @@ export class Connection implements Sink {
     for (const item of q) {
       if (typeof item === 'string') this.ws.send(item);
       else {
-        this.ws.send(item.encode('json', encodeJson));
+        // Straight to the socket, after whatever ws.send wrote before: with permessage-deflate off (server.ts)
+        // ws writes every frame synchronously, so the order on the wire is the queue's.
+        this.socket.write(encodeFrame(item));
         this.observer.flushed(item);
       }
     }
