@@ -35,10 +35,10 @@ const PRE_MODULE_SERVER_FEATURES = [
 const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items', 'urn:xmpp:mam:2', 'urn:xmpp:sid:0', 'vcard-temp'];
 
 describe('the shipped modules', () => {
-  it('are the archive (off by default), then carbons, blocking, mam and vcard (on by default), then apikeys, presentities, webhooks and notify (off by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'carbons', 'blocking', 'mam', 'vcard', 'apikeys', 'presentities', 'webhooks', 'notify']);
+  it('are the archive (off by default), then carbons, blocking, mam and vcard (on by default), then apikeys, presentities, webhooks, notify and files (off by default)', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'carbons', 'blocking', 'mam', 'vcard', 'apikeys', 'presentities', 'webhooks', 'notify', 'files']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
-    const off = new Set(['archive', 'apikeys', 'presentities', 'webhooks', 'notify']);
+    const off = new Set(['archive', 'apikeys', 'presentities', 'webhooks', 'notify', 'files']);
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
   });
 

@@ -1,0 +1,61 @@
+/**
+ * The files module's HTTP routes, under /api/v1/files: slots for a caller with a session token, and the PUT and
+ * GET URLs of slots (the long random path is their only credential, as XEP-0363 §5 lets it be). Downloads are
+ * always attachments whose type the browser may not guess and in which nothing may run, so a file uploaded as
+ * HTML or SVG can never act in the server's origin.
+ */
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { parseParams } from '../../protocols/params.js';
+import type { HttpContext } from '../api.js';
+import type { FilesService } from './service.js';
+
+/** The body of POST /api/v1/files/slots (and of the JSON operation files.slot). */
+export const slotSchema = z.strictObject({
+  filename: z.string().min(1).max(1024),
+  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  contentType: z.string().min(1).max(255).optional(),
+});
+
+const fileParams = z.strictObject({ token: z.string().min(1).max(64), name: z.string().min(1).max(1024) });
+
+/** RFC 6266 §4.3 / RFC 8187: an ASCII fallback name and the exact one, percent-encoded as UTF-8. */
+export function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
+}
+
+/** Registers the routes on the module's scope. */
+export function filesRoutes(app: FastifyInstance, ctx: HttpContext, service: FilesService): void {
+  app.post('/slots', async (req, reply) => {
+    const user = await ctx.user(req);
+    const p = parseParams(slotSchema, req.body);
+    return reply.status(201).send(await service.slot(user, p));
+  });
+
+  app.get('/:token/:name', async (req, reply) => {
+    const p = parseParams(fileParams, req.params);
+    const { file, path, size } = await service.download(p.token, p.name);
+    void reply
+      .header('content-type', file.contentType)
+      .header('content-length', String(size))
+      .header('content-disposition', contentDisposition(file.filename))
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'")
+      .header('cache-control', 'private, no-transform');
+    return reply.send(createReadStream(path));
+  });
+
+  // The PUT reads the raw body as it arrives (streamed to disk and clamd), so no parser may buffer it first.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    scope.put('/:token/:name', async (req, reply) => {
+      const p = parseParams(fileParams, req.params);
+      const stored = await service.receive(p.token, p.name, { contentLength: req.headers['content-length'], contentType: req.headers['content-type'] }, req.raw);
+      return reply.status(201).send(stored);
+    });
+  });
+}
