@@ -190,6 +190,7 @@ export class FilesService {
       if (n !== r.size) throw new ParleyError('bad-request', `the body has ${n} bytes; the slot is for ${r.size}`);
       await closeFile(out);
       const sha256 = hash.digest('hex');
+      const scanned = scan !== null;
       const verdict: Verdict = scan === null ? { kind: 'clean' } : await scan.finish();
       scan = null;
       this.scanner.ended(verdict);
@@ -197,7 +198,7 @@ export class FilesService {
       if (verdict.kind === 'failed') this.unscanned(r, verdict.reason);
       const path = join(this.options.directory, r.token);
       await rename(tmp, path);
-      const data = { name: r.filename, size: r.size, contentType: r.contentType, sha256, scanned: verdict.kind === 'clean' && this.scanner.enabled };
+      const data = { name: r.filename, size: r.size, contentType: r.contentType, sha256, scanned: scanned && verdict.kind === 'clean' };
       try {
         await this.api.change('stored', { actor: r.owner, subject: r.token, data }, () => this.area.store(r.token, sha256, this.quota, Date.now()));
       } catch (e) {
