@@ -172,6 +172,12 @@ export class FilesService {
     }
     const tmp = join(this.incoming, `${r.token}.${randomBytes(6).toString('hex')}`);
     const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    // A disk that is full or failing must refuse the upload, never crash the server (an unheard 'error' would).
+    let diskError: Error | null = null;
+    out.on('error', (e) => {
+      diskError = e;
+    });
+    const disk = (): ParleyError => new ParleyError('service-unavailable', `the file could not be written: ${diskError?.message ?? 'unknown error'}`, { reason: 'storage' });
     const hash = createHash('sha256');
     try {
       let n = 0;
@@ -180,15 +186,20 @@ export class FilesService {
           n += chunk.length;
           if (n > r.size) throw new ParleyError('bad-request', `the body is longer than the slot's size ${r.size}`);
           hash.update(chunk);
+          if (diskError !== null) throw disk();
           if (!out.write(chunk)) await once(out, 'drain');
           if (scan !== null) await scan.write(chunk);
         }
       } catch (e) {
         if (e instanceof ParleyError) throw e;
+        if (diskError !== null) throw disk();
         throw new ParleyError('bad-request', `the upload was interrupted: ${e instanceof Error ? e.message : String(e)}`);
       }
       if (n !== r.size) throw new ParleyError('bad-request', `the body has ${n} bytes; the slot is for ${r.size}`);
-      await closeFile(out);
+      if (diskError !== null) throw disk();
+      await closeFile(out).catch(() => {
+        throw disk();
+      });
       const sha256 = hash.digest('hex');
       const scanned = scan !== null;
       const verdict: Verdict = scan === null ? { kind: 'clean' } : await scan.finish();
