@@ -30,6 +30,8 @@ function deadline(ms: number, what: string): { promise: Promise<never>; cancel()
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(what)), ms);
+    // A check in flight must not hold a stopping process (an upload's own sockets keep it alive while it runs).
+    timer.unref();
   });
   promise.catch(() => undefined);
   return { promise, cancel: () => clearTimeout(timer) };

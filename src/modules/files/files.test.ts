@@ -4,20 +4,25 @@
  * switch over an in-memory area, and the XMPP face (disco#info form and identity, XEP-0363 errors). The real
  * clamd and real clients are test/files.test.ts.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticators, registerRoutes } from '../../protocols/http/routes.js';
+import { archive } from '../archive/index.js';
+import type { ArchiveArea } from '../archive/sqlite.js';
 import { isParleyError } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import { discoOf, NO_EXTENSIONS } from '../../protocols/xmpp/c2s/iq-handlers.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { testEngine } from '../../engine/test-engine.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
-import { setupModules, TestXmppClient } from '../testing.js';
+import { setupModules, silentHostLog, TestXmppClient } from '../testing.js';
 import { InstreamScan, parseInstreamReply } from './clamd.js';
-import type { ModuleHost } from '../host.js';
+import { ModuleHost } from '../host.js';
 import { files } from './index.js';
 import { filesOptions, type FilesOptions } from './options.js';
 import { Scanner } from './scanner.js';
@@ -29,6 +34,7 @@ const silent = { debug: () => undefined, info: () => undefined, warn: () => unde
 /** A scripted clamd: records what each connection sent and answers with `answer(bytes so far)`. */
 class FakeClamd {
   readonly received: Buffer[] = [];
+  private readonly open = new Set<Socket>();
   answer: (got: Buffer, conn: Socket) => void = () => undefined;
   private server!: Server;
 
@@ -37,6 +43,8 @@ class FakeClamd {
     f.server = createServer((conn) => {
       let got = Buffer.alloc(0);
       const n = f.received.push(got) - 1;
+      f.open.add(conn);
+      conn.on('close', () => f.open.delete(conn));
       conn.on('data', (b: Buffer) => {
         got = Buffer.concat([got, b]);
         f.received[n] = got;
@@ -49,6 +57,7 @@ class FakeClamd {
   }
 
   close(): Promise<void> {
+    for (const c of this.open) c.destroy();
     return new Promise((r) => this.server.close(() => r()));
   }
 }
@@ -81,8 +90,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Clean unless the data contains "EVIL". */
+/** Clean unless the data contains "EVIL"; answers VERSION too. */
 const verdicts = (got: Buffer, conn: Socket): void => {
+  if (got.toString() === 'zVERSION\0') conn.end('ClamAV 1.4.6/27000/fake\0');
   const s = instream(got);
   if (s.done) conn.end(s.data.includes('EVIL') ? 'stream: Test.Evil FOUND\0' : 'stream: OK\0');
 };
@@ -250,5 +260,51 @@ describe('the XMPP face', () => {
     const bad = await c.iq('get', "<request xmlns='urn:xmpp:http:upload:0' filename='a.txt'/>", 'example.com');
     expect(bad.reply).toContain('<bad-request');
     c.close();
+  });
+});
+
+describe('with the compliance archive on', () => {
+  it('journals each stored file (hash and metadata) and each refusal for malware, uploaded over HTTP', async () => {
+    fake.answer = verdicts;
+    const store = createMemoryStore({ modules: [{ name: 'archive', memory: archive.storage!.memory }, { name: 'files', memory: files.storage!.memory }] });
+    const { engine } = await testEngine(['a@example.com'], { password: 'secret-pw', store });
+    const options = {
+      archive: { ...archive.options.parse({ enabled: true, checkpointSeconds: 3600 }), enabled: true },
+      files: { ...filesOptions.parse({ enabled: true, directory: join(dir, 'fz'), publicUrl: 'http://localhost', clamd: { socket, timeoutMs: 2000 } }), enabled: true },
+    };
+    const host = await ModuleHost.setup([archive, files], options, { engine, store, bus: engine.bus, log: silentHostLog });
+    host.start();
+    const app = Fastify();
+    registerRoutes(app, { engine, metricsToken: null, metrics: async () => ({ contentType: 'text/plain', body: '' }), health: () => ({}) });
+    await host.registerHttp(app, authenticators(engine));
+    try {
+      const { token } = await engine.auth.login('a@example.com', 'secret-pw', '127.0.0.1');
+      const journal = store.area<ArchiveArea>('archive');
+      const before = await journal.size();
+      const send = async (filename: string, data: string): Promise<number> => {
+        const s = await app.inject({ method: 'POST', url: '/api/v1/files/slots', headers: { authorization: `Bearer ${token}` }, payload: { filename, size: data.length, contentType: 'text/plain' } });
+        expect(s.statusCode).toBe(201);
+        const url = new URL((s.json() as { put: { url: string } }).put.url).pathname;
+        return (await app.inject({ method: 'PUT', url, headers: { 'content-type': 'text/plain' }, payload: data })).statusCode;
+      };
+      expect(await send('ok.txt', 'all good')).toBe(201);
+      expect(await send('bad.txt', 'EVIL inside')).toBe(403);
+      const entries: Array<Record<string, unknown>> = [];
+      for (let i = before; i < (await journal.size()); i++) entries.push(JSON.parse((await journal.entry(i))!.entry ?? '{}') as Record<string, unknown>);
+      expect(entries.find((e) => e['type'] === 'files.stored')).toMatchObject({
+        actor: 'a@example.com',
+        name: 'ok.txt',
+        size: 8,
+        contentType: 'text/plain',
+        sha256: createHash('sha256').update('all good').digest('hex'),
+        scanned: true,
+      });
+      expect(entries.find((e) => e['type'] === 'files.refused')).toMatchObject({ actor: 'a@example.com', name: 'bad.txt', signature: 'Test.Evil' });
+    } finally {
+      await app.close();
+      await host.close();
+      await engine.closeAll('test over');
+      await store.close();
+    }
   });
 });
