@@ -6,8 +6,8 @@
  * - parley.ndb: the EICAR test string as a body signature (clamd detects EICAR only through a signature; with a
  *   private database and no Debian main/daily database it answers OK for it).
  *
- * `AlertExceedsMax yes` makes files past clamd's scan limits an alert instead of OK, and `StreamMaxLength` is
- * small so a test can pass it.
+ * `AlertExceedsMax yes` makes files past clamd's scan limits (MaxFileSize 512K here) an alert instead of OK, and
+ * `StreamMaxLength` is small so a test can pass it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -57,6 +57,10 @@ export class TestClamd {
         ...(process.getuid?.() === 0 ? ['User root'] : []),
         'AlertExceedsMax yes',
         `StreamMaxLength ${streamMaxLength}`,
+        // Below StreamMaxLength, so a test can pass the scan limits (which clamd reports as OK without
+        // AlertExceedsMax) without passing the stream limit.
+        'MaxFileSize 512K',
+        'MaxScanSize 512K',
         'LogFile /dev/null',
         'SelfCheck 3600',
       ].join('\n') + '\n',

@@ -1,8 +1,8 @@
 /**
  * Files end to end over real sockets with a real clamd (Debian clamav-daemon) on a private signature database
  * (test/clamd.ts): a clean upload with slixmpp's own XEP-0363 code, then the download with its security headers;
- * the infected test file and EICAR refused and never downloadable; a file past clamd's StreamMaxLength refused as
- * unscanned; PUTs with the wrong size or content type, late or twice, refused; the daily quota and the size limit
+ * the infected test file and EICAR refused and never downloadable; files past clamd's StreamMaxLength or its
+ * MaxFileSize (AlertExceedsMax) refused as unscanned; PUTs with the wrong size or content type, late or twice, refused; the daily quota and the size limit
  * as XEP-0363 errors; slots through the JSON and HTTP APIs; and, last, clamd killed: uploads refused with 503 and
  * /health showing the scanner down.
  *
@@ -167,6 +167,14 @@ describe.skipIf(CLAMD === null)('files with malware scanning (real clamd)', () =
     expect(r.status).toBe(503);
     expect(r.body.error).toMatchObject({ code: 'service-unavailable' });
     expect(String((r.body.error as Json).message)).toContain('StreamMaxLength');
+    expect((await fetch(r.url)).status).toBe(404);
+  });
+
+  it("a file past clamd's MaxFileSize (reported with AlertExceedsMax, not as OK) is refused as unscanned (503)", async () => {
+    const { token: tok } = await token('ivan');
+    const r = await upload(tok, 'medium.bin', Buffer.alloc(700 * 1024, 3));
+    expect(r.status).toBe(503);
+    expect(String((r.body.error as Json).message)).toContain('Heuristics.Limits.Exceeded.MaxFileSize');
     expect((await fetch(r.url)).status).toBe(404);
   });
 
