@@ -169,7 +169,7 @@ describe('the files service', () => {
     expect(s.put.url).toMatch(/^https:\/\/chat\.example\.com\/api\/v1\/files\/[A-Za-z0-9_-]{43}\/photo%201\.png$/);
     const refused = async (r: SlotRequest): Promise<unknown> => svc.slot('a@example.com', r).catch((e: unknown) => e);
     expect(await refused({ filename: 'big', size: 1001 })).toMatchObject({ code: 'file-too-large', details: { maxFileSize: 1000 } });
-    for (const filename of ['', '.', '..', 'a/b', 'a\\b', 'a\nb', ' lead', 'x'.repeat(256)]) expect(await refused({ filename, size: 1 })).toMatchObject({ code: 'bad-request' });
+    for (const filename of ['', '.', '..', 'a/b', 'a\\b', 'a\nb', ' lead', 'x'.repeat(256), 'photo\u202egpj.exe']) expect(await refused({ filename, size: 1 })).toMatchObject({ code: 'bad-request' });
     for (const contentType of ['text', 'text/plain; charset', 'a b/c', 'text/plain\r\nX: y']) expect(await refused({ filename: 'f', size: 1, contentType })).toMatchObject({ code: 'bad-request' });
   });
 

@@ -54,8 +54,9 @@ const MEDIA_TYPE = new RegExp(`^${TCHAR}/${TCHAR}(\\s*;\\s*${TCHAR}=(${TCHAR}|"[
 /** The file name of a slot: what the URL and Content-Disposition carry; refuses what could name another path. */
 export function checkFilename(name: string): string {
   const bytes = Buffer.byteLength(name, 'utf8');
-  if (bytes === 0 || bytes > 255 || /[/\\\u0000-\u001f\u007f]/.test(name) || name === '.' || name === '..' || name.trim() !== name) {
-    throw new ParleyError('bad-request', 'filename: 1 to 255 bytes, no slash, backslash or control character, no leading or trailing space');
+  // Bidirectional overrides and isolates (Unicode TR 9) could show "gpj.exe" as "exe.jpg" in a download dialog.
+  if (bytes === 0 || bytes > 255 || /[/\\\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(name) || name === '.' || name === '..' || name.trim() !== name) {
+    throw new ParleyError('bad-request', 'filename: 1 to 255 bytes, no slash, backslash, control or bidirectional-override character, no leading or trailing space');
   }
   return name.normalize('NFC');
 }
