@@ -121,6 +121,8 @@ describe.skipIf(CLAMD === null)('files with malware scanning (real clamd)', () =
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="report <1>.txt"; filename*=UTF-8''report%20%3C1%3E.txt`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('content-security-policy')).toBe("default-src 'none'");
+    const head = await fetch(url, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length'), head.headers.get('x-content-type-options')]).toEqual([200, String(data.length), 'nosniff']);
     const stored = journal.find((j) => j.kind === 'stored' && j.actor === alice);
     expect(stored?.data).toMatchObject({ name: 'report <1>.txt', size: data.length, contentType: 'text/plain', scanned: true });
     expect(stored?.data.sha256).toMatch(/^[0-9a-f]{64}$/);

@@ -5,7 +5,7 @@
  * HTML or SVG can never act in the server's origin.
  */
 import { createReadStream } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseParams } from '../../protocols/params.js';
 import type { HttpContext } from '../api.js';
@@ -35,7 +35,8 @@ export function filesRoutes(app: FastifyInstance, ctx: HttpContext, service: Fil
     return reply.status(201).send(await service.slot(user, p));
   });
 
-  app.get('/:token/:name', async (req, reply) => {
+  /** The file's headers on a GET or HEAD; the path to stream. */
+  const found = async (req: FastifyRequest, reply: FastifyReply): Promise<string> => {
     const p = parseParams(fileParams, req.params);
     const { file, path, size } = await service.download(p.token, p.name);
     void reply
@@ -45,7 +46,13 @@ export function filesRoutes(app: FastifyInstance, ctx: HttpContext, service: Fil
       .header('x-content-type-options', 'nosniff')
       .header('content-security-policy', "default-src 'none'")
       .header('cache-control', 'private, no-transform');
-    return reply.send(createReadStream(path));
+    return path;
+  };
+  // exposeHeadRoute: false, or the GET's handler would open the file and read it through for every HEAD.
+  app.get('/:token/:name', { exposeHeadRoute: false }, async (req, reply) => reply.send(createReadStream(await found(req, reply))));
+  app.head('/:token/:name', async (req, reply) => {
+    await found(req, reply);
+    return reply.send();
   });
 
   // The PUT reads the raw body as it arrives (streamed to disk and clamd), so no parser may buffer it first.

@@ -104,6 +104,10 @@ export class FilesService {
   urlOf(r: Pick<FileRecord, 'token' | 'filename'>): string {
     const base = (this.options.publicUrl ?? this.api.httpUrl() ?? '').replace(/\/+$/, '');
     if (base === '') throw new ParleyError('service-unavailable', 'the HTTP listener is not up yet');
+    // A listener on every address has no address a client could use: links to it would never work.
+    if (this.options.publicUrl === null && /^https?:\/\/(0\.0\.0\.0|\[::\])(:|\/|$)/.test(base)) {
+      throw new ParleyError('service-unavailable', 'the HTTP listener binds every address, so file links need modules.files.publicUrl (the URL clients reach it at)');
+    }
     return `${base}/api/v1/files/${r.token}/${encodeURIComponent(r.filename)}`;
   }
 
