@@ -5,7 +5,7 @@
  * clamd and real clients are test/files.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,6 +203,13 @@ describe('the files service', () => {
     expect(err).toMatchObject({ code: 'file-infected', details: { signature: 'Test.Evil' } });
     expect(journal.at(-1)).toMatchObject({ kind: 'refused', data: { signature: 'Test.Evil', name: 'evil.bin' } });
     await expect(svc.download(t2.token, t2.name)).rejects.toMatchObject({ code: 'item-not-found' });
+
+    // A file in place without a record (a stop between the rename and the commit) goes at the next start.
+    const orphan = join(options.directory, 'B'.repeat(43));
+    writeFileSync(orphan, 'left over');
+    await svc.prepare();
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(d.path)).toBe(true);
 
     expect(await svc.sweep(Date.now() + options.expiryDays * DAY_MS + 1000)).toBe(1);
     expect(journal.at(-1)).toMatchObject({ kind: 'expired', data: { name: 'hello.txt', sha256: stored.sha256 } });

@@ -94,10 +94,19 @@ export class FilesService {
     return { perUserDailyBytes: this.options.perUserDailyBytes, totalBytes: this.options.totalBytes };
   }
 
-  /** Creates the directories and removes uploads a previous run left unfinished. */
+  /**
+   * Creates the directories and removes what a previous run left unfinished: uploads in progress, and files moved
+   * into place whose record was never written (a stop between the rename and the commit).
+   */
   async prepare(): Promise<void> {
     await mkdir(this.incoming, { recursive: true, mode: 0o700 });
     for (const f of await readdir(this.incoming)) await rm(join(this.incoming, f), { force: true });
+    const named = (await readdir(this.options.directory)).filter((f) => TOKEN.test(f));
+    for (let i = 0; i < named.length; i += 500) {
+      const batch = named.slice(i, i + 500);
+      const kept = new Set(await this.area.stored(batch));
+      for (const f of batch) if (!kept.has(f)) await rm(join(this.options.directory, f), { force: true });
+    }
   }
 
   /** The URL of a slot's PUT and GET. */

@@ -48,6 +48,8 @@ export interface FilesArea {
   expired(before: number, limit: number): Promise<FileRecord[]>;
   /** Forgets rows. */
   remove(tokens: string[]): Promise<void>;
+  /** Those of `tokens` that are stored files. */
+  stored(tokens: string[]): Promise<string[]>;
   /** Forgets open slots that expired before `now` and refusals older than `before`; returns how many. */
   purge(now: number, before: number): Promise<number>;
 }
@@ -105,6 +107,7 @@ export const area: SqliteArea<FilesArea> = {
     );
     const old = db.prepare<[number, number], FileRecord>(`SELECT ${COLS} FROM files_items WHERE state = 'stored' AND stored_at < ? ORDER BY stored_at LIMIT ?`);
     const del = db.prepare<[string]>('DELETE FROM files_items WHERE token = ?');
+    const isStored = db.prepare<[string], number>("SELECT 1 FROM files_items WHERE token = ? AND state = 'stored'").pluck();
     const purgeSlots = db.prepare<[number, number]>(
       "DELETE FROM files_items WHERE (state = 'open' AND slot_expires_at < ?) OR (state = 'refused' AND stored_at < ?)",
     );
@@ -167,6 +170,9 @@ export const area: SqliteArea<FilesArea> = {
         return ctx.write(() => {
           for (const t of tokens) del.run(t);
         });
+      },
+      async stored(tokens) {
+        return ctx.read(() => tokens.filter((t) => isStored.get(t) !== undefined));
       },
       async purge(now, before) {
         return ctx.write(() => purgeSlots.run(now, before).changes);
