@@ -9,6 +9,9 @@ reads JSON lines on stdout:
   reply     {"re": 7, "ok": true, "data": {...}}    or    {"re": 7, "ok": false, "error": "..."}
   event     {"ev": "message", ...}                   (unsolicited: every stanza the server sent, parsed)
 
+The upload commands (`upload`: XEP-0363 through slixmpp's own upload_file; `upload_slot`: the slot request
+alone, returning the error stanza when refused) need python3-aiohttp; test/files.test.ts uses them.
+
 Commands run concurrently (each in its own task), so a slow one never blocks the others. End of stdin ends the
 process (the test runner died). Diagnostics go to stderr; stdout carries only protocol lines (slixmpp 1.8.3
 print()s in its MUC join code, so Python's sys.stdout is pointed at stderr and protocol lines are written to
