@@ -121,6 +121,10 @@ describe.skipIf(CLAMD === null)('files with malware scanning (real clamd)', () =
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="report <1>.txt"; filename*=UTF-8''report%20%3C1%3E.txt`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('content-security-policy')).toBe("default-src 'none'");
+    const part = await fetch(url, { headers: { range: 'bytes=10-19' } });
+    expect([part.status, part.headers.get('content-range'), part.headers.get('content-disposition')?.startsWith('attachment')]).toEqual([206, `bytes 10-19/${data.length}`, true]);
+    expect(Buffer.from(await part.arrayBuffer()).equals(data.subarray(10, 20))).toBe(true);
+    expect((await fetch(url, { headers: { range: `bytes=${data.length}-` } })).status).toBe(416);
     const head = await fetch(url, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length'), head.headers.get('x-content-type-options')]).toEqual([200, String(data.length), 'nosniff']);
     const stored = journal.find((j) => j.kind === 'stored' && j.actor === alice);

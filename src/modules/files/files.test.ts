@@ -25,6 +25,7 @@ import { InstreamScan, parseInstreamReply } from './clamd.js';
 import { ModuleHost } from '../host.js';
 import { files } from './index.js';
 import { filesOptions, type FilesOptions } from './options.js';
+import { byteRange } from './routes.js';
 import { Scanner } from './scanner.js';
 import { FilesService, type SlotRequest } from './service.js';
 import { area, DAY_MS } from './sqlite.js';
@@ -159,6 +160,18 @@ const tokenOf = (url: string): { token: string; name: string } => {
   const [token, name] = url.split('/api/v1/files/')[1]!.split('/');
   return { token: token!, name: decodeURIComponent(name!) };
 };
+
+describe('byte ranges', () => {
+  it('serves one range, clipped; ignores what it may; refuses a start past the end', () => {
+    expect(byteRange('bytes=0-9', 100)).toEqual({ start: 0, end: 9 });
+    expect(byteRange('bytes=90-', 100)).toEqual({ start: 90, end: 99 });
+    expect(byteRange('bytes=-10', 100)).toEqual({ start: 90, end: 99 });
+    expect(byteRange('bytes=50-500', 100)).toEqual({ start: 50, end: 99 });
+    for (const h of [undefined, 'bytes=0-1,5-6', 'items=0-1', 'bytes=9-2', 'bytes=-', 'bytes=a-b']) expect(byteRange(h, 100)).toBeNull();
+    expect(byteRange('bytes=100-', 100)).toBe('unsatisfiable');
+    expect(byteRange('bytes=-0', 100)).toBe('unsatisfiable');
+  });
+});
 
 describe('the files service', () => {
   it('hands out slots under the public URL with 256-bit paths, and checks name, size and content type', async () => {

@@ -27,6 +27,26 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }
 
+/**
+ * One byte range of a Range header (RFC 9110 §14.1.2): `bytes=a-b`, `bytes=a-` or `bytes=-n`, clipped to the
+ * file. Null serves the whole file: no header, or one the server may ignore (several ranges, another unit,
+ * malformed; §14.2). Unsatisfiable when the range starts past the end.
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+  const m = header === undefined ? null : /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
+  if (m === null || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return null;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
+}
+
 /** Registers the routes on the module's scope. */
 export function filesRoutes(app: FastifyInstance, ctx: HttpContext, service: FilesService): void {
   app.post('/slots', async (req, reply) => {
@@ -35,24 +55,37 @@ export function filesRoutes(app: FastifyInstance, ctx: HttpContext, service: Fil
     return reply.status(201).send(await service.slot(user, p));
   });
 
-  /** The file's headers on a GET or HEAD; the path to stream. */
-  const found = async (req: FastifyRequest, reply: FastifyReply): Promise<string> => {
+  /** The file's headers on a GET or HEAD; its path and size. */
+  const found = async (req: FastifyRequest, reply: FastifyReply): Promise<{ path: string; size: number }> => {
     const p = parseParams(fileParams, req.params);
     const { file, path, size } = await service.download(p.token, p.name);
     void reply
       .header('content-type', file.contentType)
-      .header('content-length', String(size))
       .header('content-disposition', contentDisposition(file.filename))
       .header('x-content-type-options', 'nosniff')
       .header('content-security-policy', "default-src 'none'")
-      .header('cache-control', 'private, no-transform');
-    return path;
+      .header('cache-control', 'private, no-transform')
+      .header('accept-ranges', 'bytes');
+    return { path, size };
   };
   // exposeHeadRoute: false, or the GET's handler would open the file and read it through for every HEAD.
-  app.get('/:token/:name', { exposeHeadRoute: false }, async (req, reply) => reply.send(createReadStream(await found(req, reply))));
+  app.get('/:token/:name', { exposeHeadRoute: false }, async (req, reply) => {
+    const { path, size } = await found(req, reply);
+    const range = byteRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      // RFC 9110 §15.5.17: 416 with the current length.
+      return reply.status(416).header('content-range', `bytes */${size}`).header('content-type', 'text/plain').send('');
+    }
+    if (range === null) return reply.header('content-length', String(size)).send(createReadStream(path));
+    return reply
+      .status(206)
+      .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
+      .header('content-length', String(range.end - range.start + 1))
+      .send(createReadStream(path, { start: range.start, end: range.end }));
+  });
   app.head('/:token/:name', async (req, reply) => {
-    await found(req, reply);
-    return reply.send();
+    const { size } = await found(req, reply);
+    return reply.header('content-length', String(size)).send();
   });
 
   // The PUT reads the raw body as it arrives (streamed to disk and clamd), so no parser may buffer it first.
