@@ -151,6 +151,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       sessions: engine.sessions.size,
       connections: connectionCount(),
       modules: moduleHost.names,
+      checks: moduleHost.health(),
     }),
   });
   await moduleHost.registerHttp(http, authenticators(engine));
@@ -168,6 +169,12 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
     },
     async listen() {
       await http.listen({ host: config.server.host, port: config.server.port });
+      const a = http.server.address();
+      const port = typeof a === 'object' && a ? a.port : config.server.port;
+      const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+      const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+      // Before any front door opens, so links a module hands out (file slots) name the listener.
+      moduleHost.listening(url);
       ws = attachJsonWs(
         http.server,
         engine,
@@ -209,10 +216,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
           log.info({ path: config.xmpp.websocketPath }, 'xmpp websocket listening');
         }
       }
-      const a = http.server.address();
-      const port = typeof a === 'object' && a ? a.port : config.server.port;
-      const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-      return `${tls ? 'https' : 'http'}://${host}:${port}`;
+      return url;
     },
     async close() {
       if (closed) return;

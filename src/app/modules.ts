@@ -9,6 +9,7 @@ import { blocking } from '../modules/blocking/index.js';
 import { carbons } from '../modules/carbons/index.js';
 import { components } from '../modules/components/index.js';
 import { extdisco } from '../modules/extdisco/index.js';
+import { files } from '../modules/files/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
 import { presentities } from '../modules/presentities/index.js';
@@ -21,6 +22,6 @@ import { webhooks } from '../modules/webhooks/index.js';
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
  * archive comes first: when it is on, it journals a change before any other module reacts to it. apikeys comes
  * before presentities, which uses its service; components after presentities, whose service it writes through;
- * webhooks comes after both, whose services it uses.
+ * webhooks comes after both, whose services it uses. files uses none.
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, extdisco, apikeys, presentities, components, webhooks, notify];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, extdisco, apikeys, presentities, components, webhooks, notify, files];

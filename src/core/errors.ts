@@ -21,6 +21,11 @@ export const ERRORS = {
   'rate-limited': { status: 429, xmpp: 'resource-constraint', text: 'Too many requests' },
   'recipient-unavailable': { status: 404, xmpp: 'recipient-unavailable', text: 'The recipient is not available' },
   'remote-server-not-found': { status: 404, xmpp: 'remote-server-not-found', text: 'The domain is not served here' },
+  // XEP-0363 §4.2: a file over the upload limit is not-acceptable (type modify) with <file-too-large/>.
+  'file-too-large': { status: 413, xmpp: 'not-acceptable', text: 'The file exceeds the size limit' },
+  // XEP-0363 §4.3: a quota is a resource-constraint (type wait); HTTP 507 (RFC 4918 §11.5) says storage ran out.
+  'quota-exceeded': { status: 507, xmpp: 'resource-constraint', text: 'The storage quota is used up' },
+  'file-infected': { status: 403, xmpp: 'not-acceptable', text: 'The malware scanner found a threat in the file' },
   'service-unavailable': { status: 503, xmpp: 'service-unavailable', text: 'The service is unavailable' },
   'feature-not-implemented': { status: 501, xmpp: 'feature-not-implemented', text: 'This feature is not implemented' },
   'unexpected-request': { status: 400, xmpp: 'unexpected-request', text: 'The request is not expected now' },

@@ -26,7 +26,7 @@ import type { Session } from '../engine/session.js';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { OpDef } from '../protocols/json-ws/ops.js';
-import type { IqHandler } from '../protocols/xmpp/c2s/types.js';
+import type { DiscoForm, DiscoIdentity, IqHandler } from '../protocols/xmpp/c2s/types.js';
 
 /** A module: a capability that plugs into the engine. */
 export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
@@ -182,6 +182,20 @@ export interface ModuleApi<O> {
    * now on, for sessions that become available later (§4.3.1).
    */
   entityItem(address: string, item: EntityItem): Promise<void>;
+  /** Adds an identity to the server's disco#info (XEP-0030 §3.1), e.g. `store/file` for XEP-0363; caps follow. */
+  xmppIdentity(identity: DiscoIdentity): void;
+  /** Adds an XEP-0128 extended form to the server's disco#info (one per FORM_TYPE); caps follow (XEP-0115 §5.4). */
+  xmppForm(form: DiscoForm): void;
+  /**
+   * Reports the module's state on GET /health under `checks.<module name>`: called on every request, so it returns
+   * what the module already knows (a dependency's last check), never waits for I/O.
+   */
+  health(report: () => Record<string, unknown>): void;
+  /**
+   * The HTTP listener's base URL (`http(s)://host:port`) once the server listens, null before: for links a module
+   * hands out when no public URL is configured.
+   */
+  httpUrl(): string | null;
   /**
    * Offers a service to the modules set up after this one (ModuleServices names its type). A second provider
    * of one name is a start-up error naming both.

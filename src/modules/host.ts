@@ -14,7 +14,7 @@ import type { ModuleStorageSpec } from '../ports/module-storage.js';
 import type { Store } from '../ports/store.js';
 import { OPS, type OpDef } from '../protocols/json-ws/ops.js';
 import { IQ_HANDLERS } from '../protocols/xmpp/c2s/iq-handlers.js';
-import type { IqHandler, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
+import type { DiscoForm, DiscoIdentity, IqHandler, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import type { HttpContext, ModuleApi, ModuleServices, ParleyModule, ServiceName } from './api.js';
 import { follower, recordConsumer, type LogWorker } from './consumer.js';
 
@@ -53,6 +53,8 @@ export class ModuleHost {
   private readonly accountFeatures: string[] = [];
   private readonly roomFeatures: string[] = [];
   private readonly entityFeatures: string[] = [];
+  private readonly serverIdentities: DiscoIdentity[] = [];
+  private readonly serverForms: DiscoForm[] = [];
   /** What the XMPP front door serves on the modules' behalf. */
   readonly xmpp: XmppExtensions = {
     iq: this.iq,
@@ -60,7 +62,11 @@ export class ModuleHost {
     accountFeatures: this.accountFeatures,
     roomFeatures: this.roomFeatures,
     entityFeatures: this.entityFeatures,
+    serverIdentities: this.serverIdentities,
+    serverForms: this.serverForms,
   };
+  private readonly reports = new Map<string, () => Record<string, unknown>>();
+  private baseUrl: string | null = null;
   private readonly owners = new Map<string, string>();
   private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
   private readonly consumers: LogWorker[] = [];
@@ -142,6 +148,18 @@ export class ModuleHost {
         const list = lists[of];
         if (!list.includes(feature)) list.push(feature);
       },
+      xmppIdentity: (identity) => {
+        if (!this.serverIdentities.some((i) => i.category === identity.category && i.type === identity.type)) this.serverIdentities.push(identity);
+      },
+      xmppForm: (form) => {
+        this.claim('disco form', form.formType, name);
+        this.serverForms.push(form);
+      },
+      health: (report) => {
+        this.claim('health', name, name);
+        this.reports.set(name, report);
+      },
+      httpUrl: () => this.baseUrl,
       provide: (service, impl) => {
         this.claim('service', service, name);
         this.services.set(service, impl);
@@ -173,6 +191,24 @@ export class ModuleHost {
     for (const r of this.routes) {
       await app.register(async (scope) => r.plugin(scope, ctx), { prefix: `/api/v1/${r.name}` });
     }
+  }
+
+  /** The modules' own states for GET /health, by module name (a report that throws says so instead). */
+  health(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, report] of this.reports) {
+      try {
+        out[name] = report();
+      } catch (e) {
+        out[name] = { error: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    return out;
+  }
+
+  /** The HTTP listener is up at `url` (what ModuleApi.httpUrl returns from now on). */
+  listening(url: string): void {
+    this.baseUrl = url;
   }
 
   /** Starts the log consumers (after the engine started). */

@@ -9,6 +9,9 @@ reads JSON lines on stdout:
   reply     {"re": 7, "ok": true, "data": {...}}    or    {"re": 7, "ok": false, "error": "..."}
   event     {"ev": "message", ...}                   (unsolicited: every stanza the server sent, parsed)
 
+The upload commands (`upload`: XEP-0363 through slixmpp's own upload_file; `upload_slot`: the slot request
+alone, returning the error stanza when refused) need python3-aiohttp; test/files.test.ts uses them.
+
 Commands run concurrently (each in its own task), so a slow one never blocks the others. End of stdin ends the
 process (the test runner died). Diagnostics go to stderr; stdout carries only protocol lines (slixmpp 1.8.3
 print()s in its MUC join code, so Python's sys.stdout is pointed at stderr and protocol lines are written to
@@ -21,6 +24,8 @@ Run with the Debian python3-slixmpp (1.8.3) under /usr/bin/python3:
 """
 import argparse
 import asyncio
+import base64
+import io
 import json
 import logging
 import ssl
@@ -426,6 +431,38 @@ class Driver:
         except IqError as e:
             return {'type': 'error', 'xml': xml_text(e.iq.xml), 'error': error_info(e.iq.xml)}
 
+    def upload_plugin(self):
+        # Registered on first use: XEP-0363 in slixmpp needs aiohttp, which the other commands do not.
+        if 'xep_0363' not in self.xmpp.plugin:
+            self.xmpp.register_plugin('xep_0128')
+            self.xmpp.register_plugin('xep_0363')
+            # slixmpp 1.8.3's get_info_from_domain hands coroutines to asyncio.wait, which Python 3.11 refuses:
+            # get_info returns a task instead, so its own discovery code runs unchanged.
+            disco = self.xmpp['xep_0030']
+            get_info = disco.get_info
+            disco.get_info = lambda *a, **k: asyncio.ensure_future(get_info(*a, **k))
+        return self.xmpp['xep_0363']
+
+    async def cmd_upload(self, c):
+        """XEP-0363 as slixmpp does it: find the service and its max-file-size in disco, request a slot, PUT."""
+        data = base64.b64decode(c['data'])
+        up = self.upload_plugin()
+        url = await up.upload_file(c['filename'], size=len(data), content_type=c.get('content_type'),
+                                   input_file=io.BytesIO(data), timeout=20)
+        limit = up.max_file_size
+        return {'url': url, 'service': str(up.upload_service), 'max_file_size': None if limit == float('inf') else limit}
+
+    async def cmd_upload_slot(self, c):
+        """The slot request alone (XEP-0363 §4): the slot's URLs, or the error as the server sent it."""
+        up = self.upload_plugin()
+        try:
+            iq = await up.request_slot(slixmpp.JID(c.get('to') or self.xmpp.boundjid.domain), c['filename'], c['size'],
+                                       c.get('content_type'), timeout=10)
+        except IqError as e:
+            return {'error': error_info(e.iq.xml), 'xml': str(e.iq)}
+        slot = iq['http_upload_slot']
+        return {'put': slot['put']['url'], 'get': slot['get']['url']}
+
     async def send_iq(self, iq):
         try:
             return await iq.send(timeout=10)
@@ -468,7 +505,8 @@ async def main():
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     loop = asyncio.get_running_loop()
     driver = Driver(args)
-    reader = asyncio.StreamReader()
+    # Commands may carry a file to upload (base64): lines of up to 64 MiB.
+    reader = asyncio.StreamReader(limit=64 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     emit({'ev': 'ready', 'slixmpp': slixmpp.__version__})
     tasks = set()

@@ -40,7 +40,7 @@ beforeEach(async () => {
     entityPresence: (a, p) => engine.entityChanged(a, p),
     entityItem: (a, i) => engine.entityItem(a, i),
   });
-  ext = { iq: new Map([[`${PUBSUB} pubsub`, pubsubHandler(engine, fieldsOf)]]), serverFeatures: [], accountFeatures: [], roomFeatures: [], entityFeatures: [PUBSUB, FIELDS_NODE] };
+  ext = { iq: new Map([[`${PUBSUB} pubsub`, pubsubHandler(engine, fieldsOf)]]), serverFeatures: [], accountFeatures: [], roomFeatures: [], serverIdentities: [], serverForms: [], entityFeatures: [PUBSUB, FIELDS_NODE] };
   await hub.define(OWNER, LAMP, defineBody.parse({ kind: 'thing', fields: { temperature: 'number', label: 'string' }, grants: { users: ['a@example.com'] } }));
 });
 

@@ -218,10 +218,10 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
 
   /** An error reply to a stanza from this client. */
   replyError(stanza: Element, e: unknown): void {
-    const { condition, text, code, blocked } = conditionOf(e);
+    const { condition, text, code, blocked, app } = conditionOf(e);
     if (code === 'internal-server-error') this.engine.ctx.log.error({ err: e, user: this.user }, 'xmpp stanza failed');
     const from = stanza.attr('to') ?? undefined;
-    this.sendElement(errorReply(stanza, errorElement(condition, text, undefined, blocked), from, this.full));
+    this.sendElement(errorReply(stanza, errorElement(condition, text, undefined, blocked, app), from, this.full));
   }
 
   /** Sends a stream error and closes the stream (RFC 6120 §4.9.1.1). */

@@ -3,7 +3,7 @@
  * whose XMPP condition the error registry names (src/core/errors.ts), so both front doors report the same
  * failure the same way.
  */
-import { ERRORS, toParleyError } from '../../../core/errors.js';
+import { ERRORS, ParleyError, toParleyError } from '../../../core/errors.js';
 import { el, type Element } from '../xml/element.js';
 import type { StreamErrorCondition } from '../xml/stream-parser.js';
 import { NS } from './ns.js';
@@ -37,19 +37,35 @@ const TYPE_OF: Record<string, StanzaErrorType> = {
   'unexpected-request': 'wait',
 };
 
-/** An <error/> child for a condition, with optional human-readable text (§8.3.2). */
-export function errorElement(condition: string, text?: string, by?: string, blocked = false): Element {
+/**
+ * A Parley error with an application-specific condition element for XMPP (RFC 6120 §8.3.2: at most one, in its
+ * own namespace), such as XEP-0363's `<file-too-large/>`. Thrown by an XMPP handler that wraps the engine's error;
+ * the other front doors never see the element.
+ */
+export class XmppAppError extends ParleyError {
+  constructor(
+    err: ParleyError,
+    readonly app: Element,
+  ) {
+    super(err.code, err.message, err.details);
+  }
+}
+
+/** An <error/> child for a condition, with optional human-readable text (§8.3.2) and application condition. */
+export function errorElement(condition: string, text?: string, by?: string, blocked = false, app?: Element): Element {
   const e = el('error', { type: TYPE_OF[condition] ?? 'cancel', by }, el(condition, { xmlns: NS.stanzaErrors }));
   if (text) e.append(el('text', { xmlns: NS.stanzaErrors, 'xml:lang': 'en' }, text));
   // XEP-0191 §3.5: the application condition telling a user it wrote to someone it blocks.
   if (blocked) e.append(el('blocked', { xmlns: 'urn:xmpp:blocking:errors' }));
+  else if (app) e.append(app);
   return e;
 }
 
 /** The condition and text for anything a handler threw (unknown errors become internal-server-error). */
-export function conditionOf(e: unknown): { condition: string; text: string; code: string; blocked: boolean } {
+export function conditionOf(e: unknown): { condition: string; text: string; code: string; blocked: boolean; app: Element | undefined } {
   const err = toParleyError(e);
-  return { condition: ERRORS[err.code].xmpp, text: err.message, code: err.code, blocked: err.details?.blocked === true };
+  const app = e instanceof XmppAppError ? e.app : undefined;
+  return { condition: ERRORS[err.code].xmpp, text: err.message, code: err.code, blocked: err.details?.blocked === true, app };
 }
 
 /**

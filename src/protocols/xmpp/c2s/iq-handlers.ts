@@ -10,12 +10,12 @@ import { createHash } from 'node:crypto';
 import { ParleyError } from '../../../core/errors.js';
 import { rosterVersion } from '../../../engine/roster-service.js';
 import { parseAddress } from '../../../core/address.js';
-import { el } from '../xml/element.js';
+import { el, type Element } from '../xml/element.js';
 import { rosterItem, stamp } from './encode.js';
 import { adminGet, adminSet, ownerGet, ownerSet } from './muc-admin.js';
 import { roomDiscoInfo, roomDiscoItems } from './muc.js';
 import { NS } from './ns.js';
-import type { IqHandler, XmppExtensions } from './types.js';
+import type { DiscoForm, DiscoIdentity, IqHandler, XmppExtensions } from './types.js';
 
 export type { IqContext, IqHandler, IqTarget } from './types.js';
 
@@ -34,7 +34,7 @@ const SERVER_FEATURES = [
   NS.receipts,
 ];
 
-const SERVER_IDENTITY = { category: 'server', type: 'im', name: 'Parley' };
+const SERVER_IDENTITY: DiscoIdentity = { category: 'server', type: 'im', name: 'Parley' };
 
 /** The node of the server's entity capabilities (XEP-0115 §4). */
 export const CAPS_NODE = 'urn:parley:server';
@@ -44,7 +44,11 @@ const ACCOUNT_FEATURES = [NS.discoInfo, NS.discoItems, NS.sid];
 
 /** What disco#info says of the server and of accounts, with the modules' features. */
 export interface Disco {
+  /** The server's identities: its own first, then the modules'. */
+  readonly serverIdentities: readonly DiscoIdentity[];
   readonly serverFeatures: readonly string[];
+  /** XEP-0128 forms of the server, sorted by FORM_TYPE. */
+  readonly serverForms: readonly DiscoForm[];
   readonly accountFeatures: readonly string[];
   /** XEP-0115 §5.1 verification string of the server's disco#info (identity and features), SHA-1, base64. */
   readonly capsVer: string;
@@ -56,15 +60,32 @@ const discoCache = new WeakMap<XmppExtensions, Disco>();
 export function discoOf(ext: XmppExtensions): Disco {
   let d = discoCache.get(ext);
   if (d) return d;
+  const serverIdentities = [SERVER_IDENTITY, ...ext.serverIdentities];
   const serverFeatures = [...new Set([...SERVER_FEATURES, ...ext.serverFeatures])];
+  const serverForms = [...ext.serverForms].sort((a, b) => (a.formType < b.formType ? -1 : a.formType > b.formType ? 1 : 0));
   const accountFeatures = [...new Set([...ACCOUNT_FEATURES, ...ext.accountFeatures])];
-  // §5.1: identities then features, each sorted, each followed by '<'.
+  // §5.1: identities (category/type/lang/name), then features, then (§5.4 step 3) each extended form: FORM_TYPE,
+  // then its other fields by var, each var followed by its sorted values; every item followed by '<'.
+  const identities = serverIdentities.map((i) => `${i.category}/${i.type}//${i.name ?? ''}<`).sort();
+  const forms = serverForms.map((f) => {
+    const fields = Object.keys(f.fields).sort().map((v) => `${v}<${valuesOf(f.fields[v]!).sort().map((x) => `${x}<`).join('')}`);
+    return `${f.formType}<${fields.join('')}`;
+  });
   const capsVer = createHash('sha1')
-    .update(`${SERVER_IDENTITY.category}/${SERVER_IDENTITY.type}//${SERVER_IDENTITY.name}<${[...serverFeatures].sort().map((f) => `${f}<`).join('')}`)
+    .update(`${identities.join('')}${[...serverFeatures].sort().map((f) => `${f}<`).join('')}${forms.join('')}`)
     .digest('base64');
-  d = { serverFeatures, accountFeatures, capsVer };
+  d = { serverIdentities, serverFeatures, serverForms, accountFeatures, capsVer };
   discoCache.set(ext, d);
   return d;
+}
+
+const valuesOf = (v: string | readonly string[]): string[] => (typeof v === 'string' ? [v] : [...v]);
+
+/** An XEP-0128 form as a `jabber:x:data` result (XEP-0004 §3.4), FORM_TYPE hidden and first (XEP-0068 §2). */
+function discoForm(f: DiscoForm): Element {
+  const x = el('x', { xmlns: NS.dataForms, type: 'result' }, el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, f.formType)));
+  for (const [name, v] of Object.entries(f.fields)) x.append(el('field', { var: name }, ...valuesOf(v).map((value) => el('value', {}, value))));
+  return x;
 }
 
 /** The handler of an iq payload: the core's, else a module's. */
@@ -73,7 +94,7 @@ export function iqHandlerOf(ext: XmppExtensions, key: string): IqHandler | undef
 }
 
 /** Extensions of a server without modules (tests of the front door alone). */
-export const NO_EXTENSIONS: XmppExtensions = { iq: new Map(), serverFeatures: [], accountFeatures: [], roomFeatures: [] };
+export const NO_EXTENSIONS: XmppExtensions = { iq: new Map(), serverFeatures: [], accountFeatures: [], roomFeatures: [], serverIdentities: [], serverForms: [] };
 
 const handlers = new Map<string, IqHandler>();
 const on = (ns: string, name: string, h: IqHandler): void => {
@@ -117,12 +138,15 @@ on(NS.discoInfo, 'query', {
     const node = payload.attr('node');
     const query = el('query', { xmlns: NS.discoInfo, node });
     switch (target.kind) {
-      case 'server':
+      case 'server': {
+        const disco = discoOf(conn.opts.extensions);
         // XEP-0115 §6.2: the caps node#ver is answered like the plain query.
-        if (node !== undefined && node !== `${CAPS_NODE}#${discoOf(conn.opts.extensions).capsVer}`) throw new ParleyError('item-not-found', `no node ${node}`);
-        query.append(el('identity', SERVER_IDENTITY));
-        for (const f of discoOf(conn.opts.extensions).serverFeatures) query.append(el('feature', { var: f }));
+        if (node !== undefined && node !== `${CAPS_NODE}#${disco.capsVer}`) throw new ParleyError('item-not-found', `no node ${node}`);
+        for (const i of disco.serverIdentities) query.append(el('identity', { category: i.category, type: i.type, name: i.name }));
+        for (const f of disco.serverFeatures) query.append(el('feature', { var: f }));
+        for (const f of disco.serverForms) query.append(discoForm(f));
         return query;
+      }
       case 'self':
       case 'account':
         if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);

@@ -131,9 +131,26 @@ export interface IqHandler {
   targets?: IqTarget['kind'][];
 }
 
+/** An identity in disco#info (XEP-0030 §3.1): category and type from the XMPP registrar, an optional name. */
+export interface DiscoIdentity {
+  readonly category: string;
+  readonly type: string;
+  readonly name?: string;
+}
+
+/**
+ * An XEP-0128 extended information form in disco#info: a `result` data form (XEP-0004) whose hidden FORM_TYPE
+ * names it, with single- or multi-valued fields.
+ */
+export interface DiscoForm {
+  readonly formType: string;
+  readonly fields: Readonly<Record<string, string | readonly string[]>>;
+}
+
 /**
  * What modules add to the XMPP front door: iq handlers by `${namespace} ${element}`, and features announced in
- * disco#info of the server and of accounts (XEP-0030); the server's entity capabilities (XEP-0115) follow.
+ * disco#info of the server and of accounts (XEP-0030), with identities and extended forms (XEP-0128) of the
+ * server; the server's entity capabilities (XEP-0115) follow.
  */
 export interface XmppExtensions {
   readonly iq: ReadonlyMap<string, IqHandler>;
@@ -143,4 +160,8 @@ export interface XmppExtensions {
   readonly roomFeatures: readonly string[];
   /** Features of presence entities (engine/entities.ts) in their disco#info, after the core's. */
   readonly entityFeatures?: readonly string[];
+  /** Identities of the server besides its own `server/im` (e.g. XEP-0363 §2 `store/file`). */
+  readonly serverIdentities: readonly DiscoIdentity[];
+  /** XEP-0128 forms in the server's disco#info (e.g. XEP-0363 §2 `max-file-size`). */
+  readonly serverForms: readonly DiscoForm[];
 }
