@@ -161,13 +161,7 @@ export class AuthService {
   async authenticateSecret(address: string, secret: string, ip: string): Promise<Authenticated> {
     const v = this.verifiers.recognising(secret);
     if (v === null) return this.authenticate(address, secret, ip);
-    let user: string;
-    try {
-      const a = parseUserAddress(address);
-      user = `${a.local}@${a.domain}`;
-    } catch {
-      throw new ParleyError('not-authorized', 'wrong address or password');
-    }
+    const user = loginAddress(address);
     const auth = await this.authenticateWith(v.kind, secret);
     if (auth.user !== user) {
       this.ctx.metrics.login('failed');
@@ -178,13 +172,7 @@ export class AuthService {
 
   /** Like verify, and also says which credentials the password matched (for Engine.openSession). */
   async authenticate(address: string, password: string, ip: string): Promise<Authenticated> {
-    let user: string;
-    try {
-      const a = parseUserAddress(address);
-      user = `${a.local}@${a.domain}`;
-    } catch {
-      throw new ParleyError('not-authorized', 'wrong address or password');
-    }
+    const user = loginAddress(address);
     const { delayMs, ticket } = this.reserve(user, ip);
     let ok: boolean;
     let credentials: Credentials | null = null;
@@ -405,5 +393,15 @@ export class AuthService {
   private decoyCredential(): Promise<ScramCredential> {
     this.decoy ??= deriveCredentials(`decoy-${Math.random()}`, this.ctx.opts.scramIterations).then((c) => c['SCRAM-SHA-256']);
     return this.decoy;
+  }
+}
+
+/** The account a login names; a malformed address fails exactly as a wrong password does (nothing to probe). */
+function loginAddress(address: string): string {
+  try {
+    const a = parseUserAddress(address);
+    return `${a.local}@${a.domain}`;
+  } catch {
+    throw new ParleyError('not-authorized', 'wrong address or password');
   }
 }
