@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.js';
 import { Outbound } from '../../engine/outbound.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import { Connection, textFrame, type ConnectionOptions } from './connection.js';
 
 /** The part of a ws WebSocket that Connection uses. */
 class FakeWs extends EventEmitter {
@@ -76,5 +76,19 @@ describe('Connection', () => {
     expect(ws.sent.map((s) => JSON.parse(s) as unknown)).toEqual([{ ev: 'session.closing', data: { code: 'policy-violation', message: 'why' } }]);
     expect(ws.closedWith).toBe(1008);
     ws.terminate();
+  });
+});
+
+describe('textFrame (RFC 6455 §5.2)', () => {
+  it('writes FIN + text opcode, the 7-, 16- and 64-bit payload lengths, and the UTF-8 payload', () => {
+    for (const [text, head] of [['é'.repeat(10), 2], ['x'.repeat(200), 4], ['ü'.repeat(40_000), 10]] as const) {
+      const f = textFrame(text);
+      const n = Buffer.byteLength(text, 'utf8');
+      expect(f[0]).toBe(0x81);
+      const len = head === 2 ? f[1] : head === 4 ? (expect(f[1]).toBe(126), f.readUInt16BE(2)) : (expect(f[1]).toBe(127), Number(f.readBigUInt64BE(2)));
+      expect(len).toBe(n);
+      expect(f.length).toBe(head + n);
+      expect(f.subarray(head).toString('utf8')).toBe(text);
+    }
   });
 });
