@@ -5,6 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
 
@@ -43,7 +45,7 @@ describe.skipIf(missing !== null)('TURN credentials with coturn (XEP-0215)', () 
     turn = spawn('turnserver', [
       '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1', '--use-auth-secret', `--static-auth-secret=${SECRET}`,
       '--realm=localhost', '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--log-file=stdout', '--simple-log',
-      `--pidfile=${process.env.TMPDIR ?? '/tmp'}/parley-turn-${port}.pid`,
+      `--pidfile=${join(tmpdir(), `parley-turn-${port}.pid`)}`,
     ], { stdio: 'ignore' });
     t = await startServer({ modules: { extdisco: { enabled: true, services: [{ type: 'turn', host: '127.0.0.1', port, transport: 'udp', secret: SECRET }] } } } as never);
     // coturn is ready when it answers on its TCP port.
