@@ -101,6 +101,7 @@ describe.skipIf(CLAMD === null)('files with malware scanning (real clamd)', () =
     const again = (await (await fetch(`${t.url}/health`)).json()) as typeof h;
     expect(again.checks.files.scanner).toMatchObject({ state: 'up', required: true, clamd: clamd.socket });
     expect(String(again.checks.files.scanner.version)).toMatch(/^ClamAV \d/);
+    expect((again as unknown as { status: string }).status).toBe('ok');
   });
 
   it.skipIf(NO_SLIX !== null)('slixmpp uploads with XEP-0363 (disco, slot, PUT); the GET returns the same bytes as an attachment with nosniff and a CSP', async () => {
@@ -225,8 +226,11 @@ describe.skipIf(CLAMD === null)('files with malware scanning (real clamd)', () =
     expect(r.status).toBe(503);
     expect(r.body.error).toMatchObject({ code: 'service-unavailable', reason: 'scanner' });
     expect((await fetch(r.url)).status).toBe(404);
-    const h = (await (await fetch(`${t.url}/health`)).json()) as { checks: { files: { scanner: Json } } };
+    const h = (await (await fetch(`${t.url}/health`)).json()) as { status: string; degraded?: string[]; checks: { files: { scanner: Json } } };
     expect(h.checks.files.scanner).toMatchObject({ state: 'down' });
     expect(String(h.checks.files.scanner.error)).toContain('unreachable');
+    // The server says it is degraded (and why), and still answers 200: everything but uploads works.
+    expect(h.status).toBe('degraded');
+    expect(h.degraded).toEqual([expect.stringMatching(/^files: uploads are refused: clamd cannot scan/)]);
   });
 });

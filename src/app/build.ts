@@ -145,14 +145,18 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       metrics.connections.set(connectionCount());
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
-    health: () => ({
-      status: 'ok',
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-      sessions: engine.sessions.size,
-      connections: connectionCount(),
-      modules: moduleHost.names,
-      checks: moduleHost.health(),
-    }),
+    health: () => {
+      const { checks, degraded } = moduleHost.health();
+      return {
+        status: degraded.length === 0 ? 'ok' : 'degraded',
+        ...(degraded.length === 0 ? {} : { degraded }),
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        sessions: engine.sessions.size,
+        connections: connectionCount(),
+        modules: moduleHost.names,
+        checks,
+      };
+    },
   });
   await moduleHost.registerHttp(http, authenticators(engine));
 

@@ -188,7 +188,9 @@ export interface ModuleApi<O> {
   xmppForm(form: DiscoForm): void;
   /**
    * Reports the module's state on GET /health under `checks.<module name>`: called on every request, so it returns
-   * what the module already knows (a dependency's last check), never waits for I/O.
+   * what the module already knows (a dependency's last check), never waits for I/O. A report with a `degraded`
+   * string (why part of the service is refused, e.g. a required scanner is down) makes the server's status
+   * `degraded` and is listed in its `degraded` reasons; the answer stays 200, since everything else still works.
    */
   health(report: () => Record<string, unknown>): void;
   /**

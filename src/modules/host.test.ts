@@ -83,6 +83,19 @@ describe('ModuleHost', () => {
     await app.close();
   });
 
+  it('gathers the modules\' health reports; a degraded one (or one that throws) makes the reasons', async () => {
+    const fixture = await testEngine(['a@example.com']);
+    let down = false;
+    const scanner = mod('scanner', (api) => api.health(() => (down ? { state: 'down', degraded: 'uploads are refused' } : { state: 'up' })));
+    const broken = mod('broken', (api) => api.health(() => {
+      throw new Error('no state');
+    }));
+    const host = await setupModules([scanner, broken], fixture);
+    expect(host.health()).toEqual({ checks: { scanner: { state: 'up' }, broken: { error: 'no state' } }, degraded: ['broken: its health report failed (no state)'] });
+    down = true;
+    expect(host.health().degraded).toEqual(['scanner: uploads are refused', 'broken: its health report failed (no state)']);
+  });
+
   it('runs event handlers highest priority first, in set-up order among equals', async () => {
     const fixture = await testEngine(['a@example.com']);
     const seen: string[] = [];

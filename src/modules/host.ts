@@ -193,17 +193,25 @@ export class ModuleHost {
     }
   }
 
-  /** The modules' own states for GET /health, by module name (a report that throws says so instead). */
-  health(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
+  /**
+   * The modules' own states for GET /health, by module name (a report that throws says so instead), and the
+   * reasons some of the service is refused (each report's `degraded`, prefixed with its module's name).
+   */
+  health(): { checks: Record<string, unknown>; degraded: string[] } {
+    const checks: Record<string, unknown> = {};
+    const degraded: string[] = [];
     for (const [name, report] of this.reports) {
       try {
-        out[name] = report();
+        const r = report();
+        checks[name] = r;
+        if (typeof r.degraded === 'string') degraded.push(`${name}: ${r.degraded}`);
       } catch (e) {
-        out[name] = { error: e instanceof Error ? e.message : String(e) };
+        const why = e instanceof Error ? e.message : String(e);
+        checks[name] = { error: why };
+        degraded.push(`${name}: its health report failed (${why})`);
       }
     }
-    return out;
+    return { checks, degraded };
   }
 
   /** The HTTP listener is up at `url` (what ModuleApi.httpUrl returns from now on). */

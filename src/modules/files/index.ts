@@ -37,7 +37,11 @@ export const files = defineModule({
     api.xmppIq(NS_UPLOAD, 'request', uploadRequest(service));
     api.jsonOp('files.slot', op(slotSchema, async ({ session }, p) => service.slot(session.user, p)));
     api.http((app, ctx) => filesRoutes(app, ctx, service));
-    api.health(() => ({ scanner: scanner.state() }));
+    // Uploads are refused while a required scanner is down: the server's status says so (docs/files.md).
+    api.health(() => {
+      const s = scanner.state();
+      return s.required && s.state === 'down' ? { scanner: s, degraded: `uploads are refused: clamd cannot scan (${s.error ?? 'unreachable'})` } : { scanner: s };
+    });
 
     const sweep = (): void => {
       service.sweep().catch((e: unknown) => api.log.error({ err: e }, 'files sweep failed'));
