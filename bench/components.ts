@@ -17,14 +17,11 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort, jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { round } from './lib/stats.js';
+import { numArg } from './lib/args.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const THINGS = arg('things', 1000);
-const ROUNDS = arg('rounds', 10);
-const TRIALS = arg('trials', 5);
+const THINGS = numArg('things', 1000);
+const ROUNDS = numArg('rounds', 10);
+const TRIALS = numArg('trials', 5);
 /** Where the server writes a CPU profile (node --cpu-prof), when given; bench/profile-summary.ts reads it. */
 const PROFILE_DIR = (() => {
   const i = process.argv.indexOf('--profile-dir');

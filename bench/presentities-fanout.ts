@@ -27,26 +27,19 @@ import { rmSync } from 'node:fs';
 import { cpuSeconds, jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { clock, startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
 import { summary } from './lib/stats.js';
+import { numArg, strArg } from './lib/args.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const argString = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
-const N = arg('subscribers', 2000);
-const ROUNDS = arg('rounds', 30);
-const READERS = Math.max(1, arg('readers', 1));
-const TRANSPORT = argString('transport', 'sse') as Transport;
+const N = numArg('subscribers', 2000);
+const ROUNDS = numArg('rounds', 30);
+const READERS = Math.max(1, numArg('readers', 1));
+const TRANSPORT = strArg('transport', 'sse') as Transport;
 if (!['sse', 'ws', 'mix'].includes(TRANSPORT)) throw new Error('--transport is sse, ws or mix');
 const WARMUP = 3;
-const SOURCES = arg('sources', 8);
+const SOURCES = numArg('sources', 8);
 /** Where the server writes a CPU profile (node --cpu-prof), when given. */
-const PROFILE_DIR = process.argv.includes('--profile-dir') ? argString('profile-dir', '') : null;
+const PROFILE_DIR = process.argv.includes('--profile-dir') ? strArg('profile-dir', '') : null;
 /** Node.js flags for the server beyond the start script's (a later flag overrides an earlier one). */
-const SERVER_FLAGS = argString('server-flags', '').split(' ').filter((f) => f !== '');
+const SERVER_FLAGS = strArg('server-flags', '').split(' ').filter((f) => f !== '');
 
 const wsCount = Array.from({ length: N }, (_, i) => transportOf(TRANSPORT, i)).filter((t) => t === 'ws').length;
 const { dir, dbPath, users } = await seedDatabase({ users: ['owner', ...Array.from({ length: wsCount }, (_, i) => `sub${i}`)], iterations: 4096 });

@@ -30,29 +30,22 @@ import type { WriterReport, WriterSetup } from './lib/presence-writer.js';
 import { clock, startReaders, transportOf, type SubscriberSpec, type Transport } from './lib/presence-readers.js';
 import { cpuSeconds, jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { round, summary } from './lib/stats.js';
+import { numArg, strArg } from './lib/args.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const argString = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
-const RATE = arg('rate', 5000);
-const THINGS = arg('things', 100);
-const KEYS = arg('keys', 8);
-const N = arg('subscribers', 1000);
-const WATCH = Math.min(arg('watch', 2), THINGS);
-const READERS = Math.max(1, arg('readers', 2));
-const TRANSPORT = argString('transport', 'sse') as Transport;
+const RATE = numArg('rate', 5000);
+const THINGS = numArg('things', 100);
+const KEYS = numArg('keys', 8);
+const N = numArg('subscribers', 1000);
+const WATCH = Math.min(numArg('watch', 2), THINGS);
+const READERS = Math.max(1, numArg('readers', 2));
+const TRANSPORT = strArg('transport', 'sse') as Transport;
 if (!['sse', 'ws', 'mix'].includes(TRANSPORT)) throw new Error('--transport is sse, ws or mix');
-const WARMUP = arg('warmup', 3);
-const SECONDS = arg('seconds', 10);
-const IN_FLIGHT = arg('in-flight', 64);
-const SOURCES = arg('sources', 8);
+const WARMUP = numArg('warmup', 3);
+const SECONDS = numArg('seconds', 10);
+const IN_FLIGHT = numArg('in-flight', 64);
+const SOURCES = numArg('sources', 8);
 /** Where the server writes a CPU profile (node --cpu-prof), when given. */
-const PROFILE_DIR = process.argv.includes('--profile-dir') ? argString('profile-dir', '') : null;
+const PROFILE_DIR = process.argv.includes('--profile-dir') ? strArg('profile-dir', '') : null;
 const PER_KEY = Math.min(100_000, Math.max(2000, Math.ceil((1.5 * RATE) / KEYS)));
 
 const wsCount = Array.from({ length: N }, (_, i) => transportOf(TRANSPORT, i)).filter((t) => t === 'ws').length;

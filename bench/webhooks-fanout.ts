@@ -16,14 +16,11 @@ import { rmSync } from 'node:fs';
 import { verifySignature } from '../src/modules/webhooks/signature.js';
 import { jsonApi, seedDatabase, startServer } from './lib/server.js';
 import { round, summary } from './lib/stats.js';
+import { numArg } from './lib/args.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const W = arg('webhooks', 100);
-const U = arg('updates', 100);
-const ROUNDS = arg('rounds', 3);
+const W = numArg('webhooks', 100);
+const U = numArg('updates', 100);
+const ROUNDS = numArg('rounds', 3);
 
 // The receiver: counts deliveries per round (by the update's n), notes when each arrived.
 let expected = 0;
