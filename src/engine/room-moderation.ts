@@ -100,6 +100,11 @@ export class RoomModeration {
         if (byRole !== 'owner' && isModerator(r)) throw new ParleyError('not-allowed', `an admin cannot ban ${u}, a ${r} (XEP-0045 §5.2)`);
       }
       const { rooms } = this.ctx.store;
+      // The ban list is bounded like the member list (rooms.maxMembers), so no admin can grow it without end.
+      const bans = await rooms.bans(room);
+      if (bans.length >= this.ctx.opts.roomMaxMembers && !bans.some((b) => b.target === target)) {
+        throw new ParleyError('not-allowed', `${room} has ${bans.length} bans; the limit is ${this.ctx.opts.roomMaxMembers} (rooms.maxMembers)`);
+      }
       await this.ctx.events.change({ type: 'room.banned', room, target, by, reason, banned: true }, async () => {
         await rooms.ban(room, target, by, reason, this.ctx.now());
         for (const [u] of hit) await rooms.removeMember(room, u);

@@ -1,5 +1,6 @@
 /**
- * Rooms (group conversations): create, invite, join, leave, kick, roles owner/admin/member.
+ * Rooms (group conversations): create, invite, join, leave, kick, roles owner/admin/member, private messages
+ * between occupants; bans and voice are RoomModeration's (room-moderation.ts).
  * Member lists are cached in memory for fan-out and dropped when the store changes from elsewhere. Every stored
  * change (the room, its members and roles, invitations) passes the change.check gate (events.ts) before it is
  * written, so a gate that refuses it (the compliance journal) leaves the room as it was; who is in the room's
