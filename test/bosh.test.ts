@@ -128,4 +128,139 @@ describe('XMPP over BOSH', () => {
     expect(terminate).toBeDefined();
     await until(() => json.events.slice(beforeBye).some((e) => e.ev === 'presence' && (e.data as { user?: string }).user === sa && (e.data as { state?: string }).state === 'offline'), 5000, 'offline presence');
   });
+
+  describe('hostile requests, each with its condition, while another BOSH session goes on', () => {
+    let bystander: StropheConnection;
+    let bystanderAddr: string;
+    let peer: Awaited<ReturnType<typeof onlineAt>>;
+    const got: string[] = [];
+
+    beforeAll(async () => {
+      const [b, p] = await freshUsers(t, 'bystander', 'peer');
+      bystanderAddr = b!;
+      peer = await onlineAt(t, p!);
+      bystander = await stropheLogin(bosh, `${b}/web`, 'pw-' + b!.split('@')[0]);
+      bystander.addHandler(
+        (m: DomElement) => {
+          const body = m.getElementsByTagName('body')[0]?.textContent;
+          if (body) got.push(body);
+          return true;
+        },
+        null,
+        'message',
+      );
+      bystander.send($pres());
+    });
+    afterAll(() => bystander?.reset());
+
+    /** The bystander still receives messages (its long poll goes on). */
+    async function bystanderAlive(tag: string): Promise<void> {
+      await peer.request('message.send', { to: bystanderAddr, body: tag });
+      await until(() => got.includes(tag), 5000, `${tag} at the bystander`);
+    }
+
+    it('an unknown sid gets item-not-found', async () => {
+      const r = await post(bosh, `<body xmlns="${BIND}" sid="not-a-session" rid="5"/>`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('text/xml; charset=utf-8');
+      expect(attr(r.text, 'type')).toBe('terminate');
+      expect(attr(r.text, 'condition')).toBe('item-not-found');
+      await bystanderAlive('after a wrong sid');
+    });
+
+    it('a repeated rid gets the same response again; one outside the window ends the session with item-not-found', async () => {
+      const { sid, text } = await rawSession(bosh, 1000);
+      expect(text).toContain('<stream:features');
+      expect(attr(text, 'requests')).toBe('2');
+      expect(attr(text, 'hold')).toBe('1');
+      expect(sid.length).toBeGreaterThanOrEqual(32);
+      const first = post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="1001"/>`); // held
+      await new Promise((r) => setTimeout(r, 100));
+      const second = post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="1002"/>`); // answers 1001, is held
+      const a = await first;
+      expect(a.text).toBe(`<body xmlns="${BIND}"/>`);
+      const again = await post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="1001"/>`);
+      expect(again.text).toBe(a.text);
+      const far = await post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="5000"/>`);
+      expect(attr(far.text, 'type')).toBe('terminate');
+      expect(attr(far.text, 'condition')).toBe('item-not-found');
+      expect(attr((await second).text, 'type')).toBe('terminate');
+      const after = await post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="1003"/>`);
+      expect(attr(after.text, 'condition')).toBe('item-not-found');
+      await bystanderAlive('after a replayed rid');
+    });
+
+    it('more requests at once than `requests` is policy-violation', async () => {
+      const { sid } = await rawSession(bosh, 2000);
+      const req = (rid: number) => post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="${rid}"/>`);
+      const a = req(2001); // held
+      await new Promise((r) => setTimeout(r, 100));
+      const b = req(2002); // answers 2001, held
+      expect((await a).text).toBe(`<body xmlns="${BIND}"/>`);
+      const d = req(2004); // ahead of 2003: waits for it; two outstanding now
+      await new Promise((r) => setTimeout(r, 100));
+      const c = await req(2003); // a third at once
+      expect(attr(c.text, 'condition')).toBe('policy-violation');
+      expect(attr((await b).text, 'type')).toBe('terminate');
+      expect(attr((await d).text, 'type')).toBe('terminate');
+      await bystanderAlive('after overactivity');
+    });
+
+    it('an oversized body gets HTTP 413 with policy-violation, a big pre-auth stanza a remote-stream-error', async () => {
+      const huge = `<body xmlns="${BIND}" sid="x" rid="1"><message xmlns="jabber:client"><body>${'a'.repeat(400_000)}</body></message></body>`;
+      const r = await post(bosh, huge);
+      expect(r.status).toBe(413);
+      expect(attr(r.text, 'condition')).toBe('policy-violation');
+      const { sid } = await rawSession(bosh, 3000);
+      const big = await post(bosh, `<body xmlns="${BIND}" sid="${sid}" rid="3001"><message xmlns="jabber:client" to="x@localhost"><body>${'a'.repeat(20_000)}</body></message></body>`);
+      expect(attr(big.text, 'type')).toBe('terminate');
+      expect(attr(big.text, 'condition')).toBe('remote-stream-error');
+      expect(big.text).toContain('<policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
+      await bystanderAlive('after an oversized body');
+    });
+
+    it('malformed XML, a DOCTYPE and a wrong root get bad-request', async () => {
+      for (const bad of [`<body xmlns="${BIND}" sid="x" rid="1"><message>`, `<!DOCTYPE body [<!ENTITY a "aaaa">]><body xmlns="${BIND}"/>`, `<html/>`, '']) {
+        const r = await post(bosh, bad);
+        expect(r.status).toBe(200);
+        expect(attr(r.text, 'condition')).toBe('bad-request');
+      }
+      await bystanderAlive('after malformed XML');
+    });
+
+    it('creation errors: host-unknown, improper-addressing, a missing rid', async () => {
+      const create = (attrs: string) => post(bosh, `<body xmlns="${BIND}" ${attrs} wait="5" hold="1" xmpp:version="1.0" xmlns:xmpp="urn:xmpp:xbosh"/>`);
+      expect(attr((await create('rid="1" to="elsewhere.example"')).text, 'condition')).toBe('host-unknown');
+      expect(attr((await create('rid="1"')).text, 'condition')).toBe('improper-addressing');
+      expect(attr((await create('to="localhost"')).text, 'condition')).toBe('bad-request');
+      await bystanderAlive('after bad creations');
+    });
+  });
+
+  it('CORS for allowed origins only, with the preflight', async () => {
+    const ok = await fetch(bosh, { method: 'OPTIONS', headers: { origin: 'https://chat.example.com', 'access-control-request-method': 'POST' } });
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://chat.example.com');
+    expect(ok.headers.get('access-control-allow-methods')).toContain('POST');
+    const refused = await fetch(bosh, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    const post403 = await post(bosh, `<body xmlns="${BIND}" sid="x" rid="1"/>`, { origin: 'https://evil.example' });
+    expect(post403.status).toBe(403);
+  });
+
+  it('XEP-0156: host-meta and host-meta.json list the BOSH and WebSocket URLs', async () => {
+    const host = new URL(t.url).host;
+    const xrd = await fetch(`${t.url}/.well-known/host-meta`);
+    expect(xrd.headers.get('content-type')).toContain('application/xrd+xml');
+    expect(xrd.headers.get('access-control-allow-origin')).toBe('*');
+    const text = await xrd.text();
+    expect(text).toContain(`<Link rel="urn:xmpp:alt-connections:xbosh" href="http://${host}/http-bind"/>`);
+    expect(text).toContain(`<Link rel="urn:xmpp:alt-connections:websocket" href="ws://${host}/xmpp-websocket"/>`);
+    const json = (await (await fetch(`${t.url}/.well-known/host-meta.json`)).json()) as { links: Array<{ rel: string; href: string }> };
+    expect(json.links).toEqual([
+      { rel: 'urn:xmpp:alt-connections:xbosh', href: `http://${host}/http-bind` },
+      { rel: 'urn:xmpp:alt-connections:websocket', href: `ws://${host}/xmpp-websocket` },
+    ]);
+  });
 });
