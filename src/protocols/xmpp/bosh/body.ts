@@ -71,7 +71,7 @@ export function parseBody(text: string, maxBytes: number): BoshBody {
     // One level deeper than a stream allows: the body wraps the stanzas.
     { ...PRE_AUTH_LIMITS, maxStanzaBytes: Math.max(maxBytes, 1024), maxDepth: PRE_AUTH_LIMITS.maxDepth + 1, maxChildren: Math.max(PRE_AUTH_LIMITS.maxChildren, MAX_PAYLOAD_ELEMENTS) },
   );
-  parser.write(`<stream:stream xmlns="${HTTPBIND_NS}" xmlns:stream="${STREAMS_NS}">`);
+  parser.write(`<stream:stream xmlns="${CLIENT_NS}" xmlns:stream="${STREAMS_NS}">`);
   parser.write(xml);
   parser.write('</stream:stream>');
   if (failure !== null) throw new BodyError('bad-request', `the request is not well-formed XML: ${String(failure)}`);

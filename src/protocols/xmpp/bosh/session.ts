@@ -261,6 +261,8 @@ export class BoshSession implements Transport {
   private watchInactivity(): void {
     if (this.inactivity !== null || this.gone) return;
     this.inactivity = setTimeout(() => this.finish(), this.params.inactivitySeconds * 1000);
+    // A forgotten session must not keep the process alive at shutdown.
+    this.inactivity.unref();
   }
 
   /** Ends the session with `condition` (§17.2), answering `responder` and every held request. */
