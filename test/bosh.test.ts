@@ -6,9 +6,10 @@
  * XEP-0124 §17 condition while another BOSH session goes on. Also CORS and XEP-0156 host-meta discovery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { $iq, $msg, $pres, Strophe } from 'strophe.js';
+import { $build, $iq, $msg, $pres, Strophe } from 'strophe.js';
 import { freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
 import { installXhr, xhrLog } from './bosh-xhr.js';
+import { RawXmpp } from './xmpp-raw.js';
 
 const BIND = 'http://jabber.org/protocol/httpbind';
 Strophe.setLogLevel(Strophe.LogLevel.FATAL);
@@ -65,7 +66,7 @@ describe('XMPP over BOSH', () => {
   let undoXhr: () => void;
 
   beforeAll(async () => {
-    t = await startServer({ server: { allowedOrigins: ['https://chat.example.com'] }, xmpp: { bosh: { path: '/http-bind', maxWaitSeconds: 3, inactivitySeconds: 10, pollingSeconds: 1 } } });
+    t = await startServer({ server: { allowedOrigins: ['https://chat.example.com'] }, xmpp: { bosh: { path: '/http-bind', maxWaitSeconds: 3, inactivitySeconds: 5, pollingSeconds: 1 } } });
     bosh = `${t.url}/http-bind`;
     undoXhr = installXhr('https://chat.example.com');
   });
@@ -128,6 +129,31 @@ describe('XMPP over BOSH', () => {
     expect(terminate).toBeDefined();
     await until(() => json.events.slice(beforeBye).some((e) => e.ev === 'presence' && (e.data as { user?: string }).user === sa && (e.data as { state?: string }).state === 'offline'), 5000, 'offline presence');
   });
+
+  it('XEP-0198 over BOSH without a special case: enable, acks, and resumption on another transport after the BOSH session went away', async () => {
+    const [sa, jb] = await freshUsers(t, 'smb', 'smjson');
+    const json = await onlineAt(t, jb!);
+    const log: string[] = [];
+    const conn = await stropheLogin(bosh, `${sa}/web`, 'pw-' + sa!.split('@')[0], log);
+    conn.send($build('enable', { xmlns: 'urn:xmpp:sm:3', resume: 'true' }).tree());
+    await until(() => log.some((l) => l.includes('<enabled ')), 5000, '<enabled/>');
+    const id = /<enabled [^>]*id="([^"]+)"/.exec(log.find((l) => l.includes('<enabled '))!)![1]!;
+    conn.send($build('r', { xmlns: 'urn:xmpp:sm:3' }).tree());
+    await until(() => log.some((l) => /<a [^>]*xmlns="urn:xmpp:sm:3"|<a h=/.test(l)), 5000, '<a/>');
+    // The client vanishes without terminate: after `inactivity` (5 s) the stream hibernates, like a broken TCP one.
+    conn.reset();
+    await new Promise((r) => setTimeout(r, 6000));
+    await json.request('message.send', { to: `${sa}/web`, body: 'while away' });
+    const raw = await RawXmpp.open(t.server.xmpp!.ports.directTls!, true);
+    await raw.open();
+    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${sa!.split('@')[0]}\0pw-${sa!.split('@')[0]}`).toString('base64')}</auth>`);
+    await raw.until(/<success/);
+    await raw.open();
+    raw.write(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
+    await raw.until(/<resumed [^>]*previd="[^"]+"/);
+    await raw.until(/<body>while away<\/body>/);
+    raw.write('</stream:stream>');
+  }, 20_000);
 
   describe('hostile requests, each with its condition, while another BOSH session goes on', () => {
     let bystander: StropheConnection;
