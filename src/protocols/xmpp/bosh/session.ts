@@ -42,8 +42,11 @@ export interface BoshSessionParams {
 }
 
 const FRAMING_NS = 'urn:ietf:params:xml:ns:xmpp-framing';
-/** How many answered responses are kept for retransmission, beyond the window (§14.3). */
-const CACHE = 4;
+/**
+ * Answered responses kept for retransmission beyond the window (§14.3). Few: a response may carry half a MiB of
+ * replayed messages.
+ */
+const CACHE = 1;
 
 interface Held {
   rid: number;
