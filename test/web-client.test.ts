@@ -156,6 +156,43 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     await a.ctx.close();
   });
 
+  it('edits and retractions reach the other page; a room is created, joined on invitation and chatted in', async () => {
+    const a = await signedIn('alice@localhost');
+    const b = await signedIn('bob@localhost');
+    await a.page.getByRole('button', { name: /bob@localhost/ }).click();
+    await a.page.getByLabel('Message to bob@localhost').fill('See you at 1');
+    await a.page.getByLabel('Message to bob@localhost').press('Enter');
+    await b.page.getByRole('button', { name: /alice@localhost/ }).click();
+    const bList = b.page.getByRole('list', { name: 'Messages' });
+    await bList.getByText('See you at 1').waitFor();
+
+    await a.page.getByRole('button', { name: 'Edit message: See you at 1' }).click();
+    await a.page.getByRole('textbox', { name: 'Edit message' }).fill('See you at 2');
+    await a.page.getByRole('button', { name: 'Save' }).click();
+    await bList.getByText('See you at 2').waitFor();
+    await expect(bList.getByText('edited').count()).resolves.toBeGreaterThan(0);
+    await a.page.getByRole('button', { name: 'Retract message: See you at 2' }).click();
+    await bList.getByText('This message was retracted.').waitFor();
+    await expect(bList.getByText('See you at 2').count()).resolves.toBe(0);
+
+    await a.page.getByLabel('New room name').fill('Release team');
+    await a.page.getByRole('button', { name: 'Create' }).click();
+    await a.page.getByRole('heading', { name: 'Release team' }).waitFor();
+    await a.page.getByLabel('Address to invite').fill('bob@localhost');
+    await a.page.getByRole('button', { name: 'Invite', exact: true }).click();
+    await a.page.getByText('Invited bob@localhost.').waitFor();
+    await b.page.getByRole('button', { name: /Release team.*Invited by alice@localhost/ }).click();
+    await b.page.getByRole('button', { name: /Release team.*release-team@/ }).click();
+    await a.page.getByLabel(/Message to release-team@/).fill('Ship it on Friday?');
+    await a.page.getByLabel(/Message to release-team@/).press('Enter');
+    const room = b.page.getByRole('list', { name: 'Messages' });
+    await room.getByText('Ship it on Friday?').waitFor();
+    await expect(room.getByText('alice@localhost').count()).resolves.toBe(1);
+    await shot(b.page, 'web-client-room');
+    await a.ctx.close();
+    await b.ctx.close();
+  });
+
   it('works at phone width and in the dark theme, and axe-core finds no serious fault', async () => {
     const phone = await signedIn('alice@localhost', { width: 390, height: 844 }, 'dark');
     await shot(phone.page, 'web-client-phone-dark-list');

@@ -1,7 +1,7 @@
 /** One conversation: its messages (older pages on demand), who is typing, and the composer. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describe } from './presence.js';
-import { active, conversations, loadHistory, me, presences, send, setTyping, typing } from './state.js';
+import { active, conversations, edit, invite, isRoom, loadHistory, me, presences, retract, rooms, send, setTyping, typing, type Message } from './state.js';
 
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
@@ -53,6 +53,92 @@ function Composer({ peer }: { peer: string }) {
   );
 }
 
+/** One message; the user's own can be edited or retracted (the compliance archive keeps every version). */
+function Item({ peer, m, inRoom }: { peer: string; m: Message; inRoom: boolean }) {
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const mine = m.from === me.value!.address;
+  const save = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const body = String(new FormData(e.currentTarget as HTMLFormElement).get('body')).trim();
+    try {
+      if (body !== '' && body !== m.body) await edit(peer, m.id, body);
+      setEditing(false);
+      setError(null);
+    } catch (err) {
+      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    }
+  };
+  return (
+    <li class={mine ? 'mine' : 'theirs'}>
+      {inRoom && !mine && <span class="sender">{m.from}</span>}
+      {editing ? (
+        <form class="edit" onSubmit={save}>
+          <label for={`edit-${m.id}`} class="sr-only">
+            Edit message
+          </label>
+          <textarea id={`edit-${m.id}`} name="body" rows={2} defaultValue={m.body ?? ''} />
+          <button type="submit">Save</button>
+          <button type="button" onClick={() => setEditing(false)}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <span class="body">{m.body ?? <em>This message was retracted.</em>}</span>
+      )}
+      <span class="meta">
+        {time.format(m.ts)}
+        {m.edited ? ' · edited' : ''}
+        {mine && m.body !== null && !editing && (
+          <>
+            {' · '}
+            <button type="button" class="link-button" onClick={() => setEditing(true)} aria-label={`Edit message: ${m.body}`}>
+              Edit
+            </button>
+            {' · '}
+            <button type="button" class="link-button" onClick={() => void retract(peer, m.id).catch((err: Error) => setError(err.message))} aria-label={`Retract message: ${m.body}`}>
+              Retract
+            </button>
+          </>
+        )}
+      </span>
+      {error !== null && (
+        <span class="error" role="alert">
+          {error}
+        </span>
+      )}
+    </li>
+  );
+}
+
+/** Invites someone to the open room (owners and admins of members-only rooms). */
+function Invite({ room }: { room: string }) {
+  const [note, setNote] = useState<string | null>(null);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const f = e.currentTarget as HTMLFormElement;
+    const user = String(new FormData(f).get('invitee')).trim();
+    if (user === '') return;
+    try {
+      await invite(room, user);
+      setNote(`Invited ${user}.`);
+      f.reset();
+    } catch (err) {
+      setNote(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    }
+  };
+  return (
+    <form class="invite" onSubmit={submit}>
+      <label for="invitee" class="sr-only">
+        Address to invite
+      </label>
+      <input id="invitee" name="invitee" type="text" placeholder="Invite name@company.com" />
+      <button type="submit">Invite</button>
+      {note !== null && <span role="status">{note}</span>}
+    </form>
+  );
+}
+
 /** The conversation pane (empty until one is chosen). */
 export function Chat() {
   const peer = active.value;
@@ -70,16 +156,18 @@ export function Chat() {
       </main>
     );
   }
-  const self = me.value!.address;
+  const inRoom = isRoom(peer);
+  const room = rooms.value.find((r) => r.address === peer);
   const isTyping = typing.value.has(peer);
   return (
-    <main class="chat" aria-label={`Conversation with ${peer}`}>
+    <main class="chat" aria-label={`Conversation with ${room?.name ?? peer}`}>
       <header class="chat-head">
         <button type="button" class="back" onClick={() => (active.value = null)} aria-label="Back to conversations">
           ‹
         </button>
-        <h2>{peer}</h2>
-        <span class="detail">{describe(presences.value.get(peer))}</span>
+        <h2>{room?.name ?? peer}</h2>
+        <span class="detail">{inRoom ? peer : describe(presences.value.get(peer))}</span>
+        {inRoom && <Invite room={peer} />}
       </header>
       <ol class="messages" ref={list} aria-label="Messages">
         {c?.olderExist && count > 0 && (
@@ -90,13 +178,7 @@ export function Chat() {
           </li>
         )}
         {c?.messages.map((m) => (
-          <li key={m.id} class={m.from === self ? 'mine' : 'theirs'}>
-            <span class="body">{m.body ?? <em>This message was retracted.</em>}</span>
-            <span class="meta">
-              {time.format(m.ts)}
-              {m.edited ? ' · edited' : ''}
-            </span>
-          </li>
+          <Item key={m.id} peer={peer} m={m} inRoom={inRoom} />
         ))}
       </ol>
       <p class="typing" aria-live="polite">

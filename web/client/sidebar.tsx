@@ -2,7 +2,7 @@
 import type { RefObject } from 'preact';
 import { useState } from 'preact/hooks';
 import { ACTIVITIES, describe, Dot } from './presence.js';
-import { active, contacts, conversationList, conversations, me, open, presences, setPresence } from './state.js';
+import { active, contacts, conversationList, conversations, createRoom, joinRoom, me, open, presences, rooms, setPresence } from './state.js';
 
 function OwnPresence() {
   const mine = presences.value.get(me.value!.address);
@@ -39,6 +39,70 @@ function OwnPresence() {
   );
 }
 
+/** The user's rooms, invitations to join, and a form to create one. */
+function Rooms() {
+  const [error, setError] = useState<string | null>(null);
+  const create = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const f = e.currentTarget as HTMLFormElement;
+    const name = String(new FormData(f).get('room-name')).trim();
+    if (name === '') return;
+    try {
+      await createRoom(name);
+      f.reset();
+      setError(null);
+    } catch (err) {
+      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    }
+  };
+  return (
+    <section aria-labelledby="rooms-title">
+      <h2 id="rooms-title" class="section-title">
+        Rooms
+      </h2>
+      <ul class="conversations">
+        {rooms.value.map((r) => {
+          const unread = conversations.value.get(r.address)?.unread ?? 0;
+          return (
+            <li key={r.address}>
+              {r.role === null ? (
+                <button type="button" onClick={() => void joinRoom(r.address)}>
+                  <span class="dot room" aria-hidden="true" />
+                  <span class="name">{r.name}</span>
+                  <span class="detail">Invited by {r.invitedBy} · Join</span>
+                </button>
+              ) : (
+                <button type="button" class={active.value === r.address ? 'current' : ''} aria-current={active.value === r.address ? 'true' : undefined} onClick={() => void open(r.address)}>
+                  <span class="dot room" aria-hidden="true" />
+                  <span class="name">{r.name}</span>
+                  <span class="detail">{r.address}</span>
+                  {unread > 0 && (
+                    <span class="unread" aria-label={`${unread} unread`}>
+                      {unread}
+                    </span>
+                  )}
+                </button>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      <form class="new-room" onSubmit={create}>
+        <label for="room-name" class="sr-only">
+          New room name
+        </label>
+        <input id="room-name" name="room-name" type="text" placeholder="New room name" maxLength={256} />
+        <button type="submit">Create</button>
+        {error !== null && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </section>
+  );
+}
+
 /** The sidebar. */
 export function Sidebar({ filterRef }: { filterRef: RefObject<HTMLInputElement | null> }) {
   const [filter, setFilter] = useState('');
@@ -72,6 +136,7 @@ export function Sidebar({ filterRef }: { filterRef: RefObject<HTMLInputElement |
         })}
         {shown.length === 0 && <li class="empty">No conversations yet.</li>}
       </ul>
+      <Rooms />
     </nav>
   );
 }

@@ -26,6 +26,15 @@ export interface Contact {
   groups: string[];
 }
 
+/** A room the user belongs to or is invited to (room.list). */
+export interface Room {
+  address: string;
+  name: string;
+  membersOnly: boolean;
+  role: 'owner' | 'admin' | 'member' | null;
+  invitedBy: string | null;
+}
+
 /** A message as the conversation shows it. */
 export interface Message {
   id: string;
@@ -49,6 +58,7 @@ export type Link = 'connecting' | 'online' | 'reconnecting';
 export const me = signal<WebIdentity | null>(null);
 export const link = signal<Link>('connecting');
 export const contacts = signal<Contact[]>([]);
+export const rooms = signal<Room[]>([]);
 export const presences = signal<ReadonlyMap<string, Presence>>(new Map());
 export const conversations = signal<ReadonlyMap<string, Conversation>>(new Map());
 export const active = signal<string | null>(null);
@@ -56,10 +66,13 @@ export const typing = signal<ReadonlyMap<string, number>>(new Map());
 /** The latest notice for screen readers (an ARIA live region reads it). */
 export const announcement = signal('');
 
-/** Conversations to list: every contact, and anyone else who wrote, newest activity first. */
+/** Whether an address is one of the user's rooms (or a room they are invited to). */
+export const isRoom = (address: string): boolean => rooms.value.some((r) => r.address === address);
+
+/** Conversations to list: every contact, and anyone else who wrote, newest activity first (rooms apart). */
 export const conversationList = computed(() => {
   const peers = new Set(contacts.value.map((c) => c.contact));
-  for (const p of conversations.value.keys()) peers.add(p);
+  for (const p of conversations.value.keys()) if (!isRoom(p)) peers.add(p);
   const last = (p: string): number => conversations.value.get(p)?.messages.at(-1)?.ts ?? 0;
   return [...peers].sort((a, b) => last(b) - last(a) || a.localeCompare(b));
 });
@@ -88,11 +101,17 @@ function merge(list: readonly Message[], add: readonly Message[]): Message[] {
   return out.sort((a, b) => a.seq - b.seq);
 }
 
+/** The conversation a record belongs to: the room for room messages, else the other person. */
+function peerOf(d: Record<string, unknown>): string {
+  const from = bare(String(d.from));
+  return d.type === 'groupchat' || from === me.value!.address ? bare(String(d.to)) : from;
+}
+
 function onMessage(d: Record<string, unknown>): void {
-  if (d.type !== 'chat' || typeof d.body !== 'string') return;
+  if ((d.type !== 'chat' && d.type !== 'groupchat') || typeof d.body !== 'string') return;
   const self = me.value!.address;
   const from = bare(String(d.from));
-  const peer = from === self ? bare(String(d.to)) : from;
+  const peer = peerOf(d);
   const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false };
   const c = conversation(peer);
   const isNew = !c.messages.some((x) => x.id === m.id);
@@ -107,10 +126,7 @@ function onMessage(d: Record<string, unknown>): void {
 }
 
 function onEdit(d: Record<string, unknown>, retract: boolean): void {
-  const self = me.value!.address;
-  const from = bare(String(d.from));
-  const peer = from === self ? bare(String(d.to)) : from;
-  const c = conversations.value.get(peer);
+  const c = conversations.value.get(peerOf(d));
   if (!c) return;
   const messages = c.messages.map((m) => (m.id === d.ref ? { ...m, body: retract ? null : String(d.body), edited: !retract } : m));
   putConversation({ ...c, messages });
@@ -143,6 +159,10 @@ function onEvent(e: ParleyEvent): void {
     case 'roster':
       void loadRoster();
       break;
+    case 'room.member':
+    case 'room.invite':
+      void loadRooms();
+      break;
     case 'typing': {
       const peer = bare(String(d.from));
       const t = new Map(typing.value);
@@ -160,6 +180,46 @@ async function loadRoster(): Promise<void> {
   contacts.value = r.items;
 }
 
+/** The rooms the user belongs to or is invited to (open rooms they have no part in are not listed). */
+async function loadRooms(): Promise<void> {
+  if (!session) return;
+  const r = await session.request<{ rooms: Room[] }>('room.list');
+  rooms.value = r.rooms.filter((x) => x.role !== null || x.invitedBy !== null);
+}
+
+/** Creates a room owned by the user and opens it. */
+export async function createRoom(name: string): Promise<void> {
+  if (!session) throw new Error('not connected');
+  const r = await session.request<{ room: Room }>('room.create', { name, membersOnly: true });
+  await loadRooms();
+  await open(r.room.address);
+}
+
+/** Joins a room the user was invited to (or an open room). */
+export async function joinRoom(room: string): Promise<void> {
+  await session?.request('room.join', { room });
+  await loadRooms();
+}
+
+/** Invites someone to a room. */
+export async function invite(room: string, user: string): Promise<void> {
+  await session?.request('room.invite', { room, user });
+}
+
+/** Replaces the body of one of the user's own messages (the archive keeps every version). */
+export async function edit(peer: string, id: string, body: string): Promise<void> {
+  await session?.request('message.edit', { id, body });
+  const c = conversation(peer);
+  putConversation({ ...c, messages: c.messages.map((m) => (m.id === id ? { ...m, body, edited: true } : m)) });
+}
+
+/** Retracts one of the user's own messages. */
+export async function retract(peer: string, id: string): Promise<void> {
+  await session?.request('message.retract', { id });
+  const c = conversation(peer);
+  putConversation({ ...c, messages: c.messages.map((m) => (m.id === id ? { ...m, body: null } : m)) });
+}
+
 /** Connects (or reconnects, resuming after the last position seen) and keeps the connection up until stopped. */
 export async function connect(): Promise<void> {
   stopped = false;
@@ -175,7 +235,7 @@ export async function connect(): Promise<void> {
       if (s.hello.position > position) position = s.hello.position;
       link.value = 'online';
       pause = 500;
-      await loadRoster();
+      await Promise.all([loadRoster(), loadRooms()]);
       if (active.value !== null) await loadHistory(active.value);
       await s.closed;
       session = null;
@@ -197,6 +257,7 @@ export async function disconnect(): Promise<void> {
   position = 0;
   batch(() => {
     contacts.value = [];
+    rooms.value = [];
     presences.value = new Map();
     conversations.value = new Map();
     active.value = null;
