@@ -12,6 +12,8 @@ import type { Store } from '../ports/store.js';
 import { ConnectionLimits } from '../protocols/connection-limits.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { authenticators, registerRoutes } from '../protocols/http/routes.js';
+import { registerWebSession } from '../protocols/http/web-session.js';
+import { registerWebApps } from '../protocols/http/web-static.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/types.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
 import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
@@ -174,6 +176,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       };
     },
   });
+  registerWebSession(http, engine, { secureCookies: config.server.secureCookies });
+  await registerWebApps(http);
   await moduleHost.registerHttp(http, authenticators(engine));
 
   let closed = false;

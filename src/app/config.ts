@@ -49,6 +49,10 @@ export const configSchema = z.strictObject({
         .array(z.string())
         .default([])
         .describe('Origins allowed to open a WebSocket besides the server itself; "*" allows any'),
+      secureCookies: z
+        .enum(['auto', 'always'])
+        .default('auto')
+        .describe('Web session cookies: always Secure, or (auto) when the request came over TLS or to a loopback host; use always behind a TLS proxy'),
       defaultDomain: domainName.default('localhost').describe('Domain created on first start when none exists'),
       shutdownGraceMs: z.number().int().min(0).default(5000).describe('How long SIGTERM waits for clients'),
       metricsToken: z

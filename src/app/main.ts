@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     : '  XMPP       off (xmpp.enabled)\n';
   process.stderr.write(
     `\nParley is running.\n` +
+      `  Web client ${url}/\n` +
       `  HTTP API   ${url}/api/v1\n` +
       `  JSON API   ${doors.websocket} (WebSocket)\n` +
       (doors.xmppWebsocket ? `  XMPP       ${doors.xmppWebsocket} (XMPP over WebSocket, RFC 7395)\n` : '') +
