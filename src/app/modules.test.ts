@@ -37,8 +37,8 @@ const PRE_MODULE_SERVER_FEATURES = [
 const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items', 'urn:xmpp:mam:2', 'urn:xmpp:sid:0', 'vcard-temp'];
 
 describe('the shipped modules', () => {
-  it('are the archive (off by default), then carbons, blocking, mam, vcard and private (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'carbons', 'blocking', 'mam', 'vcard', 'private', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
+  it('are the archive (off by default), then naming, carbons, blocking, mam, vcard and private (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default)', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'mam', 'vcard', 'private', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
     const off = new Set(['archive', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });

@@ -180,7 +180,18 @@ export class EventHub {
    * and the write's error is rethrown. The change's own notification is the caller's, once its caches agree.
    */
   async change<T>(change: Change, write: () => Promise<T>): Promise<T> {
-    await this.emit('change.check', change);
+    let passed = 0;
+    try {
+      for (const h of this.handlers.get('change.check') ?? []) {
+        await (h.fn as EventHandler<'change.check'>)(change);
+        passed++;
+      }
+    } catch (e) {
+      // A later gate refused what earlier ones passed (a naming policy after the compliance journal): tell them
+      // the change was not made, as when the store refuses it.
+      if (passed > 0) await this.emit('change.failed', { change, code: failureCode(e) });
+      throw e;
+    }
     try {
       return await write();
     } catch (e) {
