@@ -193,6 +193,33 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     await b.ctx.close();
   });
 
+  it('a message to a page out of sight shows a desktop notification, and none while the user is on do not disturb', async () => {
+    const a = await signedIn('alice@localhost');
+    // The page is out of sight and its notifications are recorded (a stand-in for the browser's, which a
+    // headless browser does not show): both set before the app's own script runs.
+    await a.ctx.grantPermissions(['notifications']);
+    await a.page.addInitScript(`
+      Object.defineProperty(document, 'hidden', { get: () => true });
+      window.shown = [];
+      window.Notification = class { static permission = 'granted'; static requestPermission() { return Promise.resolve('granted'); }
+        constructor(title, o) { window.shown.push(title + ': ' + o.body); } close() {} };`);
+    await a.page.reload();
+    await a.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    const bob = await t.connect('bob@localhost');
+    await bob.send('alice@localhost', 'Are you there?');
+    await a.page.waitForFunction('window.shown.length === 1');
+    expect(await a.page.evaluate('window.shown')).toEqual(['bob@localhost: Are you there?']);
+
+    await a.page.getByLabel('Availability').selectOption('dnd');
+    await bob.waitFor('presence', (d) => d.user === 'alice@localhost' && d.state === 'dnd');
+    await bob.send('alice@localhost', 'Still there?');
+    await a.page.getByRole('button', { name: /bob@localhost/ }).getByLabel(/unread/).filter({ hasText: '2' }).waitFor();
+    expect(await a.page.evaluate('window.shown.length')).toBe(1);
+    await a.page.getByLabel('Availability').selectOption('available');
+    await bob.close();
+    await a.ctx.close();
+  });
+
   it('works at phone width and in the dark theme, and axe-core finds no serious fault', async () => {
     const phone = await signedIn('alice@localhost', { width: 390, height: 844 }, 'dark');
     await shot(phone.page, 'web-client-phone-dark-list');

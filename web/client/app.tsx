@@ -47,6 +47,17 @@ function SignIn() {
   );
 }
 
+/** Asks once for permission to show desktop notifications (browsers want a click for that). */
+function NotificationsButton() {
+  const [perm, setPerm] = useState(() => ('Notification' in globalThis ? Notification.permission : 'denied'));
+  if (perm !== 'default') return null;
+  return (
+    <button type="button" onClick={() => void Notification.requestPermission().then(setPerm)}>
+      Enable notifications
+    </button>
+  );
+}
+
 function Main() {
   const filter = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -80,6 +91,7 @@ function Main() {
           {link.value === 'online' ? 'Connected' : link.value === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
         </span>
         <span class="who">{me.value!.address}</span>
+        <NotificationsButton />
         <button type="button" onClick={() => void out()}>
           Sign out
         </button>

@@ -119,10 +119,26 @@ function onMessage(d: Record<string, unknown>): void {
   putConversation({ ...c, messages: merge(c.messages, [m]), unread });
   if (isNew && from !== self) {
     announcement.value = `New message from ${from}: ${m.body}`;
+    notifyDesktop(from, m.body ?? '', peer);
     const t = new Map(typing.value);
     t.delete(peer);
     typing.value = t;
   }
+}
+
+/**
+ * A desktop notification for a message that arrives while the page is not being looked at, unless the user's
+ * own presence is do not disturb (or they have not allowed notifications).
+ */
+function notifyDesktop(from: string, body: string, peer: string): void {
+  if (!('Notification' in globalThis) || Notification.permission !== 'granted' || !document.hidden) return;
+  if (presences.value.get(me.value!.address)?.state === 'dnd') return;
+  const n = new Notification(from, { body: body.length > 200 ? `${body.slice(0, 200)}…` : body, tag: peer });
+  n.onclick = () => {
+    focus();
+    void open(peer);
+    n.close();
+  };
 }
 
 function onEdit(d: Record<string, unknown>, retract: boolean): void {
