@@ -23,6 +23,7 @@ import {
   AVAILABILITIES,
   type Activity,
   type PresenceState,
+  type ResourcePresence,
   type SessionPresence,
   type UserPresence,
 } from './types.js';
@@ -171,4 +172,40 @@ export function presenceEquals(a: UserPresence, b: UserPresence): boolean {
     a.sessions === b.sessions &&
     a.lastSeen === b.lastSeen
   );
+}
+
+/** Whether two presences of one resource are the same broadcast: every field, the stamp and the extensions. */
+export function sessionPresenceEquals(a: SessionPresence, b: SessionPresence): boolean {
+  return (
+    a === b ||
+    (a.updatedAt === b.updatedAt &&
+      a.availability === b.availability &&
+      a.activity === b.activity &&
+      a.status === b.status &&
+      a.priority === b.priority &&
+      a.idleSince === b.idleSince &&
+      a.explicit === b.explicit &&
+      a.extensions === b.extensions)
+  );
+}
+
+/**
+ * What a user's resources must broadcast to go from `before` (the presence last broadcast, by resource) to `now`
+ * (the available sessions): each new or changed resource with its presence (RFC 6121 §4.2.2 initial, §4.4.2
+ * subsequent), then each resource gone with null (§4.5.2 unavailable). A presence sent again with a new stamp
+ * is broadcast again, as §4.4.2 wants; nothing changed, nothing to send.
+ */
+export function resourceChanges(
+  before: ReadonlyMap<string, SessionPresence> | undefined,
+  now: ReadonlyArray<{ readonly resource: string; readonly presence: SessionPresence }>,
+): ResourcePresence[] {
+  const out: ResourcePresence[] = [];
+  for (const s of now) {
+    const was = before?.get(s.resource);
+    if (was === undefined || !sessionPresenceEquals(was, s.presence)) out.push({ resource: s.resource, presence: s.presence });
+  }
+  if (before !== undefined && before.size > 0) {
+    for (const r of before.keys()) if (!now.some((s) => s.resource === r)) out.push({ resource: r, presence: null });
+  }
+  return out;
 }

@@ -40,6 +40,22 @@ export interface SessionPresence {
   explicit: boolean;
   /** Epoch ms of the last change; among explicit choices the newest wins. */
   updatedAt: number;
+  /**
+   * What the engine keeps with the presence and relays without reading it: for XMPP, the serialised child
+   * elements of the client's presence that Parley does not interpret (XEP-0115 caps, XEP-0153 avatar hash,
+   * XEP-0172 nick, unknown extensions), plus what presence extenders add (PresenceService.addExtender). Absent
+   * when there is none; JSON clients cannot set it (validatePresence).
+   */
+  extensions?: string;
+}
+
+/**
+ * One resource's presence as broadcast from its full address (RFC 6121 §4.2.2, §4.4.2): `presence` null when the
+ * resource became unavailable (§4.5.2).
+ */
+export interface ResourcePresence {
+  resource: string;
+  presence: SessionPresence | null;
 }
 
 /** The aggregated state of a user, as shown to subscribers. */
