@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParleyError } from './errors.js';
-import { aggregatePresence, BUSY_ACTIVITIES, presenceEquals, resourceChanges, sessionPresenceEquals, sessionState, validatePresence } from './presence.js';
+import { aggregatePresence, aggregateResources, BUSY_ACTIVITIES, presenceEquals, resourceChanges, sessionPresenceEquals, sessionState, validatePresence } from './presence.js';
 import { ACTIVITIES, AVAILABILITIES, type Activity, type Availability, type PresenceState, type SessionPresence, type UserPresence } from './types.js';
 
 const s = (over: Partial<SessionPresence> = {}): SessionPresence => ({
@@ -336,5 +336,22 @@ describe('resourceChanges (RFC 6121 §4.2.2, §4.4.2, §4.5.2)', () => {
     expect(sessionPresenceEquals(desk, { ...desk, updatedAt: 9 })).toBe(false);
     expect(sessionPresenceEquals(phone, { ...phone })).toBe(true);
     expect(resourceChanges(new Map([['desk', desk]]), [{ resource: 'desk', presence: { ...desk, extensions: undefined } }])).toHaveLength(1);
+  });
+});
+
+describe('aggregateResources', () => {
+  it('lists the available resources by name with the state each shows; equality notices a change in them', () => {
+    const p = aggregateResources('a@x', [
+      { resource: 'phone', presence: s({ availability: 'chat', activity: 'on-the-phone', priority: 1 }) },
+      { resource: 'desk', presence: s({ availability: 'away', priority: -1 }) },
+    ]);
+    expect(p).toMatchObject({ state: 'busy', sessions: 2 });
+    expect(p.resources).toEqual([
+      { resource: 'desk', state: 'away', priority: -1 },
+      { resource: 'phone', state: 'busy', priority: 1 },
+    ]);
+    expect(presenceEquals(p, { ...p, resources: [...p.resources!] })).toBe(true);
+    expect(presenceEquals(p, { ...p, resources: [p.resources![0]!, { ...p.resources![1]!, state: 'dnd' }] })).toBe(false);
+    expect(aggregateResources('a@x', []).resources).toBeUndefined();
   });
 });

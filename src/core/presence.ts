@@ -24,6 +24,7 @@ import {
   type Activity,
   type PresenceState,
   type ResourcePresence,
+  type ResourceState,
   type SessionPresence,
   type UserPresence,
 } from './types.js';
@@ -170,8 +171,30 @@ export function presenceEquals(a: UserPresence, b: UserPresence): boolean {
     a.status === b.status &&
     a.idleSince === b.idleSince &&
     a.sessions === b.sessions &&
-    a.lastSeen === b.lastSeen
+    a.lastSeen === b.lastSeen &&
+    sameResources(a.resources, b.resources)
   );
+}
+
+function sameResources(a: readonly ResourceState[] | undefined, b: readonly ResourceState[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  return a.every((r, i) => r.resource === b[i]!.resource && r.state === b[i]!.state && r.priority === b[i]!.priority);
+}
+
+/**
+ * `aggregatePresence` of a user's available sessions, with the list of resources and their states (the JSON
+ * API's view of them, docs/protocol.md), sorted by resource.
+ */
+export function aggregateResources(user: string, sessions: ReadonlyArray<{ readonly resource: string; readonly presence: SessionPresence }>): UserPresence {
+  const p = aggregatePresence(user, sessions.map((s) => s.presence), null);
+  if (sessions.length > 0) {
+    // By name, so every node lists them alike whichever holds which session.
+    p.resources = sessions
+      .map((s) => ({ resource: s.resource, state: sessionState(s.presence), priority: s.presence.priority }))
+      .sort((x, y) => (x.resource < y.resource ? -1 : x.resource > y.resource ? 1 : 0));
+  }
+  return p;
 }
 
 /** Whether two presences of one resource are the same broadcast: every field, the stamp and the extensions. */

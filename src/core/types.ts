@@ -73,6 +73,16 @@ export interface UserPresence {
   sessions: number;
   /** Epoch ms the user was last online; null while online or never seen. */
   lastSeen: number | null;
+  /** While online: each available resource and the state it shows (core/presence.ts sessionState), by name. */
+  resources?: ResourceState[];
+}
+
+/** What the JSON API shows of one available resource of a user (docs/protocol.md §5 `presence`). */
+export interface ResourceState {
+  resource: string;
+  state: Exclude<PresenceState, 'offline'>;
+  /** RFC 6121 §4.7.2.3: -128..127. */
+  priority: number;
 }
 
 /** RFC 6121 §3 subscription states (the "pending" flags are separate). */

@@ -6,7 +6,7 @@
  * resource's full address (§4.2.2, §4.4.2, §4.5.2). Everything here is in memory, on every node.
  */
 import { ParleyError } from '../core/errors.js';
-import { aggregatePresence, presenceEquals, resourceChanges } from '../core/presence.js';
+import { aggregatePresence, aggregateResources, presenceEquals, resourceChanges } from '../core/presence.js';
 import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
 import type { ResourcePresence, RosterItem, SessionPresence, UserPresence } from '../core/types.js';
 import type { UserSession } from './cluster.js';
@@ -252,7 +252,7 @@ export class PresenceService {
 function known(user: string, sessions: readonly UserSession[]): Known {
   const resources = new Map<string, SessionPresence>();
   for (const s of sessions) resources.set(s.resource, s.presence);
-  return { aggregate: aggregatePresence(user, sessions.map((s) => s.presence), null), resources };
+  return { aggregate: aggregateResources(user, sessions), resources };
 }
 
 const NO_PEERS: ReadonlySet<string> = new Set();
