@@ -499,6 +499,11 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
       const b = await client(bob!, 'b', 'starttls', t2);
       await b.connect({ sm: true });
       await j.waitFor('presence', (d) => d.user === bob && d.state === 'available');
+      // An XMPP watcher too: bob's resource stays while it hibernates, and goes from its full address at the end.
+      const w = await client(alice!, 'w', 'starttls', t2);
+      await w.connect();
+      await w.waitFor('presence', (e) => e.from === `${bob}/b` && e.type === 'available');
+      const gone = (e: SlixEvent): boolean => bareOf(e.from) === bob && e.type === 'unavailable';
 
       await j.send(bob!, 'acknowledged');
       await b.waitMessage('acknowledged');
@@ -511,8 +516,11 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
       await b.request('drop');
       await serverNoticed(t2, open);
       await j.send(bob!, 'sent while hibernating');
+      await w.ping();
+      expect(w.received('presence', gone)).toEqual([]);
       // Nobody resumes: after resumeSeconds the session ends and bob's contacts see him go.
       await j.waitFor('presence', (d) => d.user === bob && d.state === 'offline');
+      expect((await w.waitFor('presence', gone)).from).toBe(`${bob}/b`);
 
       // slixmpp tries to resume, is refused, and binds a new session instead.
       const m = b.mark();
