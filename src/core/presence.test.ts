@@ -352,6 +352,7 @@ describe('aggregateResources', () => {
     ]);
     expect(presenceEquals(p, { ...p, resources: [...p.resources!] })).toBe(true);
     expect(presenceEquals(p, { ...p, resources: [p.resources![0]!, { ...p.resources![1]!, state: 'dnd' }] })).toBe(false);
+    expect(presenceEquals(p, { ...p, resources: [p.resources![0]!, { ...p.resources![1]!, state: 'dnd' }] }, false)).toBe(true);
     expect(aggregateResources('a@x', []).resources).toBeUndefined();
   });
 });

@@ -161,8 +161,11 @@ export function validatePresence(input: unknown, now: number): SessionPresence {
   return { availability, activity, status, priority: priority === 0 ? 0 : priority, idleSince, explicit, updatedAt: now };
 }
 
-/** Whether two aggregates look the same to subscribers (every field equal), so a broadcast can be skipped. */
-export function presenceEquals(a: UserPresence, b: UserPresence): boolean {
+/**
+ * Whether two aggregates look the same to subscribers (every field equal), so a broadcast can be skipped;
+ * `resources` false: whether the person looks the same, whatever the list of resources says.
+ */
+export function presenceEquals(a: UserPresence, b: UserPresence, resources = true): boolean {
   return (
     a.user === b.user &&
     a.state === b.state &&
@@ -172,7 +175,7 @@ export function presenceEquals(a: UserPresence, b: UserPresence): boolean {
     a.idleSince === b.idleSince &&
     a.sessions === b.sessions &&
     a.lastSeen === b.lastSeen &&
-    sameResources(a.resources, b.resources)
+    (!resources || sameResources(a.resources, b.resources))
   );
 }
 

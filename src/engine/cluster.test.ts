@@ -300,6 +300,30 @@ describe('per-resource presence across nodes (RFC 6121 §4.2.2, §4.4.2, §4.5.2
     expect(told(xmpp.sink, B)[4]).toEqual(['desk', null]);
   });
 
+  it('a resource\'s own state changes the JSON resources list; modules hear only of changes of the person', async () => {
+    const one = await node();
+    await one.engine.admin.addGroupMember('team', A);
+    await one.engine.admin.addGroupMember('team', B);
+    await settle();
+    const a = await open(one, A, 'phone');
+    const heard: string[] = [];
+    one.engine.events.on('presence.changed', (e) => void heard.push(`${e.user} ${e.presence.state}`));
+    const desk = await open(one, B, 'desk');
+    const pad = await open(one, B, 'pad');
+    await one.engine.setPresence(desk.s, { ...testPresence, availability: 'dnd', explicit: true, updatedAt: Date.now() });
+    // The pad goes away: the person stays dnd (the explicit choice wins), its list of resources changes.
+    await one.engine.setPresence(pad.s, { ...testPresence, availability: 'away', updatedAt: Date.now() });
+    await settle();
+    const last = a.sink.events('presence').filter((p) => p.user === B).pop()!;
+    expect(last).toMatchObject({ state: 'dnd', sessions: 2 });
+    expect(last.resources).toEqual([
+      { resource: 'desk', state: 'dnd', priority: 0 },
+      { resource: 'pad', state: 'away', priority: 0 },
+    ]);
+    // desk opening, pad opening (two sessions now), desk dnd; not the pad's own change.
+    expect(heard).toEqual([`${B} available`, `${B} available`, `${B} dnd`]);
+  });
+
   it('a presence extender adds to each presence the user\'s resources publish (the hook for XEP-0153 / XEP-0398)', async () => {
     const one = await node();
     one.engine.presence.addExtender((user) => (user === B ? '<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>' : null));

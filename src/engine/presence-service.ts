@@ -197,7 +197,8 @@ export class PresenceService {
     const event: ServerEvent = { ev: 'presence', data: next as unknown as Record<string, unknown>, resources: { [user]: changes } };
     if (!changed) event.stanzasOnly = true;
     router.toUsers([user, ...audience], router.outbound(event, startedAt));
-    if (changed) await this.ctx.events.emit('presence.changed', { user, presence: next });
+    // Modules (presentities, webhooks) follow the person: a resource's own state alone is no change to them.
+    if (changed && !(before && presenceEquals(before, next, false))) await this.ctx.events.emit('presence.changed', { user, presence: next });
   }
 
   /** Sends a new session the presence of everyone it may see, as one snapshot event. */
