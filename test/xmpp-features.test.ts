@@ -51,7 +51,8 @@ describe('xmpp: blocking (XEP-0191)', () => {
     a.write('<presence/>');
     b.write('<presence/>');
     await befriend(a, b, alice!, bob!);
-    await a.until(new RegExp(`<presence[^>]*from="${bob}"[^>]*>(?!.*type="unavailable")`));
+    // RFC 6121 §4.2.2: from bob's full address (resource r).
+    await a.until(new RegExp(`<presence[^>]*from="${bob}/r"[^>]*>(?!.*type="unavailable")`));
     expect(await iq(a, `<blocklist xmlns='urn:xmpp:blocking'/>`)).toMatch(/<blocklist xmlns="urn:xmpp:blocking"\/>/);
     const before = a.text.length;
     const beforeB = b.text.length;
@@ -73,7 +74,7 @@ describe('xmpp: blocking (XEP-0191)', () => {
     // Unblock everything: presence comes back.
     const mark = b.text.length;
     expect(await iq(a, `<unblock xmlns='urn:xmpp:blocking'/>`, 'set')).toMatch(/type="result"/);
-    await b.until(new RegExp(`<presence[^>]*from="${alice}"[^>]*>`), 5000, mark);
+    await b.until(new RegExp(`<presence[^>]*from="${alice}/r"[^>]*>`), 5000, mark);
     b.write(`<message to='${alice}' type='chat' id='b2'><body>back again</body></message>`);
     await a.until(/back again/);
   });
@@ -160,7 +161,7 @@ describe('xmpp: client state indication (XEP-0352)', () => {
     i.write('<presence/>');
     j.write('<presence/>');
     await befriend(i, j, ivy!, jack!);
-    await i.until(new RegExp(`<presence[^>]*from="${jack}"`));
+    await i.until(new RegExp(`<presence[^>]*from="${jack}/r"`));
     i.write(`<inactive xmlns='urn:xmpp:csi:0'/>`);
     await settle();
     const mark = i.text.length;
@@ -170,7 +171,7 @@ describe('xmpp: client state indication (XEP-0352)', () => {
     await settle(300);
     expect(i.text.slice(mark)).toBe('');
     i.write(`<active xmlns='urn:xmpp:csi:0'/>`);
-    const p = await i.until(new RegExp(`<presence[^>]*from="${jack}"[^>]*>.*?</presence>`, 's'), 5000, mark);
+    const p = await i.until(new RegExp(`<presence[^>]*from="${jack}/r"[^>]*>.*?</presence>`, 's'), 5000, mark);
     expect(p[0]).toContain('<show>dnd</show>');
     await settle();
     expect(i.text.slice(mark)).not.toContain('<show>away</show>');

@@ -206,14 +206,14 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
     await befriend(alice!, bob!);
     const b = await online(bob!, 'b');
     const a = await online(alice!, 'a');
-    // §4.2: alice's initial presence reaches bob; alice learns bob's current presence.
-    await b.waitFor('presence', isPresence(alice!, 'available'));
-    await a.waitFor('presence', isPresence(bob!, 'available'));
+    // §4.2: alice's initial presence reaches bob; alice learns bob's current presence: from the full addresses.
+    expect((await b.waitFor('presence', isPresence(alice!, 'available'))).from).toBe(`${alice}/a`);
+    expect((await a.waitFor('presence', isPresence(bob!, 'available'))).from).toBe(`${bob}/b`);
 
     // §4.5: alice ends her stream cleanly: bob sees her go.
     const mb = b.mark();
     await a.close();
-    await b.waitFor('presence', isPresence(alice!, 'unavailable'), 10_000, mb);
+    expect((await b.waitFor('presence', isPresence(alice!, 'unavailable'), 10_000, mb)).from).toBe(`${alice}/a`);
 
     // Alice comes back; then bob's TCP connection dies without a closing tag: alice sees him go
     // (RFC 6120 §4.4 / RFC 6121 §4.5.1: the server ends the session and broadcasts unavailable).
@@ -223,7 +223,57 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
     await a2.waitFor('presence', isPresence(bob!, 'available'));
     const ma = a2.mark();
     await b.request('drop');
-    await a2.waitFor('presence', isPresence(bob!, 'unavailable'), 10_000, ma);
+    expect((await a2.waitFor('presence', isPresence(bob!, 'unavailable'), 10_000, ma)).from).toBe(`${bob}/b`);
+  });
+
+  it('sends each resource\'s presence from its full address with its own caps, and unavailable from the one that left (RFC 6121 §4.2.2, §4.4.2, §4.5.2)', async () => {
+    const [alice, bob, carol] = await users('alice', 'bob', 'carol');
+    await befriend(alice!, bob!);
+    await befriend(alice!, carol!);
+    const b = await online(bob!, 'watch');
+    // XEP-0115 caps the server does not interpret: each resource's travels with that resource's presence.
+    const caps = (ver: string): string => `<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://client.example/${ver}' ver='${ver}'/>`;
+    const capsOf = (e: SlixEvent): string | undefined => (e.caps as Data | undefined)?.ver as string | undefined;
+    const from = (full: string, type: string, ver?: string) => (e: SlixEvent) => e.from === full && e.type === type && (ver === undefined || capsOf(e) === ver);
+    const phone = await online(alice!, 'phone', { presence: false });
+    await phone.request('presence', { extra: [caps('phone-ver=')] });
+    await b.waitFor('presence', from(`${alice}/phone`, 'available', 'phone-ver='));
+    const desk = await online(alice!, 'desk', { presence: false });
+    await desk.request('presence', { show: 'away', priority: 5, extra: [caps('desk-ver=')] });
+    const d = await b.waitFor('presence', from(`${alice}/desk`, 'available', 'desk-ver='));
+    expect(d.show).toBe('away');
+    expect(String(d.xml)).toMatch(/priority>5<\//);
+    // Parley's per-person aggregate rides along in its own namespace.
+    expect(d.parley).toEqual({ state: 'away', sessions: '2' });
+    // §4.2.2: the user's own resources see each other, each with its caps.
+    await phone.waitFor('presence', from(`${alice}/desk`, 'available', 'desk-ver='));
+    await desk.waitFor('presence', from(`${alice}/phone`, 'available', 'phone-ver='));
+    // §4.3.2: a watcher logging in later gets both resources, and nothing from the bare address.
+    const c = await online(carol!, 'late');
+    await c.waitFor('presence', from(`${alice}/phone`, 'available', 'phone-ver='));
+    await c.waitFor('presence', from(`${alice}/desk`, 'available', 'desk-ver='));
+    await settle(c);
+    expect(c.received('presence', (e) => e.from === alice)).toEqual([]);
+
+    // §4.5.2: the phone goes unavailable; only it goes, the desk stays.
+    const mb = b.mark();
+    await phone.request('presence', { type: 'unavailable' });
+    const gone = await b.waitFor('presence', from(`${alice}/phone`, 'unavailable'), 10_000, mb);
+    expect(gone.parley).toEqual({ state: 'away', sessions: '1' });
+    await desk.waitFor('presence', from(`${alice}/phone`, 'unavailable'));
+    await settle(b);
+    expect(b.received('presence', (e) => bareOf(e.from) === alice).slice(-1)[0]).toBe(gone);
+    expect(b.events.slice(mb).filter((e) => e.ev === 'presence' && (e.from === alice || e.from === `${alice}/desk`))).toEqual([]);
+
+    // The desk's connection dies without a word: unavailable from its full address all the same.
+    const mb2 = b.mark();
+    await desk.request('drop');
+    const last = await b.waitFor('presence', from(`${alice}/desk`, 'unavailable'), 10_000, mb2);
+    expect(last.parley).toEqual({ state: 'offline', sessions: '0' });
+    // A login now learns that alice is offline: unavailable from the bare address, with when she was last seen.
+    const c2 = await online(carol!, 'later');
+    const off = await c2.waitFor('presence', from(alice!, 'unavailable'));
+    expect((off.delay as Data | undefined)?.stamp).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
   // -----------------------------------------------------------------------------------------------------------
@@ -449,6 +499,11 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
       const b = await client(bob!, 'b', 'starttls', t2);
       await b.connect({ sm: true });
       await j.waitFor('presence', (d) => d.user === bob && d.state === 'available');
+      // An XMPP watcher too: bob's resource stays while it hibernates, and goes from its full address at the end.
+      const w = await client(alice!, 'w', 'starttls', t2);
+      await w.connect();
+      await w.waitFor('presence', (e) => e.from === `${bob}/b` && e.type === 'available');
+      const gone = (e: SlixEvent): boolean => bareOf(e.from) === bob && e.type === 'unavailable';
 
       await j.send(bob!, 'acknowledged');
       await b.waitMessage('acknowledged');
@@ -461,8 +516,11 @@ describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
       await b.request('drop');
       await serverNoticed(t2, open);
       await j.send(bob!, 'sent while hibernating');
+      await w.ping();
+      expect(w.received('presence', gone)).toEqual([]);
       // Nobody resumes: after resumeSeconds the session ends and bob's contacts see him go.
       await j.waitFor('presence', (d) => d.user === bob && d.state === 'offline');
+      expect((await w.waitFor('presence', gone)).from).toBe(`${bob}/b`);
 
       // slixmpp tries to resume, is refused, and binds a new session instead.
       const m = b.mark();

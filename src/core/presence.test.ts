@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParleyError } from './errors.js';
-import { aggregatePresence, BUSY_ACTIVITIES, presenceEquals, sessionState, validatePresence } from './presence.js';
+import { aggregatePresence, aggregateResources, BUSY_ACTIVITIES, presenceEquals, resourceChanges, sessionPresenceEquals, sessionState, validatePresence } from './presence.js';
 import { ACTIVITIES, AVAILABILITIES, type Activity, type Availability, type PresenceState, type SessionPresence, type UserPresence } from './types.js';
 
 const s = (over: Partial<SessionPresence> = {}): SessionPresence => ({
@@ -292,5 +292,67 @@ describe('presenceEquals', () => {
     ['lastSeen', 9],
   ])('notices a different %s', (field, value) => {
     expect(presenceEquals(base, { ...base, [field]: value } as UserPresence)).toBe(false);
+  });
+});
+
+describe('resourceChanges (RFC 6121 §4.2.2, §4.4.2, §4.5.2)', () => {
+  const phone = s({ updatedAt: 1 });
+  const desk = s({ updatedAt: 2, extensions: '<c xmlns="http://jabber.org/protocol/caps" ver="x"/>' });
+
+  it('sends every resource the first time, and nothing when nothing changed', () => {
+    const now = [
+      { resource: 'phone', presence: phone },
+      { resource: 'desk', presence: desk },
+    ];
+    expect(resourceChanges(undefined, now)).toEqual([
+      { resource: 'phone', presence: phone },
+      { resource: 'desk', presence: desk },
+    ]);
+    const before = new Map([
+      ['phone', phone],
+      ['desk', { ...desk }],
+    ]);
+    expect(resourceChanges(before, now)).toEqual([]);
+  });
+
+  it('sends only the resource that changed, and null for the one that left', () => {
+    const before = new Map([
+      ['phone', phone],
+      ['desk', desk],
+    ]);
+    const away = s({ availability: 'away', updatedAt: 3 });
+    expect(resourceChanges(before, [{ resource: 'phone', presence: away }])).toEqual([
+      { resource: 'phone', presence: away },
+      { resource: 'desk', presence: null },
+    ]);
+    expect(resourceChanges(before, [])).toEqual([
+      { resource: 'phone', presence: null },
+      { resource: 'desk', presence: null },
+    ]);
+  });
+
+  it('notices new extensions (new caps) and a presence sent again (a new stamp)', () => {
+    expect(sessionPresenceEquals(desk, { ...desk, extensions: '<c ver="y"/>' })).toBe(false);
+    expect(sessionPresenceEquals(desk, { ...desk, updatedAt: 9 })).toBe(false);
+    expect(sessionPresenceEquals(phone, { ...phone })).toBe(true);
+    expect(resourceChanges(new Map([['desk', desk]]), [{ resource: 'desk', presence: { ...desk, extensions: undefined } }])).toHaveLength(1);
+  });
+});
+
+describe('aggregateResources', () => {
+  it('lists the available resources by name with the state each shows; equality notices a change in them', () => {
+    const p = aggregateResources('a@x', [
+      { resource: 'phone', presence: s({ availability: 'chat', activity: 'on-the-phone', priority: 1 }) },
+      { resource: 'desk', presence: s({ availability: 'away', priority: -1 }) },
+    ]);
+    expect(p).toMatchObject({ state: 'busy', sessions: 2 });
+    expect(p.resources).toEqual([
+      { resource: 'desk', state: 'away', priority: -1 },
+      { resource: 'phone', state: 'busy', priority: 1 },
+    ]);
+    expect(presenceEquals(p, { ...p, resources: [...p.resources!] })).toBe(true);
+    expect(presenceEquals(p, { ...p, resources: [p.resources![0]!, { ...p.resources![1]!, state: 'dnd' }] })).toBe(false);
+    expect(presenceEquals(p, { ...p, resources: [p.resources![0]!, { ...p.resources![1]!, state: 'dnd' }] }, false)).toBe(true);
+    expect(aggregateResources('a@x', []).resources).toBeUndefined();
   });
 });

@@ -23,6 +23,8 @@ import {
   AVAILABILITIES,
   type Activity,
   type PresenceState,
+  type ResourcePresence,
+  type ResourceState,
   type SessionPresence,
   type UserPresence,
 } from './types.js';
@@ -159,8 +161,11 @@ export function validatePresence(input: unknown, now: number): SessionPresence {
   return { availability, activity, status, priority: priority === 0 ? 0 : priority, idleSince, explicit, updatedAt: now };
 }
 
-/** Whether two aggregates look the same to subscribers (every field equal), so a broadcast can be skipped. */
-export function presenceEquals(a: UserPresence, b: UserPresence): boolean {
+/**
+ * Whether two aggregates look the same to subscribers (every field equal), so a broadcast can be skipped;
+ * `resources` false: whether the person looks the same, whatever the list of resources says.
+ */
+export function presenceEquals(a: UserPresence, b: UserPresence, resources = true): boolean {
   return (
     a.user === b.user &&
     a.state === b.state &&
@@ -169,6 +174,64 @@ export function presenceEquals(a: UserPresence, b: UserPresence): boolean {
     a.status === b.status &&
     a.idleSince === b.idleSince &&
     a.sessions === b.sessions &&
-    a.lastSeen === b.lastSeen
+    a.lastSeen === b.lastSeen &&
+    (!resources || sameResources(a.resources, b.resources))
   );
+}
+
+function sameResources(a: readonly ResourceState[] | undefined, b: readonly ResourceState[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  return a.every((r, i) => r.resource === b[i]!.resource && r.state === b[i]!.state && r.priority === b[i]!.priority);
+}
+
+/**
+ * `aggregatePresence` of a user's available sessions, with the list of resources and their states (the JSON
+ * API's view of them, docs/protocol.md), sorted by resource.
+ */
+export function aggregateResources(user: string, sessions: ReadonlyArray<{ readonly resource: string; readonly presence: SessionPresence }>): UserPresence {
+  const p = aggregatePresence(user, sessions.map((s) => s.presence), null);
+  if (sessions.length > 0) {
+    // By name, so every node lists them alike whichever holds which session.
+    p.resources = sessions
+      .map((s) => ({ resource: s.resource, state: sessionState(s.presence), priority: s.presence.priority }))
+      .sort((x, y) => (x.resource < y.resource ? -1 : x.resource > y.resource ? 1 : 0));
+  }
+  return p;
+}
+
+/** Whether two presences of one resource are the same broadcast: every field, the stamp and the extensions. */
+export function sessionPresenceEquals(a: SessionPresence, b: SessionPresence): boolean {
+  return (
+    a === b ||
+    (a.updatedAt === b.updatedAt &&
+      a.availability === b.availability &&
+      a.activity === b.activity &&
+      a.status === b.status &&
+      a.priority === b.priority &&
+      a.idleSince === b.idleSince &&
+      a.explicit === b.explicit &&
+      a.extensions === b.extensions)
+  );
+}
+
+/**
+ * What a user's resources must broadcast to go from `before` (the presence last broadcast, by resource) to `now`
+ * (the available sessions): each new or changed resource with its presence (RFC 6121 §4.2.2 initial, §4.4.2
+ * subsequent), then each resource gone with null (§4.5.2 unavailable). A presence sent again with a new stamp
+ * is broadcast again, as §4.4.2 wants; nothing changed, nothing to send.
+ */
+export function resourceChanges(
+  before: ReadonlyMap<string, SessionPresence> | undefined,
+  now: ReadonlyArray<{ readonly resource: string; readonly presence: SessionPresence }>,
+): ResourcePresence[] {
+  const out: ResourcePresence[] = [];
+  for (const s of now) {
+    const was = before?.get(s.resource);
+    if (was === undefined || !sessionPresenceEquals(was, s.presence)) out.push({ resource: s.resource, presence: s.presence });
+  }
+  if (before !== undefined && before.size > 0) {
+    for (const r of before.keys()) if (!now.some((s) => s.resource === r)) out.push({ resource: r, presence: null });
+  }
+  return out;
 }

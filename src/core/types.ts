@@ -40,6 +40,22 @@ export interface SessionPresence {
   explicit: boolean;
   /** Epoch ms of the last change; among explicit choices the newest wins. */
   updatedAt: number;
+  /**
+   * What the engine keeps with the presence and relays without reading it: for XMPP, the serialised child
+   * elements of the client's presence that Parley does not interpret (XEP-0115 caps, XEP-0153 avatar hash,
+   * XEP-0172 nick, unknown extensions), plus what presence extenders add (PresenceService.addExtender). Absent
+   * when there is none; JSON clients cannot set it (validatePresence).
+   */
+  extensions?: string;
+}
+
+/**
+ * One resource's presence as broadcast from its full address (RFC 6121 §4.2.2, §4.4.2): `presence` null when the
+ * resource became unavailable (§4.5.2).
+ */
+export interface ResourcePresence {
+  resource: string;
+  presence: SessionPresence | null;
 }
 
 /** The aggregated state of a user, as shown to subscribers. */
@@ -57,6 +73,16 @@ export interface UserPresence {
   sessions: number;
   /** Epoch ms the user was last online; null while online or never seen. */
   lastSeen: number | null;
+  /** While online: each available resource and the state it shows (core/presence.ts sessionState), by name. */
+  resources?: ResourceState[];
+}
+
+/** What the JSON API shows of one available resource of a user (docs/protocol.md §5 `presence`). */
+export interface ResourceState {
+  resource: string;
+  state: Exclude<PresenceState, 'offline'>;
+  /** RFC 6121 §4.7.2.3: -128..127. */
+  priority: number;
 }
 
 /** RFC 6121 §3 subscription states (the "pending" flags are separate). */

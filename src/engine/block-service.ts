@@ -84,10 +84,10 @@ export class BlockService {
       const [audience, visible] = await Promise.all([this.presence.audienceOf(user), this.presence.visibleTo(user)]);
       for (const other of this.onlineMatching(removed)) {
         if (audience.has(other)) {
-          router.toUser(other, router.outbound({ ev: 'presence', data: (await this.presence.presenceOf(user)) as unknown as Record<string, unknown> }));
+          router.toUser(other, router.outbound(await this.presence.eventOf(user)));
         }
         if (visible.has(other)) {
-          router.toUser(user, router.outbound({ ev: 'presence', data: (await this.presence.contactPresence(other)) as unknown as Record<string, unknown> }));
+          router.toUser(user, router.outbound(await this.presence.eventOf(other)));
         }
       }
       return entries;

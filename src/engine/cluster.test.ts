@@ -253,6 +253,89 @@ describe('presence across nodes', () => {
   });
 });
 
+describe('per-resource presence across nodes (RFC 6121 §4.2.2, §4.4.2, §4.5.2)', () => {
+  const CAPS = '<c xmlns="http://jabber.org/protocol/caps" hash="sha-1" node="n" ver="v1"/>';
+  /** The resources a stanza-relaying sink was told of, for `user`, in order: [resource, ver or null (unavailable)]. */
+  const told = (sink: RecordingSink, user: string): Array<[string, string | null]> =>
+    sink.got
+      .filter((o) => o.event.ev === 'presence')
+      .flatMap((o) => o.event.resources?.[user] ?? [])
+      .map((r) => [r.resource, r.presence === null ? null : (r.presence.extensions ?? '')]);
+
+  it('a resource\'s presence and extensions reach watchers on another node; a change of the extensions alone only XMPP', async () => {
+    const one = await node();
+    const two = await node();
+    await one.engine.admin.addGroupMember('team', A);
+    await one.engine.admin.addGroupMember('team', B);
+    await settle();
+    const xmpp = await open(one, A, 'phone', new RecordingSink(true));
+    const json = await open(one, A, 'web');
+    const b = await open(two, B, 'desk');
+    await until(() => told(xmpp.sink, B).length === 1, 'b at a');
+    await two.engine.setPresence(b.s, { ...testPresence, updatedAt: Date.now(), extensions: CAPS });
+    await until(() => told(xmpp.sink, B).length === 2, 'the caps at a');
+    expect(told(xmpp.sink, B)).toEqual([
+      ['desk', ''],
+      ['desk', CAPS],
+    ]);
+    // The aggregate did not change: the JSON session heard of b once, and never of the extensions.
+    await settle();
+    expect(json.sink.events('presence').filter((p) => p.user === B)).toHaveLength(1);
+    expect(JSON.stringify(json.sink.events('presence'))).not.toContain('caps');
+    // A second resource of b on node one; a snapshot counts both, with the extensions, on either node.
+    const b2 = await open(one, B, 'pad');
+    await until(() => told(xmpp.sink, B).length === 3, 'the pad at a');
+    const late = await open(two, A, 'tablet', new RecordingSink(true));
+    const snap = late.sink.got.find((o) => o.event.ev === 'presence.snapshot')!.event.resources!;
+    expect(snap[B]!.map((r) => [r.resource, r.presence?.extensions ?? ''])).toEqual(expect.arrayContaining([['desk', CAPS], ['pad', '']]));
+    // §4.5.2: the pad leaves; the desk stays. Then node two dies: its resources go, from node one.
+    await one.engine.closeSession(b2.s);
+    await until(() => told(xmpp.sink, B).length === 4, 'the pad gone');
+    expect(told(xmpp.sink, B)[3]).toEqual(['pad', null]);
+    two.bus.down = true;
+    cluster.advance(60_000);
+    one.engine.ctx.cluster.beat();
+    one.engine.ctx.cluster.sweep();
+    await until(() => told(xmpp.sink, B).length === 5, 'the desk gone');
+    expect(told(xmpp.sink, B)[4]).toEqual(['desk', null]);
+  });
+
+  it('a resource\'s own state changes the JSON resources list; modules hear only of changes of the person', async () => {
+    const one = await node();
+    await one.engine.admin.addGroupMember('team', A);
+    await one.engine.admin.addGroupMember('team', B);
+    await settle();
+    const a = await open(one, A, 'phone');
+    const heard: string[] = [];
+    one.engine.events.on('presence.changed', (e) => void heard.push(`${e.user} ${e.presence.state}`));
+    const desk = await open(one, B, 'desk');
+    const pad = await open(one, B, 'pad');
+    await one.engine.setPresence(desk.s, { ...testPresence, availability: 'dnd', explicit: true, updatedAt: Date.now() });
+    // The pad goes away: the person stays dnd (the explicit choice wins), its list of resources changes.
+    await one.engine.setPresence(pad.s, { ...testPresence, availability: 'away', updatedAt: Date.now() });
+    await settle();
+    const last = a.sink.events('presence').filter((p) => p.user === B).pop()!;
+    expect(last).toMatchObject({ state: 'dnd', sessions: 2 });
+    expect(last.resources).toEqual([
+      { resource: 'desk', state: 'dnd', priority: 0 },
+      { resource: 'pad', state: 'away', priority: 0 },
+    ]);
+    // desk opening, pad opening (two sessions now), desk dnd; not the pad's own change.
+    expect(heard).toEqual([`${B} available`, `${B} available`, `${B} dnd`]);
+  });
+
+  it('a presence extender adds to each presence the user\'s resources publish (the hook for XEP-0153 / XEP-0398)', async () => {
+    const one = await node();
+    one.engine.presence.addExtender((user) => (user === B ? '<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>' : null));
+    const b = await open(one, B, 'desk');
+    expect(b.s.presence.extensions).toBe('<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>');
+    await one.engine.setPresence(b.s, { ...testPresence, updatedAt: Date.now(), extensions: CAPS });
+    expect(b.s.presence.extensions).toBe(`${CAPS}<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>`);
+    const a = await open(one, A, 'phone');
+    expect(a.s.presence.extensions).toBeUndefined();
+  });
+});
+
 describe('the cluster directory', () => {
   it('a node that starts learns the sessions already open elsewhere, and they learn its own', async () => {
     const one = await node();

@@ -294,7 +294,7 @@ export class Engine {
       throw new ParleyError('policy-violation', `at most ${this.ctx.opts.maxSessionsPerUser} sessions per user`);
     }
     const openedAt = elsewhere ? Math.max(this.ctx.now(), elsewhere.openedAt + 1) : this.ctx.now();
-    const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, presence), openedAt);
+    const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, this.presence.extend(user, presence)), openedAt);
     this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
     if (opts.credentialRef !== undefined) this.credentialRefs.set(session, opts.credentialRef);
     session.available = opts.available ?? true;
@@ -438,7 +438,7 @@ export class Engine {
   async announce(session: Session, p: SessionPresence | null, startedAt = 0): Promise<number> {
     const firstTime = !session.available && p !== null;
     const took = session.takesBare;
-    if (p !== null) session.presence = this.newest(session.user, p, session);
+    if (p !== null) session.presence = this.newest(session.user, this.presence.extend(session.user, p), session);
     session.available = p !== null;
     this.ctx.cluster.updated(session);
     let replayed = 0;
@@ -503,7 +503,7 @@ export class Engine {
 
   /** Changes a session's presence and fans out the user's aggregate if it changed. */
   async setPresence(session: Session, p: SessionPresence, startedAt = 0): Promise<void> {
-    session.presence = this.newest(session.user, p, session);
+    session.presence = this.newest(session.user, this.presence.extend(session.user, p), session);
     this.ctx.cluster.updated(session);
     await this.presence.recompute(session.user, startedAt);
   }

@@ -46,7 +46,7 @@ export interface EngineEvents {
   'message.retracted': LogRecord;
   /** A stored delivery or read receipt, after message.recorded. */
   'message.receipt': LogRecord;
-  /** A user's aggregate presence changed (going offline too: state 'offline'). */
+  /** A user's aggregate presence changed (going offline too: state 'offline'); one resource's own state alone is no change. */
   'presence.changed': { user: string; presence: UserPresence };
   'session.opened': SessionEvent;
   'session.closed': SessionEvent;

@@ -1,5 +1,5 @@
 /** Events the server pushes to sessions, and the once-per-fan-out encoding cache. */
-import type { LogRecord } from '../core/types.js';
+import type { LogRecord, ResourcePresence } from '../core/types.js';
 
 /** Names of server-pushed events (documented in docs/protocol.md). */
 export type EventName =
@@ -43,6 +43,18 @@ export interface ServerEvent {
   seq?: number;
   /** Set on log records sent by a replay (offline queue, resume) rather than live. */
   replay?: boolean;
+  /**
+   * On 'presence' and 'presence.snapshot': the resources the event concerns, by user (bare address), for front
+   * doors that show presence per resource (XMPP sends each from its full address, RFC 6121 §4.2.2, §4.4.2,
+   * §4.5.2); an empty list means the user has no available resource. Absent for presence entities and for
+   * events that predate the resource. Not part of the JSON event, whose codec writes `ev` and `data` only.
+   */
+  resources?: Record<string, ResourcePresence[]>;
+  /**
+   * Only sinks that relay XMPP stanzas (Sink.relaysStanzas) take the event: a resource's presence changed but
+   * the user's aggregate, which is all a JSON session sees, did not (Router.toSession).
+   */
+  stanzasOnly?: true;
 }
 
 /**

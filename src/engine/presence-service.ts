@@ -1,20 +1,38 @@
 /**
- * Presence: each session publishes its own; each user has one aggregate (core/presence.ts) that goes only to
- * authorised subscribers — contacts with subscription from/both (RFC 6121 §4.2-4.5) and shared-group peers.
+ * Presence: each session publishes its own; each user has one aggregate (core/presence.ts). Both go only to
+ * authorised subscribers — contacts with subscription from/both (RFC 6121 §4.2-4.5) and shared-group peers —
+ * and to the user's own sessions, in one event per change: the aggregate as its data (all a JSON session sees)
+ * and each resource whose presence changed alongside (ServerEvent.resources), which XMPP sends from the
+ * resource's full address (§4.2.2, §4.4.2, §4.5.2). Everything here is in memory, on every node.
  */
 import { ParleyError } from '../core/errors.js';
-import { aggregatePresence, presenceEquals } from '../core/presence.js';
+import { aggregatePresence, aggregateResources, presenceEquals, resourceChanges } from '../core/presence.js';
 import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
-import type { RosterItem, UserPresence } from '../core/types.js';
+import type { ResourcePresence, RosterItem, SessionPresence, UserPresence } from '../core/types.js';
 import type { UserSession } from './cluster.js';
 import type { Ctx } from './context.js';
 import type { EntityPresence, EntityService } from './entities.js';
 import { KeyedQueue } from './keyed-queue.js';
+import type { ServerEvent } from './outbound.js';
 import type { Session } from './session.js';
+
+/**
+ * Adds to a user's outgoing presence: serialised XML appended to the extensions of each presence a resource of
+ * `user` publishes (e.g. XEP-0153 §4.3: the server's `vcard-temp:x:update` with the avatar hash), or null for
+ * nothing. Called once per published presence, not per recipient.
+ */
+export type PresenceExtender = (user: string, presence: SessionPresence) => string | null;
+
+/** An online user as last broadcast: the aggregate and each available resource's presence. */
+interface Known {
+  aggregate: UserPresence;
+  resources: ReadonlyMap<string, SessionPresence>;
+}
 
 /** Aggregates, caches and fans out presence. */
 export class PresenceService {
-  private readonly current = new Map<string, UserPresence>();
+  private readonly current = new Map<string, Known>();
+  private readonly extenders: PresenceExtender[] = [];
   /** user → who may see that user's presence; kept for online users, dropped on roster change. */
   private readonly audiences = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly queue = new KeyedQueue();
@@ -29,6 +47,22 @@ export class PresenceService {
     private readonly rosterOf: (user: string) => Promise<readonly RosterItem[]>,
     private readonly entities: () => EntityService,
   ) {}
+
+  /**
+   * Adds a presence extender (the hook point for modules that add an element to users' presence, such as an
+   * avatar-hash module for XEP-0153/XEP-0398). Extenders run in the order added.
+   */
+  addExtender(fn: PresenceExtender): void {
+    this.extenders.push(fn);
+  }
+
+  /** `p` with what the extenders add appended to its extensions (the same object when they add nothing). */
+  extend(user: string, p: SessionPresence): SessionPresence {
+    if (this.extenders.length === 0) return p;
+    let added = '';
+    for (const fn of this.extenders) added += fn(user, p) ?? '';
+    return added === '' ? p : { ...p, extensions: (p.extensions ?? '') + added };
+  }
 
   /** Forgets cached audiences (after roster or shared-group changes). */
   invalidate(...users: string[]): void {
@@ -87,7 +121,7 @@ export class PresenceService {
   /** The user's aggregate now (offline when no session). */
   async presenceOf(user: string): Promise<UserPresence> {
     const online = this.current.get(user);
-    if (online) return online;
+    if (online) return online.aggregate;
     const acc = await this.ctx.store.accounts.get(user);
     const p = aggregatePresence(user, [], acc?.lastSeen ?? null);
     return acc?.lastStatus ? { ...p, status: acc.lastStatus } : p;
@@ -109,8 +143,23 @@ export class PresenceService {
     return this.queue.run(user, async () => {
       const sessions = this.availableSessions(user);
       if (sessions.length === 0) this.current.delete(user);
-      else this.current.set(user, aggregatePresence(user, sessions.map((s) => s.presence), null));
+      else this.current.set(user, known(user, sessions));
     });
+  }
+
+  /** The presence of each of `user`'s available resources, on every node (none for a presence entity). */
+  resourcesOf(user: string): ResourcePresence[] {
+    return this.availableSessions(user).map((s) => ({ resource: s.resource, presence: s.presence }));
+  }
+
+  /**
+   * The event telling someone newly allowed to see `contact` (or still allowed after an unblock) its presence
+   * now: a person's aggregate with each available resource (none: unavailable), a presence entity's presence.
+   */
+  async eventOf(contact: string): Promise<ServerEvent> {
+    const p = await this.contactPresence(contact);
+    const data = p as unknown as Record<string, unknown>;
+    return this.entities().isEntity(contact) ? { ev: 'presence', data } : { ev: 'presence', data, resources: { [contact]: this.resourcesOf(contact) } };
   }
 
   /** The presence of `user`'s available sessions on every node (RFC 6121 §4.2: only those count). */
@@ -123,7 +172,9 @@ export class PresenceService {
 
   private async doRecompute(user: string, startedAt: number): Promise<void> {
     const sessions = this.availableSessions(user);
-    const before = this.current.get(user);
+    const was = this.current.get(user);
+    const before = was?.aggregate;
+    const changes = resourceChanges(was?.resources, sessions);
     let next: UserPresence;
     if (sessions.length === 0) {
       const now = this.ctx.now();
@@ -132,21 +183,22 @@ export class PresenceService {
       this.current.delete(user);
       await this.ctx.store.accounts.setLastSeen(user, now, next.status);
     } else {
-      next = aggregatePresence(
-        user,
-        sessions.map((s) => s.presence),
-        null,
-      );
-      this.current.set(user, next);
+      const k = known(user, sessions);
+      next = k.aggregate;
+      this.current.set(user, k);
     }
-    if (before && presenceEquals(before, next)) return;
-    if (!before && sessions.length === 0) return;
+    const changed = before ? !presenceEquals(before, next) : sessions.length > 0;
+    if (!changed && changes.length === 0) return;
     const audience = await this.audienceOf(user);
     if (sessions.length === 0) this.audiences.delete(user);
     const { router } = this.ctx;
-    const out = router.outbound({ ev: 'presence', data: next as unknown as Record<string, unknown> }, startedAt);
-    router.toUsers([user, ...audience], out);
-    await this.ctx.events.emit('presence.changed', { user, presence: next });
+    // One event for every recipient, encoded once per codec: a change of one resource that leaves the aggregate
+    // as it was (new caps, a presence sent again) concerns the XMPP sessions only.
+    const event: ServerEvent = { ev: 'presence', data: next as unknown as Record<string, unknown>, resources: { [user]: changes } };
+    if (!changed) event.stanzasOnly = true;
+    router.toUsers([user, ...audience], router.outbound(event, startedAt));
+    // Modules (presentities, webhooks) follow the person: a resource's own state alone is no change to them.
+    if (changed && !(before && presenceEquals(before, next, false))) await this.ctx.events.emit('presence.changed', { user, presence: next });
   }
 
   /** Sends a new session the presence of everyone it may see, as one snapshot event. */
@@ -159,9 +211,16 @@ export class PresenceService {
       [...peers].map(async (p) => (!entities.isEntity(p) ? this.presenceOf(p) : (await entities.loggedIn(session.user, p)) ? entities.presenceOf(p) : null)),
     );
     const list = all.filter((p) => p !== null);
-    list.push(this.current.get(session.user) ?? (await this.presenceOf(session.user)));
+    list.push(await this.presenceOf(session.user));
+    const event: ServerEvent = { ev: 'presence.snapshot', data: { presences: list } };
+    if (session.sink.relaysStanzas === true) {
+      // §4.2.2 / §4.3.2: each available resource of each person (the user's own included), for XMPP only.
+      const resources: Record<string, ResourcePresence[]> = {};
+      for (const p of list) if (!entities.isEntity(p.user)) resources[p.user] = this.resourcesOf(p.user);
+      event.resources = resources;
+    }
     const { router } = this.ctx;
-    router.toSession(session, router.outbound({ ev: 'presence.snapshot', data: { presences: list } }));
+    router.toSession(session, router.outbound(event));
   }
 
   /** Presence of one user (or presence entity the asker watches: RFC 6121 §4.3 probe), if the asker may see it. */
@@ -184,8 +243,17 @@ export class PresenceService {
     }
     const p = aggregatePresence(session.user, [session.presence], null);
     const { router } = this.ctx;
-    router.toUser(to, router.outbound({ ev: 'presence', data: { ...p, directed: true } }));
+    // From the session's full address, with its extensions, for XMPP (§4.6.2).
+    const resources = { [session.user]: [{ resource: session.resource, presence: session.presence }] };
+    router.toUser(to, router.outbound({ ev: 'presence', data: { ...p, directed: true }, resources }));
   }
+}
+
+/** The aggregate and per-resource presence of a user with available sessions. */
+function known(user: string, sessions: readonly UserSession[]): Known {
+  const resources = new Map<string, SessionPresence>();
+  for (const s of sessions) resources.set(s.resource, s.presence);
+  return { aggregate: aggregateResources(user, sessions), resources };
 }
 
 const NO_PEERS: ReadonlySet<string> = new Set();

@@ -255,9 +255,10 @@ export class RosterService {
     const is = receivesPresenceOf(after);
     if (was === is) return;
     if (!is && (await this.presence.visibleTo(owner)).has(contact)) return; // still a shared-group peer
-    const p = is ? await this.presence.contactPresence(contact) : aggregatePresence(contact, [], null);
+    // Receiving: each available resource's presence (XMPP: from its full address); no longer: unavailable.
+    const event = is ? await this.presence.eventOf(contact) : { ev: 'presence' as const, data: aggregatePresence(contact, [], null) as unknown as Record<string, unknown> };
     const { router } = this.ctx;
-    router.toUser(owner, router.outbound({ ev: 'presence', data: p as unknown as Record<string, unknown> }));
+    router.toUser(owner, router.outbound(event));
   }
 
   /** Roster pushes, each item shown as roster.get shows it (shared-group peers included), with the new version. */

@@ -39,7 +39,7 @@ export class Router {
    * delivered in seq order (MessageService), so once a live seq passes the replay's highest, none can repeat.
    */
   toSession(s: Session, out: Outbound): void {
-    if (s.closed) return;
+    if (s.closed || (out.event.stanzasOnly === true && s.sink.relaysStanzas !== true)) return;
     if (s.pending) {
       // A replay paced to a client that reads slowly holds live events meanwhile; a client that falls this far
       // behind is disconnected instead of holding them without bound (what it missed is in the log: it gets it

@@ -21,6 +21,7 @@ import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
 import type { EntityItem, EntityPresence, PresenceEntityProvider } from '../engine/entities.js';
+import type { PresenceExtender } from '../engine/presence-service.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
 import type { Session } from '../engine/session.js';
 import type { Bus } from '../ports/bus.js';
@@ -169,6 +170,12 @@ export interface ModuleApi<O> {
    * `unsubscribed`); the entity keeps no roster. A login's catch-up and probes get `provider.presenceOf`.
    */
   presenceEntities(provider: PresenceEntityProvider): void;
+  /**
+   * Adds an element to the users' outgoing presence (engine/presence-service.ts PresenceExtender): the XML the
+   * function returns travels with each presence a user's resource publishes, from its full address, as if the
+   * client had sent it (XEP-0153 §4.3 / XEP-0398: the server adding `vcard-temp:x:update` with the avatar hash).
+   */
+  presenceExtender(fn: PresenceExtender): void;
   /**
    * Tells the engine that one of the module's entities changed: its presence, who may see it (grants), or that it
    * is gone (null). The engine delivers the presence through the Router to the users whose roster item receives

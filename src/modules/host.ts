@@ -172,6 +172,7 @@ export class ModuleHost {
       },
       tryUse: <K extends ServiceName>(service: K): ModuleServices[K] | undefined => this.services.get(service) as ModuleServices[K] | undefined,
       presenceEntities: (provider) => engine.presenceEntities(provider),
+      presenceExtender: (fn) => engine.presence.addExtender(fn),
       entityPresence: (address, presence) => engine.entityChanged(address, presence),
       entityItem: (address, item) => engine.entityItem(address, item),
       push: (session, event, data) => {

@@ -54,6 +54,8 @@ NS_MUC_USER = 'http://jabber.org/protocol/muc#user'
 NS_PING = 'urn:xmpp:ping'
 NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 NS_PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event'
+NS_CAPS = 'http://jabber.org/protocol/caps'
+NS_PARLEY_PRESENCE = 'urn:parley:presence:0'
 
 
 def emit(obj):
@@ -211,6 +213,15 @@ class Driver:
             'error': error_info(p),
             'xml': xml_text(p),
         }
+        caps = p.find(q(NS_CAPS, 'c'))
+        if caps is not None:
+            info['caps'] = {'node': caps.get('node'), 'ver': caps.get('ver'), 'hash': caps.get('hash')}
+        parley = p.find(q(NS_PARLEY_PRESENCE, 'presence'))
+        if parley is not None:
+            info['parley'] = {'state': parley.get('state'), 'sessions': parley.get('sessions')}
+        delay = p.find(q(NS_DELAY, 'delay'))
+        if delay is not None:
+            info['delay'] = {'stamp': delay.get('stamp'), 'from': delay.get('from')}
         x = p.find(q(NS_MUC_USER, 'x'))
         if x is not None:
             item = x.find(q(NS_MUC_USER, 'item'))
@@ -348,7 +359,13 @@ class Driver:
             kwargs['pshow'] = c['show']
         if c.get('status'):
             kwargs['pstatus'] = c['status']
-        self.xmpp.send_presence(**kwargs)
+        if c.get('priority') is not None:
+            kwargs['ppriority'] = c['priority']
+        pres = self.xmpp.make_presence(**kwargs)
+        # Extended content as given (RFC 6121 §4.7.3), e.g. a XEP-0115 <c/> the test chose.
+        for extra in c.get('extra', []):
+            pres.xml.append(ET.fromstring(extra))
+        pres.send()
         return {}
 
     async def cmd_roster_set(self, c):

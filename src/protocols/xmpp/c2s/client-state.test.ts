@@ -26,4 +26,22 @@ describe('ClientState (XEP-0352)', () => {
     expect(c.holding).toBe(false);
     expect(c.release()).toEqual([]);
   });
+
+  it('holds a contact\'s presence per resource; a presence from the bare address replaces all of them', () => {
+    const c = new ClientState();
+    c.inactive = true;
+    const of = (user: string, ...resources: string[]): ServerEvent => ({
+      ev: 'presence',
+      data: { user },
+      resources: { [user]: resources.map((resource) => ({ resource, presence: null })) },
+    });
+    expect(c.hold(of('a@x', 'phone'), ['phone1'])).toBe(true);
+    expect(c.hold(of('a@x', 'desk'), ['desk1'])).toBe(true);
+    expect(c.hold(of('a@x', 'phone'), ['phone2'])).toBe(true);
+    expect(c.release()).toEqual(['phone2', 'desk1']);
+    c.hold(of('a@x', 'phone', 'desk'), ['phone3', 'desk3']);
+    c.hold(of('b@x', 'pad'), ['pad1']);
+    c.hold(presence('a@x'), ['bare']);
+    expect(c.release()).toEqual(['pad1', 'bare']);
+  });
 });

@@ -46,6 +46,28 @@ describe('XMPP across nodes', () => {
     b.close();
   });
 
+  it('presence from each resource\'s full address, with its caps, whichever node holds the resource (RFC 6121 §4.2.2, §4.5.2)', async () => {
+    const one = await cluster.node();
+    const two = await cluster.node();
+    await one.engine.admin.addGroupMember('team', 'a@example.com');
+    await one.engine.admin.addGroupMember('team', 'b@example.com');
+    const b = await client(two, 'b', 'desk');
+    const host = await setupModules([], one);
+    const a = await TestXmppClient.login(one.engine, host.xmpp, 'a', 'phone');
+    a.send(`<presence><show>away</show><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='phone='/></presence>`);
+    const seen = await b.waitFor(/<presence [^>]*from="a@example\.com\/phone"[^>]*>.*?<\/presence>/);
+    expect(seen).toMatch(/from="a@example\.com\/phone"[^>]*><show>away<\/show><presence xmlns="urn:parley:presence:0" state="away" sessions="1"\/><c xmlns="http:\/\/jabber\.org\/protocol\/caps" hash="sha-1" node="n" ver="phone="\/><\/presence>/);
+    // The user's own resource on the other node gets it (§4.2.2), and a's catch-up has b's desk from its full address.
+    expect(await a.waitFor(/from="b@example\.com\/desk"/)).not.toMatch(/from="b@example\.com"[ >]/);
+    const a2 = await client(two, 'a', 'pad');
+    await a2.waitFor(/<presence [^>]*from="a@example\.com\/phone"[^>]*>.*?ver="phone="/);
+    const mark = b.mark;
+    a.close();
+    await b.waitFor(/<presence [^>]*from="a@example\.com\/phone"[^>]*type="unavailable"/, mark);
+    a2.close();
+    b.close();
+  });
+
   it('a room with occupants on both nodes: each sees the other enter, and messages reach both', async () => {
     const one = await cluster.node();
     const two = await cluster.node();

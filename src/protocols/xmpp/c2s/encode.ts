@@ -11,13 +11,15 @@
  */
 import type { EntityPresence } from '../../../engine/entities.js';
 import type { Outbound, ServerEvent } from '../../../engine/outbound.js';
-import type { UserPresence } from '../../../core/types.js';
+import type { ResourcePresence, UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { escapeAttr, serialize } from '../xml/serialize.js';
 import { NS } from './ns.js';
+import { contactStanzas, presenceStanza, resourceStanza, stamp } from './presence-stanzas.js';
 import type { XmppView } from './types.js';
 
 export type { XmppView } from './types.js';
+export { presenceStanza, stamp } from './presence-stanzas.js';
 
 const CODEC = 'xmpp';
 
@@ -36,9 +38,6 @@ export function nickOf(user: string): string {
   return at < 0 ? user : user.slice(0, at);
 }
 
-/** ISO 8601 UTC as XEP-0082 wants it (millisecond precision). */
-export const stamp = (ms: number): string => new Date(ms).toISOString();
-
 /** Stanzas (zero or more) for one event and one session. */
 export function encodeFor(out: Outbound, v: XmppView): string[] {
   const e = out.event;
@@ -50,13 +49,20 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return e.data.type === 'groupchat' ? roomRecord(out, v) : chatRecord(out, v);
     case 'typing':
       return typing(out, v);
-    case 'presence':
+    case 'presence': {
+      // §4.4.2: nothing before initial presence. A person's resources each from their full address (§4.2.2, §4.5.2).
       if (!v.available) return [];
-      return [presenceTo(out, v.user, e.data as unknown as UserPresence)];
+      const p = e.data as unknown as UserPresence;
+      const resources = e.resources?.[p.user];
+      return resources === undefined || resources.length === 0 ? [presenceTo(out, v.user, p)] : resourcesTo(out, v.user, p, resources);
+    }
     case 'presence.snapshot': {
+      // §4.2.2 / §4.3.2: the answer to the new session's probes, the user's own other resources included.
       if (!v.available) return [];
       const list = e.data.presences as Array<UserPresence | EntityPresence>;
-      return list.filter((p) => p.state !== 'offline' && p.user !== v.user).map((p) => serialize(presenceStanza(p, v.user)));
+      const resources = e.resources;
+      if (resources === undefined) return list.filter((p) => p.state !== 'offline' && p.user !== v.user).map((p) => serialize(presenceStanza(p, v.user)));
+      return list.flatMap((p) => contactStanzas(p, resources[p.user], v.user, p.user === v.user ? v.resource : null));
     }
     case 'roster':
       return v.rosterRequested ? [rosterPush(e, v)] : [];
@@ -198,43 +204,23 @@ function typing(out: Outbound, v: XmppView): string[] {
   return [serialize(el('message', { xmlns: NS.client, type: 'groupchat', from: `${to}/${nickOf(bareOf(from))}`, to: v.full }, state))];
 }
 
-/**
- * A user's aggregate presence (or a presence entity's, engine/entities.ts) as seen by `to` (RFC 6121 §4.7), from
- * the bare address.
- */
-export function presenceStanza(p: UserPresence | EntityPresence, to: string): Element {
-  const pres = el('presence', { xmlns: NS.client, from: p.user, to });
-  if (p.state === 'offline') {
-    pres.attrs.type = 'unavailable';
-    if (p.status !== null) pres.append(el('status', null, p.status));
-    return pres;
-  }
-  const show = SHOW[p.state];
-  if (show) pres.append(el('show', null, show));
-  if (p.status !== null) pres.append(el('status', null, p.status));
-  if (p.idleSince !== null) pres.append(el('idle', { xmlns: NS.idle, since: stamp(p.idleSince) }));
-  pres.append(
-    el('presence', {
-      xmlns: NS.parleyPresence,
-      state: p.state,
-      activity: p.activity ?? undefined,
-      sessions: String(p.sessions),
-    }),
-  );
-  return pres;
+/** A stanza cut around its `to` placeholder, to be completed per recipient. */
+function cut(text: string): readonly [string, string] {
+  const at = text.indexOf(`to="${PLACEHOLDER}"`);
+  return [text.slice(0, at + 4), text.slice(at + 5)] as const;
 }
 
-/** RFC 6121 §4.7.2.1 <show/> for each aggregate state; busy (an activity) shows as dnd. */
-const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
-
-/** Presence to one recipient: the stanza is cut once around its `to` and completed per recipient. */
+/** Presence from the bare address to one recipient: the stanza is cut once and completed per recipient. */
 function presenceTo(out: Outbound, to: string, p: UserPresence | EntityPresence): string {
-  const [head, tail] = out.encode(`${CODEC}:presence`, () => {
-    const text = serialize(presenceStanza(p, PLACEHOLDER));
-    const at = text.indexOf(`to="${PLACEHOLDER}"`);
-    return [text.slice(0, at + 4), text.slice(at + 5)] as const;
-  });
+  const [head, tail] = out.encode(`${CODEC}:presence`, () => cut(serialize(presenceStanza(p, PLACEHOLDER))));
   return head + escapeAttr(to) + tail;
+}
+
+/** One presence per resource, each from its full address: serialised once per event, completed per recipient. */
+function resourcesTo(out: Outbound, to: string, p: UserPresence, resources: readonly ResourcePresence[]): string[] {
+  const parts = out.encode(`${CODEC}:presence`, () => resources.map((r) => cut(resourceStanza(p, r, PLACEHOLDER))));
+  const recipient = escapeAttr(to);
+  return parts.map(([head, tail]) => head + recipient + tail);
 }
 
 /**

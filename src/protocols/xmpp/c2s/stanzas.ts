@@ -8,13 +8,13 @@
 import { ParleyError } from '../../../core/errors.js';
 import { parseAddress, parseBare, type Address } from '../../../core/address.js';
 import { MAX_STATUS_LENGTH } from '../../../core/presence.js';
-import type { Availability, SessionPresence } from '../../../core/types.js';
+import type { Availability, SessionPresence, UserPresence } from '../../../core/types.js';
 import type { SubscriptionAction } from '../../../core/roster.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
 import { CapsLearner } from './caps.js';
-import { presenceStanza } from './encode.js';
+import { contactStanzas, presenceExtensions } from './presence-stanzas.js';
 import { errorElement, errorReply, StreamFailure } from './errors.js';
 import { iqHandlerOf, type IqTarget } from './iq-handlers.js';
 import { Muc } from './muc.js';
@@ -197,8 +197,12 @@ export class StanzaHandlers {
     }
     if (type === 'probe') {
       if (to === null || to.local === null) throw new ParleyError('bad-request', 'a probe needs a user address in "to"');
-      const p = await this.engine.presence.query(session.user, `${to.local}@${to.domain}`);
-      this.conn.sendElement(presenceStanza(p, session.full));
+      // §4.3.2: each available resource of the contact from its full address, else unavailable from the bare one.
+      const target = `${to.local}@${to.domain}`;
+      await this.engine.presence.query(session.user, target);
+      const e = await this.engine.presence.eventOf(target);
+      const p = e.data as unknown as UserPresence;
+      for (const text of contactStanzas(p, e.resources?.[target], session.full, target === session.user ? session.resource : null)) this.conn.sendStanza(text);
       return;
     }
     if (type !== undefined && type !== 'unavailable') throw new ParleyError('bad-request', `presence type "${type}" is not defined`);
@@ -360,5 +364,9 @@ export function parsePresence(stanza: Element, now: number): SessionPresence {
   }
   const idle = stanza.getChild('idle', NS.idle)?.attr('since');
   const idleSince = idle !== undefined && Number.isFinite(Date.parse(idle)) ? Math.min(Date.parse(idle), now) : null;
-  return { availability, activity: null, status: status === '' ? null : status, priority, idleSince, explicit: idleSince === null, updatedAt: now };
+  const p: SessionPresence = { availability, activity: null, status: status === '' ? null : status, priority, idleSince, explicit: idleSince === null, updatedAt: now };
+  // RFC 6121 §4.7.3 extended content (XEP-0115 caps, XEP-0153, XEP-0172 ...): kept with the session, relayed as sent.
+  const extensions = presenceExtensions(stanza);
+  if (extensions !== null) p.extensions = extensions;
+  return p;
 }
