@@ -15,6 +15,7 @@ import { mam } from '../modules/mam/index.js';
 import { presentities } from '../modules/presentities/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
+import { pep } from '../modules/pep/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
 
@@ -22,6 +23,7 @@ import { webhooks } from '../modules/webhooks/index.js';
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
  * archive comes first: when it is on, it journals a change before any other module reacts to it. apikeys comes
  * before presentities, which uses its service; components after presentities, whose service it writes through;
- * webhooks comes after both, whose services it uses. files uses none.
+ * webhooks comes after both, whose services it uses. files uses none. pep comes after vcard and private, whose
+ * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat).
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, extdisco, apikeys, presentities, components, webhooks, notify, files];
+export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files];

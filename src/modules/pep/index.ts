@@ -1,0 +1,56 @@
+/**
+ * XEP-0163 personal eventing for users: every account is a PEP service on its bare address. Nodes are created by
+ * the first publication, their items kept in the module's storage area, and each publication is notified by
+ * the engine (ModuleApi.pepNotify, through the Router) to the owner's sessions and the contacts the access model
+ * lets see it, those whose capabilities ask for the node (`+notify`). XEP-0223 private data rides on the
+ * whitelist access model and publish-options.
+ */
+import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
+import { defineModule } from '../api.js';
+import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { PepNodes } from './nodes.js';
+import { pepOptions } from './options.js';
+import { area, type PepArea } from './sqlite.js';
+
+/** The XEP-0060 features (§10) an account's PEP service has: what nodes.ts and xmpp.ts implement. */
+const FEATURES = [
+  'access-open',
+  'access-presence',
+  'access-roster',
+  'access-whitelist',
+  'auto-create',
+  'config-node',
+  'create-nodes',
+  'delete-items',
+  'delete-nodes',
+  'filtered-notifications',
+  'item-ids',
+  'last-published',
+  'persistent-items',
+  'presence-notifications',
+  'publish',
+  'publish-options',
+  'retract-items',
+  'retrieve-items',
+].map((f) => `${NS_PUBSUB}#${f}`);
+
+/** The pep module. */
+export const pep = defineModule({
+  name: 'pep',
+  summary: 'XEP-0163 personal eventing on every account, with XEP-0223 private data, XEP-0402 bookmarks and XEP-0084 avatars',
+  options: pepOptions,
+  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  setup(api) {
+    const { engine } = api;
+    const nodes = new PepNodes(api.storage<PepArea>(), engine, (owner, item, audience) => api.pepNotify(owner, item, audience), api.options);
+    api.pepSource(nodes);
+    // Presence entities (the presentities module) keep their own PEP service; accounts are this one's.
+    const serves = (t: { kind: string; bare: string }): boolean => (t.kind === 'self' || t.kind === 'account') && !engine.entities.isEntity(t.bare);
+    api.xmppIq(NS_PUBSUB, 'pubsub', pubsubHandler(nodes), serves);
+    api.xmppIq(NS_PUBSUB_OWNER, 'pubsub', ownerHandler(nodes), serves);
+    api.xmppAccountNodes(accountNodes(nodes));
+    for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
+    // What an account leaves behind goes with it.
+    api.on('account.removed', async (e) => nodes.drop(e.address));
+  },
+});
