@@ -8,6 +8,7 @@
 import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
 import { defineModule } from '../api.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
 import { PepNodes } from './nodes.js';
 import { pepOptions } from './options.js';
 import { area, type PepArea } from './sqlite.js';
@@ -50,6 +51,12 @@ export const pep = defineModule({
     api.xmppIq(NS_PUBSUB_OWNER, 'pubsub', ownerHandler(nodes), serves);
     api.xmppAccountNodes(accountNodes(nodes));
     for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
+    // XEP-0402 §5: legacy bookmarks in private storage (XEP-0048 over XEP-0049) follow the node, and back.
+    const priv = api.tryUse('private');
+    if (priv) {
+      syncBookmarks(nodes, priv, api.options.maxItemsPerNode, api.log);
+      api.xmppFeature(BOOKMARKS_COMPAT, 'account');
+    }
     // What an account leaves behind goes with it.
     api.on('account.removed', async (e) => nodes.drop(e.address));
   },
