@@ -40,6 +40,8 @@ const PEP_ACCOUNT_FEATURES = [
     .concat(['filtered-notifications', 'item-ids', 'last-published', 'persistent-items', 'presence-notifications', 'publish', 'publish-options'])
     .concat(['retract-items', 'retrieve-items'])
     .map((f) => `http://jabber.org/protocol/pubsub#${f}`),
+  'urn:xmpp:bookmarks:1#compat',
+  'urn:xmpp:pep-vcard-conversion:0',
 ];
 
 /** Accounts' disco#info features before the move. */

@@ -8,6 +8,7 @@
 import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
 import { defineModule } from '../api.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { avatars, VCARD_CONVERSION } from './avatar.js';
 import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
 import { PepNodes } from './nodes.js';
 import { pepOptions } from './options.js';
@@ -57,6 +58,11 @@ export const pep = defineModule({
       syncBookmarks(nodes, priv, api.options.maxItemsPerNode, api.log);
       api.xmppFeature(BOOKMARKS_COMPAT, 'account');
     }
+    // XEP-0084 avatars; XEP-0398 keeps the vCard's PHOTO in step when the vcard module runs. The current hash is
+    // a service, for XEP-0153 presence.
+    const vcards = api.tryUse('vcard');
+    api.provide('avatars', avatars(nodes, vcards, api.log));
+    if (vcards) api.xmppFeature(VCARD_CONVERSION, 'account');
     // What an account leaves behind goes with it.
     api.on('account.removed', async (e) => nodes.drop(e.address));
   },

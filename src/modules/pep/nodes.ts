@@ -36,9 +36,13 @@ export interface PublishOptions {
   origin: string;
 }
 
+/** Checks an item before it is published on one node (its id, as given, and its payload); throws to refuse it. */
+export type NodeValidator = (id: string | undefined, xml: string) => void;
+
 /** The module's nodes, over its storage area. */
 export class PepNodes implements PepSource {
   private readonly listeners = new Map<string, NodeListener[]>();
+  private readonly validators = new Map<string, NodeValidator>();
 
   constructor(
     private readonly area: PepArea,
@@ -54,6 +58,11 @@ export class PepNodes implements PepSource {
     this.listeners.set(node, list);
   }
 
+  /** Checks every item published on `node` (of any owner) with `fn`, e.g. XEP-0084 §4.1's hash as the id. */
+  validate(node: string, fn: NodeValidator): void {
+    this.validators.set(node, fn);
+  }
+
   /** The node's configuration, or null when `owner` has no such node. */
   async config(owner: string, node: string): Promise<NodeConfig | null> {
     const json = await this.area.node(owner, node);
@@ -66,6 +75,7 @@ export class PepNodes implements PepSource {
     if (Buffer.byteLength(xml, 'utf8') > maxPayloadBytes) {
       throw new ParleyError('not-acceptable', `an item's payload holds at most ${maxPayloadBytes} bytes (modules.pep.maxPayloadBytes)`, { pubsub: 'payload-too-big' });
     }
+    this.validators.get(node)?.(id, xml);
     const existing = await this.config(owner, node);
     let config: NodeConfig;
     if (existing !== null) {
