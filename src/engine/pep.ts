@@ -108,12 +108,12 @@ export class PepService {
     const wanted = [...nodes];
     if (wanted.length === 0 || this.sources.length === 0) return;
     const owners = [session.user];
-    for (const it of await this.rosterOf(session.user)) {
-      if ((it.subscription === 'to' || it.subscription === 'both') && !(await this.blocked(it.contact, session.user))) owners.push(it.contact);
-    }
+    for (const it of await this.rosterOf(session.user)) if (it.subscription === 'to' || it.subscription === 'both') owners.push(it.contact);
     const { router } = this.ctx;
     for (const source of this.sources) {
       for (const { owner, item } of await source.lastItems(session.user, owners, wanted)) {
+        // Blocks are checked for the owners that have something to send only (most contacts have nothing).
+        if (owner !== session.user && (await this.blocked(owner, session.user))) continue;
         if (session.closed) return;
         if (notifies(session, item.node)) router.toSession(session, router.outbound({ ev: 'entity.item', data: { from: owner, ...item } }));
       }

@@ -171,8 +171,10 @@ export class PepNodes implements PepSource {
     const out: OwnedItem[] = [];
     for (const row of await this.area.lastItems([...owners], [...nodes])) {
       const config = parseConfig(row.config);
-      if (config.send_last_published_item === 'never') continue;
-      if (!(await this.mayAccess(row.owner, viewer, config))) continue;
+      if (config.send_last_published_item === 'never' || (config.access_model === 'whitelist' && row.owner !== viewer)) continue;
+      // The engine names the viewer and the contacts whose presence it receives, which the presence and open
+      // models admit as they are (blocks are the engine's to check); the roster model asks the owner's groups.
+      if (config.access_model === 'roster' && !(await this.mayAccess(row.owner, viewer, config))) continue;
       out.push({ owner: row.owner, item: { node: row.node, id: row.id, data: {}, xml: row.xml } });
     }
     return out;

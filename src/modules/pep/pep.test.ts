@@ -116,6 +116,29 @@ describe('pep module (XEP-0163)', () => {
     for (const x of [a, b, c]) x.close();
   });
 
+  it('lets the roster access model admit the allowed groups only, and a blocked contact nothing', async () => {
+    const { engine, host } = await moduleFixture([pep]);
+    await friends(engine);
+    const a = await online(engine, host.xmpp, 'a', 'phone', []);
+    const b = await online(engine, host.xmpp, 'b', 'phone', ['urn:team']);
+    const roster = form('publish-options', { access_model: 'roster', roster_groups_allowed: 'Team' });
+    await a.iq('set', PS(`<publish node='urn:team'><item id='1'><t xmlns='urn:team'>one</t></item></publish><publish-options>${roster}</publish-options>`));
+    expect((await b.iq('get', PS(`<items node='urn:team'/>`), A)).reply).toContain('<not-in-roster-group');
+    await engine.rosters.set(A, B, null, ['Team']);
+    expect((await b.iq('get', PS(`<items node='urn:team'/>`), A)).reply).toContain('<t xmlns="urn:team">one</t>');
+    let mark = b.mark;
+    await a.iq('set', PS(`<publish node='urn:team'><item id='2'><t xmlns='urn:team'>two</t></item></publish>`));
+    await b.waitFor(/<t xmlns="urn:team">two<\/t>/, mark);
+    await engine.blocks.block(A, [B]);
+    mark = b.mark;
+    await a.iq('set', PS(`<publish node='urn:team'><item id='3'><t xmlns='urn:team'>three</t></item></publish>`));
+    await b.iq('get', `<ping xmlns='urn:xmpp:ping'/>`);
+    expect((await b.waitFor(/.*/, mark)).includes('three')).toBe(false);
+    expect((await b.iq('get', PS(`<items node='urn:team'/>`), A)).reply).toContain('type="error"');
+    a.close();
+    b.close();
+  });
+
   it('checks publish-options as preconditions, configures and deletes nodes for the owner', async () => {
     const { engine, host } = await moduleFixture([pep]);
     const a = await online(engine, host.xmpp, 'a', 'phone', []);
