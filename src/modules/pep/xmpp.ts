@@ -17,12 +17,16 @@ export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 export const NS_PUBSUB_OWNER = 'http://jabber.org/protocol/pubsub#owner';
 const NS_ERRORS = 'http://jabber.org/protocol/pubsub#errors';
 
+/** Longest node name and item id kept (they are keys of the storage). */
+const MAX_NAME = 1024;
+
 const elements = (e: Element): Element[] => e.children.filter((c): c is Element => typeof c !== 'string');
 
 /** The node attribute of an action (§6.5.9.3, §7.1.3.3: nodeid-required). */
 function nodeOf(action: Element): string {
   const node = action.attr('node');
   if (node === undefined || node === '') throw new ParleyError('bad-request', `<${action.name}/> needs a node`, { pubsub: 'nodeid-required' });
+  if (node.length > MAX_NAME) throw new ParleyError('not-acceptable', `a node name has at most ${MAX_NAME} characters`);
   return node;
 }
 
@@ -71,9 +75,11 @@ export function pubsubHandler(nodes: PepNodes): IqHandler {
             if (items.length !== 1) throw new ParleyError('bad-request', 'publish one <item/>', { pubsub: items.length === 0 ? 'item-required' : 'invalid-payload' });
             const payload = elements(items[0]!);
             if (payload.length !== 1) throw new ParleyError('bad-request', 'an item carries one payload element', { pubsub: payload.length === 0 ? 'payload-required' : 'invalid-payload' });
+            const id = items[0]!.attr('id') || undefined;
+            if (id !== undefined && id.length > MAX_NAME) throw new ParleyError('not-acceptable', `an item id has at most ${MAX_NAME} characters`);
             const form = options?.name === 'publish-options' ? formFields(options.getChild('x', 'jabber:x:data'), PUBLISH_OPTIONS) : null;
-            const id = await nodes.publish(user, node, items[0]!.attr('id') || undefined, serialize(payload[0]!), { options: form, origin: 'xmpp' });
-            return el('pubsub', { xmlns: NS_PUBSUB }, el('publish', { node }, el('item', { id })));
+            const stored = await nodes.publish(user, node, id, serialize(payload[0]!), { options: form, origin: 'xmpp' });
+            return el('pubsub', { xmlns: NS_PUBSUB }, el('publish', { node }, el('item', { id: stored })));
           }
           case 'retract': {
             const node = nodeOf(action);
