@@ -158,10 +158,8 @@ export class EntityService implements PepSource {
   subscribed(user: string, entity: string): void {
     const p = this.providerOf(entity);
     if (!p?.itemOf) return;
-    const nodes = new Set<string>();
-    for (const s of this.ctx.sessions.of(user)) for (const n of s.interests ?? []) nodes.add(n);
-    for (const r of this.ctx.cluster.remoteOf(user)) for (const n of r.interests ?? []) nodes.add(n);
-    for (const n of nodes) {
+    // At once (the provider answers from memory), so the item follows the subscription's presence.
+    for (const n of this.pep.interestsOf(user)) {
       const item = p.itemOf(entity, n);
       if (item) this.pep.deliver(entity, item, [user]);
     }

@@ -100,6 +100,26 @@ export class PepService {
     }
   }
 
+  /** The nodes any session of `user`, on any node of the cluster, asked notifications of. */
+  interestsOf(user: string): Set<string> {
+    const nodes = new Set<string>();
+    for (const s of this.ctx.sessions.of(user)) for (const n of s.interests ?? []) nodes.add(n);
+    for (const r of this.ctx.cluster.remoteOf(user)) for (const n of r.interests ?? []) nodes.add(n);
+    return nodes;
+  }
+
+  /**
+   * `user` now receives `owner`'s presence (a subscription was approved): its interested sessions get the last
+   * items of `owner` it may have (XEP-0163 §4.3.2, send_last_published_item on subscription).
+   */
+  async subscribed(user: string, owner: string): Promise<void> {
+    const nodes = this.interestsOf(user);
+    if (nodes.size === 0 || (await this.blocked(owner, user))) return;
+    for (const source of this.sources) {
+      for (const found of await source.lastItems(user, [owner], [...nodes])) this.deliver(found.owner, found.item, [user]);
+    }
+  }
+
   /**
    * The last items of `nodes` the session is owed (§4.3.2): of its own account's nodes, and of every owner whose
    * presence its user receives, as the sources allow. Sent when it becomes available or declares new interests.

@@ -63,6 +63,10 @@ export const pep = defineModule({
     const vcards = api.tryUse('vcard');
     api.provide('avatars', avatars(nodes, vcards, api.log));
     if (vcards) api.xmppFeature(VCARD_CONVERSION, 'account');
+    // XEP-0163 §4.3.2: a contact whose subscription was just approved gets the last items it may have.
+    api.on('subscription.changed', async (e) => {
+      if (e.action === 'subscribed' && !engine.entities.isEntity(e.user)) await engine.pep.subscribed(e.contact, e.user);
+    });
     // What an account leaves behind goes with it.
     api.on('account.removed', async (e) => nodes.drop(e.address));
   },

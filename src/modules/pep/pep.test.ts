@@ -84,6 +84,19 @@ describe('pep module (XEP-0163)', () => {
     for (const c of [a, b, late]) c.close();
   });
 
+  it('sends the last item to a contact whose subscription is approved (§4.3.2)', async () => {
+    const { engine, host } = await moduleFixture([pep]);
+    const a = await online(engine, host.xmpp, 'a', 'phone', []);
+    const b = await online(engine, host.xmpp, 'b', 'phone', [TUNE]);
+    await a.iq('set', tune('Something'));
+    await b.iq('get', `<ping xmlns='urn:xmpp:ping'/>`);
+    expect(await b.waitFor(/.*/)).not.toContain('Something');
+    await friends(engine);
+    expect(await b.waitFor(/<title>Something<\/title>/)).toContain(`from="${A}"`);
+    a.close();
+    b.close();
+  });
+
   it('keeps a node to those its access model lets in; disco lists the nodes each asker may see', async () => {
     const { engine, host } = await moduleFixture([pep], { users: [A, B, 'c@example.com'] });
     await friends(engine);
