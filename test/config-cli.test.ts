@@ -242,6 +242,18 @@ describe('the parley CLI', () => {
     expect(await cli(['user', 'remove', 'helper@example.com'])).toMatchObject({ code: 0 });
   });
 
+  it('user add follows the naming policy (modules.naming): a blocked word is refused naming the rule, nothing stored', async () => {
+    const env = { PARLEY_MODULES__NAMING__DEFAULT__BLOCKED: '["muscles"]' };
+    const refused = await cli(['user', 'add', 'big.mu5cles@example.com'], 'pw-long-enough\n', env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/policy-violation.*big\.mu5cles@example\.com breaks the naming policy of example\.com: it contains the blocked word "muscles"/);
+    expect((await cli(['user', 'list'], '', env)).out).not.toContain('mu5cles');
+    // Reserved names are for administrators, and the CLI is one.
+    const reserved = await cli(['user', 'add', 'postmaster@example.com'], 'pw-long-enough\n', env);
+    expect(reserved.code).toBe(0);
+    expect((await cli(['user', 'remove', 'postmaster@example.com'], '', env)).code).toBe(0);
+  });
+
   it('user add refuses bad input with a clear error, and never takes a password from argv', async () => {
     // None of these changes anything, so they run side by side.
     const [space, noLocal, noDomain, resource, unhosted, empty, none, onArgv, typo] = await Promise.all([

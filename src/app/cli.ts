@@ -103,7 +103,17 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
   // The CLI's change.check gate: every listening module hears of the change before it is stored, and may refuse it.
   const gate: ChangeGate = async (change, write) => {
     const ctx = (m: AnyModule): Parameters<NonNullable<AnyModule['operatorChange']>>[1] => ({ options: (config.modules as ModuleOptions)[m.name]!, store });
-    for (const m of listening) await m.operatorChange!({ phase: 'check', change }, ctx(m));
+    const passed: AnyModule[] = [];
+    try {
+      for (const m of listening) {
+        await m.operatorChange!({ phase: 'check', change }, ctx(m));
+        passed.push(m);
+      }
+    } catch (e) {
+      // A later module refused what earlier ones passed: they hear that the change was not made.
+      for (const m of passed) await m.operatorChange!({ phase: 'failed', change, code: failureCode(e) }, ctx(m)).catch(() => undefined);
+      throw e;
+    }
     try {
       return await write();
     } catch (e) {

@@ -12,6 +12,7 @@ import { extdisco } from '../modules/extdisco/index.js';
 import { files } from '../modules/files/index.js';
 import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
+import { naming } from '../modules/naming/index.js';
 import { presentities } from '../modules/presentities/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
@@ -21,9 +22,10 @@ import { webhooks } from '../modules/webhooks/index.js';
 
 /**
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
- * archive comes first: when it is on, it journals a change before any other module reacts to it. apikeys comes
+ * archive comes first: when it is on, it journals a change before any other module reacts to it (naming, right
+ * after it, may still refuse an account; the archive then hears that it was not made). apikeys comes
  * before presentities, which uses its service; components after presentities, whose service it writes through;
  * webhooks comes after both, whose services it uses. files uses none. pep comes after vcard and private, whose
  * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat).
  */
-export const MODULES: readonly AnyModule[] = [archive, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files];
