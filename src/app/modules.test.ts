@@ -33,12 +33,23 @@ const PRE_MODULE_SERVER_FEATURES = [
   'urn:xmpp:receipts',
 ];
 
+/** What the pep module adds to accounts (XEP-0163 §6.1, XEP-0060 §10, XEP-0402 §3, XEP-0398 §3); the server's caps stay. */
+const PEP_ACCOUNT_FEATURES = [
+  'http://jabber.org/protocol/pubsub',
+  ...['access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node', 'create-nodes', 'delete-items', 'delete-nodes']
+    .concat(['filtered-notifications', 'item-ids', 'last-published', 'persistent-items', 'presence-notifications', 'publish', 'publish-options'])
+    .concat(['retract-items', 'retrieve-items'])
+    .map((f) => `http://jabber.org/protocol/pubsub#${f}`),
+  'urn:xmpp:bookmarks:1#compat',
+  'urn:xmpp:pep-vcard-conversion:0',
+];
+
 /** Accounts' disco#info features before the move. */
 const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items', 'urn:xmpp:mam:2', 'urn:xmpp:sid:0', 'vcard-temp'];
 
 describe('the shipped modules', () => {
-  it('are the archive (off by default), then naming, carbons, blocking, mam, vcard and private (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'mam', 'vcard', 'private', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
+  it('are the archive (off by default), then naming, carbons, blocking, mam, vcard, private and pep (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default)', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
     const off = new Set(['archive', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
@@ -48,7 +59,7 @@ describe('the shipped modules', () => {
     const { host } = await moduleFixture(MODULES.filter((m) => m.name !== 'archive'));
     const disco = discoOf(host.xmpp);
     expect([...disco.serverFeatures].sort()).toEqual([...PRE_MODULE_SERVER_FEATURES, 'urn:xmpp:mam:2'].sort());
-    expect([...disco.accountFeatures].sort()).toEqual([...PRE_MODULE_ACCOUNT_FEATURES].sort());
+    expect([...disco.accountFeatures].sort()).toEqual([...PRE_MODULE_ACCOUNT_FEATURES, ...PEP_ACCOUNT_FEATURES].sort());
     expect(disco.capsVer).toBe(CAPS_VER);
   });
 

@@ -16,6 +16,7 @@ import { naming } from '../modules/naming/index.js';
 import { presentities } from '../modules/presentities/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
+import { pep } from '../modules/pep/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
 
@@ -24,6 +25,7 @@ import { webhooks } from '../modules/webhooks/index.js';
  * archive comes first: when it is on, it journals a change before any other module reacts to it (naming, right
  * after it, may still refuse an account; the archive then hears that it was not made). apikeys comes
  * before presentities, which uses its service; components after presentities, whose service it writes through;
- * webhooks comes after both, whose services it uses. files uses none.
+ * webhooks comes after both, whose services it uses. files uses none. pep comes after vcard and private, whose
+ * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat).
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, mam, vcard, privateStorage, extdisco, apikeys, presentities, components, webhooks, notify, files];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files];

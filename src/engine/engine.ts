@@ -17,6 +17,7 @@ import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOpt
 import { Directory } from './directory.js';
 import { EntityService, type EntityItem, type EntityPresence, type PresenceEntityProvider } from './entities.js';
 import { EventHub } from './events.js';
+import { PepService, type PepAudience, type PepItem, type PepSource } from './pep.js';
 import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
@@ -85,6 +86,8 @@ export class Engine {
   readonly admin: AdminService;
   /** Presence entities owned by modules (things, processes): registry, watchers, delivery (entities.ts). */
   readonly entities: EntityService;
+  /** PEP delivery (XEP-0163) for accounts' and entities' nodes (pep.ts). */
+  readonly pep: PepService;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -187,7 +190,8 @@ export class Engine {
     };
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user), () => this.entities);
     this.blocks = new BlockService(this.ctx, this.presence);
-    this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), (user) => this.rosters.list(user));
+    this.pep = new PepService(this.ctx, this.blocks, (user) => this.rosters.list(user));
+    this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), this.pep);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities);
     this.rooms = new RoomService(this.ctx, this.presence);
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
@@ -331,7 +335,7 @@ export class Engine {
     router.finishCatchUp(session);
     await this.presence.recompute(session.user);
     await this.presence.sendSnapshot(session);
-    if (session.interests) await this.entities.lastItems(session, session.interests);
+    if (session.interests) await this.pep.lastItems(session, session.interests);
     router.toSession(session, router.outbound({ ev: 'synced', data: { position: last } }));
   }
 
@@ -356,6 +360,19 @@ export class Engine {
     return this.entities.item(address, item);
   }
 
+  /** Adds a module's source of last PEP items (pep.ts), sent to sessions that become available (XEP-0163 §4.3.2). */
+  pepSource(source: PepSource): void {
+    this.pep.register(source);
+  }
+
+  /**
+   * A user's new (or retracted) item on one of its nodes: to its own sessions and the contacts `audience` lets
+   * see it, those interested in the node (XEP-0163 §4.3), through the Router.
+   */
+  pepNotify(owner: string, item: PepItem, audience: PepAudience): Promise<void> {
+    return this.pep.notify(owner, item, audience);
+  }
+
   /**
    * The publish-subscribe nodes whose notifications a session wants (XEP-0163 §4.3: an XMPP client's
    * `+notify` capabilities). Nodes new to an available session get their last items at once (§4.3.1).
@@ -364,7 +381,7 @@ export class Engine {
     const before = session.interests;
     session.interests = nodes;
     const added = [...nodes].filter((n) => !before?.has(n));
-    if (session.available && added.length > 0) await this.entities.lastItems(session, added);
+    if (session.available && added.length > 0) await this.pep.lastItems(session, added);
   }
 
   /**
@@ -456,7 +473,7 @@ export class Engine {
     if (firstTime) {
       await this.presence.sendSnapshot(session);
       // XEP-0163 §4.3.1: a session becoming available gets the last item of the nodes it is interested in.
-      if (session.interests) await this.entities.lastItems(session, session.interests);
+      if (session.interests) await this.pep.lastItems(session, session.interests);
     }
     return replayed;
   }

@@ -19,21 +19,13 @@ import { aggregatePresence } from '../core/presence.js';
 import type { UserPresence } from '../core/types.js';
 import type { BlockService } from './block-service.js';
 import type { Ctx } from './context.js';
-import type { Session } from './session.js';
+import type { OwnedItem, PepItem, PepService, PepSource } from './pep.js';
 
 /** An entity's presence in the engine's presence shape; an entity's activity is free text (the module's). */
 export type EntityPresence = Omit<UserPresence, 'activity'> & { activity: string | null };
 
 /** The last published item of an entity's node (XEP-0163 §4.3.1), as JSON and as the XMPP payload element. */
-export interface EntityItem {
-  node: string;
-  /** The item id (XEP-0060 §7.1.2; a single-item node says `current`). */
-  id: string;
-  /** The payload for JSON clients. */
-  data: Record<string, unknown>;
-  /** The payload element, serialised, for XMPP clients. */
-  xml: string;
-}
+export type EntityItem = PepItem;
 
 /** What a module tells the engine about the entities it owns. */
 export interface PresenceEntityProvider {
@@ -53,21 +45,23 @@ export function unavailableEntity(address: string): EntityPresence {
 }
 
 /** The registry of presence entities, their watchers, and the delivery of their changes. */
-export class EntityService {
+export class EntityService implements PepSource {
   private readonly providers: PresenceEntityProvider[] = [];
   /** entity → users whose item receives its presence (from the rosters; dropped when a roster change touches it). */
   private readonly watching = new Map<string, Promise<ReadonlySet<string>>>();
 
   /**
    * `revoke` ends a user's subscription to an entity on the entity's behalf (RosterService.revokeEntity);
-   * `rosterOf` gives a user's roster (RosterService.list).
+   * `pep` delivers the entities' items (pep.ts), and asks this service for their last items.
    */
   constructor(
     private readonly ctx: Ctx,
     private readonly blocks: BlockService,
     private readonly revoke: (user: string, entity: string) => Promise<void>,
-    private readonly rosterOf: (user: string) => Promise<ReadonlyArray<{ contact: string; subscription: string }>>,
-  ) {}
+    private readonly pep: PepService,
+  ) {
+    pep.register(this);
+  }
 
   /** Adds a provider (a module's, at setup). */
   register(p: PresenceEntityProvider): void {
@@ -154,7 +148,7 @@ export class EntityService {
    */
   async item(entity: string, item: EntityItem): Promise<void> {
     const { live } = await this.split(entity, true, true);
-    for (const u of live) this.toInterested(u, entity, item);
+    this.pep.deliver(entity, item, live);
   }
 
   /**
@@ -164,40 +158,29 @@ export class EntityService {
   subscribed(user: string, entity: string): void {
     const p = this.providerOf(entity);
     if (!p?.itemOf) return;
-    const nodes = new Set<string>();
-    for (const s of this.ctx.sessions.of(user)) for (const n of s.interests ?? []) nodes.add(n);
-    for (const r of this.ctx.cluster.remoteOf(user)) for (const n of r.interests ?? []) nodes.add(n);
-    for (const n of nodes) {
+    // At once (the provider answers from memory), so the item follows the subscription's presence.
+    for (const n of this.pep.interestsOf(user)) {
       const item = p.itemOf(entity, n);
-      if (item) this.toInterested(user, entity, item);
+      if (item) this.pep.deliver(entity, item, [user]);
     }
-  }
-
-  /** Sends an item to the user's available sessions interested in its node, on every node of the cluster. */
-  private toInterested(user: string, entity: string, item: EntityItem): void {
-    const { router, sessions, cluster } = this.ctx;
-    const out = router.outbound({ ev: 'entity.item', data: { from: entity, ...item } });
-    for (const s of sessions.of(user)) if (notifies(s, item.node)) router.toSession(s, out);
-    if (cluster.remoteCount > 0) router.toRemote([...cluster.remoteOf(user)].filter((r) => r.available && (r.interests ?? []).includes(item.node)), out);
   }
 
   /**
-   * The last items of the nodes in `nodes` of every entity the session's user watches and may see (XEP-0163
-   * §4.3.1): sent when the session becomes available, or when it declares new interests.
+   * As a PepSource: the last items of `nodes` of the entities among `owners` (those `viewer` watches) that it
+   * may see (XEP-0163 §4.3.1), for a session that becomes available or declares new interests.
    */
-  async lastItems(session: Session, nodes: Iterable<string>): Promise<void> {
-    const wanted = [...nodes];
-    if (wanted.length === 0 || this.providers.length === 0) return;
-    const { router } = this.ctx;
-    for (const it of await this.rosterOf(session.user)) {
-      if (it.subscription !== 'to' && it.subscription !== 'both') continue;
-      const p = this.providerOf(it.contact);
-      if (!p?.itemOf || !(await this.sees(it.contact, session.user))) continue;
-      for (const node of wanted) {
-        const item = p.itemOf(it.contact, node);
-        if (item && !session.closed) router.toSession(session, router.outbound({ ev: 'entity.item', data: { from: it.contact, ...item } }));
+  async lastItems(viewer: string, owners: readonly string[], nodes: readonly string[]): Promise<OwnedItem[]> {
+    const found: OwnedItem[] = [];
+    if (this.providers.length === 0) return found;
+    for (const owner of owners) {
+      const p = this.providerOf(owner);
+      if (!p?.itemOf || !(await this.sees(owner, viewer))) continue;
+      for (const node of nodes) {
+        const item = p.itemOf(owner, node);
+        if (item) found.push({ owner, item });
       }
     }
+    return found;
   }
 
   /**
@@ -223,9 +206,4 @@ export class EntityService {
     });
     return { live, gone };
   }
-}
-
-/** Whether a session takes notifications of `node` now. */
-function notifies(s: Session, node: string): boolean {
-  return !s.closed && s.available && s.interests !== null && s.interests.has(node);
 }

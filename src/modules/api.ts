@@ -21,13 +21,14 @@ import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
 import type { EntityItem, EntityPresence, PresenceEntityProvider } from '../engine/entities.js';
+import type { PepAudience, PepItem, PepSource } from '../engine/pep.js';
 import type { PresenceExtender } from '../engine/presence-service.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
 import type { Session } from '../engine/session.js';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { OpDef } from '../protocols/json-ws/ops.js';
-import type { DiscoForm, DiscoIdentity, IqHandler } from '../protocols/xmpp/c2s/types.js';
+import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget } from '../protocols/xmpp/c2s/types.js';
 
 /** A module: a capability that plugs into the engine. */
 export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
@@ -156,8 +157,14 @@ export interface ModuleApi<O> {
   jsonOp(name: string, def: OpDef): void;
   /** Adds HTTP routes inside the module's own scope, under `/api/v1/<name>`. */
   http(plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void>): void;
-  /** Handles an XMPP iq payload `<element xmlns=ns>` (get and/or set) for the targets the handler names. */
-  xmppIq(ns: string, element: string, handler: IqHandler): void;
+  /**
+   * Handles an XMPP iq payload `<element xmlns=ns>` (get and/or set) for the targets the handler names. With
+   * `serves`, the handler takes only the iqs whose target it says it serves, and one other module may handle the
+   * same payload for the rest (two PEP services: users' accounts and presence entities).
+   */
+  xmppIq(ns: string, element: string, handler: IqHandler, serves?: (target: IqTarget) => boolean): void;
+  /** Serves the PEP nodes of accounts in disco (XEP-0163 §9): disco#items of an account, disco#info of a node. */
+  xmppAccountNodes(nodes: AccountNodes): void;
   /**
    * Announces a feature in disco#info (XEP-0030) of the server, of accounts, of rooms or of the module's presence
    * entities (`entity`: what a bare address registered with presenceEntities answers); the server's caps follow.
@@ -189,6 +196,17 @@ export interface ModuleApi<O> {
    * now on, for sessions that become available later (§4.3.1).
    */
   entityItem(address: string, item: EntityItem): Promise<void>;
+  /**
+   * Publishes (or retracts) an item of one of a user's own nodes (XEP-0163 §4.3): the engine sends it through the
+   * Router to the owner's sessions and to the online contacts `audience` lets see it (roster items with
+   * subscription from or both), those that asked for the node's notifications (Session.interests).
+   */
+  pepNotify(owner: string, item: PepItem, audience: PepAudience): Promise<void>;
+  /**
+   * Adds a source of last published items (engine/pep.ts): the engine asks it for the items a session is owed
+   * when it becomes available or declares new interests (XEP-0163 §4.3.2), and delivers them.
+   */
+  pepSource(source: PepSource): void;
   /** Adds an identity to the server's disco#info (XEP-0030 §3.1), e.g. `store/file` for XEP-0363; caps follow. */
   xmppIdentity(identity: DiscoIdentity): void;
   /** Adds an XEP-0128 extended form to the server's disco#info (one per FORM_TYPE); caps follow (XEP-0115 §5.4). */

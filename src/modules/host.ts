@@ -14,7 +14,7 @@ import type { ModuleStorageSpec } from '../ports/module-storage.js';
 import type { Store } from '../ports/store.js';
 import { OPS, type OpDef } from '../protocols/json-ws/ops.js';
 import { IQ_HANDLERS } from '../protocols/xmpp/c2s/iq-handlers.js';
-import type { DiscoForm, DiscoIdentity, IqHandler, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
+import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import type { HttpContext, ModuleApi, ModuleServices, ParleyModule, ServiceName } from './api.js';
 import { follower, recordConsumer, type LogWorker } from './consumer.js';
 
@@ -49,22 +49,29 @@ export class ModuleHost {
   /** JSON operations added by modules. */
   readonly jsonOps = new Map<string, OpDef>();
   private readonly iq = new Map<string, IqHandler>();
+  /** Iq handlers that serve only some targets (xmppIq's `serves`), by payload key, tried before the plain one. */
+  private readonly partialIq = new Map<string, Array<{ handler: IqHandler; serves: (t: IqTarget) => boolean; module: string }>>();
+  private readonly plainIq = new Map<string, IqHandler>();
   private readonly serverFeatures: string[] = [];
   private readonly accountFeatures: string[] = [];
   private readonly roomFeatures: string[] = [];
   private readonly entityFeatures: string[] = [];
   private readonly serverIdentities: DiscoIdentity[] = [];
   private readonly serverForms: DiscoForm[] = [];
+  private nodes: AccountNodes | undefined;
   /** What the XMPP front door serves on the modules' behalf. */
-  readonly xmpp: XmppExtensions = {
+  readonly xmpp: XmppExtensions = ((host: ModuleHost): XmppExtensions => ({
     iq: this.iq,
     serverFeatures: this.serverFeatures,
     accountFeatures: this.accountFeatures,
     roomFeatures: this.roomFeatures,
     entityFeatures: this.entityFeatures,
+    get accountNodes(): AccountNodes | undefined {
+      return host.nodes;
+    },
     serverIdentities: this.serverIdentities,
     serverForms: this.serverForms,
-  };
+  }))(this);
   private readonly reports = new Map<string, () => Record<string, unknown>>();
   private baseUrl: string | null = null;
   private readonly owners = new Map<string, string>();
@@ -137,11 +144,23 @@ export class ModuleHost {
       http: (plugin) => {
         this.routes.push({ name, plugin });
       },
-      xmppIq: (ns, element, handler) => {
+      xmppIq: (ns, element, handler, serves) => {
         const key = `${ns} ${element}`;
         if (IQ_HANDLERS.has(key)) throw new ParleyError('conflict', `module ${name} handles iq ${key}, which the core handles`);
-        this.claim('iq', key, name);
-        this.iq.set(key, handler);
+        if (serves === undefined) {
+          this.claim('iq', key, name);
+          this.plainIq.set(key, handler);
+        } else {
+          const list = this.partialIq.get(key) ?? [];
+          if (list.length > 0) throw new ParleyError('conflict', `module ${name} handles iq ${key} for some targets, as module ${list[0]!.module} already does`);
+          list.push({ handler, serves, module: name });
+          this.partialIq.set(key, list);
+        }
+        this.iq.set(key, combineIq(this.partialIq.get(key) ?? [], this.plainIq.get(key)));
+      },
+      xmppAccountNodes: (nodes) => {
+        this.claim('account nodes', 'pep', name);
+        this.nodes = nodes;
       },
       xmppFeature: (feature, of = 'server') => {
         const lists = { server: this.serverFeatures, account: this.accountFeatures, room: this.roomFeatures, entity: this.entityFeatures };
@@ -175,6 +194,8 @@ export class ModuleHost {
       presenceExtender: (fn) => engine.presence.addExtender(fn),
       entityPresence: (address, presence) => engine.entityChanged(address, presence),
       entityItem: (address, item) => engine.entityItem(address, item),
+      pepNotify: (owner, item, audience) => engine.pepNotify(owner, item, audience),
+      pepSource: (source) => engine.pepSource(source),
       push: (session, event, data) => {
         const ev: ModuleEventName = `${name}.${event}`;
         return engine.pushToSession(session, ev, data);
@@ -238,4 +259,23 @@ export class ModuleHost {
       }
     }
   }
+}
+
+/**
+ * One iq handler from a module's partial one (xmppIq's `serves`) and another module's plain one: the partial one
+ * takes the targets it serves, the plain one (or, without it, service-unavailable) the rest.
+ */
+function combineIq(partial: ReadonlyArray<{ handler: IqHandler; serves: (t: IqTarget) => boolean }>, plain: IqHandler | undefined): IqHandler {
+  const [p] = partial;
+  if (p === undefined) return plain!;
+  const pick = (t: IqTarget): IqHandler | undefined => (p.serves(t) ? p.handler : plain);
+  const run = (type: 'get' | 'set'): IqHandler['get'] => async (c) => {
+    const h = pick(c.target);
+    const fn = h?.[type];
+    if (!fn || (h.targets && !h.targets.includes(c.target.kind))) throw new ParleyError('service-unavailable', 'no such service here');
+    return fn(c);
+  };
+  const targets = [...new Set([...(p.handler.targets ?? []), ...(plain?.targets ?? [])])];
+  const any = p.handler.targets === undefined || (plain !== undefined && plain.targets === undefined);
+  return { get: run('get'), set: run('set'), ...(any ? {} : { targets }) };
 }

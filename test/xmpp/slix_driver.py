@@ -426,6 +426,65 @@ class Driver:
         confs = res['private']['bookmarks']['conferences']
         return {'conferences': [{'jid': str(x['jid']), 'nick': x['nick'], 'name': x['name'], 'autojoin': bool(x['autojoin'])} for x in confs]}
 
+    def pubsub_form(self, fields, form_type='publish-options'):
+        """An XEP-0004 submit form of publish-options or node configuration, from {var: value}."""
+        self.xmpp.register_plugin('xep_0004')
+        form = self.xmpp['xep_0004'].stanza.Form()
+        form['type'] = 'submit'
+        form.add_field(var='FORM_TYPE', ftype='hidden', value='http://jabber.org/protocol/pubsub#%s' % form_type)
+        for var, value in fields.items():
+            form.add_field(var=var, value=value)
+        return form
+
+    async def cmd_pep_publish(self, c):
+        """XEP-0163 publish (slixmpp's xep_0060 with PEP defaults: no to), optionally with publish-options; `item` is the id."""
+        self.xmpp.register_plugin('xep_0060')
+        options = self.pubsub_form(c['options']) if c.get('options') else None
+        try:
+            res = await self.xmpp['xep_0060'].publish(None, c['node'], id=c.get('item'), payload=ET.fromstring(c['payload']), options=options, timeout=10)
+            item = res.xml.find('.//' + q('http://jabber.org/protocol/pubsub', 'item'))
+            return {'id': None if item is None else item.get('id'), 'error': None}
+        except IqError as e:
+            return {'id': None, 'error': error_info(e.iq.xml), 'xml': xml_text(e.iq.xml)}
+
+    async def cmd_pep_items(self, c):
+        """XEP-0060 §6.5 items of a node at a bare address (slixmpp's get_items); errors answered, not raised."""
+        self.xmpp.register_plugin('xep_0060')
+        try:
+            res = await self.xmpp['xep_0060'].get_items(c['jid'], c['node'], max_items=c.get('max'), timeout=10)
+            items = res.xml.findall('.//' + q('http://jabber.org/protocol/pubsub', 'item'))
+            return {'items': [{'id': i.get('id'), 'xml': xml_text(i[0]) if len(i) else None} for i in items], 'error': None}
+        except IqError as e:
+            return {'items': [], 'error': error_info(e.iq.xml)}
+
+    async def cmd_private_pep_store(self, c):
+        """XEP-0223 private data in PEP (slixmpp's xep_0223: whitelist and persist_items as publish-options)."""
+        self.xmpp.register_plugin('xep_0223')
+        payload = slixmpp.xmlstream.ElementBase(ET.fromstring(c['payload']))
+        try:
+            await self.xmpp['xep_0223'].store(payload, node=c['node'], id=c.get('item'), timeout=10)
+            return {'error': None}
+        except IqError as e:
+            return {'error': error_info(e.iq.xml)}
+
+    async def cmd_avatar_publish(self, c):
+        """XEP-0084 avatar (slixmpp's xep_0084): the data, then the metadata naming it."""
+        self.xmpp.register_plugin('xep_0084')
+        data = base64.b64decode(c['data'])
+        plugin = self.xmpp['xep_0084']
+        await plugin.publish_avatar(data, timeout=10)
+        info = {'id': plugin.generate_id(data), 'type': c.get('type', 'image/png'), 'bytes': len(data)}
+        await plugin.publish_avatar_metadata(info, timeout=10)
+        return info
+
+    async def cmd_vcard_get(self, c):
+        """XEP-0054 vCard of a user (slixmpp's xep_0054), with its PHOTO's BINVAL."""
+        self.xmpp.register_plugin('xep_0054')
+        res = await self.xmpp['xep_0054'].get_vcard(c['jid'], local=False, cached=False, timeout=10)
+        v = res.xml.find(q('vcard-temp', 'vCard'))
+        photo = None if v is None else v.find(q('vcard-temp', 'PHOTO'))
+        return {'photo': None if photo is None else {'type': photo.findtext(q('vcard-temp', 'TYPE')), 'binval': photo.findtext(q('vcard-temp', 'BINVAL'))}}
+
     async def cmd_join_muc(self, c):
         pres, subject, occupants, history = await self.xmpp['xep_0045'].join_muc_wait(
             c['room'], c['nick'], maxstanzas=c.get('maxstanzas', 0), timeout=10)

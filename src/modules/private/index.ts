@@ -12,6 +12,28 @@ import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { privateOptions } from './options.js';
 import { area, type PrivateArea } from './sqlite.js';
 
+/**
+ * The private storage as a service to other modules (XEP-0402 §5 keeps legacy bookmarks in step with PEP): read
+ * and write one fragment of a user's, and hear the changes made to fragments of one key.
+ */
+export interface PrivateStorage {
+  /** The XML stored under the fragment's root element name and namespace, or null. */
+  get(user: string, name: string, xmlns: string): Promise<string | null>;
+  /** Stores a fragment (its XML, one root element with its namespace), as a set would; `origin` names the writer. */
+  put(user: string, xml: string, origin: string): Promise<void>;
+  /**
+   * Calls `fn` after each change of the fragment `name`/`xmlns` of any user, with the XML stored and who wrote it
+   * (`xmpp` for a client's set, else the `origin` given to put, so a writer can skip its own changes).
+   */
+  watch(name: string, xmlns: string, fn: (user: string, xml: string, origin: string) => Promise<void>): void;
+}
+
+declare module '../api.js' {
+  interface ModuleServices {
+    private: PrivateStorage;
+  }
+}
+
 /** The namespace of the protocol (XEP-0049 §2). */
 export const NS_PRIVATE = 'jabber:iq:private';
 
@@ -47,6 +69,32 @@ export const privateStorage = defineModule({
       if (i === null) throw new ParleyError('not-authorized', 'the account was removed');
       return i;
     };
+    const watchers = new Map<string, Array<(user: string, xml: string, origin: string) => Promise<void>>>();
+    /** Stores fragments, then tells the watchers of their keys (a failing watcher is logged: the set stands). */
+    const put = async (user: string, list: Array<{ key: string; xml: string }>, origin: string): Promise<void> => {
+      for (const f of list) {
+        if (Buffer.byteLength(f.xml, 'utf8') > maxBytes) {
+          throw new ParleyError('not-acceptable', `a fragment holds at most ${maxBytes} bytes (modules.private.maxBytes)`);
+        }
+      }
+      await store.put(user, await incarnation(user), list, maxElements);
+      for (const f of list) {
+        for (const fn of watchers.get(f.key) ?? []) {
+          await fn(user, f.xml, origin).catch((e: unknown) => api.log.error({ err: e, user, key: f.key }, 'a private storage watcher failed'));
+        }
+      }
+    };
+    api.provide('private', {
+      get: async (user, name, xmlns) => store.get(user, await incarnation(user), `${name} ${xmlns}`),
+      put: (user, xml, origin) => {
+        const f = parseFragment(xml);
+        return put(user, [{ key: keyOf(f), xml: serialize(f) }], origin);
+      },
+      watch: (name, xmlns, fn) => {
+        const key = `${name} ${xmlns}`;
+        watchers.set(key, [...(watchers.get(key) ?? []), fn]);
+      },
+    });
     api.xmppIq(NS_PRIVATE, 'query', {
       targets: ['self', 'account'],
       // §2.3: one namespace per get; what was stored under it, or the element as asked when nothing was.
@@ -60,13 +108,7 @@ export const privateStorage = defineModule({
       // A set may carry several fragments; each replaces what its key held.
       async set({ session, payload, target }) {
         if (target.kind !== 'self') throw new ParleyError('forbidden', 'private storage is its owner\'s alone (XEP-0049 §2.3)');
-        const list = fragments(payload).map((f) => ({ key: keyOf(f), xml: serialize(f) }));
-        for (const f of list) {
-          if (Buffer.byteLength(f.xml, 'utf8') > maxBytes) {
-            throw new ParleyError('not-acceptable', `a fragment holds at most ${maxBytes} bytes (modules.private.maxBytes)`);
-          }
-        }
-        await store.put(session.user, await incarnation(session.user), list, maxElements);
+        await put(session.user, fragments(payload).map((f) => ({ key: keyOf(f), xml: serialize(f) })), 'xmpp');
         return null;
       },
     });

@@ -224,8 +224,8 @@ function resourcesTo(out: Outbound, to: string, p: UserPresence, resources: read
 }
 
 /**
- * XEP-0163 §4.3 / XEP-0060 §7.1.2: a presence entity's new item as a headline from its bare address, to the full
- * address of the session; the payload is the module's, serialised already (engine/entities.ts EntityItem).
+ * XEP-0163 §4.3 / XEP-0060 §7.1.2: a new item of a user's or presence entity's node, as a headline from its bare
+ * address to the full address of the session; the payload is the module's, serialised already (engine/pep.ts).
  */
 function entityItem(out: Outbound, v: XmppView): string {
   const [head, tail] = out.encode(`${CODEC}:entity.item`, (e) => {
@@ -233,7 +233,9 @@ function entityItem(out: Outbound, v: XmppView): string {
     const head = `<message xmlns="${NS.client}" type="headline" from="${escapeAttr(String(d.from))}" to="`;
     const tail =
       `"><event xmlns="${NS.pubsubEvent}"><items node="${escapeAttr(String(d.node))}">` +
-      `<item id="${escapeAttr(String(d.id))}">${String(d.xml)}</item></items></event></message>`;
+      // XEP-0060 §7.2.2.1: a retraction names the item gone.
+      (d.retract === true ? `<retract id="${escapeAttr(String(d.id))}"/>` : `<item id="${escapeAttr(String(d.id))}">${String(d.xml)}</item>`) +
+      `</items></event></message>`;
     return [head, tail] as const;
   });
   return head + escapeAttr(v.full) + tail;

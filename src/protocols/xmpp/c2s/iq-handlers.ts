@@ -148,8 +148,17 @@ on(NS.discoInfo, 'query', {
         return query;
       }
       case 'self':
-      case 'account':
-        if (node !== undefined) throw new ParleyError('item-not-found', `no node ${node}`);
+      case 'account': {
+        const pep = conn.opts.extensions.accountNodes;
+        if (node !== undefined) {
+          // XEP-0163 §9 / XEP-0060 §5.3: one of the account's PEP nodes, as the asker may see it.
+          const info = pep && !conn.engine.entities.isEntity(target.bare) ? await pep.info(target.bare, session.user, node) : null;
+          if (info === null) throw new ParleyError('item-not-found', `no node ${node}`);
+          for (const i of info.identities) query.append(el('identity', { category: i.category, type: i.type, name: i.name }));
+          for (const f of info.features) query.append(el('feature', { var: f }));
+          for (const f of info.forms) query.append(discoForm(f));
+          return query;
+        }
         // A presence entity the asker may see (engine/entities.ts): a PEP service on its bare address
         // (XEP-0163 §1, identity pubsub/pep). One the asker may not see answers like an unknown address.
         if (target.kind === 'account' && (await conn.engine.entities.sees(target.bare, session.user))) {
@@ -159,8 +168,11 @@ on(NS.discoInfo, 'query', {
         }
         if (!(await conn.engine.ctx.directory.userExists(target.bare))) throw new ParleyError('service-unavailable', `no account ${target.bare}`);
         query.append(el('identity', { category: 'account', type: 'registered' }));
+        // XEP-0163 §1: the account is a PEP service.
+        if (pep) query.append(el('identity', { category: 'pubsub', type: 'pep' }));
         for (const f of discoOf(conn.opts.extensions).accountFeatures) query.append(el('feature', { var: f }));
         return query;
+      }
       case 'rooms':
       case 'room':
         return roomDiscoInfo(conn, target, query);
@@ -179,6 +191,11 @@ on(NS.discoItems, 'query', {
       return query;
     }
     if (target.kind === 'rooms' || target.kind === 'room') return roomDiscoItems(conn, session, target, query);
+    // XEP-0163 §9: the account's PEP nodes the asker may see.
+    const pep = conn.opts.extensions.accountNodes;
+    if ((target.kind === 'self' || target.kind === 'account') && pep && !conn.engine.entities.isEntity(target.bare)) {
+      for (const n of await pep.items(target.bare, session.user)) query.append(el('item', { jid: target.bare, node: n.node, name: n.name }));
+    }
     return query;
   },
 });

@@ -147,6 +147,31 @@ export interface DiscoForm {
   readonly fields: Readonly<Record<string, string | readonly string[]>>;
 }
 
+/** A node on an account's bare address as disco#items lists it (XEP-0030 §4, XEP-0163 §9). */
+export interface AccountNode {
+  readonly node: string;
+  readonly name?: string;
+}
+
+/** What disco#info says of one node (XEP-0060 §5.3): identities, features, and extended forms (meta-data). */
+export interface NodeInfo {
+  readonly identities: readonly DiscoIdentity[];
+  readonly features: readonly string[];
+  readonly forms: readonly DiscoForm[];
+}
+
+/**
+ * Publish-subscribe nodes on accounts' bare addresses (a module's PEP service, XEP-0163): disco#items of an
+ * account lists those the asker may see (§9), disco#info of one describes it, and the account shows the
+ * identity pubsub/pep (§1).
+ */
+export interface AccountNodes {
+  /** The nodes of `owner` that `viewer` may see. */
+  items(owner: string, viewer: string): Promise<readonly AccountNode[]>;
+  /** One node of `owner` as `viewer` may see it, or null (item-not-found). */
+  info(owner: string, viewer: string, node: string): Promise<NodeInfo | null>;
+}
+
 /**
  * What modules add to the XMPP front door: iq handlers by `${namespace} ${element}`, and features announced in
  * disco#info of the server and of accounts (XEP-0030), with identities and extended forms (XEP-0128) of the
@@ -158,6 +183,8 @@ export interface XmppExtensions {
   readonly accountFeatures: readonly string[];
   /** Features of every room (XEP-0045 §6.4 disco#info of a room). */
   readonly roomFeatures: readonly string[];
+  /** The PEP nodes of accounts (XEP-0163 §9), when a module serves them. */
+  readonly accountNodes?: AccountNodes;
   /** Features of presence entities (engine/entities.ts) in their disco#info, after the core's. */
   readonly entityFeatures?: readonly string[];
   /** Identities of the server besides its own `server/im` (e.g. XEP-0363 §2 `store/file`). */

@@ -1,0 +1,73 @@
+/**
+ * XEP-0163 personal eventing for users: every account is a PEP service on its bare address. Nodes are created by
+ * the first publication, their items kept in the module's storage area, and each publication is notified by
+ * the engine (ModuleApi.pepNotify, through the Router) to the owner's sessions and the contacts the access model
+ * lets see it, those whose capabilities ask for the node (`+notify`). XEP-0223 private data rides on the
+ * whitelist access model and publish-options.
+ */
+import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
+import { defineModule } from '../api.js';
+import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { avatars, VCARD_CONVERSION } from './avatar.js';
+import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
+import { PepNodes } from './nodes.js';
+import { pepOptions } from './options.js';
+import { area, type PepArea } from './sqlite.js';
+
+/** The XEP-0060 features (§10) an account's PEP service has: what nodes.ts and xmpp.ts implement. */
+const FEATURES = [
+  'access-open',
+  'access-presence',
+  'access-roster',
+  'access-whitelist',
+  'auto-create',
+  'config-node',
+  'create-nodes',
+  'delete-items',
+  'delete-nodes',
+  'filtered-notifications',
+  'item-ids',
+  'last-published',
+  'persistent-items',
+  'presence-notifications',
+  'publish',
+  'publish-options',
+  'retract-items',
+  'retrieve-items',
+].map((f) => `${NS_PUBSUB}#${f}`);
+
+/** The pep module. */
+export const pep = defineModule({
+  name: 'pep',
+  summary: 'XEP-0163 personal eventing on every account, with XEP-0223 private data, XEP-0402 bookmarks and XEP-0084 avatars',
+  options: pepOptions,
+  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  setup(api) {
+    const { engine } = api;
+    const nodes = new PepNodes(api.storage<PepArea>(), engine, (owner, item, audience) => api.pepNotify(owner, item, audience), api.options);
+    api.pepSource(nodes);
+    // Presence entities (the presentities module) keep their own PEP service; accounts are this one's.
+    const serves = (t: { kind: string; bare: string }): boolean => (t.kind === 'self' || t.kind === 'account') && !engine.entities.isEntity(t.bare);
+    api.xmppIq(NS_PUBSUB, 'pubsub', pubsubHandler(nodes), serves);
+    api.xmppIq(NS_PUBSUB_OWNER, 'pubsub', ownerHandler(nodes), serves);
+    api.xmppAccountNodes(accountNodes(nodes));
+    for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
+    // XEP-0402 §5: legacy bookmarks in private storage (XEP-0048 over XEP-0049) follow the node, and back.
+    const priv = api.tryUse('private');
+    if (priv) {
+      syncBookmarks(nodes, priv, api.options.maxItemsPerNode, api.log);
+      api.xmppFeature(BOOKMARKS_COMPAT, 'account');
+    }
+    // XEP-0084 avatars; XEP-0398 keeps the vCard's PHOTO in step when the vcard module runs. The current hash is
+    // a service, for XEP-0153 presence.
+    const vcards = api.tryUse('vcard');
+    api.provide('avatars', avatars(nodes, vcards, api.log));
+    if (vcards) api.xmppFeature(VCARD_CONVERSION, 'account');
+    // XEP-0163 §4.3.2: a contact whose subscription was just approved gets the last items it may have.
+    api.on('subscription.changed', async (e) => {
+      if (e.action === 'subscribed' && !engine.entities.isEntity(e.user)) await engine.pep.subscribed(e.contact, e.user);
+    });
+    // What an account leaves behind goes with it.
+    api.on('account.removed', async (e) => nodes.drop(e.address));
+  },
+});

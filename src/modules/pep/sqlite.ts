@@ -1,0 +1,190 @@
+/**
+ * The pep module's storage on SQLite (its memory twin opens the same code on an in-memory database): each
+ * account's nodes with their configuration (JSON of NodeConfig), and their items in publication order. The
+ * per-account limits (nodes, items, bytes) are checked in the writing transaction, so two publications at once
+ * cannot both slip under them.
+ */
+import { ParleyError } from '../../core/errors.js';
+import type { ModuleMigration, SqliteArea } from '../../ports/module-storage.js';
+
+/** A node of an account: its name and configuration (JSON). */
+export interface NodeRow {
+  node: string;
+  config: string;
+}
+
+/** A stored item. */
+export interface ItemRow {
+  id: string;
+  xml: string;
+}
+
+/** An owner's last item of one node, with the node's configuration (for the last items a session is owed). */
+export interface LastItemRow extends ItemRow {
+  owner: string;
+  node: string;
+  config: string;
+}
+
+/** The account limits a write is checked against (the module's options). */
+export interface AccountLimits {
+  maxNodes: number;
+  maxItems: number;
+  maxBytes: number;
+}
+
+/** What the module stores. Methods are async and take and return clonable values (they cross threads). */
+export interface PepArea {
+  /** The configuration (JSON) of `owner`'s node, or null when there is no such node. */
+  node(owner: string, node: string): Promise<string | null>;
+  /** Every node of `owner`. */
+  nodes(owner: string): Promise<NodeRow[]>;
+  /**
+   * Creates the node with `config`, or replaces its configuration, keeping its newest `keep` items; a new node
+   * past `maxNodes` is refused (quota-exceeded: resource-constraint). Returns whether it was created.
+   */
+  saveNode(owner: string, node: string, config: string, keep: number, maxNodes: number): Promise<boolean>;
+  /**
+   * Stores an item (replacing one with its id, which becomes the newest) on the node, creating the node with
+   * `create` when it does not exist, then keeps the newest `keep` items. Refused with quota-exceeded (resource-constraint) when the
+   * account would exceed its limits.
+   */
+  publish(owner: string, node: string, create: string | null, item: ItemRow, keep: number, limits: AccountLimits): Promise<void>;
+  /** Items of the node, oldest first: those with the ids given (null: all), at most the newest `max`. */
+  items(owner: string, node: string, ids: string[] | null, max: number | null): Promise<ItemRow[]>;
+  /** Removes an item; false when there was none. */
+  retract(owner: string, node: string, id: string): Promise<boolean>;
+  /** Removes a node and its items; false when there was none. */
+  deleteNode(owner: string, node: string): Promise<boolean>;
+  /** The newest item of each of `nodes` of each of `owners` that has one. */
+  lastItems(owners: string[], nodes: string[]): Promise<LastItemRow[]>;
+  /** Drops everything `owner` stored (its account was removed). */
+  drop(owner: string): Promise<void>;
+}
+
+export const MIGRATIONS: readonly ModuleMigration[] = [
+  {
+    version: 1,
+    name: 'PEP nodes and items',
+    sql: `
+      CREATE TABLE pep_nodes (
+        owner      TEXT NOT NULL,
+        node       TEXT NOT NULL,
+        config     TEXT NOT NULL,   -- NodeConfig as JSON
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, node)
+      ) WITHOUT ROWID;
+      CREATE TABLE pep_items (
+        owner        TEXT NOT NULL,
+        node         TEXT NOT NULL,
+        id           TEXT NOT NULL,
+        seq          INTEGER NOT NULL,   -- publication order within the node
+        xml          TEXT NOT NULL,
+        bytes        INTEGER NOT NULL,
+        published_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, node, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX pep_items_order ON pep_items (owner, node, seq);
+    `,
+  },
+];
+
+/** The pep SQLite area. */
+export const area: SqliteArea<PepArea> = {
+  migrations: MIGRATIONS,
+  open(db, ctx) {
+    const node = db.prepare<[string, string], string>('SELECT config FROM pep_nodes WHERE owner = ? AND node = ?').pluck();
+    const nodes = db.prepare<[string], NodeRow>('SELECT node, config FROM pep_nodes WHERE owner = ? ORDER BY node');
+    const nodeCount = db.prepare<[string], number>('SELECT COUNT(*) FROM pep_nodes WHERE owner = ?').pluck();
+    const insertNode = db.prepare<[string, string, string, number]>('INSERT INTO pep_nodes (owner, node, config, created_at) VALUES (?, ?, ?, ?)');
+    const updateNode = db.prepare<[string, string, string]>('UPDATE pep_nodes SET config = ? WHERE owner = ? AND node = ?');
+    const nextSeq = db.prepare<[string, string], number>('SELECT COALESCE(MAX(seq), 0) + 1 FROM pep_items WHERE owner = ? AND node = ?').pluck();
+    const upsert = db.prepare<[string, string, string, number, string, number, number]>(
+      'INSERT INTO pep_items (owner, node, id, seq, xml, bytes, published_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (owner, node, id) DO UPDATE SET seq = excluded.seq, xml = excluded.xml, bytes = excluded.bytes, published_at = excluded.published_at',
+    );
+    const trim = db.prepare<[string, string, string, string, number]>(
+      'DELETE FROM pep_items WHERE owner = ? AND node = ? AND seq <= COALESCE((SELECT seq FROM pep_items WHERE owner = ? AND node = ? ORDER BY seq DESC LIMIT 1 OFFSET ?), -1)',
+    );
+    const totals = db.prepare<[string], { n: number; bytes: number | null }>('SELECT COUNT(*) AS n, SUM(bytes) AS bytes FROM pep_items WHERE owner = ?');
+    const all = db.prepare<[string, string], ItemRow>('SELECT id, xml FROM pep_items WHERE owner = ? AND node = ? ORDER BY seq');
+    const newest = db.prepare<[string, string, number], ItemRow>('SELECT id, xml FROM (SELECT id, xml, seq FROM pep_items WHERE owner = ? AND node = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq');
+    const one = db.prepare<[string, string, string], ItemRow & { seq: number }>('SELECT id, xml, seq FROM pep_items WHERE owner = ? AND node = ? AND id = ?');
+    const last = db.prepare<[string, string], ItemRow>('SELECT id, xml FROM pep_items WHERE owner = ? AND node = ? ORDER BY seq DESC LIMIT 1');
+    const retract = db.prepare<[string, string, string]>('DELETE FROM pep_items WHERE owner = ? AND node = ? AND id = ?');
+    const dropItems = db.prepare<[string, string]>('DELETE FROM pep_items WHERE owner = ? AND node = ?');
+    const dropNode = db.prepare<[string, string]>('DELETE FROM pep_nodes WHERE owner = ? AND node = ?');
+    const dropAllItems = db.prepare<[string]>('DELETE FROM pep_items WHERE owner = ?');
+    const dropAllNodes = db.prepare<[string]>('DELETE FROM pep_nodes WHERE owner = ?');
+
+    const create = (owner: string, name: string, config: string, maxNodes: number): void => {
+      if ((nodeCount.get(owner) ?? 0) >= maxNodes) throw new ParleyError('quota-exceeded', `an account holds at most ${maxNodes} nodes (modules.pep.maxNodes)`);
+      insertNode.run(owner, name, config, ctx.now());
+    };
+    return {
+      async node(owner, name) {
+        return node.get(owner, name) ?? null;
+      },
+      async nodes(owner) {
+        return nodes.all(owner);
+      },
+      async saveNode(owner, name, config, keep, maxNodes) {
+        return ctx.write(() => {
+          const exists = node.get(owner, name) !== undefined;
+          if (exists) updateNode.run(config, owner, name);
+          else create(owner, name, config, maxNodes);
+          trim.run(owner, name, owner, name, keep);
+          return !exists;
+        });
+      },
+      async publish(owner, name, createWith, item, keep, limits) {
+        const now = ctx.now();
+        ctx.write(() => {
+          if (node.get(owner, name) === undefined) {
+            if (createWith === null) throw new ParleyError('item-not-found', `no node ${name}`);
+            create(owner, name, createWith, limits.maxNodes);
+          }
+          upsert.run(owner, name, item.id, nextSeq.get(owner, name) ?? 1, item.xml, Buffer.byteLength(item.xml, 'utf8'), now);
+          trim.run(owner, name, owner, name, keep);
+          const t = totals.get(owner) ?? { n: 0, bytes: 0 };
+          if (t.n > limits.maxItems) throw new ParleyError('quota-exceeded', `an account keeps at most ${limits.maxItems} items (modules.pep.maxItems)`);
+          if ((t.bytes ?? 0) > limits.maxBytes) throw new ParleyError('quota-exceeded', `an account keeps at most ${limits.maxBytes} bytes of items (modules.pep.maxBytes)`);
+        });
+      },
+      async items(owner, name, ids, max) {
+        if (ids !== null) {
+          const found = ids.map((id) => one.get(owner, name, id)).filter((r) => r !== undefined);
+          return found.sort((a, b) => a.seq - b.seq).map(({ id, xml }) => ({ id, xml }));
+        }
+        return max === null ? all.all(owner, name) : newest.all(owner, name, max);
+      },
+      async retract(owner, name, id) {
+        return ctx.write(() => retract.run(owner, name, id).changes > 0);
+      },
+      async deleteNode(owner, name) {
+        return ctx.write(() => {
+          dropItems.run(owner, name);
+          return dropNode.run(owner, name).changes > 0;
+        });
+      },
+      async lastItems(owners, wanted) {
+        const want = new Set(wanted);
+        const out: LastItemRow[] = [];
+        for (const owner of owners) {
+          for (const n of nodes.all(owner)) {
+            if (!want.has(n.node)) continue;
+            const it = last.get(owner, n.node);
+            if (it) out.push({ owner, node: n.node, config: n.config, ...it });
+          }
+        }
+        return out;
+      },
+      async drop(owner) {
+        ctx.write(() => {
+          dropAllItems.run(owner);
+          dropAllNodes.run(owner);
+        });
+      },
+    };
+  },
+};
