@@ -74,6 +74,7 @@ export function record(p: { from: string; to: string; body?: string | null; ts: 
     ref: p.ref ?? null,
     receipt: null,
     ts: p.ts,
+    xml: null,
   };
   return recordDraft(r);
 }

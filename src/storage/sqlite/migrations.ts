@@ -199,6 +199,12 @@ const ACCOUNT_KIND = `
 ALTER TABLE accounts ADD COLUMN kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'bot'));
 `;
 
+// A message's extension elements (XEP-0066 links, XEP-0444 reactions, encrypted payloads: NewRecord.xml), as
+// canonical XML text. Old rows are not rewritten: they read as null, which means "none".
+const LOG_XML = `
+ALTER TABLE log ADD COLUMN xml TEXT;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -209,4 +215,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'server secrets', sql: SERVER_SECRETS },
   { version: 7, name: 'log consumer positions and module migrations', sql: POSITIONS_AND_MODULES },
   { version: 8, name: 'account kinds (person, bot)', sql: ACCOUNT_KIND },
+  { version: 9, name: 'message extension elements', sql: LOG_XML },
 ];
