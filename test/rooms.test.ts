@@ -225,6 +225,63 @@ describe('rooms', () => {
     expect(members.members).toHaveLength(3);
   });
 
+  it('bans (XEP-0045 §9.1): the banned member is removed and kept out until the ban is lifted', async () => {
+    const [olga, ivan, pat] = await users('olga', 'ivan', 'pat');
+    const o = await online(olga!);
+    const i = await online(ivan!);
+    const p = await online(pat!);
+    const room = await createRoom(o, 'banned', false);
+    await i.request('room.join', { room });
+    await p.request('room.join', { room });
+    await expect(p.request('room.ban', { room, target: ivan })).rejects.toMatchObject({ code: 'forbidden' });
+    await o.request('room.ban', { room, target: ivan, reason: 'spam' });
+    const gone = await p.waitFor('room.member', (d) => d.user === ivan && d.role === null);
+    expect(gone.data).toMatchObject({ room, by: olga, reason: 'spam', banned: true });
+    await expect(i.request('room.join', { room })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(i.send(room, 'let me in')).rejects.toMatchObject({ code: 'forbidden' });
+    const bans = await o.request<{ bans: Array<{ target: string; by: string; reason: string | null }> }>('room.bans', { room });
+    expect(bans.bans).toMatchObject([{ target: ivan, by: olga, reason: 'spam' }]);
+    expect(await o.request('room.unban', { room, target: ivan })).toEqual({ lifted: true });
+    expect(await o.request('room.unban', { room, target: ivan })).toEqual({ lifted: false });
+    expect(await i.request('room.join', { room })).toEqual({ role: 'member' });
+  });
+
+  it('moderated rooms (XEP-0045 §8.3): a newcomer has no voice until a moderator gives it', async () => {
+    const [olga, ivan] = await users('olga', 'ivan');
+    const o = await online(olga!);
+    const i = await online(ivan!);
+    const room = await createRoom(o, 'moderated', false);
+    await expect(i.request('room.configure', { room, moderated: true })).rejects.toMatchObject({ code: 'forbidden' });
+    await o.request('room.configure', { room, moderated: true });
+    await i.request('room.join', { room });
+    type Occ = { occupants: Array<{ user: string; voice: boolean }> };
+    expect((await o.request<Occ>('room.occupants', { room })).occupants.find((x) => x.user === ivan)).toMatchObject({ voice: false });
+    await expect(i.send(room, 'may I?')).rejects.toMatchObject({ code: 'forbidden' });
+    await o.request('room.voice', { room, user: ivan, voice: true });
+    expect((await i.waitFor('room.member', (d) => d.user === ivan && d.voice === true)).data).toMatchObject({ role: 'member', by: olga });
+    await i.send(room, 'thanks');
+    await o.request('room.voice', { room, user: ivan, voice: false });
+    await expect(i.send(room, 'again?')).rejects.toMatchObject({ code: 'forbidden' });
+    await o.request('room.configure', { room, moderated: false });
+    await i.send(room, 'unmoderated');
+  });
+
+  it('private messages between occupants (XEP-0045 §7.5) reach the member named, not stored', async () => {
+    const [olga, ivan, zed] = await users('olga', 'ivan', 'zed');
+    const o = await online(olga!);
+    const i = await online(ivan!);
+    const z = await online(zed!);
+    const room = await createRoom(o, 'whisper', false);
+    await i.request('room.join', { room });
+    await o.request('room.private', { room, user: ivan, body: 'psst' });
+    const got = await i.waitFor('room.private', (d) => d.room === room);
+    expect(got.data).toMatchObject({ room, from: olga, to: ivan, body: 'psst' });
+    await expect(z.request('room.private', { room, user: ivan, body: 'x' })).rejects.toMatchObject({ code: 'not-acceptable' });
+    await expect(o.request('room.private', { room, user: zed, body: 'x' })).rejects.toMatchObject({ code: 'item-not-found' });
+    const h = await i.request<{ messages: unknown[] }>('history', { with: olga });
+    expect(h.messages).toEqual([]);
+  });
+
   it('history pages backwards and forwards through the room conversation', async () => {
     const [olga, ivan] = await users('olga', 'ivan');
     const o = await online(olga!);

@@ -26,6 +26,8 @@ function parseDefault(text: string): unknown {
   const t = text.trim();
   if (t === 'none') return null;
   if (t === 'true' || t === 'false') return t === 'true';
+  const word = /^`([a-z]+)`$/.exec(t); // a setting whose values are words, e.g. `auto`
+  if (word) return word[1];
   const mib = /^([\d,]+) MiB$/.exec(t);
   if (mib) return Number(mib[1]!.replace(/,/g, '')) * 1024 * 1024;
   return Number(t.replace(/,/g, ''));

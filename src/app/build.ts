@@ -12,10 +12,14 @@ import type { Store } from '../ports/store.js';
 import { ConnectionLimits } from '../protocols/connection-limits.js';
 import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.js';
 import { authenticators, registerRoutes } from '../protocols/http/routes.js';
+import { registerWebSession } from '../protocols/http/web-session.js';
+import { registerWebApps } from '../protocols/http/web-static.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/types.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
 import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
 import { attachXmppWebSocket, type XmppWebSocketFrontDoor } from '../protocols/xmpp/c2s/websocket.js';
+import { registerBoshRoutes } from '../protocols/xmpp/bosh/http.js';
+import { BoshFrontDoor } from '../protocols/xmpp/bosh/server.js';
 import { CertificateStore } from '../protocols/xmpp/tls/certs.js';
 import { tlsProfile } from '../protocols/tls-profile.js';
 import type { Config } from './config.js';
@@ -137,7 +141,21 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
   let ws: JsonWsFrontDoor | null = null;
   let xmpp: XmppFrontDoor | null = null;
   let xmppWs: XmppWebSocketFrontDoor | null = null;
-  const connectionCount = (): number => (ws?.size ?? 0) + (xmpp?.size ?? 0) + (xmppWs?.size ?? 0);
+  let bosh: BoshFrontDoor | null = null;
+  const connectionCount = (): number => (ws?.size ?? 0) + (xmpp?.size ?? 0) + (xmppWs?.size ?? 0) + (bosh?.size ?? 0);
+  // Slack above the stanza limit, so that the stream parser (not the transport) refuses a big stanza, with a stream error.
+  const maxXmppMessageBytes = config.xmpp.maxStanzaBytes + 16_384;
+  if (config.xmpp.enabled) {
+    registerBoshRoutes(http, {
+      path: config.xmpp.bosh.path,
+      websocketPath: config.xmpp.websocketPath,
+      allowedOrigins: config.server.allowedOrigins,
+      tls: tls !== null,
+      maxBodyBytes: maxXmppMessageBytes,
+      door: () => bosh,
+      log,
+    });
+  }
   registerRoutes(http, {
     engine,
     metricsToken: config.server.metricsToken,
@@ -158,6 +176,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       };
     },
   });
+  registerWebSession(http, engine, { secureCookies: config.server.secureCookies });
+  await registerWebApps(http);
   await moduleHost.registerHttp(http, authenticators(engine));
 
   let closed = false;
@@ -211,13 +231,29 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
               path: config.xmpp.websocketPath,
               allowedOrigins: config.server.allowedOrigins,
               xmpp: xmppOpts,
-              // Slack above the stanza limit, so that the stream parser (not ws) refuses a big stanza, with a stream error.
-              maxMessageBytes: config.xmpp.maxStanzaBytes + 16_384,
+              maxMessageBytes: maxXmppMessageBytes,
               connections,
             },
             { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
           );
           log.info({ path: config.xmpp.websocketPath }, 'xmpp websocket listening');
+        }
+        if (config.xmpp.bosh.path !== null) {
+          const b = config.xmpp.bosh;
+          bosh = new BoshFrontDoor(
+            engine,
+            {
+              maxWaitSeconds: b.maxWaitSeconds,
+              inactivitySeconds: b.inactivitySeconds,
+              pollingSeconds: b.pollingSeconds,
+              maxBodyBytes: maxXmppMessageBytes,
+              perAddress: config.limits.connectionsPerAddress,
+              unauthenticatedPerAddress: config.limits.unauthenticatedPerAddress,
+              xmpp: xmppOpts,
+            },
+            { opened: () => metrics.connections.inc(), closed: () => metrics.connections.dec() },
+          );
+          log.info({ path: b.path }, 'xmpp bosh listening');
         }
       }
       return url;
@@ -227,6 +263,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       closed = true;
       ws?.close();
       xmppWs?.close();
+      bosh?.close();
       await xmpp?.close();
       await engine.closeAll('the server is shutting down');
       await http.close();

@@ -49,6 +49,10 @@ export const configSchema = z.strictObject({
         .array(z.string())
         .default([])
         .describe('Origins allowed to open a WebSocket besides the server itself; "*" allows any'),
+      secureCookies: z
+        .enum(['auto', 'always'])
+        .default('auto')
+        .describe('Web session cookies: always Secure, or (auto) when the request came over TLS or to a loopback host; use always behind a TLS proxy'),
       defaultDomain: domainName.default('localhost').describe('Domain created on first start when none exists'),
       shutdownGraceMs: z.number().int().min(0).default(5000).describe('How long SIGTERM waits for clients'),
       metricsToken: z
@@ -233,6 +237,20 @@ export const configSchema = z.strictObject({
         .nullable()
         .default('/xmpp-websocket')
         .describe('HTTP path of XMPP over WebSocket (RFC 7395) on the HTTP/WebSocket port (null = off)'),
+      bosh: z
+        .strictObject({
+          path: z
+            .string()
+            .regex(/^\/[^?#\s]*$/, 'must be an HTTP path such as /http-bind')
+            .refine((p) => p !== '/ws' && !p.startsWith('/api/') && !p.startsWith('/.well-known/'), 'the path is taken by the JSON API or discovery')
+            .nullable()
+            .default('/http-bind')
+            .describe('HTTP path of XMPP over BOSH (XEP-0124, XEP-0206) on the HTTP port (null = off)'),
+          maxWaitSeconds: z.number().int().min(1).max(300).default(60).describe('Longest time a BOSH request is held waiting for data (the `wait` granted)'),
+          inactivitySeconds: z.number().int().min(5).max(600).default(60).describe('A BOSH session with no request for this long is gone (XEP-0198 sessions then wait for resumption)'),
+          pollingSeconds: z.number().int().min(0).max(60).default(2).describe('Shortest interval between empty polls of a BOSH client that holds no request'),
+        })
+        .prefault({}),
       registration: z
         .array(domainName)
         .default([])

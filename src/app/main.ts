@@ -39,9 +39,11 @@ async function main(): Promise<void> {
     : '  XMPP       off (xmpp.enabled)\n';
   process.stderr.write(
     `\nParley is running.\n` +
+      `  Web client ${url}/\n` +
       `  HTTP API   ${url}/api/v1\n` +
       `  JSON API   ${doors.websocket} (WebSocket)\n` +
       (doors.xmppWebsocket ? `  XMPP       ${doors.xmppWebsocket} (XMPP over WebSocket, RFC 7395)\n` : '') +
+      (doors.bosh ? `  XMPP       ${doors.bosh} (XMPP over BOSH, XEP-0206)\n` : '') +
       xmppLine +
       `  Web pages served from another origin must be listed in server.allowedOrigins.\n`,
   );
@@ -82,11 +84,12 @@ function frontDoors(
   url: string,
   config: Config,
   ports: { starttls: number | null; directTls: number | null } | null,
-): { websocket: string; xmppWebsocket: string | null; xmpp: { starttls: number | null; directTls: number | null } | null } {
+): { websocket: string; xmppWebsocket: string | null; bosh: string | null; xmpp: { starttls: number | null; directTls: number | null } | null } {
   const ws = url.replace(/^http/, 'ws');
   return {
     websocket: `${ws}/ws`,
     xmppWebsocket: ports !== null && config.xmpp.websocketPath !== null ? `${ws}${config.xmpp.websocketPath}` : null,
+    bosh: ports !== null && config.xmpp.bosh.path !== null ? `${url}${config.xmpp.bosh.path}` : null,
     xmpp: ports,
   };
 }

@@ -62,6 +62,12 @@ export interface EngineEvents {
   'room.role': { room: string; user: string; role: RoomRole; by: string };
   /** A user was invited into a members-only or open room (the invitation is stored until the user joins). */
   'room.invited': { room: string; user: string; by: string };
+  /** An address or a whole domain was banned from a room (XEP-0045 §9.1, outcast), or (banned false) let in again. */
+  'room.banned': { room: string; target: string; by: string; reason: string | null; banned: boolean };
+  /** A moderator gave a member voice or took it (XEP-0045 §8.3-8.4: participant or visitor). */
+  'room.voice': { room: string; user: string; voice: boolean; by: string };
+  /** An owner changed a room's setting (XEP-0045 §10.2: whether it is moderated). */
+  'room.configured': { room: string; by: string; moderated: boolean };
   'account.created': { address: string; by: string | null };
   'account.removed': { address: string; by: string | null };
   /** A password (or another account property) changed. */
@@ -98,6 +104,9 @@ export const CHANGES = [
   'room.membership',
   'room.role',
   'room.invited',
+  'room.banned',
+  'room.voice',
+  'room.configured',
   'account.created',
   'account.removed',
   'account.changed',

@@ -71,7 +71,7 @@ export class MessageService {
     if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
     const bare = `${to.local}@${to.domain}`;
     const type: MessageType = this.ctx.directory.isRoomDomain(to.domain) ? 'groupchat' : 'chat';
-    if (type === 'groupchat') await this.rooms.requireMember(bare, session.user);
+    if (type === 'groupchat') await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
     else {
       await this.ctx.directory.requireUser(bare, to.domain);
       // A flood to a full queue is refused here, before the block check reads the recipient's list. A resend

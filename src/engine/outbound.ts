@@ -15,6 +15,8 @@ export type EventName =
   | 'room.member'
   | 'room.invite'
   | 'room.occupant'
+  /** A private message between two occupants of a room (XEP-0045 §7.5), to the recipient's sessions. */
+  | 'room.private'
   | 'block'
   | 'unblock'
   | 'synced'

@@ -1,5 +1,6 @@
 /**
- * Rooms (group conversations): create, invite, join, leave, kick, roles owner/admin/member.
+ * Rooms (group conversations): create, invite, join, leave, kick, roles owner/admin/member, private messages
+ * between occupants; bans and voice are RoomModeration's (room-moderation.ts).
  * Member lists are cached in memory for fan-out and dropped when the store changes from elsewhere. Every stored
  * change (the room, its members and roles, invitations) passes the change.check gate (events.ts) before it is
  * written, so a gate that refuses it (the compliance journal) leaves the room as it was; who is in the room's
@@ -11,11 +12,33 @@ import { ROOM_ROLES, type Room, type RoomMember, type RoomRole } from '../core/t
 import { limitOf, type Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { PresenceService } from './presence-service.js';
+import { listRooms, type ListedRoom } from './room-list.js';
+import { RoomModeration } from './room-moderation.js';
+import type { Session } from './session.js';
 
 const rank = (r: RoomRole): number => ROOM_ROLES.length - ROOM_ROLES.indexOf(r);
 
-/** A room as room.list shows it to one user. */
-export type ListedRoom = Room & { role: RoomRole | null; invitedBy: string | null };
+export type { ListedRoom } from './room-list.js';
+
+/** Someone in the room now (a member with an online session), as room.occupants lists them. */
+export interface Occupant {
+  user: string;
+  role: RoomRole;
+  /** False for a visitor of a moderated room (XEP-0045 §8.3). */
+  voice: boolean;
+  presence: unknown;
+}
+
+/** A private message between occupants (XEP-0045 §7.5): its text or a chat state (XEP-0085), or both. */
+export interface PrivateMessage {
+  body: string | null;
+  /** The XMPP message type (chat, normal, headline); JSON sends chat. */
+  type: string;
+  /** An XEP-0085 chat state (active, composing, ...), or null. */
+  state: string | null;
+  /** The sender's id for the message, or null. */
+  id: string | null;
+}
 
 /** Room management and membership. */
 export class RoomService {
@@ -28,24 +51,38 @@ export class RoomService {
    */
   private readonly perUser = new KeyedQueue();
 
+  /** Bans, voice and the moderated setting (XEP-0045 §8-9). */
+  readonly moderation: RoomModeration;
+
   constructor(
     private readonly ctx: Ctx,
     private readonly presence: PresenceService,
-  ) {}
+  ) {
+    this.moderation = new RoomModeration(ctx, {
+      ops: this.ops,
+      members: (room) => this.members(room),
+      requireMember: (room, user) => this.requireMember(room, user),
+      forget: (room) => this.forgetMembers(room),
+      announce: (room, user, role, by, reason, extra) => this.announce(room, user, role, by, reason, extra),
+    });
+  }
 
   /** Drops cached member lists. */
   invalidate(): void {
     this.memberCache.clear();
+    this.moderation.drop(null);
   }
 
   /** Drops one room's cached members (changed on another node). */
   dropMembers(room: string): void {
     this.memberCache.delete(room);
+    this.moderation.drop(room);
   }
 
   /** The room's members changed here: drops them from this node's cache and the others'. */
   private forgetMembers(room: string): void {
     this.memberCache.delete(room);
+    this.moderation.drop(room);
     this.ctx.changed({ rooms: [room] });
   }
 
@@ -137,24 +174,7 @@ export class RoomService {
    * Its cost grows with the user's rooms, so it counts against the user's heavy reads (ReadLimiter).
    */
   list(user: string, after: string | null = null): Promise<{ rooms: ListedRoom[]; next: string | null }> {
-    return this.ctx.reads.run(user, () => this.listNow(user, after));
-  }
-
-  private async listNow(user: string, after: string | null): Promise<{ rooms: ListedRoom[]; next: string | null }> {
-    const domain = user.slice(user.indexOf('@') + 1);
-    const page = limitOf(this.ctx.opts, 'roomListPage');
-    const { rooms } = this.ctx.store;
-    const [mine, invites] = await Promise.all([rooms.membershipsOf(user), rooms.invitesOf(user)]);
-    const roleOf = new Map(mine.map((m) => [m.room, m.role]));
-    // invitesOf is oldest first; the newest are kept.
-    const invitedBy = new Map(invites.slice(Math.max(0, invites.length - page)).map((i) => [i.room, i.by]));
-    const related = await rooms.getMany([...roleOf.keys(), ...invitedBy.keys()]);
-    const out: ListedRoom[] = related.map((r) => ({ ...r, role: roleOf.get(r.address) ?? null, invitedBy: invitedBy.get(r.address) ?? null }));
-    const open = await rooms.listOpen(this.ctx.directory.roomDomainOf(domain), after ?? '', page === Infinity ? Number.MAX_SAFE_INTEGER : page + 1);
-    const more = open.length > page;
-    const shown = more ? open.slice(0, page) : open;
-    for (const r of shown) if (!roleOf.has(r.address) && !invitedBy.has(r.address)) out.push({ ...r, role: null, invitedBy: null });
-    return { rooms: out, next: more ? shown[shown.length - 1]!.address : null };
+    return this.ctx.reads.run(user, () => listRooms(this.ctx, user, after));
   }
 
   /** Invites a user (admin or owner only; any member in an open room). */
@@ -181,11 +201,16 @@ export class RoomService {
 
   private async joinNow(room: string, user: string): Promise<RoomRole> {
     const r = await this.getRoom(room);
+    // XEP-0045 §7.2.7: a banned user (or one of a banned domain) cannot enter.
+    if (await this.ctx.store.rooms.isBanned(room, user)) throw new ParleyError('forbidden', `you are banned from ${room}`);
     const existing = (await this.members(room)).get(user);
     if (existing) return existing;
-    if (r.membersOnly && !(await this.ctx.store.rooms.hasInvite(room, user))) {
+    const invited = await this.ctx.store.rooms.hasInvite(room, user);
+    if (r.membersOnly && !invited) {
       throw new ParleyError('forbidden', `${room} is members-only and you have no invitation`);
     }
+    // §8.3: in a moderated room someone who comes in without having been made a member (invited) is a visitor.
+    const visitor = !invited && (await this.moderation.isModerated(room));
     if ((await this.members(room)).size >= this.ctx.opts.roomMaxMembers) {
       throw new ParleyError('not-allowed', `${room} is full`);
     }
@@ -193,6 +218,7 @@ export class RoomService {
       await this.checkRooms(user, { member: true, owner: false });
       await this.ctx.events.change({ type: 'room.membership', room, user, role: 'member', by: user }, async () => {
         await this.ctx.store.rooms.setMember(room, user, 'member', this.ctx.now());
+        if (visitor) await this.ctx.store.rooms.setVoice(room, user, false);
         await this.ctx.store.rooms.removeInvite(room, user);
       });
     });
@@ -293,16 +319,16 @@ export class RoomService {
   }
 
   /** Who is in the room now: members with at least one online session, with their presence (a heavy read). */
-  async occupants(room: string, asker: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
+  async occupants(room: string, asker: string): Promise<Occupant[]> {
     await this.requireMember(room, asker);
     return this.ctx.reads.run(asker, () => this.occupantsNow(room));
   }
 
-  private async occupantsNow(room: string): Promise<Array<{ user: string; role: RoomRole; presence: unknown }>> {
-    const out = [];
+  private async occupantsNow(room: string): Promise<Occupant[]> {
+    const out: Occupant[] = [];
     for (const [user, role] of await this.members(room)) {
       if (!this.ctx.cluster.isOnline(user)) continue;
-      out.push({ user, role, presence: await this.presence.presenceOf(user) });
+      out.push({ user, role, voice: await this.moderation.hasVoice(room, user), presence: await this.presence.presenceOf(user) });
     }
     return out;
   }
@@ -322,10 +348,41 @@ export class RoomService {
     const { router } = this.ctx;
     const data: Record<string, unknown> = { room, user, present };
     if (role !== undefined) data.role = role;
+    if (present && !(await this.moderation.hasVoice(room, user))) data.voice = false;
     router.toUsers(
       members.filter((m) => m !== user),
       router.outbound({ ev: 'room.occupant', data }),
     );
+  }
+
+  /**
+   * A private message from one occupant to another (XEP-0045 §7.5), by the recipient's nick (the local part of
+   * its address, as every front door names occupants) or address. The sender must be a member (else
+   * not-acceptable); the recipient a member with an online session (else item-not-found). It goes to the
+   * recipient's sessions (XMPP shows it only in sessions that entered the room) and is not stored: it belongs to
+   * the room's live conversation, and the 1:1 history is for messages to the person's own address.
+   */
+  async privateMessage(session: Session, room: string, to: { nick: string } | { user: string }, msg: PrivateMessage): Promise<void> {
+    const ms = await this.members(room);
+    if (!ms.has(session.user)) {
+      await this.getRoom(room);
+      throw new ParleyError('not-acceptable', `you are not in ${room} (XEP-0045 §7.5)`);
+    }
+    if (msg.body !== null) this.checkBody(msg.body);
+    const { cluster, router } = this.ctx;
+    const target = [...ms.keys()].find((u) => ('user' in to ? u === to.user : u.slice(0, u.indexOf('@')) === to.nick) && cluster.isOnline(u));
+    if (target === undefined) throw new ParleyError('item-not-found', `no occupant ${'user' in to ? to.user : to.nick} in ${room}`);
+    const data: Record<string, unknown> = { room, from: session.user, to: target, body: msg.body, type: msg.type };
+    if (msg.state !== null) data.state = msg.state;
+    if (msg.id !== null) data.id = msg.id;
+    router.toUsers([target], router.outbound({ ev: 'room.private', data }));
+  }
+
+  /** The same limit as other messages' bodies (maxBodyBytes). */
+  private checkBody(body: string): void {
+    const max = this.ctx.opts.maxBodyBytes;
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > max) throw new ParleyError('message-too-large', `the body has ${bytes} bytes; the limit is ${max}`);
   }
 
   private async getRoom(room: string): Promise<Room> {
@@ -334,10 +391,11 @@ export class RoomService {
     return r;
   }
 
-  private async announce(room: string, user: string, role: RoomRole | null, by: string, reason: string | null = null): Promise<void> {
+  /** A membership change to the room's members and the member concerned (`extra`: banned, voice). */
+  private async announce(room: string, user: string, role: RoomRole | null, by: string, reason: string | null = null, extra: Record<string, unknown> = {}): Promise<void> {
     const users = [...(await this.members(room)).keys()];
     if (!users.includes(user)) users.push(user);
     const { router } = this.ctx;
-    router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, user, role, by, reason } }));
+    router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, user, role, by, reason, ...extra } }));
   }
 }

@@ -254,6 +254,37 @@ export interface RoomStore {
   removeInvite(room: string, user: string): Promise<void>;
   /** Pending invitations of `user`, ordered by `at` (then by room); a repeated invitation counts once, with its latest by/at. */
   invitesOf(user: string): Promise<Array<{ room: string; by: string; at: number }>>;
+  /**
+   * Bans `target` (a bare address, or a whole domain) from the room (XEP-0045 §9.1, affiliation outcast); a
+   * repeated ban replaces who banned, why and when. Item-not-found when the room does not exist.
+   */
+  ban(room: string, target: string, by: string, reason: string | null, at: number): Promise<void>;
+  /** Lifts a ban; false when there was none. */
+  unban(room: string, target: string): Promise<boolean>;
+  /** The room's bans, sorted by target. */
+  bans(room: string): Promise<RoomBan[]>;
+  /** Whether `user` (a bare address) or its domain is banned from the room. */
+  isBanned(room: string, user: string): Promise<boolean>;
+  /** Sets whether the room is moderated (XEP-0045 §8.3, muc#roomconfig_moderatedroom). */
+  setModerated(room: string, moderated: boolean): Promise<void>;
+  /** Whether the room is moderated (false when it does not exist). */
+  moderated(room: string): Promise<boolean>;
+  /**
+   * Gives or takes a member's voice (XEP-0045 §8.3-8.4: role participant or visitor); a member starts with voice
+   * and the flag goes with the membership. Does nothing for someone who is not a member.
+   */
+  setVoice(room: string, user: string, voice: boolean): Promise<void>;
+  /** The members without voice (visitors), sorted. */
+  voiceless(room: string): Promise<string[]>;
+}
+
+/** A ban from a room (XEP-0045 affiliation outcast): a bare address or a whole domain. */
+export interface RoomBan {
+  room: string;
+  target: string;
+  by: string;
+  reason: string | null;
+  at: number;
 }
 
 /** Everything Parley persists, behind one object the composition root creates. */

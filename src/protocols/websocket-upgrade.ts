@@ -28,19 +28,23 @@ const ORIGIN_REPORT_MAX = 1000;
  * and which setting would allow it, since the browser shows its user only a failed connection.
  */
 export function refuseOrigin(socket: Socket, origin: string, endpoint: string, log: OriginLog, now = Date.now()): void {
-  const last = reportedOrigins.get(origin);
-  if (last === undefined || now - last >= ORIGIN_REPORT_MS) {
-    if (reportedOrigins.size >= ORIGIN_REPORT_MAX) reportedOrigins.clear();
-    reportedOrigins.set(origin, now);
-    log.warn(
-      { origin, endpoint, setting: 'server.allowedOrigins' },
-      `refused a WebSocket upgrade from a page at ${origin}: add it to server.allowedOrigins to allow it`,
-    );
-  }
+  reportOrigin(origin, endpoint, 'a WebSocket upgrade', log, now);
   socket.end(
     'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
       'origin not allowed: this server does not list your page\'s origin in server.allowedOrigins\n',
   );
+}
+
+/**
+ * Logs a refused Origin (at most once a minute per origin) with the setting that would allow it; `what` names
+ * the refused request ("a WebSocket upgrade", "a BOSH request").
+ */
+export function reportOrigin(origin: string, endpoint: string, what: string, log: OriginLog, now = Date.now()): void {
+  const last = reportedOrigins.get(origin);
+  if (last !== undefined && now - last < ORIGIN_REPORT_MS) return;
+  if (reportedOrigins.size >= ORIGIN_REPORT_MAX) reportedOrigins.clear();
+  reportedOrigins.set(origin, now);
+  log.warn({ origin, endpoint, setting: 'server.allowedOrigins' }, `refused ${what} from a page at ${origin}: add it to server.allowedOrigins to allow it`);
 }
 
 /**

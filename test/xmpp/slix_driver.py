@@ -9,6 +9,8 @@ reads JSON lines on stdout:
   reply     {"re": 7, "ok": true, "data": {...}}    or    {"re": 7, "ok": false, "error": "..."}
   event     {"ev": "message", ...}                   (unsolicited: every stanza the server sent, parsed)
 
+The MUC administration commands (`muc_affiliation`, `muc_affiliations`, `muc_role`, `muc_configure`) call
+slixmpp's xep_0045 plugin and answer the error condition instead of raising; test/xmpp-muc-admin.test.ts uses them.
 The upload commands (`upload`: XEP-0363 through slixmpp's own upload_file; `upload_slot`: the slot request
 alone, returning the error stanza when refused) need python3-aiohttp; test/files.test.ts uses them.
 
@@ -195,6 +197,7 @@ class Driver:
                                                       for f in payload if f.tag.endswith('}field')],
             }
         info['subject'] = m.findtext(q(NS_CLIENT, 'subject'))
+        info['mucUser'] = m.find(q(NS_MUC_USER, 'x')) is not None
         info['error'] = error_info(m)
         info['xml'] = xml_text(m)
         emit({'ev': 'message', **info})
@@ -218,6 +221,7 @@ class Driver:
                 'affiliation': None if item is None else item.get('affiliation'),
                 'role': None if item is None else item.get('role'),
                 'jid': None if item is None else item.get('jid'),
+                'reason': None if item is None else item.findtext(q(NS_MUC_USER, 'reason')),
             }
         emit({'ev': 'presence', **info})
 
@@ -426,6 +430,38 @@ class Driver:
     async def cmd_leave_muc(self, c):
         self.xmpp['xep_0045'].leave_muc(c['room'], c['nick'])
         return {}
+
+    async def muc_admin(self, call):
+        """One XEP-0045 admin or owner request through slixmpp's plugin: {} on success, else the error."""
+        try:
+            return {'result': await call}
+        except IqError as e:
+            return {'error': error_info(e.iq.xml)}
+
+    async def cmd_muc_affiliation(self, c):
+        """XEP-0045 §9: set_affiliation (outcast bans, with a reason; none lifts the ban)."""
+        r = await self.muc_admin(self.xmpp['xep_0045'].set_affiliation(
+            slixmpp.JID(c['room']), c['affiliation'], jid=slixmpp.JID(c['jid']), reason=c.get('reason', ''), timeout=10))
+        return {'error': r.get('error')}
+
+    async def cmd_muc_affiliations(self, c):
+        """XEP-0045 §9.2, §9.5: get_affiliation_list."""
+        r = await self.muc_admin(self.xmpp['xep_0045'].get_affiliation_list(slixmpp.JID(c['room']), c['affiliation'], timeout=10))
+        return {'error': r.get('error'), 'jids': [str(j) for j in r.get('result') or []]}
+
+    async def cmd_muc_role(self, c):
+        """XEP-0045 §8: set_role by nick (participant gives voice, visitor takes it)."""
+        r = await self.muc_admin(self.xmpp['xep_0045'].set_role(slixmpp.JID(c['room']), c['nick'], c['role'], reason=c.get('reason', ''), timeout=10))
+        return {'error': r.get('error')}
+
+    async def cmd_muc_configure(self, c):
+        """XEP-0045 §10.2: get_room_config, change the fields given, set_room_config."""
+        muc = self.xmpp['xep_0045']
+        room = slixmpp.JID(c['room'])
+        form = await muc.get_room_config(room, timeout=10)
+        form.set_values(c['fields'])
+        r = await self.muc_admin(muc.set_room_config(room, form, timeout=10))
+        return {'error': r.get('error')}
 
     async def cmd_iq(self, c):
         """An iq get or set with a raw payload; answers the reply, errors included (never raises on an error)."""

@@ -22,6 +22,12 @@ function fieldsOf(c: Change): { actor: string | null; subject: string | null; co
       return { actor: c.by, subject: c.user, conv: c.room, data: { role: c.role } };
     case 'room.invited':
       return { actor: c.by, subject: c.user, conv: c.room };
+    case 'room.banned':
+      return { actor: c.by, subject: c.target, conv: c.room, data: { banned: c.banned, reason: c.reason } };
+    case 'room.voice':
+      return { actor: c.by, subject: c.user, conv: c.room, data: { voice: c.voice } };
+    case 'room.configured':
+      return { actor: c.by, subject: c.room, conv: c.room, data: { moderated: c.moderated } };
     case 'account.created':
     case 'account.removed':
       return { actor: c.by, subject: c.address };

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ERRORS, ParleyError, toParleyError } from '../../core/errors.js';
 import { parseParams } from '../params.js';
+import { requestToken } from './web-session.js';
 import type { Engine } from '../../engine/engine.js';
 
 /** What the routes need besides the engine. */
@@ -68,14 +69,15 @@ const historyQuery = z.strictObject({
 });
 
 function bearer(req: FastifyRequest): string {
-  const h = req.headers.authorization;
-  if (!h?.startsWith('Bearer ')) throw new ParleyError('not-authorized', 'send Authorization: Bearer <token>');
-  return h.slice(7);
+  const token = requestToken(req);
+  if (token === null) throw new ParleyError('not-authorized', 'send Authorization: Bearer <token>');
+  return token;
 }
 
 /**
  * Who calls: the user of the request's bearer token (a session token, or a credential a registered verifier
- * recognises, such as a bot's API key: AuthService.resolveBearer), and the same when it is an administrator's.
+ * recognises, such as a bot's API key: AuthService.resolveBearer) or of its web session cookie (web-session.ts,
+ * with the CSRF header on state-changing calls), and the same when it is an administrator's.
  */
 export function authenticators(engine: Engine): { user: (req: FastifyRequest) => Promise<string>; admin: (req: FastifyRequest) => Promise<string> } {
   const user = async (req: FastifyRequest): Promise<string> => (await engine.auth.resolveBearer(bearer(req))).user;

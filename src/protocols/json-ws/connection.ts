@@ -43,6 +43,7 @@ const helloSchema = z.strictObject({
   resource: z.string().min(1).max(1023).optional(),
   since: z.number().int().min(0).nullable().optional(),
   presence: z.record(z.string(), z.unknown()).optional(),
+  cookie: z.literal(true).optional(),
 });
 
 const encodeJson = (e: ServerEvent): string => JSON.stringify({ ev: e.ev, data: e.data });
@@ -105,6 +106,8 @@ export class Connection implements Sink {
     private readonly ip: string,
     private readonly opts: ConnectionOptions,
     private readonly observer: ConnectionObserver,
+    /** The web session token of the upgrade's cookie (http/web-session.ts), for `hello {cookie: true}`. */
+    private readonly cookieToken: string | null = null,
   ) {
     this.rate = new TokenBucket(opts.requestsPerSecond, Date.now());
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
@@ -319,10 +322,14 @@ export class Connection implements Sink {
     const { engine } = this;
     let auth: Authenticated;
     if (p.token) auth = await engine.auth.resolveSession(p.token);
-    else if (p.address && p.password) auth = await engine.auth.authenticate(p.address, p.password, this.ip);
+    else if (p.cookie) {
+      // The upgrade passed the Origin check (server.ts), so the cookie was sent by a page the server allows.
+      if (this.cookieToken === null) throw new ParleyError('not-authorized', 'no web session cookie came with this connection');
+      auth = await engine.auth.resolveSession(this.cookieToken);
+    } else if (p.address && p.password) auth = await engine.auth.authenticate(p.address, p.password, this.ip);
     // A bot's API key: the engine asks the verifier registered for it (credential-verifiers.ts).
     else if (p.apiKey) auth = await engine.auth.authenticateWith('apiKey', p.apiKey);
-    else throw new ParleyError('bad-request', 'hello needs a token, an address and a password, or a bot\'s apiKey');
+    else throw new ParleyError('bad-request', 'hello needs a token, an address and a password, a bot\'s apiKey, or cookie: true');
     const { user } = auth;
     if (this.closing) throw new ParleyError('service-unavailable', 'the connection is closing');
     const presence = validatePresence(p.presence ?? {}, engine.ctx.now());

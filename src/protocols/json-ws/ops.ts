@@ -127,6 +127,26 @@ export const OPS = {
     await engine.rooms.destroy(parseBare(p.room), session.user);
     return {};
   }),
+  'room.ban': op(z.strictObject({ room: addr, target: addr, reason: z.string().max(1024).optional() }), async ({ engine, session }, p) => {
+    await engine.rooms.moderation.ban(parseBare(p.room), session.user, parseBare(p.target), p.reason ?? null);
+    return {};
+  }),
+  'room.unban': op(z.strictObject({ room: addr, target: addr }), async ({ engine, session }, p) => ({
+    lifted: await engine.rooms.moderation.unban(parseBare(p.room), session.user, parseBare(p.target)),
+  })),
+  'room.bans': op(roomRef, async ({ engine, session }, p) => ({ bans: await engine.rooms.moderation.bans(parseBare(p.room), session.user) })),
+  'room.voice': op(z.strictObject({ room: addr, user: addr, voice: z.boolean() }), async ({ engine, session }, p) => {
+    await engine.rooms.moderation.setVoice(parseBare(p.room), session.user, parseBare(p.user), p.voice);
+    return {};
+  }),
+  'room.configure': op(z.strictObject({ room: addr, moderated: z.boolean() }), async ({ engine, session }, p) => {
+    await engine.rooms.moderation.setModerated(parseBare(p.room), session.user, p.moderated);
+    return {};
+  }),
+  'room.private': op(z.strictObject({ room: addr, user: addr, body: z.string().min(1) }), async ({ engine, session }, p) => {
+    await engine.rooms.privateMessage(session, parseBare(p.room), { user: parseBare(p.user) }, { body: p.body, type: 'chat', state: null, id: null });
+    return {};
+  }),
   'room.members': op(roomRef, async ({ engine, session }, p) => ({ members: await engine.rooms.memberList(parseBare(p.room), session.user) })),
   'room.occupants': op(roomRef, async ({ engine, session }, p) => ({ occupants: await engine.rooms.occupants(parseBare(p.room), session.user) })),
 } satisfies Record<string, OpDef<z.ZodType>>;

@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { Engine } from '../../engine/engine.js';
 import type { Outbound } from '../../engine/outbound.js';
 import type { ConnectionLimits, Unauthenticated } from '../connection-limits.js';
+import { cookieToken } from '../http/web-session.js';
 import { originAllowed, refuseBusy, refuseOrigin, routeUpgrade } from '../websocket-upgrade.js';
 import { Connection, type ConnectionObserver, type ConnectionOptions } from './connection.js';
 
@@ -73,9 +74,10 @@ export function attachJsonWs(server: HttpServer | HttpsServer, engine: Engine, o
       return;
     }
     const ip = req.socket.remoteAddress ?? 'unknown'; // read here: a closure naming `req` would keep it (~1 KB) per connection
+    const cookie = cookieToken(req.headers.cookie);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.setNoDelay(true);
-      const c = new Connection(ws, socket, engine, ip, opts, new Authenticating(observer, waiting));
+      const c = new Connection(ws, socket, engine, ip, opts, new Authenticating(observer, waiting), cookie);
       conns.add(c);
       ws.once('close', () => conns.delete(c));
     });

@@ -173,5 +173,54 @@ export function roomsContract(store: () => Store): void {
       expect((await s.rooms.members('r@rooms.a.test')).map((m) => m.user)).toEqual(['alice@a.test']);
       expect(await s.rooms.hasInvite('r@rooms.a.test', 'carol@a.test')).toBe(false);
     });
+
+    it('keeps bans of addresses and domains, sorted; a repeated ban replaces the old one; bans go with the room', async () => {
+      const s = store();
+      const r = 'r@rooms.a.test';
+      await s.rooms.create(room(r));
+      await expect(s.rooms.ban('x@rooms.a.test', 'eve@a.test', 'alice@a.test', null, 1)).rejects.toMatchObject({ code: 'item-not-found' });
+      await s.rooms.ban(r, 'eve@a.test', 'alice@a.test', 'spam', 10);
+      await s.rooms.ban(r, 'evil.test', 'alice@a.test', null, 11);
+      await s.rooms.ban(r, 'eve@a.test', 'bob@a.test', 'again', 12);
+      expect(await s.rooms.bans(r)).toEqual([
+        { room: r, target: 'eve@a.test', by: 'bob@a.test', reason: 'again', at: 12 },
+        { room: r, target: 'evil.test', by: 'alice@a.test', reason: null, at: 11 },
+      ]);
+      expect(await s.rooms.isBanned(r, 'eve@a.test')).toBe(true);
+      expect(await s.rooms.isBanned(r, 'mallory@evil.test')).toBe(true);
+      expect(await s.rooms.isBanned(r, 'bob@a.test')).toBe(false);
+      expect(await s.rooms.unban(r, 'eve@a.test')).toBe(true);
+      expect(await s.rooms.unban(r, 'eve@a.test')).toBe(false);
+      expect(await s.rooms.isBanned(r, 'eve@a.test')).toBe(false);
+      await s.rooms.remove(r);
+      await s.rooms.create(room(r));
+      expect(await s.rooms.bans(r)).toEqual([]);
+    });
+
+    it('keeps whether a room is moderated and which members have no voice; the flag goes with the membership', async () => {
+      const s = store();
+      const r = 'r@rooms.a.test';
+      await s.rooms.create(room(r));
+      expect(await s.rooms.moderated(r)).toBe(false);
+      expect(await s.rooms.moderated('x@rooms.a.test')).toBe(false);
+      await expect(s.rooms.setModerated('x@rooms.a.test', true)).rejects.toMatchObject({ code: 'item-not-found' });
+      await s.rooms.setModerated(r, true);
+      expect(await s.rooms.moderated(r)).toBe(true);
+      await s.rooms.setMember(r, 'bob@a.test', 'member', 1);
+      await s.rooms.setMember(r, 'carol@a.test', 'member', 1);
+      await s.rooms.setVoice(r, 'carol@a.test', false);
+      await s.rooms.setVoice(r, 'bob@a.test', false);
+      await s.rooms.setVoice(r, 'dave@a.test', false); // not a member: nothing
+      expect(await s.rooms.voiceless(r)).toEqual(['bob@a.test', 'carol@a.test']);
+      await s.rooms.setVoice(r, 'bob@a.test', true);
+      // A role change keeps the flag; leaving and joining again starts with voice.
+      await s.rooms.setMember(r, 'carol@a.test', 'admin', 2);
+      expect(await s.rooms.voiceless(r)).toEqual(['carol@a.test']);
+      await s.rooms.removeMember(r, 'carol@a.test');
+      await s.rooms.setMember(r, 'carol@a.test', 'member', 3);
+      expect(await s.rooms.voiceless(r)).toEqual([]);
+      await s.rooms.setModerated(r, false);
+      expect(await s.rooms.moderated(r)).toBe(false);
+    });
   });
 }

@@ -1,7 +1,7 @@
 /** Rooms, memberships and invitations of the in-memory store. */
 import { ParleyError } from '../../core/errors.js';
 import type { Room, RoomMember } from '../../core/types.js';
-import type { RoomStore } from '../../ports/store.js';
+import type { RoomBan, RoomStore } from '../../ports/store.js';
 import { clampLimit, domainOf, inDomain } from '../rules.js';
 import { byCodeUnit, purgeRoom, type Invite, type MemoryState } from './state.js';
 
@@ -43,6 +43,8 @@ export function createMemoryRooms(s: MemoryState): RoomStore {
       members.set(user, { room, user, role, joinedAt: existing ? existing.joinedAt : at });
     },
     async removeMember(room, user) {
+      // The voice flag goes with the membership, as the SQLite column does.
+      s.voiceless.get(room)?.delete(user);
       return s.roomMembers.get(room)?.delete(user) ?? false;
     },
     async members(room) {
@@ -101,6 +103,40 @@ export function createMemoryRooms(s: MemoryState): RoomStore {
         if (i) out.push({ room, by: i.by, at: i.at });
       }
       return out.sort((a, b) => a.at - b.at || byCodeUnit(a.room, b.room));
+    },
+    async ban(room, target, by, reason, at) {
+      requireRoom(room);
+      const banned = s.bans.get(room) ?? new Map<string, RoomBan>();
+      s.bans.set(room, banned);
+      banned.set(target, { room, target, by, reason, at });
+    },
+    async unban(room, target) {
+      return s.bans.get(room)?.delete(target) ?? false;
+    },
+    async bans(room) {
+      return [...(s.bans.get(room)?.values() ?? [])].sort((a, b) => byCodeUnit(a.target, b.target)).map((b) => ({ ...b }));
+    },
+    async isBanned(room, user) {
+      const banned = s.bans.get(room);
+      return banned !== undefined && (banned.has(user) || banned.has(domainOf(user)));
+    },
+    async setModerated(room, on) {
+      requireRoom(room);
+      if (on) s.moderated.add(room);
+      else s.moderated.delete(room);
+    },
+    async moderated(room) {
+      return s.moderated.has(room);
+    },
+    async setVoice(room, user, voice) {
+      if (!s.roomMembers.get(room)?.has(user)) return;
+      const muted = s.voiceless.get(room) ?? new Set<string>();
+      s.voiceless.set(room, muted);
+      if (voice) muted.delete(user);
+      else muted.add(user);
+    },
+    async voiceless(room) {
+      return [...(s.voiceless.get(room) ?? [])].sort(byCodeUnit);
     },
   };
 }

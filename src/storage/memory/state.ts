@@ -1,6 +1,6 @@
 /** The in-memory store's tables, shared by its sub-stores so cascades can reach everything. */
 import type { LogRecord, Room, RoomMember, RosterItem } from '../../core/types.js';
-import type { Account, SharedGroup, TokenRecord } from '../../ports/store.js';
+import type { Account, RoomBan, SharedGroup, TokenRecord } from '../../ports/store.js';
 
 /** The current state of one message after edits and retractions (absent while untouched). */
 export interface MessageState {
@@ -31,6 +31,12 @@ export interface MemoryState {
   roomMembers: Map<string, Map<string, RoomMember>>;
   /** room → invited user → who invited and when (the latest invitation) */
   invites: Map<string, Map<string, Invite>>;
+  /** room → banned address or domain → the ban (XEP-0045 outcasts) */
+  bans: Map<string, Map<string, RoomBan>>;
+  /** moderated rooms */
+  moderated: Set<string>;
+  /** room → members without voice (visitors) */
+  voiceless: Map<string, Set<string>>;
   /** log[seq - 1] is the record with that seq: the memory log is never trimmed. */
   log: LogRecord[];
   byId: Map<string, LogRecord>;
@@ -57,6 +63,9 @@ export function createMemoryState(): MemoryState {
     rooms: new Map(),
     roomMembers: new Map(),
     invites: new Map(),
+    bans: new Map(),
+    moderated: new Set(),
+    voiceless: new Map(),
     log: [],
     byId: new Map(),
     byClientId: new Map(),
@@ -76,6 +85,7 @@ export function purgeAccount(s: MemoryState, address: string): boolean {
   s.offline.delete(address);
   for (const members of s.roomMembers.values()) members.delete(address);
   for (const invited of s.invites.values()) invited.delete(address);
+  for (const muted of s.voiceless.values()) muted.delete(address);
   for (const members of s.groupMembers.values()) members.delete(address);
   s.blocks.delete(address);
   for (const key of [...s.profiles.keys()]) if (key.startsWith(`${address}\n`)) s.profiles.delete(key);
@@ -87,6 +97,9 @@ export function purgeRoom(s: MemoryState, address: string): boolean {
   if (!s.rooms.delete(address)) return false;
   s.roomMembers.delete(address);
   s.invites.delete(address);
+  s.bans.delete(address);
+  s.moderated.delete(address);
+  s.voiceless.delete(address);
   return true;
 }
 

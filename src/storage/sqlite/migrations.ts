@@ -199,6 +199,21 @@ const ACCOUNT_KIND = `
 ALTER TABLE accounts ADD COLUMN kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'bot'));
 `;
 
+// XEP-0045 administration: bans (affiliation outcast, of an address or a whole domain), moderated rooms and
+// members without voice (visitors). Bans go with their room; the voice flag goes with the membership.
+const ROOM_BANS_AND_VOICE = `
+CREATE TABLE room_bans (
+  room      TEXT NOT NULL REFERENCES rooms(address) ON DELETE CASCADE,
+  target    TEXT NOT NULL,
+  banned_by TEXT NOT NULL,
+  reason    TEXT,
+  banned_at INTEGER NOT NULL,
+  PRIMARY KEY (room, target)
+) WITHOUT ROWID;
+ALTER TABLE rooms ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE room_members ADD COLUMN voice INTEGER NOT NULL DEFAULT 1;
+`;
+
 // A message's extension elements (XEP-0066 links, XEP-0444 reactions, encrypted payloads: NewRecord.xml), as
 // canonical XML text. Old rows are not rewritten: they read as null, which means "none".
 const LOG_XML = `
@@ -215,5 +230,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'server secrets', sql: SERVER_SECRETS },
   { version: 7, name: 'log consumer positions and module migrations', sql: POSITIONS_AND_MODULES },
   { version: 8, name: 'account kinds (person, bot)', sql: ACCOUNT_KIND },
-  { version: 9, name: 'message extension elements', sql: LOG_XML },
+  { version: 9, name: 'room bans, moderated rooms and voice', sql: ROOM_BANS_AND_VOICE },
+  { version: 10, name: 'message extension elements', sql: LOG_XML },
 ];

@@ -1,6 +1,7 @@
 /** Rooms, memberships and invitations in SQLite. */
 import type { Room, RoomMember, RoomRole } from '../../core/types.js';
-import type { RoomStore } from '../../ports/store.js';
+import { ParleyError } from '../../core/errors.js';
+import type { RoomBan, RoomStore } from '../../ports/store.js';
 import { clampLimit, domainOf } from '../rules.js';
 import { bool, mapConstraints, type Db, type Transactor } from './db.js';
 
@@ -61,6 +62,19 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
   const removeInvite = db.prepare<[string, string]>('DELETE FROM room_invites WHERE room = ? AND user = ?');
   const invitesOf = db.prepare<[string], { room: string; by: string; at: number }>(ROOM_QUERIES.invitesOf);
   const noRoom = (room: string) => ({ missing: `no room ${room}` });
+  const ban = db.prepare<[string, string, string, string | null, number]>(
+    `INSERT INTO room_bans (room, target, banned_by, reason, banned_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (room, target) DO UPDATE SET banned_by = excluded.banned_by, reason = excluded.reason, banned_at = excluded.banned_at`,
+  );
+  const unban = db.prepare<[string, string]>('DELETE FROM room_bans WHERE room = ? AND target = ?');
+  const bans = db.prepare<[string], RoomBan>(
+    'SELECT room, target, banned_by AS "by", reason, banned_at AS "at" FROM room_bans WHERE room = ? ORDER BY target',
+  );
+  const isBanned = db.prepare<[string, string, string], number>('SELECT 1 FROM room_bans WHERE room = ? AND target IN (?, ?)').pluck();
+  const setModerated = db.prepare<[number, string]>('UPDATE rooms SET moderated = ? WHERE address = ?');
+  const moderated = db.prepare<[string], number>('SELECT moderated FROM rooms WHERE address = ?').pluck();
+  const setVoice = db.prepare<[number, string, string]>('UPDATE room_members SET voice = ? WHERE room = ? AND user = ?');
+  const voiceless = db.prepare<[string], string>('SELECT user FROM room_members WHERE room = ? AND voice = 0 ORDER BY user').pluck();
 
   return {
     async create(r) {
@@ -119,6 +133,30 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
     },
     async invitesOf(user) {
       return invitesOf.all(user);
+    },
+    async ban(room, target, by, reason, at) {
+      mapConstraints(() => ban.run(room, target, by, reason, at), noRoom(room));
+    },
+    async unban(room, target) {
+      return unban.run(room, target).changes > 0;
+    },
+    async bans(room) {
+      return bans.all(room);
+    },
+    async isBanned(room, user) {
+      return isBanned.get(room, user, domainOf(user)) !== undefined;
+    },
+    async setModerated(room, on) {
+      if (setModerated.run(on ? 1 : 0, room).changes === 0) throw new ParleyError('item-not-found', `no room ${room}`);
+    },
+    async moderated(room) {
+      return moderated.get(room) === 1;
+    },
+    async setVoice(room, user, voice) {
+      setVoice.run(voice ? 1 : 0, room, user);
+    },
+    async voiceless(room) {
+      return voiceless.all(room);
     },
   };
 }

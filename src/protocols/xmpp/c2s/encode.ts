@@ -70,6 +70,8 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return roomMember(e, v);
     case 'room.occupant':
       return roomOccupant(e, v);
+    case 'room.private':
+      return roomPrivate(e, v);
     case 'block':
     case 'unblock':
       return v.blocklistRequested ? [blockPush(e, v)] : [];
@@ -301,7 +303,10 @@ function roomInvite(e: ServerEvent, v: XmppView): string {
   );
 }
 
-/** Membership changes as MUC presence, for sessions that joined the room (XEP-0045 §7.2.3, §9.1.5, §10.9). */
+/**
+ * Membership changes as MUC presence, for sessions that joined the room (XEP-0045 §7.2.3, §9.1.5, §10.9): a
+ * new role or voice (§8.3-8.4), a kick (307, §8.2) or a ban (301, §9.1) with its reason.
+ */
 function roomMember(e: ServerEvent, v: XmppView): string[] {
   const d = e.data;
   const room = String(d.room);
@@ -315,14 +320,33 @@ function roomMember(e: ServerEvent, v: XmppView): string[] {
   const role = d.role === null || d.role === undefined ? null : String(d.role);
   // Someone joining by themselves shows up as an occupant when they enter (room.occupant), not here.
   if (role !== null && d.by === user) return [];
-  const x = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: role === null ? 'none' : affiliationOf(role), role: role === null ? 'none' : mucRoleOf(role), jid: user }));
+  const affiliation = role === null ? (d.banned === true ? 'outcast' : 'none') : affiliationOf(role);
+  const item = el('item', { affiliation, role: role === null ? 'none' : mucRoleOf(role, d.voice !== false), jid: user });
+  if (typeof d.reason === 'string') item.append(el('reason', null, d.reason));
+  const x = el('x', { xmlns: NS.mucUser }, item);
   if (user === v.user) x.append(el('status', { code: '110' }));
   const pres = el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: v.full }, x);
   if (role === null) {
     pres.attrs.type = 'unavailable';
-    if (d.by !== user) x.append(el('status', { code: '307' })); // kicked
+    if (d.by !== user) x.append(el('status', { code: d.banned === true ? '301' : '307' })); // banned or kicked
   }
   return [serialize(pres)];
+}
+
+/**
+ * A private message from another occupant (XEP-0045 §7.5), from room/<sender's nick>, to the sessions that
+ * entered the room.
+ */
+function roomPrivate(e: ServerEvent, v: XmppView): string[] {
+  const d = e.data;
+  const room = String(d.room);
+  if (v.roomNick(room) === undefined) return [];
+  const type = typeof d.type === 'string' && d.type !== 'groupchat' ? d.type : 'chat';
+  const msg = el('message', { xmlns: NS.client, type, id: typeof d.id === 'string' ? d.id : undefined, from: `${room}/${nickOf(String(d.from))}`, to: v.full });
+  if (typeof d.body === 'string') msg.append(el('body', null, d.body));
+  if (typeof d.state === 'string') msg.append(el(d.state, { xmlns: NS.chatStates }));
+  msg.append(el('x', { xmlns: NS.mucUser }));
+  return [serialize(msg)];
 }
 
 /** An occupant entering or leaving (XEP-0045 §7.2.3, §7.14), for the other sessions in the room. */
@@ -332,13 +356,16 @@ function roomOccupant(e: ServerEvent, v: XmppView): string[] {
   const user = String(d.user);
   if (user === v.user || v.roomNick(room) === undefined) return [];
   const present = d.present === true;
-  const item = el('item', { affiliation: affiliationOf(String(d.role ?? 'member')), role: present ? mucRoleOf(String(d.role ?? 'member')) : 'none', jid: user });
+  const item = el('item', { affiliation: affiliationOf(String(d.role ?? 'member')), role: present ? mucRoleOf(String(d.role ?? 'member'), d.voice !== false) : 'none', jid: user });
   return [serialize(el('presence', { xmlns: NS.client, from: `${room}/${nickOf(user)}`, to: v.full, type: present ? undefined : 'unavailable' }, el('x', { xmlns: NS.mucUser }, item)))];
 }
 
-/** The XEP-0045 role an occupant of a Parley role has: owners and admins moderate (§5.1.2), members participate. */
-export function mucRoleOf(role: string): string {
-  return role === 'owner' || role === 'admin' ? 'moderator' : 'participant';
+/**
+ * The XEP-0045 role an occupant of a Parley role has: owners and admins moderate (§5.1.2), members participate,
+ * or are visitors without voice in a moderated room (§8.3).
+ */
+export function mucRoleOf(role: string, voice = true): string {
+  return role === 'owner' || role === 'admin' ? 'moderator' : voice ? 'participant' : 'visitor';
 }
 
 /** Parley room roles as XEP-0045 affiliations. */

@@ -1,8 +1,8 @@
 /**
  * XEP-0045 owner and admin queries over Parley rooms: the room configuration form (§10.1-10.2, muc#owner),
- * destroying a room (§10.9), and the affiliation and role lists and their changes (§9, §8.2, muc#admin). Each maps
- * onto an engine operation with the engine's own rules: owners change roles and destroy rooms, admins and owners
- * remove members of lower rank, members may read the member list.
+ * destroying a room (§10.9), and the affiliation and role lists and their changes (§9, §8, muc#admin). Each maps
+ * onto an engine operation with the engine's own rules: owners change roles, configure and destroy rooms, admins
+ * and owners remove and ban members of lower rank and give or take voice, members may read the member list.
  */
 import { parseBare } from '../../../core/address.js';
 import { ParleyError } from '../../../core/errors.js';
@@ -15,16 +15,16 @@ import type { IqContext } from './types.js';
 const ROOMCONFIG = 'http://jabber.org/protocol/muc#roomconfig';
 
 /** A Parley room's settings as muc#roomconfig fields (§15.5.3): [var, type, label, value]. */
-function configFields(r: { name: string; membersOnly: boolean }): Array<[string, string, string, string]> {
+function configFields(r: { name: string; membersOnly: boolean; moderated: boolean }): Array<[string, string, string, string]> {
   return [
     ['muc#roomconfig_roomname', 'text-single', 'Name', r.name],
     ['muc#roomconfig_persistentroom', 'boolean', 'Persistent (Parley rooms always are)', '1'],
     ['muc#roomconfig_membersonly', 'boolean', 'Members only', r.membersOnly ? '1' : '0'],
     ['muc#roomconfig_publicroom', 'boolean', 'Listed in the room directory', r.membersOnly ? '0' : '1'],
-    ['muc#roomconfig_moderatedroom', 'boolean', 'Moderated (Parley rooms are not)', '0'],
+    ['muc#roomconfig_moderatedroom', 'boolean', 'Moderated (only those with voice speak)', r.moderated ? '1' : '0'],
     ['muc#roomconfig_whois', 'list-single', 'Who may see occupants\' addresses (everyone, in Parley)', 'anyone'],
     ['muc#roomconfig_changesubject', 'boolean', 'Occupants may change the subject (the subject is the name)', '0'],
-    ['muc#roomconfig_allowpm', 'list-single', 'Private messages through the room (write to the person instead)', 'none'],
+    ['muc#roomconfig_allowpm', 'list-single', 'Who may send private messages to occupants', 'anyone'],
   ];
 }
 
@@ -32,13 +32,16 @@ function configFields(r: { name: string; membersOnly: boolean }): Array<[string,
 const sameValue = (type: string, a: string, b: string): boolean =>
   type === 'boolean' ? (a === '1' || a === 'true') === (b === '1' || b === 'true') : a === b;
 
+/** Fields Parley lets an owner change (§10.2); the others show settings fixed when the room was made. */
+const CHANGEABLE = new Set(['muc#roomconfig_moderatedroom']);
+
 /** The room the iq is for, which must exist, and the caller's Parley role in it (not a member: forbidden). */
-async function roomAndRole(c: IqContext): Promise<{ room: string; name: string; membersOnly: boolean; role: RoomRole }> {
+async function roomAndRole(c: IqContext): Promise<{ room: string; name: string; membersOnly: boolean; moderated: boolean; role: RoomRole }> {
   const engine = c.conn.engine;
   const r = await engine.rooms.get(c.target.bare);
   if (!r) throw new ParleyError('item-not-found', `no room ${c.target.bare}`);
   const role = await engine.rooms.requireMember(r.address, c.session.user);
-  return { room: r.address, name: r.name, membersOnly: r.membersOnly, role };
+  return { room: r.address, name: r.name, membersOnly: r.membersOnly, moderated: await engine.rooms.moderation.isModerated(r.address), role };
 }
 
 /** muc#owner get: the configuration form with the room's settings (§10.2), for owners. */
@@ -50,7 +53,7 @@ export async function ownerGet(c: IqContext): Promise<Element> {
   for (const [v, type, label, value] of configFields(r)) {
     const f = el('field', { var: v, type, label }, el('value', null, value));
     if (v === 'muc#roomconfig_whois') f.append(el('option', { label: 'Anyone' }, el('value', null, 'anyone')));
-    if (v === 'muc#roomconfig_allowpm') f.append(el('option', { label: 'Nobody' }, el('value', null, 'none')));
+    if (v === 'muc#roomconfig_allowpm') f.append(el('option', { label: 'Anyone' }, el('value', null, 'anyone')));
     x.append(f);
   }
   return el('query', { xmlns: NS.mucOwner }, x);
@@ -58,8 +61,9 @@ export async function ownerGet(c: IqContext): Promise<Element> {
 
 /**
  * muc#owner set: a submitted form (an empty one accepts the defaults of a new room, §10.1.2), a cancel, or a
- * destroy (§10.9). A submitted value that differs from the room's is refused with not-acceptable naming the
- * field: Parley rooms are persistent and non-anonymous, and their name and membership rule are set when created.
+ * destroy (§10.9). Whether the room is moderated may change; any other value that differs from the room's is
+ * refused with not-acceptable naming the field (checked before anything changes): Parley rooms are persistent
+ * and non-anonymous, and their name and membership rule are set when created.
  */
 export async function ownerSet(c: IqContext): Promise<null> {
   const r = await roomAndRole(c);
@@ -75,14 +79,16 @@ export async function ownerSet(c: IqContext): Promise<null> {
   if (type === 'cancel') return null;
   if (type !== 'submit') throw new ParleyError('bad-request', 'a configuration form is submitted with type "submit"');
   const fields = configFields(r);
+  let moderated: boolean | null = null;
   for (const f of x.getChildren('field')) {
     const known = fields.find(([v]) => v === f.attr('var'));
     const value = f.getChild('value')?.text();
     if (!known || value === undefined) continue; // XEP-0004 §3.3: fields the room does not offer change nothing
-    if (!sameValue(known[1], value, known[3])) {
-      throw new ParleyError('not-acceptable', `${known[0]} cannot be changed here (${known[2]}: ${known[3]})`);
-    }
+    if (sameValue(known[1], value, known[3])) continue;
+    if (!CHANGEABLE.has(known[0])) throw new ParleyError('not-acceptable', `${known[0]} cannot be changed here (${known[2]}: ${known[3]})`);
+    moderated = value === '1' || value === 'true';
   }
+  if (moderated !== null) await c.conn.engine.rooms.moderation.setModerated(r.room, c.session.user, moderated);
   return null;
 }
 
@@ -96,7 +102,16 @@ export async function adminGet(c: IqContext): Promise<Element> {
   const engine = c.conn.engine;
   if (affiliation !== undefined) {
     if (!['owner', 'admin', 'member', 'outcast', 'none'].includes(affiliation)) throw new ParleyError('bad-request', `no affiliation ${affiliation}`);
-    // Parley keeps no ban list (outcasts), and "none" is everyone else: both lists are empty.
+    if (affiliation === 'outcast') {
+      // §9.2: the ban list, for owners and admins.
+      for (const b of await engine.rooms.moderation.bans(r.room, c.session.user)) {
+        const item = el('item', { affiliation, jid: b.target });
+        if (b.reason !== null) item.append(el('reason', null, b.reason));
+        out.append(item);
+      }
+      return out;
+    }
+    // "none" is everyone else: that list is empty.
     for (const m of await engine.rooms.memberList(r.room, c.session.user)) {
       if (affiliationOf(m.role) === affiliation) out.append(el('item', { affiliation, jid: m.user, nick: nickOf(m.user) }));
     }
@@ -105,7 +120,7 @@ export async function adminGet(c: IqContext): Promise<Element> {
   if (role !== undefined) {
     if (!['moderator', 'participant', 'visitor'].includes(role)) throw new ParleyError('bad-request', `no role ${role}`);
     for (const o of await engine.rooms.occupants(r.room, c.session.user)) {
-      if (mucRoleOf(o.role) === role) out.append(el('item', { role, affiliation: affiliationOf(o.role), jid: o.user, nick: nickOf(o.user) }));
+      if (mucRoleOf(o.role, o.voice) === role) out.append(el('item', { role, affiliation: affiliationOf(o.role), jid: o.user, nick: nickOf(o.user) }));
     }
     return out;
   }
@@ -113,17 +128,19 @@ export async function adminGet(c: IqContext): Promise<Element> {
 }
 
 /**
- * muc#admin set: each item changes one member (§9.3-9.4 and §10.3-10.7 by affiliation, §8.2 a kick by role
- * none). member: an invitation for someone not in the room yet, else the member role; admin and owner: the
- * role (owners only); none, or role none by nick: removed from the room (kicked). Bans (outcast) are not kept.
+ * muc#admin set: each item changes one member or occupant. By nick and role (§8): none kicks (§8.2), visitor and
+ * participant take and give voice (§8.3-8.4); moderator is not granted or revoked that way, since owners and
+ * admins are the moderators (§9.7-9.8: change the affiliation). By jid and affiliation (§9, §10): member invites
+ * someone not in the room yet (lifting a ban first), else sets the member role; admin and owner set the role
+ * (owners only); outcast bans an address or a domain (§9.1); none lifts a ban or removes the member.
  */
 export async function adminSet(c: IqContext): Promise<null> {
   const r = await roomAndRole(c);
-  const engine = c.conn.engine;
+  const rooms = c.conn.engine.rooms;
   const by = c.session.user;
   const items = c.payload.getChildren('item');
   if (items.length === 0) throw new ParleyError('bad-request', 'name at least one <item/>');
-  const members = await engine.rooms.memberList(r.room, by);
+  const members = await rooms.memberList(r.room, by);
   for (const item of items) {
     const reason = item.getChild('reason')?.text() ?? null;
     const role = item.attr('role');
@@ -132,26 +149,34 @@ export async function adminSet(c: IqContext): Promise<null> {
       const nick = item.attr('nick');
       const target = members.find((m) => nickOf(m.user) === nick);
       if (!target) throw new ParleyError('item-not-found', `no occupant ${nick ?? '(no nick)'} in ${r.room}`);
-      if (role !== 'none') throw new ParleyError('feature-not-implemented', 'roles follow affiliations here: owners and admins moderate; change the affiliation');
-      await engine.rooms.kick(r.room, by, target.user, reason);
+      if (role === 'none') await rooms.kick(r.room, by, target.user, reason);
+      else if (role === 'visitor' || role === 'participant') await rooms.moderation.setVoice(r.room, by, target.user, role === 'participant');
+      else if (role === 'moderator') throw new ParleyError('not-allowed', 'owners and admins are the moderators here: make them an admin (XEP-0045 §9.3)');
+      else throw new ParleyError('bad-request', `no role ${role}`);
       continue;
     }
     const jid = item.attr('jid');
     if (jid === undefined || affiliation === undefined) throw new ParleyError('bad-request', 'an item names a jid and an affiliation, or a nick and a role');
     const user = parseBare(jid);
     const current = members.find((m) => m.user === user);
-    if (affiliation === 'outcast') throw new ParleyError('feature-not-implemented', 'bans are not kept; remove the member (affiliation none) and make the room members-only');
+    if (affiliation === 'outcast') {
+      await rooms.moderation.ban(r.room, by, user, reason);
+      continue;
+    }
     if (affiliation === 'none') {
-      if (current) await engine.rooms.kick(r.room, by, user, reason);
+      if (current) await rooms.kick(r.room, by, user, reason);
+      else await rooms.moderation.unban(r.room, by, user);
       continue;
     }
     if (affiliation !== 'member' && affiliation !== 'admin' && affiliation !== 'owner') throw new ParleyError('bad-request', `no affiliation ${affiliation}`);
     if (!current) {
       if (affiliation !== 'member') throw new ParleyError('item-not-found', `${user} is not a member of ${r.room} yet: make them a member first`);
-      await engine.rooms.invite(r.room, by, user);
+      // §9.3: granting membership replaces an outcast's affiliation.
+      await rooms.moderation.unban(r.room, by, user);
+      await rooms.invite(r.room, by, user);
       continue;
     }
-    if (current.role !== affiliation) await engine.rooms.setRole(r.room, by, user, affiliation);
+    if (current.role !== affiliation) await rooms.setRole(r.room, by, user, affiliation);
   }
   return null;
 }

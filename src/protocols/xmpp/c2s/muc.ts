@@ -4,7 +4,8 @@
  * exist, as an instant room (§10.1.2) — and leaving it (unavailable) ends the session's presence there while
  * membership stays, as a persistent members' room does. Nicks are derived: an occupant's nick is the local
  * part of its address (status 210 tells a client that asked for another one, §7.2.9), so every front door
- * names room participants alike. Affiliations are Parley roles (owner, admin, member).
+ * names room participants alike. Affiliations are Parley roles (owner, admin, member), plus bans (outcast); roles
+ * follow them, with visitors (members without voice) in moderated rooms.
  */
 import { isParleyError, ParleyError } from '../../../core/errors.js';
 import type { Address } from '../../../core/address.js';
@@ -45,16 +46,19 @@ export class Muc {
       await engine.rooms.create(session.user, to.local!, to.local!, false);
       created = true;
     }
+    // A session removed from the room (kicked or banned, §8.2, §9.1) still had it in its view: it enters anew.
+    if (conn.roomNick(room) !== undefined && !(await engine.rooms.isMember(room, session.user))) conn.leaveRoom(room);
     const role = await engine.rooms.join(room, session.user);
+    const voice = await engine.rooms.moderation.hasVoice(room, session.user);
     const nick = nickOf(session.user);
     if (to.resource !== nick) statuses.push('210');
     // Occupants already there (§7.2.3), then the occupant's own presence with 110 (and 201 for a new room).
     for (const o of await engine.rooms.occupants(room, session.user)) {
       if (o.user === session.user) continue;
       const p = o.presence as UserPresence;
-      conn.sendElement(occupantPresence(room, o.user, o.role, p, session.full));
+      conn.sendElement(occupantPresence(room, o.user, mucRoleOf(o.role, o.voice), o.role, p, session.full));
     }
-    const self = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: mucRoleOf(role), jid: session.full }), el('status', { code: '110' }));
+    const self = el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: mucRoleOf(role, voice), jid: session.full }), el('status', { code: '110' }));
     if (created) self.append(el('status', { code: '201' }));
     for (const code of statuses) self.append(el('status', { code }));
     conn.sendElement(el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: session.full }, self));
@@ -83,12 +87,12 @@ export class Muc {
     conn.sendElement(el('message', { xmlns: NS.client, type: 'groupchat', from: room, to: session.full }, el('subject', null, r?.name ?? '')));
   }
 
-  /** A message to a room (§7.4) or to an occupant (private messages, §7.5: not supported). */
+  /** A message to a room (§7.4) or to an occupant (a private message, §7.5). */
   async message(stanza: Element, room: string, resource: string | null, startedAt: number): Promise<Pending | void> {
     const conn = this.conn;
     const session = conn.session!;
     const type = stanza.attr('type') ?? 'normal';
-    if (resource !== null) throw new ParleyError('feature-not-implemented', 'private messages through a room are not supported; write to the person directly');
+    if (resource !== null) return this.privateMessage(stanza, room, resource, type);
     if (type !== 'groupchat') {
       // §7.8.2 mediated invitation: <x muc#user><invite to/></x>.
       const invites = stanza.getChild('x', NS.mucUser)?.getChildren('invite') ?? [];
@@ -138,6 +142,20 @@ export class Muc {
     };
   }
 
+  /**
+   * §7.5: a private message to room/nick goes to that occupant from room/<sender's nick>. Not of type groupchat
+   * (bad-request), and only from a session in the room (not-acceptable); the engine finds and reaches the nick.
+   */
+  private async privateMessage(stanza: Element, room: string, nick: string, type: string): Promise<void> {
+    if (type === 'groupchat') throw new ParleyError('bad-request', 'a private message to an occupant is not of type groupchat (XEP-0045 §7.5)');
+    if (this.conn.roomNick(room) === undefined) throw new ParleyError('not-acceptable', `enter ${room} before writing to its occupants (XEP-0045 §7.5)`);
+    const body = stanza.getChild('body')?.text() ?? null;
+    let state: string | null = null;
+    for (const child of stanza.children) if (typeof child !== 'string' && child.xmlns === NS.chatStates) state = child.name;
+    if (body === null && state === null) return;
+    await this.conn.engine.rooms.privateMessage(this.conn.session!, room, { nick }, { body, type, state, id: stanza.attr('id') ?? null });
+  }
+
   /** The connection is going: its MUC presence ends with it (the others see the occupant leave). */
   leaveAll(session: Session): void {
     for (const room of this.conn.leaveAllRooms()) {
@@ -154,10 +172,10 @@ export class Muc {
   }
 }
 
-function occupantPresence(room: string, user: string, role: string, p: UserPresence, to: string): Element {
+function occupantPresence(room: string, user: string, mucRole: string, role: string, p: UserPresence, to: string): Element {
   const pres = presenceStanza(p, to);
   pres.attrs.from = `${room}/${nickOf(user)}`;
-  pres.append(el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: mucRoleOf(role), jid: user })));
+  pres.append(el('x', { xmlns: NS.mucUser }, el('item', { affiliation: affiliationOf(role), role: mucRole, jid: user })));
   return pres;
 }
 
@@ -174,7 +192,8 @@ export async function roomDiscoInfo(conn: XmppStream, target: IqTarget, query: E
   if (!r) throw new ParleyError('item-not-found', `no room ${target.bare}`);
   query.append(el('identity', { category: 'conference', type: 'text', name: r.name }));
   // Modules add what they serve for rooms (the mam module: XEP-0313 §7, the room keeps an archive).
-  for (const f of [NS.muc, ...conn.opts.extensions.roomFeatures, NS.sid, 'muc_persistent', 'muc_nonanonymous', 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public']) {
+  const moderated = await conn.engine.rooms.moderation.isModerated(r.address);
+  for (const f of [NS.muc, ...conn.opts.extensions.roomFeatures, NS.sid, 'muc_persistent', 'muc_nonanonymous', moderated ? 'muc_moderated' : 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public']) {
     query.append(el('feature', { var: f }));
   }
   return query;

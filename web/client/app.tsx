@@ -1,0 +1,110 @@
+/**
+ * The employee web client: sign in, the conversation list with presence and unread counts, the conversation
+ * with its history, typing and the composer, and the user's own presence. Keyboard: every control is a real
+ * button, link or field; Ctrl/Cmd+K focuses the conversation filter.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { currentIdentity, signIn, signOut } from './connection.js';
+import { Chat } from './chat.js';
+import { Sidebar } from './sidebar.js';
+import { active, announcement, connect, disconnect, link, me, pageVisible } from './state.js';
+
+function SignIn() {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget as HTMLFormElement);
+    setBusy(true);
+    setError(null);
+    try {
+      me.value = await signIn(String(f.get('address')), String(f.get('password')));
+      void connect();
+    } catch (err) {
+      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <form onSubmit={submit} aria-labelledby="signin-title">
+        <h1 id="signin-title">Sign in to Parley</h1>
+        <label for="address">Address</label>
+        <input id="address" name="address" type="text" autocomplete="username" required placeholder="name@company.com" />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        {error !== null && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function Main() {
+  const filter = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    const key = (e: KeyboardEvent): void => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        filter.current?.focus();
+      }
+    };
+    const vis = (): void => {
+      if (!document.hidden) pageVisible();
+    };
+    addEventListener('keydown', key);
+    document.addEventListener('visibilitychange', vis);
+    return () => {
+      removeEventListener('keydown', key);
+      document.removeEventListener('visibilitychange', vis);
+    };
+  }, []);
+  const out = async (): Promise<void> => {
+    const csrf = me.value!.csrf;
+    await disconnect();
+    await signOut(csrf).catch(() => undefined);
+    me.value = null;
+  };
+  return (
+    <div class={`layout ${active.value === null ? 'list-only' : 'chat-open'}`}>
+      <header class="topbar">
+        <span class="brand">Parley</span>
+        <span class={`link ${link.value}`} role="status">
+          {link.value === 'online' ? 'Connected' : link.value === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+        </span>
+        <span class="who">{me.value!.address}</span>
+        <button type="button" onClick={() => void out()}>
+          Sign out
+        </button>
+      </header>
+      <Sidebar filterRef={filter} />
+      <Chat />
+      <div class="sr-only" aria-live="polite" aria-atomic="true">
+        {announcement.value}
+      </div>
+    </div>
+  );
+}
+
+/** The whole client. */
+export function App() {
+  const [checked, setChecked] = useState(false);
+  useEffect(() => {
+    currentIdentity()
+      .then((id) => {
+        me.value = id;
+        if (id !== null) void connect();
+      })
+      .catch(() => undefined)
+      .finally(() => setChecked(true));
+  }, []);
+  if (!checked) return <p class="loading">Loading…</p>;
+  return me.value === null ? <SignIn /> : <Main />;
+}

@@ -1,0 +1,190 @@
+/** One conversation: its messages (older pages on demand), who is typing, and the composer. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { describe } from './presence.js';
+import { active, conversations, edit, invite, isRoom, loadHistory, me, presences, retract, rooms, send, setTyping, typing, type Message } from './state.js';
+
+const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+function Composer({ peer }: { peer: string }) {
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const composing = useRef(false);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const body = text.trim();
+    if (body === '') return;
+    try {
+      await send(peer, body);
+      setText('');
+      setError(null);
+      composing.current = false;
+      setTyping(peer, 'active');
+    } catch (err) {
+      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    }
+  };
+  const input = (e: Event): void => {
+    const v = (e.currentTarget as HTMLTextAreaElement).value;
+    setText(v);
+    if (!composing.current && v !== '') {
+      composing.current = true;
+      setTyping(peer, 'composing');
+    } else if (composing.current && v === '') {
+      composing.current = false;
+      setTyping(peer, 'paused');
+    }
+  };
+  const key = (e: KeyboardEvent): void => {
+    if (e.key === 'Enter' && !e.shiftKey) void submit(e);
+  };
+  return (
+    <form class="composer" onSubmit={submit}>
+      <label for="compose" class="sr-only">
+        Message to {peer}
+      </label>
+      <textarea id="compose" rows={2} value={text} onInput={input} onKeyDown={key} placeholder={`Message ${peer}`} />
+      <button type="submit">Send</button>
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** One message; the user's own can be edited or retracted (the compliance archive keeps every version). */
+function Item({ peer, m, inRoom }: { peer: string; m: Message; inRoom: boolean }) {
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const mine = m.from === me.value!.address;
+  const save = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const body = String(new FormData(e.currentTarget as HTMLFormElement).get('body')).trim();
+    try {
+      if (body !== '' && body !== m.body) await edit(peer, m.id, body);
+      setEditing(false);
+      setError(null);
+    } catch (err) {
+      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    }
+  };
+  return (
+    <li class={mine ? 'mine' : 'theirs'}>
+      {inRoom && !mine && <span class="sender">{m.from}</span>}
+      {editing ? (
+        <form class="edit" onSubmit={save}>
+          <label for={`edit-${m.id}`} class="sr-only">
+            Edit message
+          </label>
+          <textarea id={`edit-${m.id}`} name="body" rows={2} defaultValue={m.body ?? ''} />
+          <button type="submit">Save</button>
+          <button type="button" onClick={() => setEditing(false)}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <span class="body">{m.body ?? <em>This message was retracted.</em>}</span>
+      )}
+      <span class="meta">
+        {time.format(m.ts)}
+        {m.edited ? ' · edited' : ''}
+        {mine && m.body !== null && !editing && (
+          <>
+            {' · '}
+            <button type="button" class="link-button" onClick={() => setEditing(true)} aria-label={`Edit message: ${m.body}`}>
+              Edit
+            </button>
+            {' · '}
+            <button type="button" class="link-button" onClick={() => void retract(peer, m.id).catch((err: Error) => setError(err.message))} aria-label={`Retract message: ${m.body}`}>
+              Retract
+            </button>
+          </>
+        )}
+      </span>
+      {error !== null && (
+        <span class="error" role="alert">
+          {error}
+        </span>
+      )}
+    </li>
+  );
+}
+
+/** Invites someone to the open room (owners and admins of members-only rooms). */
+function Invite({ room }: { room: string }) {
+  const [note, setNote] = useState<string | null>(null);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    const f = e.currentTarget as HTMLFormElement;
+    const user = String(new FormData(f).get('invitee')).trim();
+    if (user === '') return;
+    try {
+      await invite(room, user);
+      setNote(`Invited ${user}.`);
+      f.reset();
+    } catch (err) {
+      setNote(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+    }
+  };
+  return (
+    <form class="invite" onSubmit={submit}>
+      <label for="invitee" class="sr-only">
+        Address to invite
+      </label>
+      <input id="invitee" name="invitee" type="text" placeholder="Invite name@company.com" />
+      <button type="submit">Invite</button>
+      {note !== null && <span role="status">{note}</span>}
+    </form>
+  );
+}
+
+/** The conversation pane (empty until one is chosen). */
+export function Chat() {
+  const peer = active.value;
+  const list = useRef<HTMLOListElement>(null);
+  const c = peer === null ? undefined : conversations.value.get(peer);
+  const count = c?.messages.length ?? 0;
+  useEffect(() => {
+    const el = list.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [peer, c?.messages.at(-1)?.id]);
+  if (peer === null) {
+    return (
+      <main class="chat empty">
+        <p>Choose a conversation.</p>
+      </main>
+    );
+  }
+  const inRoom = isRoom(peer);
+  const room = rooms.value.find((r) => r.address === peer);
+  const isTyping = typing.value.has(peer);
+  return (
+    <main class="chat" aria-label={`Conversation with ${room?.name ?? peer}`}>
+      <header class="chat-head">
+        <button type="button" class="back" onClick={() => (active.value = null)} aria-label="Back to conversations">
+          ‹
+        </button>
+        <h2>{room?.name ?? peer}</h2>
+        <span class="detail">{inRoom ? peer : describe(presences.value.get(peer))}</span>
+        {inRoom && <Invite room={peer} />}
+      </header>
+      <ol class="messages" ref={list} aria-label="Messages">
+        {c?.olderExist && count > 0 && (
+          <li class="older">
+            <button type="button" onClick={() => void loadHistory(peer, true)}>
+              Show older messages
+            </button>
+          </li>
+        )}
+        {c?.messages.map((m) => (
+          <Item key={m.id} peer={peer} m={m} inRoom={inRoom} />
+        ))}
+      </ol>
+      <p class="typing" aria-live="polite">
+        {isTyping ? `${peer} is typing…` : ''}
+      </p>
+      <Composer peer={peer} key={peer} />
+    </main>
+  );
+}

@@ -1,0 +1,316 @@
+/**
+ * The web client's state, as Preact signals, and the session that feeds it: roster, presence, conversations
+ * with their messages and unread counts, typing. A dropped connection reconnects with a growing pause and
+ * resumes from the last log position it saw (`since`), so nothing is missed; messages are kept by id, so a
+ * record replayed twice is shown once.
+ */
+import { batch, computed, signal } from '@preact/signals';
+import type { ParleyEvent } from '../../client/session.js';
+import { BrowserSession, type WebIdentity } from './connection.js';
+
+/** One presence as the server reports it (docs/protocol.md, UserPresence). */
+export interface Presence {
+  user: string;
+  state: 'dnd' | 'busy' | 'chat' | 'available' | 'away' | 'xa' | 'offline';
+  availability: string | null;
+  activity: string | null;
+  status: string | null;
+  lastSeen: number | null;
+}
+
+/** A roster entry (the fields the client shows). */
+export interface Contact {
+  contact: string;
+  name: string | null;
+  subscription: string;
+  groups: string[];
+}
+
+/** A room the user belongs to or is invited to (room.list). */
+export interface Room {
+  address: string;
+  name: string;
+  membersOnly: boolean;
+  role: 'owner' | 'admin' | 'member' | null;
+  invitedBy: string | null;
+}
+
+/** A message as the conversation shows it. */
+export interface Message {
+  id: string;
+  seq: number;
+  from: string;
+  body: string | null;
+  ts: number;
+  edited: boolean;
+}
+
+/** One conversation: its messages in log order, whether older ones exist, what the user has not read. */
+export interface Conversation {
+  peer: string;
+  messages: Message[];
+  olderExist: boolean;
+  unread: number;
+}
+
+export type Link = 'connecting' | 'online' | 'reconnecting';
+
+export const me = signal<WebIdentity | null>(null);
+export const link = signal<Link>('connecting');
+export const contacts = signal<Contact[]>([]);
+export const rooms = signal<Room[]>([]);
+export const presences = signal<ReadonlyMap<string, Presence>>(new Map());
+export const conversations = signal<ReadonlyMap<string, Conversation>>(new Map());
+export const active = signal<string | null>(null);
+export const typing = signal<ReadonlyMap<string, number>>(new Map());
+/** The latest notice for screen readers (an ARIA live region reads it). */
+export const announcement = signal('');
+
+/** Whether an address is one of the user's rooms (or a room they are invited to). */
+export const isRoom = (address: string): boolean => rooms.value.some((r) => r.address === address);
+
+/** Conversations to list: every contact, and anyone else who wrote, newest activity first (rooms apart). */
+export const conversationList = computed(() => {
+  const peers = new Set(contacts.value.map((c) => c.contact));
+  for (const p of conversations.value.keys()) if (!isRoom(p)) peers.add(p);
+  const last = (p: string): number => conversations.value.get(p)?.messages.at(-1)?.ts ?? 0;
+  return [...peers].sort((a, b) => last(b) - last(a) || a.localeCompare(b));
+});
+
+let session: BrowserSession | null = null;
+let position = 0;
+let stopped = false;
+
+const bare = (a: string): string => a.split('/')[0]!;
+
+function conversation(peer: string): Conversation {
+  return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0 };
+}
+
+function putConversation(c: Conversation): void {
+  const next = new Map(conversations.value);
+  next.set(c.peer, c);
+  conversations.value = next;
+}
+
+/** Inserts messages by seq, dropping any already held (a replay after a reconnect repeats none on screen). */
+function merge(list: readonly Message[], add: readonly Message[]): Message[] {
+  const ids = new Set(list.map((m) => m.id));
+  const out = list.slice();
+  for (const m of add) if (!ids.has(m.id)) out.push(m);
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/** The conversation a record belongs to: the room for room messages, else the other person. */
+function peerOf(d: Record<string, unknown>): string {
+  const from = bare(String(d.from));
+  return d.type === 'groupchat' || from === me.value!.address ? bare(String(d.to)) : from;
+}
+
+function onMessage(d: Record<string, unknown>): void {
+  if ((d.type !== 'chat' && d.type !== 'groupchat') || typeof d.body !== 'string') return;
+  const self = me.value!.address;
+  const from = bare(String(d.from));
+  const peer = peerOf(d);
+  const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false };
+  const c = conversation(peer);
+  const isNew = !c.messages.some((x) => x.id === m.id);
+  const unread = isNew && from !== self && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
+  putConversation({ ...c, messages: merge(c.messages, [m]), unread });
+  if (isNew && from !== self) {
+    announcement.value = `New message from ${from}: ${m.body}`;
+    const t = new Map(typing.value);
+    t.delete(peer);
+    typing.value = t;
+  }
+}
+
+function onEdit(d: Record<string, unknown>, retract: boolean): void {
+  const c = conversations.value.get(peerOf(d));
+  if (!c) return;
+  const messages = c.messages.map((m) => (m.id === d.ref ? { ...m, body: retract ? null : String(d.body), edited: !retract } : m));
+  putConversation({ ...c, messages });
+}
+
+function onPresence(list: readonly Record<string, unknown>[]): void {
+  const next = new Map(presences.value);
+  for (const p of list) next.set(String(p.user), p as unknown as Presence);
+  presences.value = next;
+}
+
+function onEvent(e: ParleyEvent): void {
+  const d = e.data;
+  switch (e.ev) {
+    case 'message':
+      onMessage(d);
+      break;
+    case 'message.edit':
+      onEdit(d, false);
+      break;
+    case 'message.retract':
+      onEdit(d, true);
+      break;
+    case 'presence':
+      onPresence([d]);
+      break;
+    case 'presence.snapshot':
+      onPresence(d.presences as Record<string, unknown>[]);
+      break;
+    case 'roster':
+      void loadRoster();
+      break;
+    case 'room.member':
+    case 'room.invite':
+      void loadRooms();
+      break;
+    case 'typing': {
+      const peer = bare(String(d.from));
+      const t = new Map(typing.value);
+      if (d.state === 'composing') t.set(peer, Date.now());
+      else t.delete(peer);
+      typing.value = t;
+      break;
+    }
+  }
+}
+
+async function loadRoster(): Promise<void> {
+  if (!session) return;
+  const r = await session.request<{ items: Contact[] }>('roster.get');
+  contacts.value = r.items;
+}
+
+/** The rooms the user belongs to or is invited to (open rooms they have no part in are not listed). */
+async function loadRooms(): Promise<void> {
+  if (!session) return;
+  const r = await session.request<{ rooms: Room[] }>('room.list');
+  rooms.value = r.rooms.filter((x) => x.role !== null || x.invitedBy !== null);
+}
+
+/** Creates a room owned by the user and opens it. */
+export async function createRoom(name: string): Promise<void> {
+  if (!session) throw new Error('not connected');
+  const r = await session.request<{ room: Room }>('room.create', { name, membersOnly: true });
+  await loadRooms();
+  await open(r.room.address);
+}
+
+/** Joins a room the user was invited to (or an open room). */
+export async function joinRoom(room: string): Promise<void> {
+  await session?.request('room.join', { room });
+  await loadRooms();
+}
+
+/** Invites someone to a room. */
+export async function invite(room: string, user: string): Promise<void> {
+  await session?.request('room.invite', { room, user });
+}
+
+/** Replaces the body of one of the user's own messages (the archive keeps every version). */
+export async function edit(peer: string, id: string, body: string): Promise<void> {
+  await session?.request('message.edit', { id, body });
+  const c = conversation(peer);
+  putConversation({ ...c, messages: c.messages.map((m) => (m.id === id ? { ...m, body, edited: true } : m)) });
+}
+
+/** Retracts one of the user's own messages. */
+export async function retract(peer: string, id: string): Promise<void> {
+  await session?.request('message.retract', { id });
+  const c = conversation(peer);
+  putConversation({ ...c, messages: c.messages.map((m) => (m.id === id ? { ...m, body: null } : m)) });
+}
+
+/** Connects (or reconnects, resuming after the last position seen) and keeps the connection up until stopped. */
+export async function connect(): Promise<void> {
+  stopped = false;
+  let pause = 500;
+  while (!stopped) {
+    link.value = session === null && position === 0 ? 'connecting' : 'reconnecting';
+    try {
+      const s = await BrowserSession.open({ resource: `web-${Math.random().toString(36).slice(2, 8)}`, ...(position > 0 ? { since: position } : {}) }, onEvent);
+      s.on('*', () => {
+        if (s.position > position) position = s.position;
+      });
+      session = s;
+      if (s.hello.position > position) position = s.hello.position;
+      link.value = 'online';
+      pause = 500;
+      await Promise.all([loadRoster(), loadRooms()]);
+      if (active.value !== null) await loadHistory(active.value);
+      await s.closed;
+      session = null;
+    } catch {
+      session = null;
+    }
+    if (stopped) break;
+    link.value = 'reconnecting';
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(pause * 2, 15_000);
+  }
+}
+
+/** Closes the connection for good (signing out). */
+export async function disconnect(): Promise<void> {
+  stopped = true;
+  await session?.close();
+  session = null;
+  position = 0;
+  batch(() => {
+    contacts.value = [];
+    rooms.value = [];
+    presences.value = new Map();
+    conversations.value = new Map();
+    active.value = null;
+  });
+}
+
+interface HistoryPage {
+  more: boolean;
+  messages: Array<{ id: string; seq: number; from: string; body: string | null; ts: number; editedAt: number | null }>;
+}
+
+/** Loads the newest page of a conversation, or the page before its oldest message (`older`). */
+export async function loadHistory(peer: string, older = false): Promise<void> {
+  if (!session) return;
+  const c = conversation(peer);
+  const before = older ? c.messages[0]?.seq : undefined;
+  const page = await session.request<HistoryPage>('history', { with: peer, limit: 50, ...(before !== undefined ? { before } : {}) });
+  const msgs = page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, body: m.body, ts: m.ts, edited: m.editedAt !== null }));
+  const now = conversation(peer);
+  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 ? page.more : now.olderExist });
+}
+
+/** Opens a conversation: marks it read and loads its newest messages. */
+export async function open(peer: string): Promise<void> {
+  active.value = peer;
+  const c = conversation(peer);
+  putConversation({ ...c, unread: 0 });
+  await loadHistory(peer);
+}
+
+/** Sends a message to the active conversation's peer; shown once the server has stored it. */
+export async function send(peer: string, body: string): Promise<void> {
+  if (!session) throw new Error('not connected');
+  const clientId = crypto.randomUUID();
+  const ack = await session.request<{ id: string; seq: number; ts: number }>('message.send', { to: peer, body, clientId });
+  const c = conversation(peer);
+  putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false }]) });
+}
+
+/** Tells the peer whether the user is typing (XEP-0085 states). */
+export function setTyping(peer: string, state: 'composing' | 'paused' | 'active'): void {
+  session?.request('typing', { to: peer, state }).catch(() => undefined);
+}
+
+/** Sets the user's own presence (availability, activity, status text). */
+export async function setPresence(p: { availability: string; activity: string | null; status: string | null }): Promise<void> {
+  await session?.request('presence.set', { ...p, explicit: true });
+}
+
+/** Marks the active conversation read when the page comes back into view. */
+export function pageVisible(): void {
+  const peer = active.value;
+  if (peer === null) return;
+  const c = conversations.value.get(peer);
+  if (c && c.unread > 0) putConversation({ ...c, unread: 0 });
+}
