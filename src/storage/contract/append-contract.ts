@@ -50,6 +50,10 @@ export function appendContract(store: () => Store): void {
       // A follow-up (a correction) may carry its own extension elements.
       const edit = await appendOne(s, follow('edit', A, withXml, { xml: '<fallback xmlns="urn:xmpp:fallback:0"/>' }));
       expect((await s.messages.getById(edit.id))!.xml).toBe('<fallback xmlns="urn:xmpp:fallback:0"/>');
+      // A retracted message shows no extension elements either; the log record keeps them.
+      await appendOne(s, follow('retract', A, withXml));
+      expect(await s.messages.view(withXml.id)).toMatchObject({ body: null, xml: null });
+      expect((await s.messages.getById(withXml.id))!.xml).toBe(xml);
     });
 
     it('stores every kind with all its fields', async () => {

@@ -26,7 +26,8 @@ function toView(s: MemoryState, r: LogRecord): MessageView {
     to: r.to,
     clientId: r.clientId,
     body: st ? st.body : r.body,
-    xml: r.xml,
+    // A retraction withdraws the extension elements with the body (the log keeps them).
+    xml: st && st.retractedAt !== null ? null : r.xml,
     ts: r.ts,
     editedAt: st ? st.editedAt : null,
     retractedAt: st ? st.retractedAt : null,
