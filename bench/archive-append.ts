@@ -56,7 +56,7 @@ const newRecord = (n: number): NewRecord => {
 };
 const logRecord = (n: number): LogRecord => {
   const { offlineFor: _, ...r } = newRecord(n);
-  return { ...r, seq: n + 1, id: `0${n.toString(36).padStart(12, '0')}` };
+  return { ...r, xml: null, seq: n + 1, id: `0${n.toString(36).padStart(12, '0')}` };
 };
 
 /** µs per call of `fn` over `n` calls, after a warm-up. */

@@ -82,6 +82,7 @@ function draft(i: number): EntryDraft {
     ref: null,
     receipt: null,
     ts: T0 + i * STEP_MS,
+    xml: null,
   };
   if (r.kind === 'edit') r.ref = `m${Math.max(0, i - 1 - Math.floor(rand() * 50))}`;
   return recordDraft(r);

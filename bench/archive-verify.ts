@@ -111,6 +111,7 @@ async function build(path: string, n: number): Promise<number> {
       ref: kind === 'message' ? null : lastMessageId || null,
       receipt: kind === 'receipt' ? 'delivered' : null,
       ts,
+      xml: null,
     };
     if (kind === 'message') lastMessageId = id;
     return recordDraft(record);

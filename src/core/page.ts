@@ -9,9 +9,18 @@ import { utf8Length } from './address.js';
 /** Measures a body in UTF-8 bytes; Node's Buffer.byteLength gives the same numbers faster. */
 export type Utf8Measure = (s: string) => number;
 
+/** What a page counts of a row: its body and its extension elements (MessageView.xml). */
+export interface PageRow {
+  body: string | null;
+  xml?: string | null;
+}
+
+const rowBytes = (row: PageRow, utf8: Utf8Measure): number =>
+  (row.body === null ? 0 : utf8(row.body)) + (row.xml === null || row.xml === undefined ? 0 : utf8(row.xml));
+
 /** How many of `rows` (in paging direction) form the page; any row after them is the look-ahead. */
 export function pageLength(
-  rows: readonly { body: string | null }[],
+  rows: readonly PageRow[],
   limit: number,
   maxBytes: number,
   utf8: Utf8Measure = utf8Length,
@@ -19,8 +28,7 @@ export function pageLength(
   const n = Math.min(rows.length, limit);
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const body = rows[i]!.body;
-    bytes += body === null ? 0 : utf8(body);
+    bytes += rowBytes(rows[i]!, utf8);
     if (bytes >= maxBytes) return i + 1;
   }
   return n;
@@ -31,7 +39,7 @@ export function pageLength(
  * function to call after taking each row, false once reading must stop (`limit` rows taken, or the look-ahead
  * row after the one that reached `maxBytes`). Without `maxBytes` only `limit` stops it.
  */
-export function pageReader(limit: number, maxBytes: number | undefined, utf8: Utf8Measure = utf8Length): (row: { body: string | null }) => boolean {
+export function pageReader(limit: number, maxBytes: number | undefined, utf8: Utf8Measure = utf8Length): (row: PageRow) => boolean {
   let taken = 0;
   let bytes = 0;
   let reached = false;
@@ -39,7 +47,7 @@ export function pageReader(limit: number, maxBytes: number | undefined, utf8: Ut
     taken++;
     if (taken >= limit || reached) return false;
     if (maxBytes !== undefined) {
-      bytes += row.body === null ? 0 : utf8(row.body);
+      bytes += rowBytes(row, utf8);
       reached = bytes >= maxBytes;
     }
     return true;

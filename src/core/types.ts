@@ -126,12 +126,20 @@ export interface NewRecord {
   ref: string | null;
   receipt: ReceiptKind | null;
   ts: number;
+  /**
+   * The message's extension elements Parley does not interpret (XEP-0066 links, XEP-0444 reactions, OMEMO, ...):
+   * canonical XML, each top-level element with its own xmlns, kept as opaque text and put back into every copy
+   * delivered. Absent or null: none (the common case costs one null check).
+   */
+  xml?: string | null;
   /** Users whose offline queue gets this record (they had no session when it was routed). */
   offlineFor: string[];
 }
 
 /** A record as stored: with its global position and server id. */
-export interface LogRecord extends Omit<NewRecord, 'offlineFor'> {
+export interface LogRecord extends Omit<NewRecord, 'offlineFor' | 'xml'> {
+  /** The extension elements (NewRecord.xml), null when there are none. */
+  xml: string | null;
   /** Global, strictly increasing position in the log; also the client's resume cursor. */
   seq: number;
   /** Server-assigned id (stable, unique). */
@@ -150,6 +158,8 @@ export interface MessageView {
   clientId: string | null;
   /** Current body (after edits); null once retracted. */
   body: string | null;
+  /** The extension elements the message carried (NewRecord.xml), null when none. */
+  xml: string | null;
   ts: number;
   editedAt: number | null;
   retractedAt: number | null;

@@ -25,6 +25,11 @@ export interface SendAck {
 
 const MAX_CLIENT_ID = 128;
 /**
+ * The largest extension text (NewRecord.xml) the engine takes: the front doors check it is well-formed and
+ * within their own bounds (the XMPP stanza limit); this is the engine's own bound on what it stores.
+ */
+export const MAX_XML_BYTES = 262_144;
+/**
  * What one message waiting to be stored costs besides its body (record, promises, closures), for the bound on
  * a session's pending messages; measured at well under 1 KiB.
  */
@@ -48,13 +53,18 @@ export class MessageService {
   /** Bytes of each session's messages accepted and not yet stored (see admit()). */
   private readonly pendingBytes = new Map<string, number>();
 
-  /** Sends a 1:1 message (to a person, or to one session via a full address) or a room message. */
-  send(session: Session, to: Address, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
-    return this.ordered(session, () => this.prepareSend(session, to, body, clientId), startedAt, body.length);
+  /**
+   * Sends a 1:1 message (to a person, or to one session via a full address) or a room message. `xml` is the
+   * message's extension elements as canonical XML (checked by the front door; opaque here); a message may have
+   * no body when it has them (a reaction, an encrypted payload).
+   */
+  send(session: Session, to: Address, body: string | null, clientId: string | null, startedAt: number, xml: string | null = null): Promise<SendAck> {
+    return this.ordered(session, () => this.prepareSend(session, to, body, clientId, xml), startedAt, (body?.length ?? 0) + (xml?.length ?? 0));
   }
 
-  private async prepareSend(session: Session, to: Address, body: string, clientId: string | null): Promise<NewRecord> {
-    this.checkBody(body);
+  private async prepareSend(session: Session, to: Address, body: string | null, clientId: string | null, xml: string | null): Promise<NewRecord> {
+    if (body !== null || xml === null) this.checkBody(body ?? '');
+    if (xml !== null) this.checkXml(xml);
     if (clientId !== null && (clientId.length === 0 || clientId.length > MAX_CLIENT_ID)) {
       throw new ParleyError('bad-request', `clientId must be 1..${MAX_CLIENT_ID} characters`);
     }
@@ -84,17 +94,19 @@ export class MessageService {
       ref: null,
       receipt: null,
       ts: this.ctx.now(),
+      xml,
       offlineFor: offline ? [bare] : [],
     };
   }
 
   /** Replaces the body of one's own message; the log keeps both versions. */
-  edit(session: Session, id: string, body: string, clientId: string | null, startedAt: number): Promise<SendAck> {
+  edit(session: Session, id: string, body: string, clientId: string | null, startedAt: number, xml: string | null = null): Promise<SendAck> {
     return this.ordered(session, async () => {
       this.checkBody(body);
+      if (xml !== null) this.checkXml(xml);
       const orig = await this.ownMessage(session, id);
-      return this.follow(session, orig, 'edit', body, clientId, null);
-    }, startedAt, body.length);
+      return { ...this.follow(session, orig, 'edit', body, clientId, null), xml };
+    }, startedAt, body.length + (xml?.length ?? 0));
   }
 
   /** Retracts one's own message: readers see it gone; the log keeps it. */
@@ -172,6 +184,12 @@ export class MessageService {
     if (bytes > this.ctx.opts.maxBodyBytes) {
       throw new ParleyError('message-too-large', `the body has ${bytes} bytes; the limit is ${this.ctx.opts.maxBodyBytes}`);
     }
+  }
+
+  private checkXml(xml: string): void {
+    if (xml.length === 0) throw new ParleyError('bad-request', 'the extension text is empty');
+    const bytes = xml.length * 3 <= MAX_XML_BYTES ? xml.length : Buffer.byteLength(xml, 'utf8');
+    if (bytes > MAX_XML_BYTES) throw new ParleyError('message-too-large', `the extension elements have ${bytes} bytes; the limit is ${MAX_XML_BYTES}`);
   }
 
   /** The message as readers see it now (one storage read gives both its addressing and its state). */
@@ -278,7 +296,7 @@ export class MessageService {
   /** Reserves the offline-queue entries of `rec`; returns its body size for settling them (null: none queued). */
   private async reserveOffline(rec: NewRecord): Promise<number | null> {
     if (rec.offlineFor.length === 0) return null;
-    const bytes = rec.body === null ? 0 : Buffer.byteLength(rec.body, 'utf8');
+    const bytes = (rec.body === null ? 0 : Buffer.byteLength(rec.body, 'utf8')) + (rec.xml ? Buffer.byteLength(rec.xml, 'utf8') : 0);
     const done: string[] = [];
     try {
       for (const user of rec.offlineFor) {

@@ -102,5 +102,7 @@ export function recordEvent(r: LogRecord, replay = false): ServerEvent {
   if (r.body !== null) data.body = r.body;
   if (r.ref !== null) data.ref = r.ref;
   if (r.receipt !== null) data.receipt = r.receipt;
+  // The message's extension elements, as canonical XML text (docs/protocol.md `xml`).
+  if (r.xml !== null) data.xml = r.xml;
   return replay ? { ev: RECORD_EVENTS[r.kind], data, seq: r.seq, replay } : { ev: RECORD_EVENTS[r.kind], data, seq: r.seq };
 }

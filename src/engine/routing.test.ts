@@ -51,6 +51,25 @@ describe('message routing', () => {
     expect(a2.sink.got).toContain(o);
   });
 
+  it('carries a message\'s extension elements (xml) opaque to every recipient, live and replayed; a body-less one needs them', async () => {
+    const e = await setup(['a@example.com', 'b@example.com']);
+    const a1 = await open(e, 'a@example.com', 'one');
+    const b1 = await open(e, 'b@example.com', 'x');
+    const xml = '<reactions xmlns="urn:xmpp:reactions:0" id="m1"><reaction>👍</reaction></reactions>';
+    await e.messages.send(a1.s, parseAddress('b@example.com'), null, null, 0, xml);
+    await e.messages.send(a1.s, parseAddress('b@example.com'), 'plain', null, 0);
+    expect(b1.sink.events('message').map((d) => [d.body, d.xml])).toEqual([[undefined, xml], ['plain', undefined]]);
+    await expect(e.messages.send(a1.s, parseAddress('b@example.com'), null, null, 0)).rejects.toMatchObject({ code: 'bad-request' });
+    await expect(e.messages.send(a1.s, parseAddress('b@example.com'), 'x', null, 0, `<x>${'a'.repeat(300_000)}</x>`)).rejects.toMatchObject({ code: 'message-too-large' });
+    // Offline: the queue replays it with the same xml.
+    await e.closeSession(b1.s);
+    await e.messages.send(a1.s, parseAddress('b@example.com'), 'later', null, 0, xml);
+    const b2 = await open(e, 'b@example.com', 'z');
+    await e.announce(b2.s, { ...presence }, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b2.sink.got.filter((o) => o.event.ev === 'message' && o.event.data.body === 'later').map((o) => o.event.data.xml)).toContain(xml);
+  });
+
   it('chat to a full address reaches only that session (plus carbons); an offline full address falls back to the bare one', async () => {
     const e = await setup(['a@example.com', 'b@example.com']);
     const a1 = await open(e, 'a@example.com', 'one');

@@ -61,6 +61,7 @@ export function validateRecord(r: NewRecord): void {
   if (!isText(r.conv) || !isText(r.from) || !isText(r.to)) bad('conv, from and to must be non-empty strings');
   if (!isNullableString(r.fromResource) || !isNullableString(r.toResource)) bad('resources must be strings or null');
   if (!isNullableString(r.clientId) || !isNullableString(r.body) || !isNullableString(r.ref)) bad('clientId, body, ref');
+  if (r.xml !== undefined && !isNullableString(r.xml)) bad('xml must be a string or null');
   if (r.receipt !== null && !RECEIPTS.has(r.receipt)) bad(`receipt ${String(r.receipt)}`);
   if (typeof r.ts !== 'number' || !Number.isFinite(r.ts)) bad('ts must be a finite number');
   if (!Array.isArray(r.offlineFor) || !r.offlineFor.every(isText)) bad('offlineFor must be a list of addresses');

@@ -95,6 +95,8 @@ def forwarded_info(fwd):
     inner = fwd.find(q(NS_CLIENT, 'message'))
     delay = fwd.find(q(NS_DELAY, 'delay'))
     info = message_info(inner) if inner is not None else None
+    if info is not None:
+        info['xml'] = xml_text(inner)
     if info is not None and delay is not None:
         info['forwardDelay'] = delay.get('stamp')
     return info
@@ -245,7 +247,7 @@ class Driver:
 
     def on_carbon(self, kind, msg):
         inner = msg['carbon_received'] if kind == 'received' else msg['carbon_sent']
-        emit({'ev': 'carbon', 'kind': kind, 'from': str(msg['from']), **{'inner': message_info(inner.xml)}})
+        emit({'ev': 'carbon', 'kind': kind, 'from': str(msg['from']), **{'inner': {**message_info(inner.xml), 'xml': xml_text(inner.xml)}}})
 
     def tls_info(self):
         t = self.xmpp.transport
@@ -343,9 +345,13 @@ class Driver:
 
     async def cmd_send(self, c):
         x = self.xmpp
-        msg = x.make_message(mto=c['to'], mbody=c['body'], mtype=c.get('type', 'chat'))
+        msg = x.make_message(mto=c['to'], mbody=c.get('body'), mtype=c.get('type', 'chat'))
         if 'msgId' in c:
             msg['id'] = c['msgId']
+        # Extension elements as raw XML (each with its own xmlns), appended after the body.
+        if c.get('xml'):
+            for child in ET.fromstring('<wrap>%s</wrap>' % c['xml']):
+                msg.xml.append(child)
         msg.send()
         return {'id': msg['id']}
 
@@ -494,6 +500,7 @@ class Driver:
             'codes': [] if x is None else [s.get('code') for s in x.findall(q(NS_MUC_USER, 'status'))],
             'occupants': [str(o['from']) for o in occupants],
             'subject': subject['subject'],
+            'history': [xml_text(h.xml) for h in history],
         }
 
     async def cmd_leave_muc(self, c):

@@ -111,6 +111,8 @@ export interface TranscriptItem {
   /** Null once retention expired it. */
   body: string | null;
   expired: boolean;
+  /** What its extension elements say (links shared, reactions, encrypted payloads), one line each. */
+  notes?: string[];
 }
 
 /** One conversation-day to render. */
@@ -157,6 +159,7 @@ function transcript(d: ConversationDay): string {
     else if (it.type === 'edit') lines.push(`${head} edited message ${it.ref ?? '?'}: ${text}`);
     else if (it.type === 'retract') lines.push(`${head} retracted message ${it.ref ?? '?'}`);
     else lines.push(`${head} ${it.type}${it.ref !== null ? ` of ${it.ref}` : ''}${body ? `: ${text}` : ''}`);
+    if (!it.expired) for (const n of it.notes ?? []) lines.push(`    [${n.replace(/[\r\n]+/g, ' ')}]`);
   }
   return `${lines.join(CRLF)}${CRLF}`;
 }

@@ -26,6 +26,7 @@ const record: fc.Arbitrary<LogRecord> = fc.record({
   ts: fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.double()),
   seq: fc.oneof(fc.nat(), fc.double()),
   id: nasty,
+  xml: orNull(nasty),
 }) as fc.Arbitrary<LogRecord>;
 
 /** The result of sealing, or the kind of error thrown. */
@@ -51,11 +52,34 @@ describe('sealRecord', () => {
   it('refuses a lone surrogate and a number that is not finite, as RFC 8785 §3.2.2 requires', () => {
     const r: LogRecord = {
       kind: 'message', type: 'chat', conv: 'dm:a@x b@x', from: 'a@x', fromResource: 'r', to: 'b@x', toResource: null,
-      clientId: null, body: 'ok', ref: null, receipt: null, ts: 1, seq: 1, id: 'm1',
+      clientId: null, body: 'ok', ref: null, receipt: null, ts: 1, seq: 1, id: 'm1', xml: null,
     };
     expect(() => sealRecord(0, { ...r, body: 'bad \ud800' })).toThrow(TypeError);
     expect(() => sealRecord(0, { ...r, ts: Number.NaN })).toThrow(TypeError);
     // A literal backslash before "ud" is fine text: it takes the general path and comes out the same.
     expect(sealRecord(0, { ...r, body: 'C:\\udir' }).bytes.toString()).toContain('"body":"C:\\\\udir"');
+  });
+});
+
+describe('extension elements in the journal', () => {
+  const r: LogRecord = {
+    kind: 'message', type: 'chat', conv: 'dm:a@x b@x', from: 'a@x', fromResource: 'r', to: 'b@x', toResource: null,
+    clientId: 'c1', body: 'see', ref: null, receipt: null, ts: 1, seq: 7, id: 'm1', xml: null,
+  };
+
+  it('leaves a record without them byte for byte as entries were before (old leaves still verify)', () => {
+    const before =
+      '{"actor":"a@x","body":"see","clientId":"c1","conv":"dm:a@x b@x","fromResource":"r","id":"m1","index":3,"messageType":"chat",' +
+      '"receipt":null,"ref":null,"seq":7,"subject":"b@x","toResource":null,"ts":1,"type":"message","v":1}';
+    expect(sealRecord(3, r).bytes.toString()).toBe(before);
+    expect(sealEntry(3, recordDraft(r)).bytes.toString()).toBe(before);
+    expect(recordDraft(r).data).not.toHaveProperty('xml');
+  });
+
+  it('journals them as the member xml, last in canonical order', () => {
+    const xml = '<x xmlns="jabber:x:oob"><url>https://f.x/a.jpg</url></x>';
+    const bytes = sealRecord(3, { ...r, xml }).bytes.toString();
+    expect(bytes.endsWith(`"v":1,"xml":${JSON.stringify(xml)}}`)).toBe(true);
+    expect(sealEntry(3, recordDraft({ ...r, xml })).bytes.toString()).toBe(bytes);
   });
 });

@@ -30,9 +30,13 @@ export interface EntryDraft {
   data: Record<string, unknown>;
 }
 
-/** A log record as a journal entry draft. */
+/**
+ * A log record as a journal entry draft. The message's extension elements (LogRecord.xml: a link, a reaction, an
+ * encrypted payload) are the member `xml`, present only when there are some: an entry without them has the
+ * bytes it always had, so entries journaled before they were kept still verify.
+ */
 export function recordDraft(r: LogRecord): EntryDraft {
-  return {
+  const draft: EntryDraft = {
     type: r.kind,
     ts: r.ts,
     seq: r.seq,
@@ -51,6 +55,8 @@ export function recordDraft(r: LogRecord): EntryDraft {
       receipt: r.receipt,
     },
   };
+  if (r.xml !== null && r.xml !== undefined) draft.data.xml = r.xml;
+  return draft;
 }
 
 /** An event (not a log record) as a journal entry draft. */
@@ -100,7 +106,7 @@ const ESCAPED_SURROGATE = '\\ud';
  */
 export function sealRecord(index: number, r: LogRecord): { bytes: Buffer; leaf: Buffer } {
   if (!Number.isFinite(r.ts) || !Number.isFinite(r.seq)) return sealEntry(index, recordDraft(r));
-  const json = JSON.stringify({
+  const entry: Record<string, unknown> = {
     actor: r.from,
     body: r.body,
     clientId: r.clientId,
@@ -117,7 +123,10 @@ export function sealRecord(index: number, r: LogRecord): { bytes: Buffer; leaf: 
     ts: r.ts,
     type: r.kind,
     v: ENTRY_VERSION,
-  });
+  };
+  // Last in code-unit order ("v" < "xml"), and only when present (see recordDraft).
+  if (r.xml !== null && r.xml !== undefined) entry.xml = r.xml;
+  const json = JSON.stringify(entry);
   if (json.includes(ESCAPED_SURROGATE)) return sealEntry(index, recordDraft(r));
   // 0x00 || entry in one buffer: hashed as it is, stored without its first byte (no copy either way).
   const framed = Buffer.from(`\u0000${json}`, 'utf8');

@@ -144,10 +144,29 @@ describe('export bundles', () => {
     expect(csvRow(['a', 1, null])).toBe('a,1,\r\n');
     await writeBundle(rig.archive, { participant: 'alice@example.com' }, { dir: out, actor: 'cli', origin: RIG_ORIGIN, now: 0 });
     const csv = readFileSync(join(out, 'messages.csv'), 'utf8');
-    expect(csv.startsWith('index,time,type,conversation,from,to,body,ref,id\r\n')).toBe(true);
+    expect(csv.startsWith('index,time,type,conversation,from,to,body,ref,id,links,xml\r\n')).toBe(true);
     expect(csv).toContain(',"Day one: =SUM(A1) and ""quotes"", commas",');
     expect(csv).toContain('"reply\nwith two lines"');
     expect(csv).toContain(",'-1 day three,");
+  });
+
+  it('shows extension elements: the XML and its links in JSON Lines and CSV, a line each in the transcript', async () => {
+    const xml = '<x xmlns="jabber:x:oob"><url>https://files.example.com/plan.pdf</url></x>';
+    const reaction = '<reactions xmlns="urn:xmpp:reactions:0" id="e1"><reaction>👍</reaction></reactions>';
+    await rig.archive.journal([
+      record({ id: 'e1', from: 'erin@example.com', to: 'frank@example.com', body: 'the plan', ts: DAY0 + 3 * D, xml }),
+      record({ id: 'e2', from: 'frank@example.com', to: 'erin@example.com', body: null, ts: DAY0 + 3 * D + H, xml: reaction }),
+    ]);
+    await writeBundle(rig.archive, { participant: 'erin@example.com' }, { dir: out, actor: 'cli', origin: RIG_ORIGIN, now: 0 });
+    const views = readFileSync(join(out, 'messages.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(views.map((v) => [v['id'], v['xml'], v['links']])).toEqual([['e1', xml, ['https://files.example.com/plan.pdf']], ['e2', reaction, []]]);
+    expect(views[1]!['extensions']).toEqual(['reaction to e1: 👍']);
+    const csv = readFileSync(join(out, 'messages.csv'), 'utf8');
+    expect(csv).toContain(',e1,https://files.example.com/plan.pdf,"<x xmlns=""jabber:x:oob"">');
+    const eml = readdirSync(join(out, 'eml')).map((f) => decodeQp(parseEml(readFileSync(join(out, 'eml', f), 'utf8')).body)).join('');
+    expect(eml).toContain('    [link: https://files.example.com/plan.pdf]');
+    expect(eml).toContain('    [reaction to e1: 👍]');
+    expect(verify(out, await rig.archive.verifierKey(RIG_ORIGIN, 0)).status).toBe(0);
   });
 
   it('writes one RFC 5322 message per conversation per day, threaded', async () => {

@@ -13,6 +13,7 @@ import { appendFile, mkdir, open, readFile, rm, writeFile, type FileHandle } fro
 import { join } from 'node:path';
 import { ConversationThread, idHost, utcDay, type TranscriptItem } from './eml.js';
 import type { ExportRecord, SearchArea, SearchQuery, SearchHit } from './search.js';
+import { summarizeExtensions } from './extensions.js';
 
 /** Records fetched (with proofs) per call to the store. */
 const CHUNK = 5000;
@@ -55,9 +56,13 @@ export interface BundleOptions {
 }
 
 /** The fields of an entry object the readable views show: a search hit's, without the later versions. */
-type EntryView = Omit<SearchHit, 'later'>;
+type EntryView = Omit<SearchHit, 'later'> & {
+  /** The message's extension elements (journal member `xml`), null for none or once expired. */
+  xml: string | null;
+};
 
-const CSV_COLUMNS = ['index', 'time', 'type', 'conversation', 'from', 'to', 'body', 'ref', 'id'];
+// links and xml last, so readers of the earlier columns are undisturbed.
+const CSV_COLUMNS = ['index', 'time', 'type', 'conversation', 'from', 'to', 'body', 'ref', 'id', 'links', 'xml'];
 
 /**
  * One CSV field (RFC 4180 §2): quoted when it holds a comma, quote, CR or LF, inner quotes doubled. A text
@@ -81,13 +86,14 @@ const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : nu
 /** The readable fields of an exported entry (the journal's columns only, once expired). */
 function viewOf(r: ExportRecord): EntryView {
   const cols = { index: r.index, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject };
-  if (r.entry === null) return { ...cols, id: null, ref: null, body: null };
+  if (r.entry === null) return { ...cols, id: null, ref: null, body: null, xml: null };
   const o = JSON.parse(r.entry) as Record<string, unknown>;
   return {
     ...cols,
     id: strOrNull(o['id']),
     ref: strOrNull(o['ref']),
     body: strOrNull(o['body']),
+    xml: strOrNull(o['xml']),
   };
 }
 
@@ -128,10 +134,16 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
           manifestText += `${records > 1 ? ',\n' : ''}${JSON.stringify(m)}`;
         }
         const time = new Date(v.ts).toISOString();
-        jsonlText += `${JSON.stringify({ index: v.index, time, type: v.type, conv: v.conv, from: v.actor, to: v.subject, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null })}\n`;
-        csvText += csvRow([v.index, time, v.type, v.conv, v.actor, v.subject, v.body, v.ref, v.id]);
+        // Extension elements: the XML as journaled, plus the links it shares and a note per element (extensions.ts).
+        const ext = summarizeExtensions(v.xml);
+        const line: Record<string, unknown> = { index: v.index, time, type: v.type, conv: v.conv, from: v.actor, to: v.subject, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null };
+        if (ext !== null) Object.assign(line, { xml: v.xml, links: ext.links, extensions: ext.notes });
+        jsonlText += `${JSON.stringify(line)}\n`;
+        csvText += csvRow([v.index, time, v.type, v.conv, v.actor, v.subject, v.body, v.ref, v.id, ext === null ? null : ext.links.join(' '), v.xml]);
         if (v.conv !== null && (v.conv.startsWith('dm:') || v.conv.startsWith('room:'))) {
-          spool.add(v.conv, utcDay(v.ts), { index: v.index, type: v.type, ts: v.ts, from: v.actor, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null });
+          const item: TranscriptItem = { index: v.index, type: v.type, ts: v.ts, from: v.actor, id: v.id, ref: v.ref, body: v.body, expired: r.entry === null };
+          if (ext !== null) item.notes = [...ext.notes, ...ext.links.map((url) => `link: ${url}`)];
+          spool.add(v.conv, utcDay(v.ts), item);
         }
       }
       await recordsFile.write(recordText);
@@ -191,7 +203,7 @@ class TranscriptSpool {
     let items = byDay.get(day);
     if (items === undefined) byDay.set(day, (items = []));
     items.push(item);
-    this.buffered += 96 + (item.body?.length ?? 0) * 2;
+    this.buffered += 96 + (item.body?.length ?? 0) * 2 + (item.notes?.join('').length ?? 0) * 2;
   }
 
   /** Appends every buffered item to its conversation-day's spool file once the buffer is full. */

@@ -57,7 +57,7 @@ export interface ArchiveRig {
 }
 
 /** A journal entry shaped like a log record (recordDraft), for seeding searches. */
-export function record(p: { from: string; to: string; body?: string | null; ts: number; kind?: RecordKind; type?: MessageType; id: string; ref?: string }): EntryDraft {
+export function record(p: { from: string; to: string; body?: string | null; ts: number; kind?: RecordKind; type?: MessageType; id: string; ref?: string; xml?: string }): EntryDraft {
   const type = p.type ?? (p.to.includes('@conference.') ? 'groupchat' : 'chat');
   const r: LogRecord = {
     seq: 0,
@@ -74,6 +74,7 @@ export function record(p: { from: string; to: string; body?: string | null; ts: 
     ref: p.ref ?? null,
     receipt: null,
     ts: p.ts,
+    xml: p.xml ?? null,
   };
   return recordDraft(r);
 }

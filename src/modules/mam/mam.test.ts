@@ -55,6 +55,26 @@ describe('mam module', () => {
     c.close();
   });
 
+  it('returns each message with its extension elements inside the forwarded message, a body-less one too', async () => {
+    const { engine, host } = await moduleFixture([mam]);
+    const oob = '<x xmlns="jabber:x:oob"><url>https://f.example.com/a.jpg</url></x>';
+    const reaction = '<reactions xmlns="urn:xmpp:reactions:0" id="m1"><reaction>👍</reaction></reactions>';
+    const { session } = await engine.openSession('b@example.com', 'desk', { send: () => undefined, close: () => undefined }, testPresence);
+    await engine.messages.send(session, parseAddress('a@example.com'), 'a cat', null, Date.now(), oob);
+    await engine.messages.send(session, parseAddress('a@example.com'), null, null, Date.now(), reaction);
+    await engine.closeSession(session);
+    const c = await TestXmppClient.login(engine, host.xmpp);
+    const all = await c.iq('set', `<query xmlns='${MAM}'>${withForm('b@example.com')}</query>`);
+    const results = all.before.split('</message><message');
+    expect(results).toHaveLength(2);
+    expect(results[0]).toContain('<body>a cat</body>');
+    expect(results[0]).toContain(`${oob}</message></forwarded>`);
+    expect(results[1]).toContain(`<stanza-id`);
+    expect(results[1]).toContain(`${reaction}</message></forwarded>`);
+    expect(results[1]).not.toContain('<body>');
+    c.close();
+  });
+
   it('filters by start and end (§4.1.1), with and without "with", and pages the whole archive both ways', async () => {
     const T = Date.UTC(2026, 11, 1, 9, 0, 0);
     let clock = T;

@@ -13,6 +13,7 @@ import { NS } from '../../protocols/xmpp/c2s/ns.js';
 import type { IqContext } from '../../protocols/xmpp/c2s/types.js';
 import { el, type Element } from '../../protocols/xmpp/xml/element.js';
 import { serialize } from '../../protocols/xmpp/xml/serialize.js';
+import { withExtensions } from '../../protocols/xmpp/extensions.js';
 
 /** The query form (XEP-0313 §5.1): the fields this archive filters on. */
 export const MAM_FORM = el(
@@ -118,22 +119,31 @@ async function allConversations(
   return fin(page.messages, !page.more);
 }
 
+/** Whether an archived message is shown: not retracted, and with a body or extension elements (a reaction). */
+const visible = (m: MessageView): boolean => m.retractedAt === null && (m.body !== null || m.xml !== null);
+
 function sendResult(conn: IqContext['conn'], m: MessageView, queryId: string | undefined, archive: string, isRoom: boolean): void {
-  if (m.retractedAt !== null || m.body === null) return;
+  if (!visible(m)) return;
   const from = isRoom ? `${m.to}/${nickOf(m.from)}` : m.fromResource ? `${m.from}/${m.fromResource}` : m.from;
-  const original = el('message', { xmlns: NS.client, type: m.type, id: m.clientId ?? m.id, from, to: isRoom ? conn.full : m.to }, el('body', null, m.body));
+  const original = el('message', { xmlns: NS.client, type: m.type, id: m.clientId ?? m.id, from, to: isRoom ? conn.full : m.to });
+  if (m.body !== null) original.append(el('body', null, m.body));
   original.append(el('stanza-id', { xmlns: NS.sid, id: m.id, by: archive }));
-  const forwarded = el('forwarded', { xmlns: NS.forward }, el('delay', { xmlns: NS.delay, stamp: stamp(m.ts) }), original);
+  // The stored extension elements go into the archived message as they are (never parsed again).
+  const inner = withExtensions(serialize(original), m.xml);
+  const forwarded = el('forwarded', { xmlns: NS.forward }, el('delay', { xmlns: NS.delay, stamp: stamp(m.ts) }));
   const wrapper = el('message', { xmlns: NS.client, to: conn.full, from: archive }, el('result', { xmlns: NS.mam, queryid: queryId, id: m.id }, forwarded));
-  conn.sendStanza(serialize(wrapper));
+  const text = serialize(wrapper);
+  // XEP-0297 §3: the forwarded stanza follows the delay, inside <forwarded/> (the last one in the text).
+  const at = text.lastIndexOf('</forwarded>');
+  conn.sendStanza(text.slice(0, at) + inner + text.slice(at));
 }
 
 function fin(list: MessageView[], complete: boolean): Element {
   const set = el('set', { xmlns: NS.rsm });
-  const visible = list.filter((m) => m.retractedAt === null && m.body !== null);
-  if (visible.length > 0) {
-    set.append(el('first', null, visible[0]!.id));
-    set.append(el('last', null, visible[visible.length - 1]!.id));
+  const shown = list.filter(visible);
+  if (shown.length > 0) {
+    set.append(el('first', null, shown[0]!.id));
+    set.append(el('last', null, shown[shown.length - 1]!.id));
   }
   return el('fin', { xmlns: NS.mam, complete: complete ? 'true' : undefined }, set);
 }

@@ -7,6 +7,7 @@ import { parseAddress, parseBare } from '../../core/address.js';
 import { validatePresence } from '../../core/presence.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
+import { checkExtensionXml } from '../xmpp/extensions.js';
 
 /** What a handler gets. */
 export interface OpContext {
@@ -28,9 +29,13 @@ export const op = <S extends z.ZodType>(schema: S, run: (ctx: OpContext, p: z.in
 const addr = z.string().min(1).max(3071);
 const id = z.string().min(1).max(64);
 const clientId = z.string().min(1).max(128).optional();
+const xml = z.string().optional();
 const contact = z.strictObject({ contact: addr });
 const roomRef = z.strictObject({ room: addr });
 const roomUser = z.strictObject({ room: addr, user: addr });
+
+/** A client's extension text, checked and made canonical (bad-request with reason bad-xml when malformed). */
+const extensions = (text: string | undefined): string | null => (text === undefined ? null : checkExtensionXml(text));
 
 const subscription = (action: 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed') =>
   op(contact, async ({ engine, session }, p) => ({ item: await engine.rosters.act(session.user, parseBare(p.contact), action) }));
@@ -63,11 +68,13 @@ export const OPS = {
   'roster.deny': subscription('unsubscribed'),
   'roster.cancel': subscription('unsubscribed'),
   'roster.unsubscribe': subscription('unsubscribe'),
-  'message.send': op(z.strictObject({ to: addr, body: z.string(), clientId }), async ({ engine, session, startedAt }, p) =>
-    engine.messages.send(session, parseAddress(p.to), p.body, p.clientId ?? null, startedAt),
+  // `xml`: extension elements (a link, a reaction, an encrypted payload), checked as the XMPP front door checks a
+  // stanza; with them the body may be left out.
+  'message.send': op(z.strictObject({ to: addr, body: z.string().optional(), clientId, xml }), async ({ engine, session, startedAt }, p) =>
+    engine.messages.send(session, parseAddress(p.to), p.body ?? null, p.clientId ?? null, startedAt, extensions(p.xml)),
   ),
-  'message.edit': op(z.strictObject({ id, body: z.string(), clientId }), async ({ engine, session, startedAt }, p) =>
-    engine.messages.edit(session, p.id, p.body, p.clientId ?? null, startedAt),
+  'message.edit': op(z.strictObject({ id, body: z.string(), clientId, xml }), async ({ engine, session, startedAt }, p) =>
+    engine.messages.edit(session, p.id, p.body, p.clientId ?? null, startedAt, extensions(p.xml)),
   ),
   'message.retract': op(z.strictObject({ id, clientId }), async ({ engine, session, startedAt }, p) =>
     engine.messages.retract(session, p.id, p.clientId ?? null, startedAt),

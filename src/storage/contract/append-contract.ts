@@ -30,6 +30,32 @@ export function appendContract(store: () => Store): void {
       expect(await s.messages.append([])).toEqual([]);
     });
 
+    it('keeps the extension elements (xml) of a message for every read, and counts them in the offline size', async () => {
+      const s = store();
+      const xml = '<x xmlns="jabber:x:oob"><url>https://files.a.test/cat.jpg</url></x><reactions xmlns="urn:xmpp:reactions:0" id="m1"><reaction>👍</reaction></reactions>';
+      const withXml = await appendOne(s, dm(A, B, 'see', { xml, offlineFor: [B] }));
+      const bodyless = await appendOne(s, dm(A, B, '', { body: null, xml: '<encrypted xmlns="eu.siacs.conversations.axolotl"/>' }));
+      const plain = await appendOne(s, dm(A, B, 'plain', { xml: undefined }));
+      expect(withXml.xml).toBe(xml);
+      expect(plain.xml).toBeNull();
+      expect((await s.messages.getById(withXml.id))!.xml).toBe(xml);
+      expect((await s.messages.getById(bodyless.id))!.body).toBeNull();
+      expect((await s.messages.view(withXml.id))!.xml).toBe(xml);
+      expect((await s.messages.view(plain.id))!.xml).toBeNull();
+      const page = await s.messages.history(withXml.conv, { limit: 10 });
+      expect(page.map((m) => m.xml)).toEqual([xml, bodyless.xml, null]);
+      expect((await s.messages.offline(B, 0, 10)).map((r) => r.xml)).toEqual([xml]);
+      expect((await s.messages.since(B, [], 0, 10)).map((r) => r.xml)).toEqual([xml, bodyless.xml, null]);
+      expect(await s.messages.offlineSize(B)).toEqual({ count: 1, bytes: 3 + Buffer.byteLength(xml, 'utf8') });
+      // A follow-up (a correction) may carry its own extension elements.
+      const edit = await appendOne(s, follow('edit', A, withXml, { xml: '<fallback xmlns="urn:xmpp:fallback:0"/>' }));
+      expect((await s.messages.getById(edit.id))!.xml).toBe('<fallback xmlns="urn:xmpp:fallback:0"/>');
+      // A retracted message shows no extension elements either; the log record keeps them.
+      await appendOne(s, follow('retract', A, withXml));
+      expect(await s.messages.view(withXml.id)).toMatchObject({ body: null, xml: null });
+      expect((await s.messages.getById(withXml.id))!.xml).toBe(xml);
+    });
+
     it('stores every kind with all its fields', async () => {
       const s = store();
       const m = await appendOne(s, dm(A, B, 'hello'));

@@ -28,6 +28,7 @@ export function dm(from: string, to: string, body: string, extra: Partial<NewRec
     ref: null,
     receipt: null,
     ts: 1_700_000_000_000,
+    xml: null,
     offlineFor: [],
     ...extra,
   };
@@ -52,8 +53,8 @@ export function follow(kind: 'edit' | 'retract' | 'receipt', from: string, targe
 
 /** The LogRecord the store must return for `r` stored at `seq` with `id`. */
 export function stored(r: NewRecord, seq: number, id: string): LogRecord {
-  const { offlineFor: _dropped, ...rest } = r;
-  return { ...rest, seq, id };
+  const { offlineFor: _dropped, xml, ...rest } = r;
+  return { ...rest, xml: xml ?? null, seq, id };
 }
 
 /** A roster item with defaults. */

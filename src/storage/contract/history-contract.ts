@@ -19,6 +19,7 @@ const viewOf = (r: LogRecord, extra: Partial<MessageView> = {}): MessageView => 
   to: r.to,
   clientId: r.clientId,
   body: r.body,
+  xml: r.xml,
   ts: r.ts,
   editedAt: null,
   retractedAt: null,

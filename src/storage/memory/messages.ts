@@ -10,8 +10,8 @@ import { accountFloor, roomFloor, type MemoryState } from './state.js';
 const dedupeKey = (from: string, clientId: string): string => `${from}\n${clientId}`;
 
 function toLogRecord(r: NewRecord, seq: number, id: string): LogRecord {
-  const { offlineFor: _ignored, ...rest } = r;
-  return { ...rest, seq, id };
+  const { offlineFor: _ignored, xml, ...rest } = r;
+  return { ...rest, xml: xml ?? null, seq, id };
 }
 
 function toView(s: MemoryState, r: LogRecord): MessageView {
@@ -26,6 +26,8 @@ function toView(s: MemoryState, r: LogRecord): MessageView {
     to: r.to,
     clientId: r.clientId,
     body: st ? st.body : r.body,
+    // A retraction withdraws the extension elements with the body (the log keeps them).
+    xml: st && st.retractedAt !== null ? null : r.xml,
     ts: r.ts,
     editedAt: st ? st.editedAt : null,
     retractedAt: st ? st.retractedAt : null,
@@ -69,7 +71,10 @@ function firstSent(s: MemoryState, input: NewRecord): LogRecord | undefined {
 /** Entries and UTF-8 body bytes of the queued records with these seqs. */
 function sizeOf(s: MemoryState, seqs: number[]): OfflineSize {
   let bytes = 0;
-  for (const seq of seqs) bytes += Buffer.byteLength(s.log[seq - 1]?.body ?? '', 'utf8');
+  for (const seq of seqs) {
+    const r = s.log[seq - 1];
+    bytes += Buffer.byteLength(r?.body ?? '', 'utf8') + Buffer.byteLength(r?.xml ?? '', 'utf8');
+  }
   return { count: seqs.length, bytes };
 }
 

@@ -8,9 +8,9 @@ import type { Db } from './db.js';
 
 /** The log's columns under LogRecord's property names, so rows need no mapping (`l` is the log alias). */
 export const LOG_COLUMNS = `l.seq, l.id, l.kind, l.type, l.conv, l.from_addr AS "from", l.from_resource AS fromResource,
-  l.to_addr AS "to", l.to_resource AS toResource, l.client_id AS clientId, l.body, l.ref, l.receipt, l.ts`;
+  l.to_addr AS "to", l.to_resource AS toResource, l.client_id AS clientId, l.body, l.ref, l.receipt, l.ts, l.xml`;
 
-type InsertParams = [string, string, string, string, string, string | null, string, string | null, string | null, string | null, string | null, string | null, number];
+type InsertParams = [string, string, string, string, string, string | null, string, string | null, string | null, string | null, string | null, string | null, number, string | null];
 
 /**
  * Returns a function that writes one caller's batch. It must run inside a write transaction: it relies on
@@ -27,8 +27,8 @@ export function createLogWriter(
 ): (records: readonly NewRecord[]) => AppendResult[] {
   // DO NOTHING on a (from, clientId) clash: changes = 0 tells us it is a resend, without a prior lookup.
   const insert = db.prepare<InsertParams>(
-    `INSERT INTO log (id, kind, type, conv, from_addr, from_resource, to_addr, to_resource, client_id, body, ref, receipt, ts)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO log (id, kind, type, conv, from_addr, from_resource, to_addr, to_resource, client_id, body, ref, receipt, ts, xml)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (from_addr, client_id) WHERE client_id IS NOT NULL DO NOTHING`,
   );
   const byClientId = db.prepare<[string, string], LogRecord>(
@@ -52,7 +52,8 @@ export function createLogWriter(
   const writeOne = (r: NewRecord): AppendResult => {
     validateRecord(r);
     const id = nextId();
-    const info = insert.run(id, r.kind, r.type, r.conv, r.from, r.fromResource, r.to, r.toResource, r.clientId, r.body, r.ref, r.receipt, r.ts);
+    const xml = r.xml ?? null;
+    const info = insert.run(id, r.kind, r.type, r.conv, r.from, r.fromResource, r.to, r.toResource, r.clientId, r.body, r.ref, r.receipt, r.ts, xml);
     if (info.changes === 0) {
       const first = r.clientId === null ? undefined : byClientId.get(r.from, r.clientId);
       if (!first) throw new ParleyError('internal-server-error', 'a log insert was ignored but no earlier record exists');
@@ -80,6 +81,7 @@ export function createLogWriter(
       ref: r.ref,
       receipt: r.receipt,
       ts: r.ts,
+      xml,
     };
     return { record, duplicate: false };
   };

@@ -13,9 +13,11 @@ const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 /** Largest seq a query bound can take; seqs are far below it. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
+// A retracted message shows neither its body nor its extension elements (the log keeps both).
 // history: log_by_conv serves both directions (filtering the rare edit/retract rows); message_state is joined by key.
 const VIEW_COLUMNS = `l.seq, l.id, l.type, l.conv, l.from_addr AS "from", l.from_resource AS fromResource, l.to_addr AS "to",
-  l.client_id AS clientId, CASE WHEN s.id IS NULL THEN l.body ELSE s.body END AS body, l.ts,
+  l.client_id AS clientId, CASE WHEN s.id IS NULL THEN l.body ELSE s.body END AS body,
+  CASE WHEN s.retracted_at IS NULL THEN l.xml END AS xml, l.ts,
   s.edited_at AS editedAt, s.retracted_at AS retractedAt`;
 const VIEW_JOIN = 'FROM log l LEFT JOIN message_state s ON s.id = l.id';
 const HISTORY_FROM = `${VIEW_JOIN}
@@ -43,8 +45,9 @@ export const MESSAGE_QUERIES = {
   after: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq > ? ORDER BY l.seq LIMIT ?`,
   offline: `SELECT ${LOG_COLUMNS} FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
   // octet_length() takes a text's size from the record header, without reading the (overflow) pages of the body.
-  offlineSize: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ?`,
-  offlineUpTo: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq <= ?`,
+  // A record's size is its body and its extension elements.
+  offlineSize: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) + COALESCE(SUM(octet_length(l.xml)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ?`,
+  offlineUpTo: `SELECT COUNT(*) AS count, COALESCE(SUM(octet_length(l.body)), 0) + COALESCE(SUM(octet_length(l.xml)), 0) AS bytes FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq <= ?`,
 } as const;
 
 type HistoryParams = { conv: string; after: number; before: number; limit: number };

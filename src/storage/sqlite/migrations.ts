@@ -214,6 +214,12 @@ ALTER TABLE rooms ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE room_members ADD COLUMN voice INTEGER NOT NULL DEFAULT 1;
 `;
 
+// A message's extension elements (XEP-0066 links, XEP-0444 reactions, encrypted payloads: NewRecord.xml), as
+// canonical XML text. Old rows are not rewritten: they read as null, which means "none".
+const LOG_XML = `
+ALTER TABLE log ADD COLUMN xml TEXT;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -225,4 +231,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'log consumer positions and module migrations', sql: POSITIONS_AND_MODULES },
   { version: 8, name: 'account kinds (person, bot)', sql: ACCOUNT_KIND },
   { version: 9, name: 'room bans, moderated rooms and voice', sql: ROOM_BANS_AND_VOICE },
+  { version: 10, name: 'message extension elements', sql: LOG_XML },
 ];

@@ -14,6 +14,7 @@ import type { Outbound, ServerEvent } from '../../../engine/outbound.js';
 import type { ResourcePresence, UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { escapeAttr, serialize } from '../xml/serialize.js';
+import { withExtensions } from '../extensions.js';
 import { NS } from './ns.js';
 import { contactStanzas, presenceStanza, resourceStanza, stamp } from './presence-stanzas.js';
 import type { XmppView } from './types.js';
@@ -126,10 +127,13 @@ function carbon(kind: 'received' | 'sent', stanza: string, v: XmppView): string 
  * its archive): cached per owner, so the recipient's and the sender's sessions each cost one serialisation.
  */
 function inner(out: Outbound, by: string): string {
-  return out.encode(`${CODEC}:${by}`, (e) => serialize(recordStanza(e, by, null)));
+  return out.encode(`${CODEC}:${by}`, (e) => withExtensions(serialize(recordStanza(e, by, null)), e.data.xml as string | undefined));
 }
 
-/** A log record as a <message/> stanza (1:1 or, with `roomFrom`, as a room message from an occupant). */
+/**
+ * A log record as a <message/> stanza (1:1 or, with `roomFrom`, as a room message from an occupant); its
+ * extension elements (data.xml) are spliced into the serialised text by the caller (withExtensions).
+ */
 export function recordStanza(e: ServerEvent, by: string, roomFrom: { from: string; to: string } | null): Element {
   const d = e.data;
   const id = String(d.id);
@@ -174,7 +178,7 @@ function roomRecord(out: Outbound, v: XmppView): string[] {
   if (v.roomNick(room) === undefined) return [];
   const stanza = out.encode(`${CODEC}:room`, (e) => {
     const m = recordStanza(e, room, { from: `${room}/${nickOf(bareOf(String(d.from)))}`, to: PLACEHOLDER });
-    return serialize(m);
+    return withExtensions(serialize(m), d.xml as string | undefined);
   });
   return [fillTo(stanza, v.full)];
 }

@@ -13,6 +13,7 @@ import type { Session } from '../../../engine/session.js';
 import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
+import { extensionsToStore, withExtensions } from '../extensions.js';
 import { affiliationOf, mucRoleOf, nickOf, presenceStanza, stamp } from './encode.js';
 import { NS } from './ns.js';
 import type { IqTarget, Pending, XmppStream } from './types.js';
@@ -73,15 +74,13 @@ export class Muc {
         throw e;
       });
       for (const m of messages) {
-        if (m.body === null) continue;
-        const msg = el(
-          'message',
-          { xmlns: NS.client, type: 'groupchat', id: m.clientId ?? m.id, from: `${room}/${nickOf(m.from)}`, to: session.full },
-          el('body', null, m.body),
-          el('delay', { xmlns: NS.delay, from: room, stamp: stamp(m.ts) }),
-          el('stanza-id', { xmlns: NS.sid, id: m.id, by: room }),
-        );
-        conn.sendElement(msg);
+        if (m.body === null && (m.xml === null || m.retractedAt !== null)) continue;
+        const msg = el('message', { xmlns: NS.client, type: 'groupchat', id: m.clientId ?? m.id, from: `${room}/${nickOf(m.from)}`, to: session.full });
+        if (m.body !== null) msg.append(el('body', null, m.body));
+        msg.append(el('delay', { xmlns: NS.delay, from: room, stamp: stamp(m.ts) }));
+        msg.append(el('stanza-id', { xmlns: NS.sid, id: m.id, by: room }));
+        // The message's extension elements, as stored (extensions.ts).
+        conn.sendStanza(withExtensions(serialize(msg), m.xml));
       }
     }
     const r = await engine.rooms.get(room);
@@ -108,7 +107,8 @@ export class Muc {
     if (conn.roomNick(room) === undefined) throw new ParleyError('not-acceptable', `enter ${room} before writing to it (XEP-0045 §7.4)`);
     if (stanza.getChild('subject')) throw new ParleyError('forbidden', 'the subject is the room name; change it as an owner');
     const body = stanza.getChild('body');
-    if (!body) {
+    const xml = extensionsToStore(stanza, body !== undefined);
+    if (!body && xml === null) {
       for (const child of stanza.children) {
         if (typeof child !== 'string' && child.xmlns === NS.chatStates) {
           await conn.engine.messages.typing(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, child.name);
@@ -119,7 +119,8 @@ export class Muc {
     }
     const origin = stanza.getChild('origin-id', NS.sid)?.attr('id') ?? stanza.attr('id') ?? null;
     const clientId = origin !== null && origin !== '' && origin.length <= 128 ? origin : null;
-    const sent = conn.engine.messages.send(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, body.text(), clientId, startedAt);
+    const text = body ? body.text() : null;
+    const sent = conn.engine.messages.send(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, text, clientId, startedAt, xml);
     return {
       done: sent.then(
         (ack) => {
@@ -128,11 +129,11 @@ export class Muc {
           const echo = el(
             'message',
             { xmlns: NS.client, type: 'groupchat', id: stanza.attr('id') ?? ack.id, from: `${room}/${nickOf(session.user)}`, to: session.full },
-            el('body', null, body.text()),
-            el('stanza-id', { xmlns: NS.sid, id: ack.id, by: room }),
           );
+          if (text !== null) echo.append(el('body', null, text));
+          echo.append(el('stanza-id', { xmlns: NS.sid, id: ack.id, by: room }));
           if (clientId !== null) echo.append(el('origin-id', { xmlns: NS.sid, id: clientId }));
-          conn.sendStanza(serialize(echo));
+          conn.sendStanza(withExtensions(serialize(echo), xml));
         },
         (e: unknown) => {
           if (!conn.isClosing) conn.replyError(stanza, e);

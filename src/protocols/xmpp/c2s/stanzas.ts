@@ -13,6 +13,7 @@ import type { SubscriptionAction } from '../../../core/roster.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
+import { extensionsToStore } from '../extensions.js';
 import { CapsLearner } from './caps.js';
 import { contactStanzas, presenceExtensions } from './presence-stanzas.js';
 import { errorElement, errorReply, StreamFailure } from './errors.js';
@@ -117,17 +118,19 @@ export class StanzaHandlers {
     const body = stanza.getChild('body');
     const clientId = originId(stanza);
     const messages = this.engine.messages;
+    // The child elements Parley does not interpret go with the message (extensions.ts; XEP-0334 for body-less ones).
+    const xml = extensionsToStore(stanza, body !== undefined);
     const replace = stanza.getChild('replace', NS.correct);
     if (replace && body) {
       const orig = await this.resolveOwn(replace.attr('id') ?? '');
-      return this.settle(stanza, messages.edit(session, orig, body.text(), clientId, startedAt));
+      return this.settle(stanza, messages.edit(session, orig, body.text(), clientId, startedAt, xml));
     }
     const retract = stanza.getChild('retract', NS.retract);
     if (retract) {
       const orig = await this.resolveOwn(retract.attr('id') ?? '');
       return this.settle(stanza, messages.retract(session, orig, clientId, startedAt));
     }
-    if (body) return this.settle(stanza, messages.send(session, target, body.text(), clientId, startedAt));
+    if (body) return this.settle(stanza, messages.send(session, target, body.text(), clientId, startedAt, xml));
 
     // No body: receipts (XEP-0184), markers (XEP-0333), chat states (XEP-0085); anything else has no effect.
     const received = stanza.getChild('received', NS.receipts);
@@ -141,6 +144,8 @@ export class StanzaHandlers {
         if (!(e instanceof ParleyError)) throw e;
       }));
     }
+    // A body-less payload worth keeping (a reaction, an encrypted message, a link) is stored like a message.
+    if (xml !== null) return this.settle(stanza, messages.send(session, target, null, clientId, startedAt, xml));
     for (const child of stanza.children) {
       if (typeof child !== 'string' && child.xmlns === NS.chatStates && CHAT_STATES.has(child.name)) {
         await messages.typing(session, target, child.name);
