@@ -10,8 +10,9 @@ import { Buffer } from 'node:buffer';
 import { ParleyError } from '../../core/errors.js';
 import { NS } from './c2s/ns.js';
 import type { Element } from './xml/element.js';
-import { serialize, STREAMS_NS } from './xml/serialize.js';
-import { AUTHENTICATED_LIMITS, StreamParser } from './xml/stream-parser.js';
+import { parseElements } from './xml/fragment.js';
+import { serialize } from './xml/serialize.js';
+import { AUTHENTICATED_LIMITS } from './xml/stream-parser.js';
 
 /** The largest extension text accepted: the stanza size limit after authentication (RFC 6120 §13.12). */
 export const MAX_EXTENSION_BYTES = AUTHENTICATED_LIMITS.maxStanzaBytes;
@@ -149,20 +150,7 @@ export function storageHint(stanza: Element): 'store' | 'no-store' | null {
 export function checkExtensionXml(xml: string, maxBytes: number = MAX_EXTENSION_BYTES): string {
   const bytes = Buffer.byteLength(xml, 'utf8');
   if (bytes > maxBytes) throw new ParleyError('message-too-large', `xml has ${bytes} bytes; the limit is ${maxBytes}`);
-  const found: Element[] = [];
-  let failure: string | null = null;
-  const parser = new StreamParser(
-    {
-      streamStart: () => undefined,
-      stanza: (e) => found.push(e),
-      streamEnd: () => undefined,
-      error: (_condition, text) => (failure ??= text),
-    },
-    { ...AUTHENTICATED_LIMITS, maxStanzaBytes: bytes + 64 },
-  );
-  parser.write(`<stream:stream xmlns="jabber:client" xmlns:stream="${STREAMS_NS}"><message>`);
-  if (failure === null) parser.write(xml);
-  if (failure === null) parser.write('</message></stream:stream>');
+  const { elements: found, failure } = parseElements(xml, { ...AUTHENTICATED_LIMITS, maxStanzaBytes: bytes + 64 }, { open: '<message>', close: '</message>' });
   const message = found[0];
   if (failure !== null || found.length !== 1 || message === undefined) {
     throw new ParleyError('bad-request', `xml is not well-formed restricted XML (RFC 6120 §11.1): ${failure ?? 'it must be elements only'}`, { reason: 'bad-xml' });

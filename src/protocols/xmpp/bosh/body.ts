@@ -7,7 +7,8 @@
 import { Buffer } from 'node:buffer';
 import type { Element } from '../xml/element.js';
 import { escapeAttr, serialize, STREAMS_NS } from '../xml/serialize.js';
-import { PRE_AUTH_LIMITS, StreamParser } from '../xml/stream-parser.js';
+import { parseElements } from '../xml/fragment.js';
+import { PRE_AUTH_LIMITS } from '../xml/stream-parser.js';
 
 /** XEP-0124 §4: the namespace of <body/>. */
 export const HTTPBIND_NS = 'http://jabber.org/protocol/httpbind';
@@ -59,21 +60,13 @@ const MAX_PAYLOAD_ELEMENTS = 256;
 export function parseBody(text: string, maxBytes: number): BoshBody {
   // An XML declaration may open the document; it would be a processing instruction inside the wrapper below.
   const xml = text.replace(/^\uFEFF?\s*<\?xml[^>]{0,200}\?>/, '');
-  const found: Element[] = [];
-  let failure: string | null = null;
-  const parser = new StreamParser(
-    {
-      streamStart: () => undefined,
-      stanza: (e) => found.push(e),
-      streamEnd: () => undefined,
-      error: (_c, t) => (failure ??= t),
-    },
-    // One level deeper than a stream allows: the body wraps the stanzas.
-    { ...PRE_AUTH_LIMITS, maxStanzaBytes: Math.max(maxBytes, 1024), maxDepth: PRE_AUTH_LIMITS.maxDepth + 1, maxChildren: Math.max(PRE_AUTH_LIMITS.maxChildren, MAX_PAYLOAD_ELEMENTS) },
-  );
-  parser.write(`<stream:stream xmlns="${CLIENT_NS}" xmlns:stream="${STREAMS_NS}">`);
-  parser.write(xml);
-  parser.write('</stream:stream>');
+  // One level deeper than a stream allows: the body wraps the stanzas.
+  const { elements: found, failure } = parseElements(xml, {
+    ...PRE_AUTH_LIMITS,
+    maxStanzaBytes: Math.max(maxBytes, 1024),
+    maxDepth: PRE_AUTH_LIMITS.maxDepth + 1,
+    maxChildren: Math.max(PRE_AUTH_LIMITS.maxChildren, MAX_PAYLOAD_ELEMENTS),
+  });
   if (failure !== null) throw new BodyError('bad-request', `the request is not well-formed XML: ${String(failure)}`);
   if (found.length !== 1) throw new BodyError('bad-request', 'the request must be exactly one <body/> element');
   const body = found[0]!;
