@@ -8,10 +8,9 @@
  * through XEP-0048 legacy bookmarks in private storage and back (#compat); an XEP-0084 avatar becomes the
  * vCard PHOTO (XEP-0398).
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
+import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
 const unavailable = slixmppUnavailable();
 if (unavailable !== null) console.warn(`\n*** SKIPPED: test/pep.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n`);
@@ -34,17 +33,7 @@ describe.skipIf(unavailable !== null)('users\' PEP with slixmpp', () => {
   afterAll(() => SlixClient.killAll());
 
   /** A connected slixmpp client (roster fetched, initial presence sent), with +notify caps for `notify`. */
-  async function online(jid: string, notify: string[] = [], resource = 'desk'): Promise<SlixClient> {
-    const c = await SlixClient.start({
-      port: t.server.xmpp!.ports.starttls!,
-      jid,
-      resource,
-      password: `pw-${jid.split('@')[0]}`,
-      cafile: join(t.dir, 'certs', 'localhost.crt'),
-    });
-    await c.request('connect', notify.length > 0 ? { notify } : {}, 30_000);
-    return c;
-  }
+  const online = (jid: string, notify: string[] = [], resource = 'desk'): Promise<SlixClient> => slixOnline(t, jid, resource, notify.length > 0 ? { notify } : {});
 
   /** Makes the two users see each other's presence (subscription both). */
   async function friends(a: string, b: string): Promise<void> {

@@ -9,11 +9,10 @@
  * items retrieval (XEP-0060 §6.5) returns them; bad input (an unknown address, malformed retrievals). The same
  * subscription from a JSON client, whose fields items follow `presentities.notify`.
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../client/index.js';
 import { freshUsers, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
+import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
 const unavailable = slixmppUnavailable();
 if (unavailable !== null) console.warn(`\n*** SKIPPED: test/presentities-xmpp.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n`);
@@ -79,17 +78,7 @@ describe.skipIf(unavailable !== null)('presentities over XMPP with slixmpp', () 
   afterAll(() => SlixClient.killAll());
 
   /** A connected slixmpp client (roster fetched, initial presence sent). */
-  async function online(jid: string, o: Parameters<SlixClient['connect']>[0] & { notify?: string[] } = {}, resource = 'desk'): Promise<SlixClient> {
-    const c = await SlixClient.start({
-      port: t.server.xmpp!.ports.starttls!,
-      jid,
-      resource,
-      password: `pw-${jid.split('@')[0]}`,
-      cafile: join(t.dir, 'certs', 'localhost.crt'),
-    });
-    await c.request('connect', o, 30_000);
-    return c;
-  }
+  const online = (jid: string, o: Parameters<SlixClient['connect']>[0] = {}, resource = 'desk'): Promise<SlixClient> => slixOnline(t, jid, resource, o);
 
   const from = (address: string, type?: string) => (e: SlixEvent) => bareOf(e.from) === address && (type === undefined || e.type === type);
 

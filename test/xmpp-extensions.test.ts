@@ -7,10 +7,9 @@
  *
  * When /usr/bin/python3 cannot import slixmpp, the suite is skipped with a warning (install python3-slixmpp).
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
+import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
 const unavailable = slixmppUnavailable();
 if (unavailable !== null) {
@@ -41,18 +40,7 @@ describe.skipIf(unavailable !== null)('message extensions with slixmpp', () => {
     await t?.close();
   });
 
-  async function online(jid: string, resource: string, o: Parameters<SlixClient['connect']>[0] = {}): Promise<SlixClient> {
-    const c = await SlixClient.start({
-      port: t.server.xmpp!.ports.starttls!,
-      jid,
-      resource,
-      password: `pw-${nickOf(jid)}`,
-      mode: 'starttls',
-      cafile: join(t.dir, 'certs', 'localhost.crt'),
-    });
-    await c.connect(o);
-    return c;
-  }
+  const online = (jid: string, resource: string, o: Parameters<SlixClient['connect']>[0] = {}): Promise<SlixClient> => slixOnline(t, jid, resource, o);
 
   /** Sends a message with extension elements (and a body, unless null). */
   const send = (c: SlixClient, to: string, body: string | null, xml: string, type = 'chat', msgId?: string) =>

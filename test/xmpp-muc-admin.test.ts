@@ -7,10 +7,9 @@
  *
  * When /usr/bin/python3 cannot import slixmpp, the suite is skipped with a warning (install python3-slixmpp).
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
+import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
 const unavailable = slixmppUnavailable();
 if (unavailable !== null) {
@@ -36,18 +35,7 @@ describe.skipIf(unavailable !== null)('XEP-0045 administration with slixmpp', ()
   });
 
   /** A connected slixmpp client for `jid`: bound, initial presence sent. */
-  async function online(jid: string, resource: string): Promise<SlixClient> {
-    const c = await SlixClient.start({
-      port: t.server.xmpp!.ports.starttls!,
-      jid,
-      resource,
-      password: `pw-${nickOf(jid)}`,
-      mode: 'starttls',
-      cafile: join(t.dir, 'certs', 'localhost.crt'),
-    });
-    await c.connect();
-    return c;
-  }
+  const online = (jid: string, resource: string): Promise<SlixClient> => slixOnline(t, jid, resource);
 
   /** alice creates a room (by entering it) and bob enters it too unless `bobEnters` is false. */
   async function room(prefix: string, bobEnters = true): Promise<{ alice: string; bob: string; a: SlixClient; b: SlixClient; room: string }> {

@@ -8,6 +8,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import type { TestServer } from '../harness.js';
 
 /** The Debian python3-slixmpp package installs for this interpreter only. */
 export const PYTHON = '/usr/bin/python3';
@@ -111,7 +112,7 @@ export class SlixClient {
   jid = '';
 
   /** Connects, authenticates, binds; by default then gets the roster and sends initial presence. */
-  async connect(o: { sm?: boolean; carbons?: boolean; presence?: boolean; roster?: boolean } = {}): Promise<Record<string, unknown>> {
+  async connect(o: { sm?: boolean; carbons?: boolean; presence?: boolean; roster?: boolean; notify?: string[] } = {}): Promise<Record<string, unknown>> {
     const r = await this.request('connect', o, 30_000);
     this.jid = String(r.jid);
     return r;
@@ -250,4 +251,21 @@ export class SlixClient {
       }
     }
   }
+}
+
+/**
+ * A slixmpp client for `jid` connected to the test server `t` over STARTTLS, verifying the certificate the server
+ * generated, with the harness's password (`pw-<local part>`): bound, roster fetched and initial presence sent
+ * unless `connect` says otherwise (`notify` gives it XEP-0115 caps with those +notify features).
+ */
+export async function slixOnline(t: TestServer, jid: string, resource: string, connect: Parameters<SlixClient['connect']>[0] = {}): Promise<SlixClient> {
+  const c = await SlixClient.start({
+    port: t.server.xmpp!.ports.starttls!,
+    jid,
+    resource,
+    password: `pw-${jid.split('@')[0]}`,
+    cafile: join(t.dir, 'certs', 'localhost.crt'),
+  });
+  await c.connect(connect);
+  return c;
 }
