@@ -106,7 +106,7 @@ describe.skipIf(unavailable !== null)('users\' PEP with slixmpp', () => {
     expect((await b.request('pep_items', { jid: alice, node: BOOKMARKS })).error).toMatchObject({ condition: 'not-allowed' });
   });
 
-  it('turns an XEP-0084 avatar into the vCard PHOTO (XEP-0398)', async () => {
+  it('turns an XEP-0084 avatar into the vCard PHOTO (XEP-0398), and its hash goes into the owner\'s presence (XEP-0153)', async () => {
     const [alice, bob] = await freshUsers(t, 'avatara', 'avatarb');
     await friends(alice!, bob!);
     const b = await online(bob!, ['urn:xmpp:avatar:metadata']);
@@ -117,5 +117,15 @@ describe.skipIf(unavailable !== null)('users\' PEP with slixmpp', () => {
     const ev = await b.waitFor('message', pepFrom(alice!, 'urn:xmpp:avatar:metadata'));
     expect(ev.pep).toMatchObject({ id: info.id });
     expect(await b.request('vcard_get', { jid: alice })).toEqual({ photo: { type: 'image/png', binval: data } });
+    // XEP-0153 §4.3: the server puts the new hash into alice's presence, for clients that know avatars by vCard,
+    // and into her presence when she logs in again.
+    const withHash = (e: SlixEvent): boolean => e.from === `${alice!}/desk` && e.type === 'available' && String(e.xml).includes('vcard-temp:x:update') && String(e.xml).includes(String(info.id));
+    expect(String((await b.waitFor('presence', withHash)).xml)).toMatch(/vcard-temp:x:update/);
+    await a.close();
+    await b.waitFor('presence', (e) => e.from === `${alice!}/desk` && e.type === 'unavailable');
+    const seen = b.events.length;
+    const again = await online(alice!, [], 'desk');
+    await b.waitFor('presence', (e) => b.events.indexOf(e) >= seen && withHash(e));
+    await again.close();
   });
 });

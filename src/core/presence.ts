@@ -211,7 +211,8 @@ export function sessionPresenceEquals(a: SessionPresence, b: SessionPresence): b
       a.priority === b.priority &&
       a.idleSince === b.idleSince &&
       a.explicit === b.explicit &&
-      a.extensions === b.extensions)
+      a.extensions === b.extensions &&
+      a.added === b.added)
   );
 }
 

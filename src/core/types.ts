@@ -43,10 +43,14 @@ export interface SessionPresence {
   /**
    * What the engine keeps with the presence and relays without reading it: for XMPP, the serialised child
    * elements of the client's presence that Parley does not interpret (XEP-0115 caps, XEP-0153 avatar hash,
-   * XEP-0172 nick, unknown extensions), plus what presence extenders add (PresenceService.addExtender). Absent
-   * when there is none; JSON clients cannot set it (validatePresence).
+   * XEP-0172 nick, unknown extensions). Absent when there is none; JSON clients cannot set it (validatePresence).
    */
   extensions?: string;
+  /**
+   * What presence extenders add after the client's extensions (PresenceService.addExtender: e.g. the XEP-0153
+   * avatar hash), kept apart so that running them again replaces it instead of adding it twice.
+   */
+  added?: string;
 }
 
 /**

@@ -326,13 +326,19 @@ describe('per-resource presence across nodes (RFC 6121 §4.2.2, §4.4.2, §4.5.2
 
   it('a presence extender adds to each presence the user\'s resources publish (the hook for XEP-0153 / XEP-0398)', async () => {
     const one = await node();
-    one.engine.presence.addExtender((user) => (user === B ? '<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>' : null));
+    let photo = 'ab';
+    one.engine.presence.addExtender((user) => (user === B ? `<x xmlns="vcard-temp:x:update"><photo>${photo}</photo></x>` : null));
     const b = await open(one, B, 'desk');
-    expect(b.s.presence.extensions).toBe('<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>');
+    expect(b.s.presence.added).toBe('<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>');
     await one.engine.setPresence(b.s, { ...testPresence, updatedAt: Date.now(), extensions: CAPS });
-    expect(b.s.presence.extensions).toBe(`${CAPS}<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>`);
+    expect([b.s.presence.extensions, b.s.presence.added]).toEqual([CAPS, '<x xmlns="vcard-temp:x:update"><photo>ab</photo></x>']);
+    // What the extender adds changed: a refresh replaces it (never twice), keeping the client's own and the stamp.
+    const stamp = b.s.presence.updatedAt;
+    photo = 'cd';
+    await one.engine.refreshPresence(B);
+    expect([b.s.presence.extensions, b.s.presence.added, b.s.presence.updatedAt]).toEqual([CAPS, '<x xmlns="vcard-temp:x:update"><photo>cd</photo></x>', stamp]);
     const a = await open(one, A, 'phone');
-    expect(a.s.presence.extensions).toBeUndefined();
+    expect([a.s.presence.extensions, a.s.presence.added]).toEqual([undefined, undefined]);
   });
 });
 

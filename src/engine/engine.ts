@@ -518,6 +518,23 @@ export class Engine {
     }
   }
 
+  /**
+   * Runs the presence extenders again on a user's sessions here, because what they add changed (the user's
+   * avatar hash, XEP-0153), and broadcasts the resources whose presence changed. Only `added` changes: the
+   * stamps stay, so the aggregate's precedence (core/presence.ts) is what it was.
+   */
+  async refreshPresence(user: string): Promise<void> {
+    let changed = false;
+    for (const s of this.ctx.sessions.of(user)) {
+      const p = this.presence.extend(user, s.presence);
+      if (p === s.presence) continue;
+      s.presence = p;
+      this.ctx.cluster.updated(s);
+      changed = true;
+    }
+    if (changed) await this.presence.recompute(user);
+  }
+
   /** Changes a session's presence and fans out the user's aggregate if it changed. */
   async setPresence(session: Session, p: SessionPresence, startedAt = 0): Promise<void> {
     session.presence = this.newest(session.user, this.presence.extend(session.user, p), session);

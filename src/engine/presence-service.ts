@@ -56,12 +56,19 @@ export class PresenceService {
     this.extenders.push(fn);
   }
 
-  /** `p` with what the extenders add appended to its extensions (the same object when they add nothing). */
+  /**
+   * `p` with what the extenders add now as its `added` (replacing what they added before); the same object when
+   * that did not change.
+   */
   extend(user: string, p: SessionPresence): SessionPresence {
     if (this.extenders.length === 0) return p;
-    let added = '';
-    for (const fn of this.extenders) added += fn(user, p) ?? '';
-    return added === '' ? p : { ...p, extensions: (p.extensions ?? '') + added };
+    let text = '';
+    for (const fn of this.extenders) text += fn(user, p) ?? '';
+    const added = text === '' ? undefined : text;
+    if (added === p.added) return p;
+    const next = { ...p, added };
+    if (added === undefined) delete next.added;
+    return next;
   }
 
   /** Forgets cached audiences (after roster or shared-group changes). */

@@ -184,6 +184,11 @@ export interface ModuleApi<O> {
    */
   presenceExtender(fn: PresenceExtender): void;
   /**
+   * Runs the extenders again on `user`'s presence, because what they add for that user changed, and sends the
+   * resources whose presence changed (Engine.refreshPresence).
+   */
+  refreshPresence(user: string): Promise<void>;
+  /**
    * Tells the engine that one of the module's entities changed: its presence, who may see it (grants), or that it
    * is gone (null). The engine delivers the presence through the Router to the users whose roster item receives
    * the entity's presence and who may still see it; the others lose their subscription (`unsubscribed`, then

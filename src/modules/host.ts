@@ -192,6 +192,7 @@ export class ModuleHost {
       tryUse: <K extends ServiceName>(service: K): ModuleServices[K] | undefined => this.services.get(service) as ModuleServices[K] | undefined,
       presenceEntities: (provider) => engine.presenceEntities(provider),
       presenceExtender: (fn) => engine.presence.addExtender(fn),
+      refreshPresence: (user) => engine.refreshPresence(user),
       entityPresence: (address, presence) => engine.entityChanged(address, presence),
       entityItem: (address, item) => engine.entityItem(address, item),
       pepNotify: (owner, item, audience) => engine.pepNotify(owner, item, audience),

@@ -9,6 +9,7 @@ import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB }
 import { defineModule } from '../api.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { avatars, VCARD_CONVERSION } from './avatar.js';
+import { avatarHashInPresence } from './presence-hash.js';
 import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
 import { PepNodes } from './nodes.js';
 import { pepOptions } from './options.js';
@@ -59,9 +60,11 @@ export const pep = defineModule({
       api.xmppFeature(BOOKMARKS_COMPAT, 'account');
     }
     // XEP-0084 avatars; XEP-0398 keeps the vCard's PHOTO in step when the vcard module runs. The current hash is
-    // a service, for XEP-0153 presence.
+    // a service, and goes into users' presence (XEP-0153).
     const vcards = api.tryUse('vcard');
-    api.provide('avatars', avatars(nodes, vcards, api.log));
+    const hashes = avatars(nodes, vcards, api.log);
+    api.provide('avatars', hashes);
+    avatarHashInPresence(api, hashes);
     if (vcards) api.xmppFeature(VCARD_CONVERSION, 'account');
     // XEP-0163 §4.3.2: a contact whose subscription was just approved gets the last items it may have.
     api.on('subscription.changed', async (e) => {

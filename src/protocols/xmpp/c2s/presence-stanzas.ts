@@ -75,7 +75,8 @@ export function resourceStanza(p: UserPresence, r: ResourcePresence, to: string)
   pres.append(aggregateElement(p));
   const text = serialize(pres);
   // The stanza has children (the aggregate), so it ends with its closing tag: the extensions go before it.
-  return s?.extensions ? text.slice(0, -CLOSE.length) + s.extensions + CLOSE : text;
+  const extra = (s?.extensions ?? '') + (s?.added ?? '');
+  return extra !== '' ? text.slice(0, -CLOSE.length) + extra + CLOSE : text;
 }
 
 /**
