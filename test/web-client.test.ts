@@ -156,7 +156,7 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     await a.ctx.close();
   });
 
-  it('edits and retractions reach the other page; a room is created, joined on invitation and chatted in', async () => {
+  it('edits and retractions reach the other page; a room is created, joined on invitation, chatted in, its members listed, and left', async () => {
     const a = await signedIn('alice@localhost');
     const b = await signedIn('bob@localhost');
     await a.page.getByRole('button', { name: /bob@localhost/ }).click();
@@ -188,7 +188,15 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     const room = b.page.getByRole('list', { name: 'Messages' });
     await room.getByText('Ship it on Friday?').waitFor();
     await expect(room.getByText('alice@localhost').count()).resolves.toBe(1);
+    await b.page.getByRole('button', { name: 'Members' }).click();
+    const members = b.page.getByRole('list', { name: 'Room members' });
+    await members.getByText('bob@localhost').waitFor();
+    const listed = (await members.getByRole('listitem').allTextContents()).map((x) => x.replace(/\s+/g, ' ').trim()).sort();
+    expect(listed).toEqual(['alice@localhost owner', 'bob@localhost member']);
     await shot(b.page, 'web-client-room');
+    await b.page.getByRole('button', { name: 'Leave' }).click();
+    await b.page.getByText('Choose a conversation.').waitFor();
+    await expect(b.page.getByRole('button', { name: /Release team/ }).count()).resolves.toBe(0);
     await a.ctx.close();
     await b.ctx.close();
   });

@@ -1,7 +1,7 @@
 /** One conversation: its messages (older pages on demand), who is typing, and the composer. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { describe } from './presence.js';
-import { active, conversations, edit, invite, isRoom, loadHistory, me, presences, retract, rooms, send, setTyping, typing, type Message } from './state.js';
+import { describe, Dot } from './presence.js';
+import { active, conversations, edit, invite, isRoom, leaveRoom, loadHistory, me, presences, retract, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
 
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
@@ -139,6 +139,37 @@ function Invite({ room }: { room: string }) {
   );
 }
 
+/** A room's members (shown on demand) and leaving the room. */
+function RoomMembers({ room }: { room: string }) {
+  const [members, setMembers] = useState<Array<{ user: string; role: string }> | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const fail = (err: unknown): void => setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+  return (
+    <div class="room-members">
+      <button type="button" aria-expanded={members !== null} onClick={() => (members === null ? void roomMembers(room).then(setMembers, fail) : setMembers(null))}>
+        Members
+      </button>
+      <button type="button" onClick={() => void leaveRoom(room).catch(fail)}>
+        Leave
+      </button>
+      {members !== null && (
+        <ul aria-label="Room members">
+          {members.map((m) => (
+            <li key={m.user}>
+              <Dot p={presences.value.get(m.user)} /> {m.user} <span class="detail">{m.role}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
 /** The conversation pane (empty until one is chosen). */
 export function Chat() {
   const peer = active.value;
@@ -168,6 +199,7 @@ export function Chat() {
         <h2>{room?.name ?? peer}</h2>
         <span class="detail">{inRoom ? peer : describe(presences.value.get(peer))}</span>
         {inRoom && <Invite room={peer} />}
+        {inRoom && <RoomMembers room={peer} key={peer} />}
       </header>
       <ol class="messages" ref={list} aria-label="Messages">
         {c?.olderExist && count > 0 && (

@@ -217,6 +217,20 @@ export async function joinRoom(room: string): Promise<void> {
   await loadRooms();
 }
 
+/** A room's members with their roles (room.members). */
+export async function roomMembers(room: string): Promise<Array<{ user: string; role: string }>> {
+  if (!session) return [];
+  const r = await session.request<{ members: Array<{ user: string; role: string }> }>('room.members', { room });
+  return r.members;
+}
+
+/** Leaves a room; its conversation closes. */
+export async function leaveRoom(room: string): Promise<void> {
+  await session?.request('room.leave', { room });
+  if (active.value === room) active.value = null;
+  await loadRooms();
+}
+
 /** Invites someone to a room. */
 export async function invite(room: string, user: string): Promise<void> {
   await session?.request('room.invite', { room, user });
