@@ -201,6 +201,24 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     await b.ctx.close();
   });
 
+  it('read markers: the sender sees "Read" once the other person opened the conversation, and the reader\'s other page has nothing unread', async () => {
+    const a = await signedIn('alice@localhost');
+    const b = await signedIn('bob@localhost');
+    const b2 = await signedIn('bob@localhost');
+    await a.page.getByRole('button', { name: /bob@localhost/ }).click();
+    await a.page.getByLabel('Message to bob@localhost').fill('Did you see the report?');
+    await a.page.getByLabel('Message to bob@localhost').press('Enter');
+    const mine = a.page.getByRole('list', { name: 'Messages' }).getByRole('listitem').filter({ hasText: 'Did you see the report?' });
+    await mine.waitFor();
+    await expect(mine.textContent()).resolves.not.toContain('Read');
+    await b2.page.getByRole('button', { name: /alice@localhost/ }).getByLabel('1 unread').waitFor();
+    await b.page.getByRole('button', { name: /alice@localhost/ }).click();
+    await mine.filter({ hasText: 'Read' }).waitFor();
+    // Read on one device is read on the other.
+    await expect.poll(() => b2.page.getByRole('button', { name: /alice@localhost/ }).getByLabel(/unread/).count()).toBe(0);
+    for (const x of [a, b, b2]) await x.ctx.close();
+  });
+
   it('a message to a page out of sight shows a desktop notification, and none while the user is on do not disturb', async () => {
     const a = await signedIn('alice@localhost');
     // The page is out of sight and its notifications are recorded (a stand-in for the browser's, which a

@@ -54,7 +54,7 @@ function Composer({ peer }: { peer: string }) {
 }
 
 /** One message; the user's own can be edited or retracted (the compliance archive keeps every version). */
-function Item({ peer, m, inRoom }: { peer: string; m: Message; inRoom: boolean }) {
+function Item({ peer, m, inRoom, read }: { peer: string; m: Message; inRoom: boolean; read: boolean }) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const mine = m.from === me.value!.address;
@@ -89,6 +89,7 @@ function Item({ peer, m, inRoom }: { peer: string; m: Message; inRoom: boolean }
       <span class="meta">
         {time.format(m.ts)}
         {m.edited ? ' · edited' : ''}
+        {read ? ' · Read' : ''}
         {mine && m.body !== null && !editing && (
           <>
             {' · '}
@@ -190,6 +191,9 @@ export function Chat() {
   const inRoom = isRoom(peer);
   const room = rooms.value.find((r) => r.address === peer);
   const isTyping = typing.value.has(peer);
+  // "Read" goes under the user's newest message the other person has read (XEP-0333: all before it are read too).
+  const self = me.value!.address;
+  const lastRead = c === undefined || c.readUpTo === 0 ? null : (c.messages.findLast((m) => m.from === self && m.seq <= c.readUpTo)?.id ?? null);
   return (
     <main class="chat" aria-label={`Conversation with ${room?.name ?? peer}`}>
       <header class="chat-head">
@@ -210,7 +214,7 @@ export function Chat() {
           </li>
         )}
         {c?.messages.map((m) => (
-          <Item key={m.id} peer={peer} m={m} inRoom={inRoom} />
+          <Item key={m.id} peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} />
         ))}
       </ol>
       <p class="typing" aria-live="polite">

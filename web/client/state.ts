@@ -51,6 +51,10 @@ export interface Conversation {
   messages: Message[];
   olderExist: boolean;
   unread: number;
+  /** The log position of the user's newest message the other person has read (1:1; 0: none yet). */
+  readUpTo: number;
+  /** The id of the other person's newest message this user marked read (on any device), or null. */
+  markedRead: string | null;
 }
 
 export type Link = 'connecting' | 'online' | 'reconnecting';
@@ -84,7 +88,7 @@ let stopped = false;
 const bare = (a: string): string => a.split('/')[0]!;
 
 function conversation(peer: string): Conversation {
-  return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0 };
+  return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0, readUpTo: 0, markedRead: null };
 }
 
 function putConversation(c: Conversation): void {
@@ -117,6 +121,7 @@ function onMessage(d: Record<string, unknown>): void {
   const isNew = !c.messages.some((x) => x.id === m.id);
   const unread = isNew && from !== self && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
   putConversation({ ...c, messages: merge(c.messages, [m]), unread });
+  if (isNew && from !== self && active.value === peer) markRead(peer);
   if (isNew && from !== self) {
     announcement.value = `New message from ${from}: ${m.body}`;
     notifyDesktop(from, m.body ?? '', peer);
@@ -148,6 +153,39 @@ function onEdit(d: Record<string, unknown>, retract: boolean): void {
   putConversation({ ...c, messages });
 }
 
+/**
+ * A read receipt (XEP-0333 semantics: everything up to that message is read). From the other person: how far
+ * they have read the user's messages. From the user's own other device: the conversation was read there, so it
+ * has nothing unread here either.
+ */
+function onReceipt(d: Record<string, unknown>): void {
+  if (d.receipt !== 'read') return;
+  const self = me.value!.address;
+  const from = bare(String(d.from));
+  if (from === self) {
+    const c = conversations.value.get(bare(String(d.to)));
+    if (c) putConversation({ ...c, unread: 0, markedRead: String(d.ref) });
+    return;
+  }
+  const c = conversations.value.get(from);
+  const read = c?.messages.find((m) => m.id === d.ref);
+  if (c && read && read.seq > c.readUpTo) putConversation({ ...c, readUpTo: read.seq });
+}
+
+/**
+ * Marks a 1:1 conversation read up to the other person's newest message, once per message: one receipt tells
+ * them (and the user's other devices) that everything before it is read too.
+ */
+function markRead(peer: string): void {
+  const c = conversations.value.get(peer);
+  if (!session || !c || isRoom(peer) || document.hidden) return;
+  const self = me.value!.address;
+  const last = c.messages.findLast((m) => m.from !== self && m.body !== null);
+  if (!last || last.id === c.markedRead) return;
+  putConversation({ ...c, markedRead: last.id });
+  session.request('message.receipt', { id: last.id, kind: 'read' }).catch(() => undefined);
+}
+
 function onPresence(list: readonly Record<string, unknown>[]): void {
   const next = new Map(presences.value);
   for (const p of list) next.set(String(p.user), p as unknown as Presence);
@@ -165,6 +203,9 @@ function onEvent(e: ParleyEvent): void {
       break;
     case 'message.retract':
       onEdit(d, true);
+      break;
+    case 'message.receipt':
+      onReceipt(d);
       break;
     case 'presence':
       onPresence([d]);
@@ -316,6 +357,7 @@ export async function open(peer: string): Promise<void> {
   const c = conversation(peer);
   putConversation({ ...c, unread: 0 });
   await loadHistory(peer);
+  markRead(peer);
 }
 
 /** Sends a message to the active conversation's peer; shown once the server has stored it. */
@@ -343,4 +385,5 @@ export function pageVisible(): void {
   if (peer === null) return;
   const c = conversations.value.get(peer);
   if (c && c.unread > 0) putConversation({ ...c, unread: 0 });
+  markRead(peer);
 }
