@@ -246,6 +246,24 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     await a.ctx.close();
   });
 
+  it('tells everyone signed in that conversations are recorded when the compliance archive is on', async () => {
+    const archived = await startServer({ modules: { archive: { enabled: true } } });
+    try {
+      await archived.users('carol@localhost');
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(archived.url);
+      await page.getByLabel('Address').fill('carol@localhost');
+      await page.getByLabel('Password').fill('pw-carol');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect(page.getByRole('note', { name: 'Notices' }).textContent()).resolves.toBe('Conversations on this server are recorded and kept for compliance.');
+      await shot(page, 'web-client-recorded-notice');
+      await ctx.close();
+    } finally {
+      await archived.close();
+    }
+  });
+
   it('works at phone width and in the dark theme, and axe-core finds no serious fault', async () => {
     const phone = await signedIn('alice@localhost', { width: 390, height: 844 }, 'dark');
     await shot(phone.page, 'web-client-phone-dark-list');

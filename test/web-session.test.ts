@@ -29,7 +29,7 @@ describe('web sessions', () => {
   it('GET works with the cookie alone; a POST needs the CSRF header of that session', async () => {
     const { cookie, csrf } = await webLogin();
     const who = (await (await fetch(`${t.url}/api/v1/web/session`, { headers: { cookie } })).json()) as { address: string; csrf: string };
-    expect(who).toEqual({ address: 'alice@localhost', csrf });
+    expect(who).toEqual({ address: 'alice@localhost', csrf, notices: [] });
     expect((await fetch(`${t.url}/api/v1/roster`, { headers: { cookie } })).status).toBe(200);
 
     const other = await webLogin();
@@ -44,6 +44,18 @@ describe('web sessions', () => {
     // The token is revoked: the cookie no longer names anyone.
     expect(await (await fetch(`${t.url}/api/v1/web/session`, { headers: { cookie } })).json()).toEqual({ address: null });
     expect((await fetch(`${t.url}/api/v1/roster`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('tells signed-in people what the modules want them told: nothing by default, that conversations are recorded when the archive is on', async () => {
+    expect(((await webLogin().then(({ cookie }) => fetch(`${t.url}/api/v1/web/session`, { headers: { cookie } })).then((r) => r.json())) as { notices: string[] }).notices).toEqual([]);
+    const archived = await startServer({ modules: { archive: { enabled: true } } });
+    try {
+      await archived.users('alice@localhost');
+      const res = await fetch(`${archived.url}/api/v1/web/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'alice@localhost', password: 'pw-alice' }) });
+      expect(((await res.json()) as { notices: string[] }).notices).toEqual(['Conversations on this server are recorded and kept for compliance.']);
+    } finally {
+      await archived.close();
+    }
   });
 
   it('the JSON WebSocket takes the cookie with hello {cookie: true}, and refuses it when none came', async () => {

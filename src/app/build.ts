@@ -176,7 +176,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       };
     },
   });
-  registerWebSession(http, engine, { secureCookies: config.server.secureCookies });
+  registerWebSession(http, engine, { secureCookies: config.server.secureCookies, notices: () => moduleHost.notices.map((n) => n.text) });
   await registerWebApps(http);
   await moduleHost.registerHttp(http, authenticators(engine));
 

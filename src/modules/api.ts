@@ -255,6 +255,11 @@ export interface ModuleApi<O> {
    * that compliance cares about: notifications, deliveries, acknowledgements, escalations.
    */
   change<T>(kind: string, about: { actor?: string | null; subject?: string | null; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
+  /**
+   * A notice every signed-in person is shown in the web apps (GET /api/v1/web/session `notices`), e.g. the
+   * compliance archive's "conversations are recorded": one sentence, in plain words, as long as the module runs.
+   */
+  userNotice(text: string): void;
   /** Runs at shutdown, after the listeners closed and before the store closes. */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -73,6 +73,8 @@ export class ModuleHost {
     serverForms: this.serverForms,
   }))(this);
   private readonly reports = new Map<string, () => Record<string, unknown>>();
+  /** What the modules tell every signed-in person (ModuleApi.userNotice), in set-up order. */
+  readonly notices: Array<{ module: string; text: string }> = [];
   private baseUrl: string | null = null;
   private readonly owners = new Map<string, string>();
   private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
@@ -177,6 +179,9 @@ export class ModuleHost {
       health: (report) => {
         this.claim('health', name, name);
         this.reports.set(name, report);
+      },
+      userNotice: (text) => {
+        this.notices.push({ module: name, text });
       },
       httpUrl: () => this.baseUrl,
       provide: (service, impl) => {

@@ -96,6 +96,13 @@ function Main() {
           Sign out
         </button>
       </header>
+      {me.value!.notices.length > 0 && (
+        <div class="notices" role="note" aria-label="Notices">
+          {me.value!.notices.map((n) => (
+            <p key={n}>{n}</p>
+          ))}
+        </div>
+      )}
       <Sidebar filterRef={filter} />
       <Chat />
       <div class="sr-only" aria-live="polite" aria-atomic="true">

@@ -29,6 +29,8 @@ export class BrowserSession extends ClientSession<WebSocket> {
 export interface WebIdentity {
   address: string;
   csrf: string;
+  /** What the server tells every signed-in person (e.g. that conversations are recorded). */
+  notices: string[];
 }
 
 async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, csrf?: string): Promise<T> {
@@ -43,8 +45,8 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, csr
 
 /** The current web session, or null when the page is not signed in. */
 export async function currentIdentity(): Promise<WebIdentity | null> {
-  const s = await call<{ address: string | null; csrf?: string }>('GET', '/api/v1/web/session');
-  return s.address !== null && s.csrf !== undefined ? { address: s.address, csrf: s.csrf } : null;
+  const s = await call<{ address: string | null; csrf?: string; notices?: string[] }>('GET', '/api/v1/web/session');
+  return s.address !== null && s.csrf !== undefined ? { address: s.address, csrf: s.csrf, notices: s.notices ?? [] } : null;
 }
 
 /** Signs in with a password; the server sets the session cookie. */

@@ -87,6 +87,8 @@ export const archive = defineModule({
     else await a.journal([failedDraft(e.change, e.code, Date.now())]);
   },
   async setup(api) {
+    // Everyone is told, in the web apps, that what they write is recorded (as firms must tell their staff).
+    api.userNotice('Conversations on this server are recorded and kept for compliance.');
     const store = api.storage<ArchiveArea>();
     const { origin } = api.options;
     journalEvents(api, store);

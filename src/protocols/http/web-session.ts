@@ -62,6 +62,8 @@ export function requestToken(req: FastifyRequest): string | null {
 export interface WebSessionOptions {
   /** `always`: cookies are Secure; `auto`: Secure when the request came over TLS or to a loopback host name. */
   secureCookies: 'auto' | 'always';
+  /** What every signed-in person is told (the modules' user notices, e.g. that conversations are recorded). */
+  notices: () => readonly string[];
 }
 
 const login = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024) });
@@ -85,7 +87,8 @@ function setCookie(reply: FastifyReply, req: FastifyRequest, opts: WebSessionOpt
 
 /**
  * POST /api/v1/web/login (password login, sets the cookie; throttled like every login), GET /api/v1/web/session
- * (who the cookie is, with its CSRF value; `{address: null}` when not signed in), POST /api/v1/web/logout (ends the session, clears the cookie).
+ * (who the cookie is, with its CSRF value and the notices for signed-in people; `{address: null}` when not
+ * signed in), POST /api/v1/web/logout (ends the session, clears the cookie).
  */
 export function registerWebSession(app: FastifyInstance, engine: Engine, opts: WebSessionOptions): void {
   app.post('/api/v1/web/login', async (req, reply) => {
@@ -93,7 +96,7 @@ export function registerWebSession(app: FastifyInstance, engine: Engine, opts: W
     const s = await engine.auth.login(p.address, p.password, req.ip);
     setCookie(reply, req, opts, s.token, Math.max(0, Math.floor((s.expiresAt - Date.now()) / 1000)));
     void reply.header('cache-control', 'no-store');
-    return { address: s.address, csrf: csrfFor(s.token), expiresAt: s.expiresAt };
+    return { address: s.address, csrf: csrfFor(s.token), expiresAt: s.expiresAt, notices: opts.notices() };
   });
   // Not signed in is an answer here, not an error: `{address: null}` (the page then shows the sign-in form).
   app.get('/api/v1/web/session', async (req, reply) => {
@@ -102,7 +105,7 @@ export function registerWebSession(app: FastifyInstance, engine: Engine, opts: W
     if (token === null) return { address: null };
     try {
       const who = await engine.auth.resolveSession(token);
-      return { address: who.user, csrf: csrfFor(token) };
+      return { address: who.user, csrf: csrfFor(token), notices: opts.notices() };
     } catch (e) {
       if (e instanceof ParleyError && e.code === 'not-authorized') return { address: null };
       throw e;
