@@ -24,7 +24,7 @@ let browser: Browser;
 const problems: string[] = [];
 
 /** A signed-in page of its own browser context (its own cookies), watched for console errors and CSP reports. */
-async function signedIn(address: string, viewport = { width: 1280, height: 800 }, colorScheme: 'light' | 'dark' = 'light'): Promise<{ ctx: BrowserContext; page: Page }> {
+async function signedIn(address: string, viewport = { width: 1280, height: 800 }, colorScheme: 'light' | 'dark' = 'light', server: TestServer = t): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ viewport, colorScheme });
   ctx.setDefaultTimeout(10_000); // a step that fails says which, well before the test's own limit
   const page = await ctx.newPage();
@@ -32,7 +32,7 @@ async function signedIn(address: string, viewport = { width: 1280, height: 800 }
     if (m.type() === 'error') problems.push(`${address}: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`${address}: ${e.message}`));
-  await page.goto(t.url);
+  await page.goto(server.url);
   await page.getByLabel('Address').fill(address);
   await page.getByLabel('Password').fill(`pw-${address.split('@')[0]}`);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -250,12 +250,7 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     const archived = await startServer({ modules: { archive: { enabled: true } } });
     try {
       await archived.users('carol@localhost');
-      const ctx = await browser.newContext();
-      const page = await ctx.newPage();
-      await page.goto(archived.url);
-      await page.getByLabel('Address').fill('carol@localhost');
-      await page.getByLabel('Password').fill('pw-carol');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      const { ctx, page } = await signedIn('carol@localhost', undefined, undefined, archived);
       await expect(page.getByRole('note', { name: 'Notices' }).textContent()).resolves.toBe('Conversations on this server are recorded and kept for compliance.');
       await shot(page, 'web-client-recorded-notice');
       await ctx.close();

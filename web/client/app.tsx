@@ -4,7 +4,7 @@
  * button, link or field; Ctrl/Cmd+K focuses the conversation filter.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { currentIdentity, signIn, signOut } from './connection.js';
+import { currentIdentity, messageOf, signIn, signOut } from './connection.js';
 import { Chat } from './chat.js';
 import { Sidebar } from './sidebar.js';
 import { active, announcement, connect, disconnect, link, me, pageVisible } from './state.js';
@@ -21,7 +21,7 @@ function SignIn() {
       me.value = await signIn(String(f.get('address')), String(f.get('password')));
       void connect();
     } catch (err) {
-      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+      setError(messageOf(err));
     } finally {
       setBusy(false);
     }

@@ -1,5 +1,6 @@
 /** One conversation: its messages (older pages on demand), who is typing, and the composer. */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { messageOf } from './connection.js';
 import { describe, Dot } from './presence.js';
 import { active, conversations, edit, invite, isRoom, leaveRoom, loadHistory, me, presences, retract, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
 
@@ -20,7 +21,7 @@ function Composer({ peer }: { peer: string }) {
       composing.current = false;
       setTyping(peer, 'active');
     } catch (err) {
-      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+      setError(messageOf(err));
     }
   };
   const input = (e: Event): void => {
@@ -66,7 +67,7 @@ function Item({ peer, m, inRoom, read }: { peer: string; m: Message; inRoom: boo
       setEditing(false);
       setError(null);
     } catch (err) {
-      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+      setError(messageOf(err));
     }
   };
   return (
@@ -97,7 +98,7 @@ function Item({ peer, m, inRoom, read }: { peer: string; m: Message; inRoom: boo
               Edit
             </button>
             {' · '}
-            <button type="button" class="link-button" onClick={() => void retract(peer, m.id).catch((err: Error) => setError(err.message))} aria-label={`Retract message: ${m.body}`}>
+            <button type="button" class="link-button" onClick={() => void retract(peer, m.id).catch((err: unknown) => setError(messageOf(err)))} aria-label={`Retract message: ${m.body}`}>
               Retract
             </button>
           </>
@@ -125,7 +126,7 @@ function Invite({ room }: { room: string }) {
       setNote(`Invited ${user}.`);
       f.reset();
     } catch (err) {
-      setNote(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+      setNote(messageOf(err));
     }
   };
   return (
@@ -144,13 +145,12 @@ function Invite({ room }: { room: string }) {
 function RoomMembers({ room }: { room: string }) {
   const [members, setMembers] = useState<Array<{ user: string; role: string }> | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const fail = (err: unknown): void => setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
   return (
     <div class="room-members">
-      <button type="button" aria-expanded={members !== null} onClick={() => (members === null ? void roomMembers(room).then(setMembers, fail) : setMembers(null))}>
+      <button type="button" aria-expanded={members !== null} onClick={() => (members === null ? void roomMembers(room).then(setMembers, (err: unknown) => setError(messageOf(err))) : setMembers(null))}>
         Members
       </button>
-      <button type="button" onClick={() => void leaveRoom(room).catch(fail)}>
+      <button type="button" onClick={() => void leaveRoom(room).catch((err: unknown) => setError(messageOf(err)))}>
         Leave
       </button>
       {members !== null && (

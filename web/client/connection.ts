@@ -25,6 +25,11 @@ export class BrowserSession extends ClientSession<WebSocket> {
   }
 }
 
+/** What to show a person for a failed call: the server's message without its code prefix (`forbidden: …`). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err);
+}
+
 /** Who the page is signed in as, with the CSRF value of the session. */
 export interface WebIdentity {
   address: string;

@@ -1,5 +1,6 @@
 /** The conversation list: contacts and other correspondents with presence, unread counts and a filter. */
 import type { RefObject } from 'preact';
+import { messageOf } from './connection.js';
 import { useState } from 'preact/hooks';
 import { ACTIVITIES, describe, Dot } from './presence.js';
 import { active, contacts, conversationList, conversations, createRoom, joinRoom, me, open, presences, rooms, setPresence } from './state.js';
@@ -52,7 +53,7 @@ function Rooms() {
       f.reset();
       setError(null);
     } catch (err) {
-      setError(err instanceof Error ? err.message.replace(/^[a-z-]+: /, '') : String(err));
+      setError(messageOf(err));
     }
   };
   return (
