@@ -17,7 +17,7 @@ import type { SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Logger } from './context.js';
 import type { ServerEvent } from './outbound.js';
-import type { Session, SessionRegistry } from './session.js';
+import type { ClientProtocol, Session, SessionRegistry } from './session.js';
 
 /** The subject every node announces its sessions and its liveness on. */
 export const CLUSTER_SUBJECT = 'parley.cluster';
@@ -47,6 +47,8 @@ export interface SessionInfo {
   interests?: string[];
   /** Epoch ms of opening, on its node's clock: the newer of two sessions with one resource wins. */
   openedAt: number;
+  /** The front door and transport it speaks through (absent from a node that predates it). */
+  protocol?: ClientProtocol;
 }
 
 /** A session held by another node. */
@@ -420,6 +422,7 @@ export function infoOf(s: Session): SessionInfo {
     rooms: s.rooms ? [...s.rooms] : [],
     ...(s.interests ? { interests: [...s.interests] } : {}),
     openedAt: s.openedAt,
+    protocol: s.protocol,
   };
 }
 

@@ -307,7 +307,7 @@ export class Engine {
     cluster.opened(session);
     if (old) cluster.closed(old);
     this.ctx.metrics.sessions(old ? 0 : 1);
-    await this.ctx.events.emit('session.opened', { user, resource: res, id: session.id });
+    await this.ctx.events.emit('session.opened', { user, resource: res, id: session.id, protocol: session.protocol });
     // Clients ask for their roster right after binding, and the session's presence is fanned out along it: load
     // it now, alongside the rest of the bind, so both come from memory (RosterService keeps it while online).
     this.rosters.list(user).catch(() => undefined);
@@ -629,7 +629,7 @@ export class Engine {
     if (!this.ctx.sessions.remove(session)) return;
     this.ctx.cluster.closed(session);
     this.ctx.metrics.sessions(-1);
-    await this.ctx.events.emit('session.closed', { user: session.user, resource: session.resource, id: session.id });
+    await this.ctx.events.emit('session.closed', { user: session.user, resource: session.resource, id: session.id, protocol: session.protocol });
     if (!this.ctx.sessions.isOnline(session.user)) {
       this.blocks.forget(session.user);
       this.rosters.invalidate(session.user);
@@ -726,7 +726,7 @@ export class Engine {
           if (sessions.remove(s)) {
             this.ctx.cluster.closed(s);
             this.ctx.metrics.sessions(-1);
-            await this.ctx.events.emit('session.closed', { user: s.user, resource: s.resource, id: s.id });
+            await this.ctx.events.emit('session.closed', { user: s.user, resource: s.resource, id: s.id, protocol: s.protocol });
           }
         }
         if (!sessions.isOnline(user)) {

@@ -16,6 +16,7 @@
  * Work that must not hold up delivery does not belong here: it follows the log as a consumer (consumers.ts).
  */
 import { isParleyError } from '../core/errors.js';
+import type { ClientProtocol } from './session.js';
 import type { LogRecord, NewRecord, RoomRole, RosterItem, UserPresence } from '../core/types.js';
 import type { Logger } from './context.js';
 
@@ -32,6 +33,8 @@ export interface SessionEvent {
   resource: string;
   /** The session's id (unique per server run). */
   id: string;
+  /** The front door and transport it speaks through. */
+  protocol: ClientProtocol;
 }
 
 /** Every engine event and its payload. */

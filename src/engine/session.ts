@@ -20,7 +20,12 @@ export interface Sink {
   pressure?(): Promise<void> | null;
   /** True for a connection that takes ready XMPP stanzas ('stanza' events); the cluster tells other nodes. */
   readonly relaysStanzas?: boolean;
+  /** The front door and transport the session speaks through (session listings, usage figures); absent: 'other'. */
+  readonly protocol?: ClientProtocol;
 }
+
+/** How a session reaches Parley: the JSON WebSocket, or XMPP over TCP, WebSocket (RFC 7395) or BOSH (XEP-0206). */
+export type ClientProtocol = 'json' | 'xmpp-tcp' | 'xmpp-websocket' | 'xmpp-bosh' | 'other';
 
 /** One online session. */
 export class Session {
@@ -57,6 +62,10 @@ export class Session {
     this.sink = sink;
     this.presence = presence;
     this.openedAt = now;
+  }
+  /** The front door and transport the session speaks through now (its sink's; resumption may move it). */
+  get protocol(): ClientProtocol {
+    return this.sink.protocol ?? 'other';
   }
   /**
    * XEP-0280: the session wants copies of messages sent to the user's other sessions by full address (the

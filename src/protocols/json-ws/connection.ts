@@ -87,6 +87,7 @@ function flushAll(): void {
 
 /** A JSON WebSocket connection; it is the engine's Sink for its session. */
 export class Connection implements Sink {
+  readonly protocol = 'json';
   private session: Session | null = null;
   private queue: Array<string | Outbound> = [];
   /** The frame rate limit (requestsPerSecond, burst = rate): a frame over it is refused with rate-limited. */

@@ -57,6 +57,7 @@ interface Held {
 /** A BOSH session; the Transport of the XMPP stream it carries. */
 export class BoshSession implements Transport {
   readonly framed = true;
+  readonly protocol = 'xmpp-bosh';
   readonly sid: string;
   readonly remoteAddress: string;
   readonly requests: number;

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../../../engine/engine.js';
 import type { Outbound } from '../../../engine/outbound.js';
-import { REPLAY_LOW_WATER, type Session, type Sink } from '../../../engine/session.js';
+import { REPLAY_LOW_WATER, type ClientProtocol, type Session, type Sink } from '../../../engine/session.js';
 import type { Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
 import { StreamParser, PRE_AUTH_LIMITS, type StreamErrorCondition } from '../xml/stream-parser.js';
@@ -40,6 +40,10 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
   /** Sink: ready stanzas relayed from another XMPP session (RFC 6121 §8.5.3.1) are for this connection. */
   readonly relaysStanzas = true;
   private readonly parser: StreamParser;
+  /** Sink: the XMPP transport under this stream (TCP, WebSocket or BOSH). */
+  get protocol(): ClientProtocol {
+    return this.transport.protocol;
+  }
   /** The served domain this stream is for (the `to` of the client's stream header). */
   domain = '';
   private headerSent = false;

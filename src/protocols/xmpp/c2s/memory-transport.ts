@@ -11,6 +11,7 @@ import type { XmppExtensions, XmppOptions } from './types.js';
 export class MemoryTransport implements Transport {
   readonly remoteAddress = '192.0.2.1';
   readonly framed = false;
+  readonly protocol = 'xmpp-tcp';
   /** Everything written, in order. */
   readonly out: string[] = [];
   ended = false;

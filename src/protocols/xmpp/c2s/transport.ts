@@ -12,6 +12,8 @@ export interface Transport {
   readonly remoteAddress: string;
   /** RFC 7395 WebSocket framing (<open/>, <close/>, one element per message) instead of a stream. */
   readonly framed: boolean;
+  /** Which XMPP transport this is (the session's Sink.protocol). */
+  readonly protocol: 'xmpp-tcp' | 'xmpp-websocket' | 'xmpp-bosh';
   /** Whether the bytes are protected by TLS now. */
   secure(): boolean;
   /** The TLS socket, for channel binding (null without TLS). */
@@ -97,6 +99,7 @@ export class WriteTracker {
 /** A TCP (or direct-TLS) socket. */
 export class TcpTransport implements Transport {
   readonly framed = false;
+  readonly protocol = 'xmpp-tcp';
   readonly remoteAddress: string;
   private socket: Socket;
   private queue: string[] = [];

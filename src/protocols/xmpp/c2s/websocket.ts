@@ -65,6 +65,7 @@ function uncorkAll(): void {
  */
 export class WsTransport implements Transport {
   readonly framed = true;
+  readonly protocol = 'xmpp-websocket';
   readonly remoteAddress: string;
   private dataFn: ((chunk: Buffer | string) => void) | null = null;
   private closeFn: (() => void) | null = null;
