@@ -98,6 +98,19 @@ export interface EngineEvents {
   'change.check': Change;
   /** A change that passed change.check was not made after all: the store refused it (with `code`). */
   'change.failed': { change: Change; code: string };
+  /**
+   * Gate, before a user's own profile is stored (a vCard's FN and NICKNAME, XEP-0054; a PEP nickname, XEP-0172):
+   * the names the person will show others, so a naming policy can refuse them. Throw to refuse; nothing is stored.
+   */
+  'profile.check': ProfileCheck;
+}
+
+/** The names a user is about to show others, and where they come from. */
+export interface ProfileCheck {
+  user: string;
+  source: 'vcard' | 'nick';
+  /** The names set (a vCard's FN and NICKNAME; a PEP nick), trimmed; empty ones are left out. */
+  names: string[];
 }
 
 /** The changes that are not messages and pass the change.check gate before they are stored. */
@@ -140,7 +153,7 @@ export type ChangeGate = <T>(change: Change, write: () => Promise<T>) => Promise
 export const ungated: ChangeGate = (_change, write) => write();
 
 /** The events whose handlers may refuse or fail the request (see the header). */
-const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded', 'change.check']);
+const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded', 'change.check', 'profile.check']);
 
 interface Entry {
   priority: number;
