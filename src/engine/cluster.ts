@@ -296,6 +296,12 @@ export class Cluster {
     return found;
   }
 
+  /** Every session other nodes hold (the usage figures count them by protocol). */
+  *remoteSessions(): Iterable<RemoteSession> {
+    if (this.count === 0) return;
+    for (const peer of this.peers.values()) yield* peer.sessions.values();
+  }
+
   /** Users with a session on another node. */
   remoteUsers(): Iterable<string> {
     return this.byUser.keys();
