@@ -125,8 +125,8 @@ describe('the usage module', () => {
     const { engine, store, host } = await moduleFixture([usage], { options: { usage: { flushSeconds: 300 } } });
     host.start();
     const sink = (protocol: 'json' | 'xmpp-tcp') => ({ send: () => undefined, close: () => undefined, protocol });
-    const s1 = await engine.openSession('a@example.com', 'one', sink('json'), testPresence);
-    const s2 = await engine.openSession('a@example.com', 'two', sink('xmpp-tcp'), testPresence);
+    const { session: s1 } = await engine.openSession('a@example.com', 'one', sink('json'), testPresence);
+    const { session: s2 } = await engine.openSession('a@example.com', 'two', sink('xmpp-tcp'), testPresence);
     await runOp(host, engine, 'b@example.com', 'message.send', { to: 'a@example.com', body: 'hello' });
     await engine.admin.addUser('bot@example.com', null, false, null, 'bot');
     await engine.openSession('bot@example.com', 'b', sink('json'), testPresence);
