@@ -270,6 +270,13 @@ export class Cluster {
     for (const u of this.byUser.keys()) if (!this.local.isOnline(u)) yield u;
   }
 
+  /** How many users have a session on some node. */
+  onlineUserCount(): number {
+    let n = this.local.users;
+    if (this.count > 0) for (const u of this.byUser.keys()) if (!this.local.isOnline(u)) n++;
+    return n;
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // The directory of other nodes' sessions
   // -------------------------------------------------------------------------------------------------------------

@@ -285,9 +285,7 @@ export class Engine {
       byProtocol[r.protocol ?? 'other']++;
       sessions++;
     }
-    let onlineUsers = 0;
-    for (const user of this.ctx.cluster.onlineUsers()) if (user) onlineUsers++;
-    return { sessions, byProtocol, onlineUsers };
+    return { sessions, byProtocol, onlineUsers: this.ctx.cluster.onlineUserCount() };
   }
 
   /** This process's sessions (read-only use by front doors and metrics); sessionsOf() covers every node. */
