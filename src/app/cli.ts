@@ -26,7 +26,7 @@ const USAGE = `usage: parley [--config FILE] <command>
   group add <group> <local@domain>  add a user to a shared group (created if absent)
   group remove <group> <local@domain>
   group list
-${MODULES.flatMap((m) => (m.commands ?? []).map((c) => `  ${`${m.name} ${c.name} ${c.usage}`.padEnd(34)}${c.summary}`)).join('\n')}
+${MODULES.flatMap((m) => (m.commands ?? []).map((c) => `  ${`${m.name} ${c.default === true ? `[${c.name}]` : c.name} ${c.usage}`.padEnd(34)}${c.summary}`)).join('\n')}
 `;
 
 const COMMANDS = new Set([
@@ -223,7 +223,10 @@ function failed(e: unknown, io: Io): number {
 
 /** `parley <module> <command> ...`: a module's own command, on the store with the module's storage opened. */
 async function runModuleCommand(module: AnyModule, config: Config, args: string[], io: Io): Promise<number> {
-  const [name, ...rest] = args;
+  // `parley <module> [--option ...]` runs the module's default command, if it has one.
+  const bare = args.length === 0 || args[0]!.startsWith('-');
+  const fallback = bare ? module.commands?.find((c) => c.default === true) : undefined;
+  const [name, ...rest] = fallback ? [fallback.name, ...args] : args;
   const command = module.commands?.find((c) => c.name === name);
   if (!command) {
     io.err(`unknown command "${module.name} ${args.join(' ')}"\n${USAGE}`);

@@ -270,6 +270,13 @@ export class Cluster {
     for (const u of this.byUser.keys()) if (!this.local.isOnline(u)) yield u;
   }
 
+  /** How many users have a session on some node. */
+  onlineUserCount(): number {
+    let n = this.local.users;
+    if (this.count > 0) for (const u of this.byUser.keys()) if (!this.local.isOnline(u)) n++;
+    return n;
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // The directory of other nodes' sessions
   // -------------------------------------------------------------------------------------------------------------
@@ -294,6 +301,12 @@ export class Cluster {
     let found: RemoteSession | undefined;
     for (const r of this.remoteOf(user)) if (r.resource === resource && (!found || newer(r, found))) found = r;
     return found;
+  }
+
+  /** Every session other nodes hold (the usage figures count them by protocol). */
+  *remoteSessions(): Iterable<RemoteSession> {
+    if (this.count === 0) return;
+    for (const peer of this.peers.values()) yield* peer.sessions.values();
   }
 
   /** Users with a session on another node. */

@@ -28,7 +28,7 @@ import { ReadLimiter } from './read-limiter.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
-import { Session, SessionRegistry, type Sink } from './session.js';
+import { Session, SessionRegistry, type ClientProtocol, type Sink } from './session.js';
 
 /** What the engine is built from (the composition root supplies it). */
 export interface EngineDeps {
@@ -71,6 +71,13 @@ const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 interface Incarnation {
   createdSeq: number;
   createdAt: number;
+}
+
+/** What is connected now across the cluster (Engine.liveCounts). */
+export interface LiveCounts {
+  sessions: number;
+  byProtocol: Record<ClientProtocol, number>;
+  onlineUsers: number;
 }
 
 /** The engine facade used by every front door. */
@@ -256,6 +263,29 @@ export class Engine {
   /** The engine's events (events.ts): modules hook them. */
   get events(): EventHub {
     return this.ctx.events;
+  }
+
+  /** This node's id in the cluster (a word of bus subjects; new at every start). */
+  get nodeId(): string {
+    return this.ctx.cluster.node;
+  }
+
+  /**
+   * What is connected now on every node: sessions, the same by front door and transport (a session announced by a
+   * node that predates protocols counts as `other`) and users with at least one session. Read-only, from memory.
+   */
+  liveCounts(): LiveCounts {
+    const byProtocol: Record<ClientProtocol, number> = { json: 0, 'xmpp-tcp': 0, 'xmpp-websocket': 0, 'xmpp-bosh': 0, other: 0 };
+    let sessions = 0;
+    for (const s of this.ctx.sessions.all()) {
+      byProtocol[s.protocol]++;
+      sessions++;
+    }
+    for (const r of this.ctx.cluster.remoteSessions()) {
+      byProtocol[r.protocol ?? 'other']++;
+      sessions++;
+    }
+    return { sessions, byProtocol, onlineUsers: this.ctx.cluster.onlineUserCount() };
   }
 
   /** This process's sessions (read-only use by front doors and metrics); sessionsOf() covers every node. */

@@ -88,7 +88,7 @@ export interface EngineEvents {
   /**
    * A module's own change (a notification posted, escalated, acknowledged; a webhook created), made through
    * ModuleApi.change so it passes the change gate like the core's: `kind` is the module's name for it, and the
-   * change is known as `<module>.<kind>`.
+   * change is known as `<module>.<kind>`. Emitted once the change is stored, after the gate and the write.
    */
   'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown> };
   /**

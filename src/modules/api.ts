@@ -76,6 +76,8 @@ export interface CliCommand<O> {
   /** Usage line after `parley <module> <name>`, e.g. `[--from DATE] <query>`. */
   usage: string;
   summary: string;
+  /** Runs when `parley <module>` names no command (nothing follows, or an option does): `parley usage --days 7`. */
+  default?: boolean;
   run(args: string[], ctx: CliContext<O>): Promise<number>;
 }
 
@@ -251,7 +253,8 @@ export interface ModuleApi<O> {
   /**
    * Makes one of the module's own changes through the engine's change gate (engine/events.ts): the gate's
    * handlers (the compliance archive journals it as `<module>.<kind>`) run first and may refuse it, and only then
-   * does `write` store it; a write that fails is reported to them (change.failed). For records a module keeps
+   * does `write` store it; a write that fails is reported to them (change.failed). Once it is stored, the
+   * `module.change` notification follows (the audit trail records it). For records a module keeps
    * that compliance cares about: notifications, deliveries, acknowledgements, escalations.
    */
   change<T>(kind: string, about: { actor?: string | null; subject?: string | null; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;

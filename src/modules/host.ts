@@ -206,8 +206,13 @@ export class ModuleHost {
         const ev: ModuleEventName = `${name}.${event}`;
         return engine.pushToSession(session, ev, data);
       },
-      change: (kind, about, write) =>
-        engine.events.change({ type: 'module.change', module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} }, write),
+      change: async (kind, about, write) => {
+        const change = { module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} };
+        const result = await engine.events.change({ type: 'module.change', ...change }, write);
+        // The notification that follows a made change, as the core's changes have theirs (the audit trail's).
+        await engine.events.emit('module.change', change);
+        return result;
+      },
       onClose: (fn) => {
         this.closers.push(fn);
       },
