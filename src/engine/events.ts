@@ -90,7 +90,7 @@ export interface EngineEvents {
    * ModuleApi.change so it passes the change gate like the core's: `kind` is the module's name for it, and the
    * change is known as `<module>.<kind>`. Emitted once the change is stored, after the gate and the write.
    */
-  'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown> };
+  'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown>; secretSubject?: boolean };
   /**
    * Gate, before a change that is not a message is stored (its type is the notification that follows once it is
    * made): throw to refuse it; nothing has been changed yet.

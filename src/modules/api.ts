@@ -255,9 +255,11 @@ export interface ModuleApi<O> {
    * handlers (the compliance archive journals it as `<module>.<kind>`) run first and may refuse it, and only then
    * does `write` store it; a write that fails is reported to them (change.failed). Once it is stored, the
    * `module.change` notification follows (the audit trail records it). For records a module keeps
-   * that compliance cares about: notifications, deliveries, acknowledgements, escalations.
+   * that compliance cares about: notifications, deliveries, acknowledgements, escalations. `secretSubject` says
+   * the subject is itself a capability (a file's download token): the compliance journal keeps it, the
+   * notification marks it so readable trails (the audit log) show only a digest of it.
    */
-  change<T>(kind: string, about: { actor?: string | null; subject?: string | null; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
+  change<T>(kind: string, about: { actor?: string | null; subject?: string | null; secretSubject?: boolean; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
   /**
    * A notice every signed-in person is shown in the web apps (GET /api/v1/web/session `notices`), e.g. the
    * compliance archive's "conversations are recorded": one sentence, in plain words, as long as the module runs.

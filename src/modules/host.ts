@@ -210,7 +210,7 @@ export class ModuleHost {
         const change = { module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} };
         const result = await engine.events.change({ type: 'module.change', ...change }, write);
         // The notification that follows a made change, as the core's changes have theirs (the audit trail's).
-        await engine.events.emit('module.change', change);
+        await engine.events.emit('module.change', about.secretSubject === true ? { ...change, secretSubject: true } : change);
         return result;
       },
       onClose: (fn) => {

@@ -11,7 +11,7 @@ import { CHANGES, type Change } from '../../engine/events.js';
 import { defineModule, type ModuleApi } from '../api.js';
 import { moduleFixture, runOp } from '../testing.js';
 import { parseListArgs } from './commands.js';
-import { entryOf } from './entry.js';
+import { digestOf, entryOf } from './entry.js';
 import { audit, pruneAudit } from './index.js';
 import type { AuditArea } from './sqlite.js';
 
@@ -70,6 +70,15 @@ describe('the audit log', () => {
     expect(e).toMatchObject({ type: 'probe.key.created', actor: 'root@example.com', subject: 'bot@example.com' });
     expect(e!.data).toEqual({ name: 'ci', scopes: ['presence'], nested: { keep: 1 } });
     expect(JSON.stringify(e)).not.toMatch(/pk_live_123|"s"|"p"|"t"/);
+  });
+
+  it('shows a subject that is a capability (a file\'s download token) only as a digest', async () => {
+    const { probe: api, all } = await fixture();
+    await api.change('stored', { actor: 'a@example.com', subject: 'tok-256-random-bits', secretSubject: true, data: { name: 'x.pdf' } }, async () => 1);
+    const [e] = await all();
+    expect(e).toMatchObject({ type: 'probe.stored', subject: digestOf('tok-256-random-bits'), data: { name: 'x.pdf' } });
+    expect(e!.subject).toMatch(/^sha256:[0-9a-f]{16}$/);
+    expect(JSON.stringify(e)).not.toContain('tok-256-random-bits');
   });
 
   it('does not record a change that was refused or failed', async () => {

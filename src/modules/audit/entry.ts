@@ -5,7 +5,11 @@
  * the first of the fields that name what a change concerns. Secrets never reach the log: fields whose names say
  * they hold one are dropped.
  */
+import { createHash } from 'node:crypto';
 import type { Change } from '../../engine/events.js';
+
+/** What the log shows of a secret subject: the first 16 hex digits of its SHA-256. */
+export const digestOf = (secret: string): string => `sha256:${createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 16)}`;
 
 /** An entry before the store numbers it. */
 export interface NewAuditEntry {
@@ -53,7 +57,9 @@ export const typeOf = (c: Change): string => (c.type === 'module.change' ? `${c.
 
 /** The entry of a change made at `at` on `node` (null: the CLI). */
 export function entryOf(c: Change, at: number, node: string | null): NewAuditEntry {
-  const fields: Record<string, unknown> = c.type === 'module.change' ? { subject: c.subject } : { ...c };
+  // A subject that is itself a capability (a file's download token) is shown as a digest that finds it again.
+  const secret = c.type === 'module.change' && c.secretSubject === true && c.subject !== null;
+  const fields: Record<string, unknown> = c.type === 'module.change' ? { subject: secret ? digestOf(c.subject!) : c.subject } : { ...c };
   let subject: string | null = null;
   let subjectField: string | null = null;
   for (const f of SUBJECT_FIELDS) {
