@@ -274,31 +274,40 @@ describe('sessions', () => {
 
 describe('rooms', () => {
   it('lists rooms and their members; destroying one tells a member, then it is gone', async () => {
-    const [owner, member] = await freshUsers(t, 'owner', 'member');
+    const [owner, member, occupant] = await freshUsers(t, 'owner', 'member', 'occupant');
     const a = await onlineAt(t, owner!, 'web');
     const b = await onlineAt(t, member!, 'web');
     const local = `ops-${Date.now()}`;
     const created = (await a.request('room.create', { name: 'Ops Room', local, membersOnly: false })) as { room: { address: string } };
     const room = created.room.address;
     await b.request('room.join', { room });
+    // An XMPP occupant enters the room (XEP-0045 §7.2): an open room lets anyone of the server in.
+    const x = await xmppAt(occupant!, 'desk');
+    x.write(`<presence to='${room}/occ'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await x.until(/<status code="110"\/>/);
     const list = await api('GET', `/api/v1/admin/rooms?q=${enc(local.toUpperCase())}`, root);
     expect(list).toEqual({
       status: 200,
-      body: { rooms: [{ address: room, name: 'Ops Room', members: 2, public: true, membersOnly: false, moderated: false, createdAt: expect.any(Number) }], next: null },
+      body: { rooms: [{ address: room, name: 'Ops Room', members: 3, public: true, membersOnly: false, moderated: false, createdAt: expect.any(Number) }], next: null },
     });
     const limited = await api('GET', '/api/v1/admin/rooms?limit=1', root);
     expect((limited.body.rooms as unknown[]).length).toBe(1);
     const detail = await api('GET', `/api/v1/admin/rooms/${enc(room)}`, root);
     expect(detail.body).toMatchObject({ address: room, name: 'Ops Room', membersOnly: false });
-    expect((detail.body.members as Array<{ address: string; role: string }>).sort((x, y) => x.address.localeCompare(y.address))).toEqual(
+    expect((detail.body.members as Array<{ address: string; role: string }>).sort((m, n) => m.address.localeCompare(n.address))).toEqual(
       [
         { address: owner, role: 'owner' },
         { address: member, role: 'member' },
-      ].sort((x, y) => x.address!.localeCompare(y.address!)),
+        { address: occupant, role: 'member' },
+      ].sort((m, n) => m.address!.localeCompare(n.address!)),
     );
+    const from = x.text.length;
     expect(await api('DELETE', `/api/v1/admin/rooms/${enc(room)}`, root, { reason: 'closed by IT' })).toEqual({ status: 200, body: { room } });
     const told = await b.waitFor('room.member', (d) => (d as { destroyed?: boolean }).destroyed === true);
     expect(told.data).toEqual({ room, destroyed: true, by: 'root@localhost', reason: 'closed by IT' });
+    // XEP-0045 §10.9: the occupant's unavailable presence carries the destroy element with the reason.
+    await x.until(/<destroy><reason>closed by IT<\/reason><\/destroy>/, 5000, from);
+    x.close();
     expect(codeOf(await api('GET', `/api/v1/admin/rooms/${enc(room)}`, root))).toBe('item-not-found');
     expect(codeOf(await api('DELETE', `/api/v1/admin/rooms/${enc(room)}`, root))).toBe('item-not-found');
     expect((await api('GET', `/api/v1/admin/rooms?q=${enc(local)}`, root)).body).toEqual({ rooms: [], next: null });
