@@ -73,8 +73,11 @@ export interface EngineEvents {
   'room.configured': { room: string; by: string; moderated: boolean };
   'account.created': { address: string; by: string | null };
   'account.removed': { address: string; by: string | null };
-  /** A password (or another account property) changed. */
-  'account.changed': { address: string; change: 'password' | 'admin'; by: string | null };
+  /**
+   * A password or another account property changed: administrator rights given or taken (`admin`, with
+   * `admin` saying which), the account disabled (it cannot sign in; its sessions end) or enabled again.
+   */
+  'account.changed': { address: string; change: 'password' | 'admin' | 'disabled' | 'enabled'; by: string | null; admin?: boolean };
   'domain.added': { domain: string; by: string | null };
   'domain.removed': { domain: string; by: string | null };
   /**
@@ -83,6 +86,8 @@ export interface EngineEvents {
    * interval (about a second), or at once from the bus.
    */
   'store.changed': Record<string, never>;
+  /** A shared group was created, renamed (its display name) or removed (with its memberships). */
+  'group.changed': { group: string; change: 'created' | 'renamed' | 'removed'; displayName: string | null; by: string | null };
   /** A user joined (member) or left a shared group (which scopes presence and supervision policies). */
   'group.membership': { group: string; user: string; member: boolean; by: string | null };
   /**
@@ -128,6 +133,7 @@ export const CHANGES = [
   'account.changed',
   'domain.added',
   'domain.removed',
+  'group.changed',
   'group.membership',
   'module.change',
 ] as const;

@@ -265,6 +265,12 @@ export interface ModuleApi<O> {
    * compliance archive's "conversations are recorded": one sentence, in plain words, as long as the module runs.
    */
   userNotice(text: string): void;
+  /**
+   * Names the roles the module gives `user` (the archive's compliance-officer, supervision-reviewer), for the
+   * administration console (GET /api/v1/admin/me `roles`): what to show, never what to allow, since each module's
+   * routes check their own roles.
+   */
+  roles(fn: (user: string) => Promise<string[]>): void;
   /** Runs at shutdown, after the listeners closed and before the store closes. */
   onClose(fn: () => void | Promise<void>): void;
 }
