@@ -66,7 +66,7 @@ describe('message search in the web client', { timeout: 60_000 }, () => {
 
     // Ctrl+Shift+F reaches the search box (Ctrl+K stays the conversation filter's).
     await page.keyboard.press('Control+Shift+F');
-    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('message-search');
+    await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('message-search');
     await page.keyboard.type('zurich');
     await page.keyboard.press('Enter');
     const hits = page.getByRole('list', { name: 'Messages found' }).getByRole('listitem');
