@@ -6,7 +6,6 @@
  */
 import { parseBare } from '../../core/address.js';
 import { ParleyError } from '../../core/errors.js';
-import { conversationKey } from '../../core/types.js';
 import type { Engine } from '../../engine/engine.js';
 import { matchRanges, parseQuery } from './query.js';
 import type { AreaQuery, AreaScope, IndexedMessage, SearchArea } from './sqlite.js';
@@ -103,26 +102,26 @@ export class SearchService implements SearchServiceApi {
     return this.engine.heavyRead(user, async () => {
       const scope = await this.engine.readScope(user);
       const area: AreaScope = { user, own: scope.own, rooms: [...scope.rooms] };
-      let conv: string | undefined;
+      let only: { room?: string; peer?: string } = {};
       const partner = q.room ?? q.with;
       if (partner !== undefined) {
         const other = parseBare(partner);
         const roomFloor = scope.rooms.get(other);
         if (roomFloor !== undefined) {
-          conv = conversationKey('groupchat', user, other);
+          only = { room: other };
           area.rooms = [[other, roomFloor]];
         } else if (q.room !== undefined) {
           // The same answer whether the room exists or not: a search tells a non-member nothing.
           throw new ParleyError('forbidden', `you are not a member of ${other}`);
         } else {
-          conv = conversationKey('chat', user, other);
+          only = { peer: other };
           area.rooms = [];
           // A conversation's history starts at the later of its two accounts (MessageStore.history).
           const peer = await this.engine.accountFloor(other);
           if (area.own !== null) area.own = Math.max(area.own, peer ?? 0);
         }
       }
-      const aq: AreaQuery = { match, scope: area, conv, before: q.before, after: q.after, start: q.start, end: q.end, limit: q.limit, scanMax: SCAN_MAX };
+      const aq: AreaQuery = { match, scope: area, ...only, before: q.before, after: q.after, start: q.start, end: q.end, limit: q.limit, scanMax: SCAN_MAX };
       return this.area.search(aq);
     });
   }
