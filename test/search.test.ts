@@ -1,7 +1,8 @@
 /**
  * Search of one's own history end to end, on a real server over its SQLite store: the JSON `search` operation,
  * GET /api/v1/search and an XEP-0431 full-text MAM query over an XMPP socket answer with the same hits, show a
- * user only what history would, follow edits and retractions, and refuse a query without words.
+ * user only what history would, follow edits and retractions, refuse a query without words, and count among the
+ * user's heavy reads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, ParleyApiError, type ParleyClient } from '../client/index.js';
@@ -63,6 +64,25 @@ describe('search', () => {
     expect((await searchFor(a, { q: 'geneve' }, 1)).hits.map((h) => h.body)).toEqual(['Le thé du Genève office']);
     await expect(a.request('search', { q: '"" *' })).rejects.toMatchObject({ code: 'bad-request' });
     await expect(a.request('search', { q: 'x', limit: 0 })).rejects.toBeInstanceOf(ParleyApiError);
+  });
+
+  it('counts searches among the user\'s heavy reads: beyond those running and waiting, rate-limited', async () => {
+    const [dora] = (await freshUsers(t, 'dora')) as [string];
+    const d = await onlineAt(t, dora);
+    // Sent in one burst over one connection: 4 run, 8 wait (limits.readsInFlightPerUser, readsQueuedPerUser), the rest are refused.
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        d.request<Result>('search', { q: 'anything' }).then(
+          () => 'ok',
+          // The heavy-read refusal, not the connection's frame rate limit (which has the same code).
+          (e: { code?: string; message?: string }) => (e.code === 'rate-limited' && /heavy reads/.test(e.message ?? '') ? 'rate-limited' : (e.code ?? 'error')),
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(12);
+    expect(outcomes.filter((o) => o === 'rate-limited').length).toBeGreaterThanOrEqual(1);
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'rate-limited')).toEqual([]);
+    expect((await d.request<Result>('search', { q: 'anything' })).hits).toEqual([]);
   });
 
   it('finds room messages for members only, and answers an XEP-0431 MAM query with the same hits', async () => {
