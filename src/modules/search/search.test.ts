@@ -11,8 +11,10 @@ import type { Session } from '../../engine/session.js';
 import { testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
 import { moduleFixture, runOp, type ModuleFixture } from '../testing.js';
+import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { search } from './index.js';
 import type { SearchResult } from './service.js';
+import { area, type IndexRecord } from './sqlite.js';
 
 const A = 'a@example.com';
 const B = 'b@example.com';
@@ -148,6 +150,22 @@ describe('search module', () => {
     expect(bodies(await f.find(B, { q: 'secret' }))).toEqual([]);
     // Nor does the other party in their conversation with the new account (history starts at the later account).
     expect(bodies(await f.find(A, { q: 'secret', with: B }))).toEqual([]);
+  });
+
+  it('applying a batch twice (a crash before its position was stored) leaves the same index', async () => {
+    const idx = openSqliteAreaInMemory(area, { onAppend: () => undefined, now: () => 0 });
+    const rec = (seq: number, kind: IndexRecord['kind'], body: string | null, ref: string | null = null): IndexRecord => ({
+      kind, type: 'chat', seq, id: `m${seq}`, conv: `dm:${A} ${B}`, from: A, fromResource: null, to: B, clientId: null, body, ref, ts: seq,
+    });
+    const batch = [rec(1, 'message', 'alpha beta'), rec(2, 'message', 'gamma'), rec(3, 'edit', 'alpha delta', 'm1'), rec(4, 'retract', null, 'm2')];
+    const scope = { user: B, own: 0, rooms: [] as Array<[string, number]> };
+    const found = async (word: string): Promise<string[]> =>
+      (await idx.search({ match: `"${word}"`, scope, limit: 10, scanMax: 100 })).hits.map((h) => `${h.id}:${h.body}`);
+    await idx.index(batch);
+    const once = [await found('alpha'), await found('beta'), await found('gamma'), await idx.count()];
+    await idx.index(batch);
+    expect([await found('alpha'), await found('beta'), await found('gamma'), await idx.count()]).toEqual(once);
+    expect(once).toEqual([['m1:alpha delta'], [], [], 1]);
   });
 
   it('its options are checked with the configuration; maxResults caps the page', async () => {
