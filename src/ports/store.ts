@@ -254,6 +254,11 @@ export interface RoomStore {
   roomsOf(user: string): Promise<string[]>;
   /** The user's memberships with their roles, sorted by room. */
   membershipsOf(user: string): Promise<Array<{ room: string; role: RoomRole }>>;
+  /**
+   * The rooms `user` is a member of with each room's createdSeq (its history starts after it), sorted by room:
+   * what the user may read of rooms, for indexes kept over the log (the search module).
+   */
+  floorsOf(user: string): Promise<Array<{ room: string; createdSeq: number }>>;
   /** The rooms among `addresses` that exist, sorted by address. */
   getMany(addresses: string[]): Promise<Room[]>;
   /** Open (not members-only) rooms whose domain is exactly `domain`, with address > `after`, sorted, at most `limit`. */
