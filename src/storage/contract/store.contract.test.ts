@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../memory/index.js';
 import { createSqliteStore, migrate, MIGRATIONS, SchemaTooNewError, type SqliteStoreOptions } from '../sqlite/index.js';
+import { RESERVED_VERSIONS } from '../sqlite/migrations.js';
 import { createSqliteWorkerStore, type SqliteWorkerStoreOptions } from '../sqlite/worker.js';
 import { MESSAGE_QUERIES } from '../sqlite/messages.js';
 import { OPEN_ROOMS_QUERY, ROOM_QUERIES } from '../sqlite/rooms.js';
@@ -224,8 +225,25 @@ forAdapter('sqlite', () => {
       }
     });
 
-    it('migrations are numbered 1, 2, 3 ... in order', () => {
-      expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    it('migrations are numbered 1, 2, 3 ... in order, skipping only reserved versions', () => {
+      const last = MIGRATIONS.at(-1)!.version;
+      const expected = Array.from({ length: last }, (_, i) => i + 1).filter((v) => !RESERVED_VERSIONS.includes(v));
+      expect(MIGRATIONS.map((m) => m.version)).toEqual(expected);
+    });
+
+    it('applies a reserved version that lands after a later one to a database that has the later one', () => {
+      const db = new Database(nextPath());
+      try {
+        migrate(db, () => 1);
+        const last = MIGRATIONS.at(-1)!.version;
+        const missing = RESERVED_VERSIONS.filter((v) => v < last);
+        const arrived = [...MIGRATIONS, ...missing.map((v) => ({ version: v, name: `late ${v}`, sql: `CREATE TABLE late_${v} (x INTEGER);` }))].sort((a, b) => a.version - b.version);
+        expect(migrate(db, () => 2, arrived)).toEqual(missing);
+        for (const v of missing) expect(db.prepare('SELECT name FROM sqlite_master WHERE name = ?').pluck().get(`late_${v}`)).toBe(`late_${v}`);
+        expect(migrate(db, () => 3, arrived)).toEqual([]);
+      } finally {
+        db.close();
+      }
     });
 
     it('answers every log read with an index search, never a table scan', async () => {

@@ -1,6 +1,6 @@
 /** Applies pending schema migrations when a database is opened: the core's, then each module area's. */
 import type { Db } from './db.js';
-import { MIGRATIONS, type Migration } from './migrations.js';
+import { MIGRATIONS, RESERVED_VERSIONS, type Migration } from './migrations.js';
 
 /** Thrown when the database (or one module's part of it) was written by a newer Parley than this one. */
 export class SchemaTooNewError extends Error {
@@ -19,18 +19,25 @@ export class SchemaTooNewError extends Error {
   }
 }
 
-/** The last version of a list of migrations, checking they count 1, 2, 3 ... so none can be skipped unnoticed. */
-function latestOf(migrations: readonly { version: number }[], what: string): number {
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`${what}: migration ${i + 1} has version ${m.version}; versions must count 1, 2, 3 ...`);
-  });
-  return migrations.length;
+/**
+ * The last version of a list of migrations, checking they count 1, 2, 3 ... so none can be skipped unnoticed;
+ * only the versions in `reserved` (taken by a change that has not landed yet) may be missing.
+ */
+function latestOf(migrations: readonly { version: number }[], what: string, reserved: readonly number[] = []): number {
+  let expected = 1;
+  for (const m of migrations) {
+    while (m.version > expected && reserved.includes(expected)) expected++;
+    if (m.version !== expected) throw new Error(`${what}: migration ${expected} has version ${m.version}; versions must count 1, 2, 3 ...`);
+    expected++;
+  }
+  return migrations.at(-1)?.version ?? 0;
 }
 
 /** Where the versions of one schema are recorded. */
 interface Ledger {
   /** Creates the table when it is the core's own (the modules' table is core migration 7). */
   create: string | null;
+  /** The versions applied. */
   current: string;
   record: string;
   /** The leading arguments of both statements (the module's name). */
@@ -43,14 +50,14 @@ const CORE: Ledger = {
     name       TEXT NOT NULL,
     applied_at INTEGER NOT NULL
   )`,
-  current: 'SELECT COALESCE(MAX(version), 0) FROM schema_migrations',
+  current: 'SELECT version FROM schema_migrations',
   record: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
   key: [],
 };
 
 const moduleLedger = (module: string): Ledger => ({
   create: null,
-  current: 'SELECT COALESCE(MAX(version), 0) FROM module_migrations WHERE module = ?',
+  current: 'SELECT version FROM module_migrations WHERE module = ?',
   record: 'INSERT INTO module_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)',
   key: [module],
 });
@@ -63,16 +70,19 @@ const moduleLedger = (module: string): Ledger => ({
  * build does not know. Returns the versions applied now (empty when already current).
  */
 export function migrate(db: Db, now: () => number, migrations: readonly Migration[] = MIGRATIONS, module?: string): number[] {
-  const latest = latestOf(migrations, module === undefined ? 'the core schema' : `module "${module}"`);
+  const latest = latestOf(migrations, module === undefined ? 'the core schema' : `module "${module}"`, module === undefined ? RESERVED_VERSIONS : []);
   const ledger = module === undefined ? CORE : moduleLedger(module);
   const run = db.transaction((): number[] => {
     if (ledger.create !== null) db.exec(ledger.create);
-    const current = db.prepare<unknown[], number>(ledger.current).pluck().get(...ledger.key) ?? 0;
+    // By set rather than by the highest version: a version that lands after a later one (a reserved version) is
+    // still applied to a database that has the later one.
+    const done = new Set(db.prepare<unknown[], number>(ledger.current).pluck().all(...ledger.key));
+    const current = Math.max(0, ...done);
     if (current > latest) throw new SchemaTooNewError(current, latest, module);
     const record = db.prepare<unknown[]>(ledger.record);
     const applied: number[] = [];
     for (const m of migrations) {
-      if (m.version <= current) continue;
+      if (done.has(m.version)) continue;
       db.exec(m.sql);
       record.run(...ledger.key, m.version, m.name, Math.floor(now()));
       applied.push(m.version);

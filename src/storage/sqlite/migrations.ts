@@ -220,6 +220,25 @@ const LOG_XML = `
 ALTER TABLE log ADD COLUMN xml TEXT;
 `;
 
+// Live options administrators set while the server runs (docs/settings.md): one row per module and top-level key,
+// the value as JSON text, validated by the module's own schema when applied rather than here.
+const SETTINGS = `
+CREATE TABLE settings (
+  module     TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL,
+  PRIMARY KEY (module, key)
+) WITHOUT ROWID;
+`;
+
+/**
+ * Versions another change takes, not in this list yet: the list may skip them (and a database that has the later
+ * versions gets them applied when they arrive, migrate.ts). Empty it when the version lands.
+ */
+export const RESERVED_VERSIONS: readonly number[] = [11];
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -232,4 +251,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'account kinds (person, bot)', sql: ACCOUNT_KIND },
   { version: 9, name: 'room bans, moderated rooms and voice', sql: ROOM_BANS_AND_VOICE },
   { version: 10, name: 'message extension elements', sql: LOG_XML },
+  { version: 12, name: 'live options set by administrators', sql: SETTINGS },
 ];
