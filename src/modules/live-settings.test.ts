@@ -60,6 +60,14 @@ describe('live options in the module host', () => {
     expect(h.degraded[0]).toMatch(/^settings: stored live options ignored .*thing\.limit/);
   });
 
+  it('refuses to start a module that declares enabled or an unknown option live', async () => {
+    const fixture = await testEngine(['a@example.com']);
+    const bad = defineModule({ name: 'thing', summary: 'bad', options, live: ['enabled'], setup: () => undefined });
+    await expect(setupModules([bad], fixture)).rejects.toThrow(/module thing declares "enabled" live/);
+    const unknown = defineModule({ name: 'thing', summary: 'bad', options, live: ['colour'], setup: () => undefined });
+    await expect(setupModules([unknown], fixture)).rejects.toThrow(/declares "colour" live, which is not one of its options/);
+  });
+
   it('applies a change at once through the change gate, tells the module, and resets to the configured value', async () => {
     const fixture = await testEngine(['a@example.com']);
     const seen: Array<{ next: number; previous: number }> = [];
