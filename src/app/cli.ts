@@ -108,10 +108,13 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
   const store = area === 'domain' ? await openStore(config, specs) : await openStoreReady(config, { modules: specs });
   const by = `cli:${operator()}`;
   // The CLI's change.check gate: every listening module hears of the change before it is stored, and may refuse it.
-  // Each listening module hears with the options the server runs with: configured, with the stored live ones.
+  // Each listening module hears with the options the server runs with: configured, with the stored live ones
+  // (read when a change is made, so commands that change nothing read nothing more).
   const live = new Map<string, ModuleOptions[string]>();
-  for (const m of listening) live.set(m.name, (await currentOptions(store, m, (config.modules as ModuleOptions)[m.name]!)) as ModuleOptions[string]);
   const gate: ChangeGate = async (change, write) => {
+    for (const m of listening) {
+      if (!live.has(m.name)) live.set(m.name, (await currentOptions(store, m, (config.modules as ModuleOptions)[m.name]!)) as ModuleOptions[string]);
+    }
     const ctx = (m: AnyModule): Parameters<NonNullable<AnyModule['operatorChange']>>[1] => ({ options: live.get(m.name)!, store });
     const passed: AnyModule[] = [];
     try {
