@@ -6,10 +6,11 @@
  * (muc.ts) is a handler like any other.
  */
 import { ParleyError } from '../../../core/errors.js';
-import { parseAddress, parseBare, type Address } from '../../../core/address.js';
+import { formatAddress, parseAddress, parseBare, type Address } from '../../../core/address.js';
 import { MAX_STATUS_LENGTH } from '../../../core/presence.js';
 import type { Availability, SessionPresence, UserPresence } from '../../../core/types.js';
 import type { SubscriptionAction } from '../../../core/roster.js';
+import type { RoutedStanza } from '../../../engine/domain-routes.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
@@ -96,6 +97,7 @@ export class StanzaHandlers {
     if (type === 'error') return; // never answer an error with an error (§8.3.1)
     // §8.1.1.1: no `to` means the user's own account.
     const target = to ?? parseAddress(session.user);
+    if (to !== null && this.routed(to)) return this.routedMessage(stanza, to, type, startedAt);
     if (target.local === null) {
       // Messages to the server or to a room service itself: nothing to deliver them to.
       throw new ParleyError('service-unavailable', 'messages to a domain are not accepted');
@@ -155,6 +157,31 @@ export class StanzaHandlers {
   }
 
   /**
+   * A message to a routed domain (a component, engine/domain-routes.ts). One with a body, or with a payload
+   * worth keeping, of type chat or normal is stored and routed by the message path like any chat message
+   * (history, MAM, carbons); anything else (chat states, receipts, corrections, headlines, groupchat to a
+   * component's rooms, invitations) is handed over as it is, with `from` stamped, and not stored.
+   */
+  private routedMessage(stanza: Element, to: Address, type: string, startedAt: number): Pending | Promise<void> {
+    const body = stanza.getChild('body');
+    const plain = (type === 'chat' || type === 'normal') && !stanza.getChild('replace', NS.correct) && !stanza.getChild('retract', NS.retract);
+    if (plain) {
+      const xml = extensionsToStore(stanza, body !== undefined);
+      if (body !== undefined || xml !== null) return this.settle(stanza, this.engine.messages.send(this.session, to, body?.text() ?? null, originId(stanza), startedAt, xml));
+    }
+    return this.engine.routeRemote(this.session, routedOf(stanza, to));
+  }
+
+  /**
+   * Whether stanzas to `to` go to a route: its domain is served by one (not hosted here), and it is not one of
+   * the presence entities Parley answers for (a component's things, docs/presence.md), whose presence and PEP
+   * queries stay the server's.
+   */
+  private routed(to: Address): boolean {
+    return this.engine.isRouted(to.domain) && !(to.local !== null && this.engine.entities.isEntity(`${to.local}@${to.domain}`));
+  }
+
+  /**
    * A message queued in the engine: the next stanza need not wait for its commit (the engine keeps the
    * session's send order). A refusal or failed commit comes back as a message error.
    */
@@ -195,6 +222,9 @@ export class StanzaHandlers {
     if (to !== null && to.local !== null && this.engine.ctx.directory.isRoomDomain(to.domain)) {
       return this.muc.presence(stanza, to, type);
     }
+    // RFC 6121 §3-4 to a routed domain: subscriptions, probes and directed presence go to the route, which answers
+    // them itself (a component keeps its own subscriptions); nothing is kept in the roster here.
+    if (to !== null && this.routed(to)) return this.engine.routeRemote(session, routedOf(stanza, to));
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
       if (to === null || to.local === null) throw new ParleyError('bad-request', 'a subscription stanza needs a user address in "to"');
       await this.engine.rosters.act(session.user, `${to.local}@${to.domain}`, type as SubscriptionAction);
@@ -245,6 +275,19 @@ export class StanzaHandlers {
     const id = stanza.attr('id');
     if (id === undefined || id === '') throw new ParleyError('bad-request', 'an iq needs an id');
     if (type !== 'get' && type !== 'set' && type !== 'result' && type !== 'error') throw new ParleyError('bad-request', 'iq type must be get, set, result or error');
+    // To a routed domain (a component): handed over, `from` stamped; its answer comes back to this session.
+    if (to !== null && this.routed(to)) {
+      if (type === 'get' || type === 'set') {
+        const n = stanza.children.filter((c) => typeof c !== 'string').length;
+        if (n !== 1) throw new ParleyError('bad-request', 'an iq get or set carries exactly one payload element (RFC 6120 §8.2.3)');
+      }
+      try {
+        await this.engine.routeRemote(session, routedOf(stanza, to));
+      } catch (e) {
+        if (type === 'get' || type === 'set') throw e;
+      }
+      return;
+    }
     // To another user's session: relayed (a reply to the relayed one goes back the same way).
     if (to !== null && to.local !== null && to.resource !== null && `${to.local}@${to.domain}` !== session.user) {
       if (this.engine.ctx.directory.isRoomDomain(to.domain)) {
@@ -335,6 +378,25 @@ export class StanzaHandlers {
   errorReply(stanza: Element, condition: string, text: string): void {
     this.conn.sendElement(errorReply(stanza, errorElement(condition, text), stanza.attr('to'), this.conn.full));
   }
+}
+
+/**
+ * A stanza for a route (engine/domain-routes.ts): its kind, addresses, type and id, the message body, and the
+ * other children as text in jabber:client's namespace (RFC 6120 §4.8.3: unqualified children are the stanza's
+ * own, such as <show/> and <status/>; extensions carry their xmlns). `from` is the engine's to stamp.
+ */
+function routedOf(stanza: Element, to: Address): Omit<RoutedStanza, 'from'> {
+  const body = stanza.name === 'message' ? stanza.getChild('body') : undefined;
+  let xml = '';
+  for (const c of stanza.children) if (typeof c !== 'string' && c !== body) xml += serialize(c, NS.client);
+  return {
+    kind: stanza.name as RoutedStanza['kind'],
+    to: formatAddress(to),
+    type: stanza.attr('type') ?? null,
+    id: stanza.attr('id') ?? null,
+    body: body?.text() ?? null,
+    xml: xml === '' ? null : xml,
+  };
 }
 
 /** XEP-0359 origin-id, else the stanza id: the sender's own id for dedupe and corrections. */
