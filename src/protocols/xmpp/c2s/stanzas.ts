@@ -178,7 +178,12 @@ export class StanzaHandlers {
    * queries stay the server's.
    */
   private routed(to: Address): boolean {
-    return this.engine.isRouted(to.domain) && !(to.local !== null && this.engine.entities.isEntity(`${to.local}@${to.domain}`));
+    return this.engine.isRouted(to.domain) && !this.isEntity(to);
+  }
+
+  /** Whether `to` is a presence entity's address (engine/entities.ts). */
+  private isEntity(to: Address): boolean {
+    return to.local !== null && this.engine.entities.isEntity(`${to.local}@${to.domain}`);
   }
 
   /**
@@ -286,6 +291,13 @@ export class StanzaHandlers {
       } catch (e) {
         if (type === 'get' || type === 'set') throw e;
       }
+      return;
+    }
+    // RFC 6120 §8.3.3.16: a domain neither hosted here nor served by a route (federation is not there yet); the
+    // presence entities Parley answers for (a component's things) are this server's.
+    const directory = this.engine.ctx.directory;
+    if (to !== null && !directory.hostsDomain(to.domain) && !directory.isRoomDomain(to.domain) && !this.isEntity(to)) {
+      if (type === 'get' || type === 'set') throw new ParleyError('remote-server-not-found', `${to.domain} is not served here`);
       return;
     }
     // To another user's session: relayed (a reply to the relayed one goes back the same way).
