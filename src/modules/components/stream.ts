@@ -223,7 +223,7 @@ export class ComponentStream {
     }
     const to = e.attr('to');
     if (to !== undefined && to !== '' && !this.deps.hostsDomain(to.toLowerCase())) {
-      return this.error(e, 'service-unavailable', 'directed presence is not routed from components yet; send presence without to');
+      return this.error(e, 'service-unavailable', 'presence goes to users (user@domain) or, without to, reports a thing');
     }
     const report = reportOf(e, c.reporter.options.fields === 'infer' ? null : c.reporter.options.fields);
     c.reporter.submit(address, report, e.attr('id'), (_a, id, pe) => this.error(e, ERRORS[pe.code].xmpp, pe.message, id));
