@@ -115,6 +115,19 @@ describe.skipIf(why !== null)('routing to XEP-0114 components (slixmpp both side
     await bob.kill();
   }, 60_000);
 
+  it('a component\'s message to a user who is away waits in the offline queue; its iq to a gone resource bounces', async () => {
+    await svc.request('raw', { xml: `<message from='news@svc.localhost/feed' to='carol@localhost' type='chat' id='n1'><body>while you were away</body></message>` });
+    await svc.request('raw', { xml: `<iq type='get' from='svc.localhost' to='carol@localhost/nowhere' id='q1'><ping xmlns='urn:xmpp:ping'/></iq>` });
+    const bounce = await svc.waitFor('stanza', (e) => /id="q1"/.test(String(e.xml)), 10_000);
+    expect(String(bounce.xml)).toMatch(/type="error"[\s\S]*service-unavailable/);
+    // The message was stored before the reply above was sent (its stanza came first on the stream).
+    const carol = await slixOnline(t, 'carol@localhost', 'later');
+    const m = await carol.waitMessage('while you were away');
+    expect(m.from).toBe('news@svc.localhost/feed');
+    expect(m.delay).not.toBeNull();
+    await carol.kill();
+  }, 60_000);
+
   it('the server\'s disco#items lists the connected component, not the others', async () => {
     const carol = await slixOnline(t, 'carol@localhost', 'a');
     const r = await carol.request('iq', { to: 'localhost', payload: "<query xmlns='http://jabber.org/protocol/disco#items'/>" });

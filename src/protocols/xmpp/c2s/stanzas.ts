@@ -94,10 +94,10 @@ export class StanzaHandlers {
   private async message(stanza: Element, to: Address | null, startedAt: number): Promise<Pending | void> {
     const session = this.session;
     const type = stanza.attr('type') ?? 'normal';
+    if (to !== null && this.routed(to)) return this.routedMessage(stanza, to, type, startedAt);
     if (type === 'error') return; // never answer an error with an error (§8.3.1)
     // §8.1.1.1: no `to` means the user's own account.
     const target = to ?? parseAddress(session.user);
-    if (to !== null && this.routed(to)) return this.routedMessage(stanza, to, type, startedAt);
     if (target.local === null) {
       // Messages to the server or to a room service itself: nothing to deliver them to.
       throw new ParleyError('service-unavailable', 'messages to a domain are not accepted');
@@ -169,7 +169,16 @@ export class StanzaHandlers {
       const xml = extensionsToStore(stanza, body !== undefined);
       if (body !== undefined || xml !== null) return this.settle(stanza, this.engine.messages.send(this.session, to, body?.text() ?? null, originId(stanza), startedAt, xml));
     }
-    return this.engine.routeRemote(this.session, routedOf(stanza, to));
+    return this.toRoute(stanza, to);
+  }
+
+  /** Hands a stanza to the route of its `to`; an error stanza that cannot go is dropped (RFC 6120 §8.3.1). */
+  private async toRoute(stanza: Element, to: Address): Promise<void> {
+    try {
+      await this.engine.routeRemote(this.session, routedOf(stanza, to));
+    } catch (e) {
+      if (stanza.attr('type') !== 'error') throw e;
+    }
   }
 
   /**
@@ -223,13 +232,13 @@ export class StanzaHandlers {
   private async presence(stanza: Element, to: Address | null, startedAt: number): Promise<void> {
     const session = this.session;
     const type = stanza.attr('type');
+    // RFC 6121 §3-4 to a routed domain: subscriptions, probes and directed presence go to the route, which answers
+    // them itself (a component keeps its own subscriptions); nothing is kept in the roster here.
+    if (to !== null && this.routed(to)) return this.toRoute(stanza, to);
     if (type === 'error') return;
     if (to !== null && to.local !== null && this.engine.ctx.directory.isRoomDomain(to.domain)) {
       return this.muc.presence(stanza, to, type);
     }
-    // RFC 6121 §3-4 to a routed domain: subscriptions, probes and directed presence go to the route, which answers
-    // them itself (a component keeps its own subscriptions); nothing is kept in the roster here.
-    if (to !== null && this.routed(to)) return this.engine.routeRemote(session, routedOf(stanza, to));
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
       if (to === null || to.local === null) throw new ParleyError('bad-request', 'a subscription stanza needs a user address in "to"');
       await this.engine.rosters.act(session.user, `${to.local}@${to.domain}`, type as SubscriptionAction);
@@ -289,7 +298,7 @@ export class StanzaHandlers {
       try {
         await this.engine.routeRemote(session, routedOf(stanza, to));
       } catch (e) {
-        if (type === 'get' || type === 'set') throw e;
+        if (type === 'get' || type === 'set') throw e; // a result or error that cannot go is dropped (§8.3.1)
       }
       return;
     }
