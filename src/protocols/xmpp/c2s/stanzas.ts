@@ -6,11 +6,10 @@
  * (muc.ts) is a handler like any other.
  */
 import { ParleyError } from '../../../core/errors.js';
-import { formatAddress, parseAddress, parseBare, type Address } from '../../../core/address.js';
+import { parseAddress, parseBare, type Address } from '../../../core/address.js';
 import { MAX_STATUS_LENGTH } from '../../../core/presence.js';
 import type { Availability, SessionPresence, UserPresence } from '../../../core/types.js';
 import type { SubscriptionAction } from '../../../core/roster.js';
-import type { RoutedStanza } from '../../../engine/domain-routes.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
@@ -21,6 +20,7 @@ import { errorElement, errorReply, StreamFailure } from './errors.js';
 import { iqHandlerOf, type IqTarget } from './iq-handlers.js';
 import { Muc } from './muc.js';
 import { NS } from './ns.js';
+import { isEntityAddress, isRoutedAddress, toRoute } from './routed.js';
 import type { Pending, XmppStream } from './types.js';
 
 export type { Pending } from './types.js';
@@ -172,27 +172,19 @@ export class StanzaHandlers {
     return this.toRoute(stanza, to);
   }
 
-  /** Hands a stanza to the route of its `to`; an error stanza that cannot go is dropped (RFC 6120 §8.3.1). */
-  private async toRoute(stanza: Element, to: Address): Promise<void> {
-    try {
-      await this.engine.routeRemote(this.session, routedOf(stanza, to));
-    } catch (e) {
-      if (stanza.attr('type') !== 'error') throw e;
-    }
-  }
-
-  /**
-   * Whether stanzas to `to` go to a route: its domain is served by one (not hosted here), and it is not one of
-   * the presence entities Parley answers for (a component's things, docs/presence.md), whose presence and PEP
-   * queries stay the server's.
-   */
+  /** Whether stanzas to `to` go to a route (routed.ts). */
   private routed(to: Address): boolean {
-    return this.engine.isRouted(to.domain) && !this.isEntity(to);
+    return isRoutedAddress(this.engine, to);
   }
 
-  /** Whether `to` is a presence entity's address (engine/entities.ts). */
+  /** Whether `to` is a presence entity's address (routed.ts). */
   private isEntity(to: Address): boolean {
-    return to.local !== null && this.engine.entities.isEntity(`${to.local}@${to.domain}`);
+    return isEntityAddress(this.engine, to);
+  }
+
+  /** Hands the stanza to its route through the engine (routed.ts). */
+  private toRoute(stanza: Element, to: Address): Promise<void> {
+    return toRoute(this.engine, this.session, stanza, to);
   }
 
   /**
@@ -295,12 +287,7 @@ export class StanzaHandlers {
         const n = stanza.children.filter((c) => typeof c !== 'string').length;
         if (n !== 1) throw new ParleyError('bad-request', 'an iq get or set carries exactly one payload element (RFC 6120 §8.2.3)');
       }
-      try {
-        await this.engine.routeRemote(session, routedOf(stanza, to));
-      } catch (e) {
-        if (type === 'get' || type === 'set') throw e; // a result or error that cannot go is dropped (§8.3.1)
-      }
-      return;
+      return this.toRoute(stanza, to);
     }
     // RFC 6120 §8.3.3.16: a domain neither hosted here nor served by a route (federation is not there yet); the
     // presence entities Parley answers for (a component's things) are this server's.
@@ -399,25 +386,6 @@ export class StanzaHandlers {
   errorReply(stanza: Element, condition: string, text: string): void {
     this.conn.sendElement(errorReply(stanza, errorElement(condition, text), stanza.attr('to'), this.conn.full));
   }
-}
-
-/**
- * A stanza for a route (engine/domain-routes.ts): its kind, addresses, type and id, the message body, and the
- * other children as text in jabber:client's namespace (RFC 6120 §4.8.3: unqualified children are the stanza's
- * own, such as <show/> and <status/>; extensions carry their xmlns). `from` is the engine's to stamp.
- */
-function routedOf(stanza: Element, to: Address): Omit<RoutedStanza, 'from'> {
-  const body = stanza.name === 'message' ? stanza.getChild('body') : undefined;
-  let xml = '';
-  for (const c of stanza.children) if (typeof c !== 'string' && c !== body) xml += serialize(c, NS.client);
-  return {
-    kind: stanza.name as RoutedStanza['kind'],
-    to: formatAddress(to),
-    type: stanza.attr('type') ?? null,
-    id: stanza.attr('id') ?? null,
-    body: body?.text() ?? null,
-    xml: xml === '' ? null : xml,
-  };
 }
 
 /** XEP-0359 origin-id, else the stanza id: the sender's own id for dedupe and corrections. */
