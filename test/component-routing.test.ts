@@ -144,6 +144,15 @@ describe.skipIf(why !== null)('routing to XEP-0114 components (slixmpp both side
     expect(String(seen(svc, /from json/)[0]?.xml)).toMatch(/from="bob@localhost\//);
   }, 30_000);
 
+  it('a component\'s messages reach a JSON client even when their stanza ids repeat (only origin-id dedupes)', async () => {
+    const bob = await t.connect('bob@localhost');
+    for (const body of ['tick 1', 'tick 2']) {
+      await svc.request('raw', { xml: `<message from='clock@svc.localhost' to='bob@localhost' type='chat' id='same'><body>${body}</body></message>` });
+    }
+    await bob.waitFor('message', (d) => d.body === 'tick 1' && d.from === 'clock@svc.localhost');
+    await bob.waitFor('message', (d) => d.body === 'tick 2' && d.from === 'clock@svc.localhost');
+  }, 30_000);
+
   it('a component sending from a local user\'s domain is cut off with invalid-from, and nothing is delivered', async () => {
     const bob = await slixOnline(t, 'bob@localhost', 'tablet');
     const forge = SlixComponent.start(port, 'forge.localhost', SECRET);

@@ -19,6 +19,11 @@ export interface InboundStanza extends RoutedStanza {
   stanza: string;
   /** For a message: the extension elements to keep with it when it is stored (canonical XML), else null. */
   keep: string | null;
+  /**
+   * For a message: the sender's XEP-0359 origin-id, which dedupes a resend. The stanza id is not used for that:
+   * a remote peer's ids may repeat (counters restarting with each stream), and a repeat would be dropped.
+   */
+  originId?: string | null;
 }
 
 /** What a route owner gets back from ModuleApi.domainRoute. */
@@ -95,7 +100,7 @@ export class RemoteService {
       throw new ParleyError('service-unavailable', `${user} is not available`);
     }
     if (s.kind === 'message' && (s.type === null || s.type === 'chat' || s.type === 'normal') && (s.body !== null || s.keep !== null)) {
-      await this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.id, xml: s.keep }, startedAt);
+      await this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.originId ?? null, xml: s.keep }, startedAt);
       return;
     }
     this.deliverStanza(s, user, to.resource);

@@ -43,6 +43,7 @@ export function inboundOf(e: Element, ns: string): InboundStanza {
     xml: xml === '' ? null : xml,
     stanza: serialize(client, null),
     keep: client.name === 'message' ? extensionsToStore(client, body !== undefined) : null,
+    originId: client.getChild('origin-id', 'urn:xmpp:sid:0')?.attr('id') ?? null,
   };
 }
 
