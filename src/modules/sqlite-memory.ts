@@ -21,3 +21,12 @@ export function openSqliteAreaInMemory<A>(area: SqliteArea<A>, ctx: AreaContext)
     batched: async (fn) => write(fn),
   });
 }
+
+/**
+ * A module's storage when its SQLite area is the export `area` of the `sqlite.js` beside its index (`base`: the
+ * index's import.meta.url): imported by URL on the store's thread (a source URL under the test runner maps to
+ * the build, storage/sqlite/module-areas.ts compiledUrl), and its in-memory twin for the memory store.
+ */
+export function sqliteBeside<A>(base: string, area: SqliteArea<A>): { sqlite: string; memory: (ctx: AreaContext) => A } {
+  return { sqlite: new URL('./sqlite.js', base).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) };
+}

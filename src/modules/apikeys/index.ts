@@ -5,7 +5,7 @@
  * a route's scope, and the per-caller rate limit.
  */
 import { defineModule } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { apikeysCommands } from './commands.js';
 import { apikeysOptions } from './options.js';
 import { apikeysRoutes } from './routes.js';
@@ -33,7 +33,7 @@ export const apikeys = defineModule({
   options: apikeysOptions,
   // Read per request by the routes; the rate limit and the cache period are kept by the verifier and take a restart.
   live: ['usersMayCreate', 'maxKeysPerOwner'],
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   commands: apikeysCommands(),
   setup(api) {
     const store = api.storage<ApiKeysArea>();

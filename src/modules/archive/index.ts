@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { defineModule, type ModuleApi } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { failedDraft, journalChange } from './changes.js';
 import { archiveOptions, type ArchiveOptions } from './options.js';
 import { area, type ArchiveArea } from './sqlite.js';
@@ -78,7 +78,7 @@ export const archive = defineModule({
   name: 'archive',
   summary: 'Tamper-evident compliance journal with signed checkpoints (docs/archive.md)',
   options: archiveOptions,
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   commands: archiveCommands(),
   // Accounts and domains changed with the CLI, in a process where no engine event fires: journaled before the
   // change is stored, as the engine's gate does.

@@ -7,7 +7,7 @@
  */
 import { CHANGES, type Change, type ChangeName, type EngineEvents } from '../../engine/events.js';
 import { defineModule, type ModuleApi } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { auditCommands } from './commands.js';
 import { entryOf } from './entry.js';
 import { auditOptions, type AuditOptions } from './options.js';
@@ -48,9 +48,7 @@ export const audit = defineModule({
   summary: 'The audit log: every change made to the server, who made it and when (docs/admin-data.md)',
   options: auditOptions,
   commands: auditCommands(),
-  // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build
-  // (storage/sqlite/module-areas.ts compiledUrl), which its worker thread can load.
-  storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   // Changes made with the CLI, in a process without an engine: recorded before they are stored, taken back if
   // the store (or a module after this one) refused them.
   async operatorChange(e, { store }) {

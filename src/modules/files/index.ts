@@ -7,7 +7,7 @@
  */
 import { op } from '../../protocols/json-ws/ops.js';
 import { defineModule } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { filesOptions } from './options.js';
 import { filesRoutes, slotSchema } from './routes.js';
 import { Scanner } from './scanner.js';
@@ -24,7 +24,7 @@ export const files = defineModule({
   // the public URL are wiring and take a restart.
   live: ['maxFileBytes', 'perUserDailyBytes', 'totalBytes', 'slotSeconds', 'expiryDays'],
   // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build.
-  storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   async setup(api) {
     // Wiring only: the live limits are read per use through api.options.
     const o = api.options;

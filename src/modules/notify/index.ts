@@ -9,7 +9,7 @@ import { ParleyError } from '../../core/errors.js';
 import { op } from '../../protocols/json-ws/ops.js';
 import type { Engine } from '../../engine/engine.js';
 import { defineModule } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { notifyCommands } from './commands.js';
 import { smtpSender } from './mail.js';
 import { parseId } from './model.js';
@@ -41,9 +41,7 @@ export const notify = defineModule({
   summary: 'Notifications routed by presence, with escalation and e-mail fallback (docs/notifications.md)',
   options: notifyOptions,
   commands: notifyCommands(),
-  // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build
-  // (storage/sqlite/module-areas.ts compiledUrl), which its worker thread can load.
-  storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   async setup(api) {
     const store = api.storage<NotifyArea>();
     const service = new NotifyService(api, store, smtpSender(api.options.smtp));

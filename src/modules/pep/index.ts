@@ -8,7 +8,7 @@
 import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
 import { defineModule } from '../api.js';
 import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { avatars, VCARD_CONVERSION } from './avatar.js';
 import { avatarHashInPresence } from './presence-hash.js';
 import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
@@ -46,7 +46,7 @@ export const pep = defineModule({
   name: 'pep',
   summary: 'XEP-0163 personal eventing on every account, with XEP-0223 private data, XEP-0402 bookmarks and XEP-0084 avatars',
   options: pepOptions,
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const { engine } = api;
     const nodes = new PepNodes(api.storage<PepArea>(), engine, (owner, item, audience) => api.pepNotify(owner, item, audience), api.options);

@@ -8,7 +8,7 @@
  */
 import { defineModule } from '../api.js';
 import { parseInput } from '../input.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { PresentityHub, type Subscription, type SubscriptionOut } from './hub.js';
 import { defineBody, updateSchema, type DefineBody, type DeviceDef, type Presentity, type Target, type UpdateBody } from './model.js';
 import { presentitiesOps } from './ops.js';
@@ -63,7 +63,7 @@ export const presentities = defineModule({
   name: 'presentities',
   summary: 'Presence of people, things and processes for other systems: REST, SSE and JSON subscriptions (docs/presence.md)',
   options: presentitiesOptions,
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   async setup(api) {
     const keys = api.use('apikeys');
     const hub = new PresentityHub(api.engine, api.storage<PresentitiesArea>(), api.log, { ringSize: api.options.ringSize });

@@ -8,7 +8,7 @@ import { el, type Element } from '../../protocols/xmpp/xml/element.js';
 import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { serialize } from '../../protocols/xmpp/xml/serialize.js';
 import { defineModule } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { privateOptions } from './options.js';
 import { area, type PrivateArea } from './sqlite.js';
 
@@ -60,7 +60,7 @@ export const privateStorage = defineModule({
   name: 'private',
   summary: 'XEP-0049 private XML storage: clients keep settings and legacy bookmarks on the server',
   options: privateOptions,
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const store = api.storage<PrivateArea>();
     const { maxBytes, maxElements } = api.options;

@@ -9,7 +9,7 @@ import type { LogRecord } from '../../core/types.js';
 import { op } from '../../protocols/json-ws/ops.js';
 import { parseParams } from '../../protocols/params.js';
 import { defineModule } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { searchOptions } from './options.js';
 import { QUERY_MAX_CHARS } from './query.js';
 import { SearchService, type SearchServiceApi } from './service.js';
@@ -45,7 +45,7 @@ export const search = defineModule({
   summary: 'Full-text search of one\'s own history: JSON `search`, GET /api/v1/search, XEP-0431 in MAM',
   options: searchOptions,
   // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build.
-  storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const store = api.storage<SearchArea>();
     const service = new SearchService(api.engine, store, api.options.maxResults);

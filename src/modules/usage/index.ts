@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { defineModule, type ModuleApi } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { usageCommands } from './commands.js';
 import { dayOf, daysBefore, noSessions } from './model.js';
 import { usageOptions, type UsageOptions } from './options.js';
@@ -35,9 +35,7 @@ export const usage = defineModule({
   summary: 'Daily usage figures: messages, active users, sessions per protocol, peak connections (docs/admin-data.md)',
   options: usageOptions,
   commands: usageCommands(),
-  // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build
-  // (storage/sqlite/module-areas.ts compiledUrl), which its worker thread can load.
-  storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   // Accounts the CLI creates (no engine there to tell): counted straight into the store, and taken back if the
   // account was not made after all.
   async operatorChange(e, { store }) {

@@ -6,7 +6,7 @@
  * `presentities` services (both listed before this module in src/app/modules.ts).
  */
 import { defineModule } from '../api.js';
-import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { sqliteBeside } from '../sqlite-memory.js';
 import { TargetGuard } from './guard.js';
 import { webhooksOptions } from './options.js';
 import { webhooksRoutes } from './routes.js';
@@ -21,7 +21,7 @@ export const webhooks = defineModule({
   // Read per use (a webhook created, an attempt made); the SSRF guard, the HTTP client's limits and the delivery
   // log's size take a restart.
   live: ['maxPerOwner', 'maxConsecutiveFailures', 'retryMinSeconds', 'retryMaxSeconds', 'maxPendingPerWebhook'],
-  storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
+  storage: sqliteBeside(import.meta.url, area),
   async setup(api) {
     const keys = api.use('apikeys');
     const presentities = api.use('presentities');
