@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import type { ArchiveFilters, ArchiveHit } from '../../client/admin.js';
 import { api } from './context.js';
-import { Failure, Page, Pager, useAction, useLoad, usePager, when } from './ui.js';
+import { Failure, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
 const FIELDS: Array<[keyof ArchiveFilters, string, 'text' | 'date']> = [
   ['keywords', 'Keywords', 'text'],
@@ -85,7 +85,7 @@ export function ArchivePage() {
       <Failure error={exporter.error} module="archive" />
       {hits !== null && (
         <>
-          <div class="table-wrap">
+          <Scroll label="Search results">
             <table>
               <caption class="sr-only">Search results</caption>
               <thead>
@@ -116,7 +116,7 @@ export function ArchivePage() {
                 )}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           <Pager
             label="Results"
             page={pager.page}

@@ -1,7 +1,7 @@
 /** Audit log: who changed what and when, newest first, filtered by type, actor, subject and dates, page by page. */
 import { useState } from 'preact/hooks';
 import { api } from './context.js';
-import { Failure, Page, Pager, useLoad, usePager, when } from './ui.js';
+import { Failure, Page, Pager, Scroll, useLoad, usePager, when } from './ui.js';
 
 interface Filters {
   type?: string;
@@ -55,7 +55,7 @@ export function AuditPage() {
       <Failure error={log.error} />
       {log.data !== null && (
         <>
-          <div class="table-wrap">
+          <Scroll label="Audit entries">
             <table class="audit">
               <caption class="sr-only">Audit entries</caption>
               <thead>
@@ -86,7 +86,7 @@ export function AuditPage() {
                 )}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           <Pager label="Audit log" page={pager.page} hasNext={log.data.next !== null} onBack={pager.back} onNext={() => log.data?.next != null && pager.next(log.data.next)} />
         </>
       )}

@@ -10,6 +10,7 @@ const show = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON
 function Checks({ checks }: { checks: Record<string, unknown> }) {
   return (
     <div class="checks">
+      {Object.keys(checks).length === 0 && <p class="muted">No module reports checks.</p>}
       {Object.entries(checks).map(([name, report]) => (
         <section class="card" key={name} aria-labelledby={`check-${name}`}>
           <h3 id={`check-${name}`}>{name}</h3>

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { Hold } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, useAction, useLoad, when } from './ui.js';
+import { ConfirmButton, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const scopeOf = (h: Hold): string =>
   h.scope.kind === 'person' ? `person ${h.scope.address}` : h.scope.kind === 'room' ? `room ${h.scope.room}` : `search ${JSON.stringify(h.scope.search)}`;
@@ -20,7 +20,7 @@ export function HoldsPage() {
       <Failure error={list.error} module="archive" />
       <Failure error={action.error} />
       {list.data !== null && (
-        <div class="table-wrap">
+        <Scroll label="Legal holds">
           <table>
             <caption class="sr-only">Legal holds</caption>
             <thead>
@@ -65,7 +65,7 @@ export function HoldsPage() {
               )}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       <form
         class="card inline-form"

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, useAction, useLoad, when } from './ui.js';
+import { ConfirmButton, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'bot', 'webhooks'];
 
@@ -32,7 +32,7 @@ function Keys() {
       <Failure error={action.error} />
       {token !== null && <Secret label="The new key" value={token} />}
       {list.data !== null && (
-        <div class="table-wrap">
+        <Scroll label="API keys">
           <table>
             <caption class="sr-only">API keys</caption>
             <thead>
@@ -75,7 +75,7 @@ function Keys() {
               )}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       {list.data !== null && (
         <form
@@ -118,7 +118,7 @@ function Keys() {
 function Deliveries({ id }: { id: string }) {
   const log = useLoad(() => api().webhookDeliveries(id), [id]);
   return (
-    <div class="table-wrap">
+    <Scroll label="Deliveries">
       <Failure error={log.error} />
       {log.data !== null && (
         <table>
@@ -150,7 +150,7 @@ function Deliveries({ id }: { id: string }) {
           </tbody>
         </table>
       )}
-    </div>
+    </Scroll>
   );
 }
 

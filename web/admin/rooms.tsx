@@ -1,7 +1,7 @@
 /** Rooms: the rooms with search and paging; a room's members with their roles; destroy a room with a reason. */
 import { useState } from 'preact/hooks';
 import { api, hrefOf, navigate } from './context.js';
-import { ConfirmButton, Failure, Link, Page, Pager, useAction, useLoad, usePager, when } from './ui.js';
+import { ConfirmButton, Failure, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
 function RoomDetail({ room }: { room: string }) {
   const detail = useLoad(() => api().getRoom(room), [room]);
@@ -72,7 +72,7 @@ export function RoomsPage({ open }: { open: string | null }) {
       {open !== null && <RoomDetail key={open} room={open} />}
       {list.data !== null && (
         <>
-          <div class="table-wrap">
+          <Scroll label="Rooms">
             <table>
               <caption class="sr-only">Rooms</caption>
               <thead>
@@ -103,7 +103,7 @@ export function RoomsPage({ open }: { open: string | null }) {
                 )}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           <Pager label="Rooms" page={pager.page} hasNext={list.data.next !== null} onBack={pager.back} onNext={() => list.data?.next && pager.next(list.data.next)} />
         </>
       )}

@@ -80,7 +80,7 @@ export interface FormContext {
 const idOf = (ctx: FormContext, path: Path): string => `${ctx.idBase}-${path.join('-').replace(/[^a-zA-Z0-9_-]/g, '_')}`;
 
 function Hint({ id, schema, extra }: { id: string; schema: JsonSchema; extra?: string }) {
-  const text = [schema.description, extra].filter(Boolean).join(' ');
+  const text = [schema.description, extra].filter((x): x is string => Boolean(x)).map((x) => (/[.!?)]$/.test(x) ? x : `${x}.`)).join(' ');
   return text === '' ? null : (
     <p class="hint" id={`${id}-hint`}>
       {text}

@@ -206,3 +206,12 @@ export function Pager({ page, hasNext, onBack, onNext, label }: { page: number; 
     </nav>
   );
 }
+
+/** A table's scroll box at narrow widths: focusable, so keyboard users can scroll it too (WCAG 2.1.1). */
+export function Scroll({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
+}

@@ -3,7 +3,7 @@
  * password, make or revoke an administrator, end one or every session, delete (after a confirmation).
  */
 import { api, hrefOf, navigate } from './context.js';
-import { ConfirmButton, Failure, Link, Page, useAction, useLoad, when } from './ui.js';
+import { ConfirmButton, Failure, Link, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const PROTOCOLS: Record<string, string> = {
   json: 'JSON WebSocket',
@@ -80,7 +80,7 @@ export function UserPage({ address }: { address: string }) {
               </button>
             )}
           </div>
-          <div class="table-wrap">
+          <Scroll label="Sessions">
             <table>
               <caption class="sr-only">Sessions of {address}</caption>
               <thead>
@@ -117,7 +117,7 @@ export function UserPage({ address }: { address: string }) {
                 )}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         </>
       )}
     </Page>

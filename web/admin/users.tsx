@@ -1,7 +1,7 @@
 /** Users: the accounts with search and paging, and the form that creates a person (with a password) or a bot. */
 import { useState } from 'preact/hooks';
 import { api, hrefOf } from './context.js';
-import { Failure, Link, Page, Pager, useAction, useLoad, usePager, when } from './ui.js';
+import { Failure, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
 const PAGE_SIZE = 25;
 
@@ -77,7 +77,7 @@ export function UsersPage() {
       <Failure error={list.error} />
       {list.data !== null && (
         <>
-          <div class="table-wrap">
+          <Scroll label="Accounts">
             <table>
               <caption class="sr-only">Accounts</caption>
               <thead>
@@ -85,8 +85,8 @@ export function UsersPage() {
                   <th scope="col">Address</th>
                   <th scope="col">Kind</th>
                   <th scope="col">State</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last seen</th>
+                  <th scope="col" class="wide-only">Created</th>
+                  <th scope="col" class="wide-only">Last seen</th>
                 </tr>
               </thead>
               <tbody>
@@ -97,8 +97,8 @@ export function UsersPage() {
                     </th>
                     <td>{u.kind === 'bot' ? 'Bot' : u.admin ? 'Administrator' : 'Person'}</td>
                     <td>{u.disabled ? 'Disabled' : u.online ? 'Online' : 'Offline'}</td>
-                    <td>{when(u.createdAt)}</td>
-                    <td>{u.online ? 'now' : when(u.lastSeen)}</td>
+                    <td class="wide-only">{when(u.createdAt)}</td>
+                    <td class="wide-only">{u.online ? 'now' : when(u.lastSeen)}</td>
                   </tr>
                 ))}
                 {list.data.users.length === 0 && (
@@ -110,7 +110,7 @@ export function UsersPage() {
                 )}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           <Pager label="Accounts" page={pager.page} hasNext={list.data.next !== null} onBack={pager.back} onNext={() => list.data?.next && pager.next(list.data.next)} />
         </>
       )}
