@@ -82,7 +82,7 @@ export class AdminApiError extends ParleyApiError {
     super(code, message, details);
     this.status = status;
     const p = details.path;
-    this.path = Array.isArray(p) ? (p as Array<string | number>) : typeof p === 'string' ? p.split('.') : null;
+    this.path = Array.isArray(p) ? (p as Array<string | number>) : typeof p === 'string' && p !== '' ? p.split('.') : null;
   }
   /** Whether the route does not exist: its module is off (modules that are off register no routes). */
   get moduleOff(): boolean {
@@ -109,7 +109,8 @@ export interface AdminUser {
   disabled: boolean;
   createdAt: number | null;
   lastSeen: number | null;
-  online: boolean;
+  /** How many sessions it has open, on every node. */
+  online: number;
 }
 /** An account with its sessions and shared groups. */
 export interface AdminUserDetail extends AdminUser {
@@ -139,12 +140,14 @@ export interface AdminRoomDetail extends Omit<AdminRoom, 'members'> {
 }
 /** An audit log entry. */
 export interface AuditEntry {
-  id: number | string;
+  id: number;
   at: number;
+  /** An address, `cli:<os user>` for the operator's CLI, null for the server itself. */
   actor: string | null;
   type: string;
   subject: string | null;
-  data: unknown;
+  data: Record<string, unknown>;
+  node?: string;
 }
 /** One day of usage. */
 export interface UsageDay {
@@ -187,7 +190,8 @@ export interface ModuleSettings {
   module: string;
   summary?: string;
   enabled: boolean;
-  live: boolean | string[];
+  /** The keys an administrator may change here. */
+  live: string[];
   values: Record<string, unknown>;
   overridden: string[];
   schema: JsonSchema;
@@ -436,7 +440,7 @@ export class AdminClient {
     return this.call('destroyRoom', { params: { room }, body: reason ? { reason } : {} });
   }
   /** A page of the audit log, newest first. */
-  audit(q: { before?: string | number | null; limit?: number; type?: string; actor?: string; subject?: string; from?: string; to?: string } = {}): Promise<{ entries: AuditEntry[]; next: string | number | null }> {
+  audit(q: { before?: number | null; limit?: number; type?: string; actor?: string; subject?: string; from?: number; to?: number } = {}): Promise<{ entries: AuditEntry[]; next: number | null }> {
     return this.call('audit', { query: q });
   }
   /** Usage per day over the last `days`, and now. */

@@ -7,9 +7,12 @@ interface Filters {
   type?: string;
   actor?: string;
   subject?: string;
-  from?: string;
-  to?: string;
+  from?: number;
+  to?: number;
 }
+
+/** A date field's day as epoch milliseconds in the reader's time zone: its start, or (for `to`) its end. */
+const dayMs = (day: string, end: boolean): number => new Date(`${day}T00:00:00`).getTime() + (end ? 86_400_000 - 1 : 0);
 
 const summary = (data: unknown): string => {
   if (data === null || data === undefined) return '';
@@ -20,7 +23,7 @@ const summary = (data: unknown): string => {
 /** The audit log page. */
 export function AuditPage() {
   const [filters, setFilters] = useState<Filters>({});
-  const pager = usePager<string | number>();
+  const pager = usePager<number>();
   const log = useLoad(() => api().audit({ ...filters, before: pager.cursor, limit: 50 }), [filters, pager.cursor]);
   const field = (name: keyof Filters, label: string, type: 'text' | 'date' = 'text') => (
     <div class="field">
@@ -37,15 +40,19 @@ export function AuditPage() {
           e.preventDefault();
           const f = new FormData(e.currentTarget);
           const v: Filters = {};
-          for (const k of ['type', 'actor', 'subject', 'from', 'to'] as const) {
+          for (const k of ['type', 'actor', 'subject'] as const) {
             const x = String(f.get(k) ?? '').trim();
             if (x !== '') v[k] = x;
+          }
+          for (const k of ['from', 'to'] as const) {
+            const x = String(f.get(k) ?? '');
+            if (x !== '') v[k] = dayMs(x, k === 'to');
           }
           setFilters(v);
           pager.reset();
         }}
       >
-        {field('type', 'Type')}
+        {field('type', 'Type (exact, or a prefix ending in *)')}
         {field('actor', 'Actor')}
         {field('subject', 'Subject')}
         {field('from', 'From', 'date')}

@@ -1,14 +1,14 @@
 /**
  * Policies: every module's live settings as forms generated from the JSON Schema the server sends; the server
  * validates a change and its error shows next to the field it names. Settings changed here override the
- * configuration file until reset. With the compliance archive on, its retention and supervision lexicons follow
- * (for administrators who are also compliance officers: the archive refuses anyone else).
+ * configuration file until reset. The compliance archive's retention and supervision lexicons have an entry of
+ * their own (its routes, for administrators who are also compliance officers: the archive refuses anyone else).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { AdminApiError, type ModuleSettings } from '../../client/admin.js';
 import { messageOf } from '../shared/web-session.js';
 import { ArchivePolicies } from './archive-policies.js';
-import { api, hrefOf, me } from './context.js';
+import { api, hrefOf } from './context.js';
 import { SchemaField, labelOf, setAt, type FormContext, type Path } from './schema-form.js';
 import { Failure, Link, Page, useAction, useLoad } from './ui.js';
 
@@ -27,13 +27,14 @@ function ModuleForm({ settings, onSaved }: { settings: ModuleSettings; onSaved: 
   useEffect(() => setValues(settings.values), [settings]);
   const failed = action.error instanceof AdminApiError ? action.error : null;
   const errPath = failed === null ? null : pathText(failed);
-  const keys = Object.keys(settings.schema.properties ?? {}).filter((k) => (Array.isArray(settings.live) ? settings.live.includes(k) : true));
+  const keys = Object.keys(settings.schema.properties ?? {}).filter((k) => settings.live.includes(k));
   const ctx: FormContext = {
     root: settings.schema,
     idBase: `set-${settings.module}`,
     values,
     onChange: (path: Path, v: unknown) => setValues((old: unknown) => setAt(old, path, v)),
-    errorAt: (path) => (errPath !== null && errPath === path.join('.') ? messageOf(failed) : null),
+    // The message names the option (`modules.naming.default.localPattern: …`); beside its field the name is said.
+    errorAt: (path) => (errPath !== null && errPath === path.join('.') ? messageOf(failed).replace(/^modules\.[^:]*: /, '') : null),
   };
   const fieldShown = errPath !== null && keys.some((k) => errPath === k || errPath.startsWith(`${k}.`));
   const save = async (e: Event): Promise<void> => {
@@ -49,7 +50,7 @@ function ModuleForm({ settings, onSaved }: { settings: ModuleSettings; onSaved: 
       <h2 id="module-title">{labelOf(settings.module)}</h2>
       {settings.summary && <p class="muted">{settings.summary}</p>}
       {!settings.enabled && <p class="off">This module is not enabled on this server; its settings apply once it is.</p>}
-      {settings.live === false ? (
+      {keys.length === 0 ? (
         <p class="muted">These settings are read when the server starts: change them in the configuration file.</p>
       ) : (
         <>
@@ -79,17 +80,19 @@ function ModuleForm({ settings, onSaved }: { settings: ModuleSettings; onSaved: 
   );
 }
 
+/** The submenu entry of the archive's own policies (its routes, not a module's live settings). */
+const ARCHIVE_ENTRY = 'archive-retention';
+
 /** The policies page; `module` is the module whose form is open. */
 export function PoliciesPage({ module }: { module: string | null }) {
   const all = useLoad(() => api().listSettings(), []);
   const modules = all.data?.modules ?? [];
-  const open = modules.find((m) => m.module === module) ?? modules.find((m) => m.enabled) ?? modules[0];
-  const archiveOn = modules.some((m) => m.module === 'archive' && m.enabled);
-  const officer = me.value?.roles.includes('compliance-officer') ?? false;
+  const archive = module === ARCHIVE_ENTRY;
+  const open = archive ? undefined : (modules.find((m) => m.module === module) ?? modules.find((m) => m.enabled) ?? modules[0]);
   return (
     <Page title="Policies">
       <Failure error={all.error} />
-      {modules.length > 0 && (
+      {all.data !== null && (
         <div class="split">
           <nav aria-label="Modules" class="submenu">
             <ul>
@@ -101,13 +104,17 @@ export function PoliciesPage({ module }: { module: string | null }) {
                   </Link>
                 </li>
               ))}
+              <li>
+                <Link href={hrefOf('policies', ARCHIVE_ENTRY)} current={archive}>
+                  Archive retention and lexicons
+                </Link>
+              </li>
             </ul>
           </nav>
-          <div>
+          <div class="stack">
             {open !== undefined && <ModuleForm key={open.module} settings={open} onSaved={all.reload} />}
-            {open?.module === 'archive' && archiveOn && (
-              officer ? <ArchivePolicies /> : <p class="muted">Retention and supervision lexicons are managed by compliance officers.</p>
-            )}
+            {/* The archive's routes answer 404 when it is off and 403 to anyone but its compliance officers. */}
+            {archive && <ArchivePolicies />}
           </div>
         </div>
       )}
