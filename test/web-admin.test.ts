@@ -73,16 +73,18 @@ async function sdkFor(address: string): Promise<AdminClient> {
 }
 
 beforeAll(async () => {
-  t = await startServer({ modules: { archive: { enabled: true } } });
+  t = await startServer({ modules: { archive: { enabled: true }, apikeys: { enabled: true } } });
   await addUser(t.server.store, 'boss@localhost', 'pw-boss', { admin: true, iterations: 4096, now: Date.now() });
-  await t.users('alice@localhost', 'bob@localhost', 'olive@localhost');
+  await t.users('alice@localhost', 'bob@localhost', 'olive@localhost', 'rita@localhost');
   // The compliance officer is named by the operator with the archive's CLI, on the server's own database.
   const config = join(t.dir, 'cli.yaml');
   writeFileSync(config, `storage:\n  sqlite:\n    path: ${join(t.dir, 'parley.db')}\nmodules:\n  archive:\n    enabled: true\n`);
-  let err = '';
-  const code = await runCli(['--config', config, 'archive', 'officer', 'add', 'olive@localhost'], { out: () => undefined, err: (s) => (err += s) });
-  expect(err).toBe('');
-  expect(code).toBe(0);
+  for (const [role, who] of [['officer', 'olive@localhost'], ['reviewer', 'rita@localhost']]) {
+    let err = '';
+    const code = await runCli(['--config', config, 'archive', role!, 'add', who!], { out: () => undefined, err: (s) => (err += s) });
+    expect(err).toBe('');
+    expect(code).toBe(0);
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
 afterAll(async () => {
@@ -155,11 +157,11 @@ describe('the admin console', { timeout: 90_000 }, () => {
     const table = page.getByRole('table');
     await table.getByRole('row').filter({ hasText: 'dana@localhost' }).first().waitFor();
     await table.getByRole('row').filter({ hasText: 'naming' }).first().waitFor();
+    expect(await axe(page)).toEqual([]);
+    await shot(page, 'web-admin-audit-desktop-light');
     await page.getByLabel('Subject').fill('dana@localhost');
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect.poll(async () => (await table.getByRole('row').allTextContents()).slice(1).every((r) => r.includes('dana@localhost'))).toBe(true);
-    expect(await axe(page)).toEqual([]);
-    await shot(page, 'web-admin-audit-desktop-light');
     await ctx.close();
   });
 
@@ -189,6 +191,14 @@ describe('the admin console', { timeout: 90_000 }, () => {
     await open(page, 'Usage');
     await page.getByRole('img', { name: 'Messages per day' }).waitFor();
     await shot(page, 'web-admin-usage-desktop-light');
+    // A new API key's token is shown once, and the key is listed.
+    await open(page, 'API keys and webhooks');
+    await page.getByLabel('Name', { exact: true }).fill('deploy');
+    await page.getByLabel('presence:read').check();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await expect(page.locator('.secret code').textContent()).resolves.toMatch(/^pk_[0-9a-f]{16}_/);
+    await page.getByRole('row').filter({ hasText: 'deploy' }).waitFor();
+    expect(await axe(page)).toEqual([]);
     await open(page, 'Health');
     await page.getByText(/Status:/).waitFor();
     await ctx.close();
@@ -237,6 +247,15 @@ describe('the admin console', { timeout: 90_000 }, () => {
     // Pages it may not use are not there even by address: it lands on its own first page.
     await page.goto(`${t.url}/admin/users`);
     await page.getByRole('heading', { level: 1, name: 'Archive search' }).waitFor();
+    await ctx.close();
+  });
+
+  it('a supervision reviewer sees only the review queue', async () => {
+    const { ctx, page } = await signedIn('rita@localhost');
+    await page.getByRole('heading', { level: 1, name: 'Review queue' }).waitFor();
+    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Review queue']);
+    await page.getByText(/Nothing to review|Item \d+/).first().waitFor();
+    expect(await axe(page)).toEqual([]);
     await ctx.close();
   });
 

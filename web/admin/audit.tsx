@@ -28,7 +28,12 @@ export function AuditPage() {
   const field = (name: keyof Filters, label: string, type: 'text' | 'date' = 'text') => (
     <div class="field">
       <label for={`audit-${name}`}>{label}</label>
-      {type === 'date' ? <input id={`audit-${name}`} name={name} type="date" /> : <input id={`audit-${name}`} name={name} type="text" />}
+      {type === 'date' ? (
+        <input id={`audit-${name}`} name={name} type="date" />
+      ) : (
+        // A type is matched exactly, or by a prefix ending in * (account.* for every account change).
+        <input id={`audit-${name}`} name={name} type="text" placeholder={name === 'type' ? 'account.*' : undefined} />
+      )}
     </div>
   );
   return (
@@ -52,7 +57,7 @@ export function AuditPage() {
           pager.reset();
         }}
       >
-        {field('type', 'Type (exact, or a prefix ending in *)')}
+        {field('type', 'Type')}
         {field('actor', 'Actor')}
         {field('subject', 'Subject')}
         {field('from', 'From', 'date')}

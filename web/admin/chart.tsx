@@ -55,11 +55,12 @@ export function BarChart({ id, title, labels, series }: { id: string; title: str
     <figure class="chart" aria-labelledby={`${id}-title`}>
       <figcaption id={`${id}-title`}>{title}</figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title`} preserveAspectRatio="none">
-        {[0, 0.5, 1].map((f) => (
+        {/* Whole numbers only: a half tick of a small axis would say 0.5 visits. */}
+        {[0, 0.5, 1].filter((f) => Number.isInteger(top * f)).map((f) => (
           <g key={f}>
             <line class="grid" x1={PAD.left} x2={W - PAD.right} y1={y(top * f)} y2={y(top * f)} />
             <text class="tick" x={PAD.left - 6} y={y(top * f) + 4} text-anchor="end">
-              {Math.round(top * f)}
+              {top * f}
             </text>
           </g>
         ))}

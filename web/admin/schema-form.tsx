@@ -60,8 +60,12 @@ export function defaultOf(s: JsonSchema, root: JsonSchema): unknown {
   return undefined;
 }
 
+/** Names that are not plain words. */
+const NAMES: Record<string, string> = { apikeys: 'API keys', mam: 'Message archive (MAM)', pep: 'PEP', vcard: 'vCard', extdisco: 'External services' };
+
 /** A key as a label: `minLength` → "Min length". */
 export function labelOf(key: string): string {
+  if (NAMES[key] !== undefined) return NAMES[key];
   const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
