@@ -291,6 +291,8 @@ export interface ReviewItem {
 export interface AdminClientOptions {
   /** The session's CSRF value (GET /api/v1/web/session), sent on unsafe methods; null with a bearer token. */
   csrf: string | null;
+  /** A session token (POST /api/v1/login) sent as `Authorization: Bearer` instead of the browser's cookie. */
+  token?: string;
   /** Prefix of every path: '' in the browser (same origin), `http://host:port` elsewhere. */
   base?: string;
   /** The fetch to use (Node.js callers pass one that adds their cookie or Authorization header). */
@@ -331,6 +333,7 @@ export class AdminClient {
     const headers: Record<string, string> = {};
     if (args.body !== undefined) headers['content-type'] = 'application/json';
     if (call.method !== 'GET' && this.opts.csrf !== null) headers['x-parley-csrf'] = this.opts.csrf;
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
     const res = await this.doFetch(`${this.base}${pathOf(call, args.params)}${queryOf(args.query)}`, {
       method: call.method,
       headers,

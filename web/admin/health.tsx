@@ -1,7 +1,10 @@
-/** Health: the server's /health report (status, uptime, the modules' checks: storage, scanner, …) and the live usage figures. */
+/**
+ * Health: the server's /health report (status, uptime, the modules' checks: storage, scanner, …), the live usage
+ * figures and the sessions of the whole cluster.
+ */
 import { Fragment } from 'preact';
-import { api } from './context.js';
-import { Failure, Page, useLoad } from './ui.js';
+import { api, hrefOf } from './context.js';
+import { Failure, Link, Page, Scroll, useLoad, when } from './ui.js';
 import { LiveFigures } from './usage.js';
 
 /** A check's value as text. */
@@ -29,6 +32,58 @@ function Checks({ checks }: { checks: Record<string, unknown> }) {
         </section>
       ))}
     </div>
+  );
+}
+
+const PROTOCOLS: Record<string, string> = { json: 'JSON WebSocket', 'xmpp-tcp': 'XMPP (TCP)', 'xmpp-websocket': 'XMPP over WebSocket', 'xmpp-bosh': 'XMPP over BOSH' };
+
+/** The sessions of the whole cluster (the first ones listed; the counts are exact). */
+function Sessions() {
+  const s = useLoad(() => api().listSessions(), []);
+  return (
+    <>
+      <h2>Sessions</h2>
+      <Failure error={s.error} />
+      {s.data !== null && (
+        <>
+          <p>
+            {s.data.total} sessions of {s.data.users} people:{' '}
+            {Object.entries(s.data.byProtocol)
+              .map(([p, n]) => `${PROTOCOLS[p] ?? p} ${n}`)
+              .join(', ') || 'none'}
+          </p>
+          {s.data.sessions.length > 0 && (
+            <Scroll label="Sessions">
+              <table>
+                <caption class="sr-only">Sessions</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Account</th>
+                    <th scope="col">Resource</th>
+                    <th scope="col">Protocol</th>
+                    <th scope="col">Since</th>
+                    <th scope="col">Node</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {s.data.sessions.slice(0, 100).map((x) => (
+                    <tr key={x.id}>
+                      <th scope="row">
+                        <Link href={hrefOf('users', x.user ?? '')}>{x.user}</Link>
+                      </th>
+                      <td>{x.resource}</td>
+                      <td>{PROTOCOLS[x.protocol] ?? x.protocol}</td>
+                      <td>{when(x.openedAt)}</td>
+                      <td>{x.node}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </Scroll>
+          )}
+        </>
+      )}
+    </>
   );
 }
 
@@ -75,6 +130,7 @@ export function HealthPage() {
       <h2>Live usage</h2>
       <Failure error={usage.error} module="usage" />
       {usage.data !== null && <LiveFigures now={usage.data.now} />}
+      <Sessions />
     </Page>
   );
 }

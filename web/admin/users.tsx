@@ -57,8 +57,10 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
 /** The accounts page. */
 export function UsersPage() {
   const [q, setQ] = useState('');
+  const [domain, setDomain] = useState('');
   const pager = usePager<string>();
-  const list = useLoad(() => api().listUsers({ q, after: pager.cursor, limit: PAGE_SIZE }), [q, pager.cursor]);
+  const domains = useLoad(() => api().listDomains(), []);
+  const list = useLoad(() => api().listUsers({ q, domain: domain || undefined, after: pager.cursor, limit: PAGE_SIZE }), [q, domain, pager.cursor]);
   return (
     <Page title="Users">
       <form
@@ -66,12 +68,23 @@ export function UsersPage() {
         role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          setQ(String(new FormData(e.currentTarget).get('q') ?? '').trim());
+          const f = new FormData(e.currentTarget);
+          setQ(String(f.get('q') ?? '').trim());
+          setDomain(String(f.get('domain') ?? ''));
           pager.reset();
         }}
       >
         <label for="user-search">Search accounts</label>
-        <input id="user-search" name="q" type="search" placeholder="name or domain" />
+        <input id="user-search" name="q" type="search" placeholder="part of the address" />
+        <label for="user-domain">Domain</label>
+        <select id="user-domain" name="domain">
+          <option value="">All domains</option>
+          {domains.data?.domains.map((d) => (
+            <option key={d} value={d}>
+              {d}
+            </option>
+          ))}
+        </select>
         <button type="submit">Search</button>
       </form>
       <Failure error={list.error} />
