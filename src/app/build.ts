@@ -159,6 +159,7 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
   registerRoutes(http, {
     engine,
     metricsToken: config.server.metricsToken,
+    roles: (user) => moduleHost.rolesOf(user),
     metrics: async () => {
       metrics.connections.set(connectionCount());
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

@@ -5,6 +5,7 @@
  */
 import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
+import { destroyRoom, listRoomsOf, setAdmin, setDisabled } from '../engine/admin-changes.js';
 import { addDomain, addGroupMember, addUser, normaliseDomain, normaliseUser, removeDomain, removeGroupMember, removeUser, setPassword } from '../engine/admin-service.js';
 import { userInfo } from 'node:os';
 import { failureCode, type ChangeGate } from '../engine/events.js';
@@ -23,10 +24,17 @@ const USAGE = `usage: parley [--config FILE] <command>
   user passwd <local@domain>        set a new password (revokes the user's tokens)
   user remove <local@domain>
   user list [domain]
+  user disable <local@domain>       disable an account: no sign-in by any path, tokens revoked
+                                    (a running server ends its sessions within about a second)
+  user enable <local@domain>        let a disabled account sign in again
+  user admin <local@domain> on|off  give or take administrator rights (never a bot's)
+  room list [domain]                rooms (of one domain and its subdomains), with their members
+  room destroy <room@domain>        destroy a room with its members and invitations; run here, its
+                                    members are not told (the server's admin API tells them)
   group add <group> <local@domain>  add a user to a shared group (created if absent)
   group remove <group> <local@domain>
   group list
-${MODULES.flatMap((m) => (m.commands ?? []).map((c) => `  ${`${m.name} ${c.name} ${c.usage}`.padEnd(34)}${c.summary}`)).join('\n')}
+${MODULES.flatMap((m) => (m.commands ?? []).map((c) => `  ${`${m.name} ${c.default === true ? `[${c.name}]` : c.name} ${c.usage}`.padEnd(34)}${c.summary}`)).join('\n')}
 `;
 
 const COMMANDS = new Set([
@@ -37,6 +45,11 @@ const COMMANDS = new Set([
   'user passwd',
   'user remove',
   'user list',
+  'user disable',
+  'user enable',
+  'user admin',
+  'room list',
+  'room destroy',
   'group add',
   'group remove',
   'group list',
@@ -169,7 +182,33 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
       }
       case 'user list':
         // Stored domains are normalised, so the filter must be too (`user list Example.COM`).
-        for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) io.out(`${u.address}${u.admin ? ' (admin)' : ''}${u.kind === 'bot' ? ' (bot)' : ''}\n`);
+        for (const u of await store.accounts.list(a1 === undefined ? undefined : normaliseDomain(a1))) {
+          io.out(`${u.address}${u.admin ? ' (admin)' : ''}${u.kind === 'bot' ? ' (bot)' : ''}${u.disabled ? ' (disabled)' : ''}\n`);
+        }
+        break;
+      case 'user disable':
+      case 'user enable': {
+        const { address, changed } = await setDisabled(store, need(a1, 'address'), action === 'disable', by, gate);
+        io.out(`${action === 'disable' ? 'disabled' : 'enabled'} ${address}${changed ? '' : ' (it already was)'}
+`);
+        break;
+      }
+      case 'user admin': {
+        if (a2 !== 'on' && a2 !== 'off') throw new UsageError('say on or off');
+        const { address, changed } = await setAdmin(store, need(a1, 'address'), a2 === 'on', by, gate);
+        io.out(`${address} is ${a2 === 'on' ? 'now' : 'no longer'} an administrator${changed ? '' : ' (no change)'}
+`);
+        break;
+      }
+      case 'room list':
+        for (const r of await listRoomsOf(store, a1 === undefined ? undefined : normaliseDomain(a1))) {
+          io.out(`${r.address} "${r.name}"${r.membersOnly ? ' (members only)' : ''} ${(await store.rooms.members(r.address)).length} members
+`);
+        }
+        break;
+      case 'room destroy':
+        io.out(`destroyed room ${await destroyRoom(store, need(a1, 'room'), by, gate)}
+`);
         break;
       case 'group add':
         io.out(`added ${await addGroupMember(store, need(a1, 'group'), need(a2, 'address'), by, gate)} to ${a1}\n`);
@@ -223,7 +262,10 @@ function failed(e: unknown, io: Io): number {
 
 /** `parley <module> <command> ...`: a module's own command, on the store with the module's storage opened. */
 async function runModuleCommand(module: AnyModule, config: Config, args: string[], io: Io): Promise<number> {
-  const [name, ...rest] = args;
+  // `parley <module> [--option ...]` runs the module's default command, if it has one.
+  const bare = args.length === 0 || args[0]!.startsWith('-');
+  const fallback = bare ? module.commands?.find((c) => c.default === true) : undefined;
+  const [name, ...rest] = fallback ? [fallback.name, ...args] : args;
   const command = module.commands?.find((c) => c.name === name);
   if (!command) {
     io.err(`unknown command "${module.name} ${args.join(' ')}"\n${USAGE}`);

@@ -5,6 +5,7 @@
  */
 import { apikeys } from '../modules/apikeys/index.js';
 import { archive } from '../modules/archive/index.js';
+import { audit } from '../modules/audit/index.js';
 import { blocking } from '../modules/blocking/index.js';
 import { carbons } from '../modules/carbons/index.js';
 import { components } from '../modules/components/index.js';
@@ -17,6 +18,7 @@ import { presentities } from '../modules/presentities/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
 import { pep } from '../modules/pep/index.js';
+import { usage } from '../modules/usage/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
 
@@ -26,6 +28,7 @@ import { webhooks } from '../modules/webhooks/index.js';
  * after it, may still refuse an account; the archive then hears that it was not made). apikeys comes
  * before presentities, which uses its service; components after presentities, whose service it writes through;
  * webhooks comes after both, whose services it uses. files uses none. pep comes after vcard and private, whose
- * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat).
+ * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat). audit and usage come last:
+ * they only record what the others did, and the CLI asks audit about a change after every module that may refuse it.
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage];

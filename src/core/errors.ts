@@ -12,6 +12,9 @@ export const ERRORS = {
   'jid-malformed': { status: 400, xmpp: 'jid-malformed', text: 'The address is not valid' },
   'not-authorized': { status: 401, xmpp: 'not-authorized', text: 'Authentication is required or failed' },
   'account-locked': { status: 429, xmpp: 'policy-violation', text: 'Too many failed logins; try again later' },
+  // An administrator disabled the account. Stanzas: not-authorized (RFC 6120 §8.3.3.11); SASL says
+  // <account-disabled/> (RFC 6120 §6.5.1) and the stream error is policy-violation (§4.9.3.14).
+  'account-disabled': { status: 403, xmpp: 'not-authorized', text: 'The account is disabled' },
   forbidden: { status: 403, xmpp: 'forbidden', text: 'This action is not allowed' },
   'item-not-found': { status: 404, xmpp: 'item-not-found', text: 'No such item' },
   conflict: { status: 409, xmpp: 'conflict', text: 'The item already exists' },

@@ -8,10 +8,15 @@ import { ParleyError } from '../core/errors.js';
 import { normaliseDomain, normaliseUser } from '../core/address.js';
 
 export { normaliseDomain, normaliseUser };
+export { groupName };
 import { deriveCredentials } from '../auth/scram.js';
 import type { AccountKind, Credentials, SharedGroup, Store } from '../ports/store.js';
+import { createGroup, groupName, removeGroup, renameGroup, setAdmin, setDisabled } from './admin-changes.js';
+import { AdminViews } from './admin-views.js';
+import type { EndCode } from './cluster.js';
 import type { Ctx } from './context.js';
 import { ungated, type ChangeGate } from './events.js';
+import type { RoomService } from './room-service.js';
 
 /** An account as the admin listings show it. */
 export type AccountSummary = Awaited<ReturnType<Store['accounts']['list']>>[number];
@@ -96,13 +101,6 @@ export async function rekey(store: Store, address: string, password: string, ite
   return credentials;
 }
 
-/** Validates a shared group name (a short identifier). */
-export function groupName(input: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input)) {
-    throw new ParleyError('bad-request', 'a group name is 1-64 letters, digits, dot, dash or underscore');
-  }
-  return input;
-}
 
 /** Adds a user to a shared group, creating the group when absent. */
 export async function addGroupMember(store: Store, group: string, user: string, by: string | null = null, gate: ChangeGate = ungated): Promise<string> {
@@ -130,16 +128,34 @@ export async function listGroups(store: Store): Promise<Array<SharedGroup & { me
   return Promise.all(groups.map(async (g) => ({ ...g, members: await store.sharedGroups.members(g.name) })));
 }
 
-/** Ends the sessions of the given users (their accounts are gone) and deregisters them at once. */
-export type EndSessions = (users: Iterable<string>, message: string) => Promise<void>;
+/** What AdminService needs of the engine: ending sessions on every node, and the rooms. */
+export interface AdminHooks {
+  /**
+   * Ends every session of the given users on every node (accounts removed or disabled, an administrator's kick),
+   * telling the clients `code` and `message`; returns how many this node ended.
+   */
+  endSessions(users: Iterable<string>, message: string, code?: EndCode): Promise<number>;
+  /** Ends the session `user`/`resource` on whichever node holds it (policy-violation); false when there is none. */
+  endSession(user: string, resource: string, message: string): Promise<boolean>;
+  rooms: RoomService;
+}
 
 /** The admin actions inside the running server (HTTP admin API). */
 export class AdminService {
+  /** The administrators' listings of accounts, sessions and rooms (admin-views.ts). */
+  readonly views: AdminViews;
+
   constructor(
     private readonly ctx: Ctx,
     private readonly iterations: number,
-    private readonly endSessions: EndSessions,
-  ) {}
+    private readonly hooks: AdminHooks,
+  ) {
+    this.views = new AdminViews(ctx);
+  }
+
+  private endSessions(users: Iterable<string>, message: string, code?: EndCode): Promise<number> {
+    return this.hooks.endSessions(users, message, code);
+  }
 
   /** Changes pass the engine's change.check gate (events.ts). */
   private readonly gate: ChangeGate = (change, write) => this.ctx.events.change(change, write);
@@ -217,6 +233,86 @@ export class AdminService {
   /** Every shared group with its members. */
   groups(): Promise<Array<SharedGroup & { members: string[] }>> {
     return listGroups(this.ctx.store);
+  }
+
+  /**
+   * Disables an account (it cannot sign in by any path; its tokens are revoked and its sessions end on every
+   * node, told `account-disabled`) or enables it again. An administrator cannot disable themself (conflict).
+   */
+  async setDisabled(input: string, disabled: boolean, by: string | null = null): Promise<string> {
+    const { address, changed } = await setDisabled(this.ctx.store, input, disabled, by, this.gate);
+    if (!changed) return address;
+    if (disabled) await this.endSessions([address], 'the account was disabled by an administrator', 'account-disabled');
+    this.ctx.directory.forget(address);
+    await this.ctx.events.emit('account.changed', { address, change: disabled ? 'disabled' : 'enabled', by });
+    return address;
+  }
+
+  /** Gives or takes administrator rights (never a bot's; never one's own: conflict). */
+  async setAdmin(input: string, admin: boolean, by: string | null = null): Promise<string> {
+    const { address, changed } = await setAdmin(this.ctx.store, input, admin, by, this.gate);
+    if (changed) await this.ctx.events.emit('account.changed', { address, change: 'admin', admin, by });
+    return address;
+  }
+
+  /**
+   * Sets a user's password (new SCRAM keys, every token revoked) and ends its sessions on every node; bots are
+   * refused (not-acceptable: they have no password).
+   */
+  async resetPassword(input: string, password: string, by: string | null = null): Promise<string> {
+    const address = await setPassword(this.ctx.store, input, password, this.iterations, by, this.gate);
+    await this.endSessions([address], 'the password was changed');
+    await this.ctx.events.emit('account.changed', { address, change: 'password', by });
+    return address;
+  }
+
+  /** Ends every session of a user on every node (policy-violation, told why); returns how many there were. */
+  async endUserSessions(input: string): Promise<number> {
+    const address = normaliseUser(input);
+    if (!(await this.userExists(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
+    // Counted before: the other nodes end theirs asynchronously.
+    const count = this.ctx.cluster.countOf(address);
+    await this.endSessions([address], 'an administrator ended this session', 'policy-violation');
+    return count;
+  }
+
+  /** Ends one session of a user, wherever it runs; item-not-found when there is none. */
+  async endUserSession(input: string, resource: string): Promise<void> {
+    const address = normaliseUser(input);
+    if (!(await this.hooks.endSession(address, resource, 'an administrator ended this session'))) {
+      throw new ParleyError('item-not-found', `${address} has no session ${resource}`);
+    }
+  }
+
+  /**
+   * Destroys a room as its owner's XEP-0045 §10.9 destroy does (members and occupants told, with `reason`),
+   * the administrator acting with owner rights.
+   */
+  async destroyRoom(room: string, by: string, reason: string | null): Promise<void> {
+    await this.hooks.rooms.destroy(room, by, { reason, asAdmin: true });
+  }
+
+  /** Creates an empty shared group; conflict when it exists. */
+  async createGroup(name: string, display: string | null, by: string | null = null): Promise<SharedGroup> {
+    const g = await createGroup(this.ctx.store, name, display, by, this.gate);
+    await this.ctx.events.emit('group.changed', { group: g.name, change: 'created', displayName: g.displayName, by });
+    return g;
+  }
+
+  /** Sets a shared group's display name. */
+  async renameGroup(name: string, display: string, by: string | null = null): Promise<SharedGroup> {
+    const g = await renameGroup(this.ctx.store, name, display, by, this.gate);
+    await this.ctx.directory.refresh();
+    await this.ctx.events.emit('group.changed', { group: g.name, change: 'renamed', displayName: g.displayName, by });
+    return g;
+  }
+
+  /** Removes a shared group; its former members' rosters and presence audiences are refreshed. */
+  async removeGroup(name: string, by: string | null = null): Promise<void> {
+    await removeGroup(this.ctx.store, name, by, this.gate);
+    // As for a membership change: caches dropped here and on the other nodes.
+    await this.ctx.directory.refresh();
+    await this.ctx.events.emit('group.changed', { group: name, change: 'removed', displayName: null, by });
   }
 
   /** Whether an account exists (modules check owners and targets with it; cached by the directory). */

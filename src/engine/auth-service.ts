@@ -82,6 +82,12 @@ export interface Authenticated {
   credentialRef?: string;
 }
 
+/** Why a disabled account's sign-in is refused (only once the credential was proved, so it tells no prober). */
+const DISABLED = 'this account is disabled; an administrator can enable it';
+
+/** The refusal of a disabled account's sign-in. */
+const disabledError = (): ParleyError => new ParleyError('account-disabled', DISABLED);
+
 /** Why a bot's password login is refused, before any password is checked. */
 const BOT_PASSWORD = 'this account is a bot: it has no password and logs in with an API key (docs/bots.md)';
 
@@ -176,10 +182,12 @@ export class AuthService {
     const { delayMs, ticket } = this.reserve(user, ip);
     let ok: boolean;
     let credentials: Credentials | null = null;
+    let disabled = false;
     try {
       if (delayMs > 0) await sleep(delayMs);
       const acc = await this.ctx.store.accounts.get(user);
       if (acc?.kind === 'bot') throw new ParleyError('not-authorized', BOT_PASSWORD, { reason: 'bot-account' });
+      disabled = acc?.disabled ?? false;
       credentials = acc?.credentials ?? null;
       const cred = credentials?.['SCRAM-SHA-256'] ?? (await this.decoyCredential());
       ok = (await verifyPassword(password, cred, 'SCRAM-SHA-256')) && credentials !== null;
@@ -191,6 +199,11 @@ export class AuthService {
       this.throttle.fail(user, ip, ticket);
       this.ctx.metrics.login('failed');
       throw new ParleyError('not-authorized', 'wrong address or password');
+    }
+    if (disabled) {
+      // The right password: no failure to count, and no success either.
+      this.throttle.release(user, ip, ticket);
+      throw disabledError();
     }
     this.throttle.succeed(user, ip, ticket);
     this.ctx.metrics.login('ok');
@@ -213,6 +226,7 @@ export class AuthService {
     let timer: NodeJS.Timeout | null = null;
     let timedOut = false;
     let mark = '';
+    let disabled = false;
     const server = new ScramServer(
       mech,
       async (username, hashMech) => {
@@ -231,6 +245,7 @@ export class AuthService {
         // A bot has no password: it is answered like an unknown account, and fails.
         if (acc === null || acc.kind === 'bot') return null;
         mark = credentialsMark(acc.credentials);
+        disabled = acc.disabled;
         return acc.credentials[hashMech];
       },
       {
@@ -269,14 +284,20 @@ export class AuthService {
         // Too late: the attempt no longer counts, so its proof is not checked either (that would be a free guess).
         if (timedOut) throw new ParleyError('not-authorized', 'the authentication exchange took too long', { scramError: 'other-error' });
         const user = reserved?.user ?? '';
+        let serverFinal: string;
         try {
-          const serverFinal = server.finish(clientFinal);
-          settle(true);
-          return { user, credentials: mark, serverFinal };
+          serverFinal = server.finish(clientFinal);
         } catch (e) {
           settle(false);
           throw e;
         }
+        // RFC 6120 §6.5.1: a disabled account is told so, only after it proved the password (no probing).
+        if (disabled) {
+          settle(null);
+          throw disabledError();
+        }
+        settle(true);
+        return { user, credentials: mark, serverFinal };
       },
       abort: () => settle(null),
     };
@@ -315,6 +336,7 @@ export class AuthService {
     const user = await this.resolve(token);
     const acc = await this.ctx.store.accounts.get(user);
     if (acc === null) throw new ParleyError('not-authorized', 'the token is unknown or expired');
+    if (acc.disabled) throw disabledError();
     return { user, credentials: credentialsMark(acc.credentials) };
   }
 
@@ -338,6 +360,7 @@ export class AuthService {
     const acc = await this.ctx.store.accounts.get(user);
     if (acc === null) throw new ParleyError('not-authorized', 'the account of this credential was removed');
     if (acc.kind !== 'bot') throw new ParleyError('forbidden', `${kind} logins are for bot accounts; ${user} is a person and logs in with a password`, { reason: 'not-a-bot' });
+    if (acc.disabled) throw disabledError();
     this.ctx.metrics.login('ok');
     return { user, credentials: credentialsMark(acc.credentials), credentialRef: ref };
   }
@@ -349,7 +372,10 @@ export class AuthService {
   async resolveBearer(token: string): Promise<Authenticated> {
     const v = this.verifiers.recognising(token);
     if (v !== null) return this.authenticateWith(v.kind, token);
-    return { user: await this.resolve(token), credentials: '' };
+    const user = await this.resolve(token);
+    // Read from the store, so a disabling counts at once (its tokens were revoked too, but not atomically).
+    if ((await this.ctx.store.accounts.get(user))?.disabled === true) throw disabledError();
+    return { user, credentials: '' };
   }
 
   /** Revokes a token. */

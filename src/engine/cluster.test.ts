@@ -54,6 +54,23 @@ async function open(n: Node, user: string, resource: string, sink = new Recordin
   return { s: session, sink };
 }
 
+describe('what is connected', () => {
+  it('liveCounts counts the sessions of every node, by protocol, and each user online once', async () => {
+    const one = await node();
+    const two = await node();
+    const sink = (protocol: 'json' | 'xmpp-tcp' | 'xmpp-bosh'): RecordingSink => Object.assign(new RecordingSink(), { protocol });
+    await open(one, A, 'phone', sink('json'));
+    await open(one, B, 'desk', sink('xmpp-tcp'));
+    await open(two, A, 'laptop', sink('xmpp-bosh'));
+    await open(two, C, 'web', sink('json'));
+    const counts = { sessions: 4, byProtocol: { json: 2, 'xmpp-tcp': 1, 'xmpp-websocket': 0, 'xmpp-bosh': 1, other: 0 }, onlineUsers: 3 };
+    await until(() => one.engine.liveCounts().sessions === 4 && two.engine.liveCounts().sessions === 4, 'both nodes to know all four sessions');
+    expect(one.engine.liveCounts()).toEqual(counts);
+    expect(two.engine.liveCounts()).toEqual(counts);
+    expect(one.engine.nodeId).not.toBe(two.engine.nodeId);
+  });
+});
+
 describe('delivery across nodes', () => {
   it('a 1:1 message from a user on one node reaches the recipient on another live, not through the offline queue', async () => {
     const one = await node();

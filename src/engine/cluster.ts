@@ -78,10 +78,28 @@ export type ClusterMessage =
   /** The sender stops: its sessions are gone. */
   | { t: 'bye'; node: string }
   /**
-   * End every session of `users` (but session `keep`): a password change, removed accounts. With `credential`,
-   * instead every session opened with that credential (a revoked API key), whoever's it is.
+   * End every session of `users` (but session `keep`): a password change, removed or disabled accounts, an
+   * administrator's kick. With `credential`, instead every session opened with that credential (a revoked API
+   * key), whoever's it is. `resource`: only that resource of the (one) user. `code`: the close code the client is
+   * told (not-authorized when absent: nodes that predate it sent none).
    */
-  | { t: 'end'; node: string; users: string[]; keep: string | null; reason: string; credential?: string };
+  | { t: 'end'; node: string; users: string[]; keep: string | null; reason: string; credential?: string; resource?: string; code?: EndCode };
+
+/** The close codes with which sessions are ended on every node (Sink.close). */
+export type EndCode = 'not-authorized' | 'account-disabled' | 'policy-violation';
+
+/** What ending sessions on every node names (ClusterMessage 'end' without its sender). */
+export interface EndRequest {
+  users: string[];
+  keep: string | null;
+  reason: string;
+  credential?: string;
+  resource?: string;
+  code?: EndCode;
+}
+
+/** A session on some node, with the node's id, as the administrators' listings show it. */
+export type NodeSession = SessionInfo & { node: string };
 
 /** An event for sessions of the receiving node: every session of `users`, and the sessions named by `sessions`. */
 export interface DeliverMessage {
@@ -103,7 +121,7 @@ export interface ClusterHandlers {
   /** Another node bound `remote`, a resource a local session holds: the newer session wins (RFC 6120 §7.7.2.2). */
   conflict(local: Session, remote: RemoteSession): void;
   /** Another node asks to end the local sessions of `users` but `keep`, or (`credential`) those opened with it. */
-  end(users: string[], keep: string | null, reason: string, credential?: string): void;
+  end(request: EndRequest): void;
 }
 
 /** Timing of heartbeats. */
@@ -221,9 +239,9 @@ export class Cluster {
     if (this.peers.size > 0) this.publish({ t: 'close', node: this.node, id: s.id });
   }
 
-  /** Asks the other nodes to end the sessions of `users` (but `keep`). */
-  endEverywhere(users: string[], keep: string | null, reason: string): void {
-    if (this.peers.size > 0) this.publish({ t: 'end', node: this.node, users, keep, reason });
+  /** Asks the other nodes to end the sessions of `users` (but `keep`; only `resource`, when given). */
+  endEverywhere(users: string[], keep: string | null, reason: string, opts: { code?: EndCode; resource?: string } = {}): void {
+    if (this.peers.size > 0) this.publish({ t: 'end', node: this.node, users, keep, reason, ...opts });
   }
 
   /** Asks the other nodes to end the sessions opened with `credential` (CredentialVerifier's ref). */
@@ -263,11 +281,30 @@ export class Cluster {
     return [...this.local.of(user), ...this.remoteOf(user)];
   }
 
+  /** `user`'s sessions on every node with their ids, front doors and nodes (administrators' listings). */
+  detailsOf(user: string): NodeSession[] {
+    const local = [...this.local.of(user)].filter((s) => !s.closed).map((s) => ({ ...infoOf(s), node: this.node }));
+    return [...local, ...[...this.remoteOf(user)].map((r) => ({ ...r }))];
+  }
+
+  /** Every session on every node, this node's first (administrators' overview). */
+  *allDetails(): Iterable<NodeSession> {
+    for (const s of this.local.all()) if (!s.closed) yield { ...infoOf(s), node: this.node };
+    for (const sessions of this.byUser.values()) yield* sessions.values();
+  }
+
   /** Users with a session on some node (each once). */
   *onlineUsers(): Iterable<string> {
     yield* this.local.onlineUsers();
     if (this.count === 0) return;
     for (const u of this.byUser.keys()) if (!this.local.isOnline(u)) yield u;
+  }
+
+  /** How many users have a session on some node. */
+  onlineUserCount(): number {
+    let n = this.local.users;
+    if (this.count > 0) for (const u of this.byUser.keys()) if (!this.local.isOnline(u)) n++;
+    return n;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -294,6 +331,12 @@ export class Cluster {
     let found: RemoteSession | undefined;
     for (const r of this.remoteOf(user)) if (r.resource === resource && (!found || newer(r, found))) found = r;
     return found;
+  }
+
+  /** Every session other nodes hold (the usage figures count them by protocol). */
+  *remoteSessions(): Iterable<RemoteSession> {
+    if (this.count === 0) return;
+    for (const peer of this.peers.values()) yield* peer.sessions.values();
   }
 
   /** Users with a session on another node. */
@@ -355,9 +398,11 @@ export class Cluster {
       case 'close':
         this.remove(peer, m.id);
         break;
-      case 'end':
-        this.handlers?.end(m.users, m.keep, m.reason, m.credential);
+      case 'end': {
+        const { t: _t, node: _n, ...request } = m;
+        this.handlers?.end(request);
         break;
+      }
       case 'beat':
         break;
     }

@@ -12,7 +12,7 @@ import type { Account, HistoryQuery, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
-import { Cluster, type ClusterOptions, type UserSession } from './cluster.js';
+import { Cluster, type ClusterOptions, type EndCode, type UserSession } from './cluster.js';
 import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { EntityService, type EntityItem, type EntityPresence, type PresenceEntityProvider } from './entities.js';
@@ -28,7 +28,7 @@ import { ReadLimiter } from './read-limiter.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
-import { Session, SessionRegistry, type Sink } from './session.js';
+import { Session, SessionRegistry, type ClientProtocol, type Sink } from './session.js';
 
 /** What the engine is built from (the composition root supplies it). */
 export interface EngineDeps {
@@ -71,6 +71,13 @@ const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 interface Incarnation {
   createdSeq: number;
   createdAt: number;
+}
+
+/** What is connected now across the cluster (Engine.liveCounts). */
+export interface LiveCounts {
+  sessions: number;
+  byProtocol: Record<ClientProtocol, number>;
+  onlineUsers: number;
 }
 
 /** The engine facade used by every front door. */
@@ -199,7 +206,11 @@ export class Engine {
     );
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
-    this.admin = new AdminService(this.ctx, deps.options.scramIterations, (users, message) => this.endSessionsOf(users, message, null, true));
+    this.admin = new AdminService(this.ctx, deps.options.scramIterations, {
+      endSessions: (users, message, code) => this.endSessionsOf(users, message, null, true, code),
+      endSession: (user, resource, message) => this.endResource(user, resource, message),
+      rooms: this.rooms,
+    });
   }
 
   /** Loads caches, starts watching for changes made by other processes and joins the other nodes on the bus. */
@@ -228,8 +239,11 @@ export class Engine {
         local.sink.close('conflict', 'replaced by a new session with the same resource');
         this.closeSession(local).catch(failed('closing a replaced session failed'));
       },
-      end: (users, keep, reason, credential) => {
-        const ending = credential !== undefined ? this.endLocalCredentialSessions(credential, reason) : this.endSessionsOf(users, reason, keep);
+      end: (r) => {
+        const ending =
+          r.credential !== undefined
+            ? this.endLocalCredentialSessions(r.credential, r.reason)
+            : this.endSessionsOf(r.users, r.reason, r.keep, false, r.code ?? 'not-authorized', r.resource);
         ending.catch(failed('ending sessions for another node failed'));
       },
     });
@@ -258,6 +272,29 @@ export class Engine {
     return this.ctx.events;
   }
 
+  /** This node's id in the cluster (a word of bus subjects; new at every start). */
+  get nodeId(): string {
+    return this.ctx.cluster.node;
+  }
+
+  /**
+   * What is connected now on every node: sessions, the same by front door and transport (a session announced by a
+   * node that predates protocols counts as `other`) and users with at least one session. Read-only, from memory.
+   */
+  liveCounts(): LiveCounts {
+    const byProtocol: Record<ClientProtocol, number> = { json: 0, 'xmpp-tcp': 0, 'xmpp-websocket': 0, 'xmpp-bosh': 0, other: 0 };
+    let sessions = 0;
+    for (const s of this.ctx.sessions.all()) {
+      byProtocol[s.protocol]++;
+      sessions++;
+    }
+    for (const r of this.ctx.cluster.remoteSessions()) {
+      byProtocol[r.protocol ?? 'other']++;
+      sessions++;
+    }
+    return { sessions, byProtocol, onlineUsers: this.ctx.cluster.onlineUserCount() };
+  }
+
   /** This process's sessions (read-only use by front doors and metrics); sessionsOf() covers every node. */
   get sessions(): SessionRegistry {
     return this.ctx.sessions;
@@ -284,6 +321,8 @@ export class Engine {
     // Before the checks below, so nothing is awaited between checking the session count and adding the session.
     const account = await this.ctx.store.accounts.get(user);
     if (!account) throw new ParleyError('not-authorized', 'the account was removed');
+    // Every way in ends here, so a disabled account opens no session whatever authenticated it.
+    if (account.disabled) throw new ParleyError('account-disabled', 'this account is disabled; an administrator can enable it');
     await this.checkCredentials(user, account, opts.credentials);
     let res = resource ?? randomBytes(6).toString('base64url');
     if (resource !== null) {
@@ -676,13 +715,35 @@ export class Engine {
    * shutdown, it deregisters them at once instead of when each socket finishes closing, so nothing is routed to
    * them meanwhile. `everywhere`: the other nodes end theirs too (told on the bus; `keep` is a session id there).
    */
-  private async endSessionsOf(users: Iterable<string>, message: string, keep: Session | string | null = null, everywhere = false): Promise<void> {
+  private async endSessionsOf(
+    users: Iterable<string>,
+    message: string,
+    keep: Session | string | null = null,
+    everywhere = false,
+    code: EndCode = 'not-authorized',
+    resource?: string,
+  ): Promise<number> {
     const list = [...users];
     const keepId = typeof keep === 'string' ? keep : (keep?.id ?? null);
-    if (everywhere) this.ctx.cluster.endEverywhere(list, keepId, message);
-    const ending = list.flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s.id !== keepId);
-    for (const s of ending) s.sink.close('not-authorized', message);
+    if (everywhere) this.ctx.cluster.endEverywhere(list, keepId, message, { code, ...(resource === undefined ? {} : { resource }) });
+    const ending = list.flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s.id !== keepId && (resource === undefined || s.resource === resource));
+    for (const s of ending) s.sink.close(code, message);
     await Promise.all(ending.map((s) => this.closeSession(s)));
+    return ending.length;
+  }
+
+  /**
+   * An administrator ends one session, `user`/`resource`, wherever it runs; false when there is none. The client
+   * is told why (policy-violation, RFC 6120 §4.9.3.14 for XMPP; docs/protocol.md's close table for JSON).
+   */
+  private async endResource(user: string, resource: string, message: string): Promise<boolean> {
+    if (this.ctx.sessions.get(user, resource) !== undefined) {
+      await this.endSessionsOf([user], message, null, false, 'policy-violation', resource);
+      return true;
+    }
+    if (this.ctx.cluster.remoteSession(user, resource) === undefined) return false;
+    this.ctx.cluster.endEverywhere([user], null, message, { code: 'policy-violation', resource });
+    return true;
   }
 
   /**
@@ -739,6 +800,11 @@ export class Engine {
           continue;
         }
         await this.presence.recompute(user);
+      }
+      // Disabled by another process (`parley user disable`).
+      if (now?.disabled === true) {
+        await this.endSessionsOf([user], 'the account was disabled', null, false, 'account-disabled');
+        continue;
       }
       const known = this.credentialMarks.get(user);
       if (now && known !== undefined && known !== credentialsMark(now.credentials)) await this.endSessionsOf([user], 'the password was changed');

@@ -73,8 +73,11 @@ export interface EngineEvents {
   'room.configured': { room: string; by: string; moderated: boolean };
   'account.created': { address: string; by: string | null };
   'account.removed': { address: string; by: string | null };
-  /** A password (or another account property) changed. */
-  'account.changed': { address: string; change: 'password' | 'admin'; by: string | null };
+  /**
+   * A password or another account property changed: administrator rights given or taken (`admin`, with
+   * `admin` saying which), the account disabled (it cannot sign in; its sessions end) or enabled again.
+   */
+  'account.changed': { address: string; change: 'password' | 'admin' | 'disabled' | 'enabled'; by: string | null; admin?: boolean };
   'domain.added': { domain: string; by: string | null };
   'domain.removed': { domain: string; by: string | null };
   /**
@@ -83,14 +86,16 @@ export interface EngineEvents {
    * interval (about a second), or at once from the bus.
    */
   'store.changed': Record<string, never>;
+  /** A shared group was created, renamed (its display name) or removed (with its memberships). */
+  'group.changed': { group: string; change: 'created' | 'renamed' | 'removed'; displayName: string | null; by: string | null };
   /** A user joined (member) or left a shared group (which scopes presence and supervision policies). */
   'group.membership': { group: string; user: string; member: boolean; by: string | null };
   /**
    * A module's own change (a notification posted, escalated, acknowledged; a webhook created), made through
    * ModuleApi.change so it passes the change gate like the core's: `kind` is the module's name for it, and the
-   * change is known as `<module>.<kind>`.
+   * change is known as `<module>.<kind>`. Emitted once the change is stored, after the gate and the write.
    */
-  'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown> };
+  'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown>; secretSubject?: boolean };
   /**
    * Gate, before a change that is not a message is stored (its type is the notification that follows once it is
    * made): throw to refuse it; nothing has been changed yet.
@@ -98,6 +103,19 @@ export interface EngineEvents {
   'change.check': Change;
   /** A change that passed change.check was not made after all: the store refused it (with `code`). */
   'change.failed': { change: Change; code: string };
+  /**
+   * Gate, before a user's own profile is stored (a vCard's FN and NICKNAME, XEP-0054; a PEP nickname, XEP-0172):
+   * the names the person will show others, so a naming policy can refuse them. Throw to refuse; nothing is stored.
+   */
+  'profile.check': ProfileCheck;
+}
+
+/** The names a user is about to show others, and where they come from. */
+export interface ProfileCheck {
+  user: string;
+  source: 'vcard' | 'nick';
+  /** The names set (a vCard's FN and NICKNAME; a PEP nick), trimmed; empty ones are left out. */
+  names: string[];
 }
 
 /** The changes that are not messages and pass the change.check gate before they are stored. */
@@ -115,6 +133,7 @@ export const CHANGES = [
   'account.changed',
   'domain.added',
   'domain.removed',
+  'group.changed',
   'group.membership',
   'module.change',
 ] as const;
@@ -140,7 +159,7 @@ export type ChangeGate = <T>(change: Change, write: () => Promise<T>) => Promise
 export const ungated: ChangeGate = (_change, write) => write();
 
 /** The events whose handlers may refuse or fail the request (see the header). */
-const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded', 'change.check']);
+const GATES: ReadonlySet<EventName> = new Set<EventName>(['message.check', 'message.recorded', 'change.check', 'profile.check']);
 
 interface Entry {
   priority: number;

@@ -297,18 +297,22 @@ export class RoomService {
     await this.ctx.events.emit('room.role', { room, user, role, by });
   }
 
-  /** Destroys the room (owners only). */
-  destroy(room: string, by: string): Promise<void> {
-    return this.ops.run(room, () => this.destroyNow(room, by));
+  /**
+   * Destroys the room (owners only; `asAdmin`: a server administrator acting with owner rights, checked by the
+   * caller). Members and occupants are told (XEP-0045 §10.9), with the reason when one is given.
+   */
+  destroy(room: string, by: string, opts: { reason?: string | null; asAdmin?: boolean } = {}): Promise<void> {
+    return this.ops.run(room, () => this.destroyNow(room, by, opts.reason ?? null, opts.asAdmin === true));
   }
 
-  private async destroyNow(room: string, by: string): Promise<void> {
-    if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners destroy rooms');
+  private async destroyNow(room: string, by: string, reason: string | null, asAdmin: boolean): Promise<void> {
+    if (asAdmin) await this.getRoom(room);
+    else if ((await this.requireMember(room, by)) !== 'owner') throw new ParleyError('forbidden', 'only owners destroy rooms');
     const users = [...(await this.members(room)).keys()];
     await this.ctx.events.change({ type: 'room.destroyed', room, by }, () => this.ctx.store.rooms.remove(room));
     this.forgetMembers(room);
     const { router } = this.ctx;
-    router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by } }));
+    router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, destroyed: true, by, ...(reason === null ? {} : { reason }) } }));
     await this.ctx.events.emit('room.destroyed', { room, by });
   }
 

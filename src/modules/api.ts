@@ -76,6 +76,8 @@ export interface CliCommand<O> {
   /** Usage line after `parley <module> <name>`, e.g. `[--from DATE] <query>`. */
   usage: string;
   summary: string;
+  /** Runs when `parley <module>` names no command (nothing follows, or an option does): `parley usage --days 7`. */
+  default?: boolean;
   run(args: string[], ctx: CliContext<O>): Promise<number>;
 }
 
@@ -251,15 +253,24 @@ export interface ModuleApi<O> {
   /**
    * Makes one of the module's own changes through the engine's change gate (engine/events.ts): the gate's
    * handlers (the compliance archive journals it as `<module>.<kind>`) run first and may refuse it, and only then
-   * does `write` store it; a write that fails is reported to them (change.failed). For records a module keeps
-   * that compliance cares about: notifications, deliveries, acknowledgements, escalations.
+   * does `write` store it; a write that fails is reported to them (change.failed). Once it is stored, the
+   * `module.change` notification follows (the audit trail records it). For records a module keeps
+   * that compliance cares about: notifications, deliveries, acknowledgements, escalations. `secretSubject` says
+   * the subject is itself a capability (a file's download token): the compliance journal keeps it, the
+   * notification marks it so readable trails (the audit log) show only a digest of it.
    */
-  change<T>(kind: string, about: { actor?: string | null; subject?: string | null; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
+  change<T>(kind: string, about: { actor?: string | null; subject?: string | null; secretSubject?: boolean; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
   /**
    * A notice every signed-in person is shown in the web apps (GET /api/v1/web/session `notices`), e.g. the
    * compliance archive's "conversations are recorded": one sentence, in plain words, as long as the module runs.
    */
   userNotice(text: string): void;
+  /**
+   * Names the roles the module gives `user` (the archive's compliance-officer, supervision-reviewer), for the
+   * administration console (GET /api/v1/admin/me `roles`): what to show, never what to allow, since each module's
+   * routes check their own roles.
+   */
+  roles(fn: (user: string) => Promise<string[]>): void;
   /** Runs at shutdown, after the listeners closed and before the store closes. */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -75,6 +75,8 @@ export class ModuleHost {
   private readonly reports = new Map<string, () => Record<string, unknown>>();
   /** What the modules tell every signed-in person (ModuleApi.userNotice), in set-up order. */
   readonly notices: Array<{ module: string; text: string }> = [];
+  /** The modules' role sources (ModuleApi.roles), in set-up order. */
+  private readonly roleSources: Array<(user: string) => Promise<string[]>> = [];
   private baseUrl: string | null = null;
   private readonly owners = new Map<string, string>();
   private readonly routes: Array<{ name: string; plugin: (app: FastifyInstance, ctx: HttpContext) => void | Promise<void> }> = [];
@@ -85,6 +87,12 @@ export class ModuleHost {
   private started = false;
 
   private constructor(private readonly deps: HostDeps) {}
+
+  /** The roles every module gives `user` (ModuleApi.roles), each once, in set-up order. */
+  async rolesOf(user: string): Promise<string[]> {
+    const all = await Promise.all(this.roleSources.map((fn) => fn(user)));
+    return [...new Set(all.flat())];
+  }
 
   /** Sets up every enabled module, in order. */
   static async setup(modules: readonly AnyModule[], options: ModuleOptions, deps: HostDeps): Promise<ModuleHost> {
@@ -183,6 +191,9 @@ export class ModuleHost {
       userNotice: (text) => {
         this.notices.push({ module: name, text });
       },
+      roles: (fn) => {
+        this.roleSources.push(fn);
+      },
       httpUrl: () => this.baseUrl,
       provide: (service, impl) => {
         this.claim('service', service, name);
@@ -206,8 +217,13 @@ export class ModuleHost {
         const ev: ModuleEventName = `${name}.${event}`;
         return engine.pushToSession(session, ev, data);
       },
-      change: (kind, about, write) =>
-        engine.events.change({ type: 'module.change', module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} }, write),
+      change: async (kind, about, write) => {
+        const change = { module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} };
+        const result = await engine.events.change({ type: 'module.change', ...change }, write);
+        // The notification that follows a made change, as the core's changes have theirs (the audit trail's).
+        await engine.events.emit('module.change', about.secretSubject === true ? { ...change, secretSubject: true } : change);
+        return result;
+      },
       onClose: (fn) => {
         this.closers.push(fn);
       },

@@ -44,6 +44,8 @@ export interface Account {
   admin: boolean;
   /** What the account is (`person` for every account created before kinds existed). */
   kind: AccountKind;
+  /** An administrator disabled it: it cannot sign in by any path until enabled again. */
+  disabled: boolean;
   createdAt: number;
   lastSeen: number | null;
   lastStatus: string | null;
@@ -55,14 +57,15 @@ export interface Account {
   createdSeq: number;
 }
 
-/** An account to create; the store assigns createdSeq, and the kind is `person` when not given. */
-export type NewAccount = Omit<Account, 'createdSeq' | 'kind'> & { kind?: AccountKind };
+/** An account to create; the store assigns createdSeq, the kind is `person` and disabled false when not given. */
+export type NewAccount = Omit<Account, 'createdSeq' | 'kind' | 'disabled'> & { kind?: AccountKind; disabled?: boolean };
 
 /** An account as the listings show it. */
 export interface AccountListing {
   address: string;
   admin: boolean;
   kind: AccountKind;
+  disabled: boolean;
   createdAt: number;
   lastSeen: number | null;
 }
@@ -82,11 +85,15 @@ export interface AccountStore {
    */
   create(account: NewAccount): Promise<void>;
   get(address: string): Promise<Account | null>;
-  /** Addresses with admin flag and kind, sorted; all domains when domain is omitted. */
+  /** Addresses with admin flag, kind and disabled flag, sorted; all domains when domain is omitted. */
   list(domain?: string): Promise<AccountListing[]>;
   /** Removes the account and everything it owns (roster, tokens, offline queue, memberships, pending invitations). */
   remove(address: string): Promise<boolean>;
   setCredentials(address: string, credentials: Credentials): Promise<boolean>;
+  /** Disables (true) or enables the account; false when there is no such account. */
+  setDisabled(address: string, disabled: boolean): Promise<boolean>;
+  /** Makes the account an administrator (true) or not; false when there is no such account. */
+  setAdmin(address: string, admin: boolean): Promise<boolean>;
   setLastSeen(address: string, at: number, status: string | null): Promise<void>;
 }
 
@@ -126,6 +133,8 @@ export interface SharedGroup {
 /** Admin-defined groups whose members all see each other's presence without requests. */
 export interface SharedGroupStore {
   create(group: SharedGroup): Promise<void>;
+  /** Sets the group's display name; false when there is no such group. */
+  rename(name: string, displayName: string): Promise<boolean>;
   remove(name: string): Promise<boolean>;
   list(): Promise<SharedGroup[]>;
   addMember(name: string, user: string): Promise<void>;

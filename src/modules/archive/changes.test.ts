@@ -39,7 +39,12 @@ async function state(): Promise<unknown> {
   const users = ['alice@example.com', 'bob@example.com', 'carol@example.com', 'dave@example.com', 'erin@example.com'];
   return {
     domains: await store.domains.list(),
-    accounts: await Promise.all(users.map(async (u) => (await store.accounts.get(u))?.credentials ?? null)),
+    accounts: await Promise.all(
+      users.map(async (u) => {
+        const a = await store.accounts.get(u);
+        return a === null ? null : { credentials: a.credentials, admin: a.admin, disabled: a.disabled };
+      }),
+    ),
     rooms: (await store.rooms.list()).map((x) => x.address),
     members: await store.rooms.members(room),
     invites: await store.rooms.invitesOf('carol@example.com'),
@@ -83,6 +88,15 @@ const CHANGES: Array<{ name: string; type: string; run: () => Promise<unknown> }
   { name: 'an account registered', type: 'account.created', run: () => r.engine.auth.register('erin@example.com', 'erin-secret-1', '192.0.2.1') },
   { name: 'an account removed', type: 'account.removed', run: () => r.engine.admin.removeUser('carol@example.com', 'root@example.com') },
   { name: 'a password changed', type: 'account.changed', run: () => r.engine.changePassword('carol@example.com', 'carol-new-secret') },
+  { name: 'an account disabled', type: 'account.changed', run: () => r.engine.admin.setDisabled('carol@example.com', true, 'root@example.com') },
+  { name: 'an account given administrator rights', type: 'account.changed', run: () => r.engine.admin.setAdmin('carol@example.com', true, 'root@example.com') },
+  { name: 'a password set by an administrator', type: 'account.changed', run: () => r.engine.admin.resetPassword('carol@example.com', 'carol-reset-1', 'root@example.com') },
+  { name: 'an account disabled with the CLI', type: 'account.changed', run: () => cliOk('user', 'disable', 'carol@example.com') },
+  { name: 'a shared group created', type: 'group.changed', run: () => r.engine.admin.createGroup('desk', 'The Desk', 'root@example.com') },
+  { name: 'a shared group renamed', type: 'group.changed', run: () => r.engine.admin.renameGroup('traders', 'Traders', 'root@example.com') },
+  { name: 'a shared group removed', type: 'group.changed', run: () => r.engine.admin.removeGroup('traders', 'root@example.com') },
+  { name: 'a room destroyed by an administrator', type: 'room.destroyed', run: () => r.engine.admin.destroyRoom(r.room, 'root@example.com', 'closed') },
+  { name: 'a room destroyed with the CLI', type: 'room.destroyed', run: () => cliOk('room', 'destroy', r.room) },
   { name: 'a domain added', type: 'domain.added', run: () => r.engine.admin.addDomain('example.org', 'root@example.com') },
   { name: 'a domain removed', type: 'domain.removed', run: () => r.engine.admin.removeDomain('example.net', 'root@example.com') },
   { name: 'a shared group member added', type: 'group.membership', run: () => r.engine.admin.addGroupMember('traders', 'bob@example.com', 'root@example.com') },
@@ -120,6 +134,19 @@ describe('changes are journaled before they take effect', () => {
     });
   }
 
+  it('a disabling and an enabling are journaled with what changed and who did it', async () => {
+    const size = await r.archive.size();
+    await r.engine.admin.setDisabled('carol@example.com', true, 'root@example.com');
+    await r.engine.admin.setDisabled('carol@example.com', false, 'root@example.com');
+    await r.engine.admin.setAdmin('carol@example.com', true, 'root@example.com');
+    const entries = await Promise.all([size, size + 1, size + 2].map(async (i) => JSON.parse((await r.archive.entry(i))!.entry!) as Record<string, unknown>));
+    expect(entries.map((e) => [e.actor, e.subject, e.change, e.admin])).toEqual([
+      ['root@example.com', 'carol@example.com', 'disabled', undefined],
+      ['root@example.com', 'carol@example.com', 'enabled', undefined],
+      ['root@example.com', 'carol@example.com', 'admin', true],
+    ]);
+  });
+
   it('the refusal says that the compliance journal could not record the change', async () => {
     journalBroken(true);
     await expect(r.engine.rooms.create('carol@example.com', 'New', 'new', false)).rejects.toThrow(/compliance journal could not record the change \(room\.created\)/);
@@ -134,5 +161,18 @@ describe('changes are journaled before they take effect', () => {
     expect(await typesAfter(size)).toEqual(['room.membership', 'change.failed']);
     const failed = JSON.parse((await r.archive.entry(size + 1))!.entry!) as Record<string, unknown>;
     expect(failed).toMatchObject({ change: 'room.membership', code: 'service-unavailable', subject: 'carol@example.com', conv: r.room });
+  });
+});
+
+describe('the archive tells the administration console who holds its roles', () => {
+  it('GET /api/v1/admin/me lists compliance-officer and supervision-reviewer for their holders only', async () => {
+    const me = async (token: string): Promise<unknown> =>
+      (await r.app.inject({ method: 'GET', url: '/api/v1/admin/me', headers: { authorization: `Bearer ${token}` } })).json();
+    expect(await me(r.tokens.officer)).toEqual({ address: 'olive@example.com', admin: false, roles: ['compliance-officer'] });
+    expect(await me(r.tokens.admin)).toEqual({ address: 'root@example.com', admin: true, roles: [] });
+    await r.archive.setRole('olive@example.com', 'reviewer', true, 'cli', Date.now());
+    await r.archive.setRole('alice@example.com', 'reviewer', true, 'cli', Date.now());
+    expect(await me(r.tokens.officer)).toEqual({ address: 'olive@example.com', admin: false, roles: ['compliance-officer', 'supervision-reviewer'] });
+    expect(await me(r.tokens.user)).toEqual({ address: 'alice@example.com', admin: false, roles: ['supervision-reviewer'] });
   });
 });

@@ -32,10 +32,12 @@ function fieldsOf(c: Change): { actor: string | null; subject: string | null; co
     case 'account.removed':
       return { actor: c.by, subject: c.address };
     case 'account.changed':
-      return { actor: c.by, subject: c.address, data: { change: c.change } };
+      return { actor: c.by, subject: c.address, data: c.admin === undefined ? { change: c.change } : { change: c.change, admin: c.admin } };
     case 'domain.added':
     case 'domain.removed':
       return { actor: c.by, subject: c.domain };
+    case 'group.changed':
+      return { actor: c.by, subject: c.group, data: { change: c.change, displayName: c.displayName } };
     case 'group.membership':
       return { actor: c.by, subject: c.user, data: { group: c.group, member: c.member } };
     case 'module.change':

@@ -12,6 +12,7 @@ import { archiveOptions, type ArchiveOptions } from './options.js';
 import { area, type ArchiveArea } from './sqlite.js';
 import { archiveCommands } from './commands.js';
 import { archiveRoutes } from './routes.js';
+import { ARCHIVE_ROLES, ROLE_NAMES } from './roles.js';
 import { runRetention } from './retention.js';
 import { compileLexicon, reviewCandidates, type CompiledLexicon } from './review.js';
 
@@ -90,6 +91,11 @@ export const archive = defineModule({
     // Everyone is told, in the web apps, that what they write is recorded (as firms must tell their staff).
     api.userNotice('Conversations on this server are recorded and kept for compliance.');
     const store = api.storage<ArchiveArea>();
+    // The administration console shows who holds the archive's roles (its own routes check them).
+    api.roles(async (user) => {
+      const held = await Promise.all(ARCHIVE_ROLES.map(async (r) => ((await store.hasRole(user, r)) ? [ROLE_NAMES[r]] : [])));
+      return held.flat();
+    });
     const { origin } = api.options;
     journalEvents(api, store);
     // The first checkpoint creates the key pair, so its verifier key can be handed to auditors at once.

@@ -107,7 +107,7 @@ export async function archiveRig(options: Record<string, unknown> = {}, opts: { 
     await engine.rooms.join(room, 'bob@example.com');
   }
   const app = Fastify();
-  registerRoutes(app, { engine, metricsToken: null, metrics: async () => ({ contentType: 'text/plain', body: '' }), health: () => ({}) });
+  registerRoutes(app, { engine, metricsToken: null, metrics: async () => ({ contentType: 'text/plain', body: '' }), health: () => ({}), roles: (u) => host.rolesOf(u) });
   await host.registerHttp(app, authenticators(engine));
   const token = async (address: string): Promise<string> => (await engine.auth.login(address, PASSWORD, '127.0.0.1')).token;
   return {

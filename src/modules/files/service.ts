@@ -225,7 +225,7 @@ export class FilesService {
       await rename(tmp, path);
       const data = { name: r.filename, size: r.size, contentType: r.contentType, sha256, scanned: scanned && verdict.kind === 'clean' };
       try {
-        await this.api.change('stored', { actor: r.owner, subject: r.token, data }, () => this.area.store(r.token, sha256, this.quota, Date.now()));
+        await this.api.change('stored', { actor: r.owner, subject: r.token, secretSubject: true, data }, () => this.area.store(r.token, sha256, this.quota, Date.now()));
       } catch (e) {
         await rm(path, { force: true });
         throw e;
@@ -252,7 +252,7 @@ export class FilesService {
   private async refuse(r: FileRecord, signature: string, sha256: string): Promise<never> {
     this.log.warn({ owner: r.owner, token: r.token, signature, sha256, name: r.filename }, 'upload refused: malware found');
     const data = { name: r.filename, size: r.size, contentType: r.contentType, sha256, signature };
-    await this.api.change('refused', { actor: r.owner, subject: r.token, data }, () => this.area.refuse(r.token, signature, sha256, Date.now()));
+    await this.api.change('refused', { actor: r.owner, subject: r.token, secretSubject: true, data }, () => this.area.refuse(r.token, signature, sha256, Date.now()));
     throw new ParleyError('file-infected', `the malware scanner found ${signature} in the file; it was not stored`, { signature });
   }
 
@@ -277,7 +277,7 @@ export class FilesService {
       for (;;) {
         const batch = await this.area.expired(now - this.options.expiryDays * DAY_MS, 200);
         for (const r of batch) {
-          await this.api.change('expired', { actor: null, subject: r.token, data: { name: r.filename, size: r.size, sha256: r.sha256, owner: r.owner } }, () => this.area.remove([r.token]));
+          await this.api.change('expired', { actor: null, subject: r.token, secretSubject: true, data: { name: r.filename, size: r.size, sha256: r.sha256, owner: r.owner } }, () => this.area.remove([r.token]));
           await rm(join(this.options.directory, r.token), { force: true });
           removed++;
         }

@@ -1,13 +1,15 @@
 /**
  * Naming policy: every new account's address is checked against its domain's rules before the account is stored:
- * a local-part pattern, length bounds, words no one may use, and names only an administrator may create. It
+ * a local-part pattern, length bounds, words no one may use, and names only an administrator may create; and the
+ * names a person shows others (a vCard's FN and NICKNAME, a PEP nickname) against the display-name pattern and the
+ * blocked words, through the engine's profile.check gate. It
  * hears of every path that creates an account: the HTTP admin API and in-band registration through the engine's
  * change.check gate, and the `parley` CLI through operatorChange. A refusal is policy-violation naming the rule.
  */
 import { defineModule } from '../api.js';
 import type { Change } from '../../engine/events.js';
 import { namingOptions, type NamingPolicy } from './options.js';
-import { checkLocalPart } from './policy.js';
+import { checkDisplayName, checkLocalPart } from './policy.js';
 
 type Options = ReturnType<typeof namingOptions.parse>;
 
@@ -32,6 +34,11 @@ export const naming = defineModule({
   options: namingOptions,
   setup(api) {
     api.on('change.check', (c) => check(api.options, c));
+    // The names a person shows others (vCard FN and NICKNAME, XEP-0172 nickname) follow the domain's rules too.
+    api.on('profile.check', ({ user, names }) => {
+      const domain = user.slice(user.lastIndexOf('@') + 1);
+      for (const name of names) checkDisplayName(name, domain, policyOf(api.options, domain));
+    });
   },
   async operatorChange(event, ctx) {
     if (event.phase === 'check') check(ctx.options, event.change);

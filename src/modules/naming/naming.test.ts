@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isParleyError } from '../../core/errors.js';
 import { ModuleHost } from '../host.js';
-import { moduleFixture } from '../testing.js';
+import { moduleFixture, TestXmppClient } from '../testing.js';
 import { archive } from '../archive/index.js';
+import { pep } from '../pep/index.js';
+import { vcard } from '../vcard/index.js';
 import { naming } from './index.js';
 import { namingOptions } from './options.js';
-import { checkLocalPart, fold } from './policy.js';
+import { checkDisplayName, checkLocalPart, fold } from './policy.js';
 
 const policy = (o: Record<string, unknown> = {}) => namingOptions.parse({ default: o }).default;
 
@@ -73,5 +75,34 @@ describe('the naming module', () => {
     engine.ctx.events.on('change.failed', (f) => void failed.push(`${f.change.type} ${f.code}`), { owner: 'test' });
     await expect(engine.admin.addUser('bigmuscles@example.com', 'pw-long-enough', false, 'root@example.com')).rejects.toMatchObject({ code: 'policy-violation' });
     expect(failed).toEqual(['account.created policy-violation']);
+  });
+
+  it('holds the names a person shows others to the display-name rule and the blocked words: vCard FN and NICKNAME, the PEP nickname', async () => {
+    const { engine, host } = await moduleFixture([naming, vcard, pep], {
+      options: { naming: { domains: { 'example.com': { displayNamePattern: '\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+', displayNameHint: 'first and last name, capitalised', blocked: ['muscles'] } } } },
+    });
+    const a = await TestXmppClient.login(engine, host.xmpp, 'a');
+    const vc = (fn: string, nick = ''): string => `<vCard xmlns='vcard-temp'><FN>${fn}</FN>${nick === '' ? '' : `<NICKNAME>${nick}</NICKNAME>`}</vCard>`;
+    // XEP-0054 §3.1: the set is refused with a stanza error and nothing is stored.
+    const refused = (await a.iq('set', vc('alice'))).reply;
+    expect(refused).toContain('type="error"');
+    expect(refused).toContain('names are first and last name, capitalised');
+    expect(await engine.profiles.vcard('a@example.com')).toBeNull();
+    expect((await a.iq('set', vc('Alice Example'))).reply).toContain('type="result"');
+    expect((await a.iq('set', vc('Alice Example', 'Big Muscles'))).reply).toContain('the blocked word');
+    expect(await engine.profiles.vcard('a@example.com')).toContain('<FN>Alice Example</FN>');
+    // XEP-0172 §4.5: a nickname published over PEP passes the same rule.
+    const nick = (n: string): string => `<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/nick'><item><nick xmlns='http://jabber.org/protocol/nick'>${n}</nick></item></publish></pubsub>`;
+    expect((await a.iq('set', nick('al'))).reply).toContain('type="error"');
+    expect((await a.iq('set', nick('Alice Example'))).reply).toContain('type="result"');
+    a.close();
+  });
+
+  it('checks display names without folding away what the pattern says', () => {
+    const p = policy({ displayNamePattern: '[A-Z][a-z]+ [A-Z][a-z]+', blocked: ['sexy'] });
+    expect(() => checkDisplayName('Ann Lee', 'example.com', p)).not.toThrow();
+    expect(() => checkDisplayName('ann lee', 'example.com', p)).toThrow(/must match/);
+    expect(() => checkDisplayName('S3xy Lee', 'example.com', p)).toThrow(/blocked word "sexy"/);
+    expect(() => checkDisplayName('anything', 'example.com', policy())).not.toThrow();
   });
 });

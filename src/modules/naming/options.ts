@@ -37,6 +37,11 @@ export const namingPolicy = z.strictObject({
     .array(z.string().min(1).max(1023))
     .default(DEFAULT_RESERVED)
     .describe('Local parts only an administrator may create (in-band registration may not)'),
+  displayNamePattern: pattern
+    .nullable()
+    .default(null)
+    .describe('Regular expression every name a person shows others (a vCard\'s FN and NICKNAME, a PEP nickname) must match as a whole, e.g. "\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+" for "First Last" (null: any)'),
+  displayNameHint: z.string().max(256).nullable().default(null).describe('The display-name rule in words, for the error a refused name gets, e.g. "first and last name, capitalised"'),
   blocked: z
     .array(z.string().min(2).max(256))
     .default([])

@@ -21,13 +21,15 @@ export function fold(s: string): string {
   return out;
 }
 
-const compiled = new WeakMap<NamingPolicy, RegExp | null>();
+const compiled = { localPattern: new WeakMap<NamingPolicy, RegExp | null>(), displayNamePattern: new WeakMap<NamingPolicy, RegExp | null>() };
 
-function regexOf(p: NamingPolicy): RegExp | null {
-  let r = compiled.get(p);
+/** The policy's pattern compiled once (anchored, `u` flag), or null when it has none. */
+function regexOf(p: NamingPolicy, key: keyof typeof compiled = 'localPattern'): RegExp | null {
+  let r = compiled[key].get(p);
   if (r === undefined) {
-    r = p.localPattern === null ? null : new RegExp(`^(?:${p.localPattern})$`, 'u');
-    compiled.set(p, r);
+    const source = p[key];
+    r = source === null ? null : new RegExp(`^(?:${source})$`, 'u');
+    compiled[key].set(p, r);
   }
   return r;
 }
@@ -52,4 +54,22 @@ export function checkLocalPart(local: string, domain: string, policy: NamingPoli
   if (by === 'self' && policy.reserved.some((x) => x.toLowerCase() === local.toLowerCase())) {
     refuse('reserved', `"${local}" is reserved; an administrator may create it`);
   }
+}
+
+/**
+ * Checks a name a person shows others (a vCard's FN or NICKNAME, a PEP nickname) against `policy`: its display-name
+ * pattern, and the blocked words, which hold for names as for addresses. Throws policy-violation with details
+ * `{rule, domain}` (rule: display-name or blocked).
+ */
+export function checkDisplayName(name: string, domain: string, policy: NamingPolicy): void {
+  const refuse = (rule: string, why: string): never => {
+    throw new ParleyError('policy-violation', `the name "${name}" breaks the naming policy of ${domain}: ${why}`, { rule, domain });
+  };
+  const folded = fold(name);
+  for (const word of policy.blocked) {
+    const w = fold(word);
+    if (w !== '' && folded.includes(w)) refuse('blocked', `it contains the blocked word "${word}"`);
+  }
+  const r = regexOf(policy, 'displayNamePattern');
+  if (r !== null && !r.test(name)) refuse('display-name', policy.displayNameHint === null ? `it must match ${policy.displayNamePattern}` : `names are ${policy.displayNameHint}`);
 }

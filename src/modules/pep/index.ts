@@ -7,6 +7,7 @@
  */
 import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
 import { defineModule } from '../api.js';
+import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { avatars, VCARD_CONVERSION } from './avatar.js';
 import { avatarHashInPresence } from './presence-hash.js';
@@ -14,6 +15,9 @@ import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
 import { PepNodes } from './nodes.js';
 import { pepOptions } from './options.js';
 import { area, type PepArea } from './sqlite.js';
+
+/** XEP-0172 User Nickname: its PEP node and payload namespace. */
+const NS_NICK = 'http://jabber.org/protocol/nick';
 
 /** The XEP-0060 features (§10) an account's PEP service has: what nodes.ts and xmpp.ts implement. */
 const FEATURES = [
@@ -47,6 +51,8 @@ export const pep = defineModule({
     const { engine } = api;
     const nodes = new PepNodes(api.storage<PepArea>(), engine, (owner, item, audience) => api.pepNotify(owner, item, audience), api.options);
     api.pepSource(nodes);
+    // XEP-0172 §4.5: the nickname a person publishes is a name others see; it passes the profile.check gate.
+    nodes.validate(NS_NICK, (_id, xml, owner) => engine.profiles.checkNames(owner, 'nick', [parseFragment(xml).text()]));
     // Presence entities (the presentities module) keep their own PEP service; accounts are this one's.
     const serves = (t: { kind: string; bare: string }): boolean => (t.kind === 'self' || t.kind === 'account') && !engine.entities.isEntity(t.bare);
     api.xmppIq(NS_PUBSUB, 'pubsub', pubsubHandler(nodes), serves);

@@ -36,8 +36,8 @@ export interface PublishOptions {
   origin: string;
 }
 
-/** Checks an item before it is published on one node (its id, as given, and its payload); throws to refuse it. */
-export type NodeValidator = (id: string | undefined, xml: string) => void;
+/** Checks an item before it is published on one node (its id as given, its payload, its owner); throws to refuse it. */
+export type NodeValidator = (id: string | undefined, xml: string, owner: string) => void | Promise<void>;
 
 /** The module's nodes, over its storage area. */
 export class PepNodes implements PepSource {
@@ -75,7 +75,7 @@ export class PepNodes implements PepSource {
     if (Buffer.byteLength(xml, 'utf8') > maxPayloadBytes) {
       throw new ParleyError('not-acceptable', `an item's payload holds at most ${maxPayloadBytes} bytes (modules.pep.maxPayloadBytes)`, { pubsub: 'payload-too-big' });
     }
-    this.validators.get(node)?.(id, xml);
+    await this.validators.get(node)?.(id, xml, owner);
     const existing = await this.config(owner, node);
     let config: NodeConfig;
     if (existing !== null) {

@@ -38,8 +38,8 @@ export const vcard = defineModule({
     const { profiles } = api.engine;
     const watchers: Array<(user: string, xml: string, origin: string) => Promise<void>> = [];
     /** Stores the vCard, then tells the watchers (a failing watcher is logged: the vCard stands). */
-    const set = async (user: string, xml: string, origin: string): Promise<void> => {
-      await profiles.setVcard(user, xml);
+    const set = async (user: string, xml: string, origin: string, names?: string[]): Promise<void> => {
+      await profiles.setVcard(user, xml, names);
       for (const fn of watchers) await fn(user, xml, origin).catch((e: unknown) => api.log.error({ err: e, user }, 'a vCard watcher failed'));
     };
     api.provide('vcard', {
@@ -59,7 +59,9 @@ export const vcard = defineModule({
       // §3.2: a user updates its own vCard only.
       async set({ session, payload, target }) {
         if (target.kind !== 'self') throw new ParleyError('forbidden', 'you can only set your own vCard');
-        await set(session.user, serialize(payload), 'xmpp');
+        // The names the person shows others (vcard-temp's FN and NICKNAME) pass the profile.check gate first.
+        const names = ['FN', 'NICKNAME'].flatMap((n) => payload.getChildren(n).map((c) => c.text()));
+        await set(session.user, serialize(payload), 'xmpp', names);
         return null;
       },
     });

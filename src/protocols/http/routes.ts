@@ -1,5 +1,6 @@
 /**
- * The HTTP API: login/logout, history and roster reads, operator administration, /health and /metrics.
+ * The HTTP API: login/logout, history and roster reads, /health and /metrics; the administration API is
+ * admin-routes.ts.
  * Errors are JSON `{ error: { code, message } }` with the status from the error registry.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -8,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ERRORS, ParleyError, toParleyError } from '../../core/errors.js';
 import { parseParams } from '../params.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { requestToken } from './web-session.js';
 import type { Engine } from '../../engine/engine.js';
 
@@ -18,6 +20,8 @@ export interface HttpDeps {
   health: () => Record<string, unknown>;
   /** Bearer token that lets a client other than loopback read /metrics (null: loopback only). */
   metricsToken: string | null;
+  /** Roles the modules give a user (ModuleApi.roles), for GET /api/v1/admin/me; none when absent. */
+  roles?: (user: string) => Promise<string[]>;
 }
 
 /** Whether `ip` is a loopback address (127.0.0.0/8, ::1, or 127.x mapped into IPv6, RFC 4291 §2.5.5.2). */
@@ -50,15 +54,6 @@ function authorizeMetrics(req: FastifyRequest, token: string | null): void {
 }
 
 const login = z.strictObject({ address: z.string().min(1).max(3071), password: z.string().min(1).max(1024) });
-/** A new account: a person with a password, or a bot (`kind: "bot"`, no password: it logs in with an API key). */
-const newUser = z
-  .strictObject({
-    address: z.string().min(1).max(3071),
-    password: z.string().min(1).max(1024).optional(),
-    admin: z.boolean().optional(),
-    kind: z.enum(['person', 'bot']).optional(),
-  })
-  .refine((u) => (u.kind === 'bot' ? u.password === undefined : u.password !== undefined), 'a person needs a password; a bot has none (it logs in with an API key)');
 const historyQuery = z.strictObject({
   with: z.string().min(1).max(3071),
   before: z.coerce.number().int().min(0).optional(),
@@ -128,47 +123,5 @@ export function registerRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/api/v1/history', async (req) => engine.history(await user(req), parseParams(historyQuery, req.query)));
   app.get('/api/v1/roster', async (req) => ({ items: await engine.rosters.get(await user(req)) }));
 
-  app.get('/api/v1/admin/domains', async (req) => {
-    await admin(req);
-    return { domains: await engine.admin.domains() };
-  });
-  app.post('/api/v1/admin/domains', async (req, reply) => {
-    const by = await admin(req);
-    const p = parseParams(z.strictObject({ domain: z.string().min(1) }), req.body);
-    const domain = await engine.admin.addDomain(p.domain, by);
-    return reply.status(201).send({ domain });
-  });
-  app.delete<{ Params: { domain: string } }>('/api/v1/admin/domains/:domain', async (req) => {
-    const by = await admin(req);
-    return { domain: await engine.admin.removeDomain(req.params.domain, by) };
-  });
-  app.get<{ Querystring: { domain?: string } }>('/api/v1/admin/users', async (req) => {
-    await admin(req);
-    return { users: await engine.admin.users(req.query.domain) };
-  });
-  app.post('/api/v1/admin/users', async (req, reply) => {
-    const by = await admin(req);
-    const p = parseParams(newUser, req.body);
-    const kind = p.kind ?? 'person';
-    const address = await engine.admin.addUser(p.address, p.password ?? null, p.admin ?? false, by, kind);
-    return reply.status(201).send({ address, kind });
-  });
-  app.delete<{ Params: { address: string } }>('/api/v1/admin/users/:address', async (req) => {
-    const by = await admin(req);
-    return { address: await engine.admin.removeUser(req.params.address, by) };
-  });
-  app.get('/api/v1/admin/shared-groups', async (req) => {
-    await admin(req);
-    return { groups: await engine.admin.groups() };
-  });
-  app.put<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
-    const by = await admin(req);
-    const address = await engine.admin.addGroupMember(req.params.name, req.params.user, by);
-    return { group: req.params.name, user: address };
-  });
-  app.delete<{ Params: { name: string; user: string } }>('/api/v1/admin/shared-groups/:name/members/:user', async (req) => {
-    const by = await admin(req);
-    await engine.admin.removeGroupMember(req.params.name, req.params.user, by);
-    return {};
-  });
+  registerAdminRoutes(app, { engine, user, admin, roles: deps.roles ?? (async () => []) });
 }

@@ -122,9 +122,9 @@ export function directoryContract(store: () => Store): void {
       await s.accounts.create(account('adam@a.test', { createdAt: 6 }));
       await s.accounts.create(account('bea@b.test', { createdAt: 7 }));
       expect(await s.accounts.list()).toEqual([
-        { address: 'adam@a.test', admin: false, kind: 'person', createdAt: 6, lastSeen: null },
-        { address: 'bea@b.test', admin: false, kind: 'person', createdAt: 7, lastSeen: null },
-        { address: 'zoe@a.test', admin: true, kind: 'person', createdAt: 5, lastSeen: 9 },
+        { address: 'adam@a.test', admin: false, kind: 'person', disabled: false, createdAt: 6, lastSeen: null },
+        { address: 'bea@b.test', admin: false, kind: 'person', disabled: false, createdAt: 7, lastSeen: null },
+        { address: 'zoe@a.test', admin: true, kind: 'person', disabled: false, createdAt: 5, lastSeen: 9 },
       ]);
       expect((await s.accounts.list('a.test')).map((a) => a.address)).toEqual(['adam@a.test', 'zoe@a.test']);
       expect(await s.accounts.list('c.test')).toEqual([]);
@@ -142,6 +142,29 @@ export function directoryContract(store: () => Store): void {
       expect(got).toEqual(account('alice@a.test', { credentials: credentials('new'), lastSeen: 77, lastStatus: 'back soon' }));
       await s.accounts.setLastSeen('alice@a.test', 78, null);
       expect((await s.accounts.get('alice@a.test'))!.lastStatus).toBeNull();
+      expect(await s.accounts.get('nobody@a.test')).toBeNull();
+    });
+
+    it('disables, enables and promotes accounts; reports unknown addresses', async () => {
+      const s = store();
+      await s.domains.add('a.test', 1);
+      await s.accounts.create(account('alice@a.test'));
+      await s.accounts.create(account('bob@a.test', { disabled: true }));
+      expect((await s.accounts.get('bob@a.test'))!.disabled).toBe(true);
+      expect(await s.accounts.setDisabled('alice@a.test', true)).toBe(true);
+      expect(await s.accounts.get('alice@a.test')).toEqual(account('alice@a.test', { disabled: true }));
+      expect((await s.accounts.list()).map((a) => [a.address, a.disabled])).toEqual([
+        ['alice@a.test', true],
+        ['bob@a.test', true],
+      ]);
+      expect(await s.accounts.setDisabled('alice@a.test', false)).toBe(true);
+      expect((await s.accounts.get('alice@a.test'))!.disabled).toBe(false);
+      expect(await s.accounts.setAdmin('alice@a.test', true)).toBe(true);
+      expect((await s.accounts.list('a.test'))[0]).toMatchObject({ address: 'alice@a.test', admin: true, disabled: false });
+      expect(await s.accounts.setAdmin('alice@a.test', false)).toBe(true);
+      expect((await s.accounts.get('alice@a.test'))!.admin).toBe(false);
+      expect(await s.accounts.setDisabled('nobody@a.test', true)).toBe(false);
+      expect(await s.accounts.setAdmin('nobody@a.test', true)).toBe(false);
       expect(await s.accounts.get('nobody@a.test')).toBeNull();
     });
 

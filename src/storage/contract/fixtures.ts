@@ -10,7 +10,7 @@ export function credentials(seed = 'x'): Credentials {
 
 /** An account with defaults; createdSeq 0 is what the store assigns while the log is empty. */
 export function account(address: string, extra: Partial<Account> = {}): Account {
-  return { address, credentials: credentials(address), admin: false, kind: 'person', createdAt: 1000, lastSeen: null, lastStatus: null, createdSeq: 0, ...extra };
+  return { address, credentials: credentials(address), admin: false, kind: 'person', disabled: false, createdAt: 1000, lastSeen: null, lastStatus: null, createdSeq: 0, ...extra };
 }
 
 /** A 1:1 chat message. */

@@ -84,6 +84,18 @@ export function socialContract(store: () => Store): void {
       expect(await s.sharedGroups.members('eng')).toEqual([]);
     });
 
+    it('renames a group (its display name) and keeps its members; reports an unknown group', async () => {
+      const s = store();
+      await s.sharedGroups.create({ name: 'eng', displayName: 'Engineering' });
+      await s.sharedGroups.addMember('eng', 'alice@a.test');
+      expect(await s.sharedGroups.rename('eng', 'R&D')).toBe(true);
+      expect(await s.sharedGroups.list()).toEqual([{ name: 'eng', displayName: 'R&D' }]);
+      expect(await s.sharedGroups.groupsOf('alice@a.test')).toEqual([{ name: 'eng', displayName: 'R&D' }]);
+      expect(await s.sharedGroups.members('eng')).toEqual(['alice@a.test']);
+      expect(await s.sharedGroups.rename('nope', 'X')).toBe(false);
+      expect(await s.sharedGroups.list()).toEqual([{ name: 'eng', displayName: 'R&D' }]);
+    });
+
     it('adds members idempotently, lists them sorted and answers groupsOf', async () => {
       const s = store();
       await s.sharedGroups.create({ name: 'eng', displayName: 'Engineering' });

@@ -32,7 +32,7 @@ export function createMemoryAccounts(s: MemoryState): AccountStore {
       if (!s.domains.has(domain)) throw new ParleyError('item-not-found', `domain ${domain || '(none)'} is not hosted`);
       if (s.accounts.has(account.address)) throw new ParleyError('conflict', `account ${account.address} exists`);
       // The log's last seq now: this incarnation reads only what comes after (any createdSeq given is ignored).
-      s.accounts.set(account.address, { ...structuredClone(account), kind: account.kind ?? 'person', createdSeq: s.log.length });
+      s.accounts.set(account.address, { ...structuredClone(account), kind: account.kind ?? 'person', disabled: account.disabled ?? false, createdSeq: s.log.length });
     },
     async get(address) {
       const a = s.accounts.get(address);
@@ -42,7 +42,7 @@ export function createMemoryAccounts(s: MemoryState): AccountStore {
       return [...s.accounts.values()]
         .filter((a) => domain === undefined || domainOf(a.address) === domain)
         .sort((a, b) => byCodeUnit(a.address, b.address))
-        .map((a) => ({ address: a.address, admin: a.admin, kind: a.kind, createdAt: a.createdAt, lastSeen: a.lastSeen }));
+        .map((a) => ({ address: a.address, admin: a.admin, kind: a.kind, disabled: a.disabled, createdAt: a.createdAt, lastSeen: a.lastSeen }));
     },
     async remove(address) {
       return purgeAccount(s, address);
@@ -51,6 +51,18 @@ export function createMemoryAccounts(s: MemoryState): AccountStore {
       const a = s.accounts.get(address);
       if (!a) return false;
       a.credentials = structuredClone(credentials);
+      return true;
+    },
+    async setDisabled(address, disabled) {
+      const a = s.accounts.get(address);
+      if (!a) return false;
+      a.disabled = disabled;
+      return true;
+    },
+    async setAdmin(address, admin) {
+      const a = s.accounts.get(address);
+      if (!a) return false;
+      a.admin = admin;
       return true;
     },
     async setLastSeen(address, at, status) {

@@ -50,6 +50,12 @@ export function createMemorySharedGroups(s: MemoryState): SharedGroupStore {
       s.groups.set(group.name, { ...group });
       s.groupMembers.set(group.name, new Set<string>());
     },
+    async rename(name, displayName) {
+      const g = s.groups.get(name);
+      if (!g) return false;
+      g.displayName = displayName;
+      return true;
+    },
     async remove(name) {
       s.groupMembers.delete(name);
       return s.groups.delete(name);

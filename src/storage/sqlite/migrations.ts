@@ -220,6 +220,11 @@ const LOG_XML = `
 ALTER TABLE log ADD COLUMN xml TEXT;
 `;
 
+// An administrator may disable an account: it then cannot sign in by any path until enabled again.
+const ACCOUNT_DISABLED = `
+ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -232,4 +237,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'account kinds (person, bot)', sql: ACCOUNT_KIND },
   { version: 9, name: 'room bans, moderated rooms and voice', sql: ROOM_BANS_AND_VOICE },
   { version: 10, name: 'message extension elements', sql: LOG_XML },
+  { version: 11, name: 'disabled accounts', sql: ACCOUNT_DISABLED },
 ];

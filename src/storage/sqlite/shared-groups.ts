@@ -5,6 +5,7 @@ import { mapConstraints, type Db } from './db.js';
 /** Creates the SQLite SharedGroupStore. */
 export function createSqliteSharedGroups(db: Db): SharedGroupStore {
   const create = db.prepare<[string, string]>('INSERT INTO shared_groups (name, display_name) VALUES (?, ?)');
+  const rename = db.prepare<[string, string]>('UPDATE shared_groups SET display_name = ? WHERE name = ?');
   // Members go with the group through ON DELETE CASCADE.
   const remove = db.prepare<[string]>('DELETE FROM shared_groups WHERE name = ?');
   const list = db.prepare<[], SharedGroup>('SELECT name, display_name AS displayName FROM shared_groups ORDER BY name');
@@ -22,6 +23,9 @@ export function createSqliteSharedGroups(db: Db): SharedGroupStore {
   return {
     async create(g) {
       mapConstraints(() => create.run(g.name, g.displayName), { conflict: `shared group ${g.name} exists` });
+    },
+    async rename(name, displayName) {
+      return rename.run(displayName, name).changes > 0;
     },
     async remove(name) {
       return remove.run(name).changes > 0;

@@ -295,13 +295,18 @@ function roomInvite(e: ServerEvent, v: XmppView): string {
  * Membership changes as MUC presence, for sessions that joined the room (XEP-0045 §7.2.3, §9.1.5, §10.9): a
  * new role or voice (§8.3-8.4), a kick (307, §8.2) or a ban (301, §9.1) with its reason.
  */
+/** XEP-0045 §10.9: the destroy element, with the reason the owner (or an administrator) gave. */
+function destroyOf(reason: unknown): Element {
+  return typeof reason === 'string' ? el('destroy', null, el('reason', null, reason)) : el('destroy', null);
+}
+
 function roomMember(e: ServerEvent, v: XmppView): string[] {
   const d = e.data;
   const room = String(d.room);
   const myNick = v.roomNick(room);
   if (myNick === undefined) return [];
   if (d.destroyed) {
-    return [serialize(el('presence', { xmlns: NS.client, type: 'unavailable', from: `${room}/${myNick}`, to: v.full }, el('x', { xmlns: NS.mucUser }, el('item', { affiliation: 'none', role: 'none' }), el('destroy', null))))];
+    return [serialize(el('presence', { xmlns: NS.client, type: 'unavailable', from: `${room}/${myNick}`, to: v.full }, el('x', { xmlns: NS.mucUser }, el('item', { affiliation: 'none', role: 'none' }), destroyOf(d.reason))))];
   }
   const user = String(d.user);
   const nick = nickOf(user);

@@ -206,6 +206,8 @@ export class SaslNegotiation {
 
   private saslError(e: unknown): void {
     if (e instanceof ParleyError) {
+      // RFC 6120 §6.5.1: the account is disabled (only said once the password was proved).
+      if (e.code === 'account-disabled') return this.saslFailure('account-disabled', e.message, false);
       if (e.code === 'account-locked' || e.code === 'rate-limited') return this.saslFailure('temporary-auth-failure', e.message);
       if (e.code === 'bad-request') return this.saslFailure('malformed-request', e.message);
       if (e.code === 'not-authorized') {
