@@ -181,6 +181,9 @@ describe('the admin console', { timeout: 90_000 }, () => {
   });
 
   it('every other page passes axe, and the usage and health pages draw their figures', async () => {
+    // Some traffic of today for the charts.
+    const alice = await t.connect('alice@localhost', { resource: 'laptop' });
+    for (const text of ['Morning!', 'Stand-up in five', 'Notes are in the wiki']) await alice.send('bob@localhost', text);
     const { ctx, page } = await signedIn('boss@localhost');
     await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
     for (const [menu, heading] of [['Domains'], ['Shared groups'], ['Rooms'], ['Usage'], ['API keys and webhooks'], ['Health']] as Array<[string, string?]>) {
@@ -190,6 +193,9 @@ describe('the admin console', { timeout: 90_000 }, () => {
     }
     await open(page, 'Usage');
     await page.getByRole('img', { name: 'Messages per day' }).waitFor();
+    await page.getByText('Figures: Messages per day').click();
+    await expect(page.getByRole('figure', { name: 'Messages per day' }).getByRole('row').last().textContent()).resolves.toMatch(/^\d{4}-\d{2}-\d{2}3/);
+    await page.getByText('Figures: Messages per day').click();
     await shot(page, 'web-admin-usage-desktop-light');
     // A new API key's token is shown once, and the key is listed.
     await open(page, 'API keys and webhooks');

@@ -7,22 +7,24 @@ const PAGE_SIZE = 25;
 
 function CreateUser({ onCreated }: { onCreated: () => void }) {
   const [kind, setKind] = useState<'person' | 'bot'>('person');
+  // A new form after each account created: form.reset() would clear the radio buttons Preact checked.
+  const [generation, setGeneration] = useState(0);
   const action = useAction();
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    const form = e.currentTarget as HTMLFormElement;
-    const f = new FormData(form);
+    const f = new FormData(e.currentTarget as HTMLFormElement);
     const address = String(f.get('address')).trim();
     const body = kind === 'bot'
       ? { address, kind, admin: false }
       : { address, kind, password: String(f.get('password')), admin: f.get('admin') === 'on' };
     if (await action.run(() => api().createUser(body), `Created ${address}.`)) {
-      form.reset();
+      setGeneration((g) => g + 1);
+      setKind('person');
       onCreated();
     }
   };
   return (
-    <form class="card form-grid" onSubmit={submit} aria-labelledby="create-user-title">
+    <form key={generation} class="card form-grid" onSubmit={submit} aria-labelledby="create-user-title">
       <h2 id="create-user-title">New account</h2>
       <fieldset class="choice">
         <legend>Kind</legend>
