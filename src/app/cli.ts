@@ -13,6 +13,7 @@ import { enabledModules, storageSpecs, type AnyModule, type ModuleOptions } from
 import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
 import { MODULES } from './modules.js';
+import { currentOptions, runSettings } from './cli-settings.js';
 
 const USAGE = `usage: parley [--config FILE] <command>
 
@@ -34,6 +35,9 @@ const USAGE = `usage: parley [--config FILE] <command>
   group add <group> <local@domain>  add a user to a shared group (created if absent)
   group remove <group> <local@domain>
   group list
+  settings show [module]            live options: current values, which are set at runtime
+  settings set <module> <key> <json>  set a live option (docs/settings.md)
+  settings reset <module> <key>     back to the configuration file's value
 ${MODULES.flatMap((m) => (m.commands ?? []).map((c) => `  ${`${m.name} ${c.default === true ? `[${c.name}]` : c.name} ${c.usage}`.padEnd(34)}${c.summary}`)).join('\n')}
 `;
 
@@ -53,6 +57,9 @@ const COMMANDS = new Set([
   'group add',
   'group remove',
   'group list',
+  'settings show',
+  'settings set',
+  'settings reset',
 ]);
 
 interface Io {
@@ -114,8 +121,14 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
   const store = area === 'domain' ? await openStore(config, specs) : await openStoreReady(config, { modules: specs });
   const by = `cli:${operator()}`;
   // The CLI's change.check gate: every listening module hears of the change before it is stored, and may refuse it.
+  // Each listening module hears with the options the server runs with: configured, with the stored live ones
+  // (read when a change is made, so commands that change nothing read nothing more).
+  const live = new Map<string, ModuleOptions[string]>();
   const gate: ChangeGate = async (change, write) => {
-    const ctx = (m: AnyModule): Parameters<NonNullable<AnyModule['operatorChange']>>[1] => ({ options: (config.modules as ModuleOptions)[m.name]!, store });
+    for (const m of listening) {
+      if (!live.has(m.name)) live.set(m.name, (await currentOptions(store, m, (config.modules as ModuleOptions)[m.name]!)) as ModuleOptions[string]);
+    }
+    const ctx = (m: AnyModule): Parameters<NonNullable<AnyModule['operatorChange']>>[1] => ({ options: live.get(m.name)!, store });
     const passed: AnyModule[] = [];
     try {
       for (const m of listening) {
@@ -222,6 +235,11 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
       case 'group list':
         for (const g of await store.sharedGroups.list()) io.out(`${g.name}: ${(await store.sharedGroups.members(g.name)).join(', ')}\n`);
         break;
+      case 'settings show':
+      case 'settings set':
+      case 'settings reset':
+        await runSettings(action, args.slice(2), { modules: MODULES, options: config.modules as ModuleOptions, store, gate, by, out: io.out });
+        break;
       default:
         io.err(`unknown command "${args.join(' ')}"\n${USAGE}`);
         return 2;
@@ -271,12 +289,17 @@ async function runModuleCommand(module: AnyModule, config: Config, args: string[
     io.err(`unknown command "${module.name} ${args.join(' ')}"\n${USAGE}`);
     return 2;
   }
-  const options = (config.modules as ModuleOptions)[module.name]!;
-  if (!options.enabled) {
+  const configured = (config.modules as ModuleOptions)[module.name]!;
+  if (!configured.enabled) {
     io.err(`the ${module.name} module is not enabled (modules.${module.name}.enabled)\n`);
     return 2;
   }
   const store = await openStoreReady(config, { modules: storageSpecs([module], config.modules as ModuleOptions) });
+  // The options the server runs with: the stored live ones win over the file's (docs/settings.md).
+  const options = await currentOptions(store, module, configured).catch(async (e: unknown) => {
+    await store.close();
+    throw e;
+  });
   // A terminal gets one progress line rewritten in place; a pipe or log gets plain lines.
   const tty = process.stderr.isTTY === true;
   try {

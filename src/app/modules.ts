@@ -15,6 +15,7 @@ import type { AnyModule } from '../modules/host.js';
 import { mam } from '../modules/mam/index.js';
 import { naming } from '../modules/naming/index.js';
 import { presentities } from '../modules/presentities/index.js';
+import { search } from '../modules/search/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
 import { pep } from '../modules/pep/index.js';
@@ -28,7 +29,9 @@ import { webhooks } from '../modules/webhooks/index.js';
  * after it, may still refuse an account; the archive then hears that it was not made). apikeys comes
  * before presentities, which uses its service; components after presentities, whose service it writes through;
  * webhooks comes after both, whose services it uses. files uses none. pep comes after vcard and private, whose
- * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat). audit and usage come last:
- * they only record what the others did, and the CLI asks audit about a change after every module that may refuse it.
+ * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat). search comes before mam,
+ * which answers XEP-0431 full-text queries through its service (and offers the field only when it runs). audit
+ * and usage come last: they only record what the others did, and the CLI asks audit about a change after every
+ * module that may refuse it.
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage];

@@ -619,6 +619,30 @@ export class Engine {
     return this.page(user, p, (q) => metrics.storage('history', store.messages.userMessages(user, q)));
   }
 
+  /**
+   * What `user` may read of the log now, by the rules history applies (MessageStore.history, userMessages): its
+   * own 1:1 messages after its account's createdSeq, and the messages of each room it is a member of now after
+   * the room's createdSeq. For indexes modules keep over the log (the search module), so that they answer no
+   * more than history would. `own` is null when the account does not exist (nothing is readable).
+   */
+  async readScope(user: string): Promise<ReadScope> {
+    const [own, rooms] = await Promise.all([this.ctx.directory.createdSeq(user), this.ctx.store.rooms.floorsOf(user)]);
+    return { own, rooms: new Map(rooms.map((r) => [r.room, r.createdSeq])) };
+  }
+
+  /** The createdSeq of an account (cached), null when it does not exist: where its 1:1 history starts. */
+  accountFloor(user: string): Promise<number | null> {
+    return this.ctx.directory.createdSeq(user);
+  }
+
+  /**
+   * Runs a module's read whose cost grows with the data (a search) within the user's heavy-read allowance, as
+   * history pages run (ReadLimiter): past it, rate-limited.
+   */
+  heavyRead<T>(user: string, read: () => Promise<T>): Promise<T> {
+    return this.ctx.reads.run(user, read);
+  }
+
   /** One page of a history read: the bounds from the cursors and times, the look-ahead row, the byte budget. */
   private async page(
     user: string,
@@ -822,6 +846,14 @@ export class Engine {
     await Promise.all(all.map((s) => this.closeSession(s).catch(() => undefined)));
     this.ctx.directory.stop();
   }
+}
+
+/** What a user may read of the log (Engine.readScope): positions after which each part is readable. */
+export interface ReadScope {
+  /** The account's createdSeq: its 1:1 messages after it; null when the account does not exist. */
+  own: number | null;
+  /** Each room the user is a member of now, with the room's createdSeq. */
+  rooms: Map<string, number>;
 }
 
 /** How a history read pages: a cursor (before or after a position), a time range and a page size. */

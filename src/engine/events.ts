@@ -7,7 +7,7 @@
  * Two kinds. Gates decide: a handler of `message.check` may refuse a message by throwing a ParleyError, and a
  * `message.recorded` handler that fails fails the request (it runs after the durable append and before delivery
  * and the sender's acknowledgement). `change.check` is the gate of every change that is not a message (rooms,
- * membership, invitations, accounts, domains, shared groups): it runs before the change is stored, so a handler
+ * membership, invitations, accounts, domains, shared groups, live options): it runs before the change is stored, so a handler
  * that throws (the compliance journal that cannot record it) refuses the change and nothing is changed
  * (EventHub.change).
  * Notifications report what already happened; a failing handler is logged and the rest still run, because the
@@ -97,6 +97,11 @@ export interface EngineEvents {
    */
   'module.change': { module: string; kind: string; actor: string | null; subject: string | null; data: Record<string, unknown>; secretSubject?: boolean };
   /**
+   * An administrator set or reset live options of a module (docs/settings.md): `keys` are the top-level option
+   * keys changed, `by` who changed them (an address, or `cli:<user>` for the `parley` CLI).
+   */
+  'settings.changed': { module: string; keys: string[]; by: string };
+  /**
    * Gate, before a change that is not a message is stored (its type is the notification that follows once it is
    * made): throw to refuse it; nothing has been changed yet.
    */
@@ -136,6 +141,7 @@ export const CHANGES = [
   'group.changed',
   'group.membership',
   'module.change',
+  'settings.changed',
 ] as const;
 
 /** The name of such a change. */

@@ -38,6 +38,12 @@ export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
   readonly summary: string;
   /** Its options; every key has a default, so an empty section (or none) is valid. Must include `enabled`. */
   readonly options: S;
+  /**
+   * Top-level keys of its options an administrator may change while the server runs (docs/settings.md; never
+   * `enabled`): stored overrides of them win over the configuration file, ModuleApi.options returns the current
+   * values and ModuleApi.onOptions tells of a change. A module reads a live key per use, never once into a local.
+   */
+  readonly live?: readonly string[];
   /** Its own storage area (name = the module's name). */
   readonly storage?: ModuleStorage;
   /** Operator commands: `parley <module name> <command> ...`. They run without a server, on the store. */
@@ -49,7 +55,8 @@ export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
    * no engine event), with the module's storage open: as the engine's `change.check` gate and `change.failed`
    * notification (engine/events.ts). `check` comes after the CLI's own checks and before the change is stored;
    * throwing refuses the change, nothing is changed and the operator sees the error. `failed` says that a change
-   * that passed was not made after all (the store refused it).
+   * that passed was not made after all (the store refused it). `ctx.options` are the module's options with the
+   * stored live overrides, as the server runs with them.
    */
   operatorChange?(event: OperatorChange, ctx: { options: z.output<S>; store: Store }): Promise<void>;
 }
@@ -133,7 +140,17 @@ export interface ConsumerOptions {
 /** What a module's setup function gets. */
 export interface ModuleApi<O> {
   readonly name: string;
+  /**
+   * The module's options as they are now: the configuration file's, with the live keys' stored overrides
+   * (docs/settings.md). A getter: read it per use where a key is live.
+   */
   readonly options: O;
+  /**
+   * Tells `fn` when an administrator changed the module's live options (on this node or another, or with the
+   * CLI), after `options` returns the new ones; `previous` are those before. For what a module derived from them
+   * once (an announced limit, a timer's period).
+   */
+  onOptions(fn: (next: O, previous: O) => void | Promise<void>): void;
   readonly log: Logger;
   /** The engine facade (the same one the front doors use). */
   readonly engine: Engine;
@@ -216,8 +233,12 @@ export interface ModuleApi<O> {
   pepSource(source: PepSource): void;
   /** Adds an identity to the server's disco#info (XEP-0030 §3.1), e.g. `store/file` for XEP-0363; caps follow. */
   xmppIdentity(identity: DiscoIdentity): void;
-  /** Adds an XEP-0128 extended form to the server's disco#info (one per FORM_TYPE); caps follow (XEP-0115 §5.4). */
-  xmppForm(form: DiscoForm): void;
+  /**
+   * Adds an XEP-0128 extended form to the server's disco#info (one per FORM_TYPE); caps follow (XEP-0115 §5.4).
+   * Returns a function that replaces the form's fields, for a value that follows a live option (files'
+   * max-file-size); disco#info and the caps hash follow from the next request on.
+   */
+  xmppForm(form: DiscoForm): (fields: DiscoForm['fields']) => void;
   /**
    * Reports the module's state on GET /health under `checks.<module name>`: called on every request, so it returns
    * what the module already knows (a dependency's last check), never waits for I/O. A report with a `degraded`

@@ -17,6 +17,8 @@ import { IQ_HANDLERS } from '../protocols/xmpp/c2s/iq-handlers.js';
 import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import type { HttpContext, ModuleApi, ModuleServices, ParleyModule, ServiceName } from './api.js';
 import { follower, recordConsumer, type LogWorker } from './consumer.js';
+import { LiveSettings } from './live-settings.js';
+import { settingsRoutes } from './settings-routes.js';
 
 /** A module as listed in the composition root, whatever its options type. */
 export type AnyModule = ParleyModule;
@@ -59,6 +61,8 @@ export class ModuleHost {
   private readonly serverIdentities: DiscoIdentity[] = [];
   private readonly serverForms: DiscoForm[] = [];
   private nodes: AccountNodes | undefined;
+  /** Bumped when a module replaces a form's fields (XmppExtensions.generation). */
+  private generation = 0;
   /** What the XMPP front door serves on the modules' behalf. */
   readonly xmpp: XmppExtensions = ((host: ModuleHost): XmppExtensions => ({
     iq: this.iq,
@@ -71,6 +75,9 @@ export class ModuleHost {
     },
     serverIdentities: this.serverIdentities,
     serverForms: this.serverForms,
+    get generation(): number {
+      return host.generation;
+    },
   }))(this);
   private readonly reports = new Map<string, () => Record<string, unknown>>();
   /** What the modules tell every signed-in person (ModuleApi.userNotice), in set-up order. */
@@ -85,8 +92,16 @@ export class ModuleHost {
   /** Services modules provide to each other (ModuleServices), by name. */
   private readonly services = new Map<ServiceName, ModuleServices[ServiceName]>();
   private started = false;
+  /** Every listed module's options as they are now, with the live ones administrators set (docs/settings.md). */
+  readonly settings: LiveSettings;
 
-  private constructor(private readonly deps: HostDeps) {}
+  private constructor(
+    private readonly deps: HostDeps,
+    modules: readonly AnyModule[],
+    options: ModuleOptions,
+  ) {
+    this.settings = new LiveSettings(modules, options, { engine: deps.engine, store: deps.store, bus: deps.bus, log: deps.log.child({ component: 'settings' }) });
+  }
 
   /** The roles every module gives `user` (ModuleApi.roles), each once, in set-up order. */
   async rolesOf(user: string): Promise<string[]> {
@@ -94,10 +109,15 @@ export class ModuleHost {
     return [...new Set(all.flat())];
   }
 
-  /** Sets up every enabled module, in order. */
+  /**
+   * Sets up every enabled module, in order, on its configured options merged with the live ones stored (a stored
+   * value that no longer validates is logged, shown on /health and ignored).
+   */
   static async setup(modules: readonly AnyModule[], options: ModuleOptions, deps: HostDeps): Promise<ModuleHost> {
-    const host = new ModuleHost(deps);
-    for (const m of enabledModules(modules, options)) await m.setup(host.api(m, options[m.name]!));
+    const host = new ModuleHost(deps, modules, options);
+    await host.settings.load();
+    host.settings.listen();
+    for (const m of enabledModules(modules, options)) await m.setup(host.api(m));
     // Consumers wake as soon as a record is stored (the lowest priority, so they never delay a gate), and when
     // another process wrote to the store (the engine's watch of the data version, or the bus).
     if (host.consumers.length > 0) {
@@ -122,14 +142,19 @@ export class ModuleHost {
     this.owners.set(id, module);
   }
 
-  private api<O>(m: AnyModule, options: O): ModuleApi<O> {
+  private api<O>(m: AnyModule): ModuleApi<O> {
     const { engine, store, bus } = this.deps;
     const log = this.deps.log.child({ module: m.name });
     const name = m.name;
+    const settings = this.settings;
     this.owners.set(`module ${name}`, name);
     return {
       name,
-      options,
+      // The module's options type is its schema's output, which the settings merge parses with that schema.
+      get options(): O {
+        return settings.optionsOf(name) as O;
+      },
+      onOptions: (fn) => settings.onOptions(name, fn as (next: unknown, previous: unknown) => void | Promise<void>),
       log,
       engine,
       bus,
@@ -183,6 +208,11 @@ export class ModuleHost {
       xmppForm: (form) => {
         this.claim('disco form', form.formType, name);
         this.serverForms.push(form);
+        return (fields) => {
+          const i = this.serverForms.findIndex((f) => f.formType === form.formType);
+          this.serverForms[i] = { formType: form.formType, fields };
+          this.generation++;
+        };
       },
       health: (report) => {
         this.claim('health', name, name);
@@ -230,8 +260,12 @@ export class ModuleHost {
     };
   }
 
-  /** Registers each module's routes in a scope of its own, under `/api/v1/<module>`. */
+  /**
+   * Registers each module's routes in a scope of its own, under `/api/v1/<module>`, and the administrators' live
+   * options of every module under `/api/v1/admin/settings`.
+   */
   async registerHttp(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+    await app.register(async (scope) => settingsRoutes(scope, ctx, this.settings), { prefix: '/api/v1/admin/settings' });
     for (const r of this.routes) {
       await app.register(async (scope) => r.plugin(scope, ctx), { prefix: `/api/v1/${r.name}` });
     }
@@ -255,6 +289,11 @@ export class ModuleHost {
         degraded.push(`${name}: its health report failed (${why})`);
       }
     }
+    const ignored = this.settings.problems();
+    if (ignored.length > 0) {
+      checks['settings'] = { ignored };
+      degraded.push(`settings: stored live options ignored because they do not validate (${ignored.map((i) => `${i.module}.${i.key}`).join(', ')}); the configuration file's values are used`);
+    }
     return { checks, degraded };
   }
 
@@ -272,6 +311,7 @@ export class ModuleHost {
 
   /** Stops consumers and runs the modules' close functions, last set up first. */
   async close(): Promise<void> {
+    this.settings.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
     for (const fn of [...this.closers].reverse()) {
       try {

@@ -2,7 +2,8 @@
  * The message bus port: what crosses sessions, and once Parley runs as several processes crosses processes.
  * Cache invalidation (`cache.invalidate`), the cluster layer (engine/cluster.ts: `parley.cluster` for sessions
  * opened, changed and closed, state exchanges, heartbeats and departures; `parley.node.<id>.deliver` for events
- * to one node's sessions) and modules' events use it. The in-process adapter (engine/local-bus.ts) is the single
+ * to one node's sessions), live options administrators changed (`parley.settings`, modules/live-settings.ts) and
+ * modules' events use it. The in-process adapter (engine/local-bus.ts) is the single
  * process; a NATS adapter implements the same interface, so nothing above it changes.
  *
  * Messages are structured-clonable values (JSON in practice): an adapter may serialise them, so a subscriber

@@ -254,6 +254,11 @@ export interface RoomStore {
   roomsOf(user: string): Promise<string[]>;
   /** The user's memberships with their roles, sorted by room. */
   membershipsOf(user: string): Promise<Array<{ room: string; role: RoomRole }>>;
+  /**
+   * The rooms `user` is a member of with each room's createdSeq (its history starts after it), sorted by room:
+   * what the user may read of rooms, for indexes kept over the log (the search module).
+   */
+  floorsOf(user: string): Promise<Array<{ room: string; createdSeq: number }>>;
   /** The rooms among `addresses` that exist, sorted by address. */
   getMany(addresses: string[]): Promise<Room[]>;
   /** Open (not members-only) rooms whose domain is exactly `domain`, with address > `after`, sorted, at most `limit`. */
@@ -339,6 +344,32 @@ export interface PositionStore {
   set(consumer: string, seq: number): Promise<void>;
 }
 
+/**
+ * One live option an administrator set while the server runs (docs/settings.md): the value of one top-level key of
+ * a module's options, which wins over the configuration file's.
+ */
+export interface SettingRecord {
+  module: string;
+  key: string;
+  /** The value as JSON (what JSON.parse returns); the module's own schema validates it when it is applied. */
+  value: unknown;
+  /** When it was set (ms since the epoch). */
+  updatedAt: number;
+  /** Who set it: an administrator's address, or `cli:<operating-system user>`. */
+  updatedBy: string;
+}
+
+/** The live options administrators set, per module and key (the settings table). */
+export interface SettingsStore {
+  get(module: string, key: string): Promise<SettingRecord | null>;
+  /** Stores the value of one key, replacing what was there. */
+  put(record: SettingRecord): Promise<void>;
+  /** Forgets one key (back to the configuration file's value); true when it was set. */
+  remove(module: string, key: string): Promise<boolean>;
+  /** Every key set, of one module or (without it) of all, sorted by module then key. */
+  list(module?: string): Promise<SettingRecord[]>;
+}
+
 export interface Store {
   readonly domains: DomainStore;
   readonly accounts: AccountStore;
@@ -352,6 +383,8 @@ export interface Store {
   readonly secrets: SecretStore;
   /** Positions of the log's consumers (module work that follows the log, each under its own name). */
   readonly positions: PositionStore;
+  /** Live options administrators set while the server runs (docs/settings.md). */
+  readonly settings: SettingsStore;
   /**
    * The storage area a module brought (ports/module-storage.ts), opened with the store. Throws item-not-found
    * for a name the store was not opened with.

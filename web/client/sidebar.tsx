@@ -3,6 +3,7 @@ import type { RefObject } from 'preact';
 import { messageOf } from './connection.js';
 import { useState } from 'preact/hooks';
 import { ACTIVITIES, describe, Dot } from './presence.js';
+import { MessageSearch } from './search.js';
 import { active, contacts, conversationList, conversations, createRoom, joinRoom, me, open, presences, rooms, setPresence } from './state.js';
 
 function OwnPresence() {
@@ -116,6 +117,7 @@ export function Sidebar({ filterRef }: { filterRef: RefObject<HTMLInputElement |
         Find a conversation (Ctrl+K)
       </label>
       <input id="filter" ref={filterRef} type="search" placeholder="Find a conversation (Ctrl+K)" value={filter} onInput={(e) => setFilter((e.currentTarget as HTMLInputElement).value)} />
+      <MessageSearch />
       <ul class="conversations">
         {shown.map((peer) => {
           const unread = conversations.value.get(peer)?.unread ?? 0;

@@ -31,6 +31,8 @@ export const apikeys = defineModule({
   name: 'apikeys',
   summary: 'Scoped API keys for other systems: create, list, revoke; verified for other modules (docs/presence.md)',
   options: apikeysOptions,
+  // Read per request by the routes; the rate limit and the cache period are kept by the verifier and take a restart.
+  live: ['usersMayCreate', 'maxKeysPerOwner'],
   storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
   commands: apikeysCommands(),
   setup(api) {
@@ -51,6 +53,16 @@ export const apikeys = defineModule({
       // A revoked key's bot sessions end at once (here; the CLI's revocation stops new logins within cacheSeconds).
       api.engine.endCredentialSessions(keyRef(id), 'the API key was revoked').catch((e: unknown) => api.log.error({ err: e }, 'ending a revoked key\'s sessions failed'));
     };
-    api.http((app, ctx) => apikeysRoutes(app, ctx, { store, engine: api.engine, options: api.options, forget }));
+    api.http((app, ctx) =>
+      apikeysRoutes(app, ctx, {
+        store,
+        engine: api.engine,
+        // A getter, so the routes see a change of the live options.
+        get options() {
+          return api.options;
+        },
+        forget,
+      }),
+    );
   },
 });

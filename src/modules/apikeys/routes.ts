@@ -24,7 +24,9 @@ const idParam = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a key i
 
 /** Registers the routes. */
 export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { store: ApiKeysArea; engine: Engine; options: ApiKeysOptions; forget(id: string): void }): void {
-  const { store, engine, options } = deps;
+  const { store, engine } = deps;
+  // Live options (docs/settings.md): read per request, never kept.
+  const options = (): ApiKeysOptions => deps.options;
   /** The caller with a session token (not an API key), and whether it is an administrator. */
   const caller = async (req: FastifyRequest): Promise<{ user: string; admin: boolean }> => {
     const token = bearerOf(req);
@@ -38,12 +40,12 @@ export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { st
     const b = parseInput(createBody, req.body);
     const owner = b.owner === undefined ? user : normaliseUser(b.owner);
     if (owner !== user && !admin) throw new ParleyError('forbidden', 'only administrators create keys for other owners');
-    if (owner === user && !admin && !options.usersMayCreate) throw new ParleyError('forbidden', 'keys are created by administrators here (modules.apikeys.usersMayCreate)');
+    if (owner === user && !admin && !options().usersMayCreate) throw new ParleyError('forbidden', 'keys are created by administrators here (modules.apikeys.usersMayCreate)');
     if (!(await engine.admin.accountExists(owner))) throw new ParleyError('item-not-found', `no account ${owner}`);
     const t = newToken();
     const key = await store.create(
       { id: t.id, owner, name: b.name, scopes: [...new Set(b.scopes)], hash: t.hash, createdAt: Date.now(), createdBy: user, revokedAt: null, revokedBy: null },
-      options.maxKeysPerOwner,
+      options().maxKeysPerOwner,
     );
     void reply.status(201);
     // The token is shown here once; only its digest is kept.

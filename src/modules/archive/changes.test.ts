@@ -2,7 +2,7 @@
  * Changes that are not messages are journaled before they take effect: with the journal broken (as a full or
  * failing disk would break it) each is refused with service-unavailable and nothing changes; with it working,
  * each records exactly one entry. Rooms, membership, roles and invitations, accounts, domains and shared groups
- * through the server and the `parley` CLI, the archive's own roles and policies.
+ * through the server and the `parley` CLI, live options set with the CLI, the archive's own roles and policies.
  */
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -53,6 +53,7 @@ async function state(): Promise<unknown> {
     holds: await r.archive.holdList(true),
     lexicons: await r.archive.lexiconList(),
     groups: await r.engine.admin.groups(),
+    settings: await store.settings.list(),
   };
 }
 
@@ -105,6 +106,7 @@ const CHANGES: Array<{ name: string; type: string; run: () => Promise<unknown> }
   { name: 'an account removed with the CLI', type: 'account.removed', run: () => cliOk('user', 'remove', 'carol@example.com') },
   { name: 'a domain added with the CLI', type: 'domain.added', run: () => cliOk('domain', 'add', 'example.org') },
   { name: 'a domain removed with the CLI', type: 'domain.removed', run: () => cliOk('domain', 'remove', 'example.net') },
+  { name: 'a live option set with the CLI', type: 'settings.changed', run: () => cliOk('settings', 'set', 'naming', 'default', '{"minLength": 2}') },
   { name: 'an officer named', type: 'archive.officer.add', run: () => r.archive.setRole('carol@example.com', 'officer', true, 'cli', Date.now()) },
   { name: 'an officer named with the CLI', type: 'archive.officer.add', run: () => cliOk('archive', 'officer', 'add', 'carol@example.com') },
   { name: 'a retention policy', type: 'archive.retention.set', run: () => r.archive.retentionSet({ domain: 'example.com', minDays: 0, maxDays: 30 }, { minimumDays: 0, defaultMaxDays: null }, 'cli', Date.now()) },

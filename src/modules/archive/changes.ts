@@ -1,5 +1,5 @@
 /**
- * Changes that are not messages (rooms, membership, invitations, accounts, domains, shared groups, and the
+ * Changes that are not messages (rooms, membership, invitations, accounts, domains, shared groups, live options, and the
  * modules' own: notifications and the like) as journal entries. The archive hears of each before it is stored, through the engine's change.check gate or, for the `parley` CLI,
  * the module's operatorChange hook: the entry is written first, and if it cannot be, the change is refused with
  * service-unavailable and nothing changes. A change the store then refuses gets a `change.failed` entry, so the
@@ -42,6 +42,8 @@ function fieldsOf(c: Change): { actor: string | null; subject: string | null; co
       return { actor: c.by, subject: c.user, data: { group: c.group, member: c.member } };
     case 'module.change':
       return { actor: c.actor, subject: c.subject, data: c.data };
+    case 'settings.changed':
+      return { actor: c.by, subject: c.module, data: { keys: c.keys } };
   }
 }
 

@@ -149,7 +149,7 @@ function service(over: Omit<Partial<FilesOptions>, 'clamd'> & { clamd?: Partial<
     httpUrl: () => null,
   };
   const store = openSqliteAreaInMemory(area, { onAppend: () => undefined, now: Date.now });
-  return { svc: new FilesService(store, options, new Scanner(options.clamd, silent), api, silent), journal, options };
+  return { svc: new FilesService(store, () => options, new Scanner(options.clamd, silent), api, silent), journal, options };
 }
 
 async function* body(b: Buffer): AsyncIterable<Buffer> {

@@ -20,12 +20,16 @@ export const files = defineModule({
   name: 'files',
   summary: 'File uploads and downloads (XEP-0363 and the APIs), scanned by ClamAV before they are stored (docs/files.md)',
   options: filesOptions,
+  // Limits, read per use (the service asks for the options each time); the directory, clamd, the sweep's period and
+  // the public URL are wiring and take a restart.
+  live: ['maxFileBytes', 'perUserDailyBytes', 'totalBytes', 'slotSeconds', 'expiryDays'],
   // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build.
   storage: { sqlite: new URL(import.meta.url.endsWith('.ts') ? './sqlite.ts' : './sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
   async setup(api) {
+    // Wiring only: the live limits are read per use through api.options.
     const o = api.options;
     const scanner = new Scanner(o.clamd, api.log);
-    const service = new FilesService(api.storage<FilesArea>(), o, scanner, api, api.log);
+    const service = new FilesService(api.storage<FilesArea>(), () => api.options, scanner, api, api.log);
     await service.prepare();
     if (!scanner.enabled) api.log.warn({}, 'modules.files: no clamd configured, so uploads are stored WITHOUT a malware scan (docs/files.md)');
     scanner.start();
@@ -33,7 +37,11 @@ export const files = defineModule({
     // XEP-0363 §2: the server's domain is the upload service; max-file-size in an XEP-0128 form.
     api.xmppFeature(NS_UPLOAD);
     api.xmppIdentity({ category: 'store', type: 'file', name: 'HTTP File Upload' });
-    api.xmppForm({ formType: NS_UPLOAD, fields: { 'max-file-size': String(o.maxFileBytes) } });
+    const announce = api.xmppForm({ formType: NS_UPLOAD, fields: { 'max-file-size': String(o.maxFileBytes) } });
+    // The announced limit follows the live one (XEP-0363 §2), and so does the caps hash.
+    api.onOptions((next, previous) => {
+      if (next.maxFileBytes !== previous.maxFileBytes) announce({ 'max-file-size': String(next.maxFileBytes) });
+    });
     api.xmppIq(NS_UPLOAD, 'request', uploadRequest(service));
     api.jsonOp('files.slot', op(slotSchema, async ({ session }, p) => service.slot(session.user, p)));
     api.http((app, ctx) => filesRoutes(app, ctx, service));

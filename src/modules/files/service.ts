@@ -80,14 +80,19 @@ export class FilesService {
   private readonly uploading = new Set<string>();
   private readonly incoming: string;
 
+  /** `currentOptions` is asked per use: the limits are live options an administrator may change (docs/settings.md). */
   constructor(
     private readonly area: FilesArea,
-    private readonly options: FilesOptions,
+    private readonly currentOptions: () => FilesOptions,
     private readonly scanner: Scanner,
     private readonly api: Pick<ModuleApi<FilesOptions>, 'change' | 'httpUrl'>,
     private readonly log: Logger,
   ) {
-    this.incoming = join(options.directory, '.incoming');
+    this.incoming = join(currentOptions().directory, '.incoming');
+  }
+
+  private get options(): FilesOptions {
+    return this.currentOptions();
   }
 
   private get quota(): Quota {

@@ -6,7 +6,7 @@
  */
 import { NS } from '../../protocols/xmpp/c2s/ns.js';
 import { defineModule } from '../api.js';
-import { MAM_FORM, mamQuery } from './mam.js';
+import { mamForm, mamQuery } from './mam.js';
 import { mamOptions } from './options.js';
 
 /** The mam module: the `urn:xmpp:mam:2` query iq and the account feature. */
@@ -15,12 +15,15 @@ export const mam = defineModule({
   summary: 'XEP-0313 Message Archive Management: XMPP clients page through the message log',
   options: mamOptions,
   setup(api) {
+    // XEP-0431: with the search module on (set up before this one), the form offers full-text search.
+    const search = api.tryUse('search');
+    const form = mamForm(search !== undefined);
     // §4: a query to the user's own bare address (its archive) or to a room (the room's archive, §6); get
     // returns the query form (§5.1), set runs the query.
     api.xmppIq(NS.mam, 'query', {
       targets: ['self', 'room'],
-      get: async () => MAM_FORM,
-      set: (c) => mamQuery(c),
+      get: async () => form,
+      set: (c) => mamQuery(c, search),
     });
     // §7: the server answers disco#info for an account and lists the archive among its features. Rooms list it
     // in their own disco#info (muc.ts) when this handler answers for rooms.

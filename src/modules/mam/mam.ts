@@ -14,20 +14,28 @@ import type { IqContext } from '../../protocols/xmpp/c2s/types.js';
 import { el, type Element } from '../../protocols/xmpp/xml/element.js';
 import { serialize } from '../../protocols/xmpp/xml/serialize.js';
 import { withExtensions } from '../../protocols/xmpp/extensions.js';
+import type { SearchServiceApi } from '../search/service.js';
+import type { IndexedMessage } from '../search/sqlite.js';
 
-/** The query form (XEP-0313 §5.1): the fields this archive filters on. */
-export const MAM_FORM = el(
-  'query',
-  { xmlns: NS.mam },
-  el(
-    'x',
-    { xmlns: NS.dataForms, type: 'form' },
-    el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', null, NS.mam)),
-    el('field', { var: 'with', type: 'jid-single' }),
-    el('field', { var: 'start', type: 'text-single' }),
-    el('field', { var: 'end', type: 'text-single' }),
-  ),
-);
+/** XEP-0431 §4: the full-text search field of the query form, present when the search module runs. */
+export const FULLTEXT_FIELD = '{urn:xmpp:fulltext:0}fulltext';
+
+/** The query form (XEP-0313 §5.1): the fields this archive filters on, with XEP-0431's when search is on. */
+export function mamForm(fulltext: boolean): Element {
+  return el(
+    'query',
+    { xmlns: NS.mam },
+    el(
+      'x',
+      { xmlns: NS.dataForms, type: 'form' },
+      el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', null, NS.mam)),
+      el('field', { var: 'with', type: 'jid-single' }),
+      el('field', { var: 'start', type: 'text-single' }),
+      el('field', { var: 'end', type: 'text-single' }),
+      ...(fulltext ? [el('field', { var: FULLTEXT_FIELD, type: 'text-single', label: 'Search for' })] : []),
+    ),
+  );
+}
 
 /** XEP-0082 §3.2 DateTime: CCYY-MM-DDThh:mm:ss[.sss]TZD, TZD being Z or ±hh:mm. */
 const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -46,13 +54,18 @@ const DEFAULT_MAX = 50;
 /** The form fields a query may fill in (XEP-0313 §4.1.1). */
 const FIELDS = new Set(['FORM_TYPE', 'with', 'start', 'end']);
 
-/** Runs a query: sends one <message/> per result, returns the <fin/> (XEP-0313 §4.1). */
-export async function mamQuery({ conn, session, payload, target }: IqContext): Promise<Element> {
+/**
+ * Runs a query: sends one <message/> per result, returns the <fin/> (XEP-0313 §4.1). With `search` (the search
+ * module's service), the XEP-0431 full-text field narrows the results to the messages that match it.
+ */
+export async function mamQuery({ conn, session, payload, target }: IqContext, search?: SearchServiceApi): Promise<Element> {
   const engine = conn.engine;
   const queryId = payload.attr('queryid');
   const fields = formFields(payload.getChild('x', NS.dataForms));
   for (const name of fields.keys()) {
-    if (!FIELDS.has(name)) throw new ParleyError('feature-not-implemented', `filtering on "${name}" is not supported; filter by "with", "start" and "end", and page with RSM`);
+    if (!FIELDS.has(name) && !(search && name === FULLTEXT_FIELD)) {
+      throw new ParleyError('feature-not-implemented', `filtering on "${name}" is not supported; filter by "with", "start" and "end"${search ? ` and "${FULLTEXT_FIELD}"` : ''}, and page with RSM`);
+    }
   }
   const start = timeField(fields, 'start');
   const end = timeField(fields, 'end');
@@ -70,6 +83,29 @@ export async function mamQuery({ conn, session, payload, target }: IqContext): P
   };
   const before = beforeEl && beforeEl.text() !== '' ? await seqOf(beforeEl.text()) : undefined;
   const after = afterEl && afterEl.text() !== '' ? await seqOf(afterEl.text()) : undefined;
+
+  const text = fields.get(FULLTEXT_FIELD);
+  if (search && text !== undefined) {
+    if (target.kind === 'room' && fields.has('with')) throw new ParleyError('bad-request', 'a room archive is queried without "with"');
+    // XEP-0431 §5: the other filters and RSM paging apply as without it; no paging asked: from the start.
+    const page =
+      limit === 0
+        ? { messages: [], more: true }
+        : await search.archive(session.user, {
+            text,
+            with: target.kind === 'room' ? undefined : fields.get('with'),
+            room: target.kind === 'room' ? target.bare : undefined,
+            start,
+            end,
+            before,
+            after: before === undefined && after === undefined && beforeEl === undefined ? 0 : after,
+            limit,
+          });
+    const isRoom = target.kind === 'room';
+    const views = page.messages.map(asView);
+    for (const m of views) sendResult(conn, m, queryId, isRoom ? target.bare : session.user, isRoom);
+    return fin(views, !page.more);
+  }
 
   let withAddr: string;
   if (target.kind === 'room') {
@@ -118,6 +154,23 @@ async function allConversations(
   for (const m of page.messages) sendResult(conn, m, queryId, user, false);
   return fin(page.messages, !page.more);
 }
+
+/** A search hit as an archived message: its current text, no extension elements (the index keeps none). */
+const asView = (m: IndexedMessage): MessageView => ({
+  seq: m.seq,
+  id: m.id,
+  type: m.type,
+  conv: '',
+  from: m.from,
+  fromResource: m.fromResource,
+  to: m.to,
+  clientId: m.clientId,
+  body: m.body,
+  xml: null,
+  ts: m.ts,
+  editedAt: null,
+  retractedAt: null,
+});
 
 /** Whether an archived message is shown: not retracted, and with a body or extension elements (a reaction). */
 const visible = (m: MessageView): boolean => m.retractedAt === null && (m.body !== null || m.xml !== null);

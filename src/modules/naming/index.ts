@@ -32,6 +32,8 @@ export const naming = defineModule({
   name: 'naming',
   summary: 'Naming policy per domain: local-part pattern, length, blocked words and names only administrators may create',
   options: namingOptions,
+  // Both read per account creation (api.options is the current value), so a change applies to the next one.
+  live: ['default', 'domains'],
   setup(api) {
     api.on('change.check', (c) => check(api.options, c));
     // The names a person shows others (vCard FN and NICKNAME, XEP-0172 nickname) follow the domain's rules too.

@@ -18,12 +18,15 @@ export const webhooks = defineModule({
   name: 'webhooks',
   summary: 'Signed, retried HTTP deliveries of presence changes to other systems (docs/webhooks.md)',
   options: webhooksOptions,
+  // Read per use (a webhook created, an attempt made); the SSRF guard, the HTTP client's limits and the delivery
+  // log's size take a restart.
+  live: ['maxPerOwner', 'maxConsecutiveFailures', 'retryMinSeconds', 'retryMaxSeconds', 'maxPendingPerWebhook'],
   storage: { sqlite: new URL('./sqlite.js', import.meta.url).href, memory: (ctx) => openSqliteAreaInMemory(area, ctx) },
   async setup(api) {
     const keys = api.use('apikeys');
     const presentities = api.use('presentities');
     const guard = new TargetGuard(api.options);
-    const hooks = new WebhookService(api.storage<WebhooksArea>(), presentities, guard, api.options, api.log);
+    const hooks = new WebhookService(api.storage<WebhooksArea>(), presentities, guard, () => api.options, api.log);
     await hooks.start();
     api.http((app, ctx) => webhooksRoutes(app, ctx, { hooks, keys, options: api.options }));
     api.onClose(() => hooks.close());

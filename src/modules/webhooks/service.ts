@@ -52,14 +52,19 @@ export class WebhookService {
   private readonly client: WebhookClient;
   private readonly timer: NodeJS.Timeout;
 
+  /**
+   * `currentOptions` is asked per use, so the live limits (docs/settings.md) apply to the next webhook created and
+   * the next attempt; the HTTP client's timeout, redirects and response size are fixed at start.
+   */
   constructor(
     private readonly store: WebhooksArea,
     private readonly presentities: PresentitiesService,
     private readonly guard: TargetGuard,
-    private readonly options: WebhooksOptions,
+    private readonly currentOptions: () => WebhooksOptions,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    const options = currentOptions();
     this.client = new WebhookClient(guard, { timeoutMs: options.timeoutSeconds * 1000, maxRedirects: options.maxRedirects, maxResponseBytes: options.maxResponseBytes });
     this.timer = setInterval(() => this.advanceIdle(), IDLE_ADVANCE_MS);
     this.timer.unref();
@@ -97,12 +102,20 @@ export class WebhookService {
     await Promise.allSettled([...this.writes]);
   }
 
+  private get options(): WebhooksOptions {
+    return this.currentOptions();
+  }
+
   private run(w: WebhookRecord): void {
+    const current = this.currentOptions;
     const r = new WebhookRunner(w, {
       presentities: this.presentities,
       store: this.store,
       client: this.client,
-      options: this.options,
+      // A getter: the runner reads the retry and failure limits per attempt.
+      get options() {
+        return current();
+      },
       log: this.log,
       now: this.now,
       track: (p) => this.track(p, w.id),

@@ -85,6 +85,19 @@ export function incarnationContract(store: () => Store): void {
       expect(await s.messages.since(M, [ROOM], 0, 50)).toEqual([now]);
     });
 
+    it("floorsOf gives a member's rooms with the position each room's history starts after", async () => {
+      const s = store();
+      await seed(s);
+      await s.rooms.create(room(A));
+      expect(await s.rooms.floorsOf(A)).toEqual([{ room: ROOM, createdSeq: 0 }]);
+      const old = await appendOne(s, roomMessage(A, ROOM, 'secret plans'));
+      await s.rooms.remove(ROOM);
+      expect(await s.rooms.floorsOf(A)).toEqual([]);
+      await s.rooms.create(room(M));
+      expect(await s.rooms.floorsOf(M)).toEqual([{ room: ROOM, createdSeq: old.seq }]);
+      expect(await s.rooms.floorsOf(A)).toEqual([]);
+    });
+
     it("refuses a predecessor's clientId (conflict) instead of answering with its message", async () => {
       const s = store();
       await seed(s);

@@ -15,6 +15,7 @@ import { moduleContract } from './module-contract.js';
 import { profilesContract } from './profiles-contract.js';
 import { roomsContract } from './rooms-contract.js';
 import { secretsContract } from './secrets-contract.js';
+import { settingsContract } from './settings-contract.js';
 import { socialContract } from './social-contract.js';
 
 /** Re-exported so adapter test files need only this module. */
@@ -36,6 +37,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     profilesContract(store);
     incarnationContract(store);
     secretsContract(store);
+    settingsContract(store);
     logConsumersContract(store);
     moduleContract(store);
 

@@ -12,6 +12,7 @@ import { createMemoryMessages } from './messages.js';
 import { createMemoryBlocks, createMemoryProfiles } from './profiles.js';
 import { createMemoryRooms } from './rooms.js';
 import { createMemorySecrets } from './secrets.js';
+import { createMemorySettings } from './settings.js';
 import { createMemoryRosters, createMemorySharedGroups } from './social.js';
 import { createMemoryState } from './state.js';
 
@@ -73,6 +74,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     profiles: createMemoryProfiles(s),
     secrets: createMemorySecrets(),
     positions: createMemoryPositions(),
+    settings: createMemorySettings(),
     area<A>(name: string): A {
       if (!areas.has(name)) throw new ParleyError('item-not-found', `no storage area "${name}": the store was not opened with that module`);
       // The caller names the area's type; the store only knows it by name.

@@ -61,6 +61,14 @@ export function createMemoryRooms(s: MemoryState): RoomStore {
       for (const [room, members] of s.roomMembers) if (members.has(user)) out.push(room);
       return out.sort(byCodeUnit);
     },
+    async floorsOf(user) {
+      const out: Array<{ room: string; createdSeq: number }> = [];
+      for (const [room, members] of s.roomMembers) {
+        const r = s.rooms.get(room);
+        if (r && members.has(user)) out.push({ room, createdSeq: r.createdSeq });
+      }
+      return out.sort((a, b) => byCodeUnit(a.room, b.room));
+    },
     async membershipsOf(user) {
       const out: Array<{ room: string; role: RoomMember['role'] }> = [];
       for (const [room, members] of s.roomMembers) {

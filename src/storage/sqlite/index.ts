@@ -24,6 +24,7 @@ import { createSqliteBlocks, createSqliteProfiles } from './profiles.js';
 import { createSqliteRooms } from './rooms.js';
 import { createSqliteRosters } from './rosters.js';
 import { createSqliteSecrets } from './secrets.js';
+import { createSqliteSettings } from './settings.js';
 import { createSqliteSharedGroups } from './shared-groups.js';
 import { createSqliteTokens } from './tokens.js';
 
@@ -119,6 +120,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     profiles: m(createSqliteProfiles(db)),
     secrets: m(createSqliteSecrets(db, now)),
     positions: m(createSqlitePositions(db, batched)),
+    settings: m(createSqliteSettings(db)),
     area<A>(name: string): A {
       if (!areas.has(name)) throw new ParleyError('item-not-found', `no storage area "${name}": the store was not opened with that module`);
       // The caller names the area's type; the store only knows it by name.

@@ -225,6 +225,19 @@ const ACCOUNT_DISABLED = `
 ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 `;
 
+// Live options administrators set while the server runs (docs/settings.md): one row per module and top-level key,
+// the value as JSON text, validated by the module's own schema when applied rather than here.
+const SETTINGS = `
+CREATE TABLE settings (
+  module     TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL,
+  PRIMARY KEY (module, key)
+) WITHOUT ROWID;
+`;
+
 /** All migrations, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
@@ -238,4 +251,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'room bans, moderated rooms and voice', sql: ROOM_BANS_AND_VOICE },
   { version: 10, name: 'message extension elements', sql: LOG_XML },
   { version: 11, name: 'disabled accounts', sql: ACCOUNT_DISABLED },
+  { version: 12, name: 'live options set by administrators', sql: SETTINGS },
 ];

@@ -52,6 +52,9 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
   );
   const roomsOf = db.prepare<[string], string>('SELECT room FROM room_members WHERE user = ? ORDER BY room').pluck();
   const membershipsOf = db.prepare<[string], { room: string; role: RoomRole }>('SELECT room, role FROM room_members WHERE user = ? ORDER BY room');
+  const floorsOf = db.prepare<[string], { room: string; createdSeq: number }>(
+    'SELECT m.room, r.created_seq AS createdSeq FROM room_members m JOIN rooms r ON r.address = m.room WHERE m.user = ? ORDER BY m.room',
+  );
   const getMany = db.prepare<[string], RoomRow>(`SELECT ${cols} FROM rooms WHERE address IN (SELECT value FROM json_each(?)) ORDER BY address`);
   const listOpen = db.prepare<[string, string, number], RoomRow>(OPEN_ROOMS_QUERY);
   const addInvite = db.prepare<[string, string, string, number]>(
@@ -114,6 +117,9 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
     },
     async membershipsOf(user) {
       return membershipsOf.all(user);
+    },
+    async floorsOf(user) {
+      return floorsOf.all(user);
     },
     async getMany(addresses) {
       return addresses.length === 0 ? [] : getMany.all(JSON.stringify(addresses)).map(toRoom);

@@ -12,7 +12,7 @@ import { compiledUrl } from './module-areas.js';
 import type { WorkerInit } from './worker-host.js';
 import { fromWire, MODULE_AREA, type Call, type Hello, type Reply } from './worker-protocol.js';
 
-const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms', 'blocks', 'profiles', 'secrets', 'positions'] as const;
+const AREAS = ['domains', 'accounts', 'tokens', 'rosters', 'sharedGroups', 'messages', 'rooms', 'blocks', 'profiles', 'secrets', 'positions', 'settings'] as const;
 
 /** Options of createSqliteWorkerStore. */
 export interface SqliteWorkerStoreOptions extends Omit<SqliteStoreOptions, 'now' | 'checkpoint' | 'modules'> {

@@ -54,12 +54,16 @@ export interface Disco {
   readonly capsVer: string;
 }
 
-const discoCache = new WeakMap<XmppExtensions, Disco>();
+const discoCache = new WeakMap<XmppExtensions, { generation: number; disco: Disco }>();
 
-/** The server's and accounts' features with those of `ext`, and the caps hash over them (computed once). */
+/**
+ * The server's and accounts' features with those of `ext`, and the caps hash over them (computed once, and again
+ * when `ext.generation` changed).
+ */
 export function discoOf(ext: XmppExtensions): Disco {
-  let d = discoCache.get(ext);
-  if (d) return d;
+  const cached = discoCache.get(ext);
+  const generation = ext.generation ?? 0;
+  if (cached && cached.generation === generation) return cached.disco;
   const serverIdentities = [SERVER_IDENTITY, ...ext.serverIdentities];
   const serverFeatures = [...new Set([...SERVER_FEATURES, ...ext.serverFeatures])];
   const serverForms = [...ext.serverForms].sort((a, b) => (a.formType < b.formType ? -1 : a.formType > b.formType ? 1 : 0));
@@ -74,8 +78,8 @@ export function discoOf(ext: XmppExtensions): Disco {
   const capsVer = createHash('sha1')
     .update(`${identities.join('')}${[...serverFeatures].sort().map((f) => `${f}<`).join('')}${forms.join('')}`)
     .digest('base64');
-  d = { serverIdentities, serverFeatures, serverForms, accountFeatures, capsVer };
-  discoCache.set(ext, d);
+  const d: Disco = { serverIdentities, serverFeatures, serverForms, accountFeatures, capsVer };
+  discoCache.set(ext, { generation, disco: d });
   return d;
 }
 

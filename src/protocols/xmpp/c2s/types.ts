@@ -191,4 +191,9 @@ export interface XmppExtensions {
   readonly serverIdentities: readonly DiscoIdentity[];
   /** XEP-0128 forms in the server's disco#info (e.g. XEP-0363 §2 `max-file-size`). */
   readonly serverForms: readonly DiscoForm[];
+  /**
+   * Changes whenever what the modules announce changed after start (a form's field following a live option):
+   * disco#info and the caps hash are computed again. Absent: never changes.
+   */
+  readonly generation?: number;
 }
