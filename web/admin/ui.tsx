@@ -37,7 +37,7 @@ export function useLoad<T>(fn: () => Promise<T>, deps: readonly unknown[]): Load
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `fn` is a new closure each render; `deps` say when its answer changes.
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };
