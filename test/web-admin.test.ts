@@ -42,6 +42,8 @@ async function signedIn(address: string, opts: { path?: string; viewport?: { wid
   await page.getByLabel('Address').fill(address);
   await page.getByLabel('Password').fill(opts.password ?? `pw-${address.split('@')[0]}`);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // Signed in (the cookie set) once the form is gone, whatever the reader may see next.
+  await page.getByRole('button', { name: 'Sign in' }).waitFor({ state: 'detached' });
   return { ctx, page };
 }
 
@@ -177,6 +179,52 @@ describe('the admin console', { timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'End session desk' }).click();
     await bob.closed;
     await page.getByText('No sessions.').waitFor();
+    await ctx.close();
+  });
+
+  it('domains, shared groups and accounts are changed, and removals are confirmed first', async () => {
+    const { ctx, page } = await signedIn('boss@localhost');
+    await open(page, 'Domains');
+    await page.getByLabel('Domain', { exact: true }).fill('branch.example');
+    await page.getByRole('button', { name: 'Add domain' }).click();
+    const domains = page.getByRole('list', { name: 'Hosted domains' });
+    await domains.getByText('branch.example', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Remove branch.example' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Remove branch.example?' });
+    await expect(dialog.textContent()).resolves.toContain('every account under it');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(domains.getByText('branch.example', { exact: true }).count()).resolves.toBe(1);
+    await page.getByRole('button', { name: 'Remove branch.example' }).click();
+    await dialog.getByRole('button', { name: 'Remove domain and its accounts' }).click();
+    await expect.poll(() => domains.getByText('branch.example', { exact: true }).count()).toBe(0);
+
+    await open(page, 'Shared groups');
+    await page.getByLabel('Name', { exact: true }).fill('sales');
+    await page.getByLabel('Display name', { exact: true }).fill('Sales');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByLabel('Add member to sales').fill('alice@localhost');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('list', { name: 'Members of sales' }).getByText('alice@localhost').waitFor();
+    await page.getByLabel('Display name of sales').fill('Sales team');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByRole('heading', { name: /Sales team/ }).waitFor();
+    expect(await axe(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Delete group sales' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete group' }).click();
+    await page.getByText('No shared groups yet.').waitFor();
+
+    // An account disabled, enabled again, then deleted after its confirmation.
+    await t.users('erin@localhost');
+    await page.goto(`${t.url}/admin/users/erin@localhost`);
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    await page.getByRole('button', { name: 'Enable account' }).waitFor();
+    await expect(fetch(`${t.url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'erin@localhost', password: 'pw-erin' }) }).then((r) => r.status)).resolves.not.toBe(200);
+    await page.getByRole('button', { name: 'Enable account' }).click();
+    await page.getByRole('button', { name: 'Disable account' }).waitFor();
+    await page.getByRole('button', { name: 'Delete account' }).click();
+    await page.getByRole('dialog', { name: 'Delete erin@localhost?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+    await expect(page.getByRole('link', { name: 'erin@localhost' }).count()).resolves.toBe(0);
     await ctx.close();
   });
 
