@@ -213,6 +213,21 @@ describe('the admin console', { timeout: 90_000 }, () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete group' }).click();
     await page.getByText('No shared groups yet.').waitFor();
 
+    // A room's members with their roles, and the room destroyed with a reason.
+    const owner = await t.connect('bob@localhost', { resource: 'rooms' });
+    const { room } = await owner.request<{ room: { address: string } }>('room.create', { name: 'Launch plan' });
+    await open(page, 'Rooms');
+    await page.getByRole('link', { name: 'Launch plan' }).click();
+    await page.getByRole('list', { name: 'Members of Launch plan' }).getByText('bob@localhost').waitFor();
+    await expect(page.getByRole('list', { name: 'Members of Launch plan' }).textContent()).resolves.toContain('owner');
+    expect(await axe(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Destroy room' }).click();
+    const destroy = page.getByRole('dialog', { name: `Destroy ${room.address}?` });
+    await destroy.getByLabel('Reason (told to the members)').fill('Project cancelled');
+    await destroy.getByRole('button', { name: 'Destroy room' }).click();
+    await expect.poll(() => page.getByRole('link', { name: 'Launch plan' }).count()).toBe(0);
+    await owner.close();
+
     // An account disabled, enabled again, then deleted after its confirmation.
     await t.users('erin@localhost');
     await page.goto(`${t.url}/admin/users/erin@localhost`);

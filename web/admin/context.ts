@@ -54,6 +54,8 @@ export function navigate(href: string): void {
   history.pushState(null, '', href);
   route.value = segments(new URL(href, location.href).pathname);
   notice.value = '';
+  // As a page load would, start the reader (and a screen reader) at the top of the new page.
+  requestAnimationFrame(() => document.getElementById('main')?.focus());
 }
 
 addEventListener('popstate', () => {

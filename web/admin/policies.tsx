@@ -23,8 +23,14 @@ function pathText(e: AdminApiError): string | null {
 
 function ModuleForm({ settings, onSaved }: { settings: ModuleSettings; onSaved: () => void }) {
   const [values, setValues] = useState<unknown>(settings.values);
+  // What the server said last: fresh settings replace the form's values only where the reader has not edited
+  // since, so a reload after a save never wipes what was typed meanwhile.
+  const [base, setBase] = useState<unknown>(settings.values);
   const action = useAction();
-  useEffect(() => setValues(settings.values), [settings]);
+  useEffect(() => {
+    setValues((cur: unknown) => (same(cur, base) ? settings.values : cur));
+    setBase(settings.values);
+  }, [settings]);
   const failed = action.error instanceof AdminApiError ? action.error : null;
   const errPath = failed === null ? null : pathText(failed);
   const keys = Object.keys(settings.schema.properties ?? {}).filter((k) => settings.live.includes(k));
@@ -70,7 +76,7 @@ function ModuleForm({ settings, onSaved }: { settings: ModuleSettings; onSaved: 
             <button type="submit" class="primary" disabled={action.busy}>
               Save {settings.module} settings
             </button>
-            <button type="button" onClick={() => (setValues(settings.values), action.clear())}>
+            <button type="button" onClick={() => (setValues(base), action.clear())}>
               Undo changes
             </button>
           </div>

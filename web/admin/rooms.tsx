@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, hrefOf, navigate } from './context.js';
 import { ConfirmButton, Failure, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
-function RoomDetail({ room }: { room: string }) {
+function RoomDetail({ room, onDestroyed }: { room: string; onDestroyed: () => void }) {
   const detail = useLoad(() => api().getRoom(room), [room]);
   const action = useAction();
   const r = detail.data;
@@ -18,7 +18,11 @@ function RoomDetail({ room }: { room: string }) {
           confirm="Destroy room"
           onConfirm={(f) => {
             const reason = String(f.get('reason') ?? '').trim();
-            void action.run(() => api().destroyRoom(room, reason || undefined), `Destroyed ${room}.`).then((ok) => ok && navigate(hrefOf('rooms')));
+            void action.run(() => api().destroyRoom(room, reason || undefined), `Destroyed ${room}.`).then((ok) => {
+              if (!ok) return;
+              navigate(hrefOf('rooms'));
+              onDestroyed();
+            });
           }}
         >
           <label for="destroy-reason">Reason (told to the members)</label>
@@ -69,7 +73,7 @@ export function RoomsPage({ open }: { open: string | null }) {
         <button type="submit">Search</button>
       </form>
       <Failure error={list.error} />
-      {open !== null && <RoomDetail key={open} room={open} />}
+      {open !== null && <RoomDetail key={open} room={open} onDestroyed={list.reload} />}
       {list.data !== null && (
         <>
           <Scroll label="Rooms">
