@@ -2,6 +2,7 @@
 import type { Store } from '../ports/store.js';
 import type { Cluster } from './cluster.js';
 import type { Directory } from './directory.js';
+import type { DomainRoutes } from './domain-routes.js';
 import type { EventHub } from './events.js';
 import type { ReadLimiter } from './read-limiter.js';
 import type { Router } from './router.js';
@@ -84,6 +85,8 @@ export interface Ctx {
   readonly cluster: Cluster;
   readonly router: Router;
   readonly directory: Directory;
+  /** Routes to domains not hosted here (components, later federation): domain-routes.ts. */
+  readonly routes: DomainRoutes;
   readonly now: () => number;
   readonly opts: EngineOptions;
   readonly log: Logger;

@@ -15,6 +15,7 @@ import { BlockService } from './block-service.js';
 import { Cluster, type ClusterOptions, type EndCode, type UserSession } from './cluster.js';
 import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
+import { DomainRoutes, type DomainRoute, type RoutedStanza } from './domain-routes.js';
 import { EntityService, type EntityItem, type EntityPresence, type PresenceEntityProvider } from './entities.js';
 import { EventHub } from './events.js';
 import { PepService, type PepAudience, type PepItem, type PepSource } from './pep.js';
@@ -25,6 +26,7 @@ import { recordEvent, type ModuleEventName, type Outbound } from './outbound.js'
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
+import { RemoteService, type RouteHandle } from './remote-service.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
@@ -95,6 +97,8 @@ export class Engine {
   readonly entities: EntityService;
   /** PEP delivery (XEP-0163) for accounts' and entities' nodes (pep.ts). */
   readonly pep: PepService;
+  /** Stanzas to and from domains served by routes (remote-service.ts, domain-routes.ts). */
+  private readonly remote: RemoteService;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -183,6 +187,7 @@ export class Engine {
       cluster,
       router: new Router(sessions, deps.observer ?? null, cluster),
       directory,
+      routes: new DomainRoutes((d) => directory.hostsDomain(d) || directory.isRoomDomain(d)),
       now,
       opts: deps.options,
       log: deps.log,
@@ -204,6 +209,7 @@ export class Engine {
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
+    this.remote = new RemoteService(this.ctx, this.messages, this.blocks);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, {
@@ -441,6 +447,35 @@ export class Engine {
     if (!takes(target.sink)) return false;
     router.toSession(target, router.outbound({ ev: 'stanza', data: { xml } }));
     return true;
+  }
+
+  /**
+   * Adds a route for domains this server does not host (domain-routes.ts): a component's domain, later every
+   * other domain for federation. Stanzas of local users to those domains are handed to `route.send` with their
+   * `from` stamped; what the route's owner receives it hands in through the returned handle, whose `from` must
+   * be on a domain this route serves.
+   */
+  domainRoute(route: DomainRoute): RouteHandle {
+    return this.remote.register(route);
+  }
+
+  /** Whether stanzas to `domain` go to a route (it is not hosted here and a route serves it). */
+  isRouted(domain: string): boolean {
+    return this.ctx.routes.routeOf(domain) !== null;
+  }
+
+  /**
+   * Hands a session's stanza (presence, iq, a message that is not stored) to the route serving its `to`, with
+   * `from` stamped (RFC 6120 §8.1.2.1); remote-server-not-found when no route serves the domain. Messages with a
+   * body go through `messages.send`, which stores them and routes them alike.
+   */
+  routeRemote(session: Session, stanza: Omit<RoutedStanza, 'from'>): Promise<void> {
+    return this.remote.toRemote(session, stanza);
+  }
+
+  /** The routed services under `domain` to list in its disco#items (XEP-0030 §4): connected components. */
+  remoteServices(domain: string): Array<{ jid: string; name?: string }> {
+    return this.ctx.routes.services(domain);
   }
 
   /**

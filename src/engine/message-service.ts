@@ -14,6 +14,30 @@ import type { RemoteSession } from './cluster.js';
 import type { Session } from './session.js';
 import type { Address } from '../core/address.js';
 import type { AppendResult } from '../ports/store.js';
+import { domainPart, type DomainRoute, type RoutedStanza } from './domain-routes.js';
+
+/**
+ * Who sends a message: a session of this server, or an address on a routed domain (a component's user, later a
+ * federated one) whose message a route handed in (Engine.routeInbound). `id` keys the per-sender order and the
+ * bound on pending sends.
+ */
+interface Sender {
+  id: string;
+  full: string;
+  session: Session | null;
+}
+
+/** A message from a routed domain to a local user (RemoteService hands it in after its checks). */
+export interface RemoteMessage {
+  /** The sender's address on the routed domain, bare or full. */
+  from: { bare: string; resource: string | null };
+  /** The local recipient. */
+  to: { bare: string; resource: string | null };
+  body: string | null;
+  clientId: string | null;
+  /** Extension elements to keep, as canonical XML (as a front door gives them). */
+  xml: string | null;
+}
 
 /** What the sender gets back once the message is durably stored. */
 export interface SendAck {
@@ -59,7 +83,7 @@ export class MessageService {
    * no body when it has them (a reaction, an encrypted payload).
    */
   send(session: Session, to: Address, body: string | null, clientId: string | null, startedAt: number, xml: string | null = null): Promise<SendAck> {
-    return this.ordered(session, () => this.prepareSend(session, to, body, clientId, xml), startedAt, (body?.length ?? 0) + (xml?.length ?? 0));
+    return this.ordered(senderOf(session), () => this.prepareSend(session, to, body, clientId, xml), startedAt, (body?.length ?? 0) + (xml?.length ?? 0));
   }
 
   private async prepareSend(session: Session, to: Address, body: string | null, clientId: string | null, xml: string | null): Promise<NewRecord> {
@@ -68,11 +92,17 @@ export class MessageService {
     if (clientId !== null && (clientId.length === 0 || clientId.length > MAX_CLIENT_ID)) {
       throw new ParleyError('bad-request', `clientId must be 1..${MAX_CLIENT_ID} characters`);
     }
-    if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
-    const bare = `${to.local}@${to.domain}`;
+    const route = this.routeOf(to.domain);
+    if (to.local === null && route === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
+    // A routed domain's own address (a component, `svc.example.com`) may be written to as well.
+    const bare = to.local === null ? to.domain : `${to.local}@${to.domain}`;
     const type: MessageType = this.ctx.directory.isRoomDomain(to.domain) ? 'groupchat' : 'chat';
     if (type === 'groupchat') await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
-    else {
+    else if (route !== null) {
+      // Nothing is stored for a route that cannot take it now (a component not connected: service-unavailable).
+      route.check?.(to.resource === null ? bare : `${bare}/${to.resource}`);
+      if (await this.blocks.blocks(session.user, bare)) throw new ParleyError('not-acceptable', `you have blocked ${bare}; unblock to write`, { blocked: true });
+    } else {
       await this.ctx.directory.requireUser(bare, to.domain);
       // A flood to a full queue is refused here, before the block check reads the recipient's list. A resend
       // (client id) waits for reserveOffline(), which still answers it as a duplicate.
@@ -80,7 +110,7 @@ export class MessageService {
       await this.blocks.check(session.user, bare);
     }
     const toResource = type === 'chat' ? to.resource : null;
-    const offline = type === 'chat' && !this.ctx.cluster.reachable(bare);
+    const offline = type === 'chat' && route === null && !this.ctx.cluster.reachable(bare);
     return {
       kind: 'message',
       type,
@@ -101,7 +131,7 @@ export class MessageService {
 
   /** Replaces the body of one's own message; the log keeps both versions. */
   edit(session: Session, id: string, body: string, clientId: string | null, startedAt: number, xml: string | null = null): Promise<SendAck> {
-    return this.ordered(session, async () => {
+    return this.ordered(senderOf(session), async () => {
       this.checkBody(body);
       if (xml !== null) this.checkXml(xml);
       const orig = await this.ownMessage(session, id);
@@ -111,12 +141,12 @@ export class MessageService {
 
   /** Retracts one's own message: readers see it gone; the log keeps it. */
   retract(session: Session, id: string, clientId: string | null, startedAt: number): Promise<SendAck> {
-    return this.ordered(session, async () => this.follow(session, await this.ownMessage(session, id), 'retract', null, clientId, null), startedAt);
+    return this.ordered(senderOf(session), async () => this.follow(session, await this.ownMessage(session, id), 'retract', null, clientId, null), startedAt);
   }
 
   /** A delivery or read receipt for a message the user received; it goes to the sender's sessions. */
   receipt(session: Session, id: string, kind: ReceiptKind, startedAt: number): Promise<SendAck> {
-    return this.ordered(session, () => this.prepareReceipt(session, id, kind), startedAt);
+    return this.ordered(senderOf(session), () => this.prepareReceipt(session, id, kind), startedAt);
   }
 
   private async prepareReceipt(session: Session, id: string, kind: ReceiptKind): Promise<NewRecord> {
@@ -139,8 +169,17 @@ export class MessageService {
 
   /** Typing notification (XEP-0085 states); never stored. */
   async typing(session: Session, to: Address, state: string): Promise<void> {
-    if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
-    const bare = `${to.local}@${to.domain}`;
+    const route = this.routeOf(to.domain);
+    if (to.local === null && route === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
+    const bare = to.local === null ? to.domain : `${to.local}@${to.domain}`;
+    if (route !== null) {
+      // XEP-0085 over the route: the chat state element alone, never stored.
+      const target = to.resource === null ? bare : `${bare}/${to.resource}`;
+      route.check?.(target);
+      const xml = `<${state} xmlns="http://jabber.org/protocol/chatstates"/>`;
+      await route.send({ kind: 'message', from: session.full, to: target, type: 'chat', id: null, body: null, xml });
+      return;
+    }
     const { router } = this.ctx;
     const out = router.outbound({ ev: 'typing', data: { from: session.full, to: bare, state } });
     if (this.ctx.directory.isRoomDomain(to.domain)) {
@@ -241,18 +280,18 @@ export class MessageService {
    * themselves still group with everyone else's. A record for the offline queue reserves its entry after the
    * message.check handlers and before the append, so a full queue stores nothing (RFC 6121 §8.5.2.2.1).
    */
-  private ordered(session: Session, prepare: () => Promise<NewRecord>, startedAt: number, bodyLength = 0): Promise<SendAck> {
+  private ordered(sender: Sender, prepare: () => Promise<NewRecord>, startedAt: number, bodyLength = 0): Promise<SendAck> {
     const { ctx } = this;
     const charge = bodyLength + PENDING_OVERHEAD;
     try {
-      this.admit(session, charge);
+      this.admit(sender.id, charge);
     } catch (e) {
       return Promise.reject(e);
     }
-    const enqueued = this.perSession.run(session.id, async () => {
+    const enqueued = this.perSession.run(sender.id, async () => {
       const rec = await prepare();
       try {
-        await ctx.events.emit('message.check', { record: rec, sender: session.full });
+        await ctx.events.emit('message.check', { record: rec, sender: sender.full });
       } catch (e) {
         ctx.metrics.message(rec.type, 'refused');
         throw e;
@@ -260,10 +299,10 @@ export class MessageService {
       const queued = await this.reserveOffline(rec);
       return { rec, queued, appended: ctx.metrics.storage('append', ctx.store.messages.append([rec])) };
     });
-    const done = enqueued.then(({ rec, queued, appended }) => this.finish(session, rec, queued, appended, startedAt));
+    const done = enqueued.then(({ rec, queued, appended }) => this.finish(sender.session, rec, queued, appended, startedAt));
     void done.then(
-      () => this.release(session, charge),
-      () => this.release(session, charge),
+      () => this.release(sender.id, charge),
+      () => this.release(sender.id, charge),
     );
     return done;
   }
@@ -274,8 +313,8 @@ export class MessageService {
    * queue them here without limit; past the bound it is refused with rate-limited until some are stored. A
    * session with nothing pending may always send one message, whatever its size.
    */
-  private admit(session: Session, charge: number): void {
-    const held = this.pendingBytes.get(session.id) ?? 0;
+  private admit(id: string, charge: number): void {
+    const held = this.pendingBytes.get(id) ?? 0;
     const max = limitOf(this.ctx.opts, 'maxPendingSendBytes');
     if (held > 0 && held + charge > max) {
       this.ctx.metrics.refused('pending-sends');
@@ -284,13 +323,13 @@ export class MessageService {
         maxPendingBytes: max,
       });
     }
-    this.pendingBytes.set(session.id, held + charge);
+    this.pendingBytes.set(id, held + charge);
   }
 
-  private release(session: Session, charge: number): void {
-    const held = (this.pendingBytes.get(session.id) ?? 0) - charge;
-    if (held > 0) this.pendingBytes.set(session.id, held);
-    else this.pendingBytes.delete(session.id);
+  private release(id: string, charge: number): void {
+    const held = (this.pendingBytes.get(id) ?? 0) - charge;
+    if (held > 0) this.pendingBytes.set(id, held);
+    else this.pendingBytes.delete(id);
   }
 
   /** Reserves the offline-queue entries of `rec`; returns its body size for settling them (null: none queued). */
@@ -318,7 +357,7 @@ export class MessageService {
     for (const user of rec.offlineFor) this.offline.settle(user, bytes, stored);
   }
 
-  private async finish(session: Session, rec: NewRecord, queued: number | null, appended: Promise<AppendResult[]>, startedAt: number): Promise<SendAck> {
+  private async finish(session: Session | null, rec: NewRecord, queued: number | null, appended: Promise<AppendResult[]>, startedAt: number): Promise<SendAck> {
     const { ctx } = this;
     let res: AppendResult;
     try {
@@ -347,7 +386,9 @@ export class MessageService {
     });
     // The recipient was online when the message was prepared and went away before it was delivered: no session
     // got it, so it goes to the offline queue now (one storage call, only in that race).
-    if (rec.type === 'chat' && rec.offlineFor.length === 0 && !ctx.cluster.reachable(stored.to)) await this.requeueOffline(stored.to, [stored.seq]);
+    if (rec.type === 'chat' && rec.offlineFor.length === 0 && this.routeOf(domainPart(stored.to)) === null && !ctx.cluster.reachable(stored.to)) {
+      await this.requeueOffline(stored.to, [stored.seq]);
+    }
     return { id: stored.id, seq: stored.seq, ts: stored.ts, duplicate: false };
   }
 
@@ -373,12 +414,19 @@ export class MessageService {
 
   /** Routing rules: chat → the recipient's sessions (or the one addressed, RFC 6121 §8.5.3) plus the sender's
    * other sessions (carbons, XEP-0280); groupchat → every member's sessions except the sending one. */
-  private async deliver(session: Session, r: LogRecord, startedAt: number): Promise<void> {
+  private async deliver(session: Session | null, r: LogRecord, startedAt: number): Promise<void> {
     const { router, sessions, cluster } = this.ctx;
     const out = router.outbound(recordEvent(r), startedAt);
+    const route = r.type === 'chat' ? this.routeOf(domainPart(r.to)) : null;
+    if (route !== null) {
+      // To a routed domain: the sender's other sessions get their copy (XEP-0280 §7), the route the message.
+      router.toUsers([r.from], out, session ?? undefined);
+      if (r.kind === 'message') await route.send(routedOf(r));
+      return;
+    }
     if (r.type === 'groupchat') {
       // Members now, without re-checking the sender: one removed after storing still had the right to post.
-      router.toUsers(await this.rooms.membersOf(r.to), out, session);
+      router.toUsers(await this.rooms.membersOf(r.to), out, session ?? undefined);
       return;
     }
     if (r.toResource !== null) {
@@ -400,6 +448,64 @@ export class MessageService {
         return;
       }
     }
-    router.toUsers(r.to === r.from ? [r.to] : [r.to, r.from], out, session);
+    router.toUsers(r.to === r.from ? [r.to] : [r.to, r.from], out, session ?? undefined);
   }
+
+  /**
+   * A message from a routed domain to a local user (RemoteService checked both addresses): stored like any chat
+   * message (history, MAM, the offline queue when the user has no session that takes it, RFC 6121 §8.5.2.1.1 and
+   * §8.5.2.2.1) and delivered through the Router. Each remote sender has its own order.
+   */
+  receiveRemote(m: RemoteMessage, startedAt: number): Promise<SendAck> {
+    const full = m.from.resource === null ? m.from.bare : `${m.from.bare}/${m.from.resource}`;
+    const sender: Sender = { id: `remote:${full}`, full, session: null };
+    return this.ordered(sender, async () => {
+      if (m.body !== null || m.xml === null) this.checkBody(m.body ?? '');
+      if (m.xml !== null) this.checkXml(m.xml);
+      if (m.clientId !== null && (m.clientId.length === 0 || m.clientId.length > MAX_CLIENT_ID)) throw new ParleyError('bad-request', `the id must be 1..${MAX_CLIENT_ID} characters`);
+      const to = m.to.bare;
+      const offline = !this.ctx.cluster.reachable(to);
+      if (offline) this.offline.check(to);
+      return {
+        kind: 'message',
+        type: 'chat',
+        conv: conversationKey('chat', m.from.bare, to),
+        from: m.from.bare,
+        fromResource: m.from.resource,
+        to,
+        toResource: m.to.resource,
+        clientId: m.clientId,
+        body: m.body,
+        ref: null,
+        receipt: null,
+        ts: this.ctx.now(),
+        xml: m.xml,
+        offlineFor: offline ? [to] : [],
+      };
+    }, startedAt, (m.body?.length ?? 0) + (m.xml?.length ?? 0));
+  }
+
+  /** The route serving `domain` when it is not this server's own (DomainRoutes), else null. */
+  private routeOf(domain: string): DomainRoute | null {
+    return this.ctx.routes.routeOf(domain);
+  }
+}
+
+/** A session as the sender of its messages. */
+function senderOf(session: Session): Sender {
+  return { id: session.id, full: session.full, session };
+}
+
+/** A stored message to a routed domain as the stanza the route hands over (RFC 6120 §8.1.2.1: from stamped here). */
+function routedOf(r: LogRecord): RoutedStanza {
+  return {
+    kind: 'message',
+    from: r.fromResource ? `${r.from}/${r.fromResource}` : r.from,
+    to: r.toResource ? `${r.to}/${r.toResource}` : r.to,
+    type: 'chat',
+    // RFC 6120 §8.1.3: the sender's id goes through; without one, the server's.
+    id: r.clientId ?? r.id,
+    body: r.body,
+    xml: r.xml,
+  };
 }

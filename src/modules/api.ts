@@ -20,7 +20,9 @@ import type { z } from 'zod';
 import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
+import type { DomainRoute } from '../engine/domain-routes.js';
 import type { EntityItem, EntityPresence, PresenceEntityProvider } from '../engine/entities.js';
+import type { RouteHandle } from '../engine/remote-service.js';
 import type { PepAudience, PepItem, PepSource } from '../engine/pep.js';
 import type { PresenceExtender } from '../engine/presence-service.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
@@ -196,6 +198,14 @@ export interface ModuleApi<O> {
    * `unsubscribed`); the entity keeps no roster. A login's catch-up and probes get `provider.presenceOf`.
    */
   presenceEntities(provider: PresenceEntityProvider): void;
+  /**
+   * Serves domains this server does not host (engine/domain-routes.ts, Prosody's `route/remote`): local users'
+   * stanzas to them reach `route.send` with `from` stamped, and what the module receives from that side it hands
+   * in through the returned handle, checked (its `from` must be on a domain the route serves, RFC 6120 §13.7) and
+   * delivered by the engine. The components module serves its components' domains; federation will be a route
+   * that `accepts` any other domain.
+   */
+  domainRoute(route: DomainRoute): RouteHandle;
   /**
    * Adds an element to the users' outgoing presence (engine/presence-service.ts PresenceExtender): the XML the
    * function returns travels with each presence a user's resource publishes, from its full address, as if the

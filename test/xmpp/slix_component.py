@@ -12,7 +12,11 @@ Commands are JSON lines on stdin, replies and events JSON lines on stdout, as in
 
 Commands: present (count things, each a presence with show, status, Parley's activity and one typed field),
 presence (one presence from `from` with optional show/status/type), raw (send `xml` as is), ping (an iq to
-`to`, replies with the answer's type), flood (count presences as fast as the stream takes them), disconnect.
+`to`, replies with the answer's type), flood (count presences as fast as the stream takes them), disconnect,
+serve (from then on the component answers users itself: a message with a body gets "echo: <body>" back from
+the address it was sent to, a jabber:iq:version get is answered, any other iq get or set gets
+service-unavailable, a subscription request is approved with `subscribed` and the address's presence, and a
+probe gets that presence).
 
   /usr/bin/python3 slix_component.py --host 127.0.0.1 --port 5275 --jid sensors.localhost --secret s3cret
 """
@@ -22,6 +26,7 @@ import json
 import logging
 import sys
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
 
 OUT = sys.stdout
 sys.stdout = sys.stderr
@@ -44,6 +49,7 @@ def emit(obj):
 class Component(ComponentXMPP):
     def __init__(self, jid, secret, host, port):
         super().__init__(jid, secret, host, port)
+        self.serving = False
         self.add_event_handler('session_start', lambda _e: emit({'ev': 'session_start'}))
         self.add_event_handler('disconnected', lambda _e: emit({'ev': 'disconnected'}))
         self.add_event_handler('stream_error', self.on_stream_error)
@@ -55,6 +61,31 @@ class Component(ComponentXMPP):
 
     def on_stanza(self, stanza):
         emit({'ev': 'stanza', 'xml': str(stanza)})
+        if self.serving:
+            self.answer(stanza.xml)
+
+    def answer(self, x):
+        """The component's own answers to users (the serve command), written as raw XML."""
+        kind = x.tag.split('}', 1)[1]
+        frm, to, typ, sid = x.get('from'), x.get('to'), x.get('type'), x.get('id') or 'x'
+        if kind == 'message' and typ != 'error':
+            body = x.findtext('{%s}body' % NS)
+            if body:
+                self.send_raw('<message from=%s to=%s type="chat" id=%s><body>%s</body></message>'
+                              % (quoteattr(to), quoteattr(frm), quoteattr('re-' + sid), escape('echo: ' + body)))
+        elif kind == 'iq' and typ in ('get', 'set'):
+            q = x[0] if len(x) else None
+            if typ == 'get' and q is not None and q.tag == '{jabber:iq:version}query':
+                payload = "<query xmlns='jabber:iq:version'><name>slix-component</name><version>1</version></query>"
+                self.send_raw('<iq type="result" from=%s to=%s id=%s>%s</iq>' % (quoteattr(to), quoteattr(frm), quoteattr(sid), payload))
+            else:
+                self.send_raw('<iq type="error" from=%s to=%s id=%s><error type="cancel"><service-unavailable '
+                              'xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>' % (quoteattr(to), quoteattr(frm), quoteattr(sid)))
+        elif kind == 'presence' and typ in ('subscribe', 'probe'):
+            bare = to.split('/')[0]
+            if typ == 'subscribe':
+                self.send_raw('<presence type="subscribed" from=%s to=%s/>' % (quoteattr(bare), quoteattr(frm)))
+            self.send_raw('<presence from=%s to=%s><status>serving</status></presence>' % (quoteattr(bare + '/bot'), quoteattr(frm)))
 
     def presence_of(self, pfrom, show=None, status=None, ptype=None, activity=None, fields=None):
         p = self.make_presence(pfrom=pfrom, pshow=show, pstatus=status, ptype=ptype)
@@ -101,6 +132,12 @@ class Component(ComponentXMPP):
                 return {'type': r['type']}
             except slixmpp.exceptions.IqError as e:
                 return {'type': 'error', 'condition': e.iq['error']['condition']}
+        if c == 'serve':
+            # slixmpp's own roster handling would answer subscriptions too: the component answers them itself.
+            self.auto_authorize = None
+            self.auto_subscribe = False
+            self.serving = True
+            return {}
         if c == 'disconnect':
             self.disconnect()
             return {}

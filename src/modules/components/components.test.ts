@@ -188,11 +188,12 @@ describe('the component listener', () => {
     // An undeclared field is a stanza error; the stream goes on.
     c.send(`<presence id='bad1' from='press-1@sensors.example.com'><fields xmlns='urn:xmpp:parley:presentity:0'><field name='humidity'>3</field></fields></presence>`);
     await c.until(/<presence[^>]*type="error"[^>]*id="bad1"|<presence[^>]*id="bad1"[^>]*type="error"/);
-    // iqs to the server: ping, disco#info; anything else service-unavailable; to a user: not routed.
+    // iqs to the server: ping, disco#info; anything else service-unavailable; to an account that does not exist:
+    // service-unavailable (RFC 6121 §8.5.1).
     c.send(`<iq type='get' id='p1' from='sensors.example.com' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>`);
     c.send(`<iq type='get' id='d1' from='sensors.example.com' to='example.com'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
     c.send(`<iq type='get' id='v1' from='sensors.example.com' to='example.com'><query xmlns='jabber:iq:version'/></iq>`);
-    c.send(`<message id='m1' from='press-1@sensors.example.com' to='reader@example.com'><body>hi</body></message>`);
+    c.send(`<message id='m1' from='press-1@sensors.example.com' to='nobody@example.com'><body>hi</body></message>`);
     await c.until(/id="p1"/);
     await c.until(/id="d1"[\s\S]*urn:xmpp:ping/);
     await c.until(/id="v1"[\s\S]*service-unavailable/);

@@ -11,7 +11,8 @@ import { defineModule } from '../api.js';
 import { startComponentListener } from './listener.js';
 import { componentsOptions, type ComponentOptions } from './options.js';
 import { ThingReporter } from './reporter.js';
-import type { Component } from './stream.js';
+import { domainPart } from '../../engine/domain-routes.js';
+import type { Component, ComponentStream } from './stream.js';
 
 /** The components module. */
 export const components = defineModule({
@@ -47,13 +48,29 @@ export const components = defineModule({
     if (problems.length > 0) throw new ParleyError('bad-request', `modules.components: ${problems.join('; ')}`);
     for (const c of configured.values()) svc.serveDomain(c.domain, c.reporter.options.owner);
 
-    const listener = await startComponentListener(opts, configured, { hostsDomain: (d) => api.engine.admin.hostsDomain(d), log: api.log });
+    // XEP-0114: users' stanzas to a component's domain go to its live connection; while it is not connected they
+    // bounce with service-unavailable (RFC 6120 §8.3.3.19: the service exists but cannot answer now).
+    const liveOf = (to: string): ComponentStream => {
+      const d = domainPart(to);
+      const live = configured.get(d)?.live ?? null;
+      if (live === null) throw new ParleyError('service-unavailable', `the component ${d} is not connected`);
+      return live;
+    };
+    const route = api.domainRoute({
+      name: 'components',
+      domains: [...configured.keys()],
+      check: (to) => void liveOf(to),
+      send: (s) => liveOf(s.to).sendRouted(s),
+      services: () => [...configured.values()].filter((c) => c.live !== null).map((c) => ({ jid: c.domain })),
+    });
+    const listener = await startComponentListener(opts, configured, { hostsDomain: (d) => api.engine.admin.hostsDomain(d), deliver: (s) => route.deliver(s), log: api.log });
     // Until a component connects, nothing vouches for its things' last state (a restart, a crash): unknown.
     for (const c of configured.values()) {
       c.reporter.disconnected().catch((e: unknown) => api.log.warn({ err: e, component: c.domain }, 'marking a component\'s things unknown failed'));
     }
     api.onClose(() => {
       for (const c of configured.values()) c.reporter.close();
+      route.remove();
       return listener.close();
     });
   },

@@ -9,6 +9,7 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { ParleyError } from '../../core/errors.js';
 import type { Logger } from '../../engine/context.js';
 import { ConnectionLimits } from '../../protocols/connection-limits.js';
+import type { InboundStanza } from '../../engine/remote-service.js';
 import type { ComponentsOptions } from './options.js';
 import { ComponentStream, type Component } from './stream.js';
 
@@ -51,7 +52,7 @@ export function checkExposure(opts: Pick<ComponentsOptions, 'host' | 'allowInsec
 export async function startComponentListener(
   opts: ComponentsOptions,
   components: ReadonlyMap<string, Component>,
-  deps: { hostsDomain: (domain: string) => boolean; log: Logger; now?: () => number },
+  deps: { hostsDomain: (domain: string) => boolean; deliver: (stanza: InboundStanza) => Promise<void>; log: Logger; now?: () => number },
 ): Promise<ComponentListener> {
   checkExposure(opts);
   const limits = new ConnectionLimits({ perAddress: opts.connectionsPerAddress, unauthenticatedPerAddress: opts.unauthenticatedPerAddress });
@@ -70,6 +71,7 @@ export async function startComponentListener(
     const s = new ComponentStream(socket, {
       components,
       hostsDomain: deps.hostsDomain,
+      deliver: deps.deliver,
       handshakeTimeoutMs: opts.handshakeTimeoutSeconds * 1000,
       stanzasPerSecond: opts.stanzasPerSecond,
       maxStanzaBytes: opts.maxStanzaBytes,

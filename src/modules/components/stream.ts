@@ -8,9 +8,11 @@
  * 3. A domain has one live connection. XEP-0114 does not say which of two wins; like the common servers, the
  *    newer one is refused with `conflict` once its handshake succeeded, so a leaked secret cannot knock the
  *    live component off and a component reconnecting too early retries.
- * 4. Then presences of `node@domain` become updates of those things (presence.ts, reporter.ts); iqs to the
- *    server get disco#info/#items (XEP-0030) and ping (XEP-0199) answered, everything else a stanza error.
- *    A `from` outside the component's domain ends the stream with `invalid-from` (RFC 6120 §4.9.3.9).
+ * 4. Then presences of `node@domain` without a user `to` become updates of those things (presence.ts,
+ *    reporter.ts); iqs to the server get disco#info/#items (XEP-0030) and ping (XEP-0199) answered. Messages,
+ *    presence and iqs to a user's address go through the engine's domain route (routed.ts), which delivers
+ *    them; users' stanzas to the component's domain arrive the same way (sendRouted). A `from` outside the
+ *    component's domain ends the stream with `invalid-from` (RFC 6120 §4.9.3.9).
  *
  * Input goes through the hardened stream parser (pre-authentication limits until the handshake); each stanza
  * costs a token from the connection's bucket, and over the rate the socket is not read until the debt is paid
@@ -25,8 +27,11 @@ import { TokenBucket } from '../../protocols/token-bucket.js';
 import { el, type Element } from '../../protocols/xmpp/xml/element.js';
 import { escapeAttr, serialize, STREAMS_NS } from '../../protocols/xmpp/xml/serialize.js';
 import { StreamParser, type StreamErrorCondition } from '../../protocols/xmpp/xml/stream-parser.js';
+import type { RoutedStanza } from '../../engine/domain-routes.js';
+import type { InboundStanza } from '../../engine/remote-service.js';
 import { checkFrom, InvalidFrom, reportOf, thingOf } from './presence.js';
 import type { ThingReporter } from './reporter.js';
+import { inboundOf, namesUser, outboundText } from './routed.js';
 
 /** XEP-0114 §3: the content namespace of a component stream. */
 export const COMPONENT_NS = 'jabber:component:accept';
@@ -58,6 +63,8 @@ export interface StreamDeps {
   readonly maxStanzaBytes: number;
   readonly log: Logger;
   readonly now: () => number;
+  /** Hands a stanza for a local user to the engine (the components' domain route, RouteHandle.deliver). */
+  readonly deliver: (stanza: InboundStanza) => Promise<void>;
   /** The connection counted as unauthenticated until its handshake, or null. */
   readonly waiting: Unauthenticated | null;
   readonly closed: (s: ComponentStream) => void;
@@ -185,9 +192,30 @@ export class ComponentStream {
     this.send('<handshake/>');
   }
 
+  /** A user's stanza routed to this component (the engine stamped its `from`). */
+  sendRouted(s: RoutedStanza): void {
+    this.send(outboundText(s, COMPONENT_NS));
+  }
+
+  /**
+   * A stanza for a local user, handed to the engine after the `from` check; a refusal (a user that does not
+   * exist or has nobody to take it, a from the engine does not accept) comes back as a stanza error.
+   */
+  private route(e: Element): void {
+    const c = this.component!;
+    checkFrom(e.attr('from'), c.domain);
+    const type = e.attr('type');
+    this.deps.deliver(inboundOf(e, COMPONENT_NS)).catch((err: unknown) => {
+      if (type === 'error' || type === 'result') return;
+      if (err instanceof ParleyError) this.error(e, ERRORS[err.code].xmpp, err.message);
+      else this.deps.log.error({ err, component: c.domain }, 'a component stanza could not be delivered');
+    });
+  }
+
   private presence(e: Element): void {
     const c = this.component!;
     const type = e.attr('type');
+    if (namesUser(e.attr('to'))) return this.route(e);
     if (type === 'error') return;
     const address = thingOf(e.attr('from'), c.domain);
     if (type !== undefined && type !== 'unavailable') {
@@ -195,7 +223,7 @@ export class ComponentStream {
     }
     const to = e.attr('to');
     if (to !== undefined && to !== '' && !this.deps.hostsDomain(to.toLowerCase())) {
-      return this.error(e, 'service-unavailable', 'directed presence is not routed from components yet; send presence without to');
+      return this.error(e, 'service-unavailable', 'presence goes to users (user@domain) or, without to, reports a thing');
     }
     const report = reportOf(e, c.reporter.options.fields === 'infer' ? null : c.reporter.options.fields);
     c.reporter.submit(address, report, e.attr('id'), (_a, id, pe) => this.error(e, ERRORS[pe.code].xmpp, pe.message, id));
@@ -210,10 +238,11 @@ export class ComponentStream {
     const type = e.attr('type');
     // An iq may come from the component itself (its domain) or one of its things.
     const from = checkFrom(e.attr('from'), c.domain);
+    if (namesUser(e.attr('to'))) return this.route(e);
     if (type === 'result' || type === 'error') return;
     if (type !== 'get' && type !== 'set') return this.error(e, 'bad-request', 'an iq is get, set, result or error (RFC 6120 §8.2.3)');
     const to = (e.attr('to') ?? '').toLowerCase();
-    if (!this.deps.hostsDomain(to)) return this.error(e, 'service-unavailable', 'stanzas from components are not routed to other addresses yet');
+    if (!this.deps.hostsDomain(to)) return this.error(e, 'service-unavailable', 'a component reaches this server and its users, nothing else');
     const payload = e.children.find((n): n is Element => typeof n !== 'string');
     const reply = (child?: Element): void => this.sendElement(el('iq', { type: 'result', id: e.attr('id'), from: to, to: from }, ...(child ? [child] : [])));
     if (type === 'get' && payload?.name === 'ping' && payload.xmlns === PING) return reply();
@@ -229,8 +258,9 @@ export class ComponentStream {
   private message(e: Element): void {
     const c = this.component!;
     checkFrom(e.attr('from'), c.domain);
+    if (namesUser(e.attr('to'))) return this.route(e);
     if (e.attr('type') === 'error') return;
-    this.error(e, 'service-unavailable', 'messages from components are not routed yet');
+    this.error(e, 'service-unavailable', 'messages go to users (user@domain); the server itself takes none');
   }
 
   /** A stanza error reply (RFC 6120 §8.3.1): same name and id, addresses swapped, payload left out. */

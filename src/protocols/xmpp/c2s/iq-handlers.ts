@@ -192,6 +192,8 @@ on(NS.discoItems, 'query', {
     if (target.kind === 'server') {
       // The room service of this domain (XEP-0045 §6.1).
       query.append(el('item', { jid: conn.engine.ctx.directory.roomDomainOf(target.bare), name: 'Rooms' }));
+      // XEP-0114 §1 / XEP-0030 §4: the components connected now under this domain, so clients find them.
+      for (const s of conn.engine.remoteServices(target.bare)) query.append(el('item', { jid: s.jid, ...(s.name !== undefined ? { name: s.name } : {}) }));
       return query;
     }
     if (target.kind === 'rooms' || target.kind === 'room') return roomDiscoItems(conn, session, target, query);

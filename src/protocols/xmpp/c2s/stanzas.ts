@@ -20,6 +20,7 @@ import { errorElement, errorReply, StreamFailure } from './errors.js';
 import { iqHandlerOf, type IqTarget } from './iq-handlers.js';
 import { Muc } from './muc.js';
 import { NS } from './ns.js';
+import { isEntityAddress, isRoutedAddress, toRoute } from './routed.js';
 import type { Pending, XmppStream } from './types.js';
 
 export type { Pending } from './types.js';
@@ -93,6 +94,7 @@ export class StanzaHandlers {
   private async message(stanza: Element, to: Address | null, startedAt: number): Promise<Pending | void> {
     const session = this.session;
     const type = stanza.attr('type') ?? 'normal';
+    if (to !== null && this.routed(to)) return this.routedMessage(stanza, to, type, startedAt);
     if (type === 'error') return; // never answer an error with an error (§8.3.1)
     // §8.1.1.1: no `to` means the user's own account.
     const target = to ?? parseAddress(session.user);
@@ -155,6 +157,37 @@ export class StanzaHandlers {
   }
 
   /**
+   * A message to a routed domain (a component, engine/domain-routes.ts). One with a body, or with a payload
+   * worth keeping, of type chat or normal is stored and routed by the message path like any chat message
+   * (history, MAM, carbons); anything else (chat states, receipts, corrections, headlines, groupchat to a
+   * component's rooms, invitations) is handed over as it is, with `from` stamped, and not stored.
+   */
+  private routedMessage(stanza: Element, to: Address, type: string, startedAt: number): Pending | Promise<void> {
+    const body = stanza.getChild('body');
+    const plain = (type === 'chat' || type === 'normal') && !stanza.getChild('replace', NS.correct) && !stanza.getChild('retract', NS.retract);
+    if (plain) {
+      const xml = extensionsToStore(stanza, body !== undefined);
+      if (body !== undefined || xml !== null) return this.settle(stanza, this.engine.messages.send(this.session, to, body?.text() ?? null, originId(stanza), startedAt, xml));
+    }
+    return this.toRoute(stanza, to);
+  }
+
+  /** Whether stanzas to `to` go to a route (routed.ts). */
+  private routed(to: Address): boolean {
+    return isRoutedAddress(this.engine, to);
+  }
+
+  /** Whether `to` is a presence entity's address (routed.ts). */
+  private isEntity(to: Address): boolean {
+    return isEntityAddress(this.engine, to);
+  }
+
+  /** Hands the stanza to its route through the engine (routed.ts). */
+  private toRoute(stanza: Element, to: Address): Promise<void> {
+    return toRoute(this.engine, this.session, stanza, to);
+  }
+
+  /**
    * A message queued in the engine: the next stanza need not wait for its commit (the engine keeps the
    * session's send order). A refusal or failed commit comes back as a message error.
    */
@@ -191,6 +224,9 @@ export class StanzaHandlers {
   private async presence(stanza: Element, to: Address | null, startedAt: number): Promise<void> {
     const session = this.session;
     const type = stanza.attr('type');
+    // RFC 6121 §3-4 to a routed domain: subscriptions, probes and directed presence go to the route, which answers
+    // them itself (a component keeps its own subscriptions); nothing is kept in the roster here.
+    if (to !== null && this.routed(to)) return this.toRoute(stanza, to);
     if (type === 'error') return;
     if (to !== null && to.local !== null && this.engine.ctx.directory.isRoomDomain(to.domain)) {
       return this.muc.presence(stanza, to, type);
@@ -245,6 +281,21 @@ export class StanzaHandlers {
     const id = stanza.attr('id');
     if (id === undefined || id === '') throw new ParleyError('bad-request', 'an iq needs an id');
     if (type !== 'get' && type !== 'set' && type !== 'result' && type !== 'error') throw new ParleyError('bad-request', 'iq type must be get, set, result or error');
+    // To a routed domain (a component): handed over, `from` stamped; its answer comes back to this session.
+    if (to !== null && this.routed(to)) {
+      if (type === 'get' || type === 'set') {
+        const n = stanza.children.filter((c) => typeof c !== 'string').length;
+        if (n !== 1) throw new ParleyError('bad-request', 'an iq get or set carries exactly one payload element (RFC 6120 §8.2.3)');
+      }
+      return this.toRoute(stanza, to);
+    }
+    // RFC 6120 §8.3.3.16: a domain neither hosted here nor served by a route (federation is not there yet); the
+    // presence entities Parley answers for (a component's things) are this server's.
+    const directory = this.engine.ctx.directory;
+    if (to !== null && !directory.hostsDomain(to.domain) && !directory.isRoomDomain(to.domain) && !this.isEntity(to)) {
+      if (type === 'get' || type === 'set') throw new ParleyError('remote-server-not-found', `${to.domain} is not served here`);
+      return;
+    }
     // To another user's session: relayed (a reply to the relayed one goes back the same way).
     if (to !== null && to.local !== null && to.resource !== null && `${to.local}@${to.domain}` !== session.user) {
       if (this.engine.ctx.directory.isRoomDomain(to.domain)) {

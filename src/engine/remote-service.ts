@@ -1,0 +1,145 @@
+/**
+ * Stanzas between local users and domains served by a route (domain-routes.ts): what a front door hands out
+ * (Engine.routeRemote) and what a route owner hands in (RouteHandle.deliver). Outbound, `from` is stamped here
+ * (RFC 6120 §8.1.2.1). Inbound, the `from` must be on a domain the route serves (§13.7) and the `to` a local user;
+ * then delivery follows RFC 6121 §8.5: a message with a body to the message path (stored, delivered, offline when
+ * nobody takes it), other stanzas as ready stanzas through the Router to the XMPP sessions they are for.
+ */
+import { parseAddress, type Address } from '../core/address.js';
+import { ParleyError } from '../core/errors.js';
+import type { BlockService } from './block-service.js';
+import type { Ctx } from './context.js';
+import type { DomainRoute, RoutedStanza } from './domain-routes.js';
+import type { MessageService } from './message-service.js';
+import type { Session } from './session.js';
+
+/** A stanza a route hands in: its fields, and the stanza as jabber:client XML for XMPP sessions. */
+export interface InboundStanza extends RoutedStanza {
+  /** The whole stanza serialised with jabber:client as its namespace (what an XMPP session is sent as is). */
+  stanza: string;
+  /** For a message: the extension elements to keep with it when it is stored (canonical XML), else null. */
+  keep: string | null;
+  /**
+   * For a message: the sender's XEP-0359 origin-id, which dedupes a resend. The stanza id is not used for that:
+   * a remote peer's ids may repeat (counters restarting with each stream), and a repeat would be dropped.
+   */
+  originId?: string | null;
+}
+
+/** What a route owner gets back from ModuleApi.domainRoute. */
+export interface RouteHandle {
+  /**
+   * Hands a stanza from the routed side to the local user it names; rejects with a ParleyError the owner turns
+   * into a stanza error for its peer (forbidden for a `from` the route does not serve, service-unavailable for
+   * an address with nobody to take it, RFC 6121 §8.5.1, §8.5.2.1.3, §8.5.3.2.3).
+   */
+  deliver(stanza: InboundStanza, startedAt?: number): Promise<void>;
+  /** Removes the route (at the owner's shutdown). */
+  remove(): void;
+}
+
+const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
+
+/** Outbound to routed domains and inbound from them. */
+export class RemoteService {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly messages: MessageService,
+    private readonly blocks: BlockService,
+  ) {}
+
+  /** Registers a route; the handle delivers what its owner receives. */
+  register(route: DomainRoute): RouteHandle {
+    const remove = this.ctx.routes.add(route);
+    return { deliver: (s, startedAt = 0) => this.inbound(route, s, startedAt), remove };
+  }
+
+  /**
+   * A stanza of `session` for an address on a routed domain, handed to its route with `from` stamped: the
+   * session's full address, or its bare one for subscription stanzas and probes (RFC 6121 §3.1.2, §4.3).
+   * remote-server-not-found when no route serves the domain (RFC 6120 §8.3.3.16).
+   */
+  async toRemote(session: Session, s: Omit<RoutedStanza, 'from'>): Promise<void> {
+    const to = parseAddress(s.to);
+    const route = this.ctx.routes.routeOf(to.domain);
+    if (route === null) throw new ParleyError('remote-server-not-found', `domain ${to.domain} is not served by this server`);
+    const bare = to.local === null ? to.domain : `${to.local}@${to.domain}`;
+    // XEP-0191: nothing goes to an address the user blocks (its block list only: the other side keeps its own).
+    if (s.type !== 'error' && (await this.blocks.blocks(session.user, bare))) throw new ParleyError('not-acceptable', `you have blocked ${bare}; unblock to write`, { blocked: true });
+    const bareFrom = s.kind === 'presence' && (s.type === 'probe' || (s.type !== null && SUBSCRIPTION_TYPES.has(s.type)));
+    route.check?.(s.to);
+    await route.send({ ...s, from: bareFrom ? session.user : session.full });
+  }
+
+  private async inbound(route: DomainRoute, s: InboundStanza, startedAt: number): Promise<void> {
+    const { routes, directory } = this.ctx;
+    routes.checkFrom(route, s.from);
+    let to: Address;
+    let from: Address;
+    try {
+      to = parseAddress(s.to);
+      from = parseAddress(s.from);
+    } catch (e) {
+      throw new ParleyError('jid-malformed', e instanceof Error ? e.message : 'the address is not valid');
+    }
+    // Only local users are reached this way; the server's own domain is answered by the route owner, and rooms
+    // and other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
+    if (to.local === null || !directory.hostsDomain(to.domain) || directory.isRoomDomain(to.domain)) {
+      throw new ParleyError('service-unavailable', `${s.to} cannot be reached from ${route.name}`);
+    }
+    const user = `${to.local}@${to.domain}`;
+    const sender = from.local === null ? from.domain : `${from.local}@${from.domain}`;
+    if (!(await directory.userExists(user))) {
+      // RFC 6121 §8.5.1: no such account; presence is silently dropped, the rest bounce.
+      if (s.kind === 'presence') return;
+      throw new ParleyError('service-unavailable', `${user} is not available`);
+    }
+    if (await this.blocks.blocks(user, sender)) {
+      // XEP-0191 §3.5: the blocked party sees only that the user is not available.
+      if (s.kind === 'presence' || s.type === 'error' || s.type === 'result') return;
+      throw new ParleyError('service-unavailable', `${user} is not available`);
+    }
+    if (s.kind === 'message' && (s.type === null || s.type === 'chat' || s.type === 'normal') && (s.body !== null || s.keep !== null)) {
+      await this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.originId ?? null, xml: s.keep }, startedAt);
+      return;
+    }
+    this.deliverStanza(s, user, to.resource);
+  }
+
+  /**
+   * A ready stanza to the XMPP sessions it is for (RFC 6121 §8.5): to a full address, that session (an iq or
+   * presence to a resource that is gone: service-unavailable for an iq get/set, §8.5.3.2.3; dropped otherwise);
+   * to the bare address, each available session for presence and messages (§8.5.2.1), and an iq get/set is
+   * answered service-unavailable on the user's behalf (§8.5.2.1.3: Parley answers nothing else for an account
+   * asked by a routed domain).
+   */
+  private deliverStanza(s: InboundStanza, user: string, resource: string | null): void {
+    const { router, sessions, cluster } = this.ctx;
+    const out = router.outbound({ ev: 'stanza', data: { xml: s.stanza }, stanzasOnly: true });
+    const request = s.kind === 'iq' && (s.type === 'get' || s.type === 'set');
+    if (resource !== null) {
+      const local = sessions.get(user, resource);
+      if (local !== undefined && local.sink.relaysStanzas === true) {
+        router.toSession(local, out);
+        return;
+      }
+      const remote = local === undefined && cluster.remoteCount > 0 ? cluster.remoteSession(user, resource) : undefined;
+      if (remote?.stanzas === true) {
+        router.toRemote([remote], out, true);
+        return;
+      }
+      if (request) throw new ParleyError('service-unavailable', `${user}/${resource} is not available`);
+      if (s.kind === 'iq') return;
+      // §8.5.3.2.1-2: a message or presence for a resource that is gone goes as to the bare address.
+    }
+    if (s.kind === 'iq') {
+      if (request) throw new ParleyError('service-unavailable', `${user} answers no queries from ${s.from}`);
+      return;
+    }
+    for (const x of sessions.of(user)) if (x.available) router.toSession(x, out);
+    if (cluster.remoteCount > 0) {
+      const remote = [...cluster.remoteOf(user)].filter((r) => r.available && r.stanzas);
+      if (remote.length > 0) router.toRemote(remote, out, true);
+    }
+  }
+}
