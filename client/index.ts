@@ -1,11 +1,13 @@
 /**
  * The Parley TypeScript client SDK for Node.js: the core of client/session.ts over the `ws` package. Used by
- * tests, bench and bots (the bot SDK, ParleyBot, is built on it: client/bot.ts). Browsers use client/session.ts
+ * tests, bench and bots (the bot SDK, ParleyBot, is built on it: client/bot.ts), and the administration API's SDK
+ * (client/admin.ts: AdminClient with a session token and the server's address as `base`). Browsers use client/session.ts
  * directly, over their own WebSocket (web/).
  */
 import { WebSocket } from 'ws';
 import { ClientSession, ParleyApiError, type SessionOptions } from './session.js';
 
+export { ADMIN_CALLS, AdminApiError, AdminClient, type AdminCall, type AdminCallName, type AdminClientOptions } from './admin.js';
 export { ParleyBot, type BotOptions, type MessageContext, type CommandHandler, type MessageHandler } from './bot.js';
 export { ClientSession, ParleyApiError, login, type HelloResult, type ParleyEvent, type SessionOptions, type SocketLike } from './session.js';
 

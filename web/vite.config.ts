@@ -1,5 +1,5 @@
 /**
- * Builds Parley's web apps into dist/web/ (served by the server: src/protocols/http/web-static.ts). Preact's JSX
+ * Builds Parley's web apps (the employee client, client.html; the admin console, admin.html) into dist/web/ (served by the server: src/protocols/http/web-static.ts). Preact's JSX
  * through Vite's own transform (no Babel); no inline script, so the pages run under a strict CSP; hashed asset
  * names, so they can be cached for good.
  */
@@ -20,6 +20,6 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
     reportCompressedSize: true,
-    rollupOptions: { input: { client: here('client.html') } },
+    rollupOptions: { input: { client: here('client.html'), admin: here('admin.html') } },
   },
 });

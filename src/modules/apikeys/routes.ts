@@ -29,7 +29,8 @@ export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { st
   const options = (): ApiKeysOptions => deps.options;
   /** The caller with a session token (not an API key), and whether it is an administrator. */
   const caller = async (req: FastifyRequest): Promise<{ user: string; admin: boolean }> => {
-    if (looksLikeKey(bearerOf(req))) throw new ParleyError('forbidden', 'API keys cannot manage API keys; use a session token');
+    const token = bearerOf(req);
+    if (token !== null && looksLikeKey(token)) throw new ParleyError('forbidden', 'API keys cannot manage API keys; use a session token');
     const user = await ctx.user(req);
     return { user, admin: await engine.admin.isAdmin(user) };
   };

@@ -35,10 +35,14 @@ export interface ApiKeyVerifier {
   charge(principal: Principal, reply?: FastifyReply): void;
 }
 
-/** The bearer token of a request, or not-authorized. */
-export function bearerOf(req: FastifyRequest): string {
+/**
+ * The bearer token of a request; null when it has no Authorization header (a web session's cookie, which holds a
+ * session token and never an API key: docs/web.md), not-authorized when the header is not a bearer token.
+ */
+export function bearerOf(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
-  if (!h?.startsWith('Bearer ')) throw new ParleyError('not-authorized', 'send Authorization: Bearer <API key or session token>');
+  if (h === undefined) return null;
+  if (!h.startsWith('Bearer ')) throw new ParleyError('not-authorized', 'send Authorization: Bearer <API key or session token>');
   return h.slice(7);
 }
 
@@ -121,7 +125,7 @@ export function createVerifier(store: ApiKeysArea, opts: { requestsPerSecond: nu
   return {
     async authorize(req, scope, user, reply) {
       const token = bearerOf(req);
-      if (looksLikeKey(token)) {
+      if (token !== null && looksLikeKey(token)) {
         const p = await verifyKey(token, scope);
         charge(p, reply);
         return p;

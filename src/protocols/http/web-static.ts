@@ -1,5 +1,6 @@
 /**
- * Serves the built web apps (web/, built by `npm run build:web` into dist/web/): the employee client at `/`.
+ * Serves the built web apps (web/, built by `npm run build:web` into dist/web/): the employee client at `/` and
+ * the admin console at `/admin` (its pages are client-side routes under `/admin/`, so each serves admin.html).
  * Every page gets a strict Content-Security-Policy with no inline script or style (the apps are bundled files
  * only), no framing and no referrer; hashed assets are cached for a year, pages never (so a new build is picked
  * up at once). When the apps were not built, `/` says how to build them instead of failing obscurely.
@@ -8,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * The policy of every page: scripts, styles, fonts and connections to this origin only (CSP Level 3 lets
@@ -50,11 +51,12 @@ function pageHeaders(reply: FastifyReply): void {
 export async function registerWebApps(app: FastifyInstance, root = webRoot()): Promise<void> {
   const client = join(root, 'client.html');
   if (!existsSync(client)) {
-    app.get('/', async (_req, reply) => {
+    const unbuilt = async (_req: FastifyRequest, reply: FastifyReply): Promise<string> => {
       pageHeaders(reply);
       void reply.status(503).type('text/plain; charset=utf-8');
       return 'The Parley web apps are not built: run `npm run build:web` (npm start does it), then reload.\n';
-    });
+    };
+    for (const path of ['/', '/admin', '/admin/*']) app.get(path, unbuilt);
     return;
   }
   await app.register(fastifyStatic, {
@@ -72,4 +74,13 @@ export async function registerWebApps(app: FastifyInstance, root = webRoot()): P
     void reply.header('cache-control', 'no-cache');
     return reply.sendFile('client.html', root);
   });
+  // The console's own routes (/admin/users, /admin/audit, …) are drawn by the page, so a reload or a bookmark of
+  // any of them gets the same document.
+  const adminPage = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    pageHeaders(reply);
+    void reply.header('cache-control', 'no-cache');
+    return reply.sendFile('admin.html', root);
+  };
+  app.get('/admin', adminPage);
+  app.get('/admin/*', adminPage);
 }
