@@ -43,6 +43,10 @@ export interface Message {
   body: string | null;
   ts: number;
   edited: boolean;
+  /** Extension elements (XEP-0461 reply, XEP-0066 link, …) as the server keeps them, or null. */
+  xml: string | null;
+  /** The sender's own id (XMPP clients name a message by it in replies), or null. */
+  clientId: string | null;
 }
 
 /** One conversation: its messages in log order, whether older ones exist, what the user has not read. */
@@ -86,6 +90,7 @@ let position = 0;
 let stopped = false;
 
 const bare = (a: string): string => a.split('/')[0]!;
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 function conversation(peer: string): Conversation {
   return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0, readUpTo: 0, markedRead: null };
@@ -116,7 +121,7 @@ function onMessage(d: Record<string, unknown>): void {
   const self = me.value!.address;
   const from = bare(String(d.from));
   const peer = peerOf(d);
-  const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false };
+  const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false, xml: str(d.xml), clientId: str(d.clientId) };
   const c = conversation(peer);
   const isNew = !c.messages.some((x) => x.id === m.id);
   const unread = isNew && from !== self && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
@@ -149,7 +154,7 @@ function notifyDesktop(from: string, body: string, peer: string): void {
 function onEdit(d: Record<string, unknown>, retract: boolean): void {
   const c = conversations.value.get(peerOf(d));
   if (!c) return;
-  const messages = c.messages.map((m) => (m.id === d.ref ? { ...m, body: retract ? null : String(d.body), edited: !retract } : m));
+  const messages = c.messages.map((m) => (m.id === d.ref ? { ...m, body: retract ? null : String(d.body), edited: !retract, xml: retract ? null : (str(d.xml) ?? m.xml) } : m));
   putConversation({ ...c, messages });
 }
 
@@ -337,7 +342,7 @@ export async function disconnect(): Promise<void> {
 
 interface HistoryPage {
   more: boolean;
-  messages: Array<{ id: string; seq: number; from: string; body: string | null; ts: number; editedAt: number | null }>;
+  messages: Array<{ id: string; seq: number; from: string; body: string | null; ts: number; editedAt: number | null; xml: string | null; clientId: string | null }>;
 }
 
 /** Loads the newest page of a conversation, or the page before its oldest message (`older`). */
@@ -345,8 +350,9 @@ export async function loadHistory(peer: string, older = false): Promise<void> {
   if (!session) return;
   const c = conversation(peer);
   const before = older ? c.messages[0]?.seq : undefined;
-  const page = await session.request<HistoryPage>('history', { with: peer, limit: 50, ...(before !== undefined ? { before } : {}) });
-  const msgs = page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, body: m.body, ts: m.ts, edited: m.editedAt !== null }));
+  // Older pages are larger: fewer round trips while scrolling back through a long conversation.
+  const page = await session.request<HistoryPage>('history', { with: peer, limit: older ? 100 : 50, ...(before !== undefined ? { before } : {}) });
+  const msgs = page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, body: m.body, ts: m.ts, edited: m.editedAt !== null, xml: m.xml ?? null, clientId: m.clientId ?? null }));
   const now = conversation(peer);
   putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 ? page.more : now.olderExist });
 }
@@ -360,13 +366,16 @@ export async function open(peer: string): Promise<void> {
   markRead(peer);
 }
 
-/** Sends a message to the active conversation's peer; shown once the server has stored it. */
-export async function send(peer: string, body: string): Promise<void> {
+/**
+ * Sends a message to a conversation, with extension elements when given (a reply, a shared file: docs/protocol.md
+ * `message.send` `xml`); shown once the server has stored it.
+ */
+export async function send(peer: string, body: string, xml?: string): Promise<void> {
   if (!session) throw new Error('not connected');
   const clientId = crypto.randomUUID();
-  const ack = await session.request<{ id: string; seq: number; ts: number }>('message.send', { to: peer, body, clientId });
+  const ack = await session.request<{ id: string; seq: number; ts: number }>('message.send', { to: peer, body, clientId, ...(xml !== undefined ? { xml } : {}) });
   const c = conversation(peer);
-  putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false }]) });
+  putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false, xml: xml ?? null, clientId }]) });
 }
 
 /** Tells the peer whether the user is typing (XEP-0085 states). */

@@ -1,0 +1,136 @@
+/**
+ * A conversation's messages as a virtualised list (@tanstack/virtual-core): only the rows in and near the view are
+ * in the page, each measured as it renders (rows differ in height), so 10,000 messages scroll like 50. The list is
+ * anchored at its end: it opens on the newest message, follows new ones while the reader is at the end, and keeps
+ * the row being read in place when older pages are put in above it (the virtualizer's `anchorTo: 'end'` re-anchors
+ * on the row's key). Older pages load as the reader nears the top. The scroller is focusable, so the arrow keys,
+ * Page Up/Down, Home and End scroll it; the End key also returns to the newest message.
+ */
+import { elementScroll, observeElementOffset, observeElementRect, Virtualizer, type VirtualizerOptions } from '@tanstack/virtual-core';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useLayoutEffect, useReducer, useRef, useState } from 'preact/hooks';
+import { loadHistory, me, type Conversation, type Message } from './state.js';
+
+/** A row's height before it is measured (a one-line message). */
+const ESTIMATE = 58;
+/** How many rows from the top start the load of the page before (about a screenful at phone height). */
+const LOAD_AHEAD = 8;
+
+type Options = VirtualizerOptions<HTMLDivElement, HTMLLIElement>;
+
+/** The virtualizer for one list, rendered again whenever it reports a change (the react-virtual adapter's way). */
+function useVirtualizer(opts: Omit<Options, 'observeElementRect' | 'observeElementOffset' | 'scrollToFn' | 'onChange'>): Virtualizer<HTMLDivElement, HTMLLIElement> {
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const full: Options = { ...opts, observeElementRect, observeElementOffset, scrollToFn: elementScroll, onChange: () => rerender(0) };
+  const [v] = useState(() => new Virtualizer<HTMLDivElement, HTMLLIElement>(full));
+  v.setOptions(full);
+  useLayoutEffect(() => v._didMount(), []);
+  useLayoutEffect(() => v._willUpdate());
+  return v;
+}
+
+/** Props of the list: the conversation, and how to draw one message. */
+export interface MessageListProps {
+  peer: string;
+  c: Conversation | undefined;
+  /** Renders one message (the row around it is the list's). */
+  row: (m: Message) => ComponentChildren;
+  /** The id of a message to bring into view (a reply's quote was clicked), or null. */
+  focusId: string | null;
+  /** Called once the message of focusId is in view. */
+  focused: () => void;
+}
+
+/** The virtualised message list of one conversation (give it `key={peer}`: one virtualizer per conversation). */
+export function MessageList({ peer, c, row, focusId, focused }: MessageListProps) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const messages = c?.messages ?? [];
+  const older = c?.olderExist === true && messages.length > 0;
+  const [loading, setLoading] = useState(false);
+  // Older pages load only once the list has been shown at its end (else an empty list would load them all).
+  const ready = useRef(false);
+  const offset = older ? 1 : 0;
+  const v = useVirtualizer({
+    count: messages.length + offset,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ESTIMATE,
+    getItemKey: (i) => (i < offset ? 'older' : messages[i - offset]!.id),
+    overscan: 6,
+    paddingStart: 12,
+    paddingEnd: 12,
+    anchorTo: 'end',
+    followOnAppend: true,
+    scrollEndThreshold: 24,
+  });
+  const items = v.getVirtualItems();
+  const last = messages.at(-1);
+
+  // Opening: straight to the newest message, once the first page is there.
+  useEffect(() => {
+    if (messages.length === 0 || ready.current) return;
+    v.scrollToEnd();
+    const t = requestAnimationFrame(() => requestAnimationFrame(() => (ready.current = true)));
+    return () => cancelAnimationFrame(t);
+  }, [messages.length > 0]);
+  // The user's own new message is always brought into view (others' only while at the end: followOnAppend).
+  useEffect(() => {
+    if (ready.current && last !== undefined && last.from === me.value?.address) v.scrollToEnd();
+  }, [last?.id]);
+  // Near the top: the page before.
+  const first = items[0]?.index ?? 0;
+  useEffect(() => {
+    if (!ready.current || !older || loading || first > LOAD_AHEAD) return;
+    setLoading(true);
+    loadHistory(peer, true)
+      .catch(() => undefined)
+      .finally(() => setLoading(false));
+  }, [first, older, loading, peer]);
+  // A reply's quote was clicked: bring the message it quotes into view, and focus it for keyboard users.
+  useEffect(() => {
+    if (focusId === null) return;
+    const i = messages.findIndex((m) => m.id === focusId);
+    if (i < 0) return;
+    v.scrollToIndex(i + offset, { align: 'center' });
+    const t = setTimeout(() => {
+      scroller.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(focusId)}"]`)?.focus();
+      focused();
+    }, 120);
+    return () => clearTimeout(t);
+  }, [focusId]);
+
+  const key = (e: KeyboardEvent): void => {
+    // End always means the newest message, even before the rows near it are measured.
+    if (e.key === 'End' && e.target === e.currentTarget) {
+      e.preventDefault();
+      v.scrollToEnd();
+    }
+  };
+  return (
+    <div class="scroller" ref={scroller} tabIndex={0} role="region" aria-label="Message history (arrow keys, Page Up and Page Down scroll)" onKeyDown={key}>
+      <ol class="messages" aria-label="Messages" style={{ height: `${v.getTotalSize()}px` }}>
+        {items.map((vi) => {
+          const m = vi.index < offset ? null : messages[vi.index - offset]!;
+          return (
+            <li
+              key={vi.key}
+              data-index={vi.index}
+              data-id={m?.id}
+              ref={v.measureElement}
+              tabIndex={m === null ? undefined : -1}
+              class={m === null ? 'older' : m.from === me.value?.address ? 'mine' : 'theirs'}
+              style={{ transform: `translateY(${vi.start}px)` }}
+            >
+              {m === null ? (
+                <button type="button" disabled={loading} onClick={() => void loadHistory(peer, true)}>
+                  {loading ? 'Loading older messages…' : 'Show older messages'}
+                </button>
+              ) : (
+                row(m)
+              )}
+            </li>
+          );
+        })}
+      </ol>
+    </div>
+  );
+}
