@@ -342,6 +342,8 @@ export async function disconnect(): Promise<void> {
 
 interface HistoryPage {
   more: boolean;
+  /** On a 1:1 conversation's newest page: the other person's newest read receipt (docs/protocol.md, history). */
+  read?: { id: string; seq: number; ts: number } | null;
   messages: Array<{ id: string; seq: number; from: string; body: string | null; ts: number; editedAt: number | null; xml: string | null; clientId: string | null }>;
 }
 
@@ -354,7 +356,9 @@ export async function loadHistory(peer: string, older = false): Promise<void> {
   const page = await session.request<HistoryPage>('history', { with: peer, limit: older ? 100 : 50, ...(before !== undefined ? { before } : {}) });
   const msgs = page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, body: m.body, ts: m.ts, edited: m.editedAt !== null, xml: m.xml ?? null, clientId: m.clientId ?? null }));
   const now = conversation(peer);
-  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 ? page.more : now.olderExist });
+  // How far the other person has read, as the server kept it: right after a reload too, not only once they read again.
+  const readUpTo = Math.max(now.readUpTo, page.read?.seq ?? 0);
+  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 ? page.more : now.olderExist, readUpTo });
 }
 
 /** Opens a conversation: marks it read and loads its newest messages. */
