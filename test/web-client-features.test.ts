@@ -12,6 +12,8 @@ import { startServer, trustServerCertificate, type TestServer } from './harness.
 import { befriend, launchChromium, seriousViolations, shot, signedIn } from './web-browser.js';
 
 const LONG = 600;
+/** Message n; one in seven is several lines long (rows differ in height), its first line still "Message n". */
+const body = (n: number): string => (n % 7 === 0 ? `Message ${n}\n${'A longer message that wraps over several lines, as status reports do. '.repeat(1 + (n % 5))}` : `Message ${n}`);
 
 let t: TestServer;
 let browser: Browser;
@@ -26,7 +28,7 @@ beforeAll(async () => {
   await befriend(a, b);
   // A long conversation, sent in pipelined batches (one session's messages are stored in the order sent).
   for (let i = 1; i <= LONG; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, LONG - i + 1) }, (_, k) => b.send('alice@localhost', `Message ${i + k}`)));
+    await Promise.all(Array.from({ length: Math.min(100, LONG - i + 1) }, (_, k) => b.send('alice@localhost', body(i + k))));
   }
   await a.close();
   await b.close();
@@ -40,22 +42,22 @@ afterAll(async () => {
 
 /** The vertical position of a message's row relative to the scroller's top, or null when it is not in the page. */
 async function rowTop(page: Page, text: string): Promise<number | null> {
-  return page.evaluate((want) => {
-    const scroller = document.querySelector('.scroller')!;
-    const row = [...document.querySelectorAll('.messages > li')].find((li) => li.querySelector('.body')?.textContent === want);
+  return (await page.evaluate(`(() => {
+    const scroller = document.querySelector('.scroller');
+    const row = [...document.querySelectorAll('.messages > li')].find((li) => li.querySelector('.body')?.textContent === ${JSON.stringify(text)});
     return row ? row.getBoundingClientRect().top - scroller.getBoundingClientRect().top : null;
-  }, text);
+  })()`)) as number | null;
 }
 
 /** The number of the first "Message n" row in the scroller's view. */
 async function firstVisible(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const top = document.querySelector('.scroller')!.getBoundingClientRect().top;
+  return (await page.evaluate(`(() => {
+    const top = document.querySelector('.scroller').getBoundingClientRect().top;
     const rows = [...document.querySelectorAll('.messages > li')].filter((li) => li.getBoundingClientRect().bottom > top + 4);
     rows.sort((x, y) => x.getBoundingClientRect().top - y.getBoundingClientRect().top);
-    const text = rows.map((li) => li.querySelector('.body')?.textContent ?? '').find((x) => /^Message \d+$/.test(x)) ?? '';
+    const text = rows.map((li) => li.querySelector('.body')?.textContent ?? '').find((x) => /^Message \\d+$/.test(x)) ?? '';
     return Number(text.slice('Message '.length));
-  });
+  })()`)) as number;
 }
 
 describe('the web client\'s everyday features', { timeout: 90_000 }, () => {
@@ -139,7 +141,7 @@ describe('the web client\'s everyday features', { timeout: 90_000 }, () => {
     await expect(reply.locator('.body').textContent()).resolves.toBe('Agreed, ship it');
     // A click brings the original into view and gives it the focus.
     await quote.click();
-    await expect.poll(() => b.page.evaluate(() => document.activeElement?.querySelector('.body')?.textContent)).toBe('Can we ship today?');
+    await expect.poll(() => b.page.evaluate("document.activeElement?.querySelector('.body')?.textContent")).toBe('Can we ship today?');
 
     // An XMPP client (xmpp.js) answers Alice's question, naming it by the id its stanza carried (XEP-0461 §3).
     const x = client({ service: `xmpp://127.0.0.1:${t.server.xmpp!.ports.starttls}`, domain: 'localhost', resource: 'xmppjs', username: 'bob', password: 'pw-bob', timeout: 10_000 });
@@ -172,5 +174,21 @@ describe('the web client\'s everyday features', { timeout: 90_000 }, () => {
     await a.ctx.close();
     await b.ctx.close();
     expect(problems).toEqual([]);
+  });
+
+  it('read markers after a reload: a page opened after the other person read the conversation shows "Read"', async () => {
+    const alice = await t.connect('alice@localhost');
+    const bob = await t.connect('bob@localhost');
+    const sent = await alice.send('bob@localhost', 'Read before the page was opened');
+    await bob.waitFor('message', (d) => d.id === sent.id);
+    await bob.request('message.receipt', { id: sent.id, kind: 'read' });
+    await alice.close();
+    await bob.close();
+    const a = await signedIn(browser, t, 'alice@localhost', problems);
+    await a.page.getByRole('button', { name: /bob@localhost/ }).click();
+    const mine = a.page.getByRole('list', { name: 'Messages' }).getByRole('listitem').filter({ hasText: 'Read before the page was opened' });
+    await mine.filter({ hasText: '· Read' }).waitFor();
+    await shot(a.page, 'web-client-read-after-reload');
+    await a.ctx.close();
   });
 });

@@ -54,7 +54,9 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     count: messages.length + offset,
     getScrollElement: () => scroller.current,
     estimateSize: () => ESTIMATE,
-    getItemKey: (i) => (i < offset ? 'older' : messages[i - offset]!.id),
+    // The "older" row's key changes with each page put in, so the row the virtualizer keeps in place (the first in
+    // view whose key it still finds) is a message, never that row, which stays at the top.
+    getItemKey: (i) => (i < offset ? `older-${messages[0]!.id}` : messages[i - offset]!.id),
     overscan: 6,
     paddingStart: 12,
     paddingEnd: 12,
@@ -65,13 +67,23 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
   const items = v.getVirtualItems();
   const last = messages.at(-1);
 
-  // Opening: straight to the newest message, once the first page is there.
+  // Opening: straight to the newest message, once the first page is there. Older pages wait until the view has
+  // arrived at the end (rows measured on the way change the distance), else the first frames, still at the top,
+  // would load them and the anchor would then hold the view there.
+  const asked = useRef(false);
+  const atEnd = (): boolean => {
+    const el = scroller.current;
+    return el !== null && el.scrollHeight - el.scrollTop - el.clientHeight < ESTIMATE;
+  };
   useEffect(() => {
-    if (messages.length === 0 || ready.current) return;
-    v.scrollToEnd();
-    const t = requestAnimationFrame(() => requestAnimationFrame(() => (ready.current = true)));
-    return () => cancelAnimationFrame(t);
-  }, [messages.length > 0]);
+    if (ready.current || messages.length === 0) return;
+    if (!asked.current) {
+      asked.current = true;
+      v.scrollToEnd();
+      // Should the view never report the end (a list shorter than its pane scrolls no more), go on after a second.
+      setTimeout(() => (ready.current = true), 1000);
+    } else if (atEnd()) ready.current = true;
+  });
   // The user's own new message is always brought into view (others' only while at the end: followOnAppend).
   useEffect(() => {
     if (ready.current && last !== undefined && last.from === me.value?.address) v.scrollToEnd();
@@ -98,6 +110,9 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     return () => clearTimeout(t);
   }, [focusId]);
 
+  const scrolled = (): void => {
+    if (!ready.current && asked.current && atEnd()) ready.current = true;
+  };
   const key = (e: KeyboardEvent): void => {
     // End always means the newest message, even before the rows near it are measured.
     if (e.key === 'End' && e.target === e.currentTarget) {
@@ -106,7 +121,7 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     }
   };
   return (
-    <div class="scroller" ref={scroller} tabIndex={0} role="region" aria-label="Message history (arrow keys, Page Up and Page Down scroll)" onKeyDown={key}>
+    <div class="scroller" ref={scroller} tabIndex={0} role="region" aria-label="Message history (arrow keys, Page Up and Page Down scroll)" onKeyDown={key} onScroll={scrolled}>
       <ol class="messages" aria-label="Messages" style={{ height: `${v.getTotalSize()}px` }}>
         {items.map((vi) => {
           const m = vi.index < offset ? null : messages[vi.index - offset]!;

@@ -104,6 +104,12 @@ function putConversation(c: Conversation): void {
 
 /** Inserts messages by seq, dropping any already held (a replay after a reconnect repeats none on screen). */
 function merge(list: readonly Message[], add: readonly Message[]): Message[] {
+  // The common cases without a sort over the whole conversation: an older page before it, a new message after it.
+  const first = list[0];
+  const last = list.at(-1);
+  if (first === undefined) return [...add].sort((a, b) => a.seq - b.seq);
+  if (add.length > 0 && add.every((m, i) => m.seq < first.seq && (i === 0 || add[i - 1]!.seq < m.seq))) return [...add, ...list];
+  if (add.length === 1 && add[0]!.seq > last!.seq) return [...list, add[0]!];
   const ids = new Set(list.map((m) => m.id));
   const out = list.slice();
   for (const m of add) if (!ids.has(m.id)) out.push(m);
