@@ -7,6 +7,7 @@ import { messageOf } from './connection.js';
 import { replyMessage, splitFallback, parseExtensions } from './extensions.js';
 import { Item } from './message-item.js';
 import { MessageList } from './message-list.js';
+import { shareFile, uploadError } from './upload.js';
 import { describe, Dot } from './presence.js';
 import { active, conversations, invite, isRoom, leaveRoom, me, presences, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
 
@@ -15,9 +16,43 @@ function replyId(m: Message, inRoom: boolean): string {
   return inRoom ? m.id : (m.clientId ?? m.id);
 }
 
-function Composer({ peer, replying, cancelReply }: { peer: string; replying: Message | null; cancelReply: () => void }) {
+interface ComposerProps {
+  peer: string;
+  replying: Message | null;
+  cancelReply: () => void;
+  /** A file dropped on the conversation, to upload and share. */
+  dropped: File | null;
+  takeDropped: () => void;
+}
+
+function Composer({ peer, replying, cancelReply, dropped, takeDropped }: ComposerProps) {
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const [upload, setUpload] = useState<{ name: string; sent: number; total: number } | null>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  const share = async (file: File): Promise<void> => {
+    if (upload !== null) return;
+    setError(null);
+    setUpload({ name: file.name, sent: 0, total: file.size });
+    try {
+      await shareFile(peer, file, (sent) => setUpload({ name: file.name, sent, total: file.size }));
+    } catch (err) {
+      setError(`${file.name}: ${uploadError(err)}`);
+    } finally {
+      setUpload(null);
+    }
+  };
+  useEffect(() => {
+    if (dropped === null) return;
+    takeDropped();
+    void share(dropped);
+  }, [dropped]);
+  const paste = (e: ClipboardEvent): void => {
+    const file = e.clipboardData?.files[0];
+    if (file === undefined) return;
+    e.preventDefault();
+    void share(file);
+  };
   const composing = useRef(false);
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
@@ -71,8 +106,27 @@ function Composer({ peer, replying, cancelReply }: { peer: string; replying: Mes
       <label for="compose" class="sr-only">
         Message to {peer}
       </label>
-      <textarea id="compose" rows={2} value={text} onInput={input} onKeyDown={key} placeholder={`Message ${peer}`} />
+      <textarea id="compose" rows={2} value={text} onInput={input} onKeyDown={key} onPaste={paste} placeholder={`Message ${peer}`} />
+      <input
+        ref={picker}
+        type="file"
+        hidden
+        onChange={(e) => {
+          const f = e.currentTarget.files?.[0];
+          e.currentTarget.value = '';
+          if (f !== undefined) void share(f);
+        }}
+      />
+      <button type="button" class="attach" onClick={() => picker.current?.click()} disabled={upload !== null} aria-label="Attach a file (or drop or paste one)">
+        Attach
+      </button>
       <button type="submit">Send</button>
+      {upload !== null && (
+        <p class="upload" role="status">
+          <label for="upload-progress">Uploading {upload.name}</label>{' '}
+          <progress id="upload-progress" max={Math.max(upload.total, 1)} value={upload.sent} /> {upload.total > 0 ? Math.round((100 * upload.sent) / upload.total) : 100}%
+        </p>
+      )}
       {error !== null && (
         <p class="error" role="alert">
           {error}
@@ -146,6 +200,7 @@ export function Chat() {
   const c = peer === null ? undefined : conversations.value.get(peer);
   const [replying, setReplying] = useState<Message | null>(null);
   const [jump, setJump] = useState<string | null>(null);
+  const [dropped, setDropped] = useState<File | null>(null);
   useEffect(() => setReplying(null), [peer]);
   // Replies name a message by its server id or its sender's own id (XMPP clients use the latter in 1:1 chats).
   const byRef = useMemo(() => {
@@ -174,7 +229,19 @@ export function Chat() {
     document.getElementById('compose')?.focus();
   };
   return (
-    <main class="chat" aria-label={`Conversation with ${room?.name ?? peer}`}>
+    <main
+      class="chat"
+      aria-label={`Conversation with ${room?.name ?? peer}`}
+      onDragOver={(e) => {
+        if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        const f = e.dataTransfer?.files[0];
+        if (f === undefined) return;
+        e.preventDefault();
+        setDropped(f);
+      }}
+    >
       <header class="chat-head">
         <button type="button" class="back" onClick={() => (active.value = null)} aria-label="Back to conversations">
           ‹
@@ -198,7 +265,7 @@ export function Chat() {
       <p class="typing" aria-live="polite">
         {isTyping ? `${peer} is typing…` : ''}
       </p>
-      <Composer peer={peer} key={peer} replying={replying} cancelReply={() => setReplying(null)} />
+      <Composer peer={peer} key={peer} replying={replying} cancelReply={() => setReplying(null)} dropped={dropped} takeDropped={() => setDropped(null)} />
     </main>
   );
 }

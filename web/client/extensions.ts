@@ -116,3 +116,10 @@ export function fileXml(f: SharedFile): string {
   ].join('');
   return `<x xmlns="${NS_OOB}"><url>${esc(f.url)}</url></x><file xmlns="${NS_FILE}">${meta}</file>`;
 }
+
+/** A size for people: 1.4 MB, 320 KB, 12 bytes. */
+export function humanSize(n: number): string {
+  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(1)} MB`;
+  if (n >= 1000) return `${Math.round(n / 1000)} KB`;
+  return `${n} bytes`;
+}

@@ -6,17 +6,10 @@
  */
 import { useState } from 'preact/hooks';
 import { messageOf } from './connection.js';
-import { parseExtensions, splitFallback, type SharedFile } from './extensions.js';
+import { humanSize, parseExtensions, splitFallback, type SharedFile } from './extensions.js';
 import { edit, me, retract, type Message } from './state.js';
 
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-
-/** A size for people: 1.4 MB, 320 KB, 12 bytes. */
-export function humanSize(n: number): string {
-  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(1)} MB`;
-  if (n >= 1000) return `${Math.round(n / 1000)} KB`;
-  return `${n} bytes`;
-}
 
 /** A shared file: an image of this server inline, in a box of its own size reserved before it loads; else a link. */
 function FileView({ f }: { f: SharedFile }) {
@@ -124,7 +117,7 @@ export function Item({ peer, m, inRoom, read, original, onReply, onJump }: ItemP
             </button>
           </>
         )}
-        {mine && m.body !== null && !editing && (
+        {mine && m.body !== null && !editing && ext.file === null && (
           <>
             {' · '}
             <button type="button" class="link-button" onClick={() => setEditing(true)} aria-label={`Edit message: ${label}`}>

@@ -388,6 +388,12 @@ export async function send(peer: string, body: string, xml?: string): Promise<vo
   putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false, xml: xml ?? null, clientId }]) });
 }
 
+/** A slot to upload one file to (the files module's `files.slot`, docs/files.md). */
+export async function fileSlot(filename: string, size: number, contentType: string): Promise<{ put: { url: string; headers: Record<string, string> }; get: { url: string } }> {
+  if (!session) throw new Error('not connected');
+  return session.request('files.slot', { filename, size, contentType });
+}
+
 /** Tells the peer whether the user is typing (XEP-0085 states). */
 export function setTyping(peer: string, state: 'composing' | 'paused' | 'active'): void {
   session?.request('typing', { to: peer, state }).catch(() => undefined);
