@@ -7,9 +7,10 @@ import { messageOf } from './connection.js';
 import { replyMessage, splitFallback, parseExtensions } from './extensions.js';
 import { Item } from './message-item.js';
 import { MessageList } from './message-list.js';
+import { Notification } from './notification-card.js';
 import { shareFile, uploadError } from './upload.js';
 import { describe, Dot } from './presence.js';
-import { active, conversations, invite, isRoom, leaveRoom, me, presences, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
+import { active, conversations, invite, isRoom, leaveRoom, me, notificationOf, presences, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
 
 /** The id a reply names (XEP-0461 §3): in a room the room's stanza-id (the server id), else the sender's own id. */
 function replyId(m: Message, inRoom: boolean): string {
@@ -258,6 +259,8 @@ export function Chat() {
         focusId={jump}
         focused={() => setJump(null)}
         row={(m) => {
+          const notification = notificationOf(m);
+          if (notification !== null) return <Notification id={notification} text={m.body ?? ''} version={c?.messages.length ?? 0} />;
           const ref = parseExtensions(m.xml).reply;
           return <Item peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} original={ref === null ? undefined : byRef.get(ref.id)} onReply={reply} onJump={setJump} />;
         }}

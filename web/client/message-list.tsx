@@ -49,6 +49,11 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
   const [loading, setLoading] = useState(false);
   // Older pages load only once the list has been shown at its end (else an empty list would load them all).
   const ready = useRef(false);
+  const [, bump] = useState(0);
+  const arrived = (): void => {
+    ready.current = true;
+    bump((n) => n + 1); // the load effect looks again
+  };
   const offset = older ? 1 : 0;
   const v = useVirtualizer({
     count: messages.length + offset,
@@ -81,8 +86,8 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
       asked.current = true;
       v.scrollToEnd();
       // Should the view never report the end (a list shorter than its pane scrolls no more), go on after a second.
-      setTimeout(() => (ready.current = true), 1000);
-    } else if (atEnd()) ready.current = true;
+      setTimeout(() => ready.current || arrived(), 1000);
+    } else if (atEnd()) arrived();
   });
   // The user's own new message is always brought into view (others' only while at the end: followOnAppend).
   useEffect(() => {
@@ -96,7 +101,7 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     loadHistory(peer, true)
       .catch(() => undefined)
       .finally(() => setLoading(false));
-  }, [first, older, loading, peer]);
+  }, [first, older, loading, peer, ready.current]);
   // A reply's quote was clicked: bring the message it quotes into view, and focus it for keyboard users.
   useEffect(() => {
     if (focusId === null) return;
@@ -111,7 +116,7 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
   }, [focusId]);
 
   const scrolled = (): void => {
-    if (!ready.current && asked.current && atEnd()) ready.current = true;
+    if (!ready.current && asked.current && atEnd()) arrived();
   };
   const key = (e: KeyboardEvent): void => {
     // End always means the newest message, even before the rows near it are measured.

@@ -364,7 +364,7 @@ export async function loadHistory(peer: string, older = false): Promise<void> {
   const now = conversation(peer);
   // How far the other person has read, as the server kept it: right after a reload too, not only once they read again.
   const readUpTo = Math.max(now.readUpTo, page.read?.seq ?? 0);
-  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 ? page.more : now.olderExist, readUpTo });
+  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 || !page.more ? page.more : now.olderExist, readUpTo });
 }
 
 /** Opens a conversation: marks it read and loads its newest messages. */
@@ -392,6 +392,41 @@ export async function send(peer: string, body: string, xml?: string): Promise<vo
 export async function fileSlot(filename: string, size: number, contentType: string): Promise<{ put: { url: string; headers: Record<string, string> }; get: { url: string } }> {
   if (!session) throw new Error('not connected');
   return session.request('files.slot', { filename, size, contentType });
+}
+
+/** A notification of the presence platform as its card shows it (the notify module's `notify.get`). */
+export interface NotificationCard {
+  id: number;
+  short: string;
+  state: 'triggered' | 'acknowledged' | 'resolved';
+  severity: 'info' | 'warning' | 'error' | 'critical';
+  title: string;
+  body: string;
+  link: string | null;
+  acknowledgedBy: string | null;
+  resolvedBy: string | null;
+  actions: Array<{ action: 'acknowledge' | 'resolve'; op: string; reply: string }>;
+}
+
+/** The notification a message of the service address `notify@<domain>` stands for, by its client id, or null. */
+export function notificationOf(m: Message): number | null {
+  const self = me.value?.address;
+  if (self === undefined || m.from !== `notify@${self.slice(self.indexOf('@') + 1)}`) return null;
+  const id = /^notify:(\d+):/.exec(m.clientId ?? '');
+  return id === null ? null : Number(id[1]);
+}
+
+/** A notification's card (notify.get). */
+export async function notificationCard(id: number): Promise<NotificationCard> {
+  if (!session) throw new Error('not connected');
+  return (await session.request<{ notification: NotificationCard }>('notify.get', { id })).notification;
+}
+
+/** Acknowledges or resolves a notification (notify.ack / notify.resolve); resolves with its card as it is now. */
+export async function actOnNotification(id: number, op: string): Promise<NotificationCard> {
+  if (!session) throw new Error('not connected');
+  await session.request(op, { id });
+  return notificationCard(id);
 }
 
 /** Tells the peer whether the user is typing (XEP-0085 states). */
