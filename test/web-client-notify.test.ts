@@ -3,7 +3,8 @@
  * real browser (Debian's chromium) against a real server: a notification posted through the API arrives from
  * notify@localhost as a card with its severity, title, text and Acknowledge / Resolve buttons; acknowledging from
  * the page changes its state (and the server's), a resolution made elsewhere shows on the card; axe-core finds no
- * serious fault.
+ * serious fault. A thing among the contacts (the presentities module) is listed with its kind, availability, status
+ * and custom fields, and follows their changes.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,9 @@ let rootToken: string;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  t = await startServer({ modules: { notify: { enabled: true, defaultPolicy: { steps: [{ delaySeconds: 300 }], repeats: 0 } } } as never });
+  t = await startServer({
+    modules: { notify: { enabled: true, defaultPolicy: { steps: [{ delaySeconds: 300 }], repeats: 0 } }, apikeys: { enabled: true }, presentities: { enabled: true } } as never,
+  });
   await t.users('alice@localhost', 'bob@localhost');
   await addUser(t.server.store, 'root@localhost', 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
   rootToken = (await login(t.url, 'root@localhost', 'pw-root')).token;
@@ -30,6 +33,16 @@ afterAll(async () => {
 });
 
 /** A request to the notify API as root. */
+/** An HTTP call under /api/v1 with a bearer token. */
+async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${t.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${t.url}/api/v1/notify${path}`, {
     method,
@@ -76,6 +89,31 @@ describe('notifications in the web client', { timeout: 60_000 }, () => {
     await expect(card.getByRole('button').count()).resolves.toBe(0);
     await shot(a.page, 'web-client-notification-resolved');
     await a.ctx.close();
+    expect(problems).toEqual([]);
+  });
+
+  it('a thing among the contacts shows its kind, availability, status and fields, and their changes', async () => {
+    const session = (await login(t.url, 'bob@localhost', 'pw-bob')).token;
+    const key = (await call('POST', '/apikeys/keys', session, { name: 'printers', scopes: ['presence:write:things'] })).json.token as string;
+    const press = '/presentities/things/press-7@localhost';
+    expect((await call('PUT', press, key, { kind: 'thing', fields: { temperature: 'number', state: 'string' } })).status).toBe(200);
+    await call('POST', `${press}/presence`, key, { availability: 'dnd', status: 'printing', fields: { temperature: 81.5, state: 'fault' } });
+    const bob = await t.connect('bob@localhost');
+    await bob.request('roster.subscribe', { contact: 'press-7@localhost' });
+    await bob.waitFor('presence', (d) => d.user === 'press-7@localhost');
+    await bob.close();
+
+    const b = await signedIn(browser, t, 'bob@localhost', problems);
+    const entry = b.page.getByRole('button', { name: /press-7@localhost/ });
+    await entry.getByText('Thing · Busy · printing · temperature 81.5, state fault').waitFor();
+    // The list cuts a long line; the conversation's header shows it whole.
+    await entry.click();
+    await b.page.getByRole('main', { name: 'Conversation with press-7@localhost' }).getByText('Thing · Busy · printing · temperature 81.5, state fault').waitFor();
+    await shot(b.page, 'web-client-things');
+    await call('POST', `${press}/presence`, key, { availability: 'available', status: 'idle', fields: { temperature: 40, state: 'ok' } });
+    await entry.getByText('Thing · Available · idle · temperature 40, state ok').waitFor();
+    expect(await seriousViolations(b.page)).toEqual([]);
+    await b.ctx.close();
     expect(problems).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { MessageList } from './message-list.js';
 import { Notification } from './notification-card.js';
 import { shareFile, uploadError } from './upload.js';
 import { describe, Dot } from './presence.js';
-import { active, conversations, invite, isRoom, leaveRoom, me, notificationOf, presences, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
+import { active, conversations, invite, isRoom, leaveRoom, me, notificationOf, presences, roomMembers, rooms, send, setTyping, things, typing, type Message } from './state.js';
 
 /** The id a reply names (XEP-0461 §3): in a room the room's stanza-id (the server id), else the sender's own id. */
 function replyId(m: Message, inRoom: boolean): string {
@@ -248,7 +248,7 @@ export function Chat() {
           ‹
         </button>
         <h2>{room?.name ?? peer}</h2>
-        <span class="detail">{inRoom ? peer : describe(presences.value.get(peer))}</span>
+        <span class="detail">{inRoom ? peer : describe(presences.value.get(peer), things.value.get(peer))}</span>
         {inRoom && <Invite room={peer} />}
         {inRoom && <RoomMembers room={peer} key={peer} />}
       </header>

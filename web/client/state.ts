@@ -71,6 +71,17 @@ export const presences = signal<ReadonlyMap<string, Presence>>(new Map());
 export const conversations = signal<ReadonlyMap<string, Conversation>>(new Map());
 export const active = signal<string | null>(null);
 export const typing = signal<ReadonlyMap<string, number>>(new Map());
+/** A thing or process the user may see (the presentities module, docs/presence.md): its kind and custom fields. */
+export interface Thing {
+  address: string;
+  kind: 'thing' | 'process';
+  availability: string;
+  activity: string | null;
+  status: string | null;
+  fields: Record<string, string | number | boolean | null>;
+}
+/** The things and processes among the user's contacts, by address. */
+export const things = signal<ReadonlyMap<string, Thing>>(new Map());
 /** The latest notice for screen readers (an ARIA live region reads it). */
 export const announcement = signal('');
 
@@ -227,6 +238,18 @@ function onEvent(e: ParleyEvent): void {
     case 'roster':
       void loadRoster();
       break;
+    case 'presentities.snapshot':
+      if (d.subscription === 'contacts') onPresentities(d.presentities as Record<string, unknown>[], true);
+      break;
+    case 'presentities.change':
+      if (d.subscription !== 'contacts') break;
+      if (d.match === true && d.presentity !== undefined) onPresentities([d.presentity as Record<string, unknown>], false);
+      else {
+        const next = new Map(things.value);
+        next.delete(String(d.address));
+        things.value = next;
+      }
+      break;
     case 'room.member':
     case 'room.invite':
       void loadRooms();
@@ -246,6 +269,32 @@ async function loadRoster(): Promise<void> {
   if (!session) return;
   const r = await session.request<{ items: Contact[] }>('roster.get');
   contacts.value = r.items;
+  void followThings(session, r.items.map((c) => c.contact));
+}
+
+/** The session whose `contacts` subscription of presentities is open (one per session, renewed with the roster). */
+let following: BrowserSession | null = null;
+
+/**
+ * Follows the contacts that are things or processes (`presentities.subscribe`: a snapshot, then each change), for
+ * their kind and custom fields; their availability also arrives as ordinary presence. Without the presentities
+ * module the call is refused and the list shows people only.
+ */
+async function followThings(s: BrowserSession, addresses: string[]): Promise<void> {
+  if (addresses.length === 0) return;
+  try {
+    if (following === s) await s.request('presentities.unsubscribe', { subscription: 'contacts' });
+    following = s;
+    await s.request('presentities.subscribe', { subscription: 'contacts', addresses });
+  } catch {
+    following = null;
+  }
+}
+
+function onPresentities(list: readonly Record<string, unknown>[], reset: boolean): void {
+  const next = new Map(reset ? [] : things.value);
+  for (const p of list) if (p.kind === 'thing' || p.kind === 'process') next.set(String(p.address), p as unknown as Thing);
+  things.value = next;
 }
 
 /** The rooms the user belongs to or is invited to (open rooms they have no part in are not listed). */
