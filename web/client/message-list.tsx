@@ -13,6 +13,8 @@ import { loadHistory, me, type Conversation, type Message } from './state.js';
 
 /** A row's height before it is measured (a one-line message). */
 const ESTIMATE = 58;
+/** The height kept above the first row for the "Show older messages" row (styles.css: .messages > li.older). */
+const OLDER_ROW = 52;
 /** How many rows from the top start the load of the page before (about a screenful at phone height). */
 const LOAD_AHEAD = 8;
 
@@ -54,16 +56,16 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     ready.current = true;
     bump((n) => n + 1); // the load effect looks again
   };
-  const offset = older ? 1 : 0;
   const v = useVirtualizer({
-    count: messages.length + offset,
+    count: messages.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ESTIMATE,
-    // The "older" row's key changes with each page put in, so the row the virtualizer keeps in place (the first in
-    // view whose key it still finds) is a message, never that row, which stays at the top.
-    getItemKey: (i) => (i < offset ? `older-${messages[0]!.id}` : messages[i - offset]!.id),
+    // Rows are keyed by message id: when a page is put in above, the virtualizer finds the row that was at the top
+    // of the view by its key and keeps it there. The "older" row is not one of its rows but sits in the padding
+    // above them, so that row is always a message.
+    getItemKey: (i) => messages[i]!.id,
     overscan: 6,
-    paddingStart: 12,
+    paddingStart: older ? OLDER_ROW : 12,
     paddingEnd: 12,
     anchorTo: 'end',
     followOnAppend: true,
@@ -107,7 +109,7 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     if (focusId === null) return;
     const i = messages.findIndex((m) => m.id === focusId);
     if (i < 0) return;
-    v.scrollToIndex(i + offset, { align: 'center' });
+    v.scrollToIndex(i, { align: 'center' });
     const t = setTimeout(() => {
       scroller.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(focusId)}"]`)?.focus();
       focused();
@@ -116,37 +118,48 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
   }, [focusId]);
 
   const scrolled = (): void => {
-    if (!ready.current && asked.current && atEnd()) arrived();
+    if (!ready.current && asked.current && atEnd()) ready.current = true; // the scroll itself renders the list again
+  };
+  // The reader going up (a key or the wheel) is in charge from then on: older pages may load.
+  const up = (): void => {
+    if (!ready.current && asked.current) ready.current = true; // no render now: it would stop the key's smooth scroll
   };
   const key = (e: KeyboardEvent): void => {
-    // End always means the newest message, even before the rows near it are measured.
-    if (e.key === 'End' && e.target === e.currentTarget) {
+    if (e.key === 'Home' || e.key === 'PageUp' || e.key === 'ArrowUp') up();
+    // End always means the newest message, even before the rows near it are measured; Home the oldest loaded. Both
+    // through the virtualizer, which would otherwise go on correcting towards a target of its own (the end).
+    if (e.target !== e.currentTarget) return;
+    if (e.key === 'End') {
       e.preventDefault();
       v.scrollToEnd();
+    } else if (e.key === 'Home') {
+      e.preventDefault();
+      v.scrollToOffset(0);
     }
   };
   return (
-    <div class="scroller" ref={scroller} tabIndex={0} role="region" aria-label="Message history (arrow keys, Page Up and Page Down scroll)" onKeyDown={key} onScroll={scrolled}>
+    <div class="scroller" ref={scroller} tabIndex={0} role="region" aria-label="Message history (arrow keys, Page Up and Page Down scroll)" onKeyDown={key} onScroll={scrolled} onWheel={(e) => e.deltaY < 0 && up()}>
       <ol class="messages" aria-label="Messages" style={{ height: `${v.getTotalSize()}px` }}>
+        {older && (
+          <li class="older">
+            <button type="button" disabled={loading} onClick={() => void loadHistory(peer, true)}>
+              {loading ? 'Loading older messages…' : 'Show older messages'}
+            </button>
+          </li>
+        )}
         {items.map((vi) => {
-          const m = vi.index < offset ? null : messages[vi.index - offset]!;
+          const m = messages[vi.index]!;
           return (
             <li
               key={vi.key}
               data-index={vi.index}
-              data-id={m?.id}
+              data-id={m.id}
               ref={v.measureElement}
-              tabIndex={m === null ? undefined : -1}
-              class={m === null ? 'older' : m.from === me.value?.address ? 'mine' : 'theirs'}
+              tabIndex={-1}
+              class={m.from === me.value?.address ? 'mine' : 'theirs'}
               style={{ transform: `translateY(${vi.start}px)` }}
             >
-              {m === null ? (
-                <button type="button" disabled={loading} onClick={() => void loadHistory(peer, true)}>
-                  {loading ? 'Loading older messages…' : 'Show older messages'}
-                </button>
-              ) : (
-                row(m)
-              )}
+              {row(m)}
             </li>
           );
         })}
