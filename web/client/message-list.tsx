@@ -78,6 +78,8 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
   // arrived at the end (rows measured on the way change the distance), else the first frames, still at the top,
   // would load them and the anchor would then hold the view there.
   const asked = useRef(false);
+  const fallback = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(fallback.current), []);
   const atEnd = (): boolean => {
     const el = scroller.current;
     return el !== null && el.scrollHeight - el.scrollTop - el.clientHeight < ESTIMATE;
@@ -88,7 +90,7 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
       asked.current = true;
       v.scrollToEnd();
       // Should the view never report the end (a list shorter than its pane scrolls no more), go on after a second.
-      setTimeout(() => ready.current || arrived(), 1000);
+      fallback.current = setTimeout(() => ready.current || arrived(), 1000);
     } else if (atEnd()) arrived();
   });
   // The user's own new message is always brought into view (others' only while at the end: followOnAppend).
@@ -117,8 +119,20 @@ export function MessageList({ peer, c, row, focusId, focused }: MessageListProps
     return () => clearTimeout(t);
   }, [focusId]);
 
+  // The pane shrinking (the reply bar, an upload's progress, a phone's keyboard) keeps a reader at the end there.
+  const endNow = useRef(true);
+  useEffect(() => {
+    const el = scroller.current;
+    if (el === null) return;
+    const o = new ResizeObserver(() => {
+      if (endNow.current && ready.current) v.scrollToEnd();
+    });
+    o.observe(el);
+    return () => o.disconnect();
+  }, []);
   const scrolled = (): void => {
-    if (!ready.current && asked.current && atEnd()) ready.current = true; // the scroll itself renders the list again
+    endNow.current = atEnd();
+    if (!ready.current && asked.current && endNow.current) ready.current = true; // the scroll itself renders the list again
   };
   // The reader going up (a key or the wheel) is in charge from then on: older pages may load.
   const up = (): void => {
