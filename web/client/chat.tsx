@@ -10,7 +10,8 @@ import { MessageList } from './message-list.js';
 import { Notification } from './notification-card.js';
 import { shareFile, uploadError } from './upload.js';
 import { describe, Dot } from './presence.js';
-import { active, conversations, invite, isRoom, leaveRoom, me, notificationOf, presences, roomMembers, rooms, send, setTyping, things, typing, type Message } from './state.js';
+import { notificationOf } from './notifications.js';
+import { active, conversations, invite, isRoom, leaveRoom, me, presences, roomMembers, rooms, send, setTyping, things, typing, type Message } from './state.js';
 
 /** The id a reply names (XEP-0461 §3): in a room the room's stanza-id (the server id), else the sender's own id. */
 function replyId(m: Message, inRoom: boolean): string {

@@ -9,7 +9,8 @@
 import { signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { messageOf } from './connection.js';
-import { actOnNotification, announcement, notificationCard, type NotificationCard } from './state.js';
+import { actOnNotification, notificationCard, type NotificationCard } from './notifications.js';
+import { announcement } from './state.js';
 
 const cards = signal<ReadonlyMap<number, NotificationCard>>(new Map());
 const REFRESH_MS = 30_000;

@@ -1,5 +1,6 @@
 /** Presence as the client shows it: a dot with a text label (colour is never the only signal, WCAG 1.4.1). */
-import type { Presence, Thing } from './state.js';
+import type { Presence } from './state.js';
+import type { Thing } from './things.js';
 
 const LABEL: Record<Presence['state'], string> = {
   available: 'Available',

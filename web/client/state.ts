@@ -7,6 +7,9 @@
 import { batch, computed, signal } from '@preact/signals';
 import type { ParleyEvent } from '../../client/session.js';
 import { BrowserSession, type WebIdentity } from './connection.js';
+import { followThings, onPresentitiesEvent } from './things.js';
+
+export { things, type Thing } from './things.js';
 
 /** One presence as the server reports it (docs/protocol.md, UserPresence). */
 export interface Presence {
@@ -71,17 +74,6 @@ export const presences = signal<ReadonlyMap<string, Presence>>(new Map());
 export const conversations = signal<ReadonlyMap<string, Conversation>>(new Map());
 export const active = signal<string | null>(null);
 export const typing = signal<ReadonlyMap<string, number>>(new Map());
-/** A thing or process the user may see (the presentities module, docs/presence.md): its kind and custom fields. */
-export interface Thing {
-  address: string;
-  kind: 'thing' | 'process';
-  availability: string;
-  activity: string | null;
-  status: string | null;
-  fields: Record<string, string | number | boolean | null>;
-}
-/** The things and processes among the user's contacts, by address. */
-export const things = signal<ReadonlyMap<string, Thing>>(new Map());
 /** The latest notice for screen readers (an ARIA live region reads it). */
 export const announcement = signal('');
 
@@ -239,16 +231,8 @@ function onEvent(e: ParleyEvent): void {
       void loadRoster();
       break;
     case 'presentities.snapshot':
-      if (d.subscription === 'contacts') onPresentities(d.presentities as Record<string, unknown>[], true);
-      break;
     case 'presentities.change':
-      if (d.subscription !== 'contacts') break;
-      if (d.match === true && d.presentity !== undefined) onPresentities([d.presentity as Record<string, unknown>], false);
-      else {
-        const next = new Map(things.value);
-        next.delete(String(d.address));
-        things.value = next;
-      }
+      onPresentitiesEvent(e);
       break;
     case 'room.member':
     case 'room.invite':
@@ -270,31 +254,6 @@ async function loadRoster(): Promise<void> {
   const r = await session.request<{ items: Contact[] }>('roster.get');
   contacts.value = r.items;
   void followThings(session, r.items.map((c) => c.contact));
-}
-
-/** The session whose `contacts` subscription of presentities is open (one per session, renewed with the roster). */
-let following: BrowserSession | null = null;
-
-/**
- * Follows the contacts that are things or processes (`presentities.subscribe`: a snapshot, then each change), for
- * their kind and custom fields; their availability also arrives as ordinary presence. Without the presentities
- * module the call is refused and the list shows people only.
- */
-async function followThings(s: BrowserSession, addresses: string[]): Promise<void> {
-  if (addresses.length === 0) return;
-  try {
-    if (following === s) await s.request('presentities.unsubscribe', { subscription: 'contacts' });
-    following = s;
-    await s.request('presentities.subscribe', { subscription: 'contacts', addresses });
-  } catch {
-    following = null;
-  }
-}
-
-function onPresentities(list: readonly Record<string, unknown>[], reset: boolean): void {
-  const next = new Map(reset ? [] : things.value);
-  for (const p of list) if (p.kind === 'thing' || p.kind === 'process') next.set(String(p.address), p as unknown as Thing);
-  things.value = next;
 }
 
 /** The rooms the user belongs to or is invited to (open rooms they have no part in are not listed). */
@@ -437,45 +396,10 @@ export async function send(peer: string, body: string, xml?: string): Promise<vo
   putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false, xml: xml ?? null, clientId }]) });
 }
 
-/** A slot to upload one file to (the files module's `files.slot`, docs/files.md). */
-export async function fileSlot(filename: string, size: number, contentType: string): Promise<{ put: { url: string; headers: Record<string, string> }; get: { url: string } }> {
-  if (!session) throw new Error('not connected');
-  return session.request('files.slot', { filename, size, contentType });
-}
-
-/** A notification of the presence platform as its card shows it (the notify module's `notify.get`). */
-export interface NotificationCard {
-  id: number;
-  short: string;
-  state: 'triggered' | 'acknowledged' | 'resolved';
-  severity: 'info' | 'warning' | 'error' | 'critical';
-  title: string;
-  body: string;
-  link: string | null;
-  acknowledgedBy: string | null;
-  resolvedBy: string | null;
-  actions: Array<{ action: 'acknowledge' | 'resolve'; op: string; reply: string }>;
-}
-
-/** The notification a message of the service address `notify@<domain>` stands for, by its client id, or null. */
-export function notificationOf(m: Message): number | null {
-  const self = me.value?.address;
-  if (self === undefined || m.from !== `notify@${self.slice(self.indexOf('@') + 1)}`) return null;
-  const id = /^notify:(\d+):/.exec(m.clientId ?? '');
-  return id === null ? null : Number(id[1]);
-}
-
-/** A notification's card (notify.get). */
-export async function notificationCard(id: number): Promise<NotificationCard> {
-  if (!session) throw new Error('not connected');
-  return (await session.request<{ notification: NotificationCard }>('notify.get', { id })).notification;
-}
-
-/** Acknowledges or resolves a notification (notify.ack / notify.resolve); resolves with its card as it is now. */
-export async function actOnNotification(id: number, op: string): Promise<NotificationCard> {
-  if (!session) throw new Error('not connected');
-  await session.request(op, { id });
-  return notificationCard(id);
+/** One request on the page's connection (rejects when it is not connected). */
+export function call<T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+  if (!session) return Promise.reject(new Error('not connected'));
+  return session.request<T>(op, args);
 }
 
 /** Tells the peer whether the user is typing (XEP-0085 states). */

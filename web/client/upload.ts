@@ -6,7 +6,7 @@
  */
 import { ParleyApiError } from '../../client/session.js';
 import { fileXml, humanSize, type SharedFile } from './extensions.js';
-import { fileSlot, send } from './state.js';
+import { call, send } from './state.js';
 
 /** What a person should read for a refused upload. */
 export function uploadError(err: unknown): string {
@@ -63,6 +63,11 @@ function put(url: string, headers: Record<string, string>, file: File, progress:
     x.onerror = () => reject(new ParleyApiError('service-unavailable', 'the server cannot be reached'));
     x.send(file);
   });
+}
+
+/** A slot to upload one file to (the files module's `files.slot`, docs/files.md). */
+function fileSlot(filename: string, size: number, contentType: string): Promise<{ put: { url: string; headers: Record<string, string> }; get: { url: string } }> {
+  return call('files.slot', { filename, size, contentType });
 }
 
 /** Uploads a file and shares it in a conversation. */
