@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { login } from '../client/index.js';
 import { startServer, until, type TestServer } from './harness.js';
 
 let t: TestServer;
@@ -75,6 +76,34 @@ describe('1:1 chat', () => {
     await expect(alice.request('message.edit', { id: sent2.id, body: 'back again' })).rejects.toMatchObject({ code: 'not-allowed' });
     await alice.close();
     await bob.close();
+  });
+
+  it("the newest history page of a 1:1 conversation says how far the other person has read; older pages and rooms do not", async () => {
+    const alice = await t.connect('alice@localhost');
+    const carol = await t.connect('carol@localhost');
+    type Read = { id: string; seq: number; ts: number } | null;
+    const before = await alice.request<{ read: Read }>('history', { with: 'carol@localhost' });
+    const first = await alice.send('carol@localhost', 'read me');
+    const second = await alice.send('carol@localhost', 'and me');
+    await carol.waitFor('message', (d) => d.id === second.id);
+    expect((await alice.request<{ read: Read }>('history', { with: 'carol@localhost' })).read).toEqual(before.read);
+    await carol.request('message.receipt', { id: first.id, kind: 'read' });
+    expect((await alice.request<{ read: Read }>('history', { with: 'carol@localhost' })).read).toMatchObject({ id: first.id, seq: first.seq });
+    // A delivery receipt is not a read marker; a later read receipt moves it.
+    await carol.request('message.receipt', { id: second.id, kind: 'delivered' });
+    expect((await alice.request<{ read: Read }>('history', { with: 'carol@localhost' })).read).toMatchObject({ id: first.id });
+    await carol.request('message.receipt', { id: second.id, kind: 'read' });
+    const page = await alice.request<{ read: Read }>('history', { with: 'carol@localhost' });
+    expect(page.read).toMatchObject({ id: second.id, seq: second.seq });
+    // Carol's own view: Alice has read none of Carol's messages.
+    expect((await carol.request<{ read: Read }>('history', { with: 'alice@localhost' })).read).toBeNull();
+    expect((await alice.request<Record<string, unknown>>('history', { with: 'carol@localhost', before: second.seq })).read).toBeUndefined();
+    // The HTTP API runs the same query.
+    const { token } = await login(t.url, 'alice@localhost', 'pw-alice');
+    const http = (await (await fetch(`${t.url}/api/v1/history?with=carol@localhost`, { headers: { authorization: `Bearer ${token}` } })).json()) as { read: Read };
+    expect(http.read).toMatchObject({ id: second.id, seq: second.seq });
+    await alice.close();
+    await carol.close();
   });
 
   it('offline recipient gets the message at next login, then not again', async () => {

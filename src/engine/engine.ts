@@ -8,7 +8,7 @@ import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
 import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
-import type { Account, HistoryQuery, Store } from '../ports/store.js';
+import type { Account, HistoryQuery, ReadMarker, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
@@ -635,13 +635,17 @@ export class Engine {
    * (the store reads one row past the page). `start` and `end` (epoch ms, inclusive) narrow the range to the
    * messages written between them (XEP-0313 §4.1.1). Runs within the caller's heavy-read allowance (ReadLimiter).
    */
-  async history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean }> {
+  async history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
     const other = parseBare(p.with);
     const isRoom = this.ctx.directory.isRoomDomain(domainOf(other));
     if (isRoom) await this.rooms.requireMember(other, user);
     const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
     const { store, metrics } = this.ctx;
-    return this.page(user, p, (q) => metrics.storage('history', store.messages.history(conv, q)));
+    const page = await this.page(user, p, (q) => metrics.storage('history', store.messages.history(conv, q)));
+    // The newest page of a 1:1 conversation says how far the other person has read (XEP-0333 §3.2: their last
+    // displayed marker), so a client opened later shows it without waiting for their next receipt.
+    if (isRoom || p.before !== undefined || p.after !== undefined) return page;
+    return { ...page, read: await metrics.storage('history', store.messages.lastRead(conv, other)) };
   }
 
   /**

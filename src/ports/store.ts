@@ -176,6 +176,13 @@ export interface OfflineSize {
   bytes: number;
 }
 
+/** Where a reader's newest read receipt stands: the message it names (its id and seq) and when it was given. */
+export interface ReadMarker {
+  id: string;
+  seq: number;
+  ts: number;
+}
+
 export interface MessageStore {
   /**
    * Appends records durably, in order, and returns them with seq and id. A record whose (from, clientId)
@@ -228,6 +235,12 @@ export interface MessageStore {
    * vanished before confirming them (XEP-0198 §5). Unknown seqs and entries already queued are ignored.
    */
   queueOffline(user: string, seqs: number[]): Promise<void>;
+  /**
+   * The newest read receipt `reader` gave in the 1:1 conversation `conv` (XEP-0333: everything up to that message
+   * is read): the message it names, that message's position and the receipt's time; null when there is none in
+   * the conversation's current incarnation (see history()).
+   */
+  lastRead(conv: string, reader: string): Promise<ReadMarker | null>;
   /** The message `from` sent with its own id `clientId` (as readers see it now), or null. */
   byClientId(from: string, clientId: string): Promise<MessageView | null>;
   /** The highest seq in the log (0 when empty). */

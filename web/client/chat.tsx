@@ -1,21 +1,72 @@
-/** One conversation: its messages (older pages on demand), who is typing, and the composer. */
-import { useEffect, useRef, useState } from 'preact/hooks';
+/**
+ * One conversation: its messages (a virtualised list, older pages as the reader scrolls up), who is typing, and
+ * the composer, which can answer one message (XEP-0461 reply; Escape cancels).
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { messageOf } from './connection.js';
+import { replyMessage, splitFallback, parseExtensions } from './extensions.js';
+import { Item } from './message-item.js';
+import { MessageList } from './message-list.js';
+import { Notification } from './notification-card.js';
+import { shareFile, uploadError } from './upload.js';
 import { describe, Dot } from './presence.js';
-import { active, conversations, edit, invite, isRoom, leaveRoom, loadHistory, me, presences, retract, roomMembers, rooms, send, setTyping, typing, type Message } from './state.js';
+import { notificationOf } from './notifications.js';
+import { active, conversations, invite, isRoom, leaveRoom, me, presences, roomMembers, rooms, send, setTyping, things, typing, type Message } from './state.js';
 
-const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+/** The id a reply names (XEP-0461 §3): in a room the room's stanza-id (the server id), else the sender's own id. */
+function replyId(m: Message, inRoom: boolean): string {
+  return inRoom ? m.id : (m.clientId ?? m.id);
+}
 
-function Composer({ peer }: { peer: string }) {
+interface ComposerProps {
+  peer: string;
+  replying: Message | null;
+  cancelReply: () => void;
+  /** A file dropped on the conversation, to upload and share. */
+  dropped: File | null;
+  takeDropped: () => void;
+}
+
+function Composer({ peer, replying, cancelReply, dropped, takeDropped }: ComposerProps) {
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const [upload, setUpload] = useState<{ name: string; sent: number; total: number } | null>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  const share = async (file: File): Promise<void> => {
+    if (upload !== null) return;
+    setError(null);
+    setUpload({ name: file.name, sent: 0, total: file.size });
+    try {
+      await shareFile(peer, file, (sent) => setUpload({ name: file.name, sent, total: file.size }));
+    } catch (err) {
+      setError(`${file.name}: ${uploadError(err)}`);
+    } finally {
+      setUpload(null);
+    }
+  };
+  useEffect(() => {
+    if (dropped === null) return;
+    takeDropped();
+    void share(dropped);
+  }, [dropped]);
+  const paste = (e: ClipboardEvent): void => {
+    const file = e.clipboardData?.files[0];
+    if (file === undefined) return;
+    e.preventDefault();
+    void share(file);
+  };
   const composing = useRef(false);
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     const body = text.trim();
     if (body === '') return;
     try {
-      await send(peer, body);
+      if (replying !== null && replying.body !== null) {
+        const original = splitFallback(replying.body, parseExtensions(replying.xml)).text;
+        const r = replyMessage(body, { id: replyId(replying, isRoom(peer)), author: replying.from, body: original });
+        await send(peer, r.body, r.xml);
+        cancelReply();
+      } else await send(peer, body);
       setText('');
       setError(null);
       composing.current = false;
@@ -37,79 +88,53 @@ function Composer({ peer }: { peer: string }) {
   };
   const key = (e: KeyboardEvent): void => {
     if (e.key === 'Enter' && !e.shiftKey) void submit(e);
+    else if (e.key === 'Escape' && replying !== null) {
+      e.preventDefault();
+      cancelReply();
+    }
   };
   return (
     <form class="composer" onSubmit={submit}>
+      {replying !== null && (
+        <div class="replying" role="group" aria-label="Replying to">
+          <span>
+            Replying to <strong>{replying.from}</strong>: <span class="quote-text">{splitFallback(replying.body ?? '', parseExtensions(replying.xml)).text}</span>
+          </span>
+          <button type="button" class="link-button" onClick={cancelReply} aria-label="Cancel the reply (Escape)">
+            Cancel
+          </button>
+        </div>
+      )}
       <label for="compose" class="sr-only">
         Message to {peer}
       </label>
-      <textarea id="compose" rows={2} value={text} onInput={input} onKeyDown={key} placeholder={`Message ${peer}`} />
+      <textarea id="compose" rows={2} value={text} onInput={input} onKeyDown={key} onPaste={paste} placeholder={`Message ${peer}`} />
+      <input
+        ref={picker}
+        type="file"
+        hidden
+        onChange={(e) => {
+          const f = e.currentTarget.files?.[0];
+          e.currentTarget.value = '';
+          if (f !== undefined) void share(f);
+        }}
+      />
+      <button type="button" class="attach" onClick={() => picker.current?.click()} disabled={upload !== null} aria-label="Attach a file (or drop or paste one)">
+        Attach
+      </button>
       <button type="submit">Send</button>
+      {upload !== null && (
+        <p class="upload" role="status">
+          <label for="upload-progress">Uploading {upload.name}</label>{' '}
+          <progress id="upload-progress" max={Math.max(upload.total, 1)} value={upload.sent} /> {upload.total > 0 ? Math.round((100 * upload.sent) / upload.total) : 100}%
+        </p>
+      )}
       {error !== null && (
         <p class="error" role="alert">
           {error}
         </p>
       )}
     </form>
-  );
-}
-
-/** One message; the user's own can be edited or retracted (the compliance archive keeps every version). */
-function Item({ peer, m, inRoom, read }: { peer: string; m: Message; inRoom: boolean; read: boolean }) {
-  const [editing, setEditing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const mine = m.from === me.value!.address;
-  const save = async (e: Event): Promise<void> => {
-    e.preventDefault();
-    const body = String(new FormData(e.currentTarget as HTMLFormElement).get('body')).trim();
-    try {
-      if (body !== '' && body !== m.body) await edit(peer, m.id, body);
-      setEditing(false);
-      setError(null);
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
-  return (
-    <li class={mine ? 'mine' : 'theirs'}>
-      {inRoom && !mine && <span class="sender">{m.from}</span>}
-      {editing ? (
-        <form class="edit" onSubmit={save}>
-          <label for={`edit-${m.id}`} class="sr-only">
-            Edit message
-          </label>
-          <textarea id={`edit-${m.id}`} name="body" rows={2} defaultValue={m.body ?? ''} />
-          <button type="submit">Save</button>
-          <button type="button" onClick={() => setEditing(false)}>
-            Cancel
-          </button>
-        </form>
-      ) : (
-        <span class="body">{m.body ?? <em>This message was retracted.</em>}</span>
-      )}
-      <span class="meta">
-        {time.format(m.ts)}
-        {m.edited ? ' · edited' : ''}
-        {read ? ' · Read' : ''}
-        {mine && m.body !== null && !editing && (
-          <>
-            {' · '}
-            <button type="button" class="link-button" onClick={() => setEditing(true)} aria-label={`Edit message: ${m.body}`}>
-              Edit
-            </button>
-            {' · '}
-            <button type="button" class="link-button" onClick={() => void retract(peer, m.id).catch((err: unknown) => setError(messageOf(err)))} aria-label={`Retract message: ${m.body}`}>
-              Retract
-            </button>
-          </>
-        )}
-      </span>
-      {error !== null && (
-        <span class="error" role="alert">
-          {error}
-        </span>
-      )}
-    </li>
   );
 }
 
@@ -174,13 +199,20 @@ function RoomMembers({ room }: { room: string }) {
 /** The conversation pane (empty until one is chosen). */
 export function Chat() {
   const peer = active.value;
-  const list = useRef<HTMLOListElement>(null);
   const c = peer === null ? undefined : conversations.value.get(peer);
-  const count = c?.messages.length ?? 0;
-  useEffect(() => {
-    const el = list.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  }, [peer, c?.messages.at(-1)?.id]);
+  const [replying, setReplying] = useState<Message | null>(null);
+  const [jump, setJump] = useState<string | null>(null);
+  const [dropped, setDropped] = useState<File | null>(null);
+  useEffect(() => setReplying(null), [peer]);
+  // Replies name a message by its server id or its sender's own id (XMPP clients use the latter in 1:1 chats).
+  const byRef = useMemo(() => {
+    const map = new Map<string, Message>();
+    for (const m of c?.messages ?? []) {
+      map.set(m.id, m);
+      if (m.clientId !== null) map.set(m.clientId, m);
+    }
+    return map;
+  }, [c?.messages]);
   if (peer === null) {
     return (
       <main class="chat empty">
@@ -194,33 +226,50 @@ export function Chat() {
   // "Read" goes under the user's newest message the other person has read (XEP-0333: all before it are read too).
   const self = me.value!.address;
   const lastRead = c === undefined || c.readUpTo === 0 ? null : (c.messages.findLast((m) => m.from === self && m.seq <= c.readUpTo)?.id ?? null);
+  const reply = (m: Message): void => {
+    setReplying(m);
+    document.getElementById('compose')?.focus();
+  };
   return (
-    <main class="chat" aria-label={`Conversation with ${room?.name ?? peer}`}>
+    <main
+      class="chat"
+      aria-label={`Conversation with ${room?.name ?? peer}`}
+      onDragOver={(e) => {
+        if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        const f = e.dataTransfer?.files[0];
+        if (f === undefined) return;
+        e.preventDefault();
+        setDropped(f);
+      }}
+    >
       <header class="chat-head">
         <button type="button" class="back" onClick={() => (active.value = null)} aria-label="Back to conversations">
           ‹
         </button>
         <h2>{room?.name ?? peer}</h2>
-        <span class="detail">{inRoom ? peer : describe(presences.value.get(peer))}</span>
+        <span class="detail">{inRoom ? peer : describe(presences.value.get(peer), things.value.get(peer))}</span>
         {inRoom && <Invite room={peer} />}
         {inRoom && <RoomMembers room={peer} key={peer} />}
       </header>
-      <ol class="messages" ref={list} aria-label="Messages">
-        {c?.olderExist && count > 0 && (
-          <li class="older">
-            <button type="button" onClick={() => void loadHistory(peer, true)}>
-              Show older messages
-            </button>
-          </li>
-        )}
-        {c?.messages.map((m) => (
-          <Item key={m.id} peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} />
-        ))}
-      </ol>
+      <MessageList
+        key={peer}
+        peer={peer}
+        c={c}
+        focusId={jump}
+        focused={() => setJump(null)}
+        row={(m) => {
+          const notification = notificationOf(m);
+          if (notification !== null) return <Notification id={notification} text={m.body ?? ''} version={c?.messages.length ?? 0} />;
+          const ref = parseExtensions(m.xml).reply;
+          return <Item peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} original={ref === null ? undefined : byRef.get(ref.id)} onReply={reply} onJump={setJump} />;
+        }}
+      />
       <p class="typing" aria-live="polite">
         {isTyping ? `${peer} is typing…` : ''}
       </p>
-      <Composer peer={peer} key={peer} />
+      <Composer peer={peer} key={peer} replying={replying} cancelReply={() => setReplying(null)} dropped={dropped} takeDropped={() => setDropped(null)} />
     </main>
   );
 }

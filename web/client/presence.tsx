@@ -1,5 +1,6 @@
 /** Presence as the client shows it: a dot with a text label (colour is never the only signal, WCAG 1.4.1). */
 import type { Presence } from './state.js';
+import type { Thing } from './things.js';
 
 const LABEL: Record<Presence['state'], string> = {
   available: 'Available',
@@ -23,8 +24,12 @@ const ACTIVITY: Record<string, string> = {
   'working-remotely': 'Working remotely',
 };
 
-/** The words for a presence: its state, then its activity and status text when it has them. */
-export function describe(p: Presence | undefined): string {
+/**
+ * One line about someone: availability, and their activity and status text when it has them. For a thing or
+ * process (docs/presence.md): its kind first, and its custom fields last.
+ */
+export function describe(p: Presence | undefined, thing?: Thing): string {
+  if (thing !== undefined) return describeThing(thing);
   if (!p) return 'Offline';
   const parts = [LABEL[p.state] ?? p.state];
   if (p.activity) parts.push(ACTIVITY[p.activity] ?? p.activity);
@@ -40,3 +45,17 @@ export function Dot({ p }: { p: Presence | undefined }) {
 
 /** The activities a person can pick, in menu order. */
 export const ACTIVITIES = Object.entries(ACTIVITY);
+
+const THING_AVAILABILITY: Record<string, string> = { available: 'Available', away: 'Away', dnd: 'Busy', xa: 'Away for a while', unavailable: 'Off', unknown: 'Not reporting' };
+
+/** A thing's or process's line: kind, availability, activity, status, then each custom field as "name value". */
+function describeThing(t: Thing): string {
+  const parts = [t.kind === 'thing' ? 'Thing' : 'Process', THING_AVAILABILITY[t.availability] ?? t.availability];
+  if (t.activity) parts.push(t.activity);
+  if (t.status) parts.push(t.status);
+  const fields = Object.entries(t.fields)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k} ${String(v)}`);
+  if (fields.length > 0) parts.push(fields.join(', '));
+  return parts.join(' · ');
+}

@@ -4,7 +4,7 @@ import { messageOf } from './connection.js';
 import { useState } from 'preact/hooks';
 import { ACTIVITIES, describe, Dot } from './presence.js';
 import { MessageSearch } from './search.js';
-import { active, contacts, conversationList, conversations, createRoom, joinRoom, me, open, presences, rooms, setPresence } from './state.js';
+import { active, contacts, conversationList, conversations, createRoom, joinRoom, me, open, presences, rooms, setPresence, things } from './state.js';
 
 function OwnPresence() {
   const mine = presences.value.get(me.value!.address);
@@ -127,7 +127,7 @@ export function Sidebar({ filterRef }: { filterRef: RefObject<HTMLInputElement |
               <button type="button" class={active.value === peer ? 'current' : ''} aria-current={active.value === peer ? 'true' : undefined} onClick={() => void open(peer)}>
                 <Dot p={p} />
                 <span class="name">{names.get(peer) ?? peer}</span>
-                <span class="detail">{describe(p)}</span>
+                <span class="detail">{describe(p, things.value.get(peer))}</span>
                 {unread > 0 && (
                   <span class="unread" aria-label={`${unread} unread`}>
                     {unread}

@@ -7,6 +7,9 @@
 import { batch, computed, signal } from '@preact/signals';
 import type { ParleyEvent } from '../../client/session.js';
 import { BrowserSession, type WebIdentity } from './connection.js';
+import { followThings, onPresentitiesEvent } from './things.js';
+
+export { things, type Thing } from './things.js';
 
 /** One presence as the server reports it (docs/protocol.md, UserPresence). */
 export interface Presence {
@@ -43,6 +46,10 @@ export interface Message {
   body: string | null;
   ts: number;
   edited: boolean;
+  /** Extension elements (XEP-0461 reply, XEP-0066 link, …) as the server keeps them, or null. */
+  xml: string | null;
+  /** The sender's own id (XMPP clients name a message by it in replies), or null. */
+  clientId: string | null;
 }
 
 /** One conversation: its messages in log order, whether older ones exist, what the user has not read. */
@@ -86,6 +93,7 @@ let position = 0;
 let stopped = false;
 
 const bare = (a: string): string => a.split('/')[0]!;
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 function conversation(peer: string): Conversation {
   return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0, readUpTo: 0, markedRead: null };
@@ -99,6 +107,12 @@ function putConversation(c: Conversation): void {
 
 /** Inserts messages by seq, dropping any already held (a replay after a reconnect repeats none on screen). */
 function merge(list: readonly Message[], add: readonly Message[]): Message[] {
+  // The common cases without a sort over the whole conversation: an older page before it, a new message after it.
+  const first = list[0];
+  const last = list.at(-1);
+  if (first === undefined) return [...add].sort((a, b) => a.seq - b.seq);
+  if (add.length > 0 && add.every((m, i) => m.seq < first.seq && (i === 0 || add[i - 1]!.seq < m.seq))) return [...add, ...list];
+  if (add.length === 1 && add[0]!.seq > last!.seq) return [...list, add[0]!];
   const ids = new Set(list.map((m) => m.id));
   const out = list.slice();
   for (const m of add) if (!ids.has(m.id)) out.push(m);
@@ -116,7 +130,7 @@ function onMessage(d: Record<string, unknown>): void {
   const self = me.value!.address;
   const from = bare(String(d.from));
   const peer = peerOf(d);
-  const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false };
+  const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false, xml: str(d.xml), clientId: str(d.clientId) };
   const c = conversation(peer);
   const isNew = !c.messages.some((x) => x.id === m.id);
   const unread = isNew && from !== self && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
@@ -149,7 +163,7 @@ function notifyDesktop(from: string, body: string, peer: string): void {
 function onEdit(d: Record<string, unknown>, retract: boolean): void {
   const c = conversations.value.get(peerOf(d));
   if (!c) return;
-  const messages = c.messages.map((m) => (m.id === d.ref ? { ...m, body: retract ? null : String(d.body), edited: !retract } : m));
+  const messages = c.messages.map((m) => (m.id === d.ref ? { ...m, body: retract ? null : String(d.body), edited: !retract, xml: retract ? null : (str(d.xml) ?? m.xml) } : m));
   putConversation({ ...c, messages });
 }
 
@@ -216,6 +230,10 @@ function onEvent(e: ParleyEvent): void {
     case 'roster':
       void loadRoster();
       break;
+    case 'presentities.snapshot':
+    case 'presentities.change':
+      onPresentitiesEvent(e);
+      break;
     case 'room.member':
     case 'room.invite':
       void loadRooms();
@@ -235,6 +253,7 @@ async function loadRoster(): Promise<void> {
   if (!session) return;
   const r = await session.request<{ items: Contact[] }>('roster.get');
   contacts.value = r.items;
+  void followThings(session, r.items.map((c) => c.contact));
 }
 
 /** The rooms the user belongs to or is invited to (open rooms they have no part in are not listed). */
@@ -337,7 +356,9 @@ export async function disconnect(): Promise<void> {
 
 interface HistoryPage {
   more: boolean;
-  messages: Array<{ id: string; seq: number; from: string; body: string | null; ts: number; editedAt: number | null }>;
+  /** On a 1:1 conversation's newest page: the other person's newest read receipt (docs/protocol.md, history). */
+  read?: { id: string; seq: number; ts: number } | null;
+  messages: Array<{ id: string; seq: number; from: string; body: string | null; ts: number; editedAt: number | null; xml: string | null; clientId: string | null }>;
 }
 
 /** Loads the newest page of a conversation, or the page before its oldest message (`older`). */
@@ -345,10 +366,13 @@ export async function loadHistory(peer: string, older = false): Promise<void> {
   if (!session) return;
   const c = conversation(peer);
   const before = older ? c.messages[0]?.seq : undefined;
-  const page = await session.request<HistoryPage>('history', { with: peer, limit: 50, ...(before !== undefined ? { before } : {}) });
-  const msgs = page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, body: m.body, ts: m.ts, edited: m.editedAt !== null }));
+  // Older pages are larger: fewer round trips while scrolling back through a long conversation.
+  const page = await session.request<HistoryPage>('history', { with: peer, limit: older ? 100 : 50, ...(before !== undefined ? { before } : {}) });
+  const msgs = page.messages.map((m) => ({ id: m.id, seq: m.seq, from: m.from, body: m.body, ts: m.ts, edited: m.editedAt !== null, xml: m.xml ?? null, clientId: m.clientId ?? null }));
   const now = conversation(peer);
-  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 ? page.more : now.olderExist });
+  // How far the other person has read, as the server kept it: right after a reload too, not only once they read again.
+  const readUpTo = Math.max(now.readUpTo, page.read?.seq ?? 0);
+  putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 || !page.more ? page.more : now.olderExist, readUpTo });
 }
 
 /** Opens a conversation: marks it read and loads its newest messages. */
@@ -360,13 +384,22 @@ export async function open(peer: string): Promise<void> {
   markRead(peer);
 }
 
-/** Sends a message to the active conversation's peer; shown once the server has stored it. */
-export async function send(peer: string, body: string): Promise<void> {
+/**
+ * Sends a message to a conversation, with extension elements when given (a reply, a shared file: docs/protocol.md
+ * `message.send` `xml`); shown once the server has stored it.
+ */
+export async function send(peer: string, body: string, xml?: string): Promise<void> {
   if (!session) throw new Error('not connected');
   const clientId = crypto.randomUUID();
-  const ack = await session.request<{ id: string; seq: number; ts: number }>('message.send', { to: peer, body, clientId });
+  const ack = await session.request<{ id: string; seq: number; ts: number }>('message.send', { to: peer, body, clientId, ...(xml !== undefined ? { xml } : {}) });
   const c = conversation(peer);
-  putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false }]) });
+  putConversation({ ...c, messages: merge(c.messages, [{ id: ack.id, seq: ack.seq, from: me.value!.address, body, ts: ack.ts, edited: false, xml: xml ?? null, clientId }]) });
+}
+
+/** One request on the page's connection (rejects when it is not connected). */
+export function call<T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+  if (!session) return Promise.reject(new Error('not connected'));
+  return session.request<T>(op, args);
 }
 
 /** Tells the peer whether the user is typing (XEP-0085 states). */

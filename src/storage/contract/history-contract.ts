@@ -185,6 +185,18 @@ export function historyContract(store: () => Store, factory: StoreFactory): void
       expect(r3.seq).toBe(r2.seq + 1);
     });
 
+    it("finds a reader's newest read receipt in a conversation, and nothing for others or delivery receipts", async () => {
+      const s = store();
+      const [m1, , m3] = (await seed(s)) as [LogRecord, LogRecord, LogRecord];
+      // seed(): B read m1. Then A's delivery receipt for m2's successor and B's read receipt for m3.
+      expect(await s.messages.lastRead(m1.conv, B)).toEqual({ id: m1.id, seq: m1.seq, ts: expect.any(Number) as number });
+      const read3 = await appendOne(s, follow('receipt', B, m3, { to: A, ts: 700 }));
+      await appendOne(s, follow('receipt', B, m1, { to: A, receipt: 'delivered', ts: 800 }));
+      expect(await s.messages.lastRead(m1.conv, B)).toEqual({ id: m3.id, seq: m3.seq, ts: read3.ts });
+      expect(await s.messages.lastRead(m1.conv, A)).toBeNull();
+      expect(await s.messages.lastRead('dm:alice@a.test carol@a.test', B)).toBeNull();
+    });
+
     it('keeps a room conversation apart from direct messages', async () => {
       const s = store();
       const r = await appendOne(s, roomMessage(A, 'r@rooms.a.test', 'to the room'));

@@ -143,6 +143,17 @@ export function createMemoryMessages(
       const matches = s.log.filter((r) => r.conv === conv && r.kind === 'message' && r.seq < before && r.seq > after);
       return pageOf(s, matches, limit, query);
     },
+    async lastRead(conv, reader) {
+      const floor = convFloor(s, conv);
+      for (let i = s.log.length - 1; i >= 0; i--) {
+        const r = s.log[i]!;
+        if (r.seq <= floor) break;
+        if (r.conv !== conv || r.from !== reader || r.kind !== 'receipt' || r.receipt !== 'read' || r.ref === null) continue;
+        const m = s.byId.get(r.ref);
+        if (m) return { id: m.id, seq: m.seq, ts: r.ts };
+      }
+      return null;
+    },
     async userMessages(user, query) {
       const limit = clampLimit(query.limit);
       const before = query.before ?? Number.POSITIVE_INFINITY;

@@ -1,7 +1,7 @@
 /** The message log in SQLite: appends go through group commit, reads are single indexed queries. */
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
-import type { AppendResult, MessageStore, OfflineSize } from '../../ports/store.js';
+import type { AppendResult, MessageStore, OfflineSize, ReadMarker } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv } from '../rules.js';
 import type { Batched, Db, Transactor } from './db.js';
 import type { GroupCommit } from './group-commit.js';
@@ -43,6 +43,9 @@ export const MESSAGE_QUERIES = {
   firstAtOrAfter: 'SELECT l.seq, l.ts FROM log l WHERE l.seq >= ? ORDER BY l.seq LIMIT 1',
   // after: the log in order, along its primary key (log consumers).
   after: `SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq > ? ORDER BY l.seq LIMIT ?`,
+  // lastRead: the newest row of the partial index log_read_receipts for (conv, reader), and the message it names.
+  lastRead: `SELECT m.id, m.seq, r.ts FROM log r JOIN log m ON m.id = r.ref
+    WHERE r.conv = ? AND r.from_addr = ? AND r.kind = 'receipt' AND r.receipt = 'read' AND r.seq > ? ORDER BY r.seq DESC LIMIT 1`,
   offline: `SELECT ${LOG_COLUMNS} FROM offline o JOIN log l ON l.seq = o.seq WHERE o.user = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
   // octet_length() takes a text's size from the record header, without reading the (overflow) pages of the body.
   // A record's size is its body and its extension elements.
@@ -78,6 +81,7 @@ export function createSqliteMessages(
   const userOldest = [db.prepare<UserParams, MessageView>(Q.userToOldest), db.prepare<UserParams, MessageView>(Q.userFromOldest)];
   const firstAtOrAfter = db.prepare<[number], { seq: number; ts: number }>(Q.firstAtOrAfter);
   const queueOffline = db.prepare<[string, number]>('INSERT INTO offline (user, seq) SELECT ?, seq FROM log WHERE seq = ? ON CONFLICT DO NOTHING');
+  const lastRead = db.prepare<[string, string, number], ReadMarker>(Q.lastRead);
   const idByClientId = db.prepare<[string, string], string>('SELECT id FROM log WHERE from_addr = ? AND client_id = ?').pluck();
   // Where the current incarnation of an account or room begins (migration 5); 0 when it does not exist.
   const accountFloor = db.prepare<[string], number>('SELECT created_seq FROM accounts WHERE address = ?').pluck();
@@ -207,6 +211,9 @@ export function createSqliteMessages(
     async after(seq, limit) {
       const n = clampLimit(limit);
       return n === 0 ? [] : after.all(seq, n);
+    },
+    async lastRead(conv, reader) {
+      return lastRead.get(conv, reader, convFloor(conv)) ?? null;
     },
     async byClientId(from, clientId) {
       const id = idByClientId.get(from, clientId);

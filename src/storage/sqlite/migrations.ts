@@ -239,6 +239,10 @@ CREATE TABLE settings (
 `;
 
 /** All migrations, oldest first. */
+// lastRead(): a reader's newest read receipt in a conversation, straight from the index. Partial: only receipt rows
+// are written to it, so appending a message costs no extra B-tree write.
+const READ_RECEIPTS = `CREATE INDEX log_read_receipts ON log(conv, from_addr, seq) WHERE kind = 'receipt' AND receipt = 'read';`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'room invitations by user and time', sql: INVITES_BY_USER_AT },
@@ -252,4 +256,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'message extension elements', sql: LOG_XML },
   { version: 11, name: 'disabled accounts', sql: ACCOUNT_DISABLED },
   { version: 12, name: 'live options set by administrators', sql: SETTINGS },
+  { version: 13, name: 'read receipts by conversation and reader', sql: READ_RECEIPTS },
 ];
