@@ -48,6 +48,7 @@ const HELP = `usage: npm run bench -- [options]
   --source-addresses N   client source addresses 127.0.0.2..127.0.0.(N+1) (default 10)
   --sync full|normal     server storage.sqlite.synchronous (default: the server's default, full)
   --archive              run the server with the compliance archive on (modules.archive.enabled)
+  --without M1,M2        run the server with these modules off (modules.<name>.enabled false), to see their cost
   --profile              run the server with --cpu-prof; profiles are kept and summarised
   --profile-dir DIR      where profiles go (default: a new temp dir)
   --heap-snapshot        idle: take server heap snapshots before/after connecting (kept with the profiles)
@@ -77,6 +78,7 @@ const { values: argv } = parseArgs({
     'source-addresses': { type: 'string' },
     sync: { type: 'string' },
     archive: { type: 'boolean' },
+    without: { type: 'string' },
     profile: { type: 'boolean' },
     'profile-dir': { type: 'string' },
     'heap-snapshot': { type: 'boolean' },
@@ -130,6 +132,7 @@ const opts = {
   loginSources: 0,
   sync: argv.sync ?? null,
   archive: argv.archive === true,
+  without: (argv.without ?? '').split(',').filter((m) => /^[a-z]+$/.test(m)),
   profile: argv.profile === true,
   heapSnapshot: argv['heap-snapshot'] === true,
   jsonOnly: argv['json-only'] === true,
@@ -206,6 +209,7 @@ async function withServer<T>(seed: Seed, env: Record<string, string>, body: (s: 
     ...env,
     ...(opts.sync ? { PARLEY_STORAGE__SQLITE__SYNCHRONOUS: opts.sync } : {}),
     ...(opts.archive ? { PARLEY_MODULES__ARCHIVE__ENABLED: 'true' } : {}),
+    ...Object.fromEntries(opts.without.map((m) => [`PARLEY_MODULES__${m.toUpperCase()}__ENABLED`, 'false'])),
   };
   const nodeFlags = [...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(opts.heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2'] : [])];
   let server: ServerProc | null = null;

@@ -137,6 +137,12 @@ export interface ConsumerOptions {
    * review with no lexicon and no sampling), moving the position to the end of the log.
    */
   wants?: () => boolean | Promise<boolean>;
+  /**
+   * Work that may lag behind the log under load (an index, usage figures): between full batches the consumer
+   * pauses so live traffic keeps the threads (at most a seventh of them, one batch a second while messages keep
+   * arriving), and catches up when the load falls or when more than 100,000 records wait (consumer.ts).
+   */
+  yieldToTraffic?: boolean;
 }
 
 /** What a module's setup function gets. */

@@ -21,7 +21,7 @@ afterEach(() => {
 });
 
 /** A module whose consumer hands each record's body to `seen`, failing while `failing()` says so. */
-function follower(seen: (r: LogRecord) => void, failing: () => boolean = () => false) {
+function follower(seen: (r: LogRecord) => void, failing: () => boolean = () => false, yieldToTraffic = false) {
   return defineModule({
     name: 'follower',
     summary: 'test module following the log',
@@ -33,7 +33,7 @@ function follower(seen: (r: LogRecord) => void, failing: () => boolean = () => f
           if (failing()) throw new Error('not now');
           for (const r of records) seen(r);
         },
-        { batch: 3 },
+        { batch: 3, yieldToTraffic },
       );
     },
   });
@@ -49,6 +49,25 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('log consumers', () => {
+  it('that yield to traffic pause after a full batch while records keep waiting, and take a lone record at once', async () => {
+    const bodies: string[] = [];
+    const { engine, store } = await testEngine(['a@example.com', 'b@example.com']);
+    const host = await setupModules([follower((r) => void bodies.push(r.body ?? ''), () => false, true)], { engine, store });
+    const a = await engine.openSession('a@example.com', 'r', { send: () => undefined, close: () => undefined }, { ...presence });
+    engine.goLive(a.session);
+    for (let i = 0; i < 7; i++) await engine.messages.send(a.session, parseAddress('b@example.com'), `m-${i}`, null, 0);
+    host.start();
+    // One full batch, then a pause of about a second (records waited, so traffic is arriving).
+    await until(() => bodies.length === 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bodies).toEqual(['m-0', 'm-1', 'm-2']);
+    // It goes on after the pause, and a batch that is not full ends the pass without one.
+    await until(() => bodies.length === 7, 10_000);
+    await engine.messages.send(a.session, parseAddress('b@example.com'), 'alone', null, 0);
+    await until(() => bodies.length === 8, 500);
+    await host.close();
+  });
+
   it('see every record once, in order, resume after a restart and retry a failing batch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-consumer-'));
     dirs.push(dir);

@@ -31,7 +31,8 @@ type Pass = () => Promise<void>;
 /** A worker woken by the log: runs its pass, coalesced, retried on failure. */
 export class LogWorker {
   private running = false;
-  private stopped = false;
+  /** Set by stop(): a pass that pauses between batches ends at its next pause. */
+  stopped = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private due = 0;
@@ -106,9 +107,23 @@ export class LogWorker {
   }
 }
 
+/**
+ * Pacing of a consumer that yields to live traffic (RecordConsumerOptions.yieldToTraffic), as the archive's own
+ * index does: after a full batch it pauses six times as long as the batch took, so it takes at most a seventh
+ * of the threads it uses; while messages keep arriving it also starts at most one batch a second, unless more
+ * than CATCH_UP records wait. Measured: the search index and the usage count reading every record at once cost
+ * the message benchmark's peak rate about a tenth (docs/PERFORMANCE.md).
+ */
+const YIELD = { share: 6, intervalMs: 1000, catchUp: 100_000 };
+
 /** What a consumer of records is told besides its handler. */
 export interface RecordConsumerOptions {
   batch: number;
+  /**
+   * Work that may lag behind the log under load (an index, usage figures): after each full batch the consumer
+   * pauses (YIELD), so live traffic keeps the threads; it catches up when the load falls.
+   */
+  yieldToTraffic?: boolean;
   /**
    * Whether the consumer wants records now. When it says no, the consumer moves its position to the end of the
    * log without reading anything (work that is off, like review without a lexicon or sampling).
@@ -126,7 +141,18 @@ export function recordConsumer(
 ): LogWorker {
   // Read once: only this consumer moves its position.
   let position: number | null = null;
+  // Records waiting after the previous batch of this pass (-1: none yet).
+  let before = -1;
+  const pace = async (took: number, from: number): Promise<void> => {
+    const pending = (await store.messages.lastSeq()) - from;
+    const arriving = before < 0 || pending > before - opts.batch;
+    before = pending;
+    const share = YIELD.share * took;
+    const pause = arriving && pending < YIELD.catchUp ? Math.max(share, YIELD.intervalMs - took) : share;
+    await new Promise((resolve) => setTimeout(resolve, pause).unref());
+  };
   const pass = async (): Promise<void> => {
+    before = -1;
     position ??= await store.positions.get(key);
     if (opts.wants && !(await opts.wants())) {
       const last = await store.messages.lastSeq();
@@ -137,6 +163,7 @@ export function recordConsumer(
       return;
     }
     for (;;) {
+      const started = performance.now();
       const records = await store.messages.after(position, opts.batch);
       if (records.length === 0) return;
       await handler(records);
@@ -144,9 +171,14 @@ export function recordConsumer(
       await store.positions.set(key, last);
       position = last;
       if (records.length < opts.batch) return;
+      if (opts.yieldToTraffic === true) {
+        await pace(performance.now() - started, last);
+        if (worker.stopped) return;
+      }
     }
   };
-  return new LogWorker(key, pass, log);
+  const worker = new LogWorker(key, pass, log);
+  return worker;
 }
 
 /** Builds a worker that runs `work` when the log grows; the work keeps its own position. */

@@ -44,7 +44,6 @@ export const search = defineModule({
   name: 'search',
   summary: 'Full-text search of one\'s own history: JSON `search`, GET /api/v1/search, XEP-0431 in MAM',
   options: searchOptions,
-  // Under the test runner this file is TypeScript: naming the .ts source lets the store map it to the build.
   storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const store = api.storage<SearchArea>();
@@ -52,7 +51,7 @@ export const search = defineModule({
     api.consume('index', async (records) => {
       const batch = indexRecords(records);
       if (batch.length > 0) await store.index(batch);
-    }, { batch: 1000 });
+    }, { batch: 256, yieldToTraffic: true });
     api.provide('search', service);
     api.jsonOp('search', op(jsonParams, async ({ session }, p) => service.search(session.user, p)));
     api.http((app, ctx) => {

@@ -50,7 +50,7 @@ export const usage = defineModule({
     tally.counted = await store.position();
     const since = (): number => (retentionDays === 0 ? 0 : Date.now() - retentionDays * DAY_MS);
 
-    api.consume('messages', async (records) => tally.records(records, since()), { batch: 1024 });
+    api.consume('messages', async (records) => tally.records(records, since()), { batch: 256, yieldToTraffic: true });
     api.on('session.opened', (e) => {
       const now = Date.now();
       if (!tally.opened(e.id, e.user, e.protocol, now)) return;
