@@ -126,11 +126,11 @@ describe('an account removed and created again', () => {
     await resumed.waitFor('synced');
     expect(bodies(fresh)).toEqual([]);
     expect(bodies(resumed)).toEqual([]);
-    expect(await fresh.request('history', { with: alice })).toEqual({ messages: [], more: false });
+    expect(await fresh.request('history', { with: alice })).toEqual({ messages: [], more: false, read: null });
     const token = (await login(t.url, rm2, pw(rm2))).token;
-    expect((await http('GET', `/api/v1/history?with=${encodeURIComponent(alice)}`, token)).json).toEqual({ messages: [], more: false });
+    expect((await http('GET', `/api/v1/history?with=${encodeURIComponent(alice)}`, token)).json).toEqual({ messages: [], more: false, read: null });
     // The conversation is a new one for alice too: she is not talking to the account she wrote to before.
-    expect(await a.request('history', { with: rm2 })).toEqual({ messages: [], more: false });
+    expect(await a.request('history', { with: rm2 })).toEqual({ messages: [], more: false, read: null });
 
     // The old account's messages can be neither changed nor acknowledged, and its clientIds are not resends.
     await expect(fresh.request('message.edit', { id: oldSent.id, body: 'rewritten' })).rejects.toMatchObject({ code: 'item-not-found' });
