@@ -39,6 +39,32 @@ function indexRecords(records: readonly LogRecord[]): IndexRecord[] {
   return out;
 }
 
+/**
+ * Text handed to the store's thread in one indexing call, at most: that thread also commits every message, so a
+ * batch of large bodies is indexed in several short calls, between which commits go on (a control message's
+ * latency while 40 big history pages were read and indexed, test/hostile/requests.test.ts).
+ */
+const INDEX_CALL_CHARS = 256 * 1024;
+
+/** Splits records into calls of at most INDEX_CALL_CHARS characters of text (a larger body alone in its call). */
+function indexCalls(records: IndexRecord[]): IndexRecord[][] {
+  const calls: IndexRecord[][] = [];
+  let call: IndexRecord[] = [];
+  let chars = 0;
+  for (const r of records) {
+    const n = r.body?.length ?? 0;
+    if (call.length > 0 && chars + n > INDEX_CALL_CHARS) {
+      calls.push(call);
+      call = [];
+      chars = 0;
+    }
+    call.push(r);
+    chars += n;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}
+
 /** The search module. */
 export const search = defineModule({
   name: 'search',
@@ -49,8 +75,8 @@ export const search = defineModule({
     const store = api.storage<SearchArea>();
     const service = new SearchService(api.engine, store, api.options.maxResults);
     api.consume('index', async (records) => {
-      const batch = indexRecords(records);
-      if (batch.length > 0) await store.index(batch);
+      // In order: an edit or a retraction follows the message it changes. Applying a batch again is harmless.
+      for (const call of indexCalls(indexRecords(records))) await store.index(call);
     }, { batch: 256, yieldToTraffic: true });
     api.provide('search', service);
     api.jsonOp('search', op(jsonParams, async ({ session }, p) => service.search(session.user, p)));
