@@ -4,48 +4,11 @@
  * button, link or field; Ctrl/Cmd+K focuses the conversation filter.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { currentIdentity, messageOf, signIn, signOut } from './connection.js';
+import { SignIn } from '../shared/sign-in.js';
+import { currentIdentity, signOut } from './connection.js';
 import { Chat } from './chat.js';
 import { Sidebar } from './sidebar.js';
 import { active, announcement, connect, disconnect, link, me, pageVisible } from './state.js';
-
-function SignIn() {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event): Promise<void> => {
-    e.preventDefault();
-    const f = new FormData(e.currentTarget as HTMLFormElement);
-    setBusy(true);
-    setError(null);
-    try {
-      me.value = await signIn(String(f.get('address')), String(f.get('password')));
-      void connect();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <main class="signin">
-      <form onSubmit={submit} aria-labelledby="signin-title">
-        <h1 id="signin-title">Sign in to Parley</h1>
-        <label for="address">Address</label>
-        <input id="address" name="address" type="text" autocomplete="username" required placeholder="name@company.com" />
-        <label for="password">Password</label>
-        <input id="password" name="password" type="password" autocomplete="current-password" required />
-        {error !== null && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-      </form>
-    </main>
-  );
-}
 
 /** Asks once for permission to show desktop notifications (browsers want a click for that). */
 function NotificationsButton() {
@@ -125,5 +88,15 @@ export function App() {
       .finally(() => setChecked(true));
   }, []);
   if (!checked) return <p class="loading">Loading…</p>;
-  return me.value === null ? <SignIn /> : <Main />;
+  return me.value === null ? (
+    <SignIn
+      title="Sign in to Parley"
+      onSignedIn={(id) => {
+        me.value = id;
+        void connect();
+      }}
+    />
+  ) : (
+    <Main />
+  );
 }
