@@ -50,6 +50,24 @@ async function rowTop(page: Page, text: string): Promise<number | null> {
 }
 
 /** The number of the first "Message n" row in the scroller's view. */
+/** Resolves once the scroller's position has stayed put for three animation frames (a smooth scroll has ended). */
+async function settled(page: Page): Promise<void> {
+  await page.locator('.scroller').evaluate(
+    (el) =>
+      new Promise<void>((done) => {
+        let last = -1;
+        let still = 0;
+        const look = (): void => {
+          still = el.scrollTop === last ? still + 1 : 0;
+          last = el.scrollTop;
+          if (still >= 3) done();
+          else requestAnimationFrame(look);
+        };
+        requestAnimationFrame(look);
+      }),
+  );
+}
+
 async function firstVisible(page: Page): Promise<number> {
   return (await page.evaluate(`(() => {
     const top = document.querySelector('.scroller').getBoundingClientRect().top;
@@ -95,7 +113,12 @@ describe('the web client\'s everyday features', { timeout: 90_000 }, () => {
     await shot(a.page, 'web-client-long-conversation');
 
     // Page Up goes on paging back, through the whole conversation.
-    for (let i = 0; i < 400 && (await list.getByText('Message 1', { exact: true }).count()) === 0; i++) await a.page.keyboard.press('PageUp');
+    // Each press waits for its smooth scroll to end: a press during the animation restarts it from where it is, so
+    // quick presses would move the view a fraction of a page each.
+    for (let i = 0; i < 400 && (await list.getByText('Message 1', { exact: true }).count()) === 0; i++) {
+      await a.page.keyboard.press('PageUp');
+      await settled(a.page);
+    }
     await list.getByText('Message 1', { exact: true }).waitFor();
     await expect(list.getByRole('button', { name: /older messages/ }).count()).resolves.toBe(0);
     expect(await list.getByRole('listitem').count()).toBeLessThan(40);
