@@ -12,6 +12,8 @@ import type { LogRecord } from '../core/types.js';
 import { testEngine, testPresence } from '../engine/test-engine.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
 import { defineModule } from './api.js';
+import { dm } from '../storage/contract/fixtures.js';
+import { READ_BUDGET } from './consumer.js';
 import { setupModules } from './testing.js';
 
 const presence = testPresence;
@@ -65,6 +67,37 @@ describe('log consumers', () => {
     await until(() => bodies.length === 7, 10_000);
     await engine.messages.send(a.session, parseAddress('b@example.com'), 'alone', null, 0);
     await until(() => bodies.length === 8, 500);
+    await host.close();
+  });
+
+  it('read large records in batches bounded by READ_BUDGET, and a batch the budget cut is not taken for the end', async () => {
+    const batches: number[] = [];
+    const bodies: string[] = [];
+    const { engine, store } = await testEngine(['a@example.com', 'b@example.com']);
+    const big = defineModule({
+      name: 'follower',
+      summary: 'test module following the log',
+      options: z.strictObject({ enabled: z.boolean().default(true) }),
+      setup(api) {
+        api.consume(
+          'sizes',
+          async (records) => {
+            batches.push(records.length);
+            for (const r of records) bodies.push(r.body ?? '');
+          },
+          { batch: 100 },
+        );
+      },
+    });
+    const host = await setupModules([big], { engine, store });
+    // Ten bodies of a fifth of the budget each (past the engine's body limit: written to the store directly): two
+    // batches of five, not one of ten.
+    const body = (i: number): string => `${i}`.padEnd(READ_BUDGET / 5, '.');
+    await store.messages.append(Array.from({ length: 10 }, (_, i) => dm('a@example.com', 'b@example.com', body(i))));
+    host.start();
+    await until(() => bodies.length === 10);
+    expect(bodies).toEqual(Array.from({ length: 10 }, (_, i) => body(i)));
+    expect(batches).toEqual([5, 5]);
     await host.close();
   });
 

@@ -13,7 +13,7 @@
  */
 import type { LogRecord } from '../core/types.js';
 import type { Logger } from '../engine/context.js';
-import type { Store } from '../ports/store.js';
+import { recordBytes, type Store } from '../ports/store.js';
 
 /** First pause before retrying a failing pass; it doubles with each failure. */
 const RETRY_MS = 1000;
@@ -116,8 +116,39 @@ export class LogWorker {
  */
 const YIELD = { share: 6, intervalMs: 1000, catchUp: 100_000 };
 
+/**
+ * The pause after one batch of background work that yields to live traffic (YIELD): `took` the batch's time,
+ * `done` what it handled and `pending` what still waits after it. Kept across the batches of one pass.
+ */
+export class TrafficPacer {
+  // Pending after the previous batch of this pass (-1: none yet).
+  private before = -1;
+
+  /** Starts a pass: nothing is known yet of what arrives. */
+  reset(): void {
+    this.before = -1;
+  }
+
+  /** Waits as long as the batch just done asks: its share, or while work keeps arriving at most one a second. */
+  async pause(took: number, done: number, pending: number): Promise<void> {
+    const arriving = this.before < 0 || pending > this.before - done;
+    this.before = pending;
+    const share = YIELD.share * took;
+    const ms = arriving && pending < YIELD.catchUp ? Math.max(share, YIELD.intervalMs - took) : share;
+    await new Promise((resolve) => setTimeout(resolve, ms).unref());
+  }
+}
+
+/**
+ * The text a consumer's read takes off the store's thread at most (MessageStore.after's budget, in UTF-16 code
+ * units): a batch of 256 records of 60 KB bodies would otherwise be 15 MB copied in one call while messages wait
+ * behind it on that thread.
+ */
+export const READ_BUDGET = 1 << 20;
+
 /** What a consumer of records is told besides its handler. */
 export interface RecordConsumerOptions {
+  /** Most records per batch (fewer when their text reaches READ_BUDGET). */
   batch: number;
   /**
    * Work that may lag behind the log under load (an index, usage figures): after each full batch the consumer
@@ -141,18 +172,9 @@ export function recordConsumer(
 ): LogWorker {
   // Read once: only this consumer moves its position.
   let position: number | null = null;
-  // Records waiting after the previous batch of this pass (-1: none yet).
-  let before = -1;
-  const pace = async (took: number, from: number): Promise<void> => {
-    const pending = (await store.messages.lastSeq()) - from;
-    const arriving = before < 0 || pending > before - opts.batch;
-    before = pending;
-    const share = YIELD.share * took;
-    const pause = arriving && pending < YIELD.catchUp ? Math.max(share, YIELD.intervalMs - took) : share;
-    await new Promise((resolve) => setTimeout(resolve, pause).unref());
-  };
+  const pacer = new TrafficPacer();
   const pass = async (): Promise<void> => {
-    before = -1;
+    pacer.reset();
     position ??= await store.positions.get(key);
     if (opts.wants && !(await opts.wants())) {
       const last = await store.messages.lastSeq();
@@ -164,15 +186,16 @@ export function recordConsumer(
     }
     for (;;) {
       const started = performance.now();
-      const records = await store.messages.after(position, opts.batch);
+      const records = await store.messages.after(position, opts.batch, READ_BUDGET);
       if (records.length === 0) return;
       await handler(records);
       const last = records[records.length - 1]!.seq;
       await store.positions.set(key, last);
       position = last;
-      if (records.length < opts.batch) return;
+      // A short batch is the log's end, unless the byte budget cut it.
+      if (records.length < opts.batch && records.reduce((n, r) => n + recordBytes(r), 0) < READ_BUDGET) return;
       if (opts.yieldToTraffic === true) {
-        await pace(performance.now() - started, last);
+        await pacer.pause(performance.now() - started, records.length, (await store.messages.lastSeq()) - last);
         if (worker.stopped) return;
       }
     }

@@ -245,8 +245,12 @@ export interface MessageStore {
   byClientId(from: string, clientId: string): Promise<MessageView | null>;
   /** The highest seq in the log (0 when empty). */
   lastSeq(): Promise<number>;
-  /** Every record of the log after `after`, in seq order, at most `limit` (log consumers read with it). */
-  after(after: number, limit: number): Promise<LogRecord[]>;
+  /**
+   * Every record of the log after `after`, in seq order, at most `limit` (log consumers read with it), and no
+   * more records once their text (recordBytes) reaches `maxBytes`: at least one, so a record larger than the
+   * budget still comes through, alone. A batch of large bodies is then not copied off the store's thread at once.
+   */
+  after(after: number, limit: number, maxBytes?: number): Promise<LogRecord[]>;
 }
 
 export interface RoomStore {
@@ -407,4 +411,12 @@ export interface Store {
   dataVersion(): Promise<number>;
   /** Flushes pending writes and closes. */
   close(): Promise<void>;
+}
+
+/**
+ * A log record's size as the read budget of MessageStore.after counts it: its body and extension elements in
+ * UTF-16 code units (what the copy between threads costs), plus a fixed share for the other fields.
+ */
+export function recordBytes(r: Pick<LogRecord, 'body' | 'xml'>): number {
+  return 256 + (r.body?.length ?? 0) + (r.xml?.length ?? 0);
 }

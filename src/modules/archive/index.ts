@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { defineModule, type ModuleApi } from '../api.js';
+import { TrafficPacer } from '../consumer.js';
 import { sqliteBeside } from '../sqlite-memory.js';
 import { failedDraft, journalChange } from './changes.js';
 import { archiveOptions, type ArchiveOptions } from './options.js';
@@ -59,19 +60,6 @@ function retentionTimer(api: ModuleApi<ArchiveOptions>, store: ArchiveArea): voi
  * longest an append waits behind it.
  */
 const INDEX_BACKGROUND_BATCH = 2000;
-/** Pause after a background batch, in multiples of the time it took: at most a seventh of the store thread. */
-const BACKGROUND_PAUSE = 6;
-/**
- * Shortest time between the starts of two background batches while messages keep arriving: the index yields to
- * live traffic (a batch's cost is mostly the index pages its commit rewrites, so a second's worth of entries
- * also costs about two thirds as much per entry as a few hundred: bench/archive-append.ts).
- */
-const BACKGROUND_INTERVAL_MS = 1000;
-/**
- * Entries waiting past which the index stops yielding and takes its full share (BACKGROUND_PAUSE) even while
- * messages keep arriving: at most about ten seconds of the message benchmark's peak rate behind.
- */
-const BACKLOG_CATCH_UP = 100_000;
 
 /** The compliance archive module. */
 export const archive = defineModule({
@@ -117,19 +105,17 @@ export const archive = defineModule({
     // indexes whatever is still pending, so it always sees everything. Measured (docs/PERFORMANCE.md): indexing
     // as fast as it could took the store thread from the appends and cost the message benchmark a tenth of its
     // rate.
+    // The pacing is every background consumer's (TrafficPacer); one batch a second while messages arrive also
+    // costs about two thirds as much per entry as a few hundred, since a batch's cost is mostly the index pages
+    // its commit rewrites (bench/archive-append.ts).
+    const pacer = new TrafficPacer();
     api.follow('index', async () => {
-      // Pending after the previous batch (-1: none yet in this run, which a new entry started).
-      let before = -1;
+      pacer.reset();
       for (;;) {
         const started = performance.now();
         const { scanned, pending } = await store.indexPending(INDEX_BACKGROUND_BATCH);
         if (pending === 0) return;
-        const took = performance.now() - started;
-        const arriving = before < 0 || pending > before - scanned;
-        before = pending;
-        const share = BACKGROUND_PAUSE * took;
-        const pause = arriving && pending < BACKLOG_CATCH_UP ? Math.max(share, BACKGROUND_INTERVAL_MS - took) : share;
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        await pacer.pause(performance.now() - started, scanned, pending);
       }
     });
     retentionTimer(api, store);
@@ -147,6 +133,8 @@ export const archive = defineModule({
         if (candidates.length > 0) await store.reviewIngest(candidates, samplePercent, Date.now());
       },
       {
+        // Flags may lag live traffic by a few seconds under load; the delivery path keeps the threads.
+        yieldToTraffic: true,
         wants: async () => {
           lexicons = (await store.lexiconList()).map(compileLexicon);
           return samplePercent > 0 || lexicons.length > 0;

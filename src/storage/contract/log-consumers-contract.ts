@@ -1,6 +1,6 @@
 /** Contract: what consumers of the log rely on, reading the whole log in order (after) and their positions. */
 import { describe, expect, it } from 'vitest';
-import type { Store } from '../../ports/store.js';
+import { recordBytes, type Store } from '../../ports/store.js';
 import { dm, roomMessage } from './fixtures.js';
 
 const A = 'alice@a.test';
@@ -23,6 +23,21 @@ export function logConsumersContract(store: () => Store): void {
       // A resend adds nothing to the log.
       await s.messages.append([dm(A, B, 'one', { clientId: 'c1' })]);
       expect(await s.messages.after(0, 10)).toEqual(records);
+    });
+
+    it('stops once the records\' text reaches the byte budget, always returning at least one', async () => {
+      const s = store();
+      const big = 'x'.repeat(10_000);
+      const res = await s.messages.append([dm(A, B, big), dm(A, B, big), dm(A, B, 'small'), dm(A, B, big)]);
+      const seqs = res.map((r) => r.record.seq);
+      const one = recordBytes({ body: big, xml: null });
+      // The budget is reached by the second record: two come back, not the whole batch of ten.
+      expect((await s.messages.after(0, 10, one + 1)).map((r) => r.seq)).toEqual(seqs.slice(0, 2));
+      // A record larger than the whole budget still comes, alone.
+      expect((await s.messages.after(0, 10, 10)).map((r) => r.seq)).toEqual(seqs.slice(0, 1));
+      // The limit still applies under a large budget; no budget is no bound.
+      expect((await s.messages.after(seqs[1]!, 2, 1 << 30)).map((r) => r.seq)).toEqual(seqs.slice(2, 4));
+      expect((await s.messages.after(0, 10)).map((r) => r.seq)).toEqual(seqs);
     });
 
     it('pages through a long log with the last seq returned', async () => {

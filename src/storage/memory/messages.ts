@@ -3,7 +3,7 @@ import { ParleyError } from '../../core/errors.js';
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
 import type { AppendParticipant } from '../../ports/module-storage.js';
-import type { HistoryQuery, MessageStore, OfflineSize } from '../../ports/store.js';
+import { recordBytes, type HistoryQuery, type MessageStore, type OfflineSize } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv, uniq, validateRecord } from '../rules.js';
 import { accountFloor, roomFloor, type MemoryState } from './state.js';
 
@@ -215,10 +215,17 @@ export function createMemoryMessages(
       for (const seq of seqs) if (Number.isInteger(seq) && seq >= 1 && seq <= s.log.length) q.add(seq);
       if (q.size > 0) s.offline.set(user, [...q].sort((a, b) => a - b));
     },
-    async after(seq, limit) {
+    async after(seq, limit, maxBytes = Infinity) {
       // log[i] holds seq i + 1, so the first seq above `seq` is at index floor(seq).
       const from = Math.max(0, Math.floor(seq));
-      return s.log.slice(from, from + clampLimit(limit)).map((r) => ({ ...r }));
+      const out: LogRecord[] = [];
+      let bytes = 0;
+      for (const r of s.log.slice(from, from + clampLimit(limit))) {
+        if (bytes >= maxBytes) break;
+        out.push({ ...r });
+        bytes += recordBytes(r);
+      }
+      return out;
     },
     async byClientId(from, clientId) {
       const r = s.byClientId.get(dedupeKey(from, clientId));

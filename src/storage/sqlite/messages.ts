@@ -1,7 +1,7 @@
 /** The message log in SQLite: appends go through group commit, reads are single indexed queries. */
 import { pageReader } from '../../core/page.js';
 import type { LogRecord, MessageView, NewRecord } from '../../core/types.js';
-import type { AppendResult, MessageStore, OfflineSize, ReadMarker } from '../../ports/store.js';
+import { recordBytes, type AppendResult, type MessageStore, type OfflineSize, type ReadMarker } from '../../ports/store.js';
 import { clampLimit, convParties, roomConv } from '../rules.js';
 import type { Batched, Db, Transactor } from './db.js';
 import type { GroupCommit } from './group-commit.js';
@@ -208,9 +208,19 @@ export function createSqliteMessages(
         for (const seq of list) queueOffline.run(user, seq);
       });
     },
-    async after(seq, limit) {
+    async after(seq, limit, maxBytes = Infinity) {
       const n = clampLimit(limit);
-      return n === 0 ? [] : after.all(seq, n);
+      if (n === 0) return [];
+      if (maxBytes === Infinity) return after.all(seq, n);
+      // Stepping through the rows stops reading (and copying) as soon as the budget is spent.
+      const out: LogRecord[] = [];
+      let bytes = 0;
+      for (const r of after.iterate(seq, n)) {
+        out.push(r);
+        bytes += recordBytes(r);
+        if (bytes >= maxBytes) break;
+      }
+      return out;
     },
     async lastRead(conv, reader) {
       return lastRead.get(conv, reader, convFloor(conv)) ?? null;
