@@ -50,7 +50,7 @@ async function rowTop(page: Page, text: string): Promise<number | null> {
 }
 
 /** The number of the first "Message n" row in the scroller's view. */
-/** Resolves once the scroller's position has stayed put for three animation frames (a smooth scroll has ended). */
+/** Resolves once the scroller's position has stayed put for about three frames (a smooth scroll has ended). */
 async function settled(page: Page): Promise<void> {
   await page.locator('.scroller').evaluate(
     (el) =>
@@ -61,9 +61,9 @@ async function settled(page: Page): Promise<void> {
           still = el.scrollTop === last ? still + 1 : 0;
           last = el.scrollTop;
           if (still >= 3) done();
-          else requestAnimationFrame(look);
+          else setTimeout(look, 16);
         };
-        requestAnimationFrame(look);
+        setTimeout(look, 16);
       }),
   );
 }
