@@ -15,7 +15,7 @@ let t: TestServer;
 let root: string;
 
 beforeAll(async () => {
-  t = await startServer();
+  t = await startServer({ modules: { apikeys: { enabled: true } } });
   await addUser(t.server.store, 'root@localhost', 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
   root = (await login(t.url, 'root@localhost', 'pw-root')).token;
 });
@@ -76,6 +76,40 @@ describe('the audit log', () => {
     const list = await runParley(join(t.dir, 'parley.db'), ['audit', 'list', '--subject', 'frank@localhost']);
     expect(list.code).toBe(0);
     expect(list.out).toMatch(new RegExp(`^\\d+\\t\\S+Z\\t${actor}\\taccount\\.created\\tfrank@localhost\\t\\{\\}\\n$`));
+  });
+
+  it('records API keys created and revoked, over HTTP and with the CLI, without their tokens', async () => {
+    const made = await call('POST', '/api/v1/apikeys/keys', { name: 'deploy', scopes: ['presence:read', 'notify'] });
+    expect(made.status).toBe(201);
+    const id = made.json.key.id as string;
+    expect((await call('DELETE', `/api/v1/apikeys/keys/${id}`)).status).toBe(200);
+    const http = (await audit(`?type=apikeys.*&actor=root%40localhost`)).entries;
+    expect(http.map((e) => [e.type, e.subject, e.data])).toEqual([
+      ['apikeys.revoked', 'root@localhost', { id, name: 'deploy', scopes: ['presence:read', 'notify'] }],
+      ['apikeys.created', 'root@localhost', { id, name: 'deploy', scopes: ['presence:read', 'notify'] }],
+    ]);
+    // The operator's key, made and revoked with the CLI on the same database.
+    const env = { PARLEY_MODULES__APIKEYS__ENABLED: 'true' };
+    const db = join(t.dir, 'parley.db');
+    const created = await runParley(db, ['apikeys', 'create', 'root@localhost', 'ci', 'presence:read'], '', env);
+    expect(created.code).toBe(0);
+    const [line, token] = created.out.trimEnd().split('\n');
+    const cliId = line!.split('\t')[0]!;
+    expect((await runParley(db, ['apikeys', 'revoke', cliId], '', env)).code).toBe(0);
+    const actor = `cli:${userInfo().username}`;
+    const cli = (await audit(`?type=apikeys.*&actor=${encodeURIComponent(actor)}`)).entries;
+    expect(cli.map((e) => [e.type, e.subject, e.data])).toEqual([
+      ['apikeys.revoked', 'root@localhost', { id: cliId, name: 'ci', scopes: ['presence:read'] }],
+      ['apikeys.created', 'root@localhost', { id: cliId, name: 'ci', scopes: ['presence:read'] }],
+    ]);
+    // The tokens were shown once to who made them, and are nowhere in the log.
+    const all = JSON.stringify(await audit('?limit=1000'));
+    expect(token).toMatch(/\S{20,}/);
+    expect(all).not.toContain(token!);
+    expect(all).not.toContain(made.json.token as string);
+    // A revocation of a key that does not exist changes nothing and records nothing.
+    expect((await runParley(db, ['apikeys', 'revoke', '0123456789abcdef'], '', env)).code).toBe(1);
+    expect((await audit(`?type=apikeys.*&actor=${encodeURIComponent(actor)}`)).entries).toHaveLength(2);
   });
 
   it('filters by type, actor, subject and time, and pages with next', async () => {

@@ -15,11 +15,11 @@ export interface CliRun {
 }
 
 /** Runs `parley ...args` on the SQLite database `db`; `input` goes to stdin (a password). */
-export function runParley(db: string, args: string[], input = ''): Promise<CliRun> {
+export function runParley(db: string, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<CliRun> {
   if (!existsSync(join(ROOT, 'dist', 'src', 'app', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PARLEY_')) env[k] = v;
-  Object.assign(env, { PARLEY_STORAGE__SQLITE__PATH: db, PARLEY_AUTH__SCRAM_ITERATIONS: '4096', PARLEY_LOG__LEVEL: 'silent' });
+  Object.assign(env, { PARLEY_STORAGE__SQLITE__PATH: db, PARLEY_AUTH__SCRAM_ITERATIONS: '4096', PARLEY_LOG__LEVEL: 'silent' }, extraEnv);
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dirname(db), env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

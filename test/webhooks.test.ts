@@ -293,6 +293,22 @@ describe('failures', () => {
     // A new secret is shown once.
     const rotated = await call('PATCH', `/webhooks/${id}`, key, { rotateSecret: true });
     expect(rotated.body.secret).toMatch(/^whsec_/);
+    // Every change is in the audit log, with its owner as actor, and no secret is.
+    expect((await call('DELETE', `/webhooks/${id}`, key)).status).toBeLessThan(300);
+    await addUser(t.server.store, 'auditor-wh@localhost', 'pw-auditor-wh', { admin: true, iterations: 4096, now: Date.now() });
+    const { token: admin } = await login(t.url, 'auditor-wh@localhost', 'pw-auditor-wh');
+    const log = (await call('GET', `/audit?subject=${id}`, admin)).body as { entries: Array<{ type: string; actor: string; data: Record<string, unknown> }> };
+    const keyId = key.split('_')[1]!; // pk_<id>_<secret>
+    const url = `http://${PUBLIC}:${rx.port}/down`;
+    expect(log.entries.map((e) => [e.type, e.actor, e.data])).toEqual([
+      ['webhooks.removed', owner, { url, keyId }],
+      ['webhooks.updated', owner, { rotated: true, keyId }],
+      ['webhooks.updated', owner, { enabled: false, keyId }],
+      ['webhooks.updated', owner, { enabled: true, keyId }],
+      ['webhooks.created', owner, { url, target: { addresses: [addr] }, keyId }],
+    ]);
+    expect(JSON.stringify(log)).not.toContain(rotated.body.secret as string);
+    expect(JSON.stringify(log)).not.toContain(w.body.secret as string);
   });
 });
 

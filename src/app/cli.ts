@@ -7,9 +7,8 @@ import { readPassword } from '../auth/password-input.js';
 import { isParleyError } from '../core/errors.js';
 import { destroyRoom, listRoomsOf, setAdmin, setDisabled } from '../engine/admin-changes.js';
 import { addDomain, addGroupMember, addUser, normaliseDomain, normaliseUser, removeDomain, removeGroupMember, removeUser, setPassword } from '../engine/admin-service.js';
-import { userInfo } from 'node:os';
-import { failureCode, type ChangeGate } from '../engine/events.js';
-import { enabledModules, storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
+import { storageSpecs, type AnyModule, type ModuleOptions } from '../modules/host.js';
+import { cliActor, cliGate, listeningModules } from './cli-gate.js';
 import { openStore, openStoreReady } from './store.js';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config.js';
 import { MODULES } from './modules.js';
@@ -115,38 +114,12 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
     return 2;
   }
   // Modules that hear of operators' changes (the archive journals them) get their storage opened too.
-  const listening = enabledModules(MODULES, config.modules as ModuleOptions).filter((m) => m.operatorChange !== undefined);
+  const listening = listeningModules(config);
   const specs = storageSpecs(listening, config.modules as ModuleOptions);
   // Domain commands see the store as it is; the others get the default domain a fresh install starts with.
   const store = area === 'domain' ? await openStore(config, specs) : await openStoreReady(config, { modules: specs });
-  const by = `cli:${operator()}`;
-  // The CLI's change.check gate: every listening module hears of the change before it is stored, and may refuse it.
-  // Each listening module hears with the options the server runs with: configured, with the stored live ones
-  // (read when a change is made, so commands that change nothing read nothing more).
-  const live = new Map<string, ModuleOptions[string]>();
-  const gate: ChangeGate = async (change, write) => {
-    for (const m of listening) {
-      if (!live.has(m.name)) live.set(m.name, (await currentOptions(store, m, (config.modules as ModuleOptions)[m.name]!)) as ModuleOptions[string]);
-    }
-    const ctx = (m: AnyModule): Parameters<NonNullable<AnyModule['operatorChange']>>[1] => ({ options: live.get(m.name)!, store });
-    const passed: AnyModule[] = [];
-    try {
-      for (const m of listening) {
-        await m.operatorChange!({ phase: 'check', change }, ctx(m));
-        passed.push(m);
-      }
-    } catch (e) {
-      // A later module refused what earlier ones passed: they hear that the change was not made.
-      for (const m of passed) await m.operatorChange!({ phase: 'failed', change, code: failureCode(e) }, ctx(m)).catch(() => undefined);
-      throw e;
-    }
-    try {
-      return await write();
-    } catch (e) {
-      for (const m of listening) await m.operatorChange!({ phase: 'failed', change, code: failureCode(e) }, ctx(m)).catch(() => undefined);
-      throw e;
-    }
-  };
+  const by = cliActor();
+  const gate = cliGate(store, config, listening);
   const now = Date.now();
   const need = (v: string | undefined, what: string): string => {
     if (!v) throw new UsageError(`missing ${what}`);
@@ -254,15 +227,6 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
 
 class UsageError extends Error {}
 
-/** The operating-system user running the CLI (journaled as who made a change). */
-function operator(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    // No passwd entry for the uid (some containers).
-    return `uid-${process.getuid?.() ?? 'unknown'}`;
-  }
-}
 
 /** The exit status of a failed command, its message written: 2 with the usage, 1 with the error's code. */
 function failed(e: unknown, io: Io): number {
@@ -294,7 +258,12 @@ async function runModuleCommand(module: AnyModule, config: Config, args: string[
     io.err(`the ${module.name} module is not enabled (modules.${module.name}.enabled)\n`);
     return 2;
   }
-  const store = await openStoreReady(config, { modules: storageSpecs([module], config.modules as ModuleOptions) });
+  // The modules that hear of operators' changes get their storage too: a command's changes go through the gate.
+  const listening = listeningModules(config);
+  const opened = [module, ...listening.filter((m) => m !== module)];
+  const store = await openStoreReady(config, { modules: storageSpecs(opened, config.modules as ModuleOptions) });
+  const gate = cliGate(store, config, listening);
+  const actor = cliActor();
   // The options the server runs with: the stored live ones win over the file's (docs/settings.md).
   const options = await currentOptions(store, module, configured).catch(async (e: unknown) => {
     await store.close();
@@ -309,6 +278,9 @@ async function runModuleCommand(module: AnyModule, config: Config, args: string[
       out: io.out,
       err: io.err,
       progress: (line) => io.err(tty ? `\r\x1b[K${line}` : `${line}\n`),
+      actor,
+      change: (kind, about, write) =>
+        gate({ type: 'module.change', module: module.name, kind, actor, subject: about.subject ?? null, data: about.data ?? {}, ...(about.secretSubject === true ? { secretSubject: true } : {}) }, write),
     });
   } catch (e) {
     return failed(e, io);

@@ -98,6 +98,14 @@ export interface CliContext<O> {
   err(s: string): void;
   /** Progress of a long command (a line rewritten in place on a terminal, plain lines otherwise). */
   progress(s: string): void;
+  /** Who runs the command, as changes record it (`cli:<operating-system user>`). */
+  actor: string;
+  /**
+   * Makes one of the module's changes through the CLI's change gate (src/app/cli-gate.ts), as ModuleApi.change
+   * does in the server: the modules that hear of operators' changes (the audit log, the archive) record it before
+   * `write` stores it, and hear if it failed. The actor is the operator.
+   */
+  change<T>(kind: string, about: { subject?: string | null; secretSubject?: boolean; data?: Record<string, unknown> }, write: () => Promise<T>): Promise<T>;
 }
 
 /** One HTTP route handler's identity check: the caller's bare address from its bearer token. */

@@ -18,6 +18,7 @@ export { testXmppOptions };
 import type { XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { ModuleHost, type AnyModule, type ModuleOptions } from './host.js';
+import type { CliContext } from './api.js';
 
 /** A logger that drops everything, with the `child` the host asks for. */
 export const silentHostLog: Logger & { child(b: object): Logger } = { ...silentLog, child: () => silentLog };
@@ -143,4 +144,20 @@ export class TestXmppClient {
   close(): void {
     this.t.close();
   }
+}
+
+/**
+ * A CLI command's context for tests: output to the given functions, changes written with no gate (a test of a
+ * command's own work; test/cli.test.ts covers the gate), the actor `cli:test`.
+ */
+export function cliContext<O>(options: O, store: Store, io: Partial<Pick<CliContext<O>, 'out' | 'err' | 'progress'>> = {}): CliContext<O> {
+  return {
+    options,
+    store,
+    out: io.out ?? (() => undefined),
+    err: io.err ?? (() => undefined),
+    progress: io.progress ?? (() => undefined),
+    actor: 'cli:test',
+    change: (_kind, _about, write) => write(),
+  };
 }

@@ -62,6 +62,7 @@ export const apikeys = defineModule({
           return api.options;
         },
         forget,
+        change: api.change.bind(api),
       }),
     );
   },

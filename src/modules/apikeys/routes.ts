@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ParleyError } from '../../core/errors.js';
 import { normaliseUser } from '../../engine/admin-service.js';
 import type { Engine } from '../../engine/engine.js';
-import type { HttpContext } from '../api.js';
+import type { HttpContext, ModuleApi } from '../api.js';
 import { parseInput } from '../input.js';
 import type { ApiKeysOptions } from './options.js';
 import type { ApiKeysArea } from './sqlite.js';
@@ -23,7 +23,11 @@ const listQuery = z.strictObject({ owner: z.string().min(1).max(3071).optional()
 const idParam = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a key id is 16 hex digits') });
 
 /** Registers the routes. */
-export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { store: ApiKeysArea; engine: Engine; options: ApiKeysOptions; forget(id: string): void }): void {
+export function apikeysRoutes(
+  app: FastifyInstance,
+  ctx: HttpContext,
+  deps: { store: ApiKeysArea; engine: Engine; options: ApiKeysOptions; forget(id: string): void; change: ModuleApi<unknown>['change'] },
+): void {
   const { store, engine } = deps;
   // Live options (docs/settings.md): read per request, never kept.
   const options = (): ApiKeysOptions => deps.options;
@@ -43,9 +47,10 @@ export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { st
     if (owner === user && !admin && !options().usersMayCreate) throw new ParleyError('forbidden', 'keys are created by administrators here (modules.apikeys.usersMayCreate)');
     if (!(await engine.admin.accountExists(owner))) throw new ParleyError('item-not-found', `no account ${owner}`);
     const t = newToken();
-    const key = await store.create(
-      { id: t.id, owner, name: b.name, scopes: [...new Set(b.scopes)], hash: t.hash, createdAt: Date.now(), createdBy: user, revokedAt: null, revokedBy: null },
-      options().maxKeysPerOwner,
+    const scopes = [...new Set(b.scopes)];
+    // Through the change gate, so the audit log and the archive record it (the token never: only the key's id).
+    const key = await deps.change('created', { actor: user, subject: owner, data: keyData(t.id, b.name, scopes) }, () =>
+      store.create({ id: t.id, owner, name: b.name, scopes, hash: t.hash, createdAt: Date.now(), createdBy: user, revokedAt: null, revokedBy: null }, options().maxKeysPerOwner),
     );
     void reply.status(201);
     // The token is shown here once; only its digest is kept.
@@ -66,8 +71,13 @@ export function apikeysRoutes(app: FastifyInstance, ctx: HttpContext, deps: { st
     const key = await store.get(id);
     // Someone else's key is reported as missing: ids do not leak whose they are.
     if (!key || (key.owner !== user && !admin)) throw new ParleyError('item-not-found', `no key ${id}`);
-    const revoked = await store.revoke(id, user, Date.now());
+    const revoked = await deps.change('revoked', { actor: user, subject: key.owner, data: keyData(id, key.name, key.scopes) }, () => store.revoke(id, user, Date.now()));
     deps.forget(id);
     return { key: revoked };
   });
+}
+
+/** What the audit log and the archive keep of a key's creation or revocation: never its token or digest. */
+export function keyData(id: string, name: string, scopes: readonly string[]): Record<string, unknown> {
+  return { id, name, scopes: [...scopes] };
 }

@@ -17,6 +17,7 @@ import { csvField, csvRow, writeBundle } from './export.js';
 import { searchCommands } from './search-commands.js';
 import { archiveRig, DAY0, record, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
 import { archiveOptions } from './options.js';
+import { cliContext } from '../testing.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const VERIFIER = join(REPO_ROOT, 'tools', 'verify-bundle.mjs');
@@ -279,17 +280,14 @@ describe('export over HTTP and the CLI', () => {
     const cmd = searchCommands().find((c) => c.name === 'export')!;
     let printed = '';
     const progress: string[] = [];
-    const code = await cmd.run(['--out', out, '--room', ROOM], {
-      options: archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, checkpointSeconds: 3600 }),
-      store: rig.store,
-      out: (s) => void (printed += s),
-      err: () => undefined,
-      progress: (s) => void progress.push(s),
-    });
+    const code = await cmd.run(
+      ['--out', out, '--room', ROOM],
+      cliContext(archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, checkpointSeconds: 3600 }), rig.store, { out: (s) => void (printed += s), progress: (s) => void progress.push(s) }),
+    );
     expect(code).toBe(0);
     expect(printed).toMatch(/^exported 1 entries \(1 records with proofs\)/);
     expect(progress).toContain('exported 1 of 1 entries');
     expect(verify(out, await rig.archive.verifierKey(RIG_ORIGIN, 0)).status).toBe(0);
-    await expect(cmd.run(['--room', ROOM], { options: archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, checkpointSeconds: 3600 }), store: rig.store, out: () => undefined, err: () => undefined, progress: () => undefined })).rejects.toMatchObject({ code: 'bad-request' });
+    await expect(cmd.run(['--room', ROOM], cliContext(archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, checkpointSeconds: 3600 }), rig.store))).rejects.toMatchObject({ code: 'bad-request' });
   });
 });

@@ -10,6 +10,7 @@ import { holdCovers, normaliseHoldScope } from './holds.js';
 import { archiveOptions } from './options.js';
 import { maxDaysFor, runRetention, type RetentionLimits } from './retention.js';
 import { archiveRig, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
+import { cliContext } from '../testing.js';
 
 const DAY = 86_400_000;
 const NO_LIMITS: RetentionLimits = { minimumDays: 0, defaultMaxDays: null };
@@ -222,7 +223,7 @@ describe('the CLI', () => {
     const lines: string[] = [];
     const progress: string[] = [];
     const options = archiveOptions.parse({ enabled: true, origin: RIG_ORIGIN, retention: { runHours: 0 } });
-    const ctx = { options, store: r.store, out: (s: string) => void lines.push(s), err: (s: string) => void lines.push(s), progress: (s: string) => void progress.push(s) };
+    const ctx = cliContext(options, r.store, { out: (s: string) => void lines.push(s), err: (s: string) => void lines.push(s), progress: (s: string) => void progress.push(s) });
     const run = (line: string[]): Promise<number> => {
       const [name, ...rest] = line;
       const cmd = archiveCommands().find((c) => c.name === name)!;

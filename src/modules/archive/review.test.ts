@@ -9,6 +9,7 @@ import { archiveCommands } from './commands.js';
 import { archiveOptions } from './options.js';
 import { compileLexicon, matchLexicons, riskyPattern, sampled, validateTerms, type Lexicon, type ReviewItem } from './review.js';
 import { archiveRig, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
+import { cliContext } from '../testing.js';
 
 const rigs: ArchiveRig[] = [];
 afterEach(async () => {
@@ -247,7 +248,7 @@ describe('the reviewer role', () => {
     const r = await rig();
     const command = archiveCommands().find((c) => c.name === 'reviewer')!;
     let out = '';
-    const ctx = { options: archiveOptions.parse({ enabled: true }), store: r.store, out: (s: string) => (out += s), err: (s: string) => (out += s), progress: () => undefined };
+    const ctx = cliContext(archiveOptions.parse({ enabled: true }), r.store, { out: (s: string) => void (out += s), err: (s: string) => void (out += s) });
     expect(await command.run(['add', 'bob@example.com'], ctx)).toBe(0);
     expect(await r.archive.roleHolders('reviewer')).toEqual(['bob@example.com']);
     expect(await command.run(['list'], ctx)).toBe(0);

@@ -12,6 +12,7 @@ import { parseSearchArgs, searchCommands } from './search-commands.js';
 import { archiveRig, DAY0, record, type ArchiveRig } from './test-rig.js';
 import { archiveOptions } from './options.js';
 import { testPresence } from '../../engine/test-engine.js';
+import { cliContext } from '../testing.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -232,13 +233,10 @@ describe('CLI', () => {
     const search = searchCommands().find((c) => c.name === 'search')!;
     let printed = '';
     const progress: string[] = [];
-    const code = await search.run(['--room', ROOM, 'merger'], {
-      options: archiveOptions.parse({ enabled: true, origin: 'example.com/archive', checkpointSeconds: 3600 }),
-      store: rig.store,
-      out: (s) => void (printed += s),
-      err: () => undefined,
-      progress: (s) => void progress.push(s),
-    });
+    const code = await search.run(
+      ['--room', ROOM, 'merger'],
+      cliContext(archiveOptions.parse({ enabled: true, origin: 'example.com/archive', checkpointSeconds: 3600 }), rig.store, { out: (s) => void (printed += s), progress: (s) => void progress.push(s) }),
+    );
     expect(code).toBe(0);
     expect(printed).toContain('merger timeline draft');
     expect(printed).toContain('Café meeting about the merger');

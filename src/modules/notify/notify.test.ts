@@ -16,7 +16,7 @@ import type { Store } from '../../ports/store.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
 import { ModuleHost } from '../host.js';
-import { runOp, silentHostLog } from '../testing.js';
+import { cliContext, runOp, silentHostLog } from '../testing.js';
 import { archive } from '../archive/index.js';
 import { archiveOptions } from '../archive/options.js';
 import type { ArchiveArea } from '../archive/sqlite.js';
@@ -322,7 +322,7 @@ describe('notify module', () => {
     const [list, show] = notifyCommands();
     let out = '';
     let err = '';
-    const io = { options: notifyOptions.parse({ enabled: true }), store: r.store, out: (x: string) => void (out += x), err: (x: string) => void (err += x), progress: () => undefined };
+    const io = cliContext(notifyOptions.parse({ enabled: true }), r.store, { out: (x: string) => void (out += x), err: (x: string) => void (err += x) });
     expect(await list!.run(['open'], io)).toBe(0);
     expect(out).toBe(`${notification.id}\t#${notification.short}\ttriggered\twarning\ta@example.com\tdisk\n`);
     out = '';

@@ -26,7 +26,7 @@ export const webhooks = defineModule({
     const keys = api.use('apikeys');
     const presentities = api.use('presentities');
     const guard = new TargetGuard(api.options);
-    const hooks = new WebhookService(api.storage<WebhooksArea>(), presentities, guard, () => api.options, api.log);
+    const hooks = new WebhookService(api.storage<WebhooksArea>(), presentities, guard, () => api.options, api.log, api.change.bind(api));
     await hooks.start();
     api.http((app, ctx) => webhooksRoutes(app, ctx, { hooks, keys, options: api.options }));
     api.onClose(() => hooks.close());

@@ -41,7 +41,7 @@ export function webhooksRoutes(app: FastifyInstance, ctx: HttpContext, deps: { h
   app.post('/', async (req, reply) => {
     const p = await auth(req, reply);
     const b = parseInput(createBody, req.body);
-    const created = await hooks.create(p.owner, { url: b.url, target: b.target as Target, description: b.description });
+    const created = await hooks.create(p.owner, { url: b.url, target: b.target as Target, description: b.description }, p.keyId);
     void reply.status(201);
     // The secret is shown here once.
     return created;
@@ -58,11 +58,11 @@ export function webhooksRoutes(app: FastifyInstance, ctx: HttpContext, deps: { h
     const p = await auth(req, reply);
     const wid = id(req);
     const b = parseInput(patchBody, req.body ?? {});
-    return hooks.update(p.owner, wid, { ...b, target: b.target as Target | undefined }, p.keyId === null ? p.owner : `${p.owner} (API key ${p.keyId})`);
+    return hooks.update(p.owner, wid, { ...b, target: b.target as Target | undefined }, p.keyId === null ? p.owner : `${p.owner} (API key ${p.keyId})`, p.keyId);
   });
   app.delete('/:id', async (req, reply) => {
     const p = await auth(req, reply);
-    await hooks.remove(p.owner, id(req));
+    await hooks.remove(p.owner, id(req), p.keyId);
     return {};
   });
   app.get('/:id/deliveries', async (req, reply) => {

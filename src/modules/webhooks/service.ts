@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../../core/errors.js';
 import type { Logger } from '../../engine/context.js';
+import type { ModuleApi } from '../api.js';
 import type { PresentitiesService, Target } from '../presentities/index.js';
 import { WebhookClient } from './client.js';
 import type { TargetGuard } from './guard.js';
@@ -62,6 +63,8 @@ export class WebhookService {
     private readonly guard: TargetGuard,
     private readonly currentOptions: () => WebhooksOptions,
     private readonly log: Logger,
+    /** The engine's change gate (ModuleApi.change): the audit log and the archive record what is made here. */
+    private readonly change: ModuleApi<unknown>['change'],
     private readonly now: () => number = Date.now,
   ) {
     const options = currentOptions();
@@ -162,7 +165,7 @@ export class WebhookService {
   }
 
   /** Creates a webhook that gets the changes after the current position; the secret is in the answer once. */
-  async create(owner: string, b: { url: string; target: Target; description?: string | undefined }): Promise<{ webhook: WebhookView; secret: string }> {
+  async create(owner: string, b: { url: string; target: Target; description?: string | undefined }, keyId: string | null = null): Promise<{ webhook: WebhookView; secret: string }> {
     const url = await this.guard.checkUrl(b.url);
     const t = this.now();
     const w: WebhookRecord = {
@@ -180,7 +183,7 @@ export class WebhookService {
       createdAt: t,
       updatedAt: t,
     };
-    await this.store.create(w, this.options.maxPerOwner);
+    await this.change('created', { actor: owner, subject: w.id, data: { url: w.url, target: w.target, ...via(keyId) } }, () => this.store.create(w, this.options.maxPerOwner));
     this.run(w);
     return { webhook: this.view(w), secret: w.secret };
   }
@@ -196,7 +199,7 @@ export class WebhookService {
   }
 
   /** Changes a webhook; a new secret (rotateSecret) is in the answer once. */
-  async update(owner: string, id: string, p: WebhookPatch, by: string): Promise<{ webhook: WebhookView; secret?: string }> {
+  async update(owner: string, id: string, p: WebhookPatch, by: string, keyId: string | null = null): Promise<{ webhook: WebhookView; secret?: string }> {
     const w = await this.owned(owner, id);
     const next: WebhookRecord = { ...w, updatedAt: this.now() };
     if (p.url !== undefined) next.url = (await this.guard.checkUrl(p.url)).href;
@@ -211,7 +214,9 @@ export class WebhookService {
     } else if (p.enabled === false && w.disabled === null) {
       next.disabled = { at: next.updatedAt, reason: `disabled by ${by}` };
     }
-    await this.store.update(next);
+    // What changed, never the secret itself (only that it was rotated).
+    const changed = { ...(p.url !== undefined ? { url: next.url } : {}), ...(p.target !== undefined ? { target: next.target } : {}), ...(p.description !== undefined ? { description: next.description } : {}), ...(p.rotateSecret ? { rotated: true } : {}), ...(p.enabled !== undefined ? { enabled: p.enabled } : {}) };
+    await this.change('updated', { actor: owner, subject: id, data: { ...changed, ...via(keyId) } }, () => this.store.update(next));
     const restart = next.url !== w.url || p.target !== undefined || (next.disabled === null) !== (w.disabled === null);
     const r = this.runners.get(id);
     if (restart || !r) {
@@ -225,10 +230,10 @@ export class WebhookService {
   }
 
   /** Deletes a webhook and its delivery log. */
-  async remove(owner: string, id: string): Promise<void> {
-    await this.owned(owner, id);
+  async remove(owner: string, id: string, keyId: string | null = null): Promise<void> {
+    const w = await this.owned(owner, id);
+    await this.change('removed', { actor: owner, subject: id, data: { url: w.url, ...via(keyId) } }, () => this.store.remove(id));
     this.halt(id);
-    await this.store.remove(id);
   }
 
   /** The newest attempts of a webhook. */
@@ -244,4 +249,9 @@ export class WebhookService {
     if (w.disabled !== null || !r) throw new ParleyError('not-allowed', `the webhook ${id} is disabled (${w.disabled?.reason ?? 'off'}); enable it first`);
     return r.test();
   }
+}
+
+/** The API key a change was made with, for the audit log (the key's id, never its token). */
+function via(keyId: string | null): { keyId?: string } {
+  return keyId === null ? {} : { keyId };
 }
