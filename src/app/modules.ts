@@ -19,6 +19,7 @@ import { search } from '../modules/search/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
 import { pep } from '../modules/pep/index.js';
+import { push } from '../modules/push/index.js';
 import { usage } from '../modules/usage/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
@@ -34,4 +35,4 @@ import { webhooks } from '../modules/webhooks/index.js';
  * and usage come last: they only record what the others did, and the CLI asks audit about a change after every
  * module that may refuse it.
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage, push];
