@@ -33,6 +33,6 @@ import { webhooks } from '../modules/webhooks/index.js';
  * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat). search comes before mam,
  * which answers XEP-0431 full-text queries through its service (and offers the field only when it runs). audit
  * and usage come last: they only record what the others did, and the CLI asks audit about a change after every
- * module that may refuse it.
+ * module that may refuse it. push, after them, uses no service and refuses nothing.
  */
 export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage, push];
