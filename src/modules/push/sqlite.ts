@@ -37,6 +37,7 @@ export interface PushArea {
   drop(user: string): Promise<void>;
 }
 
+/** The area's migrations (versions count from 1 for this module). */
 export const MIGRATIONS: readonly ModuleMigration[] = [
   {
     version: 1,
