@@ -5,7 +5,7 @@
  * person does not see them: XEP-0357 §7 push wakes the device. Protocol-neutral: the XMPP front door sets the
  * state, modules (push) read it and hear its changes. Only this node's sessions are known here.
  */
-import type { Session } from './session.js';
+import type { Session, SessionRegistry } from './session.js';
 
 /** A session's device: `live` (connected and active), `hibernating` (connection lost, resumable), `inactive` (CSI). */
 export type DeviceState = 'live' | 'hibernating' | 'inactive';
@@ -18,6 +18,8 @@ export class DeviceStates {
   private readonly states = new WeakMap<Session, DeviceState>();
   private readonly listeners: DeviceStateListener[] = [];
 
+  constructor(private readonly sessions: SessionRegistry) {}
+
   /** Records a session's state (its front door calls it); listeners hear actual changes only. */
   set(session: Session, state: DeviceState): void {
     if (this.of(session) === state) return;
@@ -29,6 +31,12 @@ export class DeviceStates {
   /** A session's state now. */
   of(session: Session): DeviceState {
     return this.states.get(session) ?? 'live';
+  }
+
+  /** The state of `user`'s session `resource` on this node, or null when this node has no such open session. */
+  ofResource(user: string, resource: string): DeviceState | null {
+    const s = this.sessions.get(user, resource);
+    return s === undefined || s.closed ? null : this.of(s);
   }
 
   /** Adds a listener of changes. */

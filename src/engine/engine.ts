@@ -104,7 +104,7 @@ export class Engine {
   /** Modules' iq requests to routed domains and their answers (server-iq.ts). */
   private readonly serverIqs: ServerIqs;
   /** Whether sessions' devices are reachable live: XEP-0198 hibernation, XEP-0352 inactivity (device-states.ts). */
-  readonly devices = new DeviceStates();
+  readonly devices: DeviceStates;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -217,6 +217,7 @@ export class Engine {
     );
     this.remote = new RemoteService(this.ctx, this.messages, this.blocks);
     this.serverIqs = new ServerIqs(this.ctx);
+    this.devices = new DeviceStates(sessions);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, {

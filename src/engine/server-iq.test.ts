@@ -69,6 +69,9 @@ describe('device states', () => {
     engine.devices.set(session, 'live');
     engine.devices.set(session, 'inactive');
     expect(heard.map(([s, st]) => [s === session, st])).toEqual([[true, 'hibernating'], [true, 'live'], [true, 'inactive']]);
+    expect(engine.devices.ofResource('a@example.com', 'phone')).toBe('inactive');
+    expect(engine.devices.ofResource('a@example.com', 'laptop')).toBeNull();
     await engine.closeSession(session);
+    expect(engine.devices.ofResource('a@example.com', 'phone')).toBeNull();
   });
 });

@@ -58,8 +58,8 @@ export const push = defineModule({
      */
     const asleep = (reg: PushRegistration): boolean => {
       if (!engine.isOnline(reg.user)) return true;
-      const session = reg.resource === null ? undefined : engine.ctx.sessions.get(reg.user, reg.resource);
-      return session !== undefined && !session.closed && engine.devices.of(session) !== 'live';
+      const state = reg.resource === null ? null : engine.devices.ofResource(reg.user, reg.resource);
+      return state !== null && state !== 'live';
     };
     const wake = (user: string, what: Wake): void => {
       for (const reg of regs.get(user) ?? []) if (asleep(reg)) notifier.wake(reg, what);
