@@ -12,6 +12,7 @@
  */
 import { ParleyError } from '../../core/errors.js';
 import type { LogRecord } from '../../core/types.js';
+import { domainPart } from '../../engine/domain-routes.js';
 import { defineModule } from '../api.js';
 import { sqliteBeside } from '../sqlite-memory.js';
 import { Notifier, type Wake } from './notifier.js';
@@ -70,7 +71,7 @@ export const push = defineModule({
       targets: ['self'],
       async set({ session, payload }) {
         const req = readEnable(payload);
-        const domain = req.jid.slice(req.jid.indexOf('@') + 1).split('/')[0]!;
+        const domain = domainPart(req.jid);
         // Publishes travel through a domain route (a component, or federation): an app server none serves would
         // never hear from us, so the client learns it now.
         if (!engine.isRouted(domain)) throw new ParleyError('remote-server-not-found', `${domain} is not reachable from this server, so no push could reach it`);
