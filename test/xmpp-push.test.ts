@@ -8,7 +8,8 @@
  * and sender and the form as given, and no body (the default); a second message within the coalescing window
  * is not published at once, and the next publish counts both; once disabled nothing is published; an app server
  * answering item-not-found has its registration dropped (§8); a client whose connection drops while its session
- * hibernates (XEP-0198) is woken; registrations survive a restart of the server.
+ * hibernates (XEP-0198) is woken, and so is a connected one that said it is inactive (XEP-0352, a raw client) until
+ * it is active again; registrations survive a restart of the server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/engine/admin-service.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
+import { RawXmpp } from './xmpp-raw.js';
 import { SlixComponent } from './xmpp/slix-component.js';
 import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
@@ -173,6 +175,33 @@ describe.skipIf(why !== null)('XEP-0357 push notifications (slixmpp client and a
     expect(publishes('node-sm')).toHaveLength(1);
     await alice.request('iq', { to: 'alice@localhost', type: 'set', payload: `<disable xmlns='urn:xmpp:push:0' jid='${APP}'/>` });
     await alice.close();
+    await bob.close();
+  }, 60_000);
+
+  it('a connected client that said it is inactive (XEP-0352) is woken; once active again it is not', async () => {
+    const alice = await RawXmpp.open(t.server.xmpp!.ports.directTls!, true);
+    await alice.login('alice@localhost', 'pw-alice', 'tablet');
+    alice.write(`<iq type='set' id='en1'><enable xmlns='urn:xmpp:push:0' jid='${APP}' node='node-csi'/></iq>`);
+    await alice.until(/<iq[^>]*id="en1"[^>]*type="result"|<iq[^>]*type="result"[^>]*id="en1"/);
+    alice.write(`<presence/><inactive xmlns='urn:xmpp:csi:0'/>`);
+    const bob = await slixOnline(t, 'bob@localhost', 'desk');
+    await bob.ping();
+    await bob.send('alice@localhost', 'while you look away');
+    const p = await nth('node-csi', 1);
+    expect(field(p, 'message-count')).toBe('1');
+    // The message itself still reached the connected client.
+    await alice.until(/while you look away/);
+    await answer(p);
+    alice.write(`<active xmlns='urn:xmpp:csi:0'/>`);
+    await sleep(2500);
+    await bob.send('alice@localhost', 'now you see it');
+    await alice.until(/now you see it/);
+    await sleep(1000);
+    expect(publishes('node-csi')).toHaveLength(1);
+    alice.write(`<iq type='set' id='dis1'><disable xmlns='urn:xmpp:push:0' jid='${APP}'/></iq>`);
+    await alice.until(/id="dis1"/);
+    alice.write('</stream:stream>');
+    alice.close();
     await bob.close();
   }, 60_000);
 
