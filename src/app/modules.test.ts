@@ -44,12 +44,15 @@ const PEP_ACCOUNT_FEATURES = [
   'urn:xmpp:pep-vcard-conversion:0',
 ];
 
+/** What the push module adds to accounts (XEP-0357 §4); the server's caps stay. */
+const PUSH_ACCOUNT_FEATURES = ['urn:xmpp:push:0'];
+
 /** Accounts' disco#info features before the move. */
 const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items', 'urn:xmpp:mam:2', 'urn:xmpp:sid:0', 'vcard-temp'];
 
 describe('the shipped modules', () => {
-  it('are the archive (off by default), then naming, carbons, blocking, search, mam, vcard, private and pep (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default), then audit and usage (on by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'search', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'audit', 'usage']);
+  it('are the archive (off by default), then naming, carbons, blocking, search, mam, vcard, private and pep (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default), then audit, usage and push (on by default)', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'search', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'audit', 'usage', 'push']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
     const off = new Set(['archive', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
@@ -59,7 +62,7 @@ describe('the shipped modules', () => {
     const { host } = await moduleFixture(MODULES.filter((m) => m.name !== 'archive'));
     const disco = discoOf(host.xmpp);
     expect([...disco.serverFeatures].sort()).toEqual([...PRE_MODULE_SERVER_FEATURES, 'urn:xmpp:mam:2'].sort());
-    expect([...disco.accountFeatures].sort()).toEqual([...PRE_MODULE_ACCOUNT_FEATURES, ...PEP_ACCOUNT_FEATURES].sort());
+    expect([...disco.accountFeatures].sort()).toEqual([...PRE_MODULE_ACCOUNT_FEATURES, ...PEP_ACCOUNT_FEATURES, ...PUSH_ACCOUNT_FEATURES].sort());
     expect(disco.capsVer).toBe(CAPS_VER);
   });
 

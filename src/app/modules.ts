@@ -19,6 +19,7 @@ import { search } from '../modules/search/index.js';
 import { privateStorage } from '../modules/private/index.js';
 import { notify } from '../modules/notify/index.js';
 import { pep } from '../modules/pep/index.js';
+import { push } from '../modules/push/index.js';
 import { usage } from '../modules/usage/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
@@ -32,6 +33,6 @@ import { webhooks } from '../modules/webhooks/index.js';
  * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat). search comes before mam,
  * which answers XEP-0431 full-text queries through its service (and offers the field only when it runs). audit
  * and usage come last: they only record what the others did, and the CLI asks audit about a change after every
- * module that may refuse it.
+ * module that may refuse it. push, after them, uses no service and refuses nothing.
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage, push];

@@ -27,6 +27,8 @@ import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
 import { RemoteService, type RouteHandle } from './remote-service.js';
+import { ServerIqs, type ServerIqReply, type ServerIqRequest } from './server-iq.js';
+import { DeviceStates } from './device-states.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
@@ -99,6 +101,10 @@ export class Engine {
   readonly pep: PepService;
   /** Stanzas to and from domains served by routes (remote-service.ts, domain-routes.ts). */
   private readonly remote: RemoteService;
+  /** Modules' iq requests to routed domains and their answers (server-iq.ts). */
+  private readonly serverIqs: ServerIqs;
+  /** Whether sessions' devices are reachable live: XEP-0198 hibernation, XEP-0352 inactivity (device-states.ts). */
+  readonly devices: DeviceStates;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -210,6 +216,8 @@ export class Engine {
       this.createdSeqOf(s),
     );
     this.remote = new RemoteService(this.ctx, this.messages, this.blocks);
+    this.serverIqs = new ServerIqs(this.ctx);
+    this.devices = new DeviceStates(sessions);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, {
@@ -456,7 +464,17 @@ export class Engine {
    * be on a domain this route serves.
    */
   domainRoute(route: DomainRoute): RouteHandle {
-    return this.remote.register(route);
+    const handle = this.remote.register(route);
+    // Answers to the server's own requests (serverIq) are claimed before ordinary delivery.
+    return { ...handle, deliver: (s, startedAt) => (this.serverIqs.take(route, s) ? Promise.resolve() : handle.deliver(s, startedAt)) };
+  }
+
+  /**
+   * Sends an iq from a local account's bare address to an address on a routed domain, without a session (an
+   * XEP-0357 §7 push publish to an app server), and resolves with its answer (server-iq.ts).
+   */
+  serverIq(request: ServerIqRequest): Promise<ServerIqReply> {
+    return this.serverIqs.request(request);
   }
 
   /** Whether stanzas to `domain` go to a route (it is not hosted here and a route serves it). */

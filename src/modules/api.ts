@@ -23,6 +23,7 @@ import type { Engine } from '../engine/engine.js';
 import type { DomainRoute } from '../engine/domain-routes.js';
 import type { EntityItem, EntityPresence, PresenceEntityProvider } from '../engine/entities.js';
 import type { RouteHandle } from '../engine/remote-service.js';
+import type { ServerIqReply, ServerIqRequest } from '../engine/server-iq.js';
 import type { PepAudience, PepItem, PepSource } from '../engine/pep.js';
 import type { PresenceExtender } from '../engine/presence-service.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
@@ -220,6 +221,13 @@ export interface ModuleApi<O> {
    * that `accepts` any other domain.
    */
   domainRoute(route: DomainRoute): RouteHandle;
+  /**
+   * Sends an iq from a local account's bare address to an address on a routed domain, with no session behind it
+   * (XEP-0357 §7: the user's server publishes to the app server), and resolves with the answer, an error
+   * included; rejects with remote-server-not-found (no route), the route's refusal, or remote-server-timeout
+   * (engine/server-iq.ts).
+   */
+  serverIq(request: ServerIqRequest): Promise<ServerIqReply>;
   /**
    * Adds an element to the users' outgoing presence (engine/presence-service.ts PresenceExtender): the XML the
    * function returns travels with each presence a user's resource publishes, from its full address, as if the

@@ -238,6 +238,7 @@ export class ModuleHost {
       tryUse: <K extends ServiceName>(service: K): ModuleServices[K] | undefined => this.services.get(service) as ModuleServices[K] | undefined,
       presenceEntities: (provider) => engine.presenceEntities(provider),
       domainRoute: (route) => engine.domainRoute(route),
+      serverIq: (request) => engine.serverIq(request),
       presenceExtender: (fn) => engine.presence.addExtender(fn),
       refreshPresence: (user) => engine.refreshPresence(user),
       entityPresence: (address, presence) => engine.entityChanged(address, presence),

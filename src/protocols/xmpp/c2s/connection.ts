@@ -316,6 +316,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     }
     if (element.xmlns === NS.csi && (element.name === 'active' || element.name === 'inactive')) {
       (this.csi ??= new ClientState()).inactive = element.name === 'inactive';
+      this.engine.devices.set(this.session, this.csi.inactive ? 'inactive' : 'live');
       if (!this.csi.inactive) this.releaseHeld();
       return;
     }
@@ -364,6 +365,7 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     this.rosterRequested = from.rosterRequested;
     this.blocklistRequested = from.blocklistRequested;
     if (this.csi !== null) this.csi.inactive = false;
+    this.engine.devices.set(session, 'live');
     this.rooms = from.rooms?.copy() ?? null;
   }
 
@@ -385,7 +387,10 @@ export class XmppConnection implements Sink, XmppStream, SmConnection {
     const s = this.session;
     if (!s) return;
     // A broken connection with stream management enabled keeps its session for resumption (XEP-0198 §5).
-    if (!wasClosing && this.sm.hibernate()) return;
+    if (!wasClosing && this.sm.hibernate()) {
+      this.engine.devices.set(s, 'hibernating');
+      return;
+    }
     this.endSession();
   }
 
