@@ -33,6 +33,7 @@ export const ERRORS = {
   'feature-not-implemented': { status: 501, xmpp: 'feature-not-implemented', text: 'This feature is not implemented' },
   'unexpected-request': { status: 400, xmpp: 'unexpected-request', text: 'The request is not expected now' },
   'internal-server-error': { status: 500, xmpp: 'internal-server-error', text: 'Internal server error' },
+  'registration-required': { status: 403, xmpp: 'registration-required', text: 'Membership is required first' },
 } as const;
 
 /** A stable Parley error code. */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
-import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
+import { conversationKey, type LogRecord, type MessageView, type RoomRole, type SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Account, HistoryQuery, ReadMarker, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
@@ -27,6 +27,7 @@ import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
 import { RemotePresence } from './remote-presence.js';
+import { RemoteRooms } from './remote-rooms.js';
 import { RemoteService, type RouteHandle } from './remote-service.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
@@ -102,6 +103,8 @@ export class Engine {
   private readonly remote: RemoteService;
   /** Presence with contacts on routed domains and directed presence to them (remote-presence.ts). */
   private readonly remotePresence: RemotePresence;
+  /** Occupants on routed domains in this server's rooms (remote-rooms.ts). */
+  private readonly remoteRooms: RemoteRooms;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -217,7 +220,11 @@ export class Engine {
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
-    this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence);
+    this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence);
+    this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
+    this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
+    this.remoteRooms.listen(this.ctx.events);
+    this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence, this.remoteRooms);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, {
@@ -501,6 +508,7 @@ export class Engine {
     for (const s of this.ctx.sessions.of(session.user)) if (s !== session && !s.closed && s.rooms?.has(room)) return;
     for (const r of cluster.remoteOf(session.user)) if (r.rooms.includes(room)) return;
     await this.rooms.announceOccupant(room, session.user, present, role);
+    await this.remoteRooms.occupantChanged(room, session.user, present, role as RoomRole | undefined);
   }
 
   /**

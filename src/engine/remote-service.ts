@@ -17,6 +17,7 @@ import type { DomainRoute, RoutedStanza } from './domain-routes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { MessageService } from './message-service.js';
 import type { RemotePresence } from './remote-presence.js';
+import type { RemoteRooms } from './remote-rooms.js';
 import type { RosterService } from './roster-service.js';
 import type { Session } from './session.js';
 
@@ -61,6 +62,7 @@ export class RemoteService {
     private readonly blocks: BlockService,
     private readonly rosters: RosterService,
     private readonly presence: RemotePresence,
+    private readonly rooms: RemoteRooms,
   ) {}
 
   /** Registers a route; the handle delivers what its owner receives. */
@@ -99,8 +101,10 @@ export class RemoteService {
     } catch (e) {
       throw new ParleyError('jid-malformed', e instanceof Error ? e.message : 'the address is not valid');
     }
-    // Only local users are reached this way; the server's own domain is answered by the route owner, and rooms
-    // and other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
+    // XEP-0045 over the route: an occupant entering, leaving or writing to one of this server's rooms.
+    if (to.local !== null && directory.isRoomDomain(to.domain)) return this.rooms.inbound(s, from, `${to.local}@${to.domain}`, to.resource);
+    // Otherwise only local users are reached this way; the server's own domain is answered by the route owner, and
+    // other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
     if (to.local === null || !directory.hostsDomain(to.domain) || directory.isRoomDomain(to.domain)) {
       throw new ParleyError('service-unavailable', `${s.to} cannot be reached from ${route.name}`);
     }
