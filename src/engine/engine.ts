@@ -220,6 +220,7 @@ export class Engine {
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
+    this.blocks.remoteChanged = (user, entries, blocked) => this.remotePresence.blockChanged(user, entries, blocked);
     this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence);
     this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
