@@ -221,7 +221,7 @@ export class Engine {
       this.createdSeqOf(s),
     );
     this.blocks.remoteChanged = (user, entries, blocked) => this.remotePresence.blockChanged(user, entries, blocked);
-    this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence);
+    this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence, async (user, room, limit) => (await this.history(user, { with: room, limit })).messages);
     this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
     this.remoteRooms.listen(this.ctx.events);

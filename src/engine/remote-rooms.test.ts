@@ -85,6 +85,12 @@ describe('remote occupants in Parley rooms', () => {
     expect(events.find((e) => e.ev === 'room.occupant')).toMatchObject({ data: { user: 'rita@remote.test', present: false } });
     // No longer an occupant: writing is refused (§7.4).
     await expect(route.handle.deliver(stanza('message', RITA, ROOM, 'groupchat', 'still here?'))).rejects.toMatchObject({ code: 'not-acceptable' });
+    // Another entrant asks for one message of history (§7.2.14): it comes with its delay stamp before the subject.
+    await route.handle.deliver(stanza('presence', 'tom@remote.test/pc', `${ROOM}/tom`, null, null, '<x xmlns="http://jabber.org/protocol/muc"><history maxstanzas="1"/></x>'));
+    const tom = route.take();
+    expect(tom.map(brief)).toEqual([`presence - ${ROOM}/alice -> tom@remote.test/pc`, `presence - ${ROOM}/tom -> tom@remote.test/pc`, `message groupchat ${ROOM}/alice -> tom@remote.test/pc`, `message groupchat ${ROOM} -> tom@remote.test/pc`]);
+    expect(tom[2]).toMatchObject({ body: 'welcome rita' });
+    expect(tom[2]!.xml).toMatch(/^<delay xmlns="urn:xmpp:delay" from="lounge@conference.example.com" stamp="[^"]+"\/><stanza-id/);
   });
 
   it('members-only: refused without invitation, the invitation crosses the route, then the entry works', async () => {
