@@ -176,6 +176,13 @@ describe.skipIf(why !== null)('contacts, presence and rooms across a route (slix
     await received([/hi hall/, new RegExp(`to="${RITA}/phone"`), /stanza-id/]);
     await alice.send(room, 'hello rita', 'groupchat');
     await received([/hello rita/, new RegExp(`from="${room}/alice"`), new RegExp(`to="${RITA}/phone"`)]);
+    // A local user entering now finds the remote occupant among the occupants (§7.2.3).
+    const bob = await slixOnline(t, 'bob@localhost', 'desk');
+    const entry = await bob.request('join_muc', { room, nick: 'bob' });
+    expect(entry.occupants).toContain(`${room}/rita`);
+    await received([new RegExp(`from="${room}/bob"`), new RegExp(`to="${RITA}/phone"`)]);
+    await bob.kill();
+    await received([/type="unavailable"/, new RegExp(`from="${room}/bob"`), new RegExp(`to="${RITA}/phone"`)], 15_000);
     await raw(`<presence type='unavailable' from='${RITA}/phone' to='${room}/rita'/>`);
     await alice.waitFor('presence', (e) => e.from === `${room}/rita` && e.type === 'unavailable');
     await alice.kill();
