@@ -28,6 +28,8 @@ const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const SID = 'urn:xmpp:sid:0';
 const DELAY = 'urn:xmpp:delay';
+const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const PING = 'urn:xmpp:ping';
 /** Discussion history sent on entering (§7.2.14), unless the entrant asks for less (as for local users). */
 const DEFAULT_HISTORY = 20;
 
@@ -94,10 +96,12 @@ export class RemoteRooms {
 
   /**
    * A stanza from a routed domain to one of this server's rooms (RemoteService checked the `from`): presence
-   * enters or exits, a groupchat message is posted; anything else is not served over a route.
+   * enters or exits, a groupchat message is posted, the room's disco#info and an occupant's self-ping are
+   * answered; anything else is not served over a route.
    */
   async inbound(s: InboundStanza, from: Address, room: string, nick: string | null): Promise<void> {
     const user = from.local === null ? from.domain : `${from.local}@${from.domain}`;
+    if (s.kind === 'iq') return this.iq(s, from.resource === null ? user : `${user}/${from.resource}`, room, nick);
     if (from.resource === null) throw new ParleyError('jid-malformed', 'an occupant speaks from a full address (XEP-0045 §7.2.1)');
     const full = `${user}/${from.resource}`;
     if (s.kind === 'presence') {
@@ -116,6 +120,31 @@ export class RemoteRooms {
     }
     if (s.type === 'error' || s.type === 'result') return;
     throw new ParleyError('feature-not-implemented', `${s.kind} of type ${s.type ?? 'normal'} to ${nick === null ? room : `${room}/${nick}`} is not served to routed domains`);
+  }
+
+  /**
+   * An iq to the room or an occupant: disco#info of the room (XEP-0045 §6.4, which clients ask before entering)
+   * and XEP-0410's self-ping (§3: answered for an occupant's own nick while it is in the room, not-acceptable
+   * otherwise); other queries are not served to routed domains (service-unavailable, RFC 6120 §8.4).
+   */
+  private async iq(s: InboundStanza, full: string, room: string, nick: string | null): Promise<void> {
+    if (s.type !== 'get' && s.type !== 'set') return;
+    const payload = childrenOf(s.xml)[0];
+    const reply = (xml: string | null): void => this.presence.send({ kind: 'iq', from: nick === null ? room : `${room}/${nick}`, to: full, type: 'result', id: s.id, body: null, xml });
+    if (nick !== null && payload?.name === 'ping' && payload.xmlns === PING) {
+      const o = this.occupants.get(room)?.get(full);
+      if (o === undefined || o.nick !== nick) throw new ParleyError('not-acceptable', `${full} is not ${room}/${nick} (XEP-0410 §3)`);
+      return reply(null);
+    }
+    if (nick === null && s.type === 'get' && payload?.name === 'query' && payload.xmlns === DISCO_INFO && payload.attrs.node === undefined) {
+      const r = await this.rooms.get(room);
+      if (r === null) throw new ParleyError('item-not-found', `no room ${room}`);
+      const moderated = await this.rooms.moderation.isModerated(room);
+      const features = [MUC, SID, 'muc_persistent', 'muc_nonanonymous', moderated ? 'muc_moderated' : 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public'];
+      const identity = `<identity category="conference" type="text" name="${escapeXmlAttr(r.name)}"/>`;
+      return reply(`<query xmlns="${DISCO_INFO}">${identity}${features.map((f) => `<feature var="${f}"/>`).join('')}</query>`);
+    }
+    throw new ParleyError('service-unavailable', `${payload?.xmlns ?? 'this'} ${payload?.name ?? 'query'} is not served to routed domains at ${nick === null ? room : `${room}/${nick}`}`);
   }
 
   private async enter(room: string, user: string, full: string, asked: string, s: InboundStanza): Promise<void> {
