@@ -224,6 +224,7 @@ export class Engine {
     this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence, async (user, room, limit) => (await this.history(user, { with: room, limit })).messages);
     this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
+    this.rooms.remotePrivate = (room, from, to, msg) => this.remoteRooms.privateFromLocal(room, from, to, msg);
     this.remoteRooms.listen(this.ctx.events);
     this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence, this.remoteRooms);
     this.auth = new AuthService(this.ctx, deps.auth);

@@ -71,6 +71,17 @@ describe('remote occupants in Parley rooms', () => {
     expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: `${ROOM}/alice`, to: RITA, body: 'welcome rita' }]);
     expect((await engine.history(A, { with: ROOM })).messages.map((m) => m.body)).toEqual(['hello lounge', 'welcome rita']);
 
+    // Private messages between a local and a remote occupant (§7.5), both ways; not stored.
+    await engine.rooms.privateMessage(session, ROOM, { nick: 'rita' }, { body: 'psst', type: 'chat', state: null, id: 'pm1' });
+    const pm = route.take();
+    expect(pm).toMatchObject([{ kind: 'message', type: 'chat', from: `${ROOM}/alice`, to: RITA, id: 'pm1', body: 'psst' }]);
+    expect(pm[0]!.xml).toBe('<x xmlns="http://jabber.org/protocol/muc#user"/>');
+    events.length = 0;
+    await route.handle.deliver({ ...stanza('message', RITA, `${ROOM}/alice`, 'chat', 'psst back', '<active xmlns="http://jabber.org/protocol/chatstates"/>'), id: 'pm2' });
+    expect(events.filter((e) => e.ev === 'room.private').map((e) => e.data)).toEqual([{ room: ROOM, from: 'rita@remote.test', to: A, body: 'psst back', type: 'chat', state: 'active', id: 'pm2' }]);
+    await expect(route.handle.deliver(stanza('message', RITA, `${ROOM}/nobody`, 'chat', 'hello?'))).rejects.toMatchObject({ code: 'item-not-found' });
+    await expect(route.handle.deliver(stanza('message', 'eve@remote.test/x', `${ROOM}/alice`, 'chat', 'hi'))).rejects.toMatchObject({ code: 'not-acceptable' });
+
     // The local member leaves the live conversation: the remote occupant sees it.
     await engine.occupy(session, ROOM, false);
     expect(route.take().map(brief)).toEqual([`presence unavailable ${ROOM}/alice -> ${RITA}`]);

@@ -21,7 +21,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import type { MessageService } from './message-service.js';
 import { readPresence, type RemotePresence } from './remote-presence.js';
 import type { InboundStanza } from './remote-service.js';
-import type { RoomService } from './room-service.js';
+import type { PrivateMessage, RoomService } from './room-service.js';
 import { childrenOf, escapeXmlAttr, escapeXmlText } from './routed-xml.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
@@ -29,6 +29,9 @@ const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const SID = 'urn:xmpp:sid:0';
 const DELAY = 'urn:xmpp:delay';
 const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const CHAT_STATES = 'http://jabber.org/protocol/chatstates';
+/** XEP-0085 §5: the chat states. */
+const STATES = new Set(['active', 'composing', 'paused', 'inactive', 'gone']);
 const PING = 'urn:xmpp:ping';
 /** Discussion history sent on entering (§7.2.14), unless the entrant asks for less (as for local users). */
 const DEFAULT_HISTORY = 20;
@@ -118,8 +121,47 @@ export class RemoteRooms {
       await this.messages.receiveRemoteGroupchat({ from: { bare: user, resource: from.resource }, room, body: s.body, clientId: s.originId ?? null, xml: s.keep });
       return;
     }
+    if (s.kind === 'message' && nick !== null && s.type !== 'groupchat' && s.type !== 'error') return this.privateFromRemote(room, user, full, nick, s);
     if (s.type === 'error' || s.type === 'result') return;
     throw new ParleyError('feature-not-implemented', `${s.kind} of type ${s.type ?? 'normal'} to ${nick === null ? room : `${room}/${nick}`} is not served to routed domains`);
+  }
+
+  /**
+   * A remote occupant's private message to room/nick (§7.5): to a local member in the room (a room.private event,
+   * XMPP shows it in the sessions that entered the room) or to another remote occupant through its route; the
+   * sender must be in the room (not-acceptable), the nick someone there (item-not-found). Not stored, as locally.
+   */
+  private privateFromRemote(room: string, user: string, full: string, nick: string, s: InboundStanza): Promise<void> | void {
+    const me = this.occupants.get(room)?.get(full);
+    if (me === undefined) throw new ParleyError('not-acceptable', `enter ${room} before writing to its occupants (XEP-0045 §7.5)`);
+    const state = childrenOf(s.xml).find((c) => c.xmlns === CHAT_STATES && STATES.has(c.name))?.name ?? null;
+    if (s.body === null && state === null) return;
+    const max = this.ctx.opts.maxBodyBytes;
+    if (s.body !== null && Buffer.byteLength(s.body, 'utf8') > max) throw new ParleyError('message-too-large', `the body is over ${max} bytes`);
+    const msg: PrivateMessage = { body: s.body, type: s.type ?? 'normal', state, id: s.id };
+    if (this.privateFromLocal(room, user, { nick }, msg)) return;
+    return this.rooms.membersOf(room).then((members) => {
+      const target = members.find((m) => nickOf(m) === nick && this.ctx.cluster.isOnline(m));
+      if (target === undefined) throw new ParleyError('item-not-found', `no occupant ${nick} in ${room}`);
+      const data: Record<string, unknown> = { room, from: user, to: target, body: msg.body, type: msg.type };
+      if (state !== null) data.state = state;
+      if (msg.id !== null) data.id = msg.id;
+      const { router } = this.ctx;
+      router.toUsers([target], router.outbound({ ev: 'room.private', data }));
+    });
+  }
+
+  /**
+   * A private message to an occupant on a routed domain (§7.5), from room/<sender's nick> to each of its
+   * addresses in the room; false when no remote occupant has that nick or address.
+   */
+  privateFromLocal(room: string, from: string, to: { nick: string } | { user: string }, msg: PrivateMessage): boolean {
+    const targets = [...(this.occupants.get(room) ?? [])].filter(([, o]) => ('user' in to ? o.user === to.user : o.nick === to.nick));
+    const state = msg.state === null ? '' : `<${msg.state} xmlns="${CHAT_STATES}"/>`;
+    for (const [full] of targets) {
+      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: msg.type, id: msg.id, body: msg.body, xml: `${state}<x xmlns="${MUC_USER}"/>` });
+    }
+    return targets.length > 0;
   }
 
   /**

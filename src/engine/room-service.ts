@@ -55,6 +55,8 @@ export class RoomService {
   readonly moderation: RoomModeration;
   /** The occupants of a room on routed domains, in its live conversation on this node (remote-rooms.ts). */
   remoteOccupants: (room: string) => ReadonlyArray<{ user: string; presence: unknown }> = () => [];
+  /** Hands a private message to an occupant on a routed domain (remote-rooms.ts); false when there is none. */
+  remotePrivate: (room: string, from: string, to: { nick: string } | { user: string }, msg: PrivateMessage) => boolean = () => false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -384,7 +386,10 @@ export class RoomService {
     if (msg.body !== null) this.checkBody(msg.body);
     const { cluster, router } = this.ctx;
     const target = [...ms.keys()].find((u) => ('user' in to ? u === to.user : u.slice(0, u.indexOf('@')) === to.nick) && cluster.isOnline(u));
-    if (target === undefined) throw new ParleyError('item-not-found', `no occupant ${'user' in to ? to.user : to.nick} in ${room}`);
+    if (target === undefined) {
+      if (this.remotePrivate(room, session.user, to, msg)) return;
+      throw new ParleyError('item-not-found', `no occupant ${'user' in to ? to.user : to.nick} in ${room}`);
+    }
     const data: Record<string, unknown> = { room, from: session.user, to: target, body: msg.body, type: msg.type };
     if (msg.state !== null) data.state = msg.state;
     if (msg.id !== null) data.id = msg.id;
