@@ -210,6 +210,7 @@ export class Engine {
       rosterOf: (user) => this.rosters.list(user),
       audienceOf: (user) => this.presence.audienceOf(user),
       resourcesOf: (user) => this.presence.resourcesOf(user),
+      blocks: (owner, other) => this.blocks.blocks(owner, other),
     });
     this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user), () => this.entities, this.remotePresence);
     this.blocks = new BlockService(this.ctx, this.presence);

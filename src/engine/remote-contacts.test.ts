@@ -114,6 +114,21 @@ describe('contacts on a routed domain', () => {
     expect(route.take()).toEqual([]);
   });
 
+  it('a probe for a user who is away: unavailable from the bare address to a subscriber, nothing to others', async () => {
+    const { engine, store } = await testEngine([A]);
+    const route = fakeRoute(engine);
+    await store.rosters.put([{ owner: A, contact: 'tom@remote.test', name: null, groups: [], subscription: 'from', pendingOut: false, pendingIn: false }]);
+    await route.handle.deliver(inbound('presence', 'tom@remote.test/x', A, 'probe'));
+    expect(route.take().map(brief)).toEqual([`presence unavailable ${A} -> tom@remote.test`]);
+    await route.handle.deliver(inbound('presence', 'eve@remote.test', A, 'probe'));
+    expect(route.take()).toEqual([]);
+    await engine.blocks.block(A, ['tom@remote.test']);
+    // The block itself tells the contact the user is unavailable (XEP-0191 §3.3); a probe then gets nothing.
+    expect(route.take().map(brief)).toEqual([`presence unavailable ${A} -> tom@remote.test`]);
+    await route.handle.deliver(inbound('presence', 'tom@remote.test/x', A, 'probe'));
+    expect(route.take()).toEqual([]);
+  });
+
   it('cancellations both ways: unsubscribe in sends unavailable out; unsubscribed in ends the contact\'s presence', async () => {
     const { engine, store } = await testEngine([A]);
     const route = fakeRoute(engine);

@@ -25,6 +25,8 @@ export interface RemotePresenceDeps {
   audienceOf(user: string): Promise<ReadonlySet<string>>;
   /** The presence of each of the user's available resources (PresenceService.resourcesOf). */
   resourcesOf(user: string): ResourcePresence[];
+  /** Whether `owner`'s block list names `other` or its domain (BlockService.blocks, XEP-0191). */
+  blocks(owner: string, other: string): Promise<boolean>;
 }
 
 /** A remote contact's presence as one viewer knows it: the aggregate and each resource. */
@@ -163,7 +165,14 @@ export class RemotePresence {
    * subscription `from`/`both`, no block either way), otherwise ignored: nothing tells the prober anything.
    */
   async answerProbe(user: string, contact: string): Promise<void> {
-    if ((await this.deps.audienceOf(user)).has(contact)) this.sendCurrent(user, contact);
+    // An online user's audience is in memory; for one who is away, its item and block list are read (and not
+    // kept: probes for users who are away must not fill the audience cache).
+    if (this.ctx.sessions.isOnline(user)) {
+      if ((await this.deps.audienceOf(user)).has(contact)) this.sendCurrent(user, contact);
+      return;
+    }
+    const item = await this.ctx.store.rosters.get(user, contact);
+    if (item !== null && sendsPresenceTo(item) && !(await this.deps.blocks(user, contact))) this.sendCurrent(user, contact);
   }
 
   /**
@@ -173,8 +182,10 @@ export class RemotePresence {
    */
   async inbound(user: string, from: string, s: InboundStanza): Promise<boolean> {
     const contact = bareOf(from);
-    const item = (await this.deps.rosterOf(user)).find((i) => i.contact === contact);
-    if (item === undefined || !receivesPresenceOf(item)) return false;
+    // An online user's roster is in memory; for one who is away a single row is read (no shared groups: those
+    // hold accounts only, never a routed address).
+    const item = this.ctx.sessions.isOnline(user) ? (await this.deps.rosterOf(user)).find((i) => i.contact === contact) : await this.ctx.store.rosters.get(user, contact);
+    if (item === undefined || item === null || !receivesPresenceOf(item)) return false;
     const slash = from.indexOf('/');
     const resource = slash === -1 ? '' : from.slice(slash + 1);
     let byUser = this.heard.get(user);
