@@ -132,6 +132,28 @@ describe('remote occupants in Parley rooms', () => {
     await expect(route.handle.deliver(stanza('presence', RITA, 'nowhere@conference.example.com/rita', null))).rejects.toMatchObject({ code: 'item-not-found' });
   });
 
+  it('a kick removes the remote occupant (307) and the others hear of it; a destroyed room tells it with <destroy/>', async () => {
+    const { engine } = await testEngine([A]);
+    const route = fakeRoute(engine);
+    await engine.rooms.create(A, 'The Lounge', 'lounge', false);
+    const { session, events } = await open(engine, A);
+    await engine.occupy(session, ROOM, true, 'owner');
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null));
+    await route.handle.deliver(stanza('presence', 'tom@remote.test/pc', `${ROOM}/tom`, null));
+    route.take();
+    events.length = 0;
+    await engine.rooms.kick(ROOM, A, 'rita@remote.test', 'off topic');
+    const kicked = route.take();
+    expect(kicked.map(brief)).toEqual([`presence unavailable ${ROOM}/rita -> ${RITA}`, `presence unavailable ${ROOM}/rita -> tom@remote.test/pc`]);
+    expect(kicked[0]!.xml).toContain('<status code="307"/>');
+    expect(events.find((e) => e.ev === 'room.occupant')).toMatchObject({ data: { user: 'rita@remote.test', present: false } });
+    expect(await engine.rooms.isMember(ROOM, 'rita@remote.test')).toBe(false);
+    await engine.rooms.destroy(ROOM, A, { reason: 'closing' });
+    const gone = route.take();
+    expect(gone.map(brief)).toEqual([`presence unavailable ${ROOM}/tom -> tom@remote.test/pc`]);
+    expect(gone[0]!.xml).toContain('<destroy/>');
+  });
+
   it('a ban of the domain removes the occupant (301) and refuses it again; a taken nick is a conflict', async () => {
     const { engine } = await testEngine([A, 'rita@example.com']);
     const route = fakeRoute(engine);
