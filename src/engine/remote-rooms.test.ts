@@ -141,6 +141,11 @@ describe('remote occupants in Parley rooms', () => {
     await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null));
     await route.handle.deliver(stanza('presence', 'tom@remote.test/pc', `${ROOM}/tom`, null));
     route.take();
+    // §7.7: a presence change of one remote occupant reaches the other, with its show and status.
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null, null, '<show>away</show><status>brb</status>'));
+    const change = route.take();
+    expect(change.map(brief)).toEqual([`presence - ${ROOM}/rita -> ${RITA}`, `presence - ${ROOM}/rita -> tom@remote.test/pc`]);
+    expect(change[1]!.xml).toMatch(/^<show>away<\/show><status>brb<\/status><x xmlns="http:\/\/jabber.org\/protocol\/muc#user">/);
     events.length = 0;
     await engine.rooms.kick(ROOM, A, 'rita@remote.test', 'off topic');
     const kicked = route.take();

@@ -218,7 +218,12 @@ export class RemoteRooms {
     if (inRoom === undefined) this.occupants.set(room, (inRoom = new Map()));
     const first = ![...inRoom.values()].some((o) => o.user === user);
     inRoom.set(full, { user, nick, presence });
-    if (again) return;
+    if (again) {
+      // §7.7: a presence change of an occupant goes to the other remote occupants (local sessions keep the one
+      // from its entry: room.occupant carries no show or status).
+      for (const [f, o] of inRoom) if (o.user !== user) this.send(f, `${room}/${nick}`, 'presence', null, presenceChildren(presence) + mucX(role, voice, user));
+      return;
+    }
     // §7.2.14: the discussion history, with delay stamps and the room's ids, then §7.2.15 the subject.
     const max = Math.min(historyWanted(s.xml) ?? DEFAULT_HISTORY, this.ctx.opts.historyPageMax);
     if (max > 0) {
