@@ -4,11 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
-import { domainOf, parseAddress, parseBare } from '../core/address.js';
-import { pageLength } from '../core/page.js';
-import { conversationKey, type LogRecord, type MessageView, type RoomRole, type SessionPresence } from '../core/types.js';
+import { parseAddress } from '../core/address.js';
+import type { MessageView, RoomRole, SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
-import type { Account, HistoryQuery, ReadMarker, Store } from '../ports/store.js';
+import type { Account, ReadMarker, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
 import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
@@ -22,10 +21,12 @@ import { PepService, type PepAudience, type PepItem, type PepSource } from './pe
 import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
-import { recordEvent, type ModuleEventName, type Outbound } from './outbound.js';
+import type { ModuleEventName, Outbound } from './outbound.js';
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
+import { HistoryReads, type HistoryPaging, type ReadScope } from './history-reads.js';
+import { LogReplay } from './replay.js';
 import { RemotePresence } from './remote-presence.js';
 import { RemoteRooms } from './remote-rooms.js';
 import { RemoteService, type RouteHandle } from './remote-service.js';
@@ -54,22 +55,9 @@ export interface EngineDeps {
 /** The bus subject on which a server tells the others that data changed under their caches. */
 const INVALIDATE = 'cache.invalidate';
 
-/** Most records per replay page. */
-const REPLAY_PAGE = 500;
-/** Rows of a replay's first page, before the size of the records is known. */
-const REPLAY_FIRST_ROWS = 32;
-/** Target size of a replay page (record bodies), so pages of large messages stay small. */
-const REPLAY_PAGE_BYTES = 256 * 1024;
-
-/** Approximate size of a record when encoded (its body dominates; the rest is addresses and ids). */
-const recordBytes = (r: LogRecord): number => (r.body?.length ?? 0) + 200;
 /** Defaults of the limits.* options of the same names (src/app/config.ts), for engines built without them. */
-const HISTORY_PAGE_MAX_BYTES = 262_144;
 const READS_IN_FLIGHT = 4;
 const READS_QUEUED = 8;
-/** UTF-8 size of a body, natively (the same numbers as core/address.ts utf8Length, which the store may use). */
-const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
-
 /**
  * One incarnation of an account. createdSeq alone cannot tell two apart when nothing was logged in between
  * (the old one then has no records to hide either); with the creation time, which differs, it can.
@@ -124,12 +112,10 @@ export class Engine {
   private readonly credentialMarks = new Map<string, string>();
   /** The credential (CredentialVerifier's ref, e.g. an API key) each session was opened with, when not a password. */
   private readonly credentialRefs = new WeakMap<Session, string>();
-  /**
-   * Replay pages, one at a time per user: a page read waits in the store thread's queue ahead of everyone's
-   * writes, so however many sessions of one user replay at once, another user's message waits behind at most one
-   * of them (measured: with four at a time, twenty replays of one user put the control pair's p50 near 30 ms).
-   */
-  private readonly replayPages = new ReadLimiter(1, 0);
+  /** Replays of the log to sessions that (re)connect (replay.ts). */
+  private readonly replays: LogReplay;
+  /** History pages and read scopes (history-reads.ts). */
+  private readonly reads: HistoryReads;
 
   /**
    * The bus port: cache invalidation, and through the cluster layer (cluster.ts) sessions, delivery and presence
@@ -224,6 +210,8 @@ export class Engine {
     this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), this.pep);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities, this.remotePresence);
     this.rooms = new RoomService(this.ctx, this.presence);
+    this.reads = new HistoryReads(this.ctx, this.rooms);
+    this.replays = new LogReplay(this.ctx);
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
@@ -398,7 +386,7 @@ export class Engine {
    * then releases live events, announces the session's presence and sends the contacts' presence.
    */
   async catchUp(session: Session, since: number | null, position: number): Promise<void> {
-    const last = Math.max(position, since !== null ? await this.replaySince(session, since) : await this.replayOffline(session));
+    const last = Math.max(position, since !== null ? await this.replays.since(session, since) : await this.replays.offline(session));
     // Entries queued before this server started, or replayed above by position, may still sit in the offline
     // queue: the session's first acknowledgement clears them (one delete), later ones cost nothing.
     this.offline.note(session.user, last);
@@ -576,7 +564,7 @@ export class Engine {
       session.pending ??= [];
       session.replayed ??= new Set();
       try {
-        replayed = await this.replayOffline(session);
+        replayed = await this.replays.offline(session);
       } finally {
         this.ctx.router.finishCatchUp(session);
       }
@@ -593,46 +581,6 @@ export class Engine {
       if (session.interests) await this.pep.lastItems(session, session.interests);
     }
     return replayed;
-  }
-
-  /** Replays the log after `since` for the user (1:1 and rooms); returns the last seq sent. */
-  private async replaySince(session: Session, since: number): Promise<number> {
-    const rooms = await this.ctx.store.rooms.roomsOf(session.user);
-    return this.replay(session, since, (after, limit) => this.ctx.store.messages.since(session.user, rooms, after, limit));
-  }
-
-  /** Replays the user's offline queue; returns the last seq sent (0 when empty). */
-  private replayOffline(session: Session): Promise<number> {
-    return this.replay(session, 0, (after, limit) => this.ctx.store.messages.offline(session.user, after, limit));
-  }
-
-  /**
-   * Sends the records `read` returns after `from`, page by page, at the pace the client reads: before each page
-   * it waits until the session's connection has taken what it was given (Sink.pressure). Pages are bounded in
-   * bytes as well as in rows (REPLAY_PAGE_BYTES), so neither a backlog of large messages nor many sessions
-   * replaying at once hold more than a page each in memory, and no page keeps the server thread for long.
-   * Stops early when the session closes. Returns the last seq sent.
-   */
-  private async replay(session: Session, from: number, read: (after: number, limit: number) => Promise<LogRecord[]>): Promise<number> {
-    const { router } = this.ctx;
-    let cursor = from;
-    let rows = REPLAY_FIRST_ROWS;
-    for (;;) {
-      for (let wait = session.sink.pressure?.(); wait && !session.closed; wait = session.sink.pressure?.()) await wait;
-      if (session.closed) return cursor;
-      // One page at a time per user (replayPages), waiting its turn rather than refused: a session needs it.
-      const page = await this.replayPages.run(session.user, () => read(cursor, rows), false);
-      let bytes = 0;
-      for (const r of page) {
-        bytes += recordBytes(r);
-        router.replay(session, router.outbound(recordEvent(r, true)));
-      }
-      if (page.length > 0) cursor = page[page.length - 1]!.seq;
-      if (page.length < rows) return cursor;
-      // The next page's rows, from this page's average size (the first page is small, so one of giant messages
-      // cannot blow the budget before the size is known).
-      rows = Math.max(1, Math.min(REPLAY_PAGE, Math.floor((REPLAY_PAGE_BYTES * page.length) / Math.max(1, bytes))));
-    }
   }
 
   /**
@@ -671,45 +619,19 @@ export class Engine {
     return p.updatedAt > latest ? p : { ...p, updatedAt: latest + 1 };
   }
 
-  /**
-   * History of the caller's conversation with a user or in a room (members only), paged by seq cursor. The
-   * conversation is always the caller's own, so nobody can read another pair's messages. A page holds at most
-   * `limit` messages and stops at the first one with which the bodies reach historyPageMaxBytes; `more` is exact
-   * (the store reads one row past the page). `start` and `end` (epoch ms, inclusive) narrow the range to the
-   * messages written between them (XEP-0313 §4.1.1). Runs within the caller's heavy-read allowance (ReadLimiter).
-   */
-  async history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
-    const other = parseBare(p.with);
-    const isRoom = this.ctx.directory.isRoomDomain(domainOf(other));
-    if (isRoom) await this.rooms.requireMember(other, user);
-    const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
-    const { store, metrics } = this.ctx;
-    const page = await this.page(user, p, (q) => metrics.storage('history', store.messages.history(conv, q)));
-    // The newest page of a 1:1 conversation says how far the other person has read (XEP-0333 §3.2: their last
-    // displayed marker), so a client opened later shows it without waiting for their next receipt.
-    if (isRoom || p.before !== undefined || p.after !== undefined) return page;
-    return { ...page, read: await metrics.storage('history', store.messages.lastRead(conv, other)) };
+  /** History of the caller's conversation with a user or in a room (history-reads.ts). */
+  history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
+    return this.reads.history(user, p);
   }
 
-  /**
-   * The user's 1:1 messages of every conversation (XEP-0313 without "with"), paged like history: backwards with
-   * `before` (or neither), forwards with `after`, narrowed by `start` and `end`. Runs within the caller's
-   * heavy-read allowance (ReadLimiter).
-   */
-  async archive(user: string, p: HistoryPaging): Promise<{ messages: MessageView[]; more: boolean }> {
-    const { store, metrics } = this.ctx;
-    return this.page(user, p, (q) => metrics.storage('history', store.messages.userMessages(user, q)));
+  /** The user's 1:1 messages of every conversation (XEP-0313 without "with"; history-reads.ts). */
+  archive(user: string, p: HistoryPaging): Promise<{ messages: MessageView[]; more: boolean }> {
+    return this.reads.archive(user, p);
   }
 
-  /**
-   * What `user` may read of the log now, by the rules history applies (MessageStore.history, userMessages): its
-   * own 1:1 messages after its account's createdSeq, and the messages of each room it is a member of now after
-   * the room's createdSeq. For indexes modules keep over the log (the search module), so that they answer no
-   * more than history would. `own` is null when the account does not exist (nothing is readable).
-   */
-  async readScope(user: string): Promise<ReadScope> {
-    const [own, rooms] = await Promise.all([this.ctx.directory.createdSeq(user), this.ctx.store.rooms.floorsOf(user)]);
-    return { own, rooms: new Map(rooms.map((r) => [r.room, r.createdSeq])) };
+  /** What `user` may read of the log now, by history's rules (history-reads.ts), for modules' indexes. */
+  readScope(user: string): Promise<ReadScope> {
+    return this.reads.readScope(user);
   }
 
   /** The createdSeq of an account (cached), null when it does not exist: where its 1:1 history starts. */
@@ -724,36 +646,6 @@ export class Engine {
   heavyRead<T>(user: string, read: () => Promise<T>): Promise<T> {
     return this.ctx.reads.run(user, read);
   }
-
-  /** One page of a history read: the bounds from the cursors and times, the look-ahead row, the byte budget. */
-  private async page(
-    user: string,
-    p: HistoryPaging,
-    read: (q: HistoryQuery) => Promise<MessageView[]>,
-  ): Promise<{ messages: MessageView[]; more: boolean }> {
-    if (p.before !== undefined && p.after !== undefined) throw new ParleyError('bad-request', 'give before or after, not both');
-    if (p.start !== undefined && p.end !== undefined && p.start > p.end) throw new ParleyError('bad-request', 'start is after end');
-    const limit = Math.min(p.limit ?? 50, this.ctx.opts.historyPageMax);
-    const maxBytes = this.ctx.opts.historyPageMaxBytes ?? HISTORY_PAGE_MAX_BYTES;
-    const { store, reads } = this.ctx;
-    const forward = p.after !== undefined;
-    return reads.run(user, async () => {
-      // Times become positions (records take their time in log order): after the last one before `start`,
-      // before the first one after `end`.
-      const floor = p.start === undefined ? undefined : (await store.messages.seqAtTime(p.start)) - 1;
-      const ceiling = p.end === undefined ? undefined : await store.messages.seqAtTime(p.end + 1);
-      const after = maxOf(p.after, floor);
-      const before = minOf(p.before, ceiling);
-      const rows = await read({ after, before, limit: limit + 1, maxBytes, from: forward ? 'oldest' : 'newest' });
-      // The store returns ascending; in paging direction (newest first when paging backwards) it read the page
-      // and then at most one look-ahead row, the far end of the page.
-      const inOrder = forward ? rows : [...rows].reverse();
-      const n = pageLength(inOrder, limit, maxBytes, utf8Bytes);
-      const page = inOrder.slice(0, n);
-      return { messages: forward ? page : page.reverse(), more: rows.length > n };
-    });
-  }
-
 
   /** The client has processed everything up to `upTo`: drop it from the offline queue. */
   async ack(session: Session, upTo: number): Promise<void> {
@@ -931,26 +823,5 @@ export class Engine {
   }
 }
 
-/** What a user may read of the log (Engine.readScope): positions after which each part is readable. */
-export interface ReadScope {
-  /** The account's createdSeq: its 1:1 messages after it; null when the account does not exist. */
-  own: number | null;
-  /** Each room the user is a member of now, with the room's createdSeq. */
-  rooms: Map<string, number>;
-}
 
-/** How a history read pages: a cursor (before or after a position), a time range and a page size. */
-export interface HistoryPaging {
-  /** Page backwards from this position (exclusive). */
-  before?: number | undefined;
-  /** Page forwards from this position (exclusive). */
-  after?: number | undefined;
-  /** Only messages written at or after this time (epoch ms). */
-  start?: number | undefined;
-  /** Only messages written at or before this time (epoch ms). */
-  end?: number | undefined;
-  limit?: number | undefined;
-}
-
-const maxOf = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
-const minOf = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+export type { HistoryPaging, ReadScope } from './history-reads.js';
