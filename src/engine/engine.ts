@@ -7,11 +7,11 @@ import { ParleyError } from '../core/errors.js';
 import { parseAddress } from '../core/address.js';
 import type { MessageView, RoomRole, SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
-import type { Account, ReadMarker, Store } from '../ports/store.js';
+import type { ReadMarker, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
-import { AuthService, credentialsMark, type AuthOptions } from './auth-service.js';
+import { AuthService, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
-import { Cluster, type ClusterOptions, type EndCode, type UserSession } from './cluster.js';
+import { Cluster, type ClusterOptions, type UserSession } from './cluster.js';
 import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { DomainRoutes, type DomainRoute, type RoutedStanza } from './domain-routes.js';
@@ -27,6 +27,7 @@ import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
 import { HistoryReads, type HistoryPaging, type ReadScope } from './history-reads.js';
 import { LogReplay } from './replay.js';
+import { SessionEnds } from './session-ends.js';
 import { RemotePresence } from './remote-presence.js';
 import { RemoteRooms } from './remote-rooms.js';
 import { RemoteService, type RouteHandle } from './remote-service.js';
@@ -58,15 +59,6 @@ const INVALIDATE = 'cache.invalidate';
 /** Defaults of the limits.* options of the same names (src/app/config.ts), for engines built without them. */
 const READS_IN_FLIGHT = 4;
 const READS_QUEUED = 8;
-/**
- * One incarnation of an account. createdSeq alone cannot tell two apart when nothing was logged in between
- * (the old one then has no records to hide either); with the creation time, which differs, it can.
- */
-interface Incarnation {
-  createdSeq: number;
-  createdAt: number;
-}
-
 /** What is connected now across the cluster (Engine.liveCounts). */
 export interface LiveCounts {
   sessions: number;
@@ -100,18 +92,8 @@ export class Engine {
   /** Occupants on routed domains in this server's rooms (remote-rooms.ts). */
   private readonly remoteRooms: RemoteRooms;
   private readonly offline: OfflineTracker;
-  /**
-   * Which incarnation of its account each session belongs to, as the account was when it opened. An address
-   * removed and created again by another process is a new account: sessions of the old one must not live on.
-   */
-  private readonly incarnation = new WeakMap<Session, Incarnation>();
-  /**
-   * Per online user, the fingerprint (credentialsMark) of the credentials its sessions were opened against. A
-   * password change, made here or by another process, ends the sessions whose fingerprint is no longer current.
-   */
-  private readonly credentialMarks = new Map<string, string>();
-  /** The credential (CredentialVerifier's ref, e.g. an API key) each session was opened with, when not a password. */
-  private readonly credentialRefs = new WeakMap<Session, string>();
+  /** Sessions' accounts and credentials, and the ending of those that lost them (session-ends.ts). */
+  private readonly ends: SessionEnds;
   /** Replays of the log to sessions that (re)connect (replay.ts). */
   private readonly replays: LogReplay;
   /** History pages and read scopes (history-reads.ts). */
@@ -149,7 +131,7 @@ export class Engine {
       this.offline.invalidate();
       // The admin API ends removed users' sessions itself; the operator CLI (another process) cannot.
       if (external) {
-        this.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
+        this.ends.sweepAccounts().catch((e: unknown) => deps.log.error({ err: e }, 'session sweep failed'));
         void this.ctx.events.emit('store.changed', {});
       }
     };
@@ -212,8 +194,17 @@ export class Engine {
     this.rooms = new RoomService(this.ctx, this.presence);
     this.reads = new HistoryReads(this.ctx, this.rooms);
     this.replays = new LogReplay(this.ctx);
+    this.ends = new SessionEnds(this.ctx, {
+      close: (s) => this.closeSession(s),
+      forget: (user) => {
+        this.presence.forget(user);
+        this.blocks.forget(user);
+        this.rosters.invalidate(user);
+      },
+      recompute: (user) => this.presence.recompute(user),
+    });
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
-      this.createdSeqOf(s),
+      this.ends.createdSeqOf(s),
     );
     this.blocks.remoteChanged = (user, entries, blocked) => this.remotePresence.blockChanged(user, entries, blocked);
     this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence, async (user, room, limit) => (await this.history(user, { with: room, limit })).messages);
@@ -227,8 +218,8 @@ export class Engine {
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, {
-      endSessions: (users, message, code) => this.endSessionsOf(users, message, null, true, code),
-      endSession: (user, resource, message) => this.endResource(user, resource, message),
+      endSessions: (users, message, code) => this.ends.endSessionsOf(users, message, null, true, code),
+      endSession: (user, resource, message) => this.ends.endResource(user, resource, message),
       rooms: this.rooms,
     });
   }
@@ -262,8 +253,8 @@ export class Engine {
       end: (r) => {
         const ending =
           r.credential !== undefined
-            ? this.endLocalCredentialSessions(r.credential, r.reason)
-            : this.endSessionsOf(r.users, r.reason, r.keep, false, r.code ?? 'not-authorized', r.resource);
+            ? this.ends.endLocalCredentialSessions(r.credential, r.reason)
+            : this.ends.endSessionsOf(r.users, r.reason, r.keep, false, r.code ?? 'not-authorized', r.resource);
         ending.catch(failed('ending sessions for another node failed'));
       },
     });
@@ -343,7 +334,7 @@ export class Engine {
     if (!account) throw new ParleyError('not-authorized', 'the account was removed');
     // Every way in ends here, so a disabled account opens no session whatever authenticated it.
     if (account.disabled) throw new ParleyError('account-disabled', 'this account is disabled; an administrator can enable it');
-    await this.checkCredentials(user, account, opts.credentials);
+    await this.ends.checkCredentials(user, account, opts.credentials);
     let res = resource ?? randomBytes(6).toString('base64url');
     if (resource !== null) {
       const a = parseAddress(`${user}/${resource}`);
@@ -358,8 +349,7 @@ export class Engine {
     }
     const openedAt = elsewhere ? Math.max(this.ctx.now(), elsewhere.openedAt + 1) : this.ctx.now();
     const session = new Session(randomBytes(9).toString('base64url'), user, res, sink, this.newest(user, this.presence.extend(user, presence)), openedAt);
-    this.incarnation.set(session, { createdSeq: account.createdSeq, createdAt: account.createdAt });
-    if (opts.credentialRef !== undefined) this.credentialRefs.set(session, opts.credentialRef);
+    this.ends.opened(session, account, opts.credentialRef);
     session.available = opts.available ?? true;
     session.onChange = this.announceChange;
     const old = sessions.add(session);
@@ -670,15 +660,10 @@ export class Engine {
     if (!this.ctx.sessions.isOnline(session.user)) {
       this.blocks.forget(session.user);
       this.rosters.invalidate(session.user);
-      this.credentialMarks.delete(session.user);
+      this.ends.userGone(session.user);
     }
     await this.presence.recompute(session.user);
     this.remotePresence.endDirected(session);
-  }
-
-  /** The createdSeq of the account incarnation a session belongs to: records up to it are a predecessor's. */
-  private async createdSeqOf(session: Session): Promise<number> {
-    return this.incarnation.get(session)?.createdSeq ?? (await this.ctx.directory.createdSeq(session.user)) ?? Number.MAX_SAFE_INTEGER;
   }
 
   /**
@@ -689,125 +674,17 @@ export class Engine {
   async changePassword(user: string, password: string, keep: Session | null = null): Promise<void> {
     if ((await this.admin.kindOf(user)) === 'bot') throw new ParleyError('not-acceptable', `${user} is a bot: it has no password and logs in with an API key (docs/bots.md)`);
     const mark = await this.ctx.events.change({ type: 'account.changed', address: user, change: 'password', by: user }, () => this.auth.setPassword(user, password));
-    if (this.ctx.sessions.isOnline(user)) this.credentialMarks.set(user, mark);
-    await this.endSessionsOf([user], 'the password was changed', keep, true);
+    this.ends.passwordChanged(user, mark);
+    await this.ends.endSessionsOf([user], 'the password was changed', keep, true);
     await this.ctx.events.emit('account.changed', { address: user, change: 'password', by: user });
   }
 
   /**
-   * Refuses a session whose authentication predates a password change (its fingerprint differs from the stored
-   * credentials'). A change by another process that the data-version poll has not reported yet shows up here
-   * too: the user's sessions opened against the old credentials end now.
+   * Ends the sessions opened with a credential that was just revoked (an API key), on every node; returns how
+   * many this node ended (session-ends.ts).
    */
-  private async checkCredentials(user: string, acc: Account, authenticated: string | undefined): Promise<void> {
-    const current = credentialsMark(acc.credentials);
-    if (authenticated !== undefined && authenticated !== current) {
-      throw new ParleyError('not-authorized', 'the password was changed since this login; log in again');
-    }
-    const known = this.credentialMarks.get(user);
-    if (known !== undefined && known !== current) await this.endSessionsOf([user], 'the password was changed');
-    this.credentialMarks.set(user, current);
-  }
-
-  /**
-   * Ends every session of `users` but `keep` (a password change, accounts an administrator removed). Like
-   * shutdown, it deregisters them at once instead of when each socket finishes closing, so nothing is routed to
-   * them meanwhile. `everywhere`: the other nodes end theirs too (told on the bus; `keep` is a session id there).
-   */
-  private async endSessionsOf(
-    users: Iterable<string>,
-    message: string,
-    keep: Session | string | null = null,
-    everywhere = false,
-    code: EndCode = 'not-authorized',
-    resource?: string,
-  ): Promise<number> {
-    const list = [...users];
-    const keepId = typeof keep === 'string' ? keep : (keep?.id ?? null);
-    if (everywhere) this.ctx.cluster.endEverywhere(list, keepId, message, { code, ...(resource === undefined ? {} : { resource }) });
-    const ending = list.flatMap((u) => [...this.ctx.sessions.of(u)]).filter((s) => s.id !== keepId && (resource === undefined || s.resource === resource));
-    for (const s of ending) s.sink.close(code, message);
-    await Promise.all(ending.map((s) => this.closeSession(s)));
-    return ending.length;
-  }
-
-  /**
-   * An administrator ends one session, `user`/`resource`, wherever it runs; false when there is none. The client
-   * is told why (policy-violation, RFC 6120 §4.9.3.14 for XMPP; docs/protocol.md's close table for JSON).
-   */
-  private async endResource(user: string, resource: string, message: string): Promise<boolean> {
-    if (this.ctx.sessions.get(user, resource) !== undefined) {
-      await this.endSessionsOf([user], message, null, false, 'policy-violation', resource);
-      return true;
-    }
-    if (this.ctx.cluster.remoteSession(user, resource) === undefined) return false;
-    this.ctx.cluster.endEverywhere([user], null, message, { code: 'policy-violation', resource });
-    return true;
-  }
-
-  /**
-   * Ends the sessions opened with a credential that was just revoked (CredentialVerifier's `ref`, e.g. an API key
-   * revoked over HTTP), on this node and, through the cluster, every other; returns how many this node ended. A
-   * credential revoked by another process without an engine (the CLI) stops opening sessions once the verifier
-   * notices; the sessions it opened before run on until they close.
-   */
-  async endCredentialSessions(ref: string, message: string): Promise<number> {
-    this.ctx.cluster.endCredentialEverywhere(ref, message);
-    return this.endLocalCredentialSessions(ref, message);
-  }
-
-  /** Ends this node's sessions opened with credential `ref`. */
-  private async endLocalCredentialSessions(ref: string, message: string): Promise<number> {
-    const ending = [...this.ctx.sessions.all()].filter((s) => this.credentialRefs.get(s) === ref);
-    for (const s of ending) s.sink.close('not-authorized', message);
-    await Promise.all(ending.map((s) => this.closeSession(s)));
-    return ending.length;
-  }
-
-  /**
-   * After another process (the operator CLI) changed the database: ends the sessions of removed accounts (also
-   * when the address was created again meanwhile: those sessions belong to the removed account, not to the new
-   * one) and of accounts whose credentials changed (`parley user passwd`). One account read per online user,
-   * and only when the data version moved: nothing per message.
-   */
-  private async sweepAccounts(): Promise<void> {
-    const { sessions } = this.ctx;
-    for (const user of [...sessions.onlineUsers()]) {
-      const now = await this.ctx.store.accounts.get(user);
-      const stale = [...sessions.of(user)].filter((s) => {
-        const was = this.incarnation.get(s);
-        return !(now && was && was.createdSeq === now.createdSeq && was.createdAt === now.createdAt);
-      });
-      if (stale.length > 0) {
-        // Deregistered here, so the connections' own cleanup (closeSession) finds them gone and does nothing.
-        for (const s of stale) {
-          s.closed = true;
-          s.sink.close('not-authorized', 'the account was removed');
-          if (sessions.remove(s)) {
-            this.ctx.cluster.closed(s);
-            this.ctx.metrics.sessions(-1);
-            await this.ctx.events.emit('session.closed', { user: s.user, resource: s.resource, id: s.id, protocol: s.protocol });
-          }
-        }
-        if (!sessions.isOnline(user)) {
-          // Not recomputed: that would store the removed account's last-seen time and status on the account row,
-          // which may be a new account's already.
-          this.presence.forget(user);
-          this.blocks.forget(user);
-          this.rosters.invalidate(user);
-          this.credentialMarks.delete(user);
-          continue;
-        }
-        await this.presence.recompute(user);
-      }
-      // Disabled by another process (`parley user disable`).
-      if (now?.disabled === true) {
-        await this.endSessionsOf([user], 'the account was disabled', null, false, 'account-disabled');
-        continue;
-      }
-      const known = this.credentialMarks.get(user);
-      if (now && known !== undefined && known !== credentialsMark(now.credentials)) await this.endSessionsOf([user], 'the password was changed');
-    }
+  endCredentialSessions(ref: string, message: string): Promise<number> {
+    return this.ends.endCredentialSessions(ref, message);
   }
 
   /**
