@@ -81,7 +81,7 @@ export const federationOptions = z.strictObject({
     })
     .default({ domains: {} })
     .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'give both certFile and keyFile, or neither', path: ['certFile'] })
-    .describe('Certificates presented on s2s streams (both directions). Without any, the c2s certificates of each domain are used'),
+    .describe('Certificates presented on s2s streams (both directions); required when enabled: s2s streams are always encrypted'),
   trust: z
     .strictObject({
       caFile: z.string().min(1).optional().describe('PEM bundle of CAs trusted for peers\' certificates instead of the system store'),
