@@ -110,7 +110,7 @@ export class IncomingStream extends S2sStream {
       const peerDomain = (attrs.from ?? '').toLowerCase();
       const id = peerDomain === '' ? null : peerIdentity(this.tls, peerDomain);
       // XEP-0178 §3: offer EXTERNAL only when the certificate validates (the name is checked at <auth>).
-      if (!this.saslDone && this.tls.authorized && id !== null) features.push(`<mechanisms xmlns="${SASL_NS}"><mechanism>EXTERNAL</mechanism></mechanisms>`);
+      if (!this.saslDone && id !== null && id.trusted) features.push(`<mechanisms xmlns="${SASL_NS}"><mechanism>EXTERNAL</mechanism></mechanisms>`);
       if (this.deps.dialback.enabled) features.push(`<dialback xmlns="${DIALBACK_FEATURE_NS}"><errors/></dialback>`);
     }
     this.send(`<stream:features>${features.join('')}</stream:features>`);
