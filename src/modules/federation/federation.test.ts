@@ -217,6 +217,33 @@ describe('federation between two Parley servers', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(bob.received('message').some((d) => d.body === 'forged')).toBe(false);
   }, 60_000);
+
+  it('each domain pair authenticates on its own: a stream for beta.test may not carry stanzas to its room domain', async () => {
+    const { certFile, keyFile } = trusted.issue(['evil2.test']);
+    const raw = await RawS2s.open(ports['beta.test']!, 'evil2.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    raw.write(`<presence from="mallory@evil2.test/x" to="room@conference.beta.test/mallory"/>`);
+    await raw.waitFor(/<stream:error><invalid-from/);
+    await raw.closed;
+  }, 60_000);
+
+  it('EXTERNAL that fails gets a SASL failure and the stream stays; spoofed dialback for another domain is invalid', async () => {
+    // A certificate the CA issued for evil3.test, used to claim alpha.test.
+    const { certFile, keyFile } = trusted.issue(['evil3.test']);
+    const raw = await RawS2s.tls(ports['beta.test']!, 'alpha.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from('alpha.test').toString('base64')}</auth>`);
+    await raw.waitFor(/<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized\/>/);
+    expect(raw.text).not.toMatch(/<stream:error/);
+    // Dialback with a made-up key: beta.test asks alpha.test (the authoritative server), which says invalid.
+    raw.write(`<db:result from='alpha.test' to='beta.test'>${'ab'.repeat(32)}</db:result>`);
+    await raw.waitFor(/<db:result[^>]*type="invalid"/);
+    // Still not authenticated: a stanza from alpha.test cuts the stream.
+    raw.write(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat"><body>spoofed</body></message>`);
+    await raw.waitFor(/<stream:error><invalid-from/);
+    await raw.closed;
+    const refused = await audit('beta.test', 'federation.refused');
+    expect(refused.some((e) => e['subject'] === 'alpha.test' && /SASL EXTERNAL/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+    expect(refused.some((e) => e['subject'] === 'alpha.test' && /key is invalid/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+  }, 60_000);
 });
 
 /** A hand-driven s2s stream: STARTTLS, SASL EXTERNAL with its own certificate, then raw writes. */
@@ -227,8 +254,9 @@ class RawS2s {
     this.closed = closed;
   }
 
-  static async open(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
-    const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`;
+  /** Connects, STARTTLS with the given certificate, and reads the features of the encrypted stream. */
+  static async tls(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
+    const header = RawS2s.header(from, to);
     const tcp = createConnection({ host: '127.0.0.1', port });
     let plain = '';
     tcp.on('data', (c: Buffer) => (plain += c.toString('utf8')));
@@ -243,11 +271,28 @@ class RawS2s {
     tls.on('data', (c: Buffer) => (r.text += c.toString('utf8')));
     await new Promise<void>((res) => tls.once('secureConnect', () => res()));
     tls.write(header);
-    await r.waitFor(/EXTERNAL/);
-    tls.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from(from).toString('base64')}</auth>`);
+    await r.waitFor(/<\/stream:features>/);
+    return r;
+  }
+
+  static header(from: string, to: string): string {
+    return `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`;
+  }
+
+  /** The stream id of the latest header. */
+  get streamId(): string {
+    const ids = [...this.text.matchAll(/<stream:stream [^>]*id="([^"]+)"/g)];
+    return ids[ids.length - 1]![1]!;
+  }
+
+  /** Connects and authenticates by SASL EXTERNAL as `from`. */
+  static async open(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
+    const r = await RawS2s.tls(port, from, to, pki);
+    expect(r.text).toMatch(/<mechanism>EXTERNAL<\/mechanism>/);
+    r.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from(from).toString('base64')}</auth>`);
     await r.waitFor(/<success/);
     const at = r.text.length;
-    tls.write(header);
+    r.write(RawS2s.header(from, to));
     await waitText(() => r.text.slice(at), /<\/stream:features>|<stream:features\/>/);
     return r;
   }
