@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
 }
 
 /** A Parley server for `domain`, its certificate from `ca`, trusting `trusted`, knowing where `peers` listen. */
-async function parley(domain: string, ca: TestCa, peers: string[]): Promise<TestServer> {
+async function parley(domain: string, ca: TestCa, peers: string[], extra: Record<string, string> = {}): Promise<TestServer> {
   const { certFile, keyFile } = ca.issue([domain, `conference.${domain}`]);
   const t = await startServer({
     server: { defaultDomain: domain } as never,
@@ -54,7 +54,8 @@ async function parley(domain: string, ca: TestCa, peers: string[]): Promise<Test
         tls: { certFile, keyFile },
         trust: { caFile: trusted.caFile },
         dialback: { secret: `dialback-secret-of-${domain}` },
-        resolve: Object.fromEntries(peers.flatMap((p) => [[p, `127.0.0.1:${ports[p]}`], [`conference.${p}`, `127.0.0.1:${ports[p]}`]])),
+        resolve: { ...Object.fromEntries(peers.flatMap((p) => [[p, `127.0.0.1:${ports[p]}`], [`conference.${p}`, `127.0.0.1:${ports[p]}`]])), ...extra },
+        stanzasPerSecond: 100,
         backoff: { initialSeconds: 0.2, maxSeconds: 1 },
         policy: { default: { mode: 'open' } },
       },
@@ -103,7 +104,8 @@ beforeAll(async () => {
   trusted = makeCa(dir, 'trusted');
   other = makeCa(dir, 'other');
   for (const d of ['alpha.test', 'beta.test', 'gamma.test', 'delta.test']) ports[d] = await freePort();
-  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test']);
+  // nowhere.test: a port where nothing listens.
+  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}` });
   servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
   servers['gamma.test'] = await parley('gamma.test', other, ['delta.test']);
   servers['delta.test'] = await parley('delta.test', other, ['gamma.test']);
@@ -216,6 +218,49 @@ describe('federation between two Parley servers', () => {
     expect(entries.some((e) => e['subject'] === 'alpha.test' && /not authenticated on this stream/.test(String((e['data'] as Json)['reason'])))).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(bob.received('message').some((d) => d.body === 'forged')).toBe(false);
+    // The other servers' links are not affected.
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    await alice.send('bob@beta.test', 'still here');
+    await bob.waitFor('message', (d) => d.body === 'still here', 15_000);
+  }, 60_000);
+
+  it('an unreachable server: queued stanzas bounce, the pair backs off, and a send meanwhile is refused at once', async () => {
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    await alice.send('nobody@nowhere.test', 'into the void');
+    const row = await until(async () => {
+      const links = (await call('alpha.test', 'GET', '/api/v1/federation/links')).body['links'] as Json[];
+      return links.find((l) => l['remote'] === 'nowhere.test' && l['state'] === 'backoff');
+    });
+    expect(String(row['lastError'])).toMatch(/cannot connect to 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    const refused = await alice.send('nobody@nowhere.test', 'again').catch((e: unknown) => e);
+    expect((refused as ParleyApiError).code).toBe('remote-server-not-found');
+    expect((refused as ParleyApiError).message).toMatch(/next attempt in/);
+    const entries = await audit('alpha.test', 'federation.refused');
+    expect(entries.some((e) => e['subject'] === 'nowhere.test' && (e['data'] as Json)['direction'] === 'out')).toBe(true);
+  }, 60_000);
+
+  it('a remote server over its rate is read more slowly, every stanza still arrives, and other servers are not held up', async () => {
+    const { certFile, keyFile } = trusted.issue(['flood.test']);
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    const raw = await RawS2s.open(ports['beta.test']!, 'flood.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    const started = Date.now();
+    const N = 300;
+    for (let i = 0; i < N; i += 10) {
+      let batch = '';
+      for (let j = i; j < i + 10; j++) batch += `<message from="f@flood.test/x" to="bob@beta.test" type="chat" id="m${j}"><body>flood ${j}</body></message>`;
+      raw.write(batch);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // While the flood is paced (100 stanzas a second), another server's message gets through at once.
+    const t0 = Date.now();
+    await alice.send('bob@beta.test', 'not held up');
+    await bob.waitFor('message', (d) => d.body === 'not held up', 15_000);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await bob.waitFor('message', (d) => d.body === `flood ${N - 1}`, 20_000);
+    // 300 stanzas at 100 a second with a burst of 100: at least two seconds.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
+    expect(bob.received('message').filter((d) => /^flood /.test(String(d.body))).length).toBe(N);
   }, 60_000);
 
   it('each domain pair authenticates on its own: a stream for beta.test may not carry stanzas to its room domain', async () => {
