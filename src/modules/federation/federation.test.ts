@@ -11,7 +11,13 @@
  *   policy-violation and an audit entry; `partners` admits only the listed domain; `restrictToGroups` lets only
  *   a shared group's members out; a recipient's server that closes refuses inbound with an audit entry.
  * - A peer that authenticates as its own domain and then forges a `from` of another domain is cut off with
- *   invalid-from, and nothing it sent is delivered.
+ *   invalid-from, and nothing it sent is delivered, while the other servers' links go on; a stream authenticated
+ *   for a domain carries nothing for its room domain; a failed EXTERNAL is a SASL failure and a spoofed dialback
+ *   key is refused by the authoritative server.
+ * - An unreachable server: the pair backs off (links show it), a JSON send meanwhile is refused with
+ *   remote-server-not-found, and an XMPP sender gets its queued message back as that stanza error.
+ * - XEP-0368 direct TLS; the per-server rate limit paces a flood without holding up another server's message;
+ *   `parley federation links` prints the running server's links.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -19,9 +25,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { login, ParleyApiError } from '../../../client/index.js';
+import { runCli } from '../../app/cli.js';
 import { addUser } from '../../engine/admin-service.js';
+import { RawXmpp } from '../../../test/xmpp-raw.js';
 import { startServer, type TestServer } from '../../../test/harness.js';
 import { makeCa, type TestCa } from './test-pki.js';
 
@@ -56,6 +64,7 @@ async function parley(domain: string, ca: TestCa, peers: string[], extra: Record
         dialback: { secret: `dialback-secret-of-${domain}` },
         resolve: { ...Object.fromEntries(peers.flatMap((p) => [[p, `127.0.0.1:${ports[p]}`], [`conference.${p}`, `127.0.0.1:${ports[p]}`]])), ...extra },
         stanzasPerSecond: 100,
+        directTls: { host: '127.0.0.1', port: 0 },
         backoff: { initialSeconds: 0.2, maxSeconds: 1 },
         policy: { default: { mode: 'open' } },
       },
@@ -105,7 +114,7 @@ beforeAll(async () => {
   other = makeCa(dir, 'other');
   for (const d of ['alpha.test', 'beta.test', 'gamma.test', 'delta.test']) ports[d] = await freePort();
   // nowhere.test: a port where nothing listens.
-  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}` });
+  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}`, 'void.test': `127.0.0.1:${await freePort()}` });
   servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
   servers['gamma.test'] = await parley('gamma.test', other, ['delta.test']);
   servers['delta.test'] = await parley('delta.test', other, ['gamma.test']);
@@ -142,6 +151,14 @@ describe('federation between two Parley servers', () => {
     const rows = links.body['links'] as Json[];
     expect(rows.find((l) => l['direction'] === 'out' && l['remote'] === 'beta.test')).toMatchObject({ state: 'ready', auth: 'sasl-external', stanzasOut: expect.any(Number) });
     expect(rows.find((l) => l['direction'] === 'in' && l['remote'] === 'beta.test')).toMatchObject({ state: 'ready', auth: 'sasl-external' });
+    // The CLI reads the same listing from the running server.
+    vi.stubEnv('PARLEY_STORAGE__SQLITE__PATH', join(servers['alpha.test']!.dir, 'parley.db'));
+    vi.stubEnv('PARLEY_MODULES__FEDERATION__ENABLED', 'true');
+    let printed = '';
+    const code = await runCli(['federation', 'links', '--url', servers['alpha.test']!.url, '--token', tokens['alpha.test']!], { out: (x) => (printed += x), err: (x) => (printed += x) });
+    vi.unstubAllEnvs();
+    expect({ code, printed }).toMatchObject({ code: 0 });
+    expect(printed).toMatch(/out alpha\.test -> beta\.test {2}ready {2}sasl-external/);
     // Plain users may not read the links.
     const { token } = await login(servers['alpha.test']!.url, 'alice@alpha.test', 'pw-alice');
     expect((await fetch(`${servers['alpha.test']!.url}/api/v1/federation/links`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
@@ -237,6 +254,50 @@ describe('federation between two Parley servers', () => {
     expect((refused as ParleyApiError).message).toMatch(/next attempt in/);
     const entries = await audit('alpha.test', 'federation.refused');
     expect(entries.some((e) => e['subject'] === 'nowhere.test' && (e['data'] as Json)['direction'] === 'out')).toBe(true);
+  }, 60_000);
+
+  it('an XMPP sender gets a queued stanza back as remote-server-not-found when the server cannot be reached', async () => {
+    const c = await RawXmpp.open(servers['alpha.test']!.server.xmpp!.ports.directTls!, true);
+    await c.open('alpha.test');
+    let at = c.text.length;
+    c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0carol\0pw-carol').toString('base64')}</auth>`);
+    await c.until(/<success/, 5000, at);
+    await c.open('alpha.test');
+    at = c.text.length;
+    c.write(`<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>`);
+    await c.until(/<jid>/, 5000, at);
+    c.write('<presence/>');
+    at = c.text.length;
+    c.write(`<message to='someone@void.test' type='chat' id='v1'><body>anyone there?</body></message>`);
+    const m = await c.until(/<message[^>]*type="error"[^>]*>.*?<\/message>/, 15_000, at);
+    expect(m[0]).toMatch(/from="someone@void\.test"/);
+    expect(m[0]).toMatch(/id="v1"/);
+    expect(m[0]).toMatch(/<remote-server-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"\/>/);
+    expect(m[0]).toMatch(/ECONNREFUSED/);
+    c.write('</stream:stream>');
+  }, 60_000);
+
+  it('XEP-0368 direct TLS: no STARTTLS, EXTERNAL offered at once, and stanzas flow', async () => {
+    const links = (await call('beta.test', 'GET', '/api/v1/federation/links')).body;
+    const port = links['directTlsPort'] as number;
+    expect(port).toBeGreaterThan(0);
+    const { certFile, keyFile } = trusted.issue(['direct.test']);
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'beta.test', ALPNProtocols: ['xmpp-server'], cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    expect(socket.alpnProtocol).toBe('xmpp-server');
+    socket.write(RawS2s.header('direct.test', 'beta.test'));
+    await waitText(() => text, /<\/stream:features>/);
+    expect(text).not.toMatch(/starttls/);
+    expect(text).toMatch(/<mechanism>EXTERNAL<\/mechanism>/);
+    socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+    await waitText(() => text, /<success/);
+    socket.write(RawS2s.header('direct.test', 'beta.test'));
+    socket.write(`<message from="d@direct.test/x" to="bob@beta.test" type="chat" id="d1"><body>over direct TLS</body></message>`);
+    await bob.waitFor('message', (d) => d.body === 'over direct TLS', 15_000);
+    socket.end('</stream:stream>');
   }, 60_000);
 
   it('a remote server over its rate is read more slowly, every stanza still arrives, and other servers are not held up', async () => {
