@@ -69,7 +69,8 @@ export class IncomingStream extends S2sStream {
   private sentHeader = false;
   private saslDone = false;
   private timer: NodeJS.Timeout | null;
-  private pausedForRate = false;
+  /** Why reading is paused: over the remote server's rate, or too many stanzas still being handled. */
+  private readonly paused = { rate: false, backlog: false };
   /** Stanzas received and counted for the links listing. */
   stanzasIn = 0;
   readonly since = Date.now();
@@ -257,16 +258,24 @@ export class IncomingStream extends S2sStream {
     }
     this.stanzasIn++;
     const wait = this.deps.charge(remote);
-    if (wait > 0 && !this.pausedForRate) {
+    if (wait > 0 && !this.paused.rate) {
       // RFC 6120 §13.12: over the remote server's rate, stop reading this stream until the debt is paid.
-      this.pausedForRate = true;
+      this.paused.rate = true;
       this.pauseReading(true);
       setTimeout(() => {
-        this.pausedForRate = false;
-        this.pauseReading(false);
+        this.paused.rate = false;
+        if (!this.paused.backlog) this.pauseReading(false);
       }, wait).unref();
     }
     this.deps.stanza(this, e, remote, local);
+  }
+
+  /** Stops (true) or resumes reading while the stanzas already read are being handled (back-pressure). */
+  hold(on: boolean): void {
+    if (this.paused.backlog === on) return;
+    this.paused.backlog = on;
+    if (on) this.pauseReading(true);
+    else if (!this.paused.rate) this.pauseReading(false);
   }
 
   protected override failed(condition: StreamErrorCondition, text: string): void {
