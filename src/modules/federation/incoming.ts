@@ -251,6 +251,11 @@ export class IncomingStream extends S2sStream {
     const to = (e.attr('to') ?? '').toLowerCase();
     const remote = bareDomain(from);
     const local = bareDomain(to);
+    // RFC 6120 §4.9.3.6: a to on a domain not served here.
+    if (local !== '' && !this.deps.isLocal(local)) {
+      this.deps.refused(this, local, remote || null, `stanza to ${to}, a domain not served here`);
+      return this.fail('host-unknown', `${local} is not served here`);
+    }
     // RFC 6120 §8.1.2.1, §13.7: the from must be on a domain authenticated on this stream for that to.
     if (remote === '' || local === '' || !this.pairs.has(`${remote}|${local}`)) {
       this.deps.refused(this, local || null, remote || null, `stanza from ${from || '(none)'} to ${to || '(none)'} is not authenticated on this stream`);
