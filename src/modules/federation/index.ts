@@ -119,7 +119,7 @@ export const federation = defineModule({
         const bare = s.from.split('/')[0]!;
         const d = await decideFor(local, bare, remote, 'out');
         if (!d.allowed) throw new ParleyError('policy-violation', d.reason, { remote });
-        const bounce = s.type === 'error' ? null : (err: ParleyError) => void route.deliver(bounceOf(s, err)).catch(() => undefined);
+        const bounce = s.type === 'error' || s.type === 'result' ? null : (err: ParleyError) => void route.deliver(bounceOf(s, err)).catch(() => undefined);
         pool.send(local, remote, { text: outboundText(s, SERVER_NS), bounce });
       },
     });
