@@ -33,7 +33,7 @@ export const ERRORS = {
   'feature-not-implemented': { status: 501, xmpp: 'feature-not-implemented', text: 'This feature is not implemented' },
   'unexpected-request': { status: 400, xmpp: 'unexpected-request', text: 'The request is not expected now' },
   'internal-server-error': { status: 500, xmpp: 'internal-server-error', text: 'Internal server error' },
-  // RFC 6120 §8.3.3.17: a routed domain did not answer in time (an XEP-0357 app server's publish).
+  // RFC 6120 §8.3.3.17: a routed domain did not answer in time (a remote server; an XEP-0357 app server's publish).
   'remote-server-timeout': { status: 504, xmpp: 'remote-server-timeout', text: 'The remote service did not answer in time' },
   'registration-required': { status: 403, xmpp: 'registration-required', text: 'Membership is required first' },
 } as const;
