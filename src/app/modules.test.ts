@@ -49,7 +49,7 @@ const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'h
 
 describe('the shipped modules', () => {
   it('are the archive (off by default), then naming, carbons, blocking, search, mam, vcard, private and pep (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default), then audit and usage (on by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'search', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'audit', 'usage']);
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'search', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'conversations', 'audit', 'usage']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
     const off = new Set(['archive', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
