@@ -10,7 +10,7 @@ import type { Outbound } from '../../engine/outbound.js';
 import type { Session } from '../../engine/session.js';
 import { testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
-import { moduleFixture, runOp, type ModuleFixture } from '../testing.js';
+import { moduleFixture, runOp, TestXmppClient, type ModuleFixture } from '../testing.js';
 import { conversations, previewOf } from './index.js';
 import type { ConversationPage, ConversationSummary } from './sqlite.js';
 
@@ -181,6 +181,32 @@ describe('conversations module', () => {
     // A read receipt for a room message moves the room's position too.
     await f.engine.messages.receipt(b.session, m3.id, 'read', Date.now());
     expect(await f.one(B, room)).toMatchObject({ unread: 1, mentions: 0 });
+  });
+
+  it('moves read positions with XEP-0333 displayed markers from XMPP clients, in chats and in rooms', async () => {
+    const f = await fixture();
+    const a = await open(f.engine, A);
+    const room = (await f.engine.rooms.create(A, 'Board', 'board', true)).address;
+    await f.engine.rooms.invite(room, A, B);
+    await f.engine.rooms.join(room, B);
+    const chat1 = await f.send(a, B, 'one');
+    await f.send(a, B, 'two');
+    const r1 = await f.send(a, room, 'room one, b');
+    await f.send(a, room, 'room two');
+    const x = await TestXmppClient.login(f.engine, f.host.xmpp, 'b');
+    // A 1:1 marker names the id the client saw (the server id when the sender gave none).
+    x.send(`<message to='${A}' type='chat'><displayed xmlns='urn:xmpp:chat-markers:0' id='${chat1.id}'/></message>`);
+    // In a room (XEP-0045 §7.2 entered first), the marker names the room's stanza-id.
+    const mark = x.mark;
+    x.send(`<presence to='${room}/b'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await x.waitFor(/status code="110"/, mark);
+    x.send(`<message to='${room}' type='groupchat'><displayed xmlns='urn:xmpp:chat-markers:0' id='${r1.id}'/></message>`);
+    // A marker for no known message changes nothing and ends nothing.
+    x.send(`<message to='${room}' type='groupchat'><displayed xmlns='urn:xmpp:chat-markers:0' id='nonsense'/></message>`);
+    for (let i = 0; i < 100 && (await f.one(B, room))?.readUpTo !== r1.seq; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await f.one(B, A)).toMatchObject({ unread: 1, readUpTo: chat1.seq });
+    expect(await f.one(B, room)).toMatchObject({ unread: 1, mentions: 0, readUpTo: r1.seq });
+    x.close();
   });
 
   it('keeps the past of a room left, with no new unread; a room destroyed leaves the list', async () => {
