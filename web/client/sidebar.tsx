@@ -1,4 +1,7 @@
-/** The conversation list: contacts and other correspondents with presence, unread counts and a filter. */
+/**
+ * The conversation list: contacts and other correspondents (from the server's list, so after a reload too) with
+ * presence, unread counts and a filter; rooms with unread and mention counts.
+ */
 import type { RefObject } from 'preact';
 import { messageOf } from './connection.js';
 import { useState } from 'preact/hooks';
@@ -65,6 +68,7 @@ function Rooms() {
       <ul class="conversations">
         {rooms.value.map((r) => {
           const unread = conversations.value.get(r.address)?.unread ?? 0;
+          const mentions = conversations.value.get(r.address)?.mentions ?? 0;
           return (
             <li key={r.address}>
               {r.role === null ? (
@@ -81,6 +85,11 @@ function Rooms() {
                   {unread > 0 && (
                     <span class="unread" aria-label={`${unread} unread`}>
                       {unread}
+                    </span>
+                  )}
+                  {mentions > 0 && (
+                    <span class="mention-count" aria-label={`${mentions} ${mentions === 1 ? 'mention' : 'mentions'} of you`}>
+                      @{mentions}
                     </span>
                   )}
                 </button>
