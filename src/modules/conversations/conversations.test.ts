@@ -134,6 +134,16 @@ describe('conversations module', () => {
     expect(await read(f, B, { with: A })).toMatchObject({ unread: 0 });
   });
 
+  it('takes a read of a message the list has not reached yet (a first message just in)', async () => {
+    const f = await fixture();
+    const a = await open(f.engine, A);
+    const m = await f.send(a, B, 'brand new');
+    // Straight after the send: the consumer runs a moment later (coalesced), so the position is ahead of it.
+    const r = await read(f, B, { with: A, upTo: m.seq });
+    expect(r.readUpTo).toBe(m.seq);
+    expect(await f.one(B, A)).toMatchObject({ unread: 0, readUpTo: m.seq, last: { id: m.id } });
+  });
+
   it('pushes the new counts to every session of the reader when it reads on one of them', async () => {
     const f = await fixture();
     const a = await open(f.engine, A);
@@ -258,6 +268,9 @@ describe('conversations module', () => {
     await expect(runOp(f.host, f.engine, A, 'conversations', { since: 1 })).rejects.toMatchObject({ code: 'bad-request' });
     await expect(read(f, A, { with: B, upTo: -1 })).rejects.toMatchObject({ code: 'bad-request' });
     await expect(read(f, A, { with: 'not an address' })).rejects.toMatchObject({ code: 'jid-malformed' });
+    // Reading a conversation that has no message keeps nothing and lists nothing.
+    expect(await read(f, A, { with: 'nobody@example.com' })).toMatchObject({ with: 'nobody@example.com', kind: 'chat', unread: 0, readUpTo: 0, last: null });
+    expect((await f.list(A)).conversations).toEqual([]);
   });
 
   it('makes one-line previews', () => {

@@ -212,7 +212,7 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
             }
           }
           // One's own message moves one's read position to it (one has read what one answers).
-          if (advance(it.from, it.kind === 'chat' ? it.to : it.to, it.seq)) touch(it.from, it.to);
+          if (advance(it.from, it.to, it.seq)) touch(it.from, it.to);
           break;
         }
         case 'edit':
@@ -279,6 +279,13 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
     },
     async markRead(user, peer, kind, conv, upTo) {
       return ctx.write(() => {
+        // A 1:1 conversation without a message is no conversation: nothing is kept for it (no row per address
+        // tried), unless the reader names a message the consumer has not reached yet (a first message just in).
+        const ahead = upTo !== null && upTo > position();
+        if (kind === 'chat' && !ahead && entry.get(user, peer) === undefined && lastSeqIn.get(conv, FOREVER) === undefined) {
+          const none: ConversationSummary = { with: peer, kind, last: null, unread: 0, mentions: 0, mentionIds: [], readUpTo: 0, left: false };
+          return { summary: none, position: position(), moved: false };
+        }
         ensureEntry.run(user, peer, kind, conv, 0);
         const e = entry.get(user, peer)!;
         const to = upTo ?? lastSeqIn.get(e.conv, e.until_seq ?? FOREVER) ?? 0;
