@@ -4,7 +4,7 @@
  * SQLite: a non-contact's conversation is listed after a reload with its unread count; reading it in one context
  * clears the count in the other; a room mention shows a mention badge, is announced, and the message is marked;
  * the server restarted mid-conversation, the list and counts are right once the page has reconnected (the message
- * sent meanwhile counted once: no gap, no duplicate).
+ * sent meanwhile counted once: no gap, no duplicate); without the module the page still works.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,6 +149,23 @@ describe('the web client\'s conversation list', { timeout: 120_000 }, () => {
     expect(await unread(b.page, /Budget/)).toBe(0);
     await a.ctx.close();
     await b.ctx.close();
+  });
+
+  it('without the conversations module the page still works, counting what arrives while it is open', async () => {
+    const off = await startServer({ modules: { conversations: { enabled: false } } });
+    try {
+      await off.users(ALICE, CAROL);
+      const c = await off.connect(CAROL);
+      const a = await signedIn(browser, off, ALICE, problems);
+      await c.send(ALICE, 'Hello without the list');
+      await expect.poll(() => unread(a.page, /carol@localhost/)).toBe(1);
+      await entry(a.page, /carol@localhost/).click();
+      await a.page.getByRole('list', { name: 'Messages' }).getByText('Hello without the list').waitFor();
+      await expect.poll(() => unread(a.page, /carol@localhost/)).toBe(0);
+      await a.ctx.close();
+    } finally {
+      await off.close();
+    }
     expect(problems).toEqual([]);
   });
 });

@@ -406,7 +406,8 @@ export async function connect(): Promise<void> {
       link.value = 'online';
       pause = 500;
       await Promise.all([loadRoster(), loadRooms()]);
-      await loadConversations();
+      // Without the conversations module (unknown-op) the list is the roster, the rooms and what arrives.
+      await loadConversations().catch(() => undefined);
       if (active.value !== null) await loadHistory(active.value);
       await s.closed;
       session = null;
