@@ -5,9 +5,10 @@
  * record replayed twice is shown once.
  */
 import { batch, computed, signal } from '@preact/signals';
-import { conversationUpdateOf, listConversations, markConversationRead, type ConversationSummary } from '../../client/conversations.js';
+import { conversationUpdateOf, markConversationRead, type ConversationSummary } from '../../client/conversations.js';
 import type { ParleyEvent } from '../../client/session.js';
 import { BrowserSession, type WebIdentity } from './connection.js';
+import { countsLive, fetchConversations, mentionNotice, withSummary } from './counts.js';
 import { followThings, onPresentitiesEvent } from './things.js';
 
 export { things, type Thing } from './things.js';
@@ -156,9 +157,7 @@ function onMessage(d: Record<string, unknown>): void {
   const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false, xml: str(d.xml), clientId: str(d.clientId) };
   const c = conversation(peer);
   const isNew = !c.messages.some((x) => x.id === m.id);
-  // A message at or before `counted` is in the server's count already; one the user has read elsewhere is not unread.
-  const counts = isNew && from !== self && m.seq > c.counted && m.seq > c.readPosition;
-  const unread = counts && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
+  const unread = isNew && countsLive(c, m, self) && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
   putConversation({ ...c, messages: merge(c.messages, [m]), unread });
   if (isNew && from !== self && active.value === peer) markRead(peer);
   if (isNew && from !== self) {
@@ -232,47 +231,17 @@ function markRead(peer: string): void {
   session.request('message.receipt', { id: last.id, kind: 'read' }).catch(() => undefined);
 }
 
-/**
- * One conversation as the server counts it (the list, or a `conversations.update` event): its counts are exact up
- * to `position`; messages this page holds after it (and after the read position) are added. A summary older than
- * what the page knows of the read position is ignored (positions only move forward).
- */
+/** One conversation as the server counts it (the list, or a `conversations.update` event): see counts.ts. */
 function applySummary(s: ConversationSummary, position: number): void {
   const c = conversation(s.with);
-  if (s.readUpTo < c.readPosition) return;
-  const self = me.value!.address;
-  const later = c.messages.filter((m) => m.from !== self && m.seq > position && m.seq > s.readUpTo).length;
-  const mentionIds = s.mentionIds.every((id) => c.mentionIds.has(id)) ? c.mentionIds : new Set([...c.mentionIds, ...s.mentionIds]);
-  if (s.mentions > c.mentions) {
-    const name = rooms.value.find((r) => r.address === s.with)?.name ?? s.with;
-    announcement.value = `${s.mentions} ${s.mentions === 1 ? 'mention' : 'mentions'} of you in ${name}`;
-  }
   const viewing = active.value === s.with && !document.hidden;
-  putConversation({
-    ...c,
-    unread: viewing ? 0 : s.unread + later,
-    mentions: viewing ? 0 : s.mentions,
-    mentionIds,
-    readPosition: s.readUpTo,
-    counted: Math.max(c.counted, position),
-    last: s.last === null ? c.last : { ts: s.last.ts, preview: s.last.preview, from: s.last.from },
-    kind: s.kind,
-  });
-  if (viewing && (s.unread > 0 || later > 0)) markRead(s.with);
-}
-
-/** The server's conversation list (a few pages at most): after signing in and after every reconnect. */
-async function loadConversations(): Promise<void> {
-  if (!session) return;
-  let before: number | undefined;
-  for (let i = 0; i < 5; i++) {
-    const page = await listConversations(session, before === undefined ? {} : { before });
-    batch(() => {
-      for (const s of page.conversations) applySummary(s, page.position);
-    });
-    if (page.next === null) return;
-    before = page.next;
-  }
+  const next = withSummary(c, s, position, me.value!.address, viewing);
+  if (next === null) return;
+  const notice = mentionNotice(c.mentions, s.mentions, rooms.value.find((r) => r.address === s.with)?.name ?? s.with);
+  if (notice !== null) announcement.value = notice;
+  putConversation(next);
+  // Looked at now: read up to the newest message held (markRead sends nothing when that is read already).
+  if (viewing) markRead(s.with);
 }
 
 function onPresence(list: readonly Record<string, unknown>[]): void {
@@ -407,7 +376,7 @@ export async function connect(): Promise<void> {
       pause = 500;
       await Promise.all([loadRoster(), loadRooms()]);
       // Without the conversations module (unknown-op) the list is the roster, the rooms and what arrives.
-      await loadConversations().catch(() => undefined);
+      await fetchConversations(s, (page) => batch(() => page.conversations.forEach((x) => applySummary(x, page.position)))).catch(() => undefined);
       if (active.value !== null) await loadHistory(active.value);
       await s.closed;
       session = null;
