@@ -262,6 +262,36 @@ describe('conversations module', () => {
     expect((await f.list(B)).conversations).toEqual([]);
   });
 
+  it('pages through conversations by their newest message, rooms without messages on the last page', async () => {
+    const users = Array.from({ length: 5 }, (_, i) => `p${i}@example.com`);
+    const f = await moduleFixture([conversations], { users: [A, ...users] });
+    f.host.start();
+    for (const u of users) {
+      const s = await open(f.engine, u);
+      await f.engine.messages.send(s.session, parseAddress(A), `from ${u}`, null, Date.now());
+    }
+    const quiet1 = (await f.engine.rooms.create(A, 'Quiet one', 'quiet1', true)).address;
+    const quiet2 = (await f.engine.rooms.create(A, 'Quiet two', 'quiet2', true)).address;
+    await caughtUp(f.store);
+    const seen: string[] = [];
+    let before: number | null = null;
+    for (let i = 0; i < 10; i++) {
+      const p = (await runOp(f.host, f.engine, A, 'conversations', { limit: 2, ...(before === null ? {} : { before }) })) as ConversationPage;
+      seen.push(...p.conversations.map((c) => c.with));
+      if (p.next === null) break;
+      before = p.next;
+    }
+    expect(seen).toEqual([...[...users].reverse(), quiet1, quiet2]);
+    // A limit above the configured page size is lowered to it.
+    const f2 = await moduleFixture([conversations], { users: [A, ...users], options: { conversations: { pageSize: 3 } } });
+    f2.host.start();
+    for (const u of users) await f2.engine.messages.send((await open(f2.engine, u)).session, parseAddress(A), 'hi', null, Date.now());
+    await caughtUp(f2.store);
+    const capped = (await runOp(f2.host, f2.engine, A, 'conversations', { limit: 50 })) as ConversationPage;
+    expect(capped.conversations).toHaveLength(3);
+    expect(capped.next).not.toBeNull();
+  });
+
   it('refuses bad parameters with bad-request', async () => {
     const f = await fixture();
     await expect(runOp(f.host, f.engine, A, 'conversations', { limit: 0 })).rejects.toMatchObject({ code: 'bad-request' });

@@ -149,6 +149,16 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
   const ensureEntry = db.prepare<[string, string, string, string, number]>('INSERT OR IGNORE INTO conv_entries (user, peer, kind, conv, read_seq) VALUES (?, ?, ?, ?, ?)');
   const entry = db.prepare<[string, string], EntryRow>('SELECT peer, kind, conv, read_seq, until_seq FROM conv_entries WHERE user = ? AND peer = ?');
   const entries = db.prepare<[string], EntryRow>('SELECT peer, kind, conv, read_seq, until_seq FROM conv_entries WHERE user = ?');
+  // A page of a user's conversations by their newest message (the key), in one statement: one index seek per
+  // conversation in SQLite, no row per conversation crossing into JavaScript beyond the page (and one more row).
+  const page = db.prepare<{ user: string; before: number; limit: number }, EntryRow & { key: number }>(
+    `SELECT * FROM (
+       SELECT e.peer, e.kind, e.conv, e.read_seq, e.until_seq,
+         coalesce((SELECT m.seq FROM conv_messages m WHERE m.conv = e.conv AND m.seq <= coalesce(e.until_seq, ${FOREVER}) ORDER BY m.seq DESC LIMIT 1), 0) AS key
+       FROM conv_entries e WHERE e.user = :user
+     ) WHERE key < :before AND (key > 0 OR kind = 'room') ORDER BY key DESC, peer LIMIT :limit`,
+  );
+  const unnoticedLeft = db.prepare<[string], { peer: string; read_seq: number }>(`SELECT peer, read_seq FROM conv_entries WHERE user = ? AND kind = 'room' AND until_seq IS NULL`);
   const moveRead = db.prepare<[number, string, string, number]>('UPDATE conv_entries SET read_seq = ? WHERE user = ? AND peer = ? AND read_seq < ?');
   const setUntil = db.prepare<[number | null, number, string, string]>('UPDATE conv_entries SET until_seq = ?, read_seq = max(read_seq, ?) WHERE user = ? AND peer = ?');
   const othersBetween = db.prepare<[string, number, number, string], number>('SELECT EXISTS (SELECT 1 FROM conv_messages WHERE conv = ? AND seq > ? AND seq <= ? AND from_addr != ?)').pluck();
@@ -253,22 +263,17 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
         // Rooms joined while the module was off (or before it saw the join): listed, nothing before now unread.
         for (const room of rooms) ensureEntry.run(user, room, 'room', `room:${room}`, pos);
         const now = new Set(rooms);
-        const keyed: Array<{ e: EntryRow; key: number }> = [];
-        for (const e of entries.all(user)) {
-          if (e.kind === 'room' && e.until_seq === null && !now.has(e.peer)) {
-            // A room left without the module hearing of it: nothing after what the user had read counts.
-            setUntil.run(e.read_seq, e.read_seq, user, e.peer);
-            e.until_seq = e.read_seq;
-          }
-          const key = lastSeqIn.get(e.conv, e.until_seq ?? FOREVER) ?? 0;
-          if (key === 0 && e.kind === 'chat') continue;
-          if (before !== null && key >= before) continue;
-          keyed.push({ e, key });
+        for (const e of unnoticedLeft.all(user)) {
+          // A room left without the module hearing of it: nothing after what the user had read counts.
+          if (!now.has(e.peer)) setUntil.run(e.read_seq, e.read_seq, user, e.peer);
         }
-        keyed.sort((a, b) => b.key - a.key || (a.e.peer < b.e.peer ? -1 : 1));
-        const page = keyed.slice(0, limit);
-        const more = keyed.length > limit && page.length > 0 && page[page.length - 1]!.key > 0;
-        return { conversations: page.map(({ e }) => summarize(user, e)), next: more ? page[page.length - 1]!.key : null, position: pos };
+        let rows = page.all({ user, before: before ?? FOREVER, limit: limit + 1 });
+        // Rooms without a message (key 0) have no cursor to page on: a page that reaches them lists them all
+        // (a user's rooms are bounded by rooms.maxMembershipsPerUser) and is the last.
+        if (rows.length > limit && rows[limit - 1]!.key === 0) rows = page.all({ user, before: before ?? FOREVER, limit: -1 });
+        const shown = rows.length > limit && rows[limit - 1]!.key > 0 ? rows.slice(0, limit) : rows;
+        const next = shown.length < rows.length ? shown[shown.length - 1]!.key : null;
+        return { conversations: shown.map((e) => summarize(user, e)), next, position: pos };
       });
     },
     async summary(user, peer) {
