@@ -63,6 +63,9 @@ describe('the web client\'s conversation list', { timeout: 120_000 }, () => {
     await a.page.reload();
     await a.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
     await expect.poll(() => unread(a.page, /carol@localhost/)).toBe(3);
+    // Not a contact, so no presence to show: the newest message's preview says what the conversation is about.
+    await expect(entry(a.page, /carol@localhost/).locator('.detail').textContent()).resolves.toBe('Due on Friday');
+    await shot(a.page, 'web-conversations-after-reload');
     await a.ctx.close();
   });
 

@@ -129,14 +129,18 @@ export function Sidebar({ filterRef }: { filterRef: RefObject<HTMLInputElement |
       <MessageSearch />
       <ul class="conversations">
         {shown.map((peer) => {
-          const unread = conversations.value.get(peer)?.unread ?? 0;
+          const c = conversations.value.get(peer);
+          const unread = c?.unread ?? 0;
           const p = presences.value.get(peer);
+          // Someone who is not a contact has no presence to show: the newest message says what the conversation is.
+          const newest = c?.messages.at(-1);
+          const preview = names.has(peer) ? null : newest !== undefined && newest.body !== null && newest.ts >= (c?.last?.ts ?? 0) ? newest.body : (c?.last?.preview ?? null);
           return (
             <li key={peer}>
               <button type="button" class={active.value === peer ? 'current' : ''} aria-current={active.value === peer ? 'true' : undefined} onClick={() => void open(peer)}>
                 <Dot p={p} />
                 <span class="name">{names.get(peer) ?? peer}</span>
-                <span class="detail">{describe(p, things.value.get(peer))}</span>
+                <span class="detail">{preview ?? describe(p, things.value.get(peer))}</span>
                 {unread > 0 && (
                   <span class="unread" aria-label={`${unread} unread`}>
                     {unread}
