@@ -47,8 +47,8 @@ export class ConversationsService {
     const scope = await this.engine.readScope(user);
     let kind: 'chat' | 'room';
     if (scope.rooms.has(peer)) kind = 'room';
-    else if (this.engine.ctx.directory.isRoomDomain(peer.slice(peer.indexOf('@') + 1)) || (await this.area.kindOf(user, peer)) === 'room') {
-      // The same answer whether the room exists or not: a non-member learns nothing about it.
+    else if ((await this.area.kindOf(user, peer)) === 'room' || (await this.engine.rooms.get(peer)) !== null) {
+      // A room the user left, or was never in: nothing to mark (history answers the same, RoomService.requireMember).
       throw new ParleyError('forbidden', `you are not a member of ${peer}`);
     } else kind = 'chat';
     const conv = conversationKey(kind === 'room' ? 'groupchat' : 'chat', user, peer);
