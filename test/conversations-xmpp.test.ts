@@ -6,7 +6,7 @@
  * slixmpp, the suite is skipped with a warning (install python3-slixmpp).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { login, type ConversationPage } from '../client/index.js';
+import { CONVERSATION_UPDATE_EVENT, listConversations, login, markConversationRead, type ConversationPage } from '../client/index.js';
 import { freshUsers, startServer, type TestServer } from './harness.js';
 import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixMessage } from './xmpp/slix.js';
 
@@ -45,7 +45,7 @@ describe.skipIf(unavailable !== null)('XEP-0333 displayed markers from slixmpp m
     const inRoom = (await x.waitMessage(`${nick}: the plan is ready`)) as SlixMessage;
     expect(inRoom.stanzaId?.by).toBe(room);
 
-    const list = async (): Promise<ConversationPage> => aliceJson.request<ConversationPage>('conversations');
+    const list = (): Promise<ConversationPage> => listConversations(aliceJson);
     const one = async (peer: string) => (await list()).conversations.find((c) => c.with === peer);
     await expect.poll(async () => (await one(room))?.mentions, { timeout: 5000 }).toBe(1);
     expect(await one(bob!)).toMatchObject({ unread: 2, readUpTo: 0 });
@@ -57,8 +57,10 @@ describe.skipIf(unavailable !== null)('XEP-0333 displayed markers from slixmpp m
     expect(await one(room)).toMatchObject({ mentions: 0, mentionIds: [] });
     await expect.poll(async () => (await one(bob!))?.unread, { timeout: 5000 }).toBe(1);
     // The JSON session of the same account heard of both moves.
-    await aliceJson.waitFor('conversations.update', (d) => d.with === room && d.unread === 1);
-    await aliceJson.waitFor('conversations.update', (d) => d.with === bob && d.unread === 1);
+    await aliceJson.waitFor(CONVERSATION_UPDATE_EVENT, (d) => d.with === room && d.unread === 1);
+    await aliceJson.waitFor(CONVERSATION_UPDATE_EVENT, (d) => d.with === bob && d.unread === 1);
+    // The SDK's explicit read marker clears the rest of the room.
+    expect(await markConversationRead(aliceJson, room)).toMatchObject({ with: room, unread: 0, mentions: 0 });
     // Bob, the author, got the receipts as ever (the room message's in his 1:1 conversation with alice).
     await bobJson.waitFor('message.receipt', (d) => d.receipt === 'read' && String(d.from).startsWith(alice!));
 
