@@ -66,6 +66,9 @@ describe('the web client\'s conversation list', { timeout: 120_000 }, () => {
     // Not a contact, so no presence to show: the newest message's preview says what the conversation is about.
     await expect(entry(a.page, /carol@localhost/).locator('.detail').textContent()).resolves.toBe('Due on Friday');
     await shot(a.page, 'web-conversations-after-reload');
+    // The same list over HTTP with the page's session cookie (GET /api/v1/conversations).
+    const http = (await a.page.evaluate(`fetch('/api/v1/conversations').then((r) => r.json())`)) as { conversations: Array<{ with: string; unread: number; last: { preview: string } | null }> };
+    expect(http.conversations.map((c) => [c.with, c.unread, c.last?.preview])).toEqual([[CAROL, 3, 'Due on Friday']]);
     await a.ctx.close();
   });
 
