@@ -237,7 +237,7 @@ function applySummary(s: ConversationSummary, position: number): void {
   const viewing = active.value === s.with && !document.hidden;
   const next = withSummary(c, s, position, me.value!.address, viewing);
   if (next === null) return;
-  const notice = mentionNotice(c.mentions, s.mentions, rooms.value.find((r) => r.address === s.with)?.name ?? s.with);
+  const notice = viewing ? null : mentionNotice(c.mentions, s.mentions, rooms.value.find((r) => r.address === s.with)?.name ?? s.with);
   if (notice !== null) announcement.value = notice;
   putConversation(next);
   // Looked at now: read up to the newest message held (markRead sends nothing when that is read already).
