@@ -8,6 +8,16 @@ import { WebSocket } from 'ws';
 import { ClientSession, ParleyApiError, type SessionOptions } from './session.js';
 
 export { ADMIN_CALLS, AdminApiError, AdminClient, type AdminCall, type AdminCallName, type AdminClientOptions } from './admin.js';
+export {
+  CONVERSATION_UPDATE_EVENT,
+  conversationUpdateOf,
+  listConversations,
+  markConversationRead,
+  type ConversationLast,
+  type ConversationPage,
+  type ConversationSummary,
+  type ConversationUpdate,
+} from './conversations.js';
 export { ParleyBot, type BotOptions, type MessageContext, type CommandHandler, type MessageHandler } from './bot.js';
 export { ClientSession, ParleyApiError, login, type HelloResult, type ParleyEvent, type SessionOptions, type SocketLike } from './session.js';
 

@@ -9,6 +9,7 @@ import { audit } from '../modules/audit/index.js';
 import { blocking } from '../modules/blocking/index.js';
 import { carbons } from '../modules/carbons/index.js';
 import { components } from '../modules/components/index.js';
+import { conversations } from '../modules/conversations/index.js';
 import { extdisco } from '../modules/extdisco/index.js';
 import { files } from '../modules/files/index.js';
 import type { AnyModule } from '../modules/host.js';
@@ -34,6 +35,7 @@ import { federation } from '../modules/federation/index.js';
  * services it uses for avatars (XEP-0398) and legacy bookmarks (XEP-0402 #compat). search comes before mam,
  * which answers XEP-0431 full-text queries through its service (and offers the field only when it runs). audit
  * and usage come last: they only record what the others did, and the CLI asks audit about a change after every
- * module that may refuse it. push, after them, uses no service and refuses nothing.
+ * module that may refuse it. conversations, which only follows the log, comes just before them; push, after them,
+ * uses no service and refuses nothing.
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage, push, federation];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, conversations, audit, usage, push, federation];

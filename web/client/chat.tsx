@@ -263,7 +263,16 @@ export function Chat() {
           const notification = notificationOf(m);
           if (notification !== null) return <Notification id={notification} text={m.body ?? ''} version={c?.messages.length ?? 0} />;
           const ref = parseExtensions(m.xml).reply;
-          return <Item peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} original={ref === null ? undefined : byRef.get(ref.id)} onReply={reply} onJump={setJump} />;
+          const item = <Item peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} original={ref === null ? undefined : byRef.get(ref.id)} onReply={reply} onJump={setJump} />;
+          // A room message that mentions the user stands out (the server matched it: docs/web.md).
+          return c?.mentionIds.has(m.id) === true ? (
+            <div class="mentions-me">
+              <span class="sr-only">Mentions you: </span>
+              {item}
+            </div>
+          ) : (
+            item
+          );
         }}
       />
       <p class="typing" aria-live="polite">

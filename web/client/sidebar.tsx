@@ -1,4 +1,7 @@
-/** The conversation list: contacts and other correspondents with presence, unread counts and a filter. */
+/**
+ * The conversation list: contacts and other correspondents (from the server's list, so after a reload too) with
+ * presence, unread counts and a filter; rooms with unread and mention counts.
+ */
 import type { RefObject } from 'preact';
 import { messageOf } from './connection.js';
 import { useState } from 'preact/hooks';
@@ -65,6 +68,7 @@ function Rooms() {
       <ul class="conversations">
         {rooms.value.map((r) => {
           const unread = conversations.value.get(r.address)?.unread ?? 0;
+          const mentions = conversations.value.get(r.address)?.mentions ?? 0;
           return (
             <li key={r.address}>
               {r.role === null ? (
@@ -81,6 +85,11 @@ function Rooms() {
                   {unread > 0 && (
                     <span class="unread" aria-label={`${unread} unread`}>
                       {unread}
+                    </span>
+                  )}
+                  {mentions > 0 && (
+                    <span class="mention-count" aria-label={`${mentions} ${mentions === 1 ? 'mention' : 'mentions'} of you`}>
+                      @{mentions}
                     </span>
                   )}
                 </button>
@@ -120,14 +129,18 @@ export function Sidebar({ filterRef }: { filterRef: RefObject<HTMLInputElement |
       <MessageSearch />
       <ul class="conversations">
         {shown.map((peer) => {
-          const unread = conversations.value.get(peer)?.unread ?? 0;
+          const c = conversations.value.get(peer);
+          const unread = c?.unread ?? 0;
           const p = presences.value.get(peer);
+          // Someone who is not a contact has no presence to show: the newest message says what the conversation is.
+          const newest = c?.messages.at(-1);
+          const preview = names.has(peer) ? null : newest !== undefined && newest.body !== null && newest.ts >= (c?.last?.ts ?? 0) ? newest.body : (c?.last?.preview ?? null);
           return (
             <li key={peer}>
               <button type="button" class={active.value === peer ? 'current' : ''} aria-current={active.value === peer ? 'true' : undefined} onClick={() => void open(peer)}>
                 <Dot p={p} />
                 <span class="name">{names.get(peer) ?? peer}</span>
-                <span class="detail">{describe(p, things.value.get(peer))}</span>
+                <span class="detail">{preview ?? describe(p, things.value.get(peer))}</span>
                 {unread > 0 && (
                   <span class="unread" aria-label={`${unread} unread`}>
                     {unread}

@@ -5,8 +5,10 @@
  * record replayed twice is shown once.
  */
 import { batch, computed, signal } from '@preact/signals';
+import { conversationUpdateOf, markConversationRead, type ConversationSummary } from '../../client/conversations.js';
 import type { ParleyEvent } from '../../client/session.js';
 import { BrowserSession, type WebIdentity } from './connection.js';
+import { countsLive, fetchConversations, mentionNotice, withSummary } from './counts.js';
 import { followThings, onPresentitiesEvent } from './things.js';
 
 export { things, type Thing } from './things.js';
@@ -52,7 +54,11 @@ export interface Message {
   clientId: string | null;
 }
 
-/** One conversation: its messages in log order, whether older ones exist, what the user has not read. */
+/**
+ * One conversation: its messages in log order, whether older ones exist, what the user has not read. The counts
+ * come from the server's conversation list (exact up to the log position `counted`), plus the live messages after
+ * that position the page has received since.
+ */
 export interface Conversation {
   peer: string;
   messages: Message[];
@@ -62,6 +68,18 @@ export interface Conversation {
   readUpTo: number;
   /** The id of the other person's newest message this user marked read (on any device), or null. */
   markedRead: string | null;
+  /** Room messages after the user's read position that mention the user (the server's count). */
+  mentions: number;
+  /** Ids of messages that mention the user (highlighted; kept after they are read). */
+  mentionIds: ReadonlySet<string>;
+  /** The user's own read position (a seq), as the server keeps it for all the user's devices. */
+  readPosition: number;
+  /** The log position up to which the server counted `unread` (live messages after it are counted here). */
+  counted: number;
+  /** The newest message as the server's list summarised it (a conversation whose messages are not loaded). */
+  last: { ts: number; preview: string; from: string } | null;
+  /** Whether the server lists it as a 1:1 conversation (`chat`) or a room. */
+  kind: 'chat' | 'room' | null;
 }
 
 export type Link = 'connecting' | 'online' | 'reconnecting';
@@ -80,11 +98,17 @@ export const announcement = signal('');
 /** Whether an address is one of the user's rooms (or a room they are invited to). */
 export const isRoom = (address: string): boolean => rooms.value.some((r) => r.address === address);
 
-/** Conversations to list: every contact, and anyone else who wrote, newest activity first (rooms apart). */
+/**
+ * Conversations to list: every contact, and anyone else the user has a conversation with (the server's list,
+ * so after a reload too), newest activity first (rooms apart).
+ */
 export const conversationList = computed(() => {
   const peers = new Set(contacts.value.map((c) => c.contact));
-  for (const p of conversations.value.keys()) if (!isRoom(p)) peers.add(p);
-  const last = (p: string): number => conversations.value.get(p)?.messages.at(-1)?.ts ?? 0;
+  for (const [p, c] of conversations.value) if (c.kind !== 'room' && !isRoom(p)) peers.add(p);
+  const last = (p: string): number => {
+    const c = conversations.value.get(p);
+    return Math.max(c?.messages.at(-1)?.ts ?? 0, c?.last?.ts ?? 0);
+  };
   return [...peers].sort((a, b) => last(b) - last(a) || a.localeCompare(b));
 });
 
@@ -96,7 +120,7 @@ const bare = (a: string): string => a.split('/')[0]!;
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 function conversation(peer: string): Conversation {
-  return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0, readUpTo: 0, markedRead: null };
+  return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0, readUpTo: 0, markedRead: null, mentions: 0, mentionIds: new Set(), readPosition: 0, counted: 0, last: null, kind: null };
 }
 
 function putConversation(c: Conversation): void {
@@ -133,7 +157,7 @@ function onMessage(d: Record<string, unknown>): void {
   const m: Message = { id: String(d.id), seq: Number(d.seq), from, body: d.body, ts: Number(d.ts), edited: false, xml: str(d.xml), clientId: str(d.clientId) };
   const c = conversation(peer);
   const isNew = !c.messages.some((x) => x.id === m.id);
-  const unread = isNew && from !== self && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
+  const unread = isNew && countsLive(c, m, self) && (active.value !== peer || document.hidden) ? c.unread + 1 : c.unread;
   putConversation({ ...c, messages: merge(c.messages, [m]), unread });
   if (isNew && from !== self && active.value === peer) markRead(peer);
   if (isNew && from !== self) {
@@ -187,17 +211,37 @@ function onReceipt(d: Record<string, unknown>): void {
 }
 
 /**
- * Marks a 1:1 conversation read up to the other person's newest message, once per message: one receipt tells
- * them (and the user's other devices) that everything before it is read too.
+ * Marks a conversation read up to its newest message on the server (`conversation.read`), so the count clears
+ * on the user's other devices too; in a 1:1 conversation a read receipt for the other person's newest message
+ * also tells them (XEP-0333 semantics: everything before it is read too). Once per message.
  */
 function markRead(peer: string): void {
   const c = conversations.value.get(peer);
-  if (!session || !c || isRoom(peer) || document.hidden) return;
+  if (!session || !c || document.hidden) return;
+  const newest = c.messages.at(-1);
+  if (newest !== undefined && newest.seq > c.readPosition) {
+    putConversation({ ...c, unread: 0, mentions: 0, readPosition: newest.seq });
+    markConversationRead(session, peer, newest.seq).catch(() => undefined);
+  }
+  if (isRoom(peer)) return;
   const self = me.value!.address;
   const last = c.messages.findLast((m) => m.from !== self && m.body !== null);
   if (!last || last.id === c.markedRead) return;
-  putConversation({ ...c, markedRead: last.id });
+  putConversation({ ...conversation(peer), markedRead: last.id });
   session.request('message.receipt', { id: last.id, kind: 'read' }).catch(() => undefined);
+}
+
+/** One conversation as the server counts it (the list, or a `conversations.update` event): see counts.ts. */
+function applySummary(s: ConversationSummary, position: number): void {
+  const c = conversation(s.with);
+  const viewing = active.value === s.with && !document.hidden;
+  const next = withSummary(c, s, position, me.value!.address, viewing);
+  if (next === null) return;
+  const notice = viewing ? null : mentionNotice(c.mentions, s.mentions, rooms.value.find((r) => r.address === s.with)?.name ?? s.with);
+  if (notice !== null) announcement.value = notice;
+  putConversation(next);
+  // Looked at now: read up to the newest message held (markRead sends nothing when that is read already).
+  if (viewing) markRead(s.with);
 }
 
 function onPresence(list: readonly Record<string, unknown>[]): void {
@@ -221,6 +265,11 @@ function onEvent(e: ParleyEvent): void {
     case 'message.receipt':
       onReceipt(d);
       break;
+    case 'conversations.update': {
+      const u = conversationUpdateOf(e);
+      if (u !== null) applySummary(u, u.position);
+      break;
+    }
     case 'presence':
       onPresence([d]);
       break;
@@ -326,6 +375,8 @@ export async function connect(): Promise<void> {
       link.value = 'online';
       pause = 500;
       await Promise.all([loadRoster(), loadRooms()]);
+      // Without the conversations module (unknown-op) the list is the roster, the rooms and what arrives.
+      await fetchConversations(s, (page) => batch(() => page.conversations.forEach((x) => applySummary(x, page.position)))).catch(() => undefined);
       if (active.value !== null) await loadHistory(active.value);
       await s.closed;
       session = null;
@@ -375,11 +426,11 @@ export async function loadHistory(peer: string, older = false): Promise<void> {
   putConversation({ ...now, messages: merge(now.messages, msgs), olderExist: older || now.messages.length === 0 || !page.more ? page.more : now.olderExist, readUpTo });
 }
 
-/** Opens a conversation: marks it read and loads its newest messages. */
+/** Opens a conversation: marks it read (on the server, so on every device) and loads its newest messages. */
 export async function open(peer: string): Promise<void> {
   active.value = peer;
   const c = conversation(peer);
-  putConversation({ ...c, unread: 0 });
+  putConversation({ ...c, unread: 0, mentions: 0 });
   await loadHistory(peer);
   markRead(peer);
 }
@@ -417,6 +468,6 @@ export function pageVisible(): void {
   const peer = active.value;
   if (peer === null) return;
   const c = conversations.value.get(peer);
-  if (c && c.unread > 0) putConversation({ ...c, unread: 0 });
+  if (c && (c.unread > 0 || c.mentions > 0)) putConversation({ ...c, unread: 0, mentions: 0 });
   markRead(peer);
 }

@@ -108,6 +108,15 @@ export class Muc {
     if (stanza.getChild('subject')) throw new ParleyError('forbidden', 'the subject is the room name; change it as an owner');
     const body = stanza.getChild('body');
     const xml = extensionsToStore(stanza, body !== undefined);
+    const displayed = body ? undefined : stanza.getChild('displayed', NS.markers);
+    if (displayed) {
+      // XEP-0333 in a room: the marker names the room's stanza-id (§4, XEP-0359), which is Parley's server id; it
+      // is the reader's read receipt, as in a 1:1 chat. A marker for an unknown message is ignored, like a duplicate.
+      await conn.engine.messages.receipt(session, displayed.attr('id') ?? '', 'read', startedAt).catch((e: unknown) => {
+        if (!isParleyError(e)) throw e;
+      });
+      return;
+    }
     if (!body && xml === null) {
       for (const child of stanza.children) {
         if (typeof child !== 'string' && child.xmlns === NS.chatStates) {

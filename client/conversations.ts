@@ -1,0 +1,70 @@
+/**
+ * Typed calls of the conversation list (the conversations module, docs/protocol.md): a page of the user's
+ * conversations with unread and mention counts, moving the user's read position, and the `conversations.update`
+ * event that tells every session of the user when a position or a count changed. No Node.js import: the web
+ * client uses it too.
+ */
+import type { ParleyEvent } from './session.js';
+
+/** Anything with the session's request method (ClientSession, the web client's BrowserSession). */
+export interface Requester {
+  request<T = Record<string, unknown>>(op: string, params?: Record<string, unknown>): Promise<T>;
+}
+
+/** The newest message of a conversation (a one-line preview of its body). */
+export interface ConversationLast {
+  id: string;
+  seq: number;
+  ts: number;
+  from: string;
+  preview: string;
+}
+
+/** One conversation of the user. */
+export interface ConversationSummary {
+  /** The other person, or the room. */
+  with: string;
+  kind: 'chat' | 'room';
+  /** Null when there is none, or the user may no longer see it (a room it left). */
+  last: ConversationLast | null;
+  /** Messages from others after the read position. */
+  unread: number;
+  /** Room messages after the read position that mention the user. */
+  mentions: number;
+  /** Ids of those mentioning messages, newest first (at most 20). */
+  mentionIds: string[];
+  /** The user's read position: a log position (seq), 0 when nothing was read. */
+  readUpTo: number;
+  /** A room the user left: its past stays, nothing new counts. */
+  left: boolean;
+}
+
+/** A page of conversations, newest activity first. */
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** `before` of the next page; null on the last. */
+  next: number | null;
+  /** The log position the counts are exact at: a message after it is not counted yet. */
+  position: number;
+}
+
+/** One conversation after a change, with the position its counts are exact at. */
+export type ConversationUpdate = ConversationSummary & { position: number };
+
+/** The event pushed to every JSON session of the user when a read position or a count changed. */
+export const CONVERSATION_UPDATE_EVENT = 'conversations.update';
+
+/** A page of the user's conversations (JSON `conversations`). */
+export function listConversations(s: Requester, params: { limit?: number; before?: number } = {}): Promise<ConversationPage> {
+  return s.request<ConversationPage>('conversations', { ...params });
+}
+
+/** Marks a conversation read up to `upTo` (a seq), or up to its newest message (JSON `conversation.read`). */
+export function markConversationRead(s: Requester, peer: string, upTo?: number): Promise<ConversationUpdate> {
+  return s.request<ConversationUpdate>('conversation.read', { with: peer, ...(upTo !== undefined ? { upTo } : {}) });
+}
+
+/** The update an event carries, or null when it is another event. */
+export function conversationUpdateOf(e: ParleyEvent): ConversationUpdate | null {
+  return e.ev === CONVERSATION_UPDATE_EVENT ? (e.data as unknown as ConversationUpdate) : null;
+}
