@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { Hold } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const scopeOf = (h: Hold): string =>
   h.scope.kind === 'person' ? `person ${h.scope.address}` : h.scope.kind === 'room' ? `room ${h.scope.room}` : `search ${JSON.stringify(h.scope.search)}`;
@@ -45,12 +45,15 @@ export function HoldsPage() {
                   <td>{h.releasedAt === null ? 'Active' : `Released ${when(h.releasedAt)} by ${h.releasedBy ?? 'system'}`}</td>
                   <td>
                     {h.releasedAt === null && (
-                      <ConfirmButton
+                      <ConfirmAction
                         label={`Release hold on ${scopeOf(h)}`}
                         title="Release this hold?"
                         message={`Retention applies again to ${scopeOf(h)}: what is past its time may then be removed.`}
                         confirm="Release hold"
-                        onConfirm={() => void action.run(() => api().releaseHold(h.id), `Released the hold on ${scopeOf(h)}.`).then((ok) => ok && list.reload())}
+                        action={action}
+                        act={() => api().releaseHold(h.id)}
+                        done={`Released the hold on ${scopeOf(h)}.`}
+                        after={list.reload}
                       />
                     )}
                   </td>

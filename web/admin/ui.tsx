@@ -105,11 +105,19 @@ export function when(ms: number | null | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** What useAction gives a page. */
+export interface Action {
+  busy: boolean;
+  error: unknown;
+  run: (fn: () => Promise<unknown>, done: string) => Promise<boolean>;
+  clear: () => void;
+}
+
 /**
  * An action's runner: `run(fn, done)` calls fn, announces `done` (a sentence) or shows the failure; `error` is
  * the last failure, for the form that made the call.
  */
-export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Promise<unknown>, done: string) => Promise<boolean>; clear: () => void } {
+export function useAction(): Action {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const run = async (fn: () => Promise<unknown>, done: string): Promise<boolean> => {
@@ -177,6 +185,29 @@ export function ConfirmButton({ label, title, message, confirm, onConfirm, dange
         </dialog>
       )}
     </>
+  );
+}
+
+/**
+ * The console's confirm-then-act block: a ConfirmButton whose confirmation runs `act` (handed the dialog's
+ * fields) through the page's `action`, which announces `done` or keeps the failure for the page to show; `after`
+ * runs only when it succeeded (a reload, leaving the page).
+ */
+export function ConfirmAction({ action, act, done, after, ...button }: Omit<Parameters<typeof ConfirmButton>[0], 'onConfirm'> & {
+  action: Action;
+  act: (form: FormData) => Promise<unknown>;
+  done: string;
+  after?: () => void;
+}) {
+  return (
+    <ConfirmButton
+      {...button}
+      onConfirm={(form) =>
+        void action.run(() => act(form), done).then((ok) => {
+          if (ok) after?.();
+        })
+      }
+    />
   );
 }
 
