@@ -7,7 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { AdminApiError } from '../../client/admin.js';
 import { messageOf } from '../shared/web-session.js';
-import { navigate, notice } from './context.js';
+import { navigate, notice, onRefused } from './context.js';
 
 /** What a load gives a page. */
 export interface Loaded<T> {
@@ -32,7 +32,10 @@ export function useLoad<T>(fn: () => Promise<T>, deps: readonly unknown[]): Load
         setData(d);
         setError(null);
       })
-      .catch((e: unknown) => live && setError(e))
+      .catch((e: unknown) => {
+        onRefused(e);
+        if (live) setError(e);
+      })
       .finally(() => live && setLoading(false));
     return () => {
       live = false;
@@ -128,6 +131,7 @@ export function useAction(): Action {
       notice.value = done;
       return true;
     } catch (e) {
+      onRefused(e);
       setError(e);
       return false;
     } finally {
