@@ -186,6 +186,13 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
       await page.getByRole('button', { name: 'Place hold' }).click();
       await page.getByRole('status').filter({ hasText: `Placed a hold on ${who}.` }).waitFor();
     };
+    // An address that is not one is refused inside the form, and nothing is held.
+    await page.getByLabel('On', { exact: true }).selectOption({ label: 'A person' });
+    await page.getByLabel('Address', { exact: true }).fill('not@an@address');
+    await page.getByLabel('Reason', { exact: true }).fill('Matter 41');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await expect(page.getByRole('form', { name: 'Place a hold' }).getByRole('alert').textContent()).resolves.toMatch(/forbidden character "@"/);
+    expect((await olive.listHolds(true)).holds).toEqual([]);
     await place('A person', 'alice@localhost', 'Matter 42: supplier dispute');
     await place('A room', room.address, 'Matter 43: acquisition');
     const table = page.getByRole('table', { name: 'Legal holds' });

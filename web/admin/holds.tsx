@@ -12,6 +12,8 @@ export function HoldsPage() {
   const [all, setAll] = useState(false);
   const list = useLoad(() => api().listHolds(all), [all]);
   const action = useAction();
+  // Placing has its own outcome, said inside its form rather than above the table.
+  const placing = useAction();
   return (
     <Page title="Legal holds">
       <label class="check">
@@ -79,7 +81,7 @@ export function HoldsPage() {
           const f = new FormData(form);
           const who = String(f.get('who')).trim();
           const body = { [String(f.get('kind'))]: who, reason: String(f.get('reason')).trim() } as { person?: string; room?: string; reason: string };
-          void action.run(() => api().placeHold(body), `Placed a hold on ${who}.`).then((ok) => {
+          void placing.run(() => api().placeHold(body), `Placed a hold on ${who}.`).then((ok) => {
             if (!ok) return;
             form.reset();
             list.reload();
@@ -96,9 +98,10 @@ export function HoldsPage() {
         <input id="hold-who" name="who" required />
         <label for="hold-reason">Reason</label>
         <input id="hold-reason" name="reason" required placeholder="Matter or inquiry" />
-        <button type="submit" class="primary">
+        <button type="submit" class="primary" disabled={placing.busy}>
           Place hold
         </button>
+        <Failure error={placing.error} />
       </form>
     </Page>
   );
