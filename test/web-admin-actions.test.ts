@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminApiError } from '../client/admin.js';
 import { addUser } from '../src/engine/admin-service.js';
 import { startServer, type TestServer } from './harness.js';
-import { CHROMIUM, archiveRole, consoleRig, type ConsoleRig } from './web-admin-rig.js';
+import { CHROMIUM, PHONE, archiveRole, consoleRig, type ConsoleRig } from './web-admin-rig.js';
 
 let t: TestServer;
 let browser: Browser;
@@ -355,6 +355,26 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     expect((await rita.reviewQueue({ state: 'new' })).items).toEqual([]);
     await alice.close();
     await ctx.close();
+  });
+
+  it('the officer\'s and the reviewer\'s pages, with what the cases above left in them, pass axe at phone width in the dark theme', async () => {
+    const olive = await rig.signedIn('olive@localhost', { viewport: PHONE, colorScheme: 'dark' });
+    for (const menu of ['Legal holds', 'Retention and lexicons']) {
+      await rig.open(olive.page, menu);
+      await olive.page.getByText('Loading…').waitFor({ state: 'detached' }).catch(() => undefined);
+      expect({ page: menu, violations: await rig.axe(olive.page) }).toEqual({ page: menu, violations: [] });
+    }
+    await rig.open(olive.page, 'Legal holds');
+    await olive.page.getByRole('table', { name: 'Legal holds' }).getByRole('row').filter({ hasText: 'Matter 43' }).waitFor();
+    await rig.shot(olive.page, 'web-admin-holds-phone-dark');
+    await olive.ctx.close();
+    const rita = await rig.signedIn('rita@localhost', { viewport: PHONE, colorScheme: 'dark' });
+    await rita.page.getByRole('heading', { level: 1, name: 'Review queue' }).waitFor();
+    await rita.page.getByLabel('Show').selectOption('escalated');
+    await rita.page.getByRole('article').filter({ hasText: 'completely riskless' }).waitFor();
+    expect(await rig.axe(rita.page)).toEqual([]);
+    await rig.shot(rita.page, 'web-admin-review-phone-dark');
+    await rita.ctx.close();
   });
 
   it('left no console error or CSP violation on any page', () => {
