@@ -50,7 +50,8 @@ export function consoleRig(t: TestServer, browser: () => Browser): ConsoleRig {
     /** A page of its own browser context, signed in to `path` (the console or the client), watched for console errors. */
     async signedIn(address, opts = {}) {
       const ctx = await browser().newContext({ viewport: opts.viewport ?? DESKTOP, colorScheme: opts.colorScheme ?? 'light', acceptDownloads: true });
-      ctx.setDefaultTimeout(10_000);
+      // Generous: the browser, the server and the tests share a busy machine.
+      ctx.setDefaultTimeout(20_000);
       const page = await ctx.newPage();
       page.on('console', (m) => {
         if (m.type() === 'error') problems.push(`${address}: ${m.text()}`);

@@ -73,7 +73,7 @@ export function HoldsPage() {
         </Scroll>
       )}
       <form
-        class="card inline-form"
+        class="card filters"
         aria-labelledby="hold-title"
         onSubmit={(e) => {
           e.preventDefault();
@@ -89,15 +89,22 @@ export function HoldsPage() {
         }}
       >
         <h2 id="hold-title">Place a hold</h2>
-        <label for="hold-kind">On</label>
-        <select id="hold-kind" name="kind">
-          <option value="person">A person</option>
-          <option value="room">A room</option>
-        </select>
-        <label for="hold-who">Address</label>
-        <input id="hold-who" name="who" required />
-        <label for="hold-reason">Reason</label>
-        <input id="hold-reason" name="reason" required placeholder="Matter or inquiry" />
+        {/* Each label stays with its field when the row wraps at phone width. */}
+        <div class="field">
+          <label for="hold-kind">On</label>
+          <select id="hold-kind" name="kind">
+            <option value="person">A person</option>
+            <option value="room">A room</option>
+          </select>
+        </div>
+        <div class="field">
+          <label for="hold-who">Address</label>
+          <input id="hold-who" name="who" required />
+        </div>
+        <div class="field">
+          <label for="hold-reason">Reason</label>
+          <input id="hold-reason" name="reason" required placeholder="Matter or inquiry" />
+        </div>
         <button type="submit" class="primary" disabled={placing.busy}>
           Place hold
         </button>
