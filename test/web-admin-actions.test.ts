@@ -262,6 +262,14 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     // Below the configured floor (modules.archive.retention.minimumDays: 7).
     await set('localhost', '0', '3');
     await expect.poll(() => maxError.textContent()).toMatch(/^maxDays 3 is below the configured minimum .*\(7 days\)$/);
+    // Over the API, the field refused is named in `path` whichever check refused it (zod's or the policy's).
+    const refusal = async (p: Promise<unknown>): Promise<{ status: number; path: ReadonlyArray<string | number> | null }> => {
+      const e = await p.then(() => null, (x: unknown) => x);
+      return e instanceof AdminApiError ? { status: e.status, path: e.path } : { status: 200, path: null };
+    };
+    expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: -1, maxDays: 30 }))).toEqual({ status: 400, path: ['minDays'] });
+    expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: 3, maxDays: 2 }))).toEqual({ status: 400, path: ['maxDays'] });
+    expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: 0, maxDays: 6 }))).toEqual({ status: 406, path: ['maxDays'] });
     // Neither was saved.
     expect((await olive.listRetention()).policies).toMatchObject([{ scope: 'localhost', minDays: 10, maxDays: 30 }]);
     await expect(policies.getByRole('listitem').count()).resolves.toBe(1);
