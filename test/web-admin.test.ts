@@ -8,85 +8,33 @@
  * reviewer's call of the SDK. axe-core finds no serious fault on any page; screenshots at desktop and phone
  * width, light and dark, go to dist/screenshots/.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_CALLS, AdminApiError, AdminClient, type AdminCallName } from '../client/admin.js';
-import { runCli } from '../src/app/cli.js';
+import { ADMIN_CALLS, AdminApiError, type AdminCallName } from '../client/admin.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { webRoot } from '../src/protocols/http/web-static.js';
 import { startServer, type TestServer } from './harness.js';
-
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(webRoot(), '..', 'screenshots');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const DESKTOP = { width: 1280, height: 860 };
-const PHONE = { width: 390, height: 844 };
+import { CHROMIUM, PHONE, archiveRole, consoleRig, type ConsoleRig } from './web-admin-rig.js';
 
 let t: TestServer;
 let browser: Browser;
-const problems: string[] = [];
-
-/** A page of its own browser context, signed in to `path` (the console or the client), watched for console errors. */
-async function signedIn(address: string, opts: { path?: string; viewport?: { width: number; height: number }; colorScheme?: 'light' | 'dark'; password?: string } = {}): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport: opts.viewport ?? DESKTOP, colorScheme: opts.colorScheme ?? 'light', acceptDownloads: true });
-  ctx.setDefaultTimeout(10_000);
-  const page = await ctx.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${address}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`${address}: ${e.message}`));
-  await page.goto(`${t.url}${opts.path ?? '/admin'}`);
-  await page.getByLabel('Address').fill(address);
-  await page.getByLabel('Password').fill(opts.password ?? `pw-${address.split('@')[0]}`);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  // Signed in (the cookie set) once the form is gone, whatever the reader may see next.
-  await page.getByRole('button', { name: 'Sign in' }).waitFor({ state: 'detached' });
-  return { ctx, page };
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core's serious and critical violations on the page as it is now (evaluated outside the page's CSP). */
-async function axe(page: Page): Promise<Array<{ id: string; impact: string; nodes: string[] }>> {
-  const all = (await page.evaluate(
-    `${axeSource}; axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')) })))`,
-  )) as Array<{ id: string; impact: string; nodes: string[] }>;
-  return all.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
-
-/** Opens a page of the console through its menu and waits for its heading. */
-async function open(page: Page, menu: string, heading = menu): Promise<void> {
-  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: menu, exact: true }).click();
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
-
-/** An SDK client for `address` from Node.js, over the web session cookie like the console's. */
-async function sdkFor(address: string): Promise<AdminClient> {
-  const res = await fetch(`${t.url}/api/v1/web/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address, password: `pw-${address.split('@')[0]}` }) });
-  const { csrf } = (await res.json()) as { csrf: string };
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
-  return new AdminClient({ base: t.url, csrf, fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie } }) });
-}
+let rig: ConsoleRig;
+let problems: string[] = [];
+const signedIn: ConsoleRig['signedIn'] = (...a) => rig.signedIn(...a);
+const shot: ConsoleRig['shot'] = (...a) => rig.shot(...a);
+const axe: ConsoleRig['axe'] = (...a) => rig.axe(...a);
+const open: ConsoleRig['open'] = (...a) => rig.open(...a);
+const sdkFor: ConsoleRig['sdkFor'] = (...a) => rig.sdkFor(...a);
 
 beforeAll(async () => {
   t = await startServer({ modules: { archive: { enabled: true }, apikeys: { enabled: true } } });
+  rig = consoleRig(t, () => browser);
+  problems = rig.problems;
   await addUser(t.server.store, 'boss@localhost', 'pw-boss', { admin: true, iterations: 4096, now: Date.now() });
   await t.users('alice@localhost', 'bob@localhost', 'olive@localhost', 'rita@localhost');
-  // The compliance officer is named by the operator with the archive's CLI, on the server's own database.
-  const config = join(t.dir, 'cli.yaml');
-  writeFileSync(config, `storage:\n  sqlite:\n    path: ${join(t.dir, 'parley.db')}\nmodules:\n  archive:\n    enabled: true\n`);
-  for (const [role, who] of [['officer', 'olive@localhost'], ['reviewer', 'rita@localhost']]) {
-    let err = '';
-    const code = await runCli(['--config', config, 'archive', role!, 'add', who!], { out: () => undefined, err: (s) => (err += s) });
-    expect(err).toBe('');
-    expect(code).toBe(0);
-  }
+  // The compliance officer and the reviewer are named by the operator with the archive's CLI.
+  await archiveRole(t, 'officer', 'olive@localhost');
+  await archiveRole(t, 'reviewer', 'rita@localhost');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
 afterAll(async () => {

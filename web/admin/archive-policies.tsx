@@ -2,17 +2,46 @@
  * The compliance archive's policies (its own routes, for compliance officers): retention per domain or room, and
  * the supervision lexicons whose terms put messages in the review queue.
  */
+import { AdminApiError } from '../../client/admin.js';
+import { messageOf } from '../shared/web-session.js';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Page, useAction, useLoad, when } from './ui.js';
 
 const lines = (v: FormDataEntryValue | null): string[] | undefined => {
   const x = String(v ?? '').split('\n').map((s) => s.trim()).filter((s) => s !== '');
   return x.length === 0 ? undefined : x;
 };
 
+/** A field of the retention form, with the server's refusal of its value said next to it. */
+function RetentionField({ id, name, label, error, number = false, defaultValue }: { id: string; name: string; label: string; error: string | null; number?: boolean; defaultValue?: string }) {
+  const invalid = error === null ? undefined : 'true';
+  const described = error === null ? undefined : `${id}-error`;
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      {number ? (
+        <input id={id} name={name} type="number" min={0} defaultValue={defaultValue} aria-invalid={invalid} aria-describedby={described} />
+      ) : (
+        <input id={id} name={name} type="text" required defaultValue={defaultValue} aria-invalid={invalid} aria-describedby={described} />
+      )}
+      {error !== null && (
+        <p class="error field-error" id={`${id}-error`} role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+const RETENTION_FIELDS = ['scope', 'minDays', 'maxDays'];
+
 function Retention() {
   const list = useLoad(() => api().listRetention(), []);
   const action = useAction();
+  // The server names the field it refused (`path` in its error, src/modules/archive/retention.ts).
+  const field = action.error instanceof AdminApiError && action.error.path !== null ? String(action.error.path[0]) : null;
+  const fieldless = field === null || !RETENTION_FIELDS.includes(field);
+  const errorAt = (name: string): string | null => (field === name ? messageOf(action.error) : null);
   return (
     <section class="card" aria-labelledby="retention-title">
       <h2 id="retention-title">Retention</h2>
@@ -33,7 +62,8 @@ function Retention() {
         </ul>
       )}
       <form
-        class="inline-form"
+        class="filters"
+        aria-labelledby="retention-title"
         onSubmit={(e) => {
           e.preventDefault();
           const f = new FormData(e.currentTarget);
@@ -43,20 +73,19 @@ function Retention() {
           void action.run(() => api().setRetention(body as { minDays: number; maxDays: number | null }), `Retention set for ${scope}.`).then((ok) => ok && list.reload());
         }}
       >
-        <label for="ret-kind">Applies to</label>
-        <select id="ret-kind" name="kind">
-          <option value="domain">Domain</option>
-          <option value="room">Room</option>
-        </select>
-        <label for="ret-scope">Domain or room address</label>
-        <input id="ret-scope" name="scope" required />
-        <label for="ret-min">Keep at least (days)</label>
-        <input id="ret-min" name="minDays" type="number" min={0} defaultValue="0" />
-        <label for="ret-max">Keep at most (days, empty: forever)</label>
-        <input id="ret-max" name="maxDays" type="number" min={0} />
+        <div class="field">
+          <label for="ret-kind">Applies to</label>
+          <select id="ret-kind" name="kind">
+            <option value="domain">Domain</option>
+            <option value="room">Room</option>
+          </select>
+        </div>
+        <RetentionField id="ret-scope" name="scope" label="Domain or room address" error={errorAt('scope')} />
+        <RetentionField id="ret-min" name="minDays" label="Keep at least (days)" error={errorAt('minDays')} number defaultValue="0" />
+        <RetentionField id="ret-max" name="maxDays" label="Keep at most (days, empty: forever)" error={errorAt('maxDays')} number />
         <button type="submit">Set retention</button>
       </form>
-      <Failure error={action.error} />
+      {fieldless && <Failure error={action.error} />}
     </section>
   );
 }
@@ -76,12 +105,15 @@ function Lexicons() {
                 <strong>{l.name}</strong> ({l.scope.kind === 'all' ? 'everyone' : l.scope.kind === 'domain' ? `domain ${l.scope.domain}` : `group ${l.scope.group}`}):{' '}
                 {[...(l.terms.words ?? []), ...(l.terms.phrases ?? []).map((p) => `"${p}"`), ...(l.terms.patterns ?? []).map((p) => `/${p}/`)].join(', ')}
               </span>
-              <ConfirmButton
+              <ConfirmAction
                 label={`Remove lexicon ${l.name}`}
                 title={`Remove the lexicon ${l.name}?`}
                 message="New messages are no longer flagged for its terms; items already in the queue stay."
                 confirm="Remove lexicon"
-                onConfirm={() => void action.run(() => api().removeLexicon(l.id), `Removed the lexicon ${l.name}.`).then((ok) => ok && list.reload())}
+                action={action}
+                act={() => api().removeLexicon(l.id)}
+                done={`Removed the lexicon ${l.name}.`}
+                after={list.reload}
               />
             </li>
           ))}

@@ -3,7 +3,7 @@
  * and the current route (the path under /admin/, drawn by the page; the server answers admin.html for all).
  */
 import { signal } from '@preact/signals';
-import { AdminClient } from '../../client/admin.js';
+import { AdminApiError, AdminClient } from '../../client/admin.js';
 import type { WebIdentity } from '../shared/web-session.js';
 
 /** What GET /api/v1/admin/me answers. */
@@ -34,6 +34,28 @@ export function api(): AdminClient {
 /** Forgets the client (a new session has a new CSRF value). */
 export function resetApi(): void {
   client = null;
+}
+
+/**
+ * What a refused call says about the reader, acted on at once: 401 (the session was ended or its token revoked,
+ * by a password reset or a disabling) signs the console out; 403 (rights taken while the page was open) asks
+ * the server again who the reader is, so the menu, or "No access", follows without a reload.
+ */
+export function onRefused(e: unknown): void {
+  if (!(e instanceof AdminApiError) || identity.value === null) return;
+  if (e.status === 401) {
+    identity.value = null;
+    me.value = null;
+    resetApi();
+  } else if (e.status === 403) {
+    api()
+      .me()
+      .then((m) => {
+        const was = me.value;
+        if (was === null || was.admin !== m.admin || was.roles.join() !== m.roles.join()) me.value = m;
+      })
+      .catch(() => undefined);
+  }
 }
 
 function segments(path: string): string[] {

@@ -1,6 +1,6 @@
 /** Domains: the hosted domains; add one, remove one (after a confirmation that says its accounts go with it). */
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, useAction, useLoad } from './ui.js';
+import { ConfirmAction, Failure, Page, useAction, useLoad } from './ui.js';
 
 /** The domains page. */
 export function DomainsPage() {
@@ -15,12 +15,15 @@ export function DomainsPage() {
           {list.data.domains.map((d) => (
             <li key={d}>
               <span>{d}</span>
-              <ConfirmButton
+              <ConfirmAction
                 label={`Remove ${d}`}
                 title={`Remove ${d}?`}
                 message={`This removes the domain ${d} and every account under it, with their rosters and offline messages. Their sessions end. This cannot be undone.`}
                 confirm="Remove domain and its accounts"
-                onConfirm={() => void action.run(() => api().removeDomain(d), `Removed ${d}.`).then((ok) => ok && list.reload())}
+                action={action}
+                act={() => api().removeDomain(d)}
+                done={`Removed ${d}.`}
+                after={list.reload}
               />
             </li>
           ))}

@@ -4,7 +4,7 @@
  */
 import type { SharedGroup } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, useAction, useLoad } from './ui.js';
+import { ConfirmAction, Failure, Page, useAction, useLoad } from './ui.js';
 
 function Group({ g, onChange }: { g: SharedGroup; onChange: () => void }) {
   const action = useAction();
@@ -21,12 +21,15 @@ function Group({ g, onChange }: { g: SharedGroup; onChange: () => void }) {
         <h2 id={`${id}-title`}>
           {g.displayName || g.name} <span class="muted">({g.name})</span>
         </h2>
-        <ConfirmButton
+        <ConfirmAction
           label={`Delete group ${g.name}`}
           title={`Delete the group ${g.name}?`}
           message="Its members stop seeing one another through this group. The accounts stay."
           confirm="Delete group"
-          onConfirm={() => act(() => api().deleteGroup(g.name), `Deleted the group ${g.name}.`)}
+          action={action}
+          act={() => api().deleteGroup(g.name)}
+          done={`Deleted the group ${g.name}.`}
+          after={onChange}
         />
       </div>
       <ul class="plain-list" aria-label={`Members of ${g.name}`}>

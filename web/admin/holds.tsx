@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { Hold } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const scopeOf = (h: Hold): string =>
   h.scope.kind === 'person' ? `person ${h.scope.address}` : h.scope.kind === 'room' ? `room ${h.scope.room}` : `search ${JSON.stringify(h.scope.search)}`;
@@ -12,6 +12,8 @@ export function HoldsPage() {
   const [all, setAll] = useState(false);
   const list = useLoad(() => api().listHolds(all), [all]);
   const action = useAction();
+  // Placing has its own outcome, said inside its form rather than above the table.
+  const placing = useAction();
   return (
     <Page title="Legal holds">
       <label class="check">
@@ -45,12 +47,15 @@ export function HoldsPage() {
                   <td>{h.releasedAt === null ? 'Active' : `Released ${when(h.releasedAt)} by ${h.releasedBy ?? 'system'}`}</td>
                   <td>
                     {h.releasedAt === null && (
-                      <ConfirmButton
+                      <ConfirmAction
                         label={`Release hold on ${scopeOf(h)}`}
                         title="Release this hold?"
                         message={`Retention applies again to ${scopeOf(h)}: what is past its time may then be removed.`}
                         confirm="Release hold"
-                        onConfirm={() => void action.run(() => api().releaseHold(h.id), `Released the hold on ${scopeOf(h)}.`).then((ok) => ok && list.reload())}
+                        action={action}
+                        act={() => api().releaseHold(h.id)}
+                        done={`Released the hold on ${scopeOf(h)}.`}
+                        after={list.reload}
                       />
                     )}
                   </td>
@@ -68,7 +73,7 @@ export function HoldsPage() {
         </Scroll>
       )}
       <form
-        class="card inline-form"
+        class="card filters"
         aria-labelledby="hold-title"
         onSubmit={(e) => {
           e.preventDefault();
@@ -76,7 +81,7 @@ export function HoldsPage() {
           const f = new FormData(form);
           const who = String(f.get('who')).trim();
           const body = { [String(f.get('kind'))]: who, reason: String(f.get('reason')).trim() } as { person?: string; room?: string; reason: string };
-          void action.run(() => api().placeHold(body), `Placed a hold on ${who}.`).then((ok) => {
+          void placing.run(() => api().placeHold(body), `Placed a hold on ${who}.`).then((ok) => {
             if (!ok) return;
             form.reset();
             list.reload();
@@ -84,18 +89,26 @@ export function HoldsPage() {
         }}
       >
         <h2 id="hold-title">Place a hold</h2>
-        <label for="hold-kind">On</label>
-        <select id="hold-kind" name="kind">
-          <option value="person">A person</option>
-          <option value="room">A room</option>
-        </select>
-        <label for="hold-who">Address</label>
-        <input id="hold-who" name="who" required />
-        <label for="hold-reason">Reason</label>
-        <input id="hold-reason" name="reason" required placeholder="Matter or inquiry" />
-        <button type="submit" class="primary">
+        {/* Each label stays with its field when the row wraps at phone width. */}
+        <div class="field">
+          <label for="hold-kind">On</label>
+          <select id="hold-kind" name="kind">
+            <option value="person">A person</option>
+            <option value="room">A room</option>
+          </select>
+        </div>
+        <div class="field">
+          <label for="hold-who">Address</label>
+          <input id="hold-who" name="who" required />
+        </div>
+        <div class="field">
+          <label for="hold-reason">Reason</label>
+          <input id="hold-reason" name="reason" required placeholder="Matter or inquiry" />
+        </div>
+        <button type="submit" class="primary" disabled={placing.busy}>
           Place hold
         </button>
+        <Failure error={placing.error} />
       </form>
     </Page>
   );

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api } from './context.js';
-import { ConfirmButton, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'bot', 'webhooks'];
 
@@ -55,12 +55,15 @@ function Keys() {
                     {k.revokedAt !== null ? (
                       `Revoked ${when(k.revokedAt)}`
                     ) : (
-                      <ConfirmButton
+                      <ConfirmAction
                         label={`Revoke ${k.name}`}
                         title={`Revoke the key ${k.name}?`}
                         message={`Whatever uses it (${k.owner}) is refused from now on.`}
                         confirm="Revoke key"
-                        onConfirm={() => void action.run(() => api().revokeKey(k.id), `Revoked ${k.name}.`).then((ok) => ok && list.reload())}
+                        action={action}
+                        act={() => api().revokeKey(k.id)}
+                        done={`Revoked ${k.name}.`}
+                        after={list.reload}
                       />
                     )}
                   </td>
@@ -173,12 +176,15 @@ function Webhooks() {
             <button type="button" aria-expanded={open === w.id} onClick={() => setOpen(open === w.id ? null : w.id)}>
               Delivery log
             </button>
-            <ConfirmButton
+            <ConfirmAction
               label={`Delete webhook ${w.url}`}
               title="Delete this webhook?"
               message={`Nothing more is sent to ${w.url}.`}
               confirm="Delete webhook"
-              onConfirm={() => void action.run(() => api().deleteWebhook(w.id), 'Deleted the webhook.').then((ok) => ok && list.reload())}
+              action={action}
+              act={() => api().deleteWebhook(w.id)}
+              done="Deleted the webhook."
+              after={list.reload}
             />
           </div>
           <p class="muted">

@@ -1,7 +1,7 @@
 /** Rooms: the rooms with search and paging; a room's members with their roles; destroy a room with a reason. */
 import { useState } from 'preact/hooks';
 import { api, hrefOf, navigate } from './context.js';
-import { ConfirmButton, Failure, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
+import { ConfirmAction, Failure, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
 function RoomDetail({ room, onDestroyed }: { room: string; onDestroyed: () => void }) {
   const detail = useLoad(() => api().getRoom(room), [room]);
@@ -11,23 +11,22 @@ function RoomDetail({ room, onDestroyed }: { room: string; onDestroyed: () => vo
     <section class="card" aria-labelledby="room-title">
       <div class="page-head">
         <h2 id="room-title">{r?.name ?? room}</h2>
-        <ConfirmButton
+        <ConfirmAction
           label="Destroy room"
           title={`Destroy ${room}?`}
           message="Everyone in it is told the reason and removed; its history stays in the archive if that is on."
           confirm="Destroy room"
-          onConfirm={(f) => {
-            const reason = String(f.get('reason') ?? '').trim();
-            void action.run(() => api().destroyRoom(room, reason || undefined), `Destroyed ${room}.`).then((ok) => {
-              if (!ok) return;
-              navigate(hrefOf('rooms'));
-              onDestroyed();
-            });
+          action={action}
+          act={(f) => api().destroyRoom(room, String(f.get('reason') ?? '').trim() || undefined)}
+          done={`Destroyed ${room}.`}
+          after={() => {
+            navigate(hrefOf('rooms'));
+            onDestroyed();
           }}
         >
           <label for="destroy-reason">Reason (told to the members)</label>
           <input id="destroy-reason" name="reason" />
-        </ConfirmButton>
+        </ConfirmAction>
       </div>
       <Failure error={detail.error} />
       <Failure error={action.error} />

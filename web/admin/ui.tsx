@@ -7,7 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { AdminApiError } from '../../client/admin.js';
 import { messageOf } from '../shared/web-session.js';
-import { navigate, notice } from './context.js';
+import { navigate, notice, onRefused } from './context.js';
 
 /** What a load gives a page. */
 export interface Loaded<T> {
@@ -32,7 +32,10 @@ export function useLoad<T>(fn: () => Promise<T>, deps: readonly unknown[]): Load
         setData(d);
         setError(null);
       })
-      .catch((e: unknown) => live && setError(e))
+      .catch((e: unknown) => {
+        onRefused(e);
+        if (live) setError(e);
+      })
       .finally(() => live && setLoading(false));
     return () => {
       live = false;
@@ -105,11 +108,19 @@ export function when(ms: number | null | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** What useAction gives a page. */
+export interface Action {
+  busy: boolean;
+  error: unknown;
+  run: (fn: () => Promise<unknown>, done: string) => Promise<boolean>;
+  clear: () => void;
+}
+
 /**
  * An action's runner: `run(fn, done)` calls fn, announces `done` (a sentence) or shows the failure; `error` is
  * the last failure, for the form that made the call.
  */
-export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Promise<unknown>, done: string) => Promise<boolean>; clear: () => void } {
+export function useAction(): Action {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const run = async (fn: () => Promise<unknown>, done: string): Promise<boolean> => {
@@ -120,6 +131,7 @@ export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Pr
       notice.value = done;
       return true;
     } catch (e) {
+      onRefused(e);
       setError(e);
       return false;
     } finally {
@@ -177,6 +189,29 @@ export function ConfirmButton({ label, title, message, confirm, onConfirm, dange
         </dialog>
       )}
     </>
+  );
+}
+
+/**
+ * The console's confirm-then-act block: a ConfirmButton whose confirmation runs `act` (handed the dialog's
+ * fields) through the page's `action`, which announces `done` or keeps the failure for the page to show; `after`
+ * runs only when it succeeded (a reload, leaving the page).
+ */
+export function ConfirmAction({ action, act, done, after, ...button }: Omit<Parameters<typeof ConfirmButton>[0], 'onConfirm'> & {
+  action: Action;
+  act: (form: FormData) => Promise<unknown>;
+  done: string;
+  after?: () => void;
+}) {
+  return (
+    <ConfirmButton
+      {...button}
+      onConfirm={(form) =>
+        void action.run(() => act(form), done).then((ok) => {
+          if (ok) after?.();
+        })
+      }
+    />
   );
 }
 

@@ -3,7 +3,7 @@
  * password, make or revoke an administrator, end one or every session, delete (after a confirmation).
  */
 import { api, hrefOf, navigate } from './context.js';
-import { ConfirmButton, Failure, Link, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Link, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const PROTOCOLS: Record<string, string> = {
   json: 'JSON WebSocket',
@@ -47,12 +47,15 @@ export function UserPage({ address }: { address: string }) {
             <button type="button" onClick={() => void act(() => api().updateUser(address, { admin: !u.admin }), u.admin ? `${address} is no longer an administrator.` : `${address} is now an administrator.`)}>
               {u.admin ? 'Revoke administrator' : 'Make administrator'}
             </button>
-            <ConfirmButton
+            <ConfirmAction
               label="Delete account"
               title={`Delete ${address}?`}
               message="The account, its roster and its offline messages are removed and its sessions end. This cannot be undone."
               confirm="Delete"
-              onConfirm={() => void action.run(() => api().deleteUser(address), `Deleted ${address}.`).then((ok) => ok && navigate(hrefOf('users')))}
+              action={action}
+              act={() => api().deleteUser(address)}
+              done={`Deleted ${address}.`}
+              after={() => navigate(hrefOf('users'))}
             />
           </div>
           {u.kind === 'person' && (

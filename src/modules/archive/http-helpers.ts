@@ -6,10 +6,16 @@ import type { HttpContext } from '../api.js';
 import type { ArchiveRole } from './roles.js';
 import type { ArchiveArea } from './sqlite.js';
 
-/** Parses route input (a missing body or query counts as empty), answering bad-request with the fields. */
+/**
+ * Parses route input (a missing body or query counts as empty), answering bad-request with the fields; `path`
+ * names the first refused field, so a form can say it next to that field.
+ */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input ?? {});
-  if (!r.success) throw new ParleyError('bad-request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  if (!r.success) {
+    const first = r.error.issues[0]?.path.join('.') ?? '';
+    throw new ParleyError('bad-request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '), first === '' ? undefined : { path: first });
+  }
   return r.data;
 }
 

@@ -131,7 +131,7 @@ function scopeOf(p: { domain?: string | undefined; room?: string | undefined }):
 }
 
 const days = (n: unknown, what: string): void => {
-  if (!Number.isSafeInteger(n) || (n as number) < 0) throw new ParleyError('bad-request', `${what} is a whole number of days, 0 or more`);
+  if (!Number.isSafeInteger(n) || (n as number) < 0) throw new ParleyError('bad-request', `${what} is a whole number of days, 0 or more`, { path: what });
 };
 
 /**
@@ -202,7 +202,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
       const { kind, scope } = scopeOf(p);
       days(p.minDays, 'minDays');
       if (p.maxDays !== null) days(p.maxDays, 'maxDays');
-      if (p.maxDays !== null && p.minDays > p.maxDays) throw new ParleyError('bad-request', `minDays (${p.minDays}) is above maxDays (${p.maxDays})`);
+      if (p.maxDays !== null && p.minDays > p.maxDays) throw new ParleyError('bad-request', `minDays (${p.minDays}) is above maxDays (${p.maxDays})`, { path: 'maxDays' });
       return ctx.write(() => {
         // Floors: the configured minimum, the scope's own minDays, and for a room its domain's.
         const floors: Array<[number, string]> = [[limits.minimumDays, 'the configured minimum (modules.archive.retention.minimumDays)']];
@@ -213,7 +213,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
           if (d) floors.push([d.minDays, `the minDays of the domain ${d.scope}`]);
         }
         for (const [floor, what] of floors) {
-          if (p.maxDays !== null && p.maxDays < floor) throw new ParleyError('not-acceptable', `maxDays ${p.maxDays} is below ${what} (${floor} days)`);
+          if (p.maxDays !== null && p.maxDays < floor) throw new ParleyError('not-acceptable', `maxDays ${p.maxDays} is below ${what} (${floor} days)`, { path: 'maxDays' });
         }
         policyPut.run(kind, scope, p.minDays, p.maxDays, now, actor);
         append(eventDraft('archive.retention.set', now, { actor, subject: scope, data: { kind, minDays: p.minDays, maxDays: p.maxDays, previous: own ? { minDays: own.minDays, maxDays: own.maxDays } : null } }));
