@@ -550,6 +550,19 @@ class Driver:
         except IqError as e:
             return {'type': 'error', 'xml': xml_text(e.iq.xml), 'error': error_info(e.iq.xml)}
 
+    async def cmd_pubsub(self, c):
+        """A call of slixmpp's xep_0060 plugin by name (subscribe, unsubscribe, get_subscriptions, modify_subscriptions...)
+        with keyword arguments; answers the reply, or the error as the server sent it (never raises on an error)."""
+        self.xmpp.register_plugin('xep_0060')
+        kwargs = dict(c.get('args') or {})
+        if 'subscriptions' in kwargs:
+            kwargs['subscriptions'] = [tuple(s) for s in kwargs['subscriptions']]
+        try:
+            res = await getattr(self.xmpp['xep_0060'], c['call'])(timeout=10, **kwargs)
+            return {'xml': xml_text(res.xml), 'error': None}
+        except IqError as e:
+            return {'xml': xml_text(e.iq.xml), 'error': error_info(e.iq.xml)}
+
     def upload_plugin(self):
         # Registered on first use: XEP-0363 in slixmpp needs aiohttp, which the other commands do not.
         if 'xep_0363' not in self.xmpp.plugin:
