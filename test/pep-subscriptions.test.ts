@@ -5,6 +5,8 @@
  * A contact whose session has no `+notify` caps subscribes (XEP-0060 §6.1), gets the last item (§6.1.7) and the
  * next publication (XEP-0163 §4), lists its subscriptions (§5.6) and unsubscribes (§6.2); the owner lists and
  * sets the node's subscriptions (§8.8); a stranger is refused as the presence access model says (§6.1.3.2).
+ * XEP-0048 bookmarks that slixmpp stores in the PEP node `storage:bookmarks` (its xep_0223) show as XEP-0402
+ * items and in private storage, and back (XEP-0402 §5 #compat-pep).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, startServer, type TestServer } from './harness.js';
@@ -110,5 +112,24 @@ describe.skipIf(unavailable !== null)('explicit PEP subscriptions with slixmpp',
     // A node that does not exist: item-not-found (§6.1.3.12); the connection goes on.
     expect((await pubsub(b, 'subscribe', { jid: alice, node: 'urn:example:none' })).error).toMatchObject({ condition: 'item-not-found' });
     await c.ping();
+  });
+
+  it('keeps XEP-0048 bookmarks in the PEP node storage:bookmarks in step with XEP-0402 (#compat-pep)', async () => {
+    const [dave] = await freshUsers(t, 'compatpep');
+    const d = await slixOnline(t, dave!, 'desk');
+    const info = await d.request('iq', { to: dave, payload: `<query xmlns='http://jabber.org/protocol/disco#info'/>` });
+    expect(String(info.xml)).toContain('urn:xmpp:bookmarks:1#compat-pep');
+    // slixmpp's XEP-0048 over XEP-0223: a publication to storage:bookmarks with publish-options.
+    await d.request('bookmarks_set', { method: 'xep_0223', conferences: [{ jid: 'lobby@conference.localhost', nick: 'dd', name: 'Lobby', autojoin: true }] });
+    const items = await d.request('pep_items', { jid: dave, node: 'urn:xmpp:bookmarks:1' });
+    expect((items.items as Array<{ id: string }>).map((i) => i.id)).toEqual(['lobby@conference.localhost']);
+    expect((await d.request('bookmarks_get')).conferences).toEqual([{ jid: 'lobby@conference.localhost', nick: 'dd', name: 'Lobby', autojoin: true }]);
+    // An XEP-0402 publication shows in the legacy PEP node.
+    const conference = `<conference xmlns='urn:xmpp:bookmarks:1' name='Ops' autojoin='false'><nick>dd</nick></conference>`;
+    const options = { 'pubsub#persist_items': 'true', 'pubsub#max_items': 'max', 'pubsub#send_last_published_item': 'never', 'pubsub#access_model': 'whitelist' };
+    expect(await d.request('pep_publish', { node: 'urn:xmpp:bookmarks:1', item: 'ops@conference.localhost', payload: conference, options })).toMatchObject({ error: null });
+    const legacy = JSON.stringify((await d.request('pep_items', { jid: dave, node: 'storage:bookmarks' })).items);
+    expect(legacy).toContain('lobby@conference.localhost');
+    expect(legacy).toContain('ops@conference.localhost');
   });
 });

@@ -418,12 +418,13 @@ class Driver:
         return {'results': results, 'complete': None if fin is None else fin.get('complete'), 'fin': None if fin is None else xml_text(fin)}
 
     async def cmd_bookmarks_set(self, c):
-        """XEP-0048 bookmarks stored the legacy way, in XEP-0049 private storage (slixmpp's default)."""
+        """XEP-0048 bookmarks stored the legacy way, in XEP-0049 private storage (slixmpp's default), or with
+        method 'xep_0223' in the PEP node storage:bookmarks."""
         self.xmpp.register_plugin('xep_0048')
         b = self.xmpp['xep_0048'].stanza.Bookmarks()
         for conf in c['conferences']:
             b.add_conference(conf['jid'], conf['nick'], name=conf.get('name'), autojoin=conf.get('autojoin'))
-        await self.xmpp['xep_0048'].set_bookmarks(b, method='xep_0049', timeout=10)
+        await self.xmpp['xep_0048'].set_bookmarks(b, method=c.get('method', 'xep_0049'), timeout=10)
         return {}
 
     async def cmd_bookmarks_get(self, _c):

@@ -11,7 +11,7 @@ import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { sqliteBeside } from '../sqlite-memory.js';
 import { avatars, VCARD_CONVERSION } from './avatar.js';
 import { avatarHashInPresence } from './presence-hash.js';
-import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
+import { BOOKMARKS_COMPAT, BOOKMARKS_COMPAT_PEP, syncBookmarks, syncLegacyPep } from './bookmarks.js';
 import { PepNodes } from './nodes.js';
 import { pepOptions } from './options.js';
 import { area, type PepArea } from './sqlite.js';
@@ -68,6 +68,9 @@ export const pep = defineModule({
     api.xmppAccountNodes(accountNodes(nodes));
     for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
     // XEP-0402 §5: legacy bookmarks in private storage (XEP-0048 over XEP-0049) follow the node, and back.
+    // XEP-0402 §5 #compat-pep: the XEP-0048 PEP node follows the XEP-0402 node, and back.
+    syncLegacyPep(nodes, api.options.maxItemsPerNode, api.log);
+    api.xmppFeature(BOOKMARKS_COMPAT_PEP, 'account');
     const priv = api.tryUse('private');
     if (priv) {
       syncBookmarks(nodes, priv, api.options.maxItemsPerNode, api.log);
