@@ -183,7 +183,7 @@ describe('pep explicit subscriptions (XEP-0060 §6.1)', () => {
     const features = [...info.matchAll(/<feature var="http:\/\/jabber.org\/protocol\/pubsub#([^"]+)"\/>/g)].map((m) => m[1]).sort();
     expect(features).toEqual(
       [
-        'access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node', 'create-and-configure', 'create-nodes',
+        'access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node', 'config-node-max', 'create-and-configure', 'create-nodes',
         'delete-items', 'delete-nodes', 'filtered-notifications', 'item-ids', 'last-published', 'manage-subscriptions', 'persistent-items',
         'presence-notifications', 'publish', 'publish-options', 'retract-items', 'retrieve-items', 'retrieve-subscriptions', 'subscribe',
       ].sort(),
