@@ -99,17 +99,21 @@ export class PepService {
    * per session; the sessions of `notified` users that took it for their +notify interest are skipped.
    */
   async toSubscribers(owner: string, item: PepItem, subscribers: readonly PepSubscriber[], notified: readonly string[] = []): Promise<void> {
-    const { router, sessions } = this.ctx;
+    const { router, sessions, cluster } = this.ctx;
     const out = router.outbound({ ev: 'entity.item', data: { from: owner, ...item } });
-    const sent = new Set<Session>();
+    const sent = new Set<object>();
+    const takes = (s: { resource: string; available: boolean; interests?: Iterable<string> | null }, sub: PepSubscriber): boolean =>
+      !sent.has(s) && s.available && (sub.resource === null || s.resource === sub.resource) && !(notified.includes(sub.user) && [...(s.interests ?? [])].includes(item.node));
     for (const sub of subscribers) {
       if (await this.blocked(owner, sub.user)) continue;
       for (const s of sessions.of(sub.user)) {
-        if (sent.has(s) || !s.available || s.closed || (sub.resource !== null && s.resource !== sub.resource)) continue;
-        if (notified.includes(sub.user) && notifies(s, item.node)) continue;
+        if (s.closed || !takes(s, sub)) continue;
         sent.add(s);
         router.toSession(s, out);
       }
+      const remote = cluster.remoteCount > 0 ? [...cluster.remoteOf(sub.user)].filter((r) => takes(r, sub)) : [];
+      for (const r of remote) sent.add(r);
+      if (remote.length > 0) router.toRemote(remote, out);
     }
   }
 
