@@ -71,8 +71,8 @@ export interface PepArea {
    * false when it was subscribed already.
    */
   subscribe(owner: string, node: string, jid: string, max: number): Promise<boolean>;
-  /** Ends the subscriptions of the node (null: of every node of `owner`) of these addresses; how many ended. */
-  unsubscribe(owner: string, node: string | null, jids: string[]): Promise<number>;
+  /** Ends the subscriptions of these addresses to the node; how many ended. */
+  unsubscribe(owner: string, node: string, jids: string[]): Promise<number>;
   /** Subscriptions to `owner`'s nodes: of one node (null: all), of one subscriber's bare address (null: anyone's). */
   subscriptions(owner: string, node: string | null, bare: string | null): Promise<SubscriptionRow[]>;
 }
@@ -155,7 +155,6 @@ export const area: SqliteArea<PepArea> = {
     );
     const hasSub = db.prepare<[string, string, string], number>('SELECT 1 FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?').pluck();
     const deleteSub = db.prepare<[string, string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?');
-    const deleteSubAny = db.prepare<[string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? AND jid = ?');
     const subs = db.prepare<[string, string | null, string | null, string | null, string | null], SubscriptionRow>(
       'SELECT node, jid FROM pep_subscriptions WHERE owner = ? AND (? IS NULL OR node = ?) AND (? IS NULL OR bare = ?) ORDER BY node, created_at, jid',
     );
@@ -238,7 +237,7 @@ export const area: SqliteArea<PepArea> = {
         });
       },
       async unsubscribe(owner, name, jids) {
-        return ctx.write(() => jids.reduce((n, jid) => n + (name === null ? deleteSubAny.run(owner, jid) : deleteSub.run(owner, name, jid)).changes, 0));
+        return ctx.write(() => jids.reduce((n, jid) => n + deleteSub.run(owner, name, jid).changes, 0));
       },
       async subscriptions(owner, name, bare) {
         return subs.all(owner, name, name, bare, bare);

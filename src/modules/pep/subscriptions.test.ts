@@ -174,6 +174,27 @@ describe('pep explicit subscriptions (XEP-0060 §6.1)', () => {
     for (const x of [a, b]) x.close();
   });
 
+  it('holds maxSubscriptionsPerNode, for subscribers and for the owner\'s changes', async () => {
+    const { engine, host } = await moduleFixture([pep], { users: [A, B, C], options: { pep: { maxSubscriptionsPerNode: 1 } } });
+    await sees(engine, B, A);
+    await sees(engine, C, A);
+    const a = await online(engine, host.xmpp, 'a', 'phone');
+    const b = await online(engine, host.xmpp, 'b', 'desk');
+    const c = await online(engine, host.xmpp, 'c', 'desk');
+    await a.iq('set', tune('Full'));
+    expect((await b.iq('set', subscribe(B), A)).reply).toContain('type="result"');
+    expect((await b.iq('set', subscribe(B), A)).reply).toContain('type="result"'); // the same one again
+    expect((await c.iq('set', subscribe(C), A)).reply).toMatch(/<resource-constraint[\s\S]*at most 1 subscriptions/);
+    const set = (entries: string): string => OWNER(`<subscriptions node='${TUNE}'>${entries}</subscriptions>`);
+    expect((await a.iq('set', set(`<subscription jid='${C}' subscription='subscribed'/>`))).reply).toContain('<resource-constraint');
+    // Ending b and adding c in one request fits.
+    expect((await a.iq('set', set(`<subscription jid='${C}' subscription='subscribed'/><subscription jid='${B}' subscription='none'/>`))).reply).toContain('type="result"');
+    const list = (await a.iq('get', OWNER(`<subscriptions node='${TUNE}'/>`))).reply;
+    expect(list).toContain(`jid="${C}"`);
+    expect(list).not.toContain(`jid="${B}"`);
+    for (const x of [a, b, c]) x.close();
+  });
+
   it('announces exactly the served pubsub features on the account, and subscriptions go with the node and the account', async () => {
     const { engine, host } = await moduleFixture([pep], { users: [A, B] });
     await sees(engine, B, A);

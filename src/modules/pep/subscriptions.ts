@@ -8,6 +8,7 @@
  */
 import { bareOf, parseAddress } from '../../core/address.js';
 import { ParleyError } from '../../core/errors.js';
+import type { Logger } from '../../engine/context.js';
 import type { Engine } from '../../engine/engine.js';
 import type { PepItem, PepSubscriber } from '../../engine/pep.js';
 import type { NodeConfig } from './config.js';
@@ -38,6 +39,7 @@ export class PepSubscriptions {
     private readonly nodes: PepNodes,
     private readonly engine: Engine,
     private readonly opts: PepOptions,
+    private readonly log: Logger,
   ) {}
 
   /**
@@ -56,7 +58,9 @@ export class PepSubscriptions {
     if (last === undefined) return;
     const item: PepItem = { node, id: last.id, data: {}, xml: last.xml };
     // After the iq's result (§6.1.7 shows the result first): the Router sends in order from here on.
-    setImmediate(() => void this.engine.pep.toSubscribers(owner, item, [toSubscriber(jid)]).catch(() => undefined));
+    setImmediate(() => {
+      this.engine.pep.toSubscribers(owner, item, [toSubscriber(jid)]).catch((err: unknown) => this.log.error({ err, owner, node }, 'sending the last item to a new subscriber failed'));
+    });
   }
 
   /** `asker` ends the subscription of `jid` (§6.2): forbidden for another's address, not-subscribed when none. */
@@ -89,15 +93,19 @@ export class PepSubscriptions {
    */
   async manage(owner: string, node: string, changes: ReadonlyArray<{ jid: string; state: SetState }>): Promise<void> {
     const config = await this.configOf(owner, node);
+    const have = new Set((await this.area.subscriptions(owner, node, null)).map((r) => r.jid));
     for (const c of changes) {
       if (c.state === 'subscribed' && !(await this.nodes.mayAccess(owner, bareOf(c.jid), config))) {
         throw new ParleyError('not-acceptable', `${c.jid} may not see ${node} under its access model (${config.access_model})`);
       }
     }
-    for (const c of changes) {
-      if (c.state === 'subscribed') await this.area.subscribe(owner, node, c.jid, this.opts.maxSubscriptionsPerNode);
-      else await this.area.unsubscribe(owner, node, [c.jid]);
-    }
+    const added = new Set(changes.filter((c) => c.state === 'subscribed' && !have.has(c.jid)).map((c) => c.jid));
+    const ended = new Set(changes.filter((c) => c.state === 'none' && have.has(c.jid)).map((c) => c.jid));
+    const max = this.opts.maxSubscriptionsPerNode;
+    if (have.size - ended.size + added.size > max) throw new ParleyError('quota-exceeded', `a node has at most ${max} subscriptions (modules.pep.maxSubscriptionsPerNode)`);
+    // Ends first, so the count stays under the limit checked above.
+    for (const c of changes) if (c.state === 'none') await this.area.unsubscribe(owner, node, [c.jid]);
+    for (const c of changes) if (c.state === 'subscribed') await this.area.subscribe(owner, node, c.jid, max);
   }
 
   /**
