@@ -43,6 +43,7 @@ const FEATURES = [
   'publish',
   'publish-options',
   'retract-items',
+  'retrieve-affiliations',
   'retrieve-items',
   'retrieve-subscriptions',
   'subscribe',

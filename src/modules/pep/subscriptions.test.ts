@@ -206,10 +206,14 @@ describe('pep explicit subscriptions (XEP-0060 §6.1)', () => {
       [
         'access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node', 'config-node-max', 'create-and-configure', 'create-nodes',
         'delete-items', 'delete-nodes', 'filtered-notifications', 'item-ids', 'last-published', 'manage-subscriptions', 'persistent-items',
-        'presence-notifications', 'publish', 'publish-options', 'retract-items', 'retrieve-items', 'retrieve-subscriptions', 'subscribe',
+        'presence-notifications', 'publish', 'publish-options', 'retract-items', 'retrieve-affiliations', 'retrieve-items', 'retrieve-subscriptions', 'subscribe',
       ].sort(),
     );
     await a.iq('set', tune('Gone'));
+    // §5.7: the owner owns its nodes; a contact has no affiliation.
+    expect((await a.iq('get', PS(`<affiliations/>`))).reply).toContain(`<affiliations><affiliation node="${TUNE}" affiliation="owner"/></affiliations>`);
+    expect((await b.iq('get', PS(`<affiliations/>`), A)).reply).toContain('<affiliations/>');
+    expect((await a.iq('get', PS(`<affiliations node='urn:none'/>`))).reply).toContain('<item-not-found');
     await b.iq('set', subscribe(B), A);
     await a.iq('set', OWNER(`<delete node='${TUNE}'/>`));
     await a.iq('set', tune('Again'));

@@ -55,7 +55,7 @@ const NO_OPTIONS = new ParleyError('feature-not-implemented', 'subscription opti
 /** A `<subscription/>` element (XEP-0060 §5.6, §6.1.2, §8.8.1). */
 const subscriptionEl = (node: string | null, jid: string, state = 'subscribed'): Element => el('subscription', { ...(node === null ? {} : { node }), jid, subscription: state });
 
-/** `<pubsub xmlns='…pubsub'/>`: publish, retract, create, subscribe, unsubscribe (set); items, subscriptions (get). */
+/** `<pubsub xmlns='…pubsub'/>`: publish, retract, create, subscribe, unsubscribe (set); items, subscriptions, affiliations (get). */
 export function pubsubHandler(nodes: PepNodes, subs: PepSubscriptions): IqHandler {
   return {
     targets: ['self', 'account'],
@@ -68,8 +68,17 @@ export function pubsubHandler(nodes: PepNodes, subs: PepSubscriptions): IqHandle
           const found = await subs.mine(c.target.bare, c.session.user, only);
           return el('pubsub', { xmlns: NS_PUBSUB }, el('subscriptions', only === null ? {} : { node: only }, ...found.map((r) => subscriptionEl(r.node, r.jid))));
         }
+        if (items?.name === 'affiliations' && rest.length === 0) {
+          // §5.7: the asker's affiliations on this service: owner of each of its own nodes; a contact has none
+          // (PEP access comes from the roster, not from affiliations, XEP-0163 §4).
+          const only = items.attr('node') || null;
+          const mine = c.target.bare === c.session.user ? (await nodes.visibleNodes(c.session.user, c.session.user)).map((n) => n.node) : [];
+          if (only !== null && (await nodes.config(c.target.bare, only)) === null) throw new ParleyError('item-not-found', `no node ${only}`);
+          const listed = mine.filter((n) => only === null || n === only);
+          return el('pubsub', { xmlns: NS_PUBSUB }, el('affiliations', only === null ? {} : { node: only }, ...listed.map((node) => el('affiliation', { node, affiliation: 'owner' }))));
+        }
         if (items?.name === 'options') throw NO_OPTIONS;
-        if (items?.name !== 'items' || rest.length > 0) throw new ParleyError('feature-not-implemented', 'PEP answers <items/> and <subscriptions/>');
+        if (items?.name !== 'items' || rest.length > 0) throw new ParleyError('feature-not-implemented', 'PEP answers <items/>, <subscriptions/> and <affiliations/>');
         const node = nodeOf(items);
         const max = items.attr('max_items');
         if (max !== undefined && !/^[1-9]\d{0,5}$/.test(max)) throw new ParleyError('bad-request', 'max_items is a positive integer');
