@@ -3,8 +3,9 @@
  * python3-slixmpp) and its xep_0060 plugin, through test/xmpp/slix_driver.py.
  *
  * A contact whose session has no `+notify` caps subscribes (XEP-0060 §6.1), gets the last item (§6.1.7) and the
- * next publication (XEP-0163 §4), lists its subscriptions (§5.6) and unsubscribes (§6.2); the owner lists and
- * sets the node's subscriptions (§8.8); a stranger is refused as the presence access model says (§6.1.3.2).
+ * next publication (XEP-0163 §4), lists its subscriptions (§5.6) and unsubscribes (§6.2); the owner lists its
+ * affiliations (§5.7), and lists and sets the node's subscriptions (§8.8); a stranger is refused as the presence
+ * access model says (§6.1.3.2).
  * XEP-0048 bookmarks that slixmpp stores in the PEP node `storage:bookmarks` (its xep_0223) show as XEP-0402
  * items and in private storage, and back (XEP-0402 §5 #compat-pep).
  */
@@ -84,6 +85,10 @@ describe.skipIf(unavailable !== null)('explicit PEP subscriptions with slixmpp',
     const ofNode = await pubsub(a, 'get_node_subscriptions', { jid: alice, node: TUNE });
     expect(ofNode.error).toBeNull();
     expect(ofNode.xml).toContain(`jid="${bob}"`);
+    // §5.7 the owner's affiliations.
+    const owned = await pubsub(a, 'get_affiliations', { jid: alice });
+    expect(owned.error).toBeNull();
+    expect(owned.xml).toMatch(new RegExp(`node="${TUNE}"[^>]*affiliation="owner"|affiliation="owner"[^>]*node="${TUNE}"`));
     // A non-owner may not read them.
     expect((await pubsub(b, 'get_node_subscriptions', { jid: alice, node: TUNE })).error).toMatchObject({ condition: 'forbidden' });
 
