@@ -39,8 +39,10 @@ const PEP_ACCOUNT_FEATURES = [
   ...['access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node', 'create-nodes', 'delete-items', 'delete-nodes']
     .concat(['filtered-notifications', 'item-ids', 'last-published', 'persistent-items', 'presence-notifications', 'publish', 'publish-options'])
     .concat(['retract-items', 'retrieve-items'])
+    .concat(['config-node-max', 'create-and-configure', 'manage-subscriptions', 'retrieve-affiliations', 'retrieve-subscriptions', 'subscribe'])
     .map((f) => `http://jabber.org/protocol/pubsub#${f}`),
   'urn:xmpp:bookmarks:1#compat',
+  'urn:xmpp:bookmarks:1#compat-pep',
   'urn:xmpp:pep-vcard-conversion:0',
 ];
 

@@ -53,6 +53,12 @@ export interface PepContact {
  */
 export type PepAudience = ((c: PepContact) => boolean) | null;
 
+/** An explicit subscriber of a node (XEP-0060 §6.1): a user's bare address (every session) or one resource. */
+export interface PepSubscriber {
+  user: string;
+  resource: string | null;
+}
+
 /** Delivery of PEP notifications and of the last items a session is owed. */
 export class PepService {
   private readonly sources: PepSource[] = [];
@@ -74,7 +80,7 @@ export class PepService {
    * get it, and so do those of its online contacts that `audience` lets see it, unless one side blocks the other
    * (XEP-0191 §3.4: a blocked contact gets nothing of the user's).
    */
-  async notify(owner: string, item: PepItem, audience: PepAudience): Promise<void> {
+  async notify(owner: string, item: PepItem, audience: PepAudience, subscribers: readonly PepSubscriber[] = []): Promise<void> {
     const users = [owner];
     if (audience !== null) {
       const { cluster } = this.ctx;
@@ -85,6 +91,30 @@ export class PepService {
       }
     }
     this.deliver(owner, item, users);
+    await this.toSubscribers(owner, item, subscribers, users);
+  }
+
+  /**
+   * Sends `owner`'s item to its explicit subscribers (XEP-0060 §6.1), with or without +notify (XEP-0163 §4), once
+   * per session; the sessions of `notified` users that took it for their +notify interest are skipped.
+   */
+  async toSubscribers(owner: string, item: PepItem, subscribers: readonly PepSubscriber[], notified: readonly string[] = []): Promise<void> {
+    const { router, sessions, cluster } = this.ctx;
+    const out = router.outbound({ ev: 'entity.item', data: { from: owner, ...item } });
+    const sent = new Set<object>();
+    const takes = (s: { resource: string; available: boolean; interests?: Iterable<string> | null }, sub: PepSubscriber): boolean =>
+      !sent.has(s) && s.available && (sub.resource === null || s.resource === sub.resource) && !(notified.includes(sub.user) && [...(s.interests ?? [])].includes(item.node));
+    for (const sub of subscribers) {
+      if (await this.blocked(owner, sub.user)) continue;
+      for (const s of sessions.of(sub.user)) {
+        if (s.closed || !takes(s, sub)) continue;
+        sent.add(s);
+        router.toSession(s, out);
+      }
+      const remote = cluster.remoteCount > 0 ? [...cluster.remoteOf(sub.user)].filter((r) => takes(r, sub)) : [];
+      for (const r of remote) sent.add(r);
+      if (remote.length > 0) router.toRemote(remote, out);
+    }
   }
 
   /**

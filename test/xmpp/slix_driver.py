@@ -418,12 +418,13 @@ class Driver:
         return {'results': results, 'complete': None if fin is None else fin.get('complete'), 'fin': None if fin is None else xml_text(fin)}
 
     async def cmd_bookmarks_set(self, c):
-        """XEP-0048 bookmarks stored the legacy way, in XEP-0049 private storage (slixmpp's default)."""
+        """XEP-0048 bookmarks stored the legacy way, in XEP-0049 private storage (slixmpp's default), or with
+        method 'xep_0223' in the PEP node storage:bookmarks."""
         self.xmpp.register_plugin('xep_0048')
         b = self.xmpp['xep_0048'].stanza.Bookmarks()
         for conf in c['conferences']:
             b.add_conference(conf['jid'], conf['nick'], name=conf.get('name'), autojoin=conf.get('autojoin'))
-        await self.xmpp['xep_0048'].set_bookmarks(b, method='xep_0049', timeout=10)
+        await self.xmpp['xep_0048'].set_bookmarks(b, method=c.get('method', 'xep_0049'), timeout=10)
         return {}
 
     async def cmd_bookmarks_get(self, _c):
@@ -549,6 +550,19 @@ class Driver:
             return {'type': 'result', 'xml': xml_text(res.xml), 'error': None}
         except IqError as e:
             return {'type': 'error', 'xml': xml_text(e.iq.xml), 'error': error_info(e.iq.xml)}
+
+    async def cmd_pubsub(self, c):
+        """A call of slixmpp's xep_0060 plugin by name (subscribe, unsubscribe, get_subscriptions, modify_subscriptions...)
+        with keyword arguments; answers the reply, or the error as the server sent it (never raises on an error)."""
+        self.xmpp.register_plugin('xep_0060')
+        kwargs = dict(c.get('args') or {})
+        if 'subscriptions' in kwargs:
+            kwargs['subscriptions'] = [tuple(s) for s in kwargs['subscriptions']]
+        try:
+            res = await getattr(self.xmpp['xep_0060'], c['call'])(timeout=10, **kwargs)
+            return {'xml': xml_text(res.xml), 'error': None}
+        except IqError as e:
+            return {'xml': xml_text(e.iq.xml), 'error': error_info(e.iq.xml)}
 
     def upload_plugin(self):
         # Registered on first use: XEP-0363 in slixmpp needs aiohttp, which the other commands do not.

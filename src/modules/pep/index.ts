@@ -11,10 +11,11 @@ import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { sqliteBeside } from '../sqlite-memory.js';
 import { avatars, VCARD_CONVERSION } from './avatar.js';
 import { avatarHashInPresence } from './presence-hash.js';
-import { BOOKMARKS_COMPAT, syncBookmarks } from './bookmarks.js';
+import { BOOKMARKS_COMPAT, BOOKMARKS_COMPAT_PEP, syncBookmarks, syncLegacyPep } from './bookmarks.js';
 import { PepNodes } from './nodes.js';
 import { pepOptions } from './options.js';
 import { area, type PepArea } from './sqlite.js';
+import { PepSubscriptions } from './subscriptions.js';
 
 /** XEP-0172 User Nickname: its PEP node and payload namespace. */
 const NS_NICK = 'http://jabber.org/protocol/nick';
@@ -27,18 +28,25 @@ const FEATURES = [
   'access-whitelist',
   'auto-create',
   'config-node',
+  // XEP-0060 §16.4: `max` is accepted for pubsub#max_items (config.ts), so clients may ask for it (XEP-0402 §4).
+  'config-node-max',
+  'create-and-configure',
   'create-nodes',
   'delete-items',
   'delete-nodes',
   'filtered-notifications',
   'item-ids',
   'last-published',
+  'manage-subscriptions',
   'persistent-items',
   'presence-notifications',
   'publish',
   'publish-options',
   'retract-items',
+  'retrieve-affiliations',
   'retrieve-items',
+  'retrieve-subscriptions',
+  'subscribe',
 ].map((f) => `${NS_PUBSUB}#${f}`);
 
 /** The pep module. */
@@ -49,17 +57,23 @@ export const pep = defineModule({
   storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const { engine } = api;
-    const nodes = new PepNodes(api.storage<PepArea>(), engine, (owner, item, audience) => api.pepNotify(owner, item, audience), api.options);
+    const store = api.storage<PepArea>();
+    // Notifications go to the implicit audience (+notify) and to the node's explicit subscribers (XEP-0163 §4).
+    const nodes: PepNodes = new PepNodes(store, engine, async (owner, item, audience): Promise<void> => engine.pep.notify(owner, item, audience, await subs.current(owner, item.node)), api.options);
+    const subs: PepSubscriptions = new PepSubscriptions(store, nodes, engine, api.options, api.log);
     api.pepSource(nodes);
     // XEP-0172 §4.5: the nickname a person publishes is a name others see; it passes the profile.check gate.
     nodes.validate(NS_NICK, (_id, xml, owner) => engine.profiles.checkNames(owner, 'nick', [parseFragment(xml).text()]));
     // Presence entities (the presentities module) keep their own PEP service; accounts are this one's.
     const serves = (t: { kind: string; bare: string }): boolean => (t.kind === 'self' || t.kind === 'account') && !engine.entities.isEntity(t.bare);
-    api.xmppIq(NS_PUBSUB, 'pubsub', pubsubHandler(nodes), serves);
-    api.xmppIq(NS_PUBSUB_OWNER, 'pubsub', ownerHandler(nodes), serves);
+    api.xmppIq(NS_PUBSUB, 'pubsub', pubsubHandler(nodes, subs), serves);
+    api.xmppIq(NS_PUBSUB_OWNER, 'pubsub', ownerHandler(nodes, subs), serves);
     api.xmppAccountNodes(accountNodes(nodes));
     for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
     // XEP-0402 §5: legacy bookmarks in private storage (XEP-0048 over XEP-0049) follow the node, and back.
+    // XEP-0402 §5 #compat-pep: the XEP-0048 PEP node follows the XEP-0402 node, and back.
+    syncLegacyPep(nodes, api.options.maxItemsPerNode, api.log);
+    api.xmppFeature(BOOKMARKS_COMPAT_PEP, 'account');
     const priv = api.tryUse('private');
     if (priv) {
       syncBookmarks(nodes, priv, api.options.maxItemsPerNode, api.log);
@@ -75,6 +89,12 @@ export const pep = defineModule({
     // XEP-0163 §4.3.2: a contact whose subscription was just approved gets the last items it may have.
     api.on('subscription.changed', async (e) => {
       if (e.action === 'subscribed' && !engine.entities.isEntity(e.user)) await engine.pep.subscribed(e.contact, e.user);
+      // A contact the owner no longer shares its presence with loses the subscriptions the access model gave it.
+      if (!engine.entities.isEntity(e.user)) await subs.revalidate(e.user, e.contact);
+    });
+    // The same when the owner removes the contact or changes its groups (roster access model, XEP-0060 §4.5).
+    api.on('roster.changed', async (e) => {
+      if (!engine.entities.isEntity(e.user)) await subs.revalidate(e.user, e.contact);
     });
     // What an account leaves behind goes with it.
     api.on('account.removed', async (e) => nodes.drop(e.address));

@@ -195,8 +195,8 @@ export class PepNodes implements PepSource {
   }
 }
 
-/** XEP-0060 §6.5.9: why items are refused, by access model. */
-function refusal(config: NodeConfig): ParleyError {
+/** XEP-0060 §6.5.9 (and §6.1.3 for subscriptions): why a node is refused, by access model. */
+export function refusal(config: NodeConfig): ParleyError {
   switch (config.access_model) {
     case 'presence':
       return new ParleyError('not-authorized', 'the owner does not share its presence with you', { pubsub: 'presence-subscription-required' });

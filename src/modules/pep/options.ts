@@ -27,6 +27,13 @@ export const pepOptions = z.strictObject({
     .max(16 << 20)
     .default(256 << 10)
     .describe('Largest payload of one item, in UTF-8 bytes of its XML; a larger one is refused with not-acceptable and payload-too-big (XEP-0060 §7.1.3.6)'),
+  maxSubscriptionsPerNode: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(1000)
+    .describe('Most explicit subscriptions (XEP-0060 §6.1) one node holds; one more is refused with resource-constraint'),
 });
 
 /** The pep module's options, parsed. */

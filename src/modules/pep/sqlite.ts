@@ -33,6 +33,12 @@ export interface AccountLimits {
   maxBytes: number;
 }
 
+/** An explicit subscription (XEP-0060 §6.1) to a node: the subscriber's address as it subscribed (bare or full). */
+export interface SubscriptionRow {
+  node: string;
+  jid: string;
+}
+
 /** What the module stores. Methods are async and take and return clonable values (they cross threads). */
 export interface PepArea {
   /** The configuration (JSON) of `owner`'s node, or null when there is no such node. */
@@ -58,8 +64,17 @@ export interface PepArea {
   deleteNode(owner: string, node: string): Promise<boolean>;
   /** The newest item of each of `nodes` of each of `owners` that has one. */
   lastItems(owners: string[], nodes: string[]): Promise<LastItemRow[]>;
-  /** Drops everything `owner` stored (its account was removed). */
+  /** Drops everything `owner` stored (its account was removed), and its subscriptions to others' nodes. */
   drop(owner: string): Promise<void>;
+  /**
+   * Subscribes `jid` to the node (XEP-0060 §6.1), refused with quota-exceeded past `max` subscriptions of the node;
+   * false when it was subscribed already.
+   */
+  subscribe(owner: string, node: string, jid: string, max: number): Promise<boolean>;
+  /** Ends the subscriptions of these addresses to the node; how many ended. */
+  unsubscribe(owner: string, node: string, jids: string[]): Promise<number>;
+  /** Subscriptions to `owner`'s nodes: of one node (null: all), of one subscriber's bare address (null: anyone's). */
+  subscriptions(owner: string, node: string | null, bare: string | null): Promise<SubscriptionRow[]>;
 }
 
 export const MIGRATIONS: readonly ModuleMigration[] = [
@@ -85,6 +100,22 @@ export const MIGRATIONS: readonly ModuleMigration[] = [
         PRIMARY KEY (owner, node, id)
       ) WITHOUT ROWID;
       CREATE INDEX pep_items_order ON pep_items (owner, node, seq);
+    `,
+  },
+  {
+    version: 2,
+    name: 'PEP explicit subscriptions',
+    // XEP-0060 §6.1: one subscription per node and address (so no subid); `bare` finds a user's subscriptions.
+    sql: `
+      CREATE TABLE pep_subscriptions (
+        owner      TEXT NOT NULL,
+        node       TEXT NOT NULL,
+        jid        TEXT NOT NULL,   -- as subscribed: bare or full
+        bare       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, node, jid)
+      ) WITHOUT ROWID;
+      CREATE INDEX pep_subscriptions_bare ON pep_subscriptions (bare);
     `,
   },
 ];
@@ -116,6 +147,17 @@ export const area: SqliteArea<PepArea> = {
     const dropNode = db.prepare<[string, string]>('DELETE FROM pep_nodes WHERE owner = ? AND node = ?');
     const dropAllItems = db.prepare<[string]>('DELETE FROM pep_items WHERE owner = ?');
     const dropAllNodes = db.prepare<[string]>('DELETE FROM pep_nodes WHERE owner = ?');
+    const dropNodeSubs = db.prepare<[string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? AND node = ?');
+    const dropAllSubs = db.prepare<[string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? OR bare = ?');
+    const subCount = db.prepare<[string, string], number>('SELECT COUNT(*) FROM pep_subscriptions WHERE owner = ? AND node = ?').pluck();
+    const insertSub = db.prepare<[string, string, string, string, number]>(
+      'INSERT INTO pep_subscriptions (owner, node, jid, bare, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, node, jid) DO NOTHING',
+    );
+    const hasSub = db.prepare<[string, string, string], number>('SELECT 1 FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?').pluck();
+    const deleteSub = db.prepare<[string, string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?');
+    const subs = db.prepare<[string, string | null, string | null, string | null, string | null], SubscriptionRow>(
+      'SELECT node, jid FROM pep_subscriptions WHERE owner = ? AND (? IS NULL OR node = ?) AND (? IS NULL OR bare = ?) ORDER BY node, created_at, jid',
+    );
 
     const create = (owner: string, name: string, config: string, maxNodes: number): void => {
       if ((nodeCount.get(owner) ?? 0) >= maxNodes) throw new ParleyError('quota-exceeded', `an account holds at most ${maxNodes} nodes (modules.pep.maxNodes)`);
@@ -164,6 +206,7 @@ export const area: SqliteArea<PepArea> = {
       async deleteNode(owner, name) {
         return ctx.write(() => {
           dropItems.run(owner, name);
+          dropNodeSubs.run(owner, name);
           return dropNode.run(owner, name).changes > 0;
         });
       },
@@ -183,7 +226,21 @@ export const area: SqliteArea<PepArea> = {
         ctx.write(() => {
           dropAllItems.run(owner);
           dropAllNodes.run(owner);
+          dropAllSubs.run(owner, owner);
         });
+      },
+      async subscribe(owner, name, jid, max) {
+        return ctx.write(() => {
+          if (hasSub.get(owner, name, jid) !== undefined) return false;
+          if ((subCount.get(owner, name) ?? 0) >= max) throw new ParleyError('quota-exceeded', `a node has at most ${max} subscriptions (modules.pep.maxSubscriptionsPerNode)`);
+          return insertSub.run(owner, name, jid, jid.split('/')[0]!, ctx.now()).changes > 0;
+        });
+      },
+      async unsubscribe(owner, name, jids) {
+        return ctx.write(() => jids.reduce((n, jid) => n + deleteSub.run(owner, name, jid).changes, 0));
+      },
+      async subscriptions(owner, name, bare) {
+        return subs.all(owner, name, name, bare, bare);
       },
     };
   },

@@ -1,6 +1,6 @@
 /**
- * The XMPP side of users' PEP: the XEP-0060 iqs on an account's bare address (publish, retract, items, create;
- * the owner's configure and delete), its nodes in disco (XEP-0163 §9), and the publish-subscribe errors' own
+ * The XMPP side of users' PEP: the XEP-0060 iqs on an account's bare address (publish, retract, items, create,
+ * subscribe, unsubscribe, one's subscriptions; the owner's configure, delete and subscriptions), its nodes in disco (XEP-0163 §9), and the publish-subscribe errors' own
  * conditions (XEP-0060 §7.1.3, §7.1.5: `precondition-not-met`, `payload-too-big`, ...).
  */
 import { isParleyError, ParleyError } from '../../core/errors.js';
@@ -11,6 +11,7 @@ import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { serialize } from '../../protocols/xmpp/xml/serialize.js';
 import { configForm, formFields, metaData, NODE_CONFIG, PUBLISH_OPTIONS } from './config.js';
 import type { PepNodes } from './nodes.js';
+import { subscriberJid, type PepSubscriptions, type SetState } from './subscriptions.js';
 
 /** XEP-0060 namespaces. */
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
@@ -36,7 +37,9 @@ async function withConditions(run: () => Promise<Element | null>): Promise<Eleme
     return await run();
   } catch (e) {
     const condition = isParleyError(e) ? e.details?.pubsub : undefined;
-    if (isParleyError(e) && typeof condition === 'string') throw new XmppAppError(e, el(condition, { xmlns: NS_ERRORS }));
+    // XEP-0060 §6.3, §7: `<unsupported/>` names the feature not offered (details.feature).
+    const feature = isParleyError(e) && typeof e.details?.feature === 'string' ? { feature: e.details.feature } : {};
+    if (isParleyError(e) && typeof condition === 'string') throw new XmppAppError(e, el(condition, { xmlns: NS_ERRORS, ...feature }));
     throw e;
   }
 }
@@ -46,14 +49,36 @@ function ownerOnly(c: IqContext): void {
   if (c.target.kind !== 'self') throw new ParleyError('forbidden', 'only the account itself publishes to and manages its nodes');
 }
 
-/** `<pubsub xmlns='…pubsub'/>`: publish, retract, create (set); items (get). */
-export function pubsubHandler(nodes: PepNodes): IqHandler {
+/** XEP-0060 §6.3: subscription options are not offered (feature-not-implemented + unsupported). */
+const NO_OPTIONS = new ParleyError('feature-not-implemented', 'subscription options are not offered', { pubsub: 'unsupported', feature: 'subscription-options' });
+
+/** A `<subscription/>` element (XEP-0060 §5.6, §6.1.2, §8.8.1). */
+const subscriptionEl = (node: string | null, jid: string, state = 'subscribed'): Element => el('subscription', { ...(node === null ? {} : { node }), jid, subscription: state });
+
+/** `<pubsub xmlns='…pubsub'/>`: publish, retract, create, subscribe, unsubscribe (set); items, subscriptions, affiliations (get). */
+export function pubsubHandler(nodes: PepNodes, subs: PepSubscriptions): IqHandler {
   return {
     targets: ['self', 'account'],
     get: (c) =>
       withConditions(async () => {
         const [items, ...rest] = elements(c.payload);
-        if (items?.name !== 'items' || rest.length > 0) throw new ParleyError('feature-not-implemented', 'PEP answers <items/> only (subscriptions are implicit, XEP-0163 §4)');
+        if (items?.name === 'subscriptions' && rest.length === 0) {
+          // §5.6: the asker's own subscriptions on this account's service, of one node or all.
+          const only = items.attr('node') || null;
+          const found = await subs.mine(c.target.bare, c.session.user, only);
+          return el('pubsub', { xmlns: NS_PUBSUB }, el('subscriptions', only === null ? {} : { node: only }, ...found.map((r) => subscriptionEl(r.node, r.jid))));
+        }
+        if (items?.name === 'affiliations' && rest.length === 0) {
+          // §5.7: the asker's affiliations on this service: owner of each of its own nodes; a contact has none
+          // (PEP access comes from the roster, not from affiliations, XEP-0163 §4).
+          const only = items.attr('node') || null;
+          const mine = c.target.bare === c.session.user ? (await nodes.visibleNodes(c.session.user, c.session.user)).map((n) => n.node) : [];
+          if (only !== null && (await nodes.config(c.target.bare, only)) === null) throw new ParleyError('item-not-found', `no node ${only}`);
+          const listed = mine.filter((n) => only === null || n === only);
+          return el('pubsub', { xmlns: NS_PUBSUB }, el('affiliations', only === null ? {} : { node: only }, ...listed.map((node) => el('affiliation', { node, affiliation: 'owner' }))));
+        }
+        if (items?.name === 'options') throw NO_OPTIONS;
+        if (items?.name !== 'items' || rest.length > 0) throw new ParleyError('feature-not-implemented', 'PEP answers <items/>, <subscriptions/> and <affiliations/>');
         const node = nodeOf(items);
         const max = items.attr('max_items');
         if (max !== undefined && !/^[1-9]\d{0,5}$/.test(max)) throw new ParleyError('bad-request', 'max_items is a positive integer');
@@ -64,9 +89,22 @@ export function pubsubHandler(nodes: PepNodes): IqHandler {
       }),
     set: (c) =>
       withConditions(async () => {
-        ownerOnly(c);
         const [action, options] = elements(c.payload);
         const user = c.session.user;
+        if (action?.name === 'subscribe' || action?.name === 'unsubscribe') {
+          const node = nodeOf(action);
+          const jid = subscriberJid(action.attr('jid'));
+          if (action.name === 'unsubscribe') {
+            await subs.unsubscribe(c.target.bare, node, user, jid);
+            return null;
+          }
+          // §6.3.7: subscribe-and-configure needs subscription options, which are not offered.
+          if (options?.name === 'options' && options.getChild('x', 'jabber:x:data') !== undefined) throw NO_OPTIONS;
+          await subs.subscribe(c.target.bare, node, user, jid);
+          return el('pubsub', { xmlns: NS_PUBSUB }, subscriptionEl(node, jid));
+        }
+        if (action?.name === 'options') throw NO_OPTIONS;
+        ownerOnly(c);
         switch (action?.name) {
           case 'publish': {
             const node = nodeOf(action);
@@ -96,21 +134,27 @@ export function pubsubHandler(nodes: PepNodes): IqHandler {
             return null;
           }
           default:
-            throw new ParleyError('feature-not-implemented', 'PEP subscriptions are implicit (XEP-0163 §4): publish, retract, create and items only');
+            throw new ParleyError('feature-not-implemented', 'PEP serves publish, retract, create, subscribe, unsubscribe, items and subscriptions');
         }
       }),
   };
 }
 
-/** `<pubsub xmlns='…pubsub#owner'/>`: configure (get, set) and delete (set), the owner's alone (XEP-0060 §8). */
-export function ownerHandler(nodes: PepNodes): IqHandler {
+/** `<pubsub xmlns='…pubsub#owner'/>`: configure, subscriptions (get, set) and delete (set), the owner's alone (XEP-0060 §8). */
+export function ownerHandler(nodes: PepNodes, subs: PepSubscriptions): IqHandler {
   return {
     targets: ['self', 'account'],
     get: (c) =>
       withConditions(async () => {
         ownerOnly(c);
         const action = elements(c.payload)[0];
-        if (action?.name !== 'configure') throw new ParleyError('feature-not-implemented', 'the owner reads a node\'s configuration (<configure/>) only');
+        if (action?.name === 'subscriptions') {
+          // §8.8.1: every subscription of the node.
+          const node = nodeOf(action);
+          const found = await subs.ofNode(c.session.user, node);
+          return el('pubsub', { xmlns: NS_PUBSUB_OWNER }, el('subscriptions', { node }, ...found.map((r) => subscriptionEl(null, r.jid))));
+        }
+        if (action?.name !== 'configure') throw new ParleyError('feature-not-implemented', 'the owner reads a node\'s configuration (<configure/>) and subscriptions (<subscriptions/>)');
         const node = nodeOf(action);
         const config = await nodes.config(c.session.user, node);
         if (config === null) throw new ParleyError('item-not-found', `no node ${node}`);
@@ -132,11 +176,27 @@ export function ownerHandler(nodes: PepNodes): IqHandler {
           const fields = formFields(x, NODE_CONFIG);
           if (fields === null) throw new ParleyError('bad-request', 'a configuration carries a data form');
           await nodes.configure(user, nodeOf(action), fields);
+          // A new access model may shut subscribers out (XEP-0060 §4.5).
+          await subs.revalidate(user, null);
           return null;
         }
-        throw new ParleyError('feature-not-implemented', 'the owner configures (<configure/>) and deletes (<delete/>) nodes');
+        if (action?.name === 'subscriptions') {
+          // §8.8.2: the owner sets subscription states; all or nothing.
+          const node = nodeOf(action);
+          const changes = action.getChildren('subscription').map((s) => ({ jid: subscriberJid(s.attr('jid')), state: stateOf(s.attr('subscription')) }));
+          if (changes.length === 0) throw new ParleyError('bad-request', 'name at least one <subscription jid subscription/>');
+          await subs.manage(user, node, changes);
+          return null;
+        }
+        throw new ParleyError('feature-not-implemented', 'the owner configures (<configure/>), deletes (<delete/>) nodes and manages their subscriptions (<subscriptions/>)');
       }),
   };
+}
+
+/** A subscription state the owner may set (§8.8.2): subscribed or none; pending and unconfigured do not arise here. */
+function stateOf(v: string | undefined): SetState {
+  if (v === 'subscribed' || v === 'none') return v;
+  throw new ParleyError('not-acceptable', `a subscription is set to subscribed or none, not ${v ?? 'nothing'}`);
 }
 
 /** The account's nodes in disco (XEP-0163 §9): as items of the account, and each node's disco#info (§5.3). */

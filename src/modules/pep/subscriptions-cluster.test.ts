@@ -1,0 +1,49 @@
+/**
+ * Explicit subscribers' notifications across the nodes of a cluster (engine/pep.ts toSubscribers, XEP-0060 §6.1):
+ * a subscriber whose session is on another node gets the item whether or not it asked for the node with +notify,
+ * and once when it did (XEP-0163 §4: explicit and implicit subscriptions without duplicates).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerEvent } from '../../engine/outbound.js';
+import { settle, TestCluster } from '../../engine/test-cluster.js';
+import { testPresence } from '../../engine/test-engine.js';
+
+const A = 'a@example.com';
+const B = 'b@example.com';
+const NODE = 'http://jabber.org/protocol/tune';
+
+let cluster: TestCluster | null = null;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = null;
+});
+
+describe('pep subscribers in a cluster', () => {
+  it('notifies a subscriber on another node, once with +notify as well', async () => {
+    cluster = new TestCluster([A, B]);
+    const one = await cluster.node();
+    const two = await cluster.node();
+    const events: ServerEvent[] = [];
+    const { session, position } = await two.engine.openSession(B, 'r', { send: (o) => events.push(o.event), close: () => undefined }, { ...testPresence });
+    await two.engine.catchUp(session, null, position);
+    await one.engine.rosters.act(B, A, 'subscribe');
+    await one.engine.rosters.act(A, B, 'subscribed');
+    await settle();
+    events.length = 0;
+    const item = { node: NODE, id: 'current', data: {}, xml: '<tune xmlns="http://jabber.org/protocol/tune"/>' };
+    // No +notify: only the explicit subscription brings it.
+    await one.engine.pep.notify(A, item, () => true, []);
+    await settle();
+    expect(events.filter((e) => e.ev === 'entity.item')).toEqual([]);
+    await one.engine.pep.notify(A, item, () => true, [{ user: B, resource: null }]);
+    await settle();
+    expect(events.filter((e) => e.ev === 'entity.item')).toHaveLength(1);
+    // With +notify too (and a second subscription of its full address): still once.
+    await two.engine.setInterests(session, new Set([NODE]));
+    await settle();
+    events.length = 0;
+    await one.engine.pep.notify(A, item, () => true, [{ user: B, resource: null }, { user: B, resource: 'r' }]);
+    await settle();
+    expect(events.filter((e) => e.ev === 'entity.item').map((e) => e.data)).toEqual([expect.objectContaining({ from: A, node: NODE })]);
+  });
+});
