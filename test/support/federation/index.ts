@@ -3,7 +3,7 @@
  * real Prosody and ejabberd peers on their own loopback addresses, started and stopped for a test file.
  *
  * Addresses and names are fixed (the contract with Parley's federation module): parley.test on 127.0.0.4,
- * prosody.test on 127.0.0.2, ejabberd.test on 127.0.0.3, each with a `conference.` subdomain on the same address.
+ * prosody.test on 127.0.0.2, ejabberd.test on 127.0.0.3 (and parley2.test on 127.0.0.5 for a second Parley), each with a `conference.` subdomain on the same address.
  *
  * Usage (vitest): `const why = federationPeersUnavailable()` at the top (skip loudly when it is not null), then
  * `peers = await startPeers({ mode: 'external' })` in beforeAll and `await peers.stop()` in afterAll. On a
@@ -27,6 +27,8 @@ export const FEDERATION_ADDRESSES = {
   'prosody.test': '127.0.0.2',
   'ejabberd.test': '127.0.0.3',
   'parley.test': '127.0.0.4',
+  /** A second Parley (the Parley-to-Parley benchmark). */
+  'parley2.test': '127.0.0.5',
 } as const;
 
 /** Every name the block maps (each domain and its conference subdomain). */
@@ -72,6 +74,8 @@ export interface PeersOptions {
   peers?: Array<'prosody' | 'ejabberd'>;
   /** Users per peer: local part -> password (default alice/bob/carol with "pw-" + name). */
   users?: Record<string, string>;
+  /** Prosody's log level (default debug). */
+  prosodyLogLevel?: 'debug' | 'info';
 }
 
 /** The running peers and what the harness made. */
@@ -95,8 +99,8 @@ let exitHookInstalled = false;
 /** Makes certificates, writes the hosts block and starts the peers (both in parallel). */
 export async function startPeers(o: PeersOptions): Promise<Peers> {
   // A peer left running by a crashed run would answer in place of the one started here.
-  for (const [domain, addr] of Object.entries(FEDERATION_ADDRESSES)) {
-    if (domain === 'parley.test') continue;
+  for (const domain of ['prosody.test', 'ejabberd.test'] as const) {
+    const addr = FEDERATION_ADDRESSES[domain];
     for (const port of [5222, 5269]) {
       if (await listening(addr, port)) throw new Error(`something already listens on ${addr}:${port} (${domain}'s address): a peer from an earlier run?`);
     }
@@ -131,7 +135,7 @@ export async function startPeers(o: PeersOptions): Promise<Peers> {
   };
   const started = await Promise.allSettled([
     which.includes('prosody')
-      ? startProsody({ domain: 'prosody.test', address: FEDERATION_ADDRESSES['prosody.test'], dir: join(dir, 'prosody'), cert: certOf('prosody.test'), caFile: pki.caFile, mode: o.mode, users })
+      ? startProsody({ domain: 'prosody.test', address: FEDERATION_ADDRESSES['prosody.test'], dir: join(dir, 'prosody'), cert: certOf('prosody.test'), caFile: pki.caFile, mode: o.mode, users, logLevel: o.prosodyLogLevel ?? 'debug' })
       : Promise.resolve(undefined),
     which.includes('ejabberd')
       ? startEjabberd({ domain: 'ejabberd.test', address: FEDERATION_ADDRESSES['ejabberd.test'], dir: join(dir, 'ejabberd'), cert: certOf('ejabberd.test'), caFile: pki.caFile, mode: o.mode, users })

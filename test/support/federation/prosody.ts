@@ -29,6 +29,8 @@ export interface ProsodySpec {
   caFile: string;
   mode: AuthMode;
   users: Record<string, string>;
+  /** Log level (default debug: the s2s negotiation in full for failures; benchmarks use info). */
+  logLevel?: 'debug' | 'info';
 }
 
 /** A running Prosody. */
@@ -56,7 +58,7 @@ run_as_root = true
 daemonize = false
 pidfile = ${lua(join(s.dir, 'prosody.pid'))}
 data_path = ${lua(data)}
-log = { debug = ${lua(join(s.dir, 'prosody.log'))} }
+log = { ${s.logLevel ?? 'debug'} = ${lua(join(s.dir, 'prosody.log'))} }
 interfaces = { ${lua(s.address)} }
 local_interfaces = { ${lua(s.address)} }
 c2s_interfaces = { ${lua(s.address)} }
