@@ -48,10 +48,10 @@ const PEP_ACCOUNT_FEATURES = [
 const PRE_MODULE_ACCOUNT_FEATURES = ['http://jabber.org/protocol/disco#info', 'http://jabber.org/protocol/disco#items', 'urn:xmpp:mam:2', 'urn:xmpp:sid:0', 'vcard-temp'];
 
 describe('the shipped modules', () => {
-  it('are the archive (off by default), then naming, carbons, blocking, search, mam, vcard, private and pep (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default), then audit and usage (on by default)', () => {
-    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'search', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'audit', 'usage']);
+  it('are the archive (off by default), then naming, carbons, blocking, search, mam, vcard, private and pep (on by default), then extdisco, apikeys, presentities, components, webhooks, notify and files (off by default), then audit and usage (on by default), then federation (off by default)', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(['archive', 'naming', 'carbons', 'blocking', 'search', 'mam', 'vcard', 'private', 'pep', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'audit', 'usage', 'federation']);
     const modules = validateConfig({}).modules as Record<string, { enabled: boolean }>;
-    const off = new Set(['archive', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files']);
+    const off = new Set(['archive', 'extdisco', 'apikeys', 'presentities', 'components', 'webhooks', 'notify', 'files', 'federation']);
     for (const m of MODULES) expect({ module: m.name, enabled: modules[m.name]?.enabled }).toEqual({ module: m.name, enabled: !off.has(m.name) });
   });
 

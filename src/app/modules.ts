@@ -22,6 +22,7 @@ import { pep } from '../modules/pep/index.js';
 import { usage } from '../modules/usage/index.js';
 import { vcard } from '../modules/vcard/index.js';
 import { webhooks } from '../modules/webhooks/index.js';
+import { federation } from '../modules/federation/index.js';
 
 /**
  * Every module Parley ships, in the order they are set up (earlier ones hook events first among equals). The
@@ -34,4 +35,4 @@ import { webhooks } from '../modules/webhooks/index.js';
  * and usage come last: they only record what the others did, and the CLI asks audit about a change after every
  * module that may refuse it.
  */
-export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage];
+export const MODULES: readonly AnyModule[] = [archive, naming, carbons, blocking, search, mam, vcard, privateStorage, pep, extdisco, apikeys, presentities, components, webhooks, notify, files, audit, usage, federation];

@@ -33,6 +33,8 @@ export const ERRORS = {
   'feature-not-implemented': { status: 501, xmpp: 'feature-not-implemented', text: 'This feature is not implemented' },
   'unexpected-request': { status: 400, xmpp: 'unexpected-request', text: 'The request is not expected now' },
   'internal-server-error': { status: 500, xmpp: 'internal-server-error', text: 'Internal server error' },
+  // RFC 6120 §8.3.3.17: a remote server (federation) did not answer in time.
+  'remote-server-timeout': { status: 504, xmpp: 'remote-server-timeout', text: 'The remote server did not answer in time' },
 } as const;
 
 /** A stable Parley error code. */

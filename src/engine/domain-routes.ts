@@ -39,9 +39,10 @@ export interface DomainRoute {
   readonly accepts?: (domain: string) => boolean;
   /**
    * Throws a ParleyError when a stanza for `to` cannot be taken now (a component that is not connected:
-   * service-unavailable), before anything is stored for it. Optional: no check.
+   * service-unavailable), before anything is stored for it. `from` is the local sender's bare address (an
+   * outsider policy decides per person); a promise is awaited. Optional: no check.
    */
-  check?(to: string): void;
+  check?(to: string, from?: string): void | Promise<void>;
   /** Hands a stanza over; a ParleyError thrown here bounces to the sender. */
   send(stanza: RoutedStanza): void | Promise<void>;
   /** Services to list in the server's disco#items (XEP-0030 §4): e.g. the components connected now. */

@@ -100,7 +100,7 @@ export class MessageService {
     if (type === 'groupchat') await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
     else if (route !== null) {
       // Nothing is stored for a route that cannot take it now (a component not connected: service-unavailable).
-      route.check?.(to.resource === null ? bare : `${bare}/${to.resource}`);
+      await route.check?.(to.resource === null ? bare : `${bare}/${to.resource}`, session.user);
       if (await this.blocks.blocks(session.user, bare)) throw new ParleyError('not-acceptable', `you have blocked ${bare}; unblock to write`, { blocked: true });
     } else {
       await this.ctx.directory.requireUser(bare, to.domain);
@@ -175,7 +175,7 @@ export class MessageService {
     if (route !== null) {
       // XEP-0085 over the route: the chat state element alone, never stored.
       const target = to.resource === null ? bare : `${bare}/${to.resource}`;
-      route.check?.(target);
+      await route.check?.(target, session.user);
       const xml = `<${state} xmlns="http://jabber.org/protocol/chatstates"/>`;
       await route.send({ kind: 'message', from: session.full, to: target, type: 'chat', id: null, body: null, xml });
       return;

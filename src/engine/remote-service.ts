@@ -67,7 +67,7 @@ export class RemoteService {
     // XEP-0191: nothing goes to an address the user blocks (its block list only: the other side keeps its own).
     if (s.type !== 'error' && (await this.blocks.blocks(session.user, bare))) throw new ParleyError('not-acceptable', `you have blocked ${bare}; unblock to write`, { blocked: true });
     const bareFrom = s.kind === 'presence' && (s.type === 'probe' || (s.type !== null && SUBSCRIPTION_TYPES.has(s.type)));
-    route.check?.(s.to);
+    await route.check?.(s.to, session.user);
     await route.send({ ...s, from: bareFrom ? session.user : session.full });
   }
 

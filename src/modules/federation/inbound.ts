@@ -1,0 +1,106 @@
+/**
+ * Stanzas between the federation streams and the engine's domain route (engine/domain-routes.ts). Inbound, an
+ * authenticated stanza (incoming.ts checked its `from` and `to` domains): those for the server's own domain are
+ * answered here (disco#info, ping, XEP-0030 §3.1, XEP-0199 §4.1), the rest pass the outsider policy for the
+ * local recipient and go to the route handle's `deliver`; a refusal, the policy's or the engine's ParleyError,
+ * goes back to the remote server as a stanza error (RFC 6120 §8.3) over Parley's outgoing stream to it. Stanzas
+ * of a stream are handled in order (RFC 6120 §10.1). Outbound, a bounce: a stanza that could not be sent
+ * comes back to its local sender as an error from the address it was for.
+ */
+import { ERRORS, ParleyError } from '../../core/errors.js';
+import type { RoutedStanza } from '../../engine/domain-routes.js';
+import type { InboundStanza } from '../../engine/remote-service.js';
+import { el, type Element } from '../../protocols/xmpp/xml/element.js';
+import { escapeText, serialize } from '../../protocols/xmpp/xml/serialize.js';
+import { inboundOf, namesUser } from '../components/routed.js';
+import type { Decision } from './policy.js';
+import { SERVER_NS, STANZA_ERRORS_NS } from './stream.js';
+
+const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+const PING = 'urn:xmpp:ping';
+
+/** The stanza error type of a condition (RFC 6120 §8.3.2). */
+const ERROR_TYPE: Record<string, string> = {
+  'bad-request': 'modify',
+  'jid-malformed': 'modify',
+  'not-acceptable': 'modify',
+  'policy-violation': 'cancel',
+  'resource-constraint': 'wait',
+  'remote-server-timeout': 'wait',
+  'not-authorized': 'auth',
+  forbidden: 'auth',
+};
+
+/** `<error>` of a stanza error (RFC 6120 §8.3.2), as XML text in the stanza's default namespace. */
+export function errorXml(condition: string, text: string): string {
+  return `<error type="${ERROR_TYPE[condition] ?? 'cancel'}"><${condition} xmlns="${STANZA_ERRORS_NS}"/><text xmlns="${STANZA_ERRORS_NS}" xml:lang="en">${escapeText(text)}</text></error>`;
+}
+
+/** The stanza error answering `e` (RFC 6120 §8.3.1: same kind and id, addresses swapped), as s2s stream text. */
+export function errorReply(e: Element, condition: string, text: string): string {
+  const attrs = { from: e.attr('to'), to: e.attr('from'), type: 'error', id: e.attr('id') };
+  const open = serialize(el(e.name, attrs), SERVER_NS).replace(/\/>$/, '>');
+  return `${open}${errorXml(condition, text)}</${e.name}>`;
+}
+
+/** What the inbound path needs. */
+export interface InboundDeps {
+  /** Sends stream text from `local` to `remote` (the pool's outgoing stream). */
+  reply(local: string, remote: string, text: string): void;
+  /** The outsider policy for (remote domain, local address); the refusal is audited by it. */
+  decide(local: string, localAddress: string | null, remote: string, direction: 'in' | 'out'): Promise<Decision>;
+  deliver(s: InboundStanza): Promise<void>;
+  /** Whether `domain` is a hosted user domain (not a room domain). */
+  hosted(domain: string): boolean;
+  /** Features of the server's disco#info. */
+  features(): string[];
+  logError(err: unknown, remote: string): void;
+}
+
+/** Handles one authenticated inbound stanza. */
+export async function handleInbound(deps: InboundDeps, e: Element, remote: string, local: string): Promise<void> {
+  const type = e.attr('type');
+  const answerable = type !== 'error' && type !== 'result';
+  const refuse = (condition: string, text: string): void => {
+    if (answerable) deps.reply(local, remote, errorReply(e, condition, text));
+  };
+  const to = e.attr('to') ?? '';
+  if (!namesUser(to)) {
+    // The server's own domain (or a room domain's): answered here, as the XMPP client door would.
+    if (e.name !== 'iq') {
+      if (e.name === 'message' && answerable) refuse('service-unavailable', 'this server takes no messages itself');
+      return;
+    }
+    if (!answerable) return;
+    const payload = e.children.find((n): n is Element => typeof n !== 'string');
+    const result = (child?: Element): void => {
+      deps.reply(local, remote, serialize(el('iq', { type: 'result', id: e.attr('id'), from: to, to: e.attr('from') }, ...(child ? [child] : [])), SERVER_NS));
+    };
+    if (type === 'get' && payload?.name === 'ping' && payload.xmlns === PING) return result();
+    if (type === 'get' && payload?.name === 'query' && payload.xmlns === DISCO_INFO && payload.attr('node') === undefined) {
+      const features = [...new Set([DISCO_INFO, DISCO_ITEMS, PING, ...deps.features()])];
+      return result(el('query', { xmlns: DISCO_INFO }, el('identity', { category: 'server', type: 'im', name: 'Parley' }), ...features.map((v) => el('feature', { var: v }))));
+    }
+    if (type === 'get' && payload?.name === 'query' && payload.xmlns === DISCO_ITEMS && payload.attr('node') === undefined) return result(el('query', { xmlns: DISCO_ITEMS }));
+    return refuse('service-unavailable', 'this server answers disco and ping from other servers, nothing else (RFC 6120 §8.4)');
+  }
+  const bare = to.slice(0, to.indexOf('/') === -1 ? undefined : to.indexOf('/')).toLowerCase();
+  const decision = await deps.decide(local, deps.hosted(local) ? bare : null, remote, 'in');
+  if (!decision.allowed) return refuse('policy-violation', decision.reason);
+  try {
+    await deps.deliver(inboundOf(e, SERVER_NS));
+  } catch (err) {
+    if (err instanceof ParleyError) return refuse(ERRORS[err.code].xmpp, err.message);
+    deps.logError(err, remote);
+    refuse('internal-server-error', 'the server failed on that stanza');
+  }
+}
+
+/** A local sender's stanza that could not be sent, back to that sender as an error (RFC 6120 §8.3.1). */
+export function bounceOf(s: RoutedStanza, err: ParleyError): InboundStanza {
+  const xml = errorXml(ERRORS[err.code].xmpp, err.message);
+  const attrs = { xmlns: 'jabber:client', from: s.to, to: s.from, type: 'error', id: s.id ?? undefined };
+  const stanza = serialize(el(s.kind, attrs), null).replace(/\/>$/, '>') + xml + `</${s.kind}>`;
+  return { kind: s.kind, from: s.to, to: s.from, type: 'error', id: s.id, body: null, xml, stanza, keep: null, originId: null };
+}
