@@ -95,7 +95,7 @@ beforeAll(async () => {
         listen: { host: PARLEY_ADDR, port: 5269 },
         tls: { certFile: cert.certFile, keyFile: cert.keyFile },
         trust: { caFile: peers.pki.caFile },
-        dialback: { enabled: true, allowUntrusted: false },
+        dialback: { enabled: true, allowUntrusted: true },
         policy: { default: { mode: 'open' } },
       },
     } as never,
