@@ -35,6 +35,7 @@ export const ERRORS = {
   'internal-server-error': { status: 500, xmpp: 'internal-server-error', text: 'Internal server error' },
   // RFC 6120 §8.3.3.17: a remote server (federation) did not answer in time.
   'remote-server-timeout': { status: 504, xmpp: 'remote-server-timeout', text: 'The remote server did not answer in time' },
+  'registration-required': { status: 403, xmpp: 'registration-required', text: 'Membership is required first' },
 } as const;
 
 /** A stable Parley error code. */

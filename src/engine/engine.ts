@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { domainOf, parseAddress, parseBare } from '../core/address.js';
 import { pageLength } from '../core/page.js';
-import { conversationKey, type LogRecord, type MessageView, type SessionPresence } from '../core/types.js';
+import { conversationKey, type LogRecord, type MessageView, type RoomRole, type SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Account, HistoryQuery, ReadMarker, Store } from '../ports/store.js';
 import { AdminService } from './admin-service.js';
@@ -26,6 +26,8 @@ import { recordEvent, type ModuleEventName, type Outbound } from './outbound.js'
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
+import { RemotePresence } from './remote-presence.js';
+import { RemoteRooms } from './remote-rooms.js';
 import { RemoteService, type RouteHandle } from './remote-service.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
@@ -99,6 +101,10 @@ export class Engine {
   readonly pep: PepService;
   /** Stanzas to and from domains served by routes (remote-service.ts, domain-routes.ts). */
   private readonly remote: RemoteService;
+  /** Presence with contacts on routed domains and directed presence to them (remote-presence.ts). */
+  private readonly remotePresence: RemotePresence;
+  /** Occupants on routed domains in this server's rooms (remote-rooms.ts). */
+  private readonly remoteRooms: RemoteRooms;
   private readonly offline: OfflineTracker;
   /**
    * Which incarnation of its account each session belongs to, as the account was when it opened. An address
@@ -200,16 +206,25 @@ export class Engine {
         if (cluster.peerCount > 0) this.bus.publish(INVALIDATE, { from: this.busId, ...change });
       },
     };
-    this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user), () => this.entities);
+    this.remotePresence = new RemotePresence(this.ctx, {
+      rosterOf: (user) => this.rosters.list(user),
+      audienceOf: (user) => this.presence.audienceOf(user),
+      resourcesOf: (user) => this.presence.resourcesOf(user),
+    });
+    this.presence = new PresenceService(this.ctx, (user) => this.rosters.list(user), () => this.entities, this.remotePresence);
     this.blocks = new BlockService(this.ctx, this.presence);
     this.pep = new PepService(this.ctx, this.blocks, (user) => this.rosters.list(user));
     this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), this.pep);
-    this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities);
+    this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities, this.remotePresence);
     this.rooms = new RoomService(this.ctx, this.presence);
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
-    this.remote = new RemoteService(this.ctx, this.messages, this.blocks);
+    this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence);
+    this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
+    this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
+    this.remoteRooms.listen(this.ctx.events);
+    this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence, this.remoteRooms);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
     this.admin = new AdminService(this.ctx, deps.options.scramIterations, {
@@ -379,6 +394,8 @@ export class Engine {
     const { router } = this.ctx;
     router.finishCatchUp(session);
     await this.presence.recompute(session.user);
+    // RFC 6121 §4.3.1: the user's first available resource probes the remote contacts.
+    if (session.available && !this.presence.resourcesOf(session.user).some((r) => r.resource !== session.resource)) await this.remotePresence.probe(session.user);
     await this.presence.sendSnapshot(session);
     if (session.interests) await this.pep.lastItems(session, session.interests);
     router.toSession(session, router.outbound({ ev: 'synced', data: { position: last } }));
@@ -491,6 +508,7 @@ export class Engine {
     for (const s of this.ctx.sessions.of(session.user)) if (s !== session && !s.closed && s.rooms?.has(room)) return;
     for (const r of cluster.remoteOf(session.user)) if (r.rooms.includes(room)) return;
     await this.rooms.announceOccupant(room, session.user, present, role);
+    await this.remoteRooms.occupantChanged(room, session.user, present, role as RoomRole | undefined);
   }
 
   /**
@@ -544,7 +562,11 @@ export class Engine {
       if (replayed > 0) this.offline.note(session.user, replayed);
     }
     await this.presence.recompute(session.user, startedAt);
+    // RFC 6121 §4.6.3: a session going unavailable withdraws the directed presence it sent across routes.
+    if (p === null) this.remotePresence.endDirected(session);
     if (firstTime) {
+      // §4.3.1: the user's first available resource probes the remote contacts (the answers arrive as presence).
+      if (!this.presence.resourcesOf(session.user).some((r) => r.resource !== session.resource)) await this.remotePresence.probe(session.user);
       await this.presence.sendSnapshot(session);
       // XEP-0163 §4.3.1: a session becoming available gets the last item of the nodes it is interested in.
       if (session.interests) await this.pep.lastItems(session, session.interests);
@@ -738,6 +760,7 @@ export class Engine {
       this.credentialMarks.delete(session.user);
     }
     await this.presence.recompute(session.user);
+    this.remotePresence.endDirected(session);
   }
 
   /** The createdSeq of the account incarnation a session belongs to: records up to it are a predecessor's. */

@@ -39,6 +39,15 @@ export interface RemoteMessage {
   xml: string | null;
 }
 
+/** A groupchat message from an occupant on a routed domain to a room of this server (remote-rooms.ts). */
+export interface RemoteRoomMessage {
+  from: { bare: string; resource: string };
+  room: string;
+  body: string | null;
+  clientId: string | null;
+  xml: string | null;
+}
+
 /** What the sender gets back once the message is durably stored. */
 export interface SendAck {
   id: string;
@@ -76,6 +85,8 @@ export class MessageService {
   private readonly logOrder = new KeyedQueue();
   /** Bytes of each session's messages accepted and not yet stored (see admit()). */
   private readonly pendingBytes = new Map<string, number>();
+  /** Where each delivered room message also goes: the room's occupants on routed domains (remote-rooms.ts). */
+  roomFanout: ((r: LogRecord) => void) | null = null;
 
   /**
    * Sends a 1:1 message (to a person, or to one session via a full address) or a room message. `xml` is the
@@ -427,6 +438,7 @@ export class MessageService {
     if (r.type === 'groupchat') {
       // Members now, without re-checking the sender: one removed after storing still had the right to post.
       router.toUsers(await this.rooms.membersOf(r.to), out, session ?? undefined);
+      this.roomFanout?.(r);
       return;
     }
     if (r.toResource !== null) {
@@ -481,6 +493,38 @@ export class MessageService {
         ts: this.ctx.now(),
         xml: m.xml,
         offlineFor: offline ? [to] : [],
+      };
+    }, startedAt, (m.body?.length ?? 0) + (m.xml?.length ?? 0));
+  }
+
+  /**
+   * A groupchat message from a remote occupant (remote-rooms.ts checked that it is in the room): stored as any
+   * room message from its bare address (XEP-0045 §7.4: a visitor of a moderated room has no voice) and delivered
+   * to the members and, through roomFanout, to the remote occupants, its sender included.
+   */
+  receiveRemoteGroupchat(m: RemoteRoomMessage, startedAt = 0): Promise<SendAck> {
+    const full = `${m.from.bare}/${m.from.resource}`;
+    const sender: Sender = { id: `remote:${full}`, full, session: null };
+    return this.ordered(sender, async () => {
+      if (m.body !== null || m.xml === null) this.checkBody(m.body ?? '');
+      if (m.xml !== null) this.checkXml(m.xml);
+      if (m.clientId !== null && (m.clientId.length === 0 || m.clientId.length > MAX_CLIENT_ID)) throw new ParleyError('bad-request', `the id must be 1..${MAX_CLIENT_ID} characters`);
+      await this.rooms.moderation.requireVoice(m.room, m.from.bare);
+      return {
+        kind: 'message',
+        type: 'groupchat',
+        conv: conversationKey('groupchat', m.from.bare, m.room),
+        from: m.from.bare,
+        fromResource: m.from.resource,
+        to: m.room,
+        toResource: null,
+        clientId: m.clientId,
+        body: m.body,
+        ref: null,
+        receipt: null,
+        ts: this.ctx.now(),
+        xml: m.xml,
+        offlineFor: [],
       };
     }, startedAt, (m.body?.length ?? 0) + (m.xml?.length ?? 0));
   }

@@ -14,6 +14,7 @@ import type { Ctx } from './context.js';
 import type { EntityPresence, EntityService } from './entities.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { ServerEvent } from './outbound.js';
+import type { RemotePresence } from './remote-presence.js';
 import type { Session } from './session.js';
 
 /**
@@ -40,12 +41,14 @@ export class PresenceService {
   /**
    * `rosterOf` gives a user's roster as clients see it, shared-group peers included (RosterService.list, which
    * keeps the rosters of online users in memory), so presence reads no roster of its own. `entities` gives the
-   * registry of presence entities (engine/entities.ts), whose presence their modules own.
+   * registry of presence entities (engine/entities.ts), whose presence their modules own; `remote`, presence
+   * across routes (remote-presence.ts): contacts on routed domains, whose presence their servers send.
    */
   constructor(
     private readonly ctx: Ctx,
     private readonly rosterOf: (user: string) => Promise<readonly RosterItem[]>,
     private readonly entities: () => EntityService,
+    private readonly remote: RemotePresence,
   ) {}
 
   /**
@@ -204,6 +207,8 @@ export class PresenceService {
     const event: ServerEvent = { ev: 'presence', data: next as unknown as Record<string, unknown>, resources: { [user]: changes } };
     if (!changed) event.stanzasOnly = true;
     router.toUsers([user, ...audience], router.outbound(event, startedAt));
+    // Subscribers on routed domains get each changed resource through their route (RFC 6121 §4.2.2, §4.4.2, §4.5.2).
+    this.remote.broadcast(user, changes, audience);
     // Modules (presentities, webhooks) follow the person: a resource's own state alone is no change to them.
     if (changed && !(before && presenceEquals(before, next, false))) await this.ctx.events.emit('presence.changed', { user, presence: next });
   }
@@ -214,8 +219,16 @@ export class PresenceService {
     const entities = this.entities();
     // An entity the user watches counts only while the user may still see it (its module's rules); a
     // subscription its module no longer allows ends now (EntityService.loggedIn).
+    // A contact on a routed domain: what its server last sent (remote-presence.ts), offline when nothing yet.
+    const remote = new Map<string, ResourcePresence[]>();
     const all = await Promise.all(
-      [...peers].map(async (p) => (!entities.isEntity(p) ? this.presenceOf(p) : (await entities.loggedIn(session.user, p)) ? entities.presenceOf(p) : null)),
+      [...peers].map(async (p) => {
+        if (entities.isEntity(p)) return (await entities.loggedIn(session.user, p)) ? entities.presenceOf(p) : null;
+        if (!this.remote.isRemote(p)) return this.presenceOf(p);
+        const view = this.remote.viewOf(session.user, p);
+        remote.set(p, view.resources);
+        return view.aggregate;
+      }),
     );
     const list = all.filter((p) => p !== null);
     list.push(await this.presenceOf(session.user));
@@ -223,7 +236,7 @@ export class PresenceService {
     if (session.sink.relaysStanzas === true) {
       // §4.2.2 / §4.3.2: each available resource of each person (the user's own included), for XMPP only.
       const resources: Record<string, ResourcePresence[]> = {};
-      for (const p of list) if (!entities.isEntity(p.user)) resources[p.user] = this.resourcesOf(p.user);
+      for (const p of list) if (!entities.isEntity(p.user)) resources[p.user] = remote.get(p.user) ?? this.resourcesOf(p.user);
       event.resources = resources;
     }
     const { router } = this.ctx;
@@ -236,6 +249,10 @@ export class PresenceService {
     if (entities.isEntity(target)) {
       if (!(await entities.watchedBy(target, asker))) throw new ParleyError('forbidden', `you are not subscribed to the presence of ${target}`);
       return entities.presenceOf(target);
+    }
+    if (this.remote.isRemote(target)) {
+      if (!(await this.visibleTo(asker)).has(target)) throw new ParleyError('forbidden', `you are not subscribed to the presence of ${target}`);
+      return this.remote.viewOf(asker, target).aggregate;
     }
     if (asker !== target && !(await this.audienceOf(target)).has(asker)) {
       throw new ParleyError('forbidden', `you are not subscribed to the presence of ${target}`);

@@ -1,16 +1,24 @@
 /**
  * Stanzas between local users and domains served by a route (domain-routes.ts): what a front door hands out
  * (Engine.routeRemote) and what a route owner hands in (RouteHandle.deliver). Outbound, `from` is stamped here
- * (RFC 6120 §8.1.2.1). Inbound, the `from` must be on a domain the route serves (§13.7) and the `to` a local user;
- * then delivery follows RFC 6121 §8.5: a message with a body to the message path (stored, delivered, offline when
- * nobody takes it), other stanzas as ready stanzas through the Router to the XMPP sessions they are for.
+ * (RFC 6120 §8.1.2.1) and directed presence is remembered per session (RFC 6121 §4.6, remote-presence.ts).
+ * Inbound, the `from` must be on a domain the route serves (§13.7) and the `to` a local user; then a message with
+ * a body goes to the message path (stored, delivered, offline when nobody takes it), subscription stanzas to the
+ * user's roster (RFC 6121 §3, remote-roster.ts), probes and a contact's presence to remote presence (§4.3, §4.1),
+ * and other stanzas (directed presence such as a remote room's, iqs, groupchat) as ready stanzas through the
+ * Router to the XMPP sessions they are for (§8.5).
  */
 import { parseAddress, type Address } from '../core/address.js';
 import { ParleyError } from '../core/errors.js';
+import type { SubscriptionAction } from '../core/roster.js';
 import type { BlockService } from './block-service.js';
 import type { Ctx } from './context.js';
 import type { DomainRoute, RoutedStanza } from './domain-routes.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { MessageService } from './message-service.js';
+import type { RemotePresence } from './remote-presence.js';
+import type { RemoteRooms } from './remote-rooms.js';
+import type { RosterService } from './roster-service.js';
 import type { Session } from './session.js';
 
 /** A stanza a route hands in: its fields, and the stanza as jabber:client XML for XMPP sessions. */
@@ -42,10 +50,19 @@ const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'u
 
 /** Outbound to routed domains and inbound from them. */
 export class RemoteService {
+  /**
+   * Presence stanzas for one local user, one at a time: a route owner hands stanzas in without waiting, and a
+   * contact's `subscribed` must change the roster before the presence that follows it is judged (§3.1.5).
+   */
+  private readonly presenceTurns = new KeyedQueue();
+
   constructor(
     private readonly ctx: Ctx,
     private readonly messages: MessageService,
     private readonly blocks: BlockService,
+    private readonly rosters: RosterService,
+    private readonly presence: RemotePresence,
+    private readonly rooms: RemoteRooms,
   ) {}
 
   /** Registers a route; the handle delivers what its owner receives. */
@@ -69,6 +86,8 @@ export class RemoteService {
     const bareFrom = s.kind === 'presence' && (s.type === 'probe' || (s.type !== null && SUBSCRIPTION_TYPES.has(s.type)));
     await route.check?.(s.to, session.user);
     await route.send({ ...s, from: bareFrom ? session.user : session.full });
+    // §4.6: directed presence is remembered, so the address gets unavailable when the session ends (§4.6.3).
+    if (s.kind === 'presence') this.presence.noteDirected(session, s.to, s.type);
   }
 
   private async inbound(route: DomainRoute, s: InboundStanza, startedAt: number): Promise<void> {
@@ -82,8 +101,10 @@ export class RemoteService {
     } catch (e) {
       throw new ParleyError('jid-malformed', e instanceof Error ? e.message : 'the address is not valid');
     }
-    // Only local users are reached this way; the server's own domain is answered by the route owner, and rooms
-    // and other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
+    // XEP-0045 over the route: an occupant entering, leaving or writing to one of this server's rooms.
+    if (to.local !== null && directory.isRoomDomain(to.domain)) return this.rooms.inbound(s, from, `${to.local}@${to.domain}`, to.resource);
+    // Otherwise only local users are reached this way; the server's own domain is answered by the route owner, and
+    // other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
     if (to.local === null || !directory.hostsDomain(to.domain) || directory.isRoomDomain(to.domain)) {
       throw new ParleyError('service-unavailable', `${s.to} cannot be reached from ${route.name}`);
     }
@@ -99,11 +120,29 @@ export class RemoteService {
       if (s.kind === 'presence' || s.type === 'error' || s.type === 'result') return;
       throw new ParleyError('service-unavailable', `${user} is not available`);
     }
+    if (s.kind === 'presence' && s.type !== 'error') {
+      const full = from.resource === null ? sender : `${sender}/${from.resource}`;
+      await this.presenceTurns.run(user, () => this.inboundPresence(s, user, sender, full, to.resource));
+      return;
+    }
     if (s.kind === 'message' && (s.type === null || s.type === 'chat' || s.type === 'normal') && (s.body !== null || s.keep !== null)) {
       await this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.originId ?? null, xml: s.keep }, startedAt);
       return;
     }
     this.deliverStanza(s, user, to.resource);
+  }
+
+  /**
+   * Presence from a routed domain (RFC 6121 §3-4): a subscription stanza to the user's roster, a probe answered
+   * when the prober may see the user, a contact's presence remembered and sent to all the user's sessions; any
+   * other presence (directed, §4.6: a remote room's occupants) as it came to the XMPP sessions.
+   */
+  private async inboundPresence(s: InboundStanza, user: string, sender: string, full: string, resource: string | null): Promise<void> {
+    if (s.type !== null && SUBSCRIPTION_TYPES.has(s.type)) return this.rosters.inboundRemote(user, sender, s.type as SubscriptionAction);
+    if (s.type === 'probe') return this.presence.answerProbe(user, sender);
+    if (s.type !== null && s.type !== 'unavailable') throw new ParleyError('bad-request', `presence type "${s.type}" is not defined (RFC 6121 §4.7.1)`);
+    if (await this.presence.inbound(user, full, s)) return;
+    this.deliverStanza(s, user, resource);
   }
 
   /**

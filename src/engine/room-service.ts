@@ -53,6 +53,8 @@ export class RoomService {
 
   /** Bans, voice and the moderated setting (XEP-0045 §8-9). */
   readonly moderation: RoomModeration;
+  /** The occupants of a room on routed domains, in its live conversation on this node (remote-rooms.ts). */
+  remoteOccupants: (room: string) => ReadonlyArray<{ user: string; presence: unknown }> = () => [];
 
   constructor(
     private readonly ctx: Ctx,
@@ -186,7 +188,9 @@ export class RoomService {
     const r = await this.getRoom(room);
     const role = await this.requireMember(room, by);
     if (r.membersOnly && rank(role) < rank('admin')) throw new ParleyError('forbidden', 'only admins and owners invite');
-    await this.ctx.directory.requireUser(user, user.slice(user.indexOf('@') + 1));
+    // Someone on a routed domain may be invited too, and enters through its route (remote-rooms.ts).
+    const domain = user.slice(user.indexOf('@') + 1);
+    if (this.ctx.routes.routeOf(domain) === null) await this.ctx.directory.requireUser(user, domain);
     if (await this.isMember(room, user)) throw new ParleyError('conflict', `${user} is already a member`);
     await this.ctx.events.change({ type: 'room.invited', room, user, by }, () => this.ctx.store.rooms.addInvite(room, user, by, this.ctx.now()));
     const { router } = this.ctx;
@@ -330,9 +334,14 @@ export class RoomService {
 
   private async occupantsNow(room: string): Promise<Occupant[]> {
     const out: Occupant[] = [];
-    for (const [user, role] of await this.members(room)) {
+    const members = await this.members(room);
+    for (const [user, role] of members) {
       if (!this.ctx.cluster.isOnline(user)) continue;
       out.push({ user, role, voice: await this.moderation.hasVoice(room, user), presence: await this.presence.presenceOf(user) });
+    }
+    for (const o of this.remoteOccupants(room)) {
+      const role = members.get(o.user);
+      if (role !== undefined) out.push({ user: o.user, role, voice: await this.moderation.hasVoice(room, o.user), presence: o.presence });
     }
     return out;
   }

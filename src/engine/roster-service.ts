@@ -1,5 +1,6 @@
 /**
- * Rosters (contact lists) and the subscription handshake of RFC 6121 §3, between two local users.
+ * Rosters (contact lists) and the subscription handshake of RFC 6121 §3, between two local users; with a contact
+ * on a routed domain the user's side is kept here and the contact's is its server's (remote-roster.ts).
  * Every change is pushed to all sessions of the users it touches (roster push, RFC 6121 §2.1.6).
  */
 import { createHash } from 'node:crypto';
@@ -13,6 +14,8 @@ import { KeyedQueue } from './keyed-queue.js';
 import type { BlockService } from './block-service.js';
 import type { EntityService } from './entities.js';
 import type { PresenceService } from './presence-service.js';
+import type { RemotePresence } from './remote-presence.js';
+import { RemoteRoster } from './remote-roster.js';
 
 /** A roster item as clients see it: personal items plus shared-group peers. */
 export interface RosterEntry extends RosterItem {
@@ -33,13 +36,39 @@ export class RosterService {
    * the user's items, on a refresh (shared groups, another process's changes) and when the last session ends.
    */
   private readonly cached = new Map<string, Promise<RosterEntry[]>>();
+  /** The handshake with contacts on routed domains (remote-roster.ts). */
+  private readonly remote: RemoteRoster;
 
   constructor(
     private readonly ctx: Ctx,
     private readonly presence: PresenceService,
     private readonly blocks: BlockService,
     private readonly entities: EntityService,
-  ) {}
+    remotePresence: RemotePresence,
+  ) {
+    this.remote = new RemoteRoster(ctx, {
+      push: (items) => this.push(items),
+      invalidate: (user) => {
+        this.invalidate(user);
+        this.presence.invalidate(user);
+      },
+      presence: remotePresence,
+      blocks,
+    });
+  }
+
+  /** Whether `contact` is on a routed domain (and not a presence entity Parley answers for). */
+  private isRemote(contact: string): boolean {
+    return !this.entities.isEntity(contact) && this.ctx.routes.routeOf(domainOf(contact)) !== null;
+  }
+
+  /**
+   * A subscription stanza from a contact on a routed domain for `user` (RemoteService checked both addresses):
+   * RFC 6121 Appendix A.3 on the user's item, in the pair's turn (remote-roster.ts).
+   */
+  inboundRemote(user: string, contact: string, action: SubscriptionAction): Promise<void> {
+    return this.pairs.run(pairKey(user, contact), () => this.remote.inbound(user, contact, action));
+  }
 
   /**
    * The contacts whose subscription requests to `user` wait for an answer (RFC 6121 §3.1.3: delivered again when
@@ -104,7 +133,8 @@ export class RosterService {
     if (name !== null && name.length > MAX_NAME) throw new ParleyError('bad-request', `name longer than ${MAX_NAME}`);
     if (groups.length > MAX_GROUPS) throw new ParleyError('bad-request', `more than ${MAX_GROUPS} groups`);
     const uniq = [...new Set(groups.map((g) => g.trim()).filter((g) => g.length > 0))];
-    if (!this.entities.isEntity(contact)) await this.ctx.directory.requireUser(contact, domainOf(contact));
+    // A contact on a routed domain is its server's to know (RFC 6121 §2.3: the roster may hold any address).
+    if (!this.entities.isEntity(contact) && !this.isRemote(contact)) await this.ctx.directory.requireUser(contact, domainOf(contact));
     const item = (await this.ctx.store.rosters.get(user, contact)) ?? newRosterItem(user, contact);
     const next: RosterItem = { ...item, name, groups: uniq };
     await this.ctx.store.rosters.put([next]);
@@ -153,6 +183,7 @@ export class RosterService {
   private async doAct(user: string, contact: string, action: SubscriptionAction): Promise<RosterItem> {
     if (contact === user) throw new ParleyError('bad-request', 'you cannot subscribe to yourself');
     if (this.entities.isEntity(contact)) return this.actOnEntity(user, contact, action);
+    if (this.isRemote(contact)) return this.remote.outbound(user, contact, action);
     await this.ctx.directory.requireUser(contact, domainOf(contact));
     const { store } = this.ctx;
     const [mine, theirs] = await Promise.all([store.rosters.get(user, contact), store.rosters.get(contact, user)]);

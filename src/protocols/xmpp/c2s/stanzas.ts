@@ -224,9 +224,16 @@ export class StanzaHandlers {
   private async presence(stanza: Element, to: Address | null, startedAt: number): Promise<void> {
     const session = this.session;
     const type = stanza.attr('type');
-    // RFC 6121 §3-4 to a routed domain: subscriptions, probes and directed presence go to the route, which answers
-    // them itself (a component keeps its own subscriptions); nothing is kept in the roster here.
-    if (to !== null && this.routed(to)) return this.toRoute(stanza, to);
+    // RFC 6121 §3 to a routed domain: the user's roster item changes as for a local contact and the engine
+    // hands the stanza to the route from the bare address; probes and directed presence (§4.3, §4.6: a remote
+    // room's join and leave) go to the route as they are, the engine remembering where directed presence went.
+    if (to !== null && this.routed(to)) {
+      if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
+        await this.engine.rosters.act(session.user, to.local === null ? to.domain : `${to.local}@${to.domain}`, type as SubscriptionAction);
+        return;
+      }
+      return this.toRoute(stanza, to);
+    }
     if (type === 'error') return;
     if (to !== null && to.local !== null && this.engine.ctx.directory.isRoomDomain(to.domain)) {
       return this.muc.presence(stanza, to, type);

@@ -1,0 +1,123 @@
+/**
+ * Occupants from a routed domain in Parley rooms (XEP-0045 over an in-memory route): entering (the others'
+ * presence, self-presence with 110, the subject), the local members hearing of it, groupchat both ways with the
+ * room's reflection to the remote sender, leaving, members-only rooms and invitations across the route, bans by
+ * domain, and a nick another member has.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RoutedStanza } from './domain-routes.js';
+import type { Engine } from './engine.js';
+import type { ServerEvent } from './outbound.js';
+import type { InboundStanza, RouteHandle } from './remote-service.js';
+import type { Session, Sink } from './session.js';
+import { testEngine, testPresence } from './test-engine.js';
+
+const A = 'alice@example.com';
+const ROOM = 'lounge@conference.example.com';
+const RITA = 'rita@remote.test/phone';
+
+function fakeRoute(engine: Engine): { handle: RouteHandle; take: () => RoutedStanza[] } {
+  const sent: RoutedStanza[] = [];
+  const handle = engine.domainRoute({ name: 'fake', accepts: (d) => d.endsWith('remote.test'), send: (s) => void sent.push(s) });
+  return { handle, take: () => sent.splice(0) };
+}
+
+function stanza(kind: InboundStanza['kind'], from: string, to: string, type: string | null, body: string | null = null, xml: string | null = null): InboundStanza {
+  return { kind, from, to, type, id: null, body, xml, stanza: '', keep: null };
+}
+
+async function open(engine: Engine, user: string): Promise<{ session: Session; events: ServerEvent[] }> {
+  const events: ServerEvent[] = [];
+  const sink: Sink = { send: (o) => events.push(o.event), close: () => undefined };
+  const { session, position } = await engine.openSession(user, 'r', sink, { ...testPresence });
+  await engine.catchUp(session, null, position);
+  events.length = 0;
+  return { session, events };
+}
+
+const brief = (s: RoutedStanza) => `${s.kind} ${s.type ?? '-'} ${s.from} -> ${s.to}`;
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+describe('remote occupants in Parley rooms', () => {
+  it('enter, talk both ways, leave', async () => {
+    const { engine } = await testEngine([A]);
+    const route = fakeRoute(engine);
+    await engine.rooms.create(A, 'The Lounge', 'lounge', false);
+    const { session, events } = await open(engine, A);
+    await engine.occupy(session, ROOM, true, 'owner');
+    route.take();
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null, null, '<x xmlns="http://jabber.org/protocol/muc"/>'));
+    const entry = route.take();
+    expect(entry.map(brief)).toEqual([`presence - ${ROOM}/alice -> ${RITA}`, `presence - ${ROOM}/rita -> ${RITA}`, `message groupchat ${ROOM} -> ${RITA}`]);
+    expect(entry[0]!.xml).toContain('affiliation="owner" role="moderator" jid="alice@example.com"');
+    expect(entry[1]!.xml).toContain('<status code="110"/>');
+    expect(entry[2]!.xml).toBe('<subject>The Lounge</subject>');
+    expect(events.find((e) => e.ev === 'room.occupant')).toMatchObject({ data: { room: ROOM, user: 'rita@remote.test', present: true } });
+    expect(await engine.rooms.isMember(ROOM, 'rita@remote.test')).toBe(true);
+    // A local user's listing shows the remote occupant as present.
+    expect((await engine.rooms.occupants(ROOM, A)).map((o) => [o.user, (o.presence as { state: string }).state])).toContainEqual(['rita@remote.test', 'available']);
+
+    // The remote occupant writes: stored, delivered to the members, reflected to the sender with the room's id.
+    events.length = 0;
+    await route.handle.deliver(stanza('message', RITA, ROOM, 'groupchat', 'hello lounge'));
+    await settle();
+    expect(events.find((e) => e.ev === 'message')).toMatchObject({ data: { from: RITA, to: ROOM, body: 'hello lounge', type: 'groupchat' } });
+    const echo = route.take();
+    expect(echo).toMatchObject([{ kind: 'message', type: 'groupchat', from: `${ROOM}/rita`, to: RITA, body: 'hello lounge' }]);
+    expect(echo[0]!.xml).toMatch(/<stanza-id xmlns="urn:xmpp:sid:0" id="[^"]+" by="lounge@conference.example.com"\/>/);
+    // A local member writes: the remote occupant gets it from room/alice.
+    await engine.messages.send(session, { local: 'lounge', domain: 'conference.example.com', resource: null }, 'welcome rita', null, 0);
+    await settle();
+    expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: `${ROOM}/alice`, to: RITA, body: 'welcome rita' }]);
+    expect((await engine.history(A, { with: ROOM })).messages.map((m) => m.body)).toEqual(['hello lounge', 'welcome rita']);
+
+    // The local member leaves the live conversation: the remote occupant sees it.
+    await engine.occupy(session, ROOM, false);
+    expect(route.take().map(brief)).toEqual([`presence unavailable ${ROOM}/alice -> ${RITA}`]);
+    await engine.occupy(session, ROOM, true, 'owner');
+    route.take();
+    // The remote occupant leaves: its own unavailable with 110, the members hear of it; membership stays.
+    events.length = 0;
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, 'unavailable'));
+    const exit = route.take();
+    expect(exit.map(brief)).toEqual([`presence unavailable ${ROOM}/rita -> ${RITA}`]);
+    expect(exit[0]!.xml).toContain('<status code="110"/>');
+    expect(events.find((e) => e.ev === 'room.occupant')).toMatchObject({ data: { user: 'rita@remote.test', present: false } });
+    // No longer an occupant: writing is refused (§7.4).
+    await expect(route.handle.deliver(stanza('message', RITA, ROOM, 'groupchat', 'still here?'))).rejects.toMatchObject({ code: 'not-acceptable' });
+  });
+
+  it('members-only: refused without invitation, the invitation crosses the route, then the entry works', async () => {
+    const { engine } = await testEngine([A]);
+    const route = fakeRoute(engine);
+    await engine.rooms.create(A, 'Board', 'board', true);
+    const board = 'board@conference.example.com';
+    await expect(route.handle.deliver(stanza('presence', RITA, `${board}/rita`, null))).rejects.toMatchObject({ code: 'registration-required' });
+    await engine.rooms.invite(board, A, 'rita@remote.test');
+    const inv = route.take();
+    expect(inv).toMatchObject([{ kind: 'message', from: board, to: 'rita@remote.test' }]);
+    expect(inv[0]!.xml).toBe('<x xmlns="http://jabber.org/protocol/muc#user"><invite from="alice@example.com"/></x>');
+    await route.handle.deliver(stanza('presence', RITA, `${board}/someone`, null));
+    const self = route.take().find((s) => s.from === `${board}/rita`)!;
+    // The nick is the address's local part: 210 says it is not the one asked for.
+    expect(self.xml).toContain('<status code="110"/><status code="210"/>');
+    // A room that does not exist is not created by a remote user.
+    await expect(route.handle.deliver(stanza('presence', RITA, 'nowhere@conference.example.com/rita', null))).rejects.toMatchObject({ code: 'item-not-found' });
+  });
+
+  it('a ban of the domain removes the occupant (301) and refuses it again; a taken nick is a conflict', async () => {
+    const { engine } = await testEngine([A, 'rita@example.com']);
+    const route = fakeRoute(engine);
+    await engine.rooms.create(A, 'The Lounge', 'lounge', false);
+    await route.handle.deliver(stanza('presence', 'tom@remote.test/pc', `${ROOM}/tom`, null));
+    route.take();
+    await engine.rooms.moderation.ban(ROOM, A, 'remote.test', 'spam');
+    const out = route.take();
+    expect(out.map(brief)).toEqual([`presence unavailable ${ROOM}/tom -> tom@remote.test/pc`]);
+    expect(out[0]!.xml).toContain('<status code="301"/>');
+    await expect(route.handle.deliver(stanza('presence', 'tom@remote.test/pc', `${ROOM}/tom`, null))).rejects.toMatchObject({ code: 'forbidden' });
+    await engine.rooms.join(ROOM, 'rita@example.com');
+    await engine.rooms.moderation.unban(ROOM, A, 'remote.test');
+    await expect(route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null))).rejects.toMatchObject({ code: 'conflict' });
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * Occupants from routed domains in Parley rooms (XEP-0045 over a route). A remote user enters with presence to
+ * room@<rooms service>/nick (§7.2): the room must exist (a remote user creates none), a ban of the address or its
+ * domain refuses with forbidden (§7.2.7), a members-only room wants membership or an invitation
+ * (registration-required, §7.2.6); then the user is a member as a local one who enters is (RoomService.join),
+ * and an occupant of the live conversation on this node. As with local users, the nick is the local part of the
+ * address (status 210 when another was asked for, §7.2.9), so every front door names the occupant alike; a nick
+ * a member of another address already has is a conflict (§7.2.9). The entering occupant gets the others'
+ * presence, its own with status 110 (§7.2.3) and the subject (§7.2.15); the local members hear of it as of any
+ * occupant (room.occupant), the other remote occupants by presence. Its groupchat messages go through the message
+ * path (stored, delivered to the members), and every room message reaches the remote occupants through their
+ * route, from room/nick, the sender included (§7.4). Unavailable ends its presence (§7.14); membership stays.
+ */
+import { ParleyError } from '../core/errors.js';
+import type { Address } from '../core/address.js';
+import { aggregatePresence } from '../core/presence.js';
+import type { LogRecord, RoomRole, UserPresence } from '../core/types.js';
+import type { Ctx } from './context.js';
+import type { EventHub } from './events.js';
+import { KeyedQueue } from './keyed-queue.js';
+import type { MessageService } from './message-service.js';
+import { readPresence, type RemotePresence } from './remote-presence.js';
+import type { InboundStanza } from './remote-service.js';
+import type { RoomService } from './room-service.js';
+import { childrenOf, escapeXmlAttr, escapeXmlText } from './routed-xml.js';
+
+const MUC_USER = 'http://jabber.org/protocol/muc#user';
+const SID = 'urn:xmpp:sid:0';
+
+/** One remote occupant of a room: its bare address, nick and presence. */
+interface RemoteOccupant {
+  user: string;
+  nick: string;
+  presence: UserPresence;
+}
+
+/** The nick of an address in Parley rooms: its local part (as encode.ts nickOf). */
+const nickOf = (user: string): string => {
+  const at = user.indexOf('@');
+  return at < 0 ? user : user.slice(0, at);
+};
+
+/** XEP-0045 affiliation and role of a Parley room role (as encode.ts affiliationOf and mucRoleOf). */
+function itemAttrs(role: RoomRole | null, voice: boolean, jid: string | null): string {
+  const affiliation = role === null ? 'none' : role === 'owner' || role === 'admin' ? role : 'member';
+  const muc = role === null ? 'none' : role === 'owner' || role === 'admin' ? 'moderator' : voice ? 'participant' : 'visitor';
+  return `<item affiliation="${affiliation}" role="${muc}"${jid === null ? '' : ` jid="${escapeXmlAttr(jid)}"`}/>`;
+}
+
+/** Remote occupants of this node's rooms, and what crosses the route for them. */
+export class RemoteRooms {
+  /** Room → remote occupant's full address → the occupant. */
+  private readonly occupants = new Map<string, Map<string, RemoteOccupant>>();
+  /** Entries and exits of one room, one at a time. */
+  private readonly turns = new KeyedQueue();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly rooms: RoomService,
+    private readonly messages: MessageService,
+    private readonly presence: RemotePresence,
+  ) {}
+
+  /**
+   * Follows the rooms' changes made elsewhere in the engine: a remote member removed (kicked or banned) leaves
+   * the live conversation (§8.2, §9.1), a destroyed room empties (§10.9), and a remote user invited gets the
+   * room's invitation through its route (§7.8.2).
+   */
+  listen(events: EventHub): void {
+    events.on('room.membership', async (e) => {
+      if (e.role === null && this.isRemoteUser(e.user)) await this.removed(e.room, e.user, await this.ctx.store.rooms.isBanned(e.room, e.user));
+    });
+    events.on('room.destroyed', (e) => this.destroyed(e.room));
+    events.on('room.invited', (e) => {
+      if (!this.isRemoteUser(e.user)) return;
+      this.send(e.user, e.room, 'message', null, `<x xmlns="${MUC_USER}"><invite from="${escapeXmlAttr(e.by)}"/></x>`);
+    });
+  }
+
+  /** The remote occupants of `room` now, for listings (room.occupants, a local user's entry). */
+  occupantsOf(room: string): Array<{ user: string; presence: UserPresence }> {
+    const seen = new Map<string, UserPresence>();
+    for (const o of this.occupants.get(room)?.values() ?? []) seen.set(o.user, o.presence);
+    return [...seen].map(([user, presence]) => ({ user, presence }));
+  }
+
+  /**
+   * A stanza from a routed domain to one of this server's rooms (RemoteService checked the `from`): presence
+   * enters or exits, a groupchat message is posted; anything else is not served over a route.
+   */
+  async inbound(s: InboundStanza, from: Address, room: string, nick: string | null): Promise<void> {
+    const user = from.local === null ? from.domain : `${from.local}@${from.domain}`;
+    if (from.resource === null) throw new ParleyError('jid-malformed', 'an occupant speaks from a full address (XEP-0045 §7.2.1)');
+    const full = `${user}/${from.resource}`;
+    if (s.kind === 'presence') {
+      if (s.type === 'error') return;
+      if (s.type === 'unavailable') return this.turns.run(room, () => this.exit(room, full));
+      if (s.type !== null) throw new ParleyError('bad-request', `presence type ${s.type} is not for rooms`);
+      if (nick === null) throw new ParleyError('jid-malformed', 'enter a room as room@service/nick (XEP-0045 §7.2.1)');
+      return this.turns.run(room, () => this.enter(room, user, full, nick, s));
+    }
+    if (s.kind === 'message' && s.type === 'groupchat' && nick === null) {
+      if (!this.occupants.get(room)?.has(full)) throw new ParleyError('not-acceptable', `enter ${room} before writing to it (XEP-0045 §7.4)`);
+      if (childrenOf(s.xml).some((c) => c.name === 'subject' && c.xmlns === null)) throw new ParleyError('forbidden', 'the subject is the room name; an owner changes it');
+      if (s.body === null && s.keep === null) return; // chat states and the like: not relayed across the route
+      await this.messages.receiveRemoteGroupchat({ from: { bare: user, resource: from.resource }, room, body: s.body, clientId: s.originId ?? null, xml: s.keep });
+      return;
+    }
+    if (s.type === 'error' || s.type === 'result') return;
+    throw new ParleyError('feature-not-implemented', `${s.kind} of type ${s.type ?? 'normal'} to ${nick === null ? room : `${room}/${nick}`} is not served to routed domains`);
+  }
+
+  private async enter(room: string, user: string, full: string, asked: string, s: InboundStanza): Promise<void> {
+    const r = await this.rooms.get(room);
+    if (r === null) throw new ParleyError('item-not-found', `no room ${room}`);
+    if (await this.ctx.store.rooms.isBanned(room, user)) throw new ParleyError('forbidden', `you are banned from ${room}`);
+    if (r.membersOnly && !(await this.rooms.isMember(room, user)) && !(await this.ctx.store.rooms.hasInvite(room, user))) {
+      throw new ParleyError('registration-required', `${room} is members-only and you have no invitation`);
+    }
+    const nick = nickOf(user);
+    const members = await this.rooms.membersOf(room);
+    if (members.some((m) => m !== user && nickOf(m) === nick)) throw new ParleyError('conflict', `the nick ${nick} is taken in ${room} (XEP-0045 §7.2.9)`);
+    const role = await this.rooms.join(room, user);
+    const voice = await this.rooms.moderation.hasVoice(room, user);
+    let inRoom = this.occupants.get(room);
+    const again = inRoom?.has(full) === true;
+    const p = readPresence(s.xml, this.ctx.now());
+    delete p.extensions; // the <x/> of the entry and the like are for the room, not its occupants
+    const presence = aggregatePresence(user, [p], null);
+    // §7.2.3: the occupants already there (local ones present on any node, then remote ones), then its own with 110.
+    if (!again) {
+      for (const o of await this.rooms.occupants(room, user)) {
+        if (o.user === user) continue;
+        this.send(full, `${room}/${nickOf(o.user)}`, 'presence', null, presenceChildren(o.presence as UserPresence) + mucX(o.role, o.voice, o.user));
+      }
+    }
+    const codes = ['110', ...(asked !== nick ? ['210'] : [])];
+    this.send(full, `${room}/${nick}`, 'presence', null, presenceChildren(presence) + mucX(role, voice, full, codes));
+    if (inRoom === undefined) this.occupants.set(room, (inRoom = new Map()));
+    const first = ![...inRoom.values()].some((o) => o.user === user);
+    inRoom.set(full, { user, nick, presence });
+    if (again) return;
+    // §7.2.15: the subject, which also ends the entry.
+    this.send(full, room, 'message', 'groupchat', `<subject>${escapeXmlText(r.name)}</subject>`);
+    if (first) await this.occupantChanged(room, user, true, role);
+  }
+
+  private async exit(room: string, full: string): Promise<void> {
+    const inRoom = this.occupants.get(room);
+    const o = inRoom?.get(full);
+    if (o === undefined) return;
+    inRoom!.delete(full);
+    if (inRoom!.size === 0) this.occupants.delete(room);
+    // §7.14: the occupant's own unavailable, with 110.
+    this.send(full, `${room}/${o.nick}`, 'presence', 'unavailable', mucX(null, false, full, ['110']));
+    if (![...(this.occupants.get(room)?.values() ?? [])].some((x) => x.user === o.user)) await this.occupantChanged(room, o.user, false);
+  }
+
+  /**
+   * Someone entered or left the room's live conversation (a local user through Engine.occupy, a remote one here):
+   * the local members hear of a remote one as of anyone (room.occupant); the remote occupants, by presence from
+   * room/nick (§7.2.3, §7.14).
+   */
+  async occupantChanged(room: string, user: string, present: boolean, role?: RoomRole): Promise<void> {
+    if (this.isRemoteUser(user)) await this.rooms.announceOccupant(room, user, present, role);
+    const inRoom = this.occupants.get(room);
+    if (inRoom === undefined) return;
+    const voice = present ? await this.rooms.moderation.hasVoice(room, user) : false;
+    const presence = present ? await this.presenceOf(room, user) : null;
+    for (const [full, o] of inRoom) {
+      if (o.user === user) continue;
+      const x = mucX(present ? (role ?? 'member') : null, voice, user);
+      this.send(full, `${room}/${nickOf(user)}`, 'presence', present ? null : 'unavailable', (presence === null ? '' : presenceChildren(presence)) + x);
+    }
+  }
+
+  /** A room message to every remote occupant, from room/<sender's nick>, with the room's stanza id (§7.4). */
+  fanout(r: LogRecord): void {
+    if (r.type !== 'groupchat' || r.kind !== 'message') return;
+    const inRoom = this.occupants.get(r.to);
+    if (inRoom === undefined) return;
+    const ids = `<stanza-id xmlns="${SID}" id="${escapeXmlAttr(r.id)}" by="${escapeXmlAttr(r.to)}"/>`;
+    for (const full of inRoom.keys()) {
+      this.presence.send({ kind: 'message', from: `${r.to}/${nickOf(r.from)}`, to: full, type: 'groupchat', id: r.clientId ?? r.id, body: r.body, xml: ids + (r.xml ?? '') });
+    }
+  }
+
+  /** The room is gone (§10.9): its remote occupants get unavailable with <destroy/>. */
+  destroyed(room: string): void {
+    const inRoom = this.occupants.get(room);
+    this.occupants.delete(room);
+    for (const [full, o] of inRoom ?? []) {
+      this.send(full, `${room}/${o.nick}`, 'presence', 'unavailable', `<x xmlns="${MUC_USER}">${itemAttrs(null, false, null)}<destroy/></x>`);
+    }
+  }
+
+  /**
+   * A member left or was removed (kicked, banned: role null): its remote occupancy ends, with 307 for a kick and
+   * 301 for a ban (§8.2, §9.1), and the others hear of it.
+   */
+  async removed(room: string, user: string, banned: boolean): Promise<void> {
+    const inRoom = this.occupants.get(room);
+    if (inRoom === undefined) return;
+    let was = false;
+    for (const [full, o] of inRoom) {
+      if (o.user !== user) continue;
+      was = true;
+      inRoom.delete(full);
+      this.send(full, `${room}/${o.nick}`, 'presence', 'unavailable', mucX(null, false, full, ['110', banned ? '301' : '307']));
+    }
+    if (inRoom.size === 0) this.occupants.delete(room);
+    if (was) await this.occupantChanged(room, user, false);
+  }
+
+  private isRemoteUser(user: string): boolean {
+    return this.presence.isRemote(user);
+  }
+
+  private async presenceOf(room: string, user: string): Promise<UserPresence> {
+    for (const o of this.occupants.get(room)?.values() ?? []) if (o.user === user) return o.presence;
+    return (await this.rooms.occupants(room, user).catch(() => [])).find((o) => o.user === user)?.presence as UserPresence;
+  }
+
+  private send(to: string, from: string, kind: 'presence' | 'message', type: string | null, xml: string): void {
+    this.presence.send({ kind, from, to, type, id: null, body: null, xml: xml === '' ? null : xml });
+  }
+}
+
+/** <x xmlns=muc#user> with the occupant's item and status codes. */
+function mucX(role: RoomRole | string | null, voice: boolean, jid: string | null, codes: string[] = []): string {
+  return `<x xmlns="${MUC_USER}">${itemAttrs(role as RoomRole | null, voice, jid)}${codes.map((c) => `<status code="${c}"/>`).join('')}</x>`;
+}
+
+/** An occupant's presence as show and status children (RFC 6121 §4.7.2). */
+function presenceChildren(p: UserPresence | undefined): string {
+  if (p === undefined || p.state === 'offline') return '';
+  const show = p.state === 'busy' ? 'dnd' : p.state === 'available' ? null : p.state;
+  return (show === null ? '' : `<show>${show}</show>`) + (p.status === null ? '' : `<status>${escapeXmlText(p.status)}</status>`);
+}
