@@ -28,6 +28,8 @@ export interface EjabberdSpec {
   caFile: string;
   mode: AuthMode;
   users: Record<string, string>;
+  /** Load mod_s2s_dialback (default: in dialback mode only, so EXTERNAL mode proves EXTERNAL). */
+  dialback?: boolean;
 }
 
 /** The ejabberd.yml text (YAML; JSON strings are valid YAML scalars). */
@@ -82,7 +84,7 @@ modules:
     access_create: muc_create
     access_persistent: muc_create
     access_admin: none
-${s.mode === 'dialback' ? '  mod_s2s_dialback: {}\n' : ''}`;
+${(s.dialback ?? s.mode === 'dialback') ? '  mod_s2s_dialback: {}\n' : ''}`;
 }
 
 /** Starts `ejabberdctl foreground` under a private config directory; registers the users once it runs. */

@@ -74,6 +74,12 @@ export interface PeersOptions {
   peers?: Array<'prosody' | 'ejabberd'>;
   /** Users per peer: local part -> password (default alice/bob/carol with "pw-" + name). */
   users?: Record<string, string>;
+  /**
+   * Whether ejabberd also offers and falls back to dialback in EXTERNAL mode (default: only in dialback mode). With
+   * it, a peer that does not offer ejabberd SASL EXTERNAL is still reached (ejabberd retries with dialback when
+   * EXTERNAL is not offered, as its packaged configuration does).
+   */
+  ejabberdDialback?: boolean;
   /** Prosody's log level (default debug). */
   prosodyLogLevel?: 'debug' | 'info';
 }
@@ -138,7 +144,7 @@ export async function startPeers(o: PeersOptions): Promise<Peers> {
       ? startProsody({ domain: 'prosody.test', address: FEDERATION_ADDRESSES['prosody.test'], dir: join(dir, 'prosody'), cert: certOf('prosody.test'), caFile: pki.caFile, mode: o.mode, users, logLevel: o.prosodyLogLevel ?? 'debug' })
       : Promise.resolve(undefined),
     which.includes('ejabberd')
-      ? startEjabberd({ domain: 'ejabberd.test', address: FEDERATION_ADDRESSES['ejabberd.test'], dir: join(dir, 'ejabberd'), cert: certOf('ejabberd.test'), caFile: pki.caFile, mode: o.mode, users })
+      ? startEjabberd({ domain: 'ejabberd.test', address: FEDERATION_ADDRESSES['ejabberd.test'], dir: join(dir, 'ejabberd'), cert: certOf('ejabberd.test'), caFile: pki.caFile, mode: o.mode, users, dialback: o.ejabberdDialback ?? o.mode === 'dialback' })
       : Promise.resolve(undefined),
   ]);
   const [p, e] = started;
