@@ -22,6 +22,7 @@ import { addUser } from '../src/engine/admin-service.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
 import { FEDERATION_ADDRESSES, federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
+import { openRawS2s, startDialbackAuthority } from './support/federation/raw-s2s.js';
 import { SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
 
 const PARLEY = 'parley.test';
@@ -169,7 +170,7 @@ describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL E
 
   // Parley never offers SASL EXTERNAL on incoming streams yet: its listener's TLS layer reports every peer
   // certificate as unauthorized (a server-side TLSSocket made outside a tls.Server never sets `authorized`), so
-  // peers fall back to dialback. Both tests below need EXTERNAL offered to a peer with a valid certificate.
+  // peers fall back to dialback.
   it.todo('the peers authenticate their streams to Parley by SASL EXTERNAL with the test CA\'s certificates');
 
   it('a Parley user and a Prosody user become contacts and see each other\'s presence (RFC 6121 §3, §4)', async () => {
@@ -264,7 +265,29 @@ describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL E
     await setPolicy({ default: { mode: 'open' } });
   }, 90_000);
 
-  // Needs EXTERNAL offered on incoming streams (see above): the scripted stream authenticates as prosody.test with
-  // the certificate the test CA issued for it, which is the one way a test can own a remote domain's identity.
-  it.todo('a remote server that sends a from it does not own is cut off with invalid-from; the others go on');
+  it('a remote server that sends a from it does not own is cut off with invalid-from; the others go on', async () => {
+    const alice = await onParley('alice', 'forge');
+    // The test plays forger.test: its own authoritative server vouches for the dialback key (XEP-0220 §2.3), so the
+    // scripted stream is authenticated for forger.test, and then speaks for ejabberd.test (RFC 6120 §4.9.3.9).
+    const cert = peers.pki.issued['forger.test']!;
+    const authority = await startDialbackAuthority({ address: FEDERATION_ADDRESSES['forger.test'], domain: 'forger.test', ...cert });
+    try {
+      const raw = await openRawS2s({ host: PARLEY_ADDR, port: 5269, from: 'forger.test', to: PARLEY, caFile: peers.pki.caFile, auth: 'dialback', ...cert });
+      expect(authority.verified).toHaveLength(1);
+      // Allowed first: a stanza from its own domain is delivered.
+      raw.send(`<message from='mallory@forger.test/x' to='alice@${PARLEY}' type='chat' id='ok1'><body>honest</body></message>`);
+      await alice.waitMessage('honest', 20_000);
+      raw.send(`<message from='mallory@ejabberd.test/x' to='alice@${PARLEY}' type='chat' id='f1'><body>forged</body></message>`);
+      await raw.waitFor(/invalid-from/, 10_000);
+      await raw.closed;
+      await alice.ping();
+      expect(alice.messages('forged')).toHaveLength(0);
+    } finally {
+      await authority.close();
+    }
+    // The real Prosody's stream is unaffected.
+    const theirs = await onPeer(peers.prosody!, 'alice', 'after');
+    await theirs.send(`alice@${PARLEY}/forge`, 'still here');
+    await alice.waitMessage('still here', 20_000);
+  }, 60_000);
 });

@@ -18,6 +18,8 @@ export interface C2sReaderOptions {
   caFile: string;
   /** Called with each message body as it arrives. */
   onBody: (body: string) => void;
+  /** Called with each error bounce (a benchmark stops on the first). */
+  onError?: (xml: string) => void;
 }
 
 const header = (domain: string): string =>
@@ -65,18 +67,24 @@ export async function startC2sReader(o: C2sReaderOptions): Promise<C2sReader> {
   sock.write("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>");
   await waitFor(/id=["']b1["']/, 'bind result');
   sock.removeAllListeners('data');
-  // From here on: pull every <body>…</body> out of the stream (bodies are digits and spaces only).
+  // From here on: pull the <body> out of every <message> that is not an error bounce (which carries the original
+  // body too: RFC 6120 §8.3.1 lets the error include it). Bodies are digits and spaces only.
   let rest = '';
-  const bodyRe = /<body>([^<]*)<\/body>/g;
+  const messageRe = /<message\b([^>]*)>([\s\S]*?)<\/message>/g;
   sock.on('data', (d: string) => {
     rest += d;
     let last = 0;
-    for (let m = bodyRe.exec(rest); m !== null; m = bodyRe.exec(rest)) {
-      o.onBody(m[1]!);
-      last = bodyRe.lastIndex;
+    for (let m = messageRe.exec(rest); m !== null; m = messageRe.exec(rest)) {
+      last = messageRe.lastIndex;
+      if (/type=["']error["']/.test(m[1]!)) {
+        o.onError?.(m[0]);
+        continue;
+      }
+      const body = /<body>([^<]*)<\/body>/.exec(m[2]!);
+      if (body) o.onBody(body[1]!);
     }
-    bodyRe.lastIndex = 0;
-    rest = rest.slice(last > 0 ? last : Math.max(0, rest.length - 4096));
+    messageRe.lastIndex = 0;
+    rest = rest.slice(last > 0 ? last : Math.max(0, rest.length - 65_536));
   });
   sock.write('<presence/>');
   return {

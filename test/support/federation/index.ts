@@ -29,6 +29,8 @@ export const FEDERATION_ADDRESSES = {
   'parley.test': '127.0.0.4',
   /** A second Parley (the Parley-to-Parley benchmark). */
   'parley2.test': '127.0.0.5',
+  /** A remote domain a test script plays (the forged-from test's authoritative server). */
+  'forger.test': '127.0.0.6',
 } as const;
 
 /** Every name the block maps (each domain and its conference subdomain). */
