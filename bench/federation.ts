@@ -11,7 +11,9 @@
  * a lean XMPP client (bench/lib/c2s-reader.ts). Each message's body carries its sequence number and send time;
  * latency is from the sender's call to the receiver's socket. `--window` messages are in flight at once.
  * CPU per message is the change of user+system time in /proc/<pid>/stat of each server over the measured
- * messages, divided by their number (Prosody logs at info level, Parley at warn).
+ * messages, divided by their number (Prosody logs at info level, Parley at warn). Parley commits every message to
+ * SQLite (synchronous=full) before delivering it; Prosody keeps none (no mod_mam: on its default file storage the
+ * archive cost it several ms of CPU per message here) and has no offline storage in play (the receiver is online).
  *
  *   npm run bench:federation
  *   npm run bench:federation -- --messages 5000 --window 50 --trials 3 --link prosody|parley|both
@@ -135,7 +137,7 @@ async function measure(d: Direction): Promise<Array<Record<string, unknown>>> {
   return rows;
 }
 
-const peers = await startPeers({ mode: 'external', peers: ['prosody'], users: { bench: 'pw-bench' }, prosodyLogLevel: 'info' });
+const peers = await startPeers({ mode: 'external', peers: ['prosody'], users: { bench: 'pw-bench' }, prosodyLogLevel: 'info', prosodyArchive: false });
 const procs: ServerProc[] = [];
 const closers: Array<() => unknown> = [];
 const results: Array<Record<string, unknown>> = [];
