@@ -26,6 +26,9 @@ import { dbElement, DIALBACK_FEATURE_NS, DIALBACK_NS, S2sStream, s2sHeader, SASL
 import { peerIdentity, type FederationTls, type PeerIdentity } from './tls.js';
 import type { StreamErrorCondition } from '../../protocols/xmpp/xml/stream-parser.js';
 
+/** Dialback verifications one incoming stream may have in flight (each opens a connection to another server). */
+const MAX_VERIFYING = 4;
+
 /** How a domain pair was authenticated. */
 export type AuthMethod = 'sasl-external' | 'dialback' | 'dialback-certificate';
 
@@ -57,6 +60,10 @@ export class IncomingStream extends S2sStream {
   streamId = '';
   /** The local domain the peer opened the stream to. */
   local = '';
+  /** The `from` of the peer's latest stream header (its domain, RFC 6120 §4.7.1). */
+  private headerFrom = '';
+  /** Dialback verifications this stream is waiting for. */
+  private verifying = 0;
   /** Authenticated pairs, `remote|local`. */
   private readonly pairs = new Set<string>();
   private sentHeader = false;
@@ -95,6 +102,7 @@ export class IncomingStream extends S2sStream {
   protected onHeader(attrs: Record<string, string>): void {
     this.streamId = randomBytes(12).toString('hex');
     const to = (attrs.to ?? '').toLowerCase();
+    this.headerFrom = (attrs.from ?? '').toLowerCase();
     this.sentHeader = true;
     this.send(s2sHeader({ from: to === '' ? undefined : to, to: attrs.from, id: this.streamId }));
     if (attrs.xmlns !== SERVER_NS) return this.fail('invalid-namespace', `a server-to-server stream is in ${SERVER_NS} (RFC 6120 §4.8.2)`);
@@ -110,7 +118,7 @@ export class IncomingStream extends S2sStream {
       const peerDomain = (attrs.from ?? '').toLowerCase();
       const id = peerDomain === '' ? null : peerIdentity(this.tls, peerDomain);
       // XEP-0178 §3: offer EXTERNAL only when the certificate validates (the name is checked at <auth>).
-      if (!this.saslDone && this.tls.authorized && id !== null) features.push(`<mechanisms xmlns="${SASL_NS}"><mechanism>EXTERNAL</mechanism></mechanisms>`);
+      if (!this.saslDone && id !== null && id.trusted) features.push(`<mechanisms xmlns="${SASL_NS}"><mechanism>EXTERNAL</mechanism></mechanisms>`);
       if (this.deps.dialback.enabled) features.push(`<dialback xmlns="${DIALBACK_FEATURE_NS}"><errors/></dialback>`);
     }
     this.send(`<stream:features>${features.join('')}</stream:features>`);
@@ -148,12 +156,10 @@ export class IncomingStream extends S2sStream {
     };
     if (this.saslDone) return failure('not-authorized', 'already authenticated', null);
     if (e.attr('mechanism') !== 'EXTERNAL') return failure('invalid-mechanism', 'only EXTERNAL is offered', null);
+    // XEP-0178 §3: the authorization identity is the domain; none ("=") means the stream header's from.
     const text = e.text().trim();
-    let remote = '';
-    if (text !== '' && text !== '=') {
-      remote = Buffer.from(text, 'base64').toString('utf8').toLowerCase();
-    }
-    if (remote === '') return failure('invalid-authzid', 'name the domain as the authorization identity (XEP-0178 §3)', null);
+    const remote = text !== '' && text !== '=' ? Buffer.from(text, 'base64').toString('utf8').toLowerCase() : this.headerFrom;
+    if (remote === '') return failure('invalid-authzid', 'name the domain as the authorization identity, or in the stream header (XEP-0178 §3)', null);
     const id = peerIdentity(this.tls!, remote);
     if (!id.trusted || !id.names) return failure('not-authorized', id.problem ?? 'the certificate does not prove the domain', remote);
     const admitted = this.deps.admits(this.local, remote);
@@ -197,12 +203,20 @@ export class IncomingStream extends S2sStream {
       this.deps.refused(this, local, remote, `dialback without a valid certificate is not allowed: ${id.problem ?? ''}`);
       return answer('error', errorOf('not-authorized', 'this server requires a valid certificate'));
     }
+    // Each db:result makes Parley open a connection: a stream gets a few at a time, not an amplifier.
+    if (this.verifying >= MAX_VERIFYING) {
+      this.deps.refused(this, local, remote, 'dialback: too many verifications in flight on one stream');
+      return answer('error', errorOf('resource-constraint', 'too many dialback requests at once'));
+    }
     let ok = false;
+    this.verifying++;
     try {
       ok = await this.deps.verify(local, remote, this.streamId, e.text());
     } catch (err) {
       this.deps.refused(this, local, remote, `dialback: the authoritative server could not be asked (${err instanceof Error ? err.message : 'error'})`);
       return answer('error', errorOf('remote-connection-failed', `could not reach ${remote} to verify the key`));
+    } finally {
+      this.verifying--;
     }
     if (this.closedState) return;
     if (!ok) {

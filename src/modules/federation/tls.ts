@@ -75,10 +75,30 @@ export function peerIdentity(socket: TLSSocket, domain: string): PeerIdentity {
     return { trusted: false, names: false, problem: 'the peer presented no certificate', subject: null, fingerprint: null };
   }
   const names = certificateNames(dnsNamesOf(cert.subjectaltname), domain);
-  const trusted = socket.authorized;
+  const verdict = verification(socket);
+  const trusted = verdict === null;
   const subject = cert.subject === undefined ? null : Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(', ');
   let problem: string | null = null;
-  if (!trusted) problem = `the certificate is not trusted (${String(socket.authorizationError ?? 'unknown')})`;
+  if (!trusted) problem = `the certificate is not trusted (${verdict})`;
   else if (!names) problem = `the certificate does not name ${domain} (RFC 6125 DNS-ID)`;
   return { trusted, names, problem, subject, fingerprint: cert.fingerprint256 ?? null };
+}
+
+/** The shape of the TLS handle's verification call (OpenSSL's SSL_get_verify_result). */
+interface VerifyingHandle {
+  verifyError(): (Error & { code?: string }) | null;
+}
+
+/**
+ * null when the peer's chain validated against the context's trust anchors, else why not. A client socket has
+ * `authorized`; a server socket made from an existing one (STARTTLS) is not given it by Node, so the handle's
+ * own verdict is read, as Node does for its TLS servers.
+ */
+export function verification(socket: TLSSocket): string | null {
+  if (socket.authorized) return null;
+  if (socket.authorizationError) return String(socket.authorizationError);
+  const handle = (socket as unknown as { _handle: VerifyingHandle | null })._handle;
+  if (handle === null || typeof handle.verifyError !== 'function') return 'not verified';
+  const err = handle.verifyError();
+  return err === null ? null : (err.code ?? err.message);
 }

@@ -1,0 +1,360 @@
+/**
+ * Federation end to end between Parley servers in one test, each with its own domain, s2s port and certificate
+ * from a test CA made with openssl (test-pki.ts), found through `resolve` overrides:
+ *
+ * - alpha.test and beta.test trust the CA: their streams authenticate by SASL EXTERNAL (XEP-0178), and a JSON
+ *   user on each chats with the other both ways; the audit log records the connection with its method, TLS and
+ *   certificate; the links listing shows it.
+ * - gamma.test and delta.test have certificates from a CA neither trusts: they fall back to dialback (XEP-0220)
+ *   and chat both ways.
+ * - The outsider policy, changed live through the admin settings API: `closed` refuses a send with
+ *   policy-violation and an audit entry; `partners` admits only the listed domain; `restrictToGroups` lets only
+ *   a shared group's members out; a recipient's server that closes refuses inbound with an audit entry.
+ * - A peer that authenticates as its own domain and then forges a `from` of another domain is cut off with
+ *   invalid-from, and nothing it sent is delivered.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { login, ParleyApiError } from '../../../client/index.js';
+import { addUser } from '../../engine/admin-service.js';
+import { startServer, type TestServer } from '../../../test/harness.js';
+import { makeCa, type TestCa } from './test-pki.js';
+
+type Json = Record<string, unknown>;
+
+let dir = '';
+let trusted: TestCa;
+let other: TestCa;
+const servers: Record<string, TestServer> = {};
+const ports: Record<string, number> = {};
+const tokens: Record<string, string> = {};
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+/** A Parley server for `domain`, its certificate from `ca`, trusting `trusted`, knowing where `peers` listen. */
+async function parley(domain: string, ca: TestCa, peers: string[], extra: Record<string, string> = {}): Promise<TestServer> {
+  const { certFile, keyFile } = ca.issue([domain, `conference.${domain}`]);
+  const t = await startServer({
+    server: { defaultDomain: domain } as never,
+    modules: {
+      federation: {
+        enabled: true,
+        listen: { host: '127.0.0.1', port: ports[domain] },
+        tls: { certFile, keyFile },
+        trust: { caFile: trusted.caFile },
+        dialback: { secret: `dialback-secret-of-${domain}` },
+        resolve: { ...Object.fromEntries(peers.flatMap((p) => [[p, `127.0.0.1:${ports[p]}`], [`conference.${p}`, `127.0.0.1:${ports[p]}`]])), ...extra },
+        stanzasPerSecond: 100,
+        backoff: { initialSeconds: 0.2, maxSeconds: 1 },
+        policy: { default: { mode: 'open' } },
+      },
+    } as never,
+  });
+  await addUser(t.server.store, `root@${domain}`, 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
+  tokens[domain] = (await login(t.url, `root@${domain}`, 'pw-root')).token;
+  return t;
+}
+
+/** An HTTP call as the domain's administrator. */
+async function call(domain: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${servers[domain]!.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${tokens[domain]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+/** Sets the domain's outsider policy live (docs/settings.md). */
+async function setPolicy(domain: string, policy: Json): Promise<void> {
+  const r = await call(domain, 'PUT', '/api/v1/admin/settings/federation', { values: { policy } });
+  expect(r.status).toBe(200);
+}
+
+/** The domain's audit entries of `type`. */
+async function audit(domain: string, type: string): Promise<Json[]> {
+  const r = await call(domain, 'GET', '/api/v1/audit');
+  expect(r.status).toBe(200);
+  return (r.body['entries'] as Json[]).filter((e) => e['type'] === type);
+}
+
+async function until<T>(f: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'parley-federation-'));
+  trusted = makeCa(dir, 'trusted');
+  other = makeCa(dir, 'other');
+  for (const d of ['alpha.test', 'beta.test', 'gamma.test', 'delta.test']) ports[d] = await freePort();
+  // nowhere.test: a port where nothing listens.
+  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}` });
+  servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
+  servers['gamma.test'] = await parley('gamma.test', other, ['delta.test']);
+  servers['delta.test'] = await parley('delta.test', other, ['gamma.test']);
+  await servers['alpha.test']!.users('alice@alpha.test', 'carol@alpha.test');
+  await servers['beta.test']!.users('bob@beta.test');
+  await servers['gamma.test']!.users('gina@gamma.test');
+  await servers['delta.test']!.users('dan@delta.test');
+}, 60_000);
+
+afterAll(async () => {
+  for (const t of Object.values(servers)) await t.close().catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('federation between two Parley servers', () => {
+  it('SASL EXTERNAL when both trust the CA: chat both ways, the connection audited and listed', async () => {
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    await alice.send('bob@beta.test', 'hello from alpha');
+    const got = await bob.waitFor('message', (d) => d.body === 'hello from alpha', 15_000);
+    expect(String(got.data.from)).toMatch(/^alice@alpha\.test/);
+    await bob.send('alice@alpha.test', 'hello from beta');
+    await alice.waitFor('message', (d) => d.body === 'hello from beta', 15_000);
+
+    const conn = await audit('alpha.test', 'federation.connection');
+    const out = conn.find((e) => (e['data'] as Json)['direction'] === 'out');
+    expect(out).toMatchObject({ subject: 'beta.test', data: { auth: 'sasl-external', local: 'alpha.test', version: expect.stringMatching(/^TLSv1\.[23]$/), certificate: { trusted: true, namesDomain: true } } });
+    expect(String(((out!['data'] as Json)['certificate'] as Json)['fingerprint'])).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const inbound = (await audit('beta.test', 'federation.connection')).find((e) => (e['data'] as Json)['direction'] === 'in');
+    expect(inbound).toMatchObject({ subject: 'alpha.test', data: { auth: 'sasl-external', local: 'beta.test' } });
+
+    const links = await call('alpha.test', 'GET', '/api/v1/federation/links');
+    expect(links.status).toBe(200);
+    const rows = links.body['links'] as Json[];
+    expect(rows.find((l) => l['direction'] === 'out' && l['remote'] === 'beta.test')).toMatchObject({ state: 'ready', auth: 'sasl-external', stanzasOut: expect.any(Number) });
+    expect(rows.find((l) => l['direction'] === 'in' && l['remote'] === 'beta.test')).toMatchObject({ state: 'ready', auth: 'sasl-external' });
+    // Plain users may not read the links.
+    const { token } = await login(servers['alpha.test']!.url, 'alice@alpha.test', 'pw-alice');
+    expect((await fetch(`${servers['alpha.test']!.url}/api/v1/federation/links`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+  }, 60_000);
+
+  it('dialback when the certificates cannot be validated: chat both ways', async () => {
+    const gina = await servers['gamma.test']!.connect('gina@gamma.test');
+    const dan = await servers['delta.test']!.connect('dan@delta.test');
+    await gina.send('dan@delta.test', 'dialback hello');
+    await dan.waitFor('message', (d) => d.body === 'dialback hello', 15_000);
+    await dan.send('gina@gamma.test', 'dialback answer');
+    await gina.waitFor('message', (d) => d.body === 'dialback answer', 15_000);
+    const out = (await audit('gamma.test', 'federation.connection')).find((e) => (e['data'] as Json)['direction'] === 'out');
+    expect(out).toMatchObject({ subject: 'delta.test', data: { auth: 'dialback', certificate: { trusted: false } } });
+    const inbound = (await audit('delta.test', 'federation.connection')).find((e) => (e['data'] as Json)['direction'] === 'in');
+    expect(inbound).toMatchObject({ subject: 'gamma.test', data: { auth: 'dialback' } });
+  }, 60_000);
+
+  it('closed refuses a send with policy-violation and an audit entry; partners admits only the listed domain', async () => {
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    await setPolicy('alpha.test', { default: { mode: 'closed' } });
+    const refused = await alice.send('bob@beta.test', 'must not leave').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ParleyApiError);
+    expect((refused as ParleyApiError).code).toBe('policy-violation');
+    const entries = await audit('alpha.test', 'federation.refused');
+    expect(entries.some((e) => e['subject'] === 'beta.test' && (e['data'] as Json)['user'] === 'alice@alpha.test' && /closed/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+
+    await setPolicy('alpha.test', { default: { mode: 'partners', partners: ['gamma.test'] } });
+    const notPartner = await alice.send('bob@beta.test', 'not a partner').catch((e: unknown) => e);
+    expect((notPartner as ParleyApiError).code).toBe('policy-violation');
+    expect((notPartner as ParleyApiError).message).toMatch(/beta\.test is not a partner/);
+
+    await setPolicy('alpha.test', { default: { mode: 'partners', partners: ['beta.test'] } });
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    await alice.send('bob@beta.test', 'partners may talk');
+    await bob.waitFor('message', (d) => d.body === 'partners may talk', 15_000);
+    expect(bob.received('message').some((d) => d.body === 'must not leave' || d.body === 'not a partner')).toBe(false);
+  }, 60_000);
+
+  it('restrictToGroups: only the trading desk may talk to the partner', async () => {
+    await servers['alpha.test']!.server.engine.admin.addGroupMember('trading-desk', 'alice@alpha.test');
+    await setPolicy('alpha.test', { default: { mode: 'partners', partners: ['beta.test'], restrictToGroups: ['trading-desk'] } });
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    const carol = await servers['alpha.test']!.connect('carol@alpha.test');
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    await alice.send('bob@beta.test', 'from the desk');
+    await bob.waitFor('message', (d) => d.body === 'from the desk', 15_000);
+    const refused = await carol.send('bob@beta.test', 'not from the desk').catch((e: unknown) => e);
+    expect((refused as ParleyApiError).code).toBe('policy-violation');
+    expect((refused as ParleyApiError).message).toMatch(/trading-desk/);
+  }, 60_000);
+
+  it('inbound: a server that closes refuses what arrives (audited), and nothing is delivered', async () => {
+    await setPolicy('alpha.test', { default: { mode: 'open' } });
+    await setPolicy('beta.test', { default: { mode: 'closed' } });
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    await alice.send('bob@beta.test', 'into a closed domain');
+    const entry = await until(async () => (await audit('beta.test', 'federation.refused')).find((e) => (e['data'] as Json)['direction'] === 'in' && e['subject'] === 'alpha.test'));
+    expect(String((entry['data'] as Json)['reason'])).toMatch(/closed/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bob.received('message').some((d) => d.body === 'into a closed domain')).toBe(false);
+    await setPolicy('beta.test', { default: { mode: 'open' } });
+  }, 60_000);
+
+  it('a peer that forges from is cut off with invalid-from, and its stanza is not delivered', async () => {
+    const { certFile, keyFile } = trusted.issue(['evil.test']);
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    const raw = await RawS2s.open(ports['beta.test']!, 'evil.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    raw.write(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat" id="f1"><body>forged</body></message>`);
+    await raw.waitFor(/<stream:error><invalid-from/);
+    await raw.closed;
+    const entries = await audit('beta.test', 'federation.refused');
+    expect(entries.some((e) => e['subject'] === 'alpha.test' && /not authenticated on this stream/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bob.received('message').some((d) => d.body === 'forged')).toBe(false);
+    // The other servers' links are not affected.
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    await alice.send('bob@beta.test', 'still here');
+    await bob.waitFor('message', (d) => d.body === 'still here', 15_000);
+  }, 60_000);
+
+  it('an unreachable server: queued stanzas bounce, the pair backs off, and a send meanwhile is refused at once', async () => {
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    await alice.send('nobody@nowhere.test', 'into the void');
+    const row = await until(async () => {
+      const links = (await call('alpha.test', 'GET', '/api/v1/federation/links')).body['links'] as Json[];
+      return links.find((l) => l['remote'] === 'nowhere.test' && l['state'] === 'backoff');
+    });
+    expect(String(row['lastError'])).toMatch(/cannot connect to 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    const refused = await alice.send('nobody@nowhere.test', 'again').catch((e: unknown) => e);
+    expect((refused as ParleyApiError).code).toBe('remote-server-not-found');
+    expect((refused as ParleyApiError).message).toMatch(/next attempt in/);
+    const entries = await audit('alpha.test', 'federation.refused');
+    expect(entries.some((e) => e['subject'] === 'nowhere.test' && (e['data'] as Json)['direction'] === 'out')).toBe(true);
+  }, 60_000);
+
+  it('a remote server over its rate is read more slowly, every stanza still arrives, and other servers are not held up', async () => {
+    const { certFile, keyFile } = trusted.issue(['flood.test']);
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    const raw = await RawS2s.open(ports['beta.test']!, 'flood.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    const started = Date.now();
+    const N = 300;
+    for (let i = 0; i < N; i += 10) {
+      let batch = '';
+      for (let j = i; j < i + 10; j++) batch += `<message from="f@flood.test/x" to="bob@beta.test" type="chat" id="m${j}"><body>flood ${j}</body></message>`;
+      raw.write(batch);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // While the flood is paced (100 stanzas a second), another server's message gets through at once.
+    const t0 = Date.now();
+    await alice.send('bob@beta.test', 'not held up');
+    await bob.waitFor('message', (d) => d.body === 'not held up', 15_000);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await bob.waitFor('message', (d) => d.body === `flood ${N - 1}`, 20_000);
+    // 300 stanzas at 100 a second with a burst of 100: at least two seconds.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
+    expect(bob.received('message').filter((d) => /^flood /.test(String(d.body))).length).toBe(N);
+  }, 60_000);
+
+  it('each domain pair authenticates on its own: a stream for beta.test may not carry stanzas to its room domain', async () => {
+    const { certFile, keyFile } = trusted.issue(['evil2.test']);
+    const raw = await RawS2s.open(ports['beta.test']!, 'evil2.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    raw.write(`<presence from="mallory@evil2.test/x" to="room@conference.beta.test/mallory"/>`);
+    await raw.waitFor(/<stream:error><invalid-from/);
+    await raw.closed;
+  }, 60_000);
+
+  it('EXTERNAL that fails gets a SASL failure and the stream stays; spoofed dialback for another domain is invalid', async () => {
+    // A certificate the CA issued for evil3.test, used to claim alpha.test.
+    const { certFile, keyFile } = trusted.issue(['evil3.test']);
+    const raw = await RawS2s.tls(ports['beta.test']!, 'alpha.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from('alpha.test').toString('base64')}</auth>`);
+    await raw.waitFor(/<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized\/>/);
+    expect(raw.text).not.toMatch(/<stream:error/);
+    // Dialback with a made-up key: beta.test asks alpha.test (the authoritative server), which says invalid.
+    raw.write(`<db:result from='alpha.test' to='beta.test'>${'ab'.repeat(32)}</db:result>`);
+    await raw.waitFor(/<db:result[^>]*type="invalid"/);
+    // Still not authenticated: a stanza from alpha.test cuts the stream.
+    raw.write(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat"><body>spoofed</body></message>`);
+    await raw.waitFor(/<stream:error><invalid-from/);
+    await raw.closed;
+    const refused = await audit('beta.test', 'federation.refused');
+    expect(refused.some((e) => e['subject'] === 'alpha.test' && /SASL EXTERNAL/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+    expect(refused.some((e) => e['subject'] === 'alpha.test' && /key is invalid/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+  }, 60_000);
+});
+
+/** A hand-driven s2s stream: STARTTLS, SASL EXTERNAL with its own certificate, then raw writes. */
+class RawS2s {
+  text = '';
+  closed: Promise<void>;
+  private constructor(private socket: TLSSocket, closed: Promise<void>) {
+    this.closed = closed;
+  }
+
+  /** Connects, STARTTLS with the given certificate, and reads the features of the encrypted stream. */
+  static async tls(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
+    const header = RawS2s.header(from, to);
+    const tcp = createConnection({ host: '127.0.0.1', port });
+    let plain = '';
+    tcp.on('data', (c: Buffer) => (plain += c.toString('utf8')));
+    await new Promise<void>((r) => tcp.once('connect', () => r()));
+    tcp.write(header);
+    await waitText(() => plain, /<starttls/);
+    tcp.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
+    await waitText(() => plain, /<proceed/);
+    tcp.removeAllListeners('data');
+    const tls = tlsConnect({ socket: tcp, servername: to, cert: pki.cert, key: pki.key, ca: pki.ca });
+    const r = new RawS2s(tls, new Promise<void>((res) => tls.once('close', () => res())));
+    tls.on('data', (c: Buffer) => (r.text += c.toString('utf8')));
+    await new Promise<void>((res) => tls.once('secureConnect', () => res()));
+    tls.write(header);
+    await r.waitFor(/<\/stream:features>/);
+    return r;
+  }
+
+  static header(from: string, to: string): string {
+    return `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`;
+  }
+
+  /** The stream id of the latest header. */
+  get streamId(): string {
+    const ids = [...this.text.matchAll(/<stream:stream [^>]*id="([^"]+)"/g)];
+    return ids[ids.length - 1]![1]!;
+  }
+
+  /** Connects and authenticates by SASL EXTERNAL as `from`. */
+  static async open(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
+    const r = await RawS2s.tls(port, from, to, pki);
+    expect(r.text).toMatch(/<mechanism>EXTERNAL<\/mechanism>/);
+    r.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from(from).toString('base64')}</auth>`);
+    await r.waitFor(/<success/);
+    const at = r.text.length;
+    r.write(RawS2s.header(from, to));
+    await waitText(() => r.text.slice(at), /<\/stream:features>|<stream:features\/>/);
+    return r;
+  }
+
+  write(s: string): void {
+    this.socket.write(s);
+  }
+
+  waitFor(re: RegExp): Promise<void> {
+    return waitText(() => this.text, re);
+  }
+}
+
+async function waitText(get: () => string, re: RegExp, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!re.test(get())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${re} in ${get().slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
