@@ -65,6 +65,7 @@ export class BlockService {
         router.toUser(other, router.outbound({ ev: 'presence', data: aggregatePresence(user, [], null) as unknown as Record<string, unknown> }));
         router.toUser(user, router.outbound({ ev: 'presence', data: aggregatePresence(other, [], null) as unknown as Record<string, unknown> }));
       }
+      await this.remoteChanged?.(user, added, true);
       return entries;
     });
   }
@@ -90,9 +91,16 @@ export class BlockService {
           router.toUser(user, router.outbound(await this.presence.eventOf(other)));
         }
       }
+      await this.remoteChanged?.(user, removed, false);
       return entries;
     });
   }
+
+  /**
+   * Entries added to (`blocked`) or removed from a user's list, for contacts on routed domains, whose presence
+   * crosses a route (remote-presence.ts: unavailable both ways on a block, presence again on an unblock).
+   */
+  remoteChanged: ((user: string, entries: readonly string[], blocked: boolean) => Promise<void>) | null = null;
 
   /** Forgets cached lists (another process changed data). */
   invalidate(): void {

@@ -220,7 +220,8 @@ export class Engine {
     this.messages = new MessageService(this.ctx, this.rooms, this.offline, this.blocks, (s) =>
       this.createdSeqOf(s),
     );
-    this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence);
+    this.blocks.remoteChanged = (user, entries, blocked) => this.remotePresence.blockChanged(user, entries, blocked);
+    this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence, async (user, room, limit) => (await this.history(user, { with: room, limit })).messages);
     this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
     this.remoteRooms.listen(this.ctx.events);

@@ -87,6 +87,7 @@ export class PresenceService {
   forget(user: string): void {
     this.current.delete(user);
     this.audiences.delete(user);
+    this.remote.drop(user);
   }
 
   /** Users allowed to see `user`'s presence. */
@@ -265,6 +266,8 @@ export class PresenceService {
     if (!(await this.audienceOf(session.user)).has(to)) {
       throw new ParleyError('forbidden', `${to} is not subscribed to your presence`);
     }
+    // To a contact on a routed domain: through its route, and withdrawn when the session ends (§4.6.3).
+    if (this.remote.isRemote(to)) return this.remote.directedTo(session, to);
     const p = aggregatePresence(session.user, [session.presence], null);
     const { router } = this.ctx;
     // From the session's full address, with its extensions, for XMPP (§4.6.2).

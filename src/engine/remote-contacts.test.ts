@@ -146,6 +146,47 @@ describe('contacts on a routed domain', () => {
     expect(route.take()).toEqual([]);
   });
 
+  it('blocking a remote contact: unavailable both ways; unblocking: presence again and a probe', async () => {
+    const { engine, store } = await testEngine([A]);
+    const route = fakeRoute(engine);
+    await store.rosters.put([{ owner: A, contact: R, name: null, groups: [], subscription: 'both', pendingOut: false, pendingIn: false }]);
+    const { events } = await open(engine, A, 'desk');
+    await route.handle.deliver(inbound('presence', `${R}/phone`, A, null));
+    route.take();
+    events.length = 0;
+    await engine.blocks.block(A, ['remote.test']);
+    expect(route.take().map(brief)).toEqual([`presence unavailable ${A}/desk -> ${R}`]);
+    expect(events.filter((e) => e.ev === 'presence').map((e) => [e.data.user, e.data.state])).toEqual([[R, 'offline']]);
+    // While blocked, the contact's presence and probes go nowhere.
+    await route.handle.deliver(inbound('presence', `${R}/phone`, A, null));
+    await route.handle.deliver(inbound('presence', R, A, 'probe'));
+    expect(route.take()).toEqual([]);
+    await expect(engine.presence.query(A, R)).rejects.toMatchObject({ code: 'forbidden' });
+    await engine.blocks.unblock(A, ['remote.test']);
+    expect(route.take().map(brief)).toEqual([`presence available ${A}/desk -> ${R}`, `presence probe ${A} -> ${R}`]);
+  });
+
+  it('removing a remote contact cancels both ways through the route; JSON directed presence goes through it too', async () => {
+    const { engine, store } = await testEngine([A]);
+    const route = fakeRoute(engine);
+    await store.rosters.put([{ owner: A, contact: R, name: 'Rita', groups: ['partners'], subscription: 'both', pendingOut: false, pendingIn: false }]);
+    const { session } = await open(engine, A, 'desk');
+    route.take();
+    await engine.rosters.remove(A, R);
+    expect(route.take().map(brief)).toEqual([`presence unsubscribe ${A} -> ${R}`, `presence unsubscribed ${A} -> ${R}`, `presence unavailable ${A}/desk -> ${R}`]);
+    expect(await store.rosters.get(A, R)).toBeNull();
+    // roster.set keeps a remote contact without asking the directory (RFC 6121 §2.3).
+    await engine.rosters.set(A, 'tom@remote.test', 'Tom', []);
+    expect(await store.rosters.get(A, 'tom@remote.test')).toMatchObject({ name: 'Tom', subscription: 'none' });
+    await store.rosters.put([{ owner: A, contact: 'tom@remote.test', name: 'Tom', groups: [], subscription: 'from', pendingOut: false, pendingIn: false }]);
+    engine.rosters.invalidate(A);
+    engine.presence.invalidate(A);
+    await engine.presence.directed(session, 'tom@remote.test');
+    expect(route.take().map(brief)).toEqual([`presence available ${A}/desk -> tom@remote.test`]);
+    await engine.closeSession(session);
+    expect(route.take().map(brief)).toEqual([`presence unavailable ${A}/desk -> tom@remote.test`, `presence unavailable ${A}/desk -> tom@remote.test`]);
+  });
+
   it('directed presence to a remote room and a component gets unavailable when the session ends (§4.6.3)', async () => {
     const { engine } = await testEngine([A]);
     const route = fakeRoute(engine);

@@ -9,7 +9,7 @@
  * or ends (§4.6.3) — remote rooms and components included.
  */
 import { aggregatePresence, aggregateResources, MAX_STATUS_LENGTH } from '../core/presence.js';
-import { receivesPresenceOf } from '../core/roster.js';
+import { receivesPresenceOf, sendsPresenceTo } from '../core/roster.js';
 import type { Availability, ResourcePresence, RosterItem, SessionPresence, UserPresence } from '../core/types.js';
 import type { Ctx } from './context.js';
 import { domainPart, type RoutedStanza } from './domain-routes.js';
@@ -240,6 +240,12 @@ export class RemotePresence {
     } else set?.delete(to);
   }
 
+  /** Directed presence of a session to a routed address (§4.6.2), from its full address; remembered (§4.6.3). */
+  directedTo(session: Session, to: string): void {
+    this.presenceTo(session.full, to, session.presence);
+    this.noteDirected(session, to, null);
+  }
+
   /**
    * The session went unavailable or ended (§4.6.3): unavailable from its full address to every routed address
    * it sent directed presence to and did not withdraw, remote rooms and components included.
@@ -249,6 +255,33 @@ export class RemotePresence {
     if (set === undefined) return;
     this.directed.delete(session);
     for (const to of set) this.presenceTo(session.full, to, null);
+  }
+
+  /**
+   * XEP-0191 §3.3 across routes: when a user blocks remote contacts (by address or domain), each side sees the
+   * other unavailable (the contact gets unavailable from each resource, the user's sessions the contact offline,
+   * and what was heard of it is forgotten: its presence is dropped while blocked); an unblock sends the user's
+   * presence again where the roster allows it and probes the contact for its presence now (§4.3).
+   */
+  async blockChanged(user: string, entries: readonly string[], blocked: boolean): Promise<void> {
+    if (entries.length === 0) return;
+    const named = new Set(entries);
+    const hits = (await this.deps.rosterOf(user)).filter((i) => this.isRemote(i.contact) && (named.has(i.contact) || named.has(domainPart(i.contact))));
+    if (hits.length === 0) return;
+    const audience = blocked ? null : await this.deps.audienceOf(user);
+    const { router } = this.ctx;
+    for (const item of hits) {
+      if (blocked) {
+        if (sendsPresenceTo(item)) this.sendUnavailable(user, item.contact);
+        if (receivesPresenceOf(item)) {
+          this.heard.get(user)?.delete(item.contact);
+          router.toUser(user, router.outbound({ ev: 'presence', data: aggregatePresence(item.contact, [], null) as unknown as Record<string, unknown> }));
+        }
+      } else {
+        if (audience!.has(item.contact)) this.sendCurrent(user, item.contact);
+        if (receivesPresenceOf(item)) this.send({ kind: 'presence', from: user, to: item.contact, type: 'probe', id: null, body: null, xml: null });
+      }
+    }
   }
 
   /** Forgets what was heard for a user whose account is gone. */

@@ -85,6 +85,12 @@ describe('remote occupants in Parley rooms', () => {
     expect(events.find((e) => e.ev === 'room.occupant')).toMatchObject({ data: { user: 'rita@remote.test', present: false } });
     // No longer an occupant: writing is refused (§7.4).
     await expect(route.handle.deliver(stanza('message', RITA, ROOM, 'groupchat', 'still here?'))).rejects.toMatchObject({ code: 'not-acceptable' });
+    // Another entrant asks for one message of history (§7.2.14): it comes with its delay stamp before the subject.
+    await route.handle.deliver(stanza('presence', 'tom@remote.test/pc', `${ROOM}/tom`, null, null, '<x xmlns="http://jabber.org/protocol/muc"><history maxstanzas="1"/></x>'));
+    const tom = route.take();
+    expect(tom.map(brief)).toEqual([`presence - ${ROOM}/alice -> tom@remote.test/pc`, `presence - ${ROOM}/tom -> tom@remote.test/pc`, `message groupchat ${ROOM}/alice -> tom@remote.test/pc`, `message groupchat ${ROOM} -> tom@remote.test/pc`]);
+    expect(tom[2]).toMatchObject({ body: 'welcome rita' });
+    expect(tom[2]!.xml).toMatch(/^<delay xmlns="urn:xmpp:delay" from="lounge@conference.example.com" stamp="[^"]+"\/><stanza-id/);
   });
 
   it('members-only: refused without invitation, the invitation crosses the route, then the entry works', async () => {
@@ -101,6 +107,16 @@ describe('remote occupants in Parley rooms', () => {
     const self = route.take().find((s) => s.from === `${board}/rita`)!;
     // The nick is the address's local part: 210 says it is not the one asked for.
     expect(self.xml).toContain('<status code="110"/><status code="210"/>');
+    // The room's disco#info is answered (§6.4); the occupant's self-ping too (XEP-0410), a stranger's is not.
+    await route.handle.deliver({ ...stanza('iq', RITA, board, 'get', null, '<query xmlns="http://jabber.org/protocol/disco#info"/>'), id: 'd1' });
+    const info = route.take();
+    expect(info).toMatchObject([{ kind: 'iq', type: 'result', id: 'd1', from: board, to: RITA }]);
+    expect(info[0]!.xml).toContain('<identity category="conference" type="text" name="Board"/>');
+    expect(info[0]!.xml).toContain('<feature var="muc_membersonly"/>');
+    await route.handle.deliver({ ...stanza('iq', RITA, `${board}/rita`, 'get', null, '<ping xmlns="urn:xmpp:ping"/>'), id: 'p1' });
+    expect(route.take()).toMatchObject([{ kind: 'iq', type: 'result', id: 'p1', from: `${board}/rita` }]);
+    await expect(route.handle.deliver({ ...stanza('iq', 'tom@remote.test/pc', `${board}/tom`, 'get', null, '<ping xmlns="urn:xmpp:ping"/>'), id: 'p2' })).rejects.toMatchObject({ code: 'not-acceptable' });
+    await expect(route.handle.deliver({ ...stanza('iq', RITA, board, 'get', null, '<query xmlns="jabber:iq:version"/>'), id: 'v1' })).rejects.toMatchObject({ code: 'service-unavailable' });
     // A room that does not exist is not created by a remote user.
     await expect(route.handle.deliver(stanza('presence', RITA, 'nowhere@conference.example.com/rita', null))).rejects.toMatchObject({ code: 'item-not-found' });
   });

@@ -6,7 +6,7 @@
  * and an occupant of the live conversation on this node. As with local users, the nick is the local part of the
  * address (status 210 when another was asked for, §7.2.9), so every front door names the occupant alike; a nick
  * a member of another address already has is a conflict (§7.2.9). The entering occupant gets the others'
- * presence, its own with status 110 (§7.2.3) and the subject (§7.2.15); the local members hear of it as of any
+ * presence, its own with status 110 (§7.2.3), the discussion history (§7.2.14) and the subject (§7.2.15); the local members hear of it as of any
  * occupant (room.occupant), the other remote occupants by presence. Its groupchat messages go through the message
  * path (stored, delivered to the members), and every room message reaches the remote occupants through their
  * route, from room/nick, the sender included (§7.4). Unavailable ends its presence (§7.14); membership stays.
@@ -14,7 +14,7 @@
 import { ParleyError } from '../core/errors.js';
 import type { Address } from '../core/address.js';
 import { aggregatePresence } from '../core/presence.js';
-import type { LogRecord, RoomRole, UserPresence } from '../core/types.js';
+import type { LogRecord, MessageView, RoomRole, UserPresence } from '../core/types.js';
 import type { Ctx } from './context.js';
 import type { EventHub } from './events.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -24,8 +24,17 @@ import type { InboundStanza } from './remote-service.js';
 import type { RoomService } from './room-service.js';
 import { childrenOf, escapeXmlAttr, escapeXmlText } from './routed-xml.js';
 
+const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const SID = 'urn:xmpp:sid:0';
+const DELAY = 'urn:xmpp:delay';
+const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const PING = 'urn:xmpp:ping';
+/** Discussion history sent on entering (§7.2.14), unless the entrant asks for less (as for local users). */
+const DEFAULT_HISTORY = 20;
+
+/** The room's last messages as `user` may read them (Engine.history), at most `limit`. */
+export type RoomHistory = (user: string, room: string, limit: number) => Promise<MessageView[]>;
 
 /** One remote occupant of a room: its bare address, nick and presence. */
 interface RemoteOccupant {
@@ -59,6 +68,7 @@ export class RemoteRooms {
     private readonly rooms: RoomService,
     private readonly messages: MessageService,
     private readonly presence: RemotePresence,
+    private readonly history: RoomHistory,
   ) {}
 
   /**
@@ -86,10 +96,12 @@ export class RemoteRooms {
 
   /**
    * A stanza from a routed domain to one of this server's rooms (RemoteService checked the `from`): presence
-   * enters or exits, a groupchat message is posted; anything else is not served over a route.
+   * enters or exits, a groupchat message is posted, the room's disco#info and an occupant's self-ping are
+   * answered; anything else is not served over a route.
    */
   async inbound(s: InboundStanza, from: Address, room: string, nick: string | null): Promise<void> {
     const user = from.local === null ? from.domain : `${from.local}@${from.domain}`;
+    if (s.kind === 'iq') return this.iq(s, from.resource === null ? user : `${user}/${from.resource}`, room, nick);
     if (from.resource === null) throw new ParleyError('jid-malformed', 'an occupant speaks from a full address (XEP-0045 §7.2.1)');
     const full = `${user}/${from.resource}`;
     if (s.kind === 'presence') {
@@ -108,6 +120,31 @@ export class RemoteRooms {
     }
     if (s.type === 'error' || s.type === 'result') return;
     throw new ParleyError('feature-not-implemented', `${s.kind} of type ${s.type ?? 'normal'} to ${nick === null ? room : `${room}/${nick}`} is not served to routed domains`);
+  }
+
+  /**
+   * An iq to the room or an occupant: disco#info of the room (XEP-0045 §6.4, which clients ask before entering)
+   * and XEP-0410's self-ping (§3: answered for an occupant's own nick while it is in the room, not-acceptable
+   * otherwise); other queries are not served to routed domains (service-unavailable, RFC 6120 §8.4).
+   */
+  private async iq(s: InboundStanza, full: string, room: string, nick: string | null): Promise<void> {
+    if (s.type !== 'get' && s.type !== 'set') return;
+    const payload = childrenOf(s.xml)[0];
+    const reply = (xml: string | null): void => this.presence.send({ kind: 'iq', from: nick === null ? room : `${room}/${nick}`, to: full, type: 'result', id: s.id, body: null, xml });
+    if (nick !== null && payload?.name === 'ping' && payload.xmlns === PING) {
+      const o = this.occupants.get(room)?.get(full);
+      if (o === undefined || o.nick !== nick) throw new ParleyError('not-acceptable', `${full} is not ${room}/${nick} (XEP-0410 §3)`);
+      return reply(null);
+    }
+    if (nick === null && s.type === 'get' && payload?.name === 'query' && payload.xmlns === DISCO_INFO && payload.attrs.node === undefined) {
+      const r = await this.rooms.get(room);
+      if (r === null) throw new ParleyError('item-not-found', `no room ${room}`);
+      const moderated = await this.rooms.moderation.isModerated(room);
+      const features = [MUC, SID, 'muc_persistent', 'muc_nonanonymous', moderated ? 'muc_moderated' : 'muc_unmoderated', r.membersOnly ? 'muc_membersonly' : 'muc_open', r.membersOnly ? 'muc_hidden' : 'muc_public'];
+      const identity = `<identity category="conference" type="text" name="${escapeXmlAttr(r.name)}"/>`;
+      return reply(`<query xmlns="${DISCO_INFO}">${identity}${features.map((f) => `<feature var="${f}"/>`).join('')}</query>`);
+    }
+    throw new ParleyError('service-unavailable', `${payload?.xmlns ?? 'this'} ${payload?.name ?? 'query'} is not served to routed domains at ${nick === null ? room : `${room}/${nick}`}`);
   }
 
   private async enter(room: string, user: string, full: string, asked: string, s: InboundStanza): Promise<void> {
@@ -140,6 +177,17 @@ export class RemoteRooms {
     const first = ![...inRoom.values()].some((o) => o.user === user);
     inRoom.set(full, { user, nick, presence });
     if (again) return;
+    // §7.2.14: the discussion history, with delay stamps and the room's ids, then §7.2.15 the subject.
+    const max = Math.min(historyWanted(s.xml) ?? DEFAULT_HISTORY, this.ctx.opts.historyPageMax);
+    if (max > 0) {
+      // The room MAY send less (§7.2.14): a read refused (heavy reads all taken) leaves the entry without it.
+      const messages = await this.history(user, room, max).catch(() => []);
+      for (const m of messages) {
+        if (m.body === null && (m.xml === null || m.retractedAt !== null)) continue;
+        const extra = `<delay xmlns="${DELAY}" from="${escapeXmlAttr(room)}" stamp="${new Date(m.ts).toISOString()}"/><stanza-id xmlns="${SID}" id="${escapeXmlAttr(m.id)}" by="${escapeXmlAttr(room)}"/>`;
+        this.presence.send({ kind: 'message', from: `${room}/${nickOf(m.from)}`, to: full, type: 'groupchat', id: m.clientId ?? m.id, body: m.body, xml: extra + (m.xml ?? '') });
+      }
+    }
     // §7.2.15: the subject, which also ends the entry.
     this.send(full, room, 'message', 'groupchat', `<subject>${escapeXmlText(r.name)}</subject>`);
     if (first) await this.occupantChanged(room, user, true, role);
@@ -224,6 +272,15 @@ export class RemoteRooms {
   private send(to: string, from: string, kind: 'presence' | 'message', type: string | null, xml: string): void {
     this.presence.send({ kind, from, to, type, id: null, body: null, xml: xml === '' ? null : xml });
   }
+}
+
+/** `<history maxstanzas='n'/>` inside the entry's `<x xmlns='…muc'/>` (§7.2.14), or null when not asked. */
+function historyWanted(xml: string | null): number | null {
+  const x = childrenOf(xml).find((c) => c.name === 'x' && c.xmlns === MUC);
+  if (x === undefined) return null;
+  const inner = x.raw.slice(x.raw.indexOf('>') + 1, x.raw.lastIndexOf('</'));
+  const max = childrenOf(x.raw.endsWith('/>') ? null : inner).find((c) => c.name === 'history')?.attrs.maxstanzas;
+  return max !== undefined && /^\d+$/.test(max) ? Number(max) : null;
 }
 
 /** <x xmlns=muc#user> with the occupant's item and status codes. */
