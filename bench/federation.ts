@@ -64,8 +64,8 @@ async function startParley(peers: Peers, domain: 'parley.test' | 'parley2.test',
           listen: { host: FEDERATION_ADDRESSES[domain], port: 5269 },
           tls: { certFile: cert.certFile, keyFile: cert.keyFile },
           trust: { caFile: peers.pki.caFile },
-          // Parley does not offer SASL EXTERNAL on incoming streams yet, so peers authenticate to it by dialback.
-          dialback: { enabled: true, allowUntrusted: true },
+          // Every stream of the run is authenticated by SASL EXTERNAL (the test CA's certificates).
+          dialback: { enabled: true, allowUntrusted: false },
           stanzasPerSecond: 1_000_000,
           maxQueuedStanzas: 100_000,
           policy: { default: { mode: 'open' } },

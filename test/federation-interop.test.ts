@@ -168,10 +168,17 @@ describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL E
     expect(inbound.map((e) => e.subject)).toEqual(expect.arrayContaining(['prosody.test', 'ejabberd.test']));
   }, 30_000);
 
-  // Parley never offers SASL EXTERNAL on incoming streams yet: its listener's TLS layer reports every peer
-  // certificate as unauthorized (a server-side TLSSocket made outside a tls.Server never sets `authorized`), so
-  // peers fall back to dialback.
-  it.todo('the peers authenticate their streams to Parley by SASL EXTERNAL with the test CA\'s certificates');
+  it('the peers authenticate their streams to Parley by SASL EXTERNAL with the test CA\'s certificates', async () => {
+    // The answers in the chat tests came over the peers' own streams to parley.test.
+    expect(peers.ejabberd!.log(2_000_000)).toMatch(/Accepted outbound s2s EXTERNAL authentication ejabberd\.test -> parley\.test/);
+    expect(peers.ejabberd!.log(2_000_000)).not.toMatch(/dialback authentication ejabberd\.test -> parley\.test/);
+    const inbound = (await federationAudit()).filter((e) => e.type === 'federation.connection' && e.data.direction === 'in' && e.data.local === PARLEY);
+    for (const remote of ['prosody.test', 'ejabberd.test']) {
+      const entry = inbound.find((e) => e.subject === remote);
+      expect(entry, `an audited incoming connection from ${remote}`).toBeDefined();
+      expect(entry!.data.auth).toBe('sasl-external');
+    }
+  }, 30_000);
 
   it('a Parley user and a Prosody user become contacts and see each other\'s presence (RFC 6121 §3, §4)', async () => {
     const [mine, theirs] = await Promise.all([onParley('carol', 'pc'), onPeer(peers.prosody!, 'carol', 'laptop')]);
@@ -267,21 +274,24 @@ describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL E
 
   it('a remote server that sends a from it does not own is cut off with invalid-from; the others go on', async () => {
     const alice = await onParley('alice', 'forge');
-    // The test plays forger.test: its own authoritative server vouches for the dialback key (XEP-0220 §2.3), so the
-    // scripted stream is authenticated for forger.test, and then speaks for ejabberd.test (RFC 6120 §4.9.3.9).
-    const cert = peers.pki.issued['forger.test']!;
-    const authority = await startDialbackAuthority({ address: FEDERATION_ADDRESSES['forger.test'], domain: 'forger.test', ...cert });
+    // The test plays forger.test, twice: once with the certificate the test CA issued for it (SASL EXTERNAL), once
+    // with a self-signed one (XEP-0220 dialback, vouched for by an authoritative server the test runs, §2.3).
+    // Each stream first sends from its own domain (delivered), then speaks for ejabberd.test (RFC 6120 §4.9.3.9).
+    const authority = await startDialbackAuthority({ address: FEDERATION_ADDRESSES['forger.test'], domain: 'forger.test', ...peers.pki.selfSigned['forger.test']! });
     try {
-      const raw = await openRawS2s({ host: PARLEY_ADDR, port: 5269, from: 'forger.test', to: PARLEY, caFile: peers.pki.caFile, auth: 'dialback', ...cert });
+      for (const auth of ['external', 'dialback'] as const) {
+        const cert = auth === 'external' ? peers.pki.issued['forger.test']! : peers.pki.selfSigned['forger.test']!;
+        const raw = await openRawS2s({ host: PARLEY_ADDR, port: 5269, from: 'forger.test', to: PARLEY, caFile: peers.pki.caFile, auth, ...cert });
+        raw.send(`<message from='mallory@forger.test/x' to='alice@${PARLEY}' type='chat' id='ok-${auth}'><body>honest over ${auth}</body></message>`);
+        await alice.waitMessage(`honest over ${auth}`, 20_000);
+        raw.send(`<message from='mallory@ejabberd.test/x' to='alice@${PARLEY}' type='chat' id='f-${auth}'><body>forged over ${auth}</body></message>`);
+        await raw.waitFor(/invalid-from/, 10_000);
+        await raw.closed;
+        await alice.ping();
+        expect(alice.messages(`forged over ${auth}`)).toHaveLength(0);
+      }
+      // Only the self-signed stream needed the authoritative server's word.
       expect(authority.verified).toHaveLength(1);
-      // Allowed first: a stanza from its own domain is delivered.
-      raw.send(`<message from='mallory@forger.test/x' to='alice@${PARLEY}' type='chat' id='ok1'><body>honest</body></message>`);
-      await alice.waitMessage('honest', 20_000);
-      raw.send(`<message from='mallory@ejabberd.test/x' to='alice@${PARLEY}' type='chat' id='f1'><body>forged</body></message>`);
-      await raw.waitFor(/invalid-from/, 10_000);
-      await raw.closed;
-      await alice.ping();
-      expect(alice.messages('forged')).toHaveLength(0);
     } finally {
       await authority.close();
     }
