@@ -4,8 +4,8 @@
  * slixmpp clients on every server (test/xmpp/slix_driver.py) and Parley's JSON client.
  *
  * Covered: chat both ways with each peer over streams authenticated by SASL EXTERNAL (RFC 6120 §6.4, XEP-0178),
- * a JSON client writing to a remote address; a Parley user and a Prosody user becoming contacts and seeing each
- * other's presence (RFC 6121 §3, §4); MUC across servers (XEP-0045: a Parley user in an ejabberd room, an
+ * a JSON client writing to a remote address; a Parley user and a Prosody user (and an ejabberd user) becoming
+ * contacts and seeing each other's presence (RFC 6121 §3, §4); MUC across servers (XEP-0045: a Parley user in an ejabberd room, an
  * ejabberd user in a Parley room); the outsider policy (`closed` and `partners`) refusing both ways with
  * policy-violation (RFC 6120 §8.3.3.12) and the audit log recording the refusals; a remote server that forges a
  * `from` it does not own is cut off with invalid-from (RFC 6120 §4.9.3.9, §13.7) without disturbing the others.
@@ -96,7 +96,7 @@ beforeAll(async () => {
   const path = join(dir, 'parley.db');
   const store = createSqliteStore({ path });
   await store.domains.add(PARLEY, Date.now());
-  for (const u of ['alice', 'bob', 'carol', 'dave']) await addUser(store, `${u}@${PARLEY}`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addUser(store, `${u}@${PARLEY}`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
   await addUser(store, `root@${PARLEY}`, 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
   await store.close();
   const cert = peers.pki.issued[PARLEY]!;
@@ -180,26 +180,30 @@ describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL E
     }
   }, 30_000);
 
-  it('a Parley user and a Prosody user become contacts and see each other\'s presence (RFC 6121 §3, §4)', async () => {
-    const [mine, theirs] = await Promise.all([onParley('carol', 'pc'), onPeer(peers.prosody!, 'carol', 'laptop')]);
-    await mine.request('presence', { to: 'carol@prosody.test', type: 'subscribe' });
-    await theirs.waitFor('presence', (e) => bare(e.from) === `carol@${PARLEY}` && e.type === 'subscribe', 20_000);
-    await theirs.request('presence', { to: `carol@${PARLEY}`, type: 'subscribed' });
-    await theirs.request('presence', { to: `carol@${PARLEY}`, type: 'subscribe' });
-    await mine.waitFor('presence', (e) => bare(e.from) === 'carol@prosody.test' && e.type === 'subscribed', 20_000);
-    await mine.waitFor('presence', (e) => bare(e.from) === 'carol@prosody.test' && e.type === 'subscribe', 20_000);
-    await mine.request('presence', { to: 'carol@prosody.test', type: 'subscribed' });
-    // Each sees the other's available presence (probe answers or the broadcast after approval).
-    await mine.waitFor('presence', (e) => e.from === 'carol@prosody.test/laptop' && e.type === 'available', 20_000);
-    await theirs.waitFor('presence', (e) => e.from === `carol@${PARLEY}/pc` && e.type === 'available', 20_000);
-    const roster = (await mine.request('roster_get')) as Record<string, unknown>;
-    expect(JSON.stringify(roster)).toMatch(/carol@prosody\.test[\s\S]*both/);
-    // A change of presence crosses too.
-    const mark = theirs.mark();
-    await mine.request('presence', { show: 'away', status: 'at lunch' });
-    const away = await theirs.waitFor('presence', (e) => e.from === `carol@${PARLEY}/pc` && e.status === 'at lunch', 20_000, mark);
-    expect(away.show).toBe('away');
-  }, 90_000);
+  for (const [peerName, local] of [['prosody', 'carol'], ['ejabberd', 'erin']] as const) {
+    it(`a Parley user and a ${peerName} user become contacts and see each other's presence (RFC 6121 §3, §4)`, async () => {
+      const peer = peers[peerName]!;
+      const remote = `carol@${peer.domain}`;
+      const [mine, theirs] = await Promise.all([onParley(local, 'pc'), onPeer(peer, 'carol', 'laptop')]);
+      await mine.request('presence', { to: remote, type: 'subscribe' });
+      await theirs.waitFor('presence', (e) => bare(e.from) === `${local}@${PARLEY}` && e.type === 'subscribe', 20_000);
+      await theirs.request('presence', { to: `${local}@${PARLEY}`, type: 'subscribed' });
+      await theirs.request('presence', { to: `${local}@${PARLEY}`, type: 'subscribe' });
+      await mine.waitFor('presence', (e) => bare(e.from) === remote && e.type === 'subscribed', 20_000);
+      await mine.waitFor('presence', (e) => bare(e.from) === remote && e.type === 'subscribe', 20_000);
+      await mine.request('presence', { to: remote, type: 'subscribed' });
+      // Each sees the other's available presence (probe answers or the broadcast after approval).
+      await mine.waitFor('presence', (e) => e.from === `${remote}/laptop` && e.type === 'available', 20_000);
+      await theirs.waitFor('presence', (e) => e.from === `${local}@${PARLEY}/pc` && e.type === 'available', 20_000);
+      const roster = (await mine.request('roster_get')) as { items?: Array<{ jid: string; subscription: string }> };
+      expect(JSON.stringify(roster)).toMatch(new RegExp(`${remote.replace(/\./g, '\\.')}[\\s\\S]*both`));
+      // A change of presence crosses too.
+      const mark = theirs.mark();
+      await mine.request('presence', { show: 'away', status: 'at lunch' });
+      const away = await theirs.waitFor('presence', (e) => e.from === `${local}@${PARLEY}/pc` && e.status === 'at lunch', 20_000, mark);
+      expect(away.show).toBe('away');
+    }, 90_000);
+  }
 
   it('a Parley user joins a room on ejabberd, and an ejabberd user joins a Parley room (XEP-0045)', async () => {
     const [mine, theirs] = await Promise.all([onParley('dave', 'muc'), onPeer(peers.ejabberd!, 'bob', 'muc')]);
