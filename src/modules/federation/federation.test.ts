@@ -11,19 +11,28 @@
  *   policy-violation and an audit entry; `partners` admits only the listed domain; `restrictToGroups` lets only
  *   a shared group's members out; a recipient's server that closes refuses inbound with an audit entry.
  * - A peer that authenticates as its own domain and then forges a `from` of another domain is cut off with
- *   invalid-from, and nothing it sent is delivered.
+ *   invalid-from, and nothing it sent is delivered, while the other servers' links go on; a stream authenticated
+ *   for a domain carries nothing for its room domain; a failed EXTERNAL is a SASL failure and a spoofed dialback
+ *   key is refused by the authoritative server.
+ * - An unreachable server: the pair backs off (links show it), a JSON send meanwhile is refused with
+ *   remote-server-not-found, and an XMPP sender gets its queued message back as that stanza error.
+ * - XEP-0368 direct TLS; the per-server rate limit paces a flood without holding up another server's message;
+ *   `parley federation links` prints the running server's links.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { login, ParleyApiError } from '../../../client/index.js';
+import { runCli } from '../../app/cli.js';
 import { addUser } from '../../engine/admin-service.js';
+import { RawXmpp } from '../../../test/xmpp-raw.js';
 import { startServer, type TestServer } from '../../../test/harness.js';
 import { makeCa, type TestCa } from './test-pki.js';
+import { RawS2s, waitText } from './test-raw-s2s.js';
 
 type Json = Record<string, unknown>;
 
@@ -56,6 +65,7 @@ async function parley(domain: string, ca: TestCa, peers: string[], extra: Record
         dialback: { secret: `dialback-secret-of-${domain}` },
         resolve: { ...Object.fromEntries(peers.flatMap((p) => [[p, `127.0.0.1:${ports[p]}`], [`conference.${p}`, `127.0.0.1:${ports[p]}`]])), ...extra },
         stanzasPerSecond: 100,
+        directTls: { host: '127.0.0.1', port: 0 },
         backoff: { initialSeconds: 0.2, maxSeconds: 1 },
         policy: { default: { mode: 'open' } },
       },
@@ -105,7 +115,7 @@ beforeAll(async () => {
   other = makeCa(dir, 'other');
   for (const d of ['alpha.test', 'beta.test', 'gamma.test', 'delta.test']) ports[d] = await freePort();
   // nowhere.test: a port where nothing listens.
-  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}` });
+  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}`, 'void.test': `127.0.0.1:${await freePort()}` });
   servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
   servers['gamma.test'] = await parley('gamma.test', other, ['delta.test']);
   servers['delta.test'] = await parley('delta.test', other, ['gamma.test']);
@@ -142,6 +152,14 @@ describe('federation between two Parley servers', () => {
     const rows = links.body['links'] as Json[];
     expect(rows.find((l) => l['direction'] === 'out' && l['remote'] === 'beta.test')).toMatchObject({ state: 'ready', auth: 'sasl-external', stanzasOut: expect.any(Number) });
     expect(rows.find((l) => l['direction'] === 'in' && l['remote'] === 'beta.test')).toMatchObject({ state: 'ready', auth: 'sasl-external' });
+    // The CLI reads the same listing from the running server.
+    vi.stubEnv('PARLEY_STORAGE__SQLITE__PATH', join(servers['alpha.test']!.dir, 'parley.db'));
+    vi.stubEnv('PARLEY_MODULES__FEDERATION__ENABLED', 'true');
+    let printed = '';
+    const code = await runCli(['federation', 'links', '--url', servers['alpha.test']!.url, '--token', tokens['alpha.test']!], { out: (x) => (printed += x), err: (x) => (printed += x) });
+    vi.unstubAllEnvs();
+    expect({ code, printed }).toMatchObject({ code: 0 });
+    expect(printed).toMatch(/out alpha\.test -> beta\.test {2}ready {2}sasl-external/);
     // Plain users may not read the links.
     const { token } = await login(servers['alpha.test']!.url, 'alice@alpha.test', 'pw-alice');
     expect((await fetch(`${servers['alpha.test']!.url}/api/v1/federation/links`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
@@ -239,6 +257,50 @@ describe('federation between two Parley servers', () => {
     expect(entries.some((e) => e['subject'] === 'nowhere.test' && (e['data'] as Json)['direction'] === 'out')).toBe(true);
   }, 60_000);
 
+  it('an XMPP sender gets a queued stanza back as remote-server-not-found when the server cannot be reached', async () => {
+    const c = await RawXmpp.open(servers['alpha.test']!.server.xmpp!.ports.directTls!, true);
+    await c.open('alpha.test');
+    let at = c.text.length;
+    c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0carol\0pw-carol').toString('base64')}</auth>`);
+    await c.until(/<success/, 5000, at);
+    await c.open('alpha.test');
+    at = c.text.length;
+    c.write(`<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>`);
+    await c.until(/<jid>/, 5000, at);
+    c.write('<presence/>');
+    at = c.text.length;
+    c.write(`<message to='someone@void.test' type='chat' id='v1'><body>anyone there?</body></message>`);
+    const m = await c.until(/<message[^>]*type="error"[^>]*>.*?<\/message>/, 15_000, at);
+    expect(m[0]).toMatch(/from="someone@void\.test"/);
+    expect(m[0]).toMatch(/id="v1"/);
+    expect(m[0]).toMatch(/<remote-server-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"\/>/);
+    expect(m[0]).toMatch(/ECONNREFUSED/);
+    c.write('</stream:stream>');
+  }, 60_000);
+
+  it('XEP-0368 direct TLS: no STARTTLS, EXTERNAL offered at once, and stanzas flow', async () => {
+    const links = (await call('beta.test', 'GET', '/api/v1/federation/links')).body;
+    const port = links['directTlsPort'] as number;
+    expect(port).toBeGreaterThan(0);
+    const { certFile, keyFile } = trusted.issue(['direct.test']);
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'beta.test', ALPNProtocols: ['xmpp-server'], cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    expect(socket.alpnProtocol).toBe('xmpp-server');
+    socket.write(RawS2s.header('direct.test', 'beta.test'));
+    await waitText(() => text, /<\/stream:features>/);
+    expect(text).not.toMatch(/starttls/);
+    expect(text).toMatch(/<mechanism>EXTERNAL<\/mechanism>/);
+    socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+    await waitText(() => text, /<success/);
+    socket.write(RawS2s.header('direct.test', 'beta.test'));
+    socket.write(`<message from="d@direct.test/x" to="bob@beta.test" type="chat" id="d1"><body>over direct TLS</body></message>`);
+    await bob.waitFor('message', (d) => d.body === 'over direct TLS', 15_000);
+    socket.end('</stream:stream>');
+  }, 60_000);
+
   it('a remote server over its rate is read more slowly, every stanza still arrives, and other servers are not held up', async () => {
     const { certFile, keyFile } = trusted.issue(['flood.test']);
     const bob = await servers['beta.test']!.connect('bob@beta.test');
@@ -290,71 +352,3 @@ describe('federation between two Parley servers', () => {
     expect(refused.some((e) => e['subject'] === 'alpha.test' && /key is invalid/.test(String((e['data'] as Json)['reason'])))).toBe(true);
   }, 60_000);
 });
-
-/** A hand-driven s2s stream: STARTTLS, SASL EXTERNAL with its own certificate, then raw writes. */
-class RawS2s {
-  text = '';
-  closed: Promise<void>;
-  private constructor(private socket: TLSSocket, closed: Promise<void>) {
-    this.closed = closed;
-  }
-
-  /** Connects, STARTTLS with the given certificate, and reads the features of the encrypted stream. */
-  static async tls(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
-    const header = RawS2s.header(from, to);
-    const tcp = createConnection({ host: '127.0.0.1', port });
-    let plain = '';
-    tcp.on('data', (c: Buffer) => (plain += c.toString('utf8')));
-    await new Promise<void>((r) => tcp.once('connect', () => r()));
-    tcp.write(header);
-    await waitText(() => plain, /<starttls/);
-    tcp.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
-    await waitText(() => plain, /<proceed/);
-    tcp.removeAllListeners('data');
-    const tls = tlsConnect({ socket: tcp, servername: to, cert: pki.cert, key: pki.key, ca: pki.ca });
-    const r = new RawS2s(tls, new Promise<void>((res) => tls.once('close', () => res())));
-    tls.on('data', (c: Buffer) => (r.text += c.toString('utf8')));
-    await new Promise<void>((res) => tls.once('secureConnect', () => res()));
-    tls.write(header);
-    await r.waitFor(/<\/stream:features>/);
-    return r;
-  }
-
-  static header(from: string, to: string): string {
-    return `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`;
-  }
-
-  /** The stream id of the latest header. */
-  get streamId(): string {
-    const ids = [...this.text.matchAll(/<stream:stream [^>]*id="([^"]+)"/g)];
-    return ids[ids.length - 1]![1]!;
-  }
-
-  /** Connects and authenticates by SASL EXTERNAL as `from`. */
-  static async open(port: number, from: string, to: string, pki: { cert: string; key: string; ca: string }): Promise<RawS2s> {
-    const r = await RawS2s.tls(port, from, to, pki);
-    expect(r.text).toMatch(/<mechanism>EXTERNAL<\/mechanism>/);
-    r.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from(from).toString('base64')}</auth>`);
-    await r.waitFor(/<success/);
-    const at = r.text.length;
-    r.write(RawS2s.header(from, to));
-    await waitText(() => r.text.slice(at), /<\/stream:features>|<stream:features\/>/);
-    return r;
-  }
-
-  write(s: string): void {
-    this.socket.write(s);
-  }
-
-  waitFor(re: RegExp): Promise<void> {
-    return waitText(() => this.text, re);
-  }
-}
-
-async function waitText(get: () => string, re: RegExp, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!re.test(get())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${re} in ${get().slice(-500)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
