@@ -115,7 +115,7 @@ beforeAll(async () => {
     } as never,
   });
   rootToken = (await login(t.url, `root@${PARLEY}`, 'pw-root')).token;
-}, 120_000);
+}, 240_000);
 
 afterEach(async (ctx) => {
   if (ctx.task.result?.state === 'fail' && peers) console.error(peers.logs());

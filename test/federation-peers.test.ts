@@ -79,7 +79,8 @@ for (const mode of ['external', 'dialback'] as AuthMode[]) {
       expect(elog).toMatch(new RegExp(`Accepted inbound s2s ${how} authentication prosody\\.test -> ejabberd\\.test`));
       expect(elog).toMatch(new RegExp(`Accepted outbound s2s ${how} authentication ejabberd\\.test -> prosody\\.test`));
       if (mode === 'external') expect(elog).not.toMatch(/s2s dialback authentication/);
-    }, 90_000);
+      // Long: starting the peers waits its turn while another file holds the harness (support/federation/lock.ts).
+    }, 240_000);
   });
 }
 

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { makeTestPki, type TestPki } from './certs.js';
 import { startEjabberd } from './ejabberd.js';
 import { HOSTS_FILE, addHostsBlock, removeHostsBlock } from './hosts.js';
+import { acquirePeersLock } from './lock.js';
 import { killAllChildren, listening } from './process.js';
 import { startProsody, type AuthMode, type PeerServer } from './prosody.js';
 
@@ -108,16 +109,27 @@ let exitHookInstalled = false;
 
 /** Makes certificates, writes the hosts block and starts the peers (both in parallel). */
 export async function startPeers(o: PeersOptions): Promise<Peers> {
+  // Test files run in parallel; the addresses and the hosts block are one per machine.
+  const release = await acquirePeersLock();
   // A peer left running by a crashed run would answer in place of the one started here.
   for (const domain of ['prosody.test', 'ejabberd.test'] as const) {
     const addr = FEDERATION_ADDRESSES[domain];
     for (const port of [5222, 5269]) {
-      if (await listening(addr, port)) throw new Error(`something already listens on ${addr}:${port} (${domain}'s address): a peer from an earlier run?`);
+      if (await listening(addr, port)) {
+        release();
+        throw new Error(`something already listens on ${addr}:${port} (${domain}'s address): a peer from an earlier run?`);
+      }
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'parley-federation-'));
   spawnSync('chmod', ['755', dir]);
-  const pki = makeTestPki(join(dir, 'pki'), Object.keys(FEDERATION_ADDRESSES));
+  let pki: TestPki;
+  try {
+    pki = makeTestPki(join(dir, 'pki'), Object.keys(FEDERATION_ADDRESSES));
+  } catch (e) {
+    release();
+    throw e;
+  }
   const undoHosts = addHostsBlock(hostNames());
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -141,6 +153,7 @@ export async function startPeers(o: PeersOptions): Promise<Peers> {
       peers.ejabberd = undefined;
       undoHosts();
       rmSync(dir, { recursive: true, force: true });
+      release();
     },
   };
   const started = await Promise.allSettled([
