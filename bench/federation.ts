@@ -17,6 +17,7 @@
  *
  *   npm run bench:federation
  *   npm run bench:federation -- --messages 5000 --window 50 --trials 3 --link prosody|parley|both
+ *   npm run bench:federation -- --link prosody --trials 1 --profile-dir /tmp/prof   # node --cpu-prof on parley.test
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ const WINDOW = numArg('window', 50);
 const TRIALS = numArg('trials', 3);
 const WARMUP = numArg('warmup', 300);
 const LINK = strArg('link', 'both');
+/** Where the parley.test process writes a CPU profile (node --cpu-prof), when given; bench/profile-summary.ts reads it. */
+const PROFILE_DIR = strArg('profile-dir', '');
 
 const why = federationPeersUnavailable();
 if (why !== null) {
@@ -73,7 +76,8 @@ async function startParley(peers: Peers, domain: 'parley.test' | 'parley2.test',
       },
     }),
   );
-  return startServer({ dir, dbPath, env: { PARLEY_CONFIG: configPath } });
+  const profile = PROFILE_DIR !== '' && domain === 'parley.test' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  return startServer({ dir, dbPath, env: { PARLEY_CONFIG: configPath }, nodeFlags: profile });
 }
 
 /** A JSON session of `user@domain` on a Parley process. */
