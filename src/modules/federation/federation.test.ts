@@ -16,6 +16,8 @@
  *   key is refused by the authoritative server.
  * - An unreachable server: the pair backs off (links show it), a JSON send meanwhile is refused with
  *   remote-server-not-found, and an XMPP sender gets its queued message back as that stanza error.
+ * - An idle outgoing stream is closed and made again on the next stanza; a peer whose policy closed meanwhile
+ *   refuses the new stream at authentication (policy-violation), and the pair backs off.
  * - XEP-0368 direct TLS; the per-server rate limit paces a flood without holding up another server's message;
  *   `parley federation links` prints the running server's links.
  */
@@ -52,7 +54,7 @@ async function freePort(): Promise<number> {
 }
 
 /** A Parley server for `domain`, its certificate from `ca`, trusting `trusted`, knowing where `peers` listen. */
-async function parley(domain: string, ca: TestCa, peers: string[], extra: Record<string, string> = {}): Promise<TestServer> {
+async function parley(domain: string, ca: TestCa, peers: string[], extra: Record<string, string> = {}, idleSeconds = 300): Promise<TestServer> {
   const { certFile, keyFile } = ca.issue([domain, `conference.${domain}`]);
   const t = await startServer({
     server: { defaultDomain: domain } as never,
@@ -65,6 +67,7 @@ async function parley(domain: string, ca: TestCa, peers: string[], extra: Record
         dialback: { secret: `dialback-secret-of-${domain}` },
         resolve: { ...Object.fromEntries(peers.flatMap((p) => [[p, `127.0.0.1:${ports[p]}`], [`conference.${p}`, `127.0.0.1:${ports[p]}`]])), ...extra },
         stanzasPerSecond: 100,
+        timeouts: { idleSeconds },
         directTls: { host: '127.0.0.1', port: 0 },
         backoff: { initialSeconds: 0.2, maxSeconds: 1 },
         policy: { default: { mode: 'open' } },
@@ -117,7 +120,8 @@ beforeAll(async () => {
   // nowhere.test: a port where nothing listens.
   servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}`, 'void.test': `127.0.0.1:${await freePort()}` });
   servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
-  servers['gamma.test'] = await parley('gamma.test', other, ['delta.test']);
+  // gamma.test closes its idle outgoing streams after two seconds.
+  servers['gamma.test'] = await parley('gamma.test', other, ['delta.test'], {}, 2);
   servers['delta.test'] = await parley('delta.test', other, ['gamma.test']);
   await servers['alpha.test']!.users('alice@alpha.test', 'carol@alpha.test');
   await servers['beta.test']!.users('bob@beta.test');
@@ -176,6 +180,33 @@ describe('federation between two Parley servers', () => {
     expect(out).toMatchObject({ subject: 'delta.test', data: { auth: 'dialback', certificate: { trusted: false } } });
     const inbound = (await audit('delta.test', 'federation.connection')).find((e) => (e['data'] as Json)['direction'] === 'in');
     expect(inbound).toMatchObject({ subject: 'gamma.test', data: { auth: 'dialback' } });
+  }, 60_000);
+
+  it('an idle stream is closed and made again on demand; a peer that closes meanwhile refuses the new stream', async () => {
+    const gina = await servers['gamma.test']!.connect('gina@gamma.test');
+    const dan = await servers['delta.test']!.connect('dan@delta.test');
+    await gina.send('dan@delta.test', 'before idle');
+    await dan.waitFor('message', (d) => d.body === 'before idle', 15_000);
+    const outLink = async (): Promise<Json | undefined> => ((await call('gamma.test', 'GET', '/api/v1/federation/links')).body['links'] as Json[]).find((l) => l['direction'] === 'out' && l['remote'] === 'delta.test');
+    // Idle for two seconds: the stream is closed (the link shows idle) and delta.test's incoming side is gone.
+    await until(async () => ((await outLink())?.['state'] === 'idle' ? true : undefined), 10_000);
+    await until(async () => (((await call('delta.test', 'GET', '/api/v1/federation/links')).body['links'] as Json[]).some((l) => l['direction'] === 'in' && l['remote'] === 'gamma.test') ? undefined : true), 10_000);
+    await gina.send('dan@delta.test', 'after idle');
+    await dan.waitFor('message', (d) => d.body === 'after idle', 15_000);
+    expect((await outLink())?.['state']).toBe('ready');
+    // delta.test closes; once gamma.test's stream is idle again, the next one is refused at authentication.
+    await setPolicy('delta.test', { default: { mode: 'closed' } });
+    await until(async () => ((await outLink())?.['state'] === 'idle' ? true : undefined), 10_000);
+    await gina.send('dan@delta.test', 'into a closed server');
+    const failed = await until(async () => {
+      const l = await outLink();
+      return l?.['state'] === 'backoff' ? l : undefined;
+    });
+    expect(String(failed['lastError'])).toMatch(/refused dialback for gamma\.test: policy-violation/);
+    const refused = await audit('delta.test', 'federation.refused');
+    expect(refused.some((e) => e['subject'] === 'gamma.test' && /policy: federation is closed/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+    expect(dan.received('message').some((d) => d.body === 'into a closed server')).toBe(false);
+    await setPolicy('delta.test', { default: { mode: 'open' } });
   }, 60_000);
 
   it('closed refuses a send with policy-violation and an audit entry; partners admits only the listed domain', async () => {

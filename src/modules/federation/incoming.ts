@@ -69,7 +69,8 @@ export class IncomingStream extends S2sStream {
   private sentHeader = false;
   private saslDone = false;
   private timer: NodeJS.Timeout | null;
-  private pausedForRate = false;
+  /** Why reading is paused: over the remote server's rate, or too many stanzas still being handled. */
+  private readonly paused = { rate: false, backlog: false };
   /** Stanzas received and counted for the links listing. */
   stanzasIn = 0;
   readonly since = Date.now();
@@ -250,6 +251,11 @@ export class IncomingStream extends S2sStream {
     const to = (e.attr('to') ?? '').toLowerCase();
     const remote = bareDomain(from);
     const local = bareDomain(to);
+    // RFC 6120 §4.9.3.6: a to on a domain not served here.
+    if (local !== '' && !this.deps.isLocal(local)) {
+      this.deps.refused(this, local, remote || null, `stanza to ${to}, a domain not served here`);
+      return this.fail('host-unknown', `${local} is not served here`);
+    }
     // RFC 6120 §8.1.2.1, §13.7: the from must be on a domain authenticated on this stream for that to.
     if (remote === '' || local === '' || !this.pairs.has(`${remote}|${local}`)) {
       this.deps.refused(this, local || null, remote || null, `stanza from ${from || '(none)'} to ${to || '(none)'} is not authenticated on this stream`);
@@ -257,16 +263,24 @@ export class IncomingStream extends S2sStream {
     }
     this.stanzasIn++;
     const wait = this.deps.charge(remote);
-    if (wait > 0 && !this.pausedForRate) {
+    if (wait > 0 && !this.paused.rate) {
       // RFC 6120 §13.12: over the remote server's rate, stop reading this stream until the debt is paid.
-      this.pausedForRate = true;
+      this.paused.rate = true;
       this.pauseReading(true);
       setTimeout(() => {
-        this.pausedForRate = false;
-        this.pauseReading(false);
+        this.paused.rate = false;
+        if (!this.paused.backlog) this.pauseReading(false);
       }, wait).unref();
     }
     this.deps.stanza(this, e, remote, local);
+  }
+
+  /** Stops (true) or resumes reading while the stanzas already read are being handled (back-pressure). */
+  hold(on: boolean): void {
+    if (this.paused.backlog === on) return;
+    this.paused.backlog = on;
+    if (on) this.pauseReading(true);
+    else if (!this.paused.rate) this.pauseReading(false);
   }
 
   protected override failed(condition: StreamErrorCondition, text: string): void {

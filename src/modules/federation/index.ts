@@ -24,6 +24,9 @@ import { resolveTargets } from './resolver.js';
 import { SERVER_NS } from './stream.js';
 import { FederationTls, type PeerIdentity } from './tls.js';
 
+/** Stanzas of one incoming stream read and not yet handled, past which the stream is not read (RFC 6120 §13.12). */
+const MAX_BACKLOG = 1024;
+
 /** The federation module. */
 export const federation = defineModule({
   name: 'federation',
@@ -49,7 +52,9 @@ export const federation = defineModule({
     const decideFor = async (local: string, address: string | null, remote: string, direction: 'in' | 'out'): Promise<Decision> => {
       const p = policyOf(api.options.policy, local, isHosted(local) ? null : parentOf(local));
       const user = address !== null && address.includes('@') ? address : null;
-      const groups = user === null ? [] : await api.engine.admin.groupsOf(user);
+      // The groups are a store read: asked only when the policy names groups.
+      const needsGroups = p.restrictToGroups.length > 0 || p.exceptions.some((e) => e.groups.length > 0);
+      const groups = user === null || !needsGroups ? [] : await api.engine.admin.groupsOf(user);
       const d = decide(p, user, groups, remote);
       if (!d.allowed) audit('refused', remote, { direction, local, user, reason: `policy: ${d.reason}` });
       return d;
@@ -122,6 +127,7 @@ export const federation = defineModule({
     const buckets = new Map<string, TokenBucket>();
     const methods = new WeakMap<IncomingStream, Map<string, AuthMethod>>();
     const order = new WeakMap<IncomingStream, Promise<void>>();
+    const backlog = new WeakMap<IncomingStream, number>();
     const inDeps: IncomingDeps = {
       ...base,
       tls,
@@ -136,6 +142,10 @@ export const federation = defineModule({
         return b.charge(Date.now());
       },
       stanza: (stream, e, remote, local) => {
+        // Back-pressure: a stream whose stanzas pile up faster than they are handled is not read meanwhile.
+        const waiting = (backlog.get(stream) ?? 0) + 1;
+        backlog.set(stream, waiting);
+        if (waiting >= MAX_BACKLOG) stream.hold(true);
         const next = (order.get(stream) ?? Promise.resolve())
           .then(() =>
             handleInbound(
@@ -158,7 +168,12 @@ export const federation = defineModule({
               local,
             ),
           )
-          .catch((err: unknown) => api.log.error({ err }, 'federation: inbound handling failed'));
+          .catch((err: unknown) => api.log.error({ err }, 'federation: inbound handling failed'))
+          .finally(() => {
+            const left = (backlog.get(stream) ?? 1) - 1;
+            backlog.set(stream, left);
+            if (left <= MAX_BACKLOG / 2) stream.hold(false);
+          });
         order.set(stream, next);
       },
       authenticated: (stream, local, remote, method, peer) => {

@@ -108,7 +108,7 @@ export const federationOptions = z.strictObject({
       connectSeconds: z.number().min(1).max(300).default(10).describe('TCP connect per address'),
       dnsSeconds: z.number().min(0.1).max(60).default(3).describe('SRV lookup (RFC 6120 §3.2.1) before falling back to the domain on 5269'),
       negotiationSeconds: z.number().min(1).max(600).default(30).describe('Stream setup until authenticated (TLS, SASL or dialback)'),
-      idleSeconds: z.number().min(5).max(86_400).default(300).describe('An outgoing stream idle this long is closed (RFC 6120 §4.4)'),
+      idleSeconds: z.number().min(1).max(86_400).default(300).describe('An outgoing stream idle this long is closed (RFC 6120 §4.4)'),
       queueSeconds: z.number().min(1).max(600).default(30).describe('Stanzas queued while a stream is set up are bounced (remote-server-timeout) after this'),
     })
     .prefault({})

@@ -105,6 +105,7 @@ export class Pool {
           l.stream = null;
           l.established = null;
           l.state = 'idle';
+          l.since = this.now();
           // Stanzas queued meanwhile (none normally: a ready link writes at once) get a new stream.
           if (l.queue.length > 0 && !this.closing) this.connect(l);
         };
