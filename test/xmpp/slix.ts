@@ -42,6 +42,8 @@ export interface SlixMessage {
 }
 
 export interface SlixOptions {
+  /** The server's address (default 127.0.0.1). */
+  host?: string;
   port: number;
   jid: string;
   password: string;
@@ -93,6 +95,7 @@ export class SlixClient {
   /** Starts a driver process (not yet connected: call connect()). */
   static async start(opts: SlixOptions): Promise<SlixClient> {
     const args = [DRIVER, '--port', String(opts.port), '--jid', opts.jid, '--password', opts.password, '--mode', opts.mode ?? 'starttls'];
+    if (opts.host) args.push('--host', opts.host);
     if (opts.resource) args.push('--resource', opts.resource);
     if (opts.cafile) args.push('--cafile', opts.cafile);
     if (opts.debug) args.push('--debug');
