@@ -118,7 +118,9 @@ beforeAll(async () => {
   other = makeCa(dir, 'other');
   for (const d of ['alpha.test', 'beta.test', 'gamma.test', 'delta.test']) ports[d] = await freePort();
   // nowhere.test: a port where nothing listens.
-  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': `127.0.0.1:${await freePort()}`, 'void.test': `127.0.0.1:${await freePort()}` });
+  // Unreachable servers on port 1 (tcpmux), where nothing listens: a port found free and let go could be taken by
+  // another test's listener meanwhile (tests run in parallel), which would then answer.
+  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': '127.0.0.1:1', 'void.test': '127.0.0.1:1' });
   servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
   // gamma.test closes its idle outgoing streams after two seconds.
   servers['gamma.test'] = await parley('gamma.test', other, ['delta.test'], {}, 2);
