@@ -198,3 +198,22 @@ export interface ReviewItem {
   createdAt: number;
   entry: string | null;
 }
+
+/** A server-to-server link (GET /api/v1/federation/links; src/modules/federation/README.md). */
+export interface FederationLink {
+  direction: 'in' | 'out';
+  /** The hosted domain (or its room domain) of the pair. */
+  local: string;
+  /** The remote domain; empty while an incoming stream has authenticated no pair yet. */
+  remote: string;
+  state: 'connecting' | 'ready' | 'backoff' | 'idle' | 'negotiating';
+  /** How the pair authenticated: sasl-external, dialback, dialback-certificate; null before. */
+  auth: string | null;
+  /** Since when it is in this state (ISO 8601). */
+  since: string;
+  address: string | null;
+  stanzasIn: number;
+  stanzasOut: number;
+  queued: number;
+  lastError: string | null;
+}

@@ -6,9 +6,9 @@
  * (`X-Parley-CSRF`, docs/web.md); every failure is an AdminApiError with the server's `{error: {code, message}}`.
  */
 import { ParleyApiError } from './session.js';
-import type { AdminRoom, AdminRoomDetail, AdminSession, AdminUser, AdminUserDetail, ApiKey, ArchiveFilters, ArchiveHit, AuditEntry, Delivery, Hold, Lexicon, ModuleSettings, RetentionPolicy, ReviewItem, SharedGroup, Usage, Webhook } from './admin-types.js';
+import type { AdminRoom, AdminRoomDetail, AdminSession, AdminUser, AdminUserDetail, ApiKey, ArchiveFilters, ArchiveHit, AuditEntry, Delivery, FederationLink, Hold, Lexicon, ModuleSettings, RetentionPolicy, ReviewItem, SharedGroup, Usage, Webhook } from './admin-types.js';
 
-export type { AdminRoom, AdminRoomDetail, AdminSession, AdminUser, AdminUserDetail, ApiKey, ArchiveFilters, ArchiveHit, AuditEntry, Delivery, Hold, JsonSchema, Lexicon, ModuleSettings, RetentionPolicy, ReviewItem, SharedGroup, Usage, UsageDay, Webhook } from './admin-types.js';
+export type { AdminRoom, AdminRoomDetail, AdminSession, AdminUser, AdminUserDetail, ApiKey, ArchiveFilters, ArchiveHit, AuditEntry, Delivery, FederationLink, Hold, JsonSchema, Lexicon, ModuleSettings, RetentionPolicy, ReviewItem, SharedGroup, Usage, UsageDay, Webhook } from './admin-types.js';
 
 /** Who may make a call: the server checks it; the console only hides what the reader cannot use. */
 export type CallRole = 'admin' | 'officer' | 'reviewer' | 'signed-in' | 'public';
@@ -71,6 +71,7 @@ export const ADMIN_CALLS = {
   removeLexicon: { method: 'DELETE', path: '/api/v1/archive/review/lexicons/:id', role: 'officer' },
   reviewQueue: { method: 'GET', path: '/api/v1/archive/review', role: 'reviewer' },
   reviewMark: { method: 'POST', path: '/api/v1/archive/review/:id', role: 'reviewer' },
+  federationLinks: { method: 'GET', path: '/api/v1/federation/links', role: 'admin' },
 } as const satisfies Record<string, AdminCall>;
 
 /** The name of a call. */
@@ -275,6 +276,10 @@ export class AdminClient {
   /** The server's /health report. */
   health(): Promise<Record<string, unknown>> {
     return this.call('health');
+  }
+  /** The server-to-server links (the federation module; item-not-found when it is off). */
+  federationLinks(): Promise<{ links: FederationLink[] }> {
+    return this.call('federationLinks');
   }
   /** API keys (an administrator's answer holds every owner's). */
   listKeys(owner?: string): Promise<{ keys: ApiKey[] }> {

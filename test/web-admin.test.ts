@@ -8,15 +8,19 @@
  * reviewer's call of the SDK. axe-core finds no serious fault on any page; screenshots at desktop and phone
  * width, light and dark, go to dist/screenshots/.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_CALLS, AdminApiError, type AdminCallName } from '../client/admin.js';
 import { addUser } from '../src/engine/admin-service.js';
+import { makeCa } from '../src/modules/federation/test-pki.js';
 import { startServer, type TestServer } from './harness.js';
 import { CHROMIUM, PHONE, archiveRole, consoleRig, type ConsoleRig } from './web-admin-rig.js';
 
 let t: TestServer;
+let pki: string | undefined;
 let browser: Browser;
 let rig: ConsoleRig;
 let problems: string[] = [];
@@ -27,7 +31,17 @@ const open: ConsoleRig['open'] = (...a) => rig.open(...a);
 const sdkFor: ConsoleRig['sdkFor'] = (...a) => rig.sdkFor(...a);
 
 beforeAll(async () => {
-  t = await startServer({ modules: { archive: { enabled: true }, apikeys: { enabled: true } } });
+  // Federation on, so the health page lists links and Policies has the outsider policy; a partner whose server
+  // cannot be reached (port 1, where nothing listens) gives a link in backoff.
+  pki = mkdtempSync(join(tmpdir(), 'parley-admin-pki-'));
+  const { certFile, keyFile } = makeCa(pki, 'admin').issue(['localhost', 'conference.localhost']);
+  t = await startServer({
+    modules: {
+      archive: { enabled: true },
+      apikeys: { enabled: true },
+      federation: { enabled: true, listen: { host: '127.0.0.1', port: 0 }, tls: { certFile, keyFile }, resolve: { 'partner.example': '127.0.0.1:1' }, policy: { default: { mode: 'open' } } },
+    } as never,
+  });
   rig = consoleRig(t, () => browser);
   problems = rig.problems;
   await addUser(t.server.store, 'boss@localhost', 'pw-boss', { admin: true, iterations: 4096, now: Date.now() });
@@ -40,6 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await t?.close();
+  if (pki !== undefined) rmSync(pki, { recursive: true, force: true });
 });
 
 describe('the admin console', { timeout: 90_000 }, () => {
@@ -220,6 +235,30 @@ describe('the admin console', { timeout: 90_000 }, () => {
     expect(await axe(page)).toEqual([]);
     await open(page, 'Health');
     await page.getByText(/Status:/).waitFor();
+    // A message to a partner whose server cannot be reached: its link is listed, backing off, with the reason.
+    await alice.send('someone@partner.example', 'hello partner').catch(() => undefined);
+    const boss = await sdkFor('boss@localhost');
+    await expect.poll(async () => (await boss.federationLinks()).links.some((l) => l.remote === 'partner.example' && l.state === 'backoff'), { timeout: 15_000 }).toBe(true);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const link = page.getByRole('region', { name: 'Federation links' }).getByRole('row').filter({ hasText: 'partner.example' });
+    await link.waitFor();
+    await expect(link.textContent()).resolves.toMatch(/outgoing.*localhost.*backoff.*ECONNREFUSED/);
+    expect(await axe(page)).toEqual([]);
+    await shot(page, 'web-admin-health-federation');
+    // The outsider policy is one of the Policies forms, generated from the federation module's schema.
+    await open(page, 'Policies');
+    await page.getByRole('navigation', { name: 'Modules' }).getByRole('link', { name: /^Federation/ }).click();
+    const form = page.locator('form.settings');
+    await form.getByRole('heading', { name: 'Federation' }).waitFor();
+    expect(await axe(page)).toEqual([]);
+    // Closed for every domain: saved, in effect at once, and a message to the partner is refused.
+    await form.getByLabel('Mode').first().selectOption('closed');
+    await shot(page, 'web-admin-policies-federation');
+    await form.getByRole('button', { name: 'Save federation settings' }).click();
+    await page.getByText('Saved the federation settings.').waitFor();
+    const policyOf = async (): Promise<unknown> => ((await boss.listSettings()).modules.find((m) => m.module === 'federation')?.values as { policy?: { default?: { mode?: string } } }).policy?.default?.mode;
+    await expect(policyOf()).resolves.toBe('closed');
+    await expect(alice.send('someone@partner.example', 'still there?')).rejects.toMatchObject({ code: 'policy-violation' });
     await ctx.close();
 
     const phone = await signedIn('boss@localhost', { viewport: PHONE, colorScheme: 'dark' });

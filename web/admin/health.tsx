@@ -1,8 +1,9 @@
 /**
  * Health: the server's /health report (status, uptime, the modules' checks: storage, scanner, …), the live usage
- * figures and the sessions of the whole cluster.
+ * figures, the sessions of the whole cluster and the server-to-server links.
  */
 import { Fragment } from 'preact';
+import { useState } from 'preact/hooks';
 import { api, hrefOf } from './context.js';
 import { Failure, Link, Page, Scroll, useLoad, when } from './ui.js';
 import { LiveFigures } from './usage.js';
@@ -37,9 +38,9 @@ function Checks({ checks }: { checks: Record<string, unknown> }) {
 
 const PROTOCOLS: Record<string, string> = { json: 'JSON WebSocket', 'xmpp-tcp': 'XMPP (TCP)', 'xmpp-websocket': 'XMPP over WebSocket', 'xmpp-bosh': 'XMPP over BOSH' };
 
-/** The sessions of the whole cluster (the first ones listed; the counts are exact). */
-function Sessions() {
-  const s = useLoad(() => api().listSessions(), []);
+/** The sessions of the whole cluster (the first ones listed; the counts are exact); read again when `round` moves. */
+function Sessions({ round }: { round: number }) {
+  const s = useLoad(() => api().listSessions(), [round]);
   return (
     <>
       <h2>Sessions</h2>
@@ -87,16 +88,68 @@ function Sessions() {
   );
 }
 
+const AUTH: Record<string, string> = { 'sasl-external': 'certificate (SASL EXTERNAL)', dialback: 'dialback', 'dialback-certificate': 'dialback, certificate valid' };
+
+/** The server-to-server links (the federation module), each pair with its direction, state and authentication. */
+function FederationLinks({ round }: { round: number }) {
+  const l = useLoad(() => api().federationLinks(), [round]);
+  return (
+    <>
+      <h2>Federation links</h2>
+      <Failure error={l.error} module="federation" />
+      {l.data !== null && l.data.links.length === 0 && <p class="muted">No link to another server now.</p>}
+      {l.data !== null && l.data.links.length > 0 && (
+        <Scroll label="Federation links">
+          <table>
+            <caption class="sr-only">Federation links</caption>
+            <thead>
+              <tr>
+                <th scope="col">Remote server</th>
+                <th scope="col">Direction</th>
+                <th scope="col">Local domain</th>
+                <th scope="col">State</th>
+                <th scope="col">Authenticated by</th>
+                <th scope="col">Since</th>
+                <th scope="col">Stanzas in / out</th>
+                <th scope="col">Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {l.data.links.map((x) => (
+                <tr key={`${x.direction}|${x.local}|${x.remote}|${x.since}`}>
+                  <th scope="row">{x.remote || '(not yet authenticated)'}</th>
+                  <td>{x.direction === 'in' ? 'incoming' : 'outgoing'}</td>
+                  <td>{x.local}</td>
+                  <td class={x.state === 'backoff' ? 'error' : undefined}>{x.state}</td>
+                  <td>{x.auth === null ? '—' : (AUTH[x.auth] ?? x.auth)}</td>
+                  <td>{when(Date.parse(x.since))}</td>
+                  <td>
+                    {x.stanzasIn} / {x.stanzasOut}
+                    {x.queued > 0 ? ` (${x.queued} queued)` : ''}
+                  </td>
+                  <td>{x.lastError ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Scroll>
+      )}
+    </>
+  );
+}
+
 /** The health page. */
 export function HealthPage() {
   const health = useLoad(() => api().health(), []);
   const usage = useLoad(() => api().usage(1), []);
+  // Refresh reads the sessions and the links again too.
+  const [round, setRound] = useState(0);
   const h = health.data;
   return (
     <Page
       title="Health"
       actions={
-        <button type="button" onClick={() => (health.reload(), usage.reload())}>
+        <button type="button" onClick={() => (health.reload(), usage.reload(), setRound((n) => n + 1))}>
           Refresh
         </button>
       }
@@ -130,7 +183,8 @@ export function HealthPage() {
       <h2>Live usage</h2>
       <Failure error={usage.error} module="usage" />
       {usage.data !== null && <LiveFigures now={usage.data.now} />}
-      <Sessions />
+      <Sessions round={round} />
+      <FederationLinks round={round} />
     </Page>
   );
 }
