@@ -8,7 +8,6 @@
  * connected bounce with service-unavailable, and for a domain nobody serves with remote-server-not-found.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
 import { SlixComponent } from './xmpp/slix-component.js';
 import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'component-secret-for-routing';
 const why = slixmppUnavailable();
@@ -26,14 +26,6 @@ let t: TestServer;
 let port = 0;
 let dir = '';
 let svc: SlixComponent;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** The component's received stanzas whose XML matches. */
 const seen = (c: SlixComponent, re: RegExp): SlixEvent[] => c.events.filter((e) => e.ev === 'stanza' && re.test(String(e.xml)));

@@ -6,7 +6,6 @@
  * while another component is answered at once.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { startServer, type TestServer } from './harness.js';
 import { SseReader } from './sse.js';
 import { SlixComponent } from './xmpp/slix-component.js';
 import { slixmppUnavailable } from './xmpp/slix.js';
+import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'component-secret-for-tests';
 const OWNER = 'owner@localhost';
@@ -28,14 +28,6 @@ let port = 0;
 let dir = '';
 let ownerKey = '';
 let readerKey = '';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** A JSON answer: the parts these tests look at. */
 interface Answer {

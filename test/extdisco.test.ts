@@ -9,19 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
+import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'a-secret-shared-with-coturn-0123456789';
 const missing = spawnSync('turnserver', ['--version']).error ? 'turnserver (Debian coturn) is not installed' : null;
 if (missing) console.warn(`SKIPPED test/extdisco.test.ts: ${missing}`);
-
-/** A free TCP port on loopback (coturn listens on both UDP and TCP there). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Runs turnutils_uclient: one allocation with these credentials; resolves with its exit code. */
 function allocate(port: number, username: string, password: string): Promise<number> {

@@ -9,7 +9,6 @@
  * occupant in a Parley room (XEP-0045 §7.2, §7.4, §7.14).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
 import { SlixComponent } from './xmpp/slix-component.js';
 import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'remote-server-secret';
 const REMOTE = 'remote.localhost';
@@ -28,14 +28,6 @@ if (why !== null) console.warn(`\n*** SKIPPED: test/remote-contacts.test.ts need
 let t: TestServer;
 let dir = '';
 let peer: SlixComponent;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** The first stanza the remote side received (after `from` events) whose XML matches every pattern. */
 async function received(patterns: RegExp[], timeoutMs = 10_000): Promise<string> {

@@ -12,7 +12,6 @@
  * it is active again; registrations survive a restart of the server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { startServer, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';
 import { SlixComponent } from './xmpp/slix-component.js';
 import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'component-secret-for-push';
 const APP = 'push.localhost';
@@ -34,14 +34,6 @@ let port = 0;
 let dir = '';
 let path = '';
 let app: SlixComponent;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function start(): Promise<void> {
   t = await startServer({

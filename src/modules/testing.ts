@@ -3,6 +3,7 @@
  * (engine/test-engine.ts), and an XMPP client over an in-memory transport that logs in (RFC 6120 §6 SASL PLAIN,
  * §7 bind) and exchanges iqs with an XmppConnection that serves what the modules added.
  */
+import { createServer } from 'node:net';
 import { ParleyError } from '../core/errors.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
@@ -160,4 +161,16 @@ export function cliContext<O>(options: O, store: Store, io: Partial<Pick<CliCont
     actor: 'cli:test',
     change: (_kind, _about, write) => write(),
   };
+}
+
+/**
+ * A TCP port free on 127.0.0.1 now (bound and let go): for servers that must know each other's ports before they
+ * start. Another process may take it meanwhile, so a test that needs a port nothing listens on uses port 1.
+ */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
 }

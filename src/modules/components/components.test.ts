@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.js';
 import { testEngine } from '../../engine/test-engine.js';
@@ -20,6 +20,7 @@ import { runOp, setupModules } from '../testing.js';
 import { components } from './index.js';
 import { checkExposure, isLoopback } from './listener.js';
 import { InvalidFrom, reportOf, thingOf } from './presence.js';
+import { freePort } from '../testing.js';
 
 const SECRET = 'a-shared-secret-of-length';
 
@@ -62,15 +63,6 @@ describe('presence of a thing', () => {
     expect(() => checkExposure({ host: '0.0.0.0', allowInsecureRemote: true })).not.toThrow();
   });
 });
-
-/** A free TCP port on loopback. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A hand-written component client: raw XML over TCP. */
 class Raw {

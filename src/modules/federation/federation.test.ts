@@ -22,7 +22,6 @@
  *   `parley federation links` prints the running server's links.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -35,6 +34,7 @@ import { RawXmpp } from '../../../test/xmpp-raw.js';
 import { startServer, type TestServer } from '../../../test/harness.js';
 import { makeCa, type TestCa } from './test-pki.js';
 import { RawS2s, waitText } from './test-raw-s2s.js';
+import { freePort } from '../testing.js';
 
 type Json = Record<string, unknown>;
 
@@ -44,14 +44,6 @@ let other: TestCa;
 const servers: Record<string, TestServer> = {};
 const ports: Record<string, number> = {};
 const tokens: Record<string, string> = {};
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** A Parley server for `domain`, its certificate from `ca`, trusting `trusted`, knowing where `peers` listen. */
 async function parley(domain: string, ca: TestCa, peers: string[], extra: Record<string, string> = {}, idleSeconds = 300): Promise<TestServer> {

@@ -3,7 +3,7 @@
  * one ends everything it spawned, e.g. ejabberd's `su` and `beam.smp`), and waited on by polling their port.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 
 /** A program the harness started, with what it printed. */
 export interface Child {
@@ -107,11 +107,5 @@ export async function waitListening(child: Child, ports: Array<[string, number]>
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+
+export { freePort } from '../../../src/modules/testing.js';
