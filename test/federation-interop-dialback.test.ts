@@ -8,26 +8,20 @@
  *
  * Skipped loudly where the peers cannot run, or where this build has no federation module.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { login } from '../client/index.js';
 import { MODULES } from '../src/app/modules.js';
-import { addUser } from '../src/engine/admin-service.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
-import { startServer, type TestServer } from './harness.js';
-import { FEDERATION_ADDRESSES, federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
+import type { TestServer } from './harness.js';
+import { federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
+import { PARLEY, startInteropParley, type InteropParley } from './support/federation/parley.js';
 import { SlixClient, slixmppUnavailable } from './xmpp/slix.js';
 
-const PARLEY = 'parley.test';
 const hasFederation = MODULES.some((m) => m.name === 'federation');
 const why = federationPeersUnavailable() ?? slixmppUnavailable() ?? (hasFederation ? null : 'this build has no federation module (src/modules/federation)');
 if (why !== null) console.warn(`\n*** SKIPPED: test/federation-interop-dialback.test.ts (${why}).\n`);
 
 let peers: Peers;
 let t: TestServer;
-let dir = '';
+let parley: InteropParley | undefined;
 let rootToken = '';
 
 /** A slixmpp client (certificates are self-signed here: the client does not verify them). */
@@ -42,30 +36,9 @@ const onParley = (user: string, resource: string): Promise<SlixClient> => client
 beforeAll(async () => {
   if (why) return;
   peers = await startPeers({ mode: 'dialback' });
-  dir = mkdtempSync(join(tmpdir(), 'parley-federation-dialback-'));
-  const path = join(dir, 'parley.db');
-  const store = createSqliteStore({ path });
-  await store.domains.add(PARLEY, Date.now());
-  await addUser(store, `alice@${PARLEY}`, 'pw-alice', { admin: false, iterations: 4096, now: Date.now() });
-  await addUser(store, `root@${PARLEY}`, 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
-  await store.close();
-  const cert = peers.pki.selfSigned[PARLEY]!;
-  t = await startServer({
-    storage: { sqlite: { path, synchronous: 'normal' } } as never,
-    xmpp: { certificates: { [PARLEY]: { cert: cert.certFile, key: cert.keyFile } } } as never,
-    modules: {
-      federation: {
-        enabled: true,
-        listen: { host: FEDERATION_ADDRESSES[PARLEY], port: 5269 },
-        tls: { certFile: cert.certFile, keyFile: cert.keyFile },
-        // The test CA signed none of the certificates in play: nothing validates, dialback decides.
-        trust: { caFile: peers.pki.caFile },
-        dialback: { enabled: true, allowUntrusted: true },
-        policy: { default: { mode: 'open' } },
-      },
-    } as never,
-  });
-  rootToken = (await login(t.url, `root@${PARLEY}`, 'pw-root')).token;
+  parley = await startInteropParley(['alice'], peers.pki.selfSigned[PARLEY]!, peers.pki.caFile);
+  t = parley.t;
+  rootToken = parley.rootToken;
 }, 240_000);
 
 afterEach(async (ctx) => {
@@ -75,9 +48,8 @@ afterEach(async (ctx) => {
 
 afterAll(async () => {
   await SlixClient.killAll();
-  await t?.close();
+  await parley?.close();
   await peers?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe.skipIf(why !== null)('federation with real Prosody and ejabberd (dialback, self-signed certificates)', () => {

@@ -12,20 +12,14 @@
  *
  * Skipped loudly where the peers cannot run, or where this build has no federation module.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { login } from '../client/index.js';
 import { MODULES } from '../src/app/modules.js';
-import { addUser } from '../src/engine/admin-service.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
-import { startServer, type TestServer } from './harness.js';
+import type { TestServer } from './harness.js';
 import { FEDERATION_ADDRESSES, federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
+import { PARLEY, startInteropParley, type InteropParley } from './support/federation/parley.js';
 import { openRawS2s, startDialbackAuthority } from './support/federation/raw-s2s.js';
 import { SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
 
-const PARLEY = 'parley.test';
 const PARLEY_ADDR = FEDERATION_ADDRESSES[PARLEY];
 const hasFederation = MODULES.some((m) => m.name === 'federation');
 const why = federationPeersUnavailable() ?? slixmppUnavailable() ?? (hasFederation ? null : 'this build has no federation module (src/modules/federation)');
@@ -33,7 +27,7 @@ if (why !== null) console.warn(`\n*** SKIPPED: test/federation-interop.test.ts (
 
 let peers: Peers;
 let t: TestServer;
-let dir = '';
+let parley: InteropParley | undefined;
 let rootToken = '';
 
 const bare = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
@@ -92,29 +86,9 @@ beforeAll(async () => {
   // ejabberd loads dialback as well (as its packaged configuration does), so it still reaches a server that does
   // not offer it SASL EXTERNAL; which method each stream used is asserted on its own below.
   peers = await startPeers({ mode: 'external', ejabberdDialback: true });
-  dir = mkdtempSync(join(tmpdir(), 'parley-federation-interop-'));
-  const path = join(dir, 'parley.db');
-  const store = createSqliteStore({ path });
-  await store.domains.add(PARLEY, Date.now());
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addUser(store, `${u}@${PARLEY}`, `pw-${u}`, { admin: false, iterations: 4096, now: Date.now() });
-  await addUser(store, `root@${PARLEY}`, 'pw-root', { admin: true, iterations: 4096, now: Date.now() });
-  await store.close();
-  const cert = peers.pki.issued[PARLEY]!;
-  t = await startServer({
-    storage: { sqlite: { path, synchronous: 'normal' } } as never,
-    xmpp: { certificates: { [PARLEY]: { cert: cert.certFile, key: cert.keyFile } } } as never,
-    modules: {
-      federation: {
-        enabled: true,
-        listen: { host: PARLEY_ADDR, port: 5269 },
-        tls: { certFile: cert.certFile, keyFile: cert.keyFile },
-        trust: { caFile: peers.pki.caFile },
-        dialback: { enabled: true, allowUntrusted: true },
-        policy: { default: { mode: 'open' } },
-      },
-    } as never,
-  });
-  rootToken = (await login(t.url, `root@${PARLEY}`, 'pw-root')).token;
+  parley = await startInteropParley(['alice', 'bob', 'carol', 'dave', 'erin'], peers.pki.issued[PARLEY]!, peers.pki.caFile);
+  t = parley.t;
+  rootToken = parley.rootToken;
 }, 240_000);
 
 afterEach(async (ctx) => {
@@ -124,9 +98,8 @@ afterEach(async (ctx) => {
 
 afterAll(async () => {
   await SlixClient.killAll();
-  await t?.close();
+  await parley?.close();
   await peers?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL EXTERNAL)', () => {
