@@ -17,7 +17,7 @@
  *
  *   npm run bench:federation
  *   npm run bench:federation -- --messages 5000 --window 50 --trials 3 --link prosody|parley|both
- *   npm run bench:federation -- --link prosody --trials 1 --profile-dir /tmp/prof   # node --cpu-prof on parley.test
+ *   npm run bench:federation -- --link prosody --trials 1 --profile-dir DIR   # node --cpu-prof on parley.test
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
