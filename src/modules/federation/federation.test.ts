@@ -33,7 +33,7 @@ import { addUser } from '../../engine/admin-service.js';
 import { RawXmpp } from '../../../test/xmpp-raw.js';
 import { startServer, type TestServer } from '../../../test/harness.js';
 import { makeCa, type TestCa } from './test-pki.js';
-import { RawS2s, waitText } from './test-raw-s2s.js';
+import { openRawS2s, streamHeader } from './test-raw-s2s.js';
 import { freePort } from '../testing.js';
 
 type Json = Record<string, unknown>;
@@ -253,8 +253,8 @@ describe('federation between two Parley servers', () => {
   it('a peer that forges from is cut off with invalid-from, and its stanza is not delivered', async () => {
     const { certFile, keyFile } = trusted.issue(['evil.test']);
     const bob = await servers['beta.test']!.connect('bob@beta.test');
-    const raw = await RawS2s.open(ports['beta.test']!, 'evil.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
-    raw.write(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat" id="f1"><body>forged</body></message>`);
+    const raw = await openRawS2s({ host: '127.0.0.1', port: ports['beta.test']!, from: 'evil.test', to: 'beta.test', caFile: trusted.caFile, certFile, keyFile });
+    raw.send(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat" id="f1"><body>forged</body></message>`);
     await raw.waitFor(/<stream:error><invalid-from/);
     await raw.closed;
     const entries = await audit('beta.test', 'federation.refused');
@@ -314,13 +314,13 @@ describe('federation between two Parley servers', () => {
     socket.on('data', (c: Buffer) => (text += c.toString('utf8')));
     await new Promise<void>((r) => socket.once('secureConnect', () => r()));
     expect(socket.alpnProtocol).toBe('xmpp-server');
-    socket.write(RawS2s.header('direct.test', 'beta.test'));
-    await waitText(() => text, /<\/stream:features>/);
+    socket.write(streamHeader('direct.test', 'beta.test'));
+    await until(async () => (/<\/stream:features>/.test(text) ? true : undefined));
     expect(text).not.toMatch(/starttls/);
     expect(text).toMatch(/<mechanism>EXTERNAL<\/mechanism>/);
     socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
-    await waitText(() => text, /<success/);
-    socket.write(RawS2s.header('direct.test', 'beta.test'));
+    await until(async () => (/<success/.test(text) ? true : undefined));
+    socket.write(streamHeader('direct.test', 'beta.test'));
     socket.write(`<message from="d@direct.test/x" to="bob@beta.test" type="chat" id="d1"><body>over direct TLS</body></message>`);
     await bob.waitFor('message', (d) => d.body === 'over direct TLS', 15_000);
     socket.end('</stream:stream>');
@@ -330,13 +330,13 @@ describe('federation between two Parley servers', () => {
     const { certFile, keyFile } = trusted.issue(['flood.test']);
     const bob = await servers['beta.test']!.connect('bob@beta.test');
     const alice = await servers['alpha.test']!.connect('alice@alpha.test');
-    const raw = await RawS2s.open(ports['beta.test']!, 'flood.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
+    const raw = await openRawS2s({ host: '127.0.0.1', port: ports['beta.test']!, from: 'flood.test', to: 'beta.test', caFile: trusted.caFile, certFile, keyFile });
     const started = Date.now();
     const N = 300;
     for (let i = 0; i < N; i += 10) {
       let batch = '';
       for (let j = i; j < i + 10; j++) batch += `<message from="f@flood.test/x" to="bob@beta.test" type="chat" id="m${j}"><body>flood ${j}</body></message>`;
-      raw.write(batch);
+      raw.send(batch);
       await new Promise((r) => setTimeout(r, 5));
     }
     // While the flood is paced (100 stanzas a second), another server's message gets through at once.
@@ -352,8 +352,8 @@ describe('federation between two Parley servers', () => {
 
   it('each domain pair authenticates on its own: a stream for beta.test may not carry stanzas to its room domain', async () => {
     const { certFile, keyFile } = trusted.issue(['evil2.test']);
-    const raw = await RawS2s.open(ports['beta.test']!, 'evil2.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
-    raw.write(`<presence from="mallory@evil2.test/x" to="room@conference.beta.test/mallory"/>`);
+    const raw = await openRawS2s({ host: '127.0.0.1', port: ports['beta.test']!, from: 'evil2.test', to: 'beta.test', caFile: trusted.caFile, certFile, keyFile });
+    raw.send(`<presence from="mallory@evil2.test/x" to="room@conference.beta.test/mallory"/>`);
     await raw.waitFor(/<stream:error><invalid-from/);
     await raw.closed;
   }, 60_000);
@@ -361,15 +361,15 @@ describe('federation between two Parley servers', () => {
   it('EXTERNAL that fails gets a SASL failure and the stream stays; spoofed dialback for another domain is invalid', async () => {
     // A certificate the CA issued for evil3.test, used to claim alpha.test.
     const { certFile, keyFile } = trusted.issue(['evil3.test']);
-    const raw = await RawS2s.tls(ports['beta.test']!, 'alpha.test', 'beta.test', { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(trusted.caFile, 'utf8') });
-    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from('alpha.test').toString('base64')}</auth>`);
+    const raw = await openRawS2s({ host: '127.0.0.1', port: ports['beta.test']!, from: 'alpha.test', to: 'beta.test', caFile: trusted.caFile, certFile, keyFile, auth: 'none' });
+    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>${Buffer.from('alpha.test').toString('base64')}</auth>`);
     await raw.waitFor(/<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized\/>/);
-    expect(raw.text).not.toMatch(/<stream:error/);
+    expect(raw.received()).not.toMatch(/<stream:error/);
     // Dialback with a made-up key: beta.test asks alpha.test (the authoritative server), which says invalid.
-    raw.write(`<db:result from='alpha.test' to='beta.test'>${'ab'.repeat(32)}</db:result>`);
+    raw.send(`<db:result from='alpha.test' to='beta.test'>${'ab'.repeat(32)}</db:result>`);
     await raw.waitFor(/<db:result[^>]*type="invalid"/);
     // Still not authenticated: a stanza from alpha.test cuts the stream.
-    raw.write(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat"><body>spoofed</body></message>`);
+    raw.send(`<message from="alice@alpha.test/x" to="bob@beta.test" type="chat"><body>spoofed</body></message>`);
     await raw.waitFor(/<stream:error><invalid-from/);
     await raw.closed;
     const refused = await audit('beta.test', 'federation.refused');
