@@ -17,7 +17,7 @@ import { Directory } from './directory.js';
 import { DomainRoutes, type DomainRoute, type RoutedStanza } from './domain-routes.js';
 import { EntityService, type EntityItem, type EntityPresence, type PresenceEntityProvider } from './entities.js';
 import { EventHub } from './events.js';
-import { PepService, type PepAudience, type PepItem, type PepSource } from './pep.js';
+import { PepService, type PepAudience, type PepItem, type PepSource, type PepSubscriber } from './pep.js';
 import { LocalBus } from './local-bus.js';
 import { MessageService } from './message-service.js';
 import { OfflineTracker } from './offline-tracker.js';
@@ -420,8 +420,8 @@ export class Engine {
    * A user's new (or retracted) item on one of its nodes: to its own sessions and the contacts `audience` lets
    * see it, those interested in the node (XEP-0163 §4.3), through the Router.
    */
-  pepNotify(owner: string, item: PepItem, audience: PepAudience): Promise<void> {
-    return this.pep.notify(owner, item, audience);
+  pepNotify(owner: string, item: PepItem, audience: PepAudience, subscribers?: readonly PepSubscriber[]): Promise<void> {
+    return this.pep.notify(owner, item, audience, subscribers);
   }
 
   /**

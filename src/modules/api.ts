@@ -24,7 +24,7 @@ import type { DomainRoute } from '../engine/domain-routes.js';
 import type { EntityItem, EntityPresence, PresenceEntityProvider } from '../engine/entities.js';
 import type { RouteHandle } from '../engine/remote-service.js';
 import type { ServerIqReply, ServerIqRequest } from '../engine/server-iq.js';
-import type { PepAudience, PepItem, PepSource } from '../engine/pep.js';
+import type { PepAudience, PepItem, PepSource, PepSubscriber } from '../engine/pep.js';
 import type { PresenceExtender } from '../engine/presence-service.js';
 import type { Change, EventHandler, EventName } from '../engine/events.js';
 import type { Session } from '../engine/session.js';
@@ -255,9 +255,15 @@ export interface ModuleApi<O> {
   /**
    * Publishes (or retracts) an item of one of a user's own nodes (XEP-0163 §4.3): the engine sends it through the
    * Router to the owner's sessions and to the online contacts `audience` lets see it (roster items with
-   * subscription from or both), those that asked for the node's notifications (Session.interests).
+   * subscription from or both), those that asked for the node's notifications (Session.interests), and the node's
+   * explicit subscribers (XEP-0060 §6.1), each session once.
    */
-  pepNotify(owner: string, item: PepItem, audience: PepAudience): Promise<void>;
+  pepNotify(owner: string, item: PepItem, audience: PepAudience, subscribers?: readonly PepSubscriber[]): Promise<void>;
+  /**
+   * Sends an item to explicit subscribers only (XEP-0060 §6.1.7: the last item to a new subscriber), through the
+   * Router, with or without their `+notify` (engine/pep.ts).
+   */
+  pepToSubscribers(owner: string, item: PepItem, subscribers: readonly PepSubscriber[]): Promise<void>;
   /**
    * Adds a source of last published items (engine/pep.ts): the engine asks it for the items a session is owed
    * when it becomes available or declares new interests (XEP-0163 §4.3.2), and delivers them.

@@ -243,7 +243,8 @@ export class ModuleHost {
       refreshPresence: (user) => engine.refreshPresence(user),
       entityPresence: (address, presence) => engine.entityChanged(address, presence),
       entityItem: (address, item) => engine.entityItem(address, item),
-      pepNotify: (owner, item, audience) => engine.pepNotify(owner, item, audience),
+      pepNotify: (owner, item, audience, subscribers) => engine.pepNotify(owner, item, audience, subscribers),
+      pepToSubscribers: (owner, item, subscribers) => engine.pep.toSubscribers(owner, item, subscribers),
       pepSource: (source) => engine.pepSource(source),
       push: (session, event, data) => {
         const ev: ModuleEventName = `${name}.${event}`;

@@ -59,8 +59,8 @@ export const pep = defineModule({
     const { engine } = api;
     const store = api.storage<PepArea>();
     // Notifications go to the implicit audience (+notify) and to the node's explicit subscribers (XEP-0163 §4).
-    const nodes: PepNodes = new PepNodes(store, engine, async (owner, item, audience): Promise<void> => engine.pep.notify(owner, item, audience, await subs.current(owner, item.node)), api.options);
-    const subs: PepSubscriptions = new PepSubscriptions(store, nodes, engine, api.options, api.log);
+    const nodes: PepNodes = new PepNodes(store, engine, async (owner, item, audience): Promise<void> => api.pepNotify(owner, item, audience, await subs.current(owner, item.node)), api.options);
+    const subs: PepSubscriptions = new PepSubscriptions(store, nodes, (owner, item, to) => api.pepToSubscribers(owner, item, to), api.options, api.log);
     api.pepSource(nodes);
     // XEP-0172 §4.5: the nickname a person publishes is a name others see; it passes the profile.check gate.
     nodes.validate(NS_NICK, (_id, xml, owner) => engine.profiles.checkNames(owner, 'nick', [parseFragment(xml).text()]));

@@ -9,7 +9,6 @@
 import { bareOf, parseAddress } from '../../core/address.js';
 import { ParleyError } from '../../core/errors.js';
 import type { Logger } from '../../engine/context.js';
-import type { Engine } from '../../engine/engine.js';
 import type { PepItem, PepSubscriber } from '../../engine/pep.js';
 import type { NodeConfig } from './config.js';
 import { refusal, type PepNodes } from './nodes.js';
@@ -37,7 +36,8 @@ export class PepSubscriptions {
   constructor(
     private readonly area: PepArea,
     private readonly nodes: PepNodes,
-    private readonly engine: Engine,
+    /** ModuleApi.pepToSubscribers. */
+    private readonly toSubscribers: (owner: string, item: PepItem, subscribers: readonly PepSubscriber[]) => Promise<void>,
     private readonly opts: PepOptions,
     private readonly log: Logger,
   ) {}
@@ -59,7 +59,7 @@ export class PepSubscriptions {
     const item: PepItem = { node, id: last.id, data: {}, xml: last.xml };
     // After the iq's result (§6.1.7 shows the result first): the Router sends in order from here on.
     setImmediate(() => {
-      this.engine.pep.toSubscribers(owner, item, [toSubscriber(jid)]).catch((err: unknown) => this.log.error({ err, owner, node }, 'sending the last item to a new subscriber failed'));
+      this.toSubscribers(owner, item, [toSubscriber(jid)]).catch((err: unknown) => this.log.error({ err, owner, node }, 'sending the last item to a new subscriber failed'));
     });
   }
 
