@@ -9,13 +9,15 @@ import { ParleyError } from '../../core/errors.js';
 import { conversationKey } from '../../core/types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
-import type { ConversationPage, ConversationsArea, ConversationSummary, Touched } from './sqlite.js';
+import type { ConversationUpdate } from '../../../client/conversations.js';
+import type { ConversationPage, ConversationsArea, Touched } from './sqlite.js';
 
 /** The event the module pushes (module events carry the module's name: `conversations.update`). */
 export const UPDATE_EVENT = 'update';
 
 /** The data of a `conversations.update` event: one conversation now, and the position its counts are exact at. */
-export type ConversationUpdate = ConversationSummary & { position: number };
+/** What the `conversations.update` event carries (the SDK's shape, client/conversations.ts). */
+export type { ConversationUpdate } from '../../../client/conversations.js';
 
 /** Pushes one event to one session (ModuleApi.push). */
 export type Push = (session: Session, event: string, data: Record<string, unknown>) => boolean;

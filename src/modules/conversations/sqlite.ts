@@ -15,6 +15,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ModuleMigration, SqliteArea } from '../../ports/module-storage.js';
+import type { ConversationPage, ConversationSummary, ConversationLast as LastMessage } from '../../../client/conversations.js';
 
 /** The area's tables: migration 1. */
 export const CONVERSATIONS_MIGRATIONS: readonly ModuleMigration[] = [
@@ -69,39 +70,9 @@ export interface Touched {
   peer: string;
 }
 
-/** The newest message of a conversation as a list shows it. */
-export interface LastMessage {
-  id: string;
-  seq: number;
-  ts: number;
-  from: string;
-  preview: string;
-}
-
-/** One conversation of a user (docs/protocol.md `conversations`). */
-export interface ConversationSummary {
-  with: string;
-  kind: 'chat' | 'room';
-  /** The newest message the user may see, null when there is none or the user may no longer see it (a room left). */
-  last: LastMessage | null;
-  unread: number;
-  mentions: number;
-  /** Ids of the mentioning messages after the read position, newest first (at most MENTION_IDS). */
-  mentionIds: string[];
-  /** The user's read position (a seq; 0: nothing read). */
-  readUpTo: number;
-  /** Whether the user left the room (its past stays listed, nothing new counts). */
-  left: boolean;
-}
-
-/** A page of a user's conversations, newest activity first. */
-export interface ConversationPage {
-  conversations: ConversationSummary[];
-  /** The `before` of the next page, null on the last. */
-  next: number | null;
-  /** The log position the counts are exact at: messages after it are not counted yet. */
-  position: number;
-}
+// The wire shapes of the list are the SDK's (client/conversations.ts): one definition for the server and its
+// clients.
+export type { ConversationPage, ConversationSummary, ConversationLast as LastMessage } from '../../../client/conversations.js';
 
 /** The area's methods (async: they cross threads). */
 export interface ConversationsArea {
