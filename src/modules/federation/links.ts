@@ -3,25 +3,14 @@
  * health page): per remote domain and direction, the state, how it authenticated, since when, and stanzas in
  * and out.
  */
+import type { FederationLink } from '../../../client/admin-types.js';
 import type { CliCommand } from '../api.js';
 import type { AuthMethod, IncomingStream } from './incoming.js';
 import type { FederationOptions } from './options.js';
 import type { Link } from './pool.js';
 
-/** One row of the listing. */
-export interface LinkView {
-  direction: 'in' | 'out';
-  local: string;
-  remote: string;
-  state: string;
-  auth: AuthMethod | null;
-  since: string;
-  address: string | null;
-  stanzasIn: number;
-  stanzasOut: number;
-  queued: number;
-  lastError: string | null;
-}
+/** One row of the listing: the SDK's FederationLink (client/admin-types.ts), the shape the console reads. */
+export type LinkView = FederationLink;
 
 /** The rows of the pool's links and the open incoming streams (an unauthenticated one shows as negotiating). */
 export function linksOf(out: readonly Link[], incoming: ReadonlySet<IncomingStream>, methodOf: (s: IncomingStream, remote: string) => AuthMethod | null): LinkView[] {
