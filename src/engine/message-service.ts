@@ -469,12 +469,7 @@ export class MessageService {
    * §8.5.2.2.1) and delivered through the Router. Each remote sender has its own order.
    */
   receiveRemote(m: RemoteMessage, startedAt: number): Promise<SendAck> {
-    const full = m.from.resource === null ? m.from.bare : `${m.from.bare}/${m.from.resource}`;
-    const sender: Sender = { id: `remote:${full}`, full, session: null };
-    return this.ordered(sender, async () => {
-      if (m.body !== null || m.xml === null) this.checkBody(m.body ?? '');
-      if (m.xml !== null) this.checkXml(m.xml);
-      if (m.clientId !== null && (m.clientId.length === 0 || m.clientId.length > MAX_CLIENT_ID)) throw new ParleyError('bad-request', `the id must be 1..${MAX_CLIENT_ID} characters`);
+    return this.fromRemote(m.from.resource === null ? m.from.bare : `${m.from.bare}/${m.from.resource}`, m, startedAt, async () => {
       const to = m.to.bare;
       const offline = !this.ctx.cluster.reachable(to);
       if (offline) this.offline.check(to);
@@ -494,7 +489,7 @@ export class MessageService {
         xml: m.xml,
         offlineFor: offline ? [to] : [],
       };
-    }, startedAt, (m.body?.length ?? 0) + (m.xml?.length ?? 0));
+    });
   }
 
   /**
@@ -503,12 +498,7 @@ export class MessageService {
    * to the members and, through roomFanout, to the remote occupants, its sender included.
    */
   receiveRemoteGroupchat(m: RemoteRoomMessage, startedAt = 0): Promise<SendAck> {
-    const full = `${m.from.bare}/${m.from.resource}`;
-    const sender: Sender = { id: `remote:${full}`, full, session: null };
-    return this.ordered(sender, async () => {
-      if (m.body !== null || m.xml === null) this.checkBody(m.body ?? '');
-      if (m.xml !== null) this.checkXml(m.xml);
-      if (m.clientId !== null && (m.clientId.length === 0 || m.clientId.length > MAX_CLIENT_ID)) throw new ParleyError('bad-request', `the id must be 1..${MAX_CLIENT_ID} characters`);
+    return this.fromRemote(`${m.from.bare}/${m.from.resource}`, m, startedAt, async () => {
       await this.rooms.moderation.requireVoice(m.room, m.from.bare);
       return {
         kind: 'message',
@@ -526,6 +516,20 @@ export class MessageService {
         xml: m.xml,
         offlineFor: [],
       };
+    });
+  }
+
+  /**
+   * A message a routed domain hands in, in the order of its sender (`full`, each remote sender its own): the
+   * body, extensions and id checked as a session's are, then `record` builds what is stored.
+   */
+  private fromRemote(full: string, m: { body: string | null; xml: string | null; clientId: string | null }, startedAt: number, record: () => Promise<NewRecord>): Promise<SendAck> {
+    const sender: Sender = { id: `remote:${full}`, full, session: null };
+    return this.ordered(sender, async () => {
+      if (m.body !== null || m.xml === null) this.checkBody(m.body ?? '');
+      if (m.xml !== null) this.checkXml(m.xml);
+      if (m.clientId !== null && (m.clientId.length === 0 || m.clientId.length > MAX_CLIENT_ID)) throw new ParleyError('bad-request', `the id must be 1..${MAX_CLIENT_ID} characters`);
+      return record();
     }, startedAt, (m.body?.length ?? 0) + (m.xml?.length ?? 0));
   }
 
