@@ -39,11 +39,14 @@ describe('domain routes', () => {
 
   it('refuses a domain another route serves or one hosted here, and forgets a removed route', () => {
     const routes = new DomainRoutes((d) => HOSTED.has(d));
+    expect(routes.any).toBe(false);
     const remove = routes.add(route('one', { domains: ['svc.example.com'] }));
+    expect(routes.any).toBe(true);
     expect(() => routes.add(route('two', { domains: ['svc.example.com'] }))).toThrow(/already routed by one/);
     expect(() => routes.add(route('three', { domains: ['example.com'] }))).toThrow(/hosted here/);
     remove();
     expect(routes.routeOf('svc.example.com')).toBeNull();
+    expect(routes.any).toBe(false);
     const two = route('two', { domains: ['svc.example.com'] });
     routes.add(two);
     expect(routes.routeOf('svc.example.com')).toBe(two);

@@ -84,6 +84,11 @@ export class DomainRoutes {
     };
   }
 
+  /** Whether any route is registered: without one, no address is remote and the hot paths skip the question. */
+  get any(): boolean {
+    return this.exact.size > 0 || this.fallbacks.length > 0;
+  }
+
   /** The route serving `domain`, or null (hosted here, or nobody serves it: remote-server-not-found). */
   routeOf(domain: string): DomainRoute | null {
     const d = domain.toLowerCase();

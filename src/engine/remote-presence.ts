@@ -101,7 +101,7 @@ export class RemotePresence {
 
   /** Whether `address` is on a domain a route serves. */
   isRemote(address: string): boolean {
-    return this.ctx.routes.routeOf(domainPart(address)) !== null;
+    return this.ctx.routes.any && this.ctx.routes.routeOf(domainPart(address)) !== null;
   }
 
   /**
@@ -130,7 +130,8 @@ export class RemotePresence {
    * audience, from the resource's full address (§4.2.2, §4.4.2, §4.5.2).
    */
   broadcast(user: string, changes: readonly ResourcePresence[], audience: ReadonlySet<string>): void {
-    if (changes.length === 0) return;
+    // Every presence change passes here: with no route at all (no components, no federation) nothing is remote.
+    if (changes.length === 0 || !this.ctx.routes.any) return;
     for (const contact of audience) {
       if (!this.isRemote(contact)) continue;
       for (const c of changes) this.presenceTo(`${user}/${c.resource}`, contact, c.presence);
