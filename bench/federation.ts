@@ -12,11 +12,14 @@
  * latency is from the sender's call to the receiver's socket. `--window` messages are in flight at once.
  * CPU per message is the change of user+system time in /proc/<pid>/stat of each server over the measured
  * messages, divided by their number (Prosody logs at info level, Parley at warn). Parley commits every message to
- * SQLite (synchronous=full) before delivering it; Prosody keeps none (no mod_mam: on its default file storage the
- * archive cost it several ms of CPU per message here) and has no offline storage in play (the receiver is online).
+ * SQLite (synchronous=full) before delivering it. `--prosody-archive` sets what Prosody keeps: `none` (the default:
+ * no mod_mam; on its default file storage the archive cost it several ms of CPU per message here) or `sqlite`
+ * (mod_mam on mod_storage_sql with SQLite, so both servers store every message); no offline storage is in play on
+ * either side (the receivers are online).
  *
  *   npm run bench:federation
  *   npm run bench:federation -- --messages 5000 --window 50 --trials 3 --link prosody|parley|both
+ *   npm run bench:federation -- --link prosody --prosody-archive sqlite   # Prosody archives too (MAM on SQLite)
  *   npm run bench:federation -- --link prosody --trials 1 --profile-dir DIR   # node --cpu-prof on parley.test
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -39,6 +42,12 @@ const WARMUP = numArg('warmup', 300);
 const LINK = strArg('link', 'both');
 /** Where the parley.test process writes a CPU profile (node --cpu-prof), when given; bench/profile-summary.ts reads it. */
 const PROFILE_DIR = strArg('profile-dir', '');
+/** What Prosody keeps of the messages: none, or its MAM archive on SQLite (the same work as Parley's store). */
+const PROSODY_ARCHIVE = strArg('prosody-archive', 'none');
+if (PROSODY_ARCHIVE !== 'none' && PROSODY_ARCHIVE !== 'sqlite') {
+  console.error('--prosody-archive is none or sqlite');
+  process.exit(2);
+}
 
 const why = federationPeersUnavailable();
 if (why !== null) {
@@ -141,7 +150,7 @@ async function measure(d: Direction): Promise<Array<Record<string, unknown>>> {
   return rows;
 }
 
-const peers = await startPeers({ mode: 'external', peers: ['prosody'], users: { bench: 'pw-bench' }, prosodyLogLevel: 'info', prosodyArchive: false });
+const peers = await startPeers({ mode: 'external', peers: ['prosody'], users: { bench: 'pw-bench' }, prosodyLogLevel: 'info', prosodyArchive: PROSODY_ARCHIVE === 'sqlite', prosodyStorage: PROSODY_ARCHIVE === 'sqlite' ? 'sqlite' : 'internal' });
 const procs: ServerProc[] = [];
 const closers: Array<() => unknown> = [];
 const results: Array<Record<string, unknown>> = [];
@@ -203,6 +212,7 @@ try {
       summary: true,
       node: process.version,
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+      prosodyArchive: PROSODY_ARCHIVE,
       loadavg1: round(l1!, 2),
       loadavg5: round(l5!, 2),
       medianPerSecond: Object.fromEntries(

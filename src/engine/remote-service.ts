@@ -34,8 +34,24 @@ export interface InboundStanza extends RoutedStanza {
   originId?: string | null;
 }
 
+/** A stanza taken in by RouteHandle.accept: `done` settles once its effects are durable (a message: committed). */
+export interface Accepted {
+  /** Resolves when the stanza is handled (a message stored and delivered); rejects with the refusal. */
+  done: Promise<void>;
+}
+
+/** A stanza whose handling ended when it was taken in. */
+const HANDLED: Accepted = { done: Promise.resolve() };
+
 /** What a route owner gets back from ModuleApi.domainRoute. */
 export interface RouteHandle {
+  /**
+   * Takes a stanza in, as `deliver`, in two steps: the promise resolves once the stanza has its place in its
+   * sender's order (so the owner may hand in the next stanza of the same stream, RFC 6120 §10.1, without waiting
+   * for this one's commit: a link's messages then share the store's commits), and `done` settles when it is
+   * handled. Checks that fail before the stanza has its place reject the promise itself.
+   */
+  accept(stanza: InboundStanza, startedAt?: number): Promise<Accepted>;
   /**
    * Hands a stanza from the routed side to the local user it names; rejects with a ParleyError the owner turns
    * into a stanza error for its peer (forbidden for a `from` the route does not serve, service-unavailable for
@@ -68,7 +84,8 @@ export class RemoteService {
   /** Registers a route; the handle delivers what its owner receives. */
   register(route: DomainRoute): RouteHandle {
     const remove = this.ctx.routes.add(route);
-    return { deliver: (s, startedAt = 0) => this.inbound(route, s, startedAt), remove };
+    const accept = (s: InboundStanza, startedAt = 0): Promise<Accepted> => this.inbound(route, s, startedAt);
+    return { accept, deliver: async (s, startedAt = 0) => (await accept(s, startedAt)).done, remove };
   }
 
   /**
@@ -90,7 +107,7 @@ export class RemoteService {
     if (s.kind === 'presence') this.presence.noteDirected(session, s.to, s.type);
   }
 
-  private async inbound(route: DomainRoute, s: InboundStanza, startedAt: number): Promise<void> {
+  private async inbound(route: DomainRoute, s: InboundStanza, startedAt: number): Promise<Accepted> {
     const { routes, directory } = this.ctx;
     routes.checkFrom(route, s.from);
     let to: Address;
@@ -102,7 +119,10 @@ export class RemoteService {
       throw new ParleyError('jid-malformed', e instanceof Error ? e.message : 'the address is not valid');
     }
     // XEP-0045 over the route: an occupant entering, leaving or writing to one of this server's rooms.
-    if (to.local !== null && directory.isRoomDomain(to.domain)) return this.rooms.inbound(s, from, `${to.local}@${to.domain}`, to.resource);
+    if (to.local !== null && directory.isRoomDomain(to.domain)) {
+      await this.rooms.inbound(s, from, `${to.local}@${to.domain}`, to.resource);
+      return HANDLED;
+    }
     // Otherwise only local users are reached this way; the server's own domain is answered by the route owner, and
     // other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
     if (to.local === null || !directory.hostsDomain(to.domain) || directory.isRoomDomain(to.domain)) {
@@ -112,24 +132,26 @@ export class RemoteService {
     const sender = from.local === null ? from.domain : `${from.local}@${from.domain}`;
     if (!(await directory.userExists(user))) {
       // RFC 6121 §8.5.1: no such account; presence is silently dropped, the rest bounce.
-      if (s.kind === 'presence') return;
+      if (s.kind === 'presence') return HANDLED;
       throw new ParleyError('service-unavailable', `${user} is not available`);
     }
     if (await this.blocks.blocks(user, sender)) {
       // XEP-0191 §3.5: the blocked party sees only that the user is not available.
-      if (s.kind === 'presence' || s.type === 'error' || s.type === 'result') return;
+      if (s.kind === 'presence' || s.type === 'error' || s.type === 'result') return HANDLED;
       throw new ParleyError('service-unavailable', `${user} is not available`);
     }
     if (s.kind === 'presence' && s.type !== 'error') {
       const full = from.resource === null ? sender : `${sender}/${from.resource}`;
       await this.presenceTurns.run(user, () => this.inboundPresence(s, user, sender, full, to.resource));
-      return;
+      return HANDLED;
     }
     if (s.kind === 'message' && (s.type === null || s.type === 'chat' || s.type === 'normal') && (s.body !== null || s.keep !== null)) {
-      await this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.originId ?? null, xml: s.keep }, startedAt);
-      return;
+      // The message path queues it in its sender's order at once (MessageService.ordered); the commit follows.
+      const ack = this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.originId ?? null, xml: s.keep }, startedAt);
+      return { done: ack.then(() => undefined) };
     }
     this.deliverStanza(s, user, to.resource);
+    return HANDLED;
   }
 
   /**

@@ -18,6 +18,8 @@
  *   remote-server-not-found, and an XMPP sender gets its queued message back as that stanza error.
  * - An idle outgoing stream is closed and made again on the next stanza; a peer whose policy closed meanwhile
  *   refuses the new stream at authentication (policy-violation), and the pair backs off.
+ * - A burst of messages on one stream from two senders is stored and delivered in each sender's order (the stream
+ *   does not wait for each commit), and a refused message in between stops nothing.
  * - XEP-0368 direct TLS; the per-server rate limit paces a flood without holding up another server's message;
  *   `parley federation links` prints the running server's links.
  */
@@ -348,6 +350,30 @@ describe('federation between two Parley servers', () => {
     // 300 stanzas at 100 a second with a burst of 100: at least two seconds.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
     expect(bob.received('message').filter((d) => /^flood /.test(String(d.body))).length).toBe(N);
+  }, 60_000);
+
+  it('a burst on one stream: each sender\'s messages are stored and delivered in the order sent, a refusal in between stops nothing', async () => {
+    const { certFile, keyFile } = trusted.issue(['burst.test']);
+    const bob = await servers['beta.test']!.connect('bob@beta.test');
+    const raw = await openRawS2s({ host: '127.0.0.1', port: ports['beta.test']!, from: 'burst.test', to: 'beta.test', caFile: trusted.caFile, certFile, keyFile });
+    // 60 stanzas in one write (within the rate's burst): two senders interleaved, and one message for an account
+    // that does not exist in the middle (refused, RFC 6121 §8.5.1; its error goes back to burst.test).
+    let batch = '';
+    for (let i = 0; i < 60; i++) {
+      const to = i === 30 ? 'nobody@beta.test' : 'bob@beta.test';
+      batch += `<message from="${i % 2 === 0 ? 'p' : 'q'}@burst.test/x" to="${to}" type="chat" id="b${i}"><body>burst ${i}</body></message>`;
+    }
+    raw.send(batch);
+    await bob.waitFor('message', (d) => d.body === 'burst 59', 15_000);
+    await bob.waitFor('message', (d) => d.body === 'burst 58', 15_000);
+    for (const sender of ['p', 'q']) {
+      const live = bob.received('message').filter((d) => String(d.from).startsWith(`${sender}@burst.test`)).map((d) => Number(String(d.body).slice(6)));
+      const sent = [...Array(60).keys()].filter((i) => i !== 30 && (i % 2 === 0) === (sender === 'p'));
+      expect(live).toEqual(sent);
+      const page = await bob.request<{ messages: Array<{ body: string; seq: number }> }>('history', { with: `${sender}@burst.test`, limit: 100 });
+      expect(page.messages.map((m) => Number(m.body.slice(6)))).toEqual(sent);
+    }
+    raw.close();
   }, 60_000);
 
   it('each domain pair authenticates on its own: a stream for beta.test may not carry stanzas to its room domain', async () => {

@@ -9,7 +9,7 @@
  */
 import { ERRORS, ParleyError } from '../../core/errors.js';
 import type { RoutedStanza } from '../../engine/domain-routes.js';
-import type { InboundStanza } from '../../engine/remote-service.js';
+import type { Accepted, InboundStanza } from '../../engine/remote-service.js';
 import { el, type Element } from '../../protocols/xmpp/xml/element.js';
 import { escapeText, serialize } from '../../protocols/xmpp/xml/serialize.js';
 import { inboundOf, namesUser } from '../components/routed.js';
@@ -50,7 +50,8 @@ export interface InboundDeps {
   reply(local: string, remote: string, text: string): void;
   /** The outsider policy for (remote domain, local address); the refusal is audited by it. */
   decide(local: string, localAddress: string | null, remote: string, direction: 'in' | 'out'): Promise<Decision>;
-  deliver(s: InboundStanza): Promise<void>;
+  /** Hands a stanza to the engine (RouteHandle.accept): resolves once it has its place in order, `done` when handled. */
+  accept(s: InboundStanza): Promise<Accepted>;
   /** Whether `domain` is a hosted user domain (not a room domain). */
   hosted(domain: string): boolean;
   /** Features of the server's disco#info. */
@@ -58,8 +59,13 @@ export interface InboundDeps {
   logError(err: unknown, remote: string): void;
 }
 
-/** Handles one authenticated inbound stanza. */
-export async function handleInbound(deps: InboundDeps, e: Element, remote: string, local: string): Promise<void> {
+/**
+ * Handles one authenticated inbound stanza in two steps, as RouteHandle.accept: the promise resolves when the
+ * stanza has its place in order (the stream's next stanza may start, RFC 6120 §10.1), with a `done` when its
+ * handling goes on after that (a message being committed); a refusal at either step is answered to the remote
+ * server, so neither rejects.
+ */
+export async function handleInbound(deps: InboundDeps, e: Element, remote: string, local: string): Promise<Accepted | void> {
   const type = e.attr('type');
   const answerable = type !== 'error' && type !== 'result';
   const refuse = (condition: string, text: string): void => {
@@ -88,12 +94,16 @@ export async function handleInbound(deps: InboundDeps, e: Element, remote: strin
   const bare = to.slice(0, to.indexOf('/') === -1 ? undefined : to.indexOf('/')).toLowerCase();
   const decision = await deps.decide(local, deps.hosted(local) ? bare : null, remote, 'in');
   if (!decision.allowed) return refuse('policy-violation', decision.reason);
-  try {
-    await deps.deliver(inboundOf(e, SERVER_NS));
-  } catch (err) {
+  const failed = (err: unknown): void => {
     if (err instanceof ParleyError) return refuse(ERRORS[err.code].xmpp, err.message);
     deps.logError(err, remote);
     refuse('internal-server-error', 'the server failed on that stanza');
+  };
+  try {
+    const { done } = await deps.accept(inboundOf(e, SERVER_NS));
+    return { done: done.catch(failed) };
+  } catch (err) {
+    failed(err);
   }
 }
 

@@ -146,7 +146,9 @@ export const federation = defineModule({
         const waiting = (backlog.get(stream) ?? 0) + 1;
         backlog.set(stream, waiting);
         if (waiting >= MAX_BACKLOG) stream.hold(true);
-        const next = (order.get(stream) ?? Promise.resolve())
+        // Each stanza waits for the one before it to have its place in order (RFC 6120 §10.1), not for its commit,
+        // so a link's messages share the store's commits; the backlog counts a stanza until it is handled.
+        const accepted = (order.get(stream) ?? Promise.resolve())
           .then(() =>
             handleInbound(
               {
@@ -158,7 +160,7 @@ export const federation = defineModule({
                   }
                 },
                 decide: decideFor,
-                deliver: (s) => route.deliver(s),
+                accept: (s) => route.accept(s),
                 hosted: isHosted,
                 features: () => [],
                 logError: (err, r) => api.log.error({ err, remote: r }, 'federation: an inbound stanza failed'),
@@ -168,13 +170,15 @@ export const federation = defineModule({
               local,
             ),
           )
-          .catch((err: unknown) => api.log.error({ err }, 'federation: inbound handling failed'))
+          .catch((err: unknown) => api.log.error({ err }, 'federation: inbound handling failed'));
+        order.set(stream, accepted.then(() => undefined));
+        void accepted
+          .then((a) => a?.done)
           .finally(() => {
             const left = (backlog.get(stream) ?? 1) - 1;
             backlog.set(stream, left);
             if (left <= MAX_BACKLOG / 2) stream.hold(false);
           });
-        order.set(stream, next);
       },
       authenticated: (stream, local, remote, method, peer) => {
         let m = methods.get(stream);

@@ -87,6 +87,8 @@ export interface PeersOptions {
   prosodyLogLevel?: 'debug' | 'info';
   /** Whether Prosody archives messages (mod_mam; default true). */
   prosodyArchive?: boolean;
+  /** Prosody's storage (ProsodySpec.storage; default its files). */
+  prosodyStorage?: 'internal' | 'sqlite';
 }
 
 /** The running peers and what the harness made. */
@@ -158,7 +160,7 @@ export async function startPeers(o: PeersOptions): Promise<Peers> {
   };
   const started = await Promise.allSettled([
     which.includes('prosody')
-      ? startProsody({ domain: 'prosody.test', address: FEDERATION_ADDRESSES['prosody.test'], dir: join(dir, 'prosody'), cert: certOf('prosody.test'), caFile: pki.caFile, mode: o.mode, users, logLevel: o.prosodyLogLevel ?? 'debug', archive: o.prosodyArchive ?? true })
+      ? startProsody({ domain: 'prosody.test', address: FEDERATION_ADDRESSES['prosody.test'], dir: join(dir, 'prosody'), cert: certOf('prosody.test'), caFile: pki.caFile, mode: o.mode, users, logLevel: o.prosodyLogLevel ?? 'debug', archive: o.prosodyArchive ?? true, storage: o.prosodyStorage })
       : Promise.resolve(undefined),
     which.includes('ejabberd')
       ? startEjabberd({ domain: 'ejabberd.test', address: FEDERATION_ADDRESSES['ejabberd.test'], dir: join(dir, 'ejabberd'), cert: certOf('ejabberd.test'), caFile: pki.caFile, mode: o.mode, users, dialback: o.ejabberdDialback ?? o.mode === 'dialback' })

@@ -36,6 +36,11 @@ export interface ProsodySpec {
    * several ms of CPU per message in the federation benchmark, more than the link itself, so that turns it off.
    */
   archive?: boolean;
+  /**
+   * Where Prosody keeps its data: its default files ('internal'), or one SQLite database through mod_storage_sql
+   * ('sqlite', Debian's lua-dbi-sqlite3), the like of Parley's store for a benchmark where both archive messages.
+   */
+  storage?: 'internal' | 'sqlite';
 }
 
 /** A running Prosody. */
@@ -78,7 +83,7 @@ unbound = { hoststxt = "/etc/hosts" }
 modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "posix", "version", "vcard_legacy", "carbons"${s.archive === false ? '' : ', "mam"'} }
 modules_disabled = { "s2s_bidi" }
 authentication = "internal_hashed"
-c2s_require_encryption = true
+${s.storage === 'sqlite' ? `storage = "sql"\nsql = { driver = "SQLite3", database = ${lua(join(data, 'prosody.sqlite'))} }\n` : ''}c2s_require_encryption = true
 s2s_require_encryption = true
 s2s_secure_auth = ${s.mode === 'external' ? 'true' : 'false'}
 ssl = { certificate = ${lua(s.cert.certFile)}, key = ${lua(s.cert.keyFile)}, cafile = ${lua(s.caFile)} }
