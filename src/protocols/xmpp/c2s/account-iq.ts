@@ -17,7 +17,7 @@ import type { SessionPresence } from '../../../core/types.js';
 import type { Engine } from '../../../engine/engine.js';
 import type { AccountIq, AccountIqAnswerer } from '../../../engine/remote-service.js';
 import { Session, type Sink } from '../../../engine/session.js';
-import type { Element } from '../xml/element.js';
+import { el, type Element } from '../xml/element.js';
 import { parseElements } from '../xml/fragment.js';
 import { serialize } from '../xml/serialize.js';
 import { AUTHENTICATED_LIMITS } from '../xml/stream-parser.js';
@@ -46,7 +46,7 @@ async function answer(engine: Engine, opts: XmppOptions, q: AccountIq): Promise<
   const c: IqContext = {
     conn: remoteStream(engine, opts),
     session: askerSession(q.asker, bare, asker.resource),
-    iq: payload,
+    iq: el('iq', { xmlns: NS.client, type: 'get', from: q.asker, to: q.user }, payload),
     payload,
     target: { kind: 'account', bare: q.user },
   };
