@@ -3,7 +3,9 @@
  * clients, test/xmpp/slix_component.py's ComponentXMPP) and a JSON client: a message to a component address
  * reaches the component from the sender's full address and its answer comes back (and is in the history); an
  * iq is answered by the component and the result reaches the asking session; a presence subscription is
- * approved by the component itself; the server's disco#items lists the connected component; a component
+ * approved by the component itself; iq gets from the component to a user's bare address are answered by the
+ * server for the account (vCard, disco#info; service-unavailable otherwise; results and errors never answered);
+ * the server's disco#items lists the connected component; a component
  * sending from a local user's domain is cut off and nothing is delivered; stanzas for a component that is not
  * connected bounce with service-unavailable, and for a domain nobody serves with remote-server-not-found.
  */
@@ -118,6 +120,37 @@ describe.skipIf(why !== null)('routing to XEP-0114 components (slixmpp both side
     expect(m.from).toBe('news@svc.localhost/feed');
     expect(m.delay).not.toBeNull();
     await carol.kill();
+  }, 60_000);
+
+  it('iq gets from a routed domain to a user\'s bare address are answered by the server for the account, even offline (RFC 6121 §8.5.1)', async () => {
+    // bob sets a vCard, then goes offline: the answers are the server's, not a session's.
+    const bob = await slixOnline(t, 'bob@localhost', 'vcard');
+    const set = await bob.request('iq', { to: 'bob@localhost', type: 'set', payload: "<vCard xmlns='vcard-temp'><FN>Bob Routed</FN></vCard>" });
+    expect(set.type).toBe('result');
+    await bob.kill();
+    const ask = async (id: string, xml: string): Promise<string> => {
+      await svc.request('raw', { xml: `<iq type='get' from='asker@svc.localhost/x' to='bob@localhost' id='${id}'>${xml}</iq>` });
+      return String((await svc.waitFor('stanza', (e) => new RegExp(`id="${id}"`).test(String(e.xml)), 10_000)).xml);
+    };
+    // XEP-0054 §3.3: the vCard, from the account's bare address.
+    const vcard = await ask('bv1', "<vCard xmlns='vcard-temp'/>");
+    expect(vcard).toMatch(/type="result"/);
+    expect(vcard).toMatch(/from="bob@localhost"/);
+    expect(vcard).toMatch(/Bob Routed/);
+    // XEP-0030 §3.1 with XEP-0163 §5: the account identity and PEP, as a local client gets them.
+    const info = await ask('bd1', "<query xmlns='http://jabber.org/protocol/disco#info'/>");
+    expect(info).toMatch(/category="account"/);
+    expect(info).toMatch(/type="pep"/);
+    expect(info).toMatch(/var="vcard-temp"/);
+    // RFC 6120 §8.4: a namespace nobody serves for an account, and a set on the account, are service-unavailable.
+    expect(await ask('bu1', "<query xmlns='urn:example:not-served'/>")).toMatch(/type="error"[\s\S]*service-unavailable/);
+    await svc.request('raw', { xml: `<iq type='set' from='asker@svc.localhost/x' to='bob@localhost' id='bs1'><vCard xmlns='vcard-temp'><FN>Mallory</FN></vCard></iq>` });
+    expect(String((await svc.waitFor('stanza', (e) => /id="bs1"/.test(String(e.xml)), 10_000)).xml)).toMatch(/service-unavailable/);
+    // A result or an error is never answered: the get after them is, and nothing came before it.
+    await svc.request('raw', { xml: `<iq type='result' from='asker@svc.localhost/x' to='bob@localhost' id='br1'/>` });
+    await svc.request('raw', { xml: `<iq type='error' from='asker@svc.localhost/x' to='bob@localhost' id='be1'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>` });
+    expect(await ask('bv2', "<vCard xmlns='vcard-temp'/>")).not.toMatch(/Mallory/);
+    expect(seen(svc, /id="b[re]1"/)).toHaveLength(0);
   }, 60_000);
 
   it('the server\'s disco#items lists the connected component, not the others', async () => {

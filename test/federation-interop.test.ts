@@ -15,6 +15,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MODULES } from '../src/app/modules.js';
 import type { TestServer } from './harness.js';
+import { onParley as parleyClient, onPeer as peerClient } from './support/federation/clients.js';
 import { FEDERATION_ADDRESSES, federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
 import { PARLEY, startInteropParley, type InteropParley } from './support/federation/parley.js';
 import { openRawS2s, startDialbackAuthority } from './support/federation/raw-s2s.js';
@@ -32,19 +33,11 @@ let rootToken = '';
 
 const bare = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
 
-/** A connected slixmpp client of `user` on a peer, verifying its certificate against the test CA. */
-async function onPeer(peer: PeerServer, user: string, resource: string): Promise<SlixClient> {
-  const c = await SlixClient.start({ host: peer.address, port: peer.c2sPort, jid: `${user}@${peer.domain}`, password: `pw-${user}`, resource, cafile: peers.pki.caFile });
-  await c.connect();
-  return c;
-}
+/** A connected slixmpp client of `user` on a peer. */
+const onPeer = (peer: PeerServer, user: string, resource: string): Promise<SlixClient> => peerClient(peers, peer, user, resource);
 
 /** A connected slixmpp client of `user@parley.test`. */
-async function onParley(user: string, resource: string): Promise<SlixClient> {
-  const c = await SlixClient.start({ port: t.server.xmpp!.ports.starttls!, jid: `${user}@${PARLEY}`, password: `pw-${user}`, resource, cafile: peers.pki.caFile });
-  await c.connect();
-  return c;
-}
+const onParley = (user: string, resource: string): Promise<SlixClient> => parleyClient(peers, t, user, resource);
 
 /** An HTTP call to Parley's API as the administrator. */
 async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {

@@ -14,6 +14,7 @@ import { attachJsonWs, type JsonWsFrontDoor } from '../protocols/json-ws/server.
 import { authenticators, registerRoutes } from '../protocols/http/routes.js';
 import { registerWebSession } from '../protocols/http/web-session.js';
 import { registerWebApps } from '../protocols/http/web-static.js';
+import { accountIqAnswerer } from '../protocols/xmpp/c2s/account-iq.js';
 import type { XmppOptions } from '../protocols/xmpp/c2s/types.js';
 import { startXmppListeners, type XmppFrontDoor } from '../protocols/xmpp/c2s/listener.js';
 import { streamManagementStats } from '../protocols/xmpp/c2s/stream-management.js';
@@ -223,6 +224,8 @@ export async function buildServer(config: Config, opts: { log?: Pino; modules?: 
       if (config.xmpp.enabled) {
         const domains = await store.domains.list();
         const xmppOpts = xmppOptions(config, domains, moduleHost);
+        // RFC 6121 §8.5.1: iq gets routed domains send to accounts' bare addresses get the XMPP handlers' answers.
+        engine.answerAccountIqs(accountIqAnswerer(engine, xmppOpts));
         xmpp = await listenXmpp(config, domains, engine, xmppOpts, log, metrics, connections);
         if (config.xmpp.websocketPath !== null) {
           xmppWs = attachXmppWebSocket(

@@ -30,7 +30,7 @@ import { LogReplay } from './replay.js';
 import { SessionEnds } from './session-ends.js';
 import { RemotePresence } from './remote-presence.js';
 import { RemoteRooms } from './remote-rooms.js';
-import { RemoteService, type RouteHandle } from './remote-service.js';
+import { RemoteService, type AccountIqAnswerer, type RouteHandle } from './remote-service.js';
 import { ServerIqs, type ServerIqReply, type ServerIqRequest } from './server-iq.js';
 import { DeviceStates } from './device-states.js';
 import { RoomService } from './room-service.js';
@@ -465,6 +465,14 @@ export class Engine {
     const handle = this.remote.register(route);
     // Answers to the server's own requests (serverIq) are claimed before ordinary delivery.
     return { ...handle, deliver: (s, startedAt) => (this.serverIqs.take(route, s) ? Promise.resolve() : handle.deliver(s, startedAt)) };
+  }
+
+  /**
+   * Sets who answers iq gets routed domains send to accounts' bare addresses (RFC 6121 §8.5.1): the XMPP front
+   * door, with the handlers a local client's iq to that address gets (remote-service.ts, AccountIq).
+   */
+  answerAccountIqs(fn: AccountIqAnswerer): void {
+    this.remote.answerAccountIqs(fn);
   }
 
   /**

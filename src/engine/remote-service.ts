@@ -5,8 +5,10 @@
  * Inbound, the `from` must be on a domain the route serves (§13.7) and the `to` a local user; then a message with
  * a body goes to the message path (stored, delivered, offline when nobody takes it), subscription stanzas to the
  * user's roster (RFC 6121 §3, remote-roster.ts), probes and a contact's presence to remote presence (§4.3, §4.1),
- * and other stanzas (directed presence such as a remote room's, iqs, groupchat) as ready stanzas through the
- * Router to the XMPP sessions they are for (§8.5).
+ * an iq get to the user's bare address to the answerer the XMPP front door registers (the handlers a local
+ * client's iq to that address gets, RFC 6121 §8.5.1: the server answers on the account's behalf, online or not),
+ * and other stanzas (directed presence such as a remote room's, iqs to a resource, groupchat) as ready stanzas
+ * through the Router to the XMPP sessions they are for (§8.5).
  */
 import { parseAddress, type Address } from '../core/address.js';
 import { ParleyError } from '../core/errors.js';
@@ -62,6 +64,25 @@ export interface RouteHandle {
   remove(): void;
 }
 
+/**
+ * An iq get a routed domain sends to a local account's bare address, for the server to answer on the account's
+ * behalf (RFC 6120 §10.5.4, RFC 6121 §8.5.1). RemoteService checked the addresses, the account and the block list.
+ */
+export interface AccountIq {
+  /** The local account asked (bare address). */
+  user: string;
+  /** The remote address that asks (as it came, full or bare). */
+  asker: string;
+  /** The iq's children as jabber:client XML text (RoutedStanza.xml). */
+  xml: string | null;
+}
+
+/**
+ * Answers an AccountIq: the result's payload as XML text (null: an empty result), or a rejection with a
+ * ParleyError (the stanza error the route owner sends back).
+ */
+export type AccountIqAnswerer = (q: AccountIq) => Promise<string | null>;
+
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
 
 /** Outbound to routed domains and inbound from them. */
@@ -71,6 +92,8 @@ export class RemoteService {
    * contact's `subscribed` must change the roster before the presence that follows it is judged (§3.1.5).
    */
   private readonly presenceTurns = new KeyedQueue();
+  /** Who answers iq gets to accounts' bare addresses (the XMPP front door's handlers), or null: nobody. */
+  private accountIqs: AccountIqAnswerer | null = null;
 
   constructor(
     private readonly ctx: Ctx,
@@ -86,6 +109,11 @@ export class RemoteService {
     const remove = this.ctx.routes.add(route);
     const accept = (s: InboundStanza, startedAt = 0): Promise<Accepted> => this.inbound(route, s, startedAt);
     return { accept, deliver: async (s, startedAt = 0) => (await accept(s, startedAt)).done, remove };
+  }
+
+  /** Sets who answers routed iq gets to accounts' bare addresses (AccountIq). */
+  answerAccountIqs(fn: AccountIqAnswerer): void {
+    this.accountIqs = fn;
   }
 
   /**
@@ -150,6 +178,12 @@ export class RemoteService {
       const ack = this.messages.receiveRemote({ from: { bare: sender, resource: from.resource }, to: { bare: user, resource: to.resource }, body: s.body, clientId: s.originId ?? null, xml: s.keep }, startedAt);
       return { done: ack.then(() => undefined) };
     }
+    // RFC 6121 §8.5.1: an iq get to the bare address is the server's to answer for the account, online or not.
+    if (s.kind === 'iq' && s.type === 'get' && to.resource === null && this.accountIqs !== null) {
+      const xml = await this.accountIqs({ user, asker: s.from, xml: s.xml });
+      await route.send({ kind: 'iq', from: user, to: s.from, type: 'result', id: s.id, body: null, xml });
+      return HANDLED;
+    }
     this.deliverStanza(s, user, to.resource);
     return HANDLED;
   }
@@ -170,9 +204,9 @@ export class RemoteService {
   /**
    * A ready stanza to the XMPP sessions it is for (RFC 6121 §8.5): to a full address, that session (an iq or
    * presence to a resource that is gone: service-unavailable for an iq get/set, §8.5.3.2.3; dropped otherwise);
-   * to the bare address, each available session for presence and messages (§8.5.2.1), and an iq get/set is
-   * answered service-unavailable on the user's behalf (§8.5.2.1.3: Parley answers nothing else for an account
-   * asked by a routed domain).
+   * to the bare address, each available session for presence and messages (§8.5.2.1), and an iq get/set the
+   * answerer did not take (a set, or no XMPP front door) is answered service-unavailable on the user's behalf
+   * (§8.5.2.1.3; nothing on an account is changed from another server).
    */
   private deliverStanza(s: InboundStanza, user: string, resource: string | null): void {
     const { router, sessions, cluster } = this.ctx;

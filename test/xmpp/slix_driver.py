@@ -244,6 +244,8 @@ class Driver:
         disco = x.find(q('http://jabber.org/protocol/disco#info', 'query'))
         if x.get('type') == 'get' and disco is not None:
             emit({'ev': 'disco_get', 'from': x.get('from'), 'node': disco.get('node')})
+        if x.get('type') in ('result', 'error'):
+            emit({'ev': 'iq_reply', 'type': x.get('type'), 'id': x.get('id'), 'from': x.get('from'), 'error': error_info(x)})
 
     def on_carbon(self, kind, msg):
         inner = msg['carbon_received'] if kind == 'received' else msg['carbon_sent']
@@ -541,8 +543,15 @@ class Driver:
         return {'error': r.get('error')}
 
     async def cmd_iq(self, c):
-        """An iq get or set with a raw payload; answers the reply, errors included (never raises on an error)."""
+        """An iq get or set with a raw payload; answers the reply, errors included (never raises on an error).
+        Type result or error (with the `iqId` given, payload optional) is only sent: nothing answers those."""
         x = self.xmpp
+        if c.get('type') in ('result', 'error'):
+            iq = x.make_iq(id=c['iqId'], ito=c['to'], itype=c['type'])
+            if c.get('payload'):
+                iq.xml.append(ET.fromstring(c['payload']))
+            iq.send()
+            return {}
         iq = x.make_iq_get(ito=c['to']) if c.get('type', 'get') == 'get' else x.make_iq_set(ito=c['to'])
         iq.xml.append(ET.fromstring(c['payload']))
         try:
