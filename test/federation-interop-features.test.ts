@@ -191,7 +191,11 @@ describe.skipIf(why !== null)('federated features with real Prosody and ejabberd
       const parleyServer = await iq(theirs, PARLEY, DISCO_INFO);
       expect(parleyServer.type, parleyServer.xml).toBe('result');
       expect(identities(parleyServer.xml), parleyServer.xml).toContainEqual({ category: 'server', type: 'im', name: 'Parley' });
-      expect(featuresOf(parleyServer.xml)).toEqual(expect.arrayContaining(['http://jabber.org/protocol/disco#info', 'urn:xmpp:ping']));
+      // The server's features are those its own clients see (MAM and vCard included), and its items its services.
+      expect(featuresOf(parleyServer.xml)).toEqual(expect.arrayContaining(['http://jabber.org/protocol/disco#info', 'urn:xmpp:ping', 'urn:xmpp:mam:2', 'vcard-temp']));
+      const serverItems = await iq(theirs, PARLEY, "<query xmlns='http://jabber.org/protocol/disco#items'/>");
+      expect(serverItems.type, serverItems.xml).toBe('result');
+      expect(serverItems.xml).toContain(`jid="conference.${PARLEY}"`);
       const parleyUser = await iq(theirs, `dave@${PARLEY}`, DISCO_INFO);
       expect(parleyUser.type, parleyUser.xml).toBe('result');
       expect(parleyUser.xml).toContain(`from="dave@${PARLEY}"`);

@@ -69,7 +69,7 @@ export interface RouteHandle {
  * behalf (RFC 6120 §10.5.4, RFC 6121 §8.5.1). RemoteService checked the addresses, the account and the block list.
  */
 export interface AccountIq {
-  /** The local account asked (bare address). */
+  /** The local account asked (bare address), or a hosted domain or room service (the server's own address). */
   user: string;
   /** The remote address that asks (as it came, full or bare). */
   asker: string;
@@ -151,8 +151,15 @@ export class RemoteService {
       await this.rooms.inbound(s, from, `${to.local}@${to.domain}`, to.resource);
       return HANDLED;
     }
-    // Otherwise only local users are reached this way; the server's own domain is answered by the route owner, and
-    // other routed domains are not reached from a route (no relaying between routes, RFC 6120 §13.7).
+    // An iq get to a hosted domain or its room service is the server's to answer (RFC 6120 §10.5.3.1), as it
+    // answers a local client's: disco#info with the server's features, disco#items with its services and rooms.
+    if (to.local === null && to.resource === null && s.kind === 'iq' && s.type === 'get' && this.accountIqs !== null && (directory.hostsDomain(to.domain) || directory.isRoomDomain(to.domain))) {
+      const xml = await this.accountIqs({ user: to.domain, asker: s.from, xml: s.xml });
+      await route.send({ kind: 'iq', from: to.domain, to: s.from, type: 'result', id: s.id, body: null, xml });
+      return HANDLED;
+    }
+    // Otherwise only local users are reached this way; other routed domains are not reached from a route (no
+    // relaying between routes, RFC 6120 §13.7).
     if (to.local === null || !directory.hostsDomain(to.domain) || directory.isRoomDomain(to.domain)) {
       throw new ParleyError('service-unavailable', `${s.to} cannot be reached from ${route.name}`);
     }

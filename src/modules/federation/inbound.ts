@@ -1,8 +1,9 @@
 /**
  * Stanzas between the federation streams and the engine's domain route (engine/domain-routes.ts). Inbound, an
- * authenticated stanza (incoming.ts checked its `from` and `to` domains): those for the server's own domain are
- * answered here (disco#info, ping, XEP-0030 §3.1, XEP-0199 §4.1), the rest pass the outsider policy for the
- * local recipient and go to the route handle's `deliver`; a refusal, the policy's or the engine's ParleyError,
+ * authenticated stanza (incoming.ts checked its `from` and `to` domains): a ping of the server's own domain is
+ * answered here (XEP-0199 §4.1), other stanzas pass the outsider policy for the local recipient and go to the
+ * route handle's `accept` (the engine answers iq gets to the server's addresses as a local client's, XEP-0030
+ * §3.1, and to an account's bare address for the account); a refusal, the policy's or the engine's ParleyError,
  * goes back to the remote server as a stanza error (RFC 6120 §8.3) over Parley's outgoing stream to it. Stanzas
  * of a stream are handled in order (RFC 6120 §10.1). Outbound, a bounce: a stanza that could not be sent
  * comes back to its local sender as an error from the address it was for.
@@ -16,8 +17,6 @@ import { inboundOf, namesUser } from '../components/routed.js';
 import type { Decision } from './policy.js';
 import { SERVER_NS, STANZA_ERRORS_NS } from './stream.js';
 
-const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
-const DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
 const PING = 'urn:xmpp:ping';
 
 /** The stanza error type of a condition (RFC 6120 §8.3.2). */
@@ -54,8 +53,6 @@ export interface InboundDeps {
   accept(s: InboundStanza): Promise<Accepted>;
   /** Whether `domain` is a hosted user domain (not a room domain). */
   hosted(domain: string): boolean;
-  /** Features of the server's disco#info. */
-  features(): string[];
   logError(err: unknown, remote: string): void;
 }
 
@@ -73,7 +70,7 @@ export async function handleInbound(deps: InboundDeps, e: Element, remote: strin
   };
   const to = e.attr('to') ?? '';
   if (!namesUser(to)) {
-    // The server's own domain (or a room domain's): answered here, as the XMPP client door would.
+    // The server's own domain (or a room domain's): no messages or presence; pings answered here.
     if (e.name !== 'iq') {
       if (e.name === 'message' && answerable) refuse('service-unavailable', 'this server takes no messages itself');
       return;
@@ -84,15 +81,12 @@ export async function handleInbound(deps: InboundDeps, e: Element, remote: strin
       deps.reply(local, remote, serialize(el('iq', { type: 'result', id: e.attr('id'), from: to, to: e.attr('from') }, ...(child ? [child] : [])), SERVER_NS));
     };
     if (type === 'get' && payload?.name === 'ping' && payload.xmlns === PING) return result();
-    if (type === 'get' && payload?.name === 'query' && payload.xmlns === DISCO_INFO && payload.attr('node') === undefined) {
-      const features = [...new Set([DISCO_INFO, DISCO_ITEMS, PING, ...deps.features()])];
-      return result(el('query', { xmlns: DISCO_INFO }, el('identity', { category: 'server', type: 'im', name: 'Parley' }), ...features.map((v) => el('feature', { var: v }))));
-    }
-    if (type === 'get' && payload?.name === 'query' && payload.xmlns === DISCO_ITEMS && payload.attr('node') === undefined) return result(el('query', { xmlns: DISCO_ITEMS }));
-    return refuse('service-unavailable', 'this server answers disco and ping from other servers, nothing else (RFC 6120 §8.4)');
+    // Other gets (disco#info, disco#items, version...) are answered by the engine as a local client's are, with the
+    // server's features and services (RFC 6120 §10.5.3.1); sets change nothing at another server's request.
+    if (type !== 'get') return refuse('service-unavailable', 'this server takes no iq set from other servers (RFC 6120 §8.4)');
   }
   const bare = to.slice(0, to.indexOf('/') === -1 ? undefined : to.indexOf('/')).toLowerCase();
-  const decision = await deps.decide(local, deps.hosted(local) ? bare : null, remote, 'in');
+  const decision = await deps.decide(local, deps.hosted(local) && namesUser(to) ? bare : null, remote, 'in');
   if (!decision.allowed) return refuse('policy-violation', decision.reason);
   const failed = (err: unknown): void => {
     if (err instanceof ParleyError) return refuse(ERRORS[err.code].xmpp, err.message);

@@ -162,7 +162,6 @@ export const federation = defineModule({
                 decide: decideFor,
                 accept: (s) => route.accept(s),
                 hosted: isHosted,
-                features: () => [],
                 logError: (err, r) => api.log.error({ err, remote: r }, 'federation: an inbound stanza failed'),
               },
               e,

@@ -1,6 +1,7 @@
 /**
  * Iq gets that another server (or a component) sends to a local account's bare address, answered by this server
- * on the account's behalf (RFC 6120 §10.5.4, RFC 6121 §8.5.1), whether the account is online or not: the same
+ * on the account's behalf (RFC 6120 §10.5.4, RFC 6121 §8.5.1), whether the account is online or not, and those
+ * to the server's own addresses (a hosted domain, its room service; §10.5.3.1): the same
  * payload handlers a local client's iq to another account's bare address gets (iq-handlers.ts and the modules'
  * xmppIq handlers: disco#info and disco#items with the account's identities, features and PEP nodes, XEP-0030
  * §3.1 and XEP-0163 §5; vcard-temp, XEP-0054 §3.3; PEP items, XEP-0163 §3). The engine asks through
@@ -23,7 +24,7 @@ import { serialize } from '../xml/serialize.js';
 import { AUTHENTICATED_LIMITS } from '../xml/stream-parser.js';
 import { iqHandlerOf } from './iq-handlers.js';
 import { NS } from './ns.js';
-import type { IqContext, XmppOptions, XmppStream } from './types.js';
+import type { IqContext, IqTarget, XmppOptions, XmppStream } from './types.js';
 
 /** The answerer Engine.answerAccountIqs takes, over the handlers of `opts.extensions` and the core's. */
 export function accountIqAnswerer(engine: Engine, opts: XmppOptions): AccountIqAnswerer {
@@ -37,8 +38,12 @@ async function answer(engine: Engine, opts: XmppOptions, q: AccountIq): Promise<
   const payload = payloadOf(q.xml);
   const handler = iqHandlerOf(opts.extensions, `${payload.xmlns} ${payload.name}`);
   const fn = handler?.get;
-  // RFC 6120 §8.4: a payload nobody here answers for an account is service-unavailable.
-  if (!fn || (handler.targets && !handler.targets.includes('account'))) {
+  // The server's own addresses (RFC 6120 §10.5.3.1): a hosted domain, or its room service.
+  const target: IqTarget = q.user.includes('@')
+    ? { kind: 'account', bare: q.user }
+    : { kind: engine.ctx.directory.isRoomDomain(q.user) ? 'rooms' : 'server', bare: q.user };
+  // RFC 6120 §8.4: a payload nobody here answers for that address is service-unavailable.
+  if (!fn || (handler.targets && !handler.targets.includes(target.kind))) {
     throw new ParleyError('service-unavailable', `${payload.xmlns} ${payload.name} is not answered for ${q.user}`);
   }
   const asker = parseAddress(q.asker);
@@ -48,7 +53,7 @@ async function answer(engine: Engine, opts: XmppOptions, q: AccountIq): Promise<
     session: askerSession(q.asker, bare, asker.resource),
     iq: el('iq', { xmlns: NS.client, type: 'get', from: q.asker, to: q.user }, payload),
     payload,
-    target: { kind: 'account', bare: q.user },
+    target,
   };
   return fn(c);
 }
