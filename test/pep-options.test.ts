@@ -5,7 +5,8 @@
  * A subscriber reads and changes its options (`pubsub#deliver`, `pubsub#show-values`), subscribes with options,
  * and is notified only as they say; bad requests get XEP-0060's conditions. Under the authorize access model a
  * request is pending, the owner gets the `subscribe_authorization` form, the requests survive a restart of the
- * server, and the owner approves or denies them with the form or with its subscription list.
+ * server, the owner has them sent again (the get-pending ad-hoc command, §8.7) and approves or denies them with
+ * the form or with its subscription list.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -191,6 +192,20 @@ describe('pending subscriptions (XEP-0060 §6.1.5, §8.6, access model authorize
     const list = (): Promise<string> => a.iq('get', OWNER(`<subscriptions node='${DIARY}'/>`));
     expect(await list()).toContain(`<subscription jid="${carol}" subscription="pending"/>`);
     expect(await list()).toContain(`<subscription jid="${dave}" subscription="pending"/>`);
+    // §8.7: the ad-hoc command get-pending offers the node, and sends the authorization forms again.
+    const COMMAND = `xmlns='http://jabber.org/protocol/commands' node='http://jabber.org/protocol/pubsub#get-pending'`;
+    expect(await c.iq('get', `<query xmlns='http://jabber.org/protocol/disco#info'/>`, alice)).toContain('<feature var="http://jabber.org/protocol/pubsub#get-pending"/>');
+    const step = await a.iq('set', `<command ${COMMAND} action='execute'/>`);
+    expect(step).toContain('status="executing"');
+    expect(step).toMatch(new RegExp(`<field var="pubsub#node" type="list-single"[^>]*><option><value>${DIARY}</value></option></field>`));
+    const sessionid = /sessionid="([^"]+)"/.exec(step)![1]!;
+    mark = a.text.length;
+    const done = await a.iq('set', `<command ${COMMAND} sessionid='${sessionid}'>${form('', { 'pubsub#node': DIARY }, 'http://jabber.org/protocol/pubsub#subscribe_authorization')}</command>`);
+    expect(done).toContain('status="completed"');
+    await a.until(new RegExp(`<value>${dave}</value>`), 5000, mark);
+    await a.until(new RegExp(`<value>${carol}</value>`), 5000, mark);
+    // Another's address has no such command.
+    expect(await c.iq('set', `<command ${COMMAND} action='execute'/>`, alice)).toContain('type="error"');
 
     // §8.6.2: the owner approves carol with the form: carol is told, gets the last item, then the next one.
     const answer = (jid: string, allow: string): string =>

@@ -5,7 +5,7 @@
  * lets see it, those whose capabilities ask for the node (`+notify`). XEP-0223 private data rides on the
  * whitelist access model and publish-options.
  */
-import { NS_PUBSUB_OWNER, accountNodes, authorizationAnswers, ownerHandler, pubsubHandler, requestMessages, NS_PUBSUB } from './xmpp.js';
+import { NS_COMMANDS, NS_PUBSUB_OWNER, accountNodes, authorizationAnswers, ownerHandler, pendingCommand, pubsubHandler, requestMessages, NS_PUBSUB } from './xmpp.js';
 import { defineModule } from '../api.js';
 import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { sqliteBeside } from '../sqlite-memory.js';
@@ -37,6 +37,8 @@ const FEATURES = [
   'delete-items',
   'delete-nodes',
   'filtered-notifications',
+  // §8.7: the ad-hoc command that sends the pending requests again.
+  'get-pending',
   'item-ids',
   'last-published',
   'manage-subscriptions',
@@ -75,6 +77,8 @@ export const pep = defineModule({
     api.xmppAccountNodes(accountNodes(nodes));
     // XEP-0060 §8.6.2: the owner answers a subscription request with the form, in a message to its own address.
     api.xmppMessage('jabber:x:data', 'x', authorizationAnswers(subs));
+    // XEP-0060 §8.7: the owner's ad-hoc command for the pending requests, on its own address only.
+    api.xmppIq(NS_COMMANDS, 'command', pendingCommand(subs), (t) => t.kind === 'self');
     for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
     // XEP-0402 §5: legacy bookmarks in private storage (XEP-0048 over XEP-0049) follow the node, and back.
     // XEP-0402 §5 #compat-pep: the XEP-0048 PEP node follows the XEP-0402 node, and back.

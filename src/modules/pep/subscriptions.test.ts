@@ -205,7 +205,7 @@ describe('pep explicit subscriptions (XEP-0060 §6.1)', () => {
     expect(features).toEqual(
       [
         'access-authorize', 'access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node', 'config-node-max', 'create-and-configure', 'create-nodes',
-        'delete-items', 'delete-nodes', 'filtered-notifications', 'item-ids', 'last-published', 'manage-subscriptions', 'persistent-items',
+        'delete-items', 'delete-nodes', 'filtered-notifications', 'get-pending', 'item-ids', 'last-published', 'manage-subscriptions', 'persistent-items',
         'presence-notifications', 'publish', 'publish-options', 'retract-items', 'retrieve-affiliations', 'retrieve-items', 'retrieve-subscriptions', 'subscribe', 'subscription-options',
       ].sort(),
     );

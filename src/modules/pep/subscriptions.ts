@@ -161,6 +161,19 @@ export class PepSubscriptions {
     this.messages.tell(owner, node, jid, 'none');
   }
 
+  /** The owner's nodes with requests waiting for its decision (§8.7.1). */
+  async pendingNodes(owner: string): Promise<string[]> {
+    await this.revalidate(owner, null);
+    return [...new Set((await this.area.subscriptions(owner, null, null)).filter((r) => r.state === 'pending').map((r) => r.node))];
+  }
+
+  /** Asks the owner again about every request pending on `node` (§8.7.2: one authorization form each); how many. */
+  async askAgain(owner: string, node: string): Promise<number> {
+    const rows = (await this.ofNode(owner, node)).filter((r) => r.state === 'pending');
+    for (const r of rows) this.messages.ask(owner, node, r.jid);
+    return rows.length;
+  }
+
   /**
    * The subscribers a notification of `owner`'s node goes to now: those the access model still admits (the
    * others lose their subscription), approved, with delivery on, with their show-values (§6.3).

@@ -298,3 +298,49 @@ export function authorizationAnswers(subs: PepSubscriptions): MessageHandler {
     return true;
   };
 }
+
+/** XEP-0050 ad-hoc commands, and the one XEP-0060 §8.7 defines for pending requests. */
+export const NS_COMMANDS = 'http://jabber.org/protocol/commands';
+export const GET_PENDING = 'http://jabber.org/protocol/pubsub#get-pending';
+
+/**
+ * XEP-0060 §8.7: the owner asks for the pending subscription requests with the ad-hoc command get-pending on its
+ * own address: executed, it answers a form to choose one of the nodes with requests waiting (§8.7.1); the form
+ * submitted, the service sends the authorization form of each request on that node again (§8.7.2). No state is
+ * kept between the two steps (the session id is only echoed).
+ */
+export function pendingCommand(subs: PepSubscriptions): IqHandler {
+  return {
+    targets: ['self'],
+    set: (c) =>
+      withConditions(async () => {
+        const cmd = c.payload;
+        const node = cmd.attr('node');
+        if (node !== GET_PENDING) throw new ParleyError('item-not-found', `the command here is ${GET_PENDING}`);
+        const sessionid = cmd.attr('sessionid') || randomUUID();
+        const reply = (status: string, ...children: Element[]): Element => el('command', { xmlns: NS_COMMANDS, node, sessionid, status }, ...children);
+        const action = cmd.attr('action') ?? 'execute';
+        if (action === 'cancel') return reply('canceled');
+        const x = cmd.getChild('x', NS_DATA);
+        const owner = c.session.user;
+        if (x === undefined) {
+          const waiting = await subs.pendingNodes(owner);
+          if (waiting.length === 0) return reply('completed', el('note', { type: 'info' }, 'No subscription requests are pending.'));
+          return reply(
+            'executing',
+            el('actions', { execute: 'complete' }, el('complete')),
+            el(
+              'x',
+              { xmlns: NS_DATA, type: 'form' },
+              field('FORM_TYPE', 'hidden', [SUBSCRIBE_AUTHORIZATION]),
+              el('field', { var: 'pubsub#node', type: 'list-single', label: 'Node with pending subscription requests' }, ...waiting.map((n) => el('option', {}, el('value', {}, n)))),
+            ),
+          );
+        }
+        const chosen = formFields(x, SUBSCRIBE_AUTHORIZATION)?.get('pubsub#node')?.[0];
+        if (chosen === undefined || chosen === '') throw new ParleyError('bad-request', 'choose a node (pubsub#node)', { pubsub: 'nodeid-required' });
+        const n = await subs.askAgain(owner, chosen);
+        return reply('completed', el('note', { type: 'info' }, `${n} pending subscription request${n === 1 ? '' : 's'} sent again.`));
+      }),
+  };
+}
