@@ -54,7 +54,7 @@ export class ModuleHost {
   /** Iq handlers that serve only some targets (xmppIq's `serves`), by payload key, tried before the plain one. */
   private readonly partialIq = new Map<string, Array<{ handler: IqHandler; serves: (t: IqTarget) => boolean; module: string }>>();
   private readonly plainIq = new Map<string, IqHandler>();
-  private readonly messages = new Map<string, MessageHandler>();
+  private readonly messages = new Map<string, Map<string, MessageHandler>>();
   private readonly serverFeatures: string[] = [];
   private readonly accountFeatures: string[] = [];
   private readonly roomFeatures: string[] = [];
@@ -198,7 +198,9 @@ export class ModuleHost {
       xmppMessage: (ns, element, handler) => {
         const key = `${ns} ${element}`;
         this.claim('message payload', key, name);
-        this.messages.set(key, handler);
+        let byName = this.messages.get(ns);
+        if (byName === undefined) this.messages.set(ns, (byName = new Map()));
+        byName.set(element, handler);
       },
       xmppAccountNodes: (nodes) => {
         this.claim('account nodes', 'pep', name);

@@ -121,8 +121,8 @@ export class StanzaHandlers {
     const handlers = this.conn.opts.extensions.messages;
     if (handlers !== undefined && handlers.size > 0) {
       for (const child of stanza.children) {
-        if (typeof child === 'string') continue;
-        const handler = handlers.get(`${child.xmlns} ${child.name}`);
+        if (typeof child === 'string' || child.xmlns === null) continue;
+        const handler = handlers.get(child.xmlns)?.get(child.name);
         if (handler !== undefined && (await handler({ session, stanza, payload: child, to: targetBare }))) return;
       }
     }

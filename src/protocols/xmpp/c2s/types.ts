@@ -195,8 +195,11 @@ export interface AccountNodes {
  */
 export interface XmppExtensions {
   readonly iq: ReadonlyMap<string, IqHandler>;
-  /** Message payload handlers by `${namespace} ${element}` (a child of a message to an account); absent: none. */
-  readonly messages?: ReadonlyMap<string, MessageHandler>;
+  /**
+   * Message payload handlers by namespace, then element name (a child of a message to an account), so the
+   * message path looks a child up without building a key; absent: none.
+   */
+  readonly messages?: ReadonlyMap<string, ReadonlyMap<string, MessageHandler>>;
   readonly serverFeatures: readonly string[];
   readonly accountFeatures: readonly string[];
   /** Features of every room (XEP-0045 §6.4 disco#info of a room). */
