@@ -6,6 +6,8 @@
  * next publication (XEP-0163 §4), lists its subscriptions (§5.6) and unsubscribes (§6.2); the owner lists its
  * affiliations (§5.7), and lists and sets the node's subscriptions (§8.8); a stranger is refused as the presence
  * access model says (§6.1.3.2).
+ * slixmpp subscribes with subscription options (§6.3.7) and reads them back (§6.3.2), and asks for a subscription to
+ * a node with the authorize access model, which stays pending until the owner approves it (§6.1.5, §8.6).
  * XEP-0048 bookmarks that slixmpp stores in the PEP node `storage:bookmarks` (its xep_0223) show as XEP-0402
  * items and in private storage, and back (XEP-0402 §5 #compat-pep).
  */
@@ -117,6 +119,44 @@ describe.skipIf(unavailable !== null)('explicit PEP subscriptions with slixmpp',
     // A node that does not exist: item-not-found (§6.1.3.12); the connection goes on.
     expect((await pubsub(b, 'subscribe', { jid: alice, node: 'urn:example:none' })).error).toMatchObject({ condition: 'item-not-found' });
     await c.ping();
+  });
+
+  it('subscribes with options and reads them back; a request to an authorize node is pending until the owner approves', async () => {
+    const [alice, bob, dan] = await freshUsers(t, 'opta', 'optb', 'optd');
+    await friends(alice!, bob!);
+    const a = await slixOnline(t, alice!, 'desk');
+    const b = await slixOnline(t, bob!, 'desk');
+    const d = await slixOnline(t, dan!, 'desk');
+    await a.request('pep_publish', { node: TUNE, item: 'current', payload: tune('Quiet') });
+    // §6.3.7: delivery off from the start, so not even the last item comes (§6.1.7).
+    const sub = await pubsub(b, 'subscribe', { jid: alice, node: TUNE, options: { 'pubsub#deliver': '0' } });
+    expect(sub.error).toBeNull();
+    expect(sub.xml).toMatch(/subscription="subscribed"/);
+    // §6.3.2: slixmpp's get_subscription_options shows the form with the value given.
+    const opts = await pubsub(b, 'get_subscription_options', { jid: alice, node: TUNE, user_jid: bob });
+    expect(opts.error).toBeNull();
+    expect(opts.xml).toContain('http://jabber.org/protocol/pubsub#subscribe_options');
+    expect(opts.xml).toMatch(/var="pubsub#deliver"[^>]*>\s*<[^>]*value>0</);
+    await a.request('pep_publish', { node: TUNE, item: 'current', payload: tune('Still quiet') });
+    await b.ping();
+    await a.ping();
+    expect(b.received('message', tuneFrom(alice!, 'uiet'))).toEqual([]);
+
+    // §6.1.5: dan, a stranger, asks for a subscription to an authorize node: pending; alice gets the form (§8.6.1).
+    const diary = 'urn:example:diary';
+    const options = { 'pubsub#access_model': 'authorize' };
+    expect(await a.request('pep_publish', { node: diary, item: 'current', payload: `<entry xmlns='${diary}'>Monday</entry>`, options })).toMatchObject({ error: null });
+    const asked = await pubsub(d, 'subscribe', { jid: alice, node: diary });
+    expect(asked.error).toBeNull();
+    expect(asked.xml).toMatch(/subscription="pending"/);
+    const isRequest = (e: SlixEvent): boolean => String(e.xml).includes('pubsub#subscribe_authorization') && String(e.xml).includes(String(dan));
+    await a.waitFor('message', isRequest);
+    expect((await d.request('pep_items', { jid: alice, node: diary })).error).toMatchObject({ condition: 'not-authorized' });
+    // The owner approves through its subscription list (§8.8.2); dan is told and gets the last item.
+    expect((await pubsub(a, 'modify_subscriptions', { jid: alice, node: diary, subscriptions: [[dan, 'subscribed']] })).error).toBeNull();
+    await d.waitFor('message', (e) => String(e.xml).includes('subscription="subscribed"') && bareOf(e.from) === alice);
+    await d.waitFor('message', (e) => String(e.xml).includes('Monday'));
+    expect(JSON.stringify((await d.request('pep_items', { jid: alice, node: diary })).items)).toContain('Monday');
   });
 
   it('keeps XEP-0048 bookmarks in the PEP node storage:bookmarks in step with XEP-0402 (#compat-pep)', async () => {

@@ -7,6 +7,7 @@ import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:t
 export class RawXmpp {
   text = '';
   closed = false;
+  private iqs = 0;
   private constructor(private socket: Socket) {
     this.listen(socket);
   }
@@ -89,6 +90,17 @@ export class RawXmpp {
     this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
     const m = await this.until(/<jid>([^<]+)<\/jid>/, 5000, from);
     return m[1]!;
+  }
+
+  /**
+   * Sends `<iq type to>body</iq>` with a fresh id and resolves with its reply stanza (result or error), once it
+   * arrived; what came before it stays in `text`.
+   */
+  async iq(type: 'get' | 'set', body: string, to?: string, ms = 5000): Promise<string> {
+    const id = `raw-iq-${++this.iqs}`;
+    const from = this.text.length;
+    this.write(`<iq type='${type}' id='${id}'${to === undefined ? '' : ` to='${to}'`}>${body}</iq>`);
+    return (await this.until(new RegExp(`<iq[^>]*id="${id}"[^>]*(?:/>|>.*?</iq>)`, 's'), ms, from))[0];
   }
 
   /** STARTTLS (RFC 6120 §5.4) on an opened plain stream; the caller opens the stream again afterwards. */

@@ -40,6 +40,7 @@ const PEP_ACCOUNT_FEATURES = [
     .concat(['filtered-notifications', 'item-ids', 'last-published', 'persistent-items', 'presence-notifications', 'publish', 'publish-options'])
     .concat(['retract-items', 'retrieve-items'])
     .concat(['config-node-max', 'create-and-configure', 'manage-subscriptions', 'retrieve-affiliations', 'retrieve-subscriptions', 'subscribe'])
+    .concat(['access-authorize', 'get-pending', 'subscription-options'])
     .map((f) => `http://jabber.org/protocol/pubsub#${f}`),
   'urn:xmpp:bookmarks:1#compat',
   'urn:xmpp:bookmarks:1#compat-pep',

@@ -436,6 +436,16 @@ export class Engine {
   }
 
   /**
+   * Sends a ready XMPP stanza a module made (a publish-subscribe service's message from the user's own bare
+   * address: XEP-0060 §8.6.1 authorization requests, §8.6.2 their outcome) to every XMPP session of `user`, on
+   * every node of the cluster, through the Router; JSON sessions skip it.
+   */
+  stanzaToUser(user: string, xml: string): void {
+    const { router } = this.ctx;
+    router.toUser(user, router.outbound({ ev: 'stanza', data: { xml }, stanzasOnly: true }));
+  }
+
+  /**
    * Relays a ready stanza to the session `bare`/`resource` (an XMPP iq to another user's full address, RFC 6121
    * §8.5.3.1), through the Router like every delivery. `takes` says whether a session's connection speaks the
    * stanza's codec. Returns false, delivering nothing, when there is no such session or it cannot take it.

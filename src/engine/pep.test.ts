@@ -1,4 +1,7 @@
-/** PEP delivery (pep.ts): notifications by audience and interest, and the last items a session is owed. */
+/**
+ * PEP delivery (pep.ts): notifications by audience and interest, explicit subscribers with their show-values
+ * (XEP-0060 §6.3), and the last items a session is owed.
+ */
 import { describe, expect, it } from 'vitest';
 import type { Engine } from './engine.js';
 import type { ServerEvent } from './outbound.js';
@@ -62,5 +65,24 @@ describe('PEP delivery', () => {
     await engine.setInterests(b.session, new Set([NODE]));
     expect(items(b.events)).toEqual([`${A} last`]);
     expect(asked.at(-1)).toEqual([B, B, A]);
+  });
+
+  it('sends to explicit subscribers only the sessions whose show is among their show-values, once per session', async () => {
+    const { engine } = await testEngine([A, B]);
+    const away = await open(engine, B, [], 'away');
+    await engine.setPresence(away.session, { ...testPresence, availability: 'away' });
+    const online = await open(engine, B, [], 'online');
+    const busy = await open(engine, B, [NODE], 'busy');
+    await engine.setPresence(busy.session, { ...testPresence, availability: 'available', activity: 'in-meeting' });
+    for (const s of [away, online, busy]) s.events.length = 0;
+    // Busy (an activity) shows as dnd; online is no show at all (XEP-0060 §16.4.2).
+    await engine.pep.toSubscribers(A, item('1'), [{ user: B, resource: null, show: new Set(['online', 'dnd'] as const) }]);
+    expect([items(away.events), items(online.events), items(busy.events)]).toEqual([[], [`${A} 1`], [`${A} 1`]]);
+    // Subscribed twice (bare and full address): each session once; no show-values: any state.
+    await engine.pep.toSubscribers(A, item('2'), [{ user: B, resource: null }, { user: B, resource: 'away' }]);
+    expect([items(away.events), items(online.events), items(busy.events)]).toEqual([[`${A} 2`], [`${A} 1`, `${A} 2`], [`${A} 1`, `${A} 2`]]);
+    // A session that took the item for its +notify interest is not sent it again as a subscriber.
+    await engine.pepNotify(A, item('3'), null, [{ user: B, resource: null }]);
+    expect(items(busy.events)).toEqual([`${A} 1`, `${A} 2`, `${A} 3`]);
   });
 });

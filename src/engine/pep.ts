@@ -5,7 +5,10 @@
  * (Session.interests, an XMPP client's `<node>+notify` capabilities: "filtered notifications", §4.3), and sends
  * the last published items a session is owed when it becomes available or declares new interests (§4.3.2).
  */
+import { sessionState } from '../core/presence.js';
+import type { SessionPresence } from '../core/types.js';
 import type { BlockService } from './block-service.js';
+import type { RemoteSession } from './cluster.js';
 import type { Ctx } from './context.js';
 import type { Session } from './session.js';
 
@@ -53,10 +56,24 @@ export interface PepContact {
  */
 export type PepAudience = ((c: PepContact) => boolean) | null;
 
+/** A session's presence as XEP-0060 §16.4.2 `pubsub#show-values` names it (RFC 6121 §4.7.2.1 show, or online). */
+export type PepShow = 'online' | 'chat' | 'away' | 'xa' | 'dnd';
+
+/** The show value of a session's presence: busy (an activity) is dnd, as XMPP shows it to contacts. */
+export function showOf(p: SessionPresence): PepShow {
+  const state = sessionState(p);
+  return state === 'available' ? 'online' : state === 'busy' ? 'dnd' : state;
+}
+
 /** An explicit subscriber of a node (XEP-0060 §6.1): a user's bare address (every session) or one resource. */
 export interface PepSubscriber {
   user: string;
   resource: string | null;
+  /**
+   * Subscription option `pubsub#show-values` (XEP-0060 §6.3): only sessions whose presence shows one of these
+   * get notifications; absent or null: any.
+   */
+  show?: ReadonlySet<PepShow> | null;
 }
 
 /** Delivery of PEP notifications and of the last items a session is owed. */
@@ -81,53 +98,65 @@ export class PepService {
    * (XEP-0191 §3.4: a blocked contact gets nothing of the user's).
    */
   async notify(owner: string, item: PepItem, audience: PepAudience, subscribers: readonly PepSubscriber[] = []): Promise<void> {
-    const users = [owner];
+    const users = new Set<string>([owner]);
     if (audience !== null) {
       const { cluster } = this.ctx;
       for (const it of await this.rosterOf(owner)) {
         if (it.subscription !== 'from' && it.subscription !== 'both') continue;
         if (!cluster.isOnline(it.contact) || !audience(it) || (await this.blocked(owner, it.contact))) continue;
-        users.push(it.contact);
+        users.add(it.contact);
       }
     }
     this.deliver(owner, item, users);
-    await this.toSubscribers(owner, item, subscribers, users);
+    if (subscribers.length > 0) await this.toSubscribers(owner, item, subscribers, users);
   }
 
   /**
    * Sends `owner`'s item to its explicit subscribers (XEP-0060 §6.1), with or without +notify (XEP-0163 §4), once
-   * per session; the sessions of `notified` users that took it for their +notify interest are skipped.
+   * per session, to the sessions whose presence a subscriber's show-values admit (§6.3); the sessions of
+   * `notified` users that took it for their +notify interest are skipped. Nothing is copied per session checked.
    */
-  async toSubscribers(owner: string, item: PepItem, subscribers: readonly PepSubscriber[], notified: readonly string[] = []): Promise<void> {
+  async toSubscribers(owner: string, item: PepItem, subscribers: readonly PepSubscriber[], notified: ReadonlySet<string> | null = null): Promise<void> {
     const { router, sessions, cluster } = this.ctx;
-    const out = router.outbound({ ev: 'entity.item', data: { from: owner, ...item } });
-    const sent = new Set<object>();
-    const takes = (s: { resource: string; available: boolean; interests?: Iterable<string> | null }, sub: PepSubscriber): boolean =>
-      !sent.has(s) && s.available && (sub.resource === null || s.resource === sub.resource) && !(notified.includes(sub.user) && [...(s.interests ?? [])].includes(item.node));
+    const node = item.node;
+    let out: ReturnType<typeof router.outbound> | null = null;
+    // Only a user subscribed twice (bare and full address) can meet a session twice.
+    const sent = subscribers.length > 1 ? new Set<object>() : null;
+    let remote: RemoteSession[] | null = null;
     for (const sub of subscribers) {
       if (await this.blocked(owner, sub.user)) continue;
+      const took = notified !== null && notified.has(sub.user);
       for (const s of sessions.of(sub.user)) {
-        if (s.closed || !takes(s, sub)) continue;
-        sent.add(s);
-        router.toSession(s, out);
+        if (s.closed || !takes(s, sub, node, took) || sent?.has(s) === true) continue;
+        sent?.add(s);
+        router.toSession(s, (out ??= router.outbound({ ev: 'entity.item', data: { from: owner, ...item } })));
       }
-      const remote = cluster.remoteCount > 0 ? [...cluster.remoteOf(sub.user)].filter((r) => takes(r, sub)) : [];
-      for (const r of remote) sent.add(r);
-      if (remote.length > 0) router.toRemote(remote, out);
+      if (cluster.remoteCount === 0 || !cluster.hasRemote(sub.user)) continue;
+      for (const r of cluster.remoteOf(sub.user)) {
+        if (!takes(r, sub, node, took) || sent?.has(r) === true) continue;
+        sent?.add(r);
+        (remote ??= []).push(r);
+      }
     }
+    if (remote !== null) router.toRemote(remote, (out ??= router.outbound({ ev: 'entity.item', data: { from: owner, ...item } })));
   }
 
   /**
    * Sends `owner`'s item to the available sessions of `users` interested in its node, on every node of the
-   * cluster. The Outbound is built once for all of them.
+   * cluster. The Outbound is built once for all of them; the sessions on other nodes go in one hand-over.
    */
   deliver(owner: string, item: PepItem, users: Iterable<string>): void {
     const { router, sessions, cluster } = this.ctx;
     const out = router.outbound({ ev: 'entity.item', data: { from: owner, ...item } });
+    const node = item.node;
+    const clustered = cluster.remoteCount > 0;
+    let remote: RemoteSession[] | null = null;
     for (const user of users) {
-      for (const s of sessions.of(user)) if (notifies(s, item.node)) router.toSession(s, out);
-      if (cluster.remoteCount > 0) router.toRemote([...cluster.remoteOf(user)].filter((r) => r.available && (r.interests ?? []).includes(item.node)), out);
+      for (const s of sessions.of(user)) if (notifies(s, node)) router.toSession(s, out);
+      if (!clustered || !cluster.hasRemote(user)) continue;
+      for (const r of cluster.remoteOf(user)) if (r.available && r.interests !== undefined && r.interests.includes(node)) (remote ??= []).push(r);
     }
+    if (remote !== null) router.toRemote(remote, out);
   }
 
   /** The nodes any session of `user`, on any node of the cluster, asked notifications of. */
@@ -174,6 +203,20 @@ export class PepService {
   private async blocked(a: string, b: string): Promise<boolean> {
     return (await this.blocks.blocks(a, b)) || (await this.blocks.blocks(b, a));
   }
+}
+
+/**
+ * Whether a subscriber's session (here or on another node) takes an item of `node` for the subscription: it is
+ * available, it is the one subscribed (a full address) or any (a bare one), its show is among the subscription's
+ * show-values, and it did not take the item already for its +notify interest (`took`: its user was notified so).
+ */
+function takes(s: Session | RemoteSession, sub: PepSubscriber, node: string, took: boolean): boolean {
+  if (!s.available || (sub.resource !== null && s.resource !== sub.resource)) return false;
+  if (sub.show != null && !sub.show.has(showOf(s.presence))) return false;
+  if (!took) return true;
+  const interests = s.interests;
+  if (interests === null || interests === undefined) return true;
+  return !(Array.isArray(interests) ? interests.includes(node) : (interests as ReadonlySet<string>).has(node));
 }
 
 /** Whether a session takes notifications of `node` now. */

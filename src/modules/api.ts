@@ -31,7 +31,7 @@ import type { Session } from '../engine/session.js';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { OpDef } from '../protocols/json-ws/ops.js';
-import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget } from '../protocols/xmpp/c2s/types.js';
+import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget, MessageHandler } from '../protocols/xmpp/c2s/types.js';
 
 /** A module: a capability that plugs into the engine. */
 export interface ParleyModule<S extends z.ZodObject = z.ZodObject> {
@@ -199,6 +199,12 @@ export interface ModuleApi<O> {
    * same payload for the rest (two PEP services: users' accounts and presence entities).
    */
   xmppIq(ns: string, element: string, handler: IqHandler, serves?: (target: IqTarget) => boolean): void;
+  /**
+   * Takes XMPP messages to accounts that carry a payload `<element xmlns=ns>` (before they go on as ordinary
+   * messages): the handler says whether it consumed one (XEP-0060 §8.6.2: an owner's answer to a subscription
+   * request, sent to its own bare address). One module per payload.
+   */
+  xmppMessage(ns: string, element: string, handler: MessageHandler): void;
   /** Serves the PEP nodes of accounts in disco (XEP-0163 §9): disco#items of an account, disco#info of a node. */
   xmppAccountNodes(nodes: AccountNodes): void;
   /**

@@ -14,7 +14,7 @@ import type { ModuleStorageSpec } from '../ports/module-storage.js';
 import type { Store } from '../ports/store.js';
 import { OPS, type OpDef } from '../protocols/json-ws/ops.js';
 import { IQ_HANDLERS } from '../protocols/xmpp/c2s/iq-handlers.js';
-import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
+import type { AccountNodes, DiscoForm, DiscoIdentity, IqHandler, IqTarget, MessageHandler, XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import type { HttpContext, ModuleApi, ModuleServices, ParleyModule, ServiceName } from './api.js';
 import { follower, recordConsumer, type LogWorker } from './consumer.js';
 import { LiveSettings } from './live-settings.js';
@@ -54,6 +54,7 @@ export class ModuleHost {
   /** Iq handlers that serve only some targets (xmppIq's `serves`), by payload key, tried before the plain one. */
   private readonly partialIq = new Map<string, Array<{ handler: IqHandler; serves: (t: IqTarget) => boolean; module: string }>>();
   private readonly plainIq = new Map<string, IqHandler>();
+  private readonly messages = new Map<string, Map<string, MessageHandler>>();
   private readonly serverFeatures: string[] = [];
   private readonly accountFeatures: string[] = [];
   private readonly roomFeatures: string[] = [];
@@ -66,6 +67,7 @@ export class ModuleHost {
   /** What the XMPP front door serves on the modules' behalf. */
   readonly xmpp: XmppExtensions = ((host: ModuleHost): XmppExtensions => ({
     iq: this.iq,
+    messages: this.messages,
     serverFeatures: this.serverFeatures,
     accountFeatures: this.accountFeatures,
     roomFeatures: this.roomFeatures,
@@ -192,6 +194,13 @@ export class ModuleHost {
           this.partialIq.set(key, list);
         }
         this.iq.set(key, combineIq(this.partialIq.get(key) ?? [], this.plainIq.get(key)));
+      },
+      xmppMessage: (ns, element, handler) => {
+        const key = `${ns} ${element}`;
+        this.claim('message payload', key, name);
+        let byName = this.messages.get(ns);
+        if (byName === undefined) this.messages.set(ns, (byName = new Map()));
+        byName.set(element, handler);
       },
       xmppAccountNodes: (nodes) => {
         this.claim('account nodes', 'pep', name);

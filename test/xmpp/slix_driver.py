@@ -567,6 +567,9 @@ class Driver:
         kwargs = dict(c.get('args') or {})
         if 'subscriptions' in kwargs:
             kwargs['subscriptions'] = [tuple(s) for s in kwargs['subscriptions']]
+        if isinstance(kwargs.get('options'), dict):
+            # Subscription options (XEP-0060 §6.3.7) given as {var: value}: a submitted subscribe_options form.
+            kwargs['options'] = self.pubsub_form(kwargs['options'], 'subscribe_options')
         try:
             res = await getattr(self.xmpp['xep_0060'], c['call'])(timeout=10, **kwargs)
             return {'xml': xml_text(res.xml), 'error': None}

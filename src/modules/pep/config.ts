@@ -8,8 +8,12 @@ import { ParleyError } from '../../core/errors.js';
 import { el, type Element } from '../../protocols/xmpp/xml/element.js';
 import type { DiscoForm } from '../../protocols/xmpp/c2s/types.js';
 
-/** XEP-0060 §4.5 access models PEP offers (authorize is not: PEP has no subscription requests). */
-export const ACCESS_MODELS = ['presence', 'open', 'roster', 'whitelist'] as const;
+/**
+ * XEP-0060 §4.5 access models PEP offers. XEP-0163 §4 makes presence the default and leaves the others to the
+ * service; authorize is served: a subscription request waits for the owner's approval (§6.1.5, §8.6), and only
+ * approved subscribers (and the owner) see the items.
+ */
+export const ACCESS_MODELS = ['presence', 'open', 'roster', 'authorize', 'whitelist'] as const;
 /** An access model. */
 export type AccessModel = (typeof ACCESS_MODELS)[number];
 /** When the last published item is sent (XEP-0060 §16.4 `pubsub#send_last_published_item`). */

@@ -5,7 +5,7 @@
  * lets see it, those whose capabilities ask for the node (`+notify`). XEP-0223 private data rides on the
  * whitelist access model and publish-options.
  */
-import { NS_PUBSUB_OWNER, accountNodes, ownerHandler, pubsubHandler, NS_PUBSUB } from './xmpp.js';
+import { NS_COMMANDS, NS_PUBSUB_OWNER, accountNodes, authorizationAnswers, ownerHandler, pendingCommand, pubsubHandler, requestMessages, NS_PUBSUB } from './xmpp.js';
 import { defineModule } from '../api.js';
 import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { sqliteBeside } from '../sqlite-memory.js';
@@ -22,6 +22,8 @@ const NS_NICK = 'http://jabber.org/protocol/nick';
 
 /** The XEP-0060 features (§10) an account's PEP service has: what nodes.ts and xmpp.ts implement. */
 const FEATURES = [
+  // §4.5: subscription requests wait for the owner's approval (§6.1.5, §8.6).
+  'access-authorize',
   'access-open',
   'access-presence',
   'access-roster',
@@ -35,6 +37,8 @@ const FEATURES = [
   'delete-items',
   'delete-nodes',
   'filtered-notifications',
+  // §8.7: the ad-hoc command that sends the pending requests again.
+  'get-pending',
   'item-ids',
   'last-published',
   'manage-subscriptions',
@@ -47,6 +51,8 @@ const FEATURES = [
   'retrieve-items',
   'retrieve-subscriptions',
   'subscribe',
+  // §6.3: pubsub#deliver and pubsub#show-values.
+  'subscription-options',
 ].map((f) => `${NS_PUBSUB}#${f}`);
 
 /** The pep module. */
@@ -60,7 +66,7 @@ export const pep = defineModule({
     const store = api.storage<PepArea>();
     // Notifications go to the implicit audience (+notify) and to the node's explicit subscribers (XEP-0163 §4).
     const nodes: PepNodes = new PepNodes(store, engine, async (owner, item, audience): Promise<void> => api.pepNotify(owner, item, audience, await subs.current(owner, item.node)), api.options);
-    const subs: PepSubscriptions = new PepSubscriptions(store, nodes, (owner, item, to) => api.pepToSubscribers(owner, item, to), api.options, api.log);
+    const subs: PepSubscriptions = new PepSubscriptions(store, nodes, (owner, item, to) => api.pepToSubscribers(owner, item, to), api.options, api.log, requestMessages(engine));
     api.pepSource(nodes);
     // XEP-0172 §4.5: the nickname a person publishes is a name others see; it passes the profile.check gate.
     nodes.validate(NS_NICK, (_id, xml, owner) => engine.profiles.checkNames(owner, 'nick', [parseFragment(xml).text()]));
@@ -69,6 +75,10 @@ export const pep = defineModule({
     api.xmppIq(NS_PUBSUB, 'pubsub', pubsubHandler(nodes, subs), serves);
     api.xmppIq(NS_PUBSUB_OWNER, 'pubsub', ownerHandler(nodes, subs), serves);
     api.xmppAccountNodes(accountNodes(nodes));
+    // XEP-0060 §8.6.2: the owner answers a subscription request with the form, in a message to its own address.
+    api.xmppMessage('jabber:x:data', 'x', authorizationAnswers(subs));
+    // XEP-0060 §8.7: the owner's ad-hoc command for the pending requests, on its own address only.
+    api.xmppIq(NS_COMMANDS, 'command', pendingCommand(subs), (t) => t.kind === 'self');
     for (const f of [NS_PUBSUB, ...FEATURES]) api.xmppFeature(f, 'account');
     // XEP-0402 §5: legacy bookmarks in private storage (XEP-0048 over XEP-0049) follow the node, and back.
     // XEP-0402 §5 #compat-pep: the XEP-0048 PEP node follows the XEP-0402 node, and back.

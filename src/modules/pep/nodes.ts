@@ -108,7 +108,7 @@ export class PepNodes implements PepSource {
   async items(owner: string, viewer: string, node: string, ids: string[] | null, max: number | null): Promise<ItemRow[]> {
     const config = await this.config(owner, node);
     if (config === null) throw new ParleyError('item-not-found', `no node ${node}`);
-    if (!(await this.mayAccess(owner, viewer, config))) throw refusal(config);
+    if (!(await this.mayAccess(owner, viewer, config, node))) throw await this.refusalFor(owner, viewer, node, config);
     return this.area.items(owner, node, ids, max);
   }
 
@@ -137,26 +137,52 @@ export class PepNodes implements PepSource {
     const out: Array<{ node: string; config: NodeConfig }> = [];
     for (const row of await this.area.nodes(owner)) {
       const config = parseConfig(row.config);
-      if (await this.mayAccess(owner, viewer, config)) out.push({ node: row.node, config });
+      if (await this.mayAccess(owner, viewer, config, row.node)) out.push({ node: row.node, config });
     }
     return out;
   }
 
-  /** Whether `viewer` may see the items of a node of `owner` with this configuration (XEP-0060 §4.5). */
-  async mayAccess(owner: string, viewer: string, config: NodeConfig): Promise<boolean> {
+  /**
+   * Whether `viewer` may see the items of `owner`'s node `node` with this configuration (XEP-0060 §4.5): under
+   * authorize, only the subscribers the owner approved.
+   */
+  async mayAccess(owner: string, viewer: string, config: NodeConfig, node: string): Promise<boolean> {
+    if (owner === viewer) return true;
+    if (!(await this.mayRequest(owner, viewer, config))) return false;
+    if (config.access_model === 'authorize') return (await this.area.subscriptions(owner, node, viewer)).some((r) => r.state === 'subscribed');
+    return true;
+  }
+
+  /**
+   * Whether `viewer` may ask for a subscription to a node with this configuration: under authorize anyone the
+   * owner does not block (nor blocks the owner) may ask, and the owner decides (§4.5, §6.1.5); under the other
+   * models, whoever may see the items.
+   */
+  async mayRequest(owner: string, viewer: string, config: NodeConfig): Promise<boolean> {
     if (owner === viewer) return true;
     if (config.access_model === 'whitelist') return false;
     const { blocks, rosters } = this.engine;
     if ((await blocks.blocks(owner, viewer)) || (await blocks.blocks(viewer, owner))) return false;
-    if (config.access_model === 'open') return true;
+    if (config.access_model === 'open' || config.access_model === 'authorize') return true;
     const item = (await rosters.list(owner)).find((i) => i.contact === viewer);
     if (config.access_model === 'presence') return item !== undefined && (item.subscription === 'from' || item.subscription === 'both');
     return item !== undefined && item.groups.some((g) => config.roster_groups_allowed.includes(g));
   }
 
+  /** Why `viewer` may not see the node (§6.5.9): under authorize, whether its request is pending. */
+  async refusalFor(owner: string, viewer: string, node: string, config: NodeConfig): Promise<ParleyError> {
+    if (config.access_model !== 'authorize' || !(await this.mayRequest(owner, viewer, config))) return refusal(config);
+    const pending = (await this.area.subscriptions(owner, node, viewer)).some((r) => r.state === 'pending');
+    return pending
+      ? new ParleyError('not-authorized', 'your subscription request waits for the owner\'s approval', { pubsub: 'pending-subscription' })
+      : new ParleyError('not-authorized', 'only the subscribers the owner approved see this node', { pubsub: 'not-subscribed' });
+  }
+
   /** Who of the owner's contacts gets notifications of a node with this configuration. */
   audienceOf(config: NodeConfig): PepAudience {
     switch (config.access_model) {
+      // Under authorize, only the approved subscribers are notified, as explicit subscribers.
+      case 'authorize':
       case 'whitelist':
         return null;
       case 'roster':
@@ -173,8 +199,9 @@ export class PepNodes implements PepSource {
       const config = parseConfig(row.config);
       if (config.send_last_published_item === 'never' || (config.access_model === 'whitelist' && row.owner !== viewer)) continue;
       // The engine names the viewer and the contacts whose presence it receives, which the presence and open
-      // models admit as they are (blocks are the engine's to check); the roster model asks the owner's groups.
-      if (config.access_model === 'roster' && !(await this.mayAccess(row.owner, viewer, config))) continue;
+      // models admit as they are (blocks are the engine's to check); the roster model asks the owner's groups,
+      // authorize the owner's approval.
+      if ((config.access_model === 'roster' || config.access_model === 'authorize') && !(await this.mayAccess(row.owner, viewer, config, row.node))) continue;
       out.push({ owner: row.owner, item: { node: row.node, id: row.id, data: {}, xml: row.xml } });
     }
     return out;
@@ -202,6 +229,9 @@ export function refusal(config: NodeConfig): ParleyError {
       return new ParleyError('not-authorized', 'the owner does not share its presence with you', { pubsub: 'presence-subscription-required' });
     case 'roster':
       return new ParleyError('not-authorized', 'you are not in a roster group allowed to see this node', { pubsub: 'not-in-roster-group' });
+    case 'authorize':
+      // §6.1.3: a blocked user may not even ask.
+      return new ParleyError('not-authorized', 'the owner does not take subscription requests from you', { pubsub: 'not-subscribed' });
     default:
       return new ParleyError('not-allowed', 'the node is its owner\'s alone', { pubsub: 'closed-node' });
   }

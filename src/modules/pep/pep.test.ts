@@ -165,7 +165,7 @@ describe('pep module (XEP-0163)', () => {
     expect((await a.iq('set', withOptions)).reply).toContain('type="result"');
     // A server-made id, and two items kept now (max_items 5).
     expect((await a.iq('get', PS(`<items node='${TUNE}'/>`))).reply.match(/<item id=/g)).toHaveLength(2);
-    expect((await a.iq('set', OWNER(`<configure node='${TUNE}'>${form('node_config', { access_model: 'authorize' })}</configure>`))).reply).toContain('<not-acceptable');
+    expect((await a.iq('set', OWNER(`<configure node='${TUNE}'>${form('node_config', { access_model: 'presence-or-else' })}</configure>`))).reply).toContain('<not-acceptable');
     expect((await b.iq('get', OWNER(`<configure node='${TUNE}'/>`), A)).reply).toContain('<forbidden');
     expect((await a.iq('set', OWNER(`<delete node='${TUNE}'/>`))).reply).toContain('type="result"');
     expect((await a.iq('get', PS(`<items node='${TUNE}'/>`))).reply).toContain('<item-not-found');

@@ -33,10 +33,21 @@ export interface AccountLimits {
   maxBytes: number;
 }
 
-/** An explicit subscription (XEP-0060 §6.1) to a node: the subscriber's address as it subscribed (bare or full). */
+/**
+ * A subscription's state (XEP-0060 §4.2): `subscribed`, or `pending` while the owner of a node with the
+ * authorize access model has not decided (§6.1.5, §8.6).
+ */
+export type SubscriptionState = 'subscribed' | 'pending';
+
+/**
+ * An explicit subscription (XEP-0060 §6.1) to a node: the subscriber's address as it subscribed (bare or full),
+ * its state and its subscription options (§6.3: JSON of SubscriptionOptions, null for the defaults).
+ */
 export interface SubscriptionRow {
   node: string;
   jid: string;
+  state: SubscriptionState;
+  options: string | null;
 }
 
 /** What the module stores. Methods are async and take and return clonable values (they cross threads). */
@@ -67,10 +78,15 @@ export interface PepArea {
   /** Drops everything `owner` stored (its account was removed), and its subscriptions to others' nodes. */
   drop(owner: string): Promise<void>;
   /**
-   * Subscribes `jid` to the node (XEP-0060 §6.1), refused with quota-exceeded past `max` subscriptions of the node;
-   * false when it was subscribed already.
+   * Subscribes `jid` to the node (XEP-0060 §6.1) in `state` with `options` (JSON, null: the defaults), refused
+   * with quota-exceeded past `max` subscriptions (pending ones included) of the node. An existing subscription
+   * keeps its state, and takes `options` when they are given; returns the state it is in now.
    */
-  subscribe(owner: string, node: string, jid: string, max: number): Promise<boolean>;
+  subscribe(owner: string, node: string, jid: string, max: number, state?: SubscriptionState, options?: string | null): Promise<SubscriptionState>;
+  /** Sets the state of an existing subscription (the owner approved a pending one, §8.6); false when there is none. */
+  setState(owner: string, node: string, jid: string, state: SubscriptionState): Promise<boolean>;
+  /** Replaces the options (JSON) of an existing subscription (§6.3.5); false when there is none. */
+  setOptions(owner: string, node: string, jid: string, options: string | null): Promise<boolean>;
   /** Ends the subscriptions of these addresses to the node; how many ended. */
   unsubscribe(owner: string, node: string, jids: string[]): Promise<number>;
   /** Subscriptions to `owner`'s nodes: of one node (null: all), of one subscriber's bare address (null: anyone's). */
@@ -118,6 +134,16 @@ export const MIGRATIONS: readonly ModuleMigration[] = [
       CREATE INDEX pep_subscriptions_bare ON pep_subscriptions (bare);
     `,
   },
+  {
+    version: 3,
+    name: 'PEP subscription states and options',
+    // XEP-0060 §6.1.5 and §8.6: a request to a node with the authorize access model waits, stored, for the
+    // owner's decision (pending); §6.3: each subscription's options, as JSON (NULL: the defaults).
+    sql: `
+      ALTER TABLE pep_subscriptions ADD COLUMN state TEXT NOT NULL DEFAULT 'subscribed';
+      ALTER TABLE pep_subscriptions ADD COLUMN options TEXT;
+    `,
+  },
 ];
 
 /** The pep SQLite area. */
@@ -150,13 +176,15 @@ export const area: SqliteArea<PepArea> = {
     const dropNodeSubs = db.prepare<[string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? AND node = ?');
     const dropAllSubs = db.prepare<[string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? OR bare = ?');
     const subCount = db.prepare<[string, string], number>('SELECT COUNT(*) FROM pep_subscriptions WHERE owner = ? AND node = ?').pluck();
-    const insertSub = db.prepare<[string, string, string, string, number]>(
-      'INSERT INTO pep_subscriptions (owner, node, jid, bare, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, node, jid) DO NOTHING',
+    const insertSub = db.prepare<[string, string, string, string, number, string, string | null]>(
+      'INSERT INTO pep_subscriptions (owner, node, jid, bare, created_at, state, options) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, node, jid) DO NOTHING',
     );
-    const hasSub = db.prepare<[string, string, string], number>('SELECT 1 FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?').pluck();
+    const stateOf = db.prepare<[string, string, string], SubscriptionState>('SELECT state FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?').pluck();
+    const updateState = db.prepare<[SubscriptionState, string, string, string]>('UPDATE pep_subscriptions SET state = ? WHERE owner = ? AND node = ? AND jid = ?');
+    const updateOptions = db.prepare<[string | null, string, string, string]>('UPDATE pep_subscriptions SET options = ? WHERE owner = ? AND node = ? AND jid = ?');
     const deleteSub = db.prepare<[string, string, string]>('DELETE FROM pep_subscriptions WHERE owner = ? AND node = ? AND jid = ?');
     const subs = db.prepare<[string, string | null, string | null, string | null, string | null], SubscriptionRow>(
-      'SELECT node, jid FROM pep_subscriptions WHERE owner = ? AND (? IS NULL OR node = ?) AND (? IS NULL OR bare = ?) ORDER BY node, created_at, jid',
+      'SELECT node, jid, state, options FROM pep_subscriptions WHERE owner = ? AND (? IS NULL OR node = ?) AND (? IS NULL OR bare = ?) ORDER BY node, created_at, jid',
     );
 
     const create = (owner: string, name: string, config: string, maxNodes: number): void => {
@@ -229,12 +257,23 @@ export const area: SqliteArea<PepArea> = {
           dropAllSubs.run(owner, owner);
         });
       },
-      async subscribe(owner, name, jid, max) {
+      async subscribe(owner, name, jid, max, state = 'subscribed', options) {
         return ctx.write(() => {
-          if (hasSub.get(owner, name, jid) !== undefined) return false;
+          const have = stateOf.get(owner, name, jid);
+          if (have !== undefined) {
+            if (options !== undefined) updateOptions.run(options, owner, name, jid);
+            return have;
+          }
           if ((subCount.get(owner, name) ?? 0) >= max) throw new ParleyError('quota-exceeded', `a node has at most ${max} subscriptions (modules.pep.maxSubscriptionsPerNode)`);
-          return insertSub.run(owner, name, jid, jid.split('/')[0]!, ctx.now()).changes > 0;
+          insertSub.run(owner, name, jid, jid.split('/')[0]!, ctx.now(), state, options ?? null);
+          return state;
         });
+      },
+      async setState(owner, name, jid, state) {
+        return ctx.write(() => updateState.run(state, owner, name, jid).changes > 0);
+      },
+      async setOptions(owner, name, jid, options) {
+        return ctx.write(() => updateOptions.run(options, owner, name, jid).changes > 0);
       },
       async unsubscribe(owner, name, jids) {
         return ctx.write(() => jids.reduce((n, jid) => n + deleteSub.run(owner, name, jid).changes, 0));

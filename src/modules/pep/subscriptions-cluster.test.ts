@@ -1,7 +1,8 @@
 /**
  * Explicit subscribers' notifications across the nodes of a cluster (engine/pep.ts toSubscribers, XEP-0060 §6.1):
  * a subscriber whose session is on another node gets the item whether or not it asked for the node with +notify,
- * and once when it did (XEP-0163 §4: explicit and implicit subscriptions without duplicates).
+ * and once when it did (XEP-0163 §4: explicit and implicit subscriptions without duplicates), and only while its
+ * presence there shows one of the subscription's show-values (XEP-0060 §6.3).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../../engine/outbound.js';
@@ -45,5 +46,26 @@ describe('pep subscribers in a cluster', () => {
     await one.engine.pep.notify(A, item, () => true, [{ user: B, resource: null }, { user: B, resource: 'r' }]);
     await settle();
     expect(events.filter((e) => e.ev === 'entity.item').map((e) => e.data)).toEqual([expect.objectContaining({ from: A, node: NODE })]);
+  });
+
+  it('honours show-values for a subscriber on another node, by the presence that node announced', async () => {
+    cluster = new TestCluster([A, B]);
+    const one = await cluster.node();
+    const two = await cluster.node();
+    const events: ServerEvent[] = [];
+    const { session, position } = await two.engine.openSession(B, 'r', { send: (o) => events.push(o.event), close: () => undefined }, { ...testPresence, availability: 'away' });
+    await two.engine.catchUp(session, null, position);
+    await settle();
+    events.length = 0;
+    const item = { node: NODE, id: 'current', data: {}, xml: '<tune xmlns="http://jabber.org/protocol/tune"/>' };
+    const sub = { user: B, resource: null, show: new Set(['online'] as const) };
+    await one.engine.pep.toSubscribers(A, item, [sub]);
+    await settle();
+    expect(events.filter((e) => e.ev === 'entity.item')).toEqual([]);
+    await two.engine.setPresence(session, { ...testPresence, availability: 'available' });
+    await settle();
+    await one.engine.pep.toSubscribers(A, item, [sub]);
+    await settle();
+    expect(events.filter((e) => e.ev === 'entity.item')).toHaveLength(1);
   });
 });

@@ -117,6 +117,15 @@ export class StanzaHandlers {
       await this.engine.rooms.invite(parseBare(room), session.user, targetBare);
       return;
     }
+    // A payload a module takes (XmppExtensions.messages): XEP-0060 §8.6.2 answers to one's own PEP service.
+    const handlers = this.conn.opts.extensions.messages;
+    if (handlers !== undefined && handlers.size > 0) {
+      for (const child of stanza.children) {
+        if (typeof child === 'string' || child.xmlns === null) continue;
+        const handler = handlers.get(child.xmlns)?.get(child.name);
+        if (handler !== undefined && (await handler({ session, stanza, payload: child, to: targetBare }))) return;
+      }
+    }
     const body = stanza.getChild('body');
     const clientId = originId(stanza);
     const messages = this.engine.messages;

@@ -131,6 +131,22 @@ export interface IqHandler {
   targets?: IqTarget['kind'][];
 }
 
+/** What a module's message handler receives: a message to an account (not a room) with the payload it claims. */
+export interface MessageContext {
+  session: Session;
+  stanza: Element;
+  payload: Element;
+  /** The bare address the message is for (the sender's own when it had no `to`). */
+  to: string;
+}
+
+/**
+ * Takes a message whose payload a module claims (XmppExtensions.messages), e.g. an XEP-0060 §8.6.2 authorization
+ * form sent to one's own publish-subscribe service: true when it consumed the message, false to let it go on as
+ * an ordinary message. A thrown ParleyError is the message's error.
+ */
+export type MessageHandler = (c: MessageContext) => Promise<boolean>;
+
 /** An identity in disco#info (XEP-0030 §3.1): category and type from the XMPP registrar, an optional name. */
 export interface DiscoIdentity {
   readonly category: string;
@@ -179,6 +195,11 @@ export interface AccountNodes {
  */
 export interface XmppExtensions {
   readonly iq: ReadonlyMap<string, IqHandler>;
+  /**
+   * Message payload handlers by namespace, then element name (a child of a message to an account), so the
+   * message path looks a child up without building a key; absent: none.
+   */
+  readonly messages?: ReadonlyMap<string, ReadonlyMap<string, MessageHandler>>;
   readonly serverFeatures: readonly string[];
   readonly accountFeatures: readonly string[];
   /** Features of every room (XEP-0045 §6.4 disco#info of a room). */
