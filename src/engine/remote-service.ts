@@ -44,6 +44,11 @@ export interface RouteHandle {
   deliver(stanza: InboundStanza, startedAt?: number): Promise<void>;
   /** Removes the route (at the owner's shutdown). */
   remove(): void;
+  /**
+   * Tells the engine that what the route serves now changed (DomainRoute.serves: a component connected or left),
+   * so the other nodes of a cluster learn which node serves the domain.
+   */
+  changed(): void;
 }
 
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
@@ -66,7 +71,7 @@ export class RemoteService {
   ) {}
 
   /** Registers a route; the handle delivers what its owner receives. */
-  register(route: DomainRoute): RouteHandle {
+  register(route: DomainRoute): Omit<RouteHandle, 'changed'> {
     const remove = this.ctx.routes.add(route);
     return { deliver: (s, startedAt = 0) => this.inbound(route, s, startedAt), remove };
   }

@@ -15,16 +15,18 @@ import { silentLog, testEngine } from './test-engine.js';
 
 /** One node's connection to the shared bus: messages cross as JSON; `down` makes the node fall silent. */
 export class NodeBus implements Bus {
+  /** Other nodes hear it, as over a networked bus. */
+  readonly shared = true;
   down = false;
   readonly published: Array<{ subject: string; message: unknown }> = [];
-  constructor(private readonly shared: LocalBus) {}
+  constructor(private readonly hub: LocalBus) {}
   publish(subject: string, message: unknown): void {
     if (this.down) return;
     this.published.push({ subject, message });
-    this.shared.publish(subject, JSON.parse(JSON.stringify(message)));
+    this.hub.publish(subject, JSON.parse(JSON.stringify(message)));
   }
   subscribe(subject: string, handler: BusHandler): () => void {
-    return this.shared.subscribe(subject, (m, s) => (this.down ? undefined : handler(m, s)));
+    return this.hub.subscribe(subject, (m, s) => (this.down ? undefined : handler(m, s)));
   }
   close(): Promise<void> {
     return Promise.resolve();

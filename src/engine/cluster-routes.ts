@@ -1,0 +1,181 @@
+/**
+ * Domain routes across the cluster: a route registered on one node (a component connected there) serves users on
+ * every node. Each node tells the others which exact domains its routes serve now (the shared part `routes` of
+ * the cluster layer: announced when it changes, sent in the answer to a hello, gone with a node that dies), and
+ * puts a stand-in route for each domain another node serves into its own registry (DomainRoutes.setElsewhere).
+ * The stand-in hands a stanza to the owning node on that node's route subject; the owner checks and sends it down
+ * its own route as if a local user had, and answers, so a refusal (service-unavailable from a component that just
+ * left, a route's own error) comes back to the sender as a ParleyError wherever it sent from.
+ *
+ * Predicate routes (federation's "any other domain") are not shared: every node runs its own.
+ *
+ * Subject and messages (docs/ARCHITECTURE.md, "The bus and the cluster"):
+ *   parley.node.<id>.route   {t:'send', node, id, stanza}: a stanza for a domain node <id> serves
+ *                            {t:'done', node, id, error?}: the owner's answer to the sender's `send`
+ *
+ * A node alone never publishes here: with no other node, no stand-in exists and routeOf never picks one.
+ */
+import { ParleyError, type ErrorCode, ERRORS } from '../core/errors.js';
+import type { Bus } from '../ports/bus.js';
+import type { Cluster } from './cluster.js';
+import type { Logger } from './context.js';
+import { domainPart, type DomainRoute, type DomainRoutes, type RoutedStanza } from './domain-routes.js';
+
+/** The subject on which node `node` takes stanzas for the domains its routes serve, and answers to its own. */
+export const routeSubject = (node: string): string => `parley.node.${node}.route`;
+
+/** How long a stanza handed to another node waits for its answer before remote-server-timeout. */
+const ANSWER_MS = 5_000;
+
+/** Messages on a node's route subject; `node` is always the sender. */
+export type RouteMessage =
+  | { t: 'send'; node: string; id: number; stanza: RoutedStanza }
+  | { t: 'done'; node: string; id: number; error?: { code: string; message: string } };
+
+interface Pending {
+  node: string;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** This node's routes told to the others, theirs served here through stand-ins. */
+export class ClusterRoutes {
+  /** Node -> the exact domains it serves now. */
+  private readonly byNode = new Map<string, string[]>();
+  /** Node -> its stand-in route (one per node, so a domain moving between two nodes' routes switches at once). */
+  private readonly standIns = new Map<string, DomainRoute>();
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+  /** What this node last told (sorted, joined), so a change that changes nothing is not announced. */
+  private told = '';
+  private readonly announce: (data: unknown) => void;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly bus: Bus,
+    private readonly routes: DomainRoutes,
+    private readonly log: Logger,
+    private readonly answerMs = ANSWER_MS,
+  ) {
+    this.announce = cluster.share('routes', {
+      snapshot: () => routes.servedHere(),
+      state: (node, data) => this.set(node, data),
+      change: (node, data) => this.set(node, data),
+      dropped: (node) => this.drop(node),
+    });
+  }
+
+  /** Takes stanzas other nodes hand to this node's routes, and the answers to those it handed them. */
+  start(): void {
+    this.unsubscribe = this.bus.subscribe(routeSubject(this.cluster.node), (m) => this.receive(m as RouteMessage));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    for (const [id, p] of this.pending) this.settle(id, p, new ParleyError('service-unavailable', 'the server is shutting down'));
+  }
+
+  /** This node's routes changed (added, removed, a component connected or left): the others are told. */
+  changed(): void {
+    const served = this.routes.servedHere();
+    const key = served.join(' ');
+    if (key === this.told) return;
+    this.told = key;
+    this.announce(served);
+  }
+
+  /** Which node serves `domain` through a route there (tests, administrators' views). */
+  ownerOf(domain: string): string | null {
+    const d = domain.toLowerCase();
+    for (const [node, domains] of this.byNode) if (domains.includes(d)) return node;
+    return null;
+  }
+
+  private set(node: string, data: unknown): void {
+    const domains = Array.isArray(data) ? data.filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase()) : [];
+    const before = this.byNode.get(node) ?? [];
+    const standIn = this.standInOf(node);
+    for (const d of before) if (!domains.includes(d)) this.routes.setElsewhere(d, this.otherOwner(d, node));
+    if (domains.length === 0) this.byNode.delete(node);
+    else this.byNode.set(node, domains);
+    for (const d of domains) this.routes.setElsewhere(d, standIn);
+  }
+
+  /** The node is gone: its domains are served by another node that announced them, or by nobody. */
+  private drop(node: string): void {
+    this.set(node, []);
+    this.standIns.delete(node);
+    for (const [id, p] of this.pending) if (p.node === node) this.settle(id, p, new ParleyError('service-unavailable', 'the server node that served this domain is gone'));
+  }
+
+  /** The stand-in of another node that still serves `domain` (not `but`), or null. */
+  private otherOwner(domain: string, but: string): DomainRoute | null {
+    for (const [node, domains] of this.byNode) if (node !== but && domains.includes(domain)) return this.standInOf(node);
+    return null;
+  }
+
+  private standInOf(node: string): DomainRoute {
+    let r = this.standIns.get(node);
+    if (r === undefined) {
+      r = { name: `cluster node ${node}`, send: (s) => this.forward(node, s) };
+      this.standIns.set(node, r);
+    }
+    return r;
+  }
+
+  /** Hands `s` to `node`, whose route serves its domain; settles with that node's answer. */
+  private forward(node: string, s: RoutedStanza): Promise<void> {
+    // The node stopped serving it (or died) since its route was picked.
+    if (!this.byNode.has(node)) return Promise.reject(new ParleyError('service-unavailable', `${domainPart(s.to)} is no longer served by the node that served it`));
+    const id = ++this.next;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ParleyError('remote-server-timeout', `the server node serving ${domainPart(s.to)} did not answer`));
+      }, this.answerMs);
+      timer.unref?.();
+      this.pending.set(id, { node, resolve, reject, timer });
+      this.bus.publish(routeSubject(node), { t: 'send', node: this.cluster.node, id, stanza: s } satisfies RouteMessage);
+    });
+  }
+
+  private settle(id: number, p: Pending, error?: unknown): void {
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    if (error === undefined) p.resolve();
+    else p.reject(error);
+  }
+
+  private async receive(m: RouteMessage): Promise<void> {
+    if (m.t === 'done') {
+      const p = this.pending.get(m.id);
+      if (p === undefined || p.node !== m.node) return;
+      const code = m.error !== undefined && Object.hasOwn(ERRORS, m.error.code) ? (m.error.code as ErrorCode) : 'internal-server-error';
+      this.settle(m.id, p, m.error === undefined ? undefined : new ParleyError(code, m.error.message));
+      return;
+    }
+    if (m.t !== 'send') return;
+    const answer = (error?: { code: string; message: string }): void =>
+      this.bus.publish(routeSubject(m.node), { t: 'done', node: this.cluster.node, id: m.id, ...(error ? { error } : {}) } satisfies RouteMessage);
+    const s = m.stanza;
+    // Only this node's own route for the domain: a stanza is never handed on to a third node.
+    const route = this.routes.localRouteOf(domainPart(s.to));
+    if (route === null) {
+      answer({ code: 'remote-server-not-found', message: `${domainPart(s.to)} is not served by this server` });
+      return;
+    }
+    try {
+      // As for a local sender: the route's check (a component that is not connected: service-unavailable), then send.
+      const at = s.from.indexOf('/');
+      await route.check?.(s.to, at === -1 ? s.from : s.from.slice(0, at));
+      await route.send(s);
+      answer();
+    } catch (e) {
+      if (!(e instanceof ParleyError)) this.log.error({ err: e, route: route.name }, 'a stanza from another node failed in its route');
+      answer(e instanceof ParleyError ? { code: e.code, message: e.message } : { code: 'internal-server-error', message: 'the route failed' });
+    }
+  }
+}
