@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bus, BusHandler } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
-import { createSqliteStore } from '../storage/sqlite/index.js';
+import { createSqliteStore, type SqliteModule } from '../storage/sqlite/index.js';
 import type { Engine } from './engine.js';
 import { LocalBus } from './local-bus.js';
 import { silentLog, testEngine } from './test-engine.js';
@@ -56,11 +56,13 @@ export class TestCluster {
   constructor(
     private readonly users: string[],
     private readonly password?: string,
+    /** Modules' storage areas every node's store opens (for modules set up on the nodes, modules/testing.ts). */
+    private readonly modules: readonly SqliteModule[] = [],
   ) {}
 
   /** Starts a node on the shared database file and bus, and lets the others learn of it. */
   async node(): Promise<TestNode> {
-    const store = createSqliteStore({ path: join(this.dir, 'parley.db') });
+    const store = createSqliteStore({ path: join(this.dir, 'parley.db'), modules: this.modules });
     const bus = new NodeBus(this.shared);
     const now = (): number => Date.now() + this.skew;
     const { engine } = await testEngine(this.users, { store, bus, now, ...(this.password !== undefined ? { password: this.password } : {}) });
