@@ -7,11 +7,17 @@
  * its own route as if a local user had, and answers, so a refusal (service-unavailable from a component that just
  * left, a route's own error) comes back to the sender as a ParleyError wherever it sent from.
  *
+ * A request with no session behind it (an iq from an account's bare address: ModuleApi.serverIq) is answered
+ * back to the node that asked: the owner hands the answer there instead of delivering it, and that node claims it
+ * as its own route would have (server-iq.ts).
+ *
  * Predicate routes (federation's "any other domain") are not shared: every node runs its own.
  *
  * Subject and messages (docs/ARCHITECTURE.md, "The bus and the cluster"):
  *   parley.node.<id>.route   {t:'send', node, id, stanza}: a stanza for a domain node <id> serves
  *                            {t:'done', node, id, error?}: the owner's answer to the sender's `send`
+ *                            {t:'answer', node, stanza}: what the route brought back for a request with no
+ *                            session behind it that node <id> handed over (an iq result or error)
  *
  * A node alone never publishes here: with no other node, no stand-in exists and routeOf never picks one.
  */
@@ -26,11 +32,22 @@ export const routeSubject = (node: string): string => `parley.node.${node}.route
 
 /** How long a stanza handed to another node waits for its answer before remote-server-timeout. */
 const ANSWER_MS = 5_000;
+/** How long a node remembers a request without a session it sent down its route for another node. */
+const ASKED_MS = 60_000;
 
 /** Messages on a node's route subject; `node` is always the sender. */
 export type RouteMessage =
   | { t: 'send'; node: string; id: number; stanza: RoutedStanza }
-  | { t: 'done'; node: string; id: number; error?: { code: string; message: string } };
+  | { t: 'done'; node: string; id: number; error?: { code: string; message: string } }
+  | { t: 'answer'; node: string; stanza: RoutedStanza };
+
+/** A request with no session behind it sent down this node's route for another node, waiting for its answer. */
+interface Asked {
+  node: string;
+  from: string;
+  to: string;
+  timer: NodeJS.Timeout;
+}
 
 interface Pending {
   node: string;
@@ -51,6 +68,10 @@ export class ClusterRoutes {
   private told = '';
   private readonly announce: (data: unknown) => void;
   private unsubscribe: (() => void) | null = null;
+  /** Requests without a session sent down a route here for another node, by stanza id. */
+  private readonly asked = new Map<string, Asked>();
+  /** Claims an answer to a request this node sent through another node's route (ServerIqs.take). */
+  answered: (route: DomainRoute, s: RoutedStanza) => boolean = () => false;
 
   constructor(
     private readonly cluster: Cluster,
@@ -76,6 +97,24 @@ export class ClusterRoutes {
     this.unsubscribe?.();
     this.unsubscribe = null;
     for (const [id, p] of this.pending) this.settle(id, p, new ParleyError('service-unavailable', 'the server is shutting down'));
+    for (const a of this.asked.values()) clearTimeout(a.timer);
+    this.asked.clear();
+  }
+
+  /**
+   * Whether `s`, which a route of this node hands in, answers a request without a session another node sent
+   * through it (an iq result or error with its id, from the address asked, to the address that asked); if so it
+   * goes back to that node, not to delivery here. Costs one size test while nothing is asked.
+   */
+  claim(s: RoutedStanza): boolean {
+    if (this.asked.size === 0 || s.kind !== 'iq' || (s.type !== 'result' && s.type !== 'error') || s.id === null) return false;
+    const a = this.asked.get(s.id);
+    if (a === undefined || s.from.toLowerCase() !== a.to || s.to.toLowerCase() !== a.from) return false;
+    clearTimeout(a.timer);
+    this.asked.delete(s.id);
+    const stanza: RoutedStanza = { kind: s.kind, from: s.from, to: s.to, type: s.type, id: s.id, body: s.body, xml: s.xml };
+    this.bus.publish(routeSubject(a.node), { t: 'answer', node: this.cluster.node, stanza } satisfies RouteMessage);
+    return true;
   }
 
   /** This node's routes changed (added, removed, a component connected or left): the others are told. */
@@ -142,6 +181,14 @@ export class ClusterRoutes {
     });
   }
 
+  private remember(id: string, node: string, s: RoutedStanza): void {
+    const old = this.asked.get(id);
+    if (old !== undefined) clearTimeout(old.timer);
+    const timer = setTimeout(() => this.asked.delete(id), ASKED_MS);
+    timer.unref?.();
+    this.asked.set(id, { node, from: s.from.toLowerCase(), to: s.to.toLowerCase(), timer });
+  }
+
   private settle(id: number, p: Pending, error?: unknown): void {
     clearTimeout(p.timer);
     this.pending.delete(id);
@@ -155,6 +202,11 @@ export class ClusterRoutes {
       if (p === undefined || p.node !== m.node) return;
       const code = m.error !== undefined && Object.hasOwn(ERRORS, m.error.code) ? (m.error.code as ErrorCode) : 'internal-server-error';
       this.settle(m.id, p, m.error === undefined ? undefined : new ParleyError(code, m.error.message));
+      return;
+    }
+    if (m.t === 'answer') {
+      const standIn = this.standIns.get(m.node);
+      if (standIn !== undefined) this.answered(standIn, m.stanza);
       return;
     }
     if (m.t !== 'send') return;
@@ -172,6 +224,8 @@ export class ClusterRoutes {
       const at = s.from.indexOf('/');
       await route.check?.(s.to, at === -1 ? s.from : s.from.slice(0, at));
       await route.send(s);
+      // An iq request from a bare address has no session behind it (ModuleApi.serverIq): its answer goes back.
+      if (s.kind === 'iq' && (s.type === 'get' || s.type === 'set') && s.id !== null && !s.from.includes('/')) this.remember(s.id, m.node, s);
       answer();
     } catch (e) {
       if (!(e instanceof ParleyError)) this.log.error({ err: e, route: route.name }, 'a stanza from another node failed in its route');

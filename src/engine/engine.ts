@@ -218,6 +218,7 @@ export class Engine {
     this.remoteRooms.listen(this.ctx.events);
     this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence, this.remoteRooms);
     this.serverIqs = new ServerIqs(this.ctx);
+    this.clusterRoutes.answered = (route, s) => this.serverIqs.take(route, s);
     this.devices = new DeviceStates(sessions);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
@@ -478,8 +479,8 @@ export class Engine {
     const changed = (): void => this.clusterRoutes.changed();
     changed();
     return {
-      // Answers to the server's own requests (serverIq) are claimed before ordinary delivery.
-      deliver: (s, startedAt) => (this.serverIqs.take(route, s) ? Promise.resolve() : handle.deliver(s, startedAt)),
+      // Answers to the server's own requests (serverIq), this node's or another's, are claimed before delivery.
+      deliver: (s, startedAt) => (this.serverIqs.take(route, s) || this.clusterRoutes.claim(s) ? Promise.resolve() : handle.deliver(s, startedAt)),
       remove: () => {
         handle.remove();
         changed();

@@ -106,6 +106,20 @@ describe('domain routes across nodes', () => {
     expect(two.engine.remoteServices('example.com')).toEqual([{ jid: SENSORS }]);
   });
 
+  it('a request without a session (a module\'s serverIq) through another node\'s route gets its answer back', async () => {
+    const one = await cluster.node();
+    const two = await cluster.node();
+    const comp = component(one.engine);
+    await settle();
+    const asked = two.engine.serverIq({ from: A, to: SENSORS, type: 'set', xml: '<publish xmlns="urn:test"/>' });
+    await settle();
+    const [iq] = comp.take();
+    expect(iq).toMatchObject({ kind: 'iq', type: 'set', from: A, to: SENSORS });
+    // The component answers on node one; the answer goes back to node two, not to alice's sessions.
+    await comp.handle.deliver({ ...inbound('iq', SENSORS, A, 'result'), id: iq!.id, xml: '<done xmlns="urn:test"/>' });
+    expect(await asked).toEqual({ type: 'result', xml: '<done xmlns="urn:test"/>' });
+  });
+
   it('a component configured on every node is served by the node it is connected to, and not when it leaves', async () => {
     const one = await cluster.node();
     const two = await cluster.node();
