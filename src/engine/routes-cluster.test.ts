@@ -172,6 +172,24 @@ describe('domain routes across nodes', () => {
     expect(await sent).toBe('service-unavailable');
   });
 
+  it('a message waiting for another node\'s route holds up no other message', async () => {
+    const one = await cluster.node();
+    const two = await cluster.node();
+    component(one.engine, { send: () => new Promise<void>(() => undefined) }); // hands over, never answers
+    await settle();
+    const a = await open(two, A);
+    const b = await open(two, B);
+    const stuck = codeOf(two.engine.messages.send(a.session, parseAddress(`lamp@${SENSORS}`), 'on', null, 0));
+    await settle();
+    await two.engine.messages.send(b.session, parseAddress(A), 'meanwhile', null, 0);
+    expect(a.events.some((e) => e.ev === 'message' && e.data.body === 'meanwhile')).toBe(true);
+    // The node that never answers dies: the waiting sender is refused.
+    one.bus.down = true;
+    cluster.advance(7_000);
+    two.engine.ctx.cluster.sweep();
+    expect(await stuck).toBe('service-unavailable');
+  });
+
   it('a node alone publishes nothing for its routes or what they carry', async () => {
     const one = await cluster.node();
     const comp = component(one.engine);
