@@ -126,13 +126,6 @@ export class ClusterRoutes {
     this.announce(served);
   }
 
-  /** Which node serves `domain` through a route there (tests, administrators' views). */
-  ownerOf(domain: string): string | null {
-    const d = domain.toLowerCase();
-    for (const [node, domains] of this.byNode) if (domains.includes(d)) return node;
-    return null;
-  }
-
   private set(node: string, data: unknown): void {
     const domains = Array.isArray(data) ? data.filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase()) : [];
     const before = this.byNode.get(node) ?? [];
