@@ -11,10 +11,10 @@ import { CLUSTER_SUBJECT } from './cluster.js';
 import type { DomainRoute, RoutedStanza } from './domain-routes.js';
 import type { Engine } from './engine.js';
 import type { ServerEvent } from './outbound.js';
-import type { InboundStanza, RouteHandle } from './remote-service.js';
 import type { Session, Sink } from './session.js';
 import { settle, TestCluster, type TestNode } from './test-cluster.js';
 import { testPresence } from './test-engine.js';
+import { fakeRoute, inboundStanza } from './test-routes.js';
 
 const A = 'alice@example.com';
 const B = 'bob@example.com';
@@ -30,33 +30,11 @@ afterEach(async () => {
   await cluster.close();
 });
 
-/** A route whose sent stanzas are recorded; `refuse` makes its send throw that error. */
-function route(engine: Engine, spec: Partial<DomainRoute> = {}): { handle: RouteHandle; take: () => RoutedStanza[]; refuse: ParleyError | null } {
-  const sent: RoutedStanza[] = [];
-  const r = {
-    handle: undefined as unknown as RouteHandle,
-    take: () => sent.splice(0),
-    refuse: null as ParleyError | null,
-  };
-  r.handle = engine.domainRoute({
-    name: 'fake',
-    send: (s) => {
-      if (r.refuse !== null) throw r.refuse;
-      sent.push(s);
-    },
-    ...spec,
-  });
-  return r;
-}
-
 /** The component route: exact domain SENSORS. */
-const component = (engine: Engine, spec: Partial<DomainRoute> = {}) => route(engine, { domains: [SENSORS], ...spec });
+const component = (engine: Engine, spec: Partial<DomainRoute> = {}) => fakeRoute(engine, { domains: [SENSORS], ...spec });
 /** The federation-like route every node runs: any domain under remote.test. */
-const federation = (engine: Engine) => route(engine, { accepts: (d) => d.endsWith('remote.test') });
-
-function inbound(kind: InboundStanza['kind'], from: string, to: string, type: string | null, body: string | null = null, xml: string | null = null): InboundStanza {
-  return { kind, from, to, type, id: null, body, xml, stanza: `<${kind} xmlns="jabber:client" from="${from}" to="${to}"/>`, keep: null };
-}
+const federation = (engine: Engine) => fakeRoute(engine);
+const inbound = inboundStanza;
 
 async function open(n: TestNode, user: string, resource = 'r'): Promise<{ session: Session; events: ServerEvent[] }> {
   const events: ServerEvent[] = [];
@@ -98,7 +76,7 @@ describe('domain routes across nodes', () => {
     comp.refuse = null;
 
     // What the component sends to the user reaches the session on node two.
-    await comp.handle.deliver(inbound('message', `lamp@${SENSORS}`, `${A}/phone`, 'chat', 'switched on'));
+    await comp.handle.deliver(inbound('message', `lamp@${SENSORS}`, `${A}/phone`, 'chat', null, 'switched on'));
     await settle();
     expect(a.events.find((e) => e.ev === 'message')).toMatchObject({ data: { from: `lamp@${SENSORS}`, body: 'switched on' } });
 
@@ -213,7 +191,7 @@ describe('what routes carry, on every node', () => {
     federation(two.engine);
     await one.engine.rosters.act(A, R, 'subscribe');
     await fed.handle.deliver(inbound('presence', R, A, 'subscribed'));
-    await fed.handle.deliver(inbound('presence', `${R}/phone`, A, null, null, '<show>away</show><status>on a train</status>'));
+    await fed.handle.deliver(inbound('presence', `${R}/phone`, A, null, '<show>away</show><status>on a train</status>'));
     await settle();
     const snapshotOf = (events: ServerEvent[]) => (events.find((e) => e.ev === 'presence.snapshot')!.data.presences as Array<{ user: string; state: string; status: string | null }>).find((p) => p.user === R);
 
@@ -241,7 +219,7 @@ describe('what routes carry, on every node', () => {
     await one.engine.rooms.create(A, 'The Lounge', 'lounge', false);
     const a = await open(two, A);
     await two.engine.occupy(a.session, ROOM, true, 'owner');
-    await fedOne.handle.deliver(inbound('presence', `${R}/phone`, `${ROOM}/rita`, null, null, '<x xmlns="http://jabber.org/protocol/muc"/>'));
+    await fedOne.handle.deliver(inbound('presence', `${R}/phone`, `${ROOM}/rita`, null, '<x xmlns="http://jabber.org/protocol/muc"/>'));
     await settle();
     fedOne.take();
     expect((await two.engine.rooms.occupants(ROOM, A)).map((o) => o.user)).toContain(R);
