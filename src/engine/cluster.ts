@@ -7,8 +7,13 @@
  * node's own subject, which that node hands to its own Router (never forwarding again).
  *
  * Subjects and messages (every message is plain JSON; docs/ARCHITECTURE.md, "The bus and the cluster"):
- *   parley.cluster                 ClusterMessage: hello, state, open, update, close, beat, bye, end
+ *   parley.cluster                 ClusterMessage: hello, state, open, update, close, beat, bye, end, share
  *   parley.node.<id>.deliver       DeliverMessage: an event for some of that node's sessions
+ *
+ * Besides sessions, the engine keeps other state alike on every node through named shared parts (Cluster.share):
+ * each part's changes are announced (`share`), its whole state rides in the answer to a hello, and a part hears
+ * when a node is gone (cluster-routes.ts: which node serves which routed domain; remote-presence.ts and
+ * remote-rooms.ts: what routes carried in).
  *
  * A node that knows no other node publishes nothing but its hello at start: one process alone pays one
  * subscription and nothing per session, message or presence change.
@@ -69,8 +74,11 @@ export interface UserSession {
 export type ClusterMessage =
   /** A node starts (or met an unknown node, then `to` names it): nodes answer with their state. */
   | { t: 'hello'; node: string; to?: string }
-  /** Every session of the sender; replaces what the receiver knew of it. `to`: the node it answers. */
-  | { t: 'state'; node: string; to: string; sessions: SessionInfo[] }
+  /**
+   * Every session of the sender; replaces what the receiver knew of it. `to`: the node it answers. `shared`: the
+   * sender's state of each shared part (Cluster.share), by name (absent from a node that predates them).
+   */
+  | { t: 'state'; node: string; to: string; sessions: SessionInfo[]; shared?: Record<string, unknown> }
   | { t: 'open'; node: string; session: SessionInfo }
   | { t: 'update'; node: string; session: SessionInfo }
   | { t: 'close'; node: string; id: string }
@@ -83,7 +91,24 @@ export type ClusterMessage =
    * key), whoever's it is. `resource`: only that resource of the (one) user. `code`: the close code the client is
    * told (not-authorized when absent: nodes that predate it sent none).
    */
-  | { t: 'end'; node: string; users: string[]; keep: string | null; reason: string; credential?: string; resource?: string; code?: EndCode };
+  | { t: 'end'; node: string; users: string[]; keep: string | null; reason: string; credential?: string; resource?: string; code?: EndCode }
+  /** A change of the shared part `part` (Cluster.share), as that part defines it. */
+  | { t: 'share'; node: string; part: string; data: unknown };
+
+/**
+ * State the engine keeps alike on every node besides sessions (Cluster.share): what a node tells the others of
+ * it, and what it does with what they tell.
+ */
+export interface SharedPart {
+  /** This node's state of the part, sent in its answer to a hello (undefined: nothing to tell). */
+  snapshot(): unknown;
+  /** Another node's state of the part, from its answer to a hello (or its answer to this node's). */
+  state(node: string, data: unknown): void;
+  /** A change another node announced. */
+  change(node: string, data: unknown): void;
+  /** The node is gone (it said bye or missed its heartbeats). */
+  dropped?(node: string): void;
+}
 
 /** The close codes with which sessions are ended on every node (Sink.close). */
 export type EndCode = 'not-authorized' | 'account-disabled' | 'policy-violation';
@@ -147,6 +172,8 @@ export class Cluster {
   private stopped = false;
   private readonly beatMs: number;
   private readonly deadMs: number;
+  /** Shared parts by name (Cluster.share). */
+  private readonly parts = new Map<string, SharedPart>();
 
   constructor(
     /** This node's id (a bus subject word). */
@@ -247,6 +274,17 @@ export class Cluster {
   /** Asks the other nodes to end the sessions opened with `credential` (CredentialVerifier's ref). */
   endCredentialEverywhere(credential: string, reason: string): void {
     if (this.peers.size > 0) this.publish({ t: 'end', node: this.node, users: [], keep: null, reason, credential });
+  }
+
+  /**
+   * Keeps the part `name` alike on every node: `part` answers for it; the returned function announces a change
+   * (nothing is published while no other node is known, so one process alone pays nothing for it).
+   */
+  share(name: string, part: SharedPart): (data: unknown) => void {
+    this.parts.set(name, part);
+    return (data) => {
+      if (!this.stopped && this.peers.size > 0) this.publish({ t: 'share', node: this.node, part: name, data });
+    };
   }
 
   /** Sends an event to sessions of another node. */
@@ -388,6 +426,7 @@ export class Cluster {
           return;
         }
         this.replace(m.node, peer, m.sessions);
+        for (const [name, data] of Object.entries(m.shared ?? {})) this.parts.get(name)?.state(m.node, data);
         // A node met for the first time by its answer may hold sessions it opened before knowing this one.
         if (!known) this.sendState(m.node);
         return;
@@ -403,6 +442,9 @@ export class Cluster {
         this.handlers?.end(request);
         break;
       }
+      case 'share':
+        this.parts.get(m.part)?.change(m.node, m.data);
+        break;
       case 'beat':
         break;
     }
@@ -413,7 +455,12 @@ export class Cluster {
   private sendState(to: string): void {
     const sessions: SessionInfo[] = [];
     for (const s of this.local.all()) if (!s.closed) sessions.push(infoOf(s));
-    this.publish({ t: 'state', node: this.node, to, sessions });
+    const shared: Record<string, unknown> = {};
+    for (const [name, part] of this.parts) {
+      const data = part.snapshot();
+      if (data !== undefined) shared[name] = data;
+    }
+    this.publish({ t: 'state', node: this.node, to, sessions, shared });
   }
 
   private replace(node: string, peer: Peer, sessions: SessionInfo[]): void {
@@ -451,6 +498,7 @@ export class Cluster {
     this.peers.delete(node);
     const takeOver = gone && this.speaksForTheDead();
     for (const id of [...peer.sessions.keys()]) this.remove(peer, id, takeOver);
+    for (const part of this.parts.values()) part.dropped?.(node);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The domain-route registry: which route serves a domain (exact names before predicates, hosted domains never),
- * the `from` check of what a route hands in (RFC 6120 §8.1.2.1, §13.7), conflicts, removal, disco services.
+ * the `from` check of what a route hands in (RFC 6120 §8.1.2.1, §13.7), conflicts, removal, disco services, and
+ * other nodes' routes through stand-ins (a local route serving now first, then the stand-in, then the rest).
  */
 import { describe, expect, it } from 'vitest';
 import { ParleyError } from '../core/errors.js';
@@ -83,6 +84,31 @@ describe('domain routes', () => {
     routes.add(route('components', { domains: ['sensors.example.com', 'bots.other.org'], services: () => [{ jid: 'sensors.example.com' }, { jid: 'bots.other.org' }] }));
     expect(routes.services('example.com')).toEqual([{ jid: 'sensors.example.com' }]);
     expect(routes.services('other.org')).toEqual([{ jid: 'bots.other.org' }]);
+  });
+
+  it('another node\'s route wins over a local one that cannot serve now and over predicates, never over a hosted domain', () => {
+    const routes = new DomainRoutes((d) => HOSTED.has(d));
+    let live = false;
+    const here = route('components', { domains: ['sensors.example.com'], serves: () => live });
+    const s2s = route('s2s', { accepts: () => true });
+    const there = route('node two');
+    routes.add(here);
+    routes.add(s2s);
+    expect(routes.servedHere()).toEqual([]);
+    expect(routes.routeOf('sensors.example.com')).toBe(here); // nobody serves it now: the local route refuses
+    routes.setElsewhere('sensors.example.com', there);
+    routes.setElsewhere('jobs.example.com', there);
+    routes.setElsewhere('example.com', there);
+    expect(routes.routeOf('sensors.example.com')).toBe(there);
+    expect(routes.routeOf('jobs.example.com')).toBe(there);
+    expect(routes.routeOf('example.com')).toBeNull();
+    expect(routes.services('example.com')).toEqual([{ jid: 'sensors.example.com' }, { jid: 'jobs.example.com' }]);
+    live = true;
+    expect(routes.routeOf('sensors.example.com')).toBe(here);
+    expect(routes.servedHere()).toEqual(['sensors.example.com']);
+    expect(routes.localRouteOf('jobs.example.com')).toBeNull();
+    routes.setElsewhere('jobs.example.com', null);
+    expect(routes.routeOf('jobs.example.com')).toBe(s2s);
   });
 
   it('takes the domain of bare, full and domain-only addresses', () => {

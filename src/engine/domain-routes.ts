@@ -5,6 +5,11 @@
  * stamps `from` before handing a stanza over (RFC 6120 §8.1.2.1) and checks, for what a route hands back, that
  * its `from` is on a domain that route serves (RFC 6120 §13.7: no route speaks for a hosted domain or another
  * route's). Pure bookkeeping, no I/O: the engine (engine.ts, message-service.ts) calls it, the Router delivers.
+ *
+ * In a cluster, a domain served exactly by a route on another node (a component connected there) is served here
+ * by a stand-in route that hands stanzas to that node (cluster-routes.ts sets them: `setElsewhere`). A local
+ * route that serves the domain now wins; a stand-in wins over a local route that cannot serve it now (the
+ * component is configured here too but connected there) and over every predicate route.
  */
 import { ParleyError } from '../core/errors.js';
 
@@ -43,6 +48,12 @@ export interface DomainRoute {
    * outsider policy decides per person); a promise is awaited. Optional: no check.
    */
   check?(to: string, from?: string): void | Promise<void>;
+  /**
+   * Whether it can serve `domain` (one of `domains`) now: a component connected to this node. Absent: always.
+   * A domain it cannot serve now is served by another node's route when one announced it (cluster-routes.ts);
+   * the owner tells the engine when the answer changes (RouteHandle.changed).
+   */
+  serves?(domain: string): boolean;
   /** Hands a stanza over; a ParleyError thrown here bounces to the sender. */
   send(stanza: RoutedStanza): void | Promise<void>;
   /** Services to list in the server's disco#items (XEP-0030 §4): e.g. the components connected now. */
@@ -60,6 +71,8 @@ export function domainPart(address: string): string {
 export class DomainRoutes {
   private readonly exact = new Map<string, DomainRoute>();
   private readonly fallbacks: DomainRoute[] = [];
+  /** Domains routes of other nodes serve, each with the stand-in route to its node (cluster-routes.ts). */
+  private readonly elsewhere = new Map<string, DomainRoute>();
 
   /**
    * @param local whether a domain is this server's own (hosted user domains, their room services): never routed,
@@ -86,17 +99,45 @@ export class DomainRoutes {
 
   /** Whether any route is registered: without one, no address is remote and the hot paths skip the question. */
   get any(): boolean {
-    return this.exact.size > 0 || this.fallbacks.length > 0;
+    return this.exact.size > 0 || this.fallbacks.length > 0 || this.elsewhere.size > 0;
   }
 
   /** The route serving `domain`, or null (hosted here, or nobody serves it: remote-server-not-found). */
   routeOf(domain: string): DomainRoute | null {
     const d = domain.toLowerCase();
     const r = this.exact.get(d);
+    if (r !== undefined && (r.serves === undefined || r.serves(d))) return r;
+    // Another node's route (only in a cluster: alone, the map is empty and this is one size test).
+    if (this.elsewhere.size > 0) {
+      const e = this.elsewhere.get(d);
+      if (e !== undefined) return e;
+    }
     if (r !== undefined) return r;
     if (this.fallbacks.length === 0 || this.local(d)) return null;
     for (const f of this.fallbacks) if (f.accepts!(d)) return f;
     return null;
+  }
+
+  /** The route of this node serving `domain` exactly (never a stand-in), or null: what another node hands here. */
+  localRouteOf(domain: string): DomainRoute | null {
+    return this.exact.get(domain.toLowerCase()) ?? null;
+  }
+
+  /** The exact domains this node's routes serve now (`serves`), which the other nodes are told of. */
+  servedHere(): string[] {
+    const out: string[] = [];
+    for (const [d, r] of this.exact) if (r.serves === undefined || r.serves(d)) out.push(d);
+    return out.sort();
+  }
+
+  /**
+   * Another node serves `domain` through `standIn` (null: no longer). A hosted domain is never taken, whatever
+   * another node claims.
+   */
+  setElsewhere(domain: string, standIn: DomainRoute | null): void {
+    const d = domain.toLowerCase();
+    if (standIn === null) this.elsewhere.delete(d);
+    else if (!this.local(d)) this.elsewhere.set(d, standIn);
   }
 
   /**
@@ -117,6 +158,8 @@ export class DomainRoutes {
       seen.add(r);
       for (const s of r.services?.() ?? []) if (s.jid.endsWith(`.${domain}`)) out.push(s);
     }
+    // Services other nodes serve (a component connected there), listed once.
+    for (const d of this.elsewhere.keys()) if (d.endsWith(`.${domain}`) && !out.some((s) => s.jid === d)) out.push({ jid: d });
     return out;
   }
 }

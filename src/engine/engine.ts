@@ -12,6 +12,7 @@ import { AdminService } from './admin-service.js';
 import { AuthService, type AuthOptions } from './auth-service.js';
 import { BlockService } from './block-service.js';
 import { Cluster, type ClusterOptions, type UserSession } from './cluster.js';
+import { ClusterRoutes } from './cluster-routes.js';
 import { limitOf, type CacheChange, type Ctx, type EngineMetrics, type EngineOptions, type Logger } from './context.js';
 import { Directory } from './directory.js';
 import { DomainRoutes, type DomainRoute, type RoutedStanza } from './domain-routes.js';
@@ -91,6 +92,8 @@ export class Engine {
   private readonly remotePresence: RemotePresence;
   /** Occupants on routed domains in this server's rooms (remote-rooms.ts). */
   private readonly remoteRooms: RemoteRooms;
+  /** Routes of other nodes served here, and this node's told to them (cluster-routes.ts). */
+  private readonly clusterRoutes: ClusterRoutes;
   private readonly offline: OfflineTracker;
   /** Sessions' accounts and credentials, and the ending of those that lost them (session-ends.ts). */
   private readonly ends: SessionEnds;
@@ -180,6 +183,7 @@ export class Engine {
         if (cluster.peerCount > 0) this.bus.publish(INVALIDATE, { from: this.busId, ...change });
       },
     };
+    this.clusterRoutes = new ClusterRoutes(cluster, this.bus, this.ctx.routes, deps.log);
     this.remotePresence = new RemotePresence(this.ctx, {
       rosterOf: (user) => this.rosters.list(user),
       audienceOf: (user) => this.presence.audienceOf(user),
@@ -214,6 +218,7 @@ export class Engine {
     this.remoteRooms.listen(this.ctx.events);
     this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence, this.remoteRooms);
     this.serverIqs = new ServerIqs(this.ctx);
+    this.clusterRoutes.answered = (route, s) => this.serverIqs.take(route, s);
     this.devices = new DeviceStates(sessions);
     this.auth = new AuthService(this.ctx, deps.auth);
     this.profiles = new ProfileService(this.ctx);
@@ -240,6 +245,7 @@ export class Engine {
   private joinCluster(): void {
     const { cluster, router, log } = this.ctx;
     const failed = (what: string) => (e: unknown) => log.error({ err: e }, what);
+    this.clusterRoutes.start();
     cluster.start({
       deliver: (m) => router.deliverFromNode(m),
       changed: (user, takeOver) => {
@@ -281,6 +287,11 @@ export class Engine {
   /** The engine's events (events.ts): modules hook them. */
   get events(): EventHub {
     return this.ctx.events;
+  }
+
+  /** Whether this engine is a node of a cluster: its bus reaches other processes (Bus.shared). */
+  get clustered(): boolean {
+    return this.bus.shared === true;
   }
 
   /** This node's id in the cluster (a word of bus subjects; new at every start). */
@@ -469,12 +480,23 @@ export class Engine {
    * Adds a route for domains this server does not host (domain-routes.ts): a component's domain, later every
    * other domain for federation. Stanzas of local users to those domains are handed to `route.send` with their
    * `from` stamped; what the route's owner receives it hands in through the returned handle, whose `from` must
-   * be on a domain this route serves.
+   * be on a domain this route serves. In a cluster, the exact domains it serves now are told to the other nodes,
+   * whose users' stanzas for them are handed here (cluster-routes.ts); the owner calls `changed` when what it
+   * serves changes (a component connected or left: DomainRoute.serves).
    */
   domainRoute(route: DomainRoute): RouteHandle {
     const handle = this.remote.register(route);
-    // Answers to the server's own requests (serverIq) are claimed before ordinary delivery.
-    return { ...handle, deliver: (s, startedAt) => (this.serverIqs.take(route, s) ? Promise.resolve() : handle.deliver(s, startedAt)) };
+    const changed = (): void => this.clusterRoutes.changed();
+    changed();
+    return {
+      // Answers to the server's own requests (serverIq), this node's or another's, are claimed before delivery.
+      deliver: (s, startedAt) => (this.serverIqs.take(route, s) || this.clusterRoutes.claim(s) ? Promise.resolve() : handle.deliver(s, startedAt)),
+      remove: () => {
+        handle.remove();
+        changed();
+      },
+      changed,
+    };
   }
 
   /**
@@ -711,6 +733,7 @@ export class Engine {
    */
   async closeAll(message: string): Promise<void> {
     this.ctx.cluster.stop();
+    this.clusterRoutes.stop();
     const all = [...this.ctx.sessions.all()];
     for (const s of all) s.sink.close('shutdown', message);
     await Promise.all(all.map((s) => this.closeSession(s).catch(() => undefined)));

@@ -390,11 +390,15 @@ export class MessageService {
     }
     // message.recorded handlers and delivery run in log order, so every session sees live records in seq order even when a
     // handler is slow; catch-up relies on this (Router.toSession).
+    let handed: { routed: Promise<void> } | undefined;
     await this.logOrder.run('', async () => {
       await this.recorded(stored);
       ctx.metrics.message(rec.type, 'stored');
-      await this.deliver(session, stored, startedAt);
+      handed = await this.deliver(session, stored, startedAt);
     });
+    // A route's answer (another node's, in a cluster: a bus round trip) is awaited outside the log order, so no
+    // other message waits for it; the sender's own order holds (it was handed over in the log order).
+    if (handed !== undefined) await handed.routed;
     // The recipient was online when the message was prepared and went away before it was delivered: no session
     // got it, so it goes to the offline queue now (one storage call, only in that race).
     if (rec.type === 'chat' && rec.offlineFor.length === 0 && this.routeOf(domainPart(stored.to)) === null && !ctx.cluster.reachable(stored.to)) {
@@ -425,15 +429,17 @@ export class MessageService {
 
   /** Routing rules: chat → the recipient's sessions (or the one addressed, RFC 6121 §8.5.3) plus the sender's
    * other sessions (carbons, XEP-0280); groupchat → every member's sessions except the sending one. */
-  private async deliver(session: Session | null, r: LogRecord, startedAt: number): Promise<void> {
+  private async deliver(session: Session | null, r: LogRecord, startedAt: number): Promise<{ routed: Promise<void> } | undefined> {
     const { router, sessions, cluster } = this.ctx;
     const out = router.outbound(recordEvent(r), startedAt);
     const route = r.type === 'chat' ? this.routeOf(domainPart(r.to)) : null;
     if (route !== null) {
       // To a routed domain: the sender's other sessions get their copy (XEP-0280 §7), the route the message.
       router.toUsers([r.from], out, session ?? undefined);
-      if (r.kind === 'message') await route.send(routedOf(r));
-      return;
+      if (r.kind !== 'message') return;
+      const routed = Promise.resolve(route.send(routedOf(r)));
+      routed.catch(() => undefined); // awaited by the caller once out of the log order
+      return { routed };
     }
     if (r.type === 'groupchat') {
       // Members now, without re-checking the sender: one removed after storing still had the right to post.

@@ -8,24 +8,14 @@ import { describe, expect, it } from 'vitest';
 import type { RoutedStanza } from './domain-routes.js';
 import type { Engine } from './engine.js';
 import type { ServerEvent } from './outbound.js';
-import type { InboundStanza, RouteHandle } from './remote-service.js';
 import type { Session, Sink } from './session.js';
 import { testEngine, testPresence } from './test-engine.js';
+import { fakeRoute, inboundStanza } from './test-routes.js';
 
 const A = 'alice@example.com';
 const R = 'rita@remote.test';
 
-/** A route serving remote.test whose sent stanzas are recorded. */
-function fakeRoute(engine: Engine): { sent: RoutedStanza[]; handle: RouteHandle; take: () => RoutedStanza[] } {
-  const sent: RoutedStanza[] = [];
-  const handle = engine.domainRoute({ name: 'fake', accepts: (d) => d.endsWith('remote.test'), send: (s) => void sent.push(s) });
-  return { sent, handle, take: () => sent.splice(0) };
-}
-
-/** An inbound stanza as a route owner hands it in. */
-function inbound(kind: InboundStanza['kind'], from: string, to: string, type: string | null, xml: string | null = null, body: string | null = null): InboundStanza {
-  return { kind, from, to, type, id: null, body, xml, stanza: `<${kind} xmlns="jabber:client" from="${from}" to="${to}"${type ? ` type="${type}"` : ''}>${xml ?? ''}</${kind}>`, keep: null };
-}
+const inbound = inboundStanza;
 
 /** A session of `user` whose events are recorded. */
 async function open(engine: Engine, user: string, resource = 'r', xmpp = false): Promise<{ session: Session; events: ServerEvent[] }> {

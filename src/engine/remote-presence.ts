@@ -4,7 +4,9 @@
  * (§4.2.2, §4.4.2, §4.5.2); probes go to remote contacts (`to`/`both`) at the user's first available presence
  * (§4.3.1); a remote contact's probe is answered when it is subscribed and ignored otherwise (§4.3.2); a remote
  * contact's presence reaches the user's sessions as a `presence` event (JSON and XMPP alike, from the contact's
- * full address for XMPP) and is remembered in memory for sessions that log in later. Directed presence (§4.6):
+ * full address for XMPP) and is remembered in memory for sessions that log in later, on every node of a cluster
+ * (the shared part `heard`: each change announced, the whole in the answer to a hello), so a user's login snapshot
+ * is the same whichever node the route that carried it runs on. Directed presence (§4.6):
  * the routed addresses a session sent available presence to get unavailable when the session goes unavailable
  * or ends (§4.6.3) — remote rooms and components included.
  */
@@ -27,6 +29,16 @@ export interface RemotePresenceDeps {
   resourcesOf(user: string): ResourcePresence[];
   /** Whether `owner`'s block list names `other` or its domain (BlockService.blocks, XEP-0191). */
   blocks(owner: string, other: string): Promise<boolean>;
+}
+
+/**
+ * What the other nodes are told when what was heard for a user changed (the shared part `heard`): the contact's
+ * resources now (absent or empty: forgotten), or without `contact`, everything of a user whose account is gone.
+ */
+export interface HeardChange {
+  user: string;
+  contact?: string;
+  resources?: Record<string, SessionPresence>;
 }
 
 /** A remote contact's presence as one viewer knows it: the aggregate and each resource. */
@@ -94,10 +106,56 @@ export class RemotePresence {
   /** Routed addresses each session sent directed available presence to (RFC 6121 §4.6). */
   private readonly directed = new WeakMap<Session, Set<string>>();
 
+  /** Tells the other nodes of a change of `heard` (nothing while this node is alone). */
+  private readonly announce: (data: unknown) => void;
+
   constructor(
     private readonly ctx: Ctx,
     private readonly deps: RemotePresenceDeps,
-  ) {}
+  ) {
+    this.announce = ctx.cluster.share('heard', {
+      snapshot: () => {
+        if (this.heard.size === 0) return undefined;
+        const out: Array<[string, string, Record<string, SessionPresence>]> = [];
+        for (const [user, contacts] of this.heard) for (const [contact, resources] of contacts) out.push([user, contact, Object.fromEntries(resources)]);
+        return out;
+      },
+      // What a running node knew is taken where this node knows nothing yet: its own announcements are newer.
+      state: (_node, data) => {
+        if (!Array.isArray(data)) return;
+        for (const [user, contact, resources] of data as Array<[string, string, Record<string, SessionPresence>]>) {
+          if (this.heard.get(user)?.has(contact) !== true) this.apply({ user, contact, resources });
+        }
+      },
+      change: (_node, data) => this.apply(data as HeardChange),
+    });
+  }
+
+  /** A change another node announced (HeardChange), applied without telling any session: that node did. */
+  private apply(c: HeardChange): void {
+    if (typeof c?.user !== 'string') return;
+    if (c.contact === undefined) {
+      this.heard.delete(c.user);
+      return;
+    }
+    const entries = Object.entries(c.resources ?? {});
+    if (entries.length === 0) {
+      const byUser = this.heard.get(c.user);
+      byUser?.delete(c.contact);
+      if (byUser?.size === 0) this.heard.delete(c.user);
+      return;
+    }
+    let byUser = this.heard.get(c.user);
+    if (byUser === undefined) this.heard.set(c.user, (byUser = new Map()));
+    byUser.set(c.contact, new Map(entries));
+  }
+
+  /** Tells the other nodes what is known now of `contact` for `user` (only when some other node is known). */
+  private shareHeard(user: string, contact: string): void {
+    if (this.ctx.cluster.peerCount === 0) return;
+    const known = this.heard.get(user)?.get(contact);
+    this.announce({ user, contact, resources: known === undefined ? {} : Object.fromEntries(known) } satisfies HeardChange);
+  }
 
   /** Whether `address` is on a domain a route serves. */
   isRemote(address: string): boolean {
@@ -196,6 +254,8 @@ export class RemotePresence {
       const gone = resource === '' ? [...(known?.keys() ?? [])] : known?.has(resource) ? [resource] : [];
       for (const r of gone) known!.delete(r);
       if (known !== undefined && known.size === 0) byUser!.delete(contact);
+      if (byUser?.size === 0) this.heard.delete(user);
+      if (known !== undefined) this.shareHeard(user, contact);
       this.emit(user, contact, gone.filter((r) => r !== '').map((r) => ({ resource: r, presence: null })));
       return true;
     }
@@ -207,6 +267,7 @@ export class RemotePresence {
     if (resource === '') resources.clear();
     else resources.delete('');
     resources.set(resource, p);
+    this.shareHeard(user, contact);
     this.emit(user, contact, resource === '' ? [] : [{ resource, presence: p }]);
     return true;
   }
@@ -235,6 +296,7 @@ export class RemotePresence {
   forget(user: string, contact: string): void {
     const known = this.heard.get(user)?.get(contact);
     this.heard.get(user)?.delete(contact);
+    if (known !== undefined) this.shareHeard(user, contact);
     const changes = [...(known?.keys() ?? [])].filter((r) => r !== '').map((r) => ({ resource: r, presence: null }));
     this.emit(user, contact, changes);
   }
@@ -286,7 +348,7 @@ export class RemotePresence {
       if (blocked) {
         if (sendsPresenceTo(item)) this.sendUnavailable(user, item.contact);
         if (receivesPresenceOf(item)) {
-          this.heard.get(user)?.delete(item.contact);
+          if (this.heard.get(user)?.delete(item.contact) === true) this.shareHeard(user, item.contact);
           router.toUser(user, router.outbound({ ev: 'presence', data: aggregatePresence(item.contact, [], null) as unknown as Record<string, unknown> }));
         }
       } else {
@@ -298,6 +360,6 @@ export class RemotePresence {
 
   /** Forgets what was heard for a user whose account is gone. */
   drop(user: string): void {
-    this.heard.delete(user);
+    if (this.heard.delete(user) && this.ctx.cluster.peerCount > 0) this.announce({ user } satisfies HeardChange);
   }
 }

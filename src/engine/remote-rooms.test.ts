@@ -8,19 +8,14 @@ import { describe, expect, it } from 'vitest';
 import type { RoutedStanza } from './domain-routes.js';
 import type { Engine } from './engine.js';
 import type { ServerEvent } from './outbound.js';
-import type { InboundStanza, RouteHandle } from './remote-service.js';
+import type { InboundStanza } from './remote-service.js';
 import type { Session, Sink } from './session.js';
 import { testEngine, testPresence } from './test-engine.js';
+import { fakeRoute } from './test-routes.js';
 
 const A = 'alice@example.com';
 const ROOM = 'lounge@conference.example.com';
 const RITA = 'rita@remote.test/phone';
-
-function fakeRoute(engine: Engine): { handle: RouteHandle; take: () => RoutedStanza[] } {
-  const sent: RoutedStanza[] = [];
-  const handle = engine.domainRoute({ name: 'fake', accepts: (d) => d.endsWith('remote.test'), send: (s) => void sent.push(s) });
-  return { handle, take: () => sent.splice(0) };
-}
 
 function stanza(kind: InboundStanza['kind'], from: string, to: string, type: string | null, body: string | null = null, xml: string | null = null): InboundStanza {
   return { kind, from, to, type, id: null, body, xml, stanza: '', keep: null };

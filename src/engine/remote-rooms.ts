@@ -10,6 +10,10 @@
  * occupant (room.occupant), the other remote occupants by presence. Its groupchat messages go through the message
  * path (stored, delivered to the members), and every room message reaches the remote occupants through their
  * route, from room/nick, the sender included (§7.4). Unavailable ends its presence (§7.14); membership stays.
+ *
+ * In a cluster every node keeps the same remote occupants (the shared part `occupants`: each entry and exit
+ * announced, the whole in the answer to a hello), so occupant lists, a message posted on any node and a local
+ * user's entry on any node reach them, whichever node's route carried them in.
  */
 import { ParleyError } from '../core/errors.js';
 import type { Address } from '../core/address.js';
@@ -40,7 +44,7 @@ const DEFAULT_HISTORY = 20;
 export type RoomHistory = (user: string, room: string, limit: number) => Promise<MessageView[]>;
 
 /** One remote occupant of a room: its bare address, nick and presence. */
-interface RemoteOccupant {
+export interface RemoteOccupant {
   user: string;
   nick: string;
   presence: UserPresence;
@@ -65,6 +69,8 @@ export class RemoteRooms {
   private readonly occupants = new Map<string, Map<string, RemoteOccupant>>();
   /** Entries and exits of one room, one at a time. */
   private readonly turns = new KeyedQueue();
+  /** Tells the other nodes of an entry or exit (nothing while this node is alone). */
+  private readonly announce: (data: unknown) => void;
 
   constructor(
     private readonly ctx: Ctx,
@@ -72,7 +78,43 @@ export class RemoteRooms {
     private readonly messages: MessageService,
     private readonly presence: RemotePresence,
     private readonly history: RoomHistory,
-  ) {}
+  ) {
+    this.announce = ctx.cluster.share('occupants', {
+      snapshot: () => {
+        if (this.occupants.size === 0) return undefined;
+        const out: Array<[string, string, RemoteOccupant]> = [];
+        for (const [room, inRoom] of this.occupants) for (const [full, o] of inRoom) out.push([room, full, o]);
+        return out;
+      },
+      // A running node's occupants are taken where this node knows none of that address: its own are newer.
+      state: (_node, data) => {
+        if (!Array.isArray(data)) return;
+        for (const [room, full, o] of data as Array<[string, string, RemoteOccupant]>) if (this.occupants.get(room)?.has(full) !== true) this.put(room, full, o);
+      },
+      change: (_node, data) => {
+        const c = data as OccupantChange;
+        if (typeof c?.room === 'string' && typeof c.full === 'string') this.put(c.room, c.full, c.occupant ?? null);
+      },
+    });
+  }
+
+  /** Sets (or with null removes) one remote occupant here, without telling anyone. */
+  private put(room: string, full: string, o: RemoteOccupant | null): void {
+    let inRoom = this.occupants.get(room);
+    if (o === null) {
+      inRoom?.delete(full);
+      if (inRoom?.size === 0) this.occupants.delete(room);
+      return;
+    }
+    if (inRoom === undefined) this.occupants.set(room, (inRoom = new Map()));
+    inRoom.set(full, o);
+  }
+
+  /** Sets or removes one remote occupant, and tells the other nodes (only when some other node is known). */
+  private set(room: string, full: string, o: RemoteOccupant | null): void {
+    this.put(room, full, o);
+    if (this.ctx.cluster.peerCount > 0) this.announce({ room, full, occupant: o } satisfies OccupantChange);
+  }
 
   /**
    * Follows the rooms' changes made elsewhere in the engine: a remote member removed (kicked or banned) leaves
@@ -215,9 +257,9 @@ export class RemoteRooms {
     }
     const codes = ['110', ...(asked !== nick ? ['210'] : [])];
     this.send(full, `${room}/${nick}`, 'presence', null, presenceChildren(presence) + mucX(role, voice, full, codes));
-    if (inRoom === undefined) this.occupants.set(room, (inRoom = new Map()));
-    const first = ![...inRoom.values()].some((o) => o.user === user);
-    inRoom.set(full, { user, nick, presence });
+    const first = ![...(inRoom?.values() ?? [])].some((o) => o.user === user);
+    this.set(room, full, { user, nick, presence });
+    inRoom = this.occupants.get(room)!;
     if (again) {
       // §7.7: a presence change of an occupant goes to the other remote occupants (local sessions keep the one
       // from its entry: room.occupant carries no show or status).
@@ -244,8 +286,7 @@ export class RemoteRooms {
     const inRoom = this.occupants.get(room);
     const o = inRoom?.get(full);
     if (o === undefined) return;
-    inRoom!.delete(full);
-    if (inRoom!.size === 0) this.occupants.delete(room);
+    this.set(room, full, null);
     // §7.14: the occupant's own unavailable, with 110.
     this.send(full, `${room}/${o.nick}`, 'presence', 'unavailable', mucX(null, false, full, ['110']));
     if (![...(this.occupants.get(room)?.values() ?? [])].some((x) => x.user === o.user)) await this.occupantChanged(room, o.user, false);
@@ -282,9 +323,9 @@ export class RemoteRooms {
 
   /** The room is gone (§10.9): its remote occupants get unavailable with <destroy/>. */
   destroyed(room: string): void {
-    const inRoom = this.occupants.get(room);
-    this.occupants.delete(room);
-    for (const [full, o] of inRoom ?? []) {
+    const inRoom = [...(this.occupants.get(room) ?? [])];
+    for (const [full, o] of inRoom) {
+      this.set(room, full, null);
       this.send(full, `${room}/${o.nick}`, 'presence', 'unavailable', `<x xmlns="${MUC_USER}">${itemAttrs(null, false, null)}<destroy/></x>`);
     }
   }
@@ -300,10 +341,9 @@ export class RemoteRooms {
     for (const [full, o] of inRoom) {
       if (o.user !== user) continue;
       was = true;
-      inRoom.delete(full);
+      this.set(room, full, null);
       this.send(full, `${room}/${o.nick}`, 'presence', 'unavailable', mucX(null, false, full, ['110', banned ? '301' : '307']));
     }
-    if (inRoom.size === 0) this.occupants.delete(room);
     if (was) await this.occupantChanged(room, user, false);
   }
 
@@ -319,6 +359,13 @@ export class RemoteRooms {
   private send(to: string, from: string, kind: 'presence' | 'message', type: string | null, xml: string): void {
     this.presence.send({ kind, from, to, type, id: null, body: null, xml: xml === '' ? null : xml });
   }
+}
+
+/** What the other nodes are told of an entry (`occupant`) or exit (null) of a remote occupant (shared part `occupants`). */
+export interface OccupantChange {
+  room: string;
+  full: string;
+  occupant: RemoteOccupant | null;
 }
 
 /** `<history maxstanzas='n'/>` inside the entry's `<x xmlns='…muc'/>` (§7.2.14), or null when not asked. */

@@ -62,6 +62,11 @@ export interface RouteHandle {
   deliver(stanza: InboundStanza, startedAt?: number): Promise<void>;
   /** Removes the route (at the owner's shutdown). */
   remove(): void;
+  /**
+   * Tells the engine that what the route serves now changed (DomainRoute.serves: a component connected or left),
+   * so the other nodes of a cluster learn which node serves the domain.
+   */
+  changed(): void;
 }
 
 /**
@@ -105,7 +110,7 @@ export class RemoteService {
   ) {}
 
   /** Registers a route; the handle delivers what its owner receives. */
-  register(route: DomainRoute): RouteHandle {
+  register(route: DomainRoute): Omit<RouteHandle, 'changed'> {
     const remove = this.ctx.routes.add(route);
     const accept = (s: InboundStanza, startedAt = 0): Promise<Accepted> => this.inbound(route, s, startedAt);
     return { accept, deliver: async (s, startedAt = 0) => (await accept(s, startedAt)).done, remove };

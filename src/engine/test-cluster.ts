@@ -8,23 +8,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bus, BusHandler } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
-import { createSqliteStore } from '../storage/sqlite/index.js';
+import { createSqliteStore, type SqliteModule } from '../storage/sqlite/index.js';
 import type { Engine } from './engine.js';
 import { LocalBus } from './local-bus.js';
 import { silentLog, testEngine } from './test-engine.js';
 
 /** One node's connection to the shared bus: messages cross as JSON; `down` makes the node fall silent. */
 export class NodeBus implements Bus {
+  /** Other nodes hear it, as over a networked bus. */
+  readonly shared = true;
   down = false;
   readonly published: Array<{ subject: string; message: unknown }> = [];
-  constructor(private readonly shared: LocalBus) {}
+  constructor(private readonly hub: LocalBus) {}
   publish(subject: string, message: unknown): void {
     if (this.down) return;
     this.published.push({ subject, message });
-    this.shared.publish(subject, JSON.parse(JSON.stringify(message)));
+    this.hub.publish(subject, JSON.parse(JSON.stringify(message)));
   }
   subscribe(subject: string, handler: BusHandler): () => void {
-    return this.shared.subscribe(subject, (m, s) => (this.down ? undefined : handler(m, s)));
+    return this.hub.subscribe(subject, (m, s) => (this.down ? undefined : handler(m, s)));
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -54,11 +56,13 @@ export class TestCluster {
   constructor(
     private readonly users: string[],
     private readonly password?: string,
+    /** Modules' storage areas every node's store opens (for modules set up on the nodes, modules/testing.ts). */
+    private readonly modules: readonly SqliteModule[] = [],
   ) {}
 
   /** Starts a node on the shared database file and bus, and lets the others learn of it. */
   async node(): Promise<TestNode> {
-    const store = createSqliteStore({ path: join(this.dir, 'parley.db') });
+    const store = createSqliteStore({ path: join(this.dir, 'parley.db'), modules: this.modules });
     const bus = new NodeBus(this.shared);
     const now = (): number => Date.now() + this.skew;
     const { engine } = await testEngine(this.users, { store, bus, now, ...(this.password !== undefined ? { password: this.password } : {}) });

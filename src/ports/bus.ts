@@ -17,6 +17,12 @@ export type BusHandler = (message: unknown, subject: string) => void | Promise<v
 
 /** Publish and subscribe by subject (dot-separated words, e.g. `cache.invalidate`). */
 export interface Bus {
+  /**
+   * Whether messages reach other processes: Parley runs as a cluster of nodes (a networked adapter such as NATS
+   * sets it; the in-process adapter does not). What must agree across nodes is checked at start against it (the
+   * federation module's dialback secret).
+   */
+  readonly shared?: boolean;
   /** Sends to every subscriber of the subject, in this process and others. */
   publish(subject: string, message: unknown): void;
   /** Subscribes; `subject` may end in `.>` to take every subject below it (NATS wildcard). Returns unsubscribe. */

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.js';
-import { testEngine } from '../../engine/test-engine.js';
+import { parseAddress } from '../../core/address.js';
+import type { ServerEvent } from '../../engine/outbound.js';
+import { settle, TestCluster } from '../../engine/test-cluster.js';
+import { testEngine, testPresence } from '../../engine/test-engine.js';
+import { area as apikeysArea } from '../apikeys/sqlite.js';
+import { area as presentitiesArea } from '../presentities/sqlite.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
 import { parseFragment } from '../../protocols/xmpp/xml/fragment.js';
 import { apikeys } from '../apikeys/index.js';
@@ -309,5 +314,60 @@ describe('the component listener', () => {
     c.send(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='sensors.example.com'>`);
     await c.until(/<connection-timeout/, 3000);
     await c.closedSoon();
+  });
+});
+
+describe('a component in a cluster', () => {
+  let cluster: TestCluster | null = null;
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.close();
+    await cluster?.close();
+    cluster = null;
+  });
+
+  it('connected to one node, it serves users on another: stanzas both ways, and service-unavailable once it leaves', async () => {
+    cluster = new TestCluster(['owner@example.com', 'reader@example.com'], undefined, [
+      { name: 'apikeys', area: apikeysArea },
+      { name: 'presentities', area: presentitiesArea },
+    ]);
+    // Every node is configured alike and listens for the component; it connects to one of them.
+    const nodes = [await cluster.node(), await cluster.node()];
+    const ports: number[] = [];
+    for (const n of nodes) {
+      const port = await freePort();
+      ports.push(port);
+      hosts.push(
+        await setupModules([apikeys, presentities, components], n, {
+          apikeys: { enabled: true },
+          presentities: { enabled: true },
+          components: { enabled: true, port, components: [{ domain: 'sensors.example.com', secret: SECRET, owner: 'owner@example.com', grants: { users: ['reader@example.com'] } }] },
+        }),
+      );
+    }
+    const c = new Raw(ports[0]!);
+    opened.push(c);
+    await c.open('sensors.example.com');
+    await c.until(/<handshake\/>/);
+    await settle();
+
+    // The reader is on the other node.
+    const two = nodes[1]!.engine;
+    const events: ServerEvent[] = [];
+    const { session, position } = await two.openSession('reader@example.com', 'desk', { send: (o) => events.push(o.event), close: () => undefined }, { ...testPresence });
+    await two.catchUp(session, null, position);
+    await two.messages.send(session, parseAddress('press-1@sensors.example.com'), 'status please', null, 0);
+    await c.until(/<message[^>]*to="press-1@sensors.example.com"[^>]*>[\s\S]*status please/);
+    expect(c.text).toMatch(/from="reader@example.com\/desk"/);
+    c.send(`<message from='press-1@sensors.example.com' to='reader@example.com/desk' type='chat'><body>all good</body></message>`);
+    await eventually(async () => events, (e) => e.some((x) => x.ev === 'message' && x.data.body === 'all good'));
+    expect(events.find((x) => x.ev === 'message' && x.data.body === 'all good')).toMatchObject({ data: { from: 'press-1@sensors.example.com' } });
+    // The server's disco#items on the other node lists it (XEP-0030 §4).
+    expect(two.remoteServices('example.com')).toEqual([{ jid: 'sensors.example.com' }]);
+
+    // It leaves: the other node's own route answers again, as for a component connected nowhere.
+    c.socket.end('</stream:stream>');
+    await c.closedSoon();
+    await settle();
+    await expect(two.messages.send(session, parseAddress('press-1@sensors.example.com'), 'still there?', null, 0)).rejects.toMatchObject({ code: 'service-unavailable' });
   });
 });

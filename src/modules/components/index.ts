@@ -49,7 +49,9 @@ export const components = defineModule({
     for (const c of configured.values()) svc.serveDomain(c.domain, c.reporter.options.owner);
 
     // XEP-0114: users' stanzas to a component's domain go to its live connection; while it is not connected they
-    // bounce with service-unavailable (RFC 6120 §8.3.3.19: the service exists but cannot answer now).
+    // bounce with service-unavailable (RFC 6120 §8.3.3.19: the service exists but cannot answer now). In a
+    // cluster the component connects to one node: `serves` tells the engine which domains are live here, and the
+    // other nodes hand their users' stanzas for it to this one (docs/ARCHITECTURE.md, "The bus and the cluster").
     const liveOf = (to: string): ComponentStream => {
       const d = domainPart(to);
       const live = configured.get(d)?.live ?? null;
@@ -59,11 +61,12 @@ export const components = defineModule({
     const route = api.domainRoute({
       name: 'components',
       domains: [...configured.keys()],
+      serves: (d) => (configured.get(d)?.live ?? null) !== null,
       check: (to) => void liveOf(to),
       send: (s) => liveOf(s.to).sendRouted(s),
       services: () => [...configured.values()].filter((c) => c.live !== null).map((c) => ({ jid: c.domain })),
     });
-    const listener = await startComponentListener(opts, configured, { hostsDomain: (d) => api.engine.admin.hostsDomain(d), deliver: (s) => route.deliver(s), log: api.log });
+    const listener = await startComponentListener(opts, configured, { hostsDomain: (d) => api.engine.admin.hostsDomain(d), deliver: (s) => route.deliver(s), log: api.log, liveChanged: () => route.changed() });
     // Until a component connects, nothing vouches for its things' last state (a restart, a crash): unknown.
     for (const c of configured.values()) {
       c.reporter.disconnected().catch((e: unknown) => api.log.warn({ err: e, component: c.domain }, 'marking a component\'s things unknown failed'));

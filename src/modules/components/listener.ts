@@ -52,7 +52,7 @@ export function checkExposure(opts: Pick<ComponentsOptions, 'host' | 'allowInsec
 export async function startComponentListener(
   opts: ComponentsOptions,
   components: ReadonlyMap<string, Component>,
-  deps: { hostsDomain: (domain: string) => boolean; deliver: (stanza: InboundStanza) => Promise<void>; log: Logger; now?: () => number },
+  deps: { hostsDomain: (domain: string) => boolean; deliver: (stanza: InboundStanza) => Promise<void>; log: Logger; now?: () => number; liveChanged?: () => void },
 ): Promise<ComponentListener> {
   checkExposure(opts);
   const limits = new ConnectionLimits({ perAddress: opts.connectionsPerAddress, unauthenticatedPerAddress: opts.unauthenticatedPerAddress });
@@ -79,6 +79,7 @@ export async function startComponentListener(
       now,
       waiting,
       closed: (x) => streams.delete(x),
+      ...(deps.liveChanged ? { liveChanged: deps.liveChanged } : {}),
     });
     streams.add(s);
   };

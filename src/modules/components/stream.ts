@@ -68,6 +68,8 @@ export interface StreamDeps {
   /** The connection counted as unauthenticated until its handshake, or null. */
   readonly waiting: Unauthenticated | null;
   readonly closed: (s: ComponentStream) => void;
+  /** A component connected or left (Component.live changed): the domain route tells the other nodes. */
+  readonly liveChanged?: () => void;
 }
 
 /** The stanza error type of each condition used here (RFC 6120 §8.3.3). */
@@ -176,6 +178,7 @@ export class ComponentStream {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return this.fail('not-authorized', 'the handshake does not match the secret');
     if (c.live !== null) return this.fail('conflict', 'this component is already connected; the live connection stays');
     c.live = this;
+    this.deps.liveChanged?.();
     this.state = 'ready';
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -321,6 +324,7 @@ export class ComponentStream {
     const c = this.component;
     if (c && c.live === this) {
       c.live = null;
+      this.deps.liveChanged?.();
       c.reporter.onProgress = () => undefined;
       this.deps.log.info({ component: c.domain }, 'component disconnected; its things show as unknown');
       c.reporter.disconnected().catch((e: unknown) => this.deps.log.warn({ err: e, component: c.domain }, 'marking a component\'s things unknown failed'));

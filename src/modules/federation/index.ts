@@ -37,6 +37,12 @@ export const federation = defineModule({
   commands: [linksCommand],
   async setup(api) {
     const opts = api.options;
+    // XEP-0220 §2.1.2, §2.3: a key one node made may be checked by another (the remote server's db:verify reaches
+    // whichever node its connection lands on), so every node of a cluster needs the same secret: a random one per
+    // process would fail those checks. Refused at start rather than failing peers at random.
+    if (api.engine.clustered && opts.dialback.enabled && opts.dialback.secret === undefined) {
+      throw new ParleyError('bad-request', 'modules.federation: dialback.secret must be set, the same on every node, when Parley runs as a cluster (XEP-0220 keys made by one node are checked by another)');
+    }
     const tls = new FederationTls(opts);
     const hosted = await api.engine.admin.domains();
     if (hosted.length === 0) throw new ParleyError('bad-request', 'modules.federation: no hosted domain to federate');

@@ -91,7 +91,7 @@ export const federationOptions = z.strictObject({
   dialback: z
     .strictObject({
       enabled: z.boolean().default(true).describe('Offer and use XEP-0220 dialback'),
-      secret: z.string().min(16).max(1024).optional().describe('Secret of dialback keys (XEP-0220 §2.1.2); if absent a random one per start (keys then only verify against this process)'),
+      secret: z.string().min(16).max(1024).optional().describe('Secret of dialback keys (XEP-0220 §2.1.2); if absent a random one per start (keys then only verify against this process). Required, the same on every node, when Parley runs as a cluster'),
       allowUntrusted: z
         .boolean()
         .default(true)

@@ -1,11 +1,15 @@
 /**
  * The federation module's pure rules: RFC 6125 DNS-ID matching (wildcards), XEP-0220 §2.1.2 dialback keys,
  * the outsider policy's decisions (modes, partners, exceptions in order, groups), and the order in which
- * a remote domain's addresses are tried (RFC 6120 §3.2, XEP-0368).
+ * a remote domain's addresses are tried (RFC 6120 §3.2, XEP-0368), and the refusal to start a node of a cluster
+ * without a dialback secret shared by every node.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { TestCluster } from '../../engine/test-cluster.js';
+import { setupModules } from '../testing.js';
 import { dialbackKey, verifyDialbackKey } from './dialback.js';
+import { federation } from './index.js';
 import { certificateNames, dnsIdMatches, dnsNamesOf } from './names.js';
 import { domainPolicy, outsiderPolicy } from './options.js';
 import { admitsDomain, decide, policyOf } from './policy.js';
@@ -139,5 +143,21 @@ describe('where a remote domain listens', () => {
     const started = Date.now();
     expect(await resolveTargets('slow.example', {}, { timeoutMs: 50, lookup: slow })).toEqual([{ host: 'slow.example', port: 5269, directTls: false }]);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('federation in a cluster', () => {
+  it('refuses to start a node without an explicit dialback secret (XEP-0220 keys are checked by any node)', async () => {
+    const cluster = new TestCluster(['a@example.com']);
+    try {
+      const n = await cluster.node();
+      expect(n.engine.clustered).toBe(true);
+      await expect(setupModules([federation], n, { federation: { enabled: true, listen: { host: '127.0.0.1', port: 0 } } })).rejects.toMatchObject({
+        code: 'bad-request',
+        message: expect.stringMatching(/dialback\.secret must be set, the same on every node/),
+      });
+    } finally {
+      await cluster.close();
+    }
   });
 });
