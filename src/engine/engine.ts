@@ -191,7 +191,7 @@ export class Engine {
     this.pep = new PepService(this.ctx, this.blocks, (user) => this.rosters.list(user));
     this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), this.pep);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities, this.remotePresence);
-    this.rooms = new RoomService(this.ctx, this.presence);
+    this.rooms = new RoomService(this.ctx, this.presence, this.blocks);
     this.reads = new HistoryReads(this.ctx, this.rooms);
     this.replays = new LogReplay(this.ctx);
     this.ends = new SessionEnds(this.ctx, {

@@ -204,6 +204,37 @@ export class MessageService {
   }
 
   /**
+   * A body-less message whose sender asked that it not be stored (XEP-0334 §4: `<no-store/>`, or
+   * `<no-permanent-store/>`, which Parley reads the same way) but that carries a payload (a reaction, a marker of
+   * its own kind): delivered live, like a chat state, and kept nowhere (not in history, MAM or the offline
+   * queue: a recipient with no session gets nothing). `xml` is its extension elements (canonical XML, checked by
+   * the front door); `type` the XMPP message type. To a person (a full address: that session first, RFC 6121
+   * §8.5.3, or the bare address when it is gone), with the block lists applied as for stored messages and the
+   * sender's other sessions told (carbons, XEP-0280); to a room, to every member's sessions, the sender's own
+   * included (the room's reflection, XEP-0045 §7.4), and only from a member with voice.
+   */
+  async live(session: Session, to: Address, xml: string, type: string, id: string | null): Promise<void> {
+    this.checkXml(xml);
+    if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
+    const bare = `${to.local}@${to.domain}`;
+    const { router, sessions, cluster } = this.ctx;
+    const data: Record<string, unknown> = { from: session.full, to: bare, type, xml };
+    if (id !== null) data.id = id;
+    if (this.ctx.directory.isRoomDomain(to.domain)) {
+      await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
+      router.toUsers(await this.rooms.membersOf(bare), router.outbound({ ev: 'message.live', data: { ...data, type: 'groupchat' } }));
+      return;
+    }
+    await this.ctx.directory.requireUser(bare, to.domain);
+    await this.blocks.check(session.user, bare);
+    // RFC 6121 §8.5.3.2.1: a full address whose session is gone is treated as the bare address.
+    if (to.resource !== null && (sessions.get(bare, to.resource) !== undefined || (cluster.remoteCount > 0 && cluster.remoteSession(bare, to.resource) !== undefined))) {
+      data.to = `${bare}/${to.resource}`;
+    }
+    router.toUsers(bare === session.user ? [bare] : [bare, session.user], router.outbound({ ev: 'message.live', data }), session);
+  }
+
+  /**
    * The server id of one of `user`'s own messages, named by the id its client knows: the client's own id
    * (XEP-0359 origin-id) when it names one, else taken as the server's id (XEP-0308 and XEP-0424 references).
    */

@@ -72,7 +72,7 @@ describe('remote occupants in Parley rooms', () => {
     expect((await engine.history(A, { with: ROOM })).messages.map((m) => m.body)).toEqual(['hello lounge', 'welcome rita']);
 
     // Private messages between a local and a remote occupant (§7.5), both ways; not stored.
-    await engine.rooms.privateMessage(session, ROOM, { nick: 'rita' }, { body: 'psst', type: 'chat', state: null, id: 'pm1' });
+    await engine.rooms.privateMessage(session, ROOM, { nick: 'rita' }, { body: 'psst', type: 'chat', state: null, id: 'pm1', xml: null, noCopies: false });
     const pm = route.take();
     expect(pm).toMatchObject([{ kind: 'message', type: 'chat', from: `${ROOM}/alice`, to: RITA, id: 'pm1', body: 'psst' }]);
     expect(pm[0]!.xml).toBe('<x xmlns="http://jabber.org/protocol/muc#user"/>');

@@ -135,19 +135,15 @@ export class RemoteRooms {
     const me = this.occupants.get(room)?.get(full);
     if (me === undefined) throw new ParleyError('not-acceptable', `enter ${room} before writing to its occupants (XEP-0045 §7.5)`);
     const state = childrenOf(s.xml).find((c) => c.xmlns === CHAT_STATES && STATES.has(c.name))?.name ?? null;
-    if (s.body === null && state === null) return;
+    if (s.body === null && state === null && s.keep === null) return;
     const max = this.ctx.opts.maxBodyBytes;
     if (s.body !== null && Buffer.byteLength(s.body, 'utf8') > max) throw new ParleyError('message-too-large', `the body is over ${max} bytes`);
-    const msg: PrivateMessage = { body: s.body, type: s.type ?? 'normal', state, id: s.id };
+    const msg: PrivateMessage = { body: s.body, type: s.type ?? 'normal', state, id: s.id, xml: s.keep, noCopies: true };
     if (this.privateFromLocal(room, user, { nick }, msg)) return;
     return this.rooms.membersOf(room).then((members) => {
       const target = members.find((m) => nickOf(m) === nick && this.ctx.cluster.isOnline(m));
       if (target === undefined) throw new ParleyError('item-not-found', `no occupant ${nick} in ${room}`);
-      const data: Record<string, unknown> = { room, from: user, to: target, body: msg.body, type: msg.type };
-      if (state !== null) data.state = state;
-      if (msg.id !== null) data.id = msg.id;
-      const { router } = this.ctx;
-      router.toUsers([target], router.outbound({ ev: 'room.private', data }));
+      return this.rooms.deliverPrivate(room, user, target, msg);
     });
   }
 
@@ -159,7 +155,7 @@ export class RemoteRooms {
     const targets = [...(this.occupants.get(room) ?? [])].filter(([, o]) => ('user' in to ? o.user === to.user : o.nick === to.nick));
     const state = msg.state === null ? '' : `<${msg.state} xmlns="${CHAT_STATES}"/>`;
     for (const [full] of targets) {
-      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: msg.type, id: msg.id, body: msg.body, xml: `${state}<x xmlns="${MUC_USER}"/>` });
+      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: msg.type, id: msg.id, body: msg.body, xml: `${state}${msg.xml ?? ''}<x xmlns="${MUC_USER}"/>` });
     }
     return targets.length > 0;
   }

@@ -103,14 +103,14 @@ describe('room moderation (XEP-0045 §8-9)', () => {
 describe('private messages between occupants (XEP-0045 §7.5)', () => {
   it('go through the Router to the member named, from a member only, and are not stored', async () => {
     const { e, a, b } = await setup();
-    await e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: 'psst', type: 'chat', state: null, id: 'p1' });
-    expect(b.sink.events('room.private')).toEqual([{ room: ROOM, from: A, to: B, body: 'psst', type: 'chat', id: 'p1' }]);
+    await e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: 'psst', type: 'chat', state: null, id: 'p1', xml: null, noCopies: false });
+    expect(b.sink.events('room.private')).toEqual([{ room: ROOM, from: A, to: B, body: 'psst', type: 'chat', id: 'p1', fromResource: a.s.resource }]);
     expect(a.sink.events('room.private')).toEqual([]);
-    await expect(e.rooms.privateMessage(a.s, ROOM, { nick: 'nobody' }, { body: 'x', type: 'chat', state: null, id: null })).rejects.toMatchObject({ code: 'item-not-found' });
+    await expect(e.rooms.privateMessage(a.s, ROOM, { nick: 'nobody' }, { body: 'x', type: 'chat', state: null, id: null, xml: null, noCopies: false })).rejects.toMatchObject({ code: 'item-not-found' });
     const outsider = await testEngine([A, B, 'z@example.com']);
     await outsider.engine.rooms.create(A, 'Team', 'team', false);
     const z = await open(outsider.engine, 'z@example.com');
-    await expect(outsider.engine.rooms.privateMessage(z.s, ROOM, { nick: 'a' }, { body: 'x', type: 'chat', state: null, id: null })).rejects.toMatchObject({ code: 'not-acceptable' });
+    await expect(outsider.engine.rooms.privateMessage(z.s, ROOM, { nick: 'a' }, { body: 'x', type: 'chat', state: null, id: null, xml: null, noCopies: false })).rejects.toMatchObject({ code: 'not-acceptable' });
     expect((await e.history(B, { with: A, limit: 10 })).messages).toEqual([]);
   });
 });
