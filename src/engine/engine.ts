@@ -209,6 +209,7 @@ export class Engine {
     this.blocks.remoteChanged = (user, entries, blocked) => this.remotePresence.blockChanged(user, entries, blocked);
     this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence, async (user, room, limit) => (await this.history(user, { with: room, limit })).messages);
     this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
+    this.messages.roomLiveFanout = (room, from, id, xml) => this.remoteRooms.liveFanout(room, from, id, xml);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
     this.rooms.remotePrivate = (room, from, to, msg) => this.remoteRooms.privateFromLocal(room, from, to, msg);
     this.remoteRooms.listen(this.ctx.events);

@@ -87,6 +87,8 @@ export class MessageService {
   private readonly pendingBytes = new Map<string, number>();
   /** Where each delivered room message also goes: the room's occupants on routed domains (remote-rooms.ts). */
   roomFanout: ((r: LogRecord) => void) | null = null;
+  /** Where each live-only room message also goes (MessageService.live): the room's occupants on routed domains. */
+  roomLiveFanout: ((room: string, from: string, id: string | null, xml: string) => void) | null = null;
 
   /**
    * Sends a 1:1 message (to a person, or to one session via a full address) or a room message. `xml` is the
@@ -223,6 +225,7 @@ export class MessageService {
     if (this.ctx.directory.isRoomDomain(to.domain)) {
       await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
       router.toUsers(await this.rooms.membersOf(bare), router.outbound({ ev: 'message.live', data: { ...data, type: 'groupchat' } }));
+      this.roomLiveFanout?.(bare, session.user, id, xml);
       return;
     }
     await this.ctx.directory.requireUser(bare, to.domain);

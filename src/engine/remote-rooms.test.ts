@@ -82,6 +82,11 @@ describe('remote occupants in Parley rooms', () => {
     await expect(route.handle.deliver(stanza('message', RITA, `${ROOM}/nobody`, 'chat', 'hello?'))).rejects.toMatchObject({ code: 'item-not-found' });
     await expect(route.handle.deliver(stanza('message', 'eve@remote.test/x', `${ROOM}/alice`, 'chat', 'hi'))).rejects.toMatchObject({ code: 'not-acceptable' });
 
+    // A payload delivered live only (XEP-0334 no-store) reaches the remote occupant too, without a stanza-id.
+    const reaction = '<reactions xmlns="urn:xmpp:reactions:0" id="x"><reaction>+</reaction></reactions>';
+    await engine.messages.live(session, { local: 'lounge', domain: 'conference.example.com', resource: null }, reaction, 'groupchat', 'l1');
+    expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: `${ROOM}/alice`, to: RITA, id: 'l1', body: null, xml: reaction }]);
+
     // The local member leaves the live conversation: the remote occupant sees it.
     await engine.occupy(session, ROOM, false);
     expect(route.take().map(brief)).toEqual([`presence unavailable ${ROOM}/alice -> ${RITA}`]);

@@ -276,6 +276,18 @@ export class RemoteRooms {
     }
   }
 
+  /**
+   * A room message delivered live only (MessageService.live, a XEP-0334 no-store payload) to the room's remote
+   * occupants: from the sender's nick, without a stanza-id, since nothing was archived.
+   */
+  liveFanout(room: string, from: string, id: string | null, xml: string): void {
+    const inRoom = this.occupants.get(room);
+    if (inRoom === undefined) return;
+    for (const full of inRoom.keys()) {
+      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: 'groupchat', id, body: null, xml });
+    }
+  }
+
   /** The room is gone (§10.9): its remote occupants get unavailable with <destroy/>. */
   destroyed(room: string): void {
     const inRoom = this.occupants.get(room);
