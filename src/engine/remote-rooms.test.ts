@@ -86,6 +86,11 @@ describe('remote occupants in Parley rooms', () => {
     const reaction = '<reactions xmlns="urn:xmpp:reactions:0" id="x"><reaction>+</reaction></reactions>';
     await engine.messages.live(session, { local: 'lounge', domain: 'conference.example.com', resource: null }, reaction, 'groupchat', 'l1');
     expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: `${ROOM}/alice`, to: RITA, id: 'l1', body: null, xml: reaction }]);
+    // The owner makes the room moderated: the remote occupant hears of the change (XEP-0045 §10.2.1, 104).
+    await engine.rooms.moderation.setModerated(ROOM, A, true);
+    expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: ROOM, to: RITA, xml: '<x xmlns="http://jabber.org/protocol/muc#user"><status code="104"/></x>' }]);
+    await engine.rooms.moderation.setModerated(ROOM, A, false);
+    route.take();
 
     // The local member leaves the live conversation: the remote occupant sees it.
     await engine.occupy(session, ROOM, false);

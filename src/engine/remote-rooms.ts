@@ -76,14 +76,18 @@ export class RemoteRooms {
 
   /**
    * Follows the rooms' changes made elsewhere in the engine: a remote member removed (kicked or banned) leaves
-   * the live conversation (§8.2, §9.1), a destroyed room empties (§10.9), and a remote user invited gets the
-   * room's invitation through its route (§7.8.2).
+   * the live conversation (§8.2, §9.1), a destroyed room empties (§10.9), a configuration change is announced
+   * (§10.2.1), and a remote user invited gets the room's invitation through its route (§7.8.2).
    */
   listen(events: EventHub): void {
     events.on('room.membership', async (e) => {
       if (e.role === null && this.isRemoteUser(e.user)) await this.removed(e.room, e.user, await this.ctx.store.rooms.isBanned(e.room, e.user));
     });
     events.on('room.destroyed', (e) => this.destroyed(e.room));
+    // §10.2.1: a configuration change that is not about privacy (status code 104), as local occupants hear it.
+    events.on('room.configured', (e) => {
+      for (const full of this.occupants.get(e.room)?.keys() ?? []) this.send(full, e.room, 'message', 'groupchat', `<x xmlns="${MUC_USER}"><status code="104"/></x>`);
+    });
     events.on('room.invited', (e) => {
       if (!this.isRemoteUser(e.user)) return;
       this.send(e.user, e.room, 'message', null, `<x xmlns="${MUC_USER}"><invite from="${escapeXmlAttr(e.by)}"/></x>`);
