@@ -6,7 +6,7 @@
  * payload with a no-store hint is delivered live, 1:1 and in a room, and stored nowhere (XEP-0334 §4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshUsers, startServer, type TestServer } from './harness.js';
+import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
@@ -182,6 +182,7 @@ describe('body-less payloads with a no-store hint (XEP-0334 §4)', () => {
     const [alice, bob] = await freshUsers(t, 'alice', 'bob');
     const room = `ns-${nickOf(alice!)}@conference.localhost`;
     const [a1, a2, b1, b2] = await Promise.all([online(alice!, 'a1', true), online(alice!, 'a2', true), online(bob!, 'b1', true), online(bob!, 'b2', true)]);
+    const bobJson = await onlineAt(t, bob!, 'json');
 
     // 1:1 to bob's full address: that session gets it, his other one a received copy, alice's other a sent copy.
     const mark = [a1, a2, b1, b2].map((x) => x.text.length);
@@ -194,6 +195,9 @@ describe('body-less payloads with a no-store hint (XEP-0334 §4)', () => {
     expect(await message(b2, '<received xmlns="urn:xmpp:carbons:2">', mark[3]!)).toContain('urn:xmpp:reactions:0');
     expect(await message(a2, '<sent xmlns="urn:xmpp:carbons:2">', mark[1]!)).toContain('urn:xmpp:reactions:0');
     expect(await since(a1, mark[0]!)).not.toContain('urn:xmpp:reactions:0');
+    // A JSON session of bob's sees it as a message.live event.
+    const ev = await bobJson.waitFor('message.live', (d) => d.id === 'ns1');
+    expect(ev.data).toEqual({ from: `${alice}/a1`, to: `${bob}/b1`, type: 'chat', xml: REACTION('m1'), id: 'ns1' });
 
     // Not in the archive (XEP-0313), which has only the message with a body sent after it.
     a1.write(`<message to='${bob}' type='chat' id='ns2'><body>after</body></message>`);
