@@ -161,6 +161,26 @@ export class RawXmpp {
     return (await this.until(/<challenge[^>]*>[^<]+<\/challenge>|<failure[^>]*>.*?<\/failure>/s, 5000, from))[0];
   }
 
+  /**
+   * A logged-in session on the direct TLS port: `user` with the password test/harness.ts gives it
+   * (`pw-<local part>`), `resource` bound, initial presence sent and answered.
+   */
+  static async online(port: number, user: string, resource: string): Promise<RawXmpp> {
+    const x = await RawXmpp.open(port, true);
+    await x.login(user, `pw-${user.split('@')[0]}`, resource);
+    x.write('<presence/>');
+    await x.sync();
+    return x;
+  }
+
+  /**
+   * A ping round trip (XEP-0199): everything the server sent this stream before answering it has arrived, so
+   * what has not arrived by then was not sent before.
+   */
+  async sync(): Promise<void> {
+    await this.iq('get', "<ping xmlns='urn:xmpp:ping'/>");
+  }
+
   close(): void {
     this.socket.destroy();
   }

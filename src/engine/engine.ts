@@ -31,13 +31,16 @@ import { LogReplay } from './replay.js';
 import { SessionEnds } from './session-ends.js';
 import { RemotePresence } from './remote-presence.js';
 import { RemoteRooms } from './remote-rooms.js';
-import { RemoteService, type AccountIqAnswerer, type RouteHandle } from './remote-service.js';
+import { RemoteService, type Accepted, type AccountIqAnswerer, type InboundStanza, type RouteHandle } from './remote-service.js';
 import { ServerIqs, type ServerIqReply, type ServerIqRequest } from './server-iq.js';
 import { DeviceStates } from './device-states.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
 import { Session, SessionRegistry, type ClientProtocol, type Sink } from './session.js';
+
+/** A stanza claimed as the answer to a request of the server's own: handled when it is taken. */
+const CLAIMED: Accepted = { done: Promise.resolve() };
 
 /** What the engine is built from (the composition root supplies it). */
 export interface EngineDeps {
@@ -195,7 +198,7 @@ export class Engine {
     this.pep = new PepService(this.ctx, this.blocks, (user) => this.rosters.list(user));
     this.entities = new EntityService(this.ctx, this.blocks, (user, entity) => this.rosters.revokeEntity(user, entity), this.pep);
     this.rosters = new RosterService(this.ctx, this.presence, this.blocks, this.entities, this.remotePresence);
-    this.rooms = new RoomService(this.ctx, this.presence);
+    this.rooms = new RoomService(this.ctx, this.presence, this.blocks);
     this.reads = new HistoryReads(this.ctx, this.rooms);
     this.replays = new LogReplay(this.ctx);
     this.ends = new SessionEnds(this.ctx, {
@@ -213,6 +216,7 @@ export class Engine {
     this.blocks.remoteChanged = (user, entries, blocked) => this.remotePresence.blockChanged(user, entries, blocked);
     this.remoteRooms = new RemoteRooms(this.ctx, this.rooms, this.messages, this.remotePresence, async (user, room, limit) => (await this.history(user, { with: room, limit })).messages);
     this.messages.roomFanout = (r) => this.remoteRooms.fanout(r);
+    this.messages.roomLiveFanout = (room, from, id, xml) => this.remoteRooms.liveFanout(room, from, id, xml);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
     this.rooms.remotePrivate = (room, from, to, msg) => this.remoteRooms.privateFromLocal(room, from, to, msg);
     this.remoteRooms.listen(this.ctx.events);
@@ -488,9 +492,11 @@ export class Engine {
     const handle = this.remote.register(route);
     const changed = (): void => this.clusterRoutes.changed();
     changed();
+    // Answers to the server's own requests (serverIq), this node's or another's, are claimed before delivery.
+    const accept = (s: InboundStanza, startedAt?: number): Promise<Accepted> => (this.serverIqs.take(route, s) || this.clusterRoutes.claim(s) ? Promise.resolve(CLAIMED) : handle.accept(s, startedAt));
     return {
-      // Answers to the server's own requests (serverIq), this node's or another's, are claimed before delivery.
-      deliver: (s, startedAt) => (this.serverIqs.take(route, s) || this.clusterRoutes.claim(s) ? Promise.resolve() : handle.deliver(s, startedAt)),
+      accept,
+      deliver: async (s, startedAt) => (await accept(s, startedAt)).done,
       remove: () => {
         handle.remove();
         changed();

@@ -87,6 +87,8 @@ export class MessageService {
   private readonly pendingBytes = new Map<string, number>();
   /** Where each delivered room message also goes: the room's occupants on routed domains (remote-rooms.ts). */
   roomFanout: ((r: LogRecord) => void) | null = null;
+  /** Where each live-only room message also goes (MessageService.live): the room's occupants on routed domains. */
+  roomLiveFanout: ((room: string, from: string, id: string | null, xml: string) => void) | null = null;
 
   /**
    * Sends a 1:1 message (to a person, or to one session via a full address) or a room message. `xml` is the
@@ -201,6 +203,38 @@ export class MessageService {
     await this.ctx.directory.requireUser(bare, to.domain);
     await this.blocks.check(session.user, bare);
     router.toUsers([bare], out);
+  }
+
+  /**
+   * A body-less message whose sender asked that it not be stored (XEP-0334 §4: `<no-store/>`, or
+   * `<no-permanent-store/>`, which Parley reads the same way) but that carries a payload (a reaction, a marker of
+   * its own kind): delivered live, like a chat state, and kept nowhere (not in history, MAM or the offline
+   * queue: a recipient with no session gets nothing). `xml` is its extension elements (canonical XML, checked by
+   * the front door); `type` the XMPP message type. To a person (a full address: that session first, RFC 6121
+   * §8.5.3, or the bare address when it is gone), with the block lists applied as for stored messages and the
+   * sender's other sessions told (carbons, XEP-0280); to a room, to every member's sessions, the sender's own
+   * included (the room's reflection, XEP-0045 §7.4), and only from a member with voice.
+   */
+  async live(session: Session, to: Address, xml: string, type: string, id: string | null): Promise<void> {
+    this.checkXml(xml);
+    if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
+    const bare = `${to.local}@${to.domain}`;
+    const { router, sessions, cluster } = this.ctx;
+    const data: Record<string, unknown> = { from: session.full, to: bare, type, xml };
+    if (id !== null) data.id = id;
+    if (this.ctx.directory.isRoomDomain(to.domain)) {
+      await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
+      router.toUsers(await this.rooms.membersOf(bare), router.outbound({ ev: 'message.live', data: { ...data, type: 'groupchat' } }));
+      this.roomLiveFanout?.(bare, session.user, id, xml);
+      return;
+    }
+    await this.ctx.directory.requireUser(bare, to.domain);
+    await this.blocks.check(session.user, bare);
+    // RFC 6121 §8.5.3.2.1: a full address whose session is gone is treated as the bare address.
+    if (to.resource !== null && (sessions.get(bare, to.resource) !== undefined || (cluster.remoteCount > 0 && cluster.remoteSession(bare, to.resource) !== undefined))) {
+      data.to = `${bare}/${to.resource}`;
+    }
+    router.toUsers(bare === session.user ? [bare] : [bare, session.user], router.outbound({ ev: 'message.live', data }), session);
   }
 
   /**

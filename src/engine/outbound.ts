@@ -7,6 +7,8 @@ export type EventName =
   | 'message.edit'
   | 'message.retract'
   | 'message.receipt'
+  /** A body-less message delivered live and never stored (XEP-0334 no-store payloads; MessageService.live). */
+  | 'message.live'
   | 'typing'
   | 'presence'
   | 'presence.snapshot'
@@ -15,6 +17,8 @@ export type EventName =
   | 'room.member'
   | 'room.invite'
   | 'room.occupant'
+  /** An owner changed the room's configuration (XEP-0045 §10.2.1), to the members' sessions. */
+  | 'room.configured'
   /** A private message between two occupants of a room (XEP-0045 §7.5), to the recipient's sessions. */
   | 'room.private'
   | 'block'

@@ -67,7 +67,7 @@ describe('remote occupants in Parley rooms', () => {
     expect((await engine.history(A, { with: ROOM })).messages.map((m) => m.body)).toEqual(['hello lounge', 'welcome rita']);
 
     // Private messages between a local and a remote occupant (§7.5), both ways; not stored.
-    await engine.rooms.privateMessage(session, ROOM, { nick: 'rita' }, { body: 'psst', type: 'chat', state: null, id: 'pm1' });
+    await engine.rooms.privateMessage(session, ROOM, { nick: 'rita' }, { body: 'psst', type: 'chat', state: null, id: 'pm1', xml: null, noCopies: false });
     const pm = route.take();
     expect(pm).toMatchObject([{ kind: 'message', type: 'chat', from: `${ROOM}/alice`, to: RITA, id: 'pm1', body: 'psst' }]);
     expect(pm[0]!.xml).toBe('<x xmlns="http://jabber.org/protocol/muc#user"/>');
@@ -76,6 +76,16 @@ describe('remote occupants in Parley rooms', () => {
     expect(events.filter((e) => e.ev === 'room.private').map((e) => e.data)).toEqual([{ room: ROOM, from: 'rita@remote.test', to: A, body: 'psst back', type: 'chat', state: 'active', id: 'pm2' }]);
     await expect(route.handle.deliver(stanza('message', RITA, `${ROOM}/nobody`, 'chat', 'hello?'))).rejects.toMatchObject({ code: 'item-not-found' });
     await expect(route.handle.deliver(stanza('message', 'eve@remote.test/x', `${ROOM}/alice`, 'chat', 'hi'))).rejects.toMatchObject({ code: 'not-acceptable' });
+
+    // A payload delivered live only (XEP-0334 no-store) reaches the remote occupant too, without a stanza-id.
+    const reaction = '<reactions xmlns="urn:xmpp:reactions:0" id="x"><reaction>+</reaction></reactions>';
+    await engine.messages.live(session, { local: 'lounge', domain: 'conference.example.com', resource: null }, reaction, 'groupchat', 'l1');
+    expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: `${ROOM}/alice`, to: RITA, id: 'l1', body: null, xml: reaction }]);
+    // The owner makes the room moderated: the remote occupant hears of the change (XEP-0045 §10.2.1, 104).
+    await engine.rooms.moderation.setModerated(ROOM, A, true);
+    expect(route.take()).toMatchObject([{ kind: 'message', type: 'groupchat', from: ROOM, to: RITA, xml: '<x xmlns="http://jabber.org/protocol/muc#user"><status code="104"/></x>' }]);
+    await engine.rooms.moderation.setModerated(ROOM, A, false);
+    route.take();
 
     // The local member leaves the live conversation: the remote occupant sees it.
     await engine.occupy(session, ROOM, false);

@@ -118,14 +118,18 @@ export class RemoteRooms {
 
   /**
    * Follows the rooms' changes made elsewhere in the engine: a remote member removed (kicked or banned) leaves
-   * the live conversation (§8.2, §9.1), a destroyed room empties (§10.9), and a remote user invited gets the
-   * room's invitation through its route (§7.8.2).
+   * the live conversation (§8.2, §9.1), a destroyed room empties (§10.9), a configuration change is announced
+   * (§10.2.1), and a remote user invited gets the room's invitation through its route (§7.8.2).
    */
   listen(events: EventHub): void {
     events.on('room.membership', async (e) => {
       if (e.role === null && this.isRemoteUser(e.user)) await this.removed(e.room, e.user, await this.ctx.store.rooms.isBanned(e.room, e.user));
     });
     events.on('room.destroyed', (e) => this.destroyed(e.room));
+    // §10.2.1: a configuration change that is not about privacy (status code 104), as local occupants hear it.
+    events.on('room.configured', (e) => {
+      for (const full of this.occupants.get(e.room)?.keys() ?? []) this.send(full, e.room, 'message', 'groupchat', `<x xmlns="${MUC_USER}"><status code="104"/></x>`);
+    });
     events.on('room.invited', (e) => {
       if (!this.isRemoteUser(e.user)) return;
       this.send(e.user, e.room, 'message', null, `<x xmlns="${MUC_USER}"><invite from="${escapeXmlAttr(e.by)}"/></x>`);
@@ -177,19 +181,15 @@ export class RemoteRooms {
     const me = this.occupants.get(room)?.get(full);
     if (me === undefined) throw new ParleyError('not-acceptable', `enter ${room} before writing to its occupants (XEP-0045 §7.5)`);
     const state = childrenOf(s.xml).find((c) => c.xmlns === CHAT_STATES && STATES.has(c.name))?.name ?? null;
-    if (s.body === null && state === null) return;
+    if (s.body === null && state === null && s.keep === null) return;
     const max = this.ctx.opts.maxBodyBytes;
     if (s.body !== null && Buffer.byteLength(s.body, 'utf8') > max) throw new ParleyError('message-too-large', `the body is over ${max} bytes`);
-    const msg: PrivateMessage = { body: s.body, type: s.type ?? 'normal', state, id: s.id };
+    const msg: PrivateMessage = { body: s.body, type: s.type ?? 'normal', state, id: s.id, xml: s.keep, noCopies: true };
     if (this.privateFromLocal(room, user, { nick }, msg)) return;
     return this.rooms.membersOf(room).then((members) => {
       const target = members.find((m) => nickOf(m) === nick && this.ctx.cluster.isOnline(m));
       if (target === undefined) throw new ParleyError('item-not-found', `no occupant ${nick} in ${room}`);
-      const data: Record<string, unknown> = { room, from: user, to: target, body: msg.body, type: msg.type };
-      if (state !== null) data.state = state;
-      if (msg.id !== null) data.id = msg.id;
-      const { router } = this.ctx;
-      router.toUsers([target], router.outbound({ ev: 'room.private', data }));
+      return this.rooms.deliverPrivate(room, user, target, msg);
     });
   }
 
@@ -201,7 +201,7 @@ export class RemoteRooms {
     const targets = [...(this.occupants.get(room) ?? [])].filter(([, o]) => ('user' in to ? o.user === to.user : o.nick === to.nick));
     const state = msg.state === null ? '' : `<${msg.state} xmlns="${CHAT_STATES}"/>`;
     for (const [full] of targets) {
-      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: msg.type, id: msg.id, body: msg.body, xml: `${state}<x xmlns="${MUC_USER}"/>` });
+      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: msg.type, id: msg.id, body: msg.body, xml: `${state}${msg.xml ?? ''}<x xmlns="${MUC_USER}"/>` });
     }
     return targets.length > 0;
   }
@@ -318,6 +318,18 @@ export class RemoteRooms {
     const ids = `<stanza-id xmlns="${SID}" id="${escapeXmlAttr(r.id)}" by="${escapeXmlAttr(r.to)}"/>`;
     for (const full of inRoom.keys()) {
       this.presence.send({ kind: 'message', from: `${r.to}/${nickOf(r.from)}`, to: full, type: 'groupchat', id: r.clientId ?? r.id, body: r.body, xml: ids + (r.xml ?? '') });
+    }
+  }
+
+  /**
+   * A room message delivered live only (MessageService.live, a XEP-0334 no-store payload) to the room's remote
+   * occupants: from the sender's nick, without a stanza-id, since nothing was archived.
+   */
+  liveFanout(room: string, from: string, id: string | null, xml: string): void {
+    const inRoom = this.occupants.get(room);
+    if (inRoom === undefined) return;
+    for (const full of inRoom.keys()) {
+      this.presence.send({ kind: 'message', from: `${room}/${nickOf(from)}`, to: full, type: 'groupchat', id, body: null, xml });
     }
   }
 

@@ -100,17 +100,62 @@ describe('room moderation (XEP-0045 §8-9)', () => {
   });
 });
 
+describe('the moderated setting (XEP-0045 §10.2.1)', () => {
+  it('announces only the voices it changes, then room.configured to every member', async () => {
+    const { e, a, b, c } = await setup();
+    await e.rooms.moderation.setModerated(ROOM, A, true);
+    // b and c joined before: participants stay participants.
+    expect(a.sink.events('room.member')).toEqual([]);
+    expect(c.sink.events('room.configured')).toEqual([{ room: ROOM, by: A, moderated: true }]);
+    await e.rooms.moderation.setVoice(ROOM, A, B, false);
+    a.sink.got.length = 0;
+    await e.rooms.moderation.setModerated(ROOM, A, false);
+    expect(a.sink.events('room.member')).toEqual([{ room: ROOM, user: B, role: 'member', by: A, reason: null, voice: true }]);
+    expect(b.sink.events('room.configured')).toContainEqual({ room: ROOM, by: A, moderated: false });
+    expect(await e.rooms.moderation.hasVoice(ROOM, B)).toBe(true);
+    a.sink.got.length = 0;
+    await e.rooms.moderation.setModerated(ROOM, A, true);
+    expect(a.sink.events('room.member')).toEqual([{ room: ROOM, user: B, role: 'member', by: A, reason: null, voice: false }]);
+    expect(await e.rooms.moderation.hasVoice(ROOM, B)).toBe(false);
+    // The same value again changes nothing and tells nobody.
+    a.sink.got.length = 0;
+    await e.rooms.moderation.setModerated(ROOM, A, true);
+    expect(a.sink.got).toEqual([]);
+  });
+});
+
 describe('private messages between occupants (XEP-0045 §7.5)', () => {
   it('go through the Router to the member named, from a member only, and are not stored', async () => {
     const { e, a, b } = await setup();
-    await e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: 'psst', type: 'chat', state: null, id: 'p1' });
-    expect(b.sink.events('room.private')).toEqual([{ room: ROOM, from: A, to: B, body: 'psst', type: 'chat', id: 'p1' }]);
+    await e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: 'psst', type: 'chat', state: null, id: 'p1', xml: null, noCopies: false });
+    expect(b.sink.events('room.private')).toEqual([{ room: ROOM, from: A, to: B, body: 'psst', type: 'chat', id: 'p1', fromResource: a.s.resource }]);
     expect(a.sink.events('room.private')).toEqual([]);
-    await expect(e.rooms.privateMessage(a.s, ROOM, { nick: 'nobody' }, { body: 'x', type: 'chat', state: null, id: null })).rejects.toMatchObject({ code: 'item-not-found' });
+    await expect(e.rooms.privateMessage(a.s, ROOM, { nick: 'nobody' }, { body: 'x', type: 'chat', state: null, id: null, xml: null, noCopies: false })).rejects.toMatchObject({ code: 'item-not-found' });
     const outsider = await testEngine([A, B, 'z@example.com']);
     await outsider.engine.rooms.create(A, 'Team', 'team', false);
     const z = await open(outsider.engine, 'z@example.com');
-    await expect(outsider.engine.rooms.privateMessage(z.s, ROOM, { nick: 'a' }, { body: 'x', type: 'chat', state: null, id: null })).rejects.toMatchObject({ code: 'not-acceptable' });
+    await expect(outsider.engine.rooms.privateMessage(z.s, ROOM, { nick: 'a' }, { body: 'x', type: 'chat', state: null, id: null, xml: null, noCopies: false })).rejects.toMatchObject({ code: 'not-acceptable' });
     expect((await e.history(B, { with: A, limit: 10 })).messages).toEqual([]);
+  });
+
+  it('carry their elements, go to the sender\'s other sessions unless it asked for none, and follow the block lists', async () => {
+    const { e, a, b } = await setup();
+    const sink = new RecordingSink();
+    const { session: a2, position } = await e.openSession(A, 'r2', sink, { ...testPresence });
+    await e.catchUp(a2, null, position);
+    const xml = '<x xmlns="jabber:x:oob"><url>u</url></x>';
+    await e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: null, type: 'chat', state: null, id: 'p2', xml, noCopies: false });
+    expect(b.sink.events('room.private')).toEqual([{ room: ROOM, from: A, to: B, body: null, type: 'chat', id: 'p2', xml, fromResource: 'r' }]);
+    expect(sink.events('room.private')).toHaveLength(1);
+    expect(a.sink.events('room.private')).toEqual([]);
+    await e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: 'quiet', type: 'chat', state: null, id: null, xml: null, noCopies: true });
+    expect(sink.events('room.private')).toHaveLength(1);
+    expect(b.sink.events('room.private')).toHaveLength(2);
+
+    await e.blocks.block(B, [A]);
+    await expect(e.rooms.privateMessage(a.s, ROOM, { nick: 'b' }, { body: 'x', type: 'chat', state: null, id: null, xml: null, noCopies: false })).rejects.toMatchObject({ code: 'service-unavailable' });
+    await expect(e.rooms.privateMessage(b.s, ROOM, { nick: 'a' }, { body: 'x', type: 'chat', state: null, id: null, xml: null, noCopies: false })).rejects.toMatchObject({ code: 'not-acceptable' });
+    expect(b.sink.events('room.private')).toHaveLength(2);
+    expect(a.sink.events('room.private')).toEqual([]);
   });
 });

@@ -159,6 +159,14 @@ export class RoomModeration {
   /**
    * Makes the room moderated or not (owners only, §10.2). In a moderated room members without voice are
    * visitors, and whoever comes in without an invitation starts without voice.
+   *
+   * The change applies to who is in the room now. Roles are given on entering (§7.2, the default role by the
+   * room's type) and changed only by a moderator (§8.3-8.4), so a room becoming moderated leaves everyone's
+   * voice as it was: a participant stays one, and only members whose voice a moderator took (kept while the room
+   * was unmoderated) are visitors again. A room becoming unmoderated gives everyone voice (§5.1: visitors exist
+   * only in moderated rooms), so its visitors become participants. Each occupant whose role changes is announced
+   * with the new role (presence, §8.3-8.4), and then the room tells its occupants that its configuration changed
+   * (a `room.configured` event: status code 104 in XMPP, §10.2.1).
    */
   setModerated(room: string, by: string, moderated: boolean): Promise<void> {
     return this.rooms.ops.run(room, async () => {
@@ -166,7 +174,17 @@ export class RoomModeration {
       const { rooms } = this.ctx.store;
       if ((await rooms.moderated(room)) === moderated) return;
       await this.ctx.events.change({ type: 'room.configured', room, by, moderated }, () => rooms.setModerated(room, moderated));
+      const members = await this.rooms.members(room);
+      const voiceless = (await this.standing(room)).voiceless;
       this.rooms.forget(room);
+      // The members whose voice follows the setting: those without voice of their own, who are in the room now.
+      for (const user of voiceless) {
+        const role = members.get(user);
+        if (role === undefined || isModerator(role) || !this.ctx.cluster.isOnline(user)) continue;
+        await this.rooms.announce(room, user, role, by, null, { voice: !moderated });
+      }
+      const { router } = this.ctx;
+      router.toUsers(members.keys(), router.outbound({ ev: 'room.configured', data: { room, by, moderated } }));
       await this.ctx.events.emit('room.configured', { room, by, moderated });
     });
   }

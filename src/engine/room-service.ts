@@ -11,6 +11,7 @@ import { parseAddress } from '../core/address.js';
 import { ROOM_ROLES, type Room, type RoomMember, type RoomRole } from '../core/types.js';
 import { limitOf, type Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
+import type { BlockService } from './block-service.js';
 import type { PresenceService } from './presence-service.js';
 import { listRooms, type ListedRoom } from './room-list.js';
 import { RoomModeration } from './room-moderation.js';
@@ -38,6 +39,13 @@ export interface PrivateMessage {
   state: string | null;
   /** The sender's id for the message, or null. */
   id: string | null;
+  /**
+   * The message's child elements Parley does not interpret, as canonical XML (front doors check it; opaque
+   * here), delivered as they came (XEP-0045 §7.5 leaves the payload to the occupants); null: none.
+   */
+  xml: string | null;
+  /** XEP-0280 §9 `<private/>`: no copies to the sender's other sessions. */
+  noCopies: boolean;
 }
 
 /** Room management and membership. */
@@ -61,6 +69,7 @@ export class RoomService {
   constructor(
     private readonly ctx: Ctx,
     private readonly presence: PresenceService,
+    private readonly blocks: BlockService,
   ) {
     this.moderation = new RoomModeration(ctx, {
       ops: this.ops,
@@ -384,16 +393,34 @@ export class RoomService {
       throw new ParleyError('not-acceptable', `you are not in ${room} (XEP-0045 §7.5)`);
     }
     if (msg.body !== null) this.checkBody(msg.body);
-    const { cluster, router } = this.ctx;
+    const { cluster } = this.ctx;
     const target = [...ms.keys()].find((u) => ('user' in to ? u === to.user : u.slice(0, u.indexOf('@')) === to.nick) && cluster.isOnline(u));
     if (target === undefined) {
       if (this.remotePrivate(room, session.user, to, msg)) return;
       throw new ParleyError('item-not-found', `no occupant ${'user' in to ? to.user : to.nick} in ${room}`);
     }
-    const data: Record<string, unknown> = { room, from: session.user, to: target, body: msg.body, type: msg.type };
+    await this.deliverPrivate(room, session.user, target, msg, session);
+  }
+
+  /**
+   * Hands a private message to a member in the room (`target`, online), from `from` (a member here, or an
+   * occupant on a routed domain). The block lists apply as between the two people's own addresses (XEP-0191
+   * §3.4, as for 1:1 messages): writing to someone one blocks is not-acceptable, to someone who blocks the sender
+   * service-unavailable, and nothing is delivered. The sender's other sessions get the message too (`sending`:
+   * the session it came from, which does not), unless it asked for none (XEP-0280 §9); the XMPP front door turns
+   * that into a `sent` carbon for the sessions that are in the room.
+   */
+  async deliverPrivate(room: string, from: string, target: string, msg: PrivateMessage, sending: Session | null = null): Promise<void> {
+    await this.blocks.check(from, target);
+    const data: Record<string, unknown> = { room, from, to: target, body: msg.body, type: msg.type };
     if (msg.state !== null) data.state = msg.state;
     if (msg.id !== null) data.id = msg.id;
-    router.toUsers([target], router.outbound({ ev: 'room.private', data }));
+    if (msg.xml !== null) data.xml = msg.xml;
+    if (sending !== null) data.fromResource = sending.resource;
+    const { router } = this.ctx;
+    const out = router.outbound({ ev: 'room.private', data });
+    const copies = sending !== null && !msg.noCopies && target !== from;
+    router.toUsers(copies ? [target, from] : [target], out, sending ?? undefined);
   }
 
   /** The same limit as other messages' bodies (maxBodyBytes). */

@@ -144,7 +144,7 @@ export const OPS = {
     return {};
   }),
   'room.private': op(z.strictObject({ room: addr, user: addr, body: z.string().min(1) }), async ({ engine, session }, p) => {
-    await engine.rooms.privateMessage(session, parseBare(p.room), { user: parseBare(p.user) }, { body: p.body, type: 'chat', state: null, id: null });
+    await engine.rooms.privateMessage(session, parseBare(p.room), { user: parseBare(p.user) }, { body: p.body, type: 'chat', state: null, id: null, xml: null, noCopies: false });
     return {};
   }),
   'room.members': op(roomRef, async ({ engine, session }, p) => ({ members: await engine.rooms.memberList(parseBare(p.room), session.user) })),

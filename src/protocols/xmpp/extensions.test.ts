@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isParleyError } from '../../core/errors.js';
-import { checkExtensionXml, extensionsToStore, keptExtensions, storageHint, withExtensions } from './extensions.js';
+import { checkExtensionXml, extensionsToStore, keptExtensions, liveExtensions, liveOnlyExtensions, storageHint, withExtensions } from './extensions.js';
 import { parseFragment } from './xml/fragment.js';
 
 const OOB = '<x xmlns="jabber:x:oob"><url>https://files.a.test/cat.jpg</url></x>';
@@ -33,6 +33,21 @@ describe('message extensions', () => {
     // With a body, whatever is kept goes with it.
     expect(extensionsToStore(message(`<body>x</body><custom xmlns="urn:example:x"/>`), true)).toBe('<custom xmlns="urn:example:x"/>');
     expect(storageHint(message('<body>x</body>'))).toBeNull();
+  });
+
+  it('delivers a body-less payload with a no-store hint live only, and keeps a private message\'s receipts and corrections', () => {
+    expect(liveOnlyExtensions(message(`${REACTION}<no-store xmlns="urn:xmpp:hints"/>`))).toBe(REACTION);
+    expect(liveOnlyExtensions(message(`${REACTION}<no-permanent-store xmlns="urn:xmpp:hints"/>`))).toBe(REACTION);
+    expect(liveOnlyExtensions(message(REACTION))).toBeNull(); // stored instead
+    expect(liveOnlyExtensions(message('<composing xmlns="http://jabber.org/protocol/chatstates"/><no-store xmlns="urn:xmpp:hints"/>'))).toBeNull();
+    // A message never stored carries on what only records would have taken; never the server's own elements.
+    const pm = message(
+      `<body>x</body><received xmlns="urn:xmpp:receipts" id="m1"/><replace xmlns="urn:xmpp:message-correct:0" id="m0"/>${OOB}` +
+        `<x xmlns="http://jabber.org/protocol/muc#user"/><private xmlns="urn:xmpp:carbons:2"/><stanza-id xmlns="urn:xmpp:sid:0" id="f" by="b@a.test"/>` +
+        `<active xmlns="http://jabber.org/protocol/chatstates"/><no-store xmlns="urn:xmpp:hints"/>`,
+    );
+    expect(liveExtensions(pm)).toBe(`<received xmlns="urn:xmpp:receipts" id="m1"/><replace xmlns="urn:xmpp:message-correct:0" id="m0"/>${OOB}`);
+    expect(liveExtensions(message('<body>x</body>'))).toBeNull();
   });
 
   it('checks a client text with the stream parser and returns it canonical', () => {

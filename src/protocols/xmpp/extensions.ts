@@ -117,6 +117,29 @@ export function keptExtensions(stanza: Element): { elements: Element[]; xml: str
 }
 
 /**
+ * Elements Parley interprets only because they become log records (a correction, a retraction, a receipt, the
+ * record's client id). A message that is never stored (a private message between room occupants, XEP-0045
+ * §7.5) carries them on as they are: they name the ids its recipient saw.
+ */
+const RECORD_ONLY = new Set<string>([NS.correct, NS.retract]);
+const RECORD_ONLY_ELEMENTS = new Set<string>([`${NS.sid} origin-id`, `${NS.receipts} received`, `${NS.markers} displayed`]);
+
+/**
+ * The extension text of a message delivered live and never stored (a private message between occupants): every
+ * child element Parley does not interpret, as keptExtensions, plus those it interprets only to make records
+ * (RECORD_ONLY). Null: none.
+ */
+export function liveExtensions(stanza: Element): string | null {
+  let elements: Element[] | null = null;
+  for (const child of stanza.children) {
+    if (typeof child === 'string' || !isSelfContained(child)) continue;
+    const recordOnly = RECORD_ONLY.has(child.xmlns ?? '') || RECORD_ONLY_ELEMENTS.has(`${child.xmlns ?? ''} ${child.name}`);
+    if (recordOnly || !isInterpreted(child)) (elements ??= []).push(child);
+  }
+  return elements === null ? null : canonicalExtensions(elements);
+}
+
+/**
  * The extension text to store with a message (XEP-0334 §4, XEP-0313 §7; the rule of docs/xmpp.md): with a body,
  * whatever is kept; without one, only when a `<store/>` hint or a payload worth storing (isWorthStoring) asks for
  * it and no `<no-store/>` or `<no-permanent-store/>` forbids it. Null: nothing to store for a body-less message.
@@ -127,6 +150,16 @@ export function extensionsToStore(stanza: Element, hasBody: boolean): string | n
   const hint = storageHint(stanza);
   if (hint === 'no-store') return null;
   return hint === 'store' || kept.elements.some(isWorthStoring) ? kept.xml : null;
+}
+
+/**
+ * The extension text of a body-less message that is delivered live only: one whose `<no-store/>` or
+ * `<no-permanent-store/>` hint (XEP-0334 §4.2-4.3) keeps it out of storage, with elements Parley does not
+ * interpret (a reaction, a marker of another protocol). Null: not such a message.
+ */
+export function liveOnlyExtensions(stanza: Element): string | null {
+  if (storageHint(stanza) !== 'no-store') return null;
+  return keptExtensions(stanza)?.xml ?? null;
 }
 
 /** XEP-0334 §4 hints a message carries for this server. */

@@ -48,6 +48,8 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
     case 'message.retract':
     case 'message.receipt':
       return e.data.type === 'groupchat' ? roomRecord(out, v) : chatRecord(out, v);
+    case 'message.live':
+      return e.data.type === 'groupchat' ? liveRoom(out, v) : liveChat(out, v);
     case 'typing':
       return typing(out, v);
     case 'presence': {
@@ -76,6 +78,8 @@ export function encodeFor(out: Outbound, v: XmppView): string[] {
       return roomMember(e, v);
     case 'room.occupant':
       return roomOccupant(e, v);
+    case 'room.configured':
+      return roomConfigured(e, v);
     case 'room.private':
       return roomPrivate(e, v);
     case 'block':
@@ -112,6 +116,41 @@ function chatRecord(out: Outbound, v: XmppView): string[] {
     return v.carbons ? [carbon('sent', inner(out, v.user), v)] : [];
   }
   return [];
+}
+
+/**
+ * A body-less message delivered live and never stored (MessageService.live, XEP-0334 no-store), by the same
+ * rules as a 1:1 record: to the session addressed or those that take bare-address messages, `received` copies
+ * to the recipient's other carbons-enabled sessions, `sent` copies to the sender's (XEP-0280 §6-7). No
+ * stanza-id: there is no archive entry to name (XEP-0359 §3.1).
+ */
+function liveChat(out: Outbound, v: XmppView): string[] {
+  const d = out.event.data;
+  const from = String(d.from);
+  const to = String(d.to);
+  const stanza = (): string =>
+    out.encode(`${CODEC}:live`, () => {
+      const type = typeof d.type === 'string' ? d.type : 'chat';
+      const msg = el('message', { xmlns: NS.client, type, id: typeof d.id === 'string' ? d.id : undefined, from, to });
+      return withExtensions(serialize(msg), String(d.xml));
+    });
+  if (bareOf(to) === v.user) {
+    const toRes = resourceOf(to);
+    if (toRes !== null ? toRes === v.resource : v.takesBare) return [stanza()];
+    return v.carbons ? [carbon('received', stanza(), v)] : [];
+  }
+  if (bareOf(from) === v.user) return v.carbons ? [carbon('sent', stanza(), v)] : [];
+  return [];
+}
+
+/** The same in a room: from room/<sender's nick> to each session in the room, the sender's too (XEP-0045 §7.4). */
+function liveRoom(out: Outbound, v: XmppView): string[] {
+  const d = out.event.data;
+  const room = String(d.to);
+  if (v.roomNick(room) === undefined) return [];
+  const from = `${room}/${nickOf(bareOf(String(d.from)))}`;
+  const msg = el('message', { xmlns: NS.client, type: 'groupchat', id: typeof d.id === 'string' ? d.id : undefined, from, to: v.full });
+  return [withExtensions(serialize(msg), String(d.xml))];
 }
 
 /** XEP-0280 §6-7: a copy wrapped in <received/> or <sent/>, from the user's bare address. */
@@ -327,19 +366,43 @@ function roomMember(e: ServerEvent, v: XmppView): string[] {
 }
 
 /**
- * A private message from another occupant (XEP-0045 §7.5), from room/<sender's nick>, to the sessions that
- * entered the room.
+ * A private message between occupants (XEP-0045 §7.5), for the sessions that entered the room: to the
+ * recipient's, from room/<sender's nick> with the room's muc#user `<x/>` and the message's own elements. The
+ * sender's other sessions in the room that enabled carbons get a `sent` copy (XEP-0280 §8: the message as the
+ * client sent it, from its full address to room/<recipient's nick>), so every device in the room shows both
+ * sides; sessions outside the room get none, since they cannot show a room conversation. There are no
+ * `received` copies: XEP-0280 §6 makes a private message from a room ineligible for carbons, and every session
+ * of the recipient in the room has the message itself.
  */
 function roomPrivate(e: ServerEvent, v: XmppView): string[] {
   const d = e.data;
   const room = String(d.room);
   if (v.roomNick(room) === undefined) return [];
+  const from = String(d.from);
+  const to = String(d.to);
   const type = typeof d.type === 'string' && d.type !== 'groupchat' ? d.type : 'chat';
-  const msg = el('message', { xmlns: NS.client, type, id: typeof d.id === 'string' ? d.id : undefined, from: `${room}/${nickOf(String(d.from))}`, to: v.full });
-  if (typeof d.body === 'string') msg.append(el('body', null, d.body));
-  if (typeof d.state === 'string') msg.append(el(d.state, { xmlns: NS.chatStates }));
-  msg.append(el('x', { xmlns: NS.mucUser }));
-  return [serialize(msg)];
+  const id = typeof d.id === 'string' ? d.id : undefined;
+  const xml = typeof d.xml === 'string' ? d.xml : null;
+  const payload = (msg: Element): string => {
+    if (typeof d.body === 'string') msg.append(el('body', null, d.body));
+    if (typeof d.state === 'string') msg.append(el(d.state, { xmlns: NS.chatStates }));
+    msg.append(el('x', { xmlns: NS.mucUser }));
+    return withExtensions(serialize(msg), xml);
+  };
+  if (to === v.user) return [payload(el('message', { xmlns: NS.client, type, id, from: `${room}/${nickOf(from)}`, to: v.full }))];
+  if (from !== v.user || !v.carbons) return [];
+  const sender = typeof d.fromResource === 'string' ? `${from}/${d.fromResource}` : from;
+  return [carbon('sent', payload(el('message', { xmlns: NS.client, type, id, from: sender, to: `${room}/${nickOf(to)}` })), v)];
+}
+
+/**
+ * XEP-0045 §10.2.1: the room tells its occupants that its configuration changed in a way that is not about
+ * privacy (status code 104, a message from the room itself without a body), so that they may ask for it again.
+ */
+function roomConfigured(e: ServerEvent, v: XmppView): string[] {
+  const room = String(e.data.room);
+  if (v.roomNick(room) === undefined) return [];
+  return [serialize(el('message', { xmlns: NS.client, type: 'groupchat', from: room, to: v.full }, el('x', { xmlns: NS.mucUser }, el('status', { code: '104' }))))];
 }
 
 /** An occupant entering or leaving (XEP-0045 §7.2.3, §7.14), for the other sessions in the room. */

@@ -13,7 +13,7 @@ import type { Session } from '../../../engine/session.js';
 import type { UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
-import { extensionsToStore, withExtensions } from '../extensions.js';
+import { extensionsToStore, liveExtensions, liveOnlyExtensions, withExtensions } from '../extensions.js';
 import { affiliationOf, mucRoleOf, nickOf, presenceStanza, stamp } from './encode.js';
 import { NS } from './ns.js';
 import type { IqTarget, Pending, XmppStream } from './types.js';
@@ -118,6 +118,9 @@ export class Muc {
       return;
     }
     if (!body && xml === null) {
+      // XEP-0334 §4: a payload not to be stored goes to the occupants live, and back to the sender (§7.4).
+      const live = liveOnlyExtensions(stanza);
+      if (live !== null) await conn.engine.messages.live(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, live, 'groupchat', stanza.attr('id') ?? null);
       for (const child of stanza.children) {
         if (typeof child !== 'string' && child.xmlns === NS.chatStates) {
           await conn.engine.messages.typing(session, { local: room.split('@')[0]!, domain: room.split('@')[1]!, resource: null }, child.name);
@@ -154,6 +157,9 @@ export class Muc {
   /**
    * §7.5: a private message to room/nick goes to that occupant from room/<sender's nick>. Not of type groupchat
    * (bad-request), and only from a session in the room (not-acceptable); the engine finds and reaches the nick.
+   * Every child element Parley does not interpret goes with it (extensions.ts, liveExtensions: it is never
+   * stored, so receipts, markers and corrections pass as they are); the room writes its own muc#user `<x/>`
+   * (§7.5 since version 1.28). A `<private/>` (XEP-0280 §9) keeps it from the sender's other sessions.
    */
   private async privateMessage(stanza: Element, room: string, nick: string, type: string): Promise<void> {
     if (type === 'groupchat') throw new ParleyError('bad-request', 'a private message to an occupant is not of type groupchat (XEP-0045 §7.5)');
@@ -161,8 +167,10 @@ export class Muc {
     const body = stanza.getChild('body')?.text() ?? null;
     let state: string | null = null;
     for (const child of stanza.children) if (typeof child !== 'string' && child.xmlns === NS.chatStates) state = child.name;
-    if (body === null && state === null) return;
-    await this.conn.engine.rooms.privateMessage(this.conn.session!, room, { nick }, { body, type, state, id: stanza.attr('id') ?? null });
+    const xml = liveExtensions(stanza);
+    if (body === null && state === null && xml === null) return;
+    const noCopies = stanza.getChild('private', NS.carbons) !== undefined;
+    await this.conn.engine.rooms.privateMessage(this.conn.session!, room, { nick }, { body, type, state, id: stanza.attr('id') ?? null, xml, noCopies });
   }
 
   /** The connection is going: its MUC presence ends with it (the others see the occupant leave). */

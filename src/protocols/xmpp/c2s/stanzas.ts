@@ -13,7 +13,7 @@ import type { SubscriptionAction } from '../../../core/roster.js';
 import type { Session } from '../../../engine/session.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
-import { extensionsToStore } from '../extensions.js';
+import { extensionsToStore, liveOnlyExtensions } from '../extensions.js';
 import { CapsLearner } from './caps.js';
 import { contactStanzas, presenceExtensions } from './presence-stanzas.js';
 import { errorElement, errorReply, StreamFailure } from './errors.js';
@@ -143,7 +143,8 @@ export class StanzaHandlers {
     }
     if (body) return this.settle(stanza, messages.send(session, target, body.text(), clientId, startedAt, xml));
 
-    // No body: receipts (XEP-0184), markers (XEP-0333), chat states (XEP-0085); anything else has no effect.
+    // No body: receipts (XEP-0184), markers (XEP-0333), payloads not to be stored (XEP-0334), chat states
+    // (XEP-0085); anything else has no effect.
     const received = stanza.getChild('received', NS.receipts);
     const displayed = stanza.getChild('displayed', NS.markers);
     const ref = received ?? displayed;
@@ -157,6 +158,9 @@ export class StanzaHandlers {
     }
     // A body-less payload worth keeping (a reaction, an encrypted message, a link) is stored like a message.
     if (xml !== null) return this.settle(stanza, messages.send(session, target, null, clientId, startedAt, xml));
+    // XEP-0334 §4: a payload its sender asked not to be stored still reaches the recipient, live only.
+    const live = liveOnlyExtensions(stanza);
+    if (live !== null) await messages.live(session, target, live, type, stanza.attr('id') ?? null);
     for (const child of stanza.children) {
       if (typeof child !== 'string' && child.xmlns === NS.chatStates && CHAT_STATES.has(child.name)) {
         await messages.typing(session, target, child.name);
