@@ -528,6 +528,16 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Delivers a module's own event to every session of `user` on every node (ModuleApi.pushToUser): the Router
+   * hands it to this node's sessions and sends it once to each other node holding sessions of the user, whose
+   * Router delivers it there (cluster.ts). Returns how many sessions of this node received it.
+   */
+  pushToUser(user: string, ev: ModuleEventName, data: Record<string, unknown>): number {
+    const { router } = this.ctx;
+    return router.toUser(user, router.outbound({ ev, data }));
+  }
+
   /** The Outbound of each data object pushed (pushToSession). */
   private readonly pushed = new WeakMap<Record<string, unknown>, Outbound>();
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Bus, BusHandler } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
+import type { SqliteModule } from '../storage/sqlite/module-areas.js';
 import type { Engine } from './engine.js';
 import { LocalBus } from './local-bus.js';
 import { silentLog, testEngine } from './test-engine.js';
@@ -56,9 +57,12 @@ export class TestCluster {
     private readonly password?: string,
   ) {}
 
-  /** Starts a node on the shared database file and bus, and lets the others learn of it. */
-  async node(): Promise<TestNode> {
-    const store = createSqliteStore({ path: join(this.dir, 'parley.db') });
+  /**
+   * Starts a node on the shared database file and bus, and lets the others learn of it. `areas`: modules' storage
+   * areas its store opens (every node of a cluster opens the same ones; src/modules/testing.ts moduleNode).
+   */
+  async node(opts: { areas?: readonly SqliteModule[] } = {}): Promise<TestNode> {
+    const store = createSqliteStore({ path: join(this.dir, 'parley.db'), ...(opts.areas !== undefined ? { modules: opts.areas } : {}) });
     const bus = new NodeBus(this.shared);
     const now = (): number => Date.now() + this.skew;
     const { engine } = await testEngine(this.users, { store, bus, now, ...(this.password !== undefined ? { password: this.password } : {}) });

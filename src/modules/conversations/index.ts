@@ -85,7 +85,7 @@ export const conversations = defineModule({
   storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const store = api.storage<ConversationsArea>();
-    const service = new ConversationsService(api.engine, store, () => api.options.pageSize, (s, ev, data) => api.push(s, ev, data));
+    const service = new ConversationsService(api.engine, store, () => api.options.pageSize, (user, ev, data) => api.pushToUser(user, ev, data));
     api.consume(
       'log',
       async (records) => {

@@ -8,7 +8,6 @@ import { parseBare } from '../../core/address.js';
 import { ParleyError } from '../../core/errors.js';
 import { conversationKey } from '../../core/types.js';
 import type { Engine } from '../../engine/engine.js';
-import type { Session } from '../../engine/session.js';
 import type { ConversationUpdate } from '../../../client/conversations.js';
 import type { ConversationPage, ConversationsArea, Touched } from './sqlite.js';
 
@@ -19,8 +18,8 @@ export const UPDATE_EVENT = 'update';
 /** What the `conversations.update` event carries (the SDK's shape, client/conversations.ts). */
 export type { ConversationUpdate } from '../../../client/conversations.js';
 
-/** Pushes one event to one session (ModuleApi.push). */
-export type Push = (session: Session, event: string, data: Record<string, unknown>) => boolean;
+/** Pushes one event to every session of a user on every node (ModuleApi.pushToUser). */
+export type Push = (user: string, event: string, data: Record<string, unknown>) => number;
 
 /** The module's operations. */
 export class ConversationsService {
@@ -60,17 +59,20 @@ export class ConversationsService {
     return update;
   }
 
-  /** Tells the users whose conversations a batch of the log changed (those with a session on this node). */
+  /**
+   * Tells the users whose conversations a batch of the log changed, those with a session on any node (the
+   * cluster's directory: one node's consumer applies a batch, the user's devices may be on others).
+   */
   async touched(list: readonly Touched[]): Promise<void> {
     for (const t of list) {
-      if (this.engine.sessions.countOf(t.user) === 0) continue;
+      if (!this.engine.isOnline(t.user)) continue;
       const { summary, position } = await this.area.summary(t.user, t.peer);
       if (summary !== null) this.pushTo(t.user, { ...summary, position });
     }
   }
 
+  /** To every session of the user on every node, through the Router's cluster delivery. */
   private pushTo(user: string, update: ConversationUpdate): void {
-    const data: Record<string, unknown> = { ...update };
-    for (const s of this.engine.sessions.of(user)) this.push(s, UPDATE_EVENT, data);
+    this.push(user, UPDATE_EVENT, { ...update });
   }
 }
