@@ -254,14 +254,15 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     const maxError = page.locator('.field', { has: max }).getByRole('alert');
     // At most below at least.
     await set('localhost', '10', '5');
-    await expect.poll(() => maxError.textContent()).toBe('minDays (10) is above maxDays (5)');
+    // Said in the form's words (its labels), never by the API's keys (minDays, maxDays) or an option's name.
+    await expect.poll(() => maxError.textContent()).toBe('"Keep at most" (5 days) is less than "Keep at least" (10 days)');
     await expect(max.getAttribute('aria-invalid')).resolves.toBe('true');
     await expect(max.getAttribute('aria-describedby')).resolves.toBe('ret-max-error');
     expect(await rig.axe(page)).toEqual([]);
     await rig.shot(page, 'web-admin-retention-desktop-light');
     // Below the configured floor (modules.archive.retention.minimumDays: 7).
     await set('localhost', '0', '3');
-    await expect.poll(() => maxError.textContent()).toMatch(/^maxDays 3 is below the configured minimum .*\(7 days\)$/);
+    await expect.poll(() => maxError.textContent()).toBe('"Keep at most" (3 days) is below the shortest retention this server allows (7 days)');
     // Over the API, the field refused is named in `path` whichever check refused it (zod's or the policy's).
     const refusal = async (p: Promise<unknown>): Promise<{ status: number; path: ReadonlyArray<string | number> | null }> => {
       const e = await p.then(() => null, (x: unknown) => x);
@@ -270,6 +271,11 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: -1, maxDays: 30 }))).toEqual({ status: 400, path: ['minDays'] });
     expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: 3, maxDays: 2 }))).toEqual({ status: 400, path: ['maxDays'] });
     expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: 0, maxDays: 6 }))).toEqual({ status: 406, path: ['maxDays'] });
+    // The schema's refusal is worded by the field's label too, whatever number the form let through.
+    const fraction = await olive.setRetention({ domain: 'localhost', minDays: 1.5, maxDays: 30 }).then(() => null, (x: unknown) => x);
+    expect(fraction).toBeInstanceOf(AdminApiError);
+    expect((fraction as AdminApiError).message).toContain('"Keep at least" must be a whole number of days, 0 or more');
+    expect((fraction as AdminApiError).message).not.toMatch(/minDays|maxDays/);
     // Neither was saved.
     expect((await olive.listRetention()).policies).toMatchObject([{ scope: 'localhost', minDays: 10, maxDays: 30 }]);
     await expect(policies.getByRole('listitem').count()).resolves.toBe(1);
