@@ -10,6 +10,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminApiError } from '../client/admin.js';
+import { login, ParleyClient } from '../client/index.js';
 import { addUser } from '../src/engine/admin-service.js';
 import { startServer, type TestServer } from './harness.js';
 import { CHROMIUM, PHONE, archiveRole, consoleRig, type ConsoleRig } from './web-admin-rig.js';
@@ -142,9 +143,10 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     await ctx.close();
   });
 
-  it('an administrator ends all of a user\'s sessions: a JSON client and a web page both end', async () => {
+  it('an administrator ends all of a user\'s sessions: a JSON client and a web page both end and must sign in again', async () => {
     const boss = await rig.sdkFor('boss@localhost');
-    const json = await t.connect('erin@localhost', { resource: 'desk' });
+    const { token: jsonToken } = await login(t.url, 'erin@localhost', 'pw-erin');
+    const json = await ParleyClient.connect({ url: t.wsUrl, token: jsonToken, resource: 'desk' });
     const web = await rig.signedIn('erin@localhost', { path: '/' });
     await web.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
     const resources = async (): Promise<string[]> => (await boss.getUser('erin@localhost')).sessions.map((s) => s.resource).sort();
@@ -165,9 +167,26 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     // The JSON client is closed by the server, and the page saw its connection drop.
     await json.closed;
     await expect.poll(() => linkSeen(web.page)).toContain('Reconnecting…');
+    // Its session token was revoked with the sessions: the page does not sign straight back in with its cookie,
+    // it shows the sign-in form and says why.
+    await web.page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await expect(web.page.locator('.signin').getByRole('status').textContent()).resolves.toMatch(/signed out on every device/);
+    await rig.shot(web.page, 'web-client-signed-out-everywhere');
     const after = await resources();
     expect(after).not.toContain('desk');
     expect(after).not.toContain(webResource);
+    // The old tokens are refused with a clear code: the page's cookie and the JSON client's token.
+    const cookie = (await web.ctx.cookies()).find((c) => c.name === 'parley_session')!;
+    const old = await fetch(`${t.url}/api/v1/conversations`, { headers: { cookie: `parley_session=${cookie.value}` } });
+    expect(old.status).toBe(401);
+    expect(await old.json()).toMatchObject({ error: { code: 'not-authorized', message: expect.stringMatching(/revoked/) } });
+    await expect(ParleyClient.connect({ url: t.wsUrl, token: jsonToken, resource: 'desk' })).rejects.toMatchObject({ code: 'not-authorized' });
+    // The password still signs in, on the page and over the API.
+    await web.page.getByLabel('Address').fill('erin@localhost');
+    await web.page.getByLabel('Password').fill('pw-erin');
+    await web.page.getByRole('button', { name: 'Sign in' }).click();
+    await web.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    expect(await loginStatus('erin@localhost', 'pw-erin')).toBe(200);
     await ctx.close();
     await web.ctx.close();
   });

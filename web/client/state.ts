@@ -7,7 +7,8 @@
 import { batch, computed, signal } from '@preact/signals';
 import { conversationUpdateOf, markConversationRead, type ConversationSummary } from '../../client/conversations.js';
 import type { ParleyEvent } from '../../client/session.js';
-import { BrowserSession, type WebIdentity } from './connection.js';
+import { ParleyApiError } from '../../client/session.js';
+import { BrowserSession, currentIdentity, type WebIdentity } from './connection.js';
 import { countsLive, fetchConversations, mentionNotice, withSummary } from './counts.js';
 import { followThings, onPresentitiesEvent } from './things.js';
 
@@ -94,6 +95,11 @@ export const active = signal<string | null>(null);
 export const typing = signal<ReadonlyMap<string, number>>(new Map());
 /** The latest notice for screen readers (an ARIA live region reads it). */
 export const announcement = signal('');
+/**
+ * Why the page is signed out when the server ended the web session (its token was revoked: an administrator
+ * ended all of the user's sessions, the password was changed, the account was disabled); the sign-in page says it.
+ */
+export const signedOutReason = signal<string | null>(null);
 
 /** Whether an address is one of the user's rooms (or a room they are invited to). */
 export const isRoom = (address: string): boolean => rooms.value.some((r) => r.address === address);
@@ -380,8 +386,12 @@ export async function connect(): Promise<void> {
       if (active.value !== null) await loadHistory(active.value);
       await s.closed;
       session = null;
-    } catch {
+    } catch (err) {
       session = null;
+      if (!stopped && (await tokenRefused(err))) {
+        signedOut(err);
+        break;
+      }
     }
     if (stopped) break;
     link.value = 'reconnecting';
@@ -390,10 +400,37 @@ export async function connect(): Promise<void> {
   }
 }
 
+/**
+ * Whether a failed (re)connection means the web session is over: the server refused the cookie's token
+ * (not-authorized: revoked or expired; account-disabled). A connection that closed before hello was answered
+ * asks who the cookie is: no one means the same. A server out of reach is not a refusal: the page goes on trying.
+ */
+async function tokenRefused(err: unknown): Promise<boolean> {
+  if (err instanceof ParleyApiError && (err.code === 'not-authorized' || err.code === 'account-disabled')) return true;
+  if (!(err instanceof ParleyApiError) || err.message.includes('cannot be reached')) return false;
+  return (await currentIdentity().catch(() => undefined)) === null;
+}
+
+/** The server ended the web session: the page forgets what it held and shows the sign-in form, saying why. */
+function signedOut(err: unknown): void {
+  stopped = true;
+  clear();
+  signedOutReason.value =
+    err instanceof ParleyApiError && err.code === 'account-disabled'
+      ? 'Your account is disabled. Ask your administrator.'
+      : 'You were signed out on every device (an administrator ended your sessions, or your password changed). Sign in again with your password.';
+  me.value = null;
+}
+
 /** Closes the connection for good (signing out). */
 export async function disconnect(): Promise<void> {
   stopped = true;
   await session?.close();
+  clear();
+}
+
+/** Forgets everything the signed-in page held. */
+function clear(): void {
   session = null;
   position = 0;
   batch(() => {
