@@ -25,7 +25,7 @@ import type { ModuleEventName, Outbound } from './outbound.js';
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
-import { HistoryReads, type HistoryPaging, type ReadScope } from './history-reads.js';
+import { HistoryReads, type HistoryPaging, type LeftRooms, type ReadScope } from './history-reads.js';
 import { LogReplay } from './replay.js';
 import { SessionEnds } from './session-ends.js';
 import { RemotePresence } from './remote-presence.js';
@@ -622,6 +622,14 @@ export class Engine {
   /** History of the caller's conversation with a user or in a room (history-reads.ts). */
   history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
     return this.reads.history(user, p);
+  }
+
+  /**
+   * Lets users read rooms they left up to where they left (history-reads.ts, LeftRooms): the module that
+   * remembers it (conversations) registers the provider; without one, a former member reads nothing.
+   */
+  readLeftRooms(provider: LeftRooms): void {
+    this.reads.readLeftRooms(provider);
   }
 
   /** The user's 1:1 messages of every conversation (XEP-0313 without "with"; history-reads.ts). */
