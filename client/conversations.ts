@@ -41,6 +41,8 @@ export interface ConversationSummary {
   departure: ConversationDeparture | null;
   /** In a room the user left: whether it may join again now (the room is open, or it is invited; not banned). */
   rejoin: boolean;
+  /** In a room the user left: the room's name (the client no longer lists it among its rooms). */
+  name?: string;
 }
 
 /** How the user came to leave a room (XEP-0045 §8.2 kick, §9.1 ban). */

@@ -43,9 +43,15 @@ export class ConversationsService {
     });
   }
 
-  /** A room the user left says whether it may join again now (RoomService.mayJoin: open or invited, not banned). */
+  /**
+   * A room the user left says whether it may join again now (RoomService.mayJoin: open or invited, not banned),
+   * and its name (the user's room list no longer has it).
+   */
   private async withRejoin(user: string, c: ConversationSummary): Promise<ConversationSummary> {
-    if (c.left) c.rejoin = await this.engine.rooms.mayJoin(c.with, user);
+    if (!c.left) return c;
+    c.rejoin = await this.engine.rooms.mayJoin(c.with, user);
+    const room = await this.engine.rooms.get(c.with);
+    if (room !== null) c.name = room.name;
     return c;
   }
 
