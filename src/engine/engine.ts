@@ -624,6 +624,11 @@ export class Engine {
     return this.reads.history(user, p);
   }
 
+  /** The newest position of the message log (what a record stored now comes after). */
+  logPosition(): Promise<number> {
+    return this.ctx.store.messages.lastSeq();
+  }
+
   /**
    * Lets users read rooms they left up to where they left (history-reads.ts, LeftRooms): the module that
    * remembers it (conversations) registers the provider; without one, a former member reads nothing.

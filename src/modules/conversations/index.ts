@@ -101,7 +101,7 @@ export const conversations = defineModule({
     api.on('room.membership', async (e) => {
       if (e.role === null) {
         const how = e.banned === true ? 'banned' : e.by === e.user ? 'left' : 'removed';
-        await store.left(e.user, e.room, { how, by: how === 'left' ? null : e.by, reason: e.reason ?? null });
+        await store.left(e.user, e.room, { how, by: how === 'left' ? null : e.by, reason: e.reason ?? null }, await api.engine.logPosition());
       } else await store.joined(e.user, e.room);
       await service.membershipChanged(e.user, e.room);
     });

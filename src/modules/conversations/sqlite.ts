@@ -99,8 +99,11 @@ export interface ConversationsArea {
   kindOf(user: string, peer: string): Promise<'chat' | 'room' | null>;
   /** The user joined a room (or joined it again): listed from now, with nothing before now unread. */
   joined(user: string, room: string): Promise<void>;
-  /** The user left a room (or was removed): its past stays listed and readable, nothing after now counts. */
-  left(user: string, room: string, how: Departure): Promise<void>;
+  /**
+   * The user left a room (or was removed) when the log was at `at`: its past up to there stays listed and
+   * readable, nothing after it counts.
+   */
+  left(user: string, room: string, how: Departure, at: number): Promise<void>;
   /** Where `user` left `room` (the last position it may read), or null when it is a member or has no such entry. */
   leftAt(user: string, room: string): Promise<number | null>;
   /** Removes a room the user left from its list (its past is no longer readable); false when there is none. */
@@ -307,11 +310,13 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
         if (e.until_seq !== null) setUntil.run(null, pos, user, room);
       });
     },
-    async left(user, room, how) {
+    async left(user, room, how, at) {
       ctx.write(() => {
         const e = entry.get(user, room);
         if (e === undefined || e.until_seq !== null) return;
-        setUntil.run(Math.max(position(), e.read_seq), 0, user, room);
+        // The log's position at the leaving, not the consumer's (which may be behind it): what was said before
+        // the leaving stays readable and counted, however late the consumer applies it.
+        setUntil.run(Math.max(at, e.read_seq), 0, user, room);
         setDeparture.run(how.how, how.by, how.reason, user, room);
       });
     },
