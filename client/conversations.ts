@@ -25,7 +25,7 @@ export interface ConversationSummary {
   /** The other person, or the room. */
   with: string;
   kind: 'chat' | 'room';
-  /** Null when there is none, or the user may no longer see it (a room it left). */
+  /** Null when there is none. In a room the user left: the newest message up to its leaving. */
   last: ConversationLast | null;
   /** Messages from others after the read position. */
   unread: number;
@@ -35,8 +35,23 @@ export interface ConversationSummary {
   mentionIds: string[];
   /** The user's read position: a log position (seq), 0 when nothing was read. */
   readUpTo: number;
-  /** A room the user left: its past stays, nothing new counts. */
+  /** A room the user left: its past stays (its history readable up to the leaving), nothing new counts. */
   left: boolean;
+  /** In a room the user left: how (on its own, removed or banned), by whom and why; null otherwise. */
+  departure: ConversationDeparture | null;
+  /** In a room the user left: whether it may join again now (the room is open, or it is invited; not banned). */
+  rejoin: boolean;
+  /** In a room the user left: the room's name (the client no longer lists it among its rooms). */
+  name?: string;
+}
+
+/** How the user came to leave a room (XEP-0045 §8.2 kick, §9.1 ban). */
+export interface ConversationDeparture {
+  how: 'left' | 'removed' | 'banned';
+  /** The moderator who removed or banned the user; null when it left on its own. */
+  by: string | null;
+  /** The moderator's reason, if one was given. */
+  reason: string | null;
 }
 
 /** A page of conversations, newest activity first. */
@@ -53,6 +68,8 @@ export type ConversationUpdate = ConversationSummary & { position: number };
 
 /** The event pushed to every JSON session of the user when a read position or a count changed. */
 export const CONVERSATION_UPDATE_EVENT = 'conversations.update';
+/** The event pushed to every JSON session of the user when a conversation left its list (`conversation.remove`). */
+export const CONVERSATION_REMOVED_EVENT = 'conversations.removed';
 
 /** A page of the user's conversations (JSON `conversations`). */
 export function listConversations(s: Requester, params: { limit?: number; before?: number } = {}): Promise<ConversationPage> {
@@ -62,6 +79,11 @@ export function listConversations(s: Requester, params: { limit?: number; before
 /** Marks a conversation read up to `upTo` (a seq), or up to its newest message (JSON `conversation.read`). */
 export function markConversationRead(s: Requester, peer: string, upTo?: number): Promise<ConversationUpdate> {
   return s.request<ConversationUpdate>('conversation.read', { with: peer, ...(upTo !== undefined ? { upTo } : {}) });
+}
+
+/** Removes a room the user left from its list (JSON `conversation.remove`); its history is then no longer readable. */
+export function removeConversation(s: Requester, peer: string): Promise<{ removed: string }> {
+  return s.request<{ removed: string }>('conversation.remove', { with: peer });
 }
 
 /** The update an event carries, or null when it is another event. */

@@ -10,6 +10,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminApiError } from '../client/admin.js';
+import { login, ParleyClient } from '../client/index.js';
 import { addUser } from '../src/engine/admin-service.js';
 import { startServer, type TestServer } from './harness.js';
 import { CHROMIUM, PHONE, archiveRole, consoleRig, type ConsoleRig } from './web-admin-rig.js';
@@ -142,9 +143,10 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     await ctx.close();
   });
 
-  it('an administrator ends all of a user\'s sessions: a JSON client and a web page both end', async () => {
+  it('an administrator ends all of a user\'s sessions: a JSON client and a web page both end and must sign in again', async () => {
     const boss = await rig.sdkFor('boss@localhost');
-    const json = await t.connect('erin@localhost', { resource: 'desk' });
+    const { token: jsonToken } = await login(t.url, 'erin@localhost', 'pw-erin');
+    const json = await ParleyClient.connect({ url: t.wsUrl, token: jsonToken, resource: 'desk' });
     const web = await rig.signedIn('erin@localhost', { path: '/' });
     await web.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
     const resources = async (): Promise<string[]> => (await boss.getUser('erin@localhost')).sessions.map((s) => s.resource).sort();
@@ -165,9 +167,26 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     // The JSON client is closed by the server, and the page saw its connection drop.
     await json.closed;
     await expect.poll(() => linkSeen(web.page)).toContain('Reconnecting…');
+    // Its session token was revoked with the sessions: the page does not sign straight back in with its cookie,
+    // it shows the sign-in form and says why.
+    await web.page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await expect(web.page.locator('.signin').getByRole('status').textContent()).resolves.toMatch(/signed out on every device/);
+    await rig.shot(web.page, 'web-client-signed-out-everywhere');
     const after = await resources();
     expect(after).not.toContain('desk');
     expect(after).not.toContain(webResource);
+    // The old tokens are refused with a clear code: the page's cookie and the JSON client's token.
+    const cookie = (await web.ctx.cookies()).find((c) => c.name === 'parley_session')!;
+    const old = await fetch(`${t.url}/api/v1/conversations`, { headers: { cookie: `parley_session=${cookie.value}` } });
+    expect(old.status).toBe(401);
+    expect(await old.json()).toMatchObject({ error: { code: 'not-authorized', message: expect.stringMatching(/revoked/) } });
+    await expect(ParleyClient.connect({ url: t.wsUrl, token: jsonToken, resource: 'desk' })).rejects.toMatchObject({ code: 'not-authorized' });
+    // The password still signs in, on the page and over the API.
+    await web.page.getByLabel('Address').fill('erin@localhost');
+    await web.page.getByLabel('Password').fill('pw-erin');
+    await web.page.getByRole('button', { name: 'Sign in' }).click();
+    await web.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    expect(await loginStatus('erin@localhost', 'pw-erin')).toBe(200);
     await ctx.close();
     await web.ctx.close();
   });
@@ -254,14 +273,15 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     const maxError = page.locator('.field', { has: max }).getByRole('alert');
     // At most below at least.
     await set('localhost', '10', '5');
-    await expect.poll(() => maxError.textContent()).toBe('minDays (10) is above maxDays (5)');
+    // Said in the form's words (its labels), never by the API's keys (minDays, maxDays) or an option's name.
+    await expect.poll(() => maxError.textContent()).toBe('"Keep at most" (5 days) is less than "Keep at least" (10 days)');
     await expect(max.getAttribute('aria-invalid')).resolves.toBe('true');
     await expect(max.getAttribute('aria-describedby')).resolves.toBe('ret-max-error');
     expect(await rig.axe(page)).toEqual([]);
     await rig.shot(page, 'web-admin-retention-desktop-light');
     // Below the configured floor (modules.archive.retention.minimumDays: 7).
     await set('localhost', '0', '3');
-    await expect.poll(() => maxError.textContent()).toMatch(/^maxDays 3 is below the configured minimum .*\(7 days\)$/);
+    await expect.poll(() => maxError.textContent()).toBe('"Keep at most" (3 days) is below the shortest retention this server allows (7 days)');
     // Over the API, the field refused is named in `path` whichever check refused it (zod's or the policy's).
     const refusal = async (p: Promise<unknown>): Promise<{ status: number; path: ReadonlyArray<string | number> | null }> => {
       const e = await p.then(() => null, (x: unknown) => x);
@@ -270,6 +290,11 @@ describe('the admin console\'s actions', { timeout: 90_000 }, () => {
     expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: -1, maxDays: 30 }))).toEqual({ status: 400, path: ['minDays'] });
     expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: 3, maxDays: 2 }))).toEqual({ status: 400, path: ['maxDays'] });
     expect(await refusal(olive.setRetention({ domain: 'localhost', minDays: 0, maxDays: 6 }))).toEqual({ status: 406, path: ['maxDays'] });
+    // The schema's refusal is worded by the field's label too, whatever number the form let through.
+    const fraction = await olive.setRetention({ domain: 'localhost', minDays: 1.5, maxDays: 30 }).then(() => null, (x: unknown) => x);
+    expect(fraction).toBeInstanceOf(AdminApiError);
+    expect((fraction as AdminApiError).message).toContain('"Keep at least" must be a whole number of days, 0 or more');
+    expect((fraction as AdminApiError).message).not.toMatch(/minDays|maxDays/);
     // Neither was saved.
     expect((await olive.listRetention()).policies).toMatchObject([{ scope: 'localhost', minDays: 10, maxDays: 30 }]);
     await expect(policies.getByRole('listitem').count()).resolves.toBe(1);

@@ -61,8 +61,10 @@ export function consoleRig(t: TestServer, browser: () => Browser): ConsoleRig {
       await page.getByLabel('Address').fill(address);
       await page.getByLabel('Password').fill(opts.password ?? `pw-${address.split('@')[0]}`);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      // Signed in (the cookie set) once the form is gone, whatever the reader may see next.
-      await page.getByRole('button', { name: 'Sign in' }).waitFor({ state: 'detached' });
+      // Signed in (the cookie set) once the form is gone, whatever the reader may see next. Not once the button
+      // "Sign in" is gone: while the login is under way it reads "Signing in…", and a test that navigated then
+      // would abort the login before its cookie was set (on a busy machine the login takes a while).
+      await page.locator('#signin-title').waitFor({ state: 'detached' });
       return { ctx, page };
     },
     /** A full-page screenshot in the build's screenshots; also in docs/screenshots when that has none of the name. */

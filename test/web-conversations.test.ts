@@ -161,6 +161,67 @@ describe('the web client\'s conversation list', { timeout: 120_000 }, () => {
     await b.ctx.close();
   });
 
+  it('a room left stays in the list, readable up to the leaving; removed or banned says why; rejoin when allowed; removed from the list', async () => {
+    const bob = await t.connect(BOB);
+    // An open room: anyone may join it, so joining again is offered after leaving (not after a ban).
+    const hall = (await bob.request<{ room: { address: string } }>('room.create', { name: 'Town hall', membersOnly: false })).room.address;
+    const alice = await t.connect(ALICE);
+    await alice.request('room.join', { room: hall });
+    await bob.send(hall, 'Welcome to the town hall');
+    const a = await signedIn(browser, t, ALICE, problems);
+    const other = await signedIn(browser, t, ALICE, problems);
+    const messages = a.page.getByRole('list', { name: 'Messages' });
+    await entry(a.page, /Town hall/).click();
+    await messages.getByText('Welcome to the town hall').waitFor();
+    await a.page.getByRole('button', { name: 'Leave' }).click();
+    // Still open, with its past, and what happened said in place of the composer.
+    const banner = a.page.getByRole('region', { name: 'You are not in this room' });
+    await banner.getByText('You left this room.').waitFor();
+    await expect(a.page.getByLabel(/Message to town-hall@/).count()).resolves.toBe(0);
+    await expect(messages.getByText('Welcome to the town hall').count()).resolves.toBe(1);
+    await expect(entry(a.page, /Town hall/).locator('.detail').textContent()).resolves.toBe('You left this room');
+    // The other device follows (conversations.update).
+    await expect.poll(() => entry(other.page, /Town hall/).locator('.detail').textContent()).toBe('You left this room');
+    // Nothing said after the leaving reaches the page, nor its history after a reload.
+    await bob.send(hall, 'Said after Alice left');
+    await a.page.reload();
+    await a.page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await entry(a.page, /Town hall/).click();
+    await messages.getByText('Welcome to the town hall').waitFor();
+    await expect(messages.getByText('Said after Alice left').count()).resolves.toBe(0);
+    await shot(a.page, 'web-conversations-room-left');
+    expect(await seriousViolations(a.page)).toEqual([]);
+
+    // Joining again (the room is open): the composer is back, and so is what was said meanwhile.
+    await banner.getByRole('button', { name: 'Rejoin' }).click();
+    await a.page.getByLabel(/Message to town-hall@/).waitFor();
+    await messages.getByText('Said after Alice left').waitFor();
+    // Removed by the owner, with a reason: said in the conversation and in the list; rejoining is still allowed.
+    await bob.request('room.kick', { room: hall, user: ALICE, reason: 'wrong room for this' });
+    await banner.getByText('Removed by bob@localhost: wrong room for this.').waitFor();
+    await expect(entry(a.page, /Town hall/).locator('.detail').textContent()).resolves.toBe('Removed by bob@localhost: wrong room for this');
+    await banner.getByRole('button', { name: 'Rejoin' }).click();
+    await a.page.getByLabel(/Message to town-hall@/).waitFor();
+    // Banned: said, and no way back in.
+    await bob.request('room.ban', { room: hall, target: ALICE, reason: 'spam' });
+    await banner.getByText('Banned by bob@localhost: spam.').waitFor();
+    await expect(banner.getByRole('button', { name: 'Rejoin' }).count()).resolves.toBe(0);
+    await expect.poll(() => entry(other.page, /Town hall/).locator('.detail').textContent()).toBe('Banned by bob@localhost: spam');
+    await shot(a.page, 'web-conversations-room-banned');
+    expect(await seriousViolations(a.page)).toEqual([]);
+
+    // Removed from the list: gone on both devices, and its history with it.
+    await banner.getByRole('button', { name: 'Remove from list' }).click();
+    await a.page.getByText('Choose a conversation.').waitFor();
+    await expect(entry(a.page, /Town hall/).count()).resolves.toBe(0);
+    await expect.poll(() => entry(other.page, /Town hall/).count()).toBe(0);
+    await expect(alice.request('history', { with: hall })).rejects.toMatchObject({ code: 'forbidden' });
+    await a.ctx.close();
+    await other.ctx.close();
+    await alice.close();
+    await bob.close();
+  });
+
   it('without the conversations module the page still works, counting what arrives while it is open', async () => {
     const off = await startServer({ modules: { conversations: { enabled: false } } });
     try {

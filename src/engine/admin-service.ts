@@ -266,12 +266,19 @@ export class AdminService {
     return address;
   }
 
-  /** Ends every session of a user on every node (policy-violation, told why); returns how many there were. */
+  /**
+   * Ends every session of a user on every node (policy-violation, told why) and revokes the user's session
+   * tokens (web session cookies, tokens from /api/v1/login and `login`), so no device comes straight back with a
+   * stored token: each must sign in again with the password. API keys (a module's credentials) stay valid.
+   * Returns how many sessions there were.
+   */
   async endUserSessions(input: string): Promise<number> {
     const address = normaliseUser(input);
     if (!(await this.userExists(address))) throw new ParleyError('item-not-found', `no such user ${address}`);
     // Counted before: the other nodes end theirs asynchronously.
     const count = this.ctx.cluster.countOf(address);
+    // Revoked first: a client told its session ended reconnects at once, and must find its token refused.
+    await this.ctx.store.tokens.revokeAll(address);
     await this.endSessions([address], 'an administrator ended this session', 'policy-violation');
     return count;
   }

@@ -323,7 +323,7 @@ export class AuthService {
   /** The user a token belongs to, or not-authorized. */
   async resolve(token: string): Promise<string> {
     const user = await resolveToken(this.ctx.store.tokens, token, this.ctx.now());
-    if (!user) throw new ParleyError('not-authorized', 'the token is unknown or expired');
+    if (!user) throw new ParleyError('not-authorized', 'the token is unknown, expired or revoked: sign in again with the password');
     return user;
   }
 
@@ -335,7 +335,7 @@ export class AuthService {
   async resolveSession(token: string): Promise<Authenticated> {
     const user = await this.resolve(token);
     const acc = await this.ctx.store.accounts.get(user);
-    if (acc === null) throw new ParleyError('not-authorized', 'the token is unknown or expired');
+    if (acc === null) throw new ParleyError('not-authorized', 'the token is unknown, expired or revoked: sign in again with the password');
     if (acc.disabled) throw disabledError();
     return { user, credentials: credentialsMark(acc.credentials) };
   }

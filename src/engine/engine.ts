@@ -26,7 +26,7 @@ import type { ModuleEventName, Outbound } from './outbound.js';
 import { PresenceService } from './presence-service.js';
 import { ProfileService } from './profile-service.js';
 import { ReadLimiter } from './read-limiter.js';
-import { HistoryReads, type HistoryPaging, type ReadScope } from './history-reads.js';
+import { HistoryReads, type HistoryPaging, type LeftRooms, type ReadScope } from './history-reads.js';
 import { LogReplay } from './replay.js';
 import { SessionEnds } from './session-ends.js';
 import { RemotePresence } from './remote-presence.js';
@@ -574,6 +574,16 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Delivers a module's own event to every session of `user` on every node (ModuleApi.pushToUser): the Router
+   * hands it to this node's sessions and sends it once to each other node holding sessions of the user, whose
+   * Router delivers it there (cluster.ts). Returns how many sessions of this node received it.
+   */
+  pushToUser(user: string, ev: ModuleEventName, data: Record<string, unknown>): number {
+    const { router } = this.ctx;
+    return router.toUser(user, router.outbound({ ev, data }));
+  }
+
   /** The Outbound of each data object pushed (pushToSession). */
   private readonly pushed = new WeakMap<Record<string, unknown>, Outbound>();
 
@@ -658,6 +668,19 @@ export class Engine {
   /** History of the caller's conversation with a user or in a room (history-reads.ts). */
   history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
     return this.reads.history(user, p);
+  }
+
+  /** The newest position of the message log (what a record stored now comes after). */
+  logPosition(): Promise<number> {
+    return this.ctx.store.messages.lastSeq();
+  }
+
+  /**
+   * Lets users read rooms they left up to where they left (history-reads.ts, LeftRooms): the module that
+   * remembers it (conversations) registers the provider; without one, a former member reads nothing.
+   */
+  readLeftRooms(provider: LeftRooms): void {
+    this.reads.readLeftRooms(provider);
   }
 
   /** The user's 1:1 messages of every conversation (XEP-0313 without "with"; history-reads.ts). */

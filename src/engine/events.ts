@@ -59,8 +59,12 @@ export interface EngineEvents {
   'subscription.changed': { user: string; contact: string; action: string; item: RosterItem };
   'room.created': { room: string; owner: string };
   'room.destroyed': { room: string; by: string };
-  /** Someone joined, was invited into, left or was removed from a room (role null: no longer a member). */
-  'room.membership': { room: string; user: string; role: RoomRole | null; by: string };
+  /**
+   * Someone joined, was invited into, left or was removed from a room (role null: no longer a member; `by` the
+   * user itself when it left). A removal says the moderator's `reason` when one was given, and `banned` when it was
+   * a ban (XEP-0045 §8.2, §9.1).
+   */
+  'room.membership': { room: string; user: string; role: RoomRole | null; by: string; reason?: string | null; banned?: boolean };
   /** A member's role changed. */
   'room.role': { room: string; user: string; role: RoomRole; by: string };
   /** A user was invited into a members-only or open room (the invitation is stored until the user joins). */

@@ -32,10 +32,20 @@ export class HistoryReads {
    * (the store reads one row past the page). `start` and `end` (epoch ms, inclusive) narrow the range to the
    * messages written between them (XEP-0313 §4.1.1). Runs within the caller's heavy-read allowance (ReadLimiter).
    */
-  async history(user: string, p: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
+  async history(user: string, q: HistoryPaging & { with: string }): Promise<{ messages: MessageView[]; more: boolean; read?: ReadMarker | null }> {
+    let p = q;
     const other = parseBare(p.with);
     const isRoom = this.ctx.directory.isRoomDomain(domainOf(other));
-    if (isRoom) await this.rooms.requireMember(other, user);
+    if (isRoom) {
+      try {
+        await this.rooms.requireMember(other, user);
+      } catch (e) {
+        // A room the user left (or was removed from): readable up to its leaving, when a module remembers it.
+        const until = e instanceof ParleyError && e.code === 'forbidden' && this.leftRooms !== null ? await this.leftRooms(user, other) : null;
+        if (until === null) throw e;
+        p = { ...p, before: minOf(p.before, until + 1) };
+      }
+    }
     const conv = conversationKey(isRoom ? 'groupchat' : 'chat', user, other);
     const { store, metrics } = this.ctx;
     const page = await this.page(user, p, (q) => metrics.storage('history', store.messages.history(conv, q)));
@@ -43,6 +53,18 @@ export class HistoryReads {
     // displayed marker), so a client opened later shows it without waiting for their next receipt.
     if (isRoom || p.before !== undefined || p.after !== undefined) return page;
     return { ...page, read: await metrics.storage('history', store.messages.lastRead(conv, other)) };
+  }
+
+  /** Where users left rooms (LeftRooms), or null when no module remembers it. */
+  private leftRooms: LeftRooms | null = null;
+
+  /**
+   * Lets users read the history of rooms they left, up to the position the provider gives (the conversations
+   * module remembers where each member left). One provider at most.
+   */
+  readLeftRooms(provider: LeftRooms): void {
+    if (this.leftRooms !== null) throw new Error('a provider of left rooms\' positions is registered already');
+    this.leftRooms = provider;
   }
 
   /**
@@ -95,6 +117,12 @@ export class HistoryReads {
     });
   }
 }
+
+/**
+ * The position up to which `user` may still read `room`, a room it was a member of and left (or was removed
+ * from), or null when it may not (never a member, the room gone, the conversation removed from its list).
+ */
+export type LeftRooms = (user: string, room: string) => Promise<number | null>;
 
 /** What a user may read of the log (Engine.readScope): positions after which each part is readable. */
 export interface ReadScope {

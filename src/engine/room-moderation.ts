@@ -112,7 +112,7 @@ export class RoomModeration {
       });
       for (const [u] of hit) await this.rooms.announce(room, u, null, by, reason, { banned: true });
       this.rooms.forget(room);
-      for (const [u] of hit) await this.ctx.events.emit('room.membership', { room, user: u, role: null, by });
+      for (const [u] of hit) await this.ctx.events.emit('room.membership', { room, user: u, role: null, by, reason, banned: true });
       await this.ctx.events.emit('room.banned', { room, target, by, reason, banned: true });
     });
   }

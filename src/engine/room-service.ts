@@ -114,6 +114,16 @@ export class RoomService {
     return (await this.members(room)).has(user);
   }
 
+  /**
+   * Whether `user` may join `room` now, by the rules join applies (XEP-0045 §7.2.7 bans, members-only rooms
+   * without an invitation): the room exists, the user is not banned, and it is open or the user is invited.
+   */
+  async mayJoin(room: string, user: string): Promise<boolean> {
+    const r = await this.ctx.store.rooms.get(room);
+    if (r === null || (await this.ctx.store.rooms.isBanned(room, user))) return false;
+    return !r.membersOnly || (await this.ctx.store.rooms.hasInvite(room, user));
+  }
+
   /** Throws unless the room exists and `user` is a member. */
   async requireMember(room: string, user: string): Promise<RoomRole> {
     const role = (await this.members(room)).get(user);
@@ -283,7 +293,7 @@ export class RoomService {
       await this.ctx.store.rooms.removeMember(room, user);
     });
     this.forgetMembers(room);
-    await this.ctx.events.emit('room.membership', { room, user, role: null, by });
+    await this.ctx.events.emit('room.membership', { room, user, role: null, by, reason });
   }
 
   /** Sets a member's role (owners only). */

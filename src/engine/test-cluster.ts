@@ -60,9 +60,13 @@ export class TestCluster {
     private readonly modules: readonly SqliteModule[] = [],
   ) {}
 
-  /** Starts a node on the shared database file and bus, and lets the others learn of it. */
-  async node(): Promise<TestNode> {
-    const store = createSqliteStore({ path: join(this.dir, 'parley.db'), modules: this.modules });
+  /**
+   * Starts a node on the shared database file and bus, and lets the others learn of it. `areas`: modules' storage
+   * areas its store opens, if not the cluster's (every node of a cluster opens the same ones; src/modules/testing.ts
+   * moduleNode).
+   */
+  async node(opts: { areas?: readonly SqliteModule[] } = {}): Promise<TestNode> {
+    const store = createSqliteStore({ path: join(this.dir, 'parley.db'), modules: opts.areas ?? this.modules });
     const bus = new NodeBus(this.shared);
     const now = (): number => Date.now() + this.skew;
     const { engine } = await testEngine(this.users, { store, bus, now, ...(this.password !== undefined ? { password: this.password } : {}) });

@@ -316,6 +316,13 @@ export interface ModuleApi<O> {
    */
   push(session: Session, event: string, data: Record<string, unknown>): boolean;
   /**
+   * Pushes the module's own event `<module name>.<event>` to every session of `user` on every node of the
+   * cluster, through the engine's Router and its cluster delivery (Engine.pushToUser): what concerns a person on
+   * all their devices (a count that changed), not a node-local loop over this process's sessions. Returns how
+   * many sessions of this node received it.
+   */
+  pushToUser(user: string, event: string, data: Record<string, unknown>): number;
+  /**
    * Makes one of the module's own changes through the engine's change gate (engine/events.ts): the gate's
    * handlers (the compliance archive journals it as `<module>.<kind>`) run first and may refuse it, and only then
    * does `write` store it; a write that fails is reported to them (change.failed). Once it is stored, the

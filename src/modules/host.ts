@@ -259,6 +259,7 @@ export class ModuleHost {
         const ev: ModuleEventName = `${name}.${event}`;
         return engine.pushToSession(session, ev, data);
       },
+      pushToUser: (user, event, data) => engine.pushToUser(user, `${name}.${event}`, data),
       change: async (kind, about, write) => {
         const change = { module: name, kind, actor: about.actor ?? null, subject: about.subject ?? null, data: about.data ?? {} };
         const result = await engine.events.change({ type: 'module.change', ...change }, write);

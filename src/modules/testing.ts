@@ -9,6 +9,8 @@ import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
 import { LocalBus } from '../engine/local-bus.js';
 import { silentLog, testEngine, testPresence } from '../engine/test-engine.js';
+import type { TestCluster, TestNode } from '../engine/test-cluster.js';
+import { compiledUrl, importSqliteArea, type SqliteModule } from '../storage/sqlite/module-areas.js';
 import type { Store } from '../ports/store.js';
 import { opOf } from '../protocols/json-ws/ops.js';
 import { parseParams } from '../protocols/params.js';
@@ -59,6 +61,25 @@ export async function setupModules(
     modules.map((m) => [m.name, m.options.parse(options[m.name] ?? {}) as ModuleOptions[string]]),
   );
   return ModuleHost.setup(modules, parsed, { engine, store, bus: new LocalBus(silentLog), log: silentHostLog });
+}
+
+/** A node of an in-process cluster (engine/test-cluster.ts) with modules set up on it, as a Parley process has. */
+export interface ModuleNode extends TestNode {
+  host: ModuleHost;
+}
+
+/**
+ * Starts a node of `cluster` whose store opens the SQLite areas of `modules` (built under dist/, like the
+ * server's worker loads them: run `npm run build` first) and sets `modules` up on its engine, started (their log
+ * consumers run). Options as in moduleFixture.
+ */
+export async function moduleNode(cluster: TestCluster, modules: readonly AnyModule[], options: Record<string, Record<string, unknown>> = {}): Promise<ModuleNode> {
+  const areas: SqliteModule[] = [];
+  for (const m of modules) if (m.storage) areas.push({ name: m.name, area: await importSqliteArea(m.name, compiledUrl(m.storage.sqlite)) });
+  const node = await cluster.node({ areas });
+  const host = await setupModules(modules, node, options);
+  host.start();
+  return { ...node, host };
 }
 
 /**

@@ -8,7 +8,7 @@ import { SignIn } from '../shared/sign-in.js';
 import { currentIdentity, signOut } from './connection.js';
 import { Chat } from './chat.js';
 import { Sidebar } from './sidebar.js';
-import { active, announcement, connect, disconnect, link, me, pageVisible } from './state.js';
+import { active, announcement, connect, disconnect, link, me, pageVisible, signedOutReason } from './state.js';
 
 /** Asks once for permission to show desktop notifications (browsers want a click for that). */
 function NotificationsButton() {
@@ -91,7 +91,9 @@ export function App() {
   return me.value === null ? (
     <SignIn
       title="Sign in to Parley"
+      notice={signedOutReason.value}
       onSignedIn={(id) => {
+        signedOutReason.value = null;
         me.value = id;
         void connect();
       }}

@@ -11,7 +11,8 @@ import { Notification } from './notification-card.js';
 import { shareFile, uploadError } from './upload.js';
 import { describe, Dot } from './presence.js';
 import { notificationOf } from './notifications.js';
-import { active, conversations, invite, isRoom, leaveRoom, me, presences, roomMembers, rooms, send, setTyping, things, typing, type Message } from './state.js';
+import { active, conversations, forgetRoom, invite, isRoom, joinRoom, leaveRoom, me, presences, roomMembers, rooms, send, setTyping, things, typing, type Conversation, type Message } from './state.js';
+import { departureText } from './sidebar.js';
 
 /** The id a reply names (XEP-0461 §3): in a room the room's stanza-id (the server id), else the sender's own id. */
 function replyId(m: Message, inRoom: boolean): string {
@@ -196,6 +197,40 @@ function RoomMembers({ room }: { room: string }) {
   );
 }
 
+/**
+ * In place of the composer in a room the user left: how it was left, its past readable above; joining again when
+ * the room allows it, and taking it off the list.
+ */
+function LeftRoom({ c }: { c: Conversation }) {
+  const [error, setError] = useState<string | null>(null);
+  const act = (fn: () => Promise<void>): void => {
+    setError(null);
+    fn().catch((err: unknown) => setError(messageOf(err)));
+  };
+  return (
+    <section class="left-banner" aria-label="You are not in this room">
+      <p>
+        <strong>{departureText(c)}.</strong> Its messages up to then stay readable here; nothing new arrives.
+      </p>
+      <div class="row">
+        {c.rejoin && (
+          <button type="button" onClick={() => act(() => joinRoom(c.peer))}>
+            Rejoin
+          </button>
+        )}
+        <button type="button" onClick={() => act(() => forgetRoom(c.peer))}>
+          Remove from list
+        </button>
+      </div>
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
 /** The conversation pane (empty until one is chosen). */
 export function Chat() {
   const peer = active.value;
@@ -222,6 +257,8 @@ export function Chat() {
   }
   const inRoom = isRoom(peer);
   const room = rooms.value.find((r) => r.address === peer);
+  const left = c?.left === true && room?.role == null;
+  const title = room?.name ?? c?.name ?? peer;
   const isTyping = typing.value.has(peer);
   // "Read" goes under the user's newest message the other person has read (XEP-0333: all before it are read too).
   const self = me.value!.address;
@@ -233,7 +270,7 @@ export function Chat() {
   return (
     <main
       class="chat"
-      aria-label={`Conversation with ${room?.name ?? peer}`}
+      aria-label={`Conversation with ${title}`}
       onDragOver={(e) => {
         if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
       }}
@@ -248,10 +285,10 @@ export function Chat() {
         <button type="button" class="back" onClick={() => (active.value = null)} aria-label="Back to conversations">
           ‹
         </button>
-        <h2>{room?.name ?? peer}</h2>
+        <h2>{title}</h2>
         <span class="detail">{inRoom ? peer : describe(presences.value.get(peer), things.value.get(peer))}</span>
-        {inRoom && <Invite room={peer} />}
-        {inRoom && <RoomMembers room={peer} key={peer} />}
+        {inRoom && !left && <Invite room={peer} />}
+        {inRoom && !left && <RoomMembers room={peer} key={peer} />}
       </header>
       <MessageList
         key={peer}
@@ -263,7 +300,7 @@ export function Chat() {
           const notification = notificationOf(m);
           if (notification !== null) return <Notification id={notification} text={m.body ?? ''} version={c?.messages.length ?? 0} />;
           const ref = parseExtensions(m.xml).reply;
-          const item = <Item peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} original={ref === null ? undefined : byRef.get(ref.id)} onReply={reply} onJump={setJump} />;
+          const item = <Item peer={peer} m={m} inRoom={inRoom} read={m.id === lastRead} original={ref === null ? undefined : byRef.get(ref.id)} onReply={left ? undefined : reply} onJump={setJump} />;
           // A room message that mentions the user stands out (the server matched it: docs/web.md).
           return c?.mentionIds.has(m.id) === true ? (
             <div class="mentions-me">
@@ -275,10 +312,16 @@ export function Chat() {
           );
         }}
       />
-      <p class="typing" aria-live="polite">
-        {isTyping ? `${peer} is typing…` : ''}
-      </p>
-      <Composer peer={peer} key={peer} replying={replying} cancelReply={() => setReplying(null)} dropped={dropped} takeDropped={() => setDropped(null)} />
+      {left ? (
+        <LeftRoom c={c} key={peer} />
+      ) : (
+        <>
+          <p class="typing" aria-live="polite">
+            {isTyping ? `${peer} is typing…` : ''}
+          </p>
+          <Composer peer={peer} key={peer} replying={replying} cancelReply={() => setReplying(null)} dropped={dropped} takeDropped={() => setDropped(null)} />
+        </>
+      )}
     </main>
   );
 }

@@ -33,6 +33,10 @@ export function withSummary(c: Conversation, s: ConversationSummary, position: n
     counted: Math.max(c.counted, position),
     last: s.last === null ? c.last : { ts: s.last.ts, preview: s.last.preview, from: s.last.from },
     kind: s.kind,
+    left: s.left,
+    departure: s.departure ?? null,
+    rejoin: s.rejoin ?? false,
+    name: s.name ?? c.name,
   };
 }
 

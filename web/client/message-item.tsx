@@ -40,7 +40,8 @@ export interface ItemProps {
   read: boolean;
   /** The message this one replies to, when it is loaded. */
   original: Message | undefined;
-  onReply: (m: Message) => void;
+  /** Answering the message; absent where nothing can be sent (a room the user left: no edit or retraction either). */
+  onReply?: ((m: Message) => void) | undefined;
   /** Brings a message into view (a reply's quote was clicked). */
   onJump: (id: string) => void;
 }
@@ -109,7 +110,7 @@ export function Item({ peer, m, inRoom, read, original, onReply, onJump }: ItemP
         {time.format(m.ts)}
         {m.edited ? ' · edited' : ''}
         {read ? ' · Read' : ''}
-        {m.body !== null && !editing && (
+        {m.body !== null && !editing && onReply !== undefined && (
           <>
             {' · '}
             <button type="button" class="link-button" onClick={() => onReply(m)} aria-label={`Reply to: ${label}`}>
@@ -117,7 +118,7 @@ export function Item({ peer, m, inRoom, read, original, onReply, onJump }: ItemP
             </button>
           </>
         )}
-        {mine && m.body !== null && !editing && ext.file === null && (
+        {mine && m.body !== null && !editing && ext.file === null && onReply !== undefined && (
           <>
             {' · '}
             <button type="button" class="link-button" onClick={() => setEditing(true)} aria-label={`Edit message: ${label}`}>

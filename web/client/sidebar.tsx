@@ -7,7 +7,7 @@ import { messageOf } from './connection.js';
 import { useState } from 'preact/hooks';
 import { ACTIVITIES, describe, Dot } from './presence.js';
 import { MessageSearch } from './search.js';
-import { active, contacts, conversationList, conversations, createRoom, joinRoom, me, open, presences, rooms, setPresence, things } from './state.js';
+import { active, contacts, conversationList, conversations, createRoom, joinRoom, leftRooms, me, open, presences, rooms, setPresence, things, type Conversation } from './state.js';
 
 function OwnPresence() {
   const mine = presences.value.get(me.value!.address);
@@ -44,7 +44,15 @@ function OwnPresence() {
   );
 }
 
-/** The user's rooms, invitations to join, and a form to create one. */
+/** What a room left says in the list and in its conversation: left on one's own, or removed or banned, by whom, why. */
+export function departureText(c: Pick<Conversation, 'departure'>): string {
+  const d = c.departure;
+  if (d === null || d.how === 'left') return 'You left this room';
+  const what = `${d.how === 'banned' ? 'Banned' : 'Removed'}${d.by !== null ? ` by ${d.by}` : ''}`;
+  return d.reason !== null && d.reason !== '' ? `${what}: ${d.reason}` : what;
+}
+
+/** The user's rooms, invitations to join, rooms it left (kept with their past), and a form to create one. */
 function Rooms() {
   const [error, setError] = useState<string | null>(null);
   const create = async (e: Event): Promise<void> => {
@@ -97,6 +105,15 @@ function Rooms() {
             </li>
           );
         })}
+        {leftRooms.value.map((c) => (
+          <li key={c.peer} class="left-room">
+            <button type="button" class={active.value === c.peer ? 'current' : ''} aria-current={active.value === c.peer ? 'true' : undefined} onClick={() => void open(c.peer)}>
+              <span class="dot room left" aria-hidden="true" />
+              <span class="name">{c.name ?? c.peer}</span>
+              <span class="detail">{departureText(c)}</span>
+            </button>
+          </li>
+        ))}
       </ul>
       <form class="new-room" onSubmit={create}>
         <label for="room-name" class="sr-only">

@@ -5,9 +5,10 @@
  * record replayed twice is shown once.
  */
 import { batch, computed, signal } from '@preact/signals';
-import { conversationUpdateOf, markConversationRead, type ConversationSummary } from '../../client/conversations.js';
+import { conversationUpdateOf, markConversationRead, removeConversation, type ConversationDeparture, type ConversationSummary } from '../../client/conversations.js';
 import type { ParleyEvent } from '../../client/session.js';
-import { BrowserSession, type WebIdentity } from './connection.js';
+import { ParleyApiError } from '../../client/session.js';
+import { BrowserSession, currentIdentity, type WebIdentity } from './connection.js';
 import { countsLive, fetchConversations, mentionNotice, withSummary } from './counts.js';
 import { followThings, onPresentitiesEvent } from './things.js';
 
@@ -80,6 +81,14 @@ export interface Conversation {
   last: { ts: number; preview: string; from: string } | null;
   /** Whether the server lists it as a 1:1 conversation (`chat`) or a room. */
   kind: 'chat' | 'room' | null;
+  /** A room the user left (or was removed or banned from): its past stays readable, nothing new arrives. */
+  left: boolean;
+  /** How it was left, by whom and why (the server's list), or null. */
+  departure: ConversationDeparture | null;
+  /** Whether the user may join the room it left again now. */
+  rejoin: boolean;
+  /** A room left: its name (the user's rooms no longer list it), or null. */
+  name: string | null;
 }
 
 export type Link = 'connecting' | 'online' | 'reconnecting';
@@ -94,9 +103,19 @@ export const active = signal<string | null>(null);
 export const typing = signal<ReadonlyMap<string, number>>(new Map());
 /** The latest notice for screen readers (an ARIA live region reads it). */
 export const announcement = signal('');
+/**
+ * Why the page is signed out when the server ended the web session (its token was revoked: an administrator
+ * ended all of the user's sessions, the password was changed, the account was disabled); the sign-in page says it.
+ */
+export const signedOutReason = signal<string | null>(null);
 
-/** Whether an address is one of the user's rooms (or a room they are invited to). */
-export const isRoom = (address: string): boolean => rooms.value.some((r) => r.address === address);
+/** Whether an address is one of the user's rooms (or a room they are invited to, or one they left). */
+export const isRoom = (address: string): boolean => rooms.value.some((r) => r.address === address) || conversations.value.get(address)?.kind === 'room';
+
+/** Rooms the user left that its list keeps (with their past), newest activity first. */
+export const leftRooms = computed(() =>
+  [...conversations.value.values()].filter((c) => c.kind === 'room' && c.left && !rooms.value.some((r) => r.address === c.peer && r.role !== null)).sort((a, b) => (b.last?.ts ?? 0) - (a.last?.ts ?? 0)),
+);
 
 /**
  * Conversations to list: every contact, and anyone else the user has a conversation with (the server's list,
@@ -120,7 +139,26 @@ const bare = (a: string): string => a.split('/')[0]!;
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 function conversation(peer: string): Conversation {
-  return conversations.value.get(peer) ?? { peer, messages: [], olderExist: true, unread: 0, readUpTo: 0, markedRead: null, mentions: 0, mentionIds: new Set(), readPosition: 0, counted: 0, last: null, kind: null };
+  return (
+    conversations.value.get(peer) ?? {
+      peer,
+      messages: [],
+      olderExist: true,
+      unread: 0,
+      readUpTo: 0,
+      markedRead: null,
+      mentions: 0,
+      mentionIds: new Set(),
+      readPosition: 0,
+      counted: 0,
+      last: null,
+      kind: null,
+      left: false,
+      departure: null,
+      rejoin: false,
+      name: null,
+    }
+  );
 }
 
 function putConversation(c: Conversation): void {
@@ -217,7 +255,8 @@ function onReceipt(d: Record<string, unknown>): void {
  */
 function markRead(peer: string): void {
   const c = conversations.value.get(peer);
-  if (!session || !c || document.hidden) return;
+  // A room left: nothing new arrives in it, and the server keeps no read position for it any more.
+  if (!session || !c || document.hidden || c.left) return;
   const newest = c.messages.at(-1);
   if (newest !== undefined && newest.seq > c.readPosition) {
     putConversation({ ...c, unread: 0, mentions: 0, readPosition: newest.seq });
@@ -270,6 +309,9 @@ function onEvent(e: ParleyEvent): void {
       if (u !== null) applySummary(u, u.position);
       break;
     }
+    case 'conversations.removed':
+      dropConversation(String(d.with));
+      break;
     case 'presence':
       onPresence([d]);
       break;
@@ -320,10 +362,30 @@ export async function createRoom(name: string): Promise<void> {
   await open(r.room.address);
 }
 
-/** Joins a room the user was invited to (or an open room). */
+/** Joins a room the user was invited to (or an open room, or one it left that it may join again). */
 export async function joinRoom(room: string): Promise<void> {
   await session?.request('room.join', { room });
+  const c = conversations.value.get(room);
+  if (c?.left === true) putConversation({ ...c, left: false, departure: null, rejoin: false });
   await loadRooms();
+  if (active.value === room) await loadHistory(room);
+}
+
+/** Takes a room the user left off its list, on every device (its history is no longer readable). */
+export async function forgetRoom(room: string): Promise<void> {
+  if (!session) throw new Error('not connected');
+  await removeConversation(session, room);
+  dropConversation(room);
+}
+
+function dropConversation(peer: string): void {
+  if (!conversations.value.has(peer)) return;
+  const next = new Map(conversations.value);
+  next.delete(peer);
+  batch(() => {
+    conversations.value = next;
+    if (active.value === peer) active.value = null;
+  });
 }
 
 /** A room's members with their roles (room.members). */
@@ -333,10 +395,17 @@ export async function roomMembers(room: string): Promise<Array<{ user: string; r
   return r.members;
 }
 
-/** Leaves a room; its conversation closes. */
+/**
+ * Leaves a room. With the server's conversation list, the room stays listed as left, its past readable (the
+ * server's update says whether it may be joined again); without it, its conversation closes.
+ */
 export async function leaveRoom(room: string): Promise<void> {
   await session?.request('room.leave', { room });
-  if (active.value === room) active.value = null;
+  const c = conversations.value.get(room);
+  if (c?.kind === 'room') {
+    const name = rooms.value.find((r) => r.address === room)?.name ?? c.name;
+    if (!c.left) putConversation({ ...c, left: true, departure: { how: 'left', by: null, reason: null }, name });
+  } else if (active.value === room) active.value = null;
   await loadRooms();
 }
 
@@ -380,8 +449,12 @@ export async function connect(): Promise<void> {
       if (active.value !== null) await loadHistory(active.value);
       await s.closed;
       session = null;
-    } catch {
+    } catch (err) {
       session = null;
+      if (!stopped && (await tokenRefused(err))) {
+        signedOut(err);
+        break;
+      }
     }
     if (stopped) break;
     link.value = 'reconnecting';
@@ -390,10 +463,37 @@ export async function connect(): Promise<void> {
   }
 }
 
+/**
+ * Whether a failed (re)connection means the web session is over: the server refused the cookie's token
+ * (not-authorized: revoked or expired; account-disabled). A connection that closed before hello was answered
+ * asks who the cookie is: no one means the same. A server out of reach is not a refusal: the page goes on trying.
+ */
+async function tokenRefused(err: unknown): Promise<boolean> {
+  if (err instanceof ParleyApiError && (err.code === 'not-authorized' || err.code === 'account-disabled')) return true;
+  if (!(err instanceof ParleyApiError) || err.message.includes('cannot be reached')) return false;
+  return (await currentIdentity().catch(() => undefined)) === null;
+}
+
+/** The server ended the web session: the page forgets what it held and shows the sign-in form, saying why. */
+function signedOut(err: unknown): void {
+  stopped = true;
+  clear();
+  signedOutReason.value =
+    err instanceof ParleyApiError && err.code === 'account-disabled'
+      ? 'Your account is disabled. Ask your administrator.'
+      : 'You were signed out on every device (an administrator ended your sessions, or your password changed). Sign in again with your password.';
+  me.value = null;
+}
+
 /** Closes the connection for good (signing out). */
 export async function disconnect(): Promise<void> {
   stopped = true;
   await session?.close();
+  clear();
+}
+
+/** Forgets everything the signed-in page held. */
+function clear(): void {
   session = null;
   position = 0;
   batch(() => {

@@ -2,8 +2,8 @@
 import { useState } from 'preact/hooks';
 import { messageOf, signIn, type WebIdentity } from './web-session.js';
 
-/** A sign-in page; `onSignedIn` gets the new web session. */
-export function SignIn({ title, onSignedIn }: { title: string; onSignedIn: (id: WebIdentity) => void }) {
+/** A sign-in page; `onSignedIn` gets the new web session; `notice` says why the page is here (signed out by the server). */
+export function SignIn({ title, onSignedIn, notice = null }: { title: string; onSignedIn: (id: WebIdentity) => void; notice?: string | null }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event): Promise<void> => {
@@ -23,6 +23,11 @@ export function SignIn({ title, onSignedIn }: { title: string; onSignedIn: (id: 
     <main class="signin">
       <form onSubmit={submit} aria-labelledby="signin-title">
         <h1 id="signin-title">{title}</h1>
+        {notice !== null && (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        )}
         <label for="address">Address</label>
         <input id="address" name="address" type="text" autocomplete="username" required placeholder="name@company.com" />
         <label for="password">Password</label>

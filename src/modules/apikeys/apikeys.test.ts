@@ -10,6 +10,7 @@ import { apikeys } from './index.js';
 import { area, type ApiKeysArea } from './sqlite.js';
 import { digest, newToken, parseToken, secretMatches } from './token.js';
 import { createVerifier } from './verifier.js';
+import { moduleFixture } from '../testing.js';
 
 const stores: Store[] = [];
 const dirs: string[] = [];
@@ -87,5 +88,19 @@ describe('api keys', () => {
     await v.verifyKey(k.t.token, 'presence:read');
     await a.revoke(k.t.id, 'o@example.com', now);
     await expect(v.verifyKey(k.t.token, 'presence:read')).rejects.toMatchObject({ code: 'not-authorized' });
+  });
+
+  it('ending all of a user\'s sessions revokes its session tokens but not its API keys', async () => {
+    const f = await moduleFixture([apikeys], { options: { apikeys: { enabled: true } } });
+    const owner = 'a@example.com';
+    const area = f.store.area<ApiKeysArea>('apikeys');
+    const k = key(owner, ['presence:read']);
+    await area.create(k.row, 10);
+    const { token } = await f.engine.auth.login(owner, 'secret-pw', '127.0.0.1');
+    expect(await f.engine.auth.resolve(token)).toBe(owner);
+    await f.engine.admin.endUserSessions(owner);
+    await expect(f.engine.auth.resolve(token)).rejects.toMatchObject({ code: 'not-authorized', message: expect.stringMatching(/revoked/) });
+    const v = createVerifier(area, { requestsPerSecond: 10, cacheSeconds: 0 }, () => 2000);
+    expect(await v.verifyKey(k.t.token, 'presence:read')).toMatchObject({ owner, keyId: k.t.id });
   });
 });

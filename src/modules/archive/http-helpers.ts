@@ -8,13 +8,19 @@ import type { ArchiveArea } from './sqlite.js';
 
 /**
  * Parses route input (a missing body or query counts as empty), answering bad-request with the fields; `path`
- * names the first refused field, so a form can say it next to that field.
+ * names the first refused field, so a form can say it next to that field. `words` names fields in the words of
+ * the form that sends them (the field's label), so the message a person reads says no JSON key; the schema's
+ * messages for those fields then read on from the label ("must be …").
  */
-export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+export function parse<S extends z.ZodType>(schema: S, input: unknown, words: Readonly<Record<string, string>> = {}): z.output<S> {
   const r = schema.safeParse(input ?? {});
   if (!r.success) {
     const first = r.error.issues[0]?.path.join('.') ?? '';
-    throw new ParleyError('bad-request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '), first === '' ? undefined : { path: first });
+    const said = (i: z.core.$ZodIssue): string => {
+      const at = i.path.join('.');
+      return words[at] !== undefined ? `"${words[at]}" ${i.message}` : `${at || 'input'}: ${i.message}`;
+    };
+    throw new ParleyError('bad-request', r.error.issues.map(said).join('; '), first === '' ? undefined : { path: first });
   }
   return r.data;
 }

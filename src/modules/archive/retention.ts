@@ -130,8 +130,14 @@ function scopeOf(p: { domain?: string | undefined; room?: string | undefined }):
   return p.domain !== undefined ? { kind: 'domain', scope: normaliseDomain(p.domain) } : { kind: 'room', scope: parseBare(p.room!) };
 }
 
-const days = (n: unknown, what: string): void => {
-  if (!Number.isSafeInteger(n) || (n as number) < 0) throw new ParleyError('bad-request', `${what} is a whole number of days, 0 or more`, { path: what });
+/**
+ * How refusals name a policy's two numbers: in the words an officer reads on the console's retention form (and in
+ * docs/archive-retention.md), not by their JSON keys; the key is in the error's `path`.
+ */
+export const RETENTION_WORDS = { minDays: 'Keep at least', maxDays: 'Keep at most' } as const;
+
+const days = (n: unknown, what: keyof typeof RETENTION_WORDS): void => {
+  if (!Number.isSafeInteger(n) || (n as number) < 0) throw new ParleyError('bad-request', `"${RETENTION_WORDS[what]}" must be a whole number of days, 0 or more`, { path: what });
 };
 
 /**
@@ -202,18 +208,22 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
       const { kind, scope } = scopeOf(p);
       days(p.minDays, 'minDays');
       if (p.maxDays !== null) days(p.maxDays, 'maxDays');
-      if (p.maxDays !== null && p.minDays > p.maxDays) throw new ParleyError('bad-request', `minDays (${p.minDays}) is above maxDays (${p.maxDays})`, { path: 'maxDays' });
+      if (p.maxDays !== null && p.minDays > p.maxDays) {
+        throw new ParleyError('bad-request', `"Keep at most" (${p.maxDays} days) is less than "Keep at least" (${p.minDays} days)`, { path: 'maxDays' });
+      }
       return ctx.write(() => {
         // Floors: the configured minimum, the scope's own minDays, and for a room its domain's.
-        const floors: Array<[number, string]> = [[limits.minimumDays, 'the configured minimum (modules.archive.retention.minimumDays)']];
+        const floors: Array<[number, string]> = [[limits.minimumDays, 'the shortest retention this server allows']];
         const own = policyGet.get(kind, scope);
-        if (own) floors.push([own.minDays, `the minDays of the ${kind} ${scope}`]);
+        if (own) floors.push([own.minDays, `"Keep at least" already set for the ${kind} ${scope}`]);
         if (kind === 'room') {
           const d = domainPolicy(scope, policyMap());
-          if (d) floors.push([d.minDays, `the minDays of the domain ${d.scope}`]);
+          if (d) floors.push([d.minDays, `"Keep at least" of the domain ${d.scope}`]);
         }
         for (const [floor, what] of floors) {
-          if (p.maxDays !== null && p.maxDays < floor) throw new ParleyError('not-acceptable', `maxDays ${p.maxDays} is below ${what} (${floor} days)`, { path: 'maxDays' });
+          if (p.maxDays !== null && p.maxDays < floor) {
+            throw new ParleyError('not-acceptable', `"Keep at most" (${p.maxDays} days) is below ${what} (${floor} days)`, { path: 'maxDays' });
+          }
         }
         policyPut.run(kind, scope, p.minDays, p.maxDays, now, actor);
         append(eventDraft('archive.retention.set', now, { actor, subject: scope, data: { kind, minDays: p.minDays, maxDays: p.maxDays, previous: own ? { minDays: own.minDays, maxDays: own.maxDays } : null } }));

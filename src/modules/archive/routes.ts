@@ -14,18 +14,21 @@ import { searchRoutes } from './search-routes.js';
 import { normaliseUser } from '../../engine/admin-service.js';
 import type { ArchiveOptions } from './options.js';
 import { isArchiveRole, type ArchiveRole } from './roles.js';
-import { runRetention } from './retention.js';
+import { RETENTION_WORDS, runRetention } from './retention.js';
 import type { ArchiveArea } from './sqlite.js';
 
 const sizes = z.strictObject({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) });
 const indexParam = z.strictObject({ index: z.coerce.number().int().min(0) });
 const idParam = z.strictObject({ id: z.coerce.number().int().min(1) });
 const policyScope = z.strictObject({ domain: z.string().min(1).optional(), room: z.string().min(1).optional() });
+/** A number of days in a policy, refused in the words of the console's form (RETENTION_WORDS names the field). */
+const WHOLE_DAYS = 'must be a whole number of days, 0 or more';
+const dayCount = () => z.number({ error: WHOLE_DAYS }).int({ error: WHOLE_DAYS }).min(0, { error: WHOLE_DAYS });
 const policyBody = z.strictObject({
   domain: z.string().min(1).optional(),
   room: z.string().min(1).optional(),
-  minDays: z.number().int().min(0).default(0),
-  maxDays: z.number().int().min(0).nullable(),
+  minDays: dayCount().default(0),
+  maxDays: dayCount().nullable(),
 });
 const holdBody = z.strictObject({
   person: z.string().min(1).optional(),
@@ -110,7 +113,7 @@ export function archiveRoutes(
     });
     app.put('/retention', async (req) => {
       const user = await asOfficer(req);
-      const b = parse(policyBody, req.body);
+      const b = parse(policyBody, req.body, RETENTION_WORDS);
       return store.retentionSet(defined(b), options.retention, user, Date.now());
     });
     app.delete('/retention', async (req) => {

@@ -227,13 +227,14 @@ describe('conversations module', () => {
     await f.engine.rooms.join(room, B);
     // Joining lists the room with nothing unread.
     expect(await f.one(B, room)).toMatchObject({ unread: 0, last: null, left: false });
-    await f.send(a, room, 'one');
+    const one = await f.send(a, room, 'one');
     await caughtUp(f.store);
     await f.engine.rooms.leave(room, B);
     await f.send(a, room, 'two, after b left');
     await f.send(a, room, 'b? three');
     const left = await f.one(B, room);
-    expect(left).toMatchObject({ kind: 'room', left: true, unread: 1, mentions: 0, last: null });
+    // The newest message up to the leaving, how the user left, and no way back in (members-only, not invited).
+    expect(left).toMatchObject({ kind: 'room', left: true, unread: 1, mentions: 0, last: { id: one.id }, departure: { how: 'left', by: null, reason: null }, rejoin: false });
     // Reading a room one is not in is refused; an address that is nobody's keeps nothing.
     await expect(read(f, B, { with: room })).rejects.toMatchObject({ code: 'forbidden' });
     await expect(read(f, C, { with: room })).rejects.toMatchObject({ code: 'forbidden' });
@@ -245,6 +246,52 @@ describe('conversations module', () => {
     await f.engine.rooms.destroy(room, A);
     expect(await f.one(B, room)).toBeUndefined();
     expect(await f.one(A, room)).toBeUndefined();
+  });
+
+  it('a room left stays readable up to the leaving, says why it was left, offers a rejoin when allowed, and can be removed', async () => {
+    const f = await fixture();
+    const a = await open(f.engine, A);
+    const b = await open(f.engine, B);
+    const c = await open(f.engine, C);
+    // An open room: anyone may join it.
+    const room = (await f.engine.rooms.create(A, 'Lobby', 'lobby', false)).address;
+    await f.engine.rooms.join(room, B);
+    await f.engine.rooms.join(room, C);
+    const before = await f.send(a, room, 'before anyone left');
+    await caughtUp(f.store);
+    b.events.length = 0;
+    await f.engine.rooms.leave(room, B);
+    // Every device of the user hears that the room was left (and may be joined again).
+    expect(b.events.filter((e) => e.ev === 'conversations.update').map((e) => e.data)).toEqual([expect.objectContaining({ with: room, left: true, rejoin: true, departure: { how: 'left', by: null, reason: null } })]);
+    const after = await f.send(a, room, 'after b left');
+    // History up to the leaving, not after it; a room never joined stays closed.
+    const history = await f.engine.history(B, { with: room });
+    expect(history.messages.map((m) => m.id)).toEqual([before.id]);
+    expect((await f.engine.history(A, { with: room })).messages.map((m) => m.id)).toEqual([before.id, after.id]);
+    const outsider = 'nobody@example.com';
+    await expect(f.engine.history(outsider, { with: room })).rejects.toMatchObject({ code: 'forbidden' });
+    // Removed by a moderator, with a reason: said, and rejoin offered (the room is open, the user not banned).
+    await f.engine.rooms.kick(room, A, C, 'off topic');
+    expect(await f.one(C, room)).toMatchObject({ left: true, departure: { how: 'removed', by: A, reason: 'off topic' }, rejoin: true });
+    // Back in, then banned: said, and no rejoin.
+    await f.engine.rooms.join(room, C);
+    expect(await f.one(C, room)).toMatchObject({ left: false, departure: null });
+    await f.engine.rooms.moderation.ban(room, A, C, 'spam');
+    expect(await f.one(C, room)).toMatchObject({ left: true, departure: { how: 'banned', by: A, reason: 'spam' }, rejoin: false });
+    expect((await f.engine.history(C, { with: room })).messages.length).toBeGreaterThan(0);
+    // Removed from the list: gone on every device, and its history with it.
+    c.events.length = 0;
+    expect(await runOp(f.host, f.engine, C, 'conversation.remove', { with: room })).toEqual({ removed: room });
+    expect(c.events.filter((e) => e.ev === 'conversations.removed').map((e) => e.data)).toEqual([{ with: room }]);
+    expect(await f.one(C, room)).toBeUndefined();
+    await expect(f.engine.history(C, { with: room })).rejects.toMatchObject({ code: 'forbidden' });
+    // Only a room left can be removed; what is not listed is not found.
+    await expect(runOp(f.host, f.engine, A, 'conversation.remove', { with: room })).rejects.toMatchObject({ code: 'not-allowed' });
+    await expect(runOp(f.host, f.engine, C, 'conversation.remove', { with: room })).rejects.toMatchObject({ code: 'item-not-found' });
+    await expect(runOp(f.host, f.engine, C, 'conversation.remove', {})).rejects.toMatchObject({ code: 'bad-request' });
+    // Rejoining the room left lists it as before, with the messages since not unread.
+    await f.engine.rooms.join(room, B);
+    expect(await f.one(B, room)).toMatchObject({ left: false, departure: null, rejoin: false, unread: 0 });
   });
 
   it('drops a removed account\'s conversations, and others\' with it', async () => {

@@ -76,6 +76,7 @@ const listParams = (num: z.ZodType<number | undefined>) => z.strictObject({ limi
 const jsonList = listParams(z.number().int().min(1).optional());
 const httpList = listParams(z.coerce.number().int().min(1).optional());
 const readParams = z.strictObject({ with: addr, upTo: z.number().int().min(1).optional() });
+const removeParams = z.strictObject({ with: addr });
 
 /** The conversations module. */
 export const conversations = defineModule({
@@ -85,7 +86,7 @@ export const conversations = defineModule({
   storage: sqliteBeside(import.meta.url, area),
   setup(api) {
     const store = api.storage<ConversationsArea>();
-    const service = new ConversationsService(api.engine, store, () => api.options.pageSize, (s, ev, data) => api.push(s, ev, data));
+    const service = new ConversationsService(api.engine, store, () => api.options.pageSize, (user, ev, data) => api.pushToUser(user, ev, data));
     api.consume(
       'log',
       async (records) => {
@@ -95,15 +96,22 @@ export const conversations = defineModule({
       },
       { batch: 256, yieldToTraffic: true },
     );
-    // Rooms: listed from joining, kept (past only) after leaving, gone with the room (XEP-0045 §10.9 destroy).
+    // Rooms: listed from joining, kept after leaving (its past readable, with how the user left: on its own, or
+    // removed or banned by a moderator, XEP-0045 §8.2, §9.1), gone with the room (§10.9 destroy) or when removed.
     api.on('room.membership', async (e) => {
-      if (e.role === null) await store.left(e.user, e.room);
-      else await store.joined(e.user, e.room);
+      if (e.role === null) {
+        const how = e.banned === true ? 'banned' : e.by === e.user ? 'left' : 'removed';
+        await store.left(e.user, e.room, { how, by: how === 'left' ? null : e.by, reason: e.reason ?? null }, await api.engine.logPosition());
+      } else await store.joined(e.user, e.room);
+      await service.membershipChanged(e.user, e.room);
     });
+    // A former member reads the room's history up to its leaving, until it removes the room from its list.
+    api.engine.readLeftRooms((user, room) => store.leftAt(user, room));
     api.on('room.destroyed', async (e) => store.dropRoom(e.room));
     api.on('account.removed', async (e) => store.dropAccount(e.address));
     api.jsonOp('conversations', op(jsonList, async ({ session }, p) => service.list(session.user, p)));
     api.jsonOp('conversation.read', op(readParams, async ({ session }, p) => service.read(session.user, p)));
+    api.jsonOp('conversation.remove', op(removeParams, async ({ session }, p) => service.remove(session.user, p)));
     api.http((app, ctx) => {
       app.get('/', async (req) => service.list(await ctx.user(req), parseParams(httpList, req.query)));
     });

@@ -15,7 +15,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ModuleMigration, SqliteArea } from '../../ports/module-storage.js';
-import type { ConversationPage, ConversationSummary, ConversationLast as LastMessage } from '../../../client/conversations.js';
+import type { ConversationDeparture as Departure, ConversationPage, ConversationSummary, ConversationLast as LastMessage } from '../../../client/conversations.js';
 
 /** The area's tables: migration 1. */
 export const CONVERSATIONS_MIGRATIONS: readonly ModuleMigration[] = [
@@ -55,7 +55,17 @@ export const CONVERSATIONS_MIGRATIONS: readonly ModuleMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'how a member left a room',
+    sql: `
+      ALTER TABLE conv_entries ADD COLUMN left_how TEXT;     -- left, removed or banned (until_seq set)
+      ALTER TABLE conv_entries ADD COLUMN left_by TEXT;      -- who removed or banned the member
+      ALTER TABLE conv_entries ADD COLUMN left_reason TEXT;  -- the moderator's reason, if any
+    `,
+  },
 ];
+
 
 /** What the consumer hands the area for one record (structured-clonable). */
 export type AreaItem =
@@ -73,6 +83,7 @@ export interface Touched {
 // The wire shapes of the list are the SDK's (client/conversations.ts): one definition for the server and its
 // clients.
 export type { ConversationPage, ConversationSummary, ConversationLast as LastMessage } from '../../../client/conversations.js';
+export type { ConversationDeparture as Departure } from '../../../client/conversations.js';
 
 /** The area's methods (async: they cross threads). */
 export interface ConversationsArea {
@@ -88,8 +99,15 @@ export interface ConversationsArea {
   kindOf(user: string, peer: string): Promise<'chat' | 'room' | null>;
   /** The user joined a room (or joined it again): listed from now, with nothing before now unread. */
   joined(user: string, room: string): Promise<void>;
-  /** The user left a room: its past stays listed, nothing after now counts. */
-  left(user: string, room: string): Promise<void>;
+  /**
+   * The user left a room (or was removed) when the log was at `at`: its past up to there stays listed and
+   * readable, nothing after it counts.
+   */
+  left(user: string, room: string, how: Departure, at: number): Promise<void>;
+  /** Where `user` left `room` (the last position it may read), or null when it is a member or has no such entry. */
+  leftAt(user: string, room: string): Promise<number | null>;
+  /** Removes a room the user left from its list (its past is no longer readable); false when there is none. */
+  forget(user: string, room: string): Promise<boolean>;
   /** A room destroyed: its conversation leaves every list. */
   dropRoom(room: string): Promise<void>;
   /** A removed account: its conversations, and others' with it, go. */
@@ -106,7 +124,12 @@ interface EntryRow {
   conv: string;
   read_seq: number;
   until_seq: number | null;
+  left_how: Departure['how'] | null;
+  left_by: string | null;
+  left_reason: string | null;
 }
+
+const ENTRY = 'peer, kind, conv, read_seq, until_seq, left_how, left_by, left_reason';
 
 function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn: () => T): T }): ConversationsArea {
   const getPosition = db.prepare<[], number>(`SELECT value FROM conv_meta WHERE key = 'position'`).pluck();
@@ -118,20 +141,23 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
   const deleteMentionsAt = db.prepare<[string, number]>('DELETE FROM conv_mentions WHERE conv = ? AND seq = ?');
   const insertMention = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO conv_mentions (user, conv, seq) VALUES (?, ?, ?)');
   const ensureEntry = db.prepare<[string, string, string, string, number]>('INSERT OR IGNORE INTO conv_entries (user, peer, kind, conv, read_seq) VALUES (?, ?, ?, ?, ?)');
-  const entry = db.prepare<[string, string], EntryRow>('SELECT peer, kind, conv, read_seq, until_seq FROM conv_entries WHERE user = ? AND peer = ?');
-  const entries = db.prepare<[string], EntryRow>('SELECT peer, kind, conv, read_seq, until_seq FROM conv_entries WHERE user = ?');
+  const entry = db.prepare<[string, string], EntryRow>(`SELECT ${ENTRY} FROM conv_entries WHERE user = ? AND peer = ?`);
+  const entries = db.prepare<[string], EntryRow>(`SELECT ${ENTRY} FROM conv_entries WHERE user = ?`);
   // A page of a user's conversations by their newest message (the key), in one statement: one index seek per
   // conversation in SQLite, no row per conversation crossing into JavaScript beyond the page (and one more row).
   const page = db.prepare<{ user: string; before: number; limit: number }, EntryRow & { key: number }>(
     `SELECT * FROM (
-       SELECT e.peer, e.kind, e.conv, e.read_seq, e.until_seq,
+       SELECT e.peer, e.kind, e.conv, e.read_seq, e.until_seq, e.left_how, e.left_by, e.left_reason,
          coalesce((SELECT m.seq FROM conv_messages m WHERE m.conv = e.conv AND m.seq <= coalesce(e.until_seq, ${FOREVER}) ORDER BY m.seq DESC LIMIT 1), 0) AS key
        FROM conv_entries e WHERE e.user = :user
      ) WHERE key < :before AND (key > 0 OR kind = 'room') ORDER BY key DESC, peer LIMIT :limit`,
   );
   const unnoticedLeft = db.prepare<[string], { peer: string; read_seq: number }>(`SELECT peer, read_seq FROM conv_entries WHERE user = ? AND kind = 'room' AND until_seq IS NULL`);
   const moveRead = db.prepare<[number, string, string, number]>('UPDATE conv_entries SET read_seq = ? WHERE user = ? AND peer = ? AND read_seq < ?');
-  const setUntil = db.prepare<[number | null, number, string, string]>('UPDATE conv_entries SET until_seq = ?, read_seq = max(read_seq, ?) WHERE user = ? AND peer = ?');
+  const setUntil = db.prepare<[number | null, number, string, string]>('UPDATE conv_entries SET until_seq = ?, read_seq = max(read_seq, ?), left_how = NULL, left_by = NULL, left_reason = NULL WHERE user = ? AND peer = ?');
+  const setDeparture = db.prepare<[string, string | null, string | null, string, string]>('UPDATE conv_entries SET left_how = ?, left_by = ?, left_reason = ? WHERE user = ? AND peer = ?');
+  const deleteEntry = db.prepare<[string, string]>('DELETE FROM conv_entries WHERE user = ? AND peer = ? AND until_seq IS NOT NULL');
+  const deleteMentionsIn = db.prepare<[string, string]>('DELETE FROM conv_mentions WHERE user = ? AND conv = ?');
   const othersBetween = db.prepare<[string, number, number, string], number>('SELECT EXISTS (SELECT 1 FROM conv_messages WHERE conv = ? AND seq > ? AND seq <= ? AND from_addr != ?)').pluck();
   const lastIn = db.prepare<[string, number], LastMessage>('SELECT id, seq, ts, from_addr AS "from", preview FROM conv_messages WHERE conv = ? AND seq <= ? ORDER BY seq DESC LIMIT 1');
   const lastSeqIn = db.prepare<[string, number], number>('SELECT seq FROM conv_messages WHERE conv = ? AND seq <= ? ORDER BY seq DESC LIMIT 1').pluck();
@@ -164,12 +190,15 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
     return {
       with: e.peer,
       kind: e.kind,
-      last: left ? null : (lastIn.get(e.conv, hi) ?? null),
+      // A room left: its newest message up to the leaving (history reads the room up to there).
+      last: lastIn.get(e.conv, hi) ?? null,
       unread: unread.get(e.conv, lo, hi, user) ?? 0,
       mentions: e.kind === 'room' ? (mentionCount.get(user, e.conv, lo, hi) ?? 0) : 0,
       mentionIds: e.kind === 'room' ? mentionIds.all(user, e.conv, lo, hi, MENTION_IDS) : [],
       readUpTo: e.read_seq,
       left,
+      departure: left ? { how: e.left_how ?? 'left', by: e.left_by, reason: e.left_reason } : null,
+      rejoin: false,
     };
   };
 
@@ -259,7 +288,7 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
         // tried), unless the reader names a message the consumer has not reached yet (a first message just in).
         const ahead = upTo !== null && upTo > position();
         if (kind === 'chat' && !ahead && entry.get(user, peer) === undefined && lastSeqIn.get(conv, FOREVER) === undefined) {
-          const none: ConversationSummary = { with: peer, kind, last: null, unread: 0, mentions: 0, mentionIds: [], readUpTo: 0, left: false };
+          const none: ConversationSummary = { with: peer, kind, last: null, unread: 0, mentions: 0, mentionIds: [], readUpTo: 0, left: false, departure: null, rejoin: false };
           return { summary: none, position: position(), moved: false };
         }
         ensureEntry.run(user, peer, kind, conv, 0);
@@ -281,10 +310,24 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
         if (e.until_seq !== null) setUntil.run(null, pos, user, room);
       });
     },
-    async left(user, room) {
+    async left(user, room, how, at) {
       ctx.write(() => {
         const e = entry.get(user, room);
-        if (e !== undefined && e.until_seq === null) setUntil.run(Math.max(position(), e.read_seq), 0, user, room);
+        if (e === undefined || e.until_seq !== null) return;
+        // The log's position at the leaving, not the consumer's (which may be behind it): what was said before
+        // the leaving stays readable and counted, however late the consumer applies it.
+        setUntil.run(Math.max(at, e.read_seq), 0, user, room);
+        setDeparture.run(how.how, how.by, how.reason, user, room);
+      });
+    },
+    async leftAt(user, room) {
+      return ctx.read(() => entry.get(user, room)?.until_seq ?? null);
+    },
+    async forget(user, room) {
+      return ctx.write(() => {
+        if (deleteEntry.run(user, room).changes === 0) return false;
+        deleteMentionsIn.run(user, `room:${room}`);
+        return true;
       });
     },
     async dropRoom(room) {

@@ -48,7 +48,10 @@ describe('the naming rules', () => {
 
   it('refuses a pattern that does not compile, or bounds the wrong way round, at start', () => {
     expect(() => namingOptions.parse({ default: { localPattern: '([a-z' } })).toThrow(/not a valid regular expression/);
-    expect(() => namingOptions.parse({ domains: { 'example.com': { minLength: 9, maxLength: 3 } } })).toThrow(/minLength/);
+    expect(() => namingOptions.parse({ domains: { 'example.com': { minLength: 9, maxLength: 3 } } })).toThrow(/Max length\\?" is less than \\?"Min length/);
+    // At the field, so the console's Policies form says it there.
+    const r = namingOptions.safeParse({ default: { minLength: 9, maxLength: 3 } });
+    expect(r.success ? null : r.error.issues.map((i) => i.path.join('.'))).toEqual(['default.maxLength']);
   });
 });
 

@@ -46,7 +46,9 @@ export const namingPolicy = z.strictObject({
     .array(z.string().min(2).max(256))
     .default([])
     .describe('Words no local part may contain, whoever creates it, compared without case, separators or look-alike digits (0→o, 1→i, 3→e, 4→a, 5→s, 7→t, 8→b)'),
-});
+})
+  // Said at the field, in the words the admin console's Policies form labels the two fields with.
+  .refine((p) => p.minLength <= p.maxLength, { message: '"Max length" is less than "Min length"', path: ['maxLength'] });
 
 /** A domain's naming rules, parsed. */
 export type NamingPolicy = z.output<typeof namingPolicy>;
@@ -57,5 +59,4 @@ export const namingOptions = z
     enabled: z.boolean().default(true).describe('Check every new account\'s address against its domain\'s naming rules'),
     default: namingPolicy.prefault({}).describe('The rules of every domain not listed under domains'),
     domains: z.record(z.string().min(1), namingPolicy).default({}).describe('Rules per domain, instead of the default (each key a hosted domain)'),
-  })
-  .refine((o) => [o.default, ...Object.values(o.domains)].every((p) => p.minLength <= p.maxLength), 'minLength must not exceed maxLength');
+  });
