@@ -7,7 +7,7 @@
  * authenticated by SASL EXTERNAL with the test CA's certificates, so the figures include TLS.
  *
  * Parley runs as a child process (as `npm start` runs it) with the federation module on and its per-server rate
- * limit lifted (the figure is the server's, not the limit's). Parley's users speak the JSON API; Prosody's user is
+ * limit and its JSON connections' request rate limit lifted (the figure is the server's, not the limits'). Parley's users speak the JSON API; Prosody's user is
  * a lean XMPP client (bench/lib/c2s-reader.ts). Each message's body carries its sequence number and send time;
  * latency is from the sender's call to the receiver's socket. `--window` messages are in flight at once.
  * CPU per message is the change of user+system time in /proc/<pid>/stat of each server over the measured
@@ -70,6 +70,8 @@ async function startParley(peers: Peers, domain: 'parley.test' | 'parley2.test',
     configPath,
     JSON.stringify({
       xmpp: { certificates: { [domain]: { cert: cert.certFile, key: cert.keyFile } } },
+      // The sender's JSON connection sends as fast as the window allows: its request rate limit is lifted too.
+      limits: { requestsPerSecond: 1_000_000 },
       modules: {
         federation: {
           enabled: true,
