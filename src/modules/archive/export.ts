@@ -9,7 +9,7 @@
  * Records are fetched with their proofs in chunks, each in one read transaction; the checkpoint is fixed
  * before the first, so every proof is against the same tree.
  */
-import { appendFile, mkdir, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConversationThread, idHost, utcDay, type TranscriptItem } from './eml.js';
 import type { ExportRecord, SearchArea, SearchQuery, SearchHit } from './search.js';
@@ -181,16 +181,26 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
   return { entries: plan.indices.length, records, size, files, audit: plan.audit };
 }
 
+/** A conversation-day's transcript: items still in memory, and where its spooled ones lie in the spool file. */
+interface SpoolDay {
+  items: TranscriptItem[];
+  /** [byte offset, byte length] of each run of its items written to the spool file, in order. */
+  runs: Array<[number, number]>;
+}
+
 /**
- * The transcript items of every conversation-day of an export, in memory up to a limit and then appended
- * to one spool file per conversation-day (JSON Lines); read back a day at a time.
+ * The transcript items of every conversation-day of an export, in memory up to a limit and then appended to one
+ * spool file (JSON Lines, each conversation-day's buffered items as one run), read back a day at a time by offset.
+ * One file, not one per conversation-day: an export of 100,000 records has some 60,000 conversation-days, and
+ * creating, reading and deleting that many files was most of the export's time (bench/archive-search.ts).
  */
 class TranscriptSpool {
-  /** conv → its days seen (with buffered items not yet spooled). */
-  private readonly days = new Map<string, Map<string, TranscriptItem[]>>();
-  /** Conversation-days with a spool file. */
-  private readonly spooled = new Set<string>();
+  /** conv → its days seen. */
+  private readonly days = new Map<string, Map<string, SpoolDay>>();
   private buffered = 0;
+  private handle: FileHandle | null = null;
+  /** Bytes written to the spool file. */
+  private size = 0;
 
   constructor(
     private readonly dir: string,
@@ -200,24 +210,34 @@ class TranscriptSpool {
   add(conv: string, day: string, item: TranscriptItem): void {
     let byDay = this.days.get(conv);
     if (byDay === undefined) this.days.set(conv, (byDay = new Map()));
-    let items = byDay.get(day);
-    if (items === undefined) byDay.set(day, (items = []));
-    items.push(item);
+    let d = byDay.get(day);
+    if (d === undefined) byDay.set(day, (d = { items: [], runs: [] }));
+    d.items.push(item);
     this.buffered += 96 + (item.body?.length ?? 0) * 2 + (item.notes?.join('').length ?? 0) * 2;
   }
 
-  /** Appends every buffered item to its conversation-day's spool file once the buffer is full. */
+  /** Appends every buffered item to the spool file, in one write, once the buffer is full. */
   async flushIfFull(): Promise<void> {
     if (this.buffered < this.limit) return;
-    await mkdir(this.dir, { recursive: true });
-    for (const [conv, byDay] of this.days) {
-      for (const [day, items] of byDay) {
-        if (items.length === 0) continue;
-        await appendFile(this.file(conv, day), items.map((i) => `${JSON.stringify(i)}\n`).join(''));
-        this.spooled.add(`${conv}\n${day}`);
-        items.length = 0;
+    if (this.handle === null) {
+      await mkdir(this.dir, { recursive: true });
+      this.handle = await open(join(this.dir, 'transcripts.jsonl'), 'w+');
+    }
+    const parts: Buffer[] = [];
+    let at = this.size;
+    for (const byDay of this.days.values()) {
+      for (const d of byDay.values()) {
+        if (d.items.length === 0) continue;
+        const run = Buffer.from(d.items.map((i) => `${JSON.stringify(i)}\n`).join(''), 'utf8');
+        d.runs.push([at, run.length]);
+        at += run.length;
+        parts.push(run);
+        d.items = [];
       }
     }
+    const text = Buffer.concat(parts);
+    await this.handle.write(text, 0, text.length, this.size);
+    this.size = at;
     this.buffered = 0;
   }
 
@@ -226,23 +246,25 @@ class TranscriptSpool {
     for (const [conv, byDay] of this.days) yield [conv, [...byDay.keys()].sort()];
   }
 
-  /** A conversation-day's items in journal order (spooled ones, then those still in memory), forgetting them. */
+  /** A conversation-day's items in journal order (spooled runs, then those still in memory), forgetting them. */
   async take(conv: string, day: string): Promise<TranscriptItem[]> {
     const byDay = this.days.get(conv)!;
-    const rest = byDay.get(day) ?? [];
-    byDay.set(day, []);
-    if (!this.spooled.has(`${conv}\n${day}`)) return rest;
-    const text = await readFile(this.file(conv, day), 'utf8');
-    const items = text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as TranscriptItem);
-    return [...items, ...rest];
+    const d = byDay.get(day)!;
+    byDay.delete(day);
+    if (d.runs.length === 0) return d.items;
+    const items: TranscriptItem[] = [];
+    for (const [offset, length] of d.runs) {
+      const buf = Buffer.allocUnsafe(length);
+      await this.handle!.read(buf, 0, length, offset);
+      for (const line of buf.toString('utf8').split('\n')) if (line.length > 0) items.push(JSON.parse(line) as TranscriptItem);
+    }
+    return [...items, ...d.items];
   }
 
   async remove(): Promise<void> {
+    await this.handle?.close();
+    this.handle = null;
     await rm(this.dir, { recursive: true, force: true });
-  }
-
-  private file(conv: string, day: string): string {
-    return join(this.dir, emlName(conv, day).replace(/\.eml$/, '.jsonl'));
   }
 }
 
