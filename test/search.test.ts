@@ -1,7 +1,7 @@
 /**
  * Search of one's own history end to end, on a real server over its SQLite store: the JSON `search` operation,
  * GET /api/v1/search and an XEP-0431 full-text MAM query over an XMPP socket answer with the same hits, show a
- * user only what history would, follow edits and retractions, refuse a query without words, and count among the
+ * user only what history would (rooms left up to the leaving), follow edits and retractions, refuse a query without words, and count among the
  * user's heavy reads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,48 @@ describe('search', () => {
     expect(outcomes.filter((o) => o === 'rate-limited').length).toBeGreaterThanOrEqual(1);
     expect(outcomes.filter((o) => o !== 'ok' && o !== 'rate-limited')).toEqual([]);
     expect((await d.request<Result>('search', { q: 'anything' })).hits).toEqual([]);
+  });
+
+  it('finds a room the user left up to the leaving over JSON, HTTP and XEP-0431, never what was said after', async () => {
+    const [owner, member] = (await freshUsers(t, 'owner', 'member')) as [string, string];
+    const o = await onlineAt(t, owner);
+    const m = await onlineAt(t, member);
+    const { room } = await o.request<{ room: { address: string } }>('room.create', { name: 'Budget', membersOnly: true });
+    await o.request('room.invite', { room: room.address, user: member });
+    await m.request('room.join', { room: room.address });
+    await o.request('message.send', { to: room.address, body: 'budget freeze from May' });
+    await m.request('room.leave', { room: room.address });
+    await o.request('message.send', { to: room.address, body: 'budget freeze lifted after the member left' });
+    await searchFor(o, { q: 'freeze' }, 2);
+    // The member finds what it could read when it left, not the message after it (the owner finds both).
+    const r = await searchFor(m, { q: 'freeze' }, 1);
+    expect(r.hits.map((h) => [h.from, h.room, h.body])).toEqual([[owner, room.address, 'budget freeze from May']]);
+    expect((await m.request<Result>('search', { q: 'lifted' })).hits).toEqual([]);
+    expect((await m.request<Result>('search', { q: 'freeze', room: room.address })).hits.map((h) => h.body)).toEqual(['budget freeze from May']);
+    // The same over HTTP, narrowed to the room.
+    const { token } = await login(t.url, member, `pw-${member.split('@')[0]}`);
+    const res = await fetch(`${t.url}/api/v1/search?q=freeze&room=${encodeURIComponent(room.address)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Result).hits.map((h) => h.body)).toEqual(['budget freeze from May']);
+    // And as an XEP-0431 full-text MAM query to the room, as its history answers the member.
+    const xmpp = await RawXmpp.open(t.server.xmpp!.ports.directTls!, true);
+    try {
+      await xmpp.login(member, `pw-${member.split('@')[0]}`, 'desk');
+      const from = xmpp.text.length;
+      xmpp.write(
+        `<iq type='set' id='l1' to='${room.address}'><query xmlns='urn:xmpp:mam:2' queryid='l1'><x xmlns='jabber:x:data' type='submit'>` +
+          `<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='{urn:xmpp:fulltext:0}fulltext'><value>freeze</value></field></x></query></iq>`,
+      );
+      const fin = await xmpp.until(/<iq[^>]*id="l1"[^>]*>.*?<\/iq>/s, 5000, from);
+      const text = xmpp.text.slice(from, from + fin.index + fin[0].length);
+      expect([...text.matchAll(/<body>([^<]*)<\/body>/g)].map((b) => b[1])).toEqual(['budget freeze from May']);
+    } finally {
+      xmpp.close();
+    }
+    // Removed from the member's list, the room is no longer searchable.
+    await m.request('conversation.remove', { with: room.address });
+    expect((await m.request<Result>('search', { q: 'freeze' })).hits).toEqual([]);
+    await expect(m.request('search', { q: 'freeze', room: room.address })).rejects.toMatchObject({ code: 'forbidden' });
   });
 
   it('finds room messages for members only, and answers an XEP-0431 MAM query with the same hits', async () => {

@@ -676,8 +676,9 @@ export class Engine {
   }
 
   /**
-   * Lets users read rooms they left up to where they left (history-reads.ts, LeftRooms): the module that
-   * remembers it (conversations) registers the provider; without one, a former member reads nothing.
+   * Lets users read rooms they left up to where they left (history-reads.ts, LeftRooms), in history and in
+   * readScope (so indexes such as search's find them up to there too): the module that remembers it
+   * (conversations) registers the provider; without one, a former member reads nothing.
    */
   readLeftRooms(provider: LeftRooms): void {
     this.reads.readLeftRooms(provider);

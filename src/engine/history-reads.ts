@@ -41,7 +41,7 @@ export class HistoryReads {
         await this.rooms.requireMember(other, user);
       } catch (e) {
         // A room the user left (or was removed from): readable up to its leaving, when a module remembers it.
-        const until = e instanceof ParleyError && e.code === 'forbidden' && this.leftRooms !== null ? await this.leftRooms(user, other) : null;
+        const until = e instanceof ParleyError && e.code === 'forbidden' && this.leftRooms !== null ? await this.leftRooms.leftAt(user, other) : null;
         if (until === null) throw e;
         p = { ...p, before: minOf(p.before, until + 1) };
       }
@@ -80,12 +80,27 @@ export class HistoryReads {
   /**
    * What `user` may read of the log now, by the rules history applies (MessageStore.history, userMessages): its
    * own 1:1 messages after its account's createdSeq, and the messages of each room it is a member of now after
-   * the room's createdSeq. For indexes modules keep over the log (the search module), so that they answer no
-   * more than history would. `own` is null when the account does not exist (nothing is readable).
+   * the room's createdSeq, and of each room it left and may still read (LeftRooms) up to its leaving. For
+   * indexes modules keep over the log (the search module), so that they answer no more than history would.
+   * `own` is null when the account does not exist (nothing is readable).
    */
   async readScope(user: string): Promise<ReadScope> {
-    const [own, rooms] = await Promise.all([this.ctx.directory.createdSeq(user), this.ctx.store.rooms.floorsOf(user)]);
-    return { own, rooms: new Map(rooms.map((r) => [r.room, r.createdSeq])) };
+    const [own, rooms, left] = await Promise.all([
+      this.ctx.directory.createdSeq(user),
+      this.ctx.store.rooms.floorsOf(user),
+      this.leftRooms === null ? [] : this.leftRooms.leftRooms(user),
+    ]);
+    const scope: ReadScope = { own, rooms: new Map(rooms.map((r) => [r.room, r.createdSeq])), left: new Map() };
+    // Rooms the user left, as history reads them: after the room's createdSeq, up to the leaving. A room that no
+    // longer exists is not readable (history answers item-not-found), and a member's own rooms are read whole.
+    const gone = left.filter((l) => !scope.rooms.has(l.room));
+    if (gone.length === 0) return scope;
+    const floors = new Map((await this.ctx.store.rooms.floorsOfRooms(gone.map((l) => l.room))).map((r) => [r.room, r.createdSeq]));
+    for (const l of gone) {
+      const floor = floors.get(l.room);
+      if (floor !== undefined && l.until > floor) scope.left.set(l.room, { floor, until: l.until });
+    }
+    return scope;
   }
 
   /** One page of a history read: the bounds from the cursors and times, the look-ahead row, the byte budget. */
@@ -118,11 +133,16 @@ export class HistoryReads {
   }
 }
 
-/**
- * The position up to which `user` may still read `room`, a room it was a member of and left (or was removed
- * from), or null when it may not (never a member, the room gone, the conversation removed from its list).
- */
-export type LeftRooms = (user: string, room: string) => Promise<number | null>;
+/** Where users left rooms whose history they may still read (the conversations module remembers it). */
+export interface LeftRooms {
+  /**
+   * The position up to which `user` may still read `room`, a room it was a member of and left (or was removed
+   * from), or null when it may not (never a member, the room gone, the conversation removed from its list).
+   */
+  leftAt(user: string, room: string): Promise<number | null>;
+  /** Every room `user` left and may still read, each with that position (what leftAt gives for it). */
+  leftRooms(user: string): Promise<Array<{ room: string; until: number }>>;
+}
 
 /** What a user may read of the log (Engine.readScope): positions after which each part is readable. */
 export interface ReadScope {
@@ -130,6 +150,11 @@ export interface ReadScope {
   own: number | null;
   /** Each room the user is a member of now, with the room's createdSeq. */
   rooms: Map<string, number>;
+  /**
+   * Each room the user left and may still read (LeftRooms), not a member of now: its messages after `floor`
+   * (the room's createdSeq) up to `until` (inclusive), as `history` reads it. Empty without a LeftRooms provider.
+   */
+  left: Map<string, { floor: number; until: number }>;
 }
 
 /** How a history read pages: a cursor (before or after a position), a time range and a page size. */

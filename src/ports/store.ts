@@ -276,6 +276,11 @@ export interface RoomStore {
    * what the user may read of rooms, for indexes kept over the log (the search module).
    */
   floorsOf(user: string): Promise<Array<{ room: string; createdSeq: number }>>;
+  /**
+   * The rooms among `addresses` that exist, each with its createdSeq, sorted by room: where the history of rooms
+   * a user left starts (their members' floors are floorsOf's).
+   */
+  floorsOfRooms(addresses: string[]): Promise<Array<{ room: string; createdSeq: number }>>;
   /** The rooms among `addresses` that exist, sorted by address. */
   getMany(addresses: string[]): Promise<Room[]>;
   /** Open (not members-only) rooms whose domain is exactly `domain`, with address > `after`, sorted, at most `limit`. */

@@ -2,13 +2,14 @@
  * Search of one's own messages (GET /api/v1/search with the session cookie): a search box in the sidebar
  * (Ctrl/Cmd+Shift+F focuses it; Ctrl/Cmd+K stays the conversation filter's), hits newest first with their
  * conversation, time and text, the matches marked from the server's ranges as text and <mark> elements (never
- * markup from the server), more on demand. Choosing a hit opens its conversation.
+ * markup from the server), more on demand. Hits of rooms the user left (up to the leaving) carry the room's name
+ * from the conversation list. Choosing a hit opens its conversation.
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ParleyApiError } from '../../client/session.js';
 import { messageOf } from './connection.js';
-import { contacts, me, open, rooms } from './state.js';
+import { contacts, leftRooms, me, open, rooms } from './state.js';
 import './search.css';
 
 /** One hit as the server sends it (docs/protocol.md `search`). */
@@ -103,7 +104,12 @@ export function MessageSearch() {
     setError(null);
   };
   const self = me.value!.address;
-  const names = new Map<string, string>([...contacts.value.map((c) => [c.contact, c.name ?? c.contact] as const), ...rooms.value.map((r) => [r.address, r.name] as const)]);
+  // Rooms the user left are searched too (up to the leaving): their names come from the conversation list.
+  const names = new Map<string, string>([
+    ...contacts.value.map((c) => [c.contact, c.name ?? c.contact] as const),
+    ...leftRooms.value.map((c) => [c.peer, c.name ?? c.peer] as const),
+    ...rooms.value.map((r) => [r.address, r.name] as const),
+  ]);
   return (
     <section class="message-search" role="search" aria-labelledby="message-search-title">
       <h2 id="message-search-title" class="sr-only">

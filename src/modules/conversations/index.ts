@@ -105,8 +105,9 @@ export const conversations = defineModule({
       } else await store.joined(e.user, e.room);
       await service.membershipChanged(e.user, e.room);
     });
-    // A former member reads the room's history up to its leaving, until it removes the room from its list.
-    api.engine.readLeftRooms((user, room) => store.leftAt(user, room));
+    // A former member reads (and searches) the room's history up to its leaving, until it removes the room from
+    // its list.
+    api.engine.readLeftRooms({ leftAt: (user, room) => store.leftAt(user, room), leftRooms: (user) => store.leftRooms(user) });
     api.on('room.destroyed', async (e) => store.dropRoom(e.room));
     api.on('account.removed', async (e) => store.dropAccount(e.address));
     api.jsonOp('conversations', op(jsonList, async ({ session }, p) => service.list(session.user, p)));

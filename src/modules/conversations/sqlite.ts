@@ -106,6 +106,8 @@ export interface ConversationsArea {
   left(user: string, room: string, how: Departure, at: number): Promise<void>;
   /** Where `user` left `room` (the last position it may read), or null when it is a member or has no such entry. */
   leftAt(user: string, room: string): Promise<number | null>;
+  /** Every room `user` left and still lists, with where it left (leftAt of each), sorted by room. */
+  leftRooms(user: string): Promise<Array<{ room: string; until: number }>>;
   /** Removes a room the user left from its list (its past is no longer readable); false when there is none. */
   forget(user: string, room: string): Promise<boolean>;
   /** A room destroyed: its conversation leaves every list. */
@@ -152,6 +154,7 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
        FROM conv_entries e WHERE e.user = :user
      ) WHERE key < :before AND (key > 0 OR kind = 'room') ORDER BY key DESC, peer LIMIT :limit`,
   );
+  const leftRooms = db.prepare<[string], { room: string; until: number }>(`SELECT peer AS room, until_seq AS until FROM conv_entries WHERE user = ? AND kind = 'room' AND until_seq IS NOT NULL ORDER BY peer`);
   const unnoticedLeft = db.prepare<[string], { peer: string; read_seq: number }>(`SELECT peer, read_seq FROM conv_entries WHERE user = ? AND kind = 'room' AND until_seq IS NULL`);
   const moveRead = db.prepare<[number, string, string, number]>('UPDATE conv_entries SET read_seq = ? WHERE user = ? AND peer = ? AND read_seq < ?');
   const setUntil = db.prepare<[number | null, number, string, string]>('UPDATE conv_entries SET until_seq = ?, read_seq = max(read_seq, ?), left_how = NULL, left_by = NULL, left_reason = NULL WHERE user = ? AND peer = ?');
@@ -322,6 +325,9 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
     },
     async leftAt(user, room) {
       return ctx.read(() => entry.get(user, room)?.until_seq ?? null);
+    },
+    async leftRooms(user) {
+      return ctx.read(() => leftRooms.all(user));
     },
     async forget(user, room) {
       return ctx.write(() => {

@@ -12,6 +12,7 @@ import { testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
 import { moduleFixture, runOp, type ModuleFixture } from '../testing.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
+import { conversations } from '../conversations/index.js';
 import { search } from './index.js';
 import type { SearchResult } from './service.js';
 import { area, type IndexRecord } from './sqlite.js';
@@ -33,8 +34,10 @@ async function indexed(store: Store): Promise<void> {
   throw new Error('the index did not catch up');
 }
 
-async function fixture(): Promise<ModuleFixture & { find(user: string, params: Record<string, unknown>): Promise<SearchResult> }> {
-  const f = await moduleFixture([search], { users: [A, B, C] });
+async function fixture(
+  modules: Parameters<typeof moduleFixture>[0] = [search],
+): Promise<ModuleFixture & { find(user: string, params: Record<string, unknown>): Promise<SearchResult> }> {
+  const f = await moduleFixture(modules, { users: [A, B, C] });
   f.host.start();
   return {
     ...f,
@@ -114,11 +117,72 @@ describe('search module', () => {
     await f.engine.rooms.join(room.address, B);
     expect(bodies(await f.find(B, { q: 'merger', room: room.address }))).toEqual(['merger plans for Q3']);
     await f.engine.rooms.leave(room.address, B);
+    // Without the conversations module nothing remembers where B left, so its history and search end there.
     expect(bodies(await f.find(B, { q: 'merger' }))).toEqual([]);
     // A room created again at the address is a new room: the old one's messages are not its history.
     await f.engine.rooms.destroy(room.address, A);
     await f.engine.rooms.create(A, 'Board', 'board', true);
     expect(bodies(await f.find(A, { q: 'merger' }))).toEqual([]);
+  });
+
+  it('finds a room left up to the leaving, never after it, until the room is removed from the list', async () => {
+    // The conversations module remembers where members left (Engine.readLeftRooms), as history reads it.
+    const f = await fixture([search, conversations]);
+    const a = await open(f.engine, A);
+    const room = (await f.engine.rooms.create(A, 'Board', 'board', true)).address;
+    await f.engine.rooms.invite(room, A, B);
+    await f.engine.rooms.join(room, B);
+    const before = await f.engine.messages.send(a, parseAddress(room), 'merger plans for Q3', null, Date.now());
+    await f.engine.rooms.leave(room, B);
+    await f.engine.messages.send(a, parseAddress(room), 'merger signed after b left', null, Date.now());
+    await f.engine.messages.send(a, parseAddress(B), 'merger news in private', null, Date.now());
+    // Everything B may read: the room up to its leaving and its own conversation; the later room message not.
+    const all = await f.find(B, { q: 'merger' });
+    expect(bodies(all)).toEqual(['merger news in private', 'merger plans for Q3']);
+    expect(all.hits[1]).toMatchObject({ id: before.id, seq: before.seq, room, from: A });
+    // Narrowed to the room, paged: the same limit, and a cursor past the leaving reads from the leaving down.
+    expect(bodies(await f.find(B, { q: 'merger', room }))).toEqual(['merger plans for Q3']);
+    expect(bodies(await f.find(B, { q: 'merger', with: room }))).toEqual(['merger plans for Q3']);
+    expect(bodies(await f.find(B, { q: 'signed', room }))).toEqual([]);
+    expect(bodies(await f.find(B, { q: 'merger', room, before: before.seq }))).toEqual([]);
+    // The same as history shows B.
+    expect((await f.engine.history(B, { with: room })).messages.map((m) => m.body)).toEqual(['merger plans for Q3']);
+    // Members find all of it; someone never in the room finds nothing and may not name it.
+    expect(bodies(await f.find(A, { q: 'merger', room }))).toEqual(['merger signed after b left', 'merger plans for Q3']);
+    expect(bodies(await f.find(C, { q: 'merger' }))).toEqual([]);
+    await expect(f.find(C, { q: 'merger', room })).rejects.toMatchObject({ code: 'forbidden' });
+    // Back in the room, B reads it whole; leaving again, up to the second leaving.
+    await f.engine.rooms.invite(room, A, B);
+    await f.engine.rooms.join(room, B);
+    expect(bodies(await f.find(B, { q: 'merger', room }))).toEqual(['merger signed after b left', 'merger plans for Q3']);
+    await f.engine.rooms.leave(room, B);
+    await f.engine.messages.send(a, parseAddress(room), 'merger closed', null, Date.now());
+    expect(bodies(await f.find(B, { q: 'merger', room }))).toEqual(['merger signed after b left', 'merger plans for Q3']);
+    // Removed from B's list: nothing of the room, and naming it is forbidden, as for history.
+    await runOp(f.host, f.engine, B, 'conversation.remove', { with: room });
+    expect(bodies(await f.find(B, { q: 'merger' }))).toEqual(['merger news in private']);
+    await expect(f.find(B, { q: 'merger', room })).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  it('finds nothing of a room left once it is destroyed, nor of a room created again at its address', async () => {
+    const f = await fixture([search, conversations]);
+    const a = await open(f.engine, A);
+    const board = (await f.engine.rooms.create(A, 'Board', 'board', true)).address;
+    await f.engine.rooms.invite(board, A, B);
+    await f.engine.rooms.join(board, B);
+    await f.engine.messages.send(a, parseAddress(board), 'old board minutes', null, Date.now());
+    await f.engine.rooms.leave(board, B);
+    expect(bodies(await f.find(B, { q: 'minutes' }))).toEqual(['old board minutes']);
+    await f.engine.rooms.destroy(board, A);
+    expect(bodies(await f.find(B, { q: 'minutes' }))).toEqual([]);
+    // The new room at the old address: B joins and leaves it; the old room's messages are not its history.
+    await f.engine.rooms.create(A, 'Board', 'board', true);
+    await f.engine.rooms.invite(board, A, B);
+    await f.engine.rooms.join(board, B);
+    await f.engine.messages.send(a, parseAddress(board), 'new board minutes', null, Date.now());
+    await f.engine.rooms.leave(board, B);
+    expect(bodies(await f.find(B, { q: 'minutes' }))).toEqual(['new board minutes']);
+    expect(bodies(await f.find(B, { q: 'minutes', room: board }))).toEqual(['new board minutes']);
   });
 
   it('narrows to one conversation and pages with next', async () => {

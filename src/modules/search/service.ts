@@ -1,8 +1,9 @@
 /**
  * Searches of a user's own history over the module's index: what the caller may read comes from the engine
  * (Engine.readScope: the user's own 1:1 messages and the rooms it is a member of now, each from where history
- * starts), never from the index, so a search shows no more than history would. Every search runs within the
- * user's heavy-read allowance (Engine.heavyRead), like history pages.
+ * starts, and the rooms it left and may still read, up to the leaving), never from the index, so a search shows
+ * no more than history would. Every search runs within the user's heavy-read allowance (Engine.heavyRead), like
+ * history pages.
  */
 import { parseBare } from '../../core/address.js';
 import { ParleyError } from '../../core/errors.js';
@@ -101,27 +102,38 @@ export class SearchService implements SearchServiceApi {
     if (q.limit === 0) return { hits: [], more: true, next: null };
     return this.engine.heavyRead(user, async () => {
       const scope = await this.engine.readScope(user);
-      const area: AreaScope = { user, own: scope.own, rooms: [...scope.rooms] };
+      const area: AreaScope = { user, own: scope.own, rooms: [...scope.rooms], left: [...scope.left].map(([room, l]) => [room, l.floor, l.until]) };
       let only: { room?: string; peer?: string } = {};
+      let before = q.before;
       const partner = q.room ?? q.with;
       if (partner !== undefined) {
         const other = parseBare(partner);
         const roomFloor = scope.rooms.get(other);
+        const left = scope.left.get(other);
         if (roomFloor !== undefined) {
           only = { room: other };
           area.rooms = [[other, roomFloor]];
+          area.left = [];
+        } else if (left !== undefined) {
+          // A room the user left: its history up to the leaving (history reads it so), so the index is read
+          // from there down.
+          only = { room: other };
+          area.rooms = [];
+          area.left = [[other, left.floor, left.until]];
+          before = Math.min(before ?? Number.MAX_SAFE_INTEGER, left.until + 1);
         } else if (q.room !== undefined) {
           // The same answer whether the room exists or not: a search tells a non-member nothing.
           throw new ParleyError('forbidden', `you are not a member of ${other}`);
         } else {
           only = { peer: other };
           area.rooms = [];
+          area.left = [];
           // A conversation's history starts at the later of its two accounts (MessageStore.history).
           const peer = await this.engine.accountFloor(other);
           if (area.own !== null) area.own = Math.max(area.own, peer ?? 0);
         }
       }
-      const aq: AreaQuery = { match, scope: area, ...only, before: q.before, after: q.after, start: q.start, end: q.end, limit: q.limit, scanMax: SCAN_MAX };
+      const aq: AreaQuery = { match, scope: area, ...only, before, after: q.after, start: q.start, end: q.end, limit: q.limit, scanMax: SCAN_MAX };
       return this.area.search(aq);
     });
   }

@@ -81,6 +81,8 @@ export interface AreaScope {
   own: number | null;
   /** [room, createdSeq] of each room the user is a member of now. */
   rooms: Array<[string, number]>;
+  /** [room, createdSeq, until] of each room the user left and may still read: after createdSeq, up to until. */
+  left?: Array<[string, number, number]> | undefined;
 }
 
 /** A search as the service hands it to the area. */
@@ -180,10 +182,14 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
     },
     async search(q) {
       const rooms = new Map(q.scope.rooms);
+      const left = new Map((q.scope.left ?? []).map(([room, floor, until]) => [room, { floor, until }]));
       const readable = (r: Row): boolean => {
         if (r.type === 'groupchat') {
           const floor = rooms.get(r.to);
-          return floor !== undefined && r.seq > floor;
+          if (floor !== undefined) return r.seq > floor;
+          // A room the user left: up to the leaving, never after it.
+          const gone = left.get(r.to);
+          return gone !== undefined && r.seq > gone.floor && r.seq <= gone.until;
         }
         return q.scope.own !== null && r.seq > q.scope.own && (r.from === q.scope.user || r.to === q.scope.user);
       };
@@ -198,7 +204,7 @@ function open(db: Database.Database, ctx: { write<T>(fn: () => T): T; read<T>(fn
         owners = q.peer === q.scope.user ? `"${ownerToken(q.peer)}"` : `"${user[0]}" AND "${ownerToken(q.peer)}"`;
         if (user.length === 0) return { hits: [], more: false, next: null };
       } else {
-        const all = [...user, ...q.scope.rooms.map(([room]) => ownerToken(room))];
+        const all = [...user, ...q.scope.rooms.map(([room]) => ownerToken(room)), ...[...left.keys()].map(ownerToken)];
         if (all.length === 0) return { hits: [], more: false, next: null };
         owners = all.map((t) => `"${t}"`).join(' OR ');
       }

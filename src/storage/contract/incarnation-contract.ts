@@ -98,6 +98,20 @@ export function incarnationContract(store: () => Store): void {
       expect(await s.rooms.floorsOf(A)).toEqual([]);
     });
 
+    it('floorsOfRooms gives the rooms that exist among the addresses, each with where its history starts', async () => {
+      const s = store();
+      await seed(s);
+      await s.rooms.create(room(A));
+      expect(await s.rooms.floorsOfRooms([])).toEqual([]);
+      expect(await s.rooms.floorsOfRooms(['nowhere@rooms.a.test', ROOM, ROOM])).toEqual([{ room: ROOM, createdSeq: 0 }]);
+      const old = await appendOne(s, roomMessage(A, ROOM, 'secret plans'));
+      await s.rooms.remove(ROOM);
+      expect(await s.rooms.floorsOfRooms([ROOM])).toEqual([]);
+      await s.rooms.create(room(M));
+      // Not a member of it: the floor is the room's, whoever asks.
+      expect(await s.rooms.floorsOfRooms([ROOM])).toEqual([{ room: ROOM, createdSeq: old.seq }]);
+    });
+
     it("refuses a predecessor's clientId (conflict) instead of answering with its message", async () => {
       const s = store();
       await seed(s);

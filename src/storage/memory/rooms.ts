@@ -69,6 +69,14 @@ export function createMemoryRooms(s: MemoryState): RoomStore {
       }
       return out.sort((a, b) => byCodeUnit(a.room, b.room));
     },
+    async floorsOfRooms(addresses) {
+      const out: Array<{ room: string; createdSeq: number }> = [];
+      for (const room of new Set(addresses)) {
+        const r = s.rooms.get(room);
+        if (r) out.push({ room, createdSeq: r.createdSeq });
+      }
+      return out.sort((a, b) => byCodeUnit(a.room, b.room));
+    },
     async membershipsOf(user) {
       const out: Array<{ room: string; role: RoomMember['role'] }> = [];
       for (const [room, members] of s.roomMembers) {

@@ -55,6 +55,9 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
   const floorsOf = db.prepare<[string], { room: string; createdSeq: number }>(
     'SELECT m.room, r.created_seq AS createdSeq FROM room_members m JOIN rooms r ON r.address = m.room WHERE m.user = ? ORDER BY m.room',
   );
+  const floorsOfRooms = db.prepare<[string], { room: string; createdSeq: number }>(
+    'SELECT address AS room, created_seq AS createdSeq FROM rooms WHERE address IN (SELECT value FROM json_each(?)) ORDER BY address',
+  );
   const getMany = db.prepare<[string], RoomRow>(`SELECT ${cols} FROM rooms WHERE address IN (SELECT value FROM json_each(?)) ORDER BY address`);
   const listOpen = db.prepare<[string, string, number], RoomRow>(OPEN_ROOMS_QUERY);
   const addInvite = db.prepare<[string, string, string, number]>(
@@ -120,6 +123,9 @@ export function createSqliteRooms(db: Db, tx: Transactor): RoomStore {
     },
     async floorsOf(user) {
       return floorsOf.all(user);
+    },
+    async floorsOfRooms(addresses) {
+      return addresses.length === 0 ? [] : floorsOfRooms.all(JSON.stringify(addresses));
     },
     async getMany(addresses) {
       return addresses.length === 0 ? [] : getMany.all(JSON.stringify(addresses)).map(toRoom);
