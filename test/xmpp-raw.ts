@@ -77,15 +77,15 @@ export class RawXmpp {
 
   /**
    * On a TLS connection: authenticates with SASL PLAIN, restarts the stream and binds `resource`; returns the
-   * full address bound.
+   * full address bound. `domain` is the stream's `to` (a server hosting another domain than localhost).
    */
-  async login(user: string, password: string, resource = 'raw'): Promise<string> {
-    await this.open();
+  async login(user: string, password: string, resource = 'raw', domain = 'localhost'): Promise<string> {
+    await this.open(domain);
     const local = user.split('@')[0]!;
     let from = this.text.length;
     this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${local}\0${password}`).toString('base64')}</auth>`);
     await this.until(/<success[^>]*\/>|<success[^>]*>[^<]*<\/success>/, 5000, from);
-    await this.open();
+    await this.open(domain);
     from = this.text.length;
     this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
     const m = await this.until(/<jid>([^<]+)<\/jid>/, 5000, from);
@@ -163,11 +163,11 @@ export class RawXmpp {
 
   /**
    * A logged-in session on the direct TLS port: `user` with the password test/harness.ts gives it
-   * (`pw-<local part>`), `resource` bound, initial presence sent and answered.
+   * (`pw-<local part>`), `resource` bound, initial presence sent and answered; `domain` as for login.
    */
-  static async online(port: number, user: string, resource: string): Promise<RawXmpp> {
+  static async online(port: number, user: string, resource: string, domain = 'localhost'): Promise<RawXmpp> {
     const x = await RawXmpp.open(port, true);
-    await x.login(user, `pw-${user.split('@')[0]}`, resource);
+    await x.login(user, `pw-${user.split('@')[0]}`, resource, domain);
     x.write('<presence/>');
     await x.sync();
     return x;

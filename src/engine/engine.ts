@@ -219,6 +219,7 @@ export class Engine {
     this.messages.roomLiveFanout = (room, from, id, xml) => this.remoteRooms.liveFanout(room, from, id, xml);
     this.rooms.remoteOccupants = (room) => this.remoteRooms.occupantsOf(room);
     this.rooms.remotePrivate = (room, from, to, msg) => this.remoteRooms.privateFromLocal(room, from, to, msg);
+    this.rooms.remoteRole = (room, user, role, voice) => this.remoteRooms.roleChanged(room, user, role, voice);
     this.remoteRooms.listen(this.ctx.events);
     this.remote = new RemoteService(this.ctx, this.messages, this.blocks, this.rosters, this.remotePresence, this.remoteRooms);
     this.serverIqs = new ServerIqs(this.ctx);

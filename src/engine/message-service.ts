@@ -219,15 +219,10 @@ export class MessageService {
     this.checkXml(xml);
     if (to.local === null) throw new ParleyError('jid-malformed', 'the recipient address has no localpart');
     const bare = `${to.local}@${to.domain}`;
+    if (this.ctx.directory.isRoomDomain(to.domain)) return this.liveToRoom(bare, session.user, session.full, xml, id);
     const { router, sessions, cluster } = this.ctx;
     const data: Record<string, unknown> = { from: session.full, to: bare, type, xml };
     if (id !== null) data.id = id;
-    if (this.ctx.directory.isRoomDomain(to.domain)) {
-      await this.rooms.moderation.requireVoice(bare, session.user); // XEP-0045 §7.4: not visitors
-      router.toUsers(await this.rooms.membersOf(bare), router.outbound({ ev: 'message.live', data: { ...data, type: 'groupchat' } }));
-      this.roomLiveFanout?.(bare, session.user, id, xml);
-      return;
-    }
     await this.ctx.directory.requireUser(bare, to.domain);
     await this.blocks.check(session.user, bare);
     // RFC 6121 §8.5.3.2.1: a full address whose session is gone is treated as the bare address.
@@ -235,6 +230,30 @@ export class MessageService {
       data.to = `${bare}/${to.resource}`;
     }
     router.toUsers(bare === session.user ? [bare] : [bare, session.user], router.outbound({ ev: 'message.live', data }), session);
+  }
+
+  /**
+   * A room occupant's body-less no-store payload (XEP-0334 §4) that a routed domain handed in (remote-rooms.ts):
+   * checked as a session's, then delivered live as a local occupant's is (liveToRoom). `from` is the occupant's
+   * bare address and resource.
+   */
+  async liveFromRemote(from: { bare: string; resource: string }, room: string, xml: string, id: string | null): Promise<void> {
+    this.checkXml(xml);
+    await this.liveToRoom(room, from.bare, `${from.bare}/${from.resource}`, xml, id);
+  }
+
+  /**
+   * A live-only payload to a room: from a member with voice (XEP-0045 §7.4: not a visitor in a moderated room), to
+   * every member's sessions, the sender's own included (the room's reflection), and to the remote occupants
+   * through their routes (roomLiveFanout), the sender too when it is one of them. Nothing is stored.
+   */
+  private async liveToRoom(room: string, user: string, full: string, xml: string, id: string | null): Promise<void> {
+    await this.rooms.moderation.requireVoice(room, user);
+    const { router } = this.ctx;
+    const data: Record<string, unknown> = { from: full, to: room, type: 'groupchat', xml };
+    if (id !== null) data.id = id;
+    router.toUsers(await this.rooms.membersOf(room), router.outbound({ ev: 'message.live', data }));
+    this.roomLiveFanout?.(room, user, id, xml);
   }
 
   /**

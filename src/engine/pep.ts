@@ -96,6 +96,12 @@ export class PepService {
    * A user published (or retracted) an item on one of its nodes (XEP-0163 §4.3.1): its own interested sessions
    * get it, and so do those of its online contacts that `audience` lets see it, unless one side blocks the other
    * (XEP-0191 §3.4: a blocked contact gets nothing of the user's).
+   *
+   * XEP-0163 §4 gives two grounds for a notification: a subscription (`subscribers`, explicit, XEP-0060 §6.1) and
+   * shared presence with an interest shown by +notify (the auto-subscription, §4.1 and XEP-0060 §10.1). Options
+   * belong to one subscription (XEP-0060 §6.3), so an explicit subscription's `pubsub#deliver` false or
+   * `pubsub#show-values` never hold back what a +notify session takes on the presence ground; the module leaves
+   * such a subscription out of `subscribers`, and its user's +notify sessions are served as if it did not exist.
    */
   async notify(owner: string, item: PepItem, audience: PepAudience, subscribers: readonly PepSubscriber[] = []): Promise<void> {
     const users = new Set<string>([owner]);

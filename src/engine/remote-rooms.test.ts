@@ -2,7 +2,8 @@
  * Occupants from a routed domain in Parley rooms (XEP-0045 over an in-memory route): entering (the others'
  * presence, self-presence with 110, the subject), the local members hearing of it, groupchat both ways with the
  * room's reflection to the remote sender, leaving, members-only rooms and invitations across the route, bans by
- * domain, and a nick another member has.
+ * domain, a nick another member has, voice and the moderated setting's roles as presence to remote occupants, and
+ * a remote occupant's no-store payload delivered live.
  */
 import { describe, expect, it } from 'vitest';
 import type { RoutedStanza } from './domain-routes.js';
@@ -178,5 +179,79 @@ describe('remote occupants in Parley rooms', () => {
     await engine.rooms.join(ROOM, 'rita@example.com');
     await engine.rooms.moderation.unban(ROOM, A, 'remote.test');
     await expect(route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null))).rejects.toMatchObject({ code: 'conflict' });
+  });
+  it('voice changes and the moderated setting reach remote occupants as presence; a remote no-store payload is delivered live', async () => {
+    const B = 'bob@example.com';
+    const TOM = 'tom@remote.test/pc';
+    const { engine } = await testEngine([A, B]);
+    const route = fakeRoute(engine);
+    await engine.rooms.create(A, 'The Lounge', 'lounge', false);
+    await engine.rooms.join(ROOM, B);
+    const { session, events } = await open(engine, A);
+    await engine.occupy(session, ROOM, true, 'owner');
+    const bob = await open(engine, B);
+    await engine.occupy(bob.session, ROOM, true, 'member');
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null));
+    await route.handle.deliver(stanza('presence', TOM, `${ROOM}/tom`, null));
+    await engine.rooms.moderation.setModerated(ROOM, A, true);
+    route.take();
+    events.length = 0;
+
+    // XEP-0045 §8.4: a moderator takes a remote occupant's voice. It gets its own presence as a visitor with 110,
+    // the other remote occupant the same without, and the local occupants hear of it as of a local member.
+    await engine.rooms.moderation.setVoice(ROOM, A, 'rita@remote.test', false);
+    const revoked = route.take();
+    expect(revoked.map(brief)).toEqual([`presence - ${ROOM}/rita -> ${RITA}`, `presence - ${ROOM}/rita -> ${TOM}`]);
+    expect(revoked[0]!.xml).toContain(`<item affiliation="member" role="visitor" jid="${RITA}"/><status code="110"/></x>`);
+    expect(revoked[1]!.xml).toContain('<item affiliation="member" role="visitor" jid="rita@remote.test"/></x>');
+    expect(events.find((e) => e.ev === 'room.member')).toMatchObject({ data: { room: ROOM, user: 'rita@remote.test', role: 'member', voice: false } });
+
+    // XEP-0334 §4 from a visitor: refused (§7.4), nothing delivered.
+    const reaction = '<reactions xmlns="urn:xmpp:reactions:0" id="x"><reaction>+</reaction></reactions>';
+    const noStore = (from: string, id: string): InboundStanza => ({ ...stanza('message', from, ROOM, 'groupchat', null, `${reaction}<no-store xmlns="urn:xmpp:hints"/>`), id, live: reaction });
+    await expect(route.handle.deliver(noStore(RITA, 'r1'))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(route.take()).toEqual([]);
+
+    // §8.4 for a local occupant: the remote occupants see bob become a visitor.
+    await engine.rooms.moderation.setVoice(ROOM, A, B, false);
+    const bobOut = route.take();
+    expect(bobOut.map(brief)).toEqual([`presence - ${ROOM}/bob -> ${RITA}`, `presence - ${ROOM}/bob -> ${TOM}`]);
+    expect(bobOut[0]!.xml).toContain(`<item affiliation="member" role="visitor" jid="${B}"/></x>`);
+
+    // The room made unmoderated: everyone has voice (§5.1), so rita and bob are re-announced as participants to
+    // every remote occupant, then the room says its configuration changed (§10.2.1, 104).
+    events.length = 0;
+    await engine.rooms.moderation.setModerated(ROOM, A, false);
+    const toggled = route.take();
+    expect(toggled.map((s) => `${brief(s)} ${/role="(\w+)"/.exec(s.xml ?? '')?.[1] ?? ''}${s.xml?.includes('code="104"') ? ' 104' : ''}`).sort()).toEqual(
+      [
+        `presence - ${ROOM}/rita -> ${RITA} participant`,
+        `presence - ${ROOM}/rita -> ${TOM} participant`,
+        `presence - ${ROOM}/bob -> ${RITA} participant`,
+        `presence - ${ROOM}/bob -> ${TOM} participant`,
+        `message groupchat ${ROOM} -> ${RITA}  104`,
+        `message groupchat ${ROOM} -> ${TOM}  104`,
+      ].sort(),
+    );
+    expect(toggled.slice(-2).every((s) => s.kind === 'message')).toBe(true); // the roles first, then 104
+    expect(events.filter((e) => e.ev === 'room.member').map((e) => (e.data as { user: string }).user).sort()).toEqual([B, 'rita@remote.test']);
+
+    // Now with voice, rita's no-store payload reaches the local members live and every remote occupant, herself
+    // included (the room's reflection, §7.4), without a stanza-id; nothing is stored.
+    events.length = 0;
+    bob.events.length = 0;
+    await route.handle.deliver(noStore(RITA, 'r2'));
+    const live = { from: RITA, to: ROOM, type: 'groupchat', xml: reaction, id: 'r2' };
+    expect(events.filter((e) => e.ev === 'message.live').map((e) => e.data)).toEqual([live]);
+    expect(bob.events.filter((e) => e.ev === 'message.live').map((e) => e.data)).toEqual([live]);
+    const out = route.take();
+    expect(out).toMatchObject([
+      { kind: 'message', type: 'groupchat', from: `${ROOM}/rita`, to: RITA, id: 'r2', body: null, xml: reaction },
+      { kind: 'message', type: 'groupchat', from: `${ROOM}/rita`, to: TOM, id: 'r2', body: null, xml: reaction },
+    ]);
+    expect((await engine.history(A, { with: ROOM })).messages).toEqual([]);
+    // A body-less message without the hint and nothing worth storing (a chat state) is still not relayed.
+    await route.handle.deliver(stanza('message', RITA, ROOM, 'groupchat', null, '<active xmlns="http://jabber.org/protocol/chatstates"/>'));
+    expect(route.take()).toEqual([]);
   });
 });

@@ -163,7 +163,12 @@ export class RemoteRooms {
     if (s.kind === 'message' && s.type === 'groupchat' && nick === null) {
       if (!this.occupants.get(room)?.has(full)) throw new ParleyError('not-acceptable', `enter ${room} before writing to it (XEP-0045 §7.4)`);
       if (childrenOf(s.xml).some((c) => c.name === 'subject' && c.xmlns === null)) throw new ParleyError('forbidden', 'the subject is the room name; an owner changes it');
-      if (s.body === null && s.keep === null) return; // chat states and the like: not relayed across the route
+      if (s.body === null && s.keep === null) {
+        // XEP-0334 §4: a payload not to be stored goes to every occupant live, the sender's reflection included
+        // (§7.4), from an occupant with voice, as a local occupant's does; chat states and the like are not relayed.
+        if (s.live != null) await this.messages.liveFromRemote({ bare: user, resource: from.resource }, room, s.live, s.id);
+        return;
+      }
       await this.messages.receiveRemoteGroupchat({ from: { bare: user, resource: from.resource }, room, body: s.body, clientId: s.originId ?? null, xml: s.keep });
       return;
     }
@@ -307,6 +312,25 @@ export class RemoteRooms {
       if (o.user === user) continue;
       const x = mucX(present ? (role ?? 'member') : null, voice, user);
       this.send(full, `${room}/${nickOf(user)}`, 'presence', present ? null : 'unavailable', (presence === null ? '' : presenceChildren(presence)) + x);
+    }
+  }
+
+  /**
+   * A member's role or voice changed (RoomService's membership announcement: §8.3-8.4 voice granted or revoked,
+   * the moderated setting's roles, §9.3-9.8 affiliations): when the member is in the room's live conversation (a
+   * local user online, a remote occupant here), every remote occupant gets presence from its room address with
+   * the new item, the member itself with status 110 (§7.2.3 self-presence), as local occupants get room.member.
+   */
+  async roleChanged(room: string, user: string, role: RoomRole, voice: boolean | undefined): Promise<void> {
+    const inRoom = this.occupants.get(room);
+    if (inRoom === undefined) return;
+    const present = this.isRemoteUser(user) ? [...inRoom.values()].some((o) => o.user === user) : this.ctx.cluster.isOnline(user);
+    if (!present) return;
+    const v = voice ?? (await this.rooms.moderation.hasVoice(room, user));
+    const shown = presenceChildren(await this.presenceOf(room, user));
+    for (const [full, o] of inRoom) {
+      const self = o.user === user;
+      this.send(full, `${room}/${nickOf(user)}`, 'presence', null, shown + mucX(role, v, self ? full : user, self ? ['110'] : []));
     }
   }
 

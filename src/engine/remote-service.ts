@@ -30,6 +30,11 @@ export interface InboundStanza extends RoutedStanza {
   /** For a message: the extension elements to keep with it when it is stored (canonical XML), else null. */
   keep: string | null;
   /**
+   * For a body-less message whose XEP-0334 `<no-store/>` (or `<no-permanent-store/>`) hint keeps it out of storage:
+   * its extension elements (canonical XML), delivered live only; else null or absent.
+   */
+  live?: string | null;
+  /**
    * For a message: the sender's XEP-0359 origin-id, which dedupes a resend. The stanza id is not used for that:
    * a remote peer's ids may repeat (counters restarting with each stream), and a repeat would be dropped.
    */

@@ -19,6 +19,8 @@ export interface RoomInternals {
   forget(room: string): void;
   /** A membership change (role null: removed) to the room's members and the member concerned. */
   announce(room: string, user: string, role: RoomRole | null, by: string, reason: string | null, extra: Record<string, unknown>): Promise<void>;
+  /** Whether the member is in the room's live conversation: a local user online, or a remote occupant. */
+  inRoom(room: string, user: string): boolean;
 }
 
 /** Whether a room is moderated, and its members without voice. */
@@ -180,7 +182,7 @@ export class RoomModeration {
       // The members whose voice follows the setting: those without voice of their own, who are in the room now.
       for (const user of voiceless) {
         const role = members.get(user);
-        if (role === undefined || isModerator(role) || !this.ctx.cluster.isOnline(user)) continue;
+        if (role === undefined || isModerator(role) || !this.rooms.inRoom(room, user)) continue;
         await this.rooms.announce(room, user, role, by, null, { voice: !moderated });
       }
       const { router } = this.ctx;

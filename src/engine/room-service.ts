@@ -65,6 +65,11 @@ export class RoomService {
   remoteOccupants: (room: string) => ReadonlyArray<{ user: string; presence: unknown }> = () => [];
   /** Hands a private message to an occupant on a routed domain (remote-rooms.ts); false when there is none. */
   remotePrivate: (room: string, from: string, to: { nick: string } | { user: string }, msg: PrivateMessage) => boolean = () => false;
+  /**
+   * Tells the room's remote occupants of a member's new role or voice (remote-rooms.ts): `voice` when the change
+   * was one of voice, else undefined (read again).
+   */
+  remoteRole: (room: string, user: string, role: RoomRole, voice: boolean | undefined) => Promise<void> = async () => undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -77,6 +82,7 @@ export class RoomService {
       requireMember: (room, user) => this.requireMember(room, user),
       forget: (room) => this.forgetMembers(room),
       announce: (room, user, role, by, reason, extra) => this.announce(room, user, role, by, reason, extra),
+      inRoom: (room, user) => this.ctx.cluster.isOnline(user) || this.remoteOccupants(room).some((o) => o.user === user),
     });
   }
 
@@ -446,11 +452,17 @@ export class RoomService {
     return r;
   }
 
-  /** A membership change to the room's members and the member concerned (`extra`: banned, voice). */
+  /**
+   * A membership change to the room's members and the member concerned (`extra`: banned, voice), and a new role or
+   * voice to the room's remote occupants.
+   */
   private async announce(room: string, user: string, role: RoomRole | null, by: string, reason: string | null = null, extra: Record<string, unknown> = {}): Promise<void> {
     const users = [...(await this.members(room)).keys()];
     if (!users.includes(user)) users.push(user);
     const { router } = this.ctx;
     router.toUsers(users, router.outbound({ ev: 'room.member', data: { room, user, role, by, reason, ...extra } }));
+    // A new role or voice given by someone else (not an entry: that is announced as an occupant) reaches the
+    // remote occupants too (XEP-0045 §8.3-8.4, §9); removals reach them through room.membership.
+    if (role !== null && by !== user) await this.remoteRole(room, user, role, typeof extra.voice === 'boolean' ? extra.voice : undefined);
   }
 }

@@ -7,7 +7,7 @@
  */
 import type { RoutedStanza } from '../../engine/domain-routes.js';
 import type { InboundStanza } from '../../engine/remote-service.js';
-import { extensionsToStore, withExtensions } from '../../protocols/xmpp/extensions.js';
+import { extensionsToStore, liveOnlyExtensions, withExtensions } from '../../protocols/xmpp/extensions.js';
 import { el, Element } from '../../protocols/xmpp/xml/element.js';
 import { serialize } from '../../protocols/xmpp/xml/serialize.js';
 
@@ -43,6 +43,8 @@ export function inboundOf(e: Element, ns: string): InboundStanza {
     xml: xml === '' ? null : xml,
     stanza: serialize(client, null),
     keep: client.name === 'message' ? extensionsToStore(client, body !== undefined) : null,
+    // XEP-0334 §4: a body-less payload its sender asked not to be stored is delivered live only.
+    live: client.name === 'message' && body === undefined ? liveOnlyExtensions(client) : null,
     originId: client.getChild('origin-id', 'urn:xmpp:sid:0')?.attr('id') ?? null,
   };
 }

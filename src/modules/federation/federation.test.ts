@@ -20,6 +20,9 @@
  *   refuses the new stream at authentication (policy-violation), and the pair backs off.
  * - A burst of messages on one stream from two senders is stored and delivered in each sender's order (the stream
  *   does not wait for each commit), and a refused message in between stops nothing.
+ * - An XMPP user of beta.test in a room of alpha.test (over real streams both ways): the owner's moderated setting
+ *   and voice changes reach it as presence with its new role, its no-store payload is refused while it is a
+ *   visitor and otherwise delivered live to the local occupant and back to it, and is not stored.
  * - XEP-0368 direct TLS; the per-server rate limit paces a flood without holding up another server's message;
  *   `parley federation links` prints the running server's links.
  */
@@ -401,5 +404,70 @@ describe('federation between two Parley servers', () => {
     const refused = await audit('beta.test', 'federation.refused');
     expect(refused.some((e) => e['subject'] === 'alpha.test' && /SASL EXTERNAL/.test(String((e['data'] as Json)['reason'])))).toBe(true);
     expect(refused.some((e) => e['subject'] === 'alpha.test' && /key is invalid/.test(String((e['data'] as Json)['reason'])))).toBe(true);
+  }, 60_000);
+  it('a remote occupant of a Parley room: voice taken and given back, the moderated setting, its no-store payload live to all', async () => {
+    const alpha = servers['alpha.test']!;
+    const room = 'forum@conference.alpha.test';
+    await alpha.server.engine.rooms.create('alice@alpha.test', 'Forum', 'forum', false);
+    const a = await RawXmpp.online(alpha.server.xmpp!.ports.directTls!, 'alice@alpha.test', 'desk', 'alpha.test');
+    const b = await RawXmpp.online(servers['beta.test']!.server.xmpp!.ports.directTls!, 'bob@beta.test', 'desk', 'beta.test');
+    try {
+      let at = a.text.length;
+      a.write(`<presence to='${room}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+      await a.until(/<subject>Forum<\/subject>/, 5000, at);
+      at = a.text.length;
+      let bt = b.text.length;
+      b.write(`<presence to='${room}/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+      await b.until(/<subject>Forum<\/subject>/, 15_000, bt);
+      await a.until(new RegExp(`<presence[^>]*from="${room}/bob"`), 5000, at);
+      const stanzaFrom = (from: string): RegExp => new RegExp(`<(?:presence|message)[^>]*from="${from}"[^>]*>.*?</(?:presence|message)>`, 's');
+      const configure = (moderated: boolean): string =>
+        `<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_moderatedroom'><value>${moderated ? 1 : 0}</value></field></x></query>`;
+
+      // The owner makes the room moderated: the remote occupant hears of it (XEP-0045 §10.2.1, status 104).
+      bt = b.text.length;
+      expect(await a.iq('set', configure(true), room)).toContain('type="result"');
+      await b.until(/<status code="104"\/>/, 15_000, bt);
+      // §8.4: voice taken. The remote occupant gets its own presence as a visitor, with 110.
+      bt = b.text.length;
+      expect(await a.iq('set', `<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='bob' role='visitor'/></query>`, room)).toContain('type="result"');
+      const revoked = (await b.until(stanzaFrom(`${room}/bob`), 15_000, bt))[0];
+      expect(revoked).toMatch(/role="visitor"/);
+      expect(revoked).toContain('<status code="110"/>');
+
+      // A visitor's no-store payload is refused (§7.4) and delivered to no one.
+      const reaction = (id: string): string =>
+        `<message to='${room}' type='groupchat' id='${id}'><reactions xmlns='urn:xmpp:reactions:0' id='m1'><reaction>+1</reaction></reactions><no-store xmlns='urn:xmpp:hints'/></message>`;
+      bt = b.text.length;
+      at = a.text.length;
+      b.write(reaction('r1'));
+      expect((await b.until(/<message[^>]*type="error"[^>]*>.*?<\/message>/s, 15_000, bt))[0]).toContain('<forbidden ');
+      await a.sync();
+      expect(a.text.slice(at)).not.toContain('id="r1"');
+
+      // The room made unmoderated gives everyone voice (§5.1): the occupant is re-announced as a participant,
+      // before the room says its configuration changed (104).
+      bt = b.text.length;
+      expect(await a.iq('set', configure(false), room)).toContain('type="result"');
+      await b.until(/<status code="104"\/>/, 15_000, bt);
+      expect(b.text.slice(bt)).toMatch(new RegExp(`from="${room}/bob"[^>]*>.*?role="participant".*?<status code="104"/>`, 's'));
+
+      // XEP-0334 §4: now its no-store payload reaches the local occupant and comes back to it (§7.4), live, from
+      // its room address, without a stanza-id (nothing archived), and is not in the room's history.
+      bt = b.text.length;
+      at = a.text.length;
+      b.write(reaction('r2'));
+      const got = (await a.until(/<message[^>]*id="r2"[^>]*>.*?<\/message>/s, 15_000, at))[0];
+      expect(got).toContain(`from="${room}/bob"`);
+      expect(got).toContain('<reaction>+1</reaction>');
+      expect(got).not.toContain('stanza-id');
+      const echo = (await b.until(/<message[^>]*id="r2"[^>]*>.*?<\/message>/s, 15_000, bt))[0];
+      expect(echo).toContain(`from="${room}/bob"`);
+      expect(echo).toContain('<reaction>+1</reaction>');
+      expect((await alpha.server.engine.history('alice@alpha.test', { with: room })).messages).toEqual([]);
+    } finally {
+      a.close();
+      b.close();
+    }
   }, 60_000);
 });

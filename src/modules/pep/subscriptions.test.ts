@@ -1,6 +1,7 @@
 /**
  * Explicit subscriptions to users' PEP nodes through the seam (XEP-0060 §6.1, §6.2, §5.6, §8.8; XEP-0163 §4):
- * a subscriber is notified without +notify and once with it, the access model decides who may subscribe and who
+ * a subscriber is notified without +notify and once with it, its subscription options leave +notify delivery
+ * alone, the access model decides who may subscribe and who
  * stays subscribed, the owner lists and sets subscriptions, and the account's disco#info names what is served.
  */
 import { describe, expect, it } from 'vitest';
@@ -81,6 +82,40 @@ describe('pep explicit subscriptions (XEP-0060 §6.1)', () => {
     expect(await since(b, mark)).not.toContain('Fourth');
     expect((await b.iq('get', PS(`<subscriptions node='${TUNE}'/>`), A)).reply).not.toContain('<subscription ');
     for (const x of [a, b, b2]) x.close();
+  });
+
+  it('the options of an explicit subscription govern it alone: a +notify session of the subscriber still gets the item', async () => {
+    // XEP-0163 §4 names two grounds for a notification: a subscription (explicit, XEP-0060 §6.1), and shared
+    // presence with an interest shown by +notify (the auto-subscription of §4.1, XEP-0060 §10.1). Subscription
+    // options (XEP-0060 §6.3) belong to one subscription, so deliver false or show-values stop only what the
+    // explicit one brings; a +notify session is served by the other ground, as if there were no explicit one.
+    const { engine, host } = await moduleFixture([pep], { users: [A, B] });
+    await sees(engine, B, A);
+    const a = await online(engine, host.xmpp, 'a', 'phone');
+    const notify = await online(engine, host.xmpp, 'b', 'notify', [TUNE]);
+    const plain = await online(engine, host.xmpp, 'b', 'plain');
+    await a.iq('set', tune('First'));
+    expect((await plain.iq('set', subscribe(B), A)).reply).toContain('subscription="subscribed"');
+    const form = (fields: string): string =>
+      PS(`<options node='${TUNE}' jid='${B}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#subscribe_options</value></field>${fields}</x></options>`);
+    const publish = async (title: string): Promise<[number, number]> => {
+      const marks: [number, number] = [notify.mark, plain.mark];
+      await a.iq('set', tune(title));
+      const re = new RegExp(`<title>${title}</title>`);
+      return [count(await since(notify, marks[0]), re), count(await since(plain, marks[1]), re)];
+    };
+    // deliver false: the session without +notify gets nothing, the +notify one gets the item once.
+    expect((await plain.iq('set', form(`<field var='pubsub#deliver'><value>0</value></field>`), A)).reply).toContain('type="result"');
+    expect(await publish('Quiet')).toEqual([1, 0]);
+    // show-values xa while both sessions show online: the same.
+    expect((await plain.iq('set', form(`<field var='pubsub#deliver'><value>1</value></field><field var='pubsub#show-values'><value>xa</value></field>`), A)).reply).toContain('type="result"');
+    expect(await publish('Online')).toEqual([1, 0]);
+    // Once the plain session shows xa the subscription brings it the item; the +notify session still gets one.
+    plain.send('<presence><show>xa</show></presence>');
+    const s = engine.sessions.get(B, 'plain')!;
+    for (let i = 0; i < 100 && s.presence.availability !== 'xa'; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await publish('Away')).toEqual([1, 1]);
+    for (const x of [a, notify, plain]) x.close();
   });
 
   it('refuses subscriptions as XEP-0060 §6.1.3 says, and subscribes one full address only', async () => {

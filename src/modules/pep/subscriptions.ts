@@ -275,7 +275,8 @@ const notSubscribed = (jid: string, node: string): ParleyError => new ParleyErro
 
 /**
  * A stored subscription as the engine's delivery takes it, with its show-values; null when its options turn
- * delivery off (§6.3, pubsub#deliver false).
+ * delivery off (§6.3, pubsub#deliver false). The options are this subscription's only: the subscriber's +notify
+ * sessions still get items through presence (XEP-0163 §4, engine/pep.ts notify).
  */
 function toSubscriber(row: SubscriptionRow): PepSubscriber | null {
   const options = parseOptions(row.options);
