@@ -10,81 +10,29 @@
  */
 import type tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { client, xml, type XmlElement, type XmppClient } from '@xmpp/client';
+import { xml, type XmlElement } from '@xmpp/client';
 import { freshUsers, onlineAt, startServer, type TestServer, trustServerCertificate } from './harness.js';
+import { type Recorded, stopAllXmppjs, stopXmppjs, waitStanza, XMPPJS_DOMAIN as DOMAIN, xmppjs as xmppjsClient } from './xmpp/xmppjs.js';
 
-const DOMAIN = 'localhost';
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 const NS_ROSTER = 'jabber:iq:roster';
 
 let t: TestServer;
 let restoreTls: (() => void) | null = null;
-const clients = new Set<XmppClient>();
 
 beforeAll(async () => {
   t = await startServer();
   restoreTls = trustServerCertificate(t, DOMAIN);
 });
-afterEach(async () => {
-  await Promise.all([...clients].map((c) => stop(c)));
-});
+afterEach(stopAllXmppjs);
 afterAll(async () => {
   restoreTls?.();
   await t?.close();
 });
 
-/** A client that records what it sent and received; errors are collected, not thrown. */
-interface Recorded {
-  x: XmppClient;
-  sent: XmlElement[];
-  received: XmlElement[];
-  errors: Error[];
-}
-
-function xmppjs(address: string, resource: string): Recorded {
-  const local = address.split('@')[0]!;
-  const x = client({
-    service: `xmpp://127.0.0.1:${t.server.xmpp!.ports.starttls}`,
-    domain: DOMAIN,
-    resource,
-    username: local,
-    password: `pw-${local}`,
-    timeout: 10_000,
-  });
-  const r: Recorded = { x, sent: [], received: [], errors: [] };
-  x.on('send', (el: XmlElement) => r.sent.push(el));
-  x.on('element', (el: XmlElement) => r.received.push(el));
-  x.on('error', (e: Error) => r.errors.push(e));
-  clients.add(x);
-  return r;
-}
-
-async function stop(x: XmppClient): Promise<void> {
-  clients.delete(x);
-  x.reconnect.stop();
-  if (x.status === 'offline') return;
-  await x.stop().catch(() => undefined);
-}
-
-/** Resolves with the first received stanza matching `pred` (already received or future). */
-function waitStanza(r: Recorded, pred: (el: XmlElement) => boolean, timeoutMs = 10_000): Promise<XmlElement> {
-  const seen = r.received.find(pred);
-  if (seen) return Promise.resolve(seen);
-  return new Promise((resolve, reject) => {
-    const on = (el: XmlElement): void => {
-      if (!pred(el)) return;
-      clearTimeout(timer);
-      r.x.off('element', on);
-      resolve(el);
-    };
-    const timer = setTimeout(() => {
-      r.x.off('element', on);
-      reject(new Error(`timed out waiting for a stanza; received:\n${r.received.slice(-10).map(String).join('\n')}\nerrors: ${r.errors.map(String).join('; ')}`));
-    }, timeoutMs);
-    r.x.on('element', on);
-  });
-}
+const xmppjs = (address: string, resource: string): Recorded => xmppjsClient(t, address, resource);
+const stop = stopXmppjs;
 
 const isMessageWith = (body: string) => (el: XmlElement) => el.is('message') && el.getChildText('body') === body;
 

@@ -1,5 +1,5 @@
 /**
- * The part of @xmpp/client (xmpp.js 0.14, which ships no type declarations) that test/xmpp-client.test.ts uses.
+ * The part of @xmpp/client (xmpp.js 0.14, which ships no type declarations) that the tests use (test/xmpp/xmppjs.ts).
  */
 declare module '@xmpp/client' {
   import type { EventEmitter } from 'node:events';
@@ -14,6 +14,7 @@ declare module '@xmpp/client' {
     getChild(name: string, xmlns?: string): XmlElement | undefined;
     getChildren(name: string, xmlns?: string): XmlElement[];
     getChildText(name: string, xmlns?: string): string | null;
+    getChildElements(): XmlElement[];
     text(): string;
     toString(): string;
   }
@@ -45,6 +46,8 @@ declare module '@xmpp/client' {
     send(...elements: XmlElement[]): Promise<void>;
     isSecure(): boolean;
     iqCaller: { request(iq: XmlElement, timeout?: number): Promise<XmlElement> };
+    /** Answers iq get requests whose child is `name` in `xmlns`; the handler returns the result's child. */
+    iqCallee: { get(xmlns: string, name: string, handler: (ctx: { stanza: XmlElement; element: XmlElement }) => XmlElement | Promise<XmlElement>): void };
     reconnect: { stop(): void };
   }
 
