@@ -17,7 +17,7 @@ import { NS } from './ns.js';
 export const stamp = (ms: number): string => new Date(ms).toISOString();
 
 /** RFC 6121 §4.7.2.1 <show/> for each state; busy (an activity) shows as dnd. */
-const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
+export const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
 
 const CLOSE = '</presence>';
 
