@@ -3,7 +3,8 @@
  * their elements, carry the room's muc#user <x/>, follow the block lists and are carbon-copied to the sender's
  * other sessions in the room (XEP-0045 §7.5, XEP-0191, XEP-0280 §6, §8, §9); changing whether a room is
  * moderated announces the roles it changes and status code 104 (XEP-0045 §10.2.1, §8.3-8.4); a body-less
- * payload with a no-store hint is delivered live, 1:1 and in a room, and stored nowhere (XEP-0334 §4).
+ * payload with a no-store hint is delivered live, 1:1 and in a room, and stored nowhere (XEP-0334 §4); an
+ * occupant's availability change reaches every occupant (XEP-0045 §7.7).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
@@ -224,5 +225,57 @@ describe('body-less payloads with a no-store hint (XEP-0334 §4)', () => {
     c.write(`<presence to='${room}/${nickOf(alice!)}'><x xmlns='${MUC}'/></presence>`);
     await c.until(/<subject/, 5000, fc);
     expect(c.text.slice(fc)).not.toContain('urn:xmpp:reactions:0');
+  });
+});
+
+describe('availability changes in a room (XEP-0045 §7.7)', () => {
+  it('go to every occupant from room/nick with show, status and the item, the sender\'s own with 110, without replaying the entry', async () => {
+    const [alice, bob, carol] = await freshUsers(t, 'alice', 'bob', 'carol');
+    const room = `away-${nickOf(alice!)}@conference.localhost`;
+    const [a1, b1, b2] = await Promise.all([online(alice!, 'a1'), online(bob!, 'b1'), online(bob!, 'b2')]);
+    const c1 = await online(carol!, 'c1');
+    await enter(a1, room, alice!);
+    await enter(b1, room, bob!);
+    const mark = [a1, b1, b2, c1].map((x) => x.text.length);
+    a1.write(`<presence to='${room}/${nickOf(alice!)}'><show>away</show><status>lunch</status></presence>`);
+
+    // bob's session in the room hears of it, from alice's nick, with her show, status and item.
+    const got = (await b1.until(new RegExp(`<presence [^>]*from="${room}/${nickOf(alice!)}"[^>]*>(?:(?!</presence>)[\\s\\S])*<show>away</show>[\\s\\S]*?</presence>`), 5000, mark[1]))[0];
+    expect(got).toContain('<status>lunch</status>');
+    expect(got).toContain(`<item affiliation="owner" role="moderator" jid="${alice!}"/>`);
+    expect(got).not.toContain('code="110"');
+    // alice gets her own presence back with 110, and no second entry (no occupants, history or subject).
+    const own = (await a1.until(/<presence [^>]*>(?:(?!<\/presence>)[\s\S])*<show>away<\/show>[\s\S]*?<\/presence>/, 5000, mark[0]))[0];
+    expect(own).toContain(`from="${room}/${nickOf(alice!)}"`);
+    expect(own).toContain('<status>lunch</status>');
+    expect(own).toContain('<status code="110"/>');
+    const toAlice = await since(a1, mark[0]!);
+    expect(toAlice).not.toContain('<subject');
+    expect(toAlice).not.toContain(`from="${room}/${nickOf(bob!)}"`);
+    // Sessions not in the room (bob's other one, carol who is not a member) get nothing of it.
+    expect(await since(b2, mark[2]!)).not.toContain(room);
+    expect(await since(c1, mark[3]!)).not.toContain(room);
+
+    // Back to available: bob sees the presence without a show or a status.
+    const back = b1.text.length;
+    a1.write(`<presence to='${room}/${nickOf(alice!)}'/>`);
+    const again = (await b1.until(new RegExp(`<presence [^>]*from="${room}/${nickOf(alice!)}"[^>]*>[\\s\\S]*?</presence>`), 5000, back))[0];
+    expect(again).not.toContain('<show>');
+    expect(again).not.toContain('<status>');
+    expect(again).toContain('role="moderator"');
+  });
+
+  it('refuses a bad show with bad-request and tells no one', async () => {
+    const [alice, bob] = await freshUsers(t, 'alice', 'bob');
+    const room = `badshow-${nickOf(alice!)}@conference.localhost`;
+    const [a1, b1] = await Promise.all([online(alice!, 'a1'), online(bob!, 'b1')]);
+    await enter(a1, room, alice!);
+    await enter(b1, room, bob!);
+    const mark = [a1.text.length, b1.text.length];
+    a1.write(`<presence to='${room}/${nickOf(alice!)}' id='bad1'><show>sleeping</show></presence>`);
+    const err = (await a1.until(/<presence [^>]*type="error"[\s\S]*?<\/presence>/, 5000, mark[0]))[0];
+    expect(err).toContain('<bad-request');
+    expect(await since(b1, mark[1]!)).not.toContain('sleeping');
+    expect(await since(b1, mark[1]!)).not.toContain(`from="${room}/${nickOf(alice!)}"`);
   });
 });

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '../core/errors.js';
 import { parseAddress } from '../core/address.js';
+import { aggregatePresence } from '../core/presence.js';
 import type { MessageView, RoomRole, SessionPresence } from '../core/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { ReadMarker, Store } from '../ports/store.js';
@@ -555,6 +556,21 @@ export class Engine {
     for (const r of cluster.remoteOf(session.user)) if (r.rooms.includes(room)) return;
     await this.rooms.announceOccupant(room, session.user, present, role);
     await this.remoteRooms.occupantChanged(room, session.user, present, role as RoomRole | undefined);
+  }
+
+  /**
+   * XEP-0045 §7.7: an occupant already in `room` (this session entered it) changed its availability there by
+   * sending presence to room/nick. Every occupant hears of it once: the room's members' sessions (room.occupant
+   * with `presence`, the sender's own included) and the remote occupants through their routes, from room/nick
+   * with the show and status sent and the occupant's item. Nothing is stored: the room's occupant list keeps the
+   * person's aggregate presence. A session not in the room is not-acceptable (enter first, §7.2).
+   */
+  async roomPresence(session: Session, room: string, presence: SessionPresence): Promise<void> {
+    if (session.rooms?.has(room) !== true) throw new ParleyError('not-acceptable', `enter ${room} before changing your presence there (XEP-0045 §7.7)`);
+    const role = await this.rooms.requireMember(room, session.user);
+    const { state, status } = aggregatePresence(session.user, [presence], null);
+    await this.rooms.announceOccupant(room, session.user, true, role, { state, status });
+    await this.remoteRooms.presenceChanged(room, session.user, role, { state, status });
   }
 
   /**

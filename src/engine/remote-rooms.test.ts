@@ -3,7 +3,7 @@
  * presence, self-presence with 110, the subject), the local members hearing of it, groupchat both ways with the
  * room's reflection to the remote sender, leaving, members-only rooms and invitations across the route, bans by
  * domain, a nick another member has, voice and the moderated setting's roles as presence to remote occupants, and
- * a remote occupant's no-store payload delivered live.
+ * a remote occupant's no-store payload delivered live; availability changes (§7.7) both ways.
  */
 import { describe, expect, it } from 'vitest';
 import type { RoutedStanza } from './domain-routes.js';
@@ -163,6 +163,47 @@ describe('remote occupants in Parley rooms', () => {
     const gone = route.take();
     expect(gone.map(brief)).toEqual([`presence unavailable ${ROOM}/tom -> tom@remote.test/pc`]);
     expect(gone[0]!.xml).toContain('<destroy/>');
+  });
+
+  it('availability changes (§7.7) reach every occupant: a local one\'s through the route, a remote one\'s to the local members', async () => {
+    const B = 'bob@example.com';
+    const C = 'carol@example.com';
+    const { engine } = await testEngine([A, B, C]);
+    const route = fakeRoute(engine);
+    await engine.rooms.create(A, 'The Lounge', 'lounge', false);
+    const alice = await open(engine, A);
+    const bob = await open(engine, B);
+    const carol = await open(engine, C);
+    await engine.occupy(alice.session, ROOM, true, 'owner');
+    await engine.rooms.join(ROOM, B);
+    await engine.occupy(bob.session, ROOM, true, 'member');
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null));
+    route.take();
+    for (const x of [alice, bob, carol]) x.events.length = 0;
+
+    // Local → remote and local: alice goes away in the room.
+    await engine.roomPresence(alice.session, ROOM, { ...testPresence, availability: 'away', status: 'lunch' });
+    const out = route.take();
+    expect(out.map(brief)).toEqual([`presence - ${ROOM}/alice -> ${RITA}`]);
+    expect(out[0]!.xml).toBe('<show>away</show><status>lunch</status><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="moderator" jid="alice@example.com"/></x>');
+    const shown = { ev: 'room.occupant', data: { room: ROOM, user: A, present: true, role: 'owner', presence: { state: 'away', status: 'lunch' } } };
+    expect(bob.events).toMatchObject([shown]);
+    expect(alice.events).toMatchObject([shown]);
+    // Not a member: nothing.
+    expect(carol.events).toEqual([]);
+
+    // Remote → local: rita's change reaches the local members' sessions (and her own reflection, §7.7).
+    for (const x of [alice, bob]) x.events.length = 0;
+    await route.handle.deliver(stanza('presence', RITA, `${ROOM}/rita`, null, null, '<show>dnd</show><status>in a call</status>'));
+    expect(route.take().map(brief)).toEqual([`presence - ${ROOM}/rita -> ${RITA}`]);
+    for (const x of [alice, bob]) {
+      expect(x.events).toMatchObject([{ ev: 'room.occupant', data: { room: ROOM, user: 'rita@remote.test', present: true, role: 'member', presence: { state: 'dnd', status: 'in a call' } } }]);
+    }
+    expect(carol.events).toEqual([]);
+
+    // A session that did not enter the room changes nothing there.
+    await expect(engine.roomPresence(carol.session, ROOM, { ...testPresence, availability: 'away' })).rejects.toMatchObject({ code: 'not-acceptable' });
+    expect(route.take()).toEqual([]);
   });
 
   it('a ban of the domain removes the occupant (301) and refuses it again; a taken nick is a conflict', async () => {

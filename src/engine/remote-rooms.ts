@@ -9,7 +9,9 @@
  * presence, its own with status 110 (§7.2.3), the discussion history (§7.2.14) and the subject (§7.2.15); the local members hear of it as of any
  * occupant (room.occupant), the other remote occupants by presence. Its groupchat messages go through the message
  * path (stored, delivered to the members), and every room message reaches the remote occupants through their
- * route, from room/nick, the sender included (§7.4). Unavailable ends its presence (§7.14); membership stays.
+ * route, from room/nick, the sender included (§7.4). Presence again changes its availability (§7.7): every other
+ * occupant hears of it, and so do the remote occupants of a local occupant's change (presenceChanged). Unavailable
+ * ends its presence (§7.14); membership stays.
  *
  * In a cluster every node keeps the same remote occupants (the shared part `occupants`: each entry and exit
  * announced, the whole in the answer to a hello), so occupant lists, a message posted on any node and a local
@@ -25,7 +27,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import type { MessageService } from './message-service.js';
 import { readPresence, type RemotePresence } from './remote-presence.js';
 import type { InboundStanza } from './remote-service.js';
-import type { PrivateMessage, RoomService } from './room-service.js';
+import type { OccupantShown, PrivateMessage, RoomService } from './room-service.js';
 import { childrenOf, escapeXmlAttr, escapeXmlText } from './routed-xml.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
@@ -266,9 +268,10 @@ export class RemoteRooms {
     this.set(room, full, { user, nick, presence });
     inRoom = this.occupants.get(room)!;
     if (again) {
-      // §7.7: a presence change of an occupant goes to the other remote occupants (local sessions keep the one
-      // from its entry: room.occupant carries no show or status).
+      // §7.7: a presence change of an occupant goes to every other occupant: the other remote ones from
+      // room/nick, the local members' sessions as room.occupant with the show and status.
       for (const [f, o] of inRoom) if (o.user !== user) this.send(f, `${room}/${nick}`, 'presence', null, presenceChildren(presence) + mucX(role, voice, user));
+      await this.rooms.announceOccupant(room, user, true, role, { state: presence.state, status: presence.status });
       return;
     }
     // §7.2.14: the discussion history, with delay stamps and the room's ids, then §7.2.15 the subject.
@@ -313,6 +316,18 @@ export class RemoteRooms {
       const x = mucX(present ? (role ?? 'member') : null, voice, user);
       this.send(full, `${room}/${nickOf(user)}`, 'presence', present ? null : 'unavailable', (presence === null ? '' : presenceChildren(presence)) + x);
     }
+  }
+
+  /**
+   * A local occupant changed its availability in the room (XEP-0045 §7.7, Engine.roomPresence): every remote
+   * occupant gets its presence from room/nick with the show and status it sent and its item.
+   */
+  async presenceChanged(room: string, user: string, role: RoomRole, shown: OccupantShown): Promise<void> {
+    const inRoom = this.occupants.get(room);
+    if (inRoom === undefined) return;
+    const x = mucX(role, await this.rooms.moderation.hasVoice(room, user), user);
+    const children = presenceChildren(shown);
+    for (const [full, o] of inRoom) if (o.user !== user) this.send(full, `${room}/${nickOf(user)}`, 'presence', null, children + x);
   }
 
   /**
@@ -419,7 +434,7 @@ function mucX(role: RoomRole | string | null, voice: boolean, jid: string | null
 }
 
 /** An occupant's presence as show and status children (RFC 6121 §4.7.2). */
-function presenceChildren(p: UserPresence | undefined): string {
+function presenceChildren(p: Pick<UserPresence, 'state' | 'status'> | undefined): string {
   if (p === undefined || p.state === 'offline') return '';
   const show = p.state === 'busy' ? 'dnd' : p.state === 'available' ? null : p.state;
   return (show === null ? '' : `<show>${show}</show>`) + (p.status === null ? '' : `<status>${escapeXmlText(p.status)}</status>`);

@@ -8,7 +8,7 @@
  */
 import { ParleyError } from '../core/errors.js';
 import { parseAddress } from '../core/address.js';
-import { ROOM_ROLES, type Room, type RoomMember, type RoomRole } from '../core/types.js';
+import { ROOM_ROLES, type PresenceState, type Room, type RoomMember, type RoomRole } from '../core/types.js';
 import { limitOf, type Ctx } from './context.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { BlockService } from './block-service.js';
@@ -20,6 +20,12 @@ import type { Session } from './session.js';
 const rank = (r: RoomRole): number => ROOM_ROLES.length - ROOM_ROLES.indexOf(r);
 
 export type { ListedRoom } from './room-list.js';
+
+/** What an occupant shows in the room after a change of availability (XEP-0045 §7.7). */
+export interface OccupantShown {
+  state: PresenceState;
+  status: string | null;
+}
 
 /** Someone in the room now (a member with an online session), as room.occupants lists them. */
 export interface Occupant {
@@ -382,15 +388,20 @@ export class RoomService {
    * Tells the room's other members' sessions that `user` entered (with its role) or left the room's live
    * conversation (XEP-0045 §7.2.3, §7.14 presence on the XMPP side). The front door decides whether the change
    * is one for the others (a user's second session entering changes nothing for them).
+   *
+   * With `shown`, an occupant already in the room changed its availability there (§7.7): the event carries the
+   * show and status it sent (`presence`), and goes to every member, the occupant's own sessions included (§7.7
+   * broadcasts to all occupants; the XMPP side marks the occupant's own copy with status 110).
    */
-  async announceOccupant(room: string, user: string, present: boolean, role?: string): Promise<void> {
+  async announceOccupant(room: string, user: string, present: boolean, role?: string, shown?: OccupantShown): Promise<void> {
     const members = await this.membersOf(room);
     const { router } = this.ctx;
     const data: Record<string, unknown> = { room, user, present };
     if (role !== undefined) data.role = role;
     if (present && !(await this.moderation.hasVoice(room, user))) data.voice = false;
+    if (shown !== undefined) data.presence = { state: shown.state, status: shown.status };
     router.toUsers(
-      members.filter((m) => m !== user),
+      shown === undefined ? members.filter((m) => m !== user) : members,
       router.outbound({ ev: 'room.occupant', data }),
     );
   }

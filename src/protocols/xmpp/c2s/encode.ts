@@ -16,7 +16,7 @@ import { el, type Element } from '../xml/element.js';
 import { escapeAttr, serialize } from '../xml/serialize.js';
 import { withExtensions } from '../extensions.js';
 import { NS } from './ns.js';
-import { contactStanzas, presenceStanza, resourceStanza, stamp } from './presence-stanzas.js';
+import { contactStanzas, presenceStanza, resourceStanza, SHOW, stamp } from './presence-stanzas.js';
 import type { XmppView } from './types.js';
 
 export type { XmppView } from './types.js';
@@ -405,15 +405,29 @@ function roomConfigured(e: ServerEvent, v: XmppView): string[] {
   return [serialize(el('message', { xmlns: NS.client, type: 'groupchat', from: room, to: v.full }, el('x', { xmlns: NS.mucUser }, el('status', { code: '104' }))))];
 }
 
-/** An occupant entering or leaving (XEP-0045 §7.2.3, §7.14), for the other sessions in the room. */
+/**
+ * An occupant entering or leaving (XEP-0045 §7.2.3, §7.14), for the other sessions in the room; or changing its
+ * availability there (§7.7, `presence` in the event: its show and status), for every session in the room, the
+ * occupant's own with status 110.
+ */
 function roomOccupant(e: ServerEvent, v: XmppView): string[] {
   const d = e.data;
   const room = String(d.room);
   const user = String(d.user);
-  if (user === v.user || v.roomNick(room) === undefined) return [];
+  const shown = d.presence as { state?: unknown; status?: unknown } | undefined;
+  if ((user === v.user && shown === undefined) || v.roomNick(room) === undefined) return [];
   const present = d.present === true;
   const item = el('item', { affiliation: affiliationOf(String(d.role ?? 'member')), role: present ? mucRoleOf(String(d.role ?? 'member'), d.voice !== false) : 'none', jid: user });
-  return [serialize(el('presence', { xmlns: NS.client, from: `${room}/${nickOf(user)}`, to: v.full, type: present ? undefined : 'unavailable' }, el('x', { xmlns: NS.mucUser }, item)))];
+  const x = el('x', { xmlns: NS.mucUser }, item);
+  const pres = el('presence', { xmlns: NS.client, from: `${room}/${nickOf(user)}`, to: v.full, type: present ? undefined : 'unavailable' });
+  if (shown !== undefined) {
+    const show = typeof shown.state === 'string' ? SHOW[shown.state] : undefined;
+    if (show) pres.append(el('show', null, show));
+    if (typeof shown.status === 'string') pres.append(el('status', null, shown.status));
+    if (user === v.user) x.append(el('status', { code: '110' }));
+  }
+  pres.append(x);
+  return [serialize(pres)];
 }
 
 /**

@@ -16,6 +16,7 @@ import { serialize } from '../xml/serialize.js';
 import { extensionsToStore, liveExtensions, liveOnlyExtensions, withExtensions } from '../extensions.js';
 import { affiliationOf, mucRoleOf, nickOf, presenceStanza, stamp } from './encode.js';
 import { NS } from './ns.js';
+import { parsePresence } from './presence-stanzas.js';
 import type { IqTarget, Pending, XmppStream } from './types.js';
 
 /** Discussion history sent on entering (§7.2.14), unless the client asks for less. */
@@ -25,7 +26,7 @@ const DEFAULT_HISTORY = 20;
 export class Muc {
   constructor(private readonly conn: XmppStream) {}
 
-  /** Presence to room/nick: enter (available) or exit (unavailable), §7.2 and §7.14. */
+  /** Presence to room/nick: enter (available), change availability (§7.7) or exit (unavailable), §7.2 and §7.14. */
   async presence(stanza: Element, to: Address, type: string | undefined): Promise<void> {
     const conn = this.conn;
     const session = conn.session!;
@@ -48,6 +49,13 @@ export class Muc {
     }
     // A session removed from the room (kicked or banned, §8.2, §9.1) still had it in its view: it enters anew.
     if (conn.roomNick(room) !== undefined && !(await engine.rooms.isMember(room, session.user))) conn.leaveRoom(room);
+    // §7.7: presence from an occupant already in the room, without the <x/> of an entry, changes its availability
+    // there; the engine tells every occupant. (With the <x/>, a client entering again gets the entry replayed.)
+    const update = conn.roomNick(room) !== undefined ? parsePresence(stanza, engine.ctx.now()) : null;
+    if (update !== null && stanza.getChild('x', NS.muc) === undefined) {
+      await engine.roomPresence(session, room, update);
+      return;
+    }
     const role = await engine.rooms.join(room, session.user);
     const voice = await engine.rooms.moderation.hasVoice(room, session.user);
     const nick = nickOf(session.user);
@@ -63,6 +71,7 @@ export class Muc {
     for (const code of statuses) self.append(el('status', { code }));
     conn.sendElement(el('presence', { xmlns: NS.client, from: `${room}/${nick}`, to: session.full }, self));
     if (conn.enterRoom(room, nick)) await this.announce(room, session, true, role);
+    else if (update !== null) await engine.roomPresence(session, room, update);
     // §7.2.14 history, then §7.2.15 the subject (which also marks the end of the history).
     const wanted = stanza.getChild('x', NS.muc)?.getChild('history')?.attr('maxstanzas');
     const max = wanted !== undefined && /^\d+$/.test(wanted) ? Math.min(Number(wanted), engine.ctx.opts.historyPageMax) : DEFAULT_HISTORY;

@@ -5,8 +5,7 @@ import { Outbound, type ServerEvent } from '../../../engine/outbound.js';
 import { parseFragment } from '../xml/fragment.js';
 import { encodeFor } from './encode.js';
 import { NS } from './ns.js';
-import { contactStanzas, presenceExtensions, resourceStanza } from './presence-stanzas.js';
-import { parsePresence } from './stanzas.js';
+import { contactStanzas, parsePresence, presenceExtensions, resourceStanza } from './presence-stanzas.js';
 import type { XmppView } from './types.js';
 
 const CAPS = `<c xmlns="${NS.caps}" hash="sha-1" node="https://client.example" ver="abc="/>`;

@@ -7,8 +7,9 @@
  * as `<presence xmlns="urn:parley:presence:0" state activity sessions/>` for Parley-aware clients.
  */
 import type { EntityPresence } from '../../../engine/entities.js';
-import { sessionState } from '../../../core/presence.js';
-import type { ResourcePresence, UserPresence } from '../../../core/types.js';
+import { ParleyError } from '../../../core/errors.js';
+import { MAX_STATUS_LENGTH, sessionState } from '../../../core/presence.js';
+import type { Availability, ResourcePresence, SessionPresence, UserPresence } from '../../../core/types.js';
 import { el, type Element } from '../xml/element.js';
 import { serialize } from '../xml/serialize.js';
 import { NS } from './ns.js';
@@ -17,7 +18,7 @@ import { NS } from './ns.js';
 export const stamp = (ms: number): string => new Date(ms).toISOString();
 
 /** RFC 6121 §4.7.2.1 <show/> for each state; busy (an activity) shows as dnd. */
-const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
+export const SHOW: Record<string, string | null> = { available: null, chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd', busy: 'dnd' };
 
 const CLOSE = '</presence>';
 
@@ -111,4 +112,36 @@ export function presenceExtensions(stanza: Element): string | null {
     out += serialize(child, NS.client);
   }
   return out === '' ? null : out;
+}
+
+const SHOWS: Record<string, Availability> = { chat: 'chat', away: 'away', xa: 'xa', dnd: 'dnd' };
+
+/** RFC 6121 §4.7: <show/>, <status/>, <priority/> (and XEP-0319 idle) as a session presence. */
+export function parsePresence(stanza: Element, now: number): SessionPresence {
+  const showEl = stanza.getChild('show');
+  let availability: Availability = 'available';
+  if (showEl) {
+    const show = showEl.text().trim();
+    const a = SHOWS[show];
+    if (!a) throw new ParleyError('bad-request', `<show/> must be away, chat, dnd or xa, not "${show}"`);
+    availability = a;
+  }
+  const statusEl = stanza.getChild('status');
+  const status = statusEl ? statusEl.text() : null;
+  if (status !== null && status.length > MAX_STATUS_LENGTH) throw new ParleyError('bad-request', `status longer than ${MAX_STATUS_LENGTH} characters`);
+  let priority = 0;
+  const prEl = stanza.getChild('priority');
+  if (prEl) {
+    const text = prEl.text().trim();
+    const n = Number(text);
+    if (!/^[+-]?\d+$/.test(text) || n < -128 || n > 127) throw new ParleyError('bad-request', 'priority is an integer from -128 to 127 (RFC 6121 §4.7.2.3)');
+    priority = n;
+  }
+  const idle = stanza.getChild('idle', NS.idle)?.attr('since');
+  const idleSince = idle !== undefined && Number.isFinite(Date.parse(idle)) ? Math.min(Date.parse(idle), now) : null;
+  const p: SessionPresence = { availability, activity: null, status: status === '' ? null : status, priority, idleSince, explicit: idleSince === null, updatedAt: now };
+  // RFC 6121 §4.7.3 extended content (XEP-0115 caps, XEP-0153, XEP-0172 ...): kept with the session, relayed as sent.
+  const extensions = presenceExtensions(stanza);
+  if (extensions !== null) p.extensions = extensions;
+  return p;
 }
