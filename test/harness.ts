@@ -86,6 +86,15 @@ export async function freshUsers(t: TestServer, ...names: string[]): Promise<str
   return addrs;
 }
 
+/** Makes `a` and `b` see each other's presence (subscription both, RFC 6121 §3.1), through the engine. */
+export async function mutualSubscription(t: TestServer, a: string, b: string): Promise<void> {
+  const { rosters } = t.server.engine;
+  await rosters.act(a, b, 'subscribe');
+  await rosters.act(b, a, 'subscribed');
+  await rosters.act(b, a, 'subscribe');
+  await rosters.act(a, b, 'subscribed');
+}
+
 /** Connects and waits until the replay, the presence snapshot and `synced` have arrived. */
 export async function onlineAt(t: TestServer, address: string, resource = 'r', presence?: Record<string, unknown>): Promise<ParleyClient> {
   const c = await t.connect(address, presence ? { resource, presence } : { resource });
