@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { Hold } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Head, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const scopeOf = (h: Hold): string =>
   h.scope.kind === 'person' ? `person ${h.scope.address}` : h.scope.kind === 'room' ? `room ${h.scope.room}` : `search ${JSON.stringify(h.scope.search)}`;
@@ -25,17 +25,7 @@ export function HoldsPage() {
         <Scroll label="Legal holds">
           <table>
             <caption class="sr-only">Legal holds</caption>
-            <thead>
-              <tr>
-                <th scope="col">Held</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Placed</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <Head columns={['Held', 'Reason', 'Placed', 'State']} actions />
             <tbody>
               {list.data.holds.map((h) => (
                 <tr key={h.id}>

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Head, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'bot', 'webhooks'];
 
@@ -35,15 +35,7 @@ function Keys() {
         <Scroll label="API keys">
           <table>
             <caption class="sr-only">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
+            <Head columns={['Name', 'Owner', 'Scopes', 'Created', 'State']} />
             <tbody>
               {list.data.keys.map((k) => (
                 <tr key={k.id}>
@@ -126,14 +118,7 @@ function Deliveries({ id }: { id: string }) {
       {log.data !== null && (
         <table>
           <caption>Deliveries</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Event</th>
-              <th scope="col">Attempt</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
+          <Head columns={['When', 'Event', 'Attempt', 'Outcome']} />
           <tbody>
             {log.data.deliveries.map((d) => (
               <tr key={`${d.deliveryId}-${d.attempt}`}>

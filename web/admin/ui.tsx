@@ -250,3 +250,27 @@ export function Scroll({ label, children }: { label: string; children: Component
     </div>
   );
 }
+
+/**
+ * A table's header row: a column header for each of `columns`, and with `actions` a last one for the rows'
+ * buttons, named for screen readers only.
+ */
+export function Head({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
+
