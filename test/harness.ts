@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { buildServer, type ParleyServer } from '../src/app/build.js';
 import { validateConfig, type Config } from '../src/app/config.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { ParleyClient, login, type ConnectOptions } from '../client/index.js';
+import { ParleyClient, login, type ConnectOptions, type ParleyApiError } from '../client/index.js';
 
 /** A running test server. */
 export interface TestServer {
@@ -93,6 +93,16 @@ export async function mutualSubscription(t: TestServer, a: string, b: string): P
   await rosters.act(b, a, 'subscribed');
   await rosters.act(b, a, 'subscribe');
   await rosters.act(a, b, 'subscribed');
+}
+
+/** The error a promise rejects with (the API's refusal); throws when it resolves instead. */
+export async function refusal(p: Promise<unknown>): Promise<ParleyApiError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ParleyApiError;
+  }
+  throw new Error('expected a refusal');
 }
 
 /** Connects and waits until the replay, the presence snapshot and `synced` have arrived. */
