@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { conversationKey, type LogRecord, type NewRecord } from '../src/core/types.js';
+import type { LogRecord, NewRecord } from '../src/core/types.js';
 import { entryObject, recordDraft, sealEntry, sealRecord } from '../src/modules/archive/entry.js';
 import { canonicalBytes } from '../src/modules/archive/jcs.js';
 import { leafHash } from '../src/modules/archive/merkle.js';
 import type { SearchArea } from '../src/modules/archive/search.js';
 import { area } from '../src/modules/archive/sqlite.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
+import { chatRecord } from './lib/records.js';
 import { round, spread } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -34,26 +35,7 @@ const rounds = Number(values.rounds ?? 3);
 const sync = values.sync === 'normal' ? 'normal' : 'full';
 const PAIRS = 200;
 
-const newRecord = (n: number): NewRecord => {
-  const p = n % PAIRS;
-  const from = `s${p}@localhost`;
-  const to = `r${p}@localhost`;
-  return {
-    kind: 'message',
-    type: 'chat',
-    conv: conversationKey('chat', from, to),
-    from,
-    fromResource: 'res',
-    to,
-    toResource: null,
-    clientId: `c-${n}`,
-    body: `${n} ${'x'.repeat(96)}`,
-    ref: null,
-    receipt: null,
-    ts: Date.now(),
-    offlineFor: [],
-  };
-};
+const newRecord = (n: number): NewRecord => chatRecord(n % PAIRS, n, `${n} ${'x'.repeat(96)}`);
 const logRecord = (n: number): LogRecord => {
   const { offlineFor: _, ...r } = newRecord(n);
   return { ...r, xml: null, seq: n + 1, id: `0${n.toString(36).padStart(12, '0')}` };

@@ -16,6 +16,7 @@ import { recordDraft, type EntryDraft } from '../src/modules/archive/entry.js';
 import { writeBundle } from '../src/modules/archive/export.js';
 import { area, type ArchiveArea } from '../src/modules/archive/sqlite.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
+import { chatText } from './lib/chat-text.js';
 
 const ENTRIES = Number(process.argv[2] ?? 1_000_000);
 const SEARCHES = Number(process.argv[3] ?? 200);
@@ -24,21 +25,7 @@ const ORIGIN = 'bench.example/archive';
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 const STEP_MS = 2000;
 
-/** A deterministic PRNG (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(20261204);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-
-// Common words of office chat, then invented ones for a long tail (a real vocabulary has many rare words).
+// Common words of office chat, most frequent first (chatText adds a long tail of invented rare ones).
 const COMMON = `the a to and of in is it you that for on we this be with are have i not at can will do me my but so
   just from please meeting today tomorrow report budget review project team call update send check thanks ok
   yes no time week monday tuesday wednesday thursday friday morning afternoon client contract invoice payment
@@ -48,16 +35,7 @@ const COMMON = `the a to and of in is it you that for on we this be with are hav
   office travel flight hotel lunch coffee room desk phone email chat note agenda minutes action item owner
   status blocked done progress schedule move cancel confirm share link attached see below above let know asap
   great good sorry 問題 café naïve résumé coördinate`.split(/\s+/).filter(Boolean);
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'to', 'vi', 'ze', 'qu', 'ba', 'do', 'fe', 'gi', 'ho', 'ju'];
-const RARE: string[] = [];
-for (let i = 0; i < 20_000; i++) {
-  let w = '';
-  for (let n = 2 + (i % 3); n > 0; n--) w += pick(SYLLABLES);
-  RARE.push(`${w}${i % 7 === 0 ? i : ''}`);
-}
-/** A word: mostly common (Zipf-like over COMMON), sometimes from the long tail. */
-const word = (): string => (rand() < 0.85 ? COMMON[Math.floor(COMMON.length * rand() ** 2.2)]! : pick(RARE));
-const body = (): string => Array.from({ length: 4 + Math.floor(rand() * 20) }, word).join(' ');
+const { rand, pick, rare: RARE, body } = chatText(20261204, COMMON);
 
 const DOMAINS = ['example.com', 'corp.example.com', 'partner.org', 'supplier.net', 'subsidiary.example.eu'];
 const USERS = Array.from({ length: 5000 }, (_, i) => `user${i}@${DOMAINS[i % DOMAINS.length]}`);

@@ -17,24 +17,11 @@ import { conversationKey } from '../src/core/types.js';
 import { matchRanges, parseQuery } from '../src/modules/search/query.js';
 import { SCAN_MAX } from '../src/modules/search/service.js';
 import { area, type AreaScope, type IndexRecord } from '../src/modules/search/sqlite.js';
+import { chatText } from './lib/chat-text.js';
 
 const MESSAGES = Number(process.argv[2] ?? 100_000);
 const SEARCHES = Number(process.argv[3] ?? 300);
 const BATCH = 1000;
-
-/** A deterministic PRNG (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(20261205);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 
 const COMMON = `the a to and of in is it you that for on we this be with are have i not at can will do me my but so
   just from please meeting today tomorrow report budget review project team call update send check thanks ok
@@ -45,14 +32,7 @@ const COMMON = `the a to and of in is it you that for on we this be with are hav
   office travel flight hotel lunch coffee room desk phone email agenda minutes action item owner status
   blocked done progress schedule move cancel confirm share link attached see below let know asap great good
   sorry café naïve résumé Zürich`.split(/\s+/).filter(Boolean);
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'to', 'vi', 'ze', 'qu', 'ba', 'do', 'fe', 'gi', 'ho', 'ju'];
-const RARE = Array.from({ length: 20_000 }, (_, i) => {
-  let w = '';
-  for (let n = 2 + (i % 3); n > 0; n--) w += pick(SYLLABLES);
-  return `${w}${i % 7 === 0 ? i : ''}`;
-});
-const word = (): string => (rand() < 0.85 ? COMMON[Math.floor(COMMON.length * rand() ** 2.2)]! : pick(RARE));
-const body = (): string => Array.from({ length: 4 + Math.floor(rand() * 20) }, word).join(' ');
+const { rand, pick, rare: RARE, body } = chatText(20261205, COMMON);
 
 const USERS = Array.from({ length: 2000 }, (_, i) => `user${i}@example.com`);
 const ROOMS = Array.from({ length: 100 }, (_, i) => `room${i}@conference.example.com`);

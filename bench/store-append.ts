@@ -16,13 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { conversationKey, type NewRecord } from '../src/core/types.js';
+import type { NewRecord } from '../src/core/types.js';
 import type { AppendResult } from '../src/ports/store.js';
 import { createIdGenerator } from '../src/storage/ids.js';
 import { createTransactor } from '../src/storage/sqlite/db.js';
 import { createGroupCommit } from '../src/storage/sqlite/group-commit.js';
 import { createSqliteStore, migrate } from '../src/storage/sqlite/index.js';
 import { createLogWriter } from '../src/storage/sqlite/log-writer.js';
+import { chatRecord } from './lib/records.js';
 
 const { values } = parseArgs({
   options: {
@@ -87,26 +88,7 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'parley-store-bench-'));
     const store = await open(join(dir, 'parley.db'));
     try {
-      const rec = (i: number, n: number): NewRecord => {
-        const p = i % pairs;
-        const from = `s${p}@localhost`;
-        const to = `r${p}@localhost`;
-        return {
-          kind: 'message',
-          type: 'chat',
-          conv: conversationKey('chat', from, to),
-          from,
-          fromResource: 'res',
-          to,
-          toResource: null,
-          clientId: `c-${n}`,
-          body: `${performance.now().toFixed(3)} ${'x'.repeat(80)}`,
-          ref: null,
-          receipt: null,
-          ts: Date.now(),
-          offlineFor: [],
-        };
-      };
+      const rec = (i: number, n: number): NewRecord => chatRecord(i % pairs, n, `${performance.now().toFixed(3)} ${'x'.repeat(80)}`);
       // Warm up (also grows the file a little), then measure.
       let n = 0;
       const run = async (count: number): Promise<void> => {

@@ -8,8 +8,8 @@
  *   npm run build
  *   PARLEY_URL=ws://localhost:8080/ws PARLEY_BOT_KEY=pk_… node dist/examples/who-bot.js
  */
-import { pathToFileURL } from 'node:url';
 import { ParleyBot, type MessageContext } from '../client/index.js';
+import { runAsProgram } from './run.js';
 
 /** What the bot reads of a presentity (docs/presence.md). */
 interface Presentity {
@@ -60,21 +60,4 @@ export function whoBot(bot: ParleyBot): ParleyBot {
   return bot.command('who', who).onMessage((ctx) => ctx.reply('ask me: who <group>'));
 }
 
-/** Runs the who bot until SIGINT or SIGTERM. */
-async function main(): Promise<void> {
-  const url = process.env.PARLEY_URL ?? 'ws://localhost:8080/ws';
-  const apiKey = process.env.PARLEY_BOT_KEY;
-  if (!apiKey) throw new Error('set PARLEY_BOT_KEY to the bot\'s API key (scope bot)');
-  const bot = whoBot(await ParleyBot.start({ url, apiKey, presence: { availability: 'available', status: 'ask me: who <group>' } }));
-  console.log(`who bot online as ${bot.address}`);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void bot.stop());
-  const err = await bot.stopped;
-  if (err) throw err;
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+runAsProgram(import.meta.url, 'who bot', 'ask me: who <group>', whoBot);

@@ -6,10 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParleyClient, login, ParleyApiError } from '../client/index.js';
+import { ParleyClient, login } from '../client/index.js';
 import { runCli } from '../src/app/cli.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { freshUsers, onlineAt, startServer, until, type TestServer } from './harness.js';
+import { freshUsers, onlineAt, refusal, startServer, until, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';
 
 let t: TestServer;
@@ -47,16 +47,6 @@ async function xmppAt(address: string, resource: string): Promise<RawXmpp> {
   await x.login(address, pw(address), resource);
   x.write('<presence/>');
   return x;
-}
-
-/** The error a promise rejects with. */
-async function refusal(p: Promise<unknown>): Promise<ParleyApiError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ParleyApiError;
-  }
-  throw new Error('expected a refusal');
 }
 
 /** The session.closing a JSON client was told before its socket closed. */

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, xml, type XmlElement, type XmppClient } from '@xmpp/client';
-import { ParleyApiError, ParleyBot, ParleyClient, login, type ConnectOptions } from '../client/index.js';
+import { ParleyBot, ParleyClient, login, type ConnectOptions } from '../client/index.js';
 import { echoBot } from '../examples/echo-bot.js';
 import { whoBot } from '../examples/who-bot.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { freshUsers, onlineAt, startServer, type TestServer, trustServerCertificate, until } from './harness.js';
+import { freshUsers, onlineAt, refusal, startServer, trustServerCertificate, until, type TestServer } from './harness.js';
 import { RawXmpp } from './xmpp-raw.js';
 
 const DOMAIN = 'localhost';
@@ -60,16 +60,6 @@ async function startBot(key: string, setup: (b: ParleyBot) => ParleyBot, extra: 
   const b = setup(await ParleyBot.start({ url: t.wsUrl, apiKey: key, minReconnectMs: 50, onError: () => undefined, ...extra }));
   bots.push(b);
   return b;
-}
-
-/** The error a promise rejects with. */
-async function refusal(p: Promise<unknown>): Promise<ParleyApiError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ParleyApiError;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('bot accounts', () => {

@@ -9,15 +9,11 @@
  * sending from a local user's domain is cut off and nothing is delivered; stanzas for a component that is not
  * connected bounce with service-unavailable, and for a domain nobody serves with remote-server-not-found.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../src/engine/admin-service.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
+import { databaseWithUsers, sqliteAt, componentOnline, stopAll } from './support/components.js';
 import { SlixComponent } from './xmpp/slix-component.js';
-import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'component-secret-for-routing';
@@ -35,35 +31,23 @@ const seen = (c: SlixComponent, re: RegExp): SlixEvent[] => c.events.filter((e) 
 beforeAll(async () => {
   if (why) return;
   // The components' owner must exist when the module starts: the accounts are made first.
-  dir = mkdtempSync(join(tmpdir(), 'parley-component-routing-'));
-  const path = join(dir, 'parley.db');
-  const store = createSqliteStore({ path });
-  await store.domains.add('localhost', 0);
-  for (const u of ['owner@localhost', 'alice@localhost', 'bob@localhost', 'carol@localhost']) {
-    await addUser(store, u, `pw-${u.split('@')[0]}`, { admin: false, iterations: 4096, now: Date.now() });
-  }
-  await store.close();
+  const db = await databaseWithUsers('component-routing', ['owner@localhost', 'alice@localhost', 'bob@localhost', 'carol@localhost']);
+  dir = db.dir;
   port = await freePort();
   const component = (domain: string) => ({ domain, secret: SECRET, owner: 'owner@localhost' });
   t = await startServer({
-    storage: { sqlite: { path, synchronous: 'normal' } } as never,
+    storage: sqliteAt(db.path),
     modules: {
       apikeys: { enabled: true },
       presentities: { enabled: true },
       components: { enabled: true, port, components: [component('svc.localhost'), component('forge.localhost'), component('off.localhost')] },
     } as never,
   });
-  svc = SlixComponent.start(port, 'svc.localhost', SECRET);
-  await svc.waitFor('session_start', () => true, 15_000);
+  svc = await componentOnline(port, 'svc.localhost', SECRET);
   await svc.request('serve');
 }, 60_000);
 
-afterAll(async () => {
-  await SlixClient.killAll();
-  await SlixComponent.killAll();
-  await t?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopAll(t, dir));
 
 describe.skipIf(why !== null)('routing to XEP-0114 components (slixmpp both sides)', () => {
   it('a message reaches the component from the sender\'s full address, and the answer comes back and is kept', async () => {

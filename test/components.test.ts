@@ -5,14 +5,10 @@
  * the component's domain and malformed XML end only that stream; a flood over the rate limit is slowed down
  * while another component is answered at once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../client/index.js';
-import { addUser } from '../src/engine/admin-service.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
+import { databaseWithUsers, sqliteAt, stopAll } from './support/components.js';
 import { SseReader } from './sse.js';
 import { SlixComponent } from './xmpp/slix-component.js';
 import { slixmppUnavailable } from './xmpp/slix.js';
@@ -58,16 +54,12 @@ async function readAll(key: string, addresses: string[]): Promise<Seen[]> {
 beforeAll(async () => {
   if (why) return;
   // The owner must exist when the module starts (its options are checked then): create the accounts first.
-  dir = mkdtempSync(join(tmpdir(), 'parley-components-'));
-  const path = join(dir, 'parley.db');
-  const store = createSqliteStore({ path });
-  await store.domains.add('localhost', 0);
-  for (const u of [OWNER, READER]) await addUser(store, u, `pw-${u.split('@')[0]}`, { admin: false, iterations: 4096, now: Date.now() });
-  await store.close();
+  const db = await databaseWithUsers('components', [OWNER, READER]);
+  dir = db.dir;
   port = await freePort();
   const component = (domain: string, extra: Record<string, unknown> = {}) => ({ domain, secret: SECRET, owner: OWNER, ...extra });
   t = await startServer({
-    storage: { sqlite: { path, synchronous: 'normal' } } as never,
+    storage: sqliteAt(db.path),
     modules: {
       apikeys: { enabled: true, requestsPerSecond: 200 },
       presentities: { enabled: true, sseHeartbeatSeconds: 1 },
@@ -88,11 +80,7 @@ beforeAll(async () => {
   readerKey = await keyOf(READER);
 }, 60_000);
 
-afterAll(async () => {
-  await SlixComponent.killAll();
-  await t?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopAll(t, dir));
 
 describe.skipIf(why !== null)('XEP-0114 components (slixmpp)', () => {
   it('a component presents 50 things that a reader sees, and they become unknown when it goes away', async () => {

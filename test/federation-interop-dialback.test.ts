@@ -8,49 +8,29 @@
  *
  * Skipped loudly where the peers cannot run, or where this build has no federation module.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MODULES } from '../src/app/modules.js';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from './harness.js';
-import { federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
-import { PARLEY, startInteropParley, type InteropParley } from './support/federation/parley.js';
-import { SlixClient, slixmppUnavailable } from './xmpp/slix.js';
+import { onParley as parleyClient, onPeer as peerClient } from './support/federation/clients.js';
+import type { PeerServer, Peers } from './support/federation/index.js';
+import { federationTestUnavailable, interopServers } from './support/federation/interop.js';
+import { PARLEY } from './support/federation/parley.js';
+import type { SlixClient } from './xmpp/slix.js';
 
-const hasFederation = MODULES.some((m) => m.name === 'federation');
-const why = federationPeersUnavailable() ?? slixmppUnavailable() ?? (hasFederation ? null : 'this build has no federation module (src/modules/federation)');
-if (why !== null) console.warn(`\n*** SKIPPED: test/federation-interop-dialback.test.ts (${why}).\n`);
+const why = federationTestUnavailable('test/federation-interop-dialback.test.ts', { parley: true });
 
 let peers: Peers;
 let t: TestServer;
-let parley: InteropParley | undefined;
 let rootToken = '';
 
-/** A slixmpp client (certificates are self-signed here: the client does not verify them). */
-async function clientOf(jid: string, resource: string, host: string, port: number): Promise<SlixClient> {
-  const c = await SlixClient.start({ host, port, jid, password: `pw-${jid.split('@')[0]}`, resource });
-  await c.connect();
-  return c;
-}
-const onPeer = (peer: PeerServer, user: string, resource: string): Promise<SlixClient> => clientOf(`${user}@${peer.domain}`, resource, peer.address, peer.c2sPort);
-const onParley = (user: string, resource: string): Promise<SlixClient> => clientOf(`${user}@${PARLEY}`, resource, '127.0.0.1', t.server.xmpp!.ports.starttls!);
+/** slixmpp clients (certificates are self-signed here: the clients do not verify them). */
+const onPeer = (peer: PeerServer, user: string, resource: string): Promise<SlixClient> => peerClient(peers, peer, user, resource);
+const onParley = (user: string, resource: string): Promise<SlixClient> => parleyClient(peers, t, user, resource);
 
-beforeAll(async () => {
-  if (why) return;
-  peers = await startPeers({ mode: 'dialback' });
-  parley = await startInteropParley(['alice'], peers.pki.selfSigned[PARLEY]!, peers.pki.caFile);
+interopServers(why, { peers: { mode: 'dialback' }, users: ['alice'] }, (p, parley) => {
+  peers = p;
   t = parley.t;
   rootToken = parley.rootToken;
-}, 240_000);
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && peers) console.error(peers.logs());
-  await SlixClient.killAll();
 });
-
-afterAll(async () => {
-  await SlixClient.killAll();
-  await parley?.close();
-  await peers?.stop();
-}, 60_000);
 
 describe.skipIf(why !== null)('federation with real Prosody and ejabberd (dialback, self-signed certificates)', () => {
   for (const name of ['prosody', 'ejabberd'] as const) {

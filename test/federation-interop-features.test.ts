@@ -17,21 +17,18 @@
  *
  * Skipped loudly where the peers cannot run, or where this build has no federation module.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MODULES } from '../src/app/modules.js';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from './harness.js';
 import { onParley as parleyClient, onPeer as peerClient, subscribeTo, type ConnectOptions } from './support/federation/clients.js';
-import { federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
-import { PARLEY, startInteropParley, type InteropParley } from './support/federation/parley.js';
-import { SlixClient, slixmppUnavailable } from './xmpp/slix.js';
+import type { PeerServer, Peers } from './support/federation/index.js';
+import { federationTestUnavailable, interopServers } from './support/federation/interop.js';
+import { PARLEY } from './support/federation/parley.js';
+import type { SlixClient } from './xmpp/slix.js';
 
-const hasFederation = MODULES.some((m) => m.name === 'federation');
-const why = federationPeersUnavailable() ?? slixmppUnavailable() ?? (hasFederation ? null : 'this build has no federation module (src/modules/federation)');
-if (why !== null) console.warn(`\n*** SKIPPED: test/federation-interop-features.test.ts (${why}).\n`);
+const why = federationTestUnavailable('test/federation-interop-features.test.ts', { parley: true });
 
 let peers: Peers;
 let t: TestServer;
-let parley: InteropParley | undefined;
 
 const onPeer = (peer: PeerServer, user: string, resource: string, o?: ConnectOptions): Promise<SlixClient> => peerClient(peers, peer, user, resource, o);
 const onParley = (user: string, resource: string, o?: ConnectOptions): Promise<SlixClient> => parleyClient(peers, t, user, resource, o);
@@ -63,23 +60,10 @@ interface Forwarded {
   stanzaId: { id: string | null; by: string | null } | null;
 }
 
-beforeAll(async () => {
-  if (why) return;
-  peers = await startPeers({ mode: 'external' });
-  parley = await startInteropParley(['alice', 'bob', 'carol', 'dave'], peers.pki.issued[PARLEY]!, peers.pki.caFile);
+interopServers(why, { peers: { mode: 'external' }, users: ['alice', 'bob', 'carol', 'dave'] }, (p, parley) => {
+  peers = p;
   t = parley.t;
-}, 240_000);
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && peers) console.error(peers.logs());
-  await SlixClient.killAll();
 });
-
-afterAll(async () => {
-  await SlixClient.killAll();
-  await parley?.close();
-  await peers?.stop();
-}, 60_000);
 
 describe.skipIf(why !== null)('federated features with real Prosody and ejabberd', () => {
   it('carbons (XEP-0280): the other session gets the sent carbon of a message to a Prosody user and the received carbon of the answer', async () => {

@@ -12,23 +12,20 @@
  *
  * Skipped loudly where the peers cannot run, or where this build has no federation module.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MODULES } from '../src/app/modules.js';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from './harness.js';
 import { onParley as parleyClient, onPeer as peerClient } from './support/federation/clients.js';
-import { FEDERATION_ADDRESSES, federationPeersUnavailable, startPeers, type PeerServer, type Peers } from './support/federation/index.js';
-import { PARLEY, startInteropParley, type InteropParley } from './support/federation/parley.js';
+import { FEDERATION_ADDRESSES, type PeerServer, type Peers } from './support/federation/index.js';
+import { federationTestUnavailable, interopServers } from './support/federation/interop.js';
+import { PARLEY } from './support/federation/parley.js';
 import { openRawS2s, startDialbackAuthority } from './support/federation/raw-s2s.js';
-import { SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
+import type { SlixClient, SlixEvent } from './xmpp/slix.js';
 
 const PARLEY_ADDR = FEDERATION_ADDRESSES[PARLEY];
-const hasFederation = MODULES.some((m) => m.name === 'federation');
-const why = federationPeersUnavailable() ?? slixmppUnavailable() ?? (hasFederation ? null : 'this build has no federation module (src/modules/federation)');
-if (why !== null) console.warn(`\n*** SKIPPED: test/federation-interop.test.ts (${why}).\n`);
+const why = federationTestUnavailable('test/federation-interop.test.ts', { parley: true });
 
 let peers: Peers;
 let t: TestServer;
-let parley: InteropParley | undefined;
 let rootToken = '';
 
 const bare = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
@@ -74,26 +71,13 @@ async function policyRefusals(remote: string, direction: 'in' | 'out'): Promise<
 
 const isError = (from: string) => (e: SlixEvent) => bare(e.from) === from && e.type === 'error';
 
-beforeAll(async () => {
-  if (why) return;
-  // ejabberd loads dialback as well (as its packaged configuration does), so it still reaches a server that does
-  // not offer it SASL EXTERNAL; which method each stream used is asserted on its own below.
-  peers = await startPeers({ mode: 'external', ejabberdDialback: true });
-  parley = await startInteropParley(['alice', 'bob', 'carol', 'dave', 'erin'], peers.pki.issued[PARLEY]!, peers.pki.caFile);
+// ejabberd loads dialback as well (as its packaged configuration does), so it still reaches a server that does not
+// offer it SASL EXTERNAL; which method each stream used is asserted on its own below.
+interopServers(why, { peers: { mode: 'external', ejabberdDialback: true }, users: ['alice', 'bob', 'carol', 'dave', 'erin'] }, (p, parley) => {
+  peers = p;
   t = parley.t;
   rootToken = parley.rootToken;
-}, 240_000);
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && peers) console.error(peers.logs());
-  await SlixClient.killAll();
 });
-
-afterAll(async () => {
-  await SlixClient.killAll();
-  await parley?.close();
-  await peers?.stop();
-}, 60_000);
 
 describe.skipIf(why !== null)('federation with real Prosody and ejabberd (SASL EXTERNAL)', () => {
   for (const peerName of ['prosody', 'ejabberd'] as const) {

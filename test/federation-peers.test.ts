@@ -10,42 +10,23 @@
  *
  * Where the peers cannot run (no prosody/ejabberd/lua-unbound, not root), the suite says so loudly and is skipped.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { onPeer } from './support/federation/clients.js';
 import { withoutBlock } from './support/federation/hosts.js';
-import { federationPeersUnavailable, startPeers, type AuthMode, type PeerServer, type Peers } from './support/federation/index.js';
-import { SlixClient, slixmppUnavailable, type SlixEvent } from './xmpp/slix.js';
+import { startPeers, type AuthMode, type PeerServer, type Peers } from './support/federation/index.js';
+import { federationTestUnavailable, peerHooks } from './support/federation/interop.js';
+import type { SlixClient, SlixEvent } from './xmpp/slix.js';
 
-const why = federationPeersUnavailable() ?? slixmppUnavailable();
-if (why !== null) console.warn(`\n*** SKIPPED: test/federation-peers.test.ts needs the real federation peers (${why}).\n*** Run .ci/run (it installs prosody, ejabberd and lua-unbound).\n`);
+const why = federationTestUnavailable('test/federation-peers.test.ts', { parley: false });
 
 let peers: Peers | undefined;
 
 /** A slixmpp client of `user` on `peer`, verifying the peer's certificate against the test CA when it has one. */
-async function clientOn(peer: PeerServer, user: string, resource: string): Promise<SlixClient> {
-  const c = await SlixClient.start({
-    host: peer.address,
-    port: peer.c2sPort,
-    jid: `${user}@${peer.domain}`,
-    password: `pw-${user}`,
-    resource,
-    // Dialback mode gives the peers self-signed certificates; the client then does not verify.
-    ...(peers?.mode === 'external' ? { cafile: peers.pki.caFile } : {}),
-  });
-  await c.connect();
-  return c;
-}
+const clientOn = (peer: PeerServer, user: string, resource: string): Promise<SlixClient> => onPeer(peers!, peer, user, resource);
 
 const bare = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && peers) console.error(peers.logs());
-  await SlixClient.killAll();
-});
-
-afterAll(async () => {
-  await SlixClient.killAll();
-  await peers?.stop();
-});
+peerHooks(() => peers);
 
 for (const mode of ['external', 'dialback'] as AuthMode[]) {
   describe.skipIf(why !== null)(`Prosody and ejabberd federate under the harness (${mode})`, () => {

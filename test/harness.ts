@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { buildServer, type ParleyServer } from '../src/app/build.js';
 import { validateConfig, type Config } from '../src/app/config.js';
 import { addUser } from '../src/engine/admin-service.js';
-import { ParleyClient, login, type ConnectOptions } from '../client/index.js';
+import { ParleyClient, login, type ConnectOptions, type ParleyApiError } from '../client/index.js';
 
 /** A running test server. */
 export interface TestServer {
@@ -84,6 +84,25 @@ export async function freshUsers(t: TestServer, ...names: string[]): Promise<str
   const addrs = names.map((x) => `${x}-${n}@localhost`);
   await t.users(...addrs);
   return addrs;
+}
+
+/** Makes `a` and `b` see each other's presence (subscription both, RFC 6121 §3.1), through the engine. */
+export async function mutualSubscription(t: TestServer, a: string, b: string): Promise<void> {
+  const { rosters } = t.server.engine;
+  await rosters.act(a, b, 'subscribe');
+  await rosters.act(b, a, 'subscribed');
+  await rosters.act(b, a, 'subscribe');
+  await rosters.act(a, b, 'subscribed');
+}
+
+/** The error a promise rejects with (the API's refusal); throws when it resolves instead. */
+export async function refusal(p: Promise<unknown>): Promise<ParleyApiError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ParleyApiError;
+  }
+  throw new Error('expected a refusal');
 }
 
 /** Connects and waits until the replay, the presence snapshot and `synced` have arrived. */

@@ -11,12 +11,11 @@
  * XEP-0048 bookmarks that slixmpp stores in the PEP node `storage:bookmarks` (its xep_0223) show as XEP-0402
  * items and in private storage, and back (XEP-0402 §5 #compat-pep).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshUsers, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { describe, expect, it } from 'vitest';
+import { freshUsers, mutualSubscription, type TestServer } from './harness.js';
+import { serverForSlixmpp, SlixClient, slixmppUnavailableFor, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
-const unavailable = slixmppUnavailable();
-if (unavailable !== null) console.warn(`\n*** SKIPPED: test/pep-subscriptions.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n`);
+const unavailable = slixmppUnavailableFor('test/pep-subscriptions.test.ts');
 
 const TUNE = 'http://jabber.org/protocol/tune';
 const ERRORS = 'http://jabber.org/protocol/pubsub#errors';
@@ -30,25 +29,11 @@ const tune = (title: string): string => `<tune xmlns='${TUNE}'><title>${title}</
 
 let t: TestServer;
 
-beforeAll(async () => {
-  t = await startServer();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
 describe.skipIf(unavailable !== null)('explicit PEP subscriptions with slixmpp', () => {
-  afterEach(() => SlixClient.killAll());
-  afterAll(() => SlixClient.killAll());
+  serverForSlixmpp((server) => (t = server));
 
   /** Makes the two users see each other's presence (subscription both). */
-  async function friends(a: string, b: string): Promise<void> {
-    const { rosters } = t.server.engine;
-    await rosters.act(a, b, 'subscribe');
-    await rosters.act(b, a, 'subscribed');
-    await rosters.act(b, a, 'subscribe');
-    await rosters.act(a, b, 'subscribed');
-  }
+  const friends = (a: string, b: string): Promise<void> => mutualSubscription(t, a, b);
 
   /** A call of slixmpp's xep_0060 plugin: the reply's XML, or the error. */
   const pubsub = (c: SlixClient, call: string, args: Record<string, unknown>): Promise<{ xml: string; error: { condition: string } | null }> =>

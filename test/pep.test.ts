@@ -8,12 +8,11 @@
  * through XEP-0048 legacy bookmarks in private storage and back (#compat); an XEP-0084 avatar becomes the
  * vCard PHOTO (XEP-0398).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshUsers, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { describe, expect, it } from 'vitest';
+import { freshUsers, mutualSubscription, type TestServer } from './harness.js';
+import { serverForSlixmpp, SlixClient, slixmppUnavailableFor, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
-const unavailable = slixmppUnavailable();
-if (unavailable !== null) console.warn(`\n*** SKIPPED: test/pep.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n`);
+const unavailable = slixmppUnavailableFor('test/pep.test.ts');
 
 const TUNE = 'http://jabber.org/protocol/tune';
 const BOOKMARKS = 'urn:xmpp:bookmarks:1';
@@ -21,28 +20,14 @@ const bareOf = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
 
 let t: TestServer;
 
-beforeAll(async () => {
-  t = await startServer();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
 describe.skipIf(unavailable !== null)('users\' PEP with slixmpp', () => {
-  afterEach(() => SlixClient.killAll());
-  afterAll(() => SlixClient.killAll());
+  serverForSlixmpp((server) => (t = server));
 
   /** A connected slixmpp client (roster fetched, initial presence sent), with +notify caps for `notify`. */
   const online = (jid: string, notify: string[] = [], resource = 'desk'): Promise<SlixClient> => slixOnline(t, jid, resource, notify.length > 0 ? { notify } : {});
 
   /** Makes the two users see each other's presence (subscription both). */
-  async function friends(a: string, b: string): Promise<void> {
-    const { rosters } = t.server.engine;
-    await rosters.act(a, b, 'subscribe');
-    await rosters.act(b, a, 'subscribed');
-    await rosters.act(b, a, 'subscribe');
-    await rosters.act(a, b, 'subscribed');
-  }
+  const friends = (a: string, b: string): Promise<void> => mutualSubscription(t, a, b);
 
   /** Waits until the server learnt the session's +notify interests from its caps. */
   async function interested(user: string, resource: string, node: string): Promise<void> {

@@ -8,15 +8,11 @@
  * connection dies, §4.6.3, as it does to a component the session sent directed presence to), and a remote
  * occupant in a Parley room (XEP-0045 §7.2, §7.4, §7.14).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../src/engine/admin-service.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
-import { SlixComponent } from './xmpp/slix-component.js';
-import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { databaseWithUsers, sqliteAt, componentOnline, stopAll } from './support/components.js';
+import type { SlixComponent } from './xmpp/slix-component.js';
+import { slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 import { freePort } from '../src/modules/testing.js';
 
 const SECRET = 'remote-server-secret';
@@ -40,29 +36,17 @@ const raw = (xml: string) => peer.request('raw', { xml });
 
 beforeAll(async () => {
   if (why) return;
-  dir = mkdtempSync(join(tmpdir(), 'parley-remote-contacts-'));
-  const path = join(dir, 'parley.db');
-  const store = createSqliteStore({ path });
-  await store.domains.add('localhost', 0);
-  for (const u of ['owner@localhost', 'alice@localhost', 'bob@localhost', 'carol@localhost', 'dave@localhost']) {
-    await addUser(store, u, `pw-${u.split('@')[0]}`, { admin: false, iterations: 4096, now: Date.now() });
-  }
-  await store.close();
+  const db = await databaseWithUsers('remote-contacts', ['owner@localhost', 'alice@localhost', 'bob@localhost', 'carol@localhost', 'dave@localhost']);
+  dir = db.dir;
   const port = await freePort();
   t = await startServer({
-    storage: { sqlite: { path, synchronous: 'normal' } } as never,
+    storage: sqliteAt(db.path),
     modules: { apikeys: { enabled: true }, presentities: { enabled: true }, components: { enabled: true, port, components: [{ domain: REMOTE, secret: SECRET, owner: 'owner@localhost' }] } } as never,
   });
-  peer = SlixComponent.start(port, REMOTE, SECRET);
-  await peer.waitFor('session_start', () => true, 15_000);
+  peer = await componentOnline(port, REMOTE, SECRET);
 }, 60_000);
 
-afterAll(async () => {
-  await SlixClient.killAll();
-  await SlixComponent.killAll();
-  await t?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopAll(t, dir));
 
 describe.skipIf(why !== null)('contacts, presence and rooms across a route (slixmpp both sides)', () => {
   it('a subscription handshake both ways keeps the roster on Parley\'s side; presence flows both ways; probes are answered', async () => {

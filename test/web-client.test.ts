@@ -6,55 +6,17 @@
  * the page runs under its CSP without a violation, and axe-core finds no serious accessibility fault.
  * Screenshots (desktop and phone width, light and dark) go to dist/screenshots/.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ParleyClient } from '../client/index.js';
-import { webRoot } from '../src/protocols/http/web-static.js';
 import { startServer, type TestServer } from './harness.js';
-
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(webRoot(), '..', 'screenshots');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+import { befriend, launchChromium, seriousViolations, shot, signedIn as signInPage, type PageOptions } from './web-browser.js';
 
 let t: TestServer;
 let browser: Browser;
 const problems: string[] = [];
 
 /** A signed-in page of its own browser context (its own cookies), watched for console errors and CSP reports. */
-async function signedIn(address: string, viewport = { width: 1280, height: 800 }, colorScheme: 'light' | 'dark' = 'light', server: TestServer = t): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport, colorScheme });
-  ctx.setDefaultTimeout(10_000); // a step that fails says which, well before the test's own limit
-  const page = await ctx.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${address}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`${address}: ${e.message}`));
-  await page.goto(server.url);
-  await page.getByLabel('Address').fill(address);
-  await page.getByLabel('Password').fill(`pw-${address.split('@')[0]}`);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
-  return { ctx, page };
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
-
-/** Makes two users contacts of each other (subscriptions both ways) over the JSON API. */
-async function befriend(a: ParleyClient, b: ParleyClient): Promise<void> {
-  const [aa, ba] = [a.hello.address, b.hello.address];
-  await a.request('roster.subscribe', { contact: ba });
-  await b.waitFor('subscription', (d) => d.from === aa && d.action === 'subscribe');
-  await b.request('roster.approve', { contact: aa });
-  await b.request('roster.subscribe', { contact: aa });
-  await a.waitFor('subscription', (d) => d.from === ba && d.action === 'subscribe');
-  await a.request('roster.approve', { contact: ba });
-}
+const signedIn = (address: string, o: PageOptions = {}, server: TestServer = t): Promise<{ ctx: BrowserContext; page: Page }> => signInPage(browser, server, address, problems, o);
 
 beforeAll(async () => {
   t = await startServer();
@@ -63,7 +25,7 @@ beforeAll(async () => {
   await befriend(a, b);
   await a.close();
   await b.close();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -252,7 +214,7 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     const archived = await startServer({ modules: { archive: { enabled: true } } });
     try {
       await archived.users('carol@localhost');
-      const { ctx, page } = await signedIn('carol@localhost', undefined, undefined, archived);
+      const { ctx, page } = await signedIn('carol@localhost', {}, archived);
       await expect(page.getByRole('note', { name: 'Notices' }).textContent()).resolves.toBe('Conversations on this server are recorded and kept for compliance.');
       await shot(page, 'web-client-recorded-notice');
       await ctx.close();
@@ -262,7 +224,7 @@ describe('the employee web client', { timeout: 60_000 }, () => {
   });
 
   it('works at phone width and in the dark theme, and axe-core finds no serious fault', async () => {
-    const phone = await signedIn('alice@localhost', { width: 390, height: 844 }, 'dark');
+    const phone = await signedIn('alice@localhost', { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     await shot(phone.page, 'web-client-phone-dark-list');
     await phone.page.getByRole('button', { name: /bob@localhost/ }).click();
     await phone.page.getByRole('list', { name: 'Messages' }).getByText('while away 3').waitFor();
@@ -270,8 +232,7 @@ describe('the employee web client', { timeout: 60_000 }, () => {
     await shot(phone.page, 'web-client-phone-dark-chat');
     for (const page of [phone.page]) {
       // Evaluated through the browser's debugging protocol, which the page's CSP does not govern.
-      const violations = (await page.evaluate(`${axeSource}; axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })))`)) as Array<{ id: string; impact: string }>;
-      expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+      expect(await seriousViolations(page)).toEqual([]);
     }
     await phone.ctx.close();
     // The one console error expected: the CSRF refusal the second test provoked on purpose.

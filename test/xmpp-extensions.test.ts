@@ -7,14 +7,11 @@
  *
  * When /usr/bin/python3 cannot import slixmpp, the suite is skipped with a warning (install python3-slixmpp).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { describe, expect, it } from 'vitest';
+import { freshUsers, onlineAt, type TestServer } from './harness.js';
+import { serverForSlixmpp, SlixClient, slixmppUnavailableFor, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
-const unavailable = slixmppUnavailable();
-if (unavailable !== null) {
-  console.warn(`\n*** SKIPPED: test/xmpp-extensions.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n`);
-}
+const unavailable = slixmppUnavailableFor('test/xmpp-extensions.test.ts');
 
 type Data = Record<string, unknown>;
 const nickOf = (user: string): string => user.split('@')[0]!;
@@ -30,15 +27,7 @@ const hasReaction = (xml: unknown): boolean => String(xml).includes('urn:xmpp:re
 
 describe.skipIf(unavailable !== null)('message extensions with slixmpp', () => {
   let t: TestServer;
-
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterEach(() => SlixClient.killAll());
-  afterAll(async () => {
-    await SlixClient.killAll();
-    await t?.close();
-  });
+  serverForSlixmpp((server) => (t = server));
 
   const online = (jid: string, resource: string, o: Parameters<SlixClient['connect']>[0] = {}): Promise<SlixClient> => slixOnline(t, jid, resource, o);
 

@@ -11,18 +11,12 @@
  * When /usr/bin/python3 cannot import slixmpp, the suite is skipped with a warning (install python3-slixmpp).
  */
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ParleyClient } from '../client/index.js';
 import { freshUsers, onlineAt, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, type SlixEvent, type SlixMessage } from './xmpp/slix.js';
+import { serverForSlixmpp, SlixClient, slixmppUnavailableFor, type SlixEvent, type SlixMessage } from './xmpp/slix.js';
 
-const unavailable = slixmppUnavailable();
-if (unavailable !== null) {
-  console.warn(
-    `\n*** SKIPPED: test/xmpp-interop.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n` +
-      `*** Install it: apt-get install -y --no-install-recommends python3-slixmpp\n`,
-  );
-}
+const unavailable = slixmppUnavailableFor('test/xmpp-interop.test.ts');
 
 type Data = Record<string, unknown>;
 
@@ -31,15 +25,7 @@ const nickOf = (user: string): string => user.split('@')[0]!;
 
 describe.skipIf(unavailable !== null)('XMPP interop with slixmpp', () => {
   let t: TestServer;
-
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterEach(() => SlixClient.killAll());
-  afterAll(async () => {
-    await SlixClient.killAll();
-    await t?.close();
-  });
+  serverForSlixmpp((server) => (t = server));
 
   const users = (...names: string[]): Promise<string[]> => freshUsers(t, ...names);
 

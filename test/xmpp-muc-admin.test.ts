@@ -7,14 +7,11 @@
  *
  * When /usr/bin/python3 cannot import slixmpp, the suite is skipped with a warning (install python3-slixmpp).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshUsers, startServer, type TestServer } from './harness.js';
-import { PYTHON, SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
+import { describe, expect, it } from 'vitest';
+import { freshUsers, type TestServer } from './harness.js';
+import { serverForSlixmpp, SlixClient, slixmppUnavailableFor, slixOnline, type SlixEvent } from './xmpp/slix.js';
 
-const unavailable = slixmppUnavailable();
-if (unavailable !== null) {
-  console.warn(`\n*** SKIPPED: test/xmpp-muc-admin.test.ts needs slixmpp importable by ${PYTHON} (${unavailable}).\n`);
-}
+const unavailable = slixmppUnavailableFor('test/xmpp-muc-admin.test.ts');
 
 type Muc = { codes: string[]; affiliation: string | null; role: string | null; jid: string | null; reason: string | null };
 type Err = { condition: string | null } | null;
@@ -24,15 +21,7 @@ const bareOf = (jid: unknown): string => String(jid ?? '').split('/')[0]!;
 
 describe.skipIf(unavailable !== null)('XEP-0045 administration with slixmpp', () => {
   let t: TestServer;
-
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterEach(() => SlixClient.killAll());
-  afterAll(async () => {
-    await SlixClient.killAll();
-    await t?.close();
-  });
+  serverForSlixmpp((server) => (t = server));
 
   /** A connected slixmpp client for `jid`: bound, initial presence sent. */
   const online = (jid: string, resource: string): Promise<SlixClient> => slixOnline(t, jid, resource);

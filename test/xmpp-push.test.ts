@@ -11,15 +11,11 @@
  * hibernates (XEP-0198) is woken, and so is a connected one that said it is inactive (XEP-0352, a raw client) until
  * it is active again; registrations survive a restart of the server.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../src/engine/admin-service.js';
-import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { startServer, type TestServer } from './harness.js';
+import { databaseWithUsers, sqliteAt, componentOnline, stopAll } from './support/components.js';
 import { RawXmpp } from './xmpp-raw.js';
-import { SlixComponent } from './xmpp/slix-component.js';
+import type { SlixComponent } from './xmpp/slix-component.js';
 import { SlixClient, slixmppUnavailable, slixOnline, type SlixEvent } from './xmpp/slix.js';
 import { freePort } from '../src/modules/testing.js';
 
@@ -37,7 +33,7 @@ let app: SlixComponent;
 
 async function start(): Promise<void> {
   t = await startServer({
-    storage: { sqlite: { path, synchronous: 'normal' } } as never,
+    storage: sqliteAt(path),
     modules: {
       apikeys: { enabled: true },
       presentities: { enabled: true },
@@ -45,8 +41,7 @@ async function start(): Promise<void> {
       push: { coalesceSeconds: 2, timeoutSeconds: 3 },
     } as never,
   });
-  app = SlixComponent.start(port, APP, SECRET);
-  await app.waitFor('session_start', () => true, 15_000);
+  app = await componentOnline(port, APP, SECRET);
 }
 
 /** The publishes the app server received for `node`, oldest first. */
@@ -75,24 +70,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 beforeAll(async () => {
   if (why) return;
-  dir = mkdtempSync(join(tmpdir(), 'parley-push-'));
-  path = join(dir, 'parley.db');
-  const store = createSqliteStore({ path });
-  await store.domains.add('localhost', 0);
-  for (const u of ['owner@localhost', 'alice@localhost', 'bob@localhost']) {
-    await addUser(store, u, `pw-${u.split('@')[0]}`, { admin: false, iterations: 4096, now: Date.now() });
-  }
-  await store.close();
+  ({ dir, path } = await databaseWithUsers('push', ['owner@localhost', 'alice@localhost', 'bob@localhost']));
   port = await freePort();
   await start();
 }, 60_000);
 
-afterAll(async () => {
-  await SlixClient.killAll();
-  await SlixComponent.killAll();
-  await t?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopAll(t, dir));
 
 describe.skipIf(why !== null)('XEP-0357 push notifications (slixmpp client and app server component)', () => {
   it('publishes to the registered node while the user is offline, coalesces a burst, and stops once disabled', async () => {

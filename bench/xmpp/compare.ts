@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { cpuSeconds } from '../lib/server.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { parleyTarget } from './parley.js';
-import { ejabberdTarget, packageVersion, prosodyTarget, type Target } from './peers.js';
+import { chooseTargets, packageVersion, type Target } from './peers.js';
 import { cpuTicksByProcess, log, machineInfo, numberOption, openFileLimit, peerPasswordsOption, run, RssSampler, runScript, sleep, topCpuUsers } from './proc.js';
 import { activeRun, withServer, type RunFailure } from './server-run.js';
 import { arrivalSeconds, findDtd, readTsungResults, runTsung, type Scenario, type Timing, type TsungFigures } from './tsung.js';
@@ -108,20 +108,13 @@ if (PARLEY_SYNC !== undefined && PARLEY_SYNC !== 'full' && PARLEY_SYNC !== 'norm
 const PEER_PASSWORDS = peerPasswordsOption(argv['peer-passwords']);
 const DOMAIN = 'localhost';
 
-const ALL_TARGETS: Record<string, Target> = {
-  parley: parleyTarget({ iterations: ITERATIONS, sync: PARLEY_SYNC as 'full' | 'normal' | undefined, ...(argv['parley-profile'] ? { profileDir: resolve(argv['parley-profile']) } : {}),
+const { all: ALL_TARGETS, chosen: SERVERS } = chooseTargets(
+  parleyTarget({ iterations: ITERATIONS, sync: PARLEY_SYNC as 'full' | 'normal' | undefined, ...(argv['parley-profile'] ? { profileDir: resolve(argv['parley-profile']) } : {}),
     nodeFlags: (argv['parley-node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
   }),
-  prosody: prosodyTarget({ passwords: PEER_PASSWORDS, iterations: ITERATIONS }),
-  ejabberd: ejabberdTarget({ passwords: PEER_PASSWORDS, iterations: ITERATIONS }),
-};
-const SERVERS = (argv.servers ?? 'parley,prosody,ejabberd').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-for (const s of SERVERS) {
-  if (!ALL_TARGETS[s]) {
-    process.stderr.write(`unknown server "${s}" (parley, prosody, ejabberd)\n`);
-    process.exit(2);
-  }
-}
+  { passwords: PEER_PASSWORDS, iterations: ITERATIONS },
+  argv.servers,
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // One run of one server

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuSeconds } from '../lib/server.js';
 import { parleyTarget } from './parley.js';
-import { ejabberdTarget, prosodyTarget, type Account, type Target } from './peers.js';
+import { chooseTargets, type Account, type Target } from './peers.js';
 import { log, machineInfo, numberOption, openFileLimit, peerPasswordsOption, rssOf, runScript, sleep } from './proc.js';
 import { activeRun, withServer, type RunFailure } from './server-run.js';
 
@@ -72,21 +72,14 @@ const LOGIN_TIMEOUT_MS = 30_000;
 const SETTLE_IDLE_MS = 2_000;
 const SETTLE_LOADED_MS = 3_000;
 
-const ALL_TARGETS: Record<string, Target> = {
-  parley: parleyTarget({
+const { all: ALL_TARGETS, chosen: SERVERS } = chooseTargets(
+  parleyTarget({
     iterations: ITERATIONS,
     ...(argv['parley-heap-snapshot'] ? { nodeFlags: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(argv['parley-heap-snapshot'])}`] } : {}),
   }),
-  prosody: prosodyTarget({ passwords: PEER_PASSWORDS, iterations: ITERATIONS }),
-  ejabberd: ejabberdTarget({ passwords: PEER_PASSWORDS, iterations: ITERATIONS }),
-};
-const SERVERS = (argv.servers ?? 'parley,prosody,ejabberd').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-for (const s of SERVERS) {
-  if (!ALL_TARGETS[s]) {
-    process.stderr.write(`unknown server "${s}" (parley, prosody, ejabberd)\n`);
-    process.exit(2);
-  }
-}
+  { passwords: PEER_PASSWORDS, iterations: ITERATIONS },
+  argv.servers,
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // A minimal XMPP client that logs in and then stays silent

@@ -141,6 +141,22 @@ export interface PeerOptions {
   iterations: number;
 }
 
+/**
+ * The servers a comparison can run, by name (Parley as given, Prosody and ejabberd with `peers`), and those
+ * `--servers` names, in its order (default all three); an unknown name exits 2.
+ */
+export function chooseTargets(parley: Target, peers: PeerOptions, servers: string | undefined): { all: Record<string, Target>; chosen: string[] } {
+  const all: Record<string, Target> = { parley, prosody: prosodyTarget(peers), ejabberd: ejabberdTarget(peers) };
+  const chosen = (servers ?? 'parley,prosody,ejabberd').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const s of chosen) {
+    if (!all[s]) {
+      process.stderr.write(`unknown server "${s}" (parley, prosody, ejabberd)\n`);
+      process.exit(2);
+    }
+  }
+  return { all, chosen };
+}
+
 /** SCRAM-SHA-256 StoredKey and ServerKey (RFC 5802 §3) for a password, hex-encoded as Prosody keeps them. */
 function scramSha256Hex(password: string, salt: string, iterations: number): { storedKey: string; serverKey: string } {
   const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, 32, 'sha256');

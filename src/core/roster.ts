@@ -30,6 +30,24 @@ const Y = true;
 const N = false;
 
 /**
+ * The contact's side of the subscription ends: the owner sends "unsubscribed" (A.2.4) or the contact sends
+ * "unsubscribe" (A.3.2). Appendix A gives both the same row: the contact's subscription ("From") and its
+ * pending request (pending-in) go; the owner's side ("To", pending-out) stays. It passes only when it changes
+ * something.
+ */
+const CONTACT_SIDE_ENDS: Table[SubscriptionAction] = {
+  none: [N, null],
+  'none+out': [N, null],
+  'none+in': [Y, 'none'],
+  'none+out+in': [Y, 'none+out'],
+  to: [N, null],
+  'to+in': [Y, 'to'],
+  from: [Y, 'none'],
+  'from+out': [Y, 'none+out'],
+  both: [Y, 'to'],
+};
+
+/**
  * RFC 6121 Appendix A.2: server processing of outbound subscription stanzas (the owner sends them).
  * subscribe and unsubscribe are always routed (A.2.1, A.2.2; §3.1.2, §3.3.2) so the contact's server can
  * resynchronise; subscribed and unsubscribed only when they change something (A.2.3, A.2.4; §3.1.5, §3.2.2).
@@ -73,17 +91,7 @@ const OUTBOUND: Table = {
     both: [Y, 'from'],
   },
   // A.2.4 Unsubscribed: cancels or denies what the contact has or asks for.
-  unsubscribed: {
-    none: [N, null],
-    'none+out': [N, null],
-    'none+in': [Y, 'none'],
-    'none+out+in': [Y, 'none+out'],
-    to: [N, null],
-    'to+in': [Y, 'to'],
-    from: [Y, 'none'],
-    'from+out': [Y, 'none+out'],
-    both: [Y, 'to'],
-  },
+  unsubscribed: CONTACT_SIDE_ENDS,
 };
 
 /**
@@ -119,17 +127,7 @@ const INBOUND: Table = {
   },
   // A.3.2 Unsubscribe: the contact stops receiving the owner's presence or withdraws its request.
   // When delivered, the owner's server also sends unavailable presence to the contact (§3.3.3).
-  unsubscribe: {
-    none: [N, null],
-    'none+out': [N, null],
-    'none+in': [Y, 'none'],
-    'none+out+in': [Y, 'none+out'],
-    to: [N, null],
-    'to+in': [Y, 'to'],
-    from: [Y, 'none'],
-    'from+out': [Y, 'none+out'],
-    both: [Y, 'to'],
-  },
+  unsubscribe: CONTACT_SIDE_ENDS,
   // A.3.4 Unsubscribed: the contact denies the owner's request or revokes the owner's subscription.
   unsubscribed: {
     none: [N, null],

@@ -3,19 +3,15 @@
  * sessions every node holds (with their node and protocol), and ending one resource, all of a user's sessions or
  * a disabled account's reaches the node that holds them, which tells the client why.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sink } from './session.js';
-import { settle, TestCluster } from './test-cluster.js';
+import { clusterPerTest, settle } from './test-cluster.js';
 import { testPresence } from './test-engine.js';
 
 const A = 'a@example.com';
 const B = 'b@example.com';
 
-let cluster: TestCluster | null = null;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
+const newCluster = clusterPerTest();
 
 /** A sink that records how it was closed. */
 function sink(protocol: Sink['protocol']): Sink & { closedWith: Array<[string, string]> } {
@@ -25,9 +21,7 @@ function sink(protocol: Sink['protocol']): Sink & { closedWith: Array<[string, s
 
 describe('administration across nodes', () => {
   it('lists sessions of every node and ends one resource, then all, on the node that holds them', async () => {
-    cluster = new TestCluster([A, B]);
-    const one = await cluster.node();
-    const two = await cluster.node();
+    const [one, two] = await newCluster([A, B]).pair();
     const phone = sink('json');
     const desk = sink('xmpp-websocket');
     await two.engine.openSession(A, 'phone', phone, { ...testPresence });
@@ -58,9 +52,7 @@ describe('administration across nodes', () => {
   });
 
   it('disabling an account on one node ends its sessions on the other with account-disabled', async () => {
-    cluster = new TestCluster([A, B]);
-    const one = await cluster.node();
-    const two = await cluster.node();
+    const [one, two] = await newCluster([A, B]).pair();
     const s = sink('xmpp-tcp');
     await two.engine.openSession(A, 'r', s, { ...testPresence });
     await settle();

@@ -3,10 +3,10 @@
  * another, the watcher index a node cached is dropped when another node's roster change names the entity, and
  * items go to interested sessions wherever they are.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { unavailableEntity, type PresenceEntityProvider } from './entities.js';
 import type { ServerEvent } from './outbound.js';
-import { settle, TestCluster } from './test-cluster.js';
+import { clusterPerTest, settle } from './test-cluster.js';
 import { testPresence } from './test-engine.js';
 
 const A = 'a@example.com';
@@ -19,17 +19,11 @@ const provider: PresenceEntityProvider = {
   itemOf: (_address, node) => (node === 'urn:test:0' ? { node, id: 'current', data: { x: 1 }, xml: '<x/>' } : null),
 };
 
-let cluster: TestCluster | null = null;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
+const newCluster = clusterPerTest();
 
 describe('presence entities in a cluster', () => {
   it('delivers an entity change made on one node to a watcher on another', async () => {
-    cluster = new TestCluster([A]);
-    const one = await cluster.node();
-    const two = await cluster.node();
+    const [one, two] = await newCluster([A]).pair();
     one.engine.presenceEntities(provider);
     two.engine.presenceEntities(provider);
     // Node one caches that nobody watches the entity yet.

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import type { Bus, BusHandler } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import { createSqliteStore, type SqliteModule } from '../storage/sqlite/index.js';
@@ -76,6 +77,12 @@ export class TestCluster {
     return n;
   }
 
+  /** Starts two nodes, one after the other (what most cluster tests need). */
+  async pair(): Promise<[TestNode, TestNode]> {
+    const one = await this.node();
+    return [one, await this.node()];
+  }
+
   /** Moves every node's clock `ms` ahead. */
   advance(ms: number): void {
     this.skew += ms;
@@ -89,4 +96,20 @@ export class TestCluster {
     await this.shared.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * For a test file whose tests each start their own cluster: registers an afterEach that closes the one the test
+ * started, and returns what starts it (with TestCluster's arguments).
+ */
+export function clusterPerTest(): (...args: ConstructorParameters<typeof TestCluster>) => TestCluster {
+  let current: TestCluster | null = null;
+  afterEach(async () => {
+    await current?.close();
+    current = null;
+  });
+  return (...args) => {
+    current = new TestCluster(...args);
+    return current;
+  };
 }

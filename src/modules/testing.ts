@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { ParleyError } from '../core/errors.js';
 import type { Logger } from '../engine/context.js';
 import type { Engine } from '../engine/engine.js';
+import type { Outbound } from '../engine/outbound.js';
+import type { Session } from '../engine/session.js';
 import { LocalBus } from '../engine/local-bus.js';
 import { silentLog, testEngine, testPresence } from '../engine/test-engine.js';
 import type { TestCluster, TestNode } from '../engine/test-cluster.js';
@@ -99,6 +101,51 @@ export async function runOp(host: ModuleHost, engine: Engine, user: string, name
 
 
 const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`;
+
+/** An event a session's sink received: its name and data. */
+export interface SinkEvent {
+  ev: string;
+  data: Record<string, unknown>;
+}
+
+/** A session and what its sink kept. */
+export interface Recording<T = SinkEvent> {
+  session: Session;
+  events: T[];
+}
+
+/**
+ * Opens a live session of `user` on `engine` (as a JSON client's) whose sink keeps what `keep` makes of each event
+ * it receives (undefined: not kept); by default every event, as a SinkEvent.
+ */
+export async function recordingSession<T = SinkEvent>(
+  engine: Engine,
+  user: string,
+  resource: string,
+  keep: (e: SinkEvent) => T | undefined = (e) => e as T,
+): Promise<Recording<T>> {
+  const events: T[] = [];
+  const sink = {
+    send: (o: Outbound) => {
+      const kept = keep({ ev: o.event.ev, data: o.event.data as Record<string, unknown> });
+      if (kept !== undefined) events.push(kept);
+    },
+    close: () => undefined,
+  };
+  const { session } = await engine.openSession(user, resource, sink, testPresence);
+  engine.goLive(session);
+  return { session, events };
+}
+
+/** Waits until the log consumer `consumer` (its stored position) has applied everything in the log; throws after about 3 s. */
+export async function consumerCaughtUp(store: Store, consumer: string): Promise<void> {
+  const last = await store.messages.lastSeq();
+  for (let i = 0; i < 300; i++) {
+    if ((await store.positions.get(consumer)) >= last) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the consumer ${consumer} did not catch up`);
+}
 
 /** A logged-in XMPP client of an XmppConnection over memory. */
 export class TestXmppClient {

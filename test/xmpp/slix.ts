@@ -8,7 +8,8 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { TestServer } from '../harness.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startServer, type TestServer } from '../harness.js';
 
 /** The Debian python3-slixmpp package installs for this interpreter only. */
 export const PYTHON = '/usr/bin/python3';
@@ -271,4 +272,33 @@ export async function slixOnline(t: TestServer, jid: string, resource: string, c
   });
   await c.connect(connect);
   return c;
+}
+
+/** Why `file` cannot use slixmpp here, also warned on the console (the file's tests are then skipped); null when it can. */
+export function slixmppUnavailableFor(file: string): string | null {
+  const why = slixmppUnavailable();
+  if (why !== null) {
+    console.warn(
+      `\n*** SKIPPED: ${file} needs slixmpp importable by ${PYTHON} (${why}).\n` +
+        `*** Install it: apt-get install -y --no-install-recommends python3-slixmpp\n`,
+    );
+  }
+  return why;
+}
+
+/**
+ * For the tests of a describe block that share one server and use slixmpp clients: starts the server before them
+ * (`ready` receives it), kills every client after each test, and kills them and closes the server after all.
+ */
+export function serverForSlixmpp(ready: (t: TestServer) => void): void {
+  let t: TestServer | undefined;
+  beforeAll(async () => {
+    t = await startServer();
+    ready(t);
+  });
+  afterEach(() => SlixClient.killAll());
+  afterAll(async () => {
+    await SlixClient.killAll();
+    await t?.close();
+  });
 }

@@ -5,7 +5,7 @@
 import { AdminApiError } from '../../client/admin.js';
 import { messageOf } from '../shared/web-session.js';
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, formAction, Page, useAction, useLoad, when } from './ui.js';
 
 const lines = (v: FormDataEntryValue | null): string[] | undefined => {
   const x = String(v ?? '').split('\n').map((s) => s.trim()).filter((s) => s !== '');
@@ -122,18 +122,15 @@ function Lexicons() {
       )}
       <form
         class="form-grid"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const form = e.currentTarget;
-          const f = new FormData(form);
-          const scope = String(f.get('scope')).trim();
-          const body = { name: String(f.get('name')).trim(), words: lines(f.get('words')), phrases: lines(f.get('phrases')), patterns: lines(f.get('patterns')), ...(scope === '' ? {} : f.get('scopeKind') === 'group' ? { group: scope } : { domain: scope }) };
-          void action.run(() => api().addLexicon(body), `Added the lexicon ${body.name}.`).then((ok) => {
-            if (!ok) return;
-            form.reset();
-            list.reload();
-          });
-        }}
+        onSubmit={formAction(
+          action,
+          (f) => {
+            const scope = String(f.get('scope')).trim();
+            const body = { name: String(f.get('name')).trim(), words: lines(f.get('words')), phrases: lines(f.get('phrases')), patterns: lines(f.get('patterns')), ...(scope === '' ? {} : f.get('scopeKind') === 'group' ? { group: scope } : { domain: scope }) };
+            return [() => api().addLexicon(body), `Added the lexicon ${body.name}.`];
+          },
+          list.reload,
+        )}
       >
         <h3>New lexicon</h3>
         <label for="lex-name">Name</label>

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import type { ArchiveFilters, ArchiveHit } from '../../client/admin.js';
 import { api } from './context.js';
-import { Failure, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
+import { Failure, Head, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
 const FIELDS: Array<[keyof ArchiveFilters, string, 'text' | 'date']> = [
   ['keywords', 'Keywords', 'text'],
@@ -88,15 +88,7 @@ export function ArchivePage() {
           <Scroll label="Search results">
             <table>
               <caption class="sr-only">Search results</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Conversation</th>
-                  <th scope="col">Content</th>
-                </tr>
-              </thead>
+              <Head columns={['When', 'Type', 'From', 'Conversation', 'Content']} />
               <tbody>
                 {hits.hits.map((h) => (
                   <tr key={h.index}>

@@ -1,7 +1,7 @@
 /** Audit log: who changed what and when, newest first, filtered by type, actor, subject and dates, page by page. */
 import { useState } from 'preact/hooks';
 import { api } from './context.js';
-import { Failure, Page, Pager, Scroll, useLoad, usePager, when } from './ui.js';
+import { Failure, Head, Page, Pager, Scroll, useLoad, usePager, when } from './ui.js';
 
 interface Filters {
   type?: string;
@@ -70,15 +70,7 @@ export function AuditPage() {
           <Scroll label="Audit entries">
             <table class="audit">
               <caption class="sr-only">Audit entries</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Details</th>
-                </tr>
-              </thead>
+              <Head columns={['When', 'Type', 'Actor', 'Subject', 'Details']} />
               <tbody>
                 {log.data.entries.map((x) => (
                   <tr key={x.id}>

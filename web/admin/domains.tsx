@@ -1,6 +1,6 @@
 /** Domains: the hosted domains; add one, remove one (after a confirmation that says its accounts go with it). */
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, useAction, useLoad } from './ui.js';
+import { ConfirmAction, Failure, formAction, Page, useAction, useLoad } from './ui.js';
 
 /** The domains page. */
 export function DomainsPage() {
@@ -33,16 +33,14 @@ export function DomainsPage() {
       <form
         class="card inline-form"
         aria-labelledby="add-domain-title"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const form = e.currentTarget;
-          const domain = String(new FormData(form).get('domain')).trim();
-          void action.run(() => api().addDomain(domain), `Added ${domain}.`).then((ok) => {
-            if (!ok) return;
-            form.reset();
-            list.reload();
-          });
-        }}
+        onSubmit={formAction(
+          action,
+          (f) => {
+            const domain = String(f.get('domain')).trim();
+            return [() => api().addDomain(domain), `Added ${domain}.`];
+          },
+          list.reload,
+        )}
       >
         <h2 id="add-domain-title">Add a domain</h2>
         <label for="new-domain">Domain</label>

@@ -4,7 +4,7 @@
  */
 import type { SharedGroup } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, useAction, useLoad } from './ui.js';
+import { ConfirmAction, Failure, formAction, Page, useAction, useLoad } from './ui.js';
 
 function Group({ g, onChange }: { g: SharedGroup; onChange: () => void }) {
   const action = useAction();
@@ -86,18 +86,15 @@ export function GroupsPage() {
       <form
         class="card inline-form"
         aria-labelledby="new-group-title"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const form = e.currentTarget;
-          const f = new FormData(form);
-          const name = String(f.get('name')).trim();
-          const displayName = String(f.get('displayName')).trim();
-          void action.run(() => api().createGroup(name, displayName || undefined), `Created the group ${name}.`).then((ok) => {
-            if (!ok) return;
-            form.reset();
-            list.reload();
-          });
-        }}
+        onSubmit={formAction(
+          action,
+          (f) => {
+            const name = String(f.get('name')).trim();
+            const displayName = String(f.get('displayName')).trim();
+            return [() => api().createGroup(name, displayName || undefined), `Created the group ${name}.`];
+          },
+          list.reload,
+        )}
       >
         <h2 id="new-group-title">New shared group</h2>
         <label for="group-name">Name</label>

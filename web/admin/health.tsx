@@ -5,7 +5,7 @@
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, hrefOf } from './context.js';
-import { Failure, Link, Page, Scroll, useLoad, when } from './ui.js';
+import { Failure, Head, Link, Page, Scroll, useLoad, when } from './ui.js';
 import { LiveFigures } from './usage.js';
 
 /** A check's value as text. */
@@ -57,15 +57,7 @@ function Sessions({ round }: { round: number }) {
             <Scroll label="Sessions">
               <table>
                 <caption class="sr-only">Sessions</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Account</th>
-                    <th scope="col">Resource</th>
-                    <th scope="col">Protocol</th>
-                    <th scope="col">Since</th>
-                    <th scope="col">Node</th>
-                  </tr>
-                </thead>
+                <Head columns={['Account', 'Resource', 'Protocol', 'Since', 'Node']} />
                 <tbody>
                   {s.data.sessions.slice(0, 100).map((x) => (
                     <tr key={x.id}>
@@ -102,18 +94,7 @@ function FederationLinks({ round }: { round: number }) {
         <Scroll label="Federation links">
           <table>
             <caption class="sr-only">Federation links</caption>
-            <thead>
-              <tr>
-                <th scope="col">Remote server</th>
-                <th scope="col">Direction</th>
-                <th scope="col">Local domain</th>
-                <th scope="col">State</th>
-                <th scope="col">Authenticated by</th>
-                <th scope="col">Since</th>
-                <th scope="col">Stanzas in / out</th>
-                <th scope="col">Last error</th>
-              </tr>
-            </thead>
+            <Head columns={['Remote server', 'Direction', 'Local domain', 'State', 'Authenticated by', 'Since', 'Stanzas in / out', 'Last error']} />
             <tbody>
               {l.data.links.map((x) => (
                 <tr key={`${x.direction}|${x.local}|${x.remote}|${x.since}`}>

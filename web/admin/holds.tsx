@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { Hold } from '../../client/admin.js';
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, formAction, Head, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const scopeOf = (h: Hold): string =>
   h.scope.kind === 'person' ? `person ${h.scope.address}` : h.scope.kind === 'room' ? `room ${h.scope.room}` : `search ${JSON.stringify(h.scope.search)}`;
@@ -25,17 +25,7 @@ export function HoldsPage() {
         <Scroll label="Legal holds">
           <table>
             <caption class="sr-only">Legal holds</caption>
-            <thead>
-              <tr>
-                <th scope="col">Held</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Placed</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <Head columns={['Held', 'Reason', 'Placed', 'State']} actions />
             <tbody>
               {list.data.holds.map((h) => (
                 <tr key={h.id}>
@@ -75,18 +65,15 @@ export function HoldsPage() {
       <form
         class="card filters"
         aria-labelledby="hold-title"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const form = e.currentTarget;
-          const f = new FormData(form);
-          const who = String(f.get('who')).trim();
-          const body = { [String(f.get('kind'))]: who, reason: String(f.get('reason')).trim() } as { person?: string; room?: string; reason: string };
-          void placing.run(() => api().placeHold(body), `Placed a hold on ${who}.`).then((ok) => {
-            if (!ok) return;
-            form.reset();
-            list.reload();
-          });
-        }}
+        onSubmit={formAction(
+          placing,
+          (f) => {
+            const who = String(f.get('who')).trim();
+            const body = { [String(f.get('kind'))]: who, reason: String(f.get('reason')).trim() } as { person?: string; room?: string; reason: string };
+            return [() => api().placeHold(body), `Placed a hold on ${who}.`];
+          },
+          list.reload,
+        )}
       >
         <h2 id="hold-title">Place a hold</h2>
         {/* Each label stays with its field when the row wraps at phone width. */}

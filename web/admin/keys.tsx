@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api } from './context.js';
-import { ConfirmAction, Failure, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, formAction, Head, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const SCOPES = ['presence:read', 'presence:write:things', 'notify', 'bot', 'webhooks'];
 
@@ -35,15 +35,7 @@ function Keys() {
         <Scroll label="API keys">
           <table>
             <caption class="sr-only">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
+            <Head columns={['Name', 'Owner', 'Scopes', 'Created', 'State']} />
             <tbody>
               {list.data.keys.map((k) => (
                 <tr key={k.id}>
@@ -83,18 +75,15 @@ function Keys() {
       {list.data !== null && (
         <form
           class="form-grid"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const form = e.currentTarget;
-            const f = new FormData(form);
-            const owner = String(f.get('owner')).trim();
-            const body = { name: String(f.get('name')).trim(), scopes: f.getAll('scopes').map(String), ...(owner === '' ? {} : { owner }) };
-            void action.run(async () => setToken((await api().createKey(body)).token), `Created the key ${body.name}.`).then((ok) => {
-              if (!ok) return;
-              form.reset();
-              list.reload();
-            });
-          }}
+          onSubmit={formAction(
+            action,
+            (f) => {
+              const owner = String(f.get('owner')).trim();
+              const body = { name: String(f.get('name')).trim(), scopes: f.getAll('scopes').map(String), ...(owner === '' ? {} : { owner }) };
+              return [async () => setToken((await api().createKey(body)).token), `Created the key ${body.name}.`];
+            },
+            list.reload,
+          )}
         >
           <h3>New key</h3>
           <label for="key-name">Name</label>
@@ -126,14 +115,7 @@ function Deliveries({ id }: { id: string }) {
       {log.data !== null && (
         <table>
           <caption>Deliveries</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Event</th>
-              <th scope="col">Attempt</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
+          <Head columns={['When', 'Event', 'Attempt', 'Outcome']} />
           <tbody>
             {log.data.deliveries.map((d) => (
               <tr key={`${d.deliveryId}-${d.attempt}`}>
@@ -197,22 +179,17 @@ function Webhooks() {
       {list.data !== null && (
         <form
           class="form-grid"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const form = e.currentTarget;
-            const f = new FormData(form);
-            const addresses = String(f.get('addresses')).split(/[\s,]+/).filter((x) => x !== '');
-            const group = String(f.get('group')).trim();
-            const target = { ...(addresses.length > 0 ? { addresses } : {}), ...(group === '' ? {} : { group }) };
-            const description = String(f.get('description')).trim();
-            void action
-              .run(async () => setSecret((await api().createWebhook({ url: String(f.get('url')).trim(), target, ...(description === '' ? {} : { description }) })).secret), 'Created the webhook.')
-              .then((ok) => {
-                if (!ok) return;
-                form.reset();
-                list.reload();
-              });
-          }}
+          onSubmit={formAction(
+            action,
+            (f) => {
+              const addresses = String(f.get('addresses')).split(/[\s,]+/).filter((x) => x !== '');
+              const group = String(f.get('group')).trim();
+              const target = { ...(addresses.length > 0 ? { addresses } : {}), ...(group === '' ? {} : { group }) };
+              const description = String(f.get('description')).trim();
+              return [async () => setSecret((await api().createWebhook({ url: String(f.get('url')).trim(), target, ...(description === '' ? {} : { description }) })).secret), 'Created the webhook.'];
+            },
+            list.reload,
+          )}
         >
           <h3>New webhook</h3>
           <label for="hook-url">URL</label>

@@ -1,7 +1,7 @@
 /** Rooms: the rooms with search and paging; a room's members with their roles; destroy a room with a reason. */
 import { useState } from 'preact/hooks';
 import { api, hrefOf, navigate } from './context.js';
-import { ConfirmAction, Failure, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
+import { ConfirmAction, Failure, Head, Link, Page, Pager, Scroll, useAction, useLoad, usePager, when } from './ui.js';
 
 function RoomDetail({ room, onDestroyed }: { room: string; onDestroyed: () => void }) {
   const detail = useLoad(() => api().getRoom(room), [room]);
@@ -78,14 +78,7 @@ export function RoomsPage({ open }: { open: string | null }) {
           <Scroll label="Rooms">
             <table>
               <caption class="sr-only">Rooms</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Room</th>
-                  <th scope="col">Members</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
+              <Head columns={['Room', 'Members', 'Kind', 'Created']} />
               <tbody>
                 {list.data.rooms.map((r) => (
                   <tr key={r.address}>

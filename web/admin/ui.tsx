@@ -142,6 +142,23 @@ export function useAction(): Action {
 }
 
 /**
+ * The submit handler of a form that adds something: `what` reads the form's data and gives the call to run and
+ * the sentence to announce when it worked; once it has, the form is cleared and `after` runs (the list reloads).
+ */
+export function formAction(action: Action, what: (f: FormData) => [run: () => Promise<unknown>, done: string], after: () => void) {
+  return (e: { preventDefault(): void; currentTarget: HTMLFormElement }): void => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const [run, done] = what(new FormData(form));
+    void action.run(run, done).then((ok) => {
+      if (!ok) return;
+      form.reset();
+      after();
+    });
+  };
+}
+
+/**
  * A button that asks before it acts: a modal dialog (the browser's own, so focus stays inside and Escape
  * cancels) that says what will happen.
  */
@@ -250,3 +267,27 @@ export function Scroll({ label, children }: { label: string; children: Component
     </div>
   );
 }
+
+/**
+ * A table's header row: a column header for each of `columns`, and with `actions` a last one for the rows'
+ * buttons, named for screen readers only.
+ */
+export function Head({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
+

@@ -3,7 +3,7 @@
  * password, make or revoke an administrator, end one or every session, delete (after a confirmation).
  */
 import { api, hrefOf, navigate } from './context.js';
-import { ConfirmAction, Failure, Link, Page, Scroll, useAction, useLoad, when } from './ui.js';
+import { ConfirmAction, Failure, Head, Link, Page, Scroll, useAction, useLoad, when } from './ui.js';
 
 const PROTOCOLS: Record<string, string> = {
   json: 'JSON WebSocket',
@@ -86,17 +86,7 @@ export function UserPage({ address }: { address: string }) {
           <Scroll label="Sessions">
             <table>
               <caption class="sr-only">Sessions of {address}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Resource</th>
-                  <th scope="col">Protocol</th>
-                  <th scope="col">Since</th>
-                  <th scope="col">Presence</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <Head columns={['Resource', 'Protocol', 'Since', 'Presence']} actions />
               <tbody>
                 {u.sessions.map((s) => (
                   <tr key={s.id}>

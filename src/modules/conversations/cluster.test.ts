@@ -5,54 +5,28 @@
  * other node's consumer applied. Each device hears an update once. Needs `npm run build` (the module's area is
  * loaded from dist/, as the server's store thread loads it).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../core/address.js';
 import type { Engine } from '../../engine/engine.js';
-import type { Outbound } from '../../engine/outbound.js';
 import type { Session } from '../../engine/session.js';
-import { settle, TestCluster } from '../../engine/test-cluster.js';
-import { testPresence } from '../../engine/test-engine.js';
+import { clusterPerTest, settle } from '../../engine/test-cluster.js';
 import type { Store } from '../../ports/store.js';
-import { moduleNode, runOp } from '../testing.js';
+import { consumerCaughtUp, moduleNode, recordingSession, runOp } from '../testing.js';
 import { conversations } from './index.js';
 
 const A = 'a@example.com';
 const B = 'b@example.com';
 
-let cluster: TestCluster | null = null;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
-
-interface Device {
-  session: Session;
-  updates: Array<Record<string, unknown>>;
-}
+const newCluster = clusterPerTest();
 
 /** A JSON-like session of `user` on `engine`, keeping the `conversations.update` events it receives. */
-async function device(engine: Engine, user: string, resource: string): Promise<Device> {
-  const updates: Device['updates'] = [];
-  const sink = {
-    send: (o: Outbound) => {
-      if (o.event.ev === 'conversations.update') updates.push(o.event.data as Record<string, unknown>);
-    },
-    close: () => undefined,
-  };
-  const { session } = await engine.openSession(user, resource, sink, testPresence);
-  engine.goLive(session);
-  return { session, updates };
+async function device(engine: Engine, user: string, resource: string): Promise<{ session: Session; updates: Array<Record<string, unknown>> }> {
+  const { session, events } = await recordingSession(engine, user, resource, (e) => (e.ev === 'conversations.update' ? e.data : undefined));
+  return { session, updates: events };
 }
 
 /** Waits until the module's consumer (on whichever node ran it) has applied everything in the log. */
-async function caughtUp(store: Store): Promise<void> {
-  const last = await store.messages.lastSeq();
-  for (let i = 0; i < 300; i++) {
-    if ((await store.positions.get('conversations.log')) >= last) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('the consumer did not catch up');
-}
+const caughtUp = (store: Store): Promise<void> => consumerCaughtUp(store, 'conversations.log');
 
 /** Until `list` has `n` entries (bus delivery is asynchronous), then a moment more to see that none follows. */
 async function exactly<T>(list: T[], n: number): Promise<T[]> {
@@ -63,7 +37,7 @@ async function exactly<T>(list: T[], n: number): Promise<T[]> {
 
 describe('conversations in a cluster', () => {
   it('updates reach the user\'s sessions on every node, once each', async () => {
-    cluster = new TestCluster([A, B]);
+    const cluster = newCluster([A, B]);
     const one = await moduleNode(cluster, [conversations]);
     const two = await moduleNode(cluster, [conversations]);
     const alice = await device(one.engine, A, 'desk');

@@ -6,11 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../core/address.js';
 import type { Engine } from '../../engine/engine.js';
-import type { Outbound } from '../../engine/outbound.js';
-import type { Session } from '../../engine/session.js';
-import { testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
-import { moduleFixture, runOp, TestXmppClient, type ModuleFixture } from '../testing.js';
+import { consumerCaughtUp, moduleFixture, recordingSession, runOp, TestXmppClient, type ModuleFixture, type Recording } from '../testing.js';
 import { conversations, previewOf } from './index.js';
 import type { ConversationPage, ConversationSummary } from './sqlite.js';
 
@@ -18,38 +15,15 @@ const A = 'a@example.com';
 const B = 'b@example.com';
 const C = 'c@example.com';
 
-interface Opened {
-  session: Session;
-  events: Array<{ ev: string; data: Record<string, unknown> }>;
-}
-
-const open = async (engine: Engine, user: string, resource = 'desk'): Promise<Opened> => {
-  const events: Opened['events'] = [];
-  const sink = {
-    send: (o: Outbound) => {
-      events.push({ ev: o.event.ev, data: o.event.data as Record<string, unknown> });
-    },
-    close: () => undefined,
-  };
-  const { session } = await engine.openSession(user, resource, sink, testPresence);
-  engine.goLive(session);
-  return { session, events };
-};
+const open = (engine: Engine, user: string, resource = 'desk'): Promise<Recording> => recordingSession(engine, user, resource);
 
 /** Waits until the module's consumer has applied everything in the log. */
-async function caughtUp(store: Store): Promise<void> {
-  const last = await store.messages.lastSeq();
-  for (let i = 0; i < 300; i++) {
-    if ((await store.positions.get('conversations.log')) >= last) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('the consumer did not catch up');
-}
+const caughtUp = (store: Store): Promise<void> => consumerCaughtUp(store, 'conversations.log');
 
 type Fixture = ModuleFixture & {
   list(user: string, params?: Record<string, unknown>): Promise<ConversationPage>;
   one(user: string, peer: string): Promise<ConversationSummary | undefined>;
-  send(from: Opened, to: string, body: string): Promise<{ id: string; seq: number }>;
+  send(from: Recording, to: string, body: string): Promise<{ id: string; seq: number }>;
 };
 
 async function fixture(): Promise<Fixture> {

@@ -4,26 +4,20 @@
  * and once when it did (XEP-0163 §4: explicit and implicit subscriptions without duplicates), and only while its
  * presence there shows one of the subscription's show-values (XEP-0060 §6.3).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../../engine/outbound.js';
-import { settle, TestCluster } from '../../engine/test-cluster.js';
+import { clusterPerTest, settle } from '../../engine/test-cluster.js';
 import { testPresence } from '../../engine/test-engine.js';
 
 const A = 'a@example.com';
 const B = 'b@example.com';
 const NODE = 'http://jabber.org/protocol/tune';
 
-let cluster: TestCluster | null = null;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = null;
-});
+const newCluster = clusterPerTest();
 
 describe('pep subscribers in a cluster', () => {
   it('notifies a subscriber on another node, once with +notify as well', async () => {
-    cluster = new TestCluster([A, B]);
-    const one = await cluster.node();
-    const two = await cluster.node();
+    const [one, two] = await newCluster([A, B]).pair();
     const events: ServerEvent[] = [];
     const { session, position } = await two.engine.openSession(B, 'r', { send: (o) => events.push(o.event), close: () => undefined }, { ...testPresence });
     await two.engine.catchUp(session, null, position);
@@ -49,9 +43,7 @@ describe('pep subscribers in a cluster', () => {
   });
 
   it('honours show-values for a subscriber on another node, by the presence that node announced', async () => {
-    cluster = new TestCluster([A, B]);
-    const one = await cluster.node();
-    const two = await cluster.node();
+    const [one, two] = await newCluster([A, B]).pair();
     const events: ServerEvent[] = [];
     const { session, position } = await two.engine.openSession(B, 'r', { send: (o) => events.push(o.event), close: () => undefined }, { ...testPresence, availability: 'away' });
     await two.engine.catchUp(session, null, position);

@@ -10,7 +10,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
 import { testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
-import { moduleFixture, runOp, type ModuleFixture } from '../testing.js';
+import { consumerCaughtUp, moduleFixture, runOp, type ModuleFixture } from '../testing.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { conversations } from '../conversations/index.js';
 import { search } from './index.js';
@@ -25,14 +25,7 @@ const open = async (engine: Engine, user: string): Promise<Session> =>
   (await engine.openSession(user, 'desk', { send: () => undefined, close: () => undefined }, testPresence)).session;
 
 /** Waits until the module's consumer has indexed everything in the log. */
-async function indexed(store: Store): Promise<void> {
-  const last = await store.messages.lastSeq();
-  for (let i = 0; i < 200; i++) {
-    if ((await store.positions.get('search.index')) >= last) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('the index did not catch up');
-}
+const indexed = (store: Store): Promise<void> => consumerCaughtUp(store, 'search.index');
 
 async function fixture(
   modules: Parameters<typeof moduleFixture>[0] = [search],

@@ -1,6 +1,7 @@
 /**
  * slixmpp clients (test/xmpp/slix.ts) of the interop tests: a user of a peer, or of Parley on parley.test, each
- * with the password `pw-<user>` and verifying the server's certificate against the harness's test CA.
+ * with the password `pw-<user>`. With EXTERNAL the client verifies the server's certificate against the harness's
+ * test CA; with dialback every certificate is self-signed and the client does not verify.
  */
 import type { TestServer } from '../../harness.js';
 import { SlixClient } from '../../xmpp/slix.js';
@@ -10,16 +11,19 @@ import { PARLEY } from './parley.js';
 /** What SlixClient.connect takes (carbons, presence, roster...). */
 export type ConnectOptions = Parameters<SlixClient['connect']>[0];
 
+/** The test CA to verify servers' certificates with, when they are issued by it (EXTERNAL mode). */
+const verify = (peers: Peers): { cafile?: string } => (peers.mode === 'external' ? { cafile: peers.pki.caFile } : {});
+
 /** A connected slixmpp client of `user` on a peer. */
 export async function onPeer(peers: Peers, peer: PeerServer, user: string, resource: string, o: ConnectOptions = {}): Promise<SlixClient> {
-  const c = await SlixClient.start({ host: peer.address, port: peer.c2sPort, jid: `${user}@${peer.domain}`, password: `pw-${user}`, resource, cafile: peers.pki.caFile });
+  const c = await SlixClient.start({ host: peer.address, port: peer.c2sPort, jid: `${user}@${peer.domain}`, password: `pw-${user}`, resource, ...verify(peers) });
   await c.connect(o);
   return c;
 }
 
 /** A connected slixmpp client of `user@parley.test`. */
 export async function onParley(peers: Peers, t: TestServer, user: string, resource: string, o: ConnectOptions = {}): Promise<SlixClient> {
-  const c = await SlixClient.start({ port: t.server.xmpp!.ports.starttls!, jid: `${user}@${PARLEY}`, password: `pw-${user}`, resource, cafile: peers.pki.caFile });
+  const c = await SlixClient.start({ port: t.server.xmpp!.ports.starttls!, jid: `${user}@${PARLEY}`, password: `pw-${user}`, resource, ...verify(peers) });
   await c.connect(o);
   return c;
 }

@@ -7,7 +7,8 @@
  *
  * Usage (vitest): `const why = federationPeersUnavailable()` at the top (skip loudly when it is not null), then
  * `peers = await startPeers({ mode: 'external' })` in beforeAll and `await peers.stop()` in afterAll. On a
- * failure, `peers.logs()` is the tail of each peer's log.
+ * failure, `peers.logs()` is the tail of each peer's log. Test files get all of this, and Parley on parley.test,
+ * from interop.ts (federationTestUnavailable, interopServers, peerHooks).
  */
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';

@@ -61,6 +61,7 @@ export class WriteTracker {
   private confirmed = 0;
   private waiting: Array<{ upTo: number; fn: () => void }> = [];
   private drained: Array<() => void> = [];
+  private closed = false;
 
   /** Notes a write; returns its number, to confirm later. */
   wrote(): number {
@@ -75,12 +76,16 @@ export class WriteTracker {
     this.waiting = this.waiting.filter((w) => w.upTo > n);
     for (const w of due) w.fn();
   }
+  /** Transport.afterWrite: dropped once the transport has closed (the writes will never be confirmed). */
   after(fn: () => void): void {
+    if (this.closed) return;
     if (this.confirmed >= this.made) queueMicrotask(fn);
     else this.waiting.push({ upTo: this.made, fn });
   }
+  /** Transport.onceDrained: at once (next microtask) once the transport has closed. */
   onceDrained(fn: () => void): void {
-    this.drained.push(fn);
+    if (this.closed) queueMicrotask(fn);
+    else this.drained.push(fn);
   }
   /** The socket drained or closed: wake the flow-control waiters. */
   drain(): void {
@@ -91,6 +96,7 @@ export class WriteTracker {
   }
   /** The transport closed: unconfirmed writes never will be. */
   close(): void {
+    this.closed = true;
     this.waiting = [];
     this.drain();
   }
@@ -202,12 +208,11 @@ export class TcpTransport implements Transport {
   }
 
   onceDrained(fn: () => void): void {
-    if (this.closed) queueMicrotask(fn);
-    else this.writes.onceDrained(fn);
+    this.writes.onceDrained(fn);
   }
 
   afterWrite(fn: () => void): void {
-    if (!this.closed) this.writes.after(fn);
+    this.writes.after(fn);
   }
 
   pause(paused: boolean): void {

@@ -155,12 +155,11 @@ export class WsTransport implements Transport {
   }
 
   onceDrained(fn: () => void): void {
-    if (this.closed) queueMicrotask(fn);
-    else this.writes.onceDrained(fn);
+    this.writes.onceDrained(fn);
   }
 
   afterWrite(fn: () => void): void {
-    if (!this.closed) this.writes.after(fn);
+    this.writes.after(fn);
   }
 
   pause(paused: boolean): void {
