@@ -4,7 +4,9 @@
  * bounded queue; when the setup fails they are bounced to their senders (remote-server-not-found, or
  * remote-server-timeout when they waited too long, RFC 6120 §8.3.3.16-17), and the pair waits before the next
  * attempt, the wait doubling per failure up to a maximum. Streams idle for a while are closed (§4.4) and set up
- * again on demand.
+ * again on demand. Stanzas a stream never wrote to its socket when it ended (the peer's closing tag, a local
+ * close, a stream error, a lost socket) come back to the front of the queue for a new stream; nothing is
+ * dropped silently (README.md, "Delivery guarantees").
  */
 import { ParleyError, type ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../engine/context.js';
