@@ -38,7 +38,7 @@ import { addUser } from '../../engine/admin-service.js';
 import { RawXmpp } from '../../../test/xmpp-raw.js';
 import { startServer, type TestServer } from '../../../test/harness.js';
 import { makeCa, type TestCa } from './test-pki.js';
-import { openRawS2s, streamHeader } from './test-raw-s2s.js';
+import { openRawS2s, startRawS2sPeer, streamHeader, type RawS2sPeer } from './test-raw-s2s.js';
 import { freePort } from '../testing.js';
 
 type Json = Record<string, unknown>;
@@ -49,6 +49,8 @@ let other: TestCa;
 const servers: Record<string, TestServer> = {};
 const ports: Record<string, number> = {};
 const tokens: Record<string, string> = {};
+/** closer.test: a scripted receiving server that closes its first two streams right after authenticating them. */
+let closer: RawS2sPeer;
 
 /** A Parley server for `domain`, its certificate from `ca`, trusting `trusted`, knowing where `peers` listen. */
 async function parley(domain: string, ca: TestCa, peers: string[], extra: Record<string, string> = {}, idleSeconds = 300): Promise<TestServer> {
@@ -117,7 +119,8 @@ beforeAll(async () => {
   // nowhere.test: a port where nothing listens.
   // Unreachable servers on port 1 (tcpmux), where nothing listens: a port found free and let go could be taken by
   // another test's listener meanwhile (tests run in parallel), which would then answer.
-  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': '127.0.0.1:1', 'void.test': '127.0.0.1:1' });
+  closer = await startRawS2sPeer({ domain: 'closer.test', ...trusted.issue(['closer.test']), closeAfterAuth: 2 });
+  servers['alpha.test'] = await parley('alpha.test', trusted, ['beta.test'], { 'nowhere.test': '127.0.0.1:1', 'void.test': '127.0.0.1:1', 'closer.test': `127.0.0.1:${closer.port}` });
   servers['beta.test'] = await parley('beta.test', trusted, ['alpha.test']);
   // gamma.test closes its idle outgoing streams after two seconds.
   servers['gamma.test'] = await parley('gamma.test', other, ['delta.test'], {}, 2);
@@ -130,6 +133,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const t of Object.values(servers)) await t.close().catch(() => undefined);
+  await closer?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -270,6 +274,25 @@ describe('federation between two Parley servers', () => {
     const alice = await servers['alpha.test']!.connect('alice@alpha.test');
     await alice.send('bob@beta.test', 'still here');
     await bob.waitFor('message', (d) => d.body === 'still here', 15_000);
+  }, 60_000);
+
+  it('a peer that closes its stream right after authentication: the stanza waits for a new stream and arrives once', async () => {
+    const alice = await servers['alpha.test']!.connect('alice@alpha.test');
+    await alice.send('someone@closer.test', 'through a closing door');
+    // The first two streams close in the write that makes them ready (RFC 6120 §4.4); the third carries it.
+    await until(async () => (closer.received().includes('through a closing door') ? true : undefined));
+    expect(closer.streams).toHaveLength(3);
+    expect(closer.streams[2]!.received()).toContain('through a closing door');
+    expect(closer.received().split('through a closing door')).toHaveLength(2);
+    // The peer closes the open stream now; what is sent after its closing tag goes over a new stream.
+    closer.streams[2]!.send('</stream:stream>');
+    await until(async () => {
+      const links = (await call('alpha.test', 'GET', '/api/v1/federation/links')).body['links'] as Json[];
+      return links.some((l) => l['remote'] === 'closer.test' && l['state'] === 'idle') ? true : undefined;
+    });
+    await alice.send('someone@closer.test', 'after the close');
+    await until(async () => (closer.streams[3]?.received().includes('after the close') ? true : undefined));
+    expect(closer.received().split('after the close')).toHaveLength(2);
   }, 60_000);
 
   it('an unreachable server: queued stanzas bounce, the pair backs off, and a send meanwhile is refused at once', async () => {

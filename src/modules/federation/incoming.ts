@@ -180,7 +180,9 @@ export class IncomingStream extends S2sStream {
   private async dbResult(e: Element): Promise<void> {
     const remote = (e.attr('from') ?? '').toLowerCase();
     const local = (e.attr('to') ?? '').toLowerCase();
-    const answer = (type: string, error = ''): void => this.send(dbElement('result', { from: local, to: remote, type }, '', error));
+    const answer = (type: string, error = ''): void => {
+      this.send(dbElement('result', { from: local, to: remote, type }, '', error));
+    };
     const errorOf = (condition: string, text: string): string =>
       `<error type="cancel"><${condition} xmlns="${STANZA_ERRORS_NS}"/><text xmlns="${STANZA_ERRORS_NS}" xml:lang="en">${text.replace(/[<&>]/g, ' ')}</text></error>`;
     if (!this.deps.dialback.enabled) return answer('error', errorOf('feature-not-implemented', 'dialback is off here'));
@@ -233,7 +235,10 @@ export class IncomingStream extends S2sStream {
     const receiving = (e.attr('from') ?? '').toLowerCase();
     const originating = (e.attr('to') ?? '').toLowerCase();
     const id = e.attr('id') ?? '';
-    if (!this.deps.isLocal(originating)) return this.send(dbElement('verify', { from: originating, to: receiving, id, type: 'invalid' }));
+    if (!this.deps.isLocal(originating)) {
+      this.send(dbElement('verify', { from: originating, to: receiving, id, type: 'invalid' }));
+      return;
+    }
     const ok = verifyDialbackKey(this.deps.dialback.secret, receiving, originating, id, e.text());
     this.send(dbElement('verify', { from: originating, to: receiving, id, type: ok ? 'valid' : 'invalid' }));
   }

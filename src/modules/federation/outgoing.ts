@@ -19,6 +19,7 @@ import type { StreamErrorCondition } from '../../protocols/xmpp/xml/stream-parse
 import { STREAMS_NS } from '../../protocols/xmpp/xml/serialize.js';
 import { dialbackKey } from './dialback.js';
 import type { AuthMethod } from './incoming.js';
+import type { Queued } from './pool.js';
 import type { Target } from './resolver.js';
 import { dbElement, DIALBACK_FEATURE_NS, DIALBACK_NS, S2sStream, s2sHeader, SASL_NS, STREAM_ERRORS_NS, TLS_NS, type StreamBase } from './stream.js';
 import { peerIdentity, type FederationTls, type PeerIdentity } from './tls.js';
@@ -55,8 +56,11 @@ export class OutgoingStream extends S2sStream {
   stanzasOut = 0;
   lastActive = Date.now();
   readonly since = Date.now();
-  /** Told when the stream closes. */
-  onClose: () => void = () => undefined;
+  /**
+   * Told when the stream closes, with the stanzas handed to `sendStanza` that were never written to the socket
+   * (the peer closed first, a stream error, the socket lost before the turn's write), in order.
+   */
+  onClose: (unsent: Queued[]) => void = () => undefined;
 
   constructor(
     socket: Socket,
@@ -136,7 +140,8 @@ export class OutgoingStream extends S2sStream {
         this.reject(`${this.remote} does not offer STARTTLS; Parley never federates unencrypted (RFC 6120 §5.3.1)`);
         return this.fail('policy-violation', 'STARTTLS is required');
       }
-      return this.send(`<starttls xmlns="${TLS_NS}"/>`);
+      this.send(`<starttls xmlns="${TLS_NS}"/>`);
+      return;
     }
     if (this.authenticated !== null) return this.ready();
     if (this.purpose.kind === 'verify') {
@@ -199,11 +204,15 @@ export class OutgoingStream extends S2sStream {
     this.resolve({ method: this.authenticated!, peer: this.peer });
   }
 
-  /** Sends a stanza's text (the stream is ready). */
-  sendStanza(text: string): void {
+  /**
+   * Sends a stanza (the stream is ready). False when the stream can no longer take it (closed, the peer's
+   * closing tag read, the socket ending): the caller keeps it for another stream.
+   */
+  sendStanza(item: Queued): boolean {
+    if (!this.send(item.text, item)) return false;
     this.stanzasOut++;
     this.lastActive = Date.now();
-    this.send(text);
+    return true;
   }
 
   private resolve(v: Established | boolean): void {
@@ -225,7 +234,9 @@ export class OutgoingStream extends S2sStream {
   protected onTeardown(): void {
     clearTimeout(this.timer);
     this.reject(`the connection to ${this.remote} closed`);
-    this.onClose();
+    const unsent = this.unsentOnClose as Queued[];
+    this.unsentOnClose = [];
+    this.onClose(unsent);
   }
 }
 

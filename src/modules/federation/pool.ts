@@ -4,7 +4,9 @@
  * bounded queue; when the setup fails they are bounced to their senders (remote-server-not-found, or
  * remote-server-timeout when they waited too long, RFC 6120 §8.3.3.16-17), and the pair waits before the next
  * attempt, the wait doubling per failure up to a maximum. Streams idle for a while are closed (§4.4) and set up
- * again on demand.
+ * again on demand. Stanzas a stream never wrote to its socket when it ended (the peer's closing tag, a local
+ * close, a stream error, a lost socket) come back to the front of the queue for a new stream; nothing is
+ * dropped silently (README.md, "Delivery guarantees").
  */
 import { ParleyError, type ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../engine/context.js';
@@ -17,7 +19,12 @@ export interface Queued {
   at: number;
   /** Tells its sender it could not be sent (null: a reply of the server's own, nothing to bounce). */
   bounce: ((error: ParleyError) => void) | null;
+  /** Streams that ended before writing it (it went back to the queue each time); past MAX_RESENDS it bounces. */
+  resends?: number;
 }
+
+/** How many times a stanza goes back to the queue when its stream ends before writing it, before it bounces. */
+export const MAX_RESENDS = 3;
 
 /** One pair's link. */
 export interface Link {
@@ -77,15 +84,59 @@ export class Pool {
       l = { local, remote, stream: null, state: 'idle', queue: [], failures: 0, retryAt: 0, lastError: null, since: this.now(), established: null };
       this.links.set(key, l);
     }
-    if (l.state === 'ready' && l.stream !== null) {
-      l.stream.sendStanza(item.text);
-      return;
-    }
+    const queued: Queued = { ...item, at: this.now() };
+    // A ready stream takes it unless it is closing (RFC 6120 §4.4: the peer's closing tag read, or the socket
+    // ending); then the stanza waits for a new stream like any other.
+    if (l.state === 'ready' && l.stream !== null && l.stream.sendStanza(queued)) return;
     this.check(local, remote);
     const lim = this.deps.limits();
     if (l.queue.length >= lim.maxQueued) throw new ParleyError('rate-limited', `too many stanzas wait for ${remote}`);
-    l.queue.push({ ...item, at: this.now() });
-    if (l.state !== 'connecting') this.connect(l);
+    l.queue.push(queued);
+    // A ready link whose stream refused it is closing: its end (streamEnded) starts the next stream.
+    if (l.state !== 'connecting' && l.state !== 'ready') this.connect(l);
+  }
+
+  /**
+   * A link's stream ended (or closed before it was ready: `stream` null): the stanzas it never wrote go back to
+   * the front of the queue, in order, for the link's next stream; one given back MAX_RESENDS times bounces.
+   */
+  private streamEnded(l: Link, stream: OutgoingStream | null, unsent: Queued[]): void {
+    if (stream === null || l.stream === stream) {
+      l.stream = null;
+      l.established = null;
+      l.state = 'idle';
+      l.since = this.now();
+    }
+    if (this.closing) {
+      for (const q of unsent) q.bounce?.(new ParleyError('service-unavailable', 'the server is shutting down'));
+      return;
+    }
+    const back: Queued[] = [];
+    for (const q of unsent) {
+      const resends = (q.resends ?? 0) + 1;
+      if (resends <= MAX_RESENDS) back.push({ ...q, resends, at: this.now() });
+      else if (q.bounce !== null) q.bounce(new ParleyError('remote-server-timeout', `the streams to ${l.remote} kept closing before the stanza could be sent`));
+      // A reply of the server's own has no sender to tell (RFC 6120 §8.3.1: no error about an error): logged.
+      else this.deps.log.warn({ local: l.local, remote: l.remote }, 'federation: a reply was not sent, the streams kept closing');
+    }
+    if (back.length > 0) this.deps.log.info({ local: l.local, remote: l.remote, stanzas: back.length }, 'federation: a stream closed before writing stanzas; they wait for a new stream');
+    l.queue = [...back, ...l.queue];
+    if (l.queue.length === 0) return;
+    // The link may already have another stream (the ended one was replaced): it takes them; else a new one.
+    if (l.state === 'ready' && l.stream !== null) this.drain(l, l.stream);
+    else if (l.state !== 'connecting') this.connect(l);
+  }
+
+  /** Hands a link's queue to its stream, in order; what the stream refuses (it is closing) waits for the next. */
+  private drain(l: Link, stream: OutgoingStream): void {
+    const queued = l.queue;
+    l.queue = [];
+    for (let i = 0; i < queued.length; i++) {
+      if (!stream.sendStanza(queued[i]!)) {
+        l.queue = [...queued.slice(i), ...l.queue];
+        break;
+      }
+    }
   }
 
   private connect(l: Link): void {
@@ -94,24 +145,22 @@ export class Pool {
       .open(l.local, l.remote)
       .then(({ stream, established }) => {
         if (this.closing) return stream.close();
+        // The stream may have ended between its authentication and now (the peer closed right after it, or the
+        // socket dropped): it is never marked ready then, and what waits goes to a new attempt, after a pause.
+        if (!stream.writable) {
+          this.deps.log.info({ local: l.local, remote: l.remote }, 'federation: the stream closed right after it was set up');
+          const waiting = l.queue;
+          l.queue = [];
+          return this.streamEnded(l, null, waiting);
+        }
         l.stream = stream;
         l.state = 'ready';
         l.failures = 0;
         l.lastError = null;
         l.since = this.now();
         l.established = established;
-        stream.onClose = () => {
-          if (l.stream !== stream) return;
-          l.stream = null;
-          l.established = null;
-          l.state = 'idle';
-          l.since = this.now();
-          // Stanzas queued meanwhile (none normally: a ready link writes at once) get a new stream.
-          if (l.queue.length > 0 && !this.closing) this.connect(l);
-        };
-        const queued = l.queue;
-        l.queue = [];
-        for (const q of queued) stream.sendStanza(q.text);
+        stream.onClose = (unsent) => this.streamEnded(l, stream, unsent);
+        this.drain(l, stream);
       })
       .catch((err: unknown) => {
         const reason = err instanceof Error ? err.message : 'error';

@@ -54,7 +54,8 @@ export abstract class S2sStream {
   /** The TLS socket once encrypted. */
   protected tls: TLSSocket | null = null;
   protected closedState = false;
-  private out: string[] = [];
+  /** What waits for this turn's write; `stanza` marks a stanza's text (given back if never written). */
+  private out: Array<{ text: string; stanza: object | null }> = [];
   private flushing: NodeJS.Immediate | null = null;
   private tornDown = false;
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
@@ -66,7 +67,7 @@ export abstract class S2sStream {
     this.parser = new StreamParser({
       streamStart: (attrs) => this.onHeader(attrs),
       stanza: (e) => this.onElement(e),
-      streamEnd: () => this.close(),
+      streamEnd: () => this.peerClosed(),
       error: (condition, text) => this.fail(condition, text),
     });
     this.attach(socket);
@@ -150,11 +151,36 @@ export abstract class S2sStream {
     });
   }
 
-  /** Queues text; one write per turn. */
-  send(text: string): void {
-    if (this.closedState) return;
-    this.out.push(text);
+  /**
+   * Queues text; one write per turn. `stanza`: the text is a stanza handed in by the owner, which gets it back
+   * from `takeUnsent` if the stream ends before it is written. Returns false when the stream is closed or
+   * closing: nothing is queued then, and the caller still holds the stanza.
+   */
+  send(text: string, stanza: object | null = null): boolean {
+    if (this.closedState || (stanza !== null && !this.writable)) return false;
+    this.out.push({ text, stanza });
     this.flushing ??= setImmediate(() => this.flushNow());
+    return true;
+  }
+
+  /**
+   * Whether text handed to `send` can still be written: the stream is not closed, the peer has not closed its
+   * side (RFC 6120 §4.4: nothing more is sent on a stream after the peer's closing tag) and the socket is alive.
+   */
+  get writable(): boolean {
+    return !this.closedState && !this.socket.destroyed && this.socket.writable;
+  }
+
+  /** The stanzas handed to `send` and never written to the socket, in order; they leave the stream. */
+  protected takeUnsent(): object[] {
+    const stanzas: object[] = [];
+    const rest: Array<{ text: string; stanza: object | null }> = [];
+    for (const o of this.out) {
+      if (o.stanza !== null) stanzas.push(o.stanza);
+      else rest.push(o);
+    }
+    this.out = rest;
+    return stanzas;
   }
 
   /** Sends an element in the stream's namespace. */
@@ -165,11 +191,23 @@ export abstract class S2sStream {
   protected flushNow(): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
+    // A destroyed socket writes nothing: what waits stays in `out`, where `takeUnsent` finds its stanzas.
     if (this.out.length === 0 || this.socket.destroyed) return;
-    const text = this.out.join('');
+    const text = this.out.map((o) => o.text).join('');
     this.out = [];
     this.socket.write(text);
   }
+
+  /**
+   * The peer closed its stream (RFC 6120 §4.4): after its closing tag nothing more is sent on this stream, so
+   * the stanzas not yet written are kept back (close) and the footer alone answers.
+   */
+  private peerClosed(): void {
+    this.close();
+  }
+
+  /** Stanzas kept back when the stream ended (close, stream error, lost socket), for `onTeardown`. */
+  protected unsentOnClose: object[] = [];
 
   /** Whether the header was sent (a stream error needs one first, RFC 6120 §4.9.1.1). */
   protected abstract headerSent(): boolean;
@@ -179,6 +217,8 @@ export abstract class S2sStream {
   /** Ends the stream with a stream error (RFC 6120 §4.9.1.1) and closes it. */
   fail(condition: StreamErrorCondition, text: string): void {
     if (this.closedState) return;
+    // Stanzas waiting behind a stream error would never be read (RFC 6120 §4.9.1.1: the stream is then closed).
+    this.unsentOnClose.push(...this.takeUnsent());
     if (!this.headerSent()) this.sendErrorHeader();
     const err = el('error', { xmlns: STREAMS_NS }, el(condition, { xmlns: STREAM_ERRORS_NS }), el('text', { xmlns: STREAM_ERRORS_NS, 'xml:lang': 'en' }, text));
     this.send(serialize(err, SERVER_NS).replace(/^<error xmlns="[^"]*"/, '<stream:error').replace(/<\/error>$/, '</stream:error>'));
@@ -193,6 +233,8 @@ export abstract class S2sStream {
   /** Sends the footer (RFC 6120 §4.4) and closes. */
   close(): void {
     if (this.closedState) return;
+    // A closing stream writes no more stanzas (RFC 6120 §4.4): those not yet written go back to the owner.
+    this.unsentOnClose.push(...this.takeUnsent());
     this.send('</stream:stream>');
     this.flushNow();
     this.closedState = true;
@@ -206,6 +248,8 @@ export abstract class S2sStream {
     if (this.tornDown) return;
     this.tornDown = true;
     this.closedState = true;
+    // What the socket never took (it closed before the turn's write) is given back too.
+    this.unsentOnClose.push(...this.takeUnsent());
     this.onTeardown();
   }
 }

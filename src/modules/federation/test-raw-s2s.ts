@@ -213,3 +213,95 @@ export async function startDialbackAuthority(o: { address: string; domain: strin
       }),
   };
 }
+
+/** One stream a scripted receiving server took, after authentication. */
+export interface RawPeerStream {
+  /** What arrived after the stream was authenticated. */
+  received(): string;
+  send(xml: string): void;
+}
+
+/** A scripted receiving server (startRawS2sPeer). */
+export interface RawS2sPeer {
+  port: number;
+  /** The streams authenticated so far, in order. */
+  streams: RawPeerStream[];
+  /** Everything every stream received after authentication. */
+  received(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A receiving server for `domain` that Parley's outgoing streams reach (RFC 6120 §5, §6): it requires STARTTLS with
+ * the given certificate, accepts SASL EXTERNAL from anyone (the test is not about who connects), and offers the
+ * features of the restarted stream. `closeAfterAuth`: how many of the first streams it closes (RFC 6120 §4.4) in
+ * the same write as those features, so the initiating server reads "ready" and the close together.
+ */
+export async function startRawS2sPeer(o: { domain: string; certFile: string; keyFile: string; closeAfterAuth?: number }): Promise<RawS2sPeer> {
+  const context = createSecureContext({ cert: readFileSync(o.certFile), key: readFileSync(o.keyFile) });
+  const streams: RawPeerStream[] = [];
+  const sockets = new Set<Socket>();
+  let n = 0;
+  const server: Server = netServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => undefined);
+    const id = `raw-peer-${++n}`;
+    let buf = '';
+    raw.setEncoding('utf8');
+    const onPlain = (d: string): void => {
+      buf += d;
+      if (/<stream:stream/.test(buf) && !buf.includes('\u0000')) {
+        buf = buf.replace(/<stream:stream[^>]*>/, '\u0000');
+        raw.write(`${streamHeader(o.domain, 'peer', id)}<stream:features><starttls xmlns='${NS_TLS}'><required/></starttls></stream:features>`);
+      }
+      if (!/<starttls/.test(buf)) return;
+      raw.off('data', onPlain);
+      raw.write(`<proceed xmlns='${NS_TLS}'/>`);
+      const t = new TLSSocket(raw, { isServer: true, secureContext: context });
+      let text = '';
+      let phase: 'sasl' | 'restart' | 'open' = 'sasl';
+      let opened = 0;
+      t.setEncoding('utf8');
+      t.on('error', () => undefined);
+      t.on('data', (chunk: string) => {
+        if (phase === 'open') {
+          text += chunk;
+          return;
+        }
+        buf = chunk;
+        if (/<stream:stream/.test(buf) && phase === 'sasl' && opened === 0) {
+          opened++;
+          t.write(`${streamHeader(o.domain, 'peer', `${id}-tls`)}<stream:features><mechanisms xmlns='${NS_SASL}'><mechanism>EXTERNAL</mechanism></mechanisms></stream:features>`);
+        }
+        if (/<auth\b/.test(buf) && phase === 'sasl') {
+          phase = 'restart';
+          t.write(`<success xmlns='${NS_SASL}'/>`);
+          return;
+        }
+        if (/<stream:stream/.test(buf) && phase === 'restart') {
+          phase = 'open';
+          const closing = streams.length < (o.closeAfterAuth ?? 0);
+          streams.push({ received: () => text, send: (xml) => void t.write(xml) });
+          t.write(`${streamHeader(o.domain, 'peer', `${id}-auth`)}<stream:features/>${closing ? '</stream:stream>' : ''}`);
+          if (closing) t.end();
+        }
+      });
+    };
+    raw.on('data', onPlain);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    streams,
+    received: () => streams.map((s) => s.received()).join(''),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -14,10 +14,18 @@ export type ConnectOptions = Parameters<SlixClient['connect']>[0];
 /** The test CA to verify servers' certificates with, when they are issued by it (EXTERNAL mode). */
 const verify = (peers: Peers): { cafile?: string } => (peers.mode === 'external' ? { cafile: peers.pki.caFile } : {});
 
-/** A connected slixmpp client of `user` on a peer. */
+/**
+ * A connected slixmpp client of `user` on a peer; unless `presence: false`, resolved once the peer has its initial
+ * presence, seen as the presence the server broadcasts back to the sending resource (RFC 6121 §4.2.2). Until then
+ * the session is not available: ejabberd 23.01 (no offline storage here) answers a message to the bare address
+ * with service-unavailable ("User session not found"), so a test that sends at once could lose the race on a
+ * loaded machine.
+ */
 export async function onPeer(peers: Peers, peer: PeerServer, user: string, resource: string, o: ConnectOptions = {}): Promise<SlixClient> {
   const c = await SlixClient.start({ host: peer.address, port: peer.c2sPort, jid: `${user}@${peer.domain}`, password: `pw-${user}`, resource, ...verify(peers) });
+  const mark = c.mark();
   await c.connect(o);
+  if (o.presence !== false) await c.waitFor('presence', (e) => e.from === c.jid && e.type === 'available', 20_000, mark);
   return c;
 }
 
