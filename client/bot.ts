@@ -11,7 +11,7 @@
  * twice either.
  *
  * ```ts
- * const bot = await ParleyBot.start({ url: 'ws://localhost:8080/ws', apiKey: process.env.PARLEY_BOT_KEY! });
+ * const bot = await ParleyBot.start({ url: 'ws://localhost:5280/ws', apiKey: process.env.PARLEY_BOT_KEY! });
  * bot.onMessage((ctx) => ctx.reply(`you said: ${ctx.body}`));
  * bot.command('ping', (ctx) => ctx.reply('pong'));
  * ```

@@ -2,7 +2,7 @@
  * The echo bot: answers every 1:1 message with the same text, and `ping` with `pong` (docs/bots.md).
  *
  *   npm run build
- *   PARLEY_URL=ws://localhost:8080/ws PARLEY_BOT_KEY=pk_… node dist/examples/echo-bot.js
+ *   PARLEY_URL=ws://localhost:5280/ws PARLEY_BOT_KEY=pk_… node dist/examples/echo-bot.js
  */
 import { ParleyBot } from '../client/index.js';
 import { runAsProgram } from './run.js';

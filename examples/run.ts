@@ -1,5 +1,5 @@
 /**
- * What both example bots do when run as a program: read `PARLEY_URL` (default `ws://localhost:8080/ws`) and
+ * What both example bots do when run as a program: read `PARLEY_URL` (default `ws://localhost:5280/ws`) and
  * `PARLEY_BOT_KEY`, start the bot with a status, give it its behaviour, and run it until SIGINT or SIGTERM.
  */
 import { pathToFileURL } from 'node:url';
@@ -15,7 +15,7 @@ export function runAsProgram(module: string, name: string, status: string, behav
 }
 
 async function run(name: string, status: string, behaviour: (bot: ParleyBot) => ParleyBot): Promise<void> {
-  const url = process.env.PARLEY_URL ?? 'ws://localhost:8080/ws';
+  const url = process.env.PARLEY_URL ?? 'ws://localhost:5280/ws';
   const apiKey = process.env.PARLEY_BOT_KEY;
   if (!apiKey) throw new Error('set PARLEY_BOT_KEY to the bot\'s API key (scope bot)');
   const bot = behaviour(await ParleyBot.start({ url, apiKey, presence: { availability: 'available', status } }));

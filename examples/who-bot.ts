@@ -6,7 +6,7 @@
  * make it a member of the shared groups it answers about (`parley group add <group> <bot>`). See docs/bots.md.
  *
  *   npm run build
- *   PARLEY_URL=ws://localhost:8080/ws PARLEY_BOT_KEY=pk_… node dist/examples/who-bot.js
+ *   PARLEY_URL=ws://localhost:5280/ws PARLEY_BOT_KEY=pk_… node dist/examples/who-bot.js
  */
 import { ParleyBot, type MessageContext } from '../client/index.js';
 import { runAsProgram } from './run.js';
