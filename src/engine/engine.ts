@@ -32,16 +32,13 @@ import { LogReplay } from './replay.js';
 import { SessionEnds } from './session-ends.js';
 import { RemotePresence } from './remote-presence.js';
 import { RemoteRooms } from './remote-rooms.js';
-import { RemoteService, type Accepted, type AccountIqAnswerer, type InboundStanza, type RouteHandle } from './remote-service.js';
+import { HANDLED, RemoteService, type Accepted, type AccountIqAnswerer, type InboundStanza, type RouteHandle } from './remote-service.js';
 import { ServerIqs, type ServerIqReply, type ServerIqRequest } from './server-iq.js';
 import { DeviceStates } from './device-states.js';
 import { RoomService } from './room-service.js';
 import { RosterService } from './roster-service.js';
 import { Router, type DeliveryObserver } from './router.js';
 import { Session, SessionRegistry, type ClientProtocol, type Sink } from './session.js';
-
-/** A stanza claimed as the answer to a request of the server's own: handled when it is taken. */
-const CLAIMED: Accepted = { done: Promise.resolve() };
 
 /** What the engine is built from (the composition root supplies it). */
 export interface EngineDeps {
@@ -495,7 +492,7 @@ export class Engine {
     const changed = (): void => this.clusterRoutes.changed();
     changed();
     // Answers to the server's own requests (serverIq), this node's or another's, are claimed before delivery.
-    const accept = (s: InboundStanza, startedAt?: number): Promise<Accepted> => (this.serverIqs.take(route, s) || this.clusterRoutes.claim(s) ? Promise.resolve(CLAIMED) : handle.accept(s, startedAt));
+    const accept = (s: InboundStanza, startedAt?: number): Promise<Accepted> => (this.serverIqs.take(route, s) || this.clusterRoutes.claim(s) ? Promise.resolve(HANDLED) : handle.accept(s, startedAt));
     return {
       accept,
       deliver: async (s, startedAt) => (await accept(s, startedAt)).done,
@@ -706,9 +703,12 @@ export class Engine {
     return this.reads.archive(user, p);
   }
 
-  /** What `user` may read of the log now, by history's rules (history-reads.ts), for modules' indexes. */
-  readScope(user: string): Promise<ReadScope> {
-    return this.reads.readScope(user);
+  /**
+   * What `user` may read of the log now, by history's rules (history-reads.ts), for modules' indexes. `withLeft`
+   * false skips the rooms the user left (`left` stays empty): for a caller that asks only about membership now.
+   */
+  readScope(user: string, withLeft = true): Promise<ReadScope> {
+    return this.reads.readScope(user, withLeft);
   }
 
   /** The createdSeq of an account (cached), null when it does not exist: where its 1:1 history starts. */

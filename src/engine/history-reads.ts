@@ -84,11 +84,11 @@ export class HistoryReads {
    * indexes modules keep over the log (the search module), so that they answer no more than history would.
    * `own` is null when the account does not exist (nothing is readable).
    */
-  async readScope(user: string): Promise<ReadScope> {
+  async readScope(user: string, withLeft = true): Promise<ReadScope> {
     const [own, rooms, left] = await Promise.all([
       this.ctx.directory.createdSeq(user),
       this.ctx.store.rooms.floorsOf(user),
-      this.leftRooms === null ? [] : this.leftRooms.leftRooms(user),
+      this.leftRooms === null || !withLeft ? [] : this.leftRooms.leftRooms(user),
     ]);
     const scope: ReadScope = { own, rooms: new Map(rooms.map((r) => [r.room, r.createdSeq])), left: new Map() };
     // Rooms the user left, as history reads them: after the room's createdSeq, up to the leaving. A room that no

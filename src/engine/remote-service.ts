@@ -48,7 +48,7 @@ export interface Accepted {
 }
 
 /** A stanza whose handling ended when it was taken in. */
-const HANDLED: Accepted = { done: Promise.resolve() };
+export const HANDLED: Accepted = { done: Promise.resolve() };
 
 /** What a route owner gets back from ModuleApi.domainRoute. */
 export interface RouteHandle {

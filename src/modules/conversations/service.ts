@@ -36,7 +36,7 @@ export class ConversationsService {
   async list(user: string, p: { limit?: number | undefined; before?: number | undefined }): Promise<ConversationPage> {
     const limit = Math.min(p.limit ?? this.pageSize(), this.pageSize());
     return this.engine.heavyRead(user, async () => {
-      const scope = await this.engine.readScope(user);
+      const scope = await this.engine.readScope(user, false);
       const page = await this.area.list(user, [...scope.rooms.keys()], limit, p.before ?? null);
       for (const c of page.conversations) await this.withRejoin(user, c);
       return page;
@@ -84,7 +84,7 @@ export class ConversationsService {
    */
   async read(user: string, p: { with: string; upTo?: number | undefined }): Promise<ConversationUpdate> {
     const peer = parseBare(p.with);
-    const scope = await this.engine.readScope(user);
+    const scope = await this.engine.readScope(user, false);
     let kind: 'chat' | 'room';
     if (scope.rooms.has(peer)) kind = 'room';
     else if ((await this.area.kindOf(user, peer)) === 'room' || (await this.engine.rooms.get(peer)) !== null) {
