@@ -27,8 +27,8 @@ export class Metrics {
 
   constructor() {
     // The event loop delay is sampled by a timer of this period (ms). prom-client's default, 10 ms, wakes the
-    // process 100 times a second: measured on an idle server with no users, its CPU fell from 33 to 17 ticks of
-    // 10 ms in 30 s at 100 ms (the main thread's from 25 to 8). Ten samples a second still show a blocked loop.
+    // process 100 times a second, most of what an idle server did; at 100 ms an idle server takes about 0.5 % of a
+    // core (`npm run bench:idle-cpu`, docs/PERFORMANCE.md). Ten samples a second still show a blocked loop.
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_', eventLoopMonitoringPrecision: 100 });
   }
 
