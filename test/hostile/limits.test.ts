@@ -5,8 +5,8 @@
  * pair chatting throughout, and checks that the attack is refused with a clear error, that the control pair
  * held, and that the server stayed under a memory ceiling.
  *
- * The memory ceilings: a quiet server peaks at about 105 MiB here (the harness runs node without npm start's
- * --max-semi-space-size, so under load V8's young generation grows to its default size). Sending as fast as
+ * The memory ceilings: a quiet server peaked at about 105 MiB here when they were set (the harness now runs the
+ * server with npm start's Node.js flags, which bound the heap's growth between collections). Sending as fast as
  * the per-connection rate limit allows, with at most 64 messages outstanding (a well-behaved client), peaks at
  * about 155 MiB, whether the messages are stored or refused; that is what a bounded attack may cost too. Before
  * these bounds the offline flood below peaked at about 430 MiB.
