@@ -67,7 +67,9 @@ export abstract class S2sStream {
     this.parser = new StreamParser({
       streamStart: (attrs) => this.onHeader(attrs),
       stanza: (e) => this.onElement(e),
-      streamEnd: () => this.peerClosed(),
+      // RFC 6120 §4.4: after the peer's closing tag nothing more is sent on this stream, so close() keeps back
+      // the stanzas not yet written and the footer alone answers.
+      streamEnd: () => this.close(),
       error: (condition, text) => this.fail(condition, text),
     });
     this.attach(socket);
@@ -196,14 +198,6 @@ export abstract class S2sStream {
     const text = this.out.map((o) => o.text).join('');
     this.out = [];
     this.socket.write(text);
-  }
-
-  /**
-   * The peer closed its stream (RFC 6120 §4.4): after its closing tag nothing more is sent on this stream, so
-   * the stanzas not yet written are kept back (close) and the footer alone answers.
-   */
-  private peerClosed(): void {
-    this.close();
   }
 
   /** Stanzas kept back when the stream ended (close, stream error, lost socket), for `onTeardown`. */
