@@ -1,7 +1,9 @@
 /**
  * Where the compliance archive's cost per message goes (no server, no sockets): the parts of the journal's append
  * participant measured one by one on this thread, the search index's cost per entry at two batch sizes, then the
- * store's whole append path with the archive off and on, alternating, at the group-commit batch sizes given.
+ * store's whole append path with no journal, the archive's, and a lean one that keeps only each record's position
+ * and leaf hash (what not repeating the message's bytes would save), in rotating order, at the group-commit batch
+ * sizes given: wall time and CPU time per message.
  *
  *   node dist/bench/archive-append.js [--messages 40000] [--batches 1,32] [--rounds 3] [--sync full|normal]
  */
@@ -16,6 +18,7 @@ import { canonicalBytes } from '../src/modules/archive/jcs.js';
 import { leafHash } from '../src/modules/archive/merkle.js';
 import type { SearchArea } from '../src/modules/archive/search.js';
 import { area } from '../src/modules/archive/sqlite.js';
+import type { SqliteArea } from '../src/ports/module-storage.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { chatRecord } from './lib/records.js';
 import { round, spread } from './lib/stats.js';
@@ -75,21 +78,57 @@ function parts(): void {
       insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes[i]!, leaves[i]!);
     });
     const mx = perCall(total, () => max.get());
+    // The same rows in a copy of the table without its two indexes, and a row of position and leaf only (LEAN).
+    db.exec('CREATE TEMP TABLE bare_journal AS SELECT * FROM archive_journal WHERE 0');
+    const bare = db.prepare('INSERT INTO bare_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const noIdx = perCall(total - 5000, (i) => {
+      const d = drafts[i]!;
+      bare.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes[i]!, leaves[i]!);
+    });
+    db.exec(`CREATE TEMP ${LEAN_TABLE}`);
+    const lean = db.prepare(LEAN_INSERT);
+    const leanIns = perCall(total - 5000, (i) => lean.run(drafts[i]!.type, drafts[i]!.seq, drafts[i]!.ts, leaves[i]!));
     db.exec('COMMIT');
     db.close();
-    process.stdout.write(`  INSERT (table + 2 indexes)  ${ins}\n  SELECT MAX(idx)             ${mx}\n`);
+    process.stdout.write(`  INSERT (table + 2 indexes)  ${ins}\n  INSERT, no indexes          ${noIdx}\n  INSERT, lean row            ${leanIns}\n  SELECT MAX(idx)             ${mx}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * µs per message of the store's append path, `batch` appends per turn (one group commit): wall time (fsyncs
- * included) and this process's CPU time (what a server whose cores are busy pays).
+ * A journal row that does not repeat the message: its position in the log and its leaf hash only, no other
+ * columns, no index. Not a format Parley has; what the journal's append would cost if entries were re-created
+ * from the log row when read (docs/PERFORMANCE.md, "Archive on/off after the Node.js flags change").
  */
-async function appendPath(archive: boolean, batch: number): Promise<{ wall: number; cpu: number }> {
+const LEAN_TABLE = 'TABLE lean_journal (idx INTEGER PRIMARY KEY, type TEXT NOT NULL, seq INTEGER, ts INTEGER NOT NULL, leaf BLOB NOT NULL)';
+const LEAN_INSERT = 'INSERT INTO lean_journal (type, seq, ts, leaf) VALUES (?, ?, ?, ?)';
+
+/** The lean journal as a storage area: each record sealed (sealRecord, as the archive does) and its row written. */
+const leanArea: SqliteArea<Record<string, never>> = {
+  migrations: [{ version: 1, name: 'lean journal', sql: `CREATE ${LEAN_TABLE};` }],
+  open(db, ctx) {
+    const insert = db.prepare<[string, number, number, Buffer]>(LEAN_INSERT);
+    const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM lean_journal').pluck();
+    ctx.onAppend((records) => {
+      let next = count.get()!;
+      for (const r of records) insert.run(r.kind, r.seq, r.ts, sealRecord(next++, r).leaf);
+    });
+    return {};
+  },
+};
+
+type Journal = 'off' | 'on' | 'lean';
+
+/**
+ * µs per message of the store's append path, `batch` appends per turn (one group commit): wall time (fsyncs
+ * included) and this process's CPU time (what a server whose cores are busy pays). `journal`: none, the
+ * archive's, or the lean one above.
+ */
+async function appendPath(journal: Journal, batch: number): Promise<{ wall: number; cpu: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-archive-append-'));
-  const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: archive ? [{ name: 'archive', area }] : [] });
+  const modules = journal === 'on' ? [{ name: 'archive', area }] : journal === 'lean' ? [{ name: 'lean', area: leanArea }] : [];
+  const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules });
   try {
     await store.domains.add('localhost', Date.now());
     let n = 0;
@@ -137,17 +176,21 @@ async function main(): Promise<void> {
   parts();
   process.stdout.write(`\nsearch index (synchronous=${sync}), µs per entry by entries per transaction:\n`);
   for (const batch of [500, 2000]) process.stdout.write(`  batch ${String(batch).padStart(4)}: ${round(await indexPath(batch), 1)}\n`);
-  process.stdout.write(`\nstore append path (synchronous=${sync}), µs per message, archive off / on, ${rounds} alternating rounds:\n`);
+  process.stdout.write(`\nstore append path (synchronous=${sync}), µs per message, journal off / on / lean (LEAN_TABLE), ${rounds} rotating rounds:\n`);
+  const modes: Journal[] = ['off', 'on', 'lean'];
   for (const batch of batches) {
-    const off: Array<{ wall: number; cpu: number }> = [];
-    const on: Array<{ wall: number; cpu: number }> = [];
+    const got = new Map<Journal, Array<{ wall: number; cpu: number }>>(modes.map((m) => [m, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const archive of r % 2 === 0 ? [false, true] : [true, false]) (archive ? on : off).push(await appendPath(archive, batch));
+      // Each round starts with another of the three, so none always runs first.
+      for (let k = 0; k < modes.length; k++) {
+        const m = modes[(r + k) % modes.length]!;
+        got.get(m)!.push(await appendPath(m, batch));
+      }
     }
     for (const k of ['wall', 'cpu'] as const) {
-      const a = spread(off.map((x) => x[k]), 1);
-      const b = spread(on.map((x) => x[k]), 1);
-      process.stdout.write(`  batch ${String(batch).padStart(3)}, ${k.padEnd(4)}: off ${a.median} (${a.runs.join(', ')})  on ${b.median} (${b.runs.join(', ')})  on/off ${round(b.median / a.median, 2)}  +${round(b.median - a.median, 1)} µs\n`);
+      const [off, on, lean] = modes.map((m) => spread(got.get(m)!.map((x) => x[k]), 1));
+      const vs = (x: typeof off): string => `${x!.median} (${x!.runs.join(', ')}) +${round(x!.median - off!.median, 1)} µs`;
+      process.stdout.write(`  batch ${String(batch).padStart(3)}, ${k.padEnd(4)}: off ${off!.median} (${off!.runs.join(', ')})  on ${vs(on)}  lean ${vs(lean)}\n`);
     }
   }
 }
