@@ -1,9 +1,9 @@
 /**
  * Where the compliance archive's cost per message goes (no server, no sockets): the parts of the journal's append
  * participant measured one by one on this thread, the search index's cost per entry at two batch sizes, then the
- * store's whole append path with no journal, the archive's, and a lean one that keeps only each record's position
- * and leaf hash (what not repeating the message's bytes would save), in rotating order, at the group-commit batch
- * sizes given: wall time and CPU time per message.
+ * store's whole append path with no journal, the archive's (a log record's position and leaf hash), and one that
+ * also stores each record's bytes, as the journal did before (what not repeating them saves), in rotating order,
+ * at the group-commit batch sizes given: wall time and CPU time per message.
  *
  *   node dist/bench/archive-append.js [--messages 40000] [--batches 1,32] [--rounds 3] [--sync full|normal]
  */
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { LogRecord, NewRecord } from '../src/core/types.js';
-import { entryObject, recordDraft, sealEntry, sealRecord } from '../src/modules/archive/entry.js';
+import { entryObject, recordDraft, recordLeafHex, sealEntry, sealRecord } from '../src/modules/archive/entry.js';
 import { canonicalBytes } from '../src/modules/archive/jcs.js';
 import { leafHash } from '../src/modules/archive/merkle.js';
 import type { SearchArea } from '../src/modules/archive/search.js';
@@ -61,7 +61,8 @@ function parts(): void {
   process.stdout.write(`  canonicalBytes(entryObject) ${perCall(total, (i) => canonicalBytes(entryObject(i, drafts[i]!)))}\n`);
   process.stdout.write(`  leafHash                    ${perCall(total, (i) => leafHash(bytes[i]!))}\n`);
   process.stdout.write(`  sealEntry (both)            ${perCall(total, (i) => sealEntry(i, drafts[i]!))}\n`);
-  process.stdout.write(`  sealRecord (the hot path)   ${perCall(total, (i) => sealRecord(i, recs[i]!))}\n`);
+  process.stdout.write(`  sealRecord (bytes and leaf) ${perCall(total, (i) => sealRecord(i, recs[i]!))}\n`);
+  process.stdout.write(`  recordLeafHex (the hot path) ${perCall(total, (i) => recordLeafHex(i, recs[i]!))}\n`);
 
   // The statements on a journal of `total` rows, in one transaction as the participant runs them.
   const dir = mkdtempSync(join(tmpdir(), 'parley-archive-parts-'));
@@ -69,65 +70,87 @@ function parts(): void {
     const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: [{ name: 'archive', area }] });
     void store.close();
     const db = new Database(join(dir, 'parley.db'));
-    const insert = db.prepare('INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insert = db.prepare('INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, leaf) VALUES (?, ?, ?, ?, ?, ?, unhex(?))');
     const max = db.prepare('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
     const leaves = bytes.map(leafHash);
+    const hexLeaves = leaves.map((l) => l.toString('hex'));
     db.exec('BEGIN');
+    // As the journal writes a log record's row: its position and leaf hash (as hex), not its bytes (journal.ts).
     const ins = perCall(total - 5000, (i) => {
       const d = drafts[i]!;
-      insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes[i]!, leaves[i]!);
+      insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, hexLeaves[i]!);
     });
     const mx = perCall(total, () => max.get());
-    // The same rows in a copy of the table without its two indexes, and a row of position and leaf only (LEAN).
+    // The same rows with the entry's bytes too, as the journal stored them before (STORED_TABLE), and without the
+    // two indexes.
+    db.exec(`CREATE TEMP ${STORED_TABLE}`);
+    const stored = db.prepare(STORED_INSERT);
+    const withBytes = perCall(total - 5000, (i) => {
+      const d = drafts[i]!;
+      stored.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes[i]!, leaves[i]!);
+    });
     db.exec('CREATE TEMP TABLE bare_journal AS SELECT * FROM archive_journal WHERE 0');
     const bare = db.prepare('INSERT INTO bare_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     const noIdx = perCall(total - 5000, (i) => {
       const d = drafts[i]!;
       bare.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, bytes[i]!, leaves[i]!);
     });
-    db.exec(`CREATE TEMP ${LEAN_TABLE}`);
-    const lean = db.prepare(LEAN_INSERT);
-    const leanIns = perCall(total - 5000, (i) => lean.run(drafts[i]!.type, drafts[i]!.seq, drafts[i]!.ts, leaves[i]!));
     db.exec('COMMIT');
     db.close();
-    process.stdout.write(`  INSERT (table + 2 indexes)  ${ins}\n  INSERT, no indexes          ${noIdx}\n  INSERT, lean row            ${leanIns}\n  SELECT MAX(idx)             ${mx}\n`);
+    process.stdout.write(
+      `  INSERT as journaled (table + 2 indexes, no bytes) ${ins}\n  INSERT with the bytes too          ${withBytes}\n` +
+        `  INSERT with the bytes, no indexes  ${noIdx}\n  SELECT MAX(idx)                    ${mx}\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * A journal row that does not repeat the message: its position in the log and its leaf hash only, no other
- * columns, no index. Not a format Parley has; what the journal's append would cost if entries were re-created
- * from the log row when read (docs/PERFORMANCE.md, "Archive on/off after the Node.js flags change").
+ * The journal as it was until a log record's bytes were re-created from the log when read: the same table and
+ * indexes, and each record's canonical bytes stored in its row (a second copy of the log row's content). Kept
+ * here to measure what not storing them saves (docs/PERFORMANCE.md, "Archive on/off with log records not
+ * stored twice").
  */
-const LEAN_TABLE = 'TABLE lean_journal (idx INTEGER PRIMARY KEY, type TEXT NOT NULL, seq INTEGER, ts INTEGER NOT NULL, leaf BLOB NOT NULL)';
-const LEAN_INSERT = 'INSERT INTO lean_journal (type, seq, ts, leaf) VALUES (?, ?, ?, ?)';
+const STORED_TABLE = `TABLE stored_journal (idx INTEGER PRIMARY KEY, type TEXT NOT NULL, seq INTEGER, ts INTEGER NOT NULL,
+  conv TEXT, actor TEXT, subject TEXT, entry BLOB, leaf BLOB NOT NULL, expired_at INTEGER)`;
+const STORED_INSERT = 'INSERT INTO stored_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
-/** The lean journal as a storage area: each record sealed (sealRecord, as the archive does) and its row written. */
-const leanArea: SqliteArea<Record<string, never>> = {
-  migrations: [{ version: 1, name: 'lean journal', sql: `CREATE ${LEAN_TABLE};` }],
+/** That journal as a storage area: each record sealed (sealRecord, as the archive does), its bytes kept. */
+const storedArea: SqliteArea<Record<string, never>> = {
+  migrations: [
+    {
+      version: 1,
+      name: 'journal storing the bytes',
+      sql: `CREATE ${STORED_TABLE};
+        CREATE INDEX stored_journal_ts ON stored_journal (ts);
+        CREATE INDEX stored_journal_seq ON stored_journal (seq) WHERE seq IS NOT NULL;`,
+    },
+  ],
   open(db, ctx) {
-    const insert = db.prepare<[string, number, number, Buffer]>(LEAN_INSERT);
-    const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM lean_journal').pluck();
+    const insert = db.prepare<[string, number, number, string, string, string, Buffer, Buffer]>(STORED_INSERT);
+    const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM stored_journal').pluck();
     ctx.onAppend((records) => {
       let next = count.get()!;
-      for (const r of records) insert.run(r.kind, r.seq, r.ts, sealRecord(next++, r).leaf);
+      for (const r of records) {
+        const { bytes, leaf } = sealRecord(next++, r);
+        insert.run(r.kind, r.seq, r.ts, r.conv, r.from, r.to, bytes, leaf);
+      }
     });
     return {};
   },
 };
 
-type Journal = 'off' | 'on' | 'lean';
+type Journal = 'off' | 'on' | 'stored';
 
 /**
  * µs per message of the store's append path, `batch` appends per turn (one group commit): wall time (fsyncs
  * included) and this process's CPU time (what a server whose cores are busy pays). `journal`: none, the
- * archive's, or the lean one above.
+ * archive's, or the one above that stores the bytes a second time.
  */
 async function appendPath(journal: Journal, batch: number): Promise<{ wall: number; cpu: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-archive-append-'));
-  const modules = journal === 'on' ? [{ name: 'archive', area }] : journal === 'lean' ? [{ name: 'lean', area: leanArea }] : [];
+  const modules = journal === 'on' ? [{ name: 'archive', area }] : journal === 'stored' ? [{ name: 'stored', area: storedArea }] : [];
   const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules });
   try {
     await store.domains.add('localhost', Date.now());
@@ -176,8 +199,8 @@ async function main(): Promise<void> {
   parts();
   process.stdout.write(`\nsearch index (synchronous=${sync}), µs per entry by entries per transaction:\n`);
   for (const batch of [500, 2000]) process.stdout.write(`  batch ${String(batch).padStart(4)}: ${round(await indexPath(batch), 1)}\n`);
-  process.stdout.write(`\nstore append path (synchronous=${sync}), µs per message, journal off / on / lean (LEAN_TABLE), ${rounds} rotating rounds:\n`);
-  const modes: Journal[] = ['off', 'on', 'lean'];
+  process.stdout.write(`\nstore append path (synchronous=${sync}), µs per message, journal off / on / stored (bytes kept twice, STORED_TABLE), ${rounds} rotating rounds:\n`);
+  const modes: Journal[] = ['off', 'on', 'stored'];
   for (const batch of batches) {
     const got = new Map<Journal, Array<{ wall: number; cpu: number }>>(modes.map((m) => [m, []]));
     for (let r = 0; r < rounds; r++) {
@@ -188,9 +211,9 @@ async function main(): Promise<void> {
       }
     }
     for (const k of ['wall', 'cpu'] as const) {
-      const [off, on, lean] = modes.map((m) => spread(got.get(m)!.map((x) => x[k]), 1));
+      const [off, on, stored] = modes.map((m) => spread(got.get(m)!.map((x) => x[k]), 1));
       const vs = (x: typeof off): string => `${x!.median} (${x!.runs.join(', ')}) +${round(x!.median - off!.median, 1)} µs`;
-      process.stdout.write(`  batch ${String(batch).padStart(3)}, ${k.padEnd(4)}: off ${off!.median} (${off!.runs.join(', ')})  on ${vs(on)}  lean ${vs(lean)}\n`);
+      process.stdout.write(`  batch ${String(batch).padStart(3)}, ${k.padEnd(4)}: off ${off!.median} (${off!.runs.join(', ')})  on ${vs(on)}  stored ${vs(stored)}\n`);
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
- * `npm run bench:archive-search`: eDiscovery over a large compliance journal. Fills a temporary SQLite archive
- * with journal entries shaped like chat and room messages (bodies drawn from a word list with a Zipf-like
+ * `npm run bench:archive-search`: eDiscovery over a large compliance journal. Fills a temporary SQLite store's
+ * message log, with the archive journaling each record as a server does (its entry re-created from the log row
+ * when read), with chat and room messages (bodies drawn from a word list with a Zipf-like
  * frequency, thousands of users over several domains, 1:1 conversations and rooms), signs a checkpoint,
  * indexes everything, then times keyword searches (single words, AND, phrases, OR, exclusions, each with its
  * audit entry written) and one export of 100,000 records with inclusion proofs. Prints one JSON line per phase.
@@ -11,8 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { conversationKey, type LogRecord } from '../src/core/types.js';
-import { recordDraft, type EntryDraft } from '../src/modules/archive/entry.js';
+import { conversationKey, type NewRecord } from '../src/core/types.js';
 import { writeBundle } from '../src/modules/archive/export.js';
 import { area, type ArchiveArea } from '../src/modules/archive/sqlite.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
@@ -41,14 +41,15 @@ const DOMAINS = ['example.com', 'corp.example.com', 'partner.org', 'supplier.net
 const USERS = Array.from({ length: 5000 }, (_, i) => `user${i}@${DOMAINS[i % DOMAINS.length]}`);
 const ROOMS = Array.from({ length: 300 }, (_, i) => `room${i}@conference.example.com`);
 
-function draft(i: number): EntryDraft {
+/** Ids of the messages logged so far (the store assigns them), for edits to refer to. */
+const messageIds: string[] = [];
+
+function record(i: number): NewRecord {
   const from = pick(USERS);
   const room = rand() < 0.4;
   const to = room ? pick(ROOMS) : pick(USERS);
-  const r: LogRecord = {
-    seq: i + 1,
-    id: `m${i}`,
-    kind: rand() < 0.05 ? 'edit' : 'message',
+  const r: NewRecord = {
+    kind: rand() < 0.05 && messageIds.length > 0 ? 'edit' : 'message',
     type: room ? 'groupchat' : 'chat',
     conv: conversationKey(room ? 'groupchat' : 'chat', from, to),
     from,
@@ -61,9 +62,10 @@ function draft(i: number): EntryDraft {
     receipt: null,
     ts: T0 + i * STEP_MS,
     xml: null,
+    offlineFor: [],
   };
-  if (r.kind === 'edit') r.ref = `m${Math.max(0, i - 1 - Math.floor(rand() * 50))}`;
-  return recordDraft(r);
+  if (r.kind === 'edit') r.ref = messageIds[Math.max(0, messageIds.length - 1 - Math.floor(rand() * 50))]!;
+  return r;
 }
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
@@ -76,9 +78,9 @@ try {
   const a = store.area<ArchiveArea>('archive');
   let t = performance.now();
   for (let i = 0; i < ENTRIES; i += 10_000) {
-    const batch: EntryDraft[] = [];
-    for (let k = i; k < Math.min(ENTRIES, i + 10_000); k++) batch.push(draft(k));
-    await a.journal(batch);
+    const batch: NewRecord[] = [];
+    for (let k = i; k < Math.min(ENTRIES, i + 10_000); k++) batch.push(record(k));
+    for (const { record: r } of await store.messages.append(batch)) if (r.kind === 'message') messageIds.push(r.id);
   }
   out({ phase: 'fill', entries: ENTRIES, seconds: r2((performance.now() - t) / 1000) });
 

@@ -50,7 +50,7 @@ try {
   db.pragma('synchronous = NORMAL');
   for (const m of area.migrations) db.exec(m.sql);
   const tx = db.transaction((fn: () => unknown) => fn());
-  const a = area.open(db, { now: () => Date.now(), onAppend: () => undefined, write: (fn) => tx.immediate(fn) as never, read: (fn) => tx.deferred(fn) as never, batched: async (fn) => void tx.immediate(fn) });
+  const a = area.open(db, { now: () => Date.now(), onAppend: () => undefined, logRecord: () => undefined, logRecords: () => [], write: (fn) => tx.immediate(fn) as never, read: (fn) => tx.deferred(fn) as never, batched: async (fn) => void tx.immediate(fn) });
 
   // Index, in the consumer's batches.
   const ids: string[] = [];

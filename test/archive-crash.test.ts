@@ -69,13 +69,11 @@ describe('the archive survives a crash', () => {
     const { stdout } = await verify();
     expect(stdout).toMatch(/^ok: \d+ entries/);
     const db = new Database(dbPath, { readonly: true });
+    // A message's entry is its log row, at the position its journal row names (verify re-created each one above).
     const journaled = new Set(
-      db
-        .prepare<[], Buffer>("SELECT entry FROM archive_journal WHERE type = 'message'")
-        .pluck()
-        .all()
-        .map((e) => (JSON.parse(e.toString('utf8')) as { clientId: string }).clientId),
+      db.prepare<[], string>("SELECT l.client_id FROM archive_journal j JOIN log l ON l.seq = j.seq WHERE j.type = 'message'").pluck().all(),
     );
+    expect(db.prepare<[], number>("SELECT COUNT(*) FROM archive_journal WHERE type = 'message'").pluck().get()).toBe(journaled.size);
     const stored = db.prepare<[], number>("SELECT COUNT(*) FROM log WHERE kind = 'message'").pluck().get()!;
     db.close();
     for (const cid of acked) expect(journaled.has(cid), cid).toBe(true);
@@ -102,10 +100,11 @@ describe('the archive survives a crash', () => {
 
   it('verify names a changed byte after the crash', async () => {
     const db = new Database(dbPath);
-    const row = db.prepare<[], { idx: number; entry: Buffer }>("SELECT idx, entry FROM archive_journal WHERE type = 'message' ORDER BY idx LIMIT 1 OFFSET 10").get()!;
-    const bytes = Buffer.from(row.entry);
-    bytes[bytes.indexOf('body')] = 'B'.charCodeAt(0);
-    db.prepare('UPDATE archive_journal SET entry = ? WHERE idx = ?').run(bytes, row.idx);
+    // A message's bytes are its log row's: one byte of the stored body changed.
+    const row = db.prepare<[], { idx: number; seq: number }>("SELECT idx, seq FROM archive_journal WHERE type = 'message' ORDER BY idx LIMIT 1 OFFSET 10").get()!;
+    const body = Buffer.from(db.prepare<[number], string>('SELECT body FROM log WHERE seq = ?').pluck().get(row.seq)!, 'utf8');
+    body[0] = body[0] === 0x42 ? 0x43 : 0x42;
+    db.prepare('UPDATE log SET body = ? WHERE seq = ?').run(body.toString('utf8'), row.seq);
     db.close();
     const failed = await verify().then(
       () => null,

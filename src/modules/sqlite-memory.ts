@@ -16,6 +16,8 @@ export function openSqliteAreaInMemory<A>(area: SqliteArea<A>, ctx: AreaContext)
   return area.open(db, {
     now: () => ctx.now(),
     onAppend: (participant) => ctx.onAppend((records) => write(() => participant(records))),
+    logRecord: (seq) => ctx.logRecord(seq),
+    logRecords: (from, to) => ctx.logRecords(from, to),
     write,
     read,
     batched: async (fn) => write(fn),

@@ -13,6 +13,7 @@ import { LocalBus } from '../engine/local-bus.js';
 import { silentLog, testEngine, testPresence } from '../engine/test-engine.js';
 import type { TestCluster, TestNode } from '../engine/test-cluster.js';
 import { compiledUrl, importSqliteArea, type SqliteModule } from '../storage/sqlite/module-areas.js';
+import type { AreaContext } from '../ports/module-storage.js';
 import type { Store } from '../ports/store.js';
 import { opOf } from '../protocols/json-ws/ops.js';
 import { parseParams } from '../protocols/params.js';
@@ -24,6 +25,11 @@ import type { XmppExtensions } from '../protocols/xmpp/c2s/types.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { ModuleHost, type AnyModule, type ModuleOptions } from './host.js';
 import type { CliContext } from './api.js';
+
+/** The context of an area opened on its own, with no store around it: no appends reach it, and no log. */
+export function detachedAreaContext(now: () => number = Date.now): AreaContext {
+  return { onAppend: () => undefined, logRecord: () => undefined, logRecords: () => [], now };
+}
 
 /** A logger that drops everything, with the `child` the host asks for. */
 export const silentHostLog: Logger & { child(b: object): Logger } = { ...silentLog, child: () => silentLog };

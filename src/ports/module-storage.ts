@@ -18,6 +18,15 @@ export type AppendParticipant = (records: readonly Readonly<LogRecord>[]) => voi
 export interface AreaContext {
   /** Joins the log's append transaction (see AppendParticipant). */
   onAppend(participant: AppendParticipant): void;
+  /**
+   * The log record at position `seq` (undefined when there is none), read on the store's thread, inside the
+   * caller's transaction when it runs in one. The log is append-only: a record, once written, is never changed
+   * or removed (edits and retractions are records of their own, and what readers see is kept beside the log), so
+   * an area may keep a record's position where it would otherwise keep a copy of it (the compliance journal does).
+   */
+  logRecord(seq: number): LogRecord | undefined;
+  /** The log records at positions `from` through `to`, in order (as logRecord reads each; one read for a run). */
+  logRecords(from: number, to: number): LogRecord[];
   /** The store's clock (tests pin it). */
   now(): number;
 }

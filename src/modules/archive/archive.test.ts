@@ -17,6 +17,9 @@ import type { Store } from '../../ports/store.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
 import { ModuleHost } from '../host.js';
+import type { LogRecord } from '../../core/types.js';
+import { LOG_COLUMNS } from '../../storage/sqlite/log-writer.js';
+import { eventDraft, recordBytes } from './entry.js';
 import { archive } from './index.js';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import { openNote, parseCheckpoint, parseVerifierKey } from './note.js';
@@ -137,10 +140,17 @@ describe('the compliance archive', () => {
   });
 
   describe('tampering in the database file is detected', () => {
-    /** A journal of 40 messages with two checkpoints, then a change made by another connection. */
+    /**
+     * A journal of 40 messages (entries 0-19 and 23-42) and three room events (entries 20-22) with two
+     * checkpoints, then a change made by another connection. A message's entry bytes are its log row's (the
+     * journal row keeps its position and leaf hash); an event's are stored in its journal row.
+     */
     async function tampered(change: (db: Database.Database) => void): Promise<Awaited<ReturnType<ArchiveArea['verify']>>> {
       const r = await rig();
       for (let i = 0; i < 20; i++) await r.send(`early ${i}`);
+      for (let i = 0; i < 3; i++) {
+        await r.archive.journal([eventDraft('room.membership', Date.now(), { actor: 'alice@example.com', subject: 'team@conference.example.com', data: { change: 'joined', early: i } })]);
+      }
       await r.archive.checkpoint(ORIGIN, Date.now());
       for (let i = 0; i < 20; i++) await r.send(`late ${i}`);
       await r.archive.checkpoint(ORIGIN, Date.now());
@@ -151,14 +161,33 @@ describe('the compliance archive', () => {
       return r.archive.verify({ origin: ORIGIN });
     }
 
-    it('one byte of a stored entry changed', async () => {
+    /** The log record journal row `idx` names. */
+    const logRow = (db: Database.Database, idx: number): LogRecord => {
+      const seq = db.prepare<[number], number>('SELECT seq FROM archive_journal WHERE idx = ?').pluck().get(idx)!;
+      return db.prepare<[number], LogRecord>(`SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq = ?`).get(seq)!;
+    };
+
+    it('one byte of a message changed (in its log row)', async () => {
       const report = await tampered((db) => {
-        const row = db.prepare<[], { entry: Buffer }>('SELECT entry FROM archive_journal WHERE idx = 8').get()!;
-        const bytes = Buffer.from(row.entry);
-        bytes[bytes.indexOf('early')] = 'E'.charCodeAt(0);
-        db.prepare('UPDATE archive_journal SET entry = ? WHERE idx = 8').run(bytes);
+        const r = logRow(db, 8);
+        db.prepare('UPDATE log SET body = ? WHERE seq = ?').run(r.body!.replace('early', 'Early'), r.seq);
       });
       expect(report.problem).toMatchObject({ code: 'entry-changed', index: 7 });
+    });
+
+    it('one byte of a stored entry changed', async () => {
+      const report = await tampered((db) => {
+        const row = db.prepare<[], { entry: Buffer }>('SELECT entry FROM archive_journal WHERE idx = 22').get()!;
+        const bytes = Buffer.from(row.entry);
+        bytes[bytes.indexOf('early')] = 'E'.charCodeAt(0);
+        db.prepare('UPDATE archive_journal SET entry = ? WHERE idx = 22').run(bytes);
+      });
+      expect(report.problem).toMatchObject({ code: 'entry-changed', index: 21 });
+    });
+
+    it("a message's log row deleted", async () => {
+      const report = await tampered((db) => db.prepare('DELETE FROM log WHERE seq = ?').run(logRow(db, 15).seq));
+      expect(report.problem).toMatchObject({ code: 'record-missing', index: 14 });
     });
 
     it('an entry deleted', async () => {
@@ -166,21 +195,43 @@ describe('the compliance archive', () => {
       expect(report.problem).toMatchObject({ code: 'missing-entry', index: 11 });
     });
 
-    it('two entries swapped (content and leaf hashes)', async () => {
+    it('two stored entries swapped (content and leaf hashes)', async () => {
       const report = await tampered((db) => {
-        const a = db.prepare<[], { entry: Buffer; leaf: Buffer }>('SELECT entry, leaf FROM archive_journal WHERE idx = 5').get()!;
-        const b = db.prepare<[], { entry: Buffer; leaf: Buffer }>('SELECT entry, leaf FROM archive_journal WHERE idx = 6').get()!;
-        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 5').run(b.entry, b.leaf);
-        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 6').run(a.entry, a.leaf);
+        const a = db.prepare<[], { entry: Buffer; leaf: Buffer }>('SELECT entry, leaf FROM archive_journal WHERE idx = 21').get()!;
+        const b = db.prepare<[], { entry: Buffer; leaf: Buffer }>('SELECT entry, leaf FROM archive_journal WHERE idx = 22').get()!;
+        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 21').run(b.entry, b.leaf);
+        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 22').run(a.entry, a.leaf);
       });
-      expect(report.problem).toMatchObject({ code: 'entry-moved', index: 4 });
+      expect(report.problem).toMatchObject({ code: 'entry-moved', index: 20 });
+    });
+
+    it('two messages swapped (the log positions and leaf hashes their rows keep)', async () => {
+      const report = await tampered((db) => {
+        const get = db.prepare<[number], { seq: number; leaf: Buffer }>('SELECT seq, leaf FROM archive_journal WHERE idx = ?');
+        const put = db.prepare<[number, Buffer, number]>('UPDATE archive_journal SET seq = ?, leaf = ? WHERE idx = ?');
+        const a = get.get(5)!;
+        const b = get.get(6)!;
+        put.run(b.seq, b.leaf, 5);
+        put.run(a.seq, a.leaf, 6);
+      });
+      expect(report.problem).toMatchObject({ code: 'entry-changed', index: 4 });
     });
 
     it('an entry rewritten with a matching leaf hash', async () => {
       const report = await tampered((db) => {
-        const row = db.prepare<[], { entry: Buffer }>('SELECT entry FROM archive_journal WHERE idx = 3').get()!;
-        const forged = Buffer.from(row.entry.toString('utf8').replace('early', 'forge'), 'utf8');
-        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 3').run(forged, leafHash(forged));
+        const row = db.prepare<[], { entry: Buffer }>('SELECT entry FROM archive_journal WHERE idx = 21').get()!;
+        const forged = Buffer.from(row.entry.toString('utf8').replace('joined', 'left'), 'utf8');
+        db.prepare('UPDATE archive_journal SET entry = ?, leaf = ? WHERE idx = 21').run(forged, leafHash(forged));
+      });
+      expect(report.problem).toMatchObject({ code: 'root-mismatch' });
+    });
+
+    it('a message rewritten in its log row, with a matching leaf hash', async () => {
+      const report = await tampered((db) => {
+        const r = logRow(db, 3);
+        const forged = { ...r, body: r.body!.replace('early', 'forge') };
+        db.prepare('UPDATE log SET body = ? WHERE seq = ?').run(forged.body, r.seq);
+        db.prepare('UPDATE archive_journal SET leaf = ? WHERE idx = 3').run(leafHash(recordBytes(2, forged)));
       });
       expect(report.problem).toMatchObject({ code: 'root-mismatch' });
     });

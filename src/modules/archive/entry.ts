@@ -6,7 +6,7 @@
  */
 import type { LogRecord } from '../../core/types.js';
 import { canonicalBytes } from './jcs.js';
-import { framedLeafHash, leafHash } from './merkle.js';
+import { framedLeafHash, leafHash, textLeafHashHex } from './merkle.js';
 
 /** Version of the entry format. */
 export const ENTRY_VERSION = 1;
@@ -35,7 +35,7 @@ export interface EntryDraft {
  * encrypted payload) are the member `xml`, present only when there are some: an entry without them has the
  * bytes it always had, so entries journaled before they were kept still verify.
  */
-export function recordDraft(r: LogRecord): EntryDraft {
+export function recordDraft(r: Readonly<LogRecord>): EntryDraft {
   const draft: EntryDraft = {
     type: r.kind,
     ts: r.ts,
@@ -96,16 +96,16 @@ export function sealEntry(index: number, d: EntryDraft): { bytes: Buffer; leaf: 
 const ESCAPED_SURROGATE = '\\ud';
 
 /**
- * `sealEntry(index, recordDraft(r))`, the journal's hot path, without the general canonicaliser: a log record's
- * entry has a fixed set of members, so it is built with them already in RFC 8785 §3.2.3 order (UTF-16 code
- * units) and JSON.stringify writes them with exactly JCS's string and number forms (RFC 8785 §3.2.2). What
- * JSON.stringify would write differently from JCS takes the general path, which either writes the same bytes
- * or refuses the value: a lone surrogate (escaped by JSON.stringify, refused by JCS) and a number that is not
- * finite. Measured (bench/archive-append.ts): about half the general path's time with its draft; entry.test.ts checks
- * that both write the same bytes for arbitrary records.
+ * The canonical JSON text of a log record's entry at `index`, written without the general canonicaliser: a log
+ * record's entry has a fixed set of members, so it is built with them already in RFC 8785 §3.2.3 order (UTF-16
+ * code units) and JSON.stringify writes them with exactly JCS's string and number forms (RFC 8785 §3.2.2). Null
+ * where JSON.stringify would write differently from JCS, so the caller takes the general path, which either
+ * writes the same bytes or refuses the value: a lone surrogate (escaped by JSON.stringify, refused by JCS) and a
+ * number that is not finite. The text returned has no lone surrogate, so its UTF-8 encoding is exact.
+ * entry.test.ts checks that both paths write the same bytes for arbitrary records.
  */
-export function sealRecord(index: number, r: LogRecord): { bytes: Buffer; leaf: Buffer } {
-  if (!Number.isFinite(r.ts) || !Number.isFinite(r.seq)) return sealEntry(index, recordDraft(r));
+function recordJson(index: number, r: Readonly<LogRecord>): string | null {
+  if (!Number.isFinite(r.ts) || !Number.isFinite(r.seq)) return null;
   const entry: Record<string, unknown> = {
     actor: r.from,
     body: r.body,
@@ -127,8 +127,32 @@ export function sealRecord(index: number, r: LogRecord): { bytes: Buffer; leaf: 
   // Last in code-unit order ("v" < "xml"), and only when present (see recordDraft).
   if (r.xml !== null && r.xml !== undefined) entry.xml = r.xml;
   const json = JSON.stringify(entry);
-  if (json.includes(ESCAPED_SURROGATE)) return sealEntry(index, recordDraft(r));
-  // 0x00 || entry in one buffer: hashed as it is, stored without its first byte (no copy either way).
+  return json.includes(ESCAPED_SURROGATE) ? null : json;
+}
+
+/**
+ * The leaf hash of a log record's entry at `index`, as hex: the journal's hot path, which stores no bytes
+ * (journal.ts) and has SQLite unhex() the leaf. The text is hashed as it is, and neither its bytes nor the digest
+ * become a buffer here (bench/archive-append.ts times it beside sealRecord).
+ */
+export function recordLeafHex(index: number, r: Readonly<LogRecord>): string {
+  const json = recordJson(index, r);
+  return json === null ? sealEntry(index, recordDraft(r)).leaf.toString('hex') : textLeafHashHex(json);
+}
+
+/** The canonical bytes of a log record's entry at `index`: how a reader re-creates an entry from its log row. */
+export function recordBytes(index: number, r: Readonly<LogRecord>): Buffer {
+  const json = recordJson(index, r);
+  return json === null ? canonicalBytes(entryObject(index, recordDraft(r))) : Buffer.from(json, 'utf8');
+}
+
+/**
+ * `sealEntry(index, recordDraft(r))` by the fast path: the entry framed as 0x00 || entry in one buffer is hashed
+ * as it is, and its bytes are the same buffer without the first byte (no copy either way).
+ */
+export function sealRecord(index: number, r: Readonly<LogRecord>): { bytes: Buffer; leaf: Buffer } {
+  const json = recordJson(index, r);
+  if (json === null) return sealEntry(index, recordDraft(r));
   const framed = Buffer.from(`\u0000${json}`, 'utf8');
   return { bytes: framed.subarray(1), leaf: framedLeafHash(framed) };
 }

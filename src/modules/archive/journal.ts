@@ -2,14 +2,17 @@
  * The archive's journal on SQLite, opened on the store's thread beside the core's tables. Messages are journaled
  * inside the transaction that appends them to the log (AppendParticipant), so a message exists if and only if
  * its journal entry does; other entries (membership, accounts, the officers' own actions) share the store's
- * group commit. The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed,
+ * group commit. A log record's entry is sealed (canonical bytes and leaf hash) when it is journaled, but its
+ * bytes are not stored a second time: its row keeps the record's position, and readers re-create the bytes from
+ * the log, which is append-only (AreaContext.logRecord); `parley archive verify` checks them against the leaf. The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed,
  * and complete subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows.
  */
 import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
-import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
+import type { LogRecord } from '../../core/types.js';
+import type { AreaContext, ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { storageError } from '../../storage/sqlite/db.js';
-import { sealEntry, sealRecord, type EntryDraft } from './entry.js';
+import { recordBytes, recordLeafHex, sealEntry, type EntryDraft } from './entry.js';
 import { CompactRange, consistencyProof, inclusionProof, SubtreeHasher, type CompactRangeState, type SubtreeCache } from './merkle.js';
 import { checkpointBody, generateSignerKey, parseSignerKey, signNote } from './note.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
@@ -30,7 +33,8 @@ export const JOURNAL_MIGRATIONS: readonly ModuleMigration[] = [
         conv       TEXT,
         actor      TEXT,
         subject    TEXT,
-        entry      BLOB,                  -- the entry's canonical bytes; NULL once retention expired it
+        entry      BLOB,                  -- the entry's canonical bytes; NULL once retention expired it, and
+                                          -- NULL for a log record (its bytes are re-created from the log row)
         leaf       BLOB NOT NULL,         -- SHA-256(0x00 || entry), kept forever
         expired_at INTEGER
       );
@@ -117,7 +121,62 @@ export interface JournalArea {
   verify(opts: VerifyOptions): Promise<VerifyReport>;
 }
 
-type Row = { idx: number; type: string; ts: number; entry: Buffer | null; leaf: Buffer };
+/** The columns of a journal row that say where its entry's bytes are (SELECT … ENTRY_COLUMNS). */
+export interface EntrySource {
+  idx: number;
+  seq: number | null;
+  entry: Buffer | null;
+  expired: number | null;
+}
+
+/** The columns of EntrySource, for journal alias `j`. */
+export const ENTRY_COLUMNS = 'j.idx, j.seq, j.entry, j.expired_at AS expired';
+
+/** Reads log records by position (AreaContext). */
+export type LogReader = Pick<AreaContext, 'logRecord' | 'logRecords'>;
+
+/**
+ * `log` for the log records that `rows` stand for: read in one run when their positions lie close together (a
+ * run of the journal's rows does: they were journaled in log order), else one by one.
+ */
+export function readAhead(rows: readonly EntrySource[], log: LogReader): LogReader {
+  let from = Number.POSITIVE_INFINITY;
+  let to = 0;
+  let n = 0;
+  for (const r of rows) {
+    if (r.entry !== null || r.expired !== null || r.seq === null) continue;
+    from = Math.min(from, r.seq);
+    to = Math.max(to, r.seq);
+    n++;
+  }
+  // Records logged while the archive was off lie between them too: read a run only when it is mostly theirs.
+  if (n < 2 || to - from + 1 > 2 * n) return log;
+  const read = new Map<number, LogRecord>();
+  for (const record of log.logRecords(from, to)) read.set(record.seq, record);
+  return { logRecord: (seq) => (seq >= from && seq <= to ? read.get(seq) : log.logRecord(seq)), logRecords: log.logRecords };
+}
+
+/**
+ * The log record a journal row stands for when its bytes are not stored (a log record not expired), else null.
+ * Throws when the log no longer holds it: verify names that entry.
+ */
+export function journaledRecord(r: EntrySource, log: LogReader): Readonly<LogRecord> | null {
+  if (r.entry !== null || r.expired !== null || r.seq === null) return null;
+  const record = log.logRecord(r.seq);
+  if (record === undefined || record.seq !== r.seq) {
+    throw new ParleyError('internal-server-error', `journal entry ${r.idx - 1} is the log record at position ${r.seq}, which the log no longer holds: run parley archive verify`);
+  }
+  return record;
+}
+
+/** An entry's canonical bytes: stored, or re-created from its log record; null once retention expired it. */
+export function entryBytes(r: EntrySource, log: LogReader): Buffer | null {
+  if (r.entry !== null) return r.entry;
+  const record = journaledRecord(r, log);
+  return record === null ? null : recordBytes(r.idx - 1, record);
+}
+
+type Row = EntrySource & { type: string; ts: number; leaf: Buffer };
 
 /**
  * Writes one entry at the next leaf index and returns the index; the caller holds a write transaction (the
@@ -130,9 +189,13 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   const insert = db.prepare<[string, number | null, number, string | null, string | null, string | null, Buffer, Buffer]>(
     'INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  // A log record's row: no bytes, the leaf given as hex (recordLeafHex).
+  const insertRecord = db.prepare<[string, number, number, string, string, string, string]>(
+    'INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, leaf) VALUES (?, ?, ?, ?, ?, ?, unhex(?))',
+  );
   const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
   const leafAt = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
-  const rowAt = db.prepare<[number], Row>('SELECT idx, type, ts, entry, leaf FROM archive_journal WHERE idx = ?');
+  const rowAt = db.prepare<[number], Row>(`SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.leaf FROM archive_journal j WHERE j.idx = ?`);
   const leavesAfter = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx > ? ORDER BY idx').pluck();
   const subtreeGet = db.prepare<[number, number], Buffer>('SELECT hash FROM archive_subtrees WHERE level = ? AND idx = ?').pluck();
   const subtreePut = db.prepare<[number, number, Buffer]>('INSERT OR REPLACE INTO archive_subtrees (level, idx, hash) VALUES (?, ?, ?)');
@@ -158,9 +221,10 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     try {
       let next = count.get()!;
       for (const r of records) {
-        // The columns recordDraft would give, without building the draft (the hot path).
-        const { bytes, leaf } = sealRecord(next++, r);
-        insert.run(r.kind, r.seq, r.ts, r.conv, r.from, r.to, bytes, leaf);
+        // The columns recordDraft would give, without building the draft (the hot path). The entry's bytes are
+        // the log row's, so the row keeps its position and leaf hash only: storing them again cost about half
+        // the journal's time per message (bench/archive-append.ts, docs/PERFORMANCE.md).
+        insertRecord.run(r.kind, r.seq, r.ts, r.conv, r.from, r.to, recordLeafHex(next++, r));
       }
     } catch (e) {
       // A full or failing disk is the store's stable refusal (reason storage-full); anything else a clear
@@ -231,7 +295,8 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     async entry(index) {
       const r = rowAt.get(index + 1);
       if (!r) return null;
-      return { index, type: r.type, ts: r.ts, entry: r.entry === null ? null : r.entry.toString('utf8'), leaf: r.leaf.toString('hex') };
+      const bytes = entryBytes(r, ctx);
+      return { index, type: r.type, ts: r.ts, entry: bytes === null ? null : bytes.toString('utf8'), leaf: r.leaf.toString('hex') };
     },
     async checkpoint(origin, now) {
       return ctx.write(() => {
@@ -265,7 +330,7 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
       return ctx.read(() => badRange(() => consistencyProof(m, n, hasher).map((h) => h.toString('base64'))));
     },
     async verify(opts) {
-      return verifyJournal(db, opts);
+      return verifyJournal(db, opts, ctx);
     },
   };
   return { area, append };

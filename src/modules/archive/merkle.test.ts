@@ -11,6 +11,7 @@ import {
   nodeHash,
   rootAt,
   rootFromLeaves,
+  textLeafHashHex,
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
@@ -148,6 +149,12 @@ describe('Merkle Tree Hash (RFC 9162 §2.1.1)', () => {
     const l = leafHash(a);
     const r = leafHash(Buffer.from('b'));
     expect(nodeHash(l, r).equals(sha256(Buffer.of(1), l, r))).toBe(true);
+  });
+
+  it('hashes an entry given as text as its UTF-8 bytes', () => {
+    for (const text of ['', '{"a":1}', 'ünïcödé \u2028 \ud83d\ude00 \u0000']) {
+      expect(textLeafHashHex(text)).toBe(leafHash(Buffer.from(text, 'utf8')).toString('hex'));
+    }
   });
 });
 

@@ -45,6 +45,16 @@ export function framedLeafHash(framed: Uint8Array): Buffer {
   return oneShotHash('sha256', framed, 'buffer');
 }
 
+/**
+ * The leaf hash, as hex, of an entry given as its text, which must have no lone surrogate (so its UTF-8 encoding
+ * is exact): SHA-256 of 0x00 and the text's UTF-8 bytes. Neither the bytes nor the digest become a buffer on this
+ * side (a digest buffer took about half of the hash's time, and is an array buffer for the collector to sweep),
+ * for a caller that hands it to SQLite's unhex().
+ */
+export function textLeafHashHex(text: string): string {
+  return oneShotHash('sha256', `\u0000${text}`, 'hex');
+}
+
 /** The hash of an interior node: SHA-256(0x01 || left || right) (RFC 9162 §2.1.1). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {

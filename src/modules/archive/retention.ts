@@ -15,7 +15,7 @@ import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
 import { dmPair, holdCovers, normaliseDomain, normaliseHoldScope, roomOf, type HeldEntry, type Hold, type HoldScope } from './holds.js';
-import type { AppendEntry } from './journal.js';
+import { ENTRY_COLUMNS, journaledRecord, type AppendEntry, type EntrySource, type LogReader } from './journal.js';
 
 /** Retention policies and legal holds: the archive's migration 3 (after the search index's). */
 export const RETENTION_MIGRATION: ModuleMigration = {
@@ -120,7 +120,7 @@ export interface RetentionArea {
 
 type PolicyRow = { kind: 'domain' | 'room'; scope: string; minDays: number; maxDays: number | null; setAt: number; setBy: string | null };
 type HoldRow = { id: number; reason: string; scope: string; createdBy: string; createdAt: number; releasedAt: number | null; releasedBy: string | null };
-type Candidate = { idx: number; conv: string | null; actor: string | null; subject: string | null; ts: number; entry: Buffer };
+type Candidate = EntrySource & { conv: string | null; actor: string | null; subject: string | null; ts: number };
 
 const toHold = (r: HoldRow): Hold => ({ ...r, scope: JSON.parse(r.scope) as HoldScope });
 
@@ -190,10 +190,12 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
   const holdPut = db.prepare<[string, string, string, number]>('INSERT INTO archive_holds (reason, scope, created_by, created_at) VALUES (?, ?, ?, ?)');
   const holdEnd = db.prepare<[number, string, number]>('UPDATE archive_holds SET released_at = ?, released_by = ? WHERE id = ?');
   const candidates = db.prepare<[number, number, number], Candidate>(
-    `SELECT idx, conv, actor, subject, ts, entry FROM archive_journal
-     WHERE idx > ? AND ts < ? AND seq IS NOT NULL AND entry IS NOT NULL ORDER BY idx LIMIT ?`,
+    `SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts FROM archive_journal j
+     WHERE j.idx > ? AND j.ts < ? AND j.seq IS NOT NULL AND j.expired_at IS NULL ORDER BY j.idx LIMIT ?`,
   );
-  const expire = db.prepare<[number, number]>('UPDATE archive_journal SET entry = NULL, expired_at = ? WHERE idx = ? AND entry IS NOT NULL');
+  // A log record's entry keeps no bytes of its own (journal.ts): expiring it marks it, and its content is then
+  // neither searched, exported nor re-created from the log.
+  const expire = db.prepare<[number, number]>('UPDATE archive_journal SET entry = NULL, expired_at = ? WHERE idx = ? AND expired_at IS NULL');
   const size = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
   // The search index (migration 2, before this part's) is keyed by journal idx: expired content leaves it too.
   const ftsDelete = db.prepare<[number]>('DELETE FROM archive_fts WHERE rowid = ?');
@@ -269,7 +271,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
             actor: r.actor,
             subject: r.subject,
             ts: r.ts,
-            body: () => (body === undefined ? (body = bodyOf(r.entry)) : body),
+            body: () => (body === undefined ? (body = bodyOf(r, ctx)) : body),
           };
           if (holds.some((h) => holdCovers(h.scope, e))) {
             totals.held++;
@@ -322,8 +324,9 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
 }
 
 /** The message body in an entry's bytes (null when it has none). */
-function bodyOf(entry: Buffer): string | null {
-  const b = (JSON.parse(entry.toString('utf8')) as { body?: unknown }).body;
+function bodyOf(r: EntrySource, log: LogReader): string | null {
+  const record = journaledRecord(r, log);
+  const b = record !== null ? record.body : r.entry === null ? null : (JSON.parse(r.entry.toString('utf8')) as { body?: unknown }).body;
   return typeof b === 'string' ? b : null;
 }
 

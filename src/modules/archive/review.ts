@@ -14,7 +14,7 @@ import type { LogRecord } from '../../core/types.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
 import { normaliseDomain } from './holds.js';
-import type { AppendEntry } from './journal.js';
+import { entryBytes, type AppendEntry, type LogReader } from './journal.js';
 
 /** Lexicon policies and the review queue: the archive's migration 4. */
 export const REVIEW_MIGRATION: ModuleMigration = {
@@ -219,7 +219,7 @@ export function sampled(leaf: Buffer, percent: number): boolean {
 // Storage (the store's thread)
 
 type LexiconRow = { id: number; name: string; scopeKind: 'all' | 'domain' | 'group'; scope: string | null; terms: string; createdBy: string | null; createdAt: number };
-type ItemRow = Omit<ReviewItem, 'index' | 'reasons' | 'entry'> & { idx: number; reasons: string; entry: Buffer | null };
+type ItemRow = Omit<ReviewItem, 'index' | 'reasons' | 'entry'> & { idx: number; reasons: string; entry: Buffer | null; entrySeq: number | null; expired: number | null };
 
 const toLexicon = (r: LexiconRow): Lexicon => ({
   id: r.id,
@@ -229,12 +229,11 @@ const toLexicon = (r: LexiconRow): Lexicon => ({
   createdBy: r.createdBy,
   createdAt: r.createdAt,
 });
-const toItem = ({ idx, reasons, entry, ...r }: ItemRow): ReviewItem => ({
-  ...r,
-  index: idx - 1,
-  reasons: JSON.parse(reasons) as ReviewReason[],
-  entry: entry === null ? null : entry.toString('utf8'),
-});
+/** A review item with its entry's text (re-created from the log for a log record; null once expired). */
+const toItem = ({ idx, reasons, entry, entrySeq, expired, ...r }: ItemRow, log: LogReader): ReviewItem => {
+  const bytes = entryBytes({ idx, seq: entrySeq, entry, expired }, log);
+  return { ...r, index: idx - 1, reasons: JSON.parse(reasons) as ReviewReason[], entry: bytes === null ? null : bytes.toString('utf8') };
+};
 
 /** Opens the supervision part; `append` journals inside the caller's write transaction. */
 export function openReview(db: Database.Database, ctx: SqliteAreaContext, append: AppendEntry): ReviewArea {
@@ -245,7 +244,7 @@ export function openReview(db: Database.Database, ctx: SqliteAreaContext, append
   const lexDel = db.prepare<[number]>('DELETE FROM archive_lexicons WHERE id = ?');
   const bySeq = db.prepare<[number], { idx: number; leaf: Buffer }>("SELECT idx, leaf FROM archive_journal WHERE seq = ? AND type IN ('message', 'edit') ORDER BY idx LIMIT 1");
   const itemPut = db.prepare<[number, number, string, number]>('INSERT INTO archive_review (idx, seq, reasons, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (idx) DO NOTHING');
-  const itemCols = 'r.id, r.idx, r.seq, r.reasons, r.state, r.reviewer, r.comment, r.decided_at AS decidedAt, r.created_at AS createdAt, j.entry';
+  const itemCols = 'r.id, r.idx, r.seq, r.reasons, r.state, r.reviewer, r.comment, r.decided_at AS decidedAt, r.created_at AS createdAt, j.entry, j.seq AS entrySeq, j.expired_at AS expired';
   const itemGet = db.prepare<[number], ItemRow>(`SELECT ${itemCols} FROM archive_review r JOIN archive_journal j ON j.idx = r.idx WHERE r.id = ?`);
   const itemsAll = db.prepare<[number, number], ItemRow>(`SELECT ${itemCols} FROM archive_review r JOIN archive_journal j ON j.idx = r.idx WHERE r.id > ? ORDER BY r.id LIMIT ?`);
   const itemsIn = db.prepare<[string, number, number], ItemRow>(`SELECT ${itemCols} FROM archive_review r JOIN archive_journal j ON j.idx = r.idx WHERE r.state = ? AND r.id > ? ORDER BY r.id LIMIT ?`);
@@ -298,7 +297,7 @@ export function openReview(db: Database.Database, ctx: SqliteAreaContext, append
       return ctx.write(() => {
         const rows = q.state === undefined ? itemsAll.all(q.after ?? 0, limit) : itemsIn.all(q.state, q.after ?? 0, limit);
         append(eventDraft('archive.review.list', now, { actor, data: { state: q.state ?? null, after: q.after ?? 0, items: rows.map((r) => r.id) } }));
-        return rows.map(toItem);
+        return rows.map((r) => toItem(r, ctx));
       });
     },
     async reviewMark(id, state, comment, actor, now) {
@@ -310,7 +309,7 @@ export function openReview(db: Database.Database, ctx: SqliteAreaContext, append
         if (!r) throw new ParleyError('item-not-found', `no review item ${id}`);
         itemMark.run(state, actor, text, now, id);
         append(eventDraft('archive.review.mark', now, { actor, subject: String(id), data: { item: id, index: r.idx - 1, state, previous: r.state, comment: text } }));
-        return toItem(itemGet.get(id)!);
+        return toItem(itemGet.get(id)!, ctx);
       });
     },
   };

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
-import type { AppendEntry, JournalArea, SignedCheckpoint } from './journal.js';
+import { ENTRY_COLUMNS, entryBytes, journaledRecord, readAhead, type AppendEntry, type EntrySource, type JournalArea, type LogReader, type SignedCheckpoint } from './journal.js';
 import { inclusionProof, SubtreeHasher, type SubtreeCache } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 
@@ -368,10 +368,15 @@ function filters(q: CheckedQuery): { sql: string; params: Array<string | number>
 /** A conversation key that adds nothing to the entry's actor and subject: `dm:<a> <b>`, or `room:<subject>`. */
 const derivedConv = (conv: string, subject: string | null): boolean => conv.startsWith('dm:') || (subject !== null && conv === `room:${subject}`);
 
-type JournalRow = { idx: number; type: string; ts: number; conv: string | null; actor: string | null; subject: string | null; entry: Buffer | null };
+type JournalRow = EntrySource & { type: string; ts: number; conv: string | null; actor: string | null; subject: string | null };
 type EntryFields = { id?: unknown; ref?: unknown; body?: unknown };
 
-const fieldsOf = (entry: Buffer | null): EntryFields => (entry === null ? {} : (JSON.parse(entry.toString('utf8')) as EntryFields));
+/** The members of an entry search reads: from its log record, or its stored bytes; none once expired. */
+const fieldsOf = (r: EntrySource, log: LogReader): EntryFields => {
+  const record = journaledRecord(r, log);
+  if (record !== null) return { id: record.id, ref: record.ref, body: record.body };
+  return r.entry === null ? {} : (JSON.parse(r.entry.toString('utf8')) as EntryFields);
+};
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** Opens the search part; `journal` is the journal part it audits into and signs checkpoints with. */
@@ -379,17 +384,18 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   const statePos = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
   const stateSet = db.prepare<[number]>('UPDATE archive_index_state SET indexed = ? WHERE id = 1');
   const lastIdx = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
-  const scan = db.prepare<[number, number], { idx: number; type: string; conv: string | null; actor: string | null; subject: string | null; entry: Buffer | null }>(
-    'SELECT idx, type, conv, actor, subject, entry FROM archive_journal WHERE idx > ? ORDER BY idx LIMIT ?',
+  const scan = db.prepare<[number, number], JournalRow>(
+    `SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject FROM archive_journal j WHERE j.idx > ? ORDER BY j.idx LIMIT ?`,
   );
   const whoPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_who (who, idx) VALUES (?, ?)');
   const ftsPut = db.prepare<[number, string]>('INSERT INTO archive_fts (rowid, body) VALUES (?, ?)');
   const refPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_refs (ref, idx) VALUES (?, ?)');
   // Every later version of a page's messages in one statement: the refs come as one JSON array.
-  const laterOfAll = db.prepare<[string], { ref: string; idx: number; type: string; ts: number; conv: string | null; entry: Buffer | null }>(
-    'SELECT r.ref, j.idx, j.type, j.ts, j.conv, j.entry FROM archive_refs r JOIN archive_journal j ON j.idx = r.idx WHERE r.ref IN (SELECT value FROM json_each(?)) ORDER BY r.idx',
+  const laterOfAll = db.prepare<[string], EntrySource & { ref: string; type: string; ts: number; conv: string | null }>(
+    `SELECT r.ref, ${ENTRY_COLUMNS}, j.type, j.ts, j.conv FROM archive_refs r JOIN archive_journal j ON j.idx = r.idx WHERE r.ref IN (SELECT value FROM json_each(?)) ORDER BY r.idx`,
   );
-  const rowAt = db.prepare<[number], JournalRow & { leaf: Buffer }>('SELECT idx, type, ts, conv, actor, subject, entry, leaf FROM archive_journal WHERE idx = ?');
+  const rowAt = db.prepare<[number], JournalRow & { leaf: Buffer }>(`SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject, j.leaf FROM archive_journal j WHERE j.idx = ?`);
+  const log: LogReader = ctx;
   const leafAt = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
   const subtreeGet = db.prepare<[number, number], Buffer>('SELECT hash FROM archive_subtrees WHERE level = ? AND idx = ?').pluck();
   const statements = new Map<string, Database.Statement>();
@@ -406,6 +412,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   const indexSome = (max: number): number => {
     const pos = statePos.get()!;
     const rows = scan.all(pos, max);
+    const records = readAhead(rows, log);
     for (const r of rows) {
       // Who took part is kept for every entry, expired ones too (the entry's row still names them). A 1:1
       // conversation's key names only its two parties, already the actor and the subject, and a room message's
@@ -413,9 +420,9 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
       if (r.actor !== null) whoPut.run(r.actor, r.idx);
       if (r.subject !== null && r.subject !== r.actor) whoPut.run(r.subject, r.idx);
       if (r.conv !== null && !derivedConv(r.conv, r.subject)) whoPut.run(r.conv, r.idx);
-      if (r.entry === null) continue;
+      if (r.expired !== null) continue;
       if (r.type !== 'message' && r.type !== 'edit' && r.type !== 'retract') continue;
-      const f = fieldsOf(r.entry);
+      const f = fieldsOf(r, records);
       const body = str(f.body);
       if (body !== null && body.length > 0 && r.type !== 'retract') ftsPut.run(r.idx, body);
       const ref = str(f.ref);
@@ -428,7 +435,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
 
   /** The page's hits, each with its later versions (edits and retractions of it in its conversation). */
   const hitsOf = (rows: readonly JournalRow[]): SearchHit[] => {
-    const parsed = rows.map((r) => ({ r, f: fieldsOf(r.entry) }));
+    const parsed = rows.map((r) => ({ r, f: fieldsOf(r, log) }));
     const ids = parsed.flatMap(({ r, f }) => (r.type === 'message' && typeof f.id === 'string' ? [f.id] : []));
     const later = new Map<string, LaterVersion[]>();
     if (ids.length > 0) {
@@ -436,32 +443,32 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
         const key = `${l.conv ?? ''}\n${l.ref}`;
         let list = later.get(key);
         if (list === undefined) later.set(key, (list = []));
-        list.push({ index: l.idx - 1, type: l.type, ts: l.ts, body: l.type === 'edit' ? str(fieldsOf(l.entry).body) : null });
+        list.push({ index: l.idx - 1, type: l.type, ts: l.ts, body: l.type === 'edit' ? str(fieldsOf(l, log).body) : null });
       }
     }
     return parsed.map(({ r, f }) => {
       const id = str(f.id);
       const versions = r.type === 'message' && id !== null ? (later.get(`${r.conv ?? ''}\n${id}`) ?? []) : [];
-      return { index: r.idx - 1, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, id, ref: str(f.ref), body: r.entry === null ? null : str(f.body), later: versions };
+      return { index: r.idx - 1, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, id, ref: str(f.ref), body: r.expired !== null ? null : str(f.body), later: versions };
     });
   };
 
   /** Journal rows matching `q`, newest first (search) or oldest first (export), below `before` (a journal idx). */
-  const select = (q: CheckedQuery, order: 'DESC' | 'ASC', limit: number, cols = 'j.idx, j.type, j.ts, j.conv, j.actor, j.subject, j.entry'): JournalRow[] => {
+  const select = (q: CheckedQuery, order: 'DESC' | 'ASC', limit: number, cols = `${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject`): JournalRow[] => {
     const f = filters(q);
     const before = q.before === null ? Number.MAX_SAFE_INTEGER : q.before + 1;
     if (q.match !== null && (q.participant !== null || q.room !== null)) {
       // A participant's or room's entries are few beside a common word's: they drive, newest first, and
       // each is checked against the index by rowid (an FTS5 seek, not a scan of the word's matches).
       const sql = `SELECT ${cols} FROM archive_journal j CROSS JOIN archive_fts ON archive_fts.rowid = j.idx
-        WHERE archive_fts MATCH ? AND j.idx < ? AND j.entry IS NOT NULL AND ${f.sql} ORDER BY j.idx ${order} LIMIT ?`;
+        WHERE archive_fts MATCH ? AND j.idx < ? AND j.expired_at IS NULL AND ${f.sql} ORDER BY j.idx ${order} LIMIT ?`;
       return prepared(sql).all(q.match, before, ...f.params, limit) as JournalRow[];
     }
     if (q.match !== null) {
       // The index drives (CROSS JOIN keeps it outer), in rowid order, so a page stops after `limit` hits.
       // Expired entries are left out: their words must not be inferable from a match.
       const sql = `SELECT ${cols} FROM archive_fts CROSS JOIN archive_journal j ON j.idx = archive_fts.rowid
-        WHERE archive_fts MATCH ? AND archive_fts.rowid < ? AND j.entry IS NOT NULL AND ${f.sql}
+        WHERE archive_fts MATCH ? AND archive_fts.rowid < ? AND j.expired_at IS NULL AND ${f.sql}
         ORDER BY archive_fts.rowid ${order} LIMIT ?`;
       return prepared(sql).all(q.match, before, ...f.params, limit) as JournalRow[];
     }
@@ -534,8 +541,9 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
           const r = rowAt.get(index + 1);
           if (r === undefined) throw new ParleyError('item-not-found', `no entry ${index}`);
           const cols = { index, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, leaf: r.leaf.toString('hex') };
-          if (r.entry === null) return { ...cols, entry: null, proof: [] };
-          return { ...cols, entry: r.entry.toString('utf8'), proof: inclusionProof(index, size, hasher).map((h) => h.toString('base64')) };
+          const bytes = entryBytes(r, log);
+          if (bytes === null) return { ...cols, entry: null, proof: [] };
+          return { ...cols, entry: bytes.toString('utf8'), proof: inclusionProof(index, size, hasher).map((h) => h.toString('base64')) };
         });
       });
     },

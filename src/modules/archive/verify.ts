@@ -4,7 +4,9 @@
  * problem with a stable code and the entry it concerns:
  *
  * - `missing-entry`: a leaf index has no row (an entry was deleted);
- * - `entry-changed`: an entry's bytes do not hash to its leaf (edited in place);
+ * - `entry-changed`: an entry's bytes do not hash to its leaf (edited in place; for a log record, whose bytes are
+ *   re-created from the log row it names, that row was changed or the entry made to name another);
+ * - `record-missing`: the log record an entry names is gone from the log;
  * - `entry-moved`: an entry names another index than its position (entries swapped or reordered);
  * - `expired-without-record`: content is gone but the entry was never expired by retention;
  * - `bad-signature`, `checkpoint-mismatch`: a checkpoint's note does not verify, or says other than its row;
@@ -13,6 +15,8 @@
  *   (proofs served from them would be wrong).
  */
 import type Database from 'better-sqlite3';
+import { recordLeafHex } from './entry.js';
+import { readAhead, type EntrySource, type LogReader } from './journal.js';
 import { CompactRange, leafHash, type CompactRangeState } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, type NoteVerifier } from './note.js';
@@ -48,12 +52,14 @@ export interface VerifyReport {
 }
 
 const PROGRESS_EVERY = 50_000;
+/** Rows read per statement: log records are read between them (a connection runs no statement while one iterates). */
+const CHUNK = 10_000;
 
-type Row = { idx: number; entry: Buffer | null; leaf: Buffer; expired: number | null };
+type Row = EntrySource & { leaf: Buffer };
 type Cp = { size: number; root: Buffer; note: string };
 
-/** Verifies the whole journal in `db` (see the header for the checks). */
-export function verifyJournal(db: Database.Database, opts: VerifyOptions): VerifyReport {
+/** Verifies the whole journal in `db`, with the log records read by `log` (see the header for the checks). */
+export function verifyJournal(db: Database.Database, opts: VerifyOptions, log: LogReader): VerifyReport {
   const total = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck().get() ?? 0;
   const checkpoints = db.prepare<[], Cp>('SELECT size, root, note FROM archive_checkpoints ORDER BY size').all();
   const report: VerifyReport = { ok: true, entries: 0, expired: 0, checkpoints: checkpoints.length, problem: null };
@@ -93,14 +99,32 @@ export function verifyJournal(db: Database.Database, opts: VerifyOptions): Verif
   for (; next < checkpoints.length && checkpoints[next]!.size === 0; next++) {
     if (!range.root().equals(checkpoints[next]!.root)) return fail({ code: 'root-mismatch', size: 0, index: 0, message: 'the checkpoint of the empty journal has another root' });
   }
-  const rows = db.prepare<[], Row>('SELECT idx, entry, leaf, expired_at AS expired FROM archive_journal ORDER BY idx').iterate();
-  for (const r of rows) {
+  const chunk = db.prepare<[number, number], Row>('SELECT idx, seq, entry, leaf, expired_at AS expired FROM archive_journal WHERE idx > ? ORDER BY idx LIMIT ?');
+  // Each chunk's log records are read in one run (readAhead).
+  let records = log;
+  const rows = function* (): Generator<Row> {
+    for (let after = 0; ; ) {
+      const page = chunk.all(after, CHUNK);
+      records = readAhead(page, log);
+      yield* page;
+      if (page.length < CHUNK) return;
+      after = page[page.length - 1]!.idx;
+    }
+  };
+  for (const r of rows()) {
     const index = r.idx - 1;
     if (index !== expected) return fail({ code: 'missing-entry', index: expected, message: `entry ${expected} is missing (the next is ${index})` });
     expected++;
-    if (r.entry === null) {
+    if (r.entry === null && (r.expired !== null || r.seq === null)) {
       if (r.expired === null) return fail({ code: 'expired-without-record', index, message: `entry ${index} has no content and was never expired` });
       report.expired++;
+    } else if (r.entry === null) {
+      // A log record: its bytes are re-created from the log row at its position.
+      const record = records.logRecord(r.seq!);
+      if (record === undefined) return fail({ code: 'record-missing', index, message: `entry ${index} is the log record at position ${r.seq}, which the log no longer holds` });
+      if (recordLeafHex(index, record) !== r.leaf.toString('hex')) {
+        return fail({ code: 'entry-changed', index, message: `entry ${index} does not hash to its leaf: the log record at position ${r.seq} it names was changed, or it was made to name another` });
+      }
     } else {
       const leaf = leafHash(r.entry);
       if (!leaf.equals(r.leaf)) return fail({ code: 'entry-changed', index, message: `entry ${index} does not hash to its leaf: its bytes were changed` });

@@ -20,7 +20,7 @@ import { discoOf, NO_EXTENSIONS } from '../../protocols/xmpp/c2s/iq-handlers.js'
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { testEngine } from '../../engine/test-engine.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
-import { setupModules, silentHostLog, TestXmppClient } from '../testing.js';
+import { detachedAreaContext, setupModules, silentHostLog, TestXmppClient } from '../testing.js';
 import { InstreamScan, parseInstreamReply } from './clamd.js';
 import { ModuleHost } from '../host.js';
 import { files } from './index.js';
@@ -148,7 +148,7 @@ function service(over: Omit<Partial<FilesOptions>, 'clamd'> & { clamd?: Partial<
     },
     httpUrl: () => null,
   };
-  const store = openSqliteAreaInMemory(area, { onAppend: () => undefined, now: Date.now });
+  const store = openSqliteAreaInMemory(area, detachedAreaContext());
   return { svc: new FilesService(store, () => options, new Scanner(options.clamd, silent), api, silent), journal, options };
 }
 

@@ -10,7 +10,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Session } from '../../engine/session.js';
 import { testPresence } from '../../engine/test-engine.js';
 import type { Store } from '../../ports/store.js';
-import { consumerCaughtUp, moduleFixture, runOp, type ModuleFixture } from '../testing.js';
+import { consumerCaughtUp, detachedAreaContext, moduleFixture, runOp, type ModuleFixture } from '../testing.js';
 import { openSqliteAreaInMemory } from '../sqlite-memory.js';
 import { conversations } from '../conversations/index.js';
 import { search } from './index.js';
@@ -210,7 +210,7 @@ describe('search module', () => {
   });
 
   it('applying a batch twice (a crash before its position was stored) leaves the same index', async () => {
-    const idx = openSqliteAreaInMemory(area, { onAppend: () => undefined, now: () => 0 });
+    const idx = openSqliteAreaInMemory(area, detachedAreaContext(() => 0));
     const rec = (seq: number, kind: IndexRecord['kind'], body: string | null, ref: string | null = null): IndexRecord => ({
       kind, type: 'chat', seq, id: `m${seq}`, conv: `dm:${A} ${B}`, from: A, fromResource: null, to: B, clientId: null, body, ref, ts: seq,
     });

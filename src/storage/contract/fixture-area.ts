@@ -21,6 +21,10 @@ export interface FixtureArea {
   count(): Promise<number>;
   /** The seqs the participant saw, ascending. */
   seen(): Promise<number[]>;
+  /** The log record at `seq` as the area reads it (AreaContext.logRecord), null when there is none. */
+  record(seq: number): Promise<LogRecord | null>;
+  /** The log records at `from` through `to` (AreaContext.logRecords). */
+  records(from: number, to: number): Promise<LogRecord[]>;
 }
 
 /** Throws when a record of the append is refused, before anything of the area changes. */
@@ -51,6 +55,8 @@ export const area: SqliteArea<FixtureArea> = {
       get: async (key) => get.get(key) ?? null,
       count: async () => count.get() ?? 0,
       seen: async () => ctx.read(() => seen.all()),
+      record: async (seq) => ctx.read(() => ctx.logRecord(seq) ?? null),
+      records: async (from, to) => ctx.read(() => ctx.logRecords(from, to)),
     };
   },
 };
@@ -71,6 +77,8 @@ export function memoryFixtureArea(ctx: AreaContext): FixtureArea {
     get: async (key) => items.get(key) ?? null,
     count: async () => items.size,
     seen: async () => [...seen].sort((a, b) => a - b),
+    record: async (seq) => ctx.logRecord(seq) ?? null,
+    records: async (from, to) => ctx.logRecords(from, to),
   };
 }
 

@@ -46,6 +46,23 @@ export function moduleContract(store: () => Store): void {
       expect(await fixture().seen()).toEqual(fresh);
     });
 
+    it('reads a log record by its position, as it was appended, and nothing where there is none', async () => {
+      const s = store();
+      const [sent, edit] = await s.messages.append([
+        dm(A, B, 'hello', { clientId: 'c-read', xml: '<x xmlns="urn:test"/>' }),
+        dm(A, B, 'hello, again', { kind: 'edit' }),
+      ]);
+      const area = fixture();
+      expect(await area.record(sent!.record.seq)).toEqual(sent!.record);
+      expect(await area.record(edit!.record.seq)).toEqual(edit!.record);
+      expect(await area.record(edit!.record.seq + 1)).toBeNull();
+      expect(await area.record(0)).toBeNull();
+      // A run, in order; positions past the end have nothing.
+      expect(await area.records(sent!.record.seq, edit!.record.seq + 5)).toEqual([sent!.record, edit!.record]);
+      expect(await area.records(edit!.record.seq, edit!.record.seq)).toEqual([edit!.record]);
+      expect(await area.records(edit!.record.seq + 1, edit!.record.seq + 9)).toEqual([]);
+    });
+
     it('a participant that throws fails only its own append, which stores nothing', async () => {
       const s = store();
       const before = await s.messages.append([dm(A, B, 'before')]);

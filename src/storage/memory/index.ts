@@ -55,6 +55,11 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     onAppend: (participant) => {
       participants.push(participant);
     },
+    logRecord: (seq) => {
+      const r = Number.isSafeInteger(seq) && seq > 0 ? s.log[seq - 1] : undefined;
+      return r === undefined ? undefined : { ...r };
+    },
+    logRecords: (from, to) => s.log.slice(Math.max(from, 1) - 1, Math.max(to, 0)).map((r) => ({ ...r })),
     now: Date.now,
   };
   const areas = new Map<string, unknown>();

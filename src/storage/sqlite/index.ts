@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
-import type { NewRecord } from '../../core/types.js';
+import type { LogRecord, NewRecord } from '../../core/types.js';
 import type { AppendParticipant, SqliteAreaContext } from '../../ports/module-storage.js';
 import type { AppendResult, Store } from '../../ports/store.js';
 import { createIdGenerator } from '../ids.js';
@@ -15,7 +15,7 @@ import { BUSY_TIMEOUT_MS } from './checkpoint.js';
 import { createTransactor, isEnvironmentError, mapStorageErrors, type Batched } from './db.js';
 import { createSqliteDomains } from './domains.js';
 import { createGroupCommit } from './group-commit.js';
-import { createLogWriter } from './log-writer.js';
+import { createLogWriter, LOG_COLUMNS } from './log-writer.js';
 import { createSqliteMessages } from './messages.js';
 import { migrate } from './migrate.js';
 import type { SqliteModule } from './module-areas.js';
@@ -86,10 +86,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // data_version moves only when another connection commits: exactly the "someone else changed it" signal.
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
 
+  const logRecord = db.prepare<[number], LogRecord>(`SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq = ?`);
+  const logRecords = db.prepare<[number, number], LogRecord>(`SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq BETWEEN ? AND ? ORDER BY l.seq`);
   const ctx: SqliteAreaContext = {
     onAppend: (participant) => {
       participants.push(participant);
     },
+    logRecord: (seq) => logRecord.get(seq),
+    logRecords: (from, to) => logRecords.all(from, to),
     now,
     write: tx.write,
     read: tx.read,
