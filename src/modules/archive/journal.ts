@@ -4,8 +4,9 @@
  * its journal entry does; other entries (membership, accounts, the officers' own actions) share the store's
  * group commit. A log record's entry is sealed (canonical bytes and leaf hash) when it is journaled, but its
  * bytes are not stored a second time: its row keeps the record's position, and readers re-create the bytes from
- * the log, which is append-only (AreaContext.logRecord); `parley archive verify` checks them against the leaf. The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed,
- * and complete subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows.
+ * the log, which is append-only (AreaContext.logRecord); `parley archive verify` checks them against the leaf.
+ * The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed, and complete
+ * subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows.
  */
 import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
@@ -222,8 +223,8 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
       let next = count.get()!;
       for (const r of records) {
         // The columns recordDraft would give, without building the draft (the hot path). The entry's bytes are
-        // the log row's, so the row keeps its position and leaf hash only: storing them again cost about half
-        // the journal's time per message (bench/archive-append.ts, docs/PERFORMANCE.md).
+        // the log row's, so the row keeps its position and leaf hash only: storing them again cost about a third
+        // of the journal's time per message (bench/archive-append.ts, docs/PERFORMANCE.md).
         insertRecord.run(r.kind, r.seq, r.ts, r.conv, r.from, r.to, recordLeafHex(next++, r));
       }
     } catch (e) {

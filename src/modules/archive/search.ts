@@ -536,12 +536,18 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
           if (leaf === undefined) throw new ParleyError('item-not-found', `no entry ${i}`);
           return leaf;
         }, cache);
-        return indices.map((index) => {
+        const rows = indices.map((index) => {
           if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw bad(`entry ${index} is not under the checkpoint of size ${size}`);
           const r = rowAt.get(index + 1);
           if (r === undefined) throw new ParleyError('item-not-found', `no entry ${index}`);
+          return r;
+        });
+        // A chunk of an export is mostly neighbours in the journal: their log records are read in one run.
+        const records = readAhead(rows, log);
+        return rows.map((r) => {
+          const index = r.idx - 1;
           const cols = { index, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, leaf: r.leaf.toString('hex') };
-          const bytes = entryBytes(r, log);
+          const bytes = entryBytes(r, records);
           if (bytes === null) return { ...cols, entry: null, proof: [] };
           return { ...cols, entry: bytes.toString('utf8'), proof: inclusionProof(index, size, hasher).map((h) => h.toString('base64')) };
         });
