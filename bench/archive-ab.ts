@@ -6,9 +6,12 @@
  *
  *   npm run bench:archive                       5 rounds
  *   npm run bench:archive -- --rounds 7 --duration 10 --paced
+ *   node dist/bench/archive-ab.js --rounds 6 --baseline ../other-tree/dist/src/app/main.js
  *
  * Options: --rounds N (default 5), --duration S (seconds measured per run, default 8), --paced (also measure
- * latency at half rate; slower), --json-only. Any other arguments after `--` go to bench/run.ts as they are.
+ * latency at half rate; slower), --baseline PATH (a third run per round: the archive on in the server at PATH,
+ * another build's entry point, so two builds' archives are compared within one run; the three rotate their
+ * order), --json-only. Any other arguments after `--` go to bench/run.ts as they are.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -16,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { round, spread } from './lib/stats.js';
 
 /** This script's options; everything else is passed to bench/run.ts. */
-const own = { rounds: '5', duration: '8', paced: false, jsonOnly: false };
+const own = { rounds: '5', duration: '8', paced: false, jsonOnly: false, baseline: '' };
 const passThrough: string[] = [];
 {
   const args = process.argv.slice(2);
@@ -24,6 +27,7 @@ const passThrough: string[] = [];
     const a = args[i]!;
     if (a === '--rounds' || a === '--duration') own[a === '--rounds' ? 'rounds' : 'duration'] = args[++i] ?? '';
     else if (a === '--paced') own.paced = true;
+    else if (a === '--baseline') own.baseline = args[++i] ?? '';
     else if (a === '--json-only') own.jsonOnly = true;
     else passThrough.push(a);
   }
@@ -53,9 +57,9 @@ interface Result {
   indexed: number;
 }
 
-/** One invocation of bench/run.ts, messages only, archive on or off; its JSON line. */
-function runOnce(archive: boolean): Promise<Result> {
-  const args = [RUN, '--only', 'messages', '--runs', '1', '--duration', duration, ...(own.paced ? [] : ['--max-only']), ...(archive ? ['--archive'] : []), ...passThrough];
+/** One invocation of bench/run.ts, messages only, archive on or off (in the server at `server`); its JSON line. */
+function runOnce(archive: boolean, server?: string): Promise<Result> {
+  const args = [RUN, '--only', 'messages', '--runs', '1', '--duration', duration, ...(own.paced ? [] : ['--max-only']), ...(archive ? ['--archive'] : []), ...(server ? ['--server', server] : []), ...passThrough];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -98,15 +102,18 @@ async function main(): Promise<void> {
   log(`archive off/on, ${rounds} rounds, ${duration} s measured per run; load average ${loadStart.join(' ')}`);
   const off: Result[] = [];
   const on: Result[] = [];
+  const base: Result[] = [];
+  type Arm = 'off' | 'on' | 'baseline';
+  const arms: Arm[] = own.baseline ? ['baseline', 'on', 'off'] : ['off', 'on'];
   for (let i = 0; i < rounds; i++) {
-    // Off first in odd rounds, on first in even ones.
-    const order = i % 2 === 0 ? [false, true] : [true, false];
-    for (const archive of order) {
-      const r = await runOnce(archive);
-      (archive ? on : off).push(r);
-      log(`round ${i + 1} archive ${archive ? 'on ' : 'off'}: ${r.maxRate}/s (server CPU ${r.serverCpuPct}% = ${round(cpuPerMessage(r), 1)} µs/message${r.p99Ms === null ? '' : `, paced p99 ${r.p99Ms} ms`}${r.failed ? `, ${r.failed} failed` : ''}${archive ? `, ${r.journaled} entries journaled, ${r.indexed} indexed by the end` : ''})`);
+    // Each round starts with the next arm, so none always runs first (off first in odd rounds without a baseline).
+    for (let k = 0; k < arms.length; k++) {
+      const arm = arms[(i + k) % arms.length]!;
+      const r = await runOnce(arm !== 'off', arm === 'baseline' ? own.baseline : undefined);
+      (arm === 'on' ? on : arm === 'off' ? off : base).push(r);
+      log(`round ${i + 1} archive ${arm === 'baseline' ? 'on (baseline)' : arm === 'on' ? 'on ' : 'off'}: ${r.maxRate}/s (server CPU ${r.serverCpuPct}% = ${round(cpuPerMessage(r), 1)} µs/message${r.p99Ms === null ? '' : `, paced p99 ${r.p99Ms} ms`}${r.failed ? `, ${r.failed} failed` : ''}${arm !== 'off' ? `, ${r.journaled} entries journaled, ${r.indexed} indexed by the end` : ''})`);
     }
-    log(`round ${i + 1} on/off: ${round(on[i]!.maxRate / off[i]!.maxRate, 3)}`);
+    log(`round ${i + 1} on/off: ${round(on[i]!.maxRate / off[i]!.maxRate, 3)}${own.baseline ? `, baseline on/off: ${round(base[i]!.maxRate / off[i]!.maxRate, 3)}` : ''}`);
   }
   const offMed = spread(off.map((r) => r.maxRate));
   const onMed = spread(on.map((r) => r.maxRate));
@@ -124,6 +131,14 @@ async function main(): Promise<void> {
     onServerCpuPct: spread(on.map((r) => r.serverCpuPct)),
     offCpuUsPerMessage: spread(off.map(cpuPerMessage), 1),
     onCpuUsPerMessage: spread(on.map(cpuPerMessage), 1),
+    ...(own.baseline
+      ? {
+          baseline: spread(base.map((r) => r.maxRate)),
+          baselineRoundRatios: spread(base.map((r, i) => round(r.maxRate / off[i]!.maxRate, 3))),
+          baselineCpuUsPerMessage: spread(base.map(cpuPerMessage), 1),
+          onOverBaseline: spread(on.map((r, i) => round(r.maxRate / base[i]!.maxRate, 3))),
+        }
+      : {}),
     loadavgStart: loadStart,
     loadavgEnd: load(),
   };
@@ -134,6 +149,11 @@ async function main(): Promise<void> {
   const cpuOn = summary.onCpuUsPerMessage.median;
   log(`server CPU per message: off ${cpuOff} µs, on ${cpuOn} µs (+${round(cpuOn - cpuOff, 1)} µs, ×${round(cpuOn / cpuOff, 2)})`);
   log(`on/off: ${ratio} (medians), ${ratios.median} (median of the rounds' ratios, ${ratios.min}–${ratios.max}); goal ≥ 0.9: ${ratio >= 0.9 ? 'met' : 'MISSED'}`);
+  if (summary.baseline) {
+    const b = summary.baselineRoundRatios!;
+    const o = summary.onOverBaseline!;
+    log(`baseline (${own.baseline}), archive on: median ${summary.baseline.median}/s, ${summary.baselineCpuUsPerMessage!.median} µs/message; on/off ${b.median} (median of the rounds, ${b.min}–${b.max}); this build over the baseline ${o.median} (${o.min}–${o.max})`);
+  }
 }
 
 main().catch((e: unknown) => {

@@ -170,6 +170,15 @@ export function journaledRecord(r: EntrySource, log: LogReader): Readonly<LogRec
   return record;
 }
 
+/** The text members of an entry its readers look into: from its log record, or its stored bytes; null once expired. */
+export function entryFields(r: EntrySource, log: LogReader): { id: string | null; ref: string | null; body: string | null } {
+  const record = journaledRecord(r, log);
+  if (record !== null) return { id: record.id, ref: record.ref, body: record.body };
+  const o = r.entry === null ? {} : (JSON.parse(r.entry.toString('utf8')) as Record<string, unknown>);
+  const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  return { id: text(o.id), ref: text(o.ref), body: text(o.body) };
+}
+
 /** An entry's canonical bytes: stored, or re-created from its log record; null once retention expired it. */
 export function entryBytes(r: EntrySource, log: LogReader): Buffer | null {
   if (r.entry !== null) return r.entry;

@@ -48,8 +48,8 @@ export function framedLeafHash(framed: Uint8Array): Buffer {
 /**
  * The leaf hash, as hex, of an entry given as its text, which must have no lone surrogate (so its UTF-8 encoding
  * is exact): SHA-256 of 0x00 and the text's UTF-8 bytes. Neither the bytes nor the digest become a buffer on this
- * side (a digest buffer took about half of the hash's time, and is an array buffer for the collector to sweep),
- * for a caller that hands it to SQLite's unhex().
+ * side (each would be another allocation for the collector to sweep), for a caller that hands it to SQLite's
+ * unhex().
  */
 export function textLeafHashHex(text: string): string {
   return oneShotHash('sha256', `\u0000${text}`, 'hex');

@@ -15,7 +15,7 @@ import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
 import { dmPair, holdCovers, normaliseDomain, normaliseHoldScope, roomOf, type HeldEntry, type Hold, type HoldScope } from './holds.js';
-import { ENTRY_COLUMNS, journaledRecord, type AppendEntry, type EntrySource, type LogReader } from './journal.js';
+import { ENTRY_COLUMNS, entryFields, type AppendEntry, type EntrySource } from './journal.js';
 
 /** Retention policies and legal holds: the archive's migration 3 (after the search index's). */
 export const RETENTION_MIGRATION: ModuleMigration = {
@@ -271,7 +271,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
             actor: r.actor,
             subject: r.subject,
             ts: r.ts,
-            body: () => (body === undefined ? (body = bodyOf(r, ctx)) : body),
+            body: () => (body === undefined ? (body = entryFields(r, ctx).body) : body),
           };
           if (holds.some((h) => holdCovers(h.scope, e))) {
             totals.held++;
@@ -321,13 +321,6 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
       });
     },
   };
-}
-
-/** The message body in an entry's bytes (null when it has none). */
-function bodyOf(r: EntrySource, log: LogReader): string | null {
-  const record = journaledRecord(r, log);
-  const b = record !== null ? record.body : r.entry === null ? null : (JSON.parse(r.entry.toString('utf8')) as { body?: unknown }).body;
-  return typeof b === 'string' ? b : null;
 }
 
 /** Runs a whole retention run step by step (the server's timer and the CLI); `onStep` reports progress. */

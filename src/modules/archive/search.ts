@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
-import { ENTRY_COLUMNS, entryBytes, journaledRecord, readAhead, type AppendEntry, type EntrySource, type JournalArea, type LogReader, type SignedCheckpoint } from './journal.js';
+import { ENTRY_COLUMNS, entryBytes, entryFields, readAhead, type AppendEntry, type EntrySource, type JournalArea, type LogReader, type SignedCheckpoint } from './journal.js';
 import { inclusionProof, SubtreeHasher, type SubtreeCache } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 
@@ -369,15 +369,6 @@ function filters(q: CheckedQuery): { sql: string; params: Array<string | number>
 const derivedConv = (conv: string, subject: string | null): boolean => conv.startsWith('dm:') || (subject !== null && conv === `room:${subject}`);
 
 type JournalRow = EntrySource & { type: string; ts: number; conv: string | null; actor: string | null; subject: string | null };
-type EntryFields = { id?: unknown; ref?: unknown; body?: unknown };
-
-/** The members of an entry search reads: from its log record, or its stored bytes; none once expired. */
-const fieldsOf = (r: EntrySource, log: LogReader): EntryFields => {
-  const record = journaledRecord(r, log);
-  if (record !== null) return { id: record.id, ref: record.ref, body: record.body };
-  return r.entry === null ? {} : (JSON.parse(r.entry.toString('utf8')) as EntryFields);
-};
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** Opens the search part; `journal` is the journal part it audits into and signs checkpoints with. */
 export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journal: { area: JournalArea; append: AppendEntry }): SearchArea {
@@ -422,10 +413,10 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
       if (r.conv !== null && !derivedConv(r.conv, r.subject)) whoPut.run(r.conv, r.idx);
       if (r.expired !== null) continue;
       if (r.type !== 'message' && r.type !== 'edit' && r.type !== 'retract') continue;
-      const f = fieldsOf(r, records);
-      const body = str(f.body);
+      const f = entryFields(r, records);
+      const body = f.body;
       if (body !== null && body.length > 0 && r.type !== 'retract') ftsPut.run(r.idx, body);
-      const ref = str(f.ref);
+      const ref = f.ref;
       if (ref !== null && r.type !== 'message') refPut.run(ref, r.idx);
     }
     if (rows.length > 0) stateSet.run(rows[rows.length - 1]!.idx);
@@ -435,7 +426,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
 
   /** The page's hits, each with its later versions (edits and retractions of it in its conversation). */
   const hitsOf = (rows: readonly JournalRow[]): SearchHit[] => {
-    const parsed = rows.map((r) => ({ r, f: fieldsOf(r, log) }));
+    const parsed = rows.map((r) => ({ r, f: entryFields(r, log) }));
     const ids = parsed.flatMap(({ r, f }) => (r.type === 'message' && typeof f.id === 'string' ? [f.id] : []));
     const later = new Map<string, LaterVersion[]>();
     if (ids.length > 0) {
@@ -443,13 +434,13 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
         const key = `${l.conv ?? ''}\n${l.ref}`;
         let list = later.get(key);
         if (list === undefined) later.set(key, (list = []));
-        list.push({ index: l.idx - 1, type: l.type, ts: l.ts, body: l.type === 'edit' ? str(fieldsOf(l, log).body) : null });
+        list.push({ index: l.idx - 1, type: l.type, ts: l.ts, body: l.type === 'edit' ? entryFields(l, log).body : null });
       }
     }
     return parsed.map(({ r, f }) => {
-      const id = str(f.id);
+      const id = f.id;
       const versions = r.type === 'message' && id !== null ? (later.get(`${r.conv ?? ''}\n${id}`) ?? []) : [];
-      return { index: r.idx - 1, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, id, ref: str(f.ref), body: r.expired !== null ? null : str(f.body), later: versions };
+      return { index: r.idx - 1, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, id, ref: f.ref, body: f.body, later: versions };
     });
   };
 

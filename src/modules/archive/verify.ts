@@ -100,18 +100,17 @@ export function verifyJournal(db: Database.Database, opts: VerifyOptions, log: L
     if (!range.root().equals(checkpoints[next]!.root)) return fail({ code: 'root-mismatch', size: 0, index: 0, message: 'the checkpoint of the empty journal has another root' });
   }
   const chunk = db.prepare<[number, number], Row>('SELECT idx, seq, entry, leaf, expired_at AS expired FROM archive_journal WHERE idx > ? ORDER BY idx LIMIT ?');
-  // Each chunk's log records are read in one run (readAhead).
-  let records = log;
-  const rows = function* (): Generator<Row> {
+  // Every row with the reader of its chunk's log records, read in one run (readAhead).
+  const rows = function* (): Generator<[Row, LogReader]> {
     for (let after = 0; ; ) {
       const page = chunk.all(after, CHUNK);
-      records = readAhead(page, log);
-      yield* page;
+      const records = readAhead(page, log);
+      for (const r of page) yield [r, records];
       if (page.length < CHUNK) return;
       after = page[page.length - 1]!.idx;
     }
   };
-  for (const r of rows()) {
+  for (const [r, records] of rows()) {
     const index = r.idx - 1;
     if (index !== expected) return fail({ code: 'missing-entry', index: expected, message: `entry ${expected} is missing (the next is ${index})` });
     expected++;
