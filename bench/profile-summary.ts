@@ -48,7 +48,7 @@ for (const n of prof.nodes) byId.set(n.id, n);
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
 // The window, in µs on the profile's clock (everything when not given).
-const [fromEnd, toEnd] = (values.window ?? '').split(',').map(Number);
+const [fromEnd, toEnd] = values.window === undefined ? [] : values.window.split(',').map(Number);
 const lo = fromEnd !== undefined && Number.isFinite(fromEnd) ? prof.endTime - fromEnd * 1e6 : -Infinity;
 const hi = toEnd !== undefined && Number.isFinite(toEnd) ? prof.endTime - toEnd * 1e6 : Infinity;
 
