@@ -1,8 +1,9 @@
 /**
  * Where the compliance archive's cost per message goes (no server, no sockets): the parts of the journal's append
  * participant measured one by one on this thread, the search index's cost per entry at two batch sizes, then the
- * store's whole append path with no journal, the archive's (a log record's position and leaf hash), and one that
- * also stores each record's bytes, as the journal did before (what not repeating them saves), in rotating order,
+ * store's whole append path with no journal, the archive's (a log record's type, position, time and leaf hash),
+ * and the journal as it was before: each record's bytes, who and where in its row, and indexes on entry time and
+ * log position (what the journal saves now), in rotating order,
  * at the group-commit batch sizes given: wall time and CPU time per message.
  *
  *   node dist/bench/archive-append.js [--messages 40000] [--batches 1,32] [--rounds 3] [--sync full|normal]
@@ -70,19 +71,20 @@ function parts(): void {
     const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: [{ name: 'archive', area }] });
     void store.close();
     const db = new Database(join(dir, 'parley.db'));
-    const insert = db.prepare('INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, leaf) VALUES (?, ?, ?, ?, ?, ?, unhex(?))');
+    const insert = db.prepare('INSERT INTO archive_journal (type, seq, ts, leaf) VALUES (?, ?, ?, unhex(?))');
     const max = db.prepare('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
     const leaves = bytes.map(leafHash);
     const hexLeaves = leaves.map((l) => l.toString('hex'));
     db.exec('BEGIN');
-    // As the journal writes a log record's row: its position and leaf hash (as hex), not its bytes (journal.ts).
+    // As the journal writes a log record's row: its type, position, time and leaf hash (as hex), not its bytes nor
+    // who and where (journal.ts).
     const ins = perCall(total - 5000, (i) => {
       const d = drafts[i]!;
-      insert.run(d.type, d.seq, d.ts, d.conv, d.actor, d.subject, hexLeaves[i]!);
+      insert.run(d.type, d.seq, d.ts, hexLeaves[i]!);
     });
     const mx = perCall(total, () => max.get());
-    // The same rows with the entry's bytes too, as the journal stored them before (STORED_TABLE), and without the
-    // two indexes.
+    // The same rows with the entry's bytes too, as the journal stored them before (STORED_TABLE, here without its
+    // indexes), and in a copy of the journal's table without its index.
     db.exec(`CREATE TEMP ${STORED_TABLE}`);
     const stored = db.prepare(STORED_INSERT);
     const withBytes = perCall(total - 5000, (i) => {
@@ -98,7 +100,7 @@ function parts(): void {
     db.exec('COMMIT');
     db.close();
     process.stdout.write(
-      `  INSERT as journaled (table + 2 indexes, no bytes) ${ins}\n  INSERT with the bytes too          ${withBytes}\n` +
+      `  INSERT as journaled (type, seq, ts, leaf; seq index) ${ins}\n  INSERT with the bytes too          ${withBytes}\n` +
         `  INSERT with the bytes, no indexes  ${noIdx}\n  SELECT MAX(idx)                    ${mx}\n`,
     );
   } finally {
@@ -107,10 +109,10 @@ function parts(): void {
 }
 
 /**
- * The journal as it was until a log record's bytes were re-created from the log when read: the same table and
- * indexes, and each record's canonical bytes stored in its row (a second copy of the log row's content). Kept
- * here to measure what not storing them saves (docs/PERFORMANCE.md, "Archive on/off with log records not
- * stored twice").
+ * The journal as it was until a log record's bytes were re-created from the log when read: the same table with
+ * its indexes of then (entry time and log position), and each record's canonical bytes stored in its row (a second
+ * copy of the log row's content). Kept here to measure what the journal saves now (docs/PERFORMANCE.md, "Archive
+ * on/off with log records not stored twice", and the section after it).
  */
 const STORED_TABLE = `TABLE stored_journal (idx INTEGER PRIMARY KEY, type TEXT NOT NULL, seq INTEGER, ts INTEGER NOT NULL,
   conv TEXT, actor TEXT, subject TEXT, entry BLOB, leaf BLOB NOT NULL, expired_at INTEGER)`;

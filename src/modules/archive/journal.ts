@@ -3,10 +3,13 @@
  * inside the transaction that appends them to the log (AppendParticipant), so a message exists if and only if
  * its journal entry does; other entries (membership, accounts, the officers' own actions) share the store's
  * group commit. A log record's entry is sealed (canonical bytes and leaf hash) when it is journaled, but its
- * bytes are not stored a second time: its row keeps the record's position, and readers re-create the bytes from
- * the log, which is append-only (AreaContext.logRecord); `parley archive verify` checks them against the leaf.
+ * bytes are not stored a second time: its row keeps the record's type, position, time and leaf, and readers
+ * re-create the bytes, and who and where (withParties), from the log, which is append-only
+ * (AreaContext.logRecord); `parley archive verify` checks the bytes against the leaf.
  * The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed, and complete
- * subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows.
+ * subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows. The message's transaction
+ * updates one index besides the table's own (by log position, for review); entry times are found through the hours
+ * the search part keeps off the delivery path (migration 6 dropped the index on them; search.ts, archive_hours).
  */
 import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
@@ -145,7 +148,8 @@ export function readAhead(rows: readonly EntrySource[], log: LogReader): LogRead
   let to = 0;
   let n = 0;
   for (const r of rows) {
-    if (r.entry !== null || r.expired !== null || r.seq === null) continue;
+    // Expired entries too: their content is not re-created, but who took part is read from the log (withParties).
+    if (r.entry !== null || r.seq === null) continue;
     from = Math.min(from, r.seq);
     to = Math.max(to, r.seq);
     n++;
@@ -157,17 +161,46 @@ export function readAhead(rows: readonly EntrySource[], log: LogReader): LogRead
   return { logRecord: (seq) => (seq >= from && seq <= to ? read.get(seq) : log.logRecord(seq)), logRecords: log.logRecords };
 }
 
+/** The log record at a journal row's position; throws when the log no longer holds it (verify names that entry). */
+function logRecordOf(r: EntrySource, seq: number, log: LogReader): Readonly<LogRecord> {
+  const record = log.logRecord(seq);
+  if (record === undefined || record.seq !== seq) {
+    throw new ParleyError('internal-server-error', `journal entry ${r.idx - 1} is the log record at position ${seq}, which the log no longer holds: run parley archive verify`);
+  }
+  return record;
+}
+
 /**
  * The log record a journal row stands for when its bytes are not stored (a log record not expired), else null.
  * Throws when the log no longer holds it: verify names that entry.
  */
 export function journaledRecord(r: EntrySource, log: LogReader): Readonly<LogRecord> | null {
   if (r.entry !== null || r.expired !== null || r.seq === null) return null;
-  const record = log.logRecord(r.seq);
-  if (record === undefined || record.seq !== r.seq) {
-    throw new ParleyError('internal-server-error', `journal entry ${r.idx - 1} is the log record at position ${r.seq}, which the log no longer holds: run parley archive verify`);
+  return logRecordOf(r, r.seq, log);
+}
+
+/** The columns of a journal row that say who and where: the conversation, who acted, whom it concerns. */
+export interface Parties {
+  conv: string | null;
+  actor: string | null;
+  subject: string | null;
+}
+
+/**
+ * Fills in who and where for the rows of log records, which keep none of it (the record's log row does, for good,
+ * expired or not: journal.ts writes only a record's type, position, time and leaf in the message's transaction).
+ * Rows written before that, and events, keep their own. Changes `rows` in place and returns them; `log` should
+ * read them in one run (readAhead).
+ */
+export function withParties<R extends EntrySource & Parties>(rows: R[], log: LogReader): R[] {
+  for (const r of rows) {
+    if (r.seq === null || r.entry !== null || r.actor !== null) continue;
+    const record = logRecordOf(r, r.seq, log);
+    r.conv = record.conv;
+    r.actor = record.from;
+    r.subject = record.to;
   }
-  return record;
+  return rows;
 }
 
 /** The text members of an entry its readers look into: from its log record, or its stored bytes; null once expired. */
@@ -199,10 +232,9 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   const insert = db.prepare<[string, number | null, number, string | null, string | null, string | null, Buffer, Buffer]>(
     'INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  // A log record's row: no bytes, the leaf given as hex (recordLeafHex).
-  const insertRecord = db.prepare<[string, number, number, string, string, string, string]>(
-    'INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, leaf) VALUES (?, ?, ?, ?, ?, ?, unhex(?))',
-  );
+  // A log record's row: its type, position, time and leaf (given as hex: recordLeafHex); no bytes, and not who and
+  // where (withParties), which its log row keeps.
+  const insertRecord = db.prepare<[string, number, number, string]>('INSERT INTO archive_journal (type, seq, ts, leaf) VALUES (?, ?, ?, unhex(?))');
   const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
   const leafAt = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
   const rowAt = db.prepare<[number], Row>(`SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.leaf FROM archive_journal j WHERE j.idx = ?`);
@@ -231,10 +263,11 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     try {
       let next = count.get()!;
       for (const r of records) {
-        // The columns recordDraft would give, without building the draft (the hot path). The entry's bytes are
-        // the log row's, so the row keeps its position and leaf hash only: storing them again cost about a third
-        // of the journal's time per message (bench/archive-append.ts, docs/PERFORMANCE.md).
-        insertRecord.run(r.kind, r.seq, r.ts, r.conv, r.from, r.to, recordLeafHex(next++, r));
+        // Without building the draft (the hot path). The entry's bytes are the log row's, and so are who and where:
+        // the row keeps what finds it (type, position, time) and its leaf hash. Storing the bytes again cost about
+        // a third of the journal's time per message; who and where made every commit write more pages
+        // (docs/PERFORMANCE.md).
+        insertRecord.run(r.kind, r.seq, r.ts, recordLeafHex(next++, r));
       }
     } catch (e) {
       // A full or failing disk is the store's stable refusal (reason storage-full); anything else a clear

@@ -9,7 +9,7 @@ import { archiveCommands } from './commands.js';
 import { holdCovers, normaliseHoldScope } from './holds.js';
 import { archiveOptions } from './options.js';
 import { maxDaysFor, runRetention, type RetentionLimits } from './retention.js';
-import { archiveRig, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
+import { archiveRig, record, RIG_ORIGIN, type ArchiveRig } from './test-rig.js';
 import { cliContext } from '../testing.js';
 
 const DAY = 86_400_000;
@@ -100,6 +100,26 @@ describe('retention', () => {
     expect(await kept(r)).toEqual(['default']);
     await runIn(r, 31, { minimumDays: 30, defaultMaxDays: 10 });
     expect(await kept(r)).toEqual([]);
+  });
+
+  it('finds what is old by the hours the search index has reached, and by reading what it has not', async () => {
+    const r = await rig();
+    const now = Date.now();
+    const seed = (id: string, ts: number) => r.archive.journal([record({ id, from: 'alice@example.com', to: 'bob@example.com', body: id, ts })]);
+    const hour = 3_600_000;
+    const old = Math.floor((now - 40 * DAY) / hour) * hour;
+    await seed('old', old);
+    await seed('young', now);
+    await r.archive.indexPending();
+    // Journaled out of time order, in the same hour as the first: an old time after a young one, inside what the
+    // index covers.
+    await seed('late old', old + 1000);
+    await r.archive.indexPending();
+    // And one the index has not reached yet.
+    await seed('unindexed old', now - 33 * DAY);
+    await r.archive.retentionSet({ domain: 'example.com', minDays: 0, maxDays: 30 }, NO_LIMITS, 'cli', now);
+    expect(await runIn(r, 0)).toMatchObject({ expired: 3, held: 0 });
+    expect(await kept(r)).toEqual(['young']);
   });
 
   it('removes expired content from the search index', async () => {

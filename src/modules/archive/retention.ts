@@ -15,7 +15,8 @@ import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
 import { dmPair, holdCovers, normaliseDomain, normaliseHoldScope, roomOf, type HeldEntry, type Hold, type HoldScope } from './holds.js';
-import { ENTRY_COLUMNS, entryFields, type AppendEntry, type EntrySource } from './journal.js';
+import { ENTRY_COLUMNS, entryFields, readAhead, withParties, type AppendEntry, type EntrySource } from './journal.js';
+import { hourOf } from './search.js';
 
 /** Retention policies and legal holds: the archive's migration 3 (after the search index's). */
 export const RETENTION_MIGRATION: ModuleMigration = {
@@ -189,10 +190,19 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
   const holdGet = db.prepare<[number], HoldRow>(`SELECT ${holdCols} FROM archive_holds WHERE id = ?`);
   const holdPut = db.prepare<[string, string, string, number]>('INSERT INTO archive_holds (reason, scope, created_by, created_at) VALUES (?, ?, ?, ?)');
   const holdEnd = db.prepare<[number, string, number]>('UPDATE archive_holds SET released_at = ?, released_by = ? WHERE id = ?');
-  const candidates = db.prepare<[number, number, number], Candidate>(
+  // Entries older than the cutoff lie at positions up to the last one of the hours before it (archive_hours, which
+  // the search index fills; migration 6) or beyond the search index's position (their hours are not known yet):
+  // two ranges of positions, read in order, so a run does not walk the younger entries between them.
+  const candidates = db.prepare<{ after: number; bound: number; indexed: number; cutoff: number; limit: number }, Candidate>(
     `SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts FROM archive_journal j
-     WHERE j.idx > ? AND j.ts < ? AND j.seq IS NOT NULL AND j.expired_at IS NULL ORDER BY j.idx LIMIT ?`,
+     WHERE j.idx > :after AND j.idx <= :bound AND j.ts < :cutoff AND j.seq IS NOT NULL AND j.expired_at IS NULL
+     UNION ALL
+     SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts FROM archive_journal j
+     WHERE j.idx > MAX(:after, :indexed) AND j.ts < :cutoff AND j.seq IS NOT NULL AND j.expired_at IS NULL
+     ORDER BY idx LIMIT :limit`,
   );
+  const hoursBound = db.prepare<[number], number>('SELECT COALESCE(MAX(hi), 0) FROM archive_hours WHERE hour <= ?').pluck();
+  const indexedPos = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
   // A log record's entry keeps no bytes of its own (journal.ts): expiring it marks it, and its content is then
   // neither searched, exported nor re-created from the log.
   const expire = db.prepare<[number, number]>('UPDATE archive_journal SET entry = NULL, expired_at = ? WHERE idx = ? AND expired_at IS NULL');
@@ -257,10 +267,13 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
         let rows: Candidate[] = [];
         if (all.length > 0) {
           const cutoff = now - Math.max(Math.min(...all), limits.minimumDays) * DAY_MS;
-          rows = candidates.all(after, cutoff, RETENTION_CHUNK);
+          const indexed = indexedPos.get()!;
+          rows = candidates.all({ after, bound: Math.min(hoursBound.get(hourOf(cutoff - 1))!, indexed), indexed, cutoff, limit: RETENTION_CHUNK });
         }
         const expired: number[] = [];
-        for (const r of rows) {
+        // A chunk's log records in one run: who and where (withParties), and a body a saved search looks into.
+        const records = readAhead(rows, ctx);
+        for (const r of withParties(rows, records)) {
           after = r.idx;
           const max = maxDaysFor(r.conv, policies, limits);
           if (max === null || r.ts >= now - max * DAY_MS) continue;
@@ -271,7 +284,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
             actor: r.actor,
             subject: r.subject,
             ts: r.ts,
-            body: () => (body === undefined ? (body = entryFields(r, ctx).body) : body),
+            body: () => (body === undefined ? (body = entryFields(r, records).body) : body),
           };
           if (holds.some((h) => holdCovers(h.scope, e))) {
             totals.held++;

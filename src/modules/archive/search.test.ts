@@ -7,7 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../core/address.js';
 import type { Sink } from '../../engine/session.js';
 import { eventDraft } from './entry.js';
-import { compileKeywords, parseTime, type SearchQuery } from './search.js';
+import Database from 'better-sqlite3';
+import { JOURNAL_MIGRATIONS } from './journal.js';
+import { compileKeywords, hourOf, HOURS_MIGRATION, parseTime, SEARCH_MIGRATIONS, type SearchQuery } from './search.js';
 import { parseSearchArgs, searchCommands } from './search-commands.js';
 import { archiveRig, DAY0, record, type ArchiveRig } from './test-rig.js';
 import { archiveOptions } from './options.js';
@@ -123,6 +125,17 @@ describe('filters', () => {
     expect(() => parseTime('last tuesday', 'from')).toThrow(/expected an ISO 8601/);
   });
 
+  it('time range: exact when entries were journaled out of time order', async () => {
+    // An entry of the first hour journaled after all the others were indexed (the index keeps positions by hour).
+    await rig.archive.indexPending();
+    const [late] = await rig.archive.journal([record({ id: 'late', from: 'carol@example.com', to: 'bob@example.com', body: 'backdated note', ts: DAY0 + 30 * 60_000 })]);
+    at['late'] = late!;
+    expect(await ids({ from: DAY0, to: DAY0 + H - 1 })).toEqual(['late', 'm1']);
+    expect(await ids({ from: DAY0 + 30 * 60_000, to: DAY0 + 30 * 60_000, keywords: 'backdated' })).toEqual(['late']);
+    expect(await ids({ from: DAY0 + 3 * D })).toEqual([]);
+    expect(await ids({ to: DAY0 - 1 })).toEqual([]);
+  });
+
   it('an impossible time range and other malformed filters are bad-request', async () => {
     await expect(rig.archive.search({ from: DAY0 + D, to: DAY0 }, 'cli', 0)).rejects.toMatchObject({ code: 'bad-request', message: expect.stringContaining('impossible time range') as unknown });
     for (const q of [{ participant: 'not an address' }, { room: 'team' }, { domain: 'a..b' }, { limit: 0 }, { limit: 1001 }, { types: ['Bad Type'] }, { before: -1 }, { from: -5 }]) {
@@ -186,6 +199,51 @@ describe('indexing', () => {
     // Entries journaled while nothing indexes are found all the same (the CLI with the server down).
     await rig.archive.journal([record({ id: 'late', from: 'bob@example.com', to: 'carol@example.com', body: 'zanzibar again', ts: DAY0 })]);
     expect((await rig.archive.search({ keywords: 'zanzibar' }, 'cli', 0)).hits).toHaveLength(2);
+  });
+});
+
+describe('log records', () => {
+  it('are found by who took part and their domain, though their journal rows keep only type, position, time and leaf', async () => {
+    const alice = await rig.engine.openSession('alice@example.com', 'desk', { send: () => undefined, close: () => undefined }, { ...testPresence });
+    rig.engine.goLive(alice.session);
+    await rig.engine.messages.send(alice.session, parseAddress('carol@example.com'), 'quartz delivery at noon', null, 0);
+    const raw = new Database(rig.path, { readonly: true });
+    const row = raw.prepare('SELECT type, seq, conv, actor, subject, entry FROM archive_journal ORDER BY idx DESC LIMIT 1').get() as Record<string, unknown>;
+    raw.close();
+    expect(row).toMatchObject({ type: 'message', conv: null, actor: null, subject: null, entry: null });
+    expect(row['seq']).toEqual(expect.any(Number));
+    const hit = { actor: 'alice@example.com', subject: 'carol@example.com', conv: 'dm:alice@example.com carol@example.com', body: 'quartz delivery at noon' };
+    for (const q of [{ participant: 'carol@example.com' }, { domain: 'example.com' }, { domain: 'com' }, { keywords: 'quartz' }, { participant: 'alice@example.com', from: Date.now() - 60_000 }]) {
+      const hits = (await rig.archive.search({ ...q, keywords: 'quartz' }, 'cli', 0)).hits;
+      expect(hits.map((h) => ({ actor: h.actor, subject: h.subject, conv: h.conv, body: h.body }))).toEqual([hit]);
+    }
+    expect((await rig.archive.search({ domain: 'ample.com', keywords: 'quartz' }, 'cli', 0)).hits).toEqual([]);
+    expect((await rig.archive.search({ participant: 'bob@example.com', keywords: 'quartz' }, 'cli', 0)).hits).toEqual([]);
+  });
+});
+
+describe('hours of entry times (migration 6)', () => {
+  it('fills the hours of what an existing journal had indexed, as the index computes them, and drops the time index', () => {
+    const db = new Database(':memory:');
+    db.exec(JOURNAL_MIGRATIONS[0]!.sql);
+    db.exec(SEARCH_MIGRATIONS[0]!.sql);
+    const times = [DAY0, DAY0 + 1, DAY0 + H, DAY0 + 30_000, -1, -H, -H - 1, DAY0 + 2 * H, DAY0 + 3 * H];
+    const put = db.prepare("INSERT INTO archive_journal (type, seq, ts, leaf) VALUES ('message', 0, ?, x'00')");
+    for (const ts of times) put.run(ts);
+    // The last entry is not indexed yet: its hour is the index's to add.
+    db.prepare('UPDATE archive_index_state SET indexed = ?').run(times.length - 1);
+    db.exec(HOURS_MIGRATION.sql);
+    const expected = new Map<number, [number, number]>();
+    times.slice(0, -1).forEach((ts, i) => {
+      const h = hourOf(ts);
+      const span = expected.get(h);
+      expected.set(h, span === undefined ? [i + 1, i + 1] : [Math.min(span[0], i + 1), Math.max(span[1], i + 1)]);
+    });
+    const rows = db.prepare('SELECT hour, lo, hi FROM archive_hours ORDER BY hour').all() as Array<{ hour: number; lo: number; hi: number }>;
+    expect(rows).toEqual([...expected].sort((a, b) => a[0] - b[0]).map(([hour, [lo, hi]]) => ({ hour, lo, hi })));
+    expect(rows.map((r) => r.hour)).toContain(-2);
+    expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'archive_journal_ts'").pluck().get()).toBe(0);
+    db.close();
   });
 });
 

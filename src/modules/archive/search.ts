@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
-import { ENTRY_COLUMNS, entryBytes, entryFields, readAhead, type AppendEntry, type EntrySource, type JournalArea, type LogReader, type SignedCheckpoint } from './journal.js';
+import { ENTRY_COLUMNS, entryBytes, entryFields, readAhead, withParties, type AppendEntry, type EntrySource, type JournalArea, type LogReader, type Parties, type SignedCheckpoint } from './journal.js';
 import { inclusionProof, SubtreeHasher, type SubtreeCache } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 
@@ -50,6 +50,54 @@ export const SEARCH_MIGRATIONS: readonly ModuleMigration[] = [
     `,
   },
 ];
+
+/** One hour in ms: the journal's entry times are kept by the hour (archive_hours). */
+export const HOUR_MS = 3_600_000;
+
+/**
+ * The hour an entry time falls in, rounded down (also for times before 1970, as the migration's SQL computes it).
+ */
+export const hourOf = (ts: number): number => Math.floor(ts / HOUR_MS);
+
+/**
+ * Migration 6: where the journal's entries of each hour lie, filled by the search index outside the message's
+ * transaction, instead of an index on every entry's time, which the message's transaction had to update (what
+ * that cost: docs/PERFORMANCE.md, "The journal without an index on entry times"). A time filter reads the span
+ * of journal positions of the hours it covers and then checks each entry's own time, so it is exact whatever
+ * order the times were journaled in; it is only narrow because they are journaled nearly in time order.
+ */
+export const HOURS_MIGRATION: ModuleMigration = {
+  version: 6,
+  name: 'journal positions by hour of entry time, in place of the index on every entry\'s time',
+  sql: `
+    CREATE TABLE archive_hours (
+      hour INTEGER PRIMARY KEY,          -- hours since 1970, rounded down (hourOf)
+      lo   INTEGER NOT NULL,             -- the smallest and largest journal idx of an indexed entry of this hour
+      hi   INTEGER NOT NULL
+    );
+    INSERT INTO archive_hours (hour, lo, hi)
+      SELECT CASE WHEN ts >= 0 THEN ts / ${HOUR_MS} ELSE -((-ts - 1) / ${HOUR_MS}) - 1 END AS h, MIN(idx), MAX(idx)
+      FROM archive_journal WHERE idx <= (SELECT indexed FROM archive_index_state WHERE id = 1) GROUP BY h;
+    DROP INDEX archive_journal_ts;
+  `,
+};
+
+/**
+ * The journal positions (idx) that can hold entries of hours `fromHour` to `toHour`: the span the indexed hours
+ * give, and every entry the search index has not reached yet (its hour is not known before). Null: none can.
+ */
+export function hourSpan(db: Database.Database): (fromHour: number, toHour: number) => { lo: number; hi: number } | null {
+  const span = db.prepare<[number, number], { lo: number | null; hi: number | null }>('SELECT MIN(lo) AS lo, MAX(hi) AS hi FROM archive_hours WHERE hour BETWEEN ? AND ?');
+  const indexed = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
+  const last = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
+  return (fromHour, toHour) => {
+    const s = span.get(fromHour, toHour)!;
+    const pos = indexed.get()!;
+    const end = last.get()!;
+    if (pos >= end) return s.lo === null || s.hi === null ? null : { lo: s.lo, hi: s.hi };
+    return { lo: s.lo ?? pos + 1, hi: end };
+  };
+}
 
 /** Most hits per search page. */
 export const SEARCH_LIMIT_MAX = 1000;
@@ -328,10 +376,18 @@ export function auditQuery(q: CheckedQuery): Record<string, unknown> {
 /** LIKE pattern text with its wildcards escaped (ESCAPE '\'). */
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** The WHERE clause (over journal alias j) for a checked query's filters, with its parameters. */
-function filters(q: CheckedQuery): { sql: string; params: Array<string | number> } {
+/**
+ * The WHERE clause (over journal alias j) for a checked query's filters, with its parameters. `span`: the journal
+ * positions that can hold entries of the query's time range (hourSpan), null when none can. `domainKeys`: the
+ * archive_who keys in use of the query's domain and its subdomains.
+ */
+function filters(q: CheckedQuery, span: { lo: number; hi: number } | null, domainKeys: readonly string[]): { sql: string; params: Array<string | number> } {
   const parts: string[] = [];
   const params: Array<string | number> = [];
+  if (q.from !== null || q.to !== null) {
+    parts.push('j.idx BETWEEN ? AND ?');
+    params.push(span?.lo ?? 1, span?.hi ?? 0);
+  }
   parts.push(`j.type IN (${q.types.map(() => '?').join(', ')})`);
   params.push(...q.types);
   if (q.participant !== null) {
@@ -347,8 +403,14 @@ function filters(q: CheckedQuery): { sql: string; params: Array<string | number>
     params.push(`room:${q.room}`, q.room);
   }
   if (q.domain !== null) {
+    // Rows that keep their sender and recipient (events, and records journaled before their rows stopped keeping
+    // them) by those columns; the others by the keys of the domain and its subdomains in archive_who (domainKey),
+    // looked up for each row scanned (a seek per key), as the columns are: a scan newest first stops after a page
+    // of a common domain's entries, where gathering all of its entries first would not.
     const d = likeEscape(q.domain);
-    parts.push(`(j.actor LIKE ? ESCAPE '\\' OR j.actor LIKE ? ESCAPE '\\' OR j.subject LIKE ? ESCAPE '\\' OR j.subject LIKE ? ESCAPE '\\')`);
+    const keys = domainKeys.length > 0 ? `EXISTS (SELECT 1 FROM archive_who w WHERE w.who IN (SELECT value FROM json_each(?)) AND w.idx = j.idx) OR ` : '';
+    parts.push(`(${keys}j.actor LIKE ? ESCAPE '\\' OR j.actor LIKE ? ESCAPE '\\' OR j.subject LIKE ? ESCAPE '\\' OR j.subject LIKE ? ESCAPE '\\')`);
+    if (domainKeys.length > 0) params.push(JSON.stringify(domainKeys));
     params.push(`%@${d}`, `%@%.${d}`, `%@${d}`, `%@%.${d}`);
   }
   if (q.from !== null) {
@@ -365,10 +427,30 @@ function filters(q: CheckedQuery): { sql: string; params: Array<string | number>
 // ---------------------------------------------------------------------------------------------------------
 // The area
 
+/**
+ * The archive_who key of a domain: `@` and its labels in reverse order (`@org.partner.sub` for sub.partner.org),
+ * so a domain's key and its subdomains' lie together (from `@org.partner` up to `@org.partner/`, `/` following `.`).
+ * An address never starts with `@`.
+ */
+export const domainKey = (domain: string): string => `@${domain.split('.').reverse().join('.')}`;
+
+/** The domains of an entry's actor and subject that are addresses (`local@domain`), each once. */
+function domainsOf(actor: string | null, subject: string | null): string[] {
+  const out: string[] = [];
+  for (const a of [actor, subject]) {
+    if (a === null) continue;
+    const at = a.lastIndexOf('@');
+    if (at <= 0 || at === a.length - 1) continue;
+    const d = a.slice(at + 1).toLowerCase();
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
 /** A conversation key that adds nothing to the entry's actor and subject: `dm:<a> <b>`, or `room:<subject>`. */
 const derivedConv = (conv: string, subject: string | null): boolean => conv.startsWith('dm:') || (subject !== null && conv === `room:${subject}`);
 
-type JournalRow = EntrySource & { type: string; ts: number; conv: string | null; actor: string | null; subject: string | null };
+type JournalRow = EntrySource & Parties & { type: string; ts: number };
 
 /** Opens the search part; `journal` is the journal part it audits into and signs checkpoints with. */
 export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journal: { area: JournalArea; append: AppendEntry }): SearchArea {
@@ -379,11 +461,25 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     `SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject FROM archive_journal j WHERE j.idx > ? ORDER BY j.idx LIMIT ?`,
   );
   const whoPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_who (who, idx) VALUES (?, ?)');
+  const hourPut = db.prepare<[number, number, number]>(
+    'INSERT INTO archive_hours (hour, lo, hi) VALUES (?, ?, ?) ON CONFLICT (hour) DO UPDATE SET lo = MIN(lo, excluded.lo), hi = MAX(hi, excluded.hi)',
+  );
+  const spanOf = hourSpan(db);
+  const whoUsed = db.prepare<[string], number>('SELECT 1 FROM archive_who WHERE who = ? LIMIT 1').pluck();
+  const whoNext = db.prepare<[string, string], string>('SELECT who FROM archive_who WHERE who > ? AND who < ? ORDER BY who LIMIT 1').pluck();
+  /** The keys in use of `domain` and its subdomains: one seek per key, however many entries each has. */
+  const domainKeysOf = (domain: string): string[] => {
+    const key = domainKey(domain);
+    const keys = whoUsed.get(key) === undefined ? [] : [key];
+    // Subdomains' keys follow `<key>.` and come before `<key>/`.
+    for (let k = whoNext.get(`${key}.`, `${key}/`); k !== undefined; k = whoNext.get(k, `${key}/`)) keys.push(k);
+    return keys;
+  };
   const ftsPut = db.prepare<[number, string]>('INSERT INTO archive_fts (rowid, body) VALUES (?, ?)');
   const refPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_refs (ref, idx) VALUES (?, ?)');
   // Every later version of a page's messages in one statement: the refs come as one JSON array.
-  const laterOfAll = db.prepare<[string], EntrySource & { ref: string; type: string; ts: number; conv: string | null }>(
-    `SELECT r.ref, ${ENTRY_COLUMNS}, j.type, j.ts, j.conv FROM archive_refs r JOIN archive_journal j ON j.idx = r.idx WHERE r.ref IN (SELECT value FROM json_each(?)) ORDER BY r.idx`,
+  const laterOfAll = db.prepare<[string], JournalRow & { ref: string }>(
+    `SELECT r.ref, ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject FROM archive_refs r JOIN archive_journal j ON j.idx = r.idx WHERE r.ref IN (SELECT value FROM json_each(?)) ORDER BY r.idx`,
   );
   const rowAt = db.prepare<[number], JournalRow & { leaf: Buffer }>(`SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject, j.leaf FROM archive_journal j WHERE j.idx = ?`);
   const log: LogReader = ctx;
@@ -404,6 +500,16 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     const pos = statePos.get()!;
     const rows = scan.all(pos, max);
     const records = readAhead(rows, log);
+    withParties(rows, records);
+    // One row per hour the batch touches (usually one or two), not one per entry.
+    const hours = new Map<number, { lo: number; hi: number }>();
+    for (const r of rows) {
+      const h = hourOf(r.ts);
+      const span = hours.get(h);
+      if (span === undefined) hours.set(h, { lo: r.idx, hi: r.idx });
+      else span.hi = r.idx;
+    }
+    for (const [h, { lo, hi }] of hours) hourPut.run(h, lo, hi);
     for (const r of rows) {
       // Who took part is kept for every entry, expired ones too (the entry's row still names them). A 1:1
       // conversation's key names only its two parties, already the actor and the subject, and a room message's
@@ -411,6 +517,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
       if (r.actor !== null) whoPut.run(r.actor, r.idx);
       if (r.subject !== null && r.subject !== r.actor) whoPut.run(r.subject, r.idx);
       if (r.conv !== null && !derivedConv(r.conv, r.subject)) whoPut.run(r.conv, r.idx);
+      for (const d of domainsOf(r.actor, r.subject)) whoPut.run(domainKey(d), r.idx);
       if (r.expired !== null) continue;
       if (r.type !== 'message' && r.type !== 'edit' && r.type !== 'retract') continue;
       const f = entryFields(r, records);
@@ -425,12 +532,14 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   const pendingCount = (): number => lastIdx.get()! - statePos.get()!;
 
   /** The page's hits, each with its later versions (edits and retractions of it in its conversation). */
-  const hitsOf = (rows: readonly JournalRow[]): SearchHit[] => {
-    const parsed = rows.map((r) => ({ r, f: entryFields(r, log) }));
+  const hitsOf = (rows: JournalRow[]): SearchHit[] => {
+    const records = readAhead(rows, log);
+    const parsed = withParties(rows, records).map((r) => ({ r, f: entryFields(r, records) }));
     const ids = parsed.flatMap(({ r, f }) => (r.type === 'message' && typeof f.id === 'string' ? [f.id] : []));
     const later = new Map<string, LaterVersion[]>();
     if (ids.length > 0) {
-      for (const l of laterOfAll.all(JSON.stringify(ids))) {
+      const laterRows = laterOfAll.all(JSON.stringify(ids));
+      for (const l of withParties(laterRows, readAhead(laterRows, log))) {
         const key = `${l.conv ?? ''}\n${l.ref}`;
         let list = later.get(key);
         if (list === undefined) later.set(key, (list = []));
@@ -446,7 +555,8 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
 
   /** Journal rows matching `q`, newest first (search) or oldest first (export), below `before` (a journal idx). */
   const select = (q: CheckedQuery, order: 'DESC' | 'ASC', limit: number, cols = `${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject`): JournalRow[] => {
-    const f = filters(q);
+    const span = q.from === null && q.to === null ? null : spanOf(q.from === null ? Number.MIN_SAFE_INTEGER : hourOf(q.from), q.to === null ? Number.MAX_SAFE_INTEGER : hourOf(q.to));
+    const f = filters(q, span, q.domain === null ? [] : domainKeysOf(q.domain));
     const before = q.before === null ? Number.MAX_SAFE_INTEGER : q.before + 1;
     if (q.match !== null && (q.participant !== null || q.room !== null)) {
       // A participant's or room's entries are few beside a common word's: they drive, newest first, and
@@ -535,7 +645,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
         });
         // A chunk of an export is mostly neighbours in the journal: their log records are read in one run.
         const records = readAhead(rows, log);
-        return rows.map((r) => {
+        return withParties(rows, records).map((r) => {
           const index = r.idx - 1;
           const cols = { index, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, leaf: r.leaf.toString('hex') };
           const bytes = entryBytes(r, records);

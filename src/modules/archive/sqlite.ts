@@ -9,7 +9,7 @@ import { JOURNAL_MIGRATIONS, openJournal, type JournalArea } from './journal.js'
 import { openRoles, ROLES_MIGRATION, type RolesArea } from './roles.js';
 import { openRetention, RETENTION_MIGRATION, type RetentionArea } from './retention.js';
 import { openReview, REVIEW_MIGRATION, type ReviewArea } from './review.js';
-import { openSearch, SEARCH_MIGRATIONS, type SearchArea } from './search.js';
+import { HOURS_MIGRATION, openSearch, SEARCH_MIGRATIONS, type SearchArea } from './search.js';
 
 /** Everything the archive stores, as one area. */
 export type ArchiveArea = JournalArea & SearchArea & RetentionArea & ReviewArea & RolesArea;
@@ -37,7 +37,7 @@ function refusing<A extends object>(a: A): A {
 
 /** The archive's SQLite area. */
 export const area: SqliteArea<ArchiveArea> = {
-  migrations: [...JOURNAL_MIGRATIONS, ...SEARCH_MIGRATIONS, RETENTION_MIGRATION, REVIEW_MIGRATION, ROLES_MIGRATION],
+  migrations: [...JOURNAL_MIGRATIONS, ...SEARCH_MIGRATIONS, RETENTION_MIGRATION, REVIEW_MIGRATION, ROLES_MIGRATION, HOURS_MIGRATION],
   open(db, ctx) {
     const journal = openJournal(db, ctx);
     return refusing({
