@@ -16,7 +16,7 @@ import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-stor
 import { eventDraft } from './entry.js';
 import { dmPair, holdCovers, normaliseDomain, normaliseHoldScope, roomOf, type HeldEntry, type Hold, type HoldScope } from './holds.js';
 import { ENTRY_COLUMNS, entryFields, readAhead, withParties, type AppendEntry, type EntrySource } from './journal.js';
-import { hourOf } from './search.js';
+import { hourOf, indexPosition } from './search.js';
 
 /** Retention policies and legal holds: the archive's migration 3 (after the search index's). */
 export const RETENTION_MIGRATION: ModuleMigration = {
@@ -201,12 +201,10 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
      WHERE j.idx > MAX(:after, :indexed) AND j.ts < :cutoff AND j.seq IS NOT NULL AND j.expired_at IS NULL
      ORDER BY idx LIMIT :limit`,
   );
-  const hoursBound = db.prepare<[number], number>('SELECT COALESCE(MAX(hi), 0) FROM archive_hours WHERE hour <= ?').pluck();
-  const indexedPos = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
+  const position = indexPosition(db);
   // A log record's entry keeps no bytes of its own (journal.ts): expiring it marks it, and its content is then
   // neither searched, exported nor re-created from the log.
   const expire = db.prepare<[number, number]>('UPDATE archive_journal SET entry = NULL, expired_at = ? WHERE idx = ? AND expired_at IS NULL');
-  const size = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
   // The search index (migration 2, before this part's) is keyed by journal idx: expired content leaves it too.
   const ftsDelete = db.prepare<[number]>('DELETE FROM archive_fts WHERE rowid = ?');
   const unindex = (idx: number): void => {
@@ -267,8 +265,8 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
         let rows: Candidate[] = [];
         if (all.length > 0) {
           const cutoff = now - Math.max(Math.min(...all), limits.minimumDays) * DAY_MS;
-          const indexed = indexedPos.get()!;
-          rows = candidates.all({ after, bound: Math.min(hoursBound.get(hourOf(cutoff - 1))!, indexed), indexed, cutoff, limit: RETENTION_CHUNK });
+          const indexed = position.indexed();
+          rows = candidates.all({ after, bound: Math.min(position.lastUpTo(hourOf(cutoff - 1)), indexed), indexed, cutoff, limit: RETENTION_CHUNK });
         }
         const expired: number[] = [];
         // A chunk's log records in one run: who and where (withParties), and a body a saved search looks into.
@@ -307,7 +305,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
         if (done) {
           append(eventDraft('archive.retention.run', now, { actor: step.actor, data: { run: step.run, dryRun: step.dryRun, ...totals, holds: holds.map((h) => h.id) } }));
         }
-        return { after, done, totals, total: size.get()! };
+        return { after, done, totals, total: position.last() };
       });
     },
     async holdAdd(p, actor, now) {

@@ -82,20 +82,40 @@ export const HOURS_MIGRATION: ModuleMigration = {
   `,
 };
 
-/**
- * The journal positions (idx) that can hold entries of hours `fromHour` to `toHour`: the span the indexed hours
- * give, and every entry the search index has not reached yet (its hour is not known before). Null: none can.
- */
-export function hourSpan(db: Database.Database): (fromHour: number, toHour: number) => { lo: number; hi: number } | null {
-  const span = db.prepare<[number, number], { lo: number | null; hi: number | null }>('SELECT MIN(lo) AS lo, MAX(hi) AS hi FROM archive_hours WHERE hour BETWEEN ? AND ?');
-  const indexed = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
-  const last = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
-  return (fromHour, toHour) => {
-    const s = span.get(fromHour, toHour)!;
-    const pos = indexed.get()!;
-    const end = last.get()!;
-    if (pos >= end) return s.lo === null || s.hi === null ? null : { lo: s.lo, hi: s.hi };
-    return { lo: s.lo ?? pos + 1, hi: end };
+/** Where the search index stands among the journal's positions, read at each call (the indexer moves it). */
+export interface IndexPosition {
+  /** The last journal idx the search index has taken in. */
+  indexed(): number;
+  /** The journal's last idx (0 when it is empty). */
+  last(): number;
+  /**
+   * The journal positions that can hold entries of hours `fromHour` to `toHour`: the span the indexed hours give,
+   * and every entry the search index has not reached yet (its hour is not known before). Null: none can.
+   */
+  span(fromHour: number, toHour: number): { lo: number; hi: number } | null;
+  /** The last position of an indexed entry of an hour up to `hour` (0: none); later entries may be older still. */
+  lastUpTo(hour: number): number;
+}
+
+/** The one reader of the search index's position, for the search part, its time filters and retention. */
+export function indexPosition(db: Database.Database): IndexPosition {
+  const spanGet = db.prepare<[number, number], { lo: number | null; hi: number | null }>('SELECT MIN(lo) AS lo, MAX(hi) AS hi FROM archive_hours WHERE hour BETWEEN ? AND ?');
+  const indexedGet = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
+  const lastGet = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
+  const upTo = db.prepare<[number], number>('SELECT COALESCE(MAX(hi), 0) FROM archive_hours WHERE hour <= ?').pluck();
+  const indexed = (): number => indexedGet.get()!;
+  const last = (): number => lastGet.get()!;
+  return {
+    indexed,
+    last,
+    span(fromHour, toHour) {
+      const s = spanGet.get(fromHour, toHour)!;
+      const pos = indexed();
+      const end = last();
+      if (pos >= end) return s.lo === null || s.hi === null ? null : { lo: s.lo, hi: s.hi };
+      return { lo: s.lo ?? pos + 1, hi: end };
+    },
+    lastUpTo: (hour) => upTo.get(hour)!,
   };
 }
 
@@ -378,7 +398,7 @@ const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
  * The WHERE clause (over journal alias j) for a checked query's filters, with its parameters. `span`: the journal
- * positions that can hold entries of the query's time range (hourSpan), null when none can. `domainKeys`: the
+ * positions that can hold entries of the query's time range (IndexPosition.span), null when none can. `domainKeys`: the
  * archive_who keys in use of the query's domain and its subdomains.
  */
 function filters(q: CheckedQuery, span: { lo: number; hi: number } | null, domainKeys: readonly string[]): { sql: string; params: Array<string | number> } {
@@ -454,9 +474,8 @@ type JournalRow = EntrySource & Parties & { type: string; ts: number };
 
 /** Opens the search part; `journal` is the journal part it audits into and signs checkpoints with. */
 export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journal: { area: JournalArea; append: AppendEntry }): SearchArea {
-  const statePos = db.prepare<[], number>('SELECT indexed FROM archive_index_state WHERE id = 1').pluck();
+  const position = indexPosition(db);
   const stateSet = db.prepare<[number]>('UPDATE archive_index_state SET indexed = ? WHERE id = 1');
-  const lastIdx = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
   const scan = db.prepare<[number, number], JournalRow>(
     `SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject FROM archive_journal j WHERE j.idx > ? ORDER BY j.idx LIMIT ?`,
   );
@@ -464,7 +483,6 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   const hourPut = db.prepare<[number, number, number]>(
     'INSERT INTO archive_hours (hour, lo, hi) VALUES (?, ?, ?) ON CONFLICT (hour) DO UPDATE SET lo = MIN(lo, excluded.lo), hi = MAX(hi, excluded.hi)',
   );
-  const spanOf = hourSpan(db);
   const whoUsed = db.prepare<[string], number>('SELECT 1 FROM archive_who WHERE who = ? LIMIT 1').pluck();
   const whoNext = db.prepare<[string, string], string>('SELECT who FROM archive_who WHERE who > ? AND who < ? ORDER BY who LIMIT 1').pluck();
   /** The keys in use of `domain` and its subdomains: one seek per key, however many entries each has. */
@@ -497,7 +515,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
 
   /** Indexes up to `max` entries after the stored position; runs inside a write transaction. */
   const indexSome = (max: number): number => {
-    const pos = statePos.get()!;
+    const pos = position.indexed();
     const rows = scan.all(pos, max);
     const records = readAhead(rows, log);
     withParties(rows, records);
@@ -529,7 +547,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     if (rows.length > 0) stateSet.run(rows[rows.length - 1]!.idx);
     return rows.length;
   };
-  const pendingCount = (): number => lastIdx.get()! - statePos.get()!;
+  const pendingCount = (): number => position.last() - position.indexed();
 
   /** The page's hits, each with its later versions (edits and retractions of it in its conversation). */
   const hitsOf = (rows: JournalRow[]): SearchHit[] => {
@@ -555,7 +573,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
 
   /** Journal rows matching `q`, newest first (search) or oldest first (export), below `before` (a journal idx). */
   const select = (q: CheckedQuery, order: 'DESC' | 'ASC', limit: number, cols = `${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject`): JournalRow[] => {
-    const span = q.from === null && q.to === null ? null : spanOf(q.from === null ? Number.MIN_SAFE_INTEGER : hourOf(q.from), q.to === null ? Number.MAX_SAFE_INTEGER : hourOf(q.to));
+    const span = q.from === null && q.to === null ? null : position.span(q.from === null ? Number.MIN_SAFE_INTEGER : hourOf(q.from), q.to === null ? Number.MAX_SAFE_INTEGER : hourOf(q.to));
     const f = filters(q, span, q.domain === null ? [] : domainKeysOf(q.domain));
     const before = q.before === null ? Number.MAX_SAFE_INTEGER : q.before + 1;
     if (q.match !== null && (q.participant !== null || q.room !== null)) {
