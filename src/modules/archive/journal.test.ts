@@ -1,6 +1,7 @@
 /**
  * How the journal's readers find the log records whose bytes its rows do not store: one run for rows journaled
- * together, one by one for rows far apart, never a record for a row that keeps its bytes or expired.
+ * together, one by one for rows far apart, never a record for a row that keeps its bytes, nor for an expired one
+ * unless who and where are wanted.
  */
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../core/types.js';
@@ -54,6 +55,19 @@ describe('readAhead', () => {
     expect(entryBytes(rows[2]!, reader)?.toString()).toBe('{}');
     expect(entryBytes(rows[3]!, reader)?.equals(recordBytes(3, record(90)))).toBe(true);
     expect(log.singles).toBe(2);
+  });
+
+  it("reads expired entries' records only for who and where", () => {
+    // Two live entries and, between them, three expired ones: their records are content no reader re-creates.
+    const rows = [lean(1, 20), ...[21, 22, 23].map((seq, i) => ({ idx: 2 + i, seq, entry: null, expired: 7 })), lean(5, 24)];
+    const content = countingLog();
+    readAhead(rows, content);
+    expect(content.runs).toEqual([]);
+    const parties = countingLog();
+    const reader = readAhead(rows, parties, 'parties');
+    expect(parties.runs).toEqual([[20, 24]]);
+    expect(reader.logRecord(22)?.from).toBe('a@x');
+    expect(parties.singles).toBe(0);
   });
 
   it('names the entry whose log record is gone', () => {

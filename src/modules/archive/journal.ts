@@ -141,15 +141,16 @@ export type LogReader = Pick<AreaContext, 'logRecord' | 'logRecords'>;
 
 /**
  * `log` for the log records that `rows` stand for: read in one run when their positions lie close together (a
- * run of the journal's rows does: they were journaled in log order), else one by one.
+ * run of the journal's rows does: they were journaled in log order), else one by one. `want`: 'content' reads the
+ * records of entries not expired (their bytes); 'parties' those of expired entries too, whose who and where are
+ * still read from the log (withParties).
  */
-export function readAhead(rows: readonly EntrySource[], log: LogReader): LogReader {
+export function readAhead(rows: readonly EntrySource[], log: LogReader, want: 'content' | 'parties' = 'content'): LogReader {
   let from = Number.POSITIVE_INFINITY;
   let to = 0;
   let n = 0;
   for (const r of rows) {
-    // Expired entries too: their content is not re-created, but who took part is read from the log (withParties).
-    if (r.entry !== null || r.seq === null) continue;
+    if (r.entry !== null || r.seq === null || (r.expired !== null && want === 'content')) continue;
     from = Math.min(from, r.seq);
     to = Math.max(to, r.seq);
     n++;
@@ -190,7 +191,7 @@ export interface Parties {
  * Fills in who and where for the rows of log records, which keep none of it (the record's log row does, for good,
  * expired or not: journal.ts writes only a record's type, position, time and leaf in the message's transaction).
  * Rows written before that, and events, keep their own. Changes `rows` in place and returns them; `log` should
- * read them in one run (readAhead).
+ * read them in one run (readAhead, 'parties').
  */
 export function withParties<R extends EntrySource & Parties>(rows: R[], log: LogReader): R[] {
   for (const r of rows) {

@@ -270,7 +270,7 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
         }
         const expired: number[] = [];
         // A chunk's log records in one run: who and where (withParties), and a body a saved search looks into.
-        const records = readAhead(rows, ctx);
+        const records = readAhead(rows, ctx, 'parties');
         for (const r of withParties(rows, records)) {
           after = r.idx;
           const max = maxDaysFor(r.conv, policies, limits);

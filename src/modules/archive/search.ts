@@ -517,7 +517,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
   const indexSome = (max: number): number => {
     const pos = position.indexed();
     const rows = scan.all(pos, max);
-    const records = readAhead(rows, log);
+    const records = readAhead(rows, log, 'parties');
     withParties(rows, records);
     // One row per hour the batch touches (usually one or two), not one per entry.
     const hours = new Map<number, { lo: number; hi: number }>();
@@ -551,13 +551,13 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
 
   /** The page's hits, each with its later versions (edits and retractions of it in its conversation). */
   const hitsOf = (rows: JournalRow[]): SearchHit[] => {
-    const records = readAhead(rows, log);
+    const records = readAhead(rows, log, 'parties');
     const parsed = withParties(rows, records).map((r) => ({ r, f: entryFields(r, records) }));
     const ids = parsed.flatMap(({ r, f }) => (r.type === 'message' && typeof f.id === 'string' ? [f.id] : []));
     const later = new Map<string, LaterVersion[]>();
     if (ids.length > 0) {
       const laterRows = laterOfAll.all(JSON.stringify(ids));
-      for (const l of withParties(laterRows, readAhead(laterRows, log))) {
+      for (const l of withParties(laterRows, readAhead(laterRows, log, 'parties'))) {
         const key = `${l.conv ?? ''}\n${l.ref}`;
         let list = later.get(key);
         if (list === undefined) later.set(key, (list = []));
@@ -662,7 +662,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
           return r;
         });
         // A chunk of an export is mostly neighbours in the journal: their log records are read in one run.
-        const records = readAhead(rows, log);
+        const records = readAhead(rows, log, 'parties');
         return withParties(rows, records).map((r) => {
           const index = r.idx - 1;
           const cols = { index, type: r.type, ts: r.ts, conv: r.conv, actor: r.actor, subject: r.subject, leaf: r.leaf.toString('hex') };
