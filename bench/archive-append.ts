@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import type { LogRecord, NewRecord } from '../src/core/types.js';
+import type { LogRecord } from '../src/core/types.js';
 import { entryObject, recordDraft, recordLeafHex, sealEntry, sealRecord } from '../src/modules/archive/entry.js';
 import { canonicalBytes } from '../src/modules/archive/jcs.js';
 import { leafHash } from '../src/modules/archive/merkle.js';
@@ -21,7 +21,7 @@ import type { SearchArea } from '../src/modules/archive/search.js';
 import { area } from '../src/modules/archive/sqlite.js';
 import type { SqliteArea } from '../src/ports/module-storage.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
-import { chatRecord } from './lib/records.js';
+import { archiveAppender, archiveMessage } from './lib/records.js';
 import { round, spread } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -37,11 +37,9 @@ const total = Number(values.messages ?? 40_000);
 const batches = (values.batches ?? '1,32').split(',').map(Number);
 const rounds = Number(values.rounds ?? 3);
 const sync = values.sync === 'normal' ? 'normal' : 'full';
-const PAIRS = 200;
 
-const newRecord = (n: number): NewRecord => chatRecord(n % PAIRS, n, `${n} ${'x'.repeat(96)}`);
 const logRecord = (n: number): LogRecord => {
-  const { offlineFor: _, ...r } = newRecord(n);
+  const { offlineFor: _, ...r } = archiveMessage(n);
   return { ...r, xml: null, seq: n + 1, id: `0${n.toString(36).padStart(12, '0')}` };
 };
 
@@ -156,14 +154,7 @@ async function appendPath(journal: Journal, batch: number): Promise<{ wall: numb
   const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules });
   try {
     await store.domains.add('localhost', Date.now());
-    let n = 0;
-    const run = async (count: number): Promise<void> => {
-      for (let done = 0; done < count; done += batch) {
-        const ps: Array<Promise<unknown>> = [];
-        for (let i = 0; i < batch; i++) ps.push(store.messages.append([newRecord(n++)]));
-        await Promise.all(ps);
-      }
-    };
+    const run = archiveAppender(store, batch);
     await run(Math.min(5000, total / 4));
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -185,7 +176,7 @@ async function indexPath(batch: number): Promise<number> {
   const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: sync, modules: [{ name: 'archive', area }] });
   try {
     await store.domains.add('localhost', Date.now());
-    for (let n = 0; n < total; n += 32) await Promise.all(Array.from({ length: 32 }, (_, i) => store.messages.append([newRecord(n + i)])));
+    await archiveAppender(store, 32)(total);
     const index = store.area<SearchArea>('archive');
     const t0 = performance.now();
     let scanned = 0;

@@ -18,10 +18,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { NewRecord } from '../src/core/types.js';
 import type { SqliteArea } from '../src/ports/module-storage.js';
 import type { Store } from '../src/ports/store.js';
-import { chatRecord } from './lib/records.js';
+import { archiveAppender } from './lib/records.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,15 +50,7 @@ async function child(tree: string, archive: boolean, messages: number): Promise<
   const store = createSqliteStore({ path: join(dir, 'parley.db'), synchronous: 'full', modules: archive ? [{ name: 'archive', area }] : [] });
   try {
     await store.domains.add('localhost', Date.now());
-    let n = 0;
-    const record = (i: number): NewRecord => chatRecord(i % 200, i, `${i} ${'x'.repeat(96)}`);
-    const run = async (count: number): Promise<void> => {
-      for (let done = 0; done < count; done += BATCH) {
-        const ps: Array<Promise<unknown>> = [];
-        for (let i = 0; i < BATCH; i++) ps.push(store.messages.append([record(n++)]));
-        await Promise.all(ps);
-      }
-    };
+    const run = archiveAppender(store, BATCH);
     await run(WARM_UP);
     await run(messages);
   } finally {

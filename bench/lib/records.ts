@@ -21,3 +21,24 @@ export function chatRecord(pair: number, n: number, body: string): NewRecord {
     offlineFor: [],
   };
 }
+
+/** Sender–recipient pairs the archive benchmarks' messages rotate over. */
+const ARCHIVE_PAIRS = 200;
+
+/** The archive benchmarks' `n`th message: a 1:1 message of about 100 characters, one of 200 pairs. */
+export const archiveMessage = (n: number): NewRecord => chatRecord(n % ARCHIVE_PAIRS, n, `${n} ${'x'.repeat(96)}`);
+
+/**
+ * Appends the archive benchmarks' messages to `store`'s log, `batch` appends per turn (one group commit): each
+ * call appends `count` more, numbered on from the last call's.
+ */
+export function archiveAppender(store: { messages: { append(records: NewRecord[]): Promise<unknown> } }, batch: number): (count: number) => Promise<void> {
+  let n = 0;
+  return async (count) => {
+    for (let done = 0; done < count; done += batch) {
+      const ps: Array<Promise<unknown>> = [];
+      for (let i = 0; i < batch; i++) ps.push(store.messages.append([archiveMessage(n++)]));
+      await Promise.all(ps);
+    }
+  };
+}
