@@ -17,7 +17,7 @@ import type { Store } from '../../ports/store.js';
 import { createMemoryStore } from '../../storage/memory/index.js';
 import { createSqliteStore } from '../../storage/sqlite/index.js';
 import { ModuleHost } from '../host.js';
-import type { LogRecord } from '../../core/types.js';
+import { conversationKey, type LogRecord, type NewRecord } from '../../core/types.js';
 import { LOG_COLUMNS } from '../../storage/sqlite/log-writer.js';
 import { eventDraft, recordBytes } from './entry.js';
 import { archive } from './index.js';
@@ -139,6 +139,57 @@ describe('the compliance archive', () => {
     expect(r.bob.got.length).toBe(delivered);
   });
 
+  it("seals a message's leaf off the delivery path: by the search index, or when a checkpoint extends the tree", async () => {
+    const r = await rig();
+    const raw = new Database(r.path!, { readonly: true });
+    const leaves = raw.prepare<[], { idx: number; seq: number | null; leaf: Buffer }>('SELECT idx, seq, leaf FROM archive_journal ORDER BY idx');
+    const logRow = raw.prepare<[number], LogRecord>(`SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq = ?`);
+    /** Each message row: its stored leaf is the placeholder (null) or the hash of its entry re-created from the log. */
+    const state = (): Array<'unsealed' | 'sealed'> =>
+      leaves.all().filter((row) => row.seq !== null).map((row) => {
+        if (row.leaf.equals(Buffer.alloc(32))) return 'unsealed';
+        expect(row.leaf.equals(leafHash(recordBytes(row.idx - 1, logRow.get(row.seq!)!)))).toBe(true);
+        return 'sealed';
+      });
+    for (let i = 0; i < 3; i++) await r.send(`first ${i}`);
+    expect(state()).toEqual(['unsealed', 'unsealed', 'unsealed']);
+    // Verify computes the leaves of entries beyond the stored tree, and the entries API hashes the bytes.
+    expect((await r.archive.verify({ origin: ORIGIN })).problem).toBeNull();
+    const e = (await r.archive.entry(0))!;
+    expect(e.leaf).toBe(leafHash(Buffer.from(e.entry!, 'utf8')).toString('hex'));
+    // The search index seals what it takes in.
+    await r.archive.indexPending(1000);
+    expect(state()).toEqual(['sealed', 'sealed', 'sealed']);
+    for (let i = 0; i < 2; i++) await r.send(`second ${i}`);
+    expect(state()).toEqual(['sealed', 'sealed', 'sealed', 'unsealed', 'unsealed']);
+    // A checkpoint seals what the index has not reached, and its root is the tree of those leaves.
+    const cp = await r.archive.checkpoint(ORIGIN, Date.now());
+    expect(state()).toEqual(['sealed', 'sealed', 'sealed', 'sealed', 'sealed']);
+    const all = leaves.all().map((row) => row.leaf);
+    raw.close();
+    expect(cp.size).toBe(all.length);
+    const proof = (await r.archive.inclusionProof(3, cp.size)).map((h) => Buffer.from(h, 'base64'));
+    expect(verifyInclusion(3, cp.size, all[3]!, proof, Buffer.from(cp.root, 'base64'))).toBe(true);
+    expect((await r.archive.verify({ origin: ORIGIN })).problem).toBeNull();
+  });
+
+  it('signs a checkpoint over more entries than one of its transactions seals, while messages go on', async () => {
+    const r = await rig();
+    const record = (i: number): NewRecord => ({
+      kind: 'message', type: 'chat', conv: conversationKey('chat', 'alice@example.com', 'bob@example.com'), from: 'alice@example.com',
+      fromResource: 'desk', to: 'bob@example.com', toResource: null, clientId: null, body: `bulk ${i}`, ref: null, receipt: null, ts: Date.now(), offlineFor: [],
+    });
+    for (let i = 0; i < 25_000; i += 500) await r.store.messages.append(Array.from({ length: 500 }, (_, k) => record(i + k)));
+    const size = await r.archive.size();
+    // A message sent while the checkpoint seals is stored (before it or between its transactions) and verifies.
+    const [cp, sent] = await Promise.all([r.archive.checkpoint(ORIGIN, Date.now()), r.send('during the checkpoint')]);
+    expect(cp.size).toBeGreaterThanOrEqual(size);
+    expect(sent.seq).toBeGreaterThan(0);
+    const report = await r.archive.verify({ origin: ORIGIN });
+    expect(report.problem).toBeNull();
+    expect(report.entries).toBe(size + 1);
+  }, 60_000);
+
   describe('tampering in the database file is detected', () => {
     /**
      * A journal of 40 messages (entries 0-19 and 23-42) and three room events (entries 20-22) with two
@@ -244,6 +295,11 @@ describe('the compliance archive', () => {
         db.prepare('UPDATE archive_checkpoints SET note = ? WHERE size = ?').run(lines.join('\n'), cp.size);
       });
       expect(report.problem).toMatchObject({ code: 'bad-signature' });
+    });
+
+    it("a message's leaf put back to the placeholder of one not sealed yet", async () => {
+      const report = await tampered((db) => db.prepare('UPDATE archive_journal SET leaf = zeroblob(32) WHERE idx = 8').run());
+      expect(report.problem).toMatchObject({ code: 'leaf-missing', index: 7 });
     });
 
     it('the latest entries cut off', async () => {

@@ -2,10 +2,11 @@
  * The archive's journal on SQLite, opened on the store's thread beside the core's tables. Messages are journaled
  * inside the transaction that appends them to the log (AppendParticipant), so a message exists if and only if
  * its journal entry does; other entries (membership, accounts, the officers' own actions) share the store's
- * group commit. A log record's entry is sealed (canonical bytes and leaf hash) when it is journaled, but its
- * bytes are not stored a second time: its row keeps the record's type, position, time and leaf, and readers
- * re-create the bytes, and who and where (withParties), from the log, which is append-only
- * (AreaContext.logRecord); `parley archive verify` checks the bytes against the leaf.
+ * group commit. A log record's bytes are not stored a second time: its row keeps the record's type, position and
+ * time, and readers re-create the bytes, and who and where (withParties), from the log, which is append-only
+ * (AreaContext.logRecord). Its leaf hash is computed off the delivery path (sealing, below): by the search index
+ * as it takes the entry in, and at the latest when a checkpoint's tree is extended over it; `parley archive
+ * verify` checks the bytes against the leaf.
  * The tree (RFC 9162 §2.1) is extended from the stored leaf hashes when a checkpoint is signed, and complete
  * subtrees from level SUBTREE_MIN_LEVEL up are kept, so a proof reads O(log n) rows. The message's transaction
  * updates one index besides the table's own (by log position, for review); entry times are found through the hours
@@ -17,7 +18,7 @@ import type { LogRecord } from '../../core/types.js';
 import type { AreaContext, ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { storageError } from '../../storage/sqlite/db.js';
 import { recordBytes, recordLeafHex, sealEntry, type EntryDraft } from './entry.js';
-import { CompactRange, consistencyProof, inclusionProof, SubtreeHasher, type CompactRangeState, type SubtreeCache } from './merkle.js';
+import { CompactRange, consistencyProof, inclusionProof, leafHash, SubtreeHasher, type CompactRangeState, type SubtreeCache } from './merkle.js';
 import { checkpointBody, generateSignerKey, parseSignerKey, signNote } from './note.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 import { verifyJournal, type VerifyOptions, type VerifyReport } from './verify.js';
@@ -162,6 +163,41 @@ export function readAhead(rows: readonly EntrySource[], log: LogReader, want: 'c
   return { logRecord: (seq) => (seq >= from && seq <= to ? read.get(seq) : log.logRecord(seq)), logRecords: log.logRecords };
 }
 
+/**
+ * The leaf a log record's row holds until it is sealed: 32 zero bytes, the size of the hash that later overwrites
+ * it in place. Computing the entry's canonical bytes and their hash took most of the archive's instructions
+ * on the message's path (docs/PERFORMANCE.md, "Leaves sealed off the delivery path"); a leaf fixed
+ * then protects nothing a leaf fixed later does not, since until a signed checkpoint covers an entry whoever can
+ * write the database can rewrite its leaf as easily as its log row. No SHA-256 output is all zeros in practice.
+ */
+export const UNSEALED_LEAF = Buffer.alloc(32);
+
+/** Whether a row's leaf is still the placeholder (UNSEALED_LEAF). */
+export const unsealed = (leaf: Buffer): boolean => leaf.equals(UNSEALED_LEAF);
+
+/** A journal row with its leaf. */
+export type LeafRow = EntrySource & { leaf: Buffer };
+
+/**
+ * Returns `seal(rows, log)`: computes the leaf of every log record's row among `rows` that has none yet, from its
+ * log record (read by `log`, best a read-ahead of those rows), stores it and sets it on the row. Returns how many
+ * it sealed. Runs inside a write transaction.
+ */
+export function leafSealer(db: Database.Database): (rows: readonly LeafRow[], log: LogReader) => number {
+  const put = db.prepare<[string, number]>('UPDATE archive_journal SET leaf = unhex(?) WHERE idx = ?');
+  return (rows, log) => {
+    let n = 0;
+    for (const r of rows) {
+      if (r.seq === null || r.entry !== null || !unsealed(r.leaf)) continue;
+      const hex = recordLeafHex(r.idx - 1, logRecordOf(r, r.seq, log));
+      put.run(hex, r.idx);
+      r.leaf = Buffer.from(hex, 'hex');
+      n++;
+    }
+    return n;
+  };
+}
+
 /** The log record at a journal row's position; throws when the log no longer holds it (verify names that entry). */
 function logRecordOf(r: EntrySource, seq: number, log: LogReader): Readonly<LogRecord> {
   const record = log.logRecord(seq);
@@ -233,13 +269,14 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   const insert = db.prepare<[string, number | null, number, string | null, string | null, string | null, Buffer, Buffer]>(
     'INSERT INTO archive_journal (type, seq, ts, conv, actor, subject, entry, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  // A log record's row: its type, position, time and leaf (given as hex: recordLeafHex); no bytes, and not who and
-  // where (withParties), which its log row keeps.
-  const insertRecord = db.prepare<[string, number, number, string]>('INSERT INTO archive_journal (type, seq, ts, leaf) VALUES (?, ?, ?, unhex(?))');
+  // A log record's row: its type, position and time, and the placeholder of its leaf (UNSEALED_LEAF); no bytes,
+  // and not who and where (withParties), which its log row keeps.
+  const insertRecord = db.prepare<[string, number, number]>('INSERT INTO archive_journal (type, seq, ts, leaf) VALUES (?, ?, ?, zeroblob(32))');
   const count = db.prepare<[], number>('SELECT COALESCE(MAX(idx), 0) FROM archive_journal').pluck();
   const leafAt = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
   const rowAt = db.prepare<[number], Row>(`SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.leaf FROM archive_journal j WHERE j.idx = ?`);
-  const leavesAfter = db.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx > ? ORDER BY idx').pluck();
+  const leavesAfter = db.prepare<[number, number], LeafRow>(`SELECT ${ENTRY_COLUMNS}, j.leaf FROM archive_journal j WHERE j.idx > ? ORDER BY j.idx LIMIT ?`);
+  const seal = leafSealer(db);
   const subtreeGet = db.prepare<[number, number], Buffer>('SELECT hash FROM archive_subtrees WHERE level = ? AND idx = ?').pluck();
   const subtreePut = db.prepare<[number, number, Buffer]>('INSERT OR REPLACE INTO archive_subtrees (level, idx, hash) VALUES (?, ?, ?)');
   const treeGet = db.prepare<[], string>('SELECT state FROM archive_tree WHERE id = 1').pluck();
@@ -258,17 +295,16 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   };
   const append = (d: EntryDraft): number => write(count.get()!, d);
 
-  // Journaled with the log records, inside their transaction: refusing here refuses the message. The next
-  // index is read once per append call, not once per record.
+  // Journaled with the log records, inside their transaction: refusing here refuses the message. Each row takes
+  // the next index (the table's rowid), so none is read here.
   ctx.onAppend((records) => {
     try {
-      let next = count.get()!;
       for (const r of records) {
-        // Without building the draft (the hot path). The entry's bytes are the log row's, and so are who and where:
-        // the row keeps what finds it (type, position, time) and its leaf hash. Storing the bytes again cost about
-        // a third of the journal's time per message; who and where made every commit write more pages
-        // (docs/PERFORMANCE.md).
-        insertRecord.run(r.kind, r.seq, r.ts, recordLeafHex(next++, r));
+        // The entry's bytes are the log row's, and so are who and where: the row keeps what finds it (type,
+        // position, time), and its leaf is sealed off the delivery path. Storing the bytes again cost about a
+        // third of the journal's time per message, who and where made every commit write more pages, and computing
+        // the bytes and their hash was most of what was left (docs/PERFORMANCE.md).
+        insertRecord.run(r.kind, r.seq, r.ts);
       }
     } catch (e) {
       // A full or failing disk is the store's stable refusal (reason storage-full); anything else a clear
@@ -290,20 +326,33 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     return leaf;
   }, cache);
 
-  /** Brings the stored tree up to every entry; returns it. Runs inside a write transaction. */
-  const extendTree = (): CompactRange => {
+  /**
+   * Extends the stored tree by up to `max` entries (all by default), sealing the leaves the search index has not
+   * sealed yet; returns it and how many it added. Runs inside a write transaction.
+   */
+  const extendTree = (max = Number.POSITIVE_INFINITY): { range: CompactRange; added: number } => {
     const stored = treeGet.get();
     const range = stored === undefined ? new CompactRange() : CompactRange.fromState(JSON.parse(stored) as CompactRangeState);
-    // Written after the scan: the connection runs no other statement while one iterates.
-    const done: Array<[number, number, Buffer]> = [];
-    for (const leaf of leavesAfter.iterate(range.size)) {
-      range.append(leaf, (level, index, hash) => {
-        if (level >= SUBTREE_MIN_LEVEL) done.push([level, index, hash]);
-      });
+    const from = range.size;
+    // In chunks, each sealed and written before the next is read: the connection runs no other statement while
+    // one iterates.
+    for (;;) {
+      const want = Math.min(TREE_CHUNK, max - (range.size - from));
+      const rows = want > 0 ? leavesAfter.all(range.size, want) : [];
+      if (rows.length === 0) break;
+      // Only the unsealed rows' log records are read (one run when they lie together, as the newest do).
+      const todo = rows.filter((r) => r.seq !== null && r.entry === null && unsealed(r.leaf));
+      if (todo.length > 0) seal(todo, readAhead(todo, ctx, 'parties'));
+      const done: Array<[number, number, Buffer]> = [];
+      for (const r of rows) {
+        range.append(r.leaf, (level, index, hash) => {
+          if (level >= SUBTREE_MIN_LEVEL) done.push([level, index, hash]);
+        });
+      }
+      for (const [level, index, hash] of done) subtreePut.run(level, index, hash);
     }
-    for (const [level, index, hash] of done) subtreePut.run(level, index, hash);
     treePut.run(JSON.stringify(range.toState()));
-    return range;
+    return { range, added: range.size - from };
   };
 
   const signer = (origin: string, now: number): { signer: string; verifier: string } => {
@@ -340,11 +389,16 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
       const r = rowAt.get(index + 1);
       if (!r) return null;
       const bytes = entryBytes(r, ctx);
-      return { index, type: r.type, ts: r.ts, entry: bytes === null ? null : bytes.toString('utf8'), leaf: r.leaf.toString('hex') };
+      // A leaf not sealed yet is the hash of the bytes (nothing is stored by a read).
+      const leaf = bytes !== null && unsealed(r.leaf) ? leafHash(bytes) : r.leaf;
+      return { index, type: r.type, ts: r.ts, entry: bytes === null ? null : bytes.toString('utf8'), leaf: leaf.toString('hex') };
     },
     async checkpoint(origin, now) {
+      // A tree far behind (entries journaled faster than the search index seals them) is extended a chunk per
+      // transaction, so messages are stored between them; the last chunk and the signature share one.
+      while (ctx.write(() => extendTree(TREE_CHUNK).added) === TREE_CHUNK) await new Promise((resolve) => setImmediate(resolve));
       return ctx.write(() => {
-        const range = extendTree();
+        const { range } = extendTree();
         const latest = cpLatest.get();
         if (latest && latest.size === range.size) return cp(latest);
         const root = range.root();
@@ -379,6 +433,9 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   };
   return { area, append };
 }
+
+/** Journal rows read per statement when the tree is extended. */
+const TREE_CHUNK = 10_000;
 
 /** A proof asked for positions outside the tree is the caller's mistake: bad-request with the reason. */
 function badRange<T>(fn: () => T): T {

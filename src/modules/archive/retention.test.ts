@@ -80,6 +80,24 @@ describe('retention', () => {
     expect(await runIn(r, 32)).toMatchObject({ expired: 0 });
   });
 
+  it('seals the leaf of an entry the search index has not reached before expiring its content', async () => {
+    const r = await rig();
+    await r.dm('not indexed yet');
+    const i = (await r.archive.size()) - 1;
+    const raw = new Database(r.path, { readonly: true });
+    const leafOf = raw.prepare<[number], Buffer>('SELECT leaf FROM archive_journal WHERE idx = ?').pluck();
+    // Journaled with the placeholder (journal.ts, UNSEALED_LEAF); the entries API hashes its bytes meanwhile.
+    expect(leafOf.get(i + 1)!.equals(Buffer.alloc(32))).toBe(true);
+    const leaf = (await r.archive.entry(i))!.leaf;
+    await r.archive.retentionSet({ domain: 'example.com', minDays: 0, maxDays: 30 }, NO_LIMITS, 'officer@example.com', Date.now());
+    expect(await runIn(r, 31)).toMatchObject({ expired: 1 });
+    expect(leafOf.get(i + 1)!.toString('hex')).toBe(leaf);
+    raw.close();
+    expect((await r.archive.entry(i))!).toMatchObject({ entry: null, leaf });
+    await r.archive.checkpoint(RIG_ORIGIN, Date.now());
+    expect((await r.archive.verify({ origin: RIG_ORIGIN })).problem).toBeNull();
+  });
+
   it('prefers the room policy, and keeps content forever without a policy or default', async () => {
     const r = await rig();
     await r.dm('direct');

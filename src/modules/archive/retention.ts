@@ -15,7 +15,7 @@ import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
 import { dmPair, holdCovers, normaliseDomain, normaliseHoldScope, roomOf, type HeldEntry, type Hold, type HoldScope } from './holds.js';
-import { ENTRY_COLUMNS, entryFields, readAhead, withParties, type AppendEntry, type EntrySource } from './journal.js';
+import { ENTRY_COLUMNS, entryFields, leafSealer, readAhead, withParties, type AppendEntry, type LeafRow } from './journal.js';
 import { hourOf, indexPosition } from './search.js';
 
 /** Retention policies and legal holds: the archive's migration 3 (after the search index's). */
@@ -121,7 +121,7 @@ export interface RetentionArea {
 
 type PolicyRow = { kind: 'domain' | 'room'; scope: string; minDays: number; maxDays: number | null; setAt: number; setBy: string | null };
 type HoldRow = { id: number; reason: string; scope: string; createdBy: string; createdAt: number; releasedAt: number | null; releasedBy: string | null };
-type Candidate = EntrySource & { conv: string | null; actor: string | null; subject: string | null; ts: number };
+type Candidate = LeafRow & { conv: string | null; actor: string | null; subject: string | null; ts: number };
 
 const toHold = (r: HoldRow): Hold => ({ ...r, scope: JSON.parse(r.scope) as HoldScope });
 
@@ -194,14 +194,15 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
   // the search index fills; migration 6) or beyond the search index's position (their hours are not known yet):
   // two ranges of positions, read in order, so a run does not walk the younger entries between them.
   const candidates = db.prepare<{ after: number; bound: number; indexed: number; cutoff: number; limit: number }, Candidate>(
-    `SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts FROM archive_journal j
+    `SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts, j.leaf FROM archive_journal j
      WHERE j.idx > :after AND j.idx <= :bound AND j.ts < :cutoff AND j.seq IS NOT NULL AND j.expired_at IS NULL
      UNION ALL
-     SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts FROM archive_journal j
+     SELECT ${ENTRY_COLUMNS}, j.conv, j.actor, j.subject, j.ts, j.leaf FROM archive_journal j
      WHERE j.idx > MAX(:after, :indexed) AND j.ts < :cutoff AND j.seq IS NOT NULL AND j.expired_at IS NULL
      ORDER BY idx LIMIT :limit`,
   );
   const position = indexPosition(db);
+  const seal = leafSealer(db);
   // A log record's entry keeps no bytes of its own (journal.ts): expiring it marks it, and its content is then
   // neither searched, exported nor re-created from the log.
   const expire = db.prepare<[number, number]>('UPDATE archive_journal SET entry = NULL, expired_at = ? WHERE idx = ? AND expired_at IS NULL');
@@ -291,6 +292,8 @@ export function openRetention(db: Database.Database, ctx: SqliteAreaContext, app
           totals.expired++;
           expired.push(r.idx - 1);
           if (!step.dryRun) {
+            // Its leaf outlives its content: sealed first if the search index has not reached it yet.
+            seal([r], records);
             expire.run(now, r.idx);
             unindex(r.idx);
           }

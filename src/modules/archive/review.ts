@@ -14,7 +14,7 @@ import type { LogRecord } from '../../core/types.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
 import { normaliseDomain } from './holds.js';
-import { entryBytes, type AppendEntry, type LogReader } from './journal.js';
+import { ENTRY_COLUMNS, entryBytes, leafSealer, type AppendEntry, type LeafRow, type LogReader } from './journal.js';
 
 /** Lexicon policies and the review queue: the archive's migration 4. */
 export const REVIEW_MIGRATION: ModuleMigration = {
@@ -242,7 +242,8 @@ export function openReview(db: Database.Database, ctx: SqliteAreaContext, append
   const lexGet = db.prepare<[number], LexiconRow>(`SELECT ${lexCols} FROM archive_lexicons WHERE id = ?`);
   const lexPut = db.prepare<[string, string, string | null, string, string, number]>('INSERT INTO archive_lexicons (name, scope_kind, scope, terms, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)');
   const lexDel = db.prepare<[number]>('DELETE FROM archive_lexicons WHERE id = ?');
-  const bySeq = db.prepare<[number], { idx: number; leaf: Buffer }>("SELECT idx, leaf FROM archive_journal WHERE seq = ? AND type IN ('message', 'edit') ORDER BY idx LIMIT 1");
+  const bySeq = db.prepare<[number], LeafRow>(`SELECT ${ENTRY_COLUMNS}, j.leaf FROM archive_journal j WHERE j.seq = ? AND j.type IN ('message', 'edit') ORDER BY j.idx LIMIT 1`);
+  const seal = leafSealer(db);
   const itemPut = db.prepare<[number, number, string, number]>('INSERT INTO archive_review (idx, seq, reasons, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (idx) DO NOTHING');
   const itemCols = 'r.id, r.idx, r.seq, r.reasons, r.state, r.reviewer, r.comment, r.decided_at AS decidedAt, r.created_at AS createdAt, j.entry, j.seq AS entrySeq, j.expired_at AS expired';
   const itemGet = db.prepare<[number], ItemRow>(`SELECT ${itemCols} FROM archive_review r JOIN archive_journal j ON j.idx = r.idx WHERE r.id = ?`);
@@ -285,6 +286,8 @@ export function openReview(db: Database.Database, ctx: SqliteAreaContext, append
         for (const c of candidates) {
           const j = bySeq.get(c.seq);
           if (!j) continue;
+          // The sample is drawn from the leaf: sealed here when the search index has not reached the entry yet.
+          if (samplePercent > 0) seal([j], ctx);
           const reasons = sampled(j.leaf, samplePercent) ? [...c.reasons, { kind: 'sample' } as const] : c.reasons;
           if (reasons.length === 0) continue;
           queued += itemPut.run(j.idx, c.seq, JSON.stringify(reasons), now).changes;

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
 import { eventDraft } from './entry.js';
-import { ENTRY_COLUMNS, entryBytes, entryFields, readAhead, withParties, type AppendEntry, type EntrySource, type JournalArea, type LogReader, type Parties, type SignedCheckpoint } from './journal.js';
+import { ENTRY_COLUMNS, entryBytes, entryFields, leafSealer, readAhead, withParties, type AppendEntry, type EntrySource, type JournalArea, type LeafRow, type LogReader, type Parties, type SignedCheckpoint } from './journal.js';
 import { inclusionProof, SubtreeHasher, type SubtreeCache } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 
@@ -476,9 +476,10 @@ type JournalRow = EntrySource & Parties & { type: string; ts: number };
 export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journal: { area: JournalArea; append: AppendEntry }): SearchArea {
   const position = indexPosition(db);
   const stateSet = db.prepare<[number]>('UPDATE archive_index_state SET indexed = ? WHERE id = 1');
-  const scan = db.prepare<[number, number], JournalRow>(
-    `SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject FROM archive_journal j WHERE j.idx > ? ORDER BY j.idx LIMIT ?`,
+  const scan = db.prepare<[number, number], JournalRow & LeafRow>(
+    `SELECT ${ENTRY_COLUMNS}, j.type, j.ts, j.conv, j.actor, j.subject, j.leaf FROM archive_journal j WHERE j.idx > ? ORDER BY j.idx LIMIT ?`,
   );
+  const seal = leafSealer(db);
   const whoPut = db.prepare<[string, number]>('INSERT OR IGNORE INTO archive_who (who, idx) VALUES (?, ?)');
   const hourPut = db.prepare<[number, number, number]>(
     'INSERT INTO archive_hours (hour, lo, hi) VALUES (?, ?, ?) ON CONFLICT (hour) DO UPDATE SET lo = MIN(lo, excluded.lo), hi = MAX(hi, excluded.hi)',
@@ -519,6 +520,8 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     const rows = scan.all(pos, max);
     const records = readAhead(rows, log, 'parties');
     withParties(rows, records);
+    // The leaves of the records journaled since (journal.ts, UNSEALED_LEAF), from the log rows just read.
+    seal(rows, records);
     // One row per hour the batch touches (usually one or two), not one per entry.
     const hours = new Map<number, { lo: number; hi: number }>();
     for (const r of rows) {

@@ -9,6 +9,9 @@
  * - `record-missing`: the log record an entry names is gone from the log;
  * - `entry-moved`: an entry names another index than its position (entries swapped or reordered);
  * - `expired-without-record`: content is gone but the entry was never expired by retention;
+ * - `leaf-missing`: a log record's leaf is the placeholder of a leaf not sealed yet, though the stored tree covers
+ *   the entry or retention expired it (both seal it first); entries after the stored tree may still have it, and
+ *   their leaves are computed from the log;
  * - `bad-signature`, `checkpoint-mismatch`: a checkpoint's note does not verify, or says other than its row;
  * - `root-mismatch`: the entries up to a checkpoint's size do not give its root (leaf hashes were rewritten too);
  * - `subtree-mismatch`, `tree-mismatch`: a stored subtree or the stored tree differs from the recomputed one
@@ -16,7 +19,7 @@
  */
 import type Database from 'better-sqlite3';
 import { recordLeafHex } from './entry.js';
-import { readAhead, type EntrySource, type LogReader } from './journal.js';
+import { readAhead, unsealed, type EntrySource, type LogReader } from './journal.js';
 import { CompactRange, leafHash, type CompactRangeState } from './merkle.js';
 import { SUBTREE_MIN_LEVEL } from './subtrees.js';
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, type NoteVerifier } from './note.js';
@@ -114,9 +117,20 @@ export function verifyJournal(db: Database.Database, opts: VerifyOptions, log: L
     const index = r.idx - 1;
     if (index !== expected) return fail({ code: 'missing-entry', index: expected, message: `entry ${expected} is missing (the next is ${index})` });
     expected++;
+    // A log record's leaf is sealed off the delivery path, and always before the stored tree covers it or
+    // retention expires it (journal.ts, UNSEALED_LEAF): a placeholder there was put back.
+    const placeholder = r.entry === null && r.seq !== null && unsealed(r.leaf);
+    if (placeholder && (r.expired !== null || index < (tree?.size ?? 0))) {
+      return fail({ code: 'leaf-missing', index, message: `entry ${index} has no leaf hash, though ${r.expired !== null ? 'it expired' : 'the stored tree covers it'}: its leaf was removed` });
+    }
     if (r.entry === null && (r.expired !== null || r.seq === null)) {
       if (r.expired === null) return fail({ code: 'expired-without-record', index, message: `entry ${index} has no content and was never expired` });
       report.expired++;
+    } else if (placeholder) {
+      // Journaled after the tree was last extended: its leaf is computed here; there is none stored to compare.
+      const record = records.logRecord(r.seq!);
+      if (record === undefined) return fail({ code: 'record-missing', index, message: `entry ${index} is the log record at position ${r.seq}, which the log no longer holds` });
+      r.leaf = Buffer.from(recordLeafHex(index, record), 'hex');
     } else if (r.entry === null) {
       // A log record: its bytes are re-created from the log row at its position.
       const record = records.logRecord(r.seq!);
