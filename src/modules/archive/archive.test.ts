@@ -144,7 +144,7 @@ describe('the compliance archive', () => {
     const raw = new Database(r.path!, { readonly: true });
     const leaves = raw.prepare<[], { idx: number; seq: number | null; leaf: Buffer }>('SELECT idx, seq, leaf FROM archive_journal ORDER BY idx');
     const logRow = raw.prepare<[number], LogRecord>(`SELECT ${LOG_COLUMNS} FROM log l WHERE l.seq = ?`);
-    /** Each message row: its stored leaf is the placeholder (null) or the hash of its entry re-created from the log. */
+    /** Each message row: unsealed while its leaf is the placeholder, else sealed, its leaf the hash of its entry re-created from the log. */
     const state = (): Array<'unsealed' | 'sealed'> =>
       leaves.all().filter((row) => row.seq !== null).map((row) => {
         if (row.leaf.equals(Buffer.alloc(32))) return 'unsealed';
