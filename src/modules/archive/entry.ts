@@ -142,8 +142,8 @@ function recordJson(index: number, r: Readonly<LogRecord>): string | null {
 }
 
 /**
- * The leaf hash of a log record's entry at `index`, as hex: the journal's hot path, which stores no bytes
- * (journal.ts) and has SQLite unhex() the leaf. The text is hashed as it is, and neither its bytes nor the digest
+ * The leaf hash of a log record's entry at `index`, as hex: how the journal seals a log record's leaf off the
+ * delivery path (journal.ts, leafSealer), and how verify checks it. The text is hashed as it is, and neither its bytes nor the digest
  * become a buffer here (bench/archive-append.ts times it beside sealRecord).
  */
 export function recordLeafHex(index: number, r: Readonly<LogRecord>): string {

@@ -184,14 +184,14 @@ export type LeafRow = EntrySource & { leaf: Buffer };
  * it sealed. Runs inside a write transaction.
  */
 export function leafSealer(db: Database.Database): (rows: readonly LeafRow[], log: LogReader) => number {
-  const put = db.prepare<[string, number]>('UPDATE archive_journal SET leaf = unhex(?) WHERE idx = ?');
+  const put = db.prepare<[Buffer, number]>('UPDATE archive_journal SET leaf = ? WHERE idx = ?');
   return (rows, log) => {
     let n = 0;
     for (const r of rows) {
       if (r.seq === null || r.entry !== null || !unsealed(r.leaf)) continue;
-      const hex = recordLeafHex(r.idx - 1, logRecordOf(r, r.seq, log));
-      put.run(hex, r.idx);
-      r.leaf = Buffer.from(hex, 'hex');
+      // Decoded once, for the row and for the caller.
+      r.leaf = Buffer.from(recordLeafHex(r.idx - 1, logRecordOf(r, r.seq, log)), 'hex');
+      put.run(r.leaf, r.idx);
       n++;
     }
     return n;

@@ -37,7 +37,7 @@ export function leafHash(entry: Uint8Array): Buffer {
 }
 
 /**
- * The leaf hash of an entry given already framed as 0x00 || entry (RFC 9162 §2.1.1): the journal's hot path
+ * The leaf hash of an entry given already framed as 0x00 || entry (RFC 9162 §2.1.1): sealRecord
  * builds its bytes that way, so hashing copies nothing.
  */
 export function framedLeafHash(framed: Uint8Array): Buffer {
