@@ -152,6 +152,12 @@ export interface ConsumerOptions {
    * arriving), and catches up when the load falls or when more than 100,000 records wait (consumer.ts).
    */
   yieldToTraffic?: boolean;
+  /**
+   * Work nobody waits on while messages arrive (supervision review): it also starts no batch while records arrive
+   * faster than one batch a second, until they slow down or its backlog would take about ten seconds of its
+   * batches to clear (consumer.ts). Implies yieldToTraffic.
+   */
+  waitOutBursts?: boolean;
 }
 
 /** What a module's setup function gets. */
@@ -186,9 +192,10 @@ export interface ModuleApi<O> {
   /**
    * Runs `work` when the log grows (coalesced: at most one run at a time, a few per second under load), and when
    * another process wrote to the store; a failing run is retried with a growing pause. For work that keeps its
-   * own position in the module's storage, such as an index over the module's own tables.
+   * own position in the module's storage, such as an index over the module's own tables. `signal` aborts when
+   * the server stops: a run that works in paced batches (TrafficPacer) ends at its next pause.
    */
-  follow(name: string, work: () => Promise<void>): void;
+  follow(name: string, work: (signal: AbortSignal) => Promise<void>): void;
   /** Adds a JSON WebSocket operation (docs/protocol.md documents the core's; the module's README its own). */
   jsonOp(name: string, def: OpDef): void;
   /** Adds HTTP routes inside the module's own scope, under `/api/v1/<name>`. */

@@ -13,7 +13,7 @@ import { testEngine, testPresence } from '../engine/test-engine.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
 import { defineModule } from './api.js';
 import { dm } from '../storage/contract/fixtures.js';
-import { READ_BUDGET } from './consumer.js';
+import { READ_BUDGET, TrafficPacer, type PacerClock } from './consumer.js';
 import { setupModules } from './testing.js';
 
 const presence = testPresence;
@@ -190,5 +190,97 @@ describe('log consumers', () => {
     await host.close();
     await engine.closeAll('end');
     await store.close();
+  });
+});
+
+/** A clock whose sleeps pass at once and move its time on; each sleep is recorded (ms, rounded). */
+function fakeClock(): PacerClock & { t: number; sleeps: number[] } {
+  const c = {
+    t: 0,
+    sleeps: [] as number[],
+    now: () => c.t,
+    sleep: async (ms: number, signal: AbortSignal) => {
+      if (signal.aborted || ms <= 0) return;
+      c.sleeps.push(Math.round(ms));
+      c.t += ms;
+    },
+  };
+  return c;
+}
+
+describe('the pacing of background work', () => {
+  // Batches of 2,000 taking 40 ms each (20 µs a record), as the archive's index takes them.
+  const BATCH = 2000;
+  const TOOK = 40;
+
+  /** Runs one batch (its time passes) and the pause after it; `pending` what waits after it. */
+  async function batchThenPause(pacer: TrafficPacer, c: ReturnType<typeof fakeClock>, pending: number, look: () => Promise<number> = async () => pending, signal = new AbortController().signal): Promise<void> {
+    c.t += TOOK;
+    await pacer.pause(TOOK, BATCH, pending, look, signal);
+  }
+
+  it('takes a seventh when nothing arrives, and one batch a second while records trickle in', async () => {
+    for (const waitOutBursts of [false, true]) {
+      const c = fakeClock();
+      const pacer = new TrafficPacer(BATCH, waitOutBursts, c);
+      // The pass's first batch: nothing known yet of what arrives, so one batch a second.
+      await batchThenPause(pacer, c, 10_000);
+      // Nothing arrived: only its share (six times the batch).
+      await batchThenPause(pacer, c, 8000);
+      // 140 arrived in the 280 ms since the last look, 500 a second, fewer than a batch a second: one batch a second.
+      await batchThenPause(pacer, c, 6000 + 140);
+      expect(c.sleeps).toEqual([960, 240, 960]);
+    }
+  });
+
+  it('waits out a burst when asked to, and starts the next batch when the records stop arriving', async () => {
+    const c = fakeClock();
+    const pacer = new TrafficPacer(BATCH, true, c);
+    // 20 records a millisecond arrive until t = 3,500 ms; what waits is what arrived less what was done.
+    let done = 0;
+    const waiting = (): number => 10_000 + 20 * Math.min(c.t, 3500) - done;
+    const look = async (): Promise<number> => waiting();
+    done += BATCH;
+    await batchThenPause(pacer, c, waiting(), look);
+    expect(c.t).toBe(1000);
+    done += BATCH;
+    await batchThenPause(pacer, c, waiting(), look);
+    // No batch while the burst lasted: a look a second, until one found nothing new (t = 5,040).
+    expect(c.sleeps).toEqual([960, 1000, 1000, 1000, 1000]);
+    expect(c.t).toBe(5040);
+  });
+
+  it('takes its share during a burst once the backlog would take ten seconds of its batches', async () => {
+    const c = fakeClock();
+    const pacer = new TrafficPacer(BATCH, true, c);
+    await batchThenPause(pacer, c, 400_000);
+    // 106,000 arrived in the second: a burst, but the 504,000 waiting take over 10 s at 20 µs each.
+    await batchThenPause(pacer, c, 504_000);
+    await batchThenPause(pacer, c, 504_000 - BATCH + 5000);
+    expect(c.sleeps).toEqual([960, 240, 240]);
+  });
+
+  it('without waiting out bursts, takes one batch a second during one, and its share beyond 100,000 waiting', async () => {
+    const c = fakeClock();
+    const pacer = new TrafficPacer(BATCH, false, c);
+    await batchThenPause(pacer, c, 10_000);
+    await batchThenPause(pacer, c, 30_000);
+    await batchThenPause(pacer, c, 120_000);
+    expect(c.sleeps).toEqual([960, 960, 240]);
+  });
+
+  it('ends a wait when the work is stopped', async () => {
+    const c = fakeClock();
+    const pacer = new TrafficPacer(BATCH, true, c);
+    const stop = new AbortController();
+    let looks = 0;
+    const look = async (): Promise<number> => {
+      if (++looks === 2) stop.abort();
+      return 10_000 + 20 * c.t;
+    };
+    await batchThenPause(pacer, c, 10_000, look, stop.signal);
+    await batchThenPause(pacer, c, 10_000 + 20 * c.t, look, stop.signal);
+    expect(looks).toBe(2);
+    expect(c.sleeps).toEqual([960, 1000, 1000]);
   });
 });

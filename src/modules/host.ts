@@ -166,7 +166,7 @@ export class ModuleHost {
       storage: <A>() => store.area<A>(name),
       consume: (consumer, handler, opts = {}) => {
         this.claim('consumer', `${name}.${consumer}`, name);
-        const options = { batch: opts.batch ?? 256, ...(opts.wants ? { wants: opts.wants } : {}), ...(opts.yieldToTraffic === true ? { yieldToTraffic: true } : {}) };
+        const options = { batch: opts.batch ?? 256, ...(opts.wants ? { wants: opts.wants } : {}), ...(opts.yieldToTraffic === true ? { yieldToTraffic: true } : {}), ...(opts.waitOutBursts === true ? { waitOutBursts: true } : {}) };
         this.consumers.push(recordConsumer(`${name}.${consumer}`, store, handler, options, log));
       },
       follow: (worker, work) => {

@@ -48,6 +48,7 @@ afterEach(async () => {
 interface Rig {
   engine: Engine;
   store: Store;
+  host: ModuleHost;
   archive: ArchiveArea;
   path: string | null;
   send(body: string): Promise<{ seq: number; id: string }>;
@@ -77,11 +78,24 @@ async function rig(kind: 'sqlite' | 'memory' = 'sqlite'): Promise<Rig> {
   return {
     engine,
     store,
+    host,
     archive: store.area<ArchiveArea>('archive'),
     path,
     bob,
     send: (body) => engine.messages.send(alice.session, parseAddress('bob@example.com'), body, null, 0),
   };
+}
+
+/**
+ * Stores `n` messages from alice to bob straight into the log, 500 per transaction, bodies `<word> <i>`: a backlog
+ * the search index has not reached, as a burst leaves it.
+ */
+async function bulk(r: Rig, n: number, word: string): Promise<void> {
+  const record = (i: number): NewRecord => ({
+    kind: 'message', type: 'chat', conv: conversationKey('chat', 'alice@example.com', 'bob@example.com'), from: 'alice@example.com',
+    fromResource: 'desk', to: 'bob@example.com', toResource: null, clientId: null, body: `${word} ${i}`, ref: null, receipt: null, ts: Date.now(), offlineFor: [],
+  });
+  for (let i = 0; i < n; i += 500) await r.store.messages.append(Array.from({ length: Math.min(500, n - i) }, (_, k) => record(i + k)));
 }
 
 describe('the compliance archive', () => {
@@ -175,11 +189,7 @@ describe('the compliance archive', () => {
 
   it('signs a checkpoint over more entries than one of its transactions seals, while messages go on', async () => {
     const r = await rig();
-    const record = (i: number): NewRecord => ({
-      kind: 'message', type: 'chat', conv: conversationKey('chat', 'alice@example.com', 'bob@example.com'), from: 'alice@example.com',
-      fromResource: 'desk', to: 'bob@example.com', toResource: null, clientId: null, body: `bulk ${i}`, ref: null, receipt: null, ts: Date.now(), offlineFor: [],
-    });
-    for (let i = 0; i < 25_000; i += 500) await r.store.messages.append(Array.from({ length: 500 }, (_, k) => record(i + k)));
+    await bulk(r, 25_000, 'bulk');
     const size = await r.archive.size();
     // A message sent while the checkpoint seals is stored (before it or between its transactions) and verifies.
     const [cp, sent] = await Promise.all([r.archive.checkpoint(ORIGIN, Date.now()), r.send('during the checkpoint')]);
@@ -188,6 +198,69 @@ describe('the compliance archive', () => {
     const report = await r.archive.verify({ origin: ORIGIN });
     expect(report.problem).toBeNull();
     expect(report.entries).toBe(size + 1);
+  }, 60_000);
+
+  it('a periodic checkpoint covers what is sealed and seals at most one chunk itself; one on demand covers everything', async () => {
+    const r = await rig();
+    await bulk(r, 12_000, 'burst');
+    const size = await r.archive.size();
+    // The index seals the first 3,000 (what a burst left it time for).
+    await r.archive.indexPending(3000);
+    const sealedUpTo = size - (await r.archive.indexLag());
+    const raw = new Database(r.path!, { readonly: true });
+    const isPlaceholder = (index: number): boolean =>
+      raw.prepare<[number], { leaf: Buffer }>('SELECT leaf FROM archive_journal WHERE idx = ?').get(index + 1)!.leaf.equals(Buffer.alloc(32));
+    expect(isPlaceholder(sealedUpTo - 1)).toBe(false);
+    expect(isPlaceholder(sealedUpTo)).toBe(true);
+    // Each periodic checkpoint: the sealed prefix and one chunk (4,000) more, no further.
+    const first = await r.archive.checkpoint(ORIGIN, Date.now(), 'sealed');
+    expect(first.size).toBe(sealedUpTo + 4000);
+    expect(isPlaceholder(first.size - 1)).toBe(false);
+    expect(isPlaceholder(first.size)).toBe(true);
+    const second = await r.archive.checkpoint(ORIGIN, Date.now(), 'sealed');
+    expect(second.size).toBe(sealedUpTo + 8000);
+    // On demand: everything, with the earlier heads consistent with it.
+    const all = await r.archive.checkpoint(ORIGIN, Date.now());
+    expect(all.size).toBe(size);
+    expect(isPlaceholder(size - 1)).toBe(false);
+    raw.close();
+    const proof = (await r.archive.consistencyProof(first.size, all.size)).map((h) => Buffer.from(h, 'base64'));
+    expect(verifyConsistency(first.size, all.size, Buffer.from(first.root, 'base64'), Buffer.from(all.root, 'base64'), proof)).toBe(true);
+    // Nothing left to seal: a periodic checkpoint now signs nothing new.
+    expect((await r.archive.checkpoint(ORIGIN, Date.now(), 'sealed')).size).toBe(size);
+    expect((await r.archive.verify({ origin: ORIGIN })).problem).toBeNull();
+  }, 60_000);
+
+  it('a search far behind the index lets messages be stored between its batches of indexing', async () => {
+    const r = await rig();
+    await bulk(r, 12_000, 'backlog');
+    const done: string[] = [];
+    const search = r.archive.search({ keywords: 'backlog', limit: 5 }, 'olive@example.com', Date.now()).then((page) => {
+      done.push('search');
+      return page;
+    });
+    const sent = r.send('while the search catches up').then(() => done.push('message'));
+    const [page] = await Promise.all([search, sent]);
+    // The message was stored while the search indexed (it waits one batch, not the whole backlog), and the search
+    // still saw the whole backlog: its newest hit is the last entry seeded.
+    expect(done).toEqual(['message', 'search']);
+    expect(page.hits).toHaveLength(5);
+    expect(page.hits[0]!.body).toBe('backlog 11999');
+    // What waits now is the search's own audit entry, journaled after it indexed.
+    expect(await r.archive.indexLag()).toBe(1);
+  }, 60_000);
+
+  it('stops its search index at the next pause when the server stops, without indexing its backlog first', async () => {
+    const r = await rig();
+    await bulk(r, 20_000, 'pending');
+    r.host.start();
+    // The index takes its first batch, then pauses (nothing arrives: six times the batch's time).
+    while ((await r.archive.indexLag()) > 18_000) await new Promise((resolve) => setTimeout(resolve, 10));
+    await r.host.close();
+    // It stopped with most of the backlog left for the next start (at a seventh of the store's thread it would
+    // have taken seconds more); the last checkpoint still covers every entry.
+    expect(await r.archive.indexLag()).toBeGreaterThan(10_000);
+    expect((await r.archive.latestCheckpoint())!.size).toBe(await r.archive.size());
   }, 60_000);
 
   describe('tampering in the database file is detected', () => {

@@ -86,10 +86,12 @@ export const archive = defineModule({
     });
     const { origin } = api.options;
     journalEvents(api, store);
-    // The first checkpoint creates the key pair, so its verifier key can be handed to auditors at once.
-    await store.checkpoint(origin, Date.now());
+    // The first checkpoint creates the key pair, so its verifier key can be handed to auditors at once. It and
+    // the periodic ones cover what is sealed (sealing at most a chunk themselves), so neither a start after a
+    // burst nor a timer during one takes the store's thread for the index's whole backlog.
+    await store.checkpoint(origin, Date.now(), 'sealed');
     const timer = setInterval(() => {
-      store.checkpoint(origin, Date.now()).catch((e: unknown) => api.log.error({ err: e }, 'signing a checkpoint failed'));
+      store.checkpoint(origin, Date.now(), 'sealed').catch((e: unknown) => api.log.error({ err: e }, 'signing a checkpoint failed'));
     }, api.options.checkpointSeconds * 1000);
     timer.unref();
     api.onClose(async () => {
@@ -100,22 +102,21 @@ export const archive = defineModule({
 
     // The search index follows the journal outside the delivery path; it indexes from its own position in
     // the journal, so entries the CLI wrote are covered too. Batches, each its own transaction on the store's
-    // thread, with pauses that keep it to at most a seventh of that thread. While messages keep arriving it
-    // yields to them, one batch a second, unless it is far behind; when they stop it catches up. A search first
-    // indexes whatever is still pending, so it always sees everything. Measured (docs/PERFORMANCE.md): indexing
-    // as fast as it could took the store thread from the appends and cost the message benchmark a tenth of its
-    // rate.
-    // The pacing is every background consumer's (TrafficPacer); one batch a second while messages arrive also
-    // costs about two thirds as much per entry as a few hundred, since a batch's cost is mostly the index pages
-    // its commit rewrites (bench/archive-append.ts).
-    const pacer = new TrafficPacer();
-    api.follow('index', async () => {
+    // thread, with pauses that keep it to at most a seventh of that thread (TrafficPacer). Nobody waits on it
+    // while messages arrive: a search first indexes whatever is still pending, so it always sees everything. So
+    // during a burst (entries arriving faster than one batch a second) it starts no batch, until the burst ends
+    // or what waits would take about ten seconds to index (the longest a search then waits first); after a
+    // burst it catches up. Measured (docs/PERFORMANCE.md): indexing as fast as it could cost the message
+    // benchmark a tenth of its rate, and even one batch a second during the burst was all the archive still
+    // cost it.
+    const pacer = new TrafficPacer(INDEX_BACKGROUND_BATCH, true);
+    api.follow('index', async (signal) => {
       pacer.reset();
-      for (;;) {
+      while (!signal.aborted) {
         const started = performance.now();
         const { scanned, pending } = await store.indexPending(INDEX_BACKGROUND_BATCH);
         if (pending === 0) return;
-        await pacer.pause(performance.now() - started, scanned, pending);
+        await pacer.pause(performance.now() - started, scanned, pending, () => store.indexLag(), signal);
       }
     });
     retentionTimer(api, store);
@@ -133,8 +134,11 @@ export const archive = defineModule({
         if (candidates.length > 0) await store.reviewIngest(candidates, samplePercent, Date.now());
       },
       {
-        // Flags may lag live traffic by a few seconds under load; the delivery path keeps the threads.
-        yieldToTraffic: true,
+        // Flags may lag live traffic under load, and wait out a burst (more than a batch a second arriving); the
+        // delivery path keeps the threads. Batches as large as the index's, so that steady traffic of a few
+        // hundred messages a second is not taken for a burst.
+        batch: INDEX_BACKGROUND_BATCH,
+        waitOutBursts: true,
         wants: async () => {
           lexicons = (await store.lexiconList()).map(compileLexicon);
           return samplePercent > 0 || lexicons.length > 0;

@@ -108,10 +108,12 @@ export interface JournalArea {
   /** The entry at a leaf index, or null. */
   entry(index: number): Promise<StoredEntry | null>;
   /**
-   * Extends the tree to every entry journaled so far and signs a checkpoint of it with the key `origin` names
-   * (generated on first use), unless the latest checkpoint already has this size. Returns the latest.
+   * Extends the tree to every entry journaled so far ('all', the default) and signs a checkpoint of it with the
+   * key `origin` names (generated on first use), unless the latest checkpoint already has this size. Returns the
+   * latest. 'sealed' (the periodic checkpoint) extends it over the entries whose leaves are sealed, and seals at
+   * most TREE_CHUNK more itself.
    */
-  checkpoint(origin: string, now: number): Promise<SignedCheckpoint>;
+  checkpoint(origin: string, now: number, scope?: 'all' | 'sealed'): Promise<SignedCheckpoint>;
   /** The latest checkpoint (null before the first). */
   latestCheckpoint(): Promise<SignedCheckpoint | null>;
   /** The checkpoint of exactly `size` entries, or null. */
@@ -315,7 +317,7 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     }
   });
 
-  // Read-only: proofs never write (they run in read transactions); extendTree stores the subtrees.
+  // Read-only: proofs never write (they run in read transactions); extendChunk stores the subtrees.
   const cache: SubtreeCache = {
     get: (level, index) => (level >= SUBTREE_MIN_LEVEL ? subtreeGet.get(level, index) : undefined),
     set: () => undefined,
@@ -327,32 +329,31 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
   }, cache);
 
   /**
-   * Extends the stored tree by up to `max` entries (all by default), sealing the leaves the search index has not
-   * sealed yet; returns it and how many it added. Runs inside a write transaction.
+   * Extends the stored tree by one chunk (up to TREE_CHUNK entries), sealing at most `sealMax` of the leaves the
+   * search index has not sealed yet (it stops before the next); returns it, how many entries it added and sealed,
+   * and whether it stopped at an unsealed leaf. Runs inside a write transaction.
    */
-  const extendTree = (max = Number.POSITIVE_INFINITY): { range: CompactRange; added: number } => {
+  const extendChunk = (sealMax: number): { range: CompactRange; added: number; sealed: number; stopped: boolean } => {
     const stored = treeGet.get();
     const range = stored === undefined ? new CompactRange() : CompactRange.fromState(JSON.parse(stored) as CompactRangeState);
-    const from = range.size;
-    // In chunks, each sealed and written before the next is read: the connection runs no other statement while
-    // one iterates.
-    for (;;) {
-      const want = Math.min(TREE_CHUNK, max - (range.size - from));
-      const rows = want > 0 ? leavesAfter.all(range.size, want) : [];
-      if (rows.length === 0) break;
-      // Only the unsealed rows' log records are read (one run when they lie together, as the newest do).
-      const todo = rows.filter((r) => r.seq !== null && r.entry === null && unsealed(r.leaf));
-      if (todo.length > 0) seal(todo, readAhead(todo, ctx, 'parties'));
-      const done: Array<[number, number, Buffer]> = [];
-      for (const r of rows) {
-        range.append(r.leaf, (level, index, hash) => {
-          if (level >= SUBTREE_MIN_LEVEL) done.push([level, index, hash]);
-        });
-      }
-      for (const [level, index, hash] of done) subtreePut.run(level, index, hash);
+    let rows = leavesAfter.all(range.size, TREE_CHUNK);
+    // Only the unsealed rows' log records are read (one run when they lie together, as the newest do).
+    let todo = rows.filter((r) => r.seq !== null && r.entry === null && unsealed(r.leaf));
+    const stopped = todo.length > sealMax;
+    if (stopped) {
+      rows = rows.slice(0, rows.indexOf(todo[sealMax]!));
+      todo = todo.slice(0, sealMax);
     }
+    if (todo.length > 0) seal(todo, readAhead(todo, ctx, 'parties'));
+    const done: Array<[number, number, Buffer]> = [];
+    for (const r of rows) {
+      range.append(r.leaf, (level, index, hash) => {
+        if (level >= SUBTREE_MIN_LEVEL) done.push([level, index, hash]);
+      });
+    }
+    for (const [level, index, hash] of done) subtreePut.run(level, index, hash);
     treePut.run(JSON.stringify(range.toState()));
-    return { range, added: range.size - from };
+    return { range, added: rows.length, sealed: todo.length, stopped };
   };
 
   const signer = (origin: string, now: number): { signer: string; verifier: string } => {
@@ -393,20 +394,28 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
       const leaf = bytes !== null && unsealed(r.leaf) ? leafHash(bytes) : r.leaf;
       return { index, type: r.type, ts: r.ts, entry: bytes === null ? null : bytes.toString('utf8'), leaf: leaf.toString('hex') };
     },
-    async checkpoint(origin, now) {
+    async checkpoint(origin, now, scope = 'all') {
       // A tree far behind (entries journaled faster than the search index seals them) is extended a chunk per
-      // transaction, so messages are stored between them; the last chunk and the signature share one.
-      while (ctx.write(() => extendTree(TREE_CHUNK).added) === TREE_CHUNK) await new Promise((resolve) => setImmediate(resolve));
-      return ctx.write(() => {
-        const { range } = extendTree();
-        const latest = cpLatest.get();
-        if (latest && latest.size === range.size) return cp(latest);
-        const root = range.root();
-        const key = parseSignerKey(signer(origin, now).signer);
-        const note = signNote(checkpointBody(origin, range.size, root), [key]);
-        cpPut.run(range.size, root, note, now);
-        return { size: range.size, root: root.toString('base64'), note, signedAt: now };
-      });
+      // transaction, so messages are stored between them; the last chunk and the signature share one. A periodic
+      // checkpoint ('sealed') seals at most one chunk itself and covers what is sealed: during a burst the index
+      // waits, and sealing its backlog would take the store's thread it left to the messages.
+      let sealMax = scope === 'all' ? Number.POSITIVE_INFINITY : TREE_CHUNK;
+      for (;;) {
+        const signed = ctx.write(() => {
+          const { range, added, sealed, stopped } = extendChunk(sealMax);
+          sealMax -= sealed;
+          if (added === TREE_CHUNK && !stopped) return null;
+          const latest = cpLatest.get();
+          if (latest && latest.size === range.size) return cp(latest);
+          const root = range.root();
+          const key = parseSignerKey(signer(origin, now).signer);
+          const note = signNote(checkpointBody(origin, range.size, root), [key]);
+          cpPut.run(range.size, root, note, now);
+          return { size: range.size, root: root.toString('base64'), note, signedAt: now };
+        });
+        if (signed !== null) return signed;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     },
     async latestCheckpoint() {
       const r = cpLatest.get();

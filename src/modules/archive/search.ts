@@ -125,6 +125,11 @@ export const SEARCH_LIMIT_MAX = 1000;
 export const EXPORT_MAX = 1_000_000;
 /** Journal entries indexed per write transaction. */
 const INDEX_BATCH = 20_000;
+/**
+ * Journal entries a search or an export indexes per transaction before it runs, when the index is behind: about
+ * 100 ms of the store's thread (20 µs an entry, docs/PERFORMANCE.md); messages are stored between them.
+ */
+const CATCH_UP_BATCH = 5_000;
 const DEFAULT_TYPES = ['message', 'edit', 'retract'];
 const MAX_KEYWORD_CHARS = 1000;
 const MAX_TERMS = 32;
@@ -233,6 +238,8 @@ export interface ExportRecord {
 export interface SearchArea {
   /** Indexes up to `max` journal entries not yet indexed; returns how many were scanned and how many remain. */
   indexPending(max?: number): Promise<{ scanned: number; pending: number }>;
+  /** Journal entries not indexed yet. */
+  indexLag(): Promise<number>;
   /** Runs a search for `actor` and journals it (archive.search) in the same transaction. */
   search(query: SearchQuery, actor: string, now: number): Promise<SearchPage>;
   /** Fixes what an export holds, journals it (archive.export) and signs a checkpoint covering it. */
@@ -598,9 +605,12 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     return prepared(sql).all(before, ...f.params, limit) as JournalRow[];
   };
 
-  /** Indexes everything pending in batches, each its own transaction, so writers are never held up long. */
-  const catchUp = (): void => {
-    while (ctx.write(() => indexSome(INDEX_BATCH)) === INDEX_BATCH);
+  /**
+   * Indexes everything pending in batches, each its own transaction, and lets the store's thread take other
+   * calls between them (appends wait at most one batch).
+   */
+  const catchUp = async (): Promise<void> => {
+    while (ctx.write(() => indexSome(CATCH_UP_BATCH)) === CATCH_UP_BATCH) await new Promise((resolve) => setImmediate(resolve));
   };
 
   return {
@@ -608,9 +618,12 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
       const scanned = ctx.write(() => indexSome(max));
       return { scanned, pending: pendingCount() };
     },
+    async indexLag() {
+      return pendingCount();
+    },
     async search(query, actor, now) {
       const q = checkQuery(query);
-      catchUp();
+      await catchUp();
       return ctx.write(() => {
         indexSome(INDEX_BATCH);
         const rows = select(q, 'DESC', q.limit + 1);
@@ -622,7 +635,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
     },
     async exportPlan(query, actor, now, origin) {
       const q = checkQuery({ ...query, limit: 1, before: undefined });
-      catchUp();
+      await catchUp();
       const { indices, audit } = ctx.write(() => {
         indexSome(INDEX_BATCH);
         // Positions only: the entries are read with their proofs, chunk by chunk.
