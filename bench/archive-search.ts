@@ -4,10 +4,15 @@
  * when read), with chat and room messages (bodies drawn from a word list with a Zipf-like
  * frequency, thousands of users over several domains, 1:1 conversations and rooms), signs a checkpoint,
  * indexes everything, then times keyword searches (single words, AND, phrases, OR, exclusions, each with its
- * audit entry written) and one export of 100,000 records with inclusion proofs. Prints one JSON line per phase.
+ * audit entry written) and one export of 100,000 records with inclusion proofs. Last, the search that follows a
+ * burst: a backlog of entries the index has neither indexed nor sealed (it waits out bursts), which the search
+ * indexes first, with messages appended one by one meanwhile (how long each waited). Prints one JSON line per
+ * phase.
  *
- *   npm run bench:archive-search                  1,000,000 entries, 200 searches, export of 100,000
- *   npm run bench:archive-search -- 200000 50     fewer entries and searches (the export is 10% of entries)
+ *   npm run bench:archive-search                         1,000,000 entries, 200 searches, export of 100,000,
+ *                                                        a backlog of 250,000
+ *   npm run bench:archive-search -- 200000 50 50000      fewer entries, searches and backlog (the export is 10%
+ *                                                        of entries)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +27,7 @@ import { chatText } from './lib/chat-text.js';
 const ENTRIES = Number(process.argv[2] ?? 1_000_000);
 const SEARCHES = Number(process.argv[3] ?? 200);
 const EXPORT = Math.min(100_000, Math.floor(ENTRIES / 10));
+const BACKLOG = Number(process.argv[4] ?? 250_000);
 const ORIGIN = 'bench.example/archive';
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 const STEP_MS = 2000;
@@ -167,6 +173,35 @@ try {
     // Records, proofs, JSON Lines and CSV; then the EML transcripts.
     recordsSeconds: r2((recordsDone - t) / 1000),
     emlSeconds: r2((end - recordsDone) / 1000),
+  });
+
+  // The search after a burst: BACKLOG entries journaled since the index last ran, none sealed.
+  for (let i = ENTRIES; i < ENTRIES + BACKLOG; i += 10_000) {
+    const batch: NewRecord[] = [];
+    for (let k = i; k < Math.min(ENTRIES + BACKLOG, i + 10_000); k++) batch.push(record(k));
+    await store.messages.append(batch);
+  }
+  t = performance.now();
+  let searching = true;
+  const search = a.search({ keywords: 'budget' }, 'bench', Date.now()).finally(() => {
+    searching = false;
+  });
+  const waits: number[] = [];
+  for (let k = ENTRIES + BACKLOG; searching; k++) {
+    const s = performance.now();
+    await store.messages.append([record(k)]);
+    waits.push(performance.now() - s);
+  }
+  await search;
+  waits.sort((x, y) => x - y);
+  out({
+    phase: 'search-after-burst',
+    backlog: BACKLOG,
+    seconds: r2((performance.now() - t) / 1000),
+    appendsMeanwhile: waits.length,
+    appendP50Ms: r2(pct(waits, 0.5)),
+    appendP99Ms: r2(pct(waits, 0.99)),
+    appendMaxMs: r2(waits[waits.length - 1]!),
   });
 } finally {
   await store.close();

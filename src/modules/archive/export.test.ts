@@ -219,6 +219,25 @@ describe('export bundles', () => {
     expect(existsSync(join(spooledDir, '.spool'))).toBe(false);
   });
 
+  it('reads spooled transcripts back right when a day outgrows one read ahead, and when days were journaled out of order', async () => {
+    // A later day journaled first (its run lies before the earlier day's, which is written out first), and a day
+    // of 480,000 characters, more than the spool's reader takes at once.
+    await rig.archive.journal([
+      record({ id: 'late', from: 'alice@example.com', to: 'bob@example.com', body: 'journaled before the day before', ts: DAY0 + 6 * D }),
+      record({ id: 'early', from: 'alice@example.com', to: 'bob@example.com', body: 'the day before', ts: DAY0 + 5 * D }),
+      ...Array.from({ length: 8 }, (_, i) => record({ id: `big${i}`, from: 'bob@example.com', to: 'alice@example.com', body: `${i}`.repeat(60_000), ts: DAY0 + 4 * D + i })),
+    ]);
+    const emlOf = (dir: string, files: string[]): Map<string, string> =>
+      new Map(files.filter((f) => f.startsWith('eml/')).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+    const inMemory = await writeBundle(rig.archive, {}, { dir: out, actor: 'cli', origin: RIG_ORIGIN, now: 0 });
+    const expected = emlOf(out, inMemory.files);
+    expect([...expected.values()].some((eml) => decodeQp(eml).includes('7'.repeat(60_000)))).toBe(true);
+    expect([...expected.values()].some((eml) => eml.includes('journaled before the day before'))).toBe(true);
+    const spooledDir = join(out, 'spooled');
+    const spooled = await writeBundle(rig.archive, {}, { dir: spooledDir, actor: 'cli', origin: RIG_ORIGIN, now: 0, spoolBytes: 1 });
+    expect(emlOf(spooledDir, spooled.files)).toEqual(expected);
+  });
+
   it('encodes transcripts and headers per RFC 2045, 2047 and 5322', () => {
     expect(rfc5322Date(Date.UTC(2026, 11, 4, 22, 9, 34))).toBe('Fri, 04 Dec 2026 22:09:34 +0000');
     const text = `${'x'.repeat(100)} = café \r\ntrailing space \r\n`;

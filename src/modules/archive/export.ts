@@ -184,8 +184,39 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
 /** A conversation-day's transcript: items still in memory, and where its spooled ones lie in the spool file. */
 interface SpoolDay {
   items: TranscriptItem[];
-  /** [byte offset, byte length] of each run of its items written to the spool file, in order. */
-  runs: Array<[number, number]>;
+  /** [byte offset, byte length, segment] of each run of its items written to the spool file, in order. */
+  runs: Array<[number, number, number]>;
+}
+
+/** Bytes a segment's reader reads at once. */
+const READ_AHEAD = 256 * 1024;
+
+/**
+ * Reads one flush's segment of the spool file ahead, READ_AHEAD at a time. A flush writes its runs in the order
+ * the EML files take them (conversation by conversation, each one's days in order), so each segment is read
+ * front to back in a few large reads. Measured (bench/archive-search.ts): a read per run, some 61,000 for an
+ * export of 100,000 records, took half of the export's time, each waiting behind the EML files' writes.
+ */
+class SegmentReader {
+  private buf = Buffer.alloc(0);
+  private at = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly end: number,
+  ) {}
+
+  /** The `length` bytes at `offset` (from the buffer, or a new read ahead from there). */
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset < this.at || offset + length > this.at + this.buf.length) {
+      const size = Math.max(length, Math.min(READ_AHEAD, this.end - offset));
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await this.handle.read(buf, 0, size, offset);
+      this.buf = buf.subarray(0, bytesRead);
+      this.at = offset;
+    }
+    return this.buf.subarray(offset - this.at, offset - this.at + length);
+  }
 }
 
 /**
@@ -201,6 +232,10 @@ class TranscriptSpool {
   private handle: FileHandle | null = null;
   /** Bytes written to the spool file. */
   private size = 0;
+  /** A reader per flush (segment) of the spool file, made when the EML files are written. */
+  private readers: SegmentReader[] = [];
+  /** Where each flush's segment of the spool file ends. */
+  private readonly segmentEnds: number[] = [];
 
   constructor(
     private readonly dir: string,
@@ -229,7 +264,7 @@ class TranscriptSpool {
       for (const d of byDay.values()) {
         if (d.items.length === 0) continue;
         const run = Buffer.from(d.items.map((i) => `${JSON.stringify(i)}\n`).join(''), 'utf8');
-        d.runs.push([at, run.length]);
+        d.runs.push([at, run.length, this.segmentEnds.length]);
         at += run.length;
         parts.push(run);
         d.items = [];
@@ -238,6 +273,7 @@ class TranscriptSpool {
     const text = Buffer.concat(parts);
     await this.handle.write(text, 0, text.length, this.size);
     this.size = at;
+    this.segmentEnds.push(at);
     this.buffered = 0;
   }
 
@@ -253,9 +289,9 @@ class TranscriptSpool {
     byDay.delete(day);
     if (d.runs.length === 0) return d.items;
     const items: TranscriptItem[] = [];
-    for (const [offset, length] of d.runs) {
-      const buf = Buffer.allocUnsafe(length);
-      await this.handle!.read(buf, 0, length, offset);
+    if (this.readers.length !== this.segmentEnds.length) this.readers = this.segmentEnds.map((end) => new SegmentReader(this.handle!, end));
+    for (const [offset, length, segment] of d.runs) {
+      const buf = await this.readers[segment]!.read(offset, length);
       for (const line of buf.toString('utf8').split('\n')) if (line.length > 0) items.push(JSON.parse(line) as TranscriptItem);
     }
     return [...items, ...d.items];

@@ -126,10 +126,12 @@ export const EXPORT_MAX = 1_000_000;
 /** Journal entries indexed per write transaction. */
 const INDEX_BATCH = 20_000;
 /**
- * Journal entries a search or an export indexes per transaction before it runs, when the index is behind: about
- * 100 ms of the store's thread (20 µs an entry, docs/PERFORMANCE.md); messages are stored between them.
+ * Journal entries a search or an export indexes per transaction before it runs, when the index is behind (as many
+ * as one of the background index's batches); messages are stored between them. Measured on an archive of a
+ * million entries (bench/archive-search.ts, docs/PERFORMANCE.md): 150 ms a batch, and appends waited at most 0.3 s;
+ * with batches of 5,000 the catch-up took a fifth less time but appends waited up to 0.5 s.
  */
-const CATCH_UP_BATCH = 5_000;
+const CATCH_UP_BATCH = 2_000;
 const DEFAULT_TYPES = ['message', 'edit', 'retract'];
 const MAX_KEYWORD_CHARS = 1000;
 const MAX_TERMS = 32;
