@@ -216,7 +216,7 @@ export interface RecordConsumerOptions {
   /**
    * Work nobody waits on while messages arrive (the archive's supervision review): besides yielding, it starts
    * no batch while records arrive faster than one batch a second, until they slow down or its backlog would take
-   * a few seconds of its batches to clear (TrafficPacer).
+   * about ten seconds of its batches to clear (TrafficPacer).
    */
   waitOutBursts?: boolean;
   /**
