@@ -194,9 +194,8 @@ const READ_AHEAD = 256 * 1024;
 /**
  * Reads one flush's segment of the spool file ahead, READ_AHEAD at a time. A flush writes its runs in the order
  * the EML files take them (conversation by conversation, each one's days in order), so each segment is read
- * front to back in a few large reads. Measured (bench/archive-search.ts, docs/PERFORMANCE.md): a read per run,
- * some 61,000 for an export of 100,000 records, waited 18.5 s in all behind the EML files' writes; read ahead,
- * 0.7 s. The phase is then bound by writing the files.
+ * front to back in a few large reads, instead of one read per run (some 61,000 for an export of 100,000 records),
+ * each a round trip through libuv's pool queued behind the EML files' writes.
  */
 class SegmentReader {
   private buf = Buffer.alloc(0);

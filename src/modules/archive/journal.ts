@@ -12,6 +12,7 @@
  * updates one index besides the table's own (by log position, for review); entry times are found through the hours
  * the search part keeps off the delivery path (migration 6 dropped the index on them; search.ts, archive_hours).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { LogRecord } from '../../core/types.js';
@@ -330,17 +331,17 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
 
   /**
    * Extends the stored tree by one chunk (up to TREE_CHUNK entries), sealing at most `sealMax` of the leaves the
-   * search index has not sealed yet (it stops before the next); returns it, how many entries it added and sealed,
-   * and whether it stopped at an unsealed leaf. Runs inside a write transaction.
+   * search index has not sealed yet (it stops before the next); returns it and how many entries it added and
+   * sealed (fewer than a chunk added: it reached the end, or stopped at an unsealed leaf). Runs inside a write
+   * transaction.
    */
-  const extendChunk = (sealMax: number): { range: CompactRange; added: number; sealed: number; stopped: boolean } => {
+  const extendChunk = (sealMax: number): { range: CompactRange; added: number; sealed: number } => {
     const stored = treeGet.get();
     const range = stored === undefined ? new CompactRange() : CompactRange.fromState(JSON.parse(stored) as CompactRangeState);
     let rows = leavesAfter.all(range.size, TREE_CHUNK);
     // Only the unsealed rows' log records are read (one run when they lie together, as the newest do).
     let todo = rows.filter((r) => r.seq !== null && r.entry === null && unsealed(r.leaf));
-    const stopped = todo.length > sealMax;
-    if (stopped) {
+    if (todo.length > sealMax) {
       rows = rows.slice(0, rows.indexOf(todo[sealMax]!));
       todo = todo.slice(0, sealMax);
     }
@@ -353,7 +354,7 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
     }
     for (const [level, index, hash] of done) subtreePut.run(level, index, hash);
     treePut.run(JSON.stringify(range.toState()));
-    return { range, added: rows.length, sealed: todo.length, stopped };
+    return { range, added: rows.length, sealed: todo.length };
   };
 
   const signer = (origin: string, now: number): { signer: string; verifier: string } => {
@@ -402,9 +403,9 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
       let sealMax = scope === 'all' ? Number.POSITIVE_INFINITY : TREE_CHUNK;
       for (;;) {
         const signed = ctx.write(() => {
-          const { range, added, sealed, stopped } = extendChunk(sealMax);
+          const { range, added, sealed } = extendChunk(sealMax);
           sealMax -= sealed;
-          if (added === TREE_CHUNK && !stopped) return null;
+          if (added === TREE_CHUNK) return null;
           const latest = cpLatest.get();
           if (latest && latest.size === range.size) return cp(latest);
           const root = range.root();
@@ -414,7 +415,7 @@ export function openJournal(db: Database.Database, ctx: SqliteAreaContext): { ar
           return { size: range.size, root: root.toString('base64'), note, signedAt: now };
         });
         if (signed !== null) return signed;
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     },
     async latestCheckpoint() {

@@ -8,6 +8,7 @@
  * quoted: user text never reaches MATCH unquoted, so FTS5 operators, column filters and `NEAR` typed by a
  * caller are plain words.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { ParleyError } from '../../core/errors.js';
 import type { ModuleMigration, SqliteAreaContext } from '../../ports/module-storage.js';
@@ -612,7 +613,7 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
    * calls between them (appends wait at most one batch).
    */
   const catchUp = async (): Promise<void> => {
-    while (ctx.write(() => indexSome(CATCH_UP_BATCH)) === CATCH_UP_BATCH) await new Promise((resolve) => setImmediate(resolve));
+    while (ctx.write(() => indexSome(CATCH_UP_BATCH)) === CATCH_UP_BATCH) await nextTurn();
   };
 
   return {
