@@ -219,6 +219,19 @@ describe('export bundles', () => {
     expect(existsSync(join(spooledDir, '.spool'))).toBe(false);
   });
 
+  it('fails with service-unavailable and the file system\'s code when an EML file cannot be written, and leaves no spool behind', async () => {
+    const first = await writeBundle(rig.archive, {}, { dir: out, actor: 'cli', origin: RIG_ORIGIN, now: 0 });
+    const names = first.files.filter((f) => f.startsWith('eml/'));
+    const failing = join(out, 'failing');
+    // A directory where the last transcript's file would go.
+    mkdirSync(join(failing, names.at(-1)!), { recursive: true });
+    const failed = writeBundle(rig.archive, {}, { dir: failing, actor: 'cli', origin: RIG_ORIGIN, now: 0, spoolBytes: 1 });
+    await expect(failed).rejects.toMatchObject({ code: 'service-unavailable', details: { reason: 'export-files', errno: 'EISDIR' } });
+    expect(existsSync(join(failing, '.spool'))).toBe(false);
+    // The transcripts before it were written.
+    for (const n of names.slice(0, -1)) expect(readFileSync(join(failing, n), 'utf8')).toBe(readFileSync(join(out, n), 'utf8'));
+  });
+
   it('reads spooled transcripts back right when a day outgrows one read ahead, and when days were journaled out of order', async () => {
     // A later day journaled first (its run lies before the earlier day's, which is written out first), and a day
     // of 480,000 characters, more than the spool's reader takes at once.

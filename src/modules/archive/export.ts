@@ -9,11 +9,13 @@
  * Records are fetched with their proofs in chunks, each in one read transaction; the checkpoint is fixed
  * before the first, so every proof is against the same tree.
  */
-import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ParleyError } from '../../core/errors.js';
 import { ConversationThread, idHost, utcDay, type TranscriptItem } from './eml.js';
 import type { ExportRecord, SearchArea, SearchQuery, SearchHit } from './search.js';
 import { summarizeExtensions } from './extensions.js';
+import { FileBatchWriter } from './file-writer.js';
 
 /** Records fetched (with proofs) per call to the store. */
 const CHUNK = 5000;
@@ -23,8 +25,6 @@ const CHUNK = 5000;
  * the transcripts wait in spool files beside the bundle rather than in memory.
  */
 const SPOOL_BYTES = 8 * 1024 * 1024;
-/** EML files written at once (many small files: several writes in flight hide the file system's latency). */
-const EML_WRITES = 16;
 
 /** What writeBundle needs of the archive's storage area. */
 export type ExportSource = Pick<SearchArea, 'exportPlan' | 'exportRecords'>;
@@ -97,8 +97,30 @@ function viewOf(r: ExportRecord): EntryView {
   };
 }
 
-/** Writes the bundle for `query` into `opts.dir` (created if missing); journals the export first. */
+/**
+ * Writes the bundle for `query` into `opts.dir` (created if missing); journals the export first. A file it cannot
+ * write (a full disk, a directory it may not write to) fails it with service-unavailable, details `reason:
+ * "export-files"` and the file system's code as `errno`.
+ */
 export async function writeBundle(area: ExportSource, query: SearchQuery, opts: BundleOptions): Promise<ExportSummary> {
+  try {
+    return await bundle(area, query, opts);
+  } catch (e) {
+    throw fileError(e);
+  }
+}
+
+/** A file system's error (ENOSPC, EACCES...) as the stable error the export's callers get; others as they are. */
+function fileError(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (e instanceof ParleyError || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return e;
+  return new ParleyError('service-unavailable', `the export could not write its files (${code}), so the bundle is incomplete`, {
+    reason: 'export-files',
+    errno: code,
+  });
+}
+
+async function bundle(area: ExportSource, query: SearchQuery, opts: BundleOptions): Promise<ExportSummary> {
   const plan = await area.exportPlan(query, opts.actor, opts.now, opts.origin);
   const size = plan.checkpoint.size;
   await mkdir(join(opts.dir, 'eml'), { recursive: true });
@@ -158,24 +180,22 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
     for (const h of handles) await h.close();
   }
   const files = ['manifest.json', 'records.jsonl', 'messages.jsonl', 'messages.csv'];
+  // A conversation's days in order, so each day's message replies to the one before; one day in memory at a
+  // time. The files are written in batches on a thread of their own (file-writer.ts) while the next are made.
+  const writer = new FileBatchWriter();
   try {
-    // A conversation's days in order, so each day's message replies to the one before; one day in memory at
-    // a time, and a few files written at once.
     const host = idHost(opts.origin);
-    const writing = new Set<Promise<void>>();
     for (const [conv, days] of spool.conversations()) {
       const thread = new ConversationThread(host);
       for (const day of days) {
         const name = `eml/${emlName(conv, day)}`;
-        const eml = thread.render({ conv, day, items: await spool.take(conv, day) });
-        const w: Promise<void> = writeFile(join(opts.dir, name), eml).finally(() => writing.delete(w));
-        writing.add(w);
+        await writer.write(join(opts.dir, name), thread.render({ conv, day, items: await spool.take(conv, day) }));
         files.push(name);
-        if (writing.size >= EML_WRITES) await Promise.race(writing);
       }
     }
-    await Promise.all(writing);
+    await writer.close();
   } finally {
+    await writer.abort();
     await spool.remove();
   }
   return { entries: plan.indices.length, records, size, files, audit: plan.audit };
@@ -195,7 +215,7 @@ const READ_AHEAD = 256 * 1024;
  * Reads one flush's segment of the spool file ahead, READ_AHEAD at a time. A flush writes its runs in the order
  * the EML files take them (conversation by conversation, each one's days in order), so each segment is read
  * front to back in a few large reads, instead of one read per run (some 61,000 for an export of 100,000 records),
- * each a round trip through libuv's pool queued behind the EML files' writes.
+ * each a round trip through libuv's pool.
  */
 class SegmentReader {
   private buf = Buffer.alloc(0);
