@@ -12,7 +12,7 @@ import { pack as tarPack } from 'tar-stream';
 import { z } from 'zod';
 import { writeBundle } from './export.js';
 import { parse, type RoleGuard } from './http-helpers.js';
-import { parseTime, type SearchQuery } from './search.js';
+import { parseTime, type SearchQuery } from './query.js';
 import type { ArchiveArea } from './sqlite.js';
 
 const text = z.string().max(3071).optional();
@@ -88,6 +88,8 @@ export function searchRoutes(app: FastifyInstance, { asOfficer }: RoleGuard, sto
         .header('x-parley-export-records', String(summary.records))
         .send(tar);
     } catch (e) {
+      // The officer gets the error; the operator needs to know too (a full disk, say).
+      req.log.warn({ err: e }, 'archive export failed');
       await rm(dir, { recursive: true, force: true });
       throw e;
     }
