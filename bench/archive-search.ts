@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { conversationKey, type NewRecord } from '../src/core/types.js';
 import { writeBundle } from '../src/modules/archive/export.js';
-import type { SearchQuery } from '../src/modules/archive/search.js';
+import type { SearchQuery } from '../src/modules/archive/query.js';
 import { area, type ArchiveArea } from '../src/modules/archive/sqlite.js';
 import { createSqliteStore } from '../src/storage/sqlite/index.js';
 import { chatText } from './lib/chat-text.js';

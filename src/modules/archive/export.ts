@@ -13,7 +13,8 @@ import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParleyError } from '../../core/errors.js';
 import { ConversationThread, idHost, utcDay, type TranscriptItem } from './eml.js';
-import type { ExportRecord, SearchArea, SearchQuery, SearchHit } from './search.js';
+import type { SearchQuery } from './query.js';
+import type { ExportRecord, SearchArea, SearchHit } from './search.js';
 import { summarizeExtensions } from './extensions.js';
 import { FileBatchWriter } from './file-writer.js';
 

@@ -8,7 +8,8 @@ import type { CliCommand, CliContext } from '../api.js';
 import { optionalInt, parseArgs } from './cli-args.js';
 import { writeBundle } from './export.js';
 import type { ArchiveOptions } from './options.js';
-import { parseTime, type SearchHit, type SearchQuery } from './search.js';
+import { parseTime, type SearchQuery } from './query.js';
+import type { SearchHit } from './search.js';
 import type { ArchiveArea } from './sqlite.js';
 
 const FILTER_USAGE = '[--participant ADDR] [--room ROOM] [--domain DOMAIN] [--from ISO] [--to ISO] [--type T]...';
