@@ -345,14 +345,20 @@ export function openSearch(db: Database.Database, ctx: SqliteAreaContext, journa
       else span.hi = r.idx;
     }
     for (const [h, { lo, hi }] of hours) hourPut.run(h, lo, hi);
+    // Who took part is kept for every entry, expired ones too (the entry's row still names them). A 1:1
+    // conversation's key names only its two parties, already the actor and the subject, and a room message's
+    // key is its room, already the subject: neither is indexed twice.
+    const who: Array<[string, number]> = [];
     for (const r of rows) {
-      // Who took part is kept for every entry, expired ones too (the entry's row still names them). A 1:1
-      // conversation's key names only its two parties, already the actor and the subject, and a room message's
-      // key is its room, already the subject: neither is indexed twice.
-      if (r.actor !== null) whoPut.run(r.actor, r.idx);
-      if (r.subject !== null && r.subject !== r.actor) whoPut.run(r.subject, r.idx);
-      if (r.conv !== null && !derivedConv(r.conv, r.subject)) whoPut.run(r.conv, r.idx);
-      for (const d of domainsOf(r.actor, r.subject)) whoPut.run(domainKey(d), r.idx);
+      if (r.actor !== null) who.push([r.actor, r.idx]);
+      if (r.subject !== null && r.subject !== r.actor) who.push([r.subject, r.idx]);
+      if (r.conv !== null && !derivedConv(r.conv, r.subject)) who.push([r.conv, r.idx]);
+      for (const d of domainsOf(r.actor, r.subject)) who.push([domainKey(d), r.idx]);
+    }
+    // In key order, so consecutive inserts land on the same pages of archive_who instead of one page each.
+    who.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+    for (const [key, idx] of who) whoPut.run(key, idx);
+    for (const r of rows) {
       if (r.expired !== null) continue;
       if (r.type !== 'message' && r.type !== 'edit' && r.type !== 'retract') continue;
       const f = entryFields(r, records);
