@@ -53,7 +53,7 @@ const seconds: Record<string, number[]> = { promises: [], thread: [], sync: [] }
 const ratios: Record<string, number[]> = { promises: [], sync: [] };
 for (let round = 1; round <= ROUNDS; round++) {
   const took: Record<string, number> = {};
-  // Each round starts with another way, since each leaves the next the dirty pages of its own files to flush.
+  // Each round starts with another way: each way's deleted files slow the next one's file creation.
   const order = Object.entries(ways);
   for (const [way, run] of [...order.slice(round % 3), ...order.slice(0, round % 3)]) {
     const dir = mkdtempSync(join(tmpdir(), 'parley-files-'));

@@ -114,7 +114,8 @@ export async function writeBundle(area: ExportSource, query: SearchQuery, opts: 
 /** A file system's error (ENOSPC, EACCES...) as the stable error the export's callers get; others as they are. */
 function fileError(e: unknown): unknown {
   const code = (e as { code?: unknown } | null)?.code;
-  if (e instanceof ParleyError || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return e;
+  // Errno codes only: Parley's own codes are lower case, SQLite's start with SQLITE_.
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return e;
   return new ParleyError('service-unavailable', `the export could not write its files (${code}), so the bundle is incomplete`, {
     reason: 'export-files',
     errno: code,
@@ -196,6 +197,7 @@ async function bundle(area: ExportSource, query: SearchQuery, opts: BundleOption
     }
     await writer.close();
   } finally {
+    // Stops the thread when a transcript failed before close() (close() has stopped it otherwise).
     await writer.abort();
     await spool.remove();
   }

@@ -29,16 +29,16 @@ function entry(): string {
   return fileURLToPath(new URL('./file-writer-thread.js', compiledUrl(import.meta.url)));
 }
 
+/** Writes files in batches on a worker thread, started with the first batch (an export with no transcripts starts none). */
 export class FileBatchWriter {
-  private readonly worker: Worker;
+  private worker: Worker | null = null;
   private readonly maxFiles: number;
   private readonly maxChars: number;
   private readonly maxInFlight: number;
   private batch: FileBatch = [];
   private chars = 0;
-  /** The answers awaited, one per batch sent, in the order the thread gives them; and their resolvers. */
-  private readonly sent: Array<Promise<void>> = [];
-  private readonly resolvers: Array<() => void> = [];
+  /** One per batch sent and not yet answered, in the order the thread answers them. */
+  private readonly sent: Array<{ answered: Promise<void>; resolve: () => void }> = [];
   private failure: Error | null = null;
   /** Set once close() or abort() stops the thread. */
   private stopping = false;
@@ -47,14 +47,6 @@ export class FileBatchWriter {
     this.maxFiles = opts.files ?? 256;
     this.maxChars = opts.chars ?? 1024 * 1024;
     this.maxInFlight = opts.inFlight ?? 2;
-    this.worker = new Worker(entry());
-    this.worker.on('message', (reply: BatchReply) => {
-      if (reply !== null) this.fail(Object.assign(new Error(reply.message), { code: reply.code }));
-      this.sent.shift();
-      this.resolvers.shift()?.();
-    });
-    this.worker.on('error', (e: Error) => this.stopped(e));
-    this.worker.on('exit', () => this.stopped(new Error('the file writer thread stopped')));
   }
 
   /** Queues a file; resolves once it may take more (fewer than `inFlight` batches unanswered). */
@@ -64,7 +56,7 @@ export class FileBatchWriter {
     this.chars += data.length;
     if (this.batch.length < this.maxFiles && this.chars < this.maxChars) return;
     this.post();
-    while (this.sent.length >= this.maxInFlight) await this.sent[0];
+    while (this.sent.length >= this.maxInFlight) await this.sent[0]!.answered;
     this.check();
   }
 
@@ -73,30 +65,39 @@ export class FileBatchWriter {
     try {
       this.check();
       if (this.batch.length > 0) this.post();
-      while (this.sent.length > 0) await this.sent[0];
+      while (this.sent.length > 0) await this.sent[0]!.answered;
       this.check();
     } finally {
-      this.stopping = true;
-      await this.worker.terminate();
+      await this.abort();
     }
   }
 
   /** Stops the thread at once, whatever is queued (for an export that failed elsewhere). */
   async abort(): Promise<void> {
     this.stopping = true;
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 
-  /** Sends the queued batch to the thread. */
+  /** Sends the queued batch to the thread, starting it first if need be. */
   private post(): void {
-    this.sent.push(new Promise((resolve) => this.resolvers.push(resolve)));
+    this.worker ??= this.start();
+    let resolve!: () => void;
+    const answered = new Promise<void>((r) => (resolve = r));
+    this.sent.push({ answered, resolve });
     this.worker.postMessage(this.batch);
     this.batch = [];
     this.chars = 0;
   }
 
-  private fail(e: Error): void {
-    this.failure ??= e;
+  private start(): Worker {
+    const worker = new Worker(entry());
+    worker.on('message', (reply: BatchReply) => {
+      if (reply !== null) this.failure ??= Object.assign(new Error(reply.message), { code: reply.code });
+      this.sent.shift()?.resolve();
+    });
+    worker.on('error', (e: Error) => this.stopped(e));
+    worker.on('exit', () => this.stopped(new Error('the file writer thread stopped')));
+    return worker;
   }
 
   /**
@@ -104,9 +105,8 @@ export class FileBatchWriter {
    * start fails the next write, rather than leave it waiting for an answer).
    */
   private stopped(e: Error): void {
-    if (!this.stopping || this.sent.length > 0) this.fail(e);
-    this.sent.length = 0;
-    for (const done of this.resolvers.splice(0)) done();
+    if (!this.stopping || this.sent.length > 0) this.failure ??= e;
+    for (const s of this.sent.splice(0)) s.resolve();
   }
 
   private check(): void {
